@@ -1,0 +1,27 @@
+//! The kplay engine: a deterministic, sans-IO simulation of a Kafka cluster.
+//!
+//! Nodes (brokers, producers, consumers) are state machines that take inputs and return
+//! effects. Only [`sim::Sim`] owns time, randomness, the network and faults. Hosts (the CLI,
+//! the web app, the wasm facade) drive a `Sim` with [`sim::Command`]s and read
+//! [`snapshot::Snapshot`]s and [`snapshot::Report`]s. The engine depends on `std` only.
+
+pub mod broker;
+pub mod config;
+pub mod consumer;
+pub mod ledger;
+pub mod log;
+pub mod metadata;
+pub mod net;
+pub mod node;
+pub mod partitioner;
+pub mod producer;
+pub mod protocol;
+pub mod record;
+pub mod rng;
+pub mod sim;
+pub mod snapshot;
+pub mod time;
+pub mod trace;
+
+pub use sim::{ClusterSetup, Command, CommandError, Sim};
+pub use time::{Duration, Instant};

@@ -1,0 +1,257 @@
+//! A partition replica's log: segments of record batches, log start offset and log end offset.
+//!
+//! The log only stores and reads; who may append, and up to where a reader may read
+//! (the high watermark), is decided by the replica that owns it.
+
+use crate::record::{Offset, Record, RecordBatch};
+use crate::time::Instant;
+
+/// One segment: a contiguous run of batches starting at `base_offset`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub base_offset: Offset,
+    pub batches: Vec<RecordBatch>,
+    pub size_bytes: u64,
+    pub created_at: Instant,
+    pub largest_timestamp_ms: i64,
+}
+
+impl Segment {
+    fn new(base_offset: Offset, created_at: Instant) -> Segment {
+        Segment {
+            base_offset,
+            batches: Vec::new(),
+            size_bytes: 0,
+            created_at,
+            largest_timestamp_ms: i64::MIN,
+        }
+    }
+    pub fn next_offset(&self) -> Offset {
+        self.batches.last().map_or(self.base_offset, RecordBatch::next_offset)
+    }
+}
+
+/// When to roll a new segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentPolicy {
+    pub segment_bytes: u64,
+    pub segment_ms: u64,
+}
+
+/// The log of one replica of one partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionLog {
+    segments: Vec<Segment>,
+    log_start: Offset,
+    policy: SegmentPolicy,
+}
+
+impl PartitionLog {
+    pub fn new(policy: SegmentPolicy, now: Instant) -> PartitionLog {
+        PartitionLog { segments: vec![Segment::new(Offset(0), now)], log_start: Offset(0), policy }
+    }
+
+    pub fn log_start(&self) -> Offset {
+        self.log_start
+    }
+
+    /// Log end offset: the offset the next record will get.
+    pub fn log_end(&self) -> Offset {
+        self.active().next_offset()
+    }
+
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.iter().map(|s| s.size_bytes).sum()
+    }
+
+    fn active(&self) -> &Segment {
+        self.segments.last().expect("a log always has an active segment")
+    }
+
+    /// Appends a batch whose base offset the caller already set to the log end offset.
+    pub fn append(&mut self, batch: RecordBatch, now: Instant) {
+        assert_eq!(batch.base_offset, self.log_end(), "appends must be contiguous");
+        assert!(batch.record_count() > 0, "empty batches are never appended");
+        let roll = {
+            let active = self.active();
+            let full = active.size_bytes + u64::from(batch.size_bytes) > self.policy.segment_bytes;
+            let old = now.saturating_since(active.created_at).as_millis() >= self.policy.segment_ms;
+            !active.batches.is_empty() && (full || old)
+        };
+        if roll {
+            let base = self.log_end();
+            self.segments.push(Segment::new(base, now));
+        }
+        let active = self.segments.last_mut().expect("active segment");
+        active.size_bytes += u64::from(batch.size_bytes);
+        active.largest_timestamp_ms = active.largest_timestamp_ms.max(batch.max_timestamp_ms);
+        active.batches.push(batch);
+    }
+
+    /// Batches holding offsets in `from..max_offset`, whole batches only, stopping once
+    /// `max_bytes` is reached (the first batch is returned whatever its size, as Kafka does).
+    pub fn read(&self, from: Offset, max_offset: Offset, max_bytes: u64) -> Vec<RecordBatch> {
+        let mut out = Vec::new();
+        if from >= max_offset {
+            return out;
+        }
+        let seg_index = self.segments.partition_point(|s| s.base_offset <= from).saturating_sub(1);
+        let mut bytes = 0u64;
+        for segment in &self.segments[seg_index..] {
+            let start = segment.batches.partition_point(|b| b.next_offset() <= from);
+            for batch in &segment.batches[start..] {
+                if batch.next_offset() > max_offset {
+                    return out;
+                }
+                if !out.is_empty() && bytes + u64::from(batch.size_bytes) > max_bytes {
+                    return out;
+                }
+                bytes += u64::from(batch.size_bytes);
+                out.push(batch.clone());
+            }
+        }
+        out
+    }
+
+    /// The batch containing `offset`, if still in the log.
+    pub fn batch_at(&self, offset: Offset) -> Option<&RecordBatch> {
+        let seg_index = self.segments.partition_point(|s| s.base_offset <= offset).checked_sub(1)?;
+        let segment = &self.segments[seg_index];
+        let i = segment.batches.partition_point(|b| b.next_offset() <= offset);
+        segment.batches.get(i).filter(|b| b.base_offset <= offset)
+    }
+
+    /// The record at `offset`, if still in the log.
+    pub fn record_at(&self, offset: Offset) -> Option<&Record> {
+        let batch = self.batch_at(offset)?;
+        batch.records.get((offset.0 - batch.base_offset.0) as usize)
+    }
+
+    /// Up to `n` newest records below `below`, oldest first, with their offsets.
+    pub fn latest(&self, n: usize, below: Offset) -> Vec<(Offset, &Record)> {
+        let mut out = Vec::new();
+        'outer: for segment in self.segments.iter().rev() {
+            for batch in segment.batches.iter().rev() {
+                for (i, record) in batch.records.iter().enumerate().rev() {
+                    let offset = Offset(batch.base_offset.0 + i as u64);
+                    if offset >= below {
+                        continue;
+                    }
+                    out.push((offset, record));
+                    if out.len() == n {
+                        break 'outer;
+                    }
+                }
+            }
+        }
+        out.reverse();
+        out
+    }
+
+    /// Removes everything at and above `offset` (follower truncation).
+    pub fn truncate_to(&mut self, offset: Offset) {
+        assert!(offset >= self.log_start, "never truncate below the log start");
+        while self.segments.len() > 1 && self.active().base_offset >= offset {
+            self.segments.pop();
+        }
+        let active = self.segments.last_mut().expect("active segment");
+        // Batches straddling the point are dropped whole; callers truncate at batch bounds.
+        active.batches.retain(|b| b.next_offset() <= offset);
+        active.size_bytes = active.batches.iter().map(|b| u64::from(b.size_bytes)).sum();
+    }
+
+    /// Deletes whole segments from the oldest while `deletable` says so, never the active one
+    /// and never past `limit` (the high watermark). Returns how many were deleted.
+    pub fn delete_oldest_segments(
+        &mut self,
+        limit: Offset,
+        mut deletable: impl FnMut(&Segment) -> bool,
+    ) -> u32 {
+        let mut deleted = 0;
+        while self.segments.len() > 1 {
+            let upper = self.segments[1].base_offset;
+            if upper > limit || !deletable(&self.segments[0]) {
+                break;
+            }
+            self.segments.remove(0);
+            deleted += 1;
+        }
+        if deleted > 0 {
+            self.log_start = self.log_start.max(self.segments[0].base_offset);
+        }
+        deleted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::RecordId;
+    use std::sync::Arc;
+
+    fn batch(base: u64, n: u64, size: u32) -> RecordBatch {
+        let records = (0..n)
+            .map(|i| Record {
+                timestamp_ms: 0,
+                key: None,
+                value: None,
+                headers: vec![],
+                id: RecordId { producer: 0, seq: base + i },
+            })
+            .collect();
+        RecordBatch {
+            base_offset: Offset(base),
+            partition_leader_epoch: 0,
+            producer: None,
+            is_transactional: false,
+            is_control: false,
+            size_bytes: size,
+            max_timestamp_ms: 0,
+            records: Arc::new(records),
+        }
+    }
+
+    fn policy() -> SegmentPolicy {
+        SegmentPolicy { segment_bytes: 250, segment_ms: u64::MAX }
+    }
+
+    #[test]
+    fn append_read_and_roll_segments() {
+        let mut log = PartitionLog::new(policy(), Instant::ZERO);
+        for i in 0..10 {
+            log.append(batch(i * 3, 3, 100), Instant::ZERO);
+        }
+        assert_eq!(log.log_end(), Offset(30));
+        assert_eq!(log.segments().len(), 5, "two 100-byte batches fit a 250-byte segment");
+        // A read from the middle of a batch returns that whole batch.
+        let got = log.read(Offset(4), Offset(30), u64::MAX);
+        assert_eq!(got.first().map(|b| b.base_offset), Some(Offset(3)));
+        assert_eq!(got.len(), 9);
+        // max_offset (the HW) cuts at batch bounds; max_bytes stops but keeps the first.
+        assert_eq!(log.read(Offset(0), Offset(7), u64::MAX).len(), 2);
+        assert_eq!(log.read(Offset(0), Offset(30), 1).len(), 1);
+        assert_eq!(log.record_at(Offset(13)).map(|r| r.id.seq), Some(13));
+        let latest: Vec<u64> = log.latest(4, Offset(30)).iter().map(|(o, _)| o.0).collect();
+        assert_eq!(latest, vec![26, 27, 28, 29]);
+    }
+
+    #[test]
+    fn truncate_and_delete_keep_offsets_consistent() {
+        let mut log = PartitionLog::new(policy(), Instant::ZERO);
+        for i in 0..10 {
+            log.append(batch(i * 3, 3, 100), Instant::ZERO);
+        }
+        log.truncate_to(Offset(21));
+        assert_eq!(log.log_end(), Offset(21));
+        let deleted = log.delete_oldest_segments(Offset(21), |_| true);
+        assert_eq!(deleted, 3);
+        assert_eq!(log.log_start(), Offset(18));
+        assert!(log.record_at(Offset(3)).is_none());
+        log.append(batch(21, 3, 100), Instant::ZERO);
+        assert_eq!(log.log_end(), Offset(24));
+    }
+}

@@ -1,0 +1,44 @@
+//! What every node (broker, producer, consumer) takes in and gives out.
+//! Nodes are state machines: `handle(now, input, &mut effects)`. They never touch the
+//! network, the event queue or the clock; the simulator turns effects into events.
+
+use crate::ledger::Observation;
+use crate::protocol::Message;
+use crate::time::Instant;
+use crate::trace::{NodeId, TraceKind};
+
+/// Something arriving at a node.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// A message from a peer.
+    Message { from: NodeId, msg: Message },
+    /// The connection to a peer was closed (its process died, or it refused to connect).
+    Disconnected { peer: NodeId },
+    /// A timer the node set went off.
+    Timer(Timer),
+}
+
+/// Timers. A node ignores a timer that no longer applies (there is no cancellation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timer {
+    /// A client's general wake-up: generate records, drain batches, poll.
+    Wake,
+    /// A client request may have timed out.
+    RequestTimeout { correlation_id: u32 },
+    /// A parked fetch on a broker reached its `max_wait`.
+    FetchExpiry { id: u64 },
+    /// A delayed acks=all produce on a broker reached its timeout.
+    ProduceExpiry { id: u64 },
+    /// Periodic log retention check on a broker.
+    RetentionCheck,
+}
+
+/// What a node asks the simulator to do.
+#[derive(Clone, Debug)]
+pub enum Effect {
+    Send { to: NodeId, msg: Message },
+    SetTimer { at: Instant, timer: Timer },
+    Trace(TraceKind),
+    /// A fact for the ledger (acknowledgements, failures, deliveries).
+    Observe(Observation),
+}

@@ -1,0 +1,806 @@
+//! The producer client: an application that calls `send()` at a rate, the partitioner,
+//! the record accumulator (`batch.size`, `linger.ms`, `buffer.memory`), the sender
+//! (`max.in.flight.requests.per.connection`, `acks`), retries with exponential backoff,
+//! delivery timeouts, and idempotence (producer id, epoch, sequence numbers).
+//!
+//! Decisions follow the reference §1–§2. The producer owns one PRNG sub-stream, handed to it
+//! by the simulator, for its workload and the sticky partitioner.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use crate::config::{ConfigError, Configs};
+use crate::ledger::Observation;
+use crate::metadata::ClusterMetadata;
+use crate::node::{Effect, Input, Timer};
+use crate::partitioner::{self, StickyPartitioner};
+use crate::protocol::{Acks, ErrorCode, Message, ProduceRequest, ProduceResponse};
+use crate::record::{
+    record_size, Bytes, Header, ProducerIdentity, Record, RecordBatch, RecordId, TopicPartition,
+    BATCH_OVERHEAD,
+};
+use crate::rng::Prng;
+use crate::time::{Duration, Instant};
+use crate::trace::{NodeId, TraceKind};
+
+/// How often a rate-driven application wakes to call `send()` for the records now due.
+const SEND_TICK: Duration = Duration(1_000);
+/// `reconnect.backoff.ms` and `reconnect.backoff.max.ms` defaults.
+const RECONNECT_BACKOFF: Duration = Duration(50_000);
+const RECONNECT_BACKOFF_MAX: Duration = Duration(1_000_000);
+
+/// How the workload picks record keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyMode {
+    /// Null keys: the sticky partitioner spreads them.
+    Null,
+    /// `key-0` .. `key-{n-1}`, chosen uniformly.
+    Pool(u32),
+    /// A new key for every record.
+    Unique,
+}
+
+/// Everything needed to create a producer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducerSpec {
+    pub name: String,
+    pub topic: String,
+    /// Records per second the application sends; 0 sends only records produced by hand.
+    pub rate_per_sec: u64,
+    /// Stop after this many generated records.
+    pub max_records: Option<u64>,
+    pub keys: KeyMode,
+    pub value_bytes: u32,
+    pub configs: Configs,
+}
+
+/// The producer configuration the client acts on, derived and validated as Kafka does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducerConfig {
+    pub acks: Acks,
+    pub idempotent: bool,
+    pub retries: u32,
+    pub max_in_flight: u32,
+    pub batch_size: u32,
+    pub linger: Duration,
+    pub delivery_timeout: Duration,
+    pub request_timeout: Duration,
+    pub retry_backoff: Duration,
+    pub retry_backoff_max: Duration,
+    pub buffer_memory: u64,
+    pub max_request_size: u32,
+    pub round_robin: bool,
+    pub ignore_keys: bool,
+    pub adaptive: bool,
+}
+
+impl ProducerConfig {
+    /// Kafka's `postProcessAndValidateIdempotenceConfigs` and delivery-timeout rules (§2.1).
+    pub fn from_configs(c: &Configs) -> Result<ProducerConfig, ConfigError> {
+        let acks = match c.str("acks").as_deref() {
+            Some("0") => Acks::Zero,
+            Some("1") => Acks::One,
+            _ => Acks::All,
+        };
+        let retries = c.int("retries") as u32;
+        let max_in_flight = c.int("max.in.flight.requests.per.connection") as u32;
+        let mut idempotent = c.bool("enable.idempotence");
+        let conflict = if retries == 0 {
+            Some("retries must be greater than 0")
+        } else if acks != Acks::All {
+            Some("acks must be all")
+        } else if max_in_flight > 5 {
+            Some("max.in.flight.requests.per.connection must be at most 5")
+        } else {
+            None
+        };
+        if let (true, Some(why)) = (idempotent, conflict) {
+            if c.is_explicit("enable.idempotence") {
+                let message = format!("idempotence requires that {why}");
+                return Err(ConfigError { key: "enable.idempotence".into(), message });
+            }
+            // Not asked for explicitly: Kafka quietly turns idempotence off.
+            idempotent = false;
+        }
+        if c.str("transactional.id").is_some() {
+            let message = "transactions are not simulated yet".to_string();
+            return Err(ConfigError { key: "transactional.id".into(), message });
+        }
+        let ms = |k: &str| Duration::from_millis(c.int(k) as u64);
+        let linger = ms("linger.ms");
+        let request_timeout = ms("request.timeout.ms");
+        let mut delivery_timeout = ms("delivery.timeout.ms");
+        let floor = linger + request_timeout;
+        if delivery_timeout < floor {
+            if c.is_explicit("delivery.timeout.ms") {
+                let message = format!(
+                    "must be at least linger.ms + request.timeout.ms = {}",
+                    floor.as_millis()
+                );
+                return Err(ConfigError { key: "delivery.timeout.ms".into(), message });
+            }
+            delivery_timeout = floor;
+        }
+        Ok(ProducerConfig {
+            acks,
+            idempotent,
+            retries,
+            max_in_flight,
+            batch_size: c.int("batch.size") as u32,
+            linger,
+            delivery_timeout,
+            request_timeout,
+            retry_backoff: ms("retry.backoff.ms"),
+            retry_backoff_max: ms("retry.backoff.max.ms"),
+            buffer_memory: c.int("buffer.memory") as u64,
+            max_request_size: c.int("max.request.size") as u32,
+            round_robin: c.str("partitioner.class").is_some(),
+            ignore_keys: c.bool("partitioner.ignore.keys"),
+            adaptive: c.bool("partitioner.adaptive.partitioning.enable"),
+        })
+    }
+}
+
+/// A record produced by hand (the UI's "produce one record").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManualRecord {
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+    pub headers: Vec<Header>,
+    pub partition: Option<u32>,
+}
+
+/// A batch in the accumulator or in flight.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ProducerBatch {
+    partition: u32,
+    records: Arc<Vec<Record>>,
+    size_bytes: u32,
+    first_timestamp_ms: i64,
+    max_timestamp_ms: i64,
+    created_at: Instant,
+    /// No more records go in (one did not fit, or it was sent).
+    closed: bool,
+    attempts: u32,
+    retry_at: Instant,
+    /// Epoch and base sequence, once assigned (idempotence).
+    sequence: Option<(i16, i32)>,
+}
+
+impl ProducerBatch {
+    fn is_full(&self, batch_size: u32) -> bool {
+        let last = self.records.last().map_or(0, |r| record_size(0, 0, r));
+        self.closed || self.size_bytes + last > batch_size
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct PartitionQueue {
+    batches: VecDeque<ProducerBatch>,
+    in_flight: u32,
+    next_sequence: i32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct InFlight {
+    broker: u32,
+    batches: Vec<ProducerBatch>,
+}
+
+/// Counters shown in snapshots.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProducerStats {
+    pub produced: u64,
+    pub acked: u64,
+    pub failed: u64,
+    pub retries: u64,
+    pub requests: u64,
+}
+
+/// A producer client and the application driving it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Producer {
+    pub index: u32,
+    pub spec: ProducerSpec,
+    config: ProducerConfig,
+    topic: Arc<str>,
+    rng: Prng,
+    brokers: Vec<u32>,
+    bootstrap_next: usize,
+    metadata: Option<Arc<ClusterMetadata>>,
+    metadata_in_flight: bool,
+    metadata_retry_at: Option<Instant>,
+    queues: Vec<PartitionQueue>,
+    sticky: StickyPartitioner,
+    round_robin_counter: u32,
+    in_flight: BTreeMap<u32, InFlight>,
+    node_backoff: BTreeMap<u32, (Instant, u32)>,
+    next_correlation_id: u32,
+    producer_id: i64,
+    producer_epoch: i16,
+    buffered_bytes: u64,
+    manual: VecDeque<ManualRecord>,
+    /// The application's send loop.
+    running: bool,
+    started_at: Instant,
+    generated: u64,
+    next_record: u64,
+    value: Option<Bytes>,
+    scheduled_wake: Option<Instant>,
+    pub stats: ProducerStats,
+}
+
+impl Producer {
+    pub fn new(index: u32, spec: ProducerSpec, rng: Prng, brokers: Vec<u32>, now: Instant) -> Result<Producer, ConfigError> {
+        let config = ProducerConfig::from_configs(&spec.configs)?;
+        let value = (spec.value_bytes > 0).then(|| -> Bytes {
+            // Filler bytes shared by all generated records: records differ by key and identity.
+            (0..spec.value_bytes).map(|i| b'a' + (i % 26) as u8).collect::<Vec<u8>>().into()
+        });
+        Ok(Producer {
+            index,
+            topic: Arc::from(spec.topic.as_str()),
+            sticky: StickyPartitioner::new(config.batch_size),
+            // Producer ids come from the cluster in Kafka; here each producer has a fixed one.
+            producer_id: 1000 + i64::from(index),
+            config,
+            spec,
+            rng,
+            brokers,
+            bootstrap_next: index as usize,
+            metadata: None,
+            metadata_in_flight: false,
+            metadata_retry_at: None,
+            queues: Vec::new(),
+            round_robin_counter: 0,
+            in_flight: BTreeMap::new(),
+            node_backoff: BTreeMap::new(),
+            next_correlation_id: 0,
+            producer_epoch: 0,
+            buffered_bytes: 0,
+            manual: VecDeque::new(),
+            running: true,
+            started_at: now,
+            generated: 0,
+            next_record: 0,
+            value,
+            scheduled_wake: None,
+            stats: ProducerStats::default(),
+        })
+    }
+
+    pub fn config(&self) -> &ProducerConfig {
+        &self.config
+    }
+    pub fn is_running(&self) -> bool {
+        self.running
+    }
+    /// Records accepted by `send()` and not yet acknowledged or failed.
+    pub fn pending_records(&self) -> u64 {
+        self.stats.produced - self.stats.acked - self.stats.failed
+    }
+    pub fn in_flight_batches(&self) -> u32 {
+        self.in_flight.values().map(|f| f.batches.len() as u32).sum()
+    }
+    pub fn queued_batches(&self) -> u32 {
+        self.queues.iter().map(|q| q.batches.len() as u32).sum()
+    }
+
+    /// Starts or stops the application's send loop; batches already accepted still go out.
+    pub fn set_running(&mut self, now: Instant, running: bool, out: &mut Vec<Effect>) {
+        if running && !self.running {
+            // Resume the rate from now instead of catching up on the pause.
+            self.started_at = now;
+            self.next_record = 0;
+            self.generated_at_resume();
+        }
+        self.running = running;
+        self.wake(now, out);
+    }
+
+    fn generated_at_resume(&mut self) {
+        self.spec.max_records = self.spec.max_records.map(|m| m.saturating_sub(self.generated));
+        self.generated = 0;
+    }
+
+    pub fn set_rate(&mut self, now: Instant, rate_per_sec: u64, out: &mut Vec<Effect>) {
+        self.spec.rate_per_sec = rate_per_sec;
+        self.started_at = now;
+        self.next_record = 0;
+        self.generated_at_resume();
+        self.wake(now, out);
+    }
+
+    pub fn produce_one(&mut self, now: Instant, record: ManualRecord, out: &mut Vec<Effect>) {
+        self.manual.push_back(record);
+        self.wake(now, out);
+    }
+
+    pub fn start(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        self.wake(now, out);
+    }
+
+    pub fn handle(&mut self, now: Instant, input: Input, out: &mut Vec<Effect>) {
+        match input {
+            Input::Message { from, msg } => match msg {
+                Message::MetadataResponse { metadata, .. } => self.on_metadata(now, metadata),
+                Message::ProduceResponse(response) => self.on_produce_response(now, from, response, out),
+                other => unreachable!("producer got {}", other.kind()),
+            },
+            Input::Disconnected { peer: NodeId::Broker(b) } => {
+                self.on_disconnect(now, b, ErrorCode::NetworkException, out);
+                self.metadata_in_flight = false;
+            }
+            Input::Disconnected { .. } => {}
+            Input::Timer(Timer::Wake) => {
+                if self.scheduled_wake.is_some_and(|at| at <= now) {
+                    self.scheduled_wake = None;
+                }
+            }
+            Input::Timer(Timer::RequestTimeout { correlation_id }) => {
+                if let Some(f) = self.in_flight.get(&correlation_id) {
+                    // Kafka closes the connection of a timed-out request.
+                    let broker = f.broker;
+                    self.on_disconnect(now, broker, ErrorCode::RequestTimedOut, out);
+                }
+            }
+            Input::Timer(other) => unreachable!("producer got timer {other:?}"),
+        }
+        self.wake(now, out);
+    }
+
+    fn on_metadata(&mut self, now: Instant, metadata: Arc<ClusterMetadata>) {
+        self.metadata_in_flight = false;
+        let partitions = metadata.topics.get(&self.topic).map_or(0, |t| t.partitions.len());
+        if partitions == 0 {
+            // The topic does not exist (yet): `send()` keeps waiting for it, as Kafka's does.
+            self.metadata_retry_at = Some(now + self.config.retry_backoff_max);
+        } else {
+            self.metadata_retry_at = None;
+            if self.queues.len() != partitions {
+                self.queues.resize_with(partitions, PartitionQueue::default);
+                self.sticky.reset();
+            }
+        }
+        self.metadata = Some(metadata);
+    }
+
+    fn request_metadata(&mut self, out: &mut Vec<Effect>) {
+        if self.metadata_in_flight || self.brokers.is_empty() {
+            return;
+        }
+        let broker = self.brokers[self.bootstrap_next % self.brokers.len()];
+        self.bootstrap_next += 1;
+        self.metadata_in_flight = true;
+        let correlation_id = self.next_correlation();
+        out.push(Effect::Send { to: NodeId::Broker(broker), msg: Message::MetadataRequest { correlation_id } });
+    }
+
+    fn next_correlation(&mut self) -> u32 {
+        self.next_correlation_id = self.next_correlation_id.wrapping_add(1);
+        self.next_correlation_id
+    }
+
+    /// Everything the producer does when it gets to run: send() due records, expire, drain.
+    fn wake(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        if self.metadata_retry_at.is_some_and(|at| at <= now) {
+            self.metadata_retry_at = None;
+            self.request_metadata(out);
+        }
+        if self.metadata.is_none() {
+            self.request_metadata(out);
+        }
+        if !self.queues.is_empty() {
+            self.send_due_records(now);
+            self.expire_batches(now, out);
+            self.drain(now, out);
+        }
+        self.schedule_wake(now, out);
+    }
+
+    fn record_due_at(&self, n: u64) -> Instant {
+        let rate = self.spec.rate_per_sec.max(1);
+        let offset = (u128::from(n) * 1_000_000 / u128::from(rate)) as u64;
+        self.started_at + Duration(offset)
+    }
+
+    fn generating(&self) -> bool {
+        self.running
+            && self.spec.rate_per_sec > 0
+            && self.spec.max_records.is_none_or(|m| self.generated < m)
+            && self.buffered_bytes < self.config.buffer_memory
+    }
+
+    /// The application calls `send()` for every record due by now, and for hand-made ones.
+    fn send_due_records(&mut self, now: Instant) {
+        while let Some(manual) = self.manual.pop_front() {
+            let record = Record {
+                timestamp_ms: now.as_millis() as i64,
+                key: manual.key,
+                value: manual.value,
+                headers: manual.headers,
+                id: RecordId { producer: self.index, seq: self.stats.produced },
+            };
+            self.send(now, record, manual.partition);
+        }
+        while self.generating() && self.record_due_at(self.next_record) <= now {
+            let due = self.record_due_at(self.next_record);
+            let seq = self.stats.produced;
+            let key: Option<Bytes> = match self.spec.keys {
+                KeyMode::Null => None,
+                KeyMode::Pool(n) => Some(format!("key-{}", self.rng.below(u64::from(n))).into_bytes().into()),
+                KeyMode::Unique => Some(format!("key-{seq}").into_bytes().into()),
+            };
+            let record = Record {
+                timestamp_ms: due.as_millis() as i64,
+                key,
+                value: self.value.clone(),
+                headers: Vec::new(),
+                id: RecordId { producer: self.index, seq },
+            };
+            self.send(now, record, None);
+            self.generated += 1;
+            self.next_record += 1;
+        }
+    }
+
+    fn available(&self) -> Vec<bool> {
+        let metadata = self.metadata.as_ref().expect("metadata");
+        let topic = &metadata.topics[&self.topic];
+        topic.partitions.iter().map(|p| p.leader.is_some()).collect()
+    }
+
+    /// `KafkaProducer.send`: partition, then append to the accumulator.
+    fn send(&mut self, now: Instant, record: Record, explicit: Option<u32>) {
+        let n = self.queues.len() as u32;
+        let use_key = !self.config.ignore_keys && !self.config.round_robin;
+        let mut sticky = false;
+        let partition = match (explicit, &record.key) {
+            (Some(p), _) => p.min(n - 1),
+            (None, _) if self.config.round_robin => {
+                let p = partitioner::round_robin_partition(self.round_robin_counter, &self.available());
+                self.round_robin_counter = self.round_robin_counter.wrapping_add(1);
+                p
+            }
+            (None, Some(key)) if use_key => partitioner::partition_for_key(key, n),
+            (None, _) => {
+                sticky = true;
+                let (queues, available) = self.load_stats();
+                self.sticky.partition(&queues, &available, &mut self.rng)
+            }
+        };
+        let size = self.append(now, partition, record);
+        if sticky {
+            let full = self.queues[partition as usize]
+                .batches
+                .back()
+                .is_none_or(|b| b.is_full(self.config.batch_size));
+            let (queues, available) = self.load_stats();
+            self.sticky.on_append(size, full, &queues, &available, &mut self.rng);
+        }
+        self.stats.produced += 1;
+    }
+
+    /// Queue lengths per partition for adaptive partitioning (all equal when it is off).
+    fn load_stats(&self) -> (Vec<u32>, Vec<bool>) {
+        let queues = if self.config.adaptive {
+            self.queues.iter().map(|q| q.batches.len() as u32).collect()
+        } else {
+            vec![0; self.queues.len()]
+        };
+        (queues, self.available())
+    }
+
+    /// `RecordAccumulator.append`. Returns the bytes the record added.
+    fn append(&mut self, now: Instant, partition: u32, record: Record) -> u32 {
+        let batch_size = self.config.batch_size;
+        let queue = &mut self.queues[partition as usize];
+        if let Some(last) = queue.batches.back_mut().filter(|b| !b.closed) {
+            let delta = (last.records.len() as u32, record.timestamp_ms - last.first_timestamp_ms);
+            let size = record_size(delta.0, delta.1, &record);
+            if last.size_bytes + size <= batch_size {
+                last.size_bytes += size;
+                last.max_timestamp_ms = last.max_timestamp_ms.max(record.timestamp_ms);
+                Arc::get_mut(&mut last.records).expect("an open batch is not shared").push(record);
+                self.buffered_bytes += u64::from(size);
+                return size;
+            }
+            last.closed = true;
+        }
+        let size = record_size(0, 0, &record);
+        let batch = ProducerBatch {
+            partition,
+            size_bytes: BATCH_OVERHEAD + size,
+            first_timestamp_ms: record.timestamp_ms,
+            max_timestamp_ms: record.timestamp_ms,
+            records: Arc::new(vec![record]),
+            created_at: now,
+            closed: false,
+            attempts: 0,
+            retry_at: now,
+            sequence: None,
+        };
+        self.buffered_bytes += u64::from(batch.size_bytes);
+        queue.batches.push_back(batch);
+        BATCH_OVERHEAD + size
+    }
+
+    /// Whether the head batch of a queue may be sent now (`RecordAccumulator.ready`).
+    fn ready_at(&self, queue: &PartitionQueue) -> Option<Instant> {
+        let head = queue.batches.front()?;
+        if head.attempts > 0 {
+            return Some(head.retry_at);
+        }
+        let exhausted = self.buffered_bytes >= self.config.buffer_memory;
+        if queue.batches.len() > 1 || head.is_full(self.config.batch_size) || exhausted {
+            Some(head.created_at)
+        } else {
+            Some(head.created_at + self.config.linger)
+        }
+    }
+
+    fn leader_of(&self, partition: u32) -> Option<u32> {
+        self.metadata.as_ref()?.leader(&self.topic, partition)
+    }
+
+    fn connectable(&self, now: Instant, broker: u32) -> bool {
+        self.node_backoff.get(&broker).is_none_or(|&(until, _)| until <= now)
+    }
+
+    fn in_flight_to(&self, broker: u32) -> u32 {
+        self.in_flight.values().filter(|f| f.broker == broker).count() as u32
+    }
+
+    /// The sender: for each ready broker, one request with at most one batch per partition.
+    fn drain(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        let mut by_broker: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+        for p in 0..self.queues.len() as u32 {
+            let queue = &self.queues[p as usize];
+            let Some(ready) = self.ready_at(queue) else { continue };
+            if ready > now {
+                continue;
+            }
+            // An idempotent retry waits for earlier in-flight batches of its partition.
+            let head = queue.batches.front().expect("ready implies a head");
+            if self.config.idempotent && head.attempts > 0 && queue.in_flight > 0 {
+                continue;
+            }
+            match self.leader_of(p) {
+                Some(b) => by_broker.entry(b).or_default().push(p),
+                None => self.request_metadata(out),
+            }
+        }
+        for (broker, partitions) in by_broker {
+            if !self.connectable(now, broker) {
+                continue;
+            }
+            if self.config.acks != Acks::Zero && self.in_flight_to(broker) >= self.config.max_in_flight {
+                continue;
+            }
+            self.send_request(now, broker, &partitions, out);
+        }
+    }
+
+    fn send_request(&mut self, now: Instant, broker: u32, partitions: &[u32], out: &mut Vec<Effect>) {
+        let mut batches = Vec::new();
+        let mut wire = Vec::new();
+        let mut bytes = 0u32;
+        for &p in partitions {
+            let queue = &self.queues[p as usize];
+            let size = queue.batches.front().map_or(0, |b| b.size_bytes);
+            if !batches.is_empty() && bytes + size > self.config.max_request_size {
+                break;
+            }
+            bytes += size;
+            let mut batch = self.queues[p as usize].batches.pop_front().expect("head");
+            batch.closed = true;
+            self.buffered_bytes -= u64::from(batch.size_bytes);
+            if self.config.idempotent && batch.sequence.is_none() {
+                let queue = &mut self.queues[p as usize];
+                batch.sequence = Some((self.producer_epoch, queue.next_sequence));
+                let n = batch.records.len() as i32;
+                queue.next_sequence = queue.next_sequence.wrapping_add(n) & i32::MAX;
+            }
+            self.queues[p as usize].in_flight += 1;
+            let tp = TopicPartition { topic: self.topic.clone(), partition: p };
+            out.push(Effect::Trace(TraceKind::BatchSent {
+                producer: self.index,
+                broker,
+                tp: tp.clone(),
+                records: batch.records.len() as u32,
+                attempt: batch.attempts,
+            }));
+            wire.push((tp, self.seal(&batch)));
+            batches.push(batch);
+        }
+        let correlation_id = self.next_correlation();
+        let request = ProduceRequest {
+            correlation_id,
+            acks: self.config.acks,
+            timeout_ms: self.config.request_timeout.as_millis() as u32,
+            partitions: wire,
+        };
+        self.stats.requests += 1;
+        out.push(Effect::Send { to: NodeId::Broker(broker), msg: Message::ProduceRequest(request) });
+        if self.config.acks == Acks::Zero {
+            // Fire and forget: the send counts as done the moment it leaves.
+            for batch in batches {
+                self.queues[batch.partition as usize].in_flight -= 1;
+                self.complete(batch, None, out);
+            }
+            return;
+        }
+        let at = now + self.config.request_timeout;
+        out.push(Effect::SetTimer { at, timer: Timer::RequestTimeout { correlation_id } });
+        self.in_flight.insert(correlation_id, InFlight { broker, batches });
+    }
+
+    fn seal(&self, batch: &ProducerBatch) -> RecordBatch {
+        RecordBatch {
+            base_offset: crate::record::Offset(0),
+            partition_leader_epoch: -1,
+            producer: batch.sequence.map(|(epoch, seq)| ProducerIdentity {
+                producer_id: self.producer_id,
+                producer_epoch: epoch,
+                base_sequence: seq,
+            }),
+            is_transactional: false,
+            is_control: false,
+            size_bytes: batch.size_bytes,
+            max_timestamp_ms: batch.max_timestamp_ms,
+            records: batch.records.clone(),
+        }
+    }
+
+    fn on_produce_response(&mut self, now: Instant, from: NodeId, response: ProduceResponse, out: &mut Vec<Effect>) {
+        let Some(flight) = self.in_flight.remove(&response.correlation_id) else {
+            return; // Already failed by a timeout or disconnect.
+        };
+        assert_eq!(from, NodeId::Broker(flight.broker));
+        assert_eq!(flight.batches.len(), response.results.len());
+        for (batch, result) in flight.batches.into_iter().zip(response.results) {
+            assert_eq!(result.tp.partition, batch.partition);
+            self.queues[batch.partition as usize].in_flight -= 1;
+            match result.error {
+                ErrorCode::None => self.complete(batch, result.base_offset, out),
+                error => self.retry_or_fail(now, batch, error, out),
+            }
+        }
+    }
+
+    /// Fails every request in flight to `broker` (connection lost or request timed out).
+    fn on_disconnect(&mut self, now: Instant, broker: u32, error: ErrorCode, out: &mut Vec<Effect>) {
+        let ids: Vec<u32> = self.in_flight.iter().filter(|(_, f)| f.broker == broker).map(|(&id, _)| id).collect();
+        for id in ids {
+            let flight = self.in_flight.remove(&id).expect("present");
+            for batch in flight.batches {
+                self.queues[batch.partition as usize].in_flight -= 1;
+                self.retry_or_fail(now, batch, error, out);
+            }
+        }
+        let attempts = self.node_backoff.get(&broker).map_or(0, |&(_, a)| a) + 1;
+        let backoff = exponential(RECONNECT_BACKOFF, RECONNECT_BACKOFF_MAX, attempts, &mut self.rng);
+        self.node_backoff.insert(broker, (now + backoff, attempts));
+        self.request_metadata(out);
+    }
+
+    fn complete(&mut self, batch: ProducerBatch, base_offset: Option<crate::record::Offset>, out: &mut Vec<Effect>) {
+        let records = batch.records.len() as u64;
+        let tp = TopicPartition { topic: self.topic.clone(), partition: batch.partition };
+        self.stats.acked += records;
+        out.push(Effect::Trace(TraceKind::BatchAcked {
+            producer: self.index,
+            tp: tp.clone(),
+            base_offset,
+            records: records as u32,
+        }));
+        out.push(Effect::Observe(Observation::Acked { producer: self.index, tp, base_offset, records: batch.records }));
+    }
+
+    fn retry_or_fail(&mut self, now: Instant, mut batch: ProducerBatch, error: ErrorCode, out: &mut Vec<Effect>) {
+        let tp = TopicPartition { topic: self.topic.clone(), partition: batch.partition };
+        if error.invalidates_metadata() {
+            self.request_metadata(out);
+        }
+        // With idempotence, sequence errors follow an earlier batch's failure: retry in order.
+        let sequence_error = matches!(error, ErrorCode::OutOfOrderSequenceNumber | ErrorCode::InvalidProducerEpoch);
+        let retriable = error.is_retriable() || (self.config.idempotent && sequence_error);
+        let in_time = now < batch.created_at + self.config.delivery_timeout;
+        if retriable && batch.attempts < self.config.retries && in_time {
+            batch.attempts += 1;
+            let backoff = exponential(self.config.retry_backoff, self.config.retry_backoff_max, batch.attempts, &mut self.rng);
+            batch.retry_at = now + backoff;
+            if batch.sequence.is_some_and(|(epoch, _)| epoch < self.producer_epoch) {
+                batch.sequence = None;
+            }
+            self.stats.retries += 1;
+            out.push(Effect::Trace(TraceKind::BatchRetrying { producer: self.index, tp, error, attempt: batch.attempts }));
+            self.buffered_bytes += u64::from(batch.size_bytes);
+            let queue = &mut self.queues[batch.partition as usize];
+            // Retries go back to the front, in sequence order among themselves.
+            let at = queue
+                .batches
+                .iter()
+                .position(|b| b.attempts == 0 || b.sequence.map(|s| s.1) > batch.sequence.map(|s| s.1))
+                .unwrap_or(queue.batches.len());
+            queue.batches.insert(at, batch);
+            return;
+        }
+        let error = if retriable && !in_time { ErrorCode::DeliveryTimeout } else { error };
+        self.fail(batch, error, out);
+    }
+
+    fn fail(&mut self, batch: ProducerBatch, error: ErrorCode, out: &mut Vec<Effect>) {
+        let records = batch.records.len() as u64;
+        let tp = TopicPartition { topic: self.topic.clone(), partition: batch.partition };
+        self.stats.failed += records;
+        out.push(Effect::Trace(TraceKind::BatchFailed { producer: self.index, tp, records: records as u32, error }));
+        out.push(Effect::Observe(Observation::Failed { producer: self.index, records: batch.records, error }));
+        if self.config.idempotent {
+            // A gap in the sequence would stall the partition: bump the epoch, restart sequences
+            // (KIP-360), and let unsent batches take new numbers.
+            self.producer_epoch = self.producer_epoch.wrapping_add(1);
+            for queue in &mut self.queues {
+                queue.next_sequence = 0;
+                for b in &mut queue.batches {
+                    b.sequence = None;
+                }
+            }
+        }
+    }
+
+    /// Batches waiting longer than `delivery.timeout.ms` fail (Kafka's `TimeoutException`).
+    fn expire_batches(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        let deadline = self.config.delivery_timeout;
+        let mut expired = Vec::new();
+        for queue in &mut self.queues {
+            while let Some(i) = queue.batches.iter().position(|b| now >= b.created_at + deadline) {
+                let batch = queue.batches.remove(i).expect("index valid");
+                self.buffered_bytes -= u64::from(batch.size_bytes);
+                expired.push(batch);
+            }
+        }
+        for batch in expired {
+            self.fail(batch, ErrorCode::DeliveryTimeout, out);
+        }
+    }
+
+    /// Sets a wake-up timer for the next moment something can happen without a message.
+    fn schedule_wake(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        let mut next = Instant::MAX;
+        if !self.queues.is_empty() && self.generating() {
+            next = next.min(self.record_due_at(self.next_record).max(now + SEND_TICK));
+        }
+        for (p, queue) in self.queues.iter().enumerate() {
+            let Some(ready) = self.ready_at(queue) else { continue };
+            let broker_wait = self
+                .leader_of(p as u32)
+                .and_then(|b| self.node_backoff.get(&b))
+                .map_or(Instant::ZERO, |&(until, _)| until);
+            let head_expiry = queue.batches.front().map_or(Instant::MAX, |b| b.created_at + self.config.delivery_timeout);
+            let at = ready.max(broker_wait);
+            if at > now {
+                next = next.min(at);
+            }
+            next = next.min(head_expiry);
+        }
+        if let Some(at) = self.metadata_retry_at {
+            next = next.min(at);
+        }
+        if next == Instant::MAX || next <= now {
+            return;
+        }
+        if self.scheduled_wake.is_none_or(|s| next < s) {
+            self.scheduled_wake = Some(next);
+            out.push(Effect::SetTimer { at: next, timer: Timer::Wake });
+        }
+    }
+}
+
+/// Exponential backoff with ±20% jitter (KIP-580): `base * 2^(attempt-1)`, capped at `max`.
+pub fn exponential(base: Duration, max: Duration, attempt: u32, rng: &mut Prng) -> Duration {
+    let shift = attempt.saturating_sub(1).min(32);
+    let raw = base.as_micros().saturating_mul(1u64 << shift).min(max.as_micros().max(base.as_micros()));
+    let jitter = 80 + rng.below(41); // 80..=120 percent
+    Duration(raw.saturating_mul(jitter) / 100)
+}

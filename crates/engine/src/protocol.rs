@@ -1,0 +1,229 @@
+//! The messages nodes exchange and the error codes inside them, named as in Kafka's protocol.
+//! Protocol outcomes are data (an [`ErrorCode`] in a reply), never panics.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::metadata::ClusterMetadata;
+use crate::record::{Offset, RecordBatch, TopicPartition};
+
+/// Kafka error codes (reference §7), plus the client-side exceptions the simulation reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ErrorCode {
+    None,
+    OffsetOutOfRange,
+    UnknownTopicOrPartition,
+    LeaderNotAvailable,
+    NotLeaderOrFollower,
+    RequestTimedOut,
+    MessageTooLarge,
+    NetworkException,
+    NotEnoughReplicas,
+    NotEnoughReplicasAfterAppend,
+    OutOfOrderSequenceNumber,
+    DuplicateSequenceNumber,
+    InvalidProducerEpoch,
+    FencedLeaderEpoch,
+    /// Client side: `delivery.timeout.ms` expired (Java's `TimeoutException`).
+    DeliveryTimeout,
+    /// Client side: no committed offset and `auto.offset.reset=none`.
+    NoOffsetForPartition,
+}
+
+impl ErrorCode {
+    /// The wire code; client-side exceptions have none and return -1.
+    pub fn code(self) -> i16 {
+        match self {
+            ErrorCode::None => 0,
+            ErrorCode::OffsetOutOfRange => 1,
+            ErrorCode::UnknownTopicOrPartition => 3,
+            ErrorCode::LeaderNotAvailable => 5,
+            ErrorCode::NotLeaderOrFollower => 6,
+            ErrorCode::RequestTimedOut => 7,
+            ErrorCode::MessageTooLarge => 10,
+            ErrorCode::NetworkException => 13,
+            ErrorCode::NotEnoughReplicas => 19,
+            ErrorCode::NotEnoughReplicasAfterAppend => 20,
+            ErrorCode::OutOfOrderSequenceNumber => 45,
+            ErrorCode::DuplicateSequenceNumber => 46,
+            ErrorCode::InvalidProducerEpoch => 47,
+            ErrorCode::FencedLeaderEpoch => 74,
+            ErrorCode::DeliveryTimeout | ErrorCode::NoOffsetForPartition => -1,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorCode::None => "NONE",
+            ErrorCode::OffsetOutOfRange => "OFFSET_OUT_OF_RANGE",
+            ErrorCode::UnknownTopicOrPartition => "UNKNOWN_TOPIC_OR_PARTITION",
+            ErrorCode::LeaderNotAvailable => "LEADER_NOT_AVAILABLE",
+            ErrorCode::NotLeaderOrFollower => "NOT_LEADER_OR_FOLLOWER",
+            ErrorCode::RequestTimedOut => "REQUEST_TIMED_OUT",
+            ErrorCode::MessageTooLarge => "MESSAGE_TOO_LARGE",
+            ErrorCode::NetworkException => "NETWORK_EXCEPTION",
+            ErrorCode::NotEnoughReplicas => "NOT_ENOUGH_REPLICAS",
+            ErrorCode::NotEnoughReplicasAfterAppend => "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+            ErrorCode::OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
+            ErrorCode::DuplicateSequenceNumber => "DUPLICATE_SEQUENCE_NUMBER",
+            ErrorCode::InvalidProducerEpoch => "INVALID_PRODUCER_EPOCH",
+            ErrorCode::FencedLeaderEpoch => "FENCED_LEADER_EPOCH",
+            ErrorCode::DeliveryTimeout => "DELIVERY_TIMEOUT",
+            ErrorCode::NoOffsetForPartition => "NO_OFFSET_FOR_PARTITION",
+        }
+    }
+
+    /// Whether a producer may retry after this error (Kafka's `RetriableException`s).
+    pub fn is_retriable(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::UnknownTopicOrPartition
+                | ErrorCode::LeaderNotAvailable
+                | ErrorCode::NotLeaderOrFollower
+                | ErrorCode::RequestTimedOut
+                | ErrorCode::NetworkException
+                | ErrorCode::NotEnoughReplicas
+                | ErrorCode::NotEnoughReplicasAfterAppend
+                | ErrorCode::FencedLeaderEpoch
+        )
+    }
+
+    /// Errors after which the client should refresh its metadata.
+    pub fn invalidates_metadata(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::UnknownTopicOrPartition
+                | ErrorCode::LeaderNotAvailable
+                | ErrorCode::NotLeaderOrFollower
+                | ErrorCode::NetworkException
+                | ErrorCode::FencedLeaderEpoch
+        )
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The producer's `acks`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Acks {
+    Zero,
+    One,
+    All,
+}
+
+impl Acks {
+    pub fn name(self) -> &'static str {
+        match self {
+            Acks::Zero => "0",
+            Acks::One => "1",
+            Acks::All => "all",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProduceRequest {
+    pub correlation_id: u32,
+    pub acks: Acks,
+    pub timeout_ms: u32,
+    pub partitions: Vec<(TopicPartition, RecordBatch)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionProduceResult {
+    pub tp: TopicPartition,
+    pub error: ErrorCode,
+    /// Offset of the batch's first record when appended (or when found to be a duplicate).
+    pub base_offset: Option<Offset>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProduceResponse {
+    pub correlation_id: u32,
+    pub results: Vec<PartitionProduceResult>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchPartition {
+    pub tp: TopicPartition,
+    pub fetch_offset: Offset,
+    pub partition_max_bytes: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchRequest {
+    pub correlation_id: u32,
+    /// The fetching follower's broker id; `None` for a consumer.
+    pub replica_id: Option<u32>,
+    pub max_wait_ms: u32,
+    pub min_bytes: u32,
+    pub max_bytes: u32,
+    pub partitions: Vec<FetchPartition>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchedPartition {
+    pub tp: TopicPartition,
+    pub error: ErrorCode,
+    pub high_watermark: Offset,
+    pub log_start: Offset,
+    pub batches: Vec<RecordBatch>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchResponse {
+    pub correlation_id: u32,
+    pub partitions: Vec<FetchedPartition>,
+}
+
+/// Which offset `ListOffsets` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OffsetSpec {
+    Earliest,
+    Latest,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListOffsetsRequest {
+    pub correlation_id: u32,
+    pub partitions: Vec<(TopicPartition, OffsetSpec)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListOffsetsResponse {
+    pub correlation_id: u32,
+    pub partitions: Vec<(TopicPartition, ErrorCode, Offset)>,
+}
+
+/// Every message of the simulation. A closed set: `match` exhaustiveness is the checklist.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    MetadataRequest { correlation_id: u32 },
+    MetadataResponse { correlation_id: u32, metadata: Arc<ClusterMetadata> },
+    ProduceRequest(ProduceRequest),
+    ProduceResponse(ProduceResponse),
+    FetchRequest(FetchRequest),
+    FetchResponse(FetchResponse),
+    ListOffsetsRequest(ListOffsetsRequest),
+    ListOffsetsResponse(ListOffsetsResponse),
+}
+
+impl Message {
+    /// Short name for traces and the UI.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::MetadataRequest { .. } => "Metadata",
+            Message::MetadataResponse { .. } => "MetadataResponse",
+            Message::ProduceRequest(_) => "Produce",
+            Message::ProduceResponse(_) => "ProduceResponse",
+            Message::FetchRequest(_) => "Fetch",
+            Message::FetchResponse(_) => "FetchResponse",
+            Message::ListOffsetsRequest(_) => "ListOffsets",
+            Message::ListOffsetsResponse(_) => "ListOffsetsResponse",
+        }
+    }
+}

@@ -1,0 +1,913 @@
+//! The simulator: the only owner of virtual time, the event queue, the PRNG, the network and
+//! faults. It feeds inputs to nodes, turns their effects into events, records the trace and
+//! keeps the ledger. Same setup + same seed + same commands = the same run, bit for bit.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BTreeMap, BinaryHeap};
+use std::fmt;
+use std::sync::Arc;
+
+use crate::broker::Broker;
+use crate::config::{ConfigError, Configs, Scope};
+use crate::consumer::{AppState, Consumer, ConsumerSpec};
+use crate::ledger::{Ledger, Outcome};
+use crate::metadata::{assign_replicas, BrokerRegistration, ClusterMetadata, PartitionMetadata, TopicConfig, TopicMetadata};
+use crate::net::{Network, NetworkConfig};
+use crate::node::{Effect, Input, Timer};
+use crate::producer::{ManualRecord, Producer, ProducerSpec};
+use crate::protocol::Message;
+use crate::record::{Offset, TopicPartition};
+use crate::rng::{Prng, Stream};
+use crate::snapshot::*;
+use crate::time::{Duration, Instant};
+use crate::trace::{NodeId, Trace, TraceEvent, TraceKind};
+
+/// Limits that keep a run inside a browser tab's memory. Bigger values are rejected, not clamped.
+pub const MAX_BROKERS: u32 = 64;
+pub const MAX_PARTITIONS_PER_TOPIC: u32 = 1_000;
+pub const MAX_RATE_PER_SEC: u64 = 10_000_000;
+pub const MAX_VALUE_BYTES: u32 = 1_048_576;
+pub const MAX_KEY_POOL: u32 = 10_000_000;
+
+/// The shape of the cluster. No `Default`: the cluster shape and the seed are always explicit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterSetup {
+    pub brokers: u32,
+    pub configs: Configs,
+    pub network: NetworkConfig,
+    /// How many recent trace events to keep (the digest covers all of them regardless).
+    pub trace_capacity: usize,
+}
+
+/// A change to the running simulation: from a scenario's timeline, the UI, or a test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    CreateTopic { name: String, partitions: u32, replication_factor: u32, configs: Configs },
+    DeleteTopic { name: String },
+    AddProducer(ProducerSpec),
+    RemoveProducer { name: String },
+    SetProducerRunning { name: String, running: bool },
+    SetProducerRate { name: String, rate_per_sec: u64 },
+    ProduceOne { producer: String, record: ManualRecord },
+    AddConsumer(ConsumerSpec),
+    RemoveConsumer { name: String },
+    Seek { consumer: String, topic: String, partition: u32, offset: u64 },
+    CrashBroker { broker: u32 },
+    RestartBroker { broker: u32 },
+}
+
+/// A command or setup the simulation refuses, naming the field at fault.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandError {
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl From<ConfigError> for CommandError {
+    fn from(e: ConfigError) -> Self {
+        CommandError { field: e.key, message: e.message }
+    }
+}
+
+fn reject<T>(field: &str, message: impl Into<String>) -> Result<T, CommandError> {
+    Err(CommandError { field: field.to_string(), message: message.into() })
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Event {
+    /// `incarnation` is the receiving broker's, at send time: a message sent to a process
+    /// that has since crashed dies with its connection.
+    Deliver { from: NodeId, to: NodeId, msg: Message, incarnation: u32 },
+    Disconnect { from: NodeId, to: NodeId },
+    Timer { node: NodeId, timer: Timer, incarnation: u32 },
+    Command(Command),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Scheduled {
+    at: Instant,
+    seq: u64,
+    event: Event,
+}
+
+impl Ord for Scheduled {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct BrokerSlot {
+    broker: Broker,
+    up: bool,
+    incarnation: u32,
+}
+
+/// A whole simulated cluster with its clients. `Clone` gives an independent copy: a checkpoint
+/// to scrub back to, or a fork for a "what if" run.
+#[derive(Clone, Debug)]
+pub struct Sim {
+    seed: u64,
+    now: Instant,
+    queue: BinaryHeap<Reverse<Scheduled>>,
+    next_seq: u64,
+    events_processed: u64,
+    setup: ClusterSetup,
+    net: Network,
+    placement_rng: Prng,
+    metadata: Arc<ClusterMetadata>,
+    brokers: Vec<BrokerSlot>,
+    producers: Vec<Option<Producer>>,
+    consumers: Vec<Option<Consumer>>,
+    trace: Trace,
+    ledger: Ledger,
+    effects: Vec<Effect>,
+}
+
+impl Sim {
+    pub fn new(setup: ClusterSetup, seed: u64) -> Result<Sim, CommandError> {
+        if setup.brokers == 0 || setup.brokers > MAX_BROKERS {
+            return reject("brokers", format!("must be between 1 and {MAX_BROKERS}, got {}", setup.brokers));
+        }
+        let metadata = Arc::new(ClusterMetadata {
+            version: 1,
+            brokers: (0..setup.brokers).map(|id| BrokerRegistration { id, fenced: false }).collect(),
+            controller: 0,
+            topics: BTreeMap::new(),
+        });
+        let brokers = (0..setup.brokers)
+            .map(|id| BrokerSlot { broker: Broker::new(id, metadata.clone(), &setup.configs), up: true, incarnation: 0 })
+            .collect();
+        let mut sim = Sim {
+            seed,
+            now: Instant::ZERO,
+            queue: BinaryHeap::new(),
+            next_seq: 0,
+            events_processed: 0,
+            net: Network::new(setup.network.clone(), Prng::stream(seed, Stream::Network)),
+            placement_rng: Prng::stream(seed, Stream::Placement),
+            trace: Trace::new(setup.trace_capacity),
+            setup,
+            metadata,
+            brokers,
+            producers: Vec::new(),
+            consumers: Vec::new(),
+            ledger: Ledger::new(),
+            effects: Vec::new(),
+        };
+        for id in 0..sim.setup.brokers {
+            sim.record(TraceKind::BrokerStarted { broker: id });
+            sim.with_node(NodeId::Broker(id), |node, now, out| match node {
+                NodeRef::Broker(b) => b.start(now, out),
+                _ => unreachable!(),
+            });
+        }
+        Ok(sim)
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+    pub fn setup(&self) -> &ClusterSetup {
+        &self.setup
+    }
+    pub fn digest(&self) -> u64 {
+        self.trace.digest()
+    }
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+    pub fn metadata(&self) -> &ClusterMetadata {
+        &self.metadata
+    }
+    pub fn events_processed(&self) -> u64 {
+        self.events_processed
+    }
+
+    /// When the next event happens, if any.
+    pub fn next_event_at(&self) -> Option<Instant> {
+        self.queue.peek().map(|Reverse(s)| s.at)
+    }
+
+    /// Schedules a command for later. It is checked when it runs; a rejected one is traced.
+    pub fn schedule(&mut self, at: Instant, command: Command) {
+        let at = at.max(self.now);
+        self.push(at, Event::Command(command));
+    }
+
+    /// Processes the next event. Returns false when nothing is left to do.
+    pub fn step(&mut self) -> bool {
+        let Some(Reverse(next)) = self.queue.pop() else { return false };
+        assert!(next.at >= self.now, "time never goes backwards");
+        self.now = next.at;
+        self.events_processed += 1;
+        self.dispatch(next.event);
+        true
+    }
+
+    /// Processes every event up to and including `until`, then sets the clock to `until`.
+    pub fn run_until(&mut self, until: Instant) {
+        while self.queue.peek().is_some_and(|Reverse(s)| s.at <= until) {
+            self.step();
+        }
+        self.now = self.now.max(until);
+    }
+
+    /// Like `run_until`, but stops after `max_events` (for a UI frame budget).
+    /// Returns true when `until` was reached.
+    pub fn run_until_bounded(&mut self, until: Instant, max_events: u64) -> bool {
+        for _ in 0..max_events {
+            if !self.queue.peek().is_some_and(|Reverse(s)| s.at <= until) {
+                self.now = self.now.max(until);
+                return true;
+            }
+            self.step();
+        }
+        false
+    }
+
+    fn push(&mut self, at: Instant, event: Event) {
+        self.next_seq += 1;
+        self.queue.push(Reverse(Scheduled { at, seq: self.next_seq, event }));
+    }
+
+    fn record(&mut self, kind: TraceKind) {
+        self.trace.push(TraceEvent { at: self.now, kind });
+    }
+
+    fn dispatch(&mut self, event: Event) {
+        match event {
+            Event::Deliver { from, to, msg, incarnation } => {
+                if let NodeId::Broker(b) = to {
+                    let slot = &self.brokers[b as usize];
+                    if !slot.up || slot.incarnation != incarnation {
+                        // Connection refused or reset: the sender learns after a round trip.
+                        if slot.incarnation == incarnation {
+                            let at = self.net.delivery_time(self.now, to, from);
+                            self.push(at, Event::Disconnect { from: to, to: from });
+                        }
+                        return;
+                    }
+                }
+                self.deliver(to, Input::Message { from, msg });
+            }
+            Event::Disconnect { from, to } => self.deliver(to, Input::Disconnected { peer: from }),
+            Event::Timer { node, timer, incarnation } => {
+                if let NodeId::Broker(b) = node {
+                    let slot = &self.brokers[b as usize];
+                    if !slot.up || slot.incarnation != incarnation {
+                        return;
+                    }
+                }
+                self.deliver(node, Input::Timer(timer));
+            }
+            Event::Command(command) => {
+                if let Err(e) = self.apply(command) {
+                    self.record(TraceKind::CommandRejected { reason: e.to_string() });
+                }
+            }
+        }
+    }
+
+    fn deliver(&mut self, to: NodeId, input: Input) {
+        self.with_node(to, |node, now, out| match node {
+            NodeRef::Broker(b) => b.handle(now, input, out),
+            NodeRef::Producer(p) => p.handle(now, input, out),
+            NodeRef::Consumer(c) => c.handle(now, input, out),
+        });
+    }
+
+    /// Runs `f` on a node with a reusable effects buffer, then applies the effects.
+    /// A node that no longer exists (removed client) receives nothing.
+    fn with_node(&mut self, id: NodeId, f: impl FnOnce(NodeRef<'_>, Instant, &mut Vec<Effect>)) {
+        let mut out = std::mem::take(&mut self.effects);
+        let now = self.now;
+        let node = match id {
+            NodeId::Broker(i) => self.brokers.get_mut(i as usize).map(|s| NodeRef::Broker(&mut s.broker)),
+            NodeId::Producer(i) => self.producers.get_mut(i as usize).and_then(Option::as_mut).map(NodeRef::Producer),
+            NodeId::Consumer(i) => self.consumers.get_mut(i as usize).and_then(Option::as_mut).map(NodeRef::Consumer),
+        };
+        if let Some(node) = node {
+            f(node, now, &mut out);
+        }
+        self.apply_effects(id, &mut out);
+        self.effects = out;
+    }
+
+    fn apply_effects(&mut self, from: NodeId, out: &mut Vec<Effect>) {
+        for effect in out.drain(..) {
+            match effect {
+                Effect::Send { to, msg } => {
+                    let at = self.net.delivery_time(self.now, from, to);
+                    let incarnation = match to {
+                        NodeId::Broker(b) => self.brokers[b as usize].incarnation,
+                        _ => 0,
+                    };
+                    self.push(at, Event::Deliver { from, to, msg, incarnation });
+                }
+                Effect::SetTimer { at, timer } => {
+                    let incarnation = match from {
+                        NodeId::Broker(b) => self.brokers[b as usize].incarnation,
+                        _ => 0,
+                    };
+                    self.push(at.max(self.now), Event::Timer { node: from, timer, incarnation });
+                }
+                Effect::Trace(kind) => self.record(kind),
+                Effect::Observe(observation) => self.ledger.observe(observation),
+            }
+        }
+    }
+
+    fn producer_index(&self, name: &str) -> Option<usize> {
+        self.producers.iter().position(|p| p.as_ref().is_some_and(|p| p.spec.name == name))
+    }
+
+    fn consumer_index(&self, name: &str) -> Option<usize> {
+        self.consumers.iter().position(|c| c.as_ref().is_some_and(|c| c.spec.name == name))
+    }
+
+    fn broker_ids(&self) -> Vec<u32> {
+        (0..self.setup.brokers).collect()
+    }
+
+    /// Checks a command against the current state without applying it.
+    pub fn validate(&self, command: &Command) -> Result<(), CommandError> {
+        match command {
+            Command::CreateTopic { name, partitions, replication_factor, configs } => {
+                validate_topic_name(name)?;
+                if self.metadata.topics.contains_key(name.as_str()) {
+                    return reject("name", format!("topic {name:?} already exists"));
+                }
+                if *partitions == 0 || *partitions > MAX_PARTITIONS_PER_TOPIC {
+                    let m = format!("must be between 1 and {MAX_PARTITIONS_PER_TOPIC}, got {partitions}");
+                    return reject("partitions", m);
+                }
+                if *replication_factor == 0 || *replication_factor > self.setup.brokers {
+                    let m = format!(
+                        "must be between 1 and the number of brokers ({}), got {replication_factor}",
+                        self.setup.brokers
+                    );
+                    return reject("replication_factor", m);
+                }
+                if *replication_factor > 1 {
+                    return reject(
+                        "replication_factor",
+                        "replication (a factor above 1) is not simulated yet; use 1 for now",
+                    );
+                }
+                let resolved = TopicConfig::resolve(configs, &self.setup.configs);
+                if resolved.min_insync_replicas > *replication_factor {
+                    let m = format!(
+                        "{} exceeds the replication factor {replication_factor}, so acks=all writes could never succeed",
+                        resolved.min_insync_replicas
+                    );
+                    return reject("min.insync.replicas", m);
+                }
+                Ok(())
+            }
+            Command::DeleteTopic { name } => match self.metadata.topics.contains_key(name.as_str()) {
+                true => Ok(()),
+                false => reject("name", format!("no topic {name:?}")),
+            },
+            Command::AddProducer(spec) => {
+                validate_client_name(&spec.name)?;
+                if self.producer_index(&spec.name).is_some() {
+                    return reject("id", format!("a producer {:?} already exists", spec.name));
+                }
+                validate_topic_name(&spec.topic).map_err(|e| CommandError { field: "topic".into(), ..e })?;
+                if spec.rate_per_sec > MAX_RATE_PER_SEC {
+                    return reject("rate_per_sec", format!("must be at most {MAX_RATE_PER_SEC}"));
+                }
+                if spec.value_bytes > MAX_VALUE_BYTES {
+                    return reject("value_bytes", format!("must be at most {MAX_VALUE_BYTES}"));
+                }
+                if let crate::producer::KeyMode::Pool(n) = spec.keys {
+                    if n == 0 || n > MAX_KEY_POOL {
+                        return reject("keys", format!("pool size must be between 1 and {MAX_KEY_POOL}"));
+                    }
+                }
+                crate::producer::ProducerConfig::from_configs(&spec.configs)?;
+                Ok(())
+            }
+            Command::AddConsumer(spec) => {
+                validate_client_name(&spec.name)?;
+                if self.consumer_index(&spec.name).is_some() {
+                    return reject("id", format!("a consumer {:?} already exists", spec.name));
+                }
+                if spec.topics.is_empty() {
+                    return reject("topics", "list at least one topic");
+                }
+                crate::consumer::ConsumerConfig::from_configs(&spec.configs)?;
+                Ok(())
+            }
+            Command::RemoveProducer { name }
+            | Command::SetProducerRunning { name, .. }
+            | Command::SetProducerRate { name, .. }
+            | Command::ProduceOne { producer: name, .. } => {
+                if self.producer_index(name).is_none() {
+                    return reject("producer", format!("no producer {name:?}"));
+                }
+                if let Command::SetProducerRate { rate_per_sec, .. } = command {
+                    if *rate_per_sec > MAX_RATE_PER_SEC {
+                        return reject("rate_per_sec", format!("must be at most {MAX_RATE_PER_SEC}"));
+                    }
+                }
+                Ok(())
+            }
+            Command::RemoveConsumer { name } | Command::Seek { consumer: name, .. } => {
+                match self.consumer_index(name) {
+                    Some(_) => Ok(()),
+                    None => reject("consumer", format!("no consumer {name:?}")),
+                }
+            }
+            Command::CrashBroker { broker } | Command::RestartBroker { broker } => {
+                let Some(slot) = self.brokers.get(*broker as usize) else {
+                    let m = format!("no broker {broker}; brokers are 0 to {}", self.setup.brokers - 1);
+                    return reject("broker", m);
+                };
+                match (command, slot.up) {
+                    (Command::CrashBroker { .. }, false) => reject("broker", format!("broker {broker} is already down")),
+                    (Command::RestartBroker { .. }, true) => reject("broker", format!("broker {broker} is already up")),
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
+
+    /// Applies a command now, or says why not (and changes nothing).
+    pub fn apply(&mut self, command: Command) -> Result<(), CommandError> {
+        self.validate(&command)?;
+        match command {
+            Command::CreateTopic { name, partitions, replication_factor, configs } => {
+                let ids = self.broker_ids();
+                let assignment = assign_replicas(&ids, partitions, replication_factor, &mut self.placement_rng);
+                let config = TopicConfig::resolve(&configs, &self.setup.configs);
+                let topic: Arc<str> = Arc::from(name.as_str());
+                let partitions_md = assignment
+                    .into_iter()
+                    .map(|replicas| PartitionMetadata { leader: Some(replicas[0]), leader_epoch: 0, isr: replicas.clone(), replicas })
+                    .collect();
+                self.update_metadata(|m| {
+                    m.topics.insert(topic.clone(), TopicMetadata { name: topic, partitions: partitions_md, config });
+                });
+                self.record(TraceKind::TopicCreated { topic: name, partitions, replication_factor });
+            }
+            Command::DeleteTopic { name } => {
+                self.update_metadata(|m| {
+                    m.topics.remove(name.as_str());
+                });
+                self.record(TraceKind::TopicDeleted { topic: name });
+            }
+            Command::AddProducer(spec) => {
+                let index = self.producers.len() as u32;
+                let rng = Prng::stream(self.seed, Stream::Producer(index));
+                let producer = Producer::new(index, spec, rng, self.broker_ids(), self.now)?;
+                self.producers.push(Some(producer));
+                self.record(TraceKind::ProducerAdded { producer: index });
+                self.with_producer(index as usize, |p, now, out| p.start(now, out));
+            }
+            Command::RemoveProducer { name } => {
+                let i = self.producer_index(&name).expect("validated");
+                self.producers[i] = None;
+                self.record(TraceKind::ProducerRemoved { producer: i as u32 });
+            }
+            Command::SetProducerRunning { name, running } => {
+                let i = self.producer_index(&name).expect("validated");
+                self.with_producer(i, |p, now, out| p.set_running(now, running, out));
+            }
+            Command::SetProducerRate { name, rate_per_sec } => {
+                let i = self.producer_index(&name).expect("validated");
+                self.with_producer(i, |p, now, out| p.set_rate(now, rate_per_sec, out));
+            }
+            Command::ProduceOne { producer, record } => {
+                let i = self.producer_index(&producer).expect("validated");
+                self.with_producer(i, |p, now, out| p.produce_one(now, record, out));
+            }
+            Command::AddConsumer(spec) => {
+                let index = self.consumers.len() as u32;
+                let consumer = Consumer::new(index, spec, self.broker_ids())?;
+                self.consumers.push(Some(consumer));
+                self.record(TraceKind::ConsumerAdded { consumer: index });
+                self.with_node(NodeId::Consumer(index), |node, now, out| {
+                    if let NodeRef::Consumer(c) = node {
+                        c.start(now, out);
+                    }
+                });
+            }
+            Command::RemoveConsumer { name } => {
+                let i = self.consumer_index(&name).expect("validated");
+                self.consumers[i] = None;
+                self.record(TraceKind::ConsumerRemoved { consumer: i as u32 });
+            }
+            Command::Seek { consumer, topic, partition, offset } => {
+                let i = self.consumer_index(&consumer).expect("validated");
+                let tp = TopicPartition::new(&topic, partition);
+                let mut found = true;
+                self.with_node(NodeId::Consumer(i as u32), |node, now, out| {
+                    if let NodeRef::Consumer(c) = node {
+                        found = c.seek(now, &tp, Offset(offset), out);
+                    }
+                });
+                if !found {
+                    return reject("partition", format!("consumer {consumer:?} is not assigned {tp}"));
+                }
+            }
+            Command::CrashBroker { broker } => self.crash_broker(broker),
+            Command::RestartBroker { broker } => {
+                let now = self.now;
+                let metadata = self.metadata.clone();
+                let slot = &mut self.brokers[broker as usize];
+                slot.up = true;
+                slot.broker.apply_metadata(now, metadata);
+                self.record(TraceKind::BrokerRestarted { broker });
+                self.with_node(NodeId::Broker(broker), |node, now, out| {
+                    if let NodeRef::Broker(b) = node {
+                        b.start(now, out);
+                    }
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn with_producer(&mut self, i: usize, f: impl FnOnce(&mut Producer, Instant, &mut Vec<Effect>)) {
+        self.with_node(NodeId::Producer(i as u32), |node, now, out| {
+            if let NodeRef::Producer(p) = node {
+                f(p, now, out);
+            }
+        });
+    }
+
+    fn crash_broker(&mut self, broker: u32) {
+        let slot = &mut self.brokers[broker as usize];
+        slot.up = false;
+        slot.incarnation += 1;
+        slot.broker.crash();
+        self.record(TraceKind::BrokerCrashed { broker });
+        // The process is gone: its clients' connections reset.
+        let from = NodeId::Broker(broker);
+        let clients: Vec<NodeId> = self
+            .producers
+            .iter()
+            .flatten()
+            .map(|p| NodeId::Producer(p.index))
+            .chain(self.consumers.iter().flatten().map(|c| NodeId::Consumer(c.index)))
+            .collect();
+        for to in clients {
+            let at = self.net.delivery_time(self.now, from, to);
+            self.push(at, Event::Disconnect { from, to });
+        }
+    }
+
+    /// The controller publishes a new metadata version to every live broker.
+    fn update_metadata(&mut self, f: impl FnOnce(&mut ClusterMetadata)) {
+        let mut m = (*self.metadata).clone();
+        f(&mut m);
+        m.version += 1;
+        self.metadata = Arc::new(m);
+        let now = self.now;
+        for slot in self.brokers.iter_mut().filter(|s| s.up) {
+            slot.broker.apply_metadata(now, self.metadata.clone());
+        }
+    }
+
+    /// The replica whose log is the partition's truth: the leader's, else the first replica's.
+    fn authoritative_replica(&self, tp: &TopicPartition, pm: &PartitionMetadata) -> Option<&crate::broker::Replica> {
+        let id = pm.leader.unwrap_or(pm.replicas[0]);
+        self.brokers[id as usize].broker.replica(tp)
+    }
+
+    /// A plain-data view for UIs, with up to `records_per_partition` newest records each.
+    pub fn snapshot(&self, records_per_partition: usize, trace_events: usize) -> Snapshot {
+        let brokers = self
+            .brokers
+            .iter()
+            .map(|s| {
+                let id = s.broker.id;
+                let replicas = s.broker.replicas().len() as u32;
+                let leader_of = self.metadata.topics.values().flat_map(|t| &t.partitions).filter(|p| p.leader == Some(id)).count() as u32;
+                BrokerView {
+                    id,
+                    status: if s.up { BrokerStatus::Up } else { BrokerStatus::Crashed },
+                    is_controller: self.metadata.controller == id,
+                    leader_of,
+                    replicas,
+                }
+            })
+            .collect();
+        let topics = self
+            .metadata
+            .topics
+            .values()
+            .map(|t| TopicView {
+                name: t.name.to_string(),
+                replication_factor: t.partitions.first().map_or(0, |p| p.replicas.len() as u32),
+                configs: t.config.configs.explicit().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                partitions: t
+                    .partitions
+                    .iter()
+                    .enumerate()
+                    .map(|(i, pm)| {
+                        let tp = TopicPartition { topic: t.name.clone(), partition: i as u32 };
+                        self.partition_view(&tp, pm, records_per_partition)
+                    })
+                    .collect(),
+            })
+            .collect();
+        let producers = self.producers.iter().flatten().map(producer_view).collect();
+        let consumers = self.consumers.iter().flatten().map(consumer_view).collect();
+        let totals = Totals {
+            produced: self.producers.iter().flatten().map(|p| p.stats.produced).sum(),
+            acked: self.ledger.acked,
+            failed: self.ledger.failed,
+            consumed: self.ledger.consumed(),
+            duplicates: self.ledger.duplicates(),
+            out_of_order: self.ledger.out_of_order(),
+        };
+        let recent = self.trace.recent();
+        let skip = recent.len().saturating_sub(trace_events);
+        Snapshot {
+            now: self.now,
+            seed: self.seed,
+            events_processed: self.events_processed,
+            brokers,
+            topics,
+            producers,
+            consumers,
+            totals,
+            trace: recent.skip(skip).cloned().collect(),
+            digest: self.digest(),
+        }
+    }
+
+    fn partition_view(&self, tp: &TopicPartition, pm: &PartitionMetadata, n: usize) -> PartitionView {
+        let replica = self.authoritative_replica(tp, pm);
+        let (log_start, hw, leo, segments, size) = replica.map_or((0, 0, 0, 0, 0), |r| {
+            (r.log.log_start().0, r.high_watermark.0, r.log.log_end().0, r.log.segments().len() as u32, r.log.size_bytes())
+        });
+        let latest = replica.map_or_else(Vec::new, |r| {
+            r.log.latest(n, r.log.log_end()).into_iter().map(|(o, rec)| record_view(o, rec)).collect()
+        });
+        PartitionView {
+            topic: tp.topic.to_string(),
+            partition: tp.partition,
+            replicas: pm.replicas.clone(),
+            leader: pm.leader,
+            leader_epoch: pm.leader_epoch,
+            isr: pm.isr.clone(),
+            log_start,
+            high_watermark: hw,
+            log_end: leo,
+            segments,
+            size_bytes: size,
+            latest,
+        }
+    }
+
+    /// The run's outcome: counts, losses found by auditing every acknowledged record against
+    /// the logs, and the final partition states.
+    pub fn report(&self) -> Report {
+        let (lost, lost_acked, expired) = self.audit_lost();
+        let mut failures: BTreeMap<crate::protocol::ErrorCode, u64> = BTreeMap::new();
+        for p in self.producers.iter().flatten() {
+            for o in self.ledger.outcomes(p.index) {
+                if let Outcome::Failed(e) = o {
+                    *failures.entry(*e).or_default() += 1;
+                }
+            }
+        }
+        let partitions = self
+            .metadata
+            .topics
+            .values()
+            .flat_map(|t| t.partitions.iter().enumerate().map(move |(i, pm)| (t, i, pm)))
+            .map(|(t, i, pm)| {
+                let tp = TopicPartition { topic: t.name.clone(), partition: i as u32 };
+                let r = self.authoritative_replica(&tp, pm);
+                PartitionReport {
+                    topic: t.name.to_string(),
+                    partition: i as u32,
+                    leader: pm.leader,
+                    isr: pm.isr.clone(),
+                    log_start: r.map_or(0, |r| r.log.log_start().0),
+                    high_watermark: r.map_or(0, |r| r.high_watermark.0),
+                    log_end: r.map_or(0, |r| r.log.log_end().0),
+                }
+            })
+            .collect();
+        let audiences = self
+            .ledger
+            .audiences()
+            .iter()
+            .map(|(name, a)| AudienceReport {
+                audience: name.to_string(),
+                consumed: a.consumed,
+                duplicates: a.duplicates,
+                out_of_order: a.out_of_order,
+            })
+            .collect();
+        Report {
+            seed: self.seed,
+            digest: self.digest(),
+            now: self.now,
+            events: self.events_processed,
+            produced: self.producers.iter().flatten().map(|p| p.stats.produced).sum(),
+            acked: self.ledger.acked,
+            failed: self.ledger.failed,
+            failures: failures.into_iter().collect(),
+            consumed: self.ledger.consumed(),
+            lost_acked,
+            lost,
+            expired,
+            duplicates: self.ledger.duplicates(),
+            out_of_order: self.ledger.out_of_order(),
+            partitions,
+            audiences,
+        }
+    }
+
+    /// Acknowledged records that are no longer in their partition's log (and were not removed
+    /// by retention). Returns the first 100, the count, and the count expired by retention.
+    fn audit_lost(&self) -> (Vec<LostRecord>, u64, u64) {
+        let mut lost = Vec::new();
+        let (mut lost_count, mut expired) = (0u64, 0u64);
+        for p in self.producers.iter().flatten() {
+            let Some(topic) = self.metadata.topics.get(p.spec.topic.as_str()) else { continue };
+            // Which of this producer's records each partition still holds.
+            let outcomes = self.ledger.outcomes(p.index);
+            let mut present = vec![false; outcomes.len()];
+            let mut log_starts = Vec::with_capacity(topic.partitions.len());
+            for (i, pm) in topic.partitions.iter().enumerate() {
+                let tp = TopicPartition { topic: topic.name.clone(), partition: i as u32 };
+                let Some(r) = self.authoritative_replica(&tp, pm) else {
+                    log_starts.push(0);
+                    continue;
+                };
+                log_starts.push(r.log.log_start().0);
+                for segment in r.log.segments() {
+                    for batch in &segment.batches {
+                        for rec in batch.records.iter().filter(|rec| rec.id.producer == p.index) {
+                            if let Some(slot) = present.get_mut(rec.id.seq as usize) {
+                                *slot = true;
+                            }
+                        }
+                    }
+                }
+            }
+            for (seq, outcome) in outcomes.iter().enumerate() {
+                let Outcome::Acked { partition, offset } = *outcome else { continue };
+                if present[seq] {
+                    continue;
+                }
+                let log_start = log_starts.get(partition as usize).copied().unwrap_or(0);
+                let below_start = offset.map_or(log_start > 0, |o| o.0 < log_start);
+                if below_start {
+                    expired += 1;
+                    continue;
+                }
+                lost_count += 1;
+                if lost.len() < 100 {
+                    lost.push(LostRecord {
+                        id: crate::record::RecordId { producer: p.index, seq: seq as u64 },
+                        producer: p.spec.name.clone(),
+                        topic: p.spec.topic.clone(),
+                        partition,
+                        offset: offset.map(|o| o.0),
+                    });
+                }
+            }
+        }
+        (lost, lost_count, expired)
+    }
+
+    /// True when nothing remains but periodic timers: no client has records left to send or
+    /// requests in flight. Used by tests and the CLI to stop a run early.
+    pub fn is_quiet(&self) -> bool {
+        self.producers.iter().flatten().all(|p| !p.is_running() || p.spec.max_records.is_some_and(|m| p.stats.produced >= m))
+            && self.producers.iter().flatten().all(|p| p.pending_records() == 0)
+    }
+}
+
+enum NodeRef<'a> {
+    Broker(&'a mut Broker),
+    Producer(&'a mut Producer),
+    Consumer(&'a mut Consumer),
+}
+
+/// Kafka's topic name rules: 1–249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
+pub fn validate_topic_name(name: &str) -> Result<(), CommandError> {
+    if name.is_empty() || name.len() > 249 {
+        return reject("name", "a topic name has 1 to 249 characters");
+    }
+    if name == "." || name == ".." {
+        return reject("name", "a topic name cannot be \".\" or \"..\"");
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+        return reject("name", format!("{c:?} is not allowed in a topic name (use letters, digits, '.', '_', '-')"));
+    }
+    Ok(())
+}
+
+fn validate_client_name(name: &str) -> Result<(), CommandError> {
+    if name.is_empty() || name.len() > 64 {
+        return reject("id", "an id has 1 to 64 characters");
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+        return reject("id", format!("{c:?} is not allowed in an id (use letters, digits, '.', '_', '-')"));
+    }
+    Ok(())
+}
+
+fn record_view(offset: Offset, r: &crate::record::Record) -> RecordView {
+    const PREVIEW: usize = 64;
+    let text = |b: &[u8]| {
+        let s = String::from_utf8_lossy(&b[..b.len().min(PREVIEW)]).into_owned();
+        if b.len() > PREVIEW {
+            format!("{s}…")
+        } else {
+            s
+        }
+    };
+    RecordView {
+        offset: offset.0,
+        timestamp_ms: r.timestamp_ms,
+        key: r.key.as_deref().map(text),
+        value: r.value.as_deref().map(text),
+        value_bytes: r.value.as_ref().map_or(0, |v| v.len() as u32),
+        headers: r.headers.iter().map(|h| (h.key.to_string(), h.value.as_deref().map(text).unwrap_or_default())).collect(),
+        id: r.id,
+    }
+}
+
+fn producer_view(p: &Producer) -> ProducerView {
+    let c = p.config();
+    ProducerView {
+        name: p.spec.name.clone(),
+        topic: p.spec.topic.clone(),
+        running: p.is_running(),
+        rate_per_sec: p.spec.rate_per_sec,
+        acks: c.acks.name().to_string(),
+        idempotent: c.idempotent,
+        produced: p.stats.produced,
+        acked: p.stats.acked,
+        failed: p.stats.failed,
+        retries: p.stats.retries,
+        queued_batches: p.queued_batches(),
+        in_flight_batches: p.in_flight_batches(),
+    }
+}
+
+fn consumer_view(c: &Consumer) -> ConsumerView {
+    let partitions: Vec<ConsumerPartitionView> = c
+        .positions
+        .iter()
+        .map(|(tp, p)| ConsumerPartitionView {
+            topic: tp.topic.to_string(),
+            partition: tp.partition,
+            position: p.position.map(|o| o.0),
+            high_watermark: p.high_watermark.map(|o| o.0),
+            lag: p.lag(),
+        })
+        .collect();
+    let state = match c.state {
+        AppState::Polling => "polling".to_string(),
+        AppState::Processing { .. } => "processing".to_string(),
+        AppState::Stopped => "stopped".to_string(),
+        AppState::Failed(e) => format!("failed: {e}"),
+    };
+    ConsumerView {
+        name: c.spec.name.clone(),
+        group: c.config().group_id.clone(),
+        state,
+        consumed: c.stats.consumed,
+        lag: partitions.iter().filter_map(|p| p.lag).sum(),
+        partitions,
+    }
+}
+
+/// Broker-scope configs with defaults, for tests and hosts that want a plain cluster.
+pub fn default_broker_configs() -> Configs {
+    Configs::new(Scope::Broker)
+}
+
+/// A duration in whole milliseconds, for hosts converting user input.
+pub fn millis(ms: u64) -> Duration {
+    Duration::from_millis(ms)
+}

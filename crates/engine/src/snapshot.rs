@@ -1,0 +1,178 @@
+//! Plain-data views of the simulation for any UI and for reports. The only engine types a
+//! UI reads. Built by `Sim::snapshot` and `Sim::report`; nothing here points into the engine.
+
+use crate::protocol::ErrorCode;
+use crate::record::RecordId;
+use crate::time::Instant;
+use crate::trace::TraceEvent;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BrokerStatus {
+    Up,
+    Crashed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerView {
+    pub id: u32,
+    pub status: BrokerStatus,
+    pub is_controller: bool,
+    /// Partitions this broker leads.
+    pub leader_of: u32,
+    /// Replicas hosted.
+    pub replicas: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordView {
+    pub offset: u64,
+    pub timestamp_ms: i64,
+    /// The key as text (lossy UTF-8); `None` for a null key.
+    pub key: Option<String>,
+    /// The value as text, shortened; `None` for a null value (tombstone).
+    pub value: Option<String>,
+    pub value_bytes: u32,
+    pub headers: Vec<(String, String)>,
+    pub id: RecordId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionView {
+    pub topic: String,
+    pub partition: u32,
+    pub replicas: Vec<u32>,
+    pub leader: Option<u32>,
+    pub leader_epoch: u32,
+    pub isr: Vec<u32>,
+    pub log_start: u64,
+    pub high_watermark: u64,
+    pub log_end: u64,
+    pub segments: u32,
+    pub size_bytes: u64,
+    /// The newest records, oldest first.
+    pub latest: Vec<RecordView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicView {
+    pub name: String,
+    pub partitions: Vec<PartitionView>,
+    pub replication_factor: u32,
+    /// Explicit topic configs by Kafka name.
+    pub configs: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducerView {
+    pub name: String,
+    pub topic: String,
+    pub running: bool,
+    pub rate_per_sec: u64,
+    pub acks: String,
+    pub idempotent: bool,
+    pub produced: u64,
+    pub acked: u64,
+    pub failed: u64,
+    pub retries: u64,
+    pub queued_batches: u32,
+    pub in_flight_batches: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerPartitionView {
+    pub topic: String,
+    pub partition: u32,
+    pub position: Option<u64>,
+    pub high_watermark: Option<u64>,
+    pub lag: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerView {
+    pub name: String,
+    pub group: Option<String>,
+    /// "polling", "processing", "stopped" or "failed: ERROR".
+    pub state: String,
+    pub consumed: u64,
+    pub lag: u64,
+    pub partitions: Vec<ConsumerPartitionView>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub produced: u64,
+    pub acked: u64,
+    pub failed: u64,
+    pub consumed: u64,
+    pub duplicates: u64,
+    pub out_of_order: u64,
+}
+
+/// Everything a UI draws, at one moment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    pub now: Instant,
+    pub seed: u64,
+    pub events_processed: u64,
+    pub brokers: Vec<BrokerView>,
+    pub topics: Vec<TopicView>,
+    pub producers: Vec<ProducerView>,
+    pub consumers: Vec<ConsumerView>,
+    pub totals: Totals,
+    /// The newest trace events, newest last.
+    pub trace: Vec<TraceEvent>,
+    pub digest: u64,
+}
+
+/// A record that was acknowledged and can no longer be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LostRecord {
+    pub id: RecordId,
+    pub producer: String,
+    pub topic: String,
+    pub partition: u32,
+    pub offset: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionReport {
+    pub topic: String,
+    pub partition: u32,
+    pub leader: Option<u32>,
+    pub isr: Vec<u32>,
+    pub log_start: u64,
+    pub high_watermark: u64,
+    pub log_end: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AudienceReport {
+    /// `group:NAME` or `consumer:NAME`.
+    pub audience: String,
+    pub consumed: u64,
+    pub duplicates: u64,
+    pub out_of_order: u64,
+}
+
+/// The outcome of a run, as `kplay run` prints it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    pub seed: u64,
+    pub digest: u64,
+    pub now: Instant,
+    pub events: u64,
+    pub produced: u64,
+    pub acked: u64,
+    pub failed: u64,
+    pub failures: Vec<(ErrorCode, u64)>,
+    pub consumed: u64,
+    pub lost_acked: u64,
+    /// The first lost records (at most 100), to show which.
+    pub lost: Vec<LostRecord>,
+    /// Acknowledged records since removed by retention (not lost: expired by design).
+    pub expired: u64,
+    pub duplicates: u64,
+    pub out_of_order: u64,
+    pub partitions: Vec<PartitionReport>,
+    pub audiences: Vec<AudienceReport>,
+}

@@ -1,0 +1,310 @@
+//! Typed trace events for every significant change, and the run digest: a hash over every
+//! event, the same natively and in wasm because it hashes fixed-width integers only.
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use crate::protocol::ErrorCode;
+use crate::record::{Offset, TopicPartition};
+use crate::time::Instant;
+
+/// A node of the simulation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NodeId {
+    Broker(u32),
+    Producer(u32),
+    Consumer(u32),
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NodeId::Broker(i) => write!(f, "broker {i}"),
+            NodeId::Producer(i) => write!(f, "producer #{i}"),
+            NodeId::Consumer(i) => write!(f, "consumer #{i}"),
+        }
+    }
+}
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TraceKind {
+    BrokerStarted { broker: u32 },
+    BrokerCrashed { broker: u32 },
+    BrokerRestarted { broker: u32 },
+    TopicCreated { topic: String, partitions: u32, replication_factor: u32 },
+    TopicDeleted { topic: String },
+    ProducerAdded { producer: u32 },
+    ProducerRemoved { producer: u32 },
+    ConsumerAdded { consumer: u32 },
+    ConsumerRemoved { consumer: u32 },
+    /// A producer sent a batch (first attempt or a retry).
+    BatchSent { producer: u32, broker: u32, tp: TopicPartition, records: u32, attempt: u32 },
+    /// A leader appended a batch.
+    BatchAppended { broker: u32, tp: TopicPartition, base_offset: Offset, records: u32 },
+    /// A leader recognised a retried idempotent batch and did not append it again.
+    DuplicateBatch { broker: u32, tp: TopicPartition, base_offset: Offset },
+    BatchAcked { producer: u32, tp: TopicPartition, base_offset: Option<Offset>, records: u32 },
+    BatchRetrying { producer: u32, tp: TopicPartition, error: ErrorCode, attempt: u32 },
+    BatchFailed { producer: u32, tp: TopicPartition, records: u32, error: ErrorCode },
+    /// `poll()` handed records of one partition to the application.
+    RecordsPolled { consumer: u32, tp: TopicPartition, first: Offset, last: Offset },
+    OffsetReset { consumer: u32, tp: TopicPartition, offset: Offset, earliest: bool },
+    Seek { consumer: u32, tp: TopicPartition, offset: Offset },
+    ConsumerFailed { consumer: u32, tp: TopicPartition, error: ErrorCode },
+    ConnectionClosed { from: NodeId, to: NodeId },
+    SegmentRolled { broker: u32, tp: TopicPartition, base_offset: Offset },
+    SegmentsDeleted { broker: u32, tp: TopicPartition, log_start: Offset },
+    /// A scheduled command could not be applied; the run goes on.
+    CommandRejected { reason: String },
+}
+
+/// One trace entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceEvent {
+    pub at: Instant,
+    pub kind: TraceKind,
+}
+
+/// FNV-1a, 64-bit: tiny, stable, and identical on every target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Digest(u64);
+
+impl Digest {
+    pub fn new() -> Digest {
+        Digest(0xcbf2_9ce4_8422_2325)
+    }
+    pub fn value(&self) -> u64 {
+        self.0
+    }
+    fn bytes(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn u64(&mut self, v: u64) {
+        self.bytes(&v.to_le_bytes());
+    }
+    fn str(&mut self, s: &str) {
+        self.u64(s.len() as u64);
+        self.bytes(s.as_bytes());
+    }
+    fn tp(&mut self, tp: &TopicPartition) {
+        self.str(&tp.topic);
+        self.u64(u64::from(tp.partition));
+    }
+    fn node(&mut self, n: NodeId) {
+        let (tag, i) = match n {
+            NodeId::Broker(i) => (0, i),
+            NodeId::Producer(i) => (1, i),
+            NodeId::Consumer(i) => (2, i),
+        };
+        self.u64(tag);
+        self.u64(u64::from(i));
+    }
+    fn opt_offset(&mut self, o: Option<Offset>) {
+        self.u64(o.map_or(u64::MAX, |o| o.0));
+    }
+
+    /// Folds one event in. Every field is hashed, so any change of behaviour changes the digest.
+    pub fn add(&mut self, event: &TraceEvent) {
+        use TraceKind as K;
+        self.u64(event.at.0);
+        match &event.kind {
+            K::BrokerStarted { broker } => self.ints(1, &[*broker as u64]),
+            K::BrokerCrashed { broker } => self.ints(2, &[*broker as u64]),
+            K::BrokerRestarted { broker } => self.ints(3, &[*broker as u64]),
+            K::TopicCreated { topic, partitions, replication_factor } => {
+                self.ints(4, &[*partitions as u64, *replication_factor as u64]);
+                self.str(topic);
+            }
+            K::TopicDeleted { topic } => {
+                self.u64(5);
+                self.str(topic);
+            }
+            K::ProducerAdded { producer } => self.ints(6, &[*producer as u64]),
+            K::ProducerRemoved { producer } => self.ints(7, &[*producer as u64]),
+            K::ConsumerAdded { consumer } => self.ints(8, &[*consumer as u64]),
+            K::ConsumerRemoved { consumer } => self.ints(9, &[*consumer as u64]),
+            K::BatchSent { producer, broker, tp, records, attempt } => {
+                self.ints(10, &[*producer as u64, *broker as u64, *records as u64, *attempt as u64]);
+                self.tp(tp);
+            }
+            K::BatchAppended { broker, tp, base_offset, records } => {
+                self.ints(11, &[*broker as u64, base_offset.0, *records as u64]);
+                self.tp(tp);
+            }
+            K::DuplicateBatch { broker, tp, base_offset } => {
+                self.ints(12, &[*broker as u64, base_offset.0]);
+                self.tp(tp);
+            }
+            K::BatchAcked { producer, tp, base_offset, records } => {
+                self.ints(13, &[*producer as u64, *records as u64]);
+                self.opt_offset(*base_offset);
+                self.tp(tp);
+            }
+            K::BatchRetrying { producer, tp, error, attempt } => {
+                self.ints(14, &[*producer as u64, error.code() as u64, *attempt as u64]);
+                self.str(error.name());
+                self.tp(tp);
+            }
+            K::BatchFailed { producer, tp, records, error } => {
+                self.ints(15, &[*producer as u64, *records as u64]);
+                self.str(error.name());
+                self.tp(tp);
+            }
+            K::RecordsPolled { consumer, tp, first, last } => {
+                self.ints(16, &[*consumer as u64, first.0, last.0]);
+                self.tp(tp);
+            }
+            K::OffsetReset { consumer, tp, offset, earliest } => {
+                self.ints(17, &[*consumer as u64, offset.0, *earliest as u64]);
+                self.tp(tp);
+            }
+            K::Seek { consumer, tp, offset } => {
+                self.ints(18, &[*consumer as u64, offset.0]);
+                self.tp(tp);
+            }
+            K::ConsumerFailed { consumer, tp, error } => {
+                self.ints(19, &[*consumer as u64]);
+                self.str(error.name());
+                self.tp(tp);
+            }
+            K::ConnectionClosed { from, to } => {
+                self.u64(20);
+                self.node(*from);
+                self.node(*to);
+            }
+            K::SegmentRolled { broker, tp, base_offset } => {
+                self.ints(21, &[*broker as u64, base_offset.0]);
+                self.tp(tp);
+            }
+            K::SegmentsDeleted { broker, tp, log_start } => {
+                self.ints(22, &[*broker as u64, log_start.0]);
+                self.tp(tp);
+            }
+            K::CommandRejected { reason } => {
+                self.u64(23);
+                self.str(reason);
+            }
+        }
+    }
+
+    fn ints(&mut self, tag: u64, values: &[u64]) {
+        self.u64(tag);
+        for &v in values {
+            self.u64(v);
+        }
+    }
+}
+
+impl Default for Digest {
+    fn default() -> Self {
+        Digest::new()
+    }
+}
+
+/// The trace: a bounded window of recent events plus a digest over all of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trace {
+    recent: VecDeque<TraceEvent>,
+    capacity: usize,
+    digest: Digest,
+    total: u64,
+}
+
+impl Trace {
+    pub fn new(capacity: usize) -> Trace {
+        Trace { recent: VecDeque::new(), capacity, digest: Digest::new(), total: 0 }
+    }
+
+    pub fn push(&mut self, event: TraceEvent) {
+        self.digest.add(&event);
+        self.total += 1;
+        if self.capacity == 0 {
+            return;
+        }
+        if self.recent.len() == self.capacity {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(event);
+    }
+
+    /// The most recent events, oldest first.
+    pub fn recent(&self) -> impl DoubleEndedIterator<Item = &TraceEvent> + ExactSizeIterator {
+        self.recent.iter()
+    }
+
+    pub fn digest(&self) -> u64 {
+        self.digest.value()
+    }
+
+    /// How many events were ever recorded.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+}
+
+impl fmt::Display for TraceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use TraceKind as K;
+        match self {
+            K::BrokerStarted { broker } => write!(f, "broker {broker} started"),
+            K::BrokerCrashed { broker } => write!(f, "broker {broker} crashed"),
+            K::BrokerRestarted { broker } => write!(f, "broker {broker} restarted"),
+            K::TopicCreated { topic, partitions, replication_factor } => write!(
+                f,
+                "topic {topic} created: {partitions} partitions, replication factor {replication_factor}"
+            ),
+            K::TopicDeleted { topic } => write!(f, "topic {topic} deleted"),
+            K::ProducerAdded { producer } => write!(f, "producer #{producer} added"),
+            K::ProducerRemoved { producer } => write!(f, "producer #{producer} removed"),
+            K::ConsumerAdded { consumer } => write!(f, "consumer #{consumer} added"),
+            K::ConsumerRemoved { consumer } => write!(f, "consumer #{consumer} removed"),
+            K::BatchSent { producer, broker, tp, records, attempt } => {
+                write!(f, "producer #{producer} sent {records} records of {tp} to broker {broker}")?;
+                if *attempt > 0 {
+                    write!(f, " (retry {attempt})")?;
+                }
+                Ok(())
+            }
+            K::BatchAppended { broker, tp, base_offset, records } => {
+                write!(f, "broker {broker} appended {records} records to {tp} at offset {base_offset}")
+            }
+            K::DuplicateBatch { broker, tp, base_offset } => write!(
+                f,
+                "broker {broker} ignored a duplicate batch of {tp} (already at offset {base_offset})"
+            ),
+            K::BatchAcked { producer, tp, base_offset, records } => match base_offset {
+                Some(o) => write!(f, "producer #{producer}: {records} records of {tp} acked at offset {o}"),
+                None => write!(f, "producer #{producer}: {records} records of {tp} sent with acks=0"),
+            },
+            K::BatchRetrying { producer, tp, error, attempt } => {
+                write!(f, "producer #{producer}: batch of {tp} failed with {error}, retry {attempt}")
+            }
+            K::BatchFailed { producer, tp, records, error } => {
+                write!(f, "producer #{producer}: {records} records of {tp} failed: {error}")
+            }
+            K::RecordsPolled { consumer, tp, first, last } => {
+                write!(f, "consumer #{consumer} polled {tp} offsets {first}..={last}")
+            }
+            K::OffsetReset { consumer, tp, offset, earliest } => {
+                let to = if *earliest { "earliest" } else { "latest" };
+                write!(f, "consumer #{consumer} reset {tp} to {to} offset {offset}")
+            }
+            K::Seek { consumer, tp, offset } => write!(f, "consumer #{consumer} seeked {tp} to {offset}"),
+            K::ConsumerFailed { consumer, tp, error } => {
+                write!(f, "consumer #{consumer} failed on {tp}: {error}")
+            }
+            K::ConnectionClosed { from, to } => write!(f, "connection {from} → {to} closed"),
+            K::SegmentRolled { broker, tp, base_offset } => {
+                write!(f, "broker {broker} rolled a segment of {tp} at offset {base_offset}")
+            }
+            K::SegmentsDeleted { broker, tp, log_start } => {
+                write!(f, "broker {broker} deleted old segments of {tp}; log start now {log_start}")
+            }
+            K::CommandRejected { reason } => write!(f, "command rejected: {reason}"),
+        }
+    }
+}
