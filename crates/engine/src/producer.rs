@@ -501,7 +501,8 @@ impl Producer {
             if last.size_bytes + size <= batch_size {
                 last.size_bytes += size;
                 last.max_timestamp_ms = last.max_timestamp_ms.max(record.timestamp_ms);
-                Arc::get_mut(&mut last.records).expect("an open batch is not shared").push(record);
+                // Copy-on-write: a cloned simulation (a checkpoint or fork) may share this batch.
+                Arc::make_mut(&mut last.records).push(record);
                 self.buffered_bytes += u64::from(size);
                 return size;
             }

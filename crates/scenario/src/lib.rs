@@ -1,0 +1,15 @@
+//! Scenario files: one TOML format for the CLI, the tests, and the browser's import, export and
+//! share links. Keys use Kafka's own configuration names.
+//!
+//! [`Scenario::parse`] reads and validates a file, reporting the first problem with its line and
+//! field; [`Scenario::to_toml`] writes one back; [`Scenario::build`] turns one into a running
+//! [`kplay_engine::Sim`]. Nothing here panics on user input.
+
+mod model;
+mod parse;
+mod report;
+mod write;
+
+pub use model::*;
+pub use parse::{ScenarioError, MAX_SCENARIO_BYTES};
+pub use report::report_json;

@@ -1,0 +1,301 @@
+//! The scenario model: plain data a user (or the web UI) edits, validated and built into a sim.
+
+use kplay_engine::config::{ConfigValue, Configs, Scope};
+use kplay_engine::consumer::ConsumerSpec;
+use kplay_engine::net::NetworkConfig;
+use kplay_engine::producer::{KeyMode, ManualRecord, ProducerSpec};
+use kplay_engine::record::Header;
+use kplay_engine::{ClusterSetup, Command, CommandError, Duration, Instant, Sim};
+use std::sync::Arc;
+
+use crate::parse::ScenarioError;
+
+/// The longest run a scenario may ask for: one simulated day.
+pub const MAX_DURATION_MS: u64 = 86_400_000;
+
+/// Configuration pairs as written, in file order.
+pub type ConfigPairs = Vec<(String, ConfigValue)>;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scenario {
+    pub seed: u64,
+    pub duration_ms: u64,
+    pub cluster: ClusterDef,
+    pub topics: Vec<TopicDef>,
+    pub producers: Vec<ProducerDef>,
+    pub consumers: Vec<ConsumerDef>,
+    pub events: Vec<EventDef>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterDef {
+    pub brokers: u32,
+    pub config: ConfigPairs,
+    /// One-way network latency, microseconds.
+    pub latency_us: u64,
+    pub jitter_us: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicDef {
+    pub name: String,
+    pub partitions: u32,
+    pub replication_factor: u32,
+    pub config: ConfigPairs,
+    pub line: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducerDef {
+    pub id: String,
+    pub topic: String,
+    pub rate_per_sec: u64,
+    pub records: Option<u64>,
+    pub keys: KeyMode,
+    pub value_bytes: u32,
+    pub start_ms: u64,
+    pub config: ConfigPairs,
+    pub line: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerDef {
+    pub id: String,
+    pub topics: Vec<String>,
+    pub processing_us_per_record: u64,
+    pub start_ms: u64,
+    pub config: ConfigPairs,
+    pub line: usize,
+}
+
+/// A timeline action.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    CrashBroker { broker: u32 },
+    RestartBroker { broker: u32 },
+    StartProducer { producer: String },
+    StopProducer { producer: String },
+    SetRate { producer: String, rate_per_sec: u64 },
+    Produce { producer: String, key: Option<String>, value: Option<String>, partition: Option<u32>, headers: Vec<(String, String)> },
+    StopConsumer { consumer: String },
+    Seek { consumer: String, topic: String, partition: u32, offset: u64 },
+    CreateTopic { topic: String, partitions: u32, replication_factor: u32 },
+    DeleteTopic { topic: String },
+}
+
+impl Action {
+    /// The name used in `action = "..."`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::CrashBroker { .. } => "crash_broker",
+            Action::RestartBroker { .. } => "restart_broker",
+            Action::StartProducer { .. } => "start_producer",
+            Action::StopProducer { .. } => "stop_producer",
+            Action::SetRate { .. } => "set_rate",
+            Action::Produce { .. } => "produce",
+            Action::StopConsumer { .. } => "stop_consumer",
+            Action::Seek { .. } => "seek",
+            Action::CreateTopic { .. } => "create_topic",
+            Action::DeleteTopic { .. } => "delete_topic",
+        }
+    }
+}
+
+/// Every action name, for error messages and the UI.
+pub const ACTIONS: &[&str] = &[
+    "crash_broker",
+    "restart_broker",
+    "start_producer",
+    "stop_producer",
+    "set_rate",
+    "produce",
+    "stop_consumer",
+    "seek",
+    "create_topic",
+    "delete_topic",
+];
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventDef {
+    pub at_ms: u64,
+    pub action: Action,
+    pub line: usize,
+}
+
+impl Scenario {
+    /// An empty cluster of `brokers` with defaults everywhere.
+    pub fn empty(brokers: u32) -> Scenario {
+        Scenario {
+            seed: 42,
+            duration_ms: 30_000,
+            cluster: ClusterDef { brokers, config: Vec::new(), latency_us: 500, jitter_us: 0 },
+            topics: Vec::new(),
+            producers: Vec::new(),
+            consumers: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// The cluster shape for the engine.
+    pub fn setup(&self) -> Result<ClusterSetup, ScenarioError> {
+        let configs = Configs::parse(Scope::Broker, &self.cluster.config)
+            .map_err(|e| ScenarioError::field(None, format!("cluster.config.{}", e.key), e.message))?;
+        Ok(ClusterSetup {
+            brokers: self.cluster.brokers,
+            configs,
+            network: NetworkConfig { latency: Duration(self.cluster.latency_us), jitter: Duration(self.cluster.jitter_us) },
+            trace_capacity: 10_000,
+        })
+    }
+
+    /// Everything that happens, in time order (definitions first at equal times).
+    pub fn commands(&self) -> Result<Vec<(Instant, Command, usize)>, ScenarioError> {
+        let mut out = Vec::new();
+        for t in &self.topics {
+            let configs = Configs::parse(Scope::Topic, &t.config).map_err(|e| config_error(t.line, "topic", e))?;
+            let cmd = Command::CreateTopic {
+                name: t.name.clone(),
+                partitions: t.partitions,
+                replication_factor: t.replication_factor,
+                configs,
+            };
+            out.push((Instant::ZERO, cmd, t.line));
+        }
+        for p in &self.producers {
+            let configs = Configs::parse(Scope::Producer, &p.config).map_err(|e| config_error(p.line, "producer", e))?;
+            let spec = ProducerSpec {
+                name: p.id.clone(),
+                topic: p.topic.clone(),
+                rate_per_sec: p.rate_per_sec,
+                max_records: p.records,
+                keys: p.keys.clone(),
+                value_bytes: p.value_bytes,
+                configs,
+            };
+            out.push((Instant::from_millis(p.start_ms), Command::AddProducer(spec), p.line));
+        }
+        for c in &self.consumers {
+            let configs = Configs::parse(Scope::Consumer, &c.config).map_err(|e| config_error(c.line, "consumer", e))?;
+            let spec = ConsumerSpec {
+                name: c.id.clone(),
+                topics: c.topics.clone(),
+                processing_per_record: Duration(c.processing_us_per_record),
+                configs,
+            };
+            out.push((Instant::from_millis(c.start_ms), Command::AddConsumer(spec), c.line));
+        }
+        for e in &self.events {
+            out.push((Instant::from_millis(e.at_ms), e.action.command(), e.line));
+        }
+        // Stable: equal times keep definition order.
+        out.sort_by_key(|(at, _, _)| *at);
+        Ok(out)
+    }
+
+    /// Checks the scenario as a whole: runs every command against a scratch simulation in time
+    /// order, so impossible values (RF above brokers, unknown producers, ...) are caught with
+    /// their line before anything runs. Timeline conflicts that depend on the run (restarting a
+    /// broker that is up) are caught too.
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        self.build(None).map(|_| ())
+    }
+
+    /// A simulation at time zero with every command scheduled. `seed` overrides the file's.
+    pub fn build(&self, seed: Option<u64>) -> Result<Sim, ScenarioError> {
+        if self.duration_ms == 0 || self.duration_ms > MAX_DURATION_MS {
+            let m = format!("must be between 1 and {MAX_DURATION_MS} (one day), got {}", self.duration_ms);
+            return Err(ScenarioError::field(None, "duration_ms", m));
+        }
+        let setup = self.setup()?;
+        let seed = seed.unwrap_or(self.seed);
+        let mut sim = Sim::new(setup.clone(), seed).map_err(|e| command_error(None, "cluster", e))?;
+        let commands = self.commands()?;
+        // Dry run: a scratch copy applies each command in time order without simulating any
+        // traffic, so state changes (topics created, brokers crashed) are checked in sequence.
+        let mut scratch = sim.clone();
+        for (_, command, line) in &commands {
+            let context = context_of(command);
+            let fail = |e| command_error(Some(*line), context, e);
+            match command {
+                // A seek depends on the run (the consumer's assignment); check its target only.
+                Command::Seek { topic, partition, .. } => {
+                    scratch.validate(command).map_err(fail)?;
+                    let count = scratch.metadata().topics.get(topic.as_str()).map(|t| t.partitions.len());
+                    match count {
+                        None => return Err(fail(CommandError { field: "topic".into(), message: format!("no topic {topic:?}") })),
+                        Some(n) if *partition as usize >= n => {
+                            let message = format!("topic {topic:?} has {n} partitions");
+                            return Err(fail(CommandError { field: "partition".into(), message }));
+                        }
+                        Some(_) => {}
+                    }
+                }
+                _ => scratch.apply(command.clone()).map_err(fail)?,
+            }
+        }
+        for (at, command, _) in commands {
+            if at == Instant::ZERO {
+                sim.apply(command).map_err(|e| command_error(None, "scenario", e))?;
+            } else {
+                sim.schedule(at, command);
+            }
+        }
+        Ok(sim)
+    }
+
+    /// The scenario's virtual end time.
+    pub fn end(&self) -> Instant {
+        Instant::from_millis(self.duration_ms)
+    }
+}
+
+fn context_of(command: &Command) -> &'static str {
+    match command {
+        Command::CreateTopic { .. } | Command::DeleteTopic { .. } => "topic",
+        Command::AddProducer(_) => "producer",
+        Command::AddConsumer(_) => "consumer",
+        _ => "event",
+    }
+}
+
+fn config_error(line: usize, context: &str, e: kplay_engine::config::ConfigError) -> ScenarioError {
+    ScenarioError::field(Some(line), format!("{context}.config.{}", e.key), e.message)
+}
+
+fn command_error(line: Option<usize>, context: &str, e: CommandError) -> ScenarioError {
+    ScenarioError::field(line, format!("{context}.{}", e.field), e.message)
+}
+
+impl Action {
+    /// The engine command this action becomes.
+    pub fn command(&self) -> Command {
+        match self.clone() {
+            Action::CrashBroker { broker } => Command::CrashBroker { broker },
+            Action::RestartBroker { broker } => Command::RestartBroker { broker },
+            Action::StartProducer { producer } => Command::SetProducerRunning { name: producer, running: true },
+            Action::StopProducer { producer } => Command::SetProducerRunning { name: producer, running: false },
+            Action::SetRate { producer, rate_per_sec } => Command::SetProducerRate { name: producer, rate_per_sec },
+            Action::Produce { producer, key, value, partition, headers } => Command::ProduceOne {
+                producer,
+                record: ManualRecord {
+                    key: key.map(|k| Arc::from(k.into_bytes())),
+                    value: value.map(|v| Arc::from(v.into_bytes())),
+                    headers: headers
+                        .into_iter()
+                        .map(|(k, v)| Header { key: Arc::from(k.as_str()), value: Some(Arc::from(v.into_bytes())) })
+                        .collect(),
+                    partition,
+                },
+            },
+            Action::StopConsumer { consumer } => Command::RemoveConsumer { name: consumer },
+            Action::Seek { consumer, topic, partition, offset } => Command::Seek { consumer, topic, partition, offset },
+            Action::CreateTopic { topic, partitions, replication_factor } => Command::CreateTopic {
+                name: topic,
+                partitions,
+                replication_factor,
+                configs: Configs::new(Scope::Topic),
+            },
+            Action::DeleteTopic { topic } => Command::DeleteTopic { name: topic },
+        }
+    }
+}

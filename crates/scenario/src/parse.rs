@@ -1,0 +1,391 @@
+//! Reading a scenario file: TOML syntax and types first (serde, with spans), then field-level
+//! checks, each error naming the line and the field.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use kplay_engine::config::ConfigValue;
+use kplay_engine::producer::KeyMode;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::model::*;
+
+/// What is wrong with a scenario, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// 1-based line in the file, when known.
+    pub line: Option<usize>,
+    /// The field at fault, as a dotted path (`topic.replication_factor`); empty for syntax errors.
+    pub field: String,
+    pub message: String,
+}
+
+impl ScenarioError {
+    pub fn field(line: Option<usize>, field: impl Into<String>, message: impl Into<String>) -> ScenarioError {
+        ScenarioError { line, field: field.into(), message: message.into() }
+    }
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(line) = self.line {
+            write!(f, "line {line}: ")?;
+        }
+        if !self.field.is_empty() {
+            write!(f, "`{}`: ", self.field)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// The largest scenario file accepted (share links carry the whole file).
+pub const MAX_SCENARIO_BYTES: usize = 256 * 1024;
+
+type Int = Spanned<i64>;
+type ConfigTable = BTreeMap<String, Spanned<toml::Value>>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    seed: Option<Int>,
+    duration_ms: Option<Int>,
+    cluster: Option<RawCluster>,
+    network: Option<RawNetwork>,
+    #[serde(default)]
+    topic: Vec<Spanned<RawTopic>>,
+    #[serde(default)]
+    producer: Vec<Spanned<RawProducer>>,
+    #[serde(default)]
+    consumer: Vec<Spanned<RawConsumer>>,
+    #[serde(default)]
+    event: Vec<Spanned<RawEvent>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    brokers: Option<Int>,
+    config: Option<ConfigTable>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNetwork {
+    latency_us: Option<Int>,
+    jitter_us: Option<Int>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTopic {
+    name: Spanned<String>,
+    partitions: Option<Int>,
+    replication_factor: Option<Int>,
+    config: Option<ConfigTable>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProducer {
+    id: Spanned<String>,
+    topic: Spanned<String>,
+    rate_per_sec: Option<Int>,
+    records: Option<Int>,
+    keys: Option<Spanned<String>>,
+    value_bytes: Option<Int>,
+    start_ms: Option<Int>,
+    config: Option<ConfigTable>,
+}
+
+/// Milliseconds may be fractional (`0.25`); they become whole microseconds on reading.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Millis {
+    Int(i64),
+    Float(f64),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConsumer {
+    id: Spanned<String>,
+    topics: Spanned<Vec<String>>,
+    processing_ms_per_record: Option<Spanned<Millis>>,
+    start_ms: Option<Int>,
+    config: Option<ConfigTable>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEvent {
+    at_ms: Int,
+    action: Spanned<String>,
+    broker: Option<Int>,
+    producer: Option<String>,
+    consumer: Option<String>,
+    topic: Option<String>,
+    partition: Option<Int>,
+    partitions: Option<Int>,
+    replication_factor: Option<Int>,
+    offset: Option<Int>,
+    rate_per_sec: Option<Int>,
+    key: Option<String>,
+    value: Option<String>,
+    headers: Option<BTreeMap<String, String>>,
+}
+
+/// Maps byte offsets to 1-based line numbers.
+struct Lines<'a>(&'a str);
+
+impl Lines<'_> {
+    fn at(&self, offset: usize) -> usize {
+        let end = offset.min(self.0.len());
+        self.0.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    }
+    fn of<T>(&self, s: &Spanned<T>) -> usize {
+        self.at(s.span().start)
+    }
+}
+
+fn int_in(lines: &Lines<'_>, v: &Int, field: &str, min: i64, max: i64) -> Result<i64, ScenarioError> {
+    let x = *v.get_ref();
+    if x < min || x > max {
+        let m = format!("must be between {min} and {max}, got {x}");
+        return Err(ScenarioError::field(Some(lines.of(v)), field, m));
+    }
+    Ok(x)
+}
+
+fn opt_int(lines: &Lines<'_>, v: &Option<Int>, field: &str, min: i64, max: i64, default: i64) -> Result<i64, ScenarioError> {
+    v.as_ref().map_or(Ok(default), |v| int_in(lines, v, field, min, max))
+}
+
+fn config_pairs(lines: &Lines<'_>, table: &Option<ConfigTable>, context: &str) -> Result<ConfigPairs, ScenarioError> {
+    let mut out = Vec::new();
+    for (key, value) in table.iter().flatten() {
+        let line = Some(lines.of(value));
+        let field = format!("{context}.config.{key}");
+        let v = match value.get_ref() {
+            toml::Value::Integer(i) => ConfigValue::Int(*i),
+            toml::Value::Boolean(b) => ConfigValue::Bool(*b),
+            toml::Value::String(s) => ConfigValue::Str(s.clone()),
+            toml::Value::Array(items) => {
+                let mut list = Vec::new();
+                for item in items {
+                    match item.as_str() {
+                        Some(s) => list.push(s.to_string()),
+                        None => return Err(ScenarioError::field(line, field, "list items must be strings")),
+                    }
+                }
+                ConfigValue::List(list)
+            }
+            other => {
+                let m = format!("expected an integer, boolean, string or list of strings, got a {}", other.type_str());
+                return Err(ScenarioError::field(line, field, m));
+            }
+        };
+        out.push((key.clone(), v));
+    }
+    Ok(out)
+}
+
+fn key_mode(lines: &Lines<'_>, keys: &Option<Spanned<String>>) -> Result<KeyMode, ScenarioError> {
+    let Some(k) = keys else { return Ok(KeyMode::Null) };
+    let bad = || {
+        let m = format!("expected \"none\", \"unique\" or \"pool:N\", got {:?}", k.get_ref());
+        ScenarioError::field(Some(lines.of(k)), "producer.keys", m)
+    };
+    match k.get_ref().as_str() {
+        "none" => Ok(KeyMode::Null),
+        "unique" => Ok(KeyMode::Unique),
+        other => {
+            let n = other.strip_prefix("pool:").ok_or_else(bad)?;
+            let n: u32 = n.trim().parse().map_err(|_| bad())?;
+            if n == 0 || n > kplay_engine::sim::MAX_KEY_POOL {
+                let m = format!("a key pool has 1 to {} keys, got {n}", kplay_engine::sim::MAX_KEY_POOL);
+                return Err(ScenarioError::field(Some(lines.of(k)), "producer.keys", m));
+            }
+            Ok(KeyMode::Pool(n))
+        }
+    }
+}
+
+const U32: i64 = u32::MAX as i64;
+
+impl Scenario {
+    /// Reads and checks a scenario file.
+    pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        let scenario = Scenario::parse_unchecked(text)?;
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    /// Reads a scenario, checking syntax, types and ranges, but not whether it can run.
+    pub fn parse_unchecked(text: &str) -> Result<Scenario, ScenarioError> {
+        if text.len() > MAX_SCENARIO_BYTES {
+            let m = format!("the file is {} bytes; the limit is {MAX_SCENARIO_BYTES}", text.len());
+            return Err(ScenarioError::field(None, "", m));
+        }
+        let lines = Lines(text);
+        let raw: RawScenario = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| lines.at(s.start));
+            ScenarioError::field(line, "", e.message().trim_end().to_string())
+        })?;
+        let l = &lines;
+        let mut s = Scenario::empty(1);
+        s.seed = opt_int(l, &raw.seed, "seed", 0, i64::MAX, 42)? as u64;
+        s.duration_ms = opt_int(l, &raw.duration_ms, "duration_ms", 1, MAX_DURATION_MS as i64, 30_000)? as u64;
+        if let Some(c) = &raw.cluster {
+            s.cluster.brokers = opt_int(l, &c.brokers, "cluster.brokers", 1, kplay_engine::sim::MAX_BROKERS as i64, 1)? as u32;
+            s.cluster.config = config_pairs(l, &c.config, "cluster")?;
+        }
+        if let Some(n) = &raw.network {
+            s.cluster.latency_us = opt_int(l, &n.latency_us, "network.latency_us", 0, 60_000_000, 500)? as u64;
+            s.cluster.jitter_us = opt_int(l, &n.jitter_us, "network.jitter_us", 0, 60_000_000, 0)? as u64;
+        }
+        for t in &raw.topic {
+            let line = lines.of(t);
+            let t = t.get_ref();
+            s.topics.push(TopicDef {
+                name: t.name.get_ref().clone(),
+                partitions: opt_int(l, &t.partitions, "topic.partitions", 1, U32, 1)? as u32,
+                replication_factor: opt_int(l, &t.replication_factor, "topic.replication_factor", 1, U32, 1)? as u32,
+                config: config_pairs(l, &t.config, "topic")?,
+                line,
+            });
+        }
+        for p in &raw.producer {
+            let line = lines.of(p);
+            let p = p.get_ref();
+            s.producers.push(ProducerDef {
+                id: p.id.get_ref().clone(),
+                topic: p.topic.get_ref().clone(),
+                rate_per_sec: opt_int(l, &p.rate_per_sec, "producer.rate_per_sec", 0, kplay_engine::sim::MAX_RATE_PER_SEC as i64, 100)? as u64,
+                records: p.records.as_ref().map(|r| int_in(l, r, "producer.records", 0, i64::MAX)).transpose()?.map(|r| r as u64),
+                keys: key_mode(l, &p.keys)?,
+                value_bytes: opt_int(l, &p.value_bytes, "producer.value_bytes", 0, kplay_engine::sim::MAX_VALUE_BYTES as i64, 100)? as u32,
+                start_ms: opt_int(l, &p.start_ms, "producer.start_ms", 0, MAX_DURATION_MS as i64, 0)? as u64,
+                config: config_pairs(l, &p.config, "producer")?,
+                line,
+            });
+        }
+        for c in &raw.consumer {
+            let line = lines.of(c);
+            let c = c.get_ref();
+            let processing_us_per_record = match c.processing_ms_per_record.as_ref() {
+                None => 0,
+                Some(v) => millis_to_us(v.get_ref()).ok_or_else(|| {
+                    let m = "must be a number of milliseconds from 0 to 3600000";
+                    ScenarioError::field(Some(lines.of(v)), "consumer.processing_ms_per_record", m)
+                })?,
+            };
+            s.consumers.push(ConsumerDef {
+                id: c.id.get_ref().clone(),
+                topics: c.topics.get_ref().clone(),
+                processing_us_per_record,
+                start_ms: opt_int(l, &c.start_ms, "consumer.start_ms", 0, MAX_DURATION_MS as i64, 0)? as u64,
+                config: config_pairs(l, &c.config, "consumer")?,
+                line,
+            });
+        }
+        for e in &raw.event {
+            let line = lines.of(e);
+            s.events.push(parse_event(l, e.get_ref(), line)?);
+        }
+        Ok(s)
+    }
+}
+
+/// Whole microseconds from milliseconds; floats are converted once here, never used later.
+fn millis_to_us(m: &Millis) -> Option<u64> {
+    let us = match *m {
+        Millis::Int(i) => i.checked_mul(1000)?,
+        Millis::Float(f) if f.is_finite() => (f * 1000.0).round() as i64,
+        Millis::Float(_) => return None,
+    };
+    (0..=3_600_000_000).contains(&us).then_some(us as u64)
+}
+
+fn parse_event(l: &Lines<'_>, e: &RawEvent, line: usize) -> Result<EventDef, ScenarioError> {
+    let at_ms = int_in(l, &e.at_ms, "event.at_ms", 0, MAX_DURATION_MS as i64)? as u64;
+    let action_name = e.action.get_ref().as_str();
+    let err = |field: &str, m: String| ScenarioError::field(Some(line), format!("event.{field}"), m);
+    let need_str = |v: &Option<String>, field: &str| {
+        v.clone().ok_or_else(|| err(field, format!("action {action_name:?} needs `{field}`")))
+    };
+    let need_int = |v: &Option<Int>, field: &str, min: i64, max: i64| match v {
+        Some(v) => int_in(l, v, &format!("event.{field}"), min, max),
+        None => Err(err(field, format!("action {action_name:?} needs `{field}`"))),
+    };
+    // Fields each action may use; anything else present is a mistake worth reporting.
+    let present: Vec<&str> = [
+        ("broker", e.broker.is_some()),
+        ("producer", e.producer.is_some()),
+        ("consumer", e.consumer.is_some()),
+        ("topic", e.topic.is_some()),
+        ("partition", e.partition.is_some()),
+        ("partitions", e.partitions.is_some()),
+        ("replication_factor", e.replication_factor.is_some()),
+        ("offset", e.offset.is_some()),
+        ("rate_per_sec", e.rate_per_sec.is_some()),
+        ("key", e.key.is_some()),
+        ("value", e.value.is_some()),
+        ("headers", e.headers.is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, p)| *p)
+    .map(|(n, _)| n)
+    .collect();
+    let allowed: &[&str] = match action_name {
+        "crash_broker" | "restart_broker" => &["broker"],
+        "start_producer" | "stop_producer" => &["producer"],
+        "set_rate" => &["producer", "rate_per_sec"],
+        "produce" => &["producer", "key", "value", "partition", "headers"],
+        "stop_consumer" => &["consumer"],
+        "seek" => &["consumer", "topic", "partition", "offset"],
+        "create_topic" => &["topic", "partitions", "replication_factor"],
+        "delete_topic" => &["topic"],
+        other => {
+            let m = format!("unknown action {other:?}; expected one of {}", ACTIONS.join(", "));
+            return Err(ScenarioError::field(Some(l.of(&e.action)), "event.action", m));
+        }
+    };
+    if let Some(extra) = present.iter().find(|f| !allowed.contains(f)) {
+        return Err(err(extra, format!("does not apply to action {action_name:?}")));
+    }
+    let action = match action_name {
+        "crash_broker" => Action::CrashBroker { broker: need_int(&e.broker, "broker", 0, U32)? as u32 },
+        "restart_broker" => Action::RestartBroker { broker: need_int(&e.broker, "broker", 0, U32)? as u32 },
+        "start_producer" => Action::StartProducer { producer: need_str(&e.producer, "producer")? },
+        "stop_producer" => Action::StopProducer { producer: need_str(&e.producer, "producer")? },
+        "set_rate" => Action::SetRate {
+            producer: need_str(&e.producer, "producer")?,
+            rate_per_sec: need_int(&e.rate_per_sec, "rate_per_sec", 0, kplay_engine::sim::MAX_RATE_PER_SEC as i64)? as u64,
+        },
+        "produce" => Action::Produce {
+            producer: need_str(&e.producer, "producer")?,
+            key: e.key.clone(),
+            value: e.value.clone(),
+            partition: e.partition.as_ref().map(|p| int_in(l, p, "event.partition", 0, U32)).transpose()?.map(|p| p as u32),
+            headers: e.headers.clone().unwrap_or_default().into_iter().collect(),
+        },
+        "stop_consumer" => Action::StopConsumer { consumer: need_str(&e.consumer, "consumer")? },
+        "seek" => Action::Seek {
+            consumer: need_str(&e.consumer, "consumer")?,
+            topic: need_str(&e.topic, "topic")?,
+            partition: need_int(&e.partition, "partition", 0, U32)? as u32,
+            offset: need_int(&e.offset, "offset", 0, i64::MAX)? as u64,
+        },
+        "create_topic" => Action::CreateTopic {
+            topic: need_str(&e.topic, "topic")?,
+            partitions: need_int(&e.partitions, "partitions", 1, U32)? as u32,
+            replication_factor: e.replication_factor.as_ref().map_or(Ok(1), |v| int_in(l, v, "event.replication_factor", 1, U32))? as u32,
+        },
+        "delete_topic" => Action::DeleteTopic { topic: need_str(&e.topic, "topic")? },
+        _ => unreachable!("checked above"),
+    };
+    Ok(EventDef { at_ms, action, line })
+}

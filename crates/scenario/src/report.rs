@@ -1,0 +1,70 @@
+//! The machine-readable run report (`kplay run --json`), the same for the CLI and the wasm
+//! facade.
+
+use kplay_engine::snapshot::Report;
+use serde_json::{json, Value};
+
+/// The report as JSON. `digest` is a 16-digit hex string so JavaScript reads it exactly.
+pub fn report_json(r: &Report) -> Value {
+    let partitions: Vec<Value> = r
+        .partitions
+        .iter()
+        .map(|p| {
+            json!({
+                "topic": p.topic,
+                "partition": p.partition,
+                "leader": p.leader,
+                "isr": p.isr,
+                "log_start": p.log_start,
+                "hw": p.high_watermark,
+                "leo": p.log_end,
+            })
+        })
+        .collect();
+    let lost: Vec<Value> = r
+        .lost
+        .iter()
+        .map(|l| {
+            json!({
+                "producer": l.producer,
+                "record": l.id.seq,
+                "topic": l.topic,
+                "partition": l.partition,
+                "offset": l.offset,
+            })
+        })
+        .collect();
+    let failures: serde_json::Map<String, Value> =
+        r.failures.iter().map(|(e, n)| (e.name().to_string(), json!(n))).collect();
+    let audiences: Vec<Value> = r
+        .audiences
+        .iter()
+        .map(|a| {
+            json!({
+                "audience": a.audience,
+                "consumed": a.consumed,
+                "duplicates": a.duplicates,
+                "out_of_order": a.out_of_order,
+            })
+        })
+        .collect();
+    json!({
+        "seed": r.seed,
+        "digest": format!("{:016x}", r.digest),
+        "end_ms": r.now.as_millis(),
+        "events": r.events,
+        "produced": r.produced,
+        "acked": r.acked,
+        "failed": r.failed,
+        "failures": failures,
+        "consumed": r.consumed,
+        "lost_acked": r.lost_acked,
+        "lost": lost,
+        "expired": r.expired,
+        "duplicates": r.duplicates,
+        "out_of_order": r.out_of_order,
+        "partitions": partitions,
+        "consumers": audiences,
+        "groups": [],
+    })
+}

@@ -1,0 +1,136 @@
+//! Writing a scenario back to TOML, in the same shape people write by hand, so an export from
+//! the browser reads like a file from the repository and parses back to the same scenario.
+
+use std::fmt::Write;
+
+use kplay_engine::config::ConfigValue;
+use kplay_engine::producer::KeyMode;
+
+use crate::model::*;
+
+/// A TOML string literal with escapes.
+fn quote(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+fn config_value(v: &ConfigValue) -> String {
+    match v {
+        ConfigValue::Int(i) => i.to_string(),
+        ConfigValue::Bool(b) => b.to_string(),
+        ConfigValue::Str(s) => quote(s),
+        ConfigValue::List(items) => {
+            let items: Vec<String> = items.iter().map(|s| quote(s)).collect();
+            format!("[{}]", items.join(", "))
+        }
+    }
+}
+
+fn config_line(out: &mut String, pairs: &ConfigPairs) {
+    if pairs.is_empty() {
+        return;
+    }
+    let items: Vec<String> = pairs.iter().map(|(k, v)| format!("{} = {}", quote(k), config_value(v))).collect();
+    let _ = writeln!(out, "config = {{ {} }}", items.join(", "));
+}
+
+fn millis(us: u64) -> String {
+    if us % 1000 == 0 {
+        (us / 1000).to_string()
+    } else {
+        // Exact: microseconds have at most three decimals of milliseconds.
+        let s = format!("{}.{:03}", us / 1000, us % 1000);
+        s.trim_end_matches('0').to_string()
+    }
+}
+
+impl Scenario {
+    /// The scenario as a TOML file that [`Scenario::parse`] reads back to an equal scenario
+    /// (line numbers aside).
+    pub fn to_toml(&self) -> String {
+        let mut o = String::new();
+        let _ = writeln!(o, "seed = {}", self.seed);
+        let _ = writeln!(o, "duration_ms = {}", self.duration_ms);
+        let _ = writeln!(o, "\n[cluster]\nbrokers = {}", self.cluster.brokers);
+        config_line(&mut o, &self.cluster.config);
+        let _ = writeln!(o, "\n[network]\nlatency_us = {}\njitter_us = {}", self.cluster.latency_us, self.cluster.jitter_us);
+        for t in &self.topics {
+            let _ = writeln!(o, "\n[[topic]]\nname = {}", quote(&t.name));
+            let _ = writeln!(o, "partitions = {}\nreplication_factor = {}", t.partitions, t.replication_factor);
+            config_line(&mut o, &t.config);
+        }
+        for p in &self.producers {
+            let _ = writeln!(o, "\n[[producer]]\nid = {}\ntopic = {}", quote(&p.id), quote(&p.topic));
+            let _ = writeln!(o, "rate_per_sec = {}", p.rate_per_sec);
+            if let Some(r) = p.records {
+                let _ = writeln!(o, "records = {r}");
+            }
+            let keys = match p.keys {
+                KeyMode::Null => "none".to_string(),
+                KeyMode::Unique => "unique".to_string(),
+                KeyMode::Pool(n) => format!("pool:{n}"),
+            };
+            let _ = writeln!(o, "keys = {}\nvalue_bytes = {}", quote(&keys), p.value_bytes);
+            if p.start_ms > 0 {
+                let _ = writeln!(o, "start_ms = {}", p.start_ms);
+            }
+            config_line(&mut o, &p.config);
+        }
+        for c in &self.consumers {
+            let topics: Vec<String> = c.topics.iter().map(|t| quote(t)).collect();
+            let _ = writeln!(o, "\n[[consumer]]\nid = {}\ntopics = [{}]", quote(&c.id), topics.join(", "));
+            let _ = writeln!(o, "processing_ms_per_record = {}", millis(c.processing_us_per_record));
+            if c.start_ms > 0 {
+                let _ = writeln!(o, "start_ms = {}", c.start_ms);
+            }
+            config_line(&mut o, &c.config);
+        }
+        for e in &self.events {
+            let _ = writeln!(o, "\n[[event]]\nat_ms = {}\naction = {}", e.at_ms, quote(e.action.name()));
+            write_action_fields(&mut o, &e.action);
+        }
+        o
+    }
+}
+
+fn write_action_fields(o: &mut String, action: &Action) {
+    let mut field = |k: &str, v: String| {
+        let _ = writeln!(o, "{k} = {v}");
+    };
+    match action {
+        Action::CrashBroker { broker } | Action::RestartBroker { broker } => field("broker", broker.to_string()),
+        Action::StartProducer { producer } | Action::StopProducer { producer } => field("producer", quote(producer)),
+        Action::SetRate { producer, rate_per_sec } => {
+            field("producer", quote(producer));
+            field("rate_per_sec", rate_per_sec.to_string());
+        }
+        Action::Produce { producer, key, value, partition, headers } => {
+            field("producer", quote(producer));
+            if let Some(k) = key {
+                field("key", quote(k));
+            }
+            if let Some(v) = value {
+                field("value", quote(v));
+            }
+            if let Some(p) = partition {
+                field("partition", p.to_string());
+            }
+            if !headers.is_empty() {
+                let items: Vec<String> = headers.iter().map(|(k, v)| format!("{} = {}", quote(k), quote(v))).collect();
+                field("headers", format!("{{ {} }}", items.join(", ")));
+            }
+        }
+        Action::StopConsumer { consumer } => field("consumer", quote(consumer)),
+        Action::Seek { consumer, topic, partition, offset } => {
+            field("consumer", quote(consumer));
+            field("topic", quote(topic));
+            field("partition", partition.to_string());
+            field("offset", offset.to_string());
+        }
+        Action::CreateTopic { topic, partitions, replication_factor } => {
+            field("topic", quote(topic));
+            field("partitions", partitions.to_string());
+            field("replication_factor", replication_factor.to_string());
+        }
+        Action::DeleteTopic { topic } => field("topic", quote(topic)),
+    }
+}

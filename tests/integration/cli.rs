@@ -1,0 +1,95 @@
+//! The `kplay` command line: outputs, exit codes, and messages on bad input.
+
+use kplay_tests::{kplay, root};
+
+fn scenario(name: &str) -> String {
+    root().join("scenarios").join(name).to_string_lossy().into_owned()
+}
+
+#[test]
+fn run_json_has_every_documented_field() {
+    let out = kplay(&["run", &scenario("quickstart.toml"), "--json"], "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    for field in ["seed", "digest", "produced", "acked", "consumed", "lost_acked", "duplicates", "out_of_order", "partitions", "groups"] {
+        assert!(v.get(field).is_some(), "missing {field}");
+    }
+    assert_eq!(v["seed"], 42);
+    assert_eq!(v["partitions"].as_array().map(Vec::len), Some(6));
+    let p = &v["partitions"][0];
+    for field in ["topic", "partition", "leader", "isr", "log_start", "hw", "leo"] {
+        assert!(p.get(field).is_some(), "partition missing {field}");
+    }
+}
+
+#[test]
+fn seed_flag_overrides_the_file_and_is_reported() {
+    let a = kplay(&["run", &scenario("quickstart.toml"), "--json", "--seed", "5"], "");
+    let v: serde_json::Value = serde_json::from_str(&a.stdout).expect("json");
+    assert_eq!(v["seed"], 5);
+    let b = kplay(&["run", &scenario("quickstart.toml"), "--json", "--seed", "5"], "");
+    assert_eq!(a.stdout, b.stdout, "same seed, same report");
+}
+
+#[test]
+fn summary_names_the_replay_command() {
+    let out = kplay(&["run", &scenario("slow-consumer.toml"), "--trace", "5"], "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("--seed 3"), "{}", out.stdout);
+    assert!(out.stdout.contains("last 5 of"), "{}", out.stdout);
+}
+
+#[test]
+fn partition_json_matches_kafka() {
+    let out = kplay(&["partition", "--partitions", "6", "--json", "user-42", "kafka", "a"], "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    let expected = serde_json::json!([
+        {"key": "user-42", "murmur2": 1459644460, "partition": 4},
+        {"key": "kafka", "murmur2": -798503068, "partition": 4},
+        {"key": "a", "murmur2": -1563381124, "partition": 4},
+    ]);
+    assert_eq!(v, expected);
+}
+
+#[test]
+fn partition_reads_keys_from_stdin() {
+    let out = kplay(&["partition", "--partitions", "10", "--json"], "hello\nkey-2\n\n");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    let parts: Vec<i64> = v.as_array().expect("array").iter().map(|r| r["partition"].as_i64().expect("n")).collect();
+    // "hello" → 9, "key-2" → 2, "" (empty key, hashed) → 1, per the reference's table.
+    assert_eq!(parts, vec![9, 2, 1]);
+}
+
+#[test]
+fn bad_input_exits_2_with_the_reason() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["run"], "needs a scenario FILE"),
+        (&["run", "/no/such/file.toml"], "cannot read"),
+        (&["run", "x.toml", "--seed", "-1"], "--seed"),
+        (&["run", "x.toml", "--bogus"], "unknown option"),
+        (&["partition", "k"], "--partitions"),
+        (&["partition", "--partitions", "0", "k"], "at least 1"),
+        (&["partition", "--partitions", "many", "k"], "--partitions"),
+        (&["frobnicate"], "unknown command"),
+    ];
+    for (args, needle) in cases {
+        let out = kplay(args, "");
+        assert_eq!(out.code, 2, "{args:?}");
+        assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
+    }
+}
+
+#[test]
+fn an_impossible_scenario_file_exits_2_naming_field_and_line() {
+    let dir = std::env::temp_dir().join(format!("kplay-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, "[cluster]\nbrokers = 3\n\n[[topic]]\nname = \"t\"\npartitions = 3\nreplication_factor = 4\n")
+        .expect("write");
+    let out = kplay(&["run", path.to_str().expect("utf8")], "");
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("line 4"), "{}", out.stderr);
+    assert!(out.stderr.contains("replication_factor"), "{}", out.stderr);
+}

@@ -1,0 +1,7 @@
+//! Cross-crate tests in one binary: example scenarios end to end, determinism, the CLI, and
+//! malformed input.
+
+mod cli;
+mod determinism;
+mod malformed;
+mod scenarios;

@@ -1,0 +1,40 @@
+//! Every example scenario runs and tells the story its comments promise.
+
+use kplay_tests::{run_scenario, scenario_names, scenario_text};
+
+#[test]
+fn every_example_parses_builds_and_runs_without_loss() {
+    let names = scenario_names();
+    assert!(names.len() >= 3, "examples: {names:?}");
+    for name in names {
+        let r = run_scenario(&scenario_text(&name), None);
+        let replay = format!("replay: kplay run scenarios/{name} --seed {}", r.seed);
+        assert!(r.produced > 0, "{name} produced nothing; {replay}");
+        assert_eq!(r.lost_acked, 0, "{name} lost acked records; {replay}");
+        assert_eq!(r.duplicates, 0, "{name} duplicated records; {replay}");
+    }
+}
+
+#[test]
+fn quickstart_delivers_every_record_and_the_named_key_lands_on_partition_4() {
+    let r = run_scenario(&scenario_text("quickstart.toml"), None);
+    assert_eq!((r.produced, r.acked, r.consumed), (10_001, 10_001, 10_001));
+    let total: u64 = r.partitions.iter().map(|p| p.log_end).sum();
+    assert_eq!(total, 10_001);
+}
+
+#[test]
+fn a_crashed_single_replica_broker_delays_but_loses_nothing() {
+    let r = run_scenario(&scenario_text("broker-crash.toml"), None);
+    assert_eq!(r.acked, 25_000, "every record is eventually acknowledged");
+    assert_eq!(r.consumed, 25_000);
+    assert_eq!((r.lost_acked, r.duplicates, r.out_of_order), (0, 0, 0));
+}
+
+#[test]
+fn a_slow_consumer_falls_behind() {
+    // 5 ms per record caps the consumer at 200 records/s against 400 produced per second.
+    let r = run_scenario(&scenario_text("slow-consumer.toml"), None);
+    assert!(r.acked > 7_900, "acked {}", r.acked);
+    assert!(r.consumed < 4_200 && r.consumed > 3_800, "consumed {}", r.consumed);
+}

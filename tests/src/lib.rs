@@ -1,0 +1,64 @@
+//! Shared helpers for the cross-crate tests: one helper per boundary.
+
+use std::path::PathBuf;
+
+use kplay_engine::snapshot::Report;
+use kplay_scenario::Scenario;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// The text of a file under `scenarios/`.
+pub fn scenario_text(name: &str) -> String {
+    let path = root().join("scenarios").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+/// Every example scenario file name.
+pub fn scenario_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("scenarios"))
+        .expect("scenarios/ exists")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".toml"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Runs a scenario text to its end. On a failed expectation the caller prints the replay line.
+pub fn run_scenario(text: &str, seed: Option<u64>) -> Report {
+    let scenario = Scenario::parse(text).unwrap_or_else(|e| panic!("scenario does not parse: {e}"));
+    let mut sim = scenario.build(seed).unwrap_or_else(|e| panic!("scenario does not build: {e}"));
+    sim.run_until(scenario.end());
+    sim.report()
+}
+
+/// The result of one `kplay` invocation.
+#[derive(Debug)]
+pub struct CliOutput {
+    pub code: u8,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the `kplay` CLI in-process with `args` and `stdin`.
+pub fn kplay(args: &[&str], stdin: &str) -> CliOutput {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = kplay_cli::main_with(&args, &mut stdin.as_bytes(), &mut out, &mut err);
+    CliOutput { code, stdout: String::from_utf8(out).expect("utf8"), stderr: String::from_utf8(err).expect("utf8") }
+}
+
+/// Golden digests, `name seed digest` per line, shared with the wasm tests.
+pub fn golden_digests() -> Vec<(String, u64, String)> {
+    let text = std::fs::read_to_string(root().join("tests/golden/digests.txt")).expect("golden file");
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let parts: Vec<&str> = l.split_whitespace().collect();
+            (parts[0].to_string(), parts[1].parse().expect("seed"), parts[2].to_string())
+        })
+        .collect()
+}
