@@ -3,7 +3,11 @@
 use kplay_tests::{kplay, root};
 
 fn scenario(name: &str) -> String {
-    root().join("scenarios").join(name).to_string_lossy().into_owned()
+    root()
+        .join("scenarios")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[test]
@@ -11,29 +15,57 @@ fn run_json_has_every_documented_field() {
     let out = kplay(&["run", &scenario("quickstart.toml"), "--json"], "");
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
-    for field in ["seed", "digest", "produced", "acked", "consumed", "lost_acked", "duplicates", "out_of_order", "partitions", "groups"] {
+    for field in [
+        "seed",
+        "digest",
+        "produced",
+        "acked",
+        "consumed",
+        "lost_acked",
+        "duplicates",
+        "out_of_order",
+        "partitions",
+        "groups",
+    ] {
         assert!(v.get(field).is_some(), "missing {field}");
     }
     assert_eq!(v["seed"], 42);
     assert_eq!(v["partitions"].as_array().map(Vec::len), Some(6));
     let p = &v["partitions"][0];
-    for field in ["topic", "partition", "leader", "isr", "log_start", "hw", "leo"] {
+    for field in [
+        "topic",
+        "partition",
+        "leader",
+        "isr",
+        "log_start",
+        "hw",
+        "leo",
+    ] {
         assert!(p.get(field).is_some(), "partition missing {field}");
     }
 }
 
 #[test]
 fn seed_flag_overrides_the_file_and_is_reported() {
-    let a = kplay(&["run", &scenario("quickstart.toml"), "--json", "--seed", "5"], "");
+    let a = kplay(
+        &["run", &scenario("quickstart.toml"), "--json", "--seed", "5"],
+        "",
+    );
     let v: serde_json::Value = serde_json::from_str(&a.stdout).expect("json");
     assert_eq!(v["seed"], 5);
-    let b = kplay(&["run", &scenario("quickstart.toml"), "--json", "--seed", "5"], "");
+    let b = kplay(
+        &["run", &scenario("quickstart.toml"), "--json", "--seed", "5"],
+        "",
+    );
     assert_eq!(a.stdout, b.stdout, "same seed, same report");
 }
 
 #[test]
 fn summary_names_the_replay_command() {
-    let out = kplay(&["run", &scenario("slow-consumer.toml"), "--trace", "5"], "");
+    let out = kplay(
+        &["run", &scenario("slow-consumer.toml"), "--trace", "5"],
+        "",
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("--seed 3"), "{}", out.stdout);
     assert!(out.stdout.contains("last 5 of"), "{}", out.stdout);
@@ -41,7 +73,18 @@ fn summary_names_the_replay_command() {
 
 #[test]
 fn partition_json_matches_kafka() {
-    let out = kplay(&["partition", "--partitions", "6", "--json", "user-42", "kafka", "a"], "");
+    let out = kplay(
+        &[
+            "partition",
+            "--partitions",
+            "6",
+            "--json",
+            "user-42",
+            "kafka",
+            "a",
+        ],
+        "",
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
     let expected = serde_json::json!([
@@ -54,9 +97,17 @@ fn partition_json_matches_kafka() {
 
 #[test]
 fn partition_reads_keys_from_stdin() {
-    let out = kplay(&["partition", "--partitions", "10", "--json"], "hello\nkey-2\n\n");
+    let out = kplay(
+        &["partition", "--partitions", "10", "--json"],
+        "hello\nkey-2\n\n",
+    );
     let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
-    let parts: Vec<i64> = v.as_array().expect("array").iter().map(|r| r["partition"].as_i64().expect("n")).collect();
+    let parts: Vec<i64> = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|r| r["partition"].as_i64().expect("n"))
+        .collect();
     // "hello" → 9, "key-2" → 2, "" (empty key, hashed) → 1, per the reference's table.
     assert_eq!(parts, vec![9, 2, 1]);
 }

@@ -10,7 +10,11 @@ fn same_seed_same_digest_and_report() {
         let text = scenario_text(name);
         let a = run_scenario(&text, None);
         let b = run_scenario(&text, None);
-        assert_eq!(a.digest, b.digest, "{name}: replay with kplay run scenarios/{name} --seed {}", a.seed);
+        assert_eq!(
+            a.digest, b.digest,
+            "{name}: replay with kplay run scenarios/{name} --seed {}",
+            a.seed
+        );
         assert_eq!(report_json(&a), report_json(&b), "{name}");
     }
 }
@@ -50,13 +54,23 @@ fn golden_digests_match() {
         let r = run_scenario(&scenario_text(name), Some(*seed));
         let actual = format!("{:016x}", r.digest);
         if &actual != expected {
-            mismatches.push(format!("{name} seed {seed}: expected {expected}, got {actual}"));
+            mismatches.push(format!(
+                "{name} seed {seed}: expected {expected}, got {actual}"
+            ));
         }
         lines.push(format!("{name} {seed} {actual}"));
     }
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(root().join("tests/golden/digests.txt"), lines.join("\n") + "\n").expect("write golden");
+        std::fs::write(
+            root().join("tests/golden/digests.txt"),
+            lines.join("\n") + "\n",
+        )
+        .expect("write golden");
         return;
     }
-    assert!(mismatches.is_empty(), "digests changed (UPDATE_GOLDEN=1 to accept):\n{}", mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "digests changed (UPDATE_GOLDEN=1 to accept):\n{}",
+        mismatches.join("\n")
+    );
 }

@@ -54,7 +54,10 @@ fn every_bad_case_names_its_field_and_line() {
             Ok(_) => panic!("accepted:\n{text}"),
             Err(e) => e,
         };
-        assert!(e.field.contains(field), "{text:?}\nwanted field {field:?}, got {e}");
+        assert!(
+            e.field.contains(field),
+            "{text:?}\nwanted field {field:?}, got {e}"
+        );
         if field.is_empty() {
             assert!(!e.message.is_empty(), "{text:?}");
         }

@@ -36,5 +36,9 @@ fn a_slow_consumer_falls_behind() {
     // 5 ms per record caps the consumer at 200 records/s against 400 produced per second.
     let r = run_scenario(&scenario_text("slow-consumer.toml"), None);
     assert!(r.acked > 7_900, "acked {}", r.acked);
-    assert!(r.consumed < 4_200 && r.consumed > 3_800, "consumed {}", r.consumed);
+    assert!(
+        r.consumed < 4_200 && r.consumed > 3_800,
+        "consumed {}",
+        r.consumed
+    );
 }

@@ -7,7 +7,10 @@ use kplay_scenario::Scenario;
 
 /// The repository root.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// The text of a file under `scenarios/`.
@@ -30,7 +33,9 @@ pub fn scenario_names() -> Vec<String> {
 /// Runs a scenario text to its end. On a failed expectation the caller prints the replay line.
 pub fn run_scenario(text: &str, seed: Option<u64>) -> Report {
     let scenario = Scenario::parse(text).unwrap_or_else(|e| panic!("scenario does not parse: {e}"));
-    let mut sim = scenario.build(seed).unwrap_or_else(|e| panic!("scenario does not build: {e}"));
+    let mut sim = scenario
+        .build(seed)
+        .unwrap_or_else(|e| panic!("scenario does not build: {e}"));
     sim.run_until(scenario.end());
     sim.report()
 }
@@ -48,17 +53,26 @@ pub fn kplay(args: &[&str], stdin: &str) -> CliOutput {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let code = kplay_cli::main_with(&args, &mut stdin.as_bytes(), &mut out, &mut err);
-    CliOutput { code, stdout: String::from_utf8(out).expect("utf8"), stderr: String::from_utf8(err).expect("utf8") }
+    CliOutput {
+        code,
+        stdout: String::from_utf8(out).expect("utf8"),
+        stderr: String::from_utf8(err).expect("utf8"),
+    }
 }
 
 /// Golden digests, `name seed digest` per line, shared with the wasm tests.
 pub fn golden_digests() -> Vec<(String, u64, String)> {
-    let text = std::fs::read_to_string(root().join("tests/golden/digests.txt")).expect("golden file");
+    let text =
+        std::fs::read_to_string(root().join("tests/golden/digests.txt")).expect("golden file");
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|l| {
             let parts: Vec<&str> = l.split_whitespace().collect();
-            (parts[0].to_string(), parts[1].parse().expect("seed"), parts[2].to_string())
+            (
+                parts[0].to_string(),
+                parts[1].parse().expect("seed"),
+                parts[2].to_string(),
+            )
         })
         .collect()
 }

@@ -26,7 +26,12 @@ USAGE:
 struct BadInput(String);
 
 /// Runs `kplay` with `args` (without the program name). Returns the exit code.
-pub fn main_with(args: &[String], stdin: &mut dyn BufRead, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+pub fn main_with(
+    args: &[String],
+    stdin: &mut dyn BufRead,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
     let result = match args.first().map(String::as_str) {
         Some("run") => run(&args[1..], out),
         Some("partition") => partition(&args[1..], stdin, out),
@@ -54,7 +59,9 @@ fn parse_u64(flag: &str, value: Option<&String>, max: u64) -> Result<u64, BadInp
     let v = value.ok_or_else(|| BadInput(format!("{flag} needs a value")))?;
     match v.parse::<u64>() {
         Ok(n) if n <= max => Ok(n),
-        _ => Err(BadInput(format!("{flag}: expected a whole number from 0 to {max}, got {v:?}"))),
+        _ => Err(BadInput(format!(
+            "{flag}: expected a whole number from 0 to {max}, got {v:?}"
+        ))),
     }
 }
 
@@ -73,27 +80,41 @@ fn run(args: &[String], out: &mut dyn Write) -> Result<(), BadInput> {
                 trace = parse_u64("--trace", args.get(i + 1), 10_000)?;
                 i += 1;
             }
-            flag if flag.starts_with("--") => return Err(BadInput(format!("unknown option {flag:?}"))),
+            flag if flag.starts_with("--") => {
+                return Err(BadInput(format!("unknown option {flag:?}")))
+            }
             path if file.is_none() => file = Some(path.to_string()),
             extra => return Err(BadInput(format!("unexpected argument {extra:?}"))),
         }
         i += 1;
     }
     let path = file.ok_or_else(|| BadInput("run needs a scenario FILE".into()))?;
-    let text = std::fs::read_to_string(&path).map_err(|e| BadInput(format!("cannot read {path}: {e}")))?;
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| BadInput(format!("cannot read {path}: {e}")))?;
     let scenario = Scenario::parse(&text).map_err(|e| BadInput(format!("{path}: {e}")))?;
-    let mut sim = scenario.build(seed).map_err(|e| BadInput(format!("{path}: {e}")))?;
+    let mut sim = scenario
+        .build(seed)
+        .map_err(|e| BadInput(format!("{path}: {e}")))?;
     sim.run_until(scenario.end());
     let report = sim.report();
     if json {
-        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&report_json(&report)).expect("json"));
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&report_json(&report)).expect("json")
+        );
         return Ok(());
     }
     let _ = write!(out, "{}", summary(&path, &report));
     if trace > 0 {
         let recent: Vec<_> = sim.trace().recent().collect();
         let skip = recent.len().saturating_sub(trace as usize);
-        let _ = writeln!(out, "\nlast {} of {} trace events:", recent.len() - skip, sim.trace().total());
+        let _ = writeln!(
+            out,
+            "\nlast {} of {} trace events:",
+            recent.len() - skip,
+            sim.trace().total()
+        );
         for e in &recent[skip..] {
             let _ = writeln!(out, "  {:>10}  {}", e.at.to_string(), e.kind);
         }
@@ -104,8 +125,16 @@ fn run(args: &[String], out: &mut dyn Write) -> Result<(), BadInput> {
 fn summary(path: &str, r: &kplay_engine::snapshot::Report) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
-    let _ = writeln!(s, "{path}: seed {}, simulated {}, {} events, digest {:016x}", r.seed, r.now, r.events, r.digest);
-    let _ = writeln!(s, "records: produced {}, acked {}, failed {}, consumed {}", r.produced, r.acked, r.failed, r.consumed);
+    let _ = writeln!(
+        s,
+        "{path}: seed {}, simulated {}, {} events, digest {:016x}",
+        r.seed, r.now, r.events, r.digest
+    );
+    let _ = writeln!(
+        s,
+        "records: produced {}, acked {}, failed {}, consumed {}",
+        r.produced, r.acked, r.failed, r.consumed
+    );
     for (error, n) in &r.failures {
         let _ = writeln!(s, "  failed with {error}: {n}");
     }
@@ -116,9 +145,17 @@ fn summary(path: &str, r: &kplay_engine::snapshot::Report) -> String {
     );
     for l in r.lost.iter().take(10) {
         let offset = l.offset.map_or("?".to_string(), |o| o.to_string());
-        let _ = writeln!(s, "  lost: {} record #{} ({}-{} offset {offset})", l.producer, l.id.seq, l.topic, l.partition);
+        let _ = writeln!(
+            s,
+            "  lost: {} record #{} ({}-{} offset {offset})",
+            l.producer, l.id.seq, l.topic, l.partition
+        );
     }
-    let _ = writeln!(s, "\n{:<20} {:>5} {:>6} {:>10} {:>10} {:>10} {:>10}", "topic", "part", "leader", "isr", "log start", "hw", "leo");
+    let _ = writeln!(
+        s,
+        "\n{:<20} {:>5} {:>6} {:>10} {:>10} {:>10} {:>10}",
+        "topic", "part", "leader", "isr", "log start", "hw", "leo"
+    );
     for p in &r.partitions {
         let leader = p.leader.map_or("none".to_string(), |l| l.to_string());
         let isr = format!("{:?}", p.isr);
@@ -129,16 +166,28 @@ fn summary(path: &str, r: &kplay_engine::snapshot::Report) -> String {
         );
     }
     if !r.audiences.is_empty() {
-        let _ = writeln!(s, "\n{:<30} {:>10} {:>10} {:>12}", "consumer", "consumed", "duplicates", "out of order");
+        let _ = writeln!(
+            s,
+            "\n{:<30} {:>10} {:>10} {:>12}",
+            "consumer", "consumed", "duplicates", "out of order"
+        );
         for a in &r.audiences {
-            let _ = writeln!(s, "{:<30} {:>10} {:>10} {:>12}", a.audience, a.consumed, a.duplicates, a.out_of_order);
+            let _ = writeln!(
+                s,
+                "{:<30} {:>10} {:>10} {:>12}",
+                a.audience, a.consumed, a.duplicates, a.out_of_order
+            );
         }
     }
     let _ = writeln!(s, "\nreplay: kplay run {path} --seed {}", r.seed);
     s
 }
 
-fn partition(args: &[String], stdin: &mut dyn BufRead, out: &mut dyn Write) -> Result<(), BadInput> {
+fn partition(
+    args: &[String],
+    stdin: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> Result<(), BadInput> {
     let (mut partitions, mut json, mut keys) = (None, false, Vec::new());
     let mut i = 0;
     while i < args.len() {
@@ -156,7 +205,9 @@ fn partition(args: &[String], stdin: &mut dyn BufRead, out: &mut dyn Write) -> R
                 keys.extend(args[i + 1..].iter().cloned());
                 break;
             }
-            flag if flag.starts_with("--") => return Err(BadInput(format!("unknown option {flag:?}"))),
+            flag if flag.starts_with("--") => {
+                return Err(BadInput(format!("unknown option {flag:?}")))
+            }
             key => keys.push(key.to_string()),
         }
         i += 1;
@@ -172,19 +223,33 @@ fn partition(args: &[String], stdin: &mut dyn BufRead, out: &mut dyn Write) -> R
         let rows: Vec<serde_json::Value> = keys
             .iter()
             .map(|k| {
-                let (p, hash) = (partitioner::partition_for_key(k.as_bytes(), n), partitioner::murmur2(k.as_bytes()));
+                let (p, hash) = (
+                    partitioner::partition_for_key(k.as_bytes(), n),
+                    partitioner::murmur2(k.as_bytes()),
+                );
                 serde_json::json!({ "key": k, "murmur2": hash, "partition": p })
             })
             .collect();
         let _ = writeln!(out, "{}", serde_json::Value::Array(rows));
         return Ok(());
     }
-    let _ = writeln!(out, "{:<24} {:>12} {:>12} {:>10}", "key", "murmur2", "toPositive", "partition");
+    let _ = writeln!(
+        out,
+        "{:<24} {:>12} {:>12} {:>10}",
+        "key", "murmur2", "toPositive", "partition"
+    );
     for k in &keys {
         let hash = partitioner::murmur2(k.as_bytes());
         let positive = partitioner::to_positive(hash);
         let p = partitioner::partition_for_key(k.as_bytes(), n);
-        let _ = writeln!(out, "{:<24} {:>12} {:>12} {:>10}", format!("{k:?}"), hash, positive, format!("{positive} % {n} = {p}"));
+        let _ = writeln!(
+            out,
+            "{:<24} {:>12} {:>12} {:>10}",
+            format!("{k:?}"),
+            hash,
+            positive,
+            format!("{positive} % {n} = {p}")
+        );
     }
     Ok(())
 }

@@ -20,7 +20,10 @@ const RATE: u64 = 1_000_000;
 const ROUNDS: usize = 5;
 
 fn configs(scope: Scope, pairs: &[(&str, ConfigValue)]) -> Configs {
-    let pairs: Vec<(String, ConfigValue)> = pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let pairs: Vec<(String, ConfigValue)> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
     Configs::parse(scope, &pairs).expect("valid")
 }
 
@@ -54,7 +57,10 @@ fn simulate(acks: &str) -> u64 {
         name: "c".into(),
         topics: vec!["bench".into()],
         processing_per_record: Duration::ZERO,
-        configs: configs(Scope::Consumer, &[("auto.offset.reset", ConfigValue::Str("earliest".into()))]),
+        configs: configs(
+            Scope::Consumer,
+            &[("auto.offset.reset", ConfigValue::Str("earliest".into()))],
+        ),
     };
     sim.apply(Command::AddConsumer(consumer)).expect("consumer");
     let end = Instant::from_millis(RECORDS * 1000 / RATE + 2_000);
@@ -68,7 +74,9 @@ fn simulate(acks: &str) -> u64 {
 /// The baseline: the same records, built the same way, pushed into a `Vec`.
 fn baseline() -> u64 {
     let value: Arc<[u8]> = (0..100u8).collect::<Vec<u8>>().into();
-    let keys: Vec<Arc<[u8]>> = (0..1000).map(|i| format!("key-{i}").into_bytes().into()).collect();
+    let keys: Vec<Arc<[u8]>> = (0..1000)
+        .map(|i| format!("key-{i}").into_bytes().into())
+        .collect();
     let mut v = Vec::new();
     for seq in 0..RECORDS {
         v.push(Record {
@@ -105,6 +113,14 @@ fn main() {
     let acks_all = best_rate(|| simulate("all"));
     println!("kplay end-to-end throughput, 3 brokers, 12 partitions, 100-byte values, {RECORDS} records, best of {ROUNDS}");
     println!("  Vec<Record> push baseline   {:>12.0} records/s", vec_rate);
-    println!("  simulated, acks=1, RF=1     {:>12.0} records/s  ({:.4} of baseline)", acks1, acks1 / vec_rate);
-    println!("  simulated, acks=all, RF=1   {:>12.0} records/s  ({:.4} of baseline)", acks_all, acks_all / vec_rate);
+    println!(
+        "  simulated, acks=1, RF=1     {:>12.0} records/s  ({:.4} of baseline)",
+        acks1,
+        acks1 / vec_rate
+    );
+    println!(
+        "  simulated, acks=all, RF=1   {:>12.0} records/s  ({:.4} of baseline)",
+        acks_all,
+        acks_all / vec_rate
+    );
 }

@@ -63,8 +63,10 @@ impl Replica {
         };
         if identity.producer_epoch == entry.epoch {
             let first = identity.base_sequence;
-            if let Some(&(_, _, offset)) =
-                entry.batches.iter().find(|(f, l, _)| *f == first && *l == last_seq)
+            if let Some(&(_, _, offset)) = entry
+                .batches
+                .iter()
+                .find(|(f, l, _)| *f == first && *l == last_seq)
             {
                 return SequenceCheck::Duplicate(offset);
             }
@@ -75,7 +77,10 @@ impl Replica {
         let expected = if identity.producer_epoch > entry.epoch {
             0
         } else {
-            entry.batches.back().map_or(0, |&(_, last, _)| last.wrapping_add(1) & i32::MAX)
+            entry
+                .batches
+                .back()
+                .map_or(0, |&(_, last, _)| last.wrapping_add(1) & i32::MAX)
         };
         if identity.base_sequence == expected {
             SequenceCheck::Append
@@ -91,7 +96,10 @@ impl Replica {
         let entry = self
             .producers
             .entry(identity.producer_id)
-            .or_insert(ProducerStateEntry { epoch: identity.producer_epoch, batches: VecDeque::new() });
+            .or_insert(ProducerStateEntry {
+                epoch: identity.producer_epoch,
+                batches: VecDeque::new(),
+            });
         if identity.producer_epoch != entry.epoch {
             entry.epoch = identity.producer_epoch;
             entry.batches.clear();
@@ -99,7 +107,9 @@ impl Replica {
         if entry.batches.len() == PRODUCER_BATCHES_RETAINED {
             entry.batches.pop_front();
         }
-        entry.batches.push_back((identity.base_sequence, last_seq, batch.base_offset));
+        entry
+            .batches
+            .push_back((identity.base_sequence, last_seq, batch.base_offset));
     }
 
     /// `min(min.insync.replicas, replication factor)`.
@@ -162,7 +172,10 @@ impl Broker {
 
     /// Called when the broker process starts (first time or after a crash).
     pub fn start(&mut self, now: Instant, out: &mut Vec<Effect>) {
-        out.push(Effect::SetTimer { at: now + self.retention_check, timer: Timer::RetentionCheck });
+        out.push(Effect::SetTimer {
+            at: now + self.retention_check,
+            timer: Timer::RetentionCheck,
+        });
     }
 
     /// The process died: requests held in memory are gone; logs on disk survive.
@@ -181,13 +194,17 @@ impl Broker {
 
     /// A new metadata copy from the controller: create, update or drop local replicas.
     pub fn apply_metadata(&mut self, now: Instant, metadata: Arc<ClusterMetadata>) {
-        self.replicas.retain(|tp, _| metadata.partition(&tp.topic, tp.partition).is_some());
+        self.replicas
+            .retain(|tp, _| metadata.partition(&tp.topic, tp.partition).is_some());
         for (name, topic) in &metadata.topics {
             for (p, pm) in topic.partitions.iter().enumerate() {
                 if !pm.replicas.contains(&self.id) {
                     continue;
                 }
-                let tp = TopicPartition { topic: name.clone(), partition: p as u32 };
+                let tp = TopicPartition {
+                    topic: name.clone(),
+                    partition: p as u32,
+                };
                 let policy = SegmentPolicy {
                     segment_bytes: topic.config.segment_bytes,
                     segment_ms: topic.config.segment_ms,
@@ -218,7 +235,10 @@ impl Broker {
             Input::Timer(Timer::FetchExpiry { id }) => {
                 if let Some(parked) = self.parked_fetches.remove(&id) {
                     let response = self.read_fetch(&parked.request);
-                    out.push(Effect::Send { to: parked.from, msg: Message::FetchResponse(response) });
+                    out.push(Effect::Send {
+                        to: parked.from,
+                        msg: Message::FetchResponse(response),
+                    });
                 }
             }
             Input::Timer(Timer::ProduceExpiry { id }) => {
@@ -230,12 +250,18 @@ impl Broker {
                         correlation_id: delayed.correlation_id,
                         results: delayed.results,
                     };
-                    out.push(Effect::Send { to: delayed.from, msg: Message::ProduceResponse(response) });
+                    out.push(Effect::Send {
+                        to: delayed.from,
+                        msg: Message::ProduceResponse(response),
+                    });
                 }
             }
             Input::Timer(Timer::RetentionCheck) => {
                 self.apply_retention(now, out);
-                out.push(Effect::SetTimer { at: now + self.retention_check, timer: Timer::RetentionCheck });
+                out.push(Effect::SetTimer {
+                    at: now + self.retention_check,
+                    timer: Timer::RetentionCheck,
+                });
             }
             Input::Timer(Timer::Wake | Timer::RequestTimeout { .. }) => {}
         }
@@ -245,13 +271,22 @@ impl Broker {
         match msg {
             Message::MetadataRequest { correlation_id } => {
                 let metadata = self.metadata.clone();
-                out.push(Effect::Send { to: from, msg: Message::MetadataResponse { correlation_id, metadata } });
+                out.push(Effect::Send {
+                    to: from,
+                    msg: Message::MetadataResponse {
+                        correlation_id,
+                        metadata,
+                    },
+                });
             }
             Message::ProduceRequest(request) => self.on_produce(now, from, request, out),
             Message::FetchRequest(request) => self.on_fetch(now, from, request, out),
             Message::ListOffsetsRequest(request) => {
                 let response = self.list_offsets(&request);
-                out.push(Effect::Send { to: from, msg: Message::ListOffsetsResponse(response) });
+                out.push(Effect::Send {
+                    to: from,
+                    msg: Message::ListOffsetsResponse(response),
+                });
             }
             Message::MetadataResponse { .. }
             | Message::ProduceResponse(_)
@@ -272,7 +307,13 @@ impl Broker {
         }
     }
 
-    fn on_produce(&mut self, now: Instant, from: NodeId, request: ProduceRequest, out: &mut Vec<Effect>) {
+    fn on_produce(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        request: ProduceRequest,
+        out: &mut Vec<Effect>,
+    ) {
         let mut results = Vec::with_capacity(request.partitions.len());
         let mut waiting = Vec::new();
         for (tp, batch) in request.partitions {
@@ -286,14 +327,28 @@ impl Broker {
             Acks::Zero => {}
             Acks::All if !waiting.is_empty() => {
                 let id = self.next_id();
-                let delayed = DelayedProduce { from, correlation_id: request.correlation_id, results, waiting };
+                let delayed = DelayedProduce {
+                    from,
+                    correlation_id: request.correlation_id,
+                    results,
+                    waiting,
+                };
                 self.delayed_produces.insert(id, delayed);
                 let at = now + Duration::from_millis(u64::from(request.timeout_ms));
-                out.push(Effect::SetTimer { at, timer: Timer::ProduceExpiry { id } });
+                out.push(Effect::SetTimer {
+                    at,
+                    timer: Timer::ProduceExpiry { id },
+                });
             }
             Acks::One | Acks::All => {
-                let response = ProduceResponse { correlation_id: request.correlation_id, results };
-                out.push(Effect::Send { to: from, msg: Message::ProduceResponse(response) });
+                let response = ProduceResponse {
+                    correlation_id: request.correlation_id,
+                    results,
+                };
+                out.push(Effect::Send {
+                    to: from,
+                    msg: Message::ProduceResponse(response),
+                });
             }
         }
     }
@@ -311,9 +366,27 @@ impl Broker {
         let broker = self.id;
         let replica = match self.leader_replica(&tp) {
             Ok(r) => r,
-            Err(error) => return (PartitionProduceResult { tp, error, base_offset: None }, None),
+            Err(error) => {
+                return (
+                    PartitionProduceResult {
+                        tp,
+                        error,
+                        base_offset: None,
+                    },
+                    None,
+                )
+            }
         };
-        let fail = |tp, error| (PartitionProduceResult { tp, error, base_offset: None }, None);
+        let fail = |tp, error| {
+            (
+                PartitionProduceResult {
+                    tp,
+                    error,
+                    base_offset: None,
+                },
+                None,
+            )
+        };
         if batch.size_bytes > replica.config.max_message_bytes {
             return fail(tp, ErrorCode::MessageTooLarge);
         }
@@ -323,8 +396,16 @@ impl Broker {
         match replica.check_sequence(&batch) {
             SequenceCheck::Reject(error) => return fail(tp, error),
             SequenceCheck::Duplicate(base_offset) => {
-                out.push(Effect::Trace(TraceKind::DuplicateBatch { broker, tp: tp.clone(), base_offset }));
-                let result = PartitionProduceResult { tp, error: ErrorCode::None, base_offset: Some(base_offset) };
+                out.push(Effect::Trace(TraceKind::DuplicateBatch {
+                    broker,
+                    tp: tp.clone(),
+                    base_offset,
+                }));
+                let result = PartitionProduceResult {
+                    tp,
+                    error: ErrorCode::None,
+                    base_offset: Some(base_offset),
+                };
                 return (result, None);
             }
             SequenceCheck::Append => {}
@@ -338,21 +419,46 @@ impl Broker {
         let segments_before = replica.log.segments().len();
         replica.log.append(batch, now);
         if replica.log.segments().len() > segments_before {
-            out.push(Effect::Trace(TraceKind::SegmentRolled { broker, tp: tp.clone(), base_offset }));
+            out.push(Effect::Trace(TraceKind::SegmentRolled {
+                broker,
+                tp: tp.clone(),
+                base_offset,
+            }));
         }
-        out.push(Effect::Trace(TraceKind::BatchAppended { broker, tp: tp.clone(), base_offset, records }));
+        out.push(Effect::Trace(TraceKind::BatchAppended {
+            broker,
+            tp: tp.clone(),
+            base_offset,
+            records,
+        }));
         let hw = replica.next_high_watermark();
         let wait_for = (acks == Acks::All && hw < next).then_some(next);
         self.set_high_watermark(now, &tp, hw, out);
-        let result = PartitionProduceResult { tp, error: ErrorCode::None, base_offset: Some(base_offset) };
+        let result = PartitionProduceResult {
+            tp,
+            error: ErrorCode::None,
+            base_offset: Some(base_offset),
+        };
         (result, wait_for)
     }
 
     /// Moves a partition's high watermark and wakes what waited on it.
-    fn set_high_watermark(&mut self, now: Instant, tp: &TopicPartition, hw: Offset, out: &mut Vec<Effect>) {
+    fn set_high_watermark(
+        &mut self,
+        now: Instant,
+        tp: &TopicPartition,
+        hw: Offset,
+        out: &mut Vec<Effect>,
+    ) {
         let replica = self.replicas.get_mut(tp).expect("replica exists");
-        assert!(hw >= replica.high_watermark, "the high watermark never moves back on a leader");
-        assert!(hw <= replica.log.log_end(), "the high watermark never passes the log end");
+        assert!(
+            hw >= replica.high_watermark,
+            "the high watermark never moves back on a leader"
+        );
+        assert!(
+            hw <= replica.log.log_end(),
+            "the high watermark never passes the log end"
+        );
         let moved = hw > replica.high_watermark;
         replica.high_watermark = hw;
         if moved {
@@ -361,22 +467,40 @@ impl Broker {
         }
     }
 
-    fn complete_delayed_produces(&mut self, tp: &TopicPartition, hw: Offset, out: &mut Vec<Effect>) {
+    fn complete_delayed_produces(
+        &mut self,
+        tp: &TopicPartition,
+        hw: Offset,
+        out: &mut Vec<Effect>,
+    ) {
         let mut done = Vec::new();
         for (&id, delayed) in &mut self.delayed_produces {
-            delayed.waiting.retain(|&(i, required)| !(delayed.results[i].tp == *tp && hw >= required));
+            delayed
+                .waiting
+                .retain(|&(i, required)| !(delayed.results[i].tp == *tp && hw >= required));
             if delayed.waiting.is_empty() {
                 done.push(id);
             }
         }
         for id in done {
             let delayed = self.delayed_produces.remove(&id).expect("present");
-            let response = ProduceResponse { correlation_id: delayed.correlation_id, results: delayed.results };
-            out.push(Effect::Send { to: delayed.from, msg: Message::ProduceResponse(response) });
+            let response = ProduceResponse {
+                correlation_id: delayed.correlation_id,
+                results: delayed.results,
+            };
+            out.push(Effect::Send {
+                to: delayed.from,
+                msg: Message::ProduceResponse(response),
+            });
         }
     }
 
-    fn complete_parked_fetches(&mut self, _now: Instant, tp: &TopicPartition, out: &mut Vec<Effect>) {
+    fn complete_parked_fetches(
+        &mut self,
+        _now: Instant,
+        tp: &TopicPartition,
+        out: &mut Vec<Effect>,
+    ) {
         if self.parked_fetches.is_empty() {
             return;
         }
@@ -391,23 +515,42 @@ impl Broker {
             let response = self.read_fetch(&parked.request);
             if fetched_bytes(&response) >= u64::from(parked.request.min_bytes) {
                 let parked = self.parked_fetches.remove(&id).expect("present");
-                out.push(Effect::Send { to: parked.from, msg: Message::FetchResponse(response) });
+                out.push(Effect::Send {
+                    to: parked.from,
+                    msg: Message::FetchResponse(response),
+                });
             }
         }
     }
 
-    fn on_fetch(&mut self, now: Instant, from: NodeId, request: FetchRequest, out: &mut Vec<Effect>) {
+    fn on_fetch(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        request: FetchRequest,
+        out: &mut Vec<Effect>,
+    ) {
         let response = self.read_fetch(&request);
-        let has_error = response.partitions.iter().any(|p| p.error != ErrorCode::None);
+        let has_error = response
+            .partitions
+            .iter()
+            .any(|p| p.error != ErrorCode::None);
         let enough = fetched_bytes(&response) >= u64::from(request.min_bytes);
         if enough || has_error || request.max_wait_ms == 0 {
-            out.push(Effect::Send { to: from, msg: Message::FetchResponse(response) });
+            out.push(Effect::Send {
+                to: from,
+                msg: Message::FetchResponse(response),
+            });
             return;
         }
         let id = self.next_id();
         let at = now + Duration::from_millis(u64::from(request.max_wait_ms));
-        self.parked_fetches.insert(id, ParkedFetch { from, request });
-        out.push(Effect::SetTimer { at, timer: Timer::FetchExpiry { id } });
+        self.parked_fetches
+            .insert(id, ParkedFetch { from, request });
+        out.push(Effect::SetTimer {
+            at,
+            timer: Timer::FetchExpiry { id },
+        });
     }
 
     /// Reads what a fetch may see now: consumers below the high watermark.
@@ -446,7 +589,10 @@ impl Broker {
                 batches,
             });
         }
-        FetchResponse { correlation_id: request.correlation_id, partitions }
+        FetchResponse {
+            correlation_id: request.correlation_id,
+            partitions,
+        }
     }
 
     fn list_offsets(&self, request: &ListOffsetsRequest) -> ListOffsetsResponse {
@@ -465,7 +611,10 @@ impl Broker {
                 _ => (tp.clone(), ErrorCode::NotLeaderOrFollower, Offset(0)),
             })
             .collect();
-        ListOffsetsResponse { correlation_id: request.correlation_id, partitions }
+        ListOffsetsResponse {
+            correlation_id: request.correlation_id,
+            partitions,
+        }
     }
 
     /// Time and size retention (§6.1): oldest segments first, never the active one,
@@ -495,7 +644,11 @@ impl Broker {
             }
             let after = replica.log.log_start();
             if after > before {
-                let event = TraceKind::SegmentsDeleted { broker: self.id, tp: tp.clone(), log_start: after };
+                let event = TraceKind::SegmentsDeleted {
+                    broker: self.id,
+                    tp: tp.clone(),
+                    log_start: after,
+                };
                 out.push(Effect::Trace(event));
             }
         }
@@ -508,9 +661,188 @@ impl Broker {
 }
 
 fn empty_fetch(tp: &TopicPartition, error: ErrorCode) -> FetchedPartition {
-    FetchedPartition { tp: tp.clone(), error, high_watermark: Offset(0), log_start: Offset(0), batches: Vec::new() }
+    FetchedPartition {
+        tp: tp.clone(),
+        error,
+        high_watermark: Offset(0),
+        log_start: Offset(0),
+        batches: Vec::new(),
+    }
 }
 
 fn fetched_bytes(response: &FetchResponse) -> u64 {
-    response.partitions.iter().flat_map(|p| &p.batches).map(|b| u64::from(b.size_bytes)).sum()
+    response
+        .partitions
+        .iter()
+        .flat_map(|p| &p.batches)
+        .map(|b| u64::from(b.size_bytes))
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Scope;
+    use crate::metadata::{BrokerRegistration, PartitionMetadata, TopicMetadata};
+    use crate::record::{ProducerIdentity, Record, RecordId};
+
+    fn broker() -> Broker {
+        let topic: Arc<str> = Arc::from("t");
+        let mut topics = BTreeMap::new();
+        let pm = PartitionMetadata {
+            replicas: vec![0],
+            leader: Some(0),
+            leader_epoch: 3,
+            isr: vec![0],
+        };
+        topics.insert(
+            topic.clone(),
+            TopicMetadata {
+                name: topic,
+                partitions: vec![pm],
+                config: TopicConfig::defaults(),
+            },
+        );
+        let metadata = Arc::new(ClusterMetadata {
+            version: 1,
+            brokers: vec![BrokerRegistration {
+                id: 0,
+                fenced: false,
+            }],
+            controller: 0,
+            topics,
+        });
+        let mut b = Broker::new(0, metadata.clone(), &Configs::new(Scope::Broker));
+        b.apply_metadata(Instant::ZERO, metadata);
+        b
+    }
+
+    fn batch(epoch: i16, base_sequence: i32, n: u64) -> RecordBatch {
+        let records = (0..n)
+            .map(|i| Record {
+                timestamp_ms: 0,
+                key: None,
+                value: None,
+                headers: vec![],
+                id: RecordId {
+                    producer: 0,
+                    seq: i,
+                },
+            })
+            .collect();
+        RecordBatch {
+            base_offset: Offset(0),
+            partition_leader_epoch: -1,
+            producer: Some(ProducerIdentity {
+                producer_id: 7,
+                producer_epoch: epoch,
+                base_sequence,
+            }),
+            is_transactional: false,
+            is_control: false,
+            size_bytes: 100,
+            max_timestamp_ms: 0,
+            records: Arc::new(records),
+        }
+    }
+
+    /// Sends one produce request and returns the single partition result.
+    fn produce(b: &mut Broker, batch: RecordBatch) -> PartitionProduceResult {
+        let mut out = Vec::new();
+        let request = ProduceRequest {
+            correlation_id: 1,
+            acks: Acks::All,
+            timeout_ms: 30_000,
+            partitions: vec![(TopicPartition::new("t", 0), batch)],
+        };
+        b.handle(
+            Instant::ZERO,
+            Input::Message {
+                from: NodeId::Producer(0),
+                msg: Message::ProduceRequest(request),
+            },
+            &mut out,
+        );
+        let response = out.into_iter().find_map(|e| match e {
+            Effect::Send {
+                msg: Message::ProduceResponse(r),
+                ..
+            } => Some(r),
+            _ => None,
+        });
+        response
+            .expect("acks=all with one replica answers at once")
+            .results
+            .remove(0)
+    }
+
+    #[test]
+    fn a_retried_batch_is_not_appended_twice() {
+        let mut b = broker();
+        let first = produce(&mut b, batch(0, 0, 5));
+        assert_eq!(
+            (first.error, first.base_offset),
+            (ErrorCode::None, Some(Offset(0)))
+        );
+        let again = produce(&mut b, batch(0, 0, 5));
+        assert_eq!(
+            (again.error, again.base_offset),
+            (ErrorCode::None, Some(Offset(0))),
+            "same offset as the original"
+        );
+        let log_end = b
+            .replica(&TopicPartition::new("t", 0))
+            .expect("replica")
+            .log
+            .log_end();
+        assert_eq!(log_end, Offset(5), "appended once");
+        let stamped = b
+            .replica(&TopicPartition::new("t", 0))
+            .expect("replica")
+            .log
+            .batch_at(Offset(0))
+            .expect("batch")
+            .partition_leader_epoch;
+        assert_eq!(stamped, 3, "the leader stamps its epoch");
+    }
+
+    #[test]
+    fn a_sequence_gap_or_an_old_epoch_is_rejected() {
+        let mut b = broker();
+        assert_eq!(produce(&mut b, batch(1, 0, 5)).error, ErrorCode::None);
+        assert_eq!(
+            produce(&mut b, batch(1, 7, 2)).error,
+            ErrorCode::OutOfOrderSequenceNumber,
+            "expected 5"
+        );
+        assert_eq!(
+            produce(&mut b, batch(0, 5, 2)).error,
+            ErrorCode::InvalidProducerEpoch
+        );
+        assert_eq!(produce(&mut b, batch(1, 5, 2)).error, ErrorCode::None);
+        assert_eq!(
+            produce(&mut b, batch(2, 3, 1)).error,
+            ErrorCode::OutOfOrderSequenceNumber,
+            "a new epoch starts at 0"
+        );
+        assert_eq!(produce(&mut b, batch(2, 0, 1)).error, ErrorCode::None);
+    }
+
+    #[test]
+    fn only_the_last_five_batches_are_remembered() {
+        let mut b = broker();
+        for i in 0..6 {
+            assert_eq!(produce(&mut b, batch(0, i * 2, 2)).error, ErrorCode::None);
+        }
+        // The first batch fell out of the window: its retry is no longer recognised.
+        assert_eq!(
+            produce(&mut b, batch(0, 0, 2)).error,
+            ErrorCode::OutOfOrderSequenceNumber
+        );
+        assert_eq!(
+            produce(&mut b, batch(0, 2, 2)).base_offset,
+            Some(Offset(2)),
+            "the second still is"
+        );
+    }
 }

@@ -41,7 +41,10 @@ impl fmt::Display for ConfigError {
 }
 
 fn err(key: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError { key: key.to_string(), message: message.into() }
+    ConfigError {
+        key: key.to_string(),
+        message: message.into(),
+    }
 }
 
 /// Which component a configuration belongs to.
@@ -56,7 +59,10 @@ pub enum Scope {
 /// The type and allowed values of one configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     Bool,
     /// One of these strings (integers are accepted and compared as text, as `acks = 1`).
     Choice(&'static [&'static str]),
@@ -91,10 +97,22 @@ pub struct ConfigDef {
 const I32: i64 = i32::MAX as i64;
 
 const fn int(name: &'static str, default: i64, min: i64, max: i64, doc: &'static str) -> ConfigDef {
-    ConfigDef { name, kind: Kind::Int { min, max }, default: Default::Int(default), simulated: true, doc }
+    ConfigDef {
+        name,
+        kind: Kind::Int { min, max },
+        default: Default::Int(default),
+        simulated: true,
+        doc,
+    }
 }
 const fn boolean(name: &'static str, default: bool, doc: &'static str) -> ConfigDef {
-    ConfigDef { name, kind: Kind::Bool, default: Default::Bool(default), simulated: true, doc }
+    ConfigDef {
+        name,
+        kind: Kind::Bool,
+        default: Default::Bool(default),
+        simulated: true,
+        doc,
+    }
 }
 const fn choice(
     name: &'static str,
@@ -102,10 +120,22 @@ const fn choice(
     values: &'static [&'static str],
     doc: &'static str,
 ) -> ConfigDef {
-    ConfigDef { name, kind: Kind::Choice(values), default: Default::Str(default), simulated: true, doc }
+    ConfigDef {
+        name,
+        kind: Kind::Choice(values),
+        default: Default::Str(default),
+        simulated: true,
+        doc,
+    }
 }
 const fn text(name: &'static str, doc: &'static str) -> ConfigDef {
-    ConfigDef { name, kind: Kind::Text, default: Default::Null, simulated: true, doc }
+    ConfigDef {
+        name,
+        kind: Kind::Text,
+        default: Default::Null,
+        simulated: true,
+        doc,
+    }
 }
 /// Accepted so real client configs can be pasted in, but without effect here.
 const fn inert(name: &'static str) -> ConfigDef {
@@ -119,38 +149,190 @@ const fn inert(name: &'static str) -> ConfigDef {
 }
 
 pub const BROKER_CONFIGS: &[ConfigDef] = &[
-    boolean("unclean.leader.election.enable", false, "Allow an out-of-sync replica to become leader."),
-    int("min.insync.replicas", 1, 1, I32, "Replicas that must be in sync for acks=all writes."),
-    int("default.replication.factor", 1, 1, I32, "Replication factor of auto-created topics."),
-    int("num.partitions", 1, 1, I32, "Partition count of auto-created topics."),
-    int("replica.lag.time.max.ms", 30_000, 1, I32, "How long a follower may lag before leaving the ISR."),
-    int("replica.fetch.wait.max.ms", 500, 0, I32, "Longest wait of a follower fetch."),
-    int("replica.fetch.min.bytes", 1, 1, I32, "Least data a follower fetch waits for."),
-    int("replica.fetch.max.bytes", 1_048_576, 1, I32, "Most data per partition in a follower fetch."),
-    int("broker.session.timeout.ms", 9_000, 1, I32, "Broker heartbeat silence before it is fenced."),
-    int("broker.heartbeat.interval.ms", 2_000, 1, I32, "Broker heartbeat period."),
-    boolean("auto.leader.rebalance.enable", true, "Move leadership back to preferred replicas."),
-    int("leader.imbalance.check.interval.seconds", 300, 1, I32, "Preferred leader check period."),
-    int("log.retention.check.interval.ms", 300_000, 1, I32, "How often retention runs."),
-    int("log.retention.hours", 168, -1, I32, "Default retention.ms, in hours."),
-    int("log.retention.bytes", -1, -1, i64::MAX, "Default retention.bytes."),
-    int("log.segment.bytes", 1_073_741_824, 1_048_576, I32, "Default segment.bytes."),
-    int("message.max.bytes", 1_048_588, 0, I32, "Largest record batch a broker accepts."),
-    int("group.initial.rebalance.delay.ms", 3_000, 0, I32, "Delay of a new group's first rebalance."),
-    int("group.min.session.timeout.ms", 6_000, 0, I32, "Smallest session.timeout.ms allowed."),
-    int("group.max.session.timeout.ms", 1_800_000, 0, I32, "Largest session.timeout.ms allowed."),
-    int("offsets.topic.num.partitions", 50, 1, 1000, "Partitions of __consumer_offsets."),
-    int("offsets.topic.replication.factor", 3, 1, I32, "Replication factor of __consumer_offsets."),
+    boolean(
+        "unclean.leader.election.enable",
+        false,
+        "Allow an out-of-sync replica to become leader.",
+    ),
+    int(
+        "min.insync.replicas",
+        1,
+        1,
+        I32,
+        "Replicas that must be in sync for acks=all writes.",
+    ),
+    int(
+        "default.replication.factor",
+        1,
+        1,
+        I32,
+        "Replication factor of auto-created topics.",
+    ),
+    int(
+        "num.partitions",
+        1,
+        1,
+        I32,
+        "Partition count of auto-created topics.",
+    ),
+    int(
+        "replica.lag.time.max.ms",
+        30_000,
+        1,
+        I32,
+        "How long a follower may lag before leaving the ISR.",
+    ),
+    int(
+        "replica.fetch.wait.max.ms",
+        500,
+        0,
+        I32,
+        "Longest wait of a follower fetch.",
+    ),
+    int(
+        "replica.fetch.min.bytes",
+        1,
+        1,
+        I32,
+        "Least data a follower fetch waits for.",
+    ),
+    int(
+        "replica.fetch.max.bytes",
+        1_048_576,
+        1,
+        I32,
+        "Most data per partition in a follower fetch.",
+    ),
+    int(
+        "broker.session.timeout.ms",
+        9_000,
+        1,
+        I32,
+        "Broker heartbeat silence before it is fenced.",
+    ),
+    int(
+        "broker.heartbeat.interval.ms",
+        2_000,
+        1,
+        I32,
+        "Broker heartbeat period.",
+    ),
+    boolean(
+        "auto.leader.rebalance.enable",
+        true,
+        "Move leadership back to preferred replicas.",
+    ),
+    int(
+        "leader.imbalance.check.interval.seconds",
+        300,
+        1,
+        I32,
+        "Preferred leader check period.",
+    ),
+    int(
+        "log.retention.check.interval.ms",
+        300_000,
+        1,
+        I32,
+        "How often retention runs.",
+    ),
+    int(
+        "log.retention.hours",
+        168,
+        -1,
+        I32,
+        "Default retention.ms, in hours.",
+    ),
+    int(
+        "log.retention.bytes",
+        -1,
+        -1,
+        i64::MAX,
+        "Default retention.bytes.",
+    ),
+    int(
+        "log.segment.bytes",
+        1_073_741_824,
+        1_048_576,
+        I32,
+        "Default segment.bytes.",
+    ),
+    int(
+        "message.max.bytes",
+        1_048_588,
+        0,
+        I32,
+        "Largest record batch a broker accepts.",
+    ),
+    int(
+        "group.initial.rebalance.delay.ms",
+        3_000,
+        0,
+        I32,
+        "Delay of a new group's first rebalance.",
+    ),
+    int(
+        "group.min.session.timeout.ms",
+        6_000,
+        0,
+        I32,
+        "Smallest session.timeout.ms allowed.",
+    ),
+    int(
+        "group.max.session.timeout.ms",
+        1_800_000,
+        0,
+        I32,
+        "Largest session.timeout.ms allowed.",
+    ),
+    int(
+        "offsets.topic.num.partitions",
+        50,
+        1,
+        1000,
+        "Partitions of __consumer_offsets.",
+    ),
+    int(
+        "offsets.topic.replication.factor",
+        3,
+        1,
+        I32,
+        "Replication factor of __consumer_offsets.",
+    ),
     inert("auto.create.topics.enable"),
     inert("num.io.threads"),
     inert("num.network.threads"),
 ];
 
 pub const TOPIC_CONFIGS: &[ConfigDef] = &[
-    int("retention.ms", 604_800_000, -1, i64::MAX, "How long records are kept; -1 keeps them forever."),
-    int("retention.bytes", -1, -1, i64::MAX, "Size a partition may reach; -1 is unlimited."),
-    int("segment.bytes", 1_073_741_824, 1_048_576, I32, "Segment size at which a new one is rolled."),
-    int("segment.ms", 604_800_000, 1, i64::MAX, "Segment age at which a new one is rolled."),
+    int(
+        "retention.ms",
+        604_800_000,
+        -1,
+        i64::MAX,
+        "How long records are kept; -1 keeps them forever.",
+    ),
+    int(
+        "retention.bytes",
+        -1,
+        -1,
+        i64::MAX,
+        "Size a partition may reach; -1 is unlimited.",
+    ),
+    int(
+        "segment.bytes",
+        1_073_741_824,
+        1_048_576,
+        I32,
+        "Segment size at which a new one is rolled.",
+    ),
+    int(
+        "segment.ms",
+        604_800_000,
+        1,
+        i64::MAX,
+        "Segment age at which a new one is rolled.",
+    ),
     ConfigDef {
         name: "cleanup.policy",
         kind: Kind::List(&["delete", "compact"]),
@@ -158,33 +340,124 @@ pub const TOPIC_CONFIGS: &[ConfigDef] = &[
         simulated: true,
         doc: "delete (retention), compact (keep the latest record per key), or both.",
     },
-    int("min.insync.replicas", 1, 1, I32, "Replicas that must be in sync for acks=all writes."),
-    boolean("unclean.leader.election.enable", false, "Allow an out-of-sync replica to lead."),
-    int("max.message.bytes", 1_048_588, 0, I32, "Largest record batch this topic accepts."),
+    int(
+        "min.insync.replicas",
+        1,
+        1,
+        I32,
+        "Replicas that must be in sync for acks=all writes.",
+    ),
+    boolean(
+        "unclean.leader.election.enable",
+        false,
+        "Allow an out-of-sync replica to lead.",
+    ),
+    int(
+        "max.message.bytes",
+        1_048_588,
+        0,
+        I32,
+        "Largest record batch this topic accepts.",
+    ),
     choice(
         "message.timestamp.type",
         "CreateTime",
         &["CreateTime", "LogAppendTime"],
         "Whose clock stamps records.",
     ),
-    int("delete.retention.ms", 86_400_000, 0, i64::MAX, "How long tombstones survive compaction."),
-    int("min.compaction.lag.ms", 0, 0, i64::MAX, "Youngest record compaction may touch."),
+    int(
+        "delete.retention.ms",
+        86_400_000,
+        0,
+        i64::MAX,
+        "How long tombstones survive compaction.",
+    ),
+    int(
+        "min.compaction.lag.ms",
+        0,
+        0,
+        i64::MAX,
+        "Youngest record compaction may touch.",
+    ),
     inert("compression.type"),
 ];
 
 pub const PRODUCER_CONFIGS: &[ConfigDef] = &[
-    choice("acks", "all", &["all", "-1", "0", "1"], "Replicas that must acknowledge a write."),
-    boolean("enable.idempotence", true, "Producer ids and sequence numbers prevent duplicates."),
-    int("retries", I32, 0, I32, "How many times a failed batch is resent."),
-    int("max.in.flight.requests.per.connection", 5, 1, I32, "Unacknowledged requests per broker."),
+    choice(
+        "acks",
+        "all",
+        &["all", "-1", "0", "1"],
+        "Replicas that must acknowledge a write.",
+    ),
+    boolean(
+        "enable.idempotence",
+        true,
+        "Producer ids and sequence numbers prevent duplicates.",
+    ),
+    int(
+        "retries",
+        I32,
+        0,
+        I32,
+        "How many times a failed batch is resent.",
+    ),
+    int(
+        "max.in.flight.requests.per.connection",
+        5,
+        1,
+        I32,
+        "Unacknowledged requests per broker.",
+    ),
     int("batch.size", 16_384, 0, I32, "Bytes per partition batch."),
-    int("linger.ms", 5, 0, I32, "How long a batch waits for more records."),
-    int("delivery.timeout.ms", 120_000, 0, I32, "Upper bound on the time to report a send."),
-    int("request.timeout.ms", 30_000, 0, I32, "How long to wait for a response."),
-    int("retry.backoff.ms", 100, 0, I32, "Wait before the first retry."),
-    int("retry.backoff.max.ms", 1_000, 0, I32, "Largest retry wait (exponential backoff)."),
-    int("buffer.memory", 33_554_432, 0, i64::MAX, "Bytes of unsent records before send() blocks."),
-    int("max.request.size", 1_048_576, 0, I32, "Largest produce request."),
+    int(
+        "linger.ms",
+        5,
+        0,
+        I32,
+        "How long a batch waits for more records.",
+    ),
+    int(
+        "delivery.timeout.ms",
+        120_000,
+        0,
+        I32,
+        "Upper bound on the time to report a send.",
+    ),
+    int(
+        "request.timeout.ms",
+        30_000,
+        0,
+        I32,
+        "How long to wait for a response.",
+    ),
+    int(
+        "retry.backoff.ms",
+        100,
+        0,
+        I32,
+        "Wait before the first retry.",
+    ),
+    int(
+        "retry.backoff.max.ms",
+        1_000,
+        0,
+        I32,
+        "Largest retry wait (exponential backoff).",
+    ),
+    int(
+        "buffer.memory",
+        33_554_432,
+        0,
+        i64::MAX,
+        "Bytes of unsent records before send() blocks.",
+    ),
+    int(
+        "max.request.size",
+        1_048_576,
+        0,
+        I32,
+        "Largest produce request.",
+    ),
     ConfigDef {
         name: "partitioner.class",
         kind: Kind::Choice(&[
@@ -195,13 +468,20 @@ pub const PRODUCER_CONFIGS: &[ConfigDef] = &[
         simulated: true,
         doc: "Null for the built-in partitioner, or RoundRobinPartitioner.",
     },
-    boolean("partitioner.ignore.keys", false, "Use the sticky partitioner for keyed records too."),
+    boolean(
+        "partitioner.ignore.keys",
+        false,
+        "Use the sticky partitioner for keyed records too.",
+    ),
     boolean(
         "partitioner.adaptive.partitioning.enable",
         true,
         "Send more to partitions with shorter queues.",
     ),
-    text("transactional.id", "Transactions are not simulated yet; setting this is rejected."),
+    text(
+        "transactional.id",
+        "Transactions are not simulated yet; setting this is rejected.",
+    ),
     inert("client.id"),
     inert("bootstrap.servers"),
     inert("key.serializer"),
@@ -212,24 +492,79 @@ pub const PRODUCER_CONFIGS: &[ConfigDef] = &[
 ];
 
 pub const CONSUMER_CONFIGS: &[ConfigDef] = &[
-    text("group.id", "Consumer group; groups are simulated in a later version."),
+    text(
+        "group.id",
+        "Consumer group; groups are simulated in a later version.",
+    ),
     text("group.instance.id", "Static membership id."),
-    int("max.poll.records", 500, 1, I32, "Most records one poll() returns."),
-    int("fetch.min.bytes", 1, 0, I32, "Least data a fetch waits for."),
-    int("fetch.max.bytes", 52_428_800, 0, I32, "Most data in one fetch response."),
-    int("fetch.max.wait.ms", 500, 0, I32, "Longest a fetch waits for fetch.min.bytes."),
-    int("max.partition.fetch.bytes", 1_048_576, 1, I32, "Most data per partition in a fetch."),
+    int(
+        "max.poll.records",
+        500,
+        1,
+        I32,
+        "Most records one poll() returns.",
+    ),
+    int(
+        "fetch.min.bytes",
+        1,
+        0,
+        I32,
+        "Least data a fetch waits for.",
+    ),
+    int(
+        "fetch.max.bytes",
+        52_428_800,
+        0,
+        I32,
+        "Most data in one fetch response.",
+    ),
+    int(
+        "fetch.max.wait.ms",
+        500,
+        0,
+        I32,
+        "Longest a fetch waits for fetch.min.bytes.",
+    ),
+    int(
+        "max.partition.fetch.bytes",
+        1_048_576,
+        1,
+        I32,
+        "Most data per partition in a fetch.",
+    ),
     choice(
         "auto.offset.reset",
         "latest",
         &["latest", "earliest", "none"],
         "Where to start without a committed offset.",
     ),
-    boolean("enable.auto.commit", true, "Commit positions in the background."),
-    int("auto.commit.interval.ms", 5_000, 0, I32, "Period of automatic commits."),
-    int("session.timeout.ms", 45_000, 1, I32, "Heartbeat silence before the member is removed."),
+    boolean(
+        "enable.auto.commit",
+        true,
+        "Commit positions in the background.",
+    ),
+    int(
+        "auto.commit.interval.ms",
+        5_000,
+        0,
+        I32,
+        "Period of automatic commits.",
+    ),
+    int(
+        "session.timeout.ms",
+        45_000,
+        1,
+        I32,
+        "Heartbeat silence before the member is removed.",
+    ),
     int("heartbeat.interval.ms", 3_000, 1, I32, "Heartbeat period."),
-    int("max.poll.interval.ms", 300_000, 1, I32, "Longest gap between polls before leaving."),
+    int(
+        "max.poll.interval.ms",
+        300_000,
+        1,
+        I32,
+        "Longest gap between polls before leaving.",
+    ),
     ConfigDef {
         name: "partition.assignment.strategy",
         kind: Kind::List(&["range", "roundrobin", "sticky", "cooperative-sticky"]),
@@ -243,10 +578,27 @@ pub const CONSUMER_CONFIGS: &[ConfigDef] = &[
         &["read_uncommitted", "read_committed"],
         "Whether to read records of open transactions.",
     ),
-    int("request.timeout.ms", 30_000, 0, I32, "How long to wait for a response."),
-    int("retry.backoff.ms", 100, 0, I32, "Wait before retrying a failed request."),
+    int(
+        "request.timeout.ms",
+        30_000,
+        0,
+        I32,
+        "How long to wait for a response.",
+    ),
+    int(
+        "retry.backoff.ms",
+        100,
+        0,
+        I32,
+        "Wait before retrying a failed request.",
+    ),
     int("retry.backoff.max.ms", 1_000, 0, I32, "Largest retry wait."),
-    choice("group.protocol", "classic", &["classic", "consumer"], "Group protocol."),
+    choice(
+        "group.protocol",
+        "classic",
+        &["classic", "consumer"],
+        "Group protocol.",
+    ),
     inert("client.id"),
     inert("bootstrap.servers"),
     inert("key.deserializer"),
@@ -267,7 +619,9 @@ pub fn defs(scope: Scope) -> &'static [ConfigDef] {
 fn normalize_list_item(item: &str) -> &str {
     match item {
         "org.apache.kafka.clients.consumer.RangeAssignor" | "RangeAssignor" => "range",
-        "org.apache.kafka.clients.consumer.RoundRobinAssignor" | "RoundRobinAssignor" => "roundrobin",
+        "org.apache.kafka.clients.consumer.RoundRobinAssignor" | "RoundRobinAssignor" => {
+            "roundrobin"
+        }
         "org.apache.kafka.clients.consumer.StickyAssignor" | "StickyAssignor" => "sticky",
         "org.apache.kafka.clients.consumer.CooperativeStickyAssignor"
         | "CooperativeStickyAssignor" => "cooperative-sticky",
@@ -285,7 +639,10 @@ pub struct Configs {
 impl Configs {
     /// Defaults only.
     pub fn new(scope: Scope) -> Configs {
-        Configs { scope, explicit: BTreeMap::new() }
+        Configs {
+            scope,
+            explicit: BTreeMap::new(),
+        }
     }
 
     /// Checks every pair; the first bad one is reported by name.
@@ -303,10 +660,19 @@ impl Configs {
 
     /// Sets one value after checking it.
     pub fn set(&mut self, key: &str, value: ConfigValue) -> Result<(), ConfigError> {
-        let def = defs(self.scope).iter().find(|d| d.name == key).ok_or_else(|| {
-            let scope = format!("{:?}", self.scope).to_lowercase();
-            err(key, format!("unknown {scope} configuration{}", suggestion(self.scope, key)))
-        })?;
+        let def = defs(self.scope)
+            .iter()
+            .find(|d| d.name == key)
+            .ok_or_else(|| {
+                let scope = format!("{:?}", self.scope).to_lowercase();
+                err(
+                    key,
+                    format!(
+                        "unknown {scope} configuration{}",
+                        suggestion(self.scope, key)
+                    ),
+                )
+            })?;
         let value = check(def, value)?;
         self.explicit.insert(def.name, value);
         Ok(())
@@ -379,7 +745,16 @@ impl Configs {
 fn suggestion(scope: Scope, key: &str) -> String {
     let best = defs(scope)
         .iter()
-        .map(|d| (d.name.chars().zip(key.chars()).take_while(|(a, b)| a == b).count(), d.name))
+        .map(|d| {
+            (
+                d.name
+                    .chars()
+                    .zip(key.chars())
+                    .take_while(|(a, b)| a == b)
+                    .count(),
+                d.name,
+            )
+        })
         .max_by_key(|(n, _)| *n);
     match best {
         Some((n, name)) if n >= 4 => format!(" (did you mean `{name}`?)"),
@@ -402,7 +777,10 @@ fn check(def: &ConfigDef, value: ConfigValue) -> Result<ConfigValue, ConfigError
     match (def.kind, value) {
         (Kind::Int { min, max }, ConfigValue::Int(v)) => {
             if v < min || v > max {
-                Err(err(key, format!("must be between {min} and {max}, got {v}")))
+                Err(err(
+                    key,
+                    format!("must be between {min} and {max}, got {v}"),
+                ))
             } else {
                 Ok(ConfigValue::Int(v))
             }
@@ -427,7 +805,10 @@ fn check(def: &ConfigDef, value: ConfigValue) -> Result<ConfigValue, ConfigError
             if values.contains(&s.as_str()) {
                 Ok(ConfigValue::Str(s))
             } else {
-                Err(err(key, format!("must be one of {}, got {s:?}", values.join(", "))))
+                Err(err(
+                    key,
+                    format!("must be one of {}, got {s:?}", values.join(", ")),
+                ))
             }
         }
         (Kind::List(_), ConfigValue::Str(s)) => {
@@ -463,7 +844,10 @@ fn check(def: &ConfigDef, value: ConfigValue) -> Result<ConfigValue, ConfigError
                 Kind::Choice(_) | Kind::Text => "a string",
                 Kind::List(_) => "a list of strings",
             };
-            Err(err(key, format!("expected {expected}, got {}", type_name(&v))))
+            Err(err(
+                key,
+                format!("expected {expected}, got {}", type_name(&v)),
+            ))
         }
     }
 }
@@ -473,7 +857,10 @@ mod tests {
     use super::*;
 
     fn pairs(items: &[(&str, ConfigValue)]) -> Vec<(String, ConfigValue)> {
-        items.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+        items
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
     }
 
     #[test]
@@ -485,8 +872,14 @@ mod tests {
         assert!(p.bool("enable.idempotence"));
         let c = Configs::new(Scope::Consumer);
         assert_eq!(c.str("auto.offset.reset").as_deref(), Some("latest"));
-        assert_eq!(c.list("partition.assignment.strategy"), vec!["range", "cooperative-sticky"]);
-        assert_eq!(Configs::new(Scope::Broker).int("replica.lag.time.max.ms"), 30_000);
+        assert_eq!(
+            c.list("partition.assignment.strategy"),
+            vec!["range", "cooperative-sticky"]
+        );
+        assert_eq!(
+            Configs::new(Scope::Broker).int("replica.lag.time.max.ms"),
+            30_000
+        );
     }
 
     #[test]
@@ -516,7 +909,13 @@ mod tests {
     #[test]
     fn assignor_class_names_are_normalized() {
         let v = ConfigValue::Str("org.apache.kafka.clients.consumer.RoundRobinAssignor".into());
-        let c = Configs::parse(Scope::Consumer, &pairs(&[("partition.assignment.strategy", v)]));
-        assert_eq!(c.unwrap().list("partition.assignment.strategy"), vec!["roundrobin"]);
+        let c = Configs::parse(
+            Scope::Consumer,
+            &pairs(&[("partition.assignment.strategy", v)]),
+        );
+        assert_eq!(
+            c.unwrap().list("partition.assignment.strategy"),
+            vec!["roundrobin"]
+        );
     }
 }

@@ -13,8 +13,8 @@ use crate::ledger::Observation;
 use crate::metadata::ClusterMetadata;
 use crate::node::{Effect, Input, Timer};
 use crate::protocol::{
-    ErrorCode, FetchPartition, FetchRequest, FetchResponse, ListOffsetsRequest, ListOffsetsResponse,
-    Message, OffsetSpec,
+    ErrorCode, FetchPartition, FetchRequest, FetchResponse, ListOffsetsRequest,
+    ListOffsetsResponse, Message, OffsetSpec,
 };
 use crate::record::{Offset, RecordBatch, TopicPartition};
 use crate::time::{Duration, Instant};
@@ -96,7 +96,14 @@ impl PartitionPosition {
     }
     pub fn buffered_records(&self) -> u64 {
         let position = self.position.map_or(0, |p| p.0);
-        self.buffered.iter().map(|b| b.next_offset().0.saturating_sub(position.max(b.base_offset.0))).sum()
+        self.buffered
+            .iter()
+            .map(|b| {
+                b.next_offset()
+                    .0
+                    .saturating_sub(position.max(b.base_offset.0))
+            })
+            .sum()
     }
 }
 
@@ -190,13 +197,25 @@ impl Consumer {
     }
 
     /// `seek(tp, offset)`: the next poll returns `offset`; buffered data for `tp` is dropped.
-    pub fn seek(&mut self, now: Instant, tp: &TopicPartition, offset: Offset, out: &mut Vec<Effect>) -> bool {
-        let Some(p) = self.positions.get_mut(tp) else { return false };
+    pub fn seek(
+        &mut self,
+        now: Instant,
+        tp: &TopicPartition,
+        offset: Offset,
+        out: &mut Vec<Effect>,
+    ) -> bool {
+        let Some(p) = self.positions.get_mut(tp) else {
+            return false;
+        };
         p.position = Some(offset);
         p.buffered.clear();
         p.retry_at = None;
         self.ready.retain(|t| t != tp);
-        out.push(Effect::Trace(TraceKind::Seek { consumer: self.index, tp: tp.clone(), offset }));
+        out.push(Effect::Trace(TraceKind::Seek {
+            consumer: self.index,
+            tp: tp.clone(),
+            offset,
+        }));
         self.wake(now, out);
         true
     }
@@ -209,7 +228,9 @@ impl Consumer {
                 Message::ListOffsetsResponse(r) => self.on_list_offsets(now, r, out),
                 other => unreachable!("consumer got {}", other.kind()),
             },
-            Input::Disconnected { peer: NodeId::Broker(b) } => {
+            Input::Disconnected {
+                peer: NodeId::Broker(b),
+            } => {
                 self.fetches.remove(&b);
                 self.metadata_in_flight = false;
                 for p in self.positions.values_mut() {
@@ -244,14 +265,18 @@ impl Consumer {
             match metadata.topics.get(topic.as_str()) {
                 Some(t) => {
                     for p in 0..t.partitions.len() as u32 {
-                        let tp = TopicPartition { topic: t.name.clone(), partition: p };
+                        let tp = TopicPartition {
+                            topic: t.name.clone(),
+                            partition: p,
+                        };
                         self.positions.entry(tp).or_default();
                     }
                 }
                 None => missing = true,
             }
         }
-        self.positions.retain(|tp, _| metadata.topics.contains_key(&tp.topic));
+        self.positions
+            .retain(|tp, _| metadata.topics.contains_key(&tp.topic));
         self.metadata_retry_at = missing.then(|| now + Duration::from_millis(1000));
         self.metadata = Some(metadata);
     }
@@ -269,7 +294,10 @@ impl Consumer {
         self.bootstrap_next += 1;
         self.metadata_in_flight = true;
         let correlation_id = self.next_correlation();
-        out.push(Effect::Send { to: NodeId::Broker(broker), msg: Message::MetadataRequest { correlation_id } });
+        out.push(Effect::Send {
+            to: NodeId::Broker(broker),
+            msg: Message::MetadataRequest { correlation_id },
+        });
     }
 
     fn leader_of(&self, tp: &TopicPartition) -> Option<u32> {
@@ -300,10 +328,19 @@ impl Consumer {
             OffsetReset::Earliest => OffsetSpec::Earliest,
             OffsetReset::Latest => OffsetSpec::Latest,
             OffsetReset::None => {
-                if let Some(tp) = self.positions.iter().find(|(_, p)| p.position.is_none()).map(|(tp, _)| tp.clone()) {
+                if let Some(tp) = self
+                    .positions
+                    .iter()
+                    .find(|(_, p)| p.position.is_none())
+                    .map(|(tp, _)| tp.clone())
+                {
                     self.state = AppState::Failed(ErrorCode::NoOffsetForPartition);
                     let error = ErrorCode::NoOffsetForPartition;
-                    out.push(Effect::Trace(TraceKind::ConsumerFailed { consumer: self.index, tp, error }));
+                    out.push(Effect::Trace(TraceKind::ConsumerFailed {
+                        consumer: self.index,
+                        tp,
+                        error,
+                    }));
                 }
                 return;
             }
@@ -315,21 +352,39 @@ impl Consumer {
             .map(|(tp, _)| tp.clone())
             .collect();
         for tp in wanted {
-            let Some(leader) = self.leader_of(&tp) else { continue };
-            self.positions.get_mut(&tp).expect("present").reset_in_flight = true;
+            let Some(leader) = self.leader_of(&tp) else {
+                continue;
+            };
+            self.positions
+                .get_mut(&tp)
+                .expect("present")
+                .reset_in_flight = true;
             requests.entry(leader).or_default().push((tp, spec));
         }
         for (broker, partitions) in requests {
             let correlation_id = self.next_correlation();
-            let msg = Message::ListOffsetsRequest(ListOffsetsRequest { correlation_id, partitions });
-            out.push(Effect::Send { to: NodeId::Broker(broker), msg });
+            let msg = Message::ListOffsetsRequest(ListOffsetsRequest {
+                correlation_id,
+                partitions,
+            });
+            out.push(Effect::Send {
+                to: NodeId::Broker(broker),
+                msg,
+            });
         }
     }
 
-    fn on_list_offsets(&mut self, _now: Instant, response: ListOffsetsResponse, out: &mut Vec<Effect>) {
+    fn on_list_offsets(
+        &mut self,
+        _now: Instant,
+        response: ListOffsetsResponse,
+        out: &mut Vec<Effect>,
+    ) {
         let earliest = self.config.auto_offset_reset == OffsetReset::Earliest;
         for (tp, error, offset) in response.partitions {
-            let Some(p) = self.positions.get_mut(&tp) else { continue };
+            let Some(p) = self.positions.get_mut(&tp) else {
+                continue;
+            };
             p.reset_in_flight = false;
             if error != ErrorCode::None {
                 self.metadata_retry_at = Some(_now + self.config.retry_backoff);
@@ -337,7 +392,12 @@ impl Consumer {
             }
             if p.position.is_none() {
                 p.position = Some(offset);
-                out.push(Effect::Trace(TraceKind::OffsetReset { consumer: self.index, tp, offset, earliest }));
+                out.push(Effect::Trace(TraceKind::OffsetReset {
+                    consumer: self.index,
+                    tp,
+                    offset,
+                    earliest,
+                }));
             }
         }
     }
@@ -350,7 +410,9 @@ impl Consumer {
             if !p.buffered.is_empty() || p.retry_at.is_some_and(|at| at > now) {
                 continue;
             }
-            let Some(leader) = self.leader_of(tp) else { continue };
+            let Some(leader) = self.leader_of(tp) else {
+                continue;
+            };
             if self.fetches.contains_key(&leader) {
                 continue;
             }
@@ -372,21 +434,37 @@ impl Consumer {
             };
             self.fetches.insert(broker, correlation_id);
             self.stats.fetches += 1;
-            out.push(Effect::Send { to: NodeId::Broker(broker), msg: Message::FetchRequest(request) });
+            out.push(Effect::Send {
+                to: NodeId::Broker(broker),
+                msg: Message::FetchRequest(request),
+            });
             // A fetch may wait fetch.max.wait.ms on the broker before the request timeout starts.
             let at = now + self.config.fetch_max_wait + self.config.request_timeout;
-            out.push(Effect::SetTimer { at, timer: Timer::RequestTimeout { correlation_id } });
+            out.push(Effect::SetTimer {
+                at,
+                timer: Timer::RequestTimeout { correlation_id },
+            });
         }
     }
 
-    fn on_fetch_response(&mut self, now: Instant, from: NodeId, response: FetchResponse, out: &mut Vec<Effect>) {
-        let NodeId::Broker(broker) = from else { unreachable!("fetch responses come from brokers") };
+    fn on_fetch_response(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        response: FetchResponse,
+        out: &mut Vec<Effect>,
+    ) {
+        let NodeId::Broker(broker) = from else {
+            unreachable!("fetch responses come from brokers")
+        };
         if self.fetches.get(&broker) != Some(&response.correlation_id) {
             return; // A response to a fetch we gave up on.
         }
         self.fetches.remove(&broker);
         for fetched in response.partitions {
-            let Some(p) = self.positions.get_mut(&fetched.tp) else { continue };
+            let Some(p) = self.positions.get_mut(&fetched.tp) else {
+                continue;
+            };
             match fetched.error {
                 ErrorCode::None => {}
                 ErrorCode::OffsetOutOfRange => {
@@ -406,8 +484,11 @@ impl Consumer {
             p.high_watermark = Some(fetched.high_watermark);
             p.log_start = fetched.log_start;
             let position = p.position.unwrap_or(Offset(0));
-            let fresh: Vec<RecordBatch> =
-                fetched.batches.into_iter().filter(|b| b.next_offset() > position).collect();
+            let fresh: Vec<RecordBatch> = fetched
+                .batches
+                .into_iter()
+                .filter(|b| b.next_offset() > position)
+                .collect();
             if !fresh.is_empty() {
                 p.buffered.extend(fresh);
                 if !self.ready.contains(&fetched.tp) {
@@ -424,7 +505,9 @@ impl Consumer {
             let mut budget = self.config.max_poll_records;
             let mut taken = 0u64;
             while budget > 0 {
-                let Some(tp) = self.ready.front().cloned() else { break };
+                let Some(tp) = self.ready.front().cloned() else {
+                    break;
+                };
                 let n = self.take_records(&tp, budget, out);
                 budget -= n;
                 taken += u64::from(n);
@@ -438,7 +521,12 @@ impl Consumer {
             }
             self.stats.polls += 1;
             self.stats.consumed += taken;
-            let busy = Duration(self.spec.processing_per_record.as_micros().saturating_mul(taken));
+            let busy = Duration(
+                self.spec
+                    .processing_per_record
+                    .as_micros()
+                    .saturating_mul(taken),
+            );
             if busy > Duration::ZERO {
                 self.state = AppState::Processing { until: now + busy };
             }
@@ -449,11 +537,16 @@ impl Consumer {
 
     /// Returns up to `max` records of `tp` to the application, advancing its position.
     fn take_records(&mut self, tp: &TopicPartition, max: u32, out: &mut Vec<Effect>) -> u32 {
-        let p = self.positions.get_mut(tp).expect("ready partitions are assigned");
+        let p = self
+            .positions
+            .get_mut(tp)
+            .expect("ready partitions are assigned");
         let mut taken = 0;
         let mut first = None;
         while taken < max {
-            let Some(batch) = p.buffered.front() else { break };
+            let Some(batch) = p.buffered.front() else {
+                break;
+            };
             let position = p.position.expect("buffered data implies a position");
             let from = position.0.saturating_sub(batch.base_offset.0) as u32;
             let available = batch.record_count() - from.min(batch.record_count());
@@ -477,7 +570,12 @@ impl Consumer {
         }
         if let (Some(first), Some(position)) = (first, p.position) {
             let last = Offset(position.0 - 1);
-            out.push(Effect::Trace(TraceKind::RecordsPolled { consumer: self.index, tp: tp.clone(), first, last }));
+            out.push(Effect::Trace(TraceKind::RecordsPolled {
+                consumer: self.index,
+                tp: tp.clone(),
+                first,
+                last,
+            }));
         }
         taken
     }
@@ -500,7 +598,10 @@ impl Consumer {
         }
         if self.scheduled_wake.is_none_or(|s| next < s) {
             self.scheduled_wake = Some(next);
-            out.push(Effect::SetTimer { at: next, timer: Timer::Wake });
+            out.push(Effect::SetTimer {
+                at: next,
+                timer: Timer::Wake,
+            });
         }
     }
 }

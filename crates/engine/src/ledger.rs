@@ -13,9 +13,18 @@ use crate::record::{Offset, Record, RecordId, TopicPartition};
 #[derive(Clone, Debug)]
 pub enum Observation {
     /// The producer received a successful acknowledgement (or sent with acks=0).
-    Acked { producer: u32, tp: TopicPartition, base_offset: Option<Offset>, records: Arc<Vec<Record>> },
+    Acked {
+        producer: u32,
+        tp: TopicPartition,
+        base_offset: Option<Offset>,
+        records: Arc<Vec<Record>>,
+    },
     /// The producer gave up on these records.
-    Failed { producer: u32, records: Arc<Vec<Record>>, error: ErrorCode },
+    Failed {
+        producer: u32,
+        records: Arc<Vec<Record>>,
+        error: ErrorCode,
+    },
     /// `poll()` returned `records[from..to]` (a slice of one batch) to an application.
     Delivered {
         audience: Arc<str>,
@@ -32,7 +41,10 @@ pub enum Observation {
 pub enum Outcome {
     Pending,
     /// Acknowledged; the offset is unknown with acks=0.
-    Acked { partition: u32, offset: Option<Offset> },
+    Acked {
+        partition: u32,
+        offset: Option<Offset>,
+    },
     Failed(ErrorCode),
 }
 
@@ -71,26 +83,53 @@ impl Ledger {
 
     pub fn observe(&mut self, observation: Observation) {
         match observation {
-            Observation::Acked { producer, tp, base_offset, records } => {
+            Observation::Acked {
+                producer,
+                tp,
+                base_offset,
+                records,
+            } => {
                 let outcomes = slot(&mut self.outcomes, producer as usize, Vec::new());
                 for (i, r) in records.iter().enumerate() {
                     let offset = base_offset.map(|b| Offset(b.0 + i as u64));
                     let o = slot(outcomes, r.id.seq as usize, Outcome::Pending);
-                    assert_eq!(*o, Outcome::Pending, "a record is acknowledged or failed once");
-                    *o = Outcome::Acked { partition: tp.partition, offset };
+                    assert_eq!(
+                        *o,
+                        Outcome::Pending,
+                        "a record is acknowledged or failed once"
+                    );
+                    *o = Outcome::Acked {
+                        partition: tp.partition,
+                        offset,
+                    };
                 }
                 self.acked += records.len() as u64;
             }
-            Observation::Failed { producer, records, error } => {
+            Observation::Failed {
+                producer,
+                records,
+                error,
+            } => {
                 let outcomes = slot(&mut self.outcomes, producer as usize, Vec::new());
                 for r in records.iter() {
                     let o = slot(outcomes, r.id.seq as usize, Outcome::Pending);
-                    assert_eq!(*o, Outcome::Pending, "a record is acknowledged or failed once");
+                    assert_eq!(
+                        *o,
+                        Outcome::Pending,
+                        "a record is acknowledged or failed once"
+                    );
                     *o = Outcome::Failed(error);
                 }
                 self.failed += records.len() as u64;
             }
-            Observation::Delivered { audience, tp, records, from, to, .. } => {
+            Observation::Delivered {
+                audience,
+                tp,
+                records,
+                from,
+                to,
+                ..
+            } => {
                 let a = self.audiences.entry(audience).or_default();
                 a.record_deliveries(&tp, &records[from as usize..to as usize]);
             }
@@ -107,7 +146,9 @@ impl Ledger {
 
     /// Outcomes of one producer's records, indexed by record number.
     pub fn outcomes(&self, producer: u32) -> &[Outcome] {
-        self.outcomes.get(producer as usize).map_or(&[], Vec::as_slice)
+        self.outcomes
+            .get(producer as usize)
+            .map_or(&[], Vec::as_slice)
     }
 
     pub fn audiences(&self) -> &BTreeMap<Arc<str>, Audience> {
@@ -130,7 +171,11 @@ impl Audience {
         let newest = self.newest.entry(tp.clone()).or_default();
         for r in records {
             self.consumed += 1;
-            let count = slot(slot(&mut self.delivered, r.id.producer as usize, Vec::new()), r.id.seq as usize, 0);
+            let count = slot(
+                slot(&mut self.delivered, r.id.producer as usize, Vec::new()),
+                r.id.seq as usize,
+                0,
+            );
             let first_time = *count == 0;
             *count = count.saturating_add(1);
             if !first_time {

@@ -27,7 +27,9 @@ impl Segment {
         }
     }
     pub fn next_offset(&self) -> Offset {
-        self.batches.last().map_or(self.base_offset, RecordBatch::next_offset)
+        self.batches
+            .last()
+            .map_or(self.base_offset, RecordBatch::next_offset)
     }
 }
 
@@ -48,7 +50,11 @@ pub struct PartitionLog {
 
 impl PartitionLog {
     pub fn new(policy: SegmentPolicy, now: Instant) -> PartitionLog {
-        PartitionLog { segments: vec![Segment::new(Offset(0), now)], log_start: Offset(0), policy }
+        PartitionLog {
+            segments: vec![Segment::new(Offset(0), now)],
+            log_start: Offset(0),
+            policy,
+        }
     }
 
     pub fn log_start(&self) -> Offset {
@@ -69,12 +75,18 @@ impl PartitionLog {
     }
 
     fn active(&self) -> &Segment {
-        self.segments.last().expect("a log always has an active segment")
+        self.segments
+            .last()
+            .expect("a log always has an active segment")
     }
 
     /// Appends a batch whose base offset the caller already set to the log end offset.
     pub fn append(&mut self, batch: RecordBatch, now: Instant) {
-        assert_eq!(batch.base_offset, self.log_end(), "appends must be contiguous");
+        assert_eq!(
+            batch.base_offset,
+            self.log_end(),
+            "appends must be contiguous"
+        );
         assert!(batch.record_count() > 0, "empty batches are never appended");
         let roll = {
             let active = self.active();
@@ -99,7 +111,10 @@ impl PartitionLog {
         if from >= max_offset {
             return out;
         }
-        let seg_index = self.segments.partition_point(|s| s.base_offset <= from).saturating_sub(1);
+        let seg_index = self
+            .segments
+            .partition_point(|s| s.base_offset <= from)
+            .saturating_sub(1);
         let mut bytes = 0u64;
         for segment in &self.segments[seg_index..] {
             let start = segment.batches.partition_point(|b| b.next_offset() <= from);
@@ -119,9 +134,14 @@ impl PartitionLog {
 
     /// The batch containing `offset`, if still in the log.
     pub fn batch_at(&self, offset: Offset) -> Option<&RecordBatch> {
-        let seg_index = self.segments.partition_point(|s| s.base_offset <= offset).checked_sub(1)?;
+        let seg_index = self
+            .segments
+            .partition_point(|s| s.base_offset <= offset)
+            .checked_sub(1)?;
         let segment = &self.segments[seg_index];
-        let i = segment.batches.partition_point(|b| b.next_offset() <= offset);
+        let i = segment
+            .batches
+            .partition_point(|b| b.next_offset() <= offset);
         segment.batches.get(i).filter(|b| b.base_offset <= offset)
     }
 
@@ -154,7 +174,10 @@ impl PartitionLog {
 
     /// Removes everything at and above `offset` (follower truncation).
     pub fn truncate_to(&mut self, offset: Offset) {
-        assert!(offset >= self.log_start, "never truncate below the log start");
+        assert!(
+            offset >= self.log_start,
+            "never truncate below the log start"
+        );
         while self.segments.len() > 1 && self.active().base_offset >= offset {
             self.segments.pop();
         }
@@ -200,7 +223,10 @@ mod tests {
                 key: None,
                 value: None,
                 headers: vec![],
-                id: RecordId { producer: 0, seq: base + i },
+                id: RecordId {
+                    producer: 0,
+                    seq: base + i,
+                },
             })
             .collect();
         RecordBatch {
@@ -216,7 +242,10 @@ mod tests {
     }
 
     fn policy() -> SegmentPolicy {
-        SegmentPolicy { segment_bytes: 250, segment_ms: u64::MAX }
+        SegmentPolicy {
+            segment_bytes: 250,
+            segment_ms: u64::MAX,
+        }
     }
 
     #[test]
@@ -226,7 +255,11 @@ mod tests {
             log.append(batch(i * 3, 3, 100), Instant::ZERO);
         }
         assert_eq!(log.log_end(), Offset(30));
-        assert_eq!(log.segments().len(), 5, "two 100-byte batches fit a 250-byte segment");
+        assert_eq!(
+            log.segments().len(),
+            5,
+            "two 100-byte batches fit a 250-byte segment"
+        );
         // A read from the middle of a batch returns that whole batch.
         let got = log.read(Offset(4), Offset(30), u64::MAX);
         assert_eq!(got.first().map(|b| b.base_offset), Some(Offset(3)));

@@ -86,7 +86,8 @@ impl TopicConfig {
             min_insync_replicas: pick("min.insync.replicas", "min.insync.replicas") as u32,
             unclean_leader_election: pick_bool("unclean.leader.election.enable"),
             max_message_bytes: pick("max.message.bytes", "message.max.bytes") as u32,
-            log_append_time: topic.str("message.timestamp.type").as_deref() == Some("LogAppendTime"),
+            log_append_time: topic.str("message.timestamp.type").as_deref()
+                == Some("LogAppendTime"),
             cleanup_delete: policy.iter().any(|p| p == "delete"),
             cleanup_compact: policy.iter().any(|p| p == "compact"),
             configs: topic.clone(),

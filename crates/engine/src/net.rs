@@ -19,7 +19,10 @@ pub struct NetworkConfig {
 impl NetworkConfig {
     /// A datacenter network: 0.5 ms one way, no jitter.
     pub fn lan() -> NetworkConfig {
-        NetworkConfig { latency: Duration(500), jitter: Duration::ZERO }
+        NetworkConfig {
+            latency: Duration(500),
+            jitter: Duration::ZERO,
+        }
     }
 }
 
@@ -33,7 +36,11 @@ pub struct Network {
 
 impl Network {
     pub fn new(config: NetworkConfig, rng: Prng) -> Network {
-        Network { config, rng, last_delivery: BTreeMap::new() }
+        Network {
+            config,
+            rng,
+            last_delivery: BTreeMap::new(),
+        }
     }
 
     pub fn config(&self) -> &NetworkConfig {
@@ -48,7 +55,10 @@ impl Network {
             Duration::ZERO
         };
         let natural = now + self.config.latency + jitter;
-        let last = self.last_delivery.entry((from, to)).or_insert(Instant::ZERO);
+        let last = self
+            .last_delivery
+            .entry((from, to))
+            .or_insert(Instant::ZERO);
         // Messages on one connection never overtake each other.
         let at = natural.max(*last);
         *last = at;

@@ -36,8 +36,14 @@ pub enum Timer {
 /// What a node asks the simulator to do.
 #[derive(Clone, Debug)]
 pub enum Effect {
-    Send { to: NodeId, msg: Message },
-    SetTimer { at: Instant, timer: Timer },
+    Send {
+        to: NodeId,
+        msg: Message,
+    },
+    SetTimer {
+        at: Instant,
+        timer: Timer,
+    },
     Trace(TraceKind),
     /// A fact for the ledger (acknowledgements, failures, deliveries).
     Observe(Observation),

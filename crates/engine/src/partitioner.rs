@@ -58,7 +58,11 @@ pub enum PartitionReason {
     /// The record named its partition.
     Explicit,
     /// `toPositive(murmur2(key)) % partitions`.
-    KeyHash { murmur2: i32, positive: i32, partitions: u32 },
+    KeyHash {
+        murmur2: i32,
+        positive: i32,
+        partitions: u32,
+    },
     /// Null key (or `partitioner.ignore.keys`): the built-in sticky partitioner's current choice.
     Sticky,
     /// `partitioner.class` = RoundRobinPartitioner.
@@ -70,7 +74,11 @@ pub fn explain_key(key: &[u8], num_partitions: u32) -> (u32, PartitionReason) {
     let hash = murmur2(key);
     let positive = to_positive(hash);
     let partition = (positive as u32) % num_partitions;
-    let reason = PartitionReason::KeyHash { murmur2: hash, positive, partitions: num_partitions };
+    let reason = PartitionReason::KeyHash {
+        murmur2: hash,
+        positive,
+        partitions: num_partitions,
+    };
     (partition, reason)
 }
 
@@ -107,7 +115,11 @@ pub struct StickyPartitioner {
 
 impl StickyPartitioner {
     pub fn new(batch_size: u32) -> StickyPartitioner {
-        StickyPartitioner { current: None, produced_bytes: 0, sticky_batch_size: u64::from(batch_size) }
+        StickyPartitioner {
+            current: None,
+            produced_bytes: 0,
+            sticky_batch_size: u64::from(batch_size),
+        }
     }
 
     /// The current sticky partition, choosing one if there is none yet.
@@ -159,7 +171,10 @@ pub fn next_sticky_partition(queue_sizes: &[u32], available: &[bool], rng: &mut 
     if candidates.is_empty() {
         return (rng.next_positive_i32() as u32) % n;
     }
-    let sizes: Vec<u32> = candidates.iter().map(|&p| queue_sizes[p as usize]).collect();
+    let sizes: Vec<u32> = candidates
+        .iter()
+        .map(|&p| queue_sizes[p as usize])
+        .collect();
     let all_equal = sizes.iter().all(|&s| s == sizes[0]);
     if candidates.len() < 2 || all_equal {
         let i = (rng.next_positive_i32() as u32) % candidates.len() as u32;
@@ -180,7 +195,9 @@ pub fn next_sticky_partition(queue_sizes: &[u32], available: &[bool], rng: &mut 
 
 /// `RoundRobinPartitioner`: a per-topic counter over the available partitions.
 pub fn round_robin_partition(counter: u32, available: &[bool]) -> u32 {
-    let up: Vec<u32> = (0..available.len() as u32).filter(|&p| available[p as usize]).collect();
+    let up: Vec<u32> = (0..available.len() as u32)
+        .filter(|&p| available[p as usize])
+        .collect();
     let positive = to_positive(counter as i32) as u32;
     if up.is_empty() {
         positive % available.len() as u32
@@ -200,7 +217,10 @@ mod tests {
             ("foobar", -790_332_482),
             ("a-little-bit-long-string", -985_981_536),
             ("a-little-bit-longer-string", -1_486_304_829),
-            ("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58_897_971),
+            (
+                "lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
+                -58_897_971,
+            ),
             ("abc", 479_470_107),
         ];
         for (key, expected) in vectors {
@@ -226,7 +246,11 @@ mod tests {
             assert_eq!(murmur2(key.as_bytes()), hash, "murmur2 {key:?}");
             assert_eq!(to_positive(hash), positive, "toPositive {key:?}");
             for (n, expected) in [3, 6, 10, 12].into_iter().zip(parts) {
-                assert_eq!(partition_for_key(key.as_bytes(), n), expected, "{key:?} % {n}");
+                assert_eq!(
+                    partition_for_key(key.as_bytes(), n),
+                    expected,
+                    "{key:?} % {n}"
+                );
             }
         }
     }
@@ -281,11 +305,21 @@ mod tests {
         let avail = [true; 4];
         let first = s.partition(&queues, &avail, &mut rng);
         s.on_append(60, true, &queues, &avail, &mut rng);
-        assert_eq!(s.partition(&queues, &avail, &mut rng), first, "below batch.size: stay");
+        assert_eq!(
+            s.partition(&queues, &avail, &mut rng),
+            first,
+            "below batch.size: stay"
+        );
         s.on_append(60, false, &queues, &avail, &mut rng);
-        assert_eq!(s.produced_bytes, 120, "switch not allowed yet: bytes keep counting");
+        assert_eq!(
+            s.produced_bytes, 120,
+            "switch not allowed yet: bytes keep counting"
+        );
         s.on_append(90, false, &queues, &avail, &mut rng);
-        assert_eq!(s.produced_bytes, 0, "at twice batch.size the switch is forced");
+        assert_eq!(
+            s.produced_bytes, 0,
+            "at twice batch.size the switch is forced"
+        );
     }
 
     #[test]

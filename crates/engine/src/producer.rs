@@ -97,14 +97,20 @@ impl ProducerConfig {
         if let (true, Some(why)) = (idempotent, conflict) {
             if c.is_explicit("enable.idempotence") {
                 let message = format!("idempotence requires that {why}");
-                return Err(ConfigError { key: "enable.idempotence".into(), message });
+                return Err(ConfigError {
+                    key: "enable.idempotence".into(),
+                    message,
+                });
             }
             // Not asked for explicitly: Kafka quietly turns idempotence off.
             idempotent = false;
         }
         if c.str("transactional.id").is_some() {
             let message = "transactions are not simulated yet".to_string();
-            return Err(ConfigError { key: "transactional.id".into(), message });
+            return Err(ConfigError {
+                key: "transactional.id".into(),
+                message,
+            });
         }
         let ms = |k: &str| Duration::from_millis(c.int(k) as u64);
         let linger = ms("linger.ms");
@@ -117,7 +123,10 @@ impl ProducerConfig {
                     "must be at least linger.ms + request.timeout.ms = {}",
                     floor.as_millis()
                 );
-                return Err(ConfigError { key: "delivery.timeout.ms".into(), message });
+                return Err(ConfigError {
+                    key: "delivery.timeout.ms".into(),
+                    message,
+                });
             }
             delivery_timeout = floor;
         }
@@ -195,6 +204,8 @@ pub struct ProducerStats {
     pub failed: u64,
     pub retries: u64,
     pub requests: u64,
+    /// Batches sent, retries included.
+    pub batches: u64,
 }
 
 /// A producer client and the application driving it.
@@ -231,11 +242,20 @@ pub struct Producer {
 }
 
 impl Producer {
-    pub fn new(index: u32, spec: ProducerSpec, rng: Prng, brokers: Vec<u32>, now: Instant) -> Result<Producer, ConfigError> {
+    pub fn new(
+        index: u32,
+        spec: ProducerSpec,
+        rng: Prng,
+        brokers: Vec<u32>,
+        now: Instant,
+    ) -> Result<Producer, ConfigError> {
         let config = ProducerConfig::from_configs(&spec.configs)?;
         let value = (spec.value_bytes > 0).then(|| -> Bytes {
             // Filler bytes shared by all generated records: records differ by key and identity.
-            (0..spec.value_bytes).map(|i| b'a' + (i % 26) as u8).collect::<Vec<u8>>().into()
+            (0..spec.value_bytes)
+                .map(|i| b'a' + (i % 26) as u8)
+                .collect::<Vec<u8>>()
+                .into()
         });
         Ok(Producer {
             index,
@@ -280,7 +300,10 @@ impl Producer {
         self.stats.produced - self.stats.acked - self.stats.failed
     }
     pub fn in_flight_batches(&self) -> u32 {
-        self.in_flight.values().map(|f| f.batches.len() as u32).sum()
+        self.in_flight
+            .values()
+            .map(|f| f.batches.len() as u32)
+            .sum()
     }
     pub fn queued_batches(&self) -> u32 {
         self.queues.iter().map(|q| q.batches.len() as u32).sum()
@@ -299,7 +322,10 @@ impl Producer {
     }
 
     fn generated_at_resume(&mut self) {
-        self.spec.max_records = self.spec.max_records.map(|m| m.saturating_sub(self.generated));
+        self.spec.max_records = self
+            .spec
+            .max_records
+            .map(|m| m.saturating_sub(self.generated));
         self.generated = 0;
     }
 
@@ -324,10 +350,14 @@ impl Producer {
         match input {
             Input::Message { from, msg } => match msg {
                 Message::MetadataResponse { metadata, .. } => self.on_metadata(now, metadata),
-                Message::ProduceResponse(response) => self.on_produce_response(now, from, response, out),
+                Message::ProduceResponse(response) => {
+                    self.on_produce_response(now, from, response, out)
+                }
                 other => unreachable!("producer got {}", other.kind()),
             },
-            Input::Disconnected { peer: NodeId::Broker(b) } => {
+            Input::Disconnected {
+                peer: NodeId::Broker(b),
+            } => {
                 self.on_disconnect(now, b, ErrorCode::NetworkException, out);
                 self.metadata_in_flight = false;
             }
@@ -351,7 +381,10 @@ impl Producer {
 
     fn on_metadata(&mut self, now: Instant, metadata: Arc<ClusterMetadata>) {
         self.metadata_in_flight = false;
-        let partitions = metadata.topics.get(&self.topic).map_or(0, |t| t.partitions.len());
+        let partitions = metadata
+            .topics
+            .get(&self.topic)
+            .map_or(0, |t| t.partitions.len());
         if partitions == 0 {
             // The topic does not exist (yet): `send()` keeps waiting for it, as Kafka's does.
             self.metadata_retry_at = Some(now + self.config.retry_backoff_max);
@@ -373,7 +406,10 @@ impl Producer {
         self.bootstrap_next += 1;
         self.metadata_in_flight = true;
         let correlation_id = self.next_correlation();
-        out.push(Effect::Send { to: NodeId::Broker(broker), msg: Message::MetadataRequest { correlation_id } });
+        out.push(Effect::Send {
+            to: NodeId::Broker(broker),
+            msg: Message::MetadataRequest { correlation_id },
+        });
     }
 
     fn next_correlation(&mut self) -> u32 {
@@ -419,7 +455,10 @@ impl Producer {
                 key: manual.key,
                 value: manual.value,
                 headers: manual.headers,
-                id: RecordId { producer: self.index, seq: self.stats.produced },
+                id: RecordId {
+                    producer: self.index,
+                    seq: self.stats.produced,
+                },
             };
             self.send(now, record, manual.partition);
         }
@@ -428,7 +467,11 @@ impl Producer {
             let seq = self.stats.produced;
             let key: Option<Bytes> = match self.spec.keys {
                 KeyMode::Null => None,
-                KeyMode::Pool(n) => Some(format!("key-{}", self.rng.below(u64::from(n))).into_bytes().into()),
+                KeyMode::Pool(n) => Some(
+                    format!("key-{}", self.rng.below(u64::from(n)))
+                        .into_bytes()
+                        .into(),
+                ),
                 KeyMode::Unique => Some(format!("key-{seq}").into_bytes().into()),
             };
             let record = Record {
@@ -436,7 +479,10 @@ impl Producer {
                 key,
                 value: self.value.clone(),
                 headers: Vec::new(),
-                id: RecordId { producer: self.index, seq },
+                id: RecordId {
+                    producer: self.index,
+                    seq,
+                },
             };
             self.send(now, record, None);
             self.generated += 1;
@@ -447,7 +493,11 @@ impl Producer {
     fn available(&self) -> Vec<bool> {
         let metadata = self.metadata.as_ref().expect("metadata");
         let topic = &metadata.topics[&self.topic];
-        topic.partitions.iter().map(|p| p.leader.is_some()).collect()
+        topic
+            .partitions
+            .iter()
+            .map(|p| p.leader.is_some())
+            .collect()
     }
 
     /// `KafkaProducer.send`: partition, then append to the accumulator.
@@ -458,7 +508,8 @@ impl Producer {
         let partition = match (explicit, &record.key) {
             (Some(p), _) => p.min(n - 1),
             (None, _) if self.config.round_robin => {
-                let p = partitioner::round_robin_partition(self.round_robin_counter, &self.available());
+                let p =
+                    partitioner::round_robin_partition(self.round_robin_counter, &self.available());
                 self.round_robin_counter = self.round_robin_counter.wrapping_add(1);
                 p
             }
@@ -476,7 +527,8 @@ impl Producer {
                 .back()
                 .is_none_or(|b| b.is_full(self.config.batch_size));
             let (queues, available) = self.load_stats();
-            self.sticky.on_append(size, full, &queues, &available, &mut self.rng);
+            self.sticky
+                .on_append(size, full, &queues, &available, &mut self.rng);
         }
         self.stats.produced += 1;
     }
@@ -496,7 +548,10 @@ impl Producer {
         let batch_size = self.config.batch_size;
         let queue = &mut self.queues[partition as usize];
         if let Some(last) = queue.batches.back_mut().filter(|b| !b.closed) {
-            let delta = (last.records.len() as u32, record.timestamp_ms - last.first_timestamp_ms);
+            let delta = (
+                last.records.len() as u32,
+                record.timestamp_ms - last.first_timestamp_ms,
+            );
             let size = record_size(delta.0, delta.1, &record);
             if last.size_bytes + size <= batch_size {
                 last.size_bytes += size;
@@ -545,11 +600,16 @@ impl Producer {
     }
 
     fn connectable(&self, now: Instant, broker: u32) -> bool {
-        self.node_backoff.get(&broker).is_none_or(|&(until, _)| until <= now)
+        self.node_backoff
+            .get(&broker)
+            .is_none_or(|&(until, _)| until <= now)
     }
 
     fn in_flight_to(&self, broker: u32) -> u32 {
-        self.in_flight.values().filter(|f| f.broker == broker).count() as u32
+        self.in_flight
+            .values()
+            .filter(|f| f.broker == broker)
+            .count() as u32
     }
 
     /// The sender: for each ready broker, one request with at most one batch per partition.
@@ -557,7 +617,9 @@ impl Producer {
         let mut by_broker: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
         for p in 0..self.queues.len() as u32 {
             let queue = &self.queues[p as usize];
-            let Some(ready) = self.ready_at(queue) else { continue };
+            let Some(ready) = self.ready_at(queue) else {
+                continue;
+            };
             if ready > now {
                 continue;
             }
@@ -575,14 +637,22 @@ impl Producer {
             if !self.connectable(now, broker) {
                 continue;
             }
-            if self.config.acks != Acks::Zero && self.in_flight_to(broker) >= self.config.max_in_flight {
+            if self.config.acks != Acks::Zero
+                && self.in_flight_to(broker) >= self.config.max_in_flight
+            {
                 continue;
             }
             self.send_request(now, broker, &partitions, out);
         }
     }
 
-    fn send_request(&mut self, now: Instant, broker: u32, partitions: &[u32], out: &mut Vec<Effect>) {
+    fn send_request(
+        &mut self,
+        now: Instant,
+        broker: u32,
+        partitions: &[u32],
+        out: &mut Vec<Effect>,
+    ) {
         let mut batches = Vec::new();
         let mut wire = Vec::new();
         let mut bytes = 0u32;
@@ -603,7 +673,11 @@ impl Producer {
                 queue.next_sequence = queue.next_sequence.wrapping_add(n) & i32::MAX;
             }
             self.queues[p as usize].in_flight += 1;
-            let tp = TopicPartition { topic: self.topic.clone(), partition: p };
+            self.stats.batches += 1;
+            let tp = TopicPartition {
+                topic: self.topic.clone(),
+                partition: p,
+            };
             out.push(Effect::Trace(TraceKind::BatchSent {
                 producer: self.index,
                 broker,
@@ -622,7 +696,10 @@ impl Producer {
             partitions: wire,
         };
         self.stats.requests += 1;
-        out.push(Effect::Send { to: NodeId::Broker(broker), msg: Message::ProduceRequest(request) });
+        out.push(Effect::Send {
+            to: NodeId::Broker(broker),
+            msg: Message::ProduceRequest(request),
+        });
         if self.config.acks == Acks::Zero {
             // Fire and forget: the send counts as done the moment it leaves.
             for batch in batches {
@@ -632,8 +709,12 @@ impl Producer {
             return;
         }
         let at = now + self.config.request_timeout;
-        out.push(Effect::SetTimer { at, timer: Timer::RequestTimeout { correlation_id } });
-        self.in_flight.insert(correlation_id, InFlight { broker, batches });
+        out.push(Effect::SetTimer {
+            at,
+            timer: Timer::RequestTimeout { correlation_id },
+        });
+        self.in_flight
+            .insert(correlation_id, InFlight { broker, batches });
     }
 
     fn seal(&self, batch: &ProducerBatch) -> RecordBatch {
@@ -653,7 +734,13 @@ impl Producer {
         }
     }
 
-    fn on_produce_response(&mut self, now: Instant, from: NodeId, response: ProduceResponse, out: &mut Vec<Effect>) {
+    fn on_produce_response(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        response: ProduceResponse,
+        out: &mut Vec<Effect>,
+    ) {
         let Some(flight) = self.in_flight.remove(&response.correlation_id) else {
             return; // Already failed by a timeout or disconnect.
         };
@@ -670,8 +757,19 @@ impl Producer {
     }
 
     /// Fails every request in flight to `broker` (connection lost or request timed out).
-    fn on_disconnect(&mut self, now: Instant, broker: u32, error: ErrorCode, out: &mut Vec<Effect>) {
-        let ids: Vec<u32> = self.in_flight.iter().filter(|(_, f)| f.broker == broker).map(|(&id, _)| id).collect();
+    fn on_disconnect(
+        &mut self,
+        now: Instant,
+        broker: u32,
+        error: ErrorCode,
+        out: &mut Vec<Effect>,
+    ) {
+        let ids: Vec<u32> = self
+            .in_flight
+            .iter()
+            .filter(|(_, f)| f.broker == broker)
+            .map(|(&id, _)| id)
+            .collect();
         for id in ids {
             let flight = self.in_flight.remove(&id).expect("present");
             for batch in flight.batches {
@@ -680,14 +778,27 @@ impl Producer {
             }
         }
         let attempts = self.node_backoff.get(&broker).map_or(0, |&(_, a)| a) + 1;
-        let backoff = exponential(RECONNECT_BACKOFF, RECONNECT_BACKOFF_MAX, attempts, &mut self.rng);
+        let backoff = exponential(
+            RECONNECT_BACKOFF,
+            RECONNECT_BACKOFF_MAX,
+            attempts,
+            &mut self.rng,
+        );
         self.node_backoff.insert(broker, (now + backoff, attempts));
         self.request_metadata(out);
     }
 
-    fn complete(&mut self, batch: ProducerBatch, base_offset: Option<crate::record::Offset>, out: &mut Vec<Effect>) {
+    fn complete(
+        &mut self,
+        batch: ProducerBatch,
+        base_offset: Option<crate::record::Offset>,
+        out: &mut Vec<Effect>,
+    ) {
         let records = batch.records.len() as u64;
-        let tp = TopicPartition { topic: self.topic.clone(), partition: batch.partition };
+        let tp = TopicPartition {
+            topic: self.topic.clone(),
+            partition: batch.partition,
+        };
         self.stats.acked += records;
         out.push(Effect::Trace(TraceKind::BatchAcked {
             producer: self.index,
@@ -695,48 +806,96 @@ impl Producer {
             base_offset,
             records: records as u32,
         }));
-        out.push(Effect::Observe(Observation::Acked { producer: self.index, tp, base_offset, records: batch.records }));
+        out.push(Effect::Observe(Observation::Acked {
+            producer: self.index,
+            tp,
+            base_offset,
+            records: batch.records,
+        }));
     }
 
-    fn retry_or_fail(&mut self, now: Instant, mut batch: ProducerBatch, error: ErrorCode, out: &mut Vec<Effect>) {
-        let tp = TopicPartition { topic: self.topic.clone(), partition: batch.partition };
+    fn retry_or_fail(
+        &mut self,
+        now: Instant,
+        mut batch: ProducerBatch,
+        error: ErrorCode,
+        out: &mut Vec<Effect>,
+    ) {
+        let tp = TopicPartition {
+            topic: self.topic.clone(),
+            partition: batch.partition,
+        };
         if error.invalidates_metadata() {
             self.request_metadata(out);
         }
         // With idempotence, sequence errors follow an earlier batch's failure: retry in order.
-        let sequence_error = matches!(error, ErrorCode::OutOfOrderSequenceNumber | ErrorCode::InvalidProducerEpoch);
+        let sequence_error = matches!(
+            error,
+            ErrorCode::OutOfOrderSequenceNumber | ErrorCode::InvalidProducerEpoch
+        );
         let retriable = error.is_retriable() || (self.config.idempotent && sequence_error);
         let in_time = now < batch.created_at + self.config.delivery_timeout;
         if retriable && batch.attempts < self.config.retries && in_time {
             batch.attempts += 1;
-            let backoff = exponential(self.config.retry_backoff, self.config.retry_backoff_max, batch.attempts, &mut self.rng);
+            let backoff = exponential(
+                self.config.retry_backoff,
+                self.config.retry_backoff_max,
+                batch.attempts,
+                &mut self.rng,
+            );
             batch.retry_at = now + backoff;
-            if batch.sequence.is_some_and(|(epoch, _)| epoch < self.producer_epoch) {
+            if batch
+                .sequence
+                .is_some_and(|(epoch, _)| epoch < self.producer_epoch)
+            {
                 batch.sequence = None;
             }
             self.stats.retries += 1;
-            out.push(Effect::Trace(TraceKind::BatchRetrying { producer: self.index, tp, error, attempt: batch.attempts }));
+            out.push(Effect::Trace(TraceKind::BatchRetrying {
+                producer: self.index,
+                tp,
+                error,
+                attempt: batch.attempts,
+            }));
             self.buffered_bytes += u64::from(batch.size_bytes);
             let queue = &mut self.queues[batch.partition as usize];
             // Retries go back to the front, in sequence order among themselves.
             let at = queue
                 .batches
                 .iter()
-                .position(|b| b.attempts == 0 || b.sequence.map(|s| s.1) > batch.sequence.map(|s| s.1))
+                .position(|b| {
+                    b.attempts == 0 || b.sequence.map(|s| s.1) > batch.sequence.map(|s| s.1)
+                })
                 .unwrap_or(queue.batches.len());
             queue.batches.insert(at, batch);
             return;
         }
-        let error = if retriable && !in_time { ErrorCode::DeliveryTimeout } else { error };
+        let error = if retriable && !in_time {
+            ErrorCode::DeliveryTimeout
+        } else {
+            error
+        };
         self.fail(batch, error, out);
     }
 
     fn fail(&mut self, batch: ProducerBatch, error: ErrorCode, out: &mut Vec<Effect>) {
         let records = batch.records.len() as u64;
-        let tp = TopicPartition { topic: self.topic.clone(), partition: batch.partition };
+        let tp = TopicPartition {
+            topic: self.topic.clone(),
+            partition: batch.partition,
+        };
         self.stats.failed += records;
-        out.push(Effect::Trace(TraceKind::BatchFailed { producer: self.index, tp, records: records as u32, error }));
-        out.push(Effect::Observe(Observation::Failed { producer: self.index, records: batch.records, error }));
+        out.push(Effect::Trace(TraceKind::BatchFailed {
+            producer: self.index,
+            tp,
+            records: records as u32,
+            error,
+        }));
+        out.push(Effect::Observe(Observation::Failed {
+            producer: self.index,
+            records: batch.records,
+            error,
+        }));
         if self.config.idempotent {
             // A gap in the sequence would stall the partition: bump the epoch, restart sequences
             // (KIP-360), and let unsent batches take new numbers.
@@ -755,7 +914,11 @@ impl Producer {
         let deadline = self.config.delivery_timeout;
         let mut expired = Vec::new();
         for queue in &mut self.queues {
-            while let Some(i) = queue.batches.iter().position(|b| now >= b.created_at + deadline) {
+            while let Some(i) = queue
+                .batches
+                .iter()
+                .position(|b| now >= b.created_at + deadline)
+            {
                 let batch = queue.batches.remove(i).expect("index valid");
                 self.buffered_bytes -= u64::from(batch.size_bytes);
                 expired.push(batch);
@@ -773,12 +936,16 @@ impl Producer {
             next = next.min(self.record_due_at(self.next_record).max(now + SEND_TICK));
         }
         for (p, queue) in self.queues.iter().enumerate() {
-            let Some(ready) = self.ready_at(queue) else { continue };
+            let Some(ready) = self.ready_at(queue) else {
+                continue;
+            };
             let broker_wait = self
                 .leader_of(p as u32)
                 .and_then(|b| self.node_backoff.get(&b))
                 .map_or(Instant::ZERO, |&(until, _)| until);
-            let head_expiry = queue.batches.front().map_or(Instant::MAX, |b| b.created_at + self.config.delivery_timeout);
+            let head_expiry = queue.batches.front().map_or(Instant::MAX, |b| {
+                b.created_at + self.config.delivery_timeout
+            });
             let at = ready.max(broker_wait);
             if at > now {
                 next = next.min(at);
@@ -793,7 +960,10 @@ impl Producer {
         }
         if self.scheduled_wake.is_none_or(|s| next < s) {
             self.scheduled_wake = Some(next);
-            out.push(Effect::SetTimer { at: next, timer: Timer::Wake });
+            out.push(Effect::SetTimer {
+                at: next,
+                timer: Timer::Wake,
+            });
         }
     }
 }
@@ -801,7 +971,10 @@ impl Producer {
 /// Exponential backoff with ±20% jitter (KIP-580): `base * 2^(attempt-1)`, capped at `max`.
 pub fn exponential(base: Duration, max: Duration, attempt: u32, rng: &mut Prng) -> Duration {
     let shift = attempt.saturating_sub(1).min(32);
-    let raw = base.as_micros().saturating_mul(1u64 << shift).min(max.as_micros().max(base.as_micros()));
+    let raw = base
+        .as_micros()
+        .saturating_mul(1u64 << shift)
+        .min(max.as_micros().max(base.as_micros()));
     let jitter = 80 + rng.below(41); // 80..=120 percent
     Duration(raw.saturating_mul(jitter) / 100)
 }

@@ -202,8 +202,13 @@ pub struct ListOffsetsResponse {
 /// Every message of the simulation. A closed set: `match` exhaustiveness is the checklist.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
-    MetadataRequest { correlation_id: u32 },
-    MetadataResponse { correlation_id: u32, metadata: Arc<ClusterMetadata> },
+    MetadataRequest {
+        correlation_id: u32,
+    },
+    MetadataResponse {
+        correlation_id: u32,
+        metadata: Arc<ClusterMetadata>,
+    },
     ProduceRequest(ProduceRequest),
     ProduceResponse(ProduceResponse),
     FetchRequest(FetchRequest),

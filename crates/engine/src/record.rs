@@ -18,7 +18,10 @@ pub struct TopicPartition {
 
 impl TopicPartition {
     pub fn new(topic: &str, partition: u32) -> TopicPartition {
-        TopicPartition { topic: Arc::from(topic), partition }
+        TopicPartition {
+            topic: Arc::from(topic),
+            partition,
+        }
     }
 }
 
@@ -149,7 +152,8 @@ impl RecordBatch {
     /// Last sequence number of an idempotent batch.
     pub fn last_sequence(&self) -> Option<i32> {
         let delta = self.records.len() as i32 - 1;
-        self.producer.map(|p| p.base_sequence.wrapping_add(delta) & i32::MAX)
+        self.producer
+            .map(|p| p.base_sequence.wrapping_add(delta) & i32::MAX)
     }
 }
 
@@ -178,13 +182,22 @@ mod tests {
             key,
             value: value.map(Arc::from),
             headers,
-            id: RecordId { producer: 0, seq: 0 },
+            id: RecordId {
+                producer: 0,
+                seq: 0,
+            },
         };
-        let h = Header { key: Arc::from("h"), value: Some(Arc::from(&b"x"[..])) };
+        let h = Header {
+            key: Arc::from("h"),
+            value: Some(Arc::from(&b"x"[..])),
+        };
         let r0 = mk(0, Some(k1.clone()), Some(b"v1"), vec![]);
         let r1 = mk(5, None, Some(b"v2"), vec![h]);
         let r2 = mk(7, Some(k1), None, vec![]);
-        let total = BATCH_OVERHEAD + record_size(0, 0, &r0) + record_size(1, 5, &r1) + record_size(2, 7, &r2);
+        let total = BATCH_OVERHEAD
+            + record_size(0, 0, &r0)
+            + record_size(1, 5, &r1)
+            + record_size(2, 7, &r2);
         assert_eq!(total, 94);
     }
 }

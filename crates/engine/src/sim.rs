@@ -11,7 +11,10 @@ use crate::broker::Broker;
 use crate::config::{ConfigError, Configs, Scope};
 use crate::consumer::{AppState, Consumer, ConsumerSpec};
 use crate::ledger::{Ledger, Outcome};
-use crate::metadata::{assign_replicas, BrokerRegistration, ClusterMetadata, PartitionMetadata, TopicConfig, TopicMetadata};
+use crate::metadata::{
+    assign_replicas, BrokerRegistration, ClusterMetadata, PartitionMetadata, TopicConfig,
+    TopicMetadata,
+};
 use crate::net::{Network, NetworkConfig};
 use crate::node::{Effect, Input, Timer};
 use crate::producer::{ManualRecord, Producer, ProducerSpec};
@@ -42,18 +45,47 @@ pub struct ClusterSetup {
 /// A change to the running simulation: from a scenario's timeline, the UI, or a test.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
-    CreateTopic { name: String, partitions: u32, replication_factor: u32, configs: Configs },
-    DeleteTopic { name: String },
+    CreateTopic {
+        name: String,
+        partitions: u32,
+        replication_factor: u32,
+        configs: Configs,
+    },
+    DeleteTopic {
+        name: String,
+    },
     AddProducer(ProducerSpec),
-    RemoveProducer { name: String },
-    SetProducerRunning { name: String, running: bool },
-    SetProducerRate { name: String, rate_per_sec: u64 },
-    ProduceOne { producer: String, record: ManualRecord },
+    RemoveProducer {
+        name: String,
+    },
+    SetProducerRunning {
+        name: String,
+        running: bool,
+    },
+    SetProducerRate {
+        name: String,
+        rate_per_sec: u64,
+    },
+    ProduceOne {
+        producer: String,
+        record: ManualRecord,
+    },
     AddConsumer(ConsumerSpec),
-    RemoveConsumer { name: String },
-    Seek { consumer: String, topic: String, partition: u32, offset: u64 },
-    CrashBroker { broker: u32 },
-    RestartBroker { broker: u32 },
+    RemoveConsumer {
+        name: String,
+    },
+    Seek {
+        consumer: String,
+        topic: String,
+        partition: u32,
+        offset: u64,
+    },
+    CrashBroker {
+        broker: u32,
+    },
+    RestartBroker {
+        broker: u32,
+    },
 }
 
 /// A command or setup the simulation refuses, naming the field at fault.
@@ -71,21 +103,39 @@ impl fmt::Display for CommandError {
 
 impl From<ConfigError> for CommandError {
     fn from(e: ConfigError) -> Self {
-        CommandError { field: e.key, message: e.message }
+        CommandError {
+            field: e.key,
+            message: e.message,
+        }
     }
 }
 
 fn reject<T>(field: &str, message: impl Into<String>) -> Result<T, CommandError> {
-    Err(CommandError { field: field.to_string(), message: message.into() })
+    Err(CommandError {
+        field: field.to_string(),
+        message: message.into(),
+    })
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Event {
     /// `incarnation` is the receiving broker's, at send time: a message sent to a process
     /// that has since crashed dies with its connection.
-    Deliver { from: NodeId, to: NodeId, msg: Message, incarnation: u32 },
-    Disconnect { from: NodeId, to: NodeId },
-    Timer { node: NodeId, timer: Timer, incarnation: u32 },
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        msg: Message,
+        incarnation: u32,
+    },
+    Disconnect {
+        from: NodeId,
+        to: NodeId,
+    },
+    Timer {
+        node: NodeId,
+        timer: Timer,
+        incarnation: u32,
+    },
     Command(Command),
 }
 
@@ -138,16 +188,25 @@ pub struct Sim {
 impl Sim {
     pub fn new(setup: ClusterSetup, seed: u64) -> Result<Sim, CommandError> {
         if setup.brokers == 0 || setup.brokers > MAX_BROKERS {
-            return reject("brokers", format!("must be between 1 and {MAX_BROKERS}, got {}", setup.brokers));
+            return reject(
+                "brokers",
+                format!("must be between 1 and {MAX_BROKERS}, got {}", setup.brokers),
+            );
         }
         let metadata = Arc::new(ClusterMetadata {
             version: 1,
-            brokers: (0..setup.brokers).map(|id| BrokerRegistration { id, fenced: false }).collect(),
+            brokers: (0..setup.brokers)
+                .map(|id| BrokerRegistration { id, fenced: false })
+                .collect(),
             controller: 0,
             topics: BTreeMap::new(),
         });
         let brokers = (0..setup.brokers)
-            .map(|id| BrokerSlot { broker: Broker::new(id, metadata.clone(), &setup.configs), up: true, incarnation: 0 })
+            .map(|id| BrokerSlot {
+                broker: Broker::new(id, metadata.clone(), &setup.configs),
+                up: true,
+                incarnation: 0,
+            })
             .collect();
         let mut sim = Sim {
             seed,
@@ -214,7 +273,9 @@ impl Sim {
 
     /// Processes the next event. Returns false when nothing is left to do.
     pub fn step(&mut self) -> bool {
-        let Some(Reverse(next)) = self.queue.pop() else { return false };
+        let Some(Reverse(next)) = self.queue.pop() else {
+            return false;
+        };
         assert!(next.at >= self.now, "time never goes backwards");
         self.now = next.at;
         self.events_processed += 1;
@@ -245,7 +306,11 @@ impl Sim {
 
     fn push(&mut self, at: Instant, event: Event) {
         self.next_seq += 1;
-        self.queue.push(Reverse(Scheduled { at, seq: self.next_seq, event }));
+        self.queue.push(Reverse(Scheduled {
+            at,
+            seq: self.next_seq,
+            event,
+        }));
     }
 
     fn record(&mut self, kind: TraceKind) {
@@ -254,7 +319,12 @@ impl Sim {
 
     fn dispatch(&mut self, event: Event) {
         match event {
-            Event::Deliver { from, to, msg, incarnation } => {
+            Event::Deliver {
+                from,
+                to,
+                msg,
+                incarnation,
+            } => {
                 if let NodeId::Broker(b) = to {
                     let slot = &self.brokers[b as usize];
                     if !slot.up || slot.incarnation != incarnation {
@@ -269,7 +339,11 @@ impl Sim {
                 self.deliver(to, Input::Message { from, msg });
             }
             Event::Disconnect { from, to } => self.deliver(to, Input::Disconnected { peer: from }),
-            Event::Timer { node, timer, incarnation } => {
+            Event::Timer {
+                node,
+                timer,
+                incarnation,
+            } => {
                 if let NodeId::Broker(b) = node {
                     let slot = &self.brokers[b as usize];
                     if !slot.up || slot.incarnation != incarnation {
@@ -280,7 +354,9 @@ impl Sim {
             }
             Event::Command(command) => {
                 if let Err(e) = self.apply(command) {
-                    self.record(TraceKind::CommandRejected { reason: e.to_string() });
+                    self.record(TraceKind::CommandRejected {
+                        reason: e.to_string(),
+                    });
                 }
             }
         }
@@ -300,9 +376,20 @@ impl Sim {
         let mut out = std::mem::take(&mut self.effects);
         let now = self.now;
         let node = match id {
-            NodeId::Broker(i) => self.brokers.get_mut(i as usize).map(|s| NodeRef::Broker(&mut s.broker)),
-            NodeId::Producer(i) => self.producers.get_mut(i as usize).and_then(Option::as_mut).map(NodeRef::Producer),
-            NodeId::Consumer(i) => self.consumers.get_mut(i as usize).and_then(Option::as_mut).map(NodeRef::Consumer),
+            NodeId::Broker(i) => self
+                .brokers
+                .get_mut(i as usize)
+                .map(|s| NodeRef::Broker(&mut s.broker)),
+            NodeId::Producer(i) => self
+                .producers
+                .get_mut(i as usize)
+                .and_then(Option::as_mut)
+                .map(NodeRef::Producer),
+            NodeId::Consumer(i) => self
+                .consumers
+                .get_mut(i as usize)
+                .and_then(Option::as_mut)
+                .map(NodeRef::Consumer),
         };
         if let Some(node) = node {
             f(node, now, &mut out);
@@ -320,14 +407,29 @@ impl Sim {
                         NodeId::Broker(b) => self.brokers[b as usize].incarnation,
                         _ => 0,
                     };
-                    self.push(at, Event::Deliver { from, to, msg, incarnation });
+                    self.push(
+                        at,
+                        Event::Deliver {
+                            from,
+                            to,
+                            msg,
+                            incarnation,
+                        },
+                    );
                 }
                 Effect::SetTimer { at, timer } => {
                     let incarnation = match from {
                         NodeId::Broker(b) => self.brokers[b as usize].incarnation,
                         _ => 0,
                     };
-                    self.push(at.max(self.now), Event::Timer { node: from, timer, incarnation });
+                    self.push(
+                        at.max(self.now),
+                        Event::Timer {
+                            node: from,
+                            timer,
+                            incarnation,
+                        },
+                    );
                 }
                 Effect::Trace(kind) => self.record(kind),
                 Effect::Observe(observation) => self.ledger.observe(observation),
@@ -336,11 +438,15 @@ impl Sim {
     }
 
     fn producer_index(&self, name: &str) -> Option<usize> {
-        self.producers.iter().position(|p| p.as_ref().is_some_and(|p| p.spec.name == name))
+        self.producers
+            .iter()
+            .position(|p| p.as_ref().is_some_and(|p| p.spec.name == name))
     }
 
     fn consumer_index(&self, name: &str) -> Option<usize> {
-        self.consumers.iter().position(|c| c.as_ref().is_some_and(|c| c.spec.name == name))
+        self.consumers
+            .iter()
+            .position(|c| c.as_ref().is_some_and(|c| c.spec.name == name))
     }
 
     fn broker_ids(&self) -> Vec<u32> {
@@ -350,13 +456,20 @@ impl Sim {
     /// Checks a command against the current state without applying it.
     pub fn validate(&self, command: &Command) -> Result<(), CommandError> {
         match command {
-            Command::CreateTopic { name, partitions, replication_factor, configs } => {
+            Command::CreateTopic {
+                name,
+                partitions,
+                replication_factor,
+                configs,
+            } => {
                 validate_topic_name(name)?;
                 if self.metadata.topics.contains_key(name.as_str()) {
                     return reject("name", format!("topic {name:?} already exists"));
                 }
                 if *partitions == 0 || *partitions > MAX_PARTITIONS_PER_TOPIC {
-                    let m = format!("must be between 1 and {MAX_PARTITIONS_PER_TOPIC}, got {partitions}");
+                    let m = format!(
+                        "must be between 1 and {MAX_PARTITIONS_PER_TOPIC}, got {partitions}"
+                    );
                     return reject("partitions", m);
                 }
                 if *replication_factor == 0 || *replication_factor > self.setup.brokers {
@@ -382,7 +495,8 @@ impl Sim {
                 }
                 Ok(())
             }
-            Command::DeleteTopic { name } => match self.metadata.topics.contains_key(name.as_str()) {
+            Command::DeleteTopic { name } => match self.metadata.topics.contains_key(name.as_str())
+            {
                 true => Ok(()),
                 false => reject("name", format!("no topic {name:?}")),
             },
@@ -391,16 +505,25 @@ impl Sim {
                 if self.producer_index(&spec.name).is_some() {
                     return reject("id", format!("a producer {:?} already exists", spec.name));
                 }
-                validate_topic_name(&spec.topic).map_err(|e| CommandError { field: "topic".into(), ..e })?;
+                validate_topic_name(&spec.topic).map_err(|e| CommandError {
+                    field: "topic".into(),
+                    ..e
+                })?;
                 if spec.rate_per_sec > MAX_RATE_PER_SEC {
-                    return reject("rate_per_sec", format!("must be at most {MAX_RATE_PER_SEC}"));
+                    return reject(
+                        "rate_per_sec",
+                        format!("must be at most {MAX_RATE_PER_SEC}"),
+                    );
                 }
                 if spec.value_bytes > MAX_VALUE_BYTES {
                     return reject("value_bytes", format!("must be at most {MAX_VALUE_BYTES}"));
                 }
                 if let crate::producer::KeyMode::Pool(n) = spec.keys {
                     if n == 0 || n > MAX_KEY_POOL {
-                        return reject("keys", format!("pool size must be between 1 and {MAX_KEY_POOL}"));
+                        return reject(
+                            "keys",
+                            format!("pool size must be between 1 and {MAX_KEY_POOL}"),
+                        );
                     }
                 }
                 crate::producer::ProducerConfig::from_configs(&spec.configs)?;
@@ -426,7 +549,10 @@ impl Sim {
                 }
                 if let Command::SetProducerRate { rate_per_sec, .. } = command {
                     if *rate_per_sec > MAX_RATE_PER_SEC {
-                        return reject("rate_per_sec", format!("must be at most {MAX_RATE_PER_SEC}"));
+                        return reject(
+                            "rate_per_sec",
+                            format!("must be at most {MAX_RATE_PER_SEC}"),
+                        );
                     }
                 }
                 Ok(())
@@ -439,12 +565,19 @@ impl Sim {
             }
             Command::CrashBroker { broker } | Command::RestartBroker { broker } => {
                 let Some(slot) = self.brokers.get(*broker as usize) else {
-                    let m = format!("no broker {broker}; brokers are 0 to {}", self.setup.brokers - 1);
+                    let m = format!(
+                        "no broker {broker}; brokers are 0 to {}",
+                        self.setup.brokers - 1
+                    );
                     return reject("broker", m);
                 };
                 match (command, slot.up) {
-                    (Command::CrashBroker { .. }, false) => reject("broker", format!("broker {broker} is already down")),
-                    (Command::RestartBroker { .. }, true) => reject("broker", format!("broker {broker} is already up")),
+                    (Command::CrashBroker { .. }, false) => {
+                        reject("broker", format!("broker {broker} is already down"))
+                    }
+                    (Command::RestartBroker { .. }, true) => {
+                        reject("broker", format!("broker {broker} is already up"))
+                    }
                     _ => Ok(()),
                 }
             }
@@ -455,19 +588,45 @@ impl Sim {
     pub fn apply(&mut self, command: Command) -> Result<(), CommandError> {
         self.validate(&command)?;
         match command {
-            Command::CreateTopic { name, partitions, replication_factor, configs } => {
+            Command::CreateTopic {
+                name,
+                partitions,
+                replication_factor,
+                configs,
+            } => {
                 let ids = self.broker_ids();
-                let assignment = assign_replicas(&ids, partitions, replication_factor, &mut self.placement_rng);
+                let assignment = assign_replicas(
+                    &ids,
+                    partitions,
+                    replication_factor,
+                    &mut self.placement_rng,
+                );
                 let config = TopicConfig::resolve(&configs, &self.setup.configs);
                 let topic: Arc<str> = Arc::from(name.as_str());
                 let partitions_md = assignment
                     .into_iter()
-                    .map(|replicas| PartitionMetadata { leader: Some(replicas[0]), leader_epoch: 0, isr: replicas.clone(), replicas })
+                    .map(|replicas| PartitionMetadata {
+                        leader: Some(replicas[0]),
+                        leader_epoch: 0,
+                        isr: replicas.clone(),
+                        replicas,
+                    })
                     .collect();
                 self.update_metadata(|m| {
-                    m.topics.insert(topic.clone(), TopicMetadata { name: topic, partitions: partitions_md, config });
+                    m.topics.insert(
+                        topic.clone(),
+                        TopicMetadata {
+                            name: topic,
+                            partitions: partitions_md,
+                            config,
+                        },
+                    );
                 });
-                self.record(TraceKind::TopicCreated { topic: name, partitions, replication_factor });
+                self.record(TraceKind::TopicCreated {
+                    topic: name,
+                    partitions,
+                    replication_factor,
+                });
             }
             Command::DeleteTopic { name } => {
                 self.update_metadata(|m| {
@@ -516,7 +675,12 @@ impl Sim {
                 self.consumers[i] = None;
                 self.record(TraceKind::ConsumerRemoved { consumer: i as u32 });
             }
-            Command::Seek { consumer, topic, partition, offset } => {
+            Command::Seek {
+                consumer,
+                topic,
+                partition,
+                offset,
+            } => {
                 let i = self.consumer_index(&consumer).expect("validated");
                 let tp = TopicPartition::new(&topic, partition);
                 let mut found = true;
@@ -526,7 +690,10 @@ impl Sim {
                     }
                 });
                 if !found {
-                    return reject("partition", format!("consumer {consumer:?} is not assigned {tp}"));
+                    return reject(
+                        "partition",
+                        format!("consumer {consumer:?} is not assigned {tp}"),
+                    );
                 }
             }
             Command::CrashBroker { broker } => self.crash_broker(broker),
@@ -547,7 +714,11 @@ impl Sim {
         Ok(())
     }
 
-    fn with_producer(&mut self, i: usize, f: impl FnOnce(&mut Producer, Instant, &mut Vec<Effect>)) {
+    fn with_producer(
+        &mut self,
+        i: usize,
+        f: impl FnOnce(&mut Producer, Instant, &mut Vec<Effect>),
+    ) {
         self.with_node(NodeId::Producer(i as u32), |node, now, out| {
             if let NodeRef::Producer(p) = node {
                 f(p, now, out);
@@ -568,7 +739,12 @@ impl Sim {
             .iter()
             .flatten()
             .map(|p| NodeId::Producer(p.index))
-            .chain(self.consumers.iter().flatten().map(|c| NodeId::Consumer(c.index)))
+            .chain(
+                self.consumers
+                    .iter()
+                    .flatten()
+                    .map(|c| NodeId::Consumer(c.index)),
+            )
             .collect();
         for to in clients {
             let at = self.net.delivery_time(self.now, from, to);
@@ -589,7 +765,11 @@ impl Sim {
     }
 
     /// The replica whose log is the partition's truth: the leader's, else the first replica's.
-    fn authoritative_replica(&self, tp: &TopicPartition, pm: &PartitionMetadata) -> Option<&crate::broker::Replica> {
+    fn authoritative_replica(
+        &self,
+        tp: &TopicPartition,
+        pm: &PartitionMetadata,
+    ) -> Option<&crate::broker::Replica> {
         let id = pm.leader.unwrap_or(pm.replicas[0]);
         self.brokers[id as usize].broker.replica(tp)
     }
@@ -602,10 +782,20 @@ impl Sim {
             .map(|s| {
                 let id = s.broker.id;
                 let replicas = s.broker.replicas().len() as u32;
-                let leader_of = self.metadata.topics.values().flat_map(|t| &t.partitions).filter(|p| p.leader == Some(id)).count() as u32;
+                let leader_of = self
+                    .metadata
+                    .topics
+                    .values()
+                    .flat_map(|t| &t.partitions)
+                    .filter(|p| p.leader == Some(id))
+                    .count() as u32;
                 BrokerView {
                     id,
-                    status: if s.up { BrokerStatus::Up } else { BrokerStatus::Crashed },
+                    status: if s.up {
+                        BrokerStatus::Up
+                    } else {
+                        BrokerStatus::Crashed
+                    },
                     is_controller: self.metadata.controller == id,
                     leader_of,
                     replicas,
@@ -619,13 +809,21 @@ impl Sim {
             .map(|t| TopicView {
                 name: t.name.to_string(),
                 replication_factor: t.partitions.first().map_or(0, |p| p.replicas.len() as u32),
-                configs: t.config.configs.explicit().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                configs: t
+                    .config
+                    .configs
+                    .explicit()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
                 partitions: t
                     .partitions
                     .iter()
                     .enumerate()
                     .map(|(i, pm)| {
-                        let tp = TopicPartition { topic: t.name.clone(), partition: i as u32 };
+                        let tp = TopicPartition {
+                            topic: t.name.clone(),
+                            partition: i as u32,
+                        };
                         self.partition_view(&tp, pm, records_per_partition)
                     })
                     .collect(),
@@ -634,7 +832,12 @@ impl Sim {
         let producers = self.producers.iter().flatten().map(producer_view).collect();
         let consumers = self.consumers.iter().flatten().map(consumer_view).collect();
         let totals = Totals {
-            produced: self.producers.iter().flatten().map(|p| p.stats.produced).sum(),
+            produced: self
+                .producers
+                .iter()
+                .flatten()
+                .map(|p| p.stats.produced)
+                .sum(),
             acked: self.ledger.acked,
             failed: self.ledger.failed,
             consumed: self.ledger.consumed(),
@@ -657,13 +860,28 @@ impl Sim {
         }
     }
 
-    fn partition_view(&self, tp: &TopicPartition, pm: &PartitionMetadata, n: usize) -> PartitionView {
+    fn partition_view(
+        &self,
+        tp: &TopicPartition,
+        pm: &PartitionMetadata,
+        n: usize,
+    ) -> PartitionView {
         let replica = self.authoritative_replica(tp, pm);
         let (log_start, hw, leo, segments, size) = replica.map_or((0, 0, 0, 0, 0), |r| {
-            (r.log.log_start().0, r.high_watermark.0, r.log.log_end().0, r.log.segments().len() as u32, r.log.size_bytes())
+            (
+                r.log.log_start().0,
+                r.high_watermark.0,
+                r.log.log_end().0,
+                r.log.segments().len() as u32,
+                r.log.size_bytes(),
+            )
         });
         let latest = replica.map_or_else(Vec::new, |r| {
-            r.log.latest(n, r.log.log_end()).into_iter().map(|(o, rec)| record_view(o, rec)).collect()
+            r.log
+                .latest(n, r.log.log_end())
+                .into_iter()
+                .map(|(o, rec)| record_view(o, rec))
+                .collect()
         });
         PartitionView {
             topic: tp.topic.to_string(),
@@ -697,9 +915,17 @@ impl Sim {
             .metadata
             .topics
             .values()
-            .flat_map(|t| t.partitions.iter().enumerate().map(move |(i, pm)| (t, i, pm)))
+            .flat_map(|t| {
+                t.partitions
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, pm)| (t, i, pm))
+            })
             .map(|(t, i, pm)| {
-                let tp = TopicPartition { topic: t.name.clone(), partition: i as u32 };
+                let tp = TopicPartition {
+                    topic: t.name.clone(),
+                    partition: i as u32,
+                };
                 let r = self.authoritative_replica(&tp, pm);
                 PartitionReport {
                     topic: t.name.to_string(),
@@ -728,7 +954,12 @@ impl Sim {
             digest: self.digest(),
             now: self.now,
             events: self.events_processed,
-            produced: self.producers.iter().flatten().map(|p| p.stats.produced).sum(),
+            produced: self
+                .producers
+                .iter()
+                .flatten()
+                .map(|p| p.stats.produced)
+                .sum(),
             acked: self.ledger.acked,
             failed: self.ledger.failed,
             failures: failures.into_iter().collect(),
@@ -749,13 +980,18 @@ impl Sim {
         let mut lost = Vec::new();
         let (mut lost_count, mut expired) = (0u64, 0u64);
         for p in self.producers.iter().flatten() {
-            let Some(topic) = self.metadata.topics.get(p.spec.topic.as_str()) else { continue };
+            let Some(topic) = self.metadata.topics.get(p.spec.topic.as_str()) else {
+                continue;
+            };
             // Which of this producer's records each partition still holds.
             let outcomes = self.ledger.outcomes(p.index);
             let mut present = vec![false; outcomes.len()];
             let mut log_starts = Vec::with_capacity(topic.partitions.len());
             for (i, pm) in topic.partitions.iter().enumerate() {
-                let tp = TopicPartition { topic: topic.name.clone(), partition: i as u32 };
+                let tp = TopicPartition {
+                    topic: topic.name.clone(),
+                    partition: i as u32,
+                };
                 let Some(r) = self.authoritative_replica(&tp, pm) else {
                     log_starts.push(0);
                     continue;
@@ -763,7 +999,11 @@ impl Sim {
                 log_starts.push(r.log.log_start().0);
                 for segment in r.log.segments() {
                     for batch in &segment.batches {
-                        for rec in batch.records.iter().filter(|rec| rec.id.producer == p.index) {
+                        for rec in batch
+                            .records
+                            .iter()
+                            .filter(|rec| rec.id.producer == p.index)
+                        {
                             if let Some(slot) = present.get_mut(rec.id.seq as usize) {
                                 *slot = true;
                             }
@@ -772,7 +1012,9 @@ impl Sim {
                 }
             }
             for (seq, outcome) in outcomes.iter().enumerate() {
-                let Outcome::Acked { partition, offset } = *outcome else { continue };
+                let Outcome::Acked { partition, offset } = *outcome else {
+                    continue;
+                };
                 if present[seq] {
                     continue;
                 }
@@ -785,7 +1027,10 @@ impl Sim {
                 lost_count += 1;
                 if lost.len() < 100 {
                     lost.push(LostRecord {
-                        id: crate::record::RecordId { producer: p.index, seq: seq as u64 },
+                        id: crate::record::RecordId {
+                            producer: p.index,
+                            seq: seq as u64,
+                        },
                         producer: p.spec.name.clone(),
                         topic: p.spec.topic.clone(),
                         partition,
@@ -800,8 +1045,15 @@ impl Sim {
     /// True when nothing remains but periodic timers: no client has records left to send or
     /// requests in flight. Used by tests and the CLI to stop a run early.
     pub fn is_quiet(&self) -> bool {
-        self.producers.iter().flatten().all(|p| !p.is_running() || p.spec.max_records.is_some_and(|m| p.stats.produced >= m))
-            && self.producers.iter().flatten().all(|p| p.pending_records() == 0)
+        self.producers
+            .iter()
+            .flatten()
+            .all(|p| !p.is_running() || p.spec.max_records.is_some_and(|m| p.stats.produced >= m))
+            && self
+                .producers
+                .iter()
+                .flatten()
+                .all(|p| p.pending_records() == 0)
     }
 }
 
@@ -819,8 +1071,14 @@ pub fn validate_topic_name(name: &str) -> Result<(), CommandError> {
     if name == "." || name == ".." {
         return reject("name", "a topic name cannot be \".\" or \"..\"");
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
-        return reject("name", format!("{c:?} is not allowed in a topic name (use letters, digits, '.', '_', '-')"));
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return reject(
+            "name",
+            format!("{c:?} is not allowed in a topic name (use letters, digits, '.', '_', '-')"),
+        );
     }
     Ok(())
 }
@@ -829,8 +1087,14 @@ fn validate_client_name(name: &str) -> Result<(), CommandError> {
     if name.is_empty() || name.len() > 64 {
         return reject("id", "an id has 1 to 64 characters");
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
-        return reject("id", format!("{c:?} is not allowed in an id (use letters, digits, '.', '_', '-')"));
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return reject(
+            "id",
+            format!("{c:?} is not allowed in an id (use letters, digits, '.', '_', '-')"),
+        );
     }
     Ok(())
 }
@@ -851,7 +1115,16 @@ fn record_view(offset: Offset, r: &crate::record::Record) -> RecordView {
         key: r.key.as_deref().map(text),
         value: r.value.as_deref().map(text),
         value_bytes: r.value.as_ref().map_or(0, |v| v.len() as u32),
-        headers: r.headers.iter().map(|h| (h.key.to_string(), h.value.as_deref().map(text).unwrap_or_default())).collect(),
+        headers: r
+            .headers
+            .iter()
+            .map(|h| {
+                (
+                    h.key.to_string(),
+                    h.value.as_deref().map(text).unwrap_or_default(),
+                )
+            })
+            .collect(),
         id: r.id,
     }
 }
@@ -869,6 +1142,8 @@ fn producer_view(p: &Producer) -> ProducerView {
         acked: p.stats.acked,
         failed: p.stats.failed,
         retries: p.stats.retries,
+        requests: p.stats.requests,
+        batches: p.stats.batches,
         queued_batches: p.queued_batches(),
         in_flight_batches: p.in_flight_batches(),
     }

@@ -74,6 +74,8 @@ pub struct ProducerView {
     pub acked: u64,
     pub failed: u64,
     pub retries: u64,
+    pub requests: u64,
+    pub batches: u64,
     pub queued_batches: u32,
     pub in_flight_batches: u32,
 }

@@ -29,34 +29,115 @@ impl fmt::Display for NodeId {
 /// What happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TraceKind {
-    BrokerStarted { broker: u32 },
-    BrokerCrashed { broker: u32 },
-    BrokerRestarted { broker: u32 },
-    TopicCreated { topic: String, partitions: u32, replication_factor: u32 },
-    TopicDeleted { topic: String },
-    ProducerAdded { producer: u32 },
-    ProducerRemoved { producer: u32 },
-    ConsumerAdded { consumer: u32 },
-    ConsumerRemoved { consumer: u32 },
+    BrokerStarted {
+        broker: u32,
+    },
+    BrokerCrashed {
+        broker: u32,
+    },
+    BrokerRestarted {
+        broker: u32,
+    },
+    TopicCreated {
+        topic: String,
+        partitions: u32,
+        replication_factor: u32,
+    },
+    TopicDeleted {
+        topic: String,
+    },
+    ProducerAdded {
+        producer: u32,
+    },
+    ProducerRemoved {
+        producer: u32,
+    },
+    ConsumerAdded {
+        consumer: u32,
+    },
+    ConsumerRemoved {
+        consumer: u32,
+    },
     /// A producer sent a batch (first attempt or a retry).
-    BatchSent { producer: u32, broker: u32, tp: TopicPartition, records: u32, attempt: u32 },
+    BatchSent {
+        producer: u32,
+        broker: u32,
+        tp: TopicPartition,
+        records: u32,
+        attempt: u32,
+    },
     /// A leader appended a batch.
-    BatchAppended { broker: u32, tp: TopicPartition, base_offset: Offset, records: u32 },
+    BatchAppended {
+        broker: u32,
+        tp: TopicPartition,
+        base_offset: Offset,
+        records: u32,
+    },
     /// A leader recognised a retried idempotent batch and did not append it again.
-    DuplicateBatch { broker: u32, tp: TopicPartition, base_offset: Offset },
-    BatchAcked { producer: u32, tp: TopicPartition, base_offset: Option<Offset>, records: u32 },
-    BatchRetrying { producer: u32, tp: TopicPartition, error: ErrorCode, attempt: u32 },
-    BatchFailed { producer: u32, tp: TopicPartition, records: u32, error: ErrorCode },
+    DuplicateBatch {
+        broker: u32,
+        tp: TopicPartition,
+        base_offset: Offset,
+    },
+    BatchAcked {
+        producer: u32,
+        tp: TopicPartition,
+        base_offset: Option<Offset>,
+        records: u32,
+    },
+    BatchRetrying {
+        producer: u32,
+        tp: TopicPartition,
+        error: ErrorCode,
+        attempt: u32,
+    },
+    BatchFailed {
+        producer: u32,
+        tp: TopicPartition,
+        records: u32,
+        error: ErrorCode,
+    },
     /// `poll()` handed records of one partition to the application.
-    RecordsPolled { consumer: u32, tp: TopicPartition, first: Offset, last: Offset },
-    OffsetReset { consumer: u32, tp: TopicPartition, offset: Offset, earliest: bool },
-    Seek { consumer: u32, tp: TopicPartition, offset: Offset },
-    ConsumerFailed { consumer: u32, tp: TopicPartition, error: ErrorCode },
-    ConnectionClosed { from: NodeId, to: NodeId },
-    SegmentRolled { broker: u32, tp: TopicPartition, base_offset: Offset },
-    SegmentsDeleted { broker: u32, tp: TopicPartition, log_start: Offset },
+    RecordsPolled {
+        consumer: u32,
+        tp: TopicPartition,
+        first: Offset,
+        last: Offset,
+    },
+    OffsetReset {
+        consumer: u32,
+        tp: TopicPartition,
+        offset: Offset,
+        earliest: bool,
+    },
+    Seek {
+        consumer: u32,
+        tp: TopicPartition,
+        offset: Offset,
+    },
+    ConsumerFailed {
+        consumer: u32,
+        tp: TopicPartition,
+        error: ErrorCode,
+    },
+    ConnectionClosed {
+        from: NodeId,
+        to: NodeId,
+    },
+    SegmentRolled {
+        broker: u32,
+        tp: TopicPartition,
+        base_offset: Offset,
+    },
+    SegmentsDeleted {
+        broker: u32,
+        tp: TopicPartition,
+        log_start: Offset,
+    },
     /// A scheduled command could not be applied; the run goes on.
-    CommandRejected { reason: String },
+    CommandRejected {
+        reason: String,
+    },
 }
 
 /// One trace entry.
@@ -115,7 +196,11 @@ impl Digest {
             K::BrokerStarted { broker } => self.ints(1, &[*broker as u64]),
             K::BrokerCrashed { broker } => self.ints(2, &[*broker as u64]),
             K::BrokerRestarted { broker } => self.ints(3, &[*broker as u64]),
-            K::TopicCreated { topic, partitions, replication_factor } => {
+            K::TopicCreated {
+                topic,
+                partitions,
+                replication_factor,
+            } => {
                 self.ints(4, &[*partitions as u64, *replication_factor as u64]);
                 self.str(topic);
             }
@@ -127,46 +212,105 @@ impl Digest {
             K::ProducerRemoved { producer } => self.ints(7, &[*producer as u64]),
             K::ConsumerAdded { consumer } => self.ints(8, &[*consumer as u64]),
             K::ConsumerRemoved { consumer } => self.ints(9, &[*consumer as u64]),
-            K::BatchSent { producer, broker, tp, records, attempt } => {
-                self.ints(10, &[*producer as u64, *broker as u64, *records as u64, *attempt as u64]);
+            K::BatchSent {
+                producer,
+                broker,
+                tp,
+                records,
+                attempt,
+            } => {
+                self.ints(
+                    10,
+                    &[
+                        *producer as u64,
+                        *broker as u64,
+                        *records as u64,
+                        *attempt as u64,
+                    ],
+                );
                 self.tp(tp);
             }
-            K::BatchAppended { broker, tp, base_offset, records } => {
+            K::BatchAppended {
+                broker,
+                tp,
+                base_offset,
+                records,
+            } => {
                 self.ints(11, &[*broker as u64, base_offset.0, *records as u64]);
                 self.tp(tp);
             }
-            K::DuplicateBatch { broker, tp, base_offset } => {
+            K::DuplicateBatch {
+                broker,
+                tp,
+                base_offset,
+            } => {
                 self.ints(12, &[*broker as u64, base_offset.0]);
                 self.tp(tp);
             }
-            K::BatchAcked { producer, tp, base_offset, records } => {
+            K::BatchAcked {
+                producer,
+                tp,
+                base_offset,
+                records,
+            } => {
                 self.ints(13, &[*producer as u64, *records as u64]);
                 self.opt_offset(*base_offset);
                 self.tp(tp);
             }
-            K::BatchRetrying { producer, tp, error, attempt } => {
-                self.ints(14, &[*producer as u64, error.code() as u64, *attempt as u64]);
+            K::BatchRetrying {
+                producer,
+                tp,
+                error,
+                attempt,
+            } => {
+                self.ints(
+                    14,
+                    &[*producer as u64, error.code() as u64, *attempt as u64],
+                );
                 self.str(error.name());
                 self.tp(tp);
             }
-            K::BatchFailed { producer, tp, records, error } => {
+            K::BatchFailed {
+                producer,
+                tp,
+                records,
+                error,
+            } => {
                 self.ints(15, &[*producer as u64, *records as u64]);
                 self.str(error.name());
                 self.tp(tp);
             }
-            K::RecordsPolled { consumer, tp, first, last } => {
+            K::RecordsPolled {
+                consumer,
+                tp,
+                first,
+                last,
+            } => {
                 self.ints(16, &[*consumer as u64, first.0, last.0]);
                 self.tp(tp);
             }
-            K::OffsetReset { consumer, tp, offset, earliest } => {
+            K::OffsetReset {
+                consumer,
+                tp,
+                offset,
+                earliest,
+            } => {
                 self.ints(17, &[*consumer as u64, offset.0, *earliest as u64]);
                 self.tp(tp);
             }
-            K::Seek { consumer, tp, offset } => {
+            K::Seek {
+                consumer,
+                tp,
+                offset,
+            } => {
                 self.ints(18, &[*consumer as u64, offset.0]);
                 self.tp(tp);
             }
-            K::ConsumerFailed { consumer, tp, error } => {
+            K::ConsumerFailed {
+                consumer,
+                tp,
+                error,
+            } => {
                 self.ints(19, &[*consumer as u64]);
                 self.str(error.name());
                 self.tp(tp);
@@ -176,11 +320,19 @@ impl Digest {
                 self.node(*from);
                 self.node(*to);
             }
-            K::SegmentRolled { broker, tp, base_offset } => {
+            K::SegmentRolled {
+                broker,
+                tp,
+                base_offset,
+            } => {
                 self.ints(21, &[*broker as u64, base_offset.0]);
                 self.tp(tp);
             }
-            K::SegmentsDeleted { broker, tp, log_start } => {
+            K::SegmentsDeleted {
+                broker,
+                tp,
+                log_start,
+            } => {
                 self.ints(22, &[*broker as u64, log_start.0]);
                 self.tp(tp);
             }
@@ -216,7 +368,12 @@ pub struct Trace {
 
 impl Trace {
     pub fn new(capacity: usize) -> Trace {
-        Trace { recent: VecDeque::new(), capacity, digest: Digest::new(), total: 0 }
+        Trace {
+            recent: VecDeque::new(),
+            capacity,
+            digest: Digest::new(),
+            total: 0,
+        }
     }
 
     pub fn push(&mut self, event: TraceEvent) {

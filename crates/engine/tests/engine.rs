@@ -12,7 +12,10 @@ struct Run {
 }
 
 fn configs(scope: Scope, pairs: &[(&str, ConfigValue)]) -> Configs {
-    let pairs: Vec<(String, ConfigValue)> = pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let pairs: Vec<(String, ConfigValue)> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
     Configs::parse(scope, &pairs).expect("valid test configs")
 }
 
@@ -22,7 +25,7 @@ impl Run {
             brokers,
             configs: Configs::new(Scope::Broker),
             network: NetworkConfig::lan(),
-            trace_capacity: 1000,
+            trace_capacity: 1_000_000,
         };
         let mut sim = Sim::new(setup, seed).expect("valid setup");
         sim.apply(Command::CreateTopic {
@@ -35,7 +38,14 @@ impl Run {
         Run { sim }
     }
 
-    fn producer(&mut self, name: &str, rate: u64, records: u64, keys: KeyMode, cfg: &[(&str, ConfigValue)]) {
+    fn producer(
+        &mut self,
+        name: &str,
+        rate: u64,
+        records: u64,
+        keys: KeyMode,
+        cfg: &[(&str, ConfigValue)],
+    ) {
         let spec = ProducerSpec {
             name: name.into(),
             topic: "orders".into(),
@@ -45,7 +55,9 @@ impl Run {
             value_bytes: 100,
             configs: configs(Scope::Producer, cfg),
         };
-        self.sim.apply(Command::AddProducer(spec)).expect("producer");
+        self.sim
+            .apply(Command::AddProducer(spec))
+            .expect("producer");
     }
 
     fn consumer(&mut self, name: &str, per_record_us: u64, cfg: &[(&str, ConfigValue)]) {
@@ -55,7 +67,9 @@ impl Run {
             processing_per_record: Duration(per_record_us),
             configs: configs(Scope::Consumer, cfg),
         };
-        self.sim.apply(Command::AddConsumer(spec)).expect("consumer");
+        self.sim
+            .apply(Command::AddConsumer(spec))
+            .expect("consumer");
     }
 
     fn run_ms(&mut self, ms: u64) {
@@ -80,4 +94,323 @@ fn every_record_is_acked_and_consumed_once() {
     let total: u64 = r.partitions.iter().map(|p| p.log_end).sum();
     assert_eq!(total, 5000);
     assert!(r.partitions.iter().all(|p| p.high_watermark == p.log_end));
+}
+
+fn s(v: &str) -> ConfigValue {
+    ConfigValue::Str(v.into())
+}
+fn i(v: i64) -> ConfigValue {
+    ConfigValue::Int(v)
+}
+
+#[test]
+fn acks_0_counts_records_as_sent_without_offsets() {
+    let mut run = Run::new(2, 3, 3);
+    run.producer("p", 1000, 2000, KeyMode::Pool(20), &[("acks", s("0"))]);
+    run.run_ms(5_000);
+    let r = run.sim.report();
+    assert_eq!(r.acked, 2000);
+    let outcome = run.sim.ledger().outcomes(0)[0];
+    assert!(
+        matches!(
+            outcome,
+            kplay_engine::ledger::Outcome::Acked { offset: None, .. }
+        ),
+        "{outcome:?}"
+    );
+    let snapshot = run.sim.snapshot(0, 0);
+    assert!(
+        !snapshot.producers[0].idempotent,
+        "acks=0 silently disables default idempotence"
+    );
+}
+
+#[test]
+fn keyed_records_land_on_the_murmur2_partition() {
+    let mut run = Run::new(3, 3, 6);
+    run.producer("p", 0, 0, KeyMode::Null, &[]);
+    let record = |key: &str| kplay_engine::producer::ManualRecord {
+        key: Some(std::sync::Arc::from(key.as_bytes())),
+        value: None,
+        headers: vec![],
+        partition: None,
+    };
+    for key in ["user-42", "hello", "key-1"] {
+        run.sim
+            .apply(Command::ProduceOne {
+                producer: "p".into(),
+                record: record(key),
+            })
+            .expect("produce");
+    }
+    run.run_ms(1_000);
+    let snapshot = run.sim.snapshot(10, 0);
+    let where_is = |key: &str| {
+        let topic = &snapshot.topics[0];
+        topic
+            .partitions
+            .iter()
+            .find(|p| p.latest.iter().any(|r| r.key.as_deref() == Some(key)))
+            .map(|p| p.partition)
+    };
+    // toPositive(murmur2(key)) % 6, from the reference table.
+    assert_eq!(where_is("user-42"), Some(4));
+    assert_eq!(where_is("hello"), Some(3));
+    assert_eq!(where_is("key-1"), Some(0));
+}
+
+#[test]
+fn null_keys_fill_one_partition_at_a_time_and_spread_over_all() {
+    let mut run = Run::new(4, 3, 6);
+    // 100-byte values: a 16 KiB batch holds about 130 records before the sticky partition moves.
+    run.producer("p", 5000, 20_000, KeyMode::Null, &[]);
+    run.run_ms(6_000);
+    let r = run.sim.report();
+    assert_eq!(r.acked, 20_000);
+    for p in &r.partitions {
+        assert!(
+            p.log_end > 1_000,
+            "every partition gets a share: {:?}",
+            r.partitions
+        );
+    }
+    // Sticky: consecutive batches go to the same partition until about batch.size bytes were
+    // produced there, so the partition changes far less often than once per batch.
+    let partitions: Vec<u32> = run
+        .sim
+        .trace()
+        .recent()
+        .filter_map(|e| match &e.kind {
+            kplay_engine::trace::TraceKind::BatchAppended { tp, .. } => Some(tp.partition),
+            _ => None,
+        })
+        .collect();
+    let switches = partitions.windows(2).filter(|w| w[0] != w[1]).count();
+    assert!(
+        switches * 3 < partitions.len(),
+        "{switches} switches over {} batches",
+        partitions.len()
+    );
+}
+
+#[test]
+fn linger_ms_trades_latency_for_fewer_requests() {
+    let requests = |linger: i64| {
+        let mut run = Run::new(5, 3, 3);
+        run.producer(
+            "p",
+            2000,
+            4000,
+            KeyMode::Pool(30),
+            &[("linger.ms", i(linger))],
+        );
+        run.run_ms(4_000);
+        assert_eq!(run.sim.report().acked, 4000);
+        run.sim.snapshot(0, 0).producers[0].batches as usize
+    };
+    let (eager, patient) = (requests(0), requests(50));
+    assert!(
+        patient * 3 < eager,
+        "linger 0: {eager} batches, linger 50: {patient}"
+    );
+}
+
+#[test]
+fn a_broker_down_past_delivery_timeout_fails_records_with_the_timeout() {
+    let mut run = Run::new(6, 3, 3);
+    let cfg = [
+        ("delivery.timeout.ms", i(3_000)),
+        ("request.timeout.ms", i(1_000)),
+        ("linger.ms", i(0)),
+    ];
+    run.producer("p", 100, 2_000, KeyMode::Pool(30), &cfg);
+    run.sim
+        .apply(Command::CrashBroker { broker: 1 })
+        .expect("crash");
+    run.run_ms(10_000);
+    let r = run.sim.report();
+    let timeouts = r
+        .failures
+        .iter()
+        .find(|(e, _)| e.name() == "DELIVERY_TIMEOUT")
+        .map(|(_, n)| *n);
+    assert!(timeouts.is_some_and(|n| n > 0), "{:?}", r.failures);
+    assert_eq!(
+        r.acked + r.failed + pending(&run),
+        r.produced,
+        "every record is accounted for"
+    );
+    // Partitions on live brokers kept working.
+    assert!(r.acked > 0);
+}
+
+fn pending(run: &Run) -> u64 {
+    let p = &run.sim.snapshot(0, 0).producers[0];
+    p.produced - p.acked - p.failed
+}
+
+#[test]
+fn auto_offset_reset_latest_skips_old_records_and_none_fails() {
+    let mut run = Run::new(7, 1, 2);
+    run.producer("p", 1000, 1000, KeyMode::Pool(10), &[]);
+    run.run_ms(2_000);
+    run.consumer("late", 0, &[("auto.offset.reset", s("latest"))]);
+    run.consumer("strict", 0, &[("auto.offset.reset", s("none"))]);
+    run.run_ms(2_100);
+    // The first producer is done; a second one sends 100 more after the consumers joined.
+    run.producer("q", 100, 100, KeyMode::Pool(10), &[]);
+    run.run_ms(4_000);
+    let snapshot = run.sim.snapshot(0, 0);
+    let late = snapshot
+        .consumers
+        .iter()
+        .find(|c| c.name == "late")
+        .expect("late");
+    // Only the 100 records produced after it joined, none of the first 1000.
+    assert_eq!(late.consumed, 100, "latest starts at the end");
+    let strict = snapshot
+        .consumers
+        .iter()
+        .find(|c| c.name == "strict")
+        .expect("strict");
+    assert_eq!(strict.state, "failed: NO_OFFSET_FOR_PARTITION");
+}
+
+#[test]
+fn seeking_back_redelivers_and_duplicates_are_counted() {
+    let mut run = Run::new(8, 3, 1);
+    run.producer("p", 1000, 500, KeyMode::Pool(10), &[]);
+    run.consumer("c", 0, &[earliest()]);
+    run.run_ms(2_000);
+    assert_eq!(run.sim.report().consumed, 500);
+    let seek = Command::Seek {
+        consumer: "c".into(),
+        topic: "orders".into(),
+        partition: 0,
+        offset: 100,
+    };
+    run.sim.apply(seek).expect("seek");
+    run.run_ms(3_000);
+    let r = run.sim.report();
+    assert_eq!(r.consumed, 900);
+    assert_eq!(r.duplicates, 400);
+    assert_eq!(
+        r.out_of_order, 0,
+        "redelivery is duplication, not reordering"
+    );
+}
+
+#[test]
+fn processing_time_limits_a_consumer_and_lag_grows() {
+    let mut run = Run::new(9, 3, 3);
+    run.producer("p", 1000, 100_000, KeyMode::Pool(10), &[]);
+    // 2 ms per record: at most 500 records/s.
+    run.consumer("slow", 2_000, &[earliest(), ("max.poll.records", i(50))]);
+    run.run_ms(4_000);
+    let lag_early = run.sim.snapshot(0, 0).consumers[0].lag;
+    run.run_ms(8_000);
+    let c = &run.sim.snapshot(0, 0).consumers[0];
+    assert!(c.lag > lag_early + 1_500, "lag {lag_early} → {}", c.lag);
+    assert!(
+        c.consumed <= 8_000 * 500 / 1000 + 50,
+        "consumed {}",
+        c.consumed
+    );
+}
+
+#[test]
+fn fetch_min_bytes_holds_fetches_until_max_wait() {
+    // A trickle of records and a large fetch.min.bytes: each fetch waits fetch.max.wait.ms.
+    let fetches = |min_bytes: i64| {
+        let mut run = Run::new(10, 1, 1);
+        run.producer("p", 20, 40, KeyMode::Pool(3), &[("linger.ms", i(0))]);
+        let cfg = [
+            earliest(),
+            ("fetch.min.bytes", i(min_bytes)),
+            ("fetch.max.wait.ms", i(500)),
+        ];
+        run.consumer("c", 0, &cfg);
+        run.run_ms(3_000);
+        (
+            run.sim.snapshot(0, 0).consumers[0].consumed,
+            run.sim
+                .trace()
+                .recent()
+                .filter(|e| matches!(e.kind, kplay_engine::trace::TraceKind::RecordsPolled { .. }))
+                .count(),
+        )
+    };
+    let (consumed_eager, polls_eager) = fetches(1);
+    let (consumed_batched, polls_batched) = fetches(1_000_000);
+    assert_eq!(consumed_eager, 40);
+    assert_eq!(consumed_batched, 40, "max wait releases the data anyway");
+    assert!(
+        polls_batched * 4 < polls_eager,
+        "polls: eager {polls_eager}, batched {polls_batched}"
+    );
+}
+
+#[test]
+fn buffer_memory_blocks_send_while_the_leader_is_away() {
+    let mut run = Run::new(11, 1, 1);
+    let cfg = [("buffer.memory", i(64 * 1024))];
+    run.producer("p", 5_000, 1_000_000, KeyMode::Pool(10), &cfg);
+    run.sim
+        .apply(Command::CrashBroker { broker: 0 })
+        .expect("crash");
+    run.run_ms(3_000);
+    let p = &run.sim.snapshot(0, 0).producers[0];
+    // 64 KiB holds about 500 records of ~130 bytes; without the bound it would be 15,000.
+    assert!(p.produced < 700, "send() kept accepting: {}", p.produced);
+    run.sim
+        .apply(Command::RestartBroker { broker: 0 })
+        .expect("restart");
+    run.run_ms(6_000);
+    let p = &run.sim.snapshot(0, 0).producers[0];
+    assert!(p.acked > 5_000, "the producer resumes: {}", p.acked);
+}
+
+#[test]
+fn retention_deletes_old_segments_and_moves_the_log_start() {
+    let setup = ClusterSetup {
+        brokers: 1,
+        configs: configs(
+            Scope::Broker,
+            &[("log.retention.check.interval.ms", i(1_000))],
+        ),
+        network: NetworkConfig::lan(),
+        trace_capacity: 100,
+    };
+    let mut sim = Sim::new(setup, 12).expect("setup");
+    let topic_cfg = configs(
+        Scope::Topic,
+        &[("segment.bytes", i(1_048_576)), ("retention.ms", i(2_000))],
+    );
+    sim.apply(Command::CreateTopic {
+        name: "orders".into(),
+        partitions: 1,
+        replication_factor: 1,
+        configs: topic_cfg,
+    })
+    .expect("topic");
+    let spec = ProducerSpec {
+        name: "p".into(),
+        topic: "orders".into(),
+        rate_per_sec: 20_000,
+        max_records: Some(60_000),
+        keys: KeyMode::Pool(10),
+        value_bytes: 100,
+        configs: Configs::new(Scope::Producer),
+    };
+    sim.apply(Command::AddProducer(spec)).expect("producer");
+    sim.run_until(Instant::from_millis(8_000));
+    let r = sim.report();
+    let p = &r.partitions[0];
+    assert_eq!(p.log_end, 60_000);
+    assert!(p.log_start > 0, "old segments deleted: {p:?}");
+    assert_eq!(r.lost_acked, 0, "retention is not loss");
+    assert_eq!(
+        r.expired, p.log_start,
+        "every record below the log start counts as expired"
+    );
 }

@@ -71,16 +71,46 @@ pub struct ConsumerDef {
 /// A timeline action.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
-    CrashBroker { broker: u32 },
-    RestartBroker { broker: u32 },
-    StartProducer { producer: String },
-    StopProducer { producer: String },
-    SetRate { producer: String, rate_per_sec: u64 },
-    Produce { producer: String, key: Option<String>, value: Option<String>, partition: Option<u32>, headers: Vec<(String, String)> },
-    StopConsumer { consumer: String },
-    Seek { consumer: String, topic: String, partition: u32, offset: u64 },
-    CreateTopic { topic: String, partitions: u32, replication_factor: u32 },
-    DeleteTopic { topic: String },
+    CrashBroker {
+        broker: u32,
+    },
+    RestartBroker {
+        broker: u32,
+    },
+    StartProducer {
+        producer: String,
+    },
+    StopProducer {
+        producer: String,
+    },
+    SetRate {
+        producer: String,
+        rate_per_sec: u64,
+    },
+    Produce {
+        producer: String,
+        key: Option<String>,
+        value: Option<String>,
+        partition: Option<u32>,
+        headers: Vec<(String, String)>,
+    },
+    StopConsumer {
+        consumer: String,
+    },
+    Seek {
+        consumer: String,
+        topic: String,
+        partition: u32,
+        offset: u64,
+    },
+    CreateTopic {
+        topic: String,
+        partitions: u32,
+        replication_factor: u32,
+    },
+    DeleteTopic {
+        topic: String,
+    },
 }
 
 impl Action {
@@ -128,7 +158,12 @@ impl Scenario {
         Scenario {
             seed: 42,
             duration_ms: 30_000,
-            cluster: ClusterDef { brokers, config: Vec::new(), latency_us: 500, jitter_us: 0 },
+            cluster: ClusterDef {
+                brokers,
+                config: Vec::new(),
+                latency_us: 500,
+                jitter_us: 0,
+            },
             topics: Vec::new(),
             producers: Vec::new(),
             consumers: Vec::new(),
@@ -138,12 +173,16 @@ impl Scenario {
 
     /// The cluster shape for the engine.
     pub fn setup(&self) -> Result<ClusterSetup, ScenarioError> {
-        let configs = Configs::parse(Scope::Broker, &self.cluster.config)
-            .map_err(|e| ScenarioError::field(None, format!("cluster.config.{}", e.key), e.message))?;
+        let configs = Configs::parse(Scope::Broker, &self.cluster.config).map_err(|e| {
+            ScenarioError::field(None, format!("cluster.config.{}", e.key), e.message)
+        })?;
         Ok(ClusterSetup {
             brokers: self.cluster.brokers,
             configs,
-            network: NetworkConfig { latency: Duration(self.cluster.latency_us), jitter: Duration(self.cluster.jitter_us) },
+            network: NetworkConfig {
+                latency: Duration(self.cluster.latency_us),
+                jitter: Duration(self.cluster.jitter_us),
+            },
             trace_capacity: 10_000,
         })
     }
@@ -152,7 +191,8 @@ impl Scenario {
     pub fn commands(&self) -> Result<Vec<(Instant, Command, usize)>, ScenarioError> {
         let mut out = Vec::new();
         for t in &self.topics {
-            let configs = Configs::parse(Scope::Topic, &t.config).map_err(|e| config_error(t.line, "topic", e))?;
+            let configs = Configs::parse(Scope::Topic, &t.config)
+                .map_err(|e| config_error(t.line, "topic", e))?;
             let cmd = Command::CreateTopic {
                 name: t.name.clone(),
                 partitions: t.partitions,
@@ -162,7 +202,8 @@ impl Scenario {
             out.push((Instant::ZERO, cmd, t.line));
         }
         for p in &self.producers {
-            let configs = Configs::parse(Scope::Producer, &p.config).map_err(|e| config_error(p.line, "producer", e))?;
+            let configs = Configs::parse(Scope::Producer, &p.config)
+                .map_err(|e| config_error(p.line, "producer", e))?;
             let spec = ProducerSpec {
                 name: p.id.clone(),
                 topic: p.topic.clone(),
@@ -172,17 +213,26 @@ impl Scenario {
                 value_bytes: p.value_bytes,
                 configs,
             };
-            out.push((Instant::from_millis(p.start_ms), Command::AddProducer(spec), p.line));
+            out.push((
+                Instant::from_millis(p.start_ms),
+                Command::AddProducer(spec),
+                p.line,
+            ));
         }
         for c in &self.consumers {
-            let configs = Configs::parse(Scope::Consumer, &c.config).map_err(|e| config_error(c.line, "consumer", e))?;
+            let configs = Configs::parse(Scope::Consumer, &c.config)
+                .map_err(|e| config_error(c.line, "consumer", e))?;
             let spec = ConsumerSpec {
                 name: c.id.clone(),
                 topics: c.topics.clone(),
                 processing_per_record: Duration(c.processing_us_per_record),
                 configs,
             };
-            out.push((Instant::from_millis(c.start_ms), Command::AddConsumer(spec), c.line));
+            out.push((
+                Instant::from_millis(c.start_ms),
+                Command::AddConsumer(spec),
+                c.line,
+            ));
         }
         for e in &self.events {
             out.push((Instant::from_millis(e.at_ms), e.action.command(), e.line));
@@ -203,12 +253,16 @@ impl Scenario {
     /// A simulation at time zero with every command scheduled. `seed` overrides the file's.
     pub fn build(&self, seed: Option<u64>) -> Result<Sim, ScenarioError> {
         if self.duration_ms == 0 || self.duration_ms > MAX_DURATION_MS {
-            let m = format!("must be between 1 and {MAX_DURATION_MS} (one day), got {}", self.duration_ms);
+            let m = format!(
+                "must be between 1 and {MAX_DURATION_MS} (one day), got {}",
+                self.duration_ms
+            );
             return Err(ScenarioError::field(None, "duration_ms", m));
         }
         let setup = self.setup()?;
         let seed = seed.unwrap_or(self.seed);
-        let mut sim = Sim::new(setup.clone(), seed).map_err(|e| command_error(None, "cluster", e))?;
+        let mut sim =
+            Sim::new(setup.clone(), seed).map_err(|e| command_error(None, "cluster", e))?;
         let commands = self.commands()?;
         // Dry run: a scratch copy applies each command in time order without simulating any
         // traffic, so state changes (topics created, brokers crashed) are checked in sequence.
@@ -218,14 +272,28 @@ impl Scenario {
             let fail = |e| command_error(Some(*line), context, e);
             match command {
                 // A seek depends on the run (the consumer's assignment); check its target only.
-                Command::Seek { topic, partition, .. } => {
+                Command::Seek {
+                    topic, partition, ..
+                } => {
                     scratch.validate(command).map_err(fail)?;
-                    let count = scratch.metadata().topics.get(topic.as_str()).map(|t| t.partitions.len());
+                    let count = scratch
+                        .metadata()
+                        .topics
+                        .get(topic.as_str())
+                        .map(|t| t.partitions.len());
                     match count {
-                        None => return Err(fail(CommandError { field: "topic".into(), message: format!("no topic {topic:?}") })),
+                        None => {
+                            return Err(fail(CommandError {
+                                field: "topic".into(),
+                                message: format!("no topic {topic:?}"),
+                            }))
+                        }
                         Some(n) if *partition as usize >= n => {
                             let message = format!("topic {topic:?} has {n} partitions");
-                            return Err(fail(CommandError { field: "partition".into(), message }));
+                            return Err(fail(CommandError {
+                                field: "partition".into(),
+                                message,
+                            }));
                         }
                         Some(_) => {}
                     }
@@ -235,7 +303,8 @@ impl Scenario {
         }
         for (at, command, _) in commands {
             if at == Instant::ZERO {
-                sim.apply(command).map_err(|e| command_error(None, "scenario", e))?;
+                sim.apply(command)
+                    .map_err(|e| command_error(None, "scenario", e))?;
             } else {
                 sim.schedule(at, command);
             }
@@ -272,24 +341,59 @@ impl Action {
         match self.clone() {
             Action::CrashBroker { broker } => Command::CrashBroker { broker },
             Action::RestartBroker { broker } => Command::RestartBroker { broker },
-            Action::StartProducer { producer } => Command::SetProducerRunning { name: producer, running: true },
-            Action::StopProducer { producer } => Command::SetProducerRunning { name: producer, running: false },
-            Action::SetRate { producer, rate_per_sec } => Command::SetProducerRate { name: producer, rate_per_sec },
-            Action::Produce { producer, key, value, partition, headers } => Command::ProduceOne {
+            Action::StartProducer { producer } => Command::SetProducerRunning {
+                name: producer,
+                running: true,
+            },
+            Action::StopProducer { producer } => Command::SetProducerRunning {
+                name: producer,
+                running: false,
+            },
+            Action::SetRate {
+                producer,
+                rate_per_sec,
+            } => Command::SetProducerRate {
+                name: producer,
+                rate_per_sec,
+            },
+            Action::Produce {
+                producer,
+                key,
+                value,
+                partition,
+                headers,
+            } => Command::ProduceOne {
                 producer,
                 record: ManualRecord {
                     key: key.map(|k| Arc::from(k.into_bytes())),
                     value: value.map(|v| Arc::from(v.into_bytes())),
                     headers: headers
                         .into_iter()
-                        .map(|(k, v)| Header { key: Arc::from(k.as_str()), value: Some(Arc::from(v.into_bytes())) })
+                        .map(|(k, v)| Header {
+                            key: Arc::from(k.as_str()),
+                            value: Some(Arc::from(v.into_bytes())),
+                        })
                         .collect(),
                     partition,
                 },
             },
             Action::StopConsumer { consumer } => Command::RemoveConsumer { name: consumer },
-            Action::Seek { consumer, topic, partition, offset } => Command::Seek { consumer, topic, partition, offset },
-            Action::CreateTopic { topic, partitions, replication_factor } => Command::CreateTopic {
+            Action::Seek {
+                consumer,
+                topic,
+                partition,
+                offset,
+            } => Command::Seek {
+                consumer,
+                topic,
+                partition,
+                offset,
+            },
+            Action::CreateTopic {
+                topic,
+                partitions,
+                replication_factor,
+            } => Command::CreateTopic {
                 name: topic,
                 partitions,
                 replication_factor,

@@ -22,8 +22,16 @@ pub struct ScenarioError {
 }
 
 impl ScenarioError {
-    pub fn field(line: Option<usize>, field: impl Into<String>, message: impl Into<String>) -> ScenarioError {
-        ScenarioError { line, field: field.into(), message: message.into() }
+    pub fn field(
+        line: Option<usize>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ScenarioError {
+        ScenarioError {
+            line,
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -143,14 +151,24 @@ struct Lines<'a>(&'a str);
 impl Lines<'_> {
     fn at(&self, offset: usize) -> usize {
         let end = offset.min(self.0.len());
-        self.0.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+        self.0.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
     }
     fn of<T>(&self, s: &Spanned<T>) -> usize {
         self.at(s.span().start)
     }
 }
 
-fn int_in(lines: &Lines<'_>, v: &Int, field: &str, min: i64, max: i64) -> Result<i64, ScenarioError> {
+fn int_in(
+    lines: &Lines<'_>,
+    v: &Int,
+    field: &str,
+    min: i64,
+    max: i64,
+) -> Result<i64, ScenarioError> {
     let x = *v.get_ref();
     if x < min || x > max {
         let m = format!("must be between {min} and {max}, got {x}");
@@ -159,11 +177,23 @@ fn int_in(lines: &Lines<'_>, v: &Int, field: &str, min: i64, max: i64) -> Result
     Ok(x)
 }
 
-fn opt_int(lines: &Lines<'_>, v: &Option<Int>, field: &str, min: i64, max: i64, default: i64) -> Result<i64, ScenarioError> {
-    v.as_ref().map_or(Ok(default), |v| int_in(lines, v, field, min, max))
+fn opt_int(
+    lines: &Lines<'_>,
+    v: &Option<Int>,
+    field: &str,
+    min: i64,
+    max: i64,
+    default: i64,
+) -> Result<i64, ScenarioError> {
+    v.as_ref()
+        .map_or(Ok(default), |v| int_in(lines, v, field, min, max))
 }
 
-fn config_pairs(lines: &Lines<'_>, table: &Option<ConfigTable>, context: &str) -> Result<ConfigPairs, ScenarioError> {
+fn config_pairs(
+    lines: &Lines<'_>,
+    table: &Option<ConfigTable>,
+    context: &str,
+) -> Result<ConfigPairs, ScenarioError> {
     let mut out = Vec::new();
     for (key, value) in table.iter().flatten() {
         let line = Some(lines.of(value));
@@ -177,13 +207,22 @@ fn config_pairs(lines: &Lines<'_>, table: &Option<ConfigTable>, context: &str) -
                 for item in items {
                     match item.as_str() {
                         Some(s) => list.push(s.to_string()),
-                        None => return Err(ScenarioError::field(line, field, "list items must be strings")),
+                        None => {
+                            return Err(ScenarioError::field(
+                                line,
+                                field,
+                                "list items must be strings",
+                            ))
+                        }
                     }
                 }
                 ConfigValue::List(list)
             }
             other => {
-                let m = format!("expected an integer, boolean, string or list of strings, got a {}", other.type_str());
+                let m = format!(
+                    "expected an integer, boolean, string or list of strings, got a {}",
+                    other.type_str()
+                );
                 return Err(ScenarioError::field(line, field, m));
             }
         };
@@ -193,9 +232,14 @@ fn config_pairs(lines: &Lines<'_>, table: &Option<ConfigTable>, context: &str) -
 }
 
 fn key_mode(lines: &Lines<'_>, keys: &Option<Spanned<String>>) -> Result<KeyMode, ScenarioError> {
-    let Some(k) = keys else { return Ok(KeyMode::Null) };
+    let Some(k) = keys else {
+        return Ok(KeyMode::Null);
+    };
     let bad = || {
-        let m = format!("expected \"none\", \"unique\" or \"pool:N\", got {:?}", k.get_ref());
+        let m = format!(
+            "expected \"none\", \"unique\" or \"pool:N\", got {:?}",
+            k.get_ref()
+        );
         ScenarioError::field(Some(lines.of(k)), "producer.keys", m)
     };
     match k.get_ref().as_str() {
@@ -205,7 +249,10 @@ fn key_mode(lines: &Lines<'_>, keys: &Option<Spanned<String>>) -> Result<KeyMode
             let n = other.strip_prefix("pool:").ok_or_else(bad)?;
             let n: u32 = n.trim().parse().map_err(|_| bad())?;
             if n == 0 || n > kplay_engine::sim::MAX_KEY_POOL {
-                let m = format!("a key pool has 1 to {} keys, got {n}", kplay_engine::sim::MAX_KEY_POOL);
+                let m = format!(
+                    "a key pool has 1 to {} keys, got {n}",
+                    kplay_engine::sim::MAX_KEY_POOL
+                );
                 return Err(ScenarioError::field(Some(lines.of(k)), "producer.keys", m));
             }
             Ok(KeyMode::Pool(n))
@@ -226,7 +273,10 @@ impl Scenario {
     /// Reads a scenario, checking syntax, types and ranges, but not whether it can run.
     pub fn parse_unchecked(text: &str) -> Result<Scenario, ScenarioError> {
         if text.len() > MAX_SCENARIO_BYTES {
-            let m = format!("the file is {} bytes; the limit is {MAX_SCENARIO_BYTES}", text.len());
+            let m = format!(
+                "the file is {} bytes; the limit is {MAX_SCENARIO_BYTES}",
+                text.len()
+            );
             return Err(ScenarioError::field(None, "", m));
         }
         let lines = Lines(text);
@@ -237,14 +287,30 @@ impl Scenario {
         let l = &lines;
         let mut s = Scenario::empty(1);
         s.seed = opt_int(l, &raw.seed, "seed", 0, i64::MAX, 42)? as u64;
-        s.duration_ms = opt_int(l, &raw.duration_ms, "duration_ms", 1, MAX_DURATION_MS as i64, 30_000)? as u64;
+        s.duration_ms = opt_int(
+            l,
+            &raw.duration_ms,
+            "duration_ms",
+            1,
+            MAX_DURATION_MS as i64,
+            30_000,
+        )? as u64;
         if let Some(c) = &raw.cluster {
-            s.cluster.brokers = opt_int(l, &c.brokers, "cluster.brokers", 1, kplay_engine::sim::MAX_BROKERS as i64, 1)? as u32;
+            s.cluster.brokers = opt_int(
+                l,
+                &c.brokers,
+                "cluster.brokers",
+                1,
+                kplay_engine::sim::MAX_BROKERS as i64,
+                1,
+            )? as u32;
             s.cluster.config = config_pairs(l, &c.config, "cluster")?;
         }
         if let Some(n) = &raw.network {
-            s.cluster.latency_us = opt_int(l, &n.latency_us, "network.latency_us", 0, 60_000_000, 500)? as u64;
-            s.cluster.jitter_us = opt_int(l, &n.jitter_us, "network.jitter_us", 0, 60_000_000, 0)? as u64;
+            s.cluster.latency_us =
+                opt_int(l, &n.latency_us, "network.latency_us", 0, 60_000_000, 500)? as u64;
+            s.cluster.jitter_us =
+                opt_int(l, &n.jitter_us, "network.jitter_us", 0, 60_000_000, 0)? as u64;
         }
         for t in &raw.topic {
             let line = lines.of(t);
@@ -252,7 +318,14 @@ impl Scenario {
             s.topics.push(TopicDef {
                 name: t.name.get_ref().clone(),
                 partitions: opt_int(l, &t.partitions, "topic.partitions", 1, U32, 1)? as u32,
-                replication_factor: opt_int(l, &t.replication_factor, "topic.replication_factor", 1, U32, 1)? as u32,
+                replication_factor: opt_int(
+                    l,
+                    &t.replication_factor,
+                    "topic.replication_factor",
+                    1,
+                    U32,
+                    1,
+                )? as u32,
                 config: config_pairs(l, &t.config, "topic")?,
                 line,
             });
@@ -263,11 +336,37 @@ impl Scenario {
             s.producers.push(ProducerDef {
                 id: p.id.get_ref().clone(),
                 topic: p.topic.get_ref().clone(),
-                rate_per_sec: opt_int(l, &p.rate_per_sec, "producer.rate_per_sec", 0, kplay_engine::sim::MAX_RATE_PER_SEC as i64, 100)? as u64,
-                records: p.records.as_ref().map(|r| int_in(l, r, "producer.records", 0, i64::MAX)).transpose()?.map(|r| r as u64),
+                rate_per_sec: opt_int(
+                    l,
+                    &p.rate_per_sec,
+                    "producer.rate_per_sec",
+                    0,
+                    kplay_engine::sim::MAX_RATE_PER_SEC as i64,
+                    100,
+                )? as u64,
+                records: p
+                    .records
+                    .as_ref()
+                    .map(|r| int_in(l, r, "producer.records", 0, i64::MAX))
+                    .transpose()?
+                    .map(|r| r as u64),
                 keys: key_mode(l, &p.keys)?,
-                value_bytes: opt_int(l, &p.value_bytes, "producer.value_bytes", 0, kplay_engine::sim::MAX_VALUE_BYTES as i64, 100)? as u32,
-                start_ms: opt_int(l, &p.start_ms, "producer.start_ms", 0, MAX_DURATION_MS as i64, 0)? as u64,
+                value_bytes: opt_int(
+                    l,
+                    &p.value_bytes,
+                    "producer.value_bytes",
+                    0,
+                    kplay_engine::sim::MAX_VALUE_BYTES as i64,
+                    100,
+                )? as u32,
+                start_ms: opt_int(
+                    l,
+                    &p.start_ms,
+                    "producer.start_ms",
+                    0,
+                    MAX_DURATION_MS as i64,
+                    0,
+                )? as u64,
                 config: config_pairs(l, &p.config, "producer")?,
                 line,
             });
@@ -286,7 +385,14 @@ impl Scenario {
                 id: c.id.get_ref().clone(),
                 topics: c.topics.get_ref().clone(),
                 processing_us_per_record,
-                start_ms: opt_int(l, &c.start_ms, "consumer.start_ms", 0, MAX_DURATION_MS as i64, 0)? as u64,
+                start_ms: opt_int(
+                    l,
+                    &c.start_ms,
+                    "consumer.start_ms",
+                    0,
+                    MAX_DURATION_MS as i64,
+                    0,
+                )? as u64,
                 config: config_pairs(l, &c.config, "consumer")?,
                 line,
             });
@@ -312,13 +418,18 @@ fn millis_to_us(m: &Millis) -> Option<u64> {
 fn parse_event(l: &Lines<'_>, e: &RawEvent, line: usize) -> Result<EventDef, ScenarioError> {
     let at_ms = int_in(l, &e.at_ms, "event.at_ms", 0, MAX_DURATION_MS as i64)? as u64;
     let action_name = e.action.get_ref().as_str();
-    let err = |field: &str, m: String| ScenarioError::field(Some(line), format!("event.{field}"), m);
+    let err =
+        |field: &str, m: String| ScenarioError::field(Some(line), format!("event.{field}"), m);
     let need_str = |v: &Option<String>, field: &str| {
-        v.clone().ok_or_else(|| err(field, format!("action {action_name:?} needs `{field}`")))
+        v.clone()
+            .ok_or_else(|| err(field, format!("action {action_name:?} needs `{field}`")))
     };
     let need_int = |v: &Option<Int>, field: &str, min: i64, max: i64| match v {
         Some(v) => int_in(l, v, &format!("event.{field}"), min, max),
-        None => Err(err(field, format!("action {action_name:?} needs `{field}`"))),
+        None => Err(err(
+            field,
+            format!("action {action_name:?} needs `{field}`"),
+        )),
     };
     // Fields each action may use; anything else present is a mistake worth reporting.
     let present: Vec<&str> = [
@@ -349,30 +460,60 @@ fn parse_event(l: &Lines<'_>, e: &RawEvent, line: usize) -> Result<EventDef, Sce
         "create_topic" => &["topic", "partitions", "replication_factor"],
         "delete_topic" => &["topic"],
         other => {
-            let m = format!("unknown action {other:?}; expected one of {}", ACTIONS.join(", "));
-            return Err(ScenarioError::field(Some(l.of(&e.action)), "event.action", m));
+            let m = format!(
+                "unknown action {other:?}; expected one of {}",
+                ACTIONS.join(", ")
+            );
+            return Err(ScenarioError::field(
+                Some(l.of(&e.action)),
+                "event.action",
+                m,
+            ));
         }
     };
     if let Some(extra) = present.iter().find(|f| !allowed.contains(f)) {
-        return Err(err(extra, format!("does not apply to action {action_name:?}")));
+        return Err(err(
+            extra,
+            format!("does not apply to action {action_name:?}"),
+        ));
     }
     let action = match action_name {
-        "crash_broker" => Action::CrashBroker { broker: need_int(&e.broker, "broker", 0, U32)? as u32 },
-        "restart_broker" => Action::RestartBroker { broker: need_int(&e.broker, "broker", 0, U32)? as u32 },
-        "start_producer" => Action::StartProducer { producer: need_str(&e.producer, "producer")? },
-        "stop_producer" => Action::StopProducer { producer: need_str(&e.producer, "producer")? },
+        "crash_broker" => Action::CrashBroker {
+            broker: need_int(&e.broker, "broker", 0, U32)? as u32,
+        },
+        "restart_broker" => Action::RestartBroker {
+            broker: need_int(&e.broker, "broker", 0, U32)? as u32,
+        },
+        "start_producer" => Action::StartProducer {
+            producer: need_str(&e.producer, "producer")?,
+        },
+        "stop_producer" => Action::StopProducer {
+            producer: need_str(&e.producer, "producer")?,
+        },
         "set_rate" => Action::SetRate {
             producer: need_str(&e.producer, "producer")?,
-            rate_per_sec: need_int(&e.rate_per_sec, "rate_per_sec", 0, kplay_engine::sim::MAX_RATE_PER_SEC as i64)? as u64,
+            rate_per_sec: need_int(
+                &e.rate_per_sec,
+                "rate_per_sec",
+                0,
+                kplay_engine::sim::MAX_RATE_PER_SEC as i64,
+            )? as u64,
         },
         "produce" => Action::Produce {
             producer: need_str(&e.producer, "producer")?,
             key: e.key.clone(),
             value: e.value.clone(),
-            partition: e.partition.as_ref().map(|p| int_in(l, p, "event.partition", 0, U32)).transpose()?.map(|p| p as u32),
+            partition: e
+                .partition
+                .as_ref()
+                .map(|p| int_in(l, p, "event.partition", 0, U32))
+                .transpose()?
+                .map(|p| p as u32),
             headers: e.headers.clone().unwrap_or_default().into_iter().collect(),
         },
-        "stop_consumer" => Action::StopConsumer { consumer: need_str(&e.consumer, "consumer")? },
+        "stop_consumer" => Action::StopConsumer {
+            consumer: need_str(&e.consumer, "consumer")?,
+        },
         "seek" => Action::Seek {
             consumer: need_str(&e.consumer, "consumer")?,
             topic: need_str(&e.topic, "topic")?,
@@ -382,10 +523,20 @@ fn parse_event(l: &Lines<'_>, e: &RawEvent, line: usize) -> Result<EventDef, Sce
         "create_topic" => Action::CreateTopic {
             topic: need_str(&e.topic, "topic")?,
             partitions: need_int(&e.partitions, "partitions", 1, U32)? as u32,
-            replication_factor: e.replication_factor.as_ref().map_or(Ok(1), |v| int_in(l, v, "event.replication_factor", 1, U32))? as u32,
+            replication_factor: e
+                .replication_factor
+                .as_ref()
+                .map_or(Ok(1), |v| int_in(l, v, "event.replication_factor", 1, U32))?
+                as u32,
         },
-        "delete_topic" => Action::DeleteTopic { topic: need_str(&e.topic, "topic")? },
+        "delete_topic" => Action::DeleteTopic {
+            topic: need_str(&e.topic, "topic")?,
+        },
         _ => unreachable!("checked above"),
     };
-    Ok(EventDef { at_ms, action, line })
+    Ok(EventDef {
+        at_ms,
+        action,
+        line,
+    })
 }

@@ -34,8 +34,11 @@ pub fn report_json(r: &Report) -> Value {
             })
         })
         .collect();
-    let failures: serde_json::Map<String, Value> =
-        r.failures.iter().map(|(e, n)| (e.name().to_string(), json!(n))).collect();
+    let failures: serde_json::Map<String, Value> = r
+        .failures
+        .iter()
+        .map(|(e, n)| (e.name().to_string(), json!(n)))
+        .collect();
     let audiences: Vec<Value> = r
         .audiences
         .iter()

@@ -29,7 +29,10 @@ fn config_line(out: &mut String, pairs: &ConfigPairs) {
     if pairs.is_empty() {
         return;
     }
-    let items: Vec<String> = pairs.iter().map(|(k, v)| format!("{} = {}", quote(k), config_value(v))).collect();
+    let items: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{} = {}", quote(k), config_value(v)))
+        .collect();
     let _ = writeln!(out, "config = {{ {} }}", items.join(", "));
 }
 
@@ -52,14 +55,27 @@ impl Scenario {
         let _ = writeln!(o, "duration_ms = {}", self.duration_ms);
         let _ = writeln!(o, "\n[cluster]\nbrokers = {}", self.cluster.brokers);
         config_line(&mut o, &self.cluster.config);
-        let _ = writeln!(o, "\n[network]\nlatency_us = {}\njitter_us = {}", self.cluster.latency_us, self.cluster.jitter_us);
+        let _ = writeln!(
+            o,
+            "\n[network]\nlatency_us = {}\njitter_us = {}",
+            self.cluster.latency_us, self.cluster.jitter_us
+        );
         for t in &self.topics {
             let _ = writeln!(o, "\n[[topic]]\nname = {}", quote(&t.name));
-            let _ = writeln!(o, "partitions = {}\nreplication_factor = {}", t.partitions, t.replication_factor);
+            let _ = writeln!(
+                o,
+                "partitions = {}\nreplication_factor = {}",
+                t.partitions, t.replication_factor
+            );
             config_line(&mut o, &t.config);
         }
         for p in &self.producers {
-            let _ = writeln!(o, "\n[[producer]]\nid = {}\ntopic = {}", quote(&p.id), quote(&p.topic));
+            let _ = writeln!(
+                o,
+                "\n[[producer]]\nid = {}\ntopic = {}",
+                quote(&p.id),
+                quote(&p.topic)
+            );
             let _ = writeln!(o, "rate_per_sec = {}", p.rate_per_sec);
             if let Some(r) = p.records {
                 let _ = writeln!(o, "records = {r}");
@@ -69,7 +85,12 @@ impl Scenario {
                 KeyMode::Unique => "unique".to_string(),
                 KeyMode::Pool(n) => format!("pool:{n}"),
             };
-            let _ = writeln!(o, "keys = {}\nvalue_bytes = {}", quote(&keys), p.value_bytes);
+            let _ = writeln!(
+                o,
+                "keys = {}\nvalue_bytes = {}",
+                quote(&keys),
+                p.value_bytes
+            );
             if p.start_ms > 0 {
                 let _ = writeln!(o, "start_ms = {}", p.start_ms);
             }
@@ -77,15 +98,29 @@ impl Scenario {
         }
         for c in &self.consumers {
             let topics: Vec<String> = c.topics.iter().map(|t| quote(t)).collect();
-            let _ = writeln!(o, "\n[[consumer]]\nid = {}\ntopics = [{}]", quote(&c.id), topics.join(", "));
-            let _ = writeln!(o, "processing_ms_per_record = {}", millis(c.processing_us_per_record));
+            let _ = writeln!(
+                o,
+                "\n[[consumer]]\nid = {}\ntopics = [{}]",
+                quote(&c.id),
+                topics.join(", ")
+            );
+            let _ = writeln!(
+                o,
+                "processing_ms_per_record = {}",
+                millis(c.processing_us_per_record)
+            );
             if c.start_ms > 0 {
                 let _ = writeln!(o, "start_ms = {}", c.start_ms);
             }
             config_line(&mut o, &c.config);
         }
         for e in &self.events {
-            let _ = writeln!(o, "\n[[event]]\nat_ms = {}\naction = {}", e.at_ms, quote(e.action.name()));
+            let _ = writeln!(
+                o,
+                "\n[[event]]\nat_ms = {}\naction = {}",
+                e.at_ms,
+                quote(e.action.name())
+            );
             write_action_fields(&mut o, &e.action);
         }
         o
@@ -97,13 +132,26 @@ fn write_action_fields(o: &mut String, action: &Action) {
         let _ = writeln!(o, "{k} = {v}");
     };
     match action {
-        Action::CrashBroker { broker } | Action::RestartBroker { broker } => field("broker", broker.to_string()),
-        Action::StartProducer { producer } | Action::StopProducer { producer } => field("producer", quote(producer)),
-        Action::SetRate { producer, rate_per_sec } => {
+        Action::CrashBroker { broker } | Action::RestartBroker { broker } => {
+            field("broker", broker.to_string())
+        }
+        Action::StartProducer { producer } | Action::StopProducer { producer } => {
+            field("producer", quote(producer))
+        }
+        Action::SetRate {
+            producer,
+            rate_per_sec,
+        } => {
             field("producer", quote(producer));
             field("rate_per_sec", rate_per_sec.to_string());
         }
-        Action::Produce { producer, key, value, partition, headers } => {
+        Action::Produce {
+            producer,
+            key,
+            value,
+            partition,
+            headers,
+        } => {
             field("producer", quote(producer));
             if let Some(k) = key {
                 field("key", quote(k));
@@ -115,18 +163,30 @@ fn write_action_fields(o: &mut String, action: &Action) {
                 field("partition", p.to_string());
             }
             if !headers.is_empty() {
-                let items: Vec<String> = headers.iter().map(|(k, v)| format!("{} = {}", quote(k), quote(v))).collect();
+                let items: Vec<String> = headers
+                    .iter()
+                    .map(|(k, v)| format!("{} = {}", quote(k), quote(v)))
+                    .collect();
                 field("headers", format!("{{ {} }}", items.join(", ")));
             }
         }
         Action::StopConsumer { consumer } => field("consumer", quote(consumer)),
-        Action::Seek { consumer, topic, partition, offset } => {
+        Action::Seek {
+            consumer,
+            topic,
+            partition,
+            offset,
+        } => {
             field("consumer", quote(consumer));
             field("topic", quote(topic));
             field("partition", partition.to_string());
             field("offset", offset.to_string());
         }
-        Action::CreateTopic { topic, partitions, replication_factor } => {
+        Action::CreateTopic {
+            topic,
+            partitions,
+            replication_factor,
+        } => {
             field("topic", quote(topic));
             field("partitions", partitions.to_string());
             field("replication_factor", replication_factor.to_string());

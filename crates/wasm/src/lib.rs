@@ -55,14 +55,23 @@ impl Simulation {
     #[wasm_bindgen(constructor)]
     pub fn new(toml: &str, seed: Option<u64>) -> Result<Simulation, JsError> {
         let scenario = Scenario::parse(toml).map_err(|e| JsError::new(&e.to_string()))?;
-        let sim = scenario.build(seed).map_err(|e| JsError::new(&e.to_string()))?;
-        Ok(Simulation { sim, end: scenario.end() })
+        let sim = scenario
+            .build(seed)
+            .map_err(|e| JsError::new(&e.to_string()))?;
+        Ok(Simulation {
+            sim,
+            end: scenario.end(),
+        })
     }
 
     /// Advances virtual time to `ms` milliseconds (never past the scenario's end).
     #[wasm_bindgen(js_name = runUntilMs)]
     pub fn run_until_ms(&mut self, ms: f64) {
-        let target = if ms.is_finite() && ms > 0.0 { ms as u64 } else { 0 };
+        let target = if ms.is_finite() && ms > 0.0 {
+            ms as u64
+        } else {
+            0
+        };
         let until = kplay_engine::Instant::from_millis(target).min(self.end);
         self.sim.run_until(until);
     }

@@ -23,12 +23,18 @@ fn version_is_reported() {
 #[wasm_bindgen_test]
 fn wasm_digests_equal_the_native_golden_digests() {
     let mut checked = 0;
-    for line in GOLDEN.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+    for line in GOLDEN
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
         let parts: Vec<&str> = line.split_whitespace().collect();
         let (name, seed, expected) = (parts[0], parts[1].parse::<u64>().expect("seed"), parts[2]);
         let json = kplay_wasm::run_scenario_json(scenario(name), Some(seed)).expect("runs");
         let report: serde_json::Value = serde_json::from_str(&json).expect("json");
-        assert_eq!(report["digest"], expected, "{name} seed {seed} differs between wasm and native");
+        assert_eq!(
+            report["digest"], expected,
+            "{name} seed {seed} differs between wasm and native"
+        );
         checked += 1;
     }
     assert!(checked >= 2);
@@ -41,7 +47,9 @@ fn simulation_steps_to_the_same_digest_as_a_full_run() {
     for ms in (0..=30_000).step_by(1_000) {
         sim.run_until_ms(ms as f64);
     }
-    let full: serde_json::Value = serde_json::from_str(&kplay_wasm::run_scenario_json(text, Some(42)).expect("runs")).expect("json");
+    let full: serde_json::Value =
+        serde_json::from_str(&kplay_wasm::run_scenario_json(text, Some(42)).expect("runs"))
+            .expect("json");
     assert_eq!(full["digest"], sim.digest());
 }
 
