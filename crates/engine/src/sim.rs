@@ -295,7 +295,7 @@ impl Sim {
     /// Returns true when `until` was reached.
     pub fn run_until_bounded(&mut self, until: Instant, max_events: u64) -> bool {
         for _ in 0..max_events {
-            if !self.queue.peek().is_some_and(|Reverse(s)| s.at <= until) {
+            if self.queue.peek().is_none_or(|Reverse(s)| s.at > until) {
                 self.now = self.now.max(until);
                 return true;
             }

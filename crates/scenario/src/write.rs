@@ -37,7 +37,7 @@ fn config_line(out: &mut String, pairs: &ConfigPairs) {
 }
 
 fn millis(us: u64) -> String {
-    if us % 1000 == 0 {
+    if us.is_multiple_of(1000) {
         (us / 1000).to_string()
     } else {
         // Exact: microseconds have at most three decimals of milliseconds.
