@@ -5,3 +5,4 @@ mod cli;
 mod determinism;
 mod malformed;
 mod scenarios;
+mod tidy;
