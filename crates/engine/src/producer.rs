@@ -28,6 +28,8 @@ const SEND_TICK: Duration = Duration(1_000);
 /// `reconnect.backoff.ms` and `reconnect.backoff.max.ms` defaults.
 const RECONNECT_BACKOFF: Duration = Duration(50_000);
 const RECONNECT_BACKOFF_MAX: Duration = Duration(1_000_000);
+/// Largest key pool whose keys are built once up front.
+const KEY_CACHE_MAX: u32 = 100_000;
 
 /// How the workload picks record keys.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -237,6 +239,9 @@ pub struct Producer {
     generated: u64,
     next_record: u64,
     value: Option<Bytes>,
+    /// Pool keys built once (for pools up to `KEY_CACHE_MAX`), so `send()` clones instead of
+    /// formatting.
+    key_cache: Vec<Bytes>,
     scheduled_wake: Option<Instant>,
     pub stats: ProducerStats,
 }
@@ -250,6 +255,10 @@ impl Producer {
         now: Instant,
     ) -> Result<Producer, ConfigError> {
         let config = ProducerConfig::from_configs(&spec.configs)?;
+        let key_cache = match spec.keys {
+            KeyMode::Pool(n) if n <= KEY_CACHE_MAX => (0..n).map(|i| Bytes::from(format!("key-{i}").into_bytes())).collect(),
+            _ => Vec::new(),
+        };
         let value = (spec.value_bytes > 0).then(|| -> Bytes {
             // Filler bytes shared by all generated records: records differ by key and identity.
             (0..spec.value_bytes)
@@ -284,6 +293,7 @@ impl Producer {
             generated: 0,
             next_record: 0,
             value,
+            key_cache,
             scheduled_wake: None,
             stats: ProducerStats::default(),
         })
@@ -564,12 +574,17 @@ impl Producer {
             last.closed = true;
         }
         let size = record_size(0, 0, &record);
+        // Room for as many records like this one as batch.size holds, so the batch never regrows.
+        let expected = (batch_size.saturating_sub(BATCH_OVERHEAD) / size.max(1)).clamp(1, 4096) as usize;
+        let mut records = Vec::with_capacity(expected);
+        let (first_timestamp_ms, max_timestamp_ms) = (record.timestamp_ms, record.timestamp_ms);
+        records.push(record);
         let batch = ProducerBatch {
             partition,
             size_bytes: BATCH_OVERHEAD + size,
-            first_timestamp_ms: record.timestamp_ms,
-            max_timestamp_ms: record.timestamp_ms,
-            records: Arc::new(vec![record]),
+            first_timestamp_ms,
+            max_timestamp_ms,
+            records: Arc::new(records),
             created_at: now,
             closed: false,
             attempts: 0,
