@@ -5,11 +5,13 @@
 //! field; [`Scenario::to_toml`] writes one back; [`Scenario::build`] turns one into a running
 //! [`kplay_engine::Sim`]. Nothing here panics on user input.
 
+mod link;
 mod model;
 mod parse;
 mod report;
 mod write;
 
+pub use link::{decode_link, encode_link, MAX_LINK_CHARS};
 pub use model::*;
 pub use parse::{ScenarioError, MAX_SCENARIO_BYTES};
 pub use report::report_json;
