@@ -4,5 +4,6 @@
 mod cli;
 mod determinism;
 mod malformed;
+mod replication;
 mod scenarios;
 mod tidy;

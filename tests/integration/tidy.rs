@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use kplay_tests::root;
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -25,7 +27,10 @@ fn sources() -> Vec<(PathBuf, String)> {
         rust_files(&root().join(dir), &mut files);
     }
     files.sort();
-    files.into_iter().map(|p| (p.clone(), std::fs::read_to_string(&p).expect("read"))).collect()
+    files
+        .into_iter()
+        .map(|p| (p.clone(), std::fs::read_to_string(&p).expect("read")))
+        .collect()
 }
 
 #[test]
@@ -36,7 +41,11 @@ fn every_rust_file_starts_with_a_module_doc() {
         .filter(|(_, text)| !text.trim_start().starts_with("//!"))
         .map(|(p, _)| p.display().to_string())
         .collect();
-    assert!(missing.is_empty(), "files without a `//!` doc:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "files without a `//!` doc:\n{}",
+        missing.join("\n")
+    );
 }
 
 #[test]
@@ -68,7 +77,10 @@ fn the_engine_stays_deterministic_and_std_only() {
     let manifest = std::fs::read_to_string(engine.join("Cargo.toml")).expect("manifest");
     let deps = manifest.split("[dependencies]").nth(1).unwrap_or("");
     let deps = deps.split("\n[").next().unwrap_or("");
-    assert!(deps.trim().is_empty(), "the engine depends on std only, found:\n{deps}");
+    assert!(
+        deps.trim().is_empty(),
+        "the engine depends on std only, found:\n{deps}"
+    );
     let banned = [
         ["Hash", "Map"].concat(),
         ["Hash", "Set"].concat(),
@@ -98,5 +110,9 @@ fn the_engine_stays_deterministic_and_std_only() {
             }
         }
     }
-    assert!(hits.is_empty(), "nondeterminism risks in the engine:\n{}", hits.join("\n"));
+    assert!(
+        hits.is_empty(),
+        "nondeterminism risks in the engine:\n{}",
+        hits.join("\n")
+    );
 }

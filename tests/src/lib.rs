@@ -76,3 +76,32 @@ pub fn golden_digests() -> Vec<(String, u64, String)> {
         })
         .collect()
 }
+
+/// Runs a scenario to its end with every invariant checked after every step.
+/// On a violation, panics with the invariant, the seed and the command that replays it.
+pub fn run_checked(name: &str, text: &str, seed: Option<u64>) -> (kplay_engine::Sim, Report) {
+    use kplay_engine::check::{run_checked, Checker};
+    let scenario = Scenario::parse(text).unwrap_or_else(|e| panic!("{name} does not parse: {e}"));
+    let mut sim = scenario
+        .build(seed)
+        .unwrap_or_else(|e| panic!("{name} does not build: {e}"));
+    let mut checker = Checker::new();
+    if let Err(v) = run_checked(&mut sim, scenario.end(), &mut checker) {
+        panic!(
+            "{v}\nseed {}\nreplay: kplay run {name} --seed {} --check",
+            sim.seed(),
+            sim.seed()
+        );
+    }
+    let report = sim.report();
+    (sim, report)
+}
+
+/// Trace events of one kind, as text, for assertions about what happened.
+pub fn trace_lines(sim: &kplay_engine::Sim, needle: &str) -> Vec<String> {
+    sim.trace()
+        .recent()
+        .map(|e| format!("{} {}", e.at, e.kind))
+        .filter(|l| l.contains(needle))
+        .collect()
+}

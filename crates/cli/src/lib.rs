@@ -77,7 +77,7 @@ fn run(args: &[String], out: &mut dyn Write) -> Result<(), BadInput> {
             }
             "--json" => json = true,
             "--trace" => {
-                trace = parse_u64("--trace", args.get(i + 1), 10_000)?;
+                trace = parse_u64("--trace", args.get(i + 1), 1_000_000)?;
                 i += 1;
             }
             flag if flag.starts_with("--") => {

@@ -1,9 +1,11 @@
-//! A broker: hosts partition replicas, appends produced batches as leader, serves fetches
-//! (long-polling with `fetch.min.bytes`/`fetch.max.wait.ms`), answers metadata and offsets,
-//! and applies retention to its logs.
+//! A broker: hosts partition replicas. As leader it appends produced batches (with the
+//! idempotence checks), answers fetches from consumers (below the high watermark) and from
+//! followers (up to its log end, detecting divergence by leader epoch), advances the high
+//! watermark by Kafka's rule, and asks the controller to shrink or expand the ISR. As follower
+//! it fetches from its leader, truncates where its log diverged (KIP-101/279), and appends.
+//! It heartbeats to the controller and applies the metadata the controller publishes.
 //!
-//! It decides only from its own state and the message in hand; metadata arrives from the
-//! controller as a whole new copy.
+//! It decides only from its own state and the message in hand (reference §2.3, §2.4, §3).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -13,9 +15,9 @@ use crate::log::{PartitionLog, SegmentPolicy};
 use crate::metadata::{ClusterMetadata, TopicConfig};
 use crate::node::{Effect, Input, Timer};
 use crate::protocol::{
-    Acks, ErrorCode, FetchRequest, FetchResponse, FetchedPartition, ListOffsetsRequest,
-    ListOffsetsResponse, Message, OffsetSpec, PartitionProduceResult, ProduceRequest,
-    ProduceResponse,
+    Acks, AlterPartitionRequest, AlterPartitionResponse, ErrorCode, FetchPartition, FetchRequest,
+    FetchResponse, FetchedPartition, ListOffsetsRequest, ListOffsetsResponse, Message, OffsetSpec,
+    PartitionProduceResult, ProduceRequest, ProduceResponse,
 };
 use crate::record::{Offset, RecordBatch, TopicPartition};
 use crate::time::{Duration, Instant};
@@ -23,6 +25,8 @@ use crate::trace::{NodeId, TraceKind};
 
 /// How many batches of each producer a leader remembers for duplicate detection (§2.3).
 const PRODUCER_BATCHES_RETAINED: usize = 5;
+/// How long a follower waits for a fetch response before sending another.
+const REPLICA_FETCH_TIMEOUT: Duration = Duration(30_000_000);
 
 /// What a leader remembers of one idempotent producer on one partition.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,20 +43,42 @@ enum SequenceCheck {
     Reject(ErrorCode),
 }
 
+/// A leader's view of one follower (Kafka's `Replica` state).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FollowerState {
+    /// The follower's log end offset, as its last fetch offset says.
+    pub log_end: Option<Offset>,
+    last_caught_up: Instant,
+    last_fetch_leader_end: Offset,
+    last_fetch_time: Instant,
+}
+
 /// One replica of one partition on this broker.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Replica {
     pub log: PartitionLog,
     pub high_watermark: Offset,
     pub leader_epoch: u32,
-    pub is_leader: bool,
+    pub partition_epoch: u32,
+    /// Who leads, as this broker last heard.
+    pub leader: Option<u32>,
     pub replicas: Vec<u32>,
     pub isr: Vec<u32>,
     pub config: TopicConfig,
+    /// Leader epoch cache: (epoch, start offset), ascending (KIP-101).
+    pub epochs: Vec<(u32, Offset)>,
+    /// As leader: the followers' state.
+    pub followers: BTreeMap<u32, FollowerState>,
+    /// An AlterPartition is in flight: with its proposed ISR.
+    isr_change_in_flight: Option<Vec<u32>>,
     producers: BTreeMap<i64, ProducerStateEntry>,
 }
 
 impl Replica {
+    pub fn is_leader(&self, me: u32) -> bool {
+        self.leader == Some(me)
+    }
+
     fn check_sequence(&self, batch: &RecordBatch) -> SequenceCheck {
         let (Some(identity), Some(last_seq)) = (batch.producer, batch.last_sequence()) else {
             return SequenceCheck::Append;
@@ -89,6 +115,8 @@ impl Replica {
         }
     }
 
+    /// Producer state follows the log: leaders and followers both remember appended batches, so
+    /// a new leader recognises retries of batches its predecessor appended.
     fn remember_batch(&mut self, batch: &RecordBatch) {
         let (Some(identity), Some(last_seq)) = (batch.producer, batch.last_sequence()) else {
             return;
@@ -117,13 +145,93 @@ impl Replica {
         (self.config.min_insync_replicas as usize).min(self.replicas.len())
     }
 
-    /// The leader's high watermark rule (§3.2), for the replicas this broker knows the LEO of.
-    /// With a single replica the HW follows the log end offset.
-    fn next_high_watermark(&self) -> Offset {
+    /// The ISR the leader acts on: the committed one plus any addition in flight (KIP-497).
+    fn maximal_isr(&self) -> Vec<u32> {
+        let mut isr = self.isr.clone();
+        if let Some(proposed) = &self.isr_change_in_flight {
+            for r in proposed {
+                if !isr.contains(r) {
+                    isr.push(*r);
+                }
+            }
+        }
+        isr
+    }
+
+    /// The leader's high watermark rule (§3.2): the smallest log end offset in the maximal ISR,
+    /// frozen while the ISR is below the effective `min.insync.replicas`, never moving back.
+    fn next_high_watermark(&self, me: u32) -> Offset {
+        let isr = self.maximal_isr();
         if self.isr.len() < self.effective_min_isr() {
             return self.high_watermark;
         }
-        self.log.log_end().max(self.high_watermark)
+        let mut hw = self.log.log_end();
+        for r in isr.iter().filter(|&&r| r != me) {
+            let leo = self
+                .followers
+                .get(r)
+                .and_then(|f| f.log_end)
+                .unwrap_or(Offset(0));
+            hw = hw.min(leo);
+        }
+        hw.max(self.high_watermark)
+    }
+
+    /// Appends a batch the leader already stamped, keeping the epoch cache.
+    fn append_stamped(&mut self, batch: RecordBatch, now: Instant) {
+        let epoch = batch.partition_leader_epoch as u32;
+        if self.epochs.last().is_none_or(|&(e, _)| epoch > e) {
+            self.epochs.push((epoch, batch.base_offset));
+        }
+        self.remember_batch(&batch);
+        self.log.append(batch, now);
+    }
+
+    /// Epoch of the last batch in the log (a follower's `lastFetchedEpoch`).
+    fn last_epoch(&self) -> Option<u32> {
+        let leo = self.log.log_end();
+        if leo == self.log.log_start() {
+            return None;
+        }
+        self.log
+            .batch_at(Offset(leo.0 - 1))
+            .map(|b| b.partition_leader_epoch as u32)
+    }
+
+    /// OffsetsForLeaderEpoch on the leader (§3.5): the largest epoch ≤ `requested` it knows
+    /// and where that epoch ends in its log.
+    pub fn end_offset_for_epoch(&self, requested: u32) -> (u32, Offset) {
+        match self.epochs.last() {
+            Some(&(latest, _)) if latest == requested => return (requested, self.log.log_end()),
+            None => return (requested, self.log.log_end()),
+            _ => {}
+        }
+        match self.epochs.iter().position(|&(e, _)| e > requested) {
+            None => (requested, self.log.log_end()),
+            Some(0) => (requested, self.epochs[0].1),
+            Some(i) => (self.epochs[i - 1].0, self.epochs[i].1),
+        }
+    }
+
+    /// Where a follower's own log ends for `epoch`: the start of its next higher epoch.
+    fn local_end_offset_for_epoch(&self, epoch: u32) -> Offset {
+        self.epochs
+            .iter()
+            .find(|&&(e, _)| e > epoch)
+            .map_or(self.log.log_end(), |&(_, start)| start)
+    }
+
+    fn truncate_to(&mut self, offset: Offset) {
+        let offset = offset.max(self.log.log_start());
+        self.log.truncate_to(offset);
+        let leo = self.log.log_end();
+        self.epochs.retain(|&(_, start)| start < leo);
+        self.high_watermark = self.high_watermark.min(leo);
+        // Producer state is rebuilt from the log in Kafka; dropping entries past the point keeps
+        // the duplicate window honest.
+        for entry in self.producers.values_mut() {
+            entry.batches.retain(|&(_, _, base)| base < leo);
+        }
     }
 }
 
@@ -148,40 +256,75 @@ struct DelayedProduce {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Broker {
     pub id: u32,
+    incarnation: u32,
     metadata: Arc<ClusterMetadata>,
     replicas: BTreeMap<TopicPartition, Replica>,
     parked_fetches: BTreeMap<u64, ParkedFetch>,
     delayed_produces: BTreeMap<u64, DelayedProduce>,
+    /// As follower: the fetch in flight to each leader (correlation id).
+    replica_fetches: BTreeMap<u32, u32>,
+    replica_fetch_backoff_until: Instant,
     next_request_id: u64,
+    next_correlation_id: u32,
     retention_check: Duration,
+    heartbeat_interval: Duration,
+    replica_lag_max: Duration,
+    replica_fetch_wait: u32,
+    replica_fetch_max_bytes: u32,
+    replica_fetch_backoff: Duration,
 }
 
 impl Broker {
     pub fn new(id: u32, metadata: Arc<ClusterMetadata>, configs: &Configs) -> Broker {
-        let check_ms = configs.int("log.retention.check.interval.ms") as u64;
+        let ms = |k: &str| Duration::from_millis(configs.int(k) as u64);
         Broker {
             id,
+            incarnation: 0,
             metadata,
             replicas: BTreeMap::new(),
             parked_fetches: BTreeMap::new(),
             delayed_produces: BTreeMap::new(),
+            replica_fetches: BTreeMap::new(),
+            replica_fetch_backoff_until: Instant::ZERO,
             next_request_id: 0,
-            retention_check: Duration::from_millis(check_ms),
+            next_correlation_id: 0,
+            retention_check: ms("log.retention.check.interval.ms"),
+            heartbeat_interval: ms("broker.heartbeat.interval.ms"),
+            replica_lag_max: ms("replica.lag.time.max.ms"),
+            replica_fetch_wait: configs.int("replica.fetch.wait.max.ms") as u32,
+            replica_fetch_max_bytes: configs.int("replica.fetch.max.bytes") as u32,
+            replica_fetch_backoff: Duration::from_millis(1000),
         }
     }
 
     /// Called when the broker process starts (first time or after a crash).
-    pub fn start(&mut self, now: Instant, out: &mut Vec<Effect>) {
+    pub fn start(&mut self, now: Instant, incarnation: u32, out: &mut Vec<Effect>) {
+        self.incarnation = incarnation;
         out.push(Effect::SetTimer {
             at: now + self.retention_check,
             timer: Timer::RetentionCheck,
         });
+        out.push(Effect::SetTimer {
+            at: now + Duration(self.replica_lag_max.as_micros() / 2),
+            timer: Timer::IsrCheck,
+        });
+        self.heartbeat(out);
+        out.push(Effect::SetTimer {
+            at: now + self.heartbeat_interval,
+            timer: Timer::Heartbeat,
+        });
+        self.send_replica_fetches(now, out);
     }
 
     /// The process died: requests held in memory are gone; logs on disk survive.
     pub fn crash(&mut self) {
         self.parked_fetches.clear();
         self.delayed_produces.clear();
+        self.replica_fetches.clear();
+        for r in self.replicas.values_mut() {
+            r.isr_change_in_flight = None;
+            r.followers.clear();
+        }
     }
 
     pub fn replicas(&self) -> &BTreeMap<TopicPartition, Replica> {
@@ -192,13 +335,49 @@ impl Broker {
         self.replicas.get(tp)
     }
 
-    /// A new metadata copy from the controller: create, update or drop local replicas.
-    pub fn apply_metadata(&mut self, now: Instant, metadata: Arc<ClusterMetadata>) {
-        self.replicas
-            .retain(|tp, _| metadata.partition(&tp.topic, tp.partition).is_some());
+    pub fn metadata_version(&self) -> u64 {
+        self.metadata.version
+    }
+
+    fn heartbeat(&self, out: &mut Vec<Effect>) {
+        let msg = Message::BrokerHeartbeat {
+            broker: self.id,
+            incarnation: self.incarnation,
+        };
+        out.push(Effect::Send {
+            to: NodeId::Controller,
+            msg,
+        });
+    }
+
+    /// A new metadata copy: create or drop local replicas and take up new roles.
+    pub fn apply_metadata(
+        &mut self,
+        now: Instant,
+        metadata: Arc<ClusterMetadata>,
+        out: &mut Vec<Effect>,
+    ) {
+        if metadata.version <= self.metadata.version && !self.replicas.is_empty() {
+            return;
+        }
+        let me = self.id;
+        let dropped: Vec<TopicPartition> = self
+            .replicas
+            .keys()
+            .filter(|tp| {
+                metadata
+                    .partition(&tp.topic, tp.partition)
+                    .is_none_or(|pm| !pm.replicas.contains(&me))
+            })
+            .cloned()
+            .collect();
+        for tp in dropped {
+            self.replicas.remove(&tp);
+            self.fail_waiting(&tp, out);
+        }
         for (name, topic) in &metadata.topics {
             for (p, pm) in topic.partitions.iter().enumerate() {
-                if !pm.replicas.contains(&self.id) {
+                if !pm.replicas.contains(&me) {
                     continue;
                 }
                 let tp = TopicPartition {
@@ -209,32 +388,135 @@ impl Broker {
                     segment_bytes: topic.config.segment_bytes,
                     segment_ms: topic.config.segment_ms,
                 };
-                let replica = self.replicas.entry(tp).or_insert_with(|| Replica {
+                let replica = self.replicas.entry(tp.clone()).or_insert_with(|| Replica {
                     log: PartitionLog::new(policy, now),
                     high_watermark: Offset(0),
                     leader_epoch: pm.leader_epoch,
-                    is_leader: false,
+                    partition_epoch: pm.partition_epoch,
+                    leader: None,
                     replicas: pm.replicas.clone(),
                     isr: pm.isr.clone(),
                     config: topic.config.clone(),
+                    epochs: Vec::new(),
+                    followers: BTreeMap::new(),
+                    isr_change_in_flight: None,
                     producers: BTreeMap::new(),
                 });
-                replica.is_leader = pm.leader == Some(self.id);
-                replica.leader_epoch = pm.leader_epoch;
+                let was_leader = replica.is_leader(me);
+                let new_epoch =
+                    pm.leader_epoch != replica.leader_epoch || replica.leader != pm.leader;
                 replica.replicas = pm.replicas.clone();
-                replica.isr = pm.isr.clone();
+                if pm.partition_epoch >= replica.partition_epoch || new_epoch {
+                    replica.isr = pm.isr.clone();
+                    replica.partition_epoch = pm.partition_epoch;
+                    replica.isr_change_in_flight = None;
+                }
+                replica.leader_epoch = pm.leader_epoch;
+                replica.leader = pm.leader;
+                let is_leader = replica.is_leader(me);
+                if is_leader && (new_epoch || !was_leader) {
+                    // Becoming leader: a new epoch starts at our log end; followers start over,
+                    // those in the ISR counted as caught up now (Kafka resets remote states).
+                    let leo = replica.log.log_end();
+                    if replica
+                        .epochs
+                        .last()
+                        .is_none_or(|&(e, _)| pm.leader_epoch > e)
+                    {
+                        replica.epochs.push((pm.leader_epoch, leo));
+                    }
+                    replica.followers = pm
+                        .replicas
+                        .iter()
+                        .filter(|&&r| r != me)
+                        .map(|&r| {
+                            let in_isr = pm.isr.contains(&r);
+                            let state = FollowerState {
+                                log_end: None,
+                                last_caught_up: if in_isr { now } else { Instant::ZERO },
+                                last_fetch_leader_end: Offset(0),
+                                last_fetch_time: Instant::ZERO,
+                            };
+                            (r, state)
+                        })
+                        .collect();
+                }
+                if was_leader && !is_leader {
+                    replica.followers.clear();
+                    self.fail_waiting(&tp, out);
+                }
             }
         }
         self.metadata = metadata;
+        self.replica_fetches.retain(|_, _| true);
+        self.send_replica_fetches(now, out);
+    }
+
+    /// This broker no longer leads `tp`: answer what waited on it.
+    fn fail_waiting(&mut self, tp: &TopicPartition, out: &mut Vec<Effect>) {
+        let ids: Vec<u64> = self
+            .delayed_produces
+            .iter()
+            .filter(|(_, d)| d.waiting.iter().any(|&(i, _)| d.results[i].tp == *tp))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in ids {
+            let mut delayed = self.delayed_produces.remove(&id).expect("present");
+            for &(i, _) in &delayed.waiting {
+                if delayed.results[i].tp == *tp {
+                    delayed.results[i].error = ErrorCode::NotLeaderOrFollower;
+                }
+            }
+            delayed
+                .waiting
+                .retain(|&(i, _)| delayed.results[i].tp != *tp);
+            if delayed.waiting.is_empty() {
+                let response = ProduceResponse {
+                    correlation_id: delayed.correlation_id,
+                    results: delayed.results,
+                };
+                out.push(Effect::Send {
+                    to: delayed.from,
+                    msg: Message::ProduceResponse(response),
+                });
+            } else {
+                self.delayed_produces.insert(id, delayed);
+            }
+        }
+        let parked: Vec<u64> = self
+            .parked_fetches
+            .iter()
+            .filter(|(_, p)| p.request.partitions.iter().any(|fp| fp.tp == *tp))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in parked {
+            let parked = self.parked_fetches.remove(&id).expect("present");
+            let response = self.read_fetch(Instant::ZERO, &parked.request, false, out);
+            out.push(Effect::Send {
+                to: parked.from,
+                msg: Message::FetchResponse(response),
+            });
+        }
     }
 
     pub fn handle(&mut self, now: Instant, input: Input, out: &mut Vec<Effect>) {
         match input {
             Input::Message { from, msg } => self.on_message(now, from, msg, out),
+            Input::Disconnected {
+                peer: NodeId::Broker(leader),
+            } => {
+                if self.replica_fetches.remove(&leader).is_some() {
+                    self.replica_fetch_backoff_until = now + self.replica_fetch_backoff;
+                    out.push(Effect::SetTimer {
+                        at: self.replica_fetch_backoff_until,
+                        timer: Timer::ReplicaFetchBackoff,
+                    });
+                }
+            }
             Input::Disconnected { .. } => {}
             Input::Timer(Timer::FetchExpiry { id }) => {
                 if let Some(parked) = self.parked_fetches.remove(&id) {
-                    let response = self.read_fetch(&parked.request);
+                    let response = self.read_fetch(now, &parked.request, false, out);
                     out.push(Effect::Send {
                         to: parked.from,
                         msg: Message::FetchResponse(response),
@@ -263,7 +545,38 @@ impl Broker {
                     timer: Timer::RetentionCheck,
                 });
             }
-            Input::Timer(Timer::Wake | Timer::RequestTimeout { .. }) => {}
+            Input::Timer(Timer::Heartbeat) => {
+                self.heartbeat(out);
+                out.push(Effect::SetTimer {
+                    at: now + self.heartbeat_interval,
+                    timer: Timer::Heartbeat,
+                });
+            }
+            Input::Timer(Timer::IsrCheck) => {
+                self.shrink_isrs(now, out);
+                out.push(Effect::SetTimer {
+                    at: now + Duration(self.replica_lag_max.as_micros() / 2),
+                    timer: Timer::IsrCheck,
+                });
+            }
+            Input::Timer(Timer::ReplicaFetchTimeout {
+                leader,
+                correlation_id,
+            }) => {
+                if self.replica_fetches.get(&leader) == Some(&correlation_id) {
+                    self.replica_fetches.remove(&leader);
+                    self.send_replica_fetches(now, out);
+                }
+            }
+            Input::Timer(Timer::ReplicaFetchBackoff) => self.send_replica_fetches(now, out),
+            Input::Timer(
+                other @ (Timer::Wake
+                | Timer::RequestTimeout { .. }
+                | Timer::SessionCheck
+                | Timer::LeaderRebalance),
+            ) => {
+                unreachable!("broker got timer {other:?}")
+            }
         }
     }
 
@@ -281,6 +594,9 @@ impl Broker {
             }
             Message::ProduceRequest(request) => self.on_produce(now, from, request, out),
             Message::FetchRequest(request) => self.on_fetch(now, from, request, out),
+            Message::FetchResponse(response) => {
+                self.on_replica_fetch_response(now, from, response, out)
+            }
             Message::ListOffsetsRequest(request) => {
                 let response = self.list_offsets(&request);
                 out.push(Effect::Send {
@@ -288,12 +604,15 @@ impl Broker {
                     msg: Message::ListOffsetsResponse(response),
                 });
             }
+            Message::MetadataUpdate { metadata } => self.apply_metadata(now, metadata, out),
+            Message::AlterPartitionResponse(response) => {
+                self.on_alter_partition_response(now, response, out)
+            }
             Message::MetadataResponse { .. }
             | Message::ProduceResponse(_)
-            | Message::FetchResponse(_)
-            | Message::ListOffsetsResponse(_) => {
-                unreachable!("brokers send responses, they never receive them")
-            }
+            | Message::ListOffsetsResponse(_)
+            | Message::BrokerHeartbeat { .. }
+            | Message::AlterPartition(_) => unreachable!("broker got {}", msg.kind()),
         }
     }
 
@@ -301,8 +620,9 @@ impl Broker {
         if !self.metadata.topics.contains_key(&tp.topic) {
             return Err(ErrorCode::UnknownTopicOrPartition);
         }
+        let me = self.id;
         match self.replicas.get_mut(tp) {
-            Some(r) if r.is_leader => Ok(r),
+            Some(r) if r.is_leader(me) => Ok(r),
             _ => Err(ErrorCode::NotLeaderOrFollower),
         }
     }
@@ -415,9 +735,8 @@ impl Broker {
         batch.partition_leader_epoch = replica.leader_epoch as i32;
         let records = batch.record_count();
         let next = batch.next_offset();
-        replica.remember_batch(&batch);
         let segments_before = replica.log.segments().len();
-        replica.log.append(batch, now);
+        replica.append_stamped(batch, now);
         if replica.log.segments().len() > segments_before {
             out.push(Effect::Trace(TraceKind::SegmentRolled {
                 broker,
@@ -431,8 +750,10 @@ impl Broker {
             base_offset,
             records,
         }));
-        let hw = replica.next_high_watermark();
+        let hw = replica.next_high_watermark(broker);
         let wait_for = (acks == Acks::All && hw < next).then_some(next);
+        // Followers parked on this partition can now be answered.
+        self.complete_parked_fetches(now, &tp, out);
         self.set_high_watermark(now, &tp, hw, out);
         let result = PartitionProduceResult {
             tp,
@@ -473,11 +794,29 @@ impl Broker {
         hw: Offset,
         out: &mut Vec<Effect>,
     ) {
+        if self.delayed_produces.is_empty() {
+            return;
+        }
+        let below_min_isr = self
+            .replicas
+            .get(tp)
+            .is_some_and(|r| r.isr.len() < r.effective_min_isr());
         let mut done = Vec::new();
         for (&id, delayed) in &mut self.delayed_produces {
-            delayed
-                .waiting
-                .retain(|&(i, required)| !(delayed.results[i].tp == *tp && hw >= required));
+            let mut satisfied = Vec::new();
+            delayed.waiting.retain(|&(i, required)| {
+                let ok = delayed.results[i].tp == *tp && hw >= required;
+                if ok {
+                    satisfied.push(i);
+                }
+                !ok
+            });
+            for i in satisfied {
+                if below_min_isr {
+                    // The records are in the log, but fewer replicas than required have them.
+                    delayed.results[i].error = ErrorCode::NotEnoughReplicasAfterAppend;
+                }
+            }
             if delayed.waiting.is_empty() {
                 done.push(id);
             }
@@ -497,7 +836,7 @@ impl Broker {
 
     fn complete_parked_fetches(
         &mut self,
-        _now: Instant,
+        now: Instant,
         tp: &TopicPartition,
         out: &mut Vec<Effect>,
     ) {
@@ -512,9 +851,9 @@ impl Broker {
             .collect();
         for id in ids {
             let parked = &self.parked_fetches[&id];
-            let response = self.read_fetch(&parked.request);
-            if fetched_bytes(&response) >= u64::from(parked.request.min_bytes) {
+            if self.fetchable_bytes(&parked.request) >= u64::from(parked.request.min_bytes) {
                 let parked = self.parked_fetches.remove(&id).expect("present");
+                let response = self.read_fetch(now, &parked.request, false, out);
                 out.push(Effect::Send {
                     to: parked.from,
                     msg: Message::FetchResponse(response),
@@ -530,13 +869,13 @@ impl Broker {
         request: FetchRequest,
         out: &mut Vec<Effect>,
     ) {
-        let response = self.read_fetch(&request);
-        let has_error = response
+        let response = self.read_fetch(now, &request, true, out);
+        let nothing_to_wait_for = response
             .partitions
             .iter()
-            .any(|p| p.error != ErrorCode::None);
+            .any(|p| p.error != ErrorCode::None || p.diverging.is_some());
         let enough = fetched_bytes(&response) >= u64::from(request.min_bytes);
-        if enough || has_error || request.max_wait_ms == 0 {
+        if enough || nothing_to_wait_for || request.max_wait_ms == 0 {
             out.push(Effect::Send {
                 to: from,
                 msg: Message::FetchResponse(response),
@@ -553,31 +892,98 @@ impl Broker {
         });
     }
 
-    /// Reads what a fetch may see now: consumers below the high watermark.
-    fn read_fetch(&self, request: &FetchRequest) -> FetchResponse {
+    /// Bytes a fetch would return now, without side effects.
+    fn fetchable_bytes(&self, request: &FetchRequest) -> u64 {
+        let me = self.id;
+        let mut bytes = 0;
+        for fp in &request.partitions {
+            let Some(r) = self.replicas.get(&fp.tp).filter(|r| r.is_leader(me)) else {
+                return u64::MAX;
+            };
+            let limit = if request.replica_id.is_some() {
+                r.log.log_end()
+            } else {
+                r.high_watermark
+            };
+            if fp.fetch_offset > limit || fp.fetch_offset < r.log.log_start() {
+                return u64::MAX;
+            }
+            bytes += r
+                .log
+                .read(fp.fetch_offset, limit, u64::from(fp.partition_max_bytes))
+                .iter()
+                .map(|b| u64::from(b.size_bytes))
+                .sum::<u64>();
+        }
+        bytes
+    }
+
+    /// Reads what a fetch may see now: consumers below the high watermark, followers up to the
+    /// log end. `first_arrival` is true when the request just came in: only then does a
+    /// follower's fetch offset count as its log end offset.
+    fn read_fetch(
+        &mut self,
+        now: Instant,
+        request: &FetchRequest,
+        first_arrival: bool,
+        out: &mut Vec<Effect>,
+    ) -> FetchResponse {
+        let me = self.id;
         let mut remaining = u64::from(request.max_bytes);
         let mut partitions = Vec::with_capacity(request.partitions.len());
+        let mut hw_moves = Vec::new();
         for fp in &request.partitions {
-            let replica = match self.replicas.get(&fp.tp) {
-                Some(r) if r.is_leader => r,
-                _ => {
-                    partitions.push(empty_fetch(&fp.tp, ErrorCode::NotLeaderOrFollower));
+            let Some(replica) = self.replicas.get_mut(&fp.tp).filter(|r| r.is_leader(me)) else {
+                partitions.push(empty_fetch(&fp.tp, ErrorCode::NotLeaderOrFollower));
+                continue;
+            };
+            if let Some(epoch) = fp.current_leader_epoch {
+                let error = match epoch.cmp(&replica.leader_epoch) {
+                    std::cmp::Ordering::Less => Some(ErrorCode::FencedLeaderEpoch),
+                    std::cmp::Ordering::Greater => Some(ErrorCode::UnknownLeaderEpoch),
+                    std::cmp::Ordering::Equal => None,
+                };
+                if let Some(error) = error {
+                    partitions.push(empty_fetch(&fp.tp, error));
                     continue;
                 }
-            };
-            let log = &replica.log;
-            if fp.fetch_offset < log.log_start() || fp.fetch_offset > log.log_end() {
+            }
+            if let (Some(follower), Some(last_epoch)) = (request.replica_id, fp.last_fetched_epoch)
+            {
+                let (epoch, end) = replica.end_offset_for_epoch(last_epoch);
+                if epoch != last_epoch || end < fp.fetch_offset {
+                    let mut p = empty_fetch(&fp.tp, ErrorCode::None);
+                    p.diverging = Some((epoch, end));
+                    p.high_watermark = replica.high_watermark;
+                    partitions.push(p);
+                    let _ = follower;
+                    continue;
+                }
+            }
+            let log_end = replica.log.log_end();
+            if fp.fetch_offset < replica.log.log_start() || fp.fetch_offset > log_end {
                 let mut p = empty_fetch(&fp.tp, ErrorCode::OffsetOutOfRange);
                 p.high_watermark = replica.high_watermark;
-                p.log_start = log.log_start();
+                p.log_start = replica.log.log_start();
                 partitions.push(p);
                 continue;
             }
+            if let (Some(follower), true) = (request.replica_id, first_arrival) {
+                if let Some(state) = replica.followers.get_mut(&follower) {
+                    update_follower(state, fp.fetch_offset, log_end, now);
+                    hw_moves.push(fp.tp.clone());
+                }
+            }
+            let limit = if request.replica_id.is_some() {
+                log_end
+            } else {
+                replica.high_watermark
+            };
             let max_bytes = u64::from(fp.partition_max_bytes).min(remaining);
             let batches = if remaining == 0 {
                 Vec::new()
             } else {
-                log.read(fp.fetch_offset, replica.high_watermark, max_bytes)
+                replica.log.read(fp.fetch_offset, limit, max_bytes)
             };
             let bytes: u64 = batches.iter().map(|b| u64::from(b.size_bytes)).sum();
             remaining = remaining.saturating_sub(bytes);
@@ -585,9 +991,21 @@ impl Broker {
                 tp: fp.tp.clone(),
                 error: ErrorCode::None,
                 high_watermark: replica.high_watermark,
-                log_start: log.log_start(),
+                log_start: replica.log.log_start(),
                 batches,
+                diverging: None,
             });
+        }
+        // A follower's progress may move the high watermark and grow the ISR.
+        for tp in hw_moves {
+            if let Some(follower) = request.replica_id {
+                self.maybe_expand_isr(&tp, follower, out);
+            }
+            let hw = self.replicas[&tp].next_high_watermark(me);
+            self.set_high_watermark(now, &tp, hw, out);
+            if let Some(p) = partitions.iter_mut().find(|p| p.tp == tp) {
+                p.high_watermark = self.replicas[&tp].high_watermark;
+            }
         }
         FetchResponse {
             correlation_id: request.correlation_id,
@@ -595,12 +1013,239 @@ impl Broker {
         }
     }
 
+    /// ISR expansion (§3.3): a follower outside the ISR that reached the high watermark and the
+    /// start of the leader's epoch joins, through the controller.
+    fn maybe_expand_isr(&mut self, tp: &TopicPartition, follower: u32, out: &mut Vec<Effect>) {
+        let me = self.id;
+        let fenced = self.metadata_fenced(follower);
+        let Some(r) = self.replicas.get_mut(tp) else {
+            return;
+        };
+        if r.isr.contains(&follower) || r.isr_change_in_flight.is_some() {
+            return;
+        }
+        let Some(leo) = r.followers.get(&follower).and_then(|f| f.log_end) else {
+            return;
+        };
+        let epoch_start = r.epochs.last().map_or(Offset(0), |&(_, s)| s);
+        if leo >= r.high_watermark && leo >= epoch_start && !fenced {
+            let mut isr = r.isr.clone();
+            isr.push(follower);
+            isr.sort_unstable();
+            let request = AlterPartitionRequest {
+                tp: tp.clone(),
+                leader: me,
+                leader_epoch: r.leader_epoch,
+                partition_epoch: r.partition_epoch,
+                new_isr: isr.clone(),
+            };
+            r.isr_change_in_flight = Some(isr);
+            out.push(Effect::Send {
+                to: NodeId::Controller,
+                msg: Message::AlterPartition(request),
+            });
+        }
+    }
+
+    fn metadata_fenced(&self, broker: u32) -> bool {
+        self.metadata
+            .brokers
+            .iter()
+            .any(|b| b.id == broker && b.fenced)
+    }
+
+    /// ISR shrink (§3.3): followers not caught up within `replica.lag.time.max.ms` leave.
+    fn shrink_isrs(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        let me = self.id;
+        let lag_max = self.replica_lag_max;
+        for (tp, r) in &mut self.replicas {
+            if !r.is_leader(me) || r.isr_change_in_flight.is_some() {
+                continue;
+            }
+            let leo = r.log.log_end();
+            let lagging: Vec<u32> = r
+                .isr
+                .iter()
+                .filter(|&&f| f != me)
+                .filter(|f| {
+                    r.followers.get(f).is_none_or(|s| {
+                        s.log_end != Some(leo) && now.saturating_since(s.last_caught_up) > lag_max
+                    })
+                })
+                .copied()
+                .collect();
+            if lagging.is_empty() {
+                continue;
+            }
+            let isr: Vec<u32> = r
+                .isr
+                .iter()
+                .copied()
+                .filter(|b| !lagging.contains(b))
+                .collect();
+            let request = AlterPartitionRequest {
+                tp: tp.clone(),
+                leader: me,
+                leader_epoch: r.leader_epoch,
+                partition_epoch: r.partition_epoch,
+                new_isr: isr.clone(),
+            };
+            r.isr_change_in_flight = Some(isr);
+            out.push(Effect::Send {
+                to: NodeId::Controller,
+                msg: Message::AlterPartition(request),
+            });
+        }
+    }
+
+    fn on_alter_partition_response(
+        &mut self,
+        now: Instant,
+        response: AlterPartitionResponse,
+        out: &mut Vec<Effect>,
+    ) {
+        let me = self.id;
+        let Some(r) = self.replicas.get_mut(&response.tp) else {
+            return;
+        };
+        r.isr_change_in_flight = None;
+        if response.error != ErrorCode::None
+            || response.leader_epoch != r.leader_epoch
+            || response.partition_epoch < r.partition_epoch
+        {
+            return;
+        }
+        r.isr = response.isr;
+        r.partition_epoch = response.partition_epoch;
+        // A smaller ISR may let the high watermark move (and complete acks=all produces).
+        let hw = r.next_high_watermark(me);
+        if r.is_leader(me) {
+            self.set_high_watermark(now, &response.tp, hw, out);
+        }
+    }
+
+    /// As follower: one fetch per leader for every partition it leads and we follow.
+    fn send_replica_fetches(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        if now < self.replica_fetch_backoff_until {
+            return;
+        }
+        let me = self.id;
+        let mut by_leader: BTreeMap<u32, Vec<FetchPartition>> = BTreeMap::new();
+        for (tp, r) in &self.replicas {
+            let Some(leader) = r.leader.filter(|&l| l != me) else {
+                continue;
+            };
+            if self.replica_fetches.contains_key(&leader) {
+                continue;
+            }
+            by_leader.entry(leader).or_default().push(FetchPartition {
+                tp: tp.clone(),
+                fetch_offset: r.log.log_end(),
+                partition_max_bytes: self.replica_fetch_max_bytes,
+                current_leader_epoch: Some(r.leader_epoch),
+                last_fetched_epoch: r.last_epoch(),
+            });
+        }
+        for (leader, partitions) in by_leader {
+            self.next_correlation_id = self.next_correlation_id.wrapping_add(1);
+            let correlation_id = self.next_correlation_id;
+            let request = FetchRequest {
+                correlation_id,
+                replica_id: Some(me),
+                max_wait_ms: self.replica_fetch_wait,
+                min_bytes: 1,
+                max_bytes: 10 * 1024 * 1024,
+                partitions,
+            };
+            self.replica_fetches.insert(leader, correlation_id);
+            out.push(Effect::Send {
+                to: NodeId::Broker(leader),
+                msg: Message::FetchRequest(request),
+            });
+            let at = now + REPLICA_FETCH_TIMEOUT;
+            out.push(Effect::SetTimer {
+                at,
+                timer: Timer::ReplicaFetchTimeout {
+                    leader,
+                    correlation_id,
+                },
+            });
+        }
+    }
+
+    fn on_replica_fetch_response(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        response: FetchResponse,
+        out: &mut Vec<Effect>,
+    ) {
+        let NodeId::Broker(leader) = from else {
+            unreachable!("fetch responses come from brokers")
+        };
+        if self.replica_fetches.get(&leader) != Some(&response.correlation_id) {
+            return;
+        }
+        self.replica_fetches.remove(&leader);
+        let me = self.id;
+        let mut backoff = false;
+        for fetched in response.partitions {
+            let Some(r) = self.replicas.get_mut(&fetched.tp) else {
+                continue;
+            };
+            if r.leader != Some(leader) {
+                continue; // Leadership moved while the fetch was out.
+            }
+            if fetched.error != ErrorCode::None {
+                backoff = true;
+                continue;
+            }
+            if let Some((epoch, end)) = fetched.diverging {
+                let from_offset = r.log.log_end();
+                let target = end
+                    .min(r.local_end_offset_for_epoch(epoch))
+                    .min(from_offset);
+                r.truncate_to(target);
+                let to = r.log.log_end();
+                if to < from_offset {
+                    out.push(Effect::Trace(TraceKind::FollowerTruncated {
+                        broker: me,
+                        tp: fetched.tp.clone(),
+                        from: from_offset,
+                        to,
+                    }));
+                }
+                continue;
+            }
+            for batch in fetched.batches {
+                if batch.base_offset < r.log.log_end() {
+                    continue; // Already have it (a retried fetch).
+                }
+                if batch.base_offset > r.log.log_end() {
+                    break; // A gap means the leader's log moved under us; fetch again.
+                }
+                r.append_stamped(batch, now);
+            }
+            r.high_watermark = fetched.high_watermark.min(r.log.log_end());
+        }
+        if backoff {
+            self.replica_fetch_backoff_until = now + self.replica_fetch_backoff;
+            out.push(Effect::SetTimer {
+                at: self.replica_fetch_backoff_until,
+                timer: Timer::ReplicaFetchBackoff,
+            });
+        } else {
+            self.send_replica_fetches(now, out);
+        }
+    }
+
     fn list_offsets(&self, request: &ListOffsetsRequest) -> ListOffsetsResponse {
+        let me = self.id;
         let partitions = request
             .partitions
             .iter()
             .map(|(tp, spec)| match self.replicas.get(tp) {
-                Some(r) if r.is_leader => {
+                Some(r) if r.is_leader(me) => {
                     let offset = match spec {
                         OffsetSpec::Earliest => r.log.log_start(),
                         // "Latest" for read_uncommitted is the high watermark, not the true LEO.
@@ -644,12 +1289,11 @@ impl Broker {
             }
             let after = replica.log.log_start();
             if after > before {
-                let event = TraceKind::SegmentsDeleted {
+                out.push(Effect::Trace(TraceKind::SegmentsDeleted {
                     broker: self.id,
                     tp: tp.clone(),
                     log_start: after,
-                };
-                out.push(Effect::Trace(event));
+                }));
             }
         }
     }
@@ -660,6 +1304,23 @@ impl Broker {
     }
 }
 
+/// Kafka's `lastCaughtUpTimeMs` rule (§3.3) on a follower fetch at `fetch_offset`.
+fn update_follower(
+    state: &mut FollowerState,
+    fetch_offset: Offset,
+    leader_end: Offset,
+    now: Instant,
+) {
+    if fetch_offset >= leader_end {
+        state.last_caught_up = now;
+    } else if fetch_offset >= state.last_fetch_leader_end {
+        state.last_caught_up = state.last_caught_up.max(state.last_fetch_time);
+    }
+    state.last_fetch_leader_end = leader_end;
+    state.last_fetch_time = now;
+    state.log_end = Some(fetch_offset);
+}
+
 fn empty_fetch(tp: &TopicPartition, error: ErrorCode) -> FetchedPartition {
     FetchedPartition {
         tp: tp.clone(),
@@ -667,6 +1328,7 @@ fn empty_fetch(tp: &TopicPartition, error: ErrorCode) -> FetchedPartition {
         high_watermark: Offset(0),
         log_start: Offset(0),
         batches: Vec::new(),
+        diverging: None,
     }
 }
 
@@ -690,6 +1352,7 @@ mod tests {
         let topic: Arc<str> = Arc::from("t");
         let mut topics = BTreeMap::new();
         let pm = PartitionMetadata {
+            partition_epoch: 0,
             replicas: vec![0],
             leader: Some(0),
             leader_epoch: 3,
@@ -713,7 +1376,7 @@ mod tests {
             topics,
         });
         let mut b = Broker::new(0, metadata.clone(), &Configs::new(Scope::Broker));
-        b.apply_metadata(Instant::ZERO, metadata);
+        b.apply_metadata(Instant::ZERO, metadata, &mut Vec::new());
         b
     }
 

@@ -416,10 +416,17 @@ impl Consumer {
             if self.fetches.contains_key(&leader) {
                 continue;
             }
+            let epoch = self
+                .metadata
+                .as_ref()
+                .and_then(|m| m.partition(&tp.topic, tp.partition))
+                .map(|p| p.leader_epoch);
             by_broker.entry(leader).or_default().push(FetchPartition {
                 tp: tp.clone(),
                 fetch_offset: position,
                 partition_max_bytes: self.config.max_partition_fetch_bytes,
+                current_leader_epoch: epoch,
+                last_fetched_epoch: None,
             });
         }
         for (broker, partitions) in by_broker {

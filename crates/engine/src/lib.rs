@@ -6,8 +6,10 @@
 //! [`snapshot::Snapshot`]s and [`snapshot::Report`]s. The engine depends on `std` only.
 
 pub mod broker;
+pub mod check;
 pub mod config;
 pub mod consumer;
+pub mod controller;
 pub mod ledger;
 pub mod log;
 pub mod metadata;

@@ -23,6 +23,8 @@ pub struct PartitionMetadata {
     pub replicas: Vec<u32>,
     pub leader: Option<u32>,
     pub leader_epoch: u32,
+    /// Bumped on every change of leader or ISR.
+    pub partition_epoch: u32,
     pub isr: Vec<u32>,
 }
 

@@ -31,6 +31,18 @@ pub enum Timer {
     ProduceExpiry { id: u64 },
     /// Periodic log retention check on a broker.
     RetentionCheck,
+    /// A broker sends its heartbeat to the controller.
+    Heartbeat,
+    /// A leader checks its followers for the ISR (every `replica.lag.time.max.ms / 2`).
+    IsrCheck,
+    /// A follower's fetch to `leader` may have timed out.
+    ReplicaFetchTimeout { leader: u32, correlation_id: u32 },
+    /// A follower retries fetching after an error (`replica.fetch.backoff.ms`).
+    ReplicaFetchBackoff,
+    /// The controller looks for brokers past `broker.session.timeout.ms`.
+    SessionCheck,
+    /// The controller's preferred leader check.
+    LeaderRebalance,
 }
 
 /// What a node asks the simulator to do.

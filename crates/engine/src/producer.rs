@@ -256,7 +256,9 @@ impl Producer {
     ) -> Result<Producer, ConfigError> {
         let config = ProducerConfig::from_configs(&spec.configs)?;
         let key_cache = match spec.keys {
-            KeyMode::Pool(n) if n <= KEY_CACHE_MAX => (0..n).map(|i| Bytes::from(format!("key-{i}").into_bytes())).collect(),
+            KeyMode::Pool(n) if n <= KEY_CACHE_MAX => (0..n)
+                .map(|i| Bytes::from(format!("key-{i}").into_bytes()))
+                .collect(),
             _ => Vec::new(),
         };
         let value = (spec.value_bytes > 0).then(|| -> Bytes {
@@ -575,7 +577,8 @@ impl Producer {
         }
         let size = record_size(0, 0, &record);
         // Room for as many records like this one as batch.size holds, so the batch never regrows.
-        let expected = (batch_size.saturating_sub(BATCH_OVERHEAD) / size.max(1)).clamp(1, 4096) as usize;
+        let expected =
+            (batch_size.saturating_sub(BATCH_OVERHEAD) / size.max(1)).clamp(1, 4096) as usize;
         let mut records = Vec::with_capacity(expected);
         let (first_timestamp_ms, max_timestamp_ms) = (record.timestamp_ms, record.timestamp_ms);
         records.push(record);

@@ -24,6 +24,9 @@ pub enum ErrorCode {
     DuplicateSequenceNumber,
     InvalidProducerEpoch,
     FencedLeaderEpoch,
+    UnknownLeaderEpoch,
+    /// Controller: the AlterPartition came from a stale leader or partition epoch.
+    InvalidUpdateVersion,
     /// Client side: `delivery.timeout.ms` expired (Java's `TimeoutException`).
     DeliveryTimeout,
     /// Client side: no committed offset and `auto.offset.reset=none`.
@@ -48,6 +51,8 @@ impl ErrorCode {
             ErrorCode::DuplicateSequenceNumber => 46,
             ErrorCode::InvalidProducerEpoch => 47,
             ErrorCode::FencedLeaderEpoch => 74,
+            ErrorCode::UnknownLeaderEpoch => 75,
+            ErrorCode::InvalidUpdateVersion => 108,
             ErrorCode::DeliveryTimeout | ErrorCode::NoOffsetForPartition => -1,
         }
     }
@@ -68,6 +73,8 @@ impl ErrorCode {
             ErrorCode::DuplicateSequenceNumber => "DUPLICATE_SEQUENCE_NUMBER",
             ErrorCode::InvalidProducerEpoch => "INVALID_PRODUCER_EPOCH",
             ErrorCode::FencedLeaderEpoch => "FENCED_LEADER_EPOCH",
+            ErrorCode::UnknownLeaderEpoch => "UNKNOWN_LEADER_EPOCH",
+            ErrorCode::InvalidUpdateVersion => "INVALID_UPDATE_VERSION",
             ErrorCode::DeliveryTimeout => "DELIVERY_TIMEOUT",
             ErrorCode::NoOffsetForPartition => "NO_OFFSET_FOR_PARTITION",
         }
@@ -85,6 +92,7 @@ impl ErrorCode {
                 | ErrorCode::NotEnoughReplicas
                 | ErrorCode::NotEnoughReplicasAfterAppend
                 | ErrorCode::FencedLeaderEpoch
+                | ErrorCode::UnknownLeaderEpoch
         )
     }
 
@@ -96,7 +104,9 @@ impl ErrorCode {
                 | ErrorCode::LeaderNotAvailable
                 | ErrorCode::NotLeaderOrFollower
                 | ErrorCode::NetworkException
+                | ErrorCode::RequestTimedOut
                 | ErrorCode::FencedLeaderEpoch
+                | ErrorCode::UnknownLeaderEpoch
         )
     }
 }
@@ -152,6 +162,10 @@ pub struct FetchPartition {
     pub tp: TopicPartition,
     pub fetch_offset: Offset,
     pub partition_max_bytes: u32,
+    /// The leader epoch the fetcher believes current (KIP-320); checked by the leader.
+    pub current_leader_epoch: Option<u32>,
+    /// A follower's epoch of its last fetched batch, for divergence detection (Fetch v12+).
+    pub last_fetched_epoch: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -172,6 +186,8 @@ pub struct FetchedPartition {
     pub high_watermark: Offset,
     pub log_start: Offset,
     pub batches: Vec<RecordBatch>,
+    /// The follower's log diverges from the leader's: truncate to this (epoch, end offset).
+    pub diverging: Option<(u32, Offset)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -199,6 +215,25 @@ pub struct ListOffsetsResponse {
     pub partitions: Vec<(TopicPartition, ErrorCode, Offset)>,
 }
 
+/// A leader asks the controller to change a partition's ISR (KIP-497).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlterPartitionRequest {
+    pub tp: TopicPartition,
+    pub leader: u32,
+    pub leader_epoch: u32,
+    pub partition_epoch: u32,
+    pub new_isr: Vec<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlterPartitionResponse {
+    pub tp: TopicPartition,
+    pub error: ErrorCode,
+    pub isr: Vec<u32>,
+    pub leader_epoch: u32,
+    pub partition_epoch: u32,
+}
+
 /// Every message of the simulation. A closed set: `match` exhaustiveness is the checklist.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
@@ -215,6 +250,17 @@ pub enum Message {
     FetchResponse(FetchResponse),
     ListOffsetsRequest(ListOffsetsRequest),
     ListOffsetsResponse(ListOffsetsResponse),
+    /// Broker → controller, every `broker.heartbeat.interval.ms`.
+    BrokerHeartbeat {
+        broker: u32,
+        incarnation: u32,
+    },
+    /// Controller → broker: a new version of the cluster metadata.
+    MetadataUpdate {
+        metadata: Arc<ClusterMetadata>,
+    },
+    AlterPartition(AlterPartitionRequest),
+    AlterPartitionResponse(AlterPartitionResponse),
 }
 
 impl Message {
@@ -229,6 +275,10 @@ impl Message {
             Message::FetchResponse(_) => "FetchResponse",
             Message::ListOffsetsRequest(_) => "ListOffsets",
             Message::ListOffsetsResponse(_) => "ListOffsetsResponse",
+            Message::BrokerHeartbeat { .. } => "BrokerHeartbeat",
+            Message::MetadataUpdate { .. } => "MetadataUpdate",
+            Message::AlterPartition(_) => "AlterPartition",
+            Message::AlterPartitionResponse(_) => "AlterPartitionResponse",
         }
     }
 }

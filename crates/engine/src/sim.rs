@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::broker::Broker;
 use crate::config::{ConfigError, Configs, Scope};
 use crate::consumer::{AppState, Consumer, ConsumerSpec};
+use crate::controller::Controller;
 use crate::ledger::{Ledger, Outcome};
 use crate::metadata::{
     assign_replicas, BrokerRegistration, ClusterMetadata, PartitionMetadata, TopicConfig,
@@ -84,6 +85,26 @@ pub enum Command {
         broker: u32,
     },
     RestartBroker {
+        broker: u32,
+    },
+    /// Cut these brokers off from the other brokers and the controller (clients still reach
+    /// every broker).
+    PartitionNetwork {
+        isolated: Vec<u32>,
+    },
+    HealNetwork,
+    /// Add latency between two brokers, both ways (0 restores the link).
+    SlowLink {
+        a: u32,
+        b: u32,
+        extra_ms: u64,
+    },
+    /// Stop a broker's process for a while, as a long garbage-collection pause does.
+    PauseBroker {
+        broker: u32,
+        duration_ms: u64,
+    },
+    ResumeBroker {
         broker: u32,
     },
 }
@@ -162,6 +183,8 @@ struct BrokerSlot {
     broker: Broker,
     up: bool,
     incarnation: u32,
+    /// A paused process (a long GC stop) handles nothing until then.
+    paused_until: Option<Instant>,
 }
 
 /// A whole simulated cluster with its clients. `Clone` gives an independent copy: a checkpoint
@@ -176,7 +199,7 @@ pub struct Sim {
     setup: ClusterSetup,
     net: Network,
     placement_rng: Prng,
-    metadata: Arc<ClusterMetadata>,
+    controller: Controller,
     brokers: Vec<BrokerSlot>,
     producers: Vec<Option<Producer>>,
     consumers: Vec<Option<Consumer>>,
@@ -206,8 +229,10 @@ impl Sim {
                 broker: Broker::new(id, metadata.clone(), &setup.configs),
                 up: true,
                 incarnation: 0,
+                paused_until: None,
             })
             .collect();
+        let controller = Controller::new(metadata.clone(), &setup.configs);
         let mut sim = Sim {
             seed,
             now: Instant::ZERO,
@@ -218,19 +243,21 @@ impl Sim {
             placement_rng: Prng::stream(seed, Stream::Placement),
             trace: Trace::new(setup.trace_capacity),
             setup,
-            metadata,
+            controller,
             brokers,
             producers: Vec::new(),
             consumers: Vec::new(),
             ledger: Ledger::new(),
             effects: Vec::new(),
         };
+        sim.with_node(NodeId::Controller, |node, now, out| {
+            if let NodeRef::Controller(c) = node {
+                c.start(now, out);
+            }
+        });
         for id in 0..sim.setup.brokers {
             sim.record(TraceKind::BrokerStarted { broker: id });
-            sim.with_node(NodeId::Broker(id), |node, now, out| match node {
-                NodeRef::Broker(b) => b.start(now, out),
-                _ => unreachable!(),
-            });
+            sim.start_broker(id);
         }
         Ok(sim)
     }
@@ -254,7 +281,21 @@ impl Sim {
         &self.ledger
     }
     pub fn metadata(&self) -> &ClusterMetadata {
-        &self.metadata
+        self.controller.metadata()
+    }
+
+    /// The brokers, for the invariant checker.
+    pub fn brokers(&self) -> impl Iterator<Item = (&Broker, bool)> {
+        self.brokers.iter().map(|s| (&s.broker, s.up))
+    }
+
+    fn start_broker(&mut self, id: u32) {
+        let incarnation = self.brokers[id as usize].incarnation;
+        self.with_node(NodeId::Broker(id), |node, now, out| {
+            if let NodeRef::Broker(b) = node {
+                b.start(now, incarnation, out);
+            }
+        });
     }
     pub fn events_processed(&self) -> u64 {
         self.events_processed
@@ -318,6 +359,21 @@ impl Sim {
     }
 
     fn dispatch(&mut self, event: Event) {
+        // A paused broker handles nothing: its events wait, in order, until it resumes.
+        let target = match &event {
+            Event::Deliver { to, .. } | Event::Disconnect { to, .. } => Some(*to),
+            Event::Timer { node, .. } => Some(*node),
+            Event::Command(_) => None,
+        };
+        if let Some(NodeId::Broker(b)) = target {
+            if let Some(until) = self.brokers[b as usize]
+                .paused_until
+                .filter(|&u| u > self.now)
+            {
+                self.push(until, event);
+                return;
+            }
+        }
         match event {
             Event::Deliver {
                 from,
@@ -325,6 +381,9 @@ impl Sim {
                 msg,
                 incarnation,
             } => {
+                if self.net.is_blocked(from, to) {
+                    return; // Lost in a network partition.
+                }
                 if let NodeId::Broker(b) = to {
                     let slot = &self.brokers[b as usize];
                     if !slot.up || slot.incarnation != incarnation {
@@ -364,6 +423,7 @@ impl Sim {
 
     fn deliver(&mut self, to: NodeId, input: Input) {
         self.with_node(to, |node, now, out| match node {
+            NodeRef::Controller(c) => c.handle(now, input, out),
             NodeRef::Broker(b) => b.handle(now, input, out),
             NodeRef::Producer(p) => p.handle(now, input, out),
             NodeRef::Consumer(c) => c.handle(now, input, out),
@@ -376,6 +436,7 @@ impl Sim {
         let mut out = std::mem::take(&mut self.effects);
         let now = self.now;
         let node = match id {
+            NodeId::Controller => Some(NodeRef::Controller(&mut self.controller)),
             NodeId::Broker(i) => self
                 .brokers
                 .get_mut(i as usize)
@@ -463,7 +524,12 @@ impl Sim {
                 configs,
             } => {
                 validate_topic_name(name)?;
-                if self.metadata.topics.contains_key(name.as_str()) {
+                if self
+                    .controller
+                    .metadata()
+                    .topics
+                    .contains_key(name.as_str())
+                {
                     return reject("name", format!("topic {name:?} already exists"));
                 }
                 if *partitions == 0 || *partitions > MAX_PARTITIONS_PER_TOPIC {
@@ -479,12 +545,6 @@ impl Sim {
                     );
                     return reject("replication_factor", m);
                 }
-                if *replication_factor > 1 {
-                    return reject(
-                        "replication_factor",
-                        "replication (a factor above 1) is not simulated yet; use 1 for now",
-                    );
-                }
                 let resolved = TopicConfig::resolve(configs, &self.setup.configs);
                 if resolved.min_insync_replicas > *replication_factor {
                     let m = format!(
@@ -495,7 +555,11 @@ impl Sim {
                 }
                 Ok(())
             }
-            Command::DeleteTopic { name } => match self.metadata.topics.contains_key(name.as_str())
+            Command::DeleteTopic { name } => match self
+                .controller
+                .metadata()
+                .topics
+                .contains_key(name.as_str())
             {
                 true => Ok(()),
                 false => reject("name", format!("no topic {name:?}")),
@@ -581,6 +645,50 @@ impl Sim {
                     _ => Ok(()),
                 }
             }
+            Command::PartitionNetwork { isolated } => {
+                if isolated.is_empty() || isolated.len() as u32 >= self.setup.brokers {
+                    return reject(
+                        "brokers",
+                        "isolate at least one broker and leave at least one on the other side",
+                    );
+                }
+                self.check_broker_ids("brokers", isolated)
+            }
+            Command::HealNetwork => Ok(()),
+            Command::SlowLink { a, b, extra_ms } => {
+                self.check_broker_ids("broker", &[*a, *b])?;
+                if a == b {
+                    return reject("broker", "a link joins two different brokers");
+                }
+                if *extra_ms > 600_000 {
+                    return reject("extra_ms", "at most 600000 (ten minutes)");
+                }
+                Ok(())
+            }
+            Command::PauseBroker {
+                broker,
+                duration_ms,
+            } => {
+                self.check_broker_ids("broker", &[*broker])?;
+                if !self.brokers[*broker as usize].up {
+                    return reject("broker", format!("broker {broker} is down"));
+                }
+                if *duration_ms == 0 || *duration_ms > 3_600_000 {
+                    return reject("duration_ms", "between 1 and 3600000 (one hour)");
+                }
+                Ok(())
+            }
+            Command::ResumeBroker { broker } => self.check_broker_ids("broker", &[*broker]),
+        }
+    }
+
+    fn check_broker_ids(&self, field: &str, ids: &[u32]) -> Result<(), CommandError> {
+        match ids.iter().find(|&&b| b >= self.setup.brokers) {
+            Some(b) => reject(
+                field,
+                format!("no broker {b}; brokers are 0 to {}", self.setup.brokers - 1),
+            ),
+            None => Ok(()),
         }
     }
 
@@ -606,6 +714,7 @@ impl Sim {
                 let partitions_md = assignment
                     .into_iter()
                     .map(|replicas| PartitionMetadata {
+                        partition_epoch: 0,
                         leader: Some(replicas[0]),
                         leader_epoch: 0,
                         isr: replicas.clone(),
@@ -698,17 +807,61 @@ impl Sim {
             }
             Command::CrashBroker { broker } => self.crash_broker(broker),
             Command::RestartBroker { broker } => {
-                let now = self.now;
-                let metadata = self.metadata.clone();
-                let slot = &mut self.brokers[broker as usize];
-                slot.up = true;
-                slot.broker.apply_metadata(now, metadata);
+                self.brokers[broker as usize].up = true;
                 self.record(TraceKind::BrokerRestarted { broker });
+                // It reads the current metadata from the controller, then runs as usual.
+                let metadata = self.controller.metadata().clone();
                 self.with_node(NodeId::Broker(broker), |node, now, out| {
                     if let NodeRef::Broker(b) = node {
-                        b.start(now, out);
+                        b.apply_metadata(now, metadata, out);
                     }
                 });
+                self.start_broker(broker);
+            }
+            Command::PartitionNetwork { isolated } => {
+                let side_a: Vec<NodeId> = isolated.iter().map(|&b| NodeId::Broker(b)).collect();
+                let side_b: Vec<NodeId> = (0..self.setup.brokers)
+                    .filter(|b| !isolated.contains(b))
+                    .map(NodeId::Broker)
+                    .chain(std::iter::once(NodeId::Controller))
+                    .collect();
+                self.net.partition(&side_a, &side_b);
+                self.record(TraceKind::NetworkPartitioned { isolated });
+            }
+            Command::HealNetwork => {
+                let cut = self.net.heal();
+                self.record(TraceKind::NetworkHealed);
+                // Connections broken during the partition reset now, so both sides reconnect
+                // instead of waiting for their request timeouts.
+                for (from, to) in cut {
+                    let at = self.net.delivery_time(self.now, from, to);
+                    self.push(at, Event::Disconnect { from, to });
+                }
+            }
+            Command::SlowLink { a, b, extra_ms } => {
+                self.net.slow_link(
+                    NodeId::Broker(a),
+                    NodeId::Broker(b),
+                    Duration::from_millis(extra_ms),
+                );
+                self.record(TraceKind::LinkDelayed {
+                    from: a,
+                    to: b,
+                    extra_ms,
+                });
+            }
+            Command::PauseBroker {
+                broker,
+                duration_ms,
+            } => {
+                let until = self.now + Duration::from_millis(duration_ms);
+                self.brokers[broker as usize].paused_until = Some(until);
+                self.record(TraceKind::BrokerPaused { broker });
+                self.push(until, Event::Command(Command::ResumeBroker { broker }));
+            }
+            Command::ResumeBroker { broker } => {
+                self.brokers[broker as usize].paused_until = None;
+                self.record(TraceKind::BrokerResumed { broker });
             }
         }
         Ok(())
@@ -729,12 +882,13 @@ impl Sim {
     fn crash_broker(&mut self, broker: u32) {
         let slot = &mut self.brokers[broker as usize];
         slot.up = false;
+        slot.paused_until = None;
         slot.incarnation += 1;
         slot.broker.crash();
         self.record(TraceKind::BrokerCrashed { broker });
-        // The process is gone: its clients' connections reset.
+        // The process is gone: connections to it reset, for clients and other brokers alike.
         let from = NodeId::Broker(broker);
-        let clients: Vec<NodeId> = self
+        let peers: Vec<NodeId> = self
             .producers
             .iter()
             .flatten()
@@ -745,22 +899,37 @@ impl Sim {
                     .flatten()
                     .map(|c| NodeId::Consumer(c.index)),
             )
+            .chain(
+                (0..self.setup.brokers)
+                    .filter(|&b| b != broker)
+                    .map(NodeId::Broker),
+            )
             .collect();
-        for to in clients {
+        for to in peers {
+            if self.net.is_blocked(from, to) {
+                continue;
+            }
             let at = self.net.delivery_time(self.now, from, to);
             self.push(at, Event::Disconnect { from, to });
         }
     }
 
-    /// The controller publishes a new metadata version to every live broker.
     fn update_metadata(&mut self, f: impl FnOnce(&mut ClusterMetadata)) {
-        let mut m = (*self.metadata).clone();
-        f(&mut m);
-        m.version += 1;
-        self.metadata = Arc::new(m);
-        let now = self.now;
-        for slot in self.brokers.iter_mut().filter(|s| s.up) {
-            slot.broker.apply_metadata(now, self.metadata.clone());
+        let metadata = self.controller.admin_update(f);
+        // Admin changes reach live brokers at once (CreateTopics waits for propagation).
+        let ids: Vec<u32> = self
+            .brokers
+            .iter()
+            .filter(|s| s.up)
+            .map(|s| s.broker.id)
+            .collect();
+        for id in ids {
+            let m = metadata.clone();
+            self.with_node(NodeId::Broker(id), |node, now, out| {
+                if let NodeRef::Broker(b) = node {
+                    b.apply_metadata(now, m, out);
+                }
+            });
         }
     }
 
@@ -783,7 +952,8 @@ impl Sim {
                 let id = s.broker.id;
                 let replicas = s.broker.replicas().len() as u32;
                 let leader_of = self
-                    .metadata
+                    .controller
+                    .metadata()
                     .topics
                     .values()
                     .flat_map(|t| &t.partitions)
@@ -796,14 +966,15 @@ impl Sim {
                     } else {
                         BrokerStatus::Crashed
                     },
-                    is_controller: self.metadata.controller == id,
+                    is_controller: self.controller.metadata().controller == id,
                     leader_of,
                     replicas,
                 }
             })
             .collect();
         let topics = self
-            .metadata
+            .controller
+            .metadata()
             .topics
             .values()
             .map(|t| TopicView {
@@ -912,7 +1083,8 @@ impl Sim {
             }
         }
         let partitions = self
-            .metadata
+            .controller
+            .metadata()
             .topics
             .values()
             .flat_map(|t| {
@@ -980,7 +1152,7 @@ impl Sim {
         let mut lost = Vec::new();
         let (mut lost_count, mut expired) = (0u64, 0u64);
         for p in self.producers.iter().flatten() {
-            let Some(topic) = self.metadata.topics.get(p.spec.topic.as_str()) else {
+            let Some(topic) = self.controller.metadata().topics.get(p.spec.topic.as_str()) else {
                 continue;
             };
             // Which of this producer's records each partition still holds.
@@ -1058,6 +1230,7 @@ impl Sim {
 }
 
 enum NodeRef<'a> {
+    Controller(&'a mut Controller),
     Broker(&'a mut Broker),
     Producer(&'a mut Producer),
     Consumer(&'a mut Consumer),

@@ -11,6 +11,8 @@ use crate::time::Instant;
 /// A node of the simulation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum NodeId {
+    /// The KRaft controller quorum, modelled as one always-available node.
+    Controller,
     Broker(u32),
     Producer(u32),
     Consumer(u32),
@@ -19,6 +21,7 @@ pub enum NodeId {
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            NodeId::Controller => write!(f, "controller"),
             NodeId::Broker(i) => write!(f, "broker {i}"),
             NodeId::Producer(i) => write!(f, "producer #{i}"),
             NodeId::Consumer(i) => write!(f, "consumer #{i}"),
@@ -138,6 +141,49 @@ pub enum TraceKind {
     CommandRejected {
         reason: String,
     },
+    BrokerFenced {
+        broker: u32,
+    },
+    BrokerUnfenced {
+        broker: u32,
+    },
+    /// The controller chose a leader (`unclean`: from outside the ISR, data may be lost).
+    LeaderElected {
+        tp: TopicPartition,
+        leader: u32,
+        leader_epoch: u32,
+        unclean: bool,
+    },
+    /// No replica may lead: the partition is offline.
+    PartitionOffline {
+        tp: TopicPartition,
+    },
+    IsrChanged {
+        tp: TopicPartition,
+        isr: Vec<u32>,
+    },
+    /// A follower removed records its leader does not have.
+    FollowerTruncated {
+        broker: u32,
+        tp: TopicPartition,
+        from: Offset,
+        to: Offset,
+    },
+    NetworkPartitioned {
+        isolated: Vec<u32>,
+    },
+    NetworkHealed,
+    BrokerPaused {
+        broker: u32,
+    },
+    BrokerResumed {
+        broker: u32,
+    },
+    LinkDelayed {
+        from: u32,
+        to: u32,
+        extra_ms: u64,
+    },
 }
 
 /// One trace entry.
@@ -177,6 +223,7 @@ impl Digest {
     }
     fn node(&mut self, n: NodeId) {
         let (tag, i) = match n {
+            NodeId::Controller => (3, 0),
             NodeId::Broker(i) => (0, i),
             NodeId::Producer(i) => (1, i),
             NodeId::Consumer(i) => (2, i),
@@ -340,6 +387,46 @@ impl Digest {
                 self.u64(23);
                 self.str(reason);
             }
+            K::BrokerFenced { broker } => self.ints(24, &[*broker as u64]),
+            K::BrokerUnfenced { broker } => self.ints(25, &[*broker as u64]),
+            K::LeaderElected {
+                tp,
+                leader,
+                leader_epoch,
+                unclean,
+            } => {
+                self.ints(26, &[*leader as u64, *leader_epoch as u64, *unclean as u64]);
+                self.tp(tp);
+            }
+            K::PartitionOffline { tp } => {
+                self.u64(27);
+                self.tp(tp);
+            }
+            K::IsrChanged { tp, isr } => {
+                self.u64(28);
+                self.tp(tp);
+                let isr: Vec<u64> = isr.iter().map(|&b| b as u64).collect();
+                self.ints(isr.len() as u64, &isr);
+            }
+            K::FollowerTruncated {
+                broker,
+                tp,
+                from,
+                to,
+            } => {
+                self.ints(29, &[*broker as u64, from.0, to.0]);
+                self.tp(tp);
+            }
+            K::NetworkPartitioned { isolated } => {
+                let isolated: Vec<u64> = isolated.iter().map(|&b| b as u64).collect();
+                self.ints(30, &isolated);
+            }
+            K::NetworkHealed => self.u64(31),
+            K::BrokerPaused { broker } => self.ints(32, &[*broker as u64]),
+            K::BrokerResumed { broker } => self.ints(33, &[*broker as u64]),
+            K::LinkDelayed { from, to, extra_ms } => {
+                self.ints(34, &[*from as u64, *to as u64, *extra_ms])
+            }
         }
     }
 
@@ -462,6 +549,24 @@ impl fmt::Display for TraceKind {
                 write!(f, "broker {broker} deleted old segments of {tp}; log start now {log_start}")
             }
             K::CommandRejected { reason } => write!(f, "command rejected: {reason}"),
+            K::BrokerFenced { broker } => write!(f, "controller fenced broker {broker} (no heartbeat)"),
+            K::BrokerUnfenced { broker } => write!(f, "controller unfenced broker {broker}"),
+            K::LeaderElected { tp, leader, leader_epoch, unclean } => {
+                let how = if *unclean { " UNCLEAN (from outside the ISR)" } else { "" };
+                write!(f, "{tp}: broker {leader} elected leader{how}, epoch {leader_epoch}")
+            }
+            K::PartitionOffline { tp } => write!(f, "{tp} is offline: no in-sync replica can lead"),
+            K::IsrChanged { tp, isr } => write!(f, "{tp}: ISR is now {isr:?}"),
+            K::FollowerTruncated { broker, tp, from, to } => {
+                write!(f, "broker {broker} truncated {tp} from offset {from} to {to}")
+            }
+            K::NetworkPartitioned { isolated } => write!(f, "network partition: brokers {isolated:?} cut off"),
+            K::NetworkHealed => write!(f, "network healed"),
+            K::BrokerPaused { broker } => write!(f, "broker {broker} paused (a long GC stop)"),
+            K::BrokerResumed { broker } => write!(f, "broker {broker} resumed"),
+            K::LinkDelayed { from, to, extra_ms } => {
+                write!(f, "link broker {from} ↔ broker {to} slowed by {extra_ms} ms")
+            }
         }
     }
 }

@@ -444,39 +444,67 @@ fn manual(key: Option<&str>, partition: Option<u32>) -> Command {
 fn partition_precedence_explicit_then_key_then_sticky() {
     let mut run = Run::new(13, 3, 6);
     run.producer("p", 0, 0, KeyMode::Null, &[]);
-    run.sim.apply(manual(Some("user-42"), Some(1))).expect("explicit");
+    run.sim
+        .apply(manual(Some("user-42"), Some(1)))
+        .expect("explicit");
     run.sim.apply(manual(Some("user-42"), None)).expect("keyed");
     run.sim.apply(manual(None, None)).expect("null key");
     run.sim.apply(manual(None, None)).expect("null key");
     run.run_ms(500);
     let placed = partition_of_keys(&run);
-    assert_eq!(placed[0], ("user-42".into(), 1), "an explicit partition wins over the key");
+    assert_eq!(
+        placed[0],
+        ("user-42".into(), 1),
+        "an explicit partition wins over the key"
+    );
     assert_eq!(placed[1], ("user-42".into(), 4), "else murmur2 of the key");
-    assert_eq!(placed[2].1, placed[3].1, "null keys stick to one partition within a batch");
+    assert_eq!(
+        placed[2].1, placed[3].1,
+        "null keys stick to one partition within a batch"
+    );
 }
 
 #[test]
 fn ignore_keys_sends_keyed_records_down_the_sticky_path() {
     let mut run = Run::new(14, 3, 6);
-    run.producer("p", 0, 0, KeyMode::Null, &[("partitioner.ignore.keys", ConfigValue::Bool(true))]);
+    run.producer(
+        "p",
+        0,
+        0,
+        KeyMode::Null,
+        &[("partitioner.ignore.keys", ConfigValue::Bool(true))],
+    );
     for key in ["user-42", "hello", "key-1", "kafka"] {
         run.sim.apply(manual(Some(key), None)).expect("keyed");
     }
     run.run_ms(500);
     let placed = partition_of_keys(&run);
     let first = placed[0].1;
-    assert!(placed.iter().all(|(_, p)| *p == first), "one sticky partition, not the key hashes: {placed:?}");
+    assert!(
+        placed.iter().all(|(_, p)| *p == first),
+        "one sticky partition, not the key hashes: {placed:?}"
+    );
 }
 
 #[test]
 fn round_robin_partitioner_cycles_through_partitions() {
     let mut run = Run::new(15, 3, 3);
-    let class = ("partitioner.class", s("org.apache.kafka.clients.producer.RoundRobinPartitioner"));
+    let class = (
+        "partitioner.class",
+        s("org.apache.kafka.clients.producer.RoundRobinPartitioner"),
+    );
     run.producer("p", 0, 0, KeyMode::Null, &[class]);
     for key in ["a", "a", "a", "a", "a", "a"] {
         run.sim.apply(manual(Some(key), None)).expect("keyed");
     }
     run.run_ms(500);
-    let parts: Vec<u32> = partition_of_keys(&run).into_iter().map(|(_, p)| p).collect();
-    assert_eq!(parts, vec![0, 1, 2, 0, 1, 2], "keys are ignored; the counter walks the partitions");
+    let parts: Vec<u32> = partition_of_keys(&run)
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect();
+    assert_eq!(
+        parts,
+        vec![0, 1, 2, 0, 1, 2],
+        "keys are ignored; the counter walks the partitions"
+    );
 }

@@ -111,6 +111,22 @@ pub enum Action {
     DeleteTopic {
         topic: String,
     },
+    /// Cut these brokers off from the other brokers and the controller.
+    PartitionNetwork {
+        brokers: Vec<u32>,
+    },
+    HealNetwork,
+    /// Add latency between two brokers.
+    SlowLink {
+        broker: u32,
+        peer: u32,
+        extra_ms: u64,
+    },
+    /// A long GC pause.
+    PauseBroker {
+        broker: u32,
+        duration_ms: u64,
+    },
 }
 
 impl Action {
@@ -127,6 +143,10 @@ impl Action {
             Action::Seek { .. } => "seek",
             Action::CreateTopic { .. } => "create_topic",
             Action::DeleteTopic { .. } => "delete_topic",
+            Action::PartitionNetwork { .. } => "partition_network",
+            Action::HealNetwork => "heal_network",
+            Action::SlowLink { .. } => "slow_link",
+            Action::PauseBroker { .. } => "pause_broker",
         }
     }
 }
@@ -143,6 +163,10 @@ pub const ACTIONS: &[&str] = &[
     "seek",
     "create_topic",
     "delete_topic",
+    "partition_network",
+    "heal_network",
+    "slow_link",
+    "pause_broker",
 ];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -183,7 +207,7 @@ impl Scenario {
                 latency: Duration(self.cluster.latency_us),
                 jitter: Duration(self.cluster.jitter_us),
             },
-            trace_capacity: 10_000,
+            trace_capacity: 100_000,
         })
     }
 
@@ -400,6 +424,24 @@ impl Action {
                 configs: Configs::new(Scope::Topic),
             },
             Action::DeleteTopic { topic } => Command::DeleteTopic { name: topic },
+            Action::PartitionNetwork { brokers } => Command::PartitionNetwork { isolated: brokers },
+            Action::HealNetwork => Command::HealNetwork,
+            Action::SlowLink {
+                broker,
+                peer,
+                extra_ms,
+            } => Command::SlowLink {
+                a: broker,
+                b: peer,
+                extra_ms,
+            },
+            Action::PauseBroker {
+                broker,
+                duration_ms,
+            } => Command::PauseBroker {
+                broker,
+                duration_ms,
+            },
         }
     }
 }

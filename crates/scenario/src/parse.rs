@@ -143,6 +143,10 @@ struct RawEvent {
     key: Option<String>,
     value: Option<String>,
     headers: Option<BTreeMap<String, String>>,
+    brokers: Option<Vec<Int>>,
+    peer: Option<Int>,
+    extra_ms: Option<Int>,
+    duration_ms: Option<Int>,
 }
 
 /// Maps byte offsets to 1-based line numbers.
@@ -445,6 +449,10 @@ fn parse_event(l: &Lines<'_>, e: &RawEvent, line: usize) -> Result<EventDef, Sce
         ("key", e.key.is_some()),
         ("value", e.value.is_some()),
         ("headers", e.headers.is_some()),
+        ("brokers", e.brokers.is_some()),
+        ("peer", e.peer.is_some()),
+        ("extra_ms", e.extra_ms.is_some()),
+        ("duration_ms", e.duration_ms.is_some()),
     ]
     .into_iter()
     .filter(|(_, p)| *p)
@@ -459,6 +467,10 @@ fn parse_event(l: &Lines<'_>, e: &RawEvent, line: usize) -> Result<EventDef, Sce
         "seek" => &["consumer", "topic", "partition", "offset"],
         "create_topic" => &["topic", "partitions", "replication_factor"],
         "delete_topic" => &["topic"],
+        "partition_network" => &["brokers"],
+        "heal_network" => &[],
+        "slow_link" => &["broker", "peer", "extra_ms"],
+        "pause_broker" => &["broker", "duration_ms"],
         other => {
             let m = format!(
                 "unknown action {other:?}; expected one of {}",
@@ -532,7 +544,39 @@ fn parse_event(l: &Lines<'_>, e: &RawEvent, line: usize) -> Result<EventDef, Sce
         "delete_topic" => Action::DeleteTopic {
             topic: need_str(&e.topic, "topic")?,
         },
-        _ => unreachable!("checked above"),
+        "partition_network" => {
+            let list = e
+                .brokers
+                .as_ref()
+                .ok_or_else(|| err("brokers", format!("action {action_name:?} needs `brokers`")))?;
+            let brokers = list
+                .iter()
+                .map(|b| int_in(l, b, "event.brokers", 0, U32).map(|b| b as u32))
+                .collect::<Result<_, _>>()?;
+            Action::PartitionNetwork { brokers }
+        }
+        "heal_network" => Action::HealNetwork,
+        "slow_link" => Action::SlowLink {
+            broker: need_int(&e.broker, "broker", 0, U32)? as u32,
+            peer: need_int(&e.peer, "peer", 0, U32)? as u32,
+            extra_ms: need_int(&e.extra_ms, "extra_ms", 0, 600_000)? as u64,
+        },
+        "pause_broker" => Action::PauseBroker {
+            broker: need_int(&e.broker, "broker", 0, U32)? as u32,
+            duration_ms: need_int(&e.duration_ms, "duration_ms", 1, 3_600_000)? as u64,
+        },
+        other => {
+            // Every name in `allowed` above has an arm here; this stays an error, not a panic.
+            let m = format!(
+                "unknown action {other:?}; expected one of {}",
+                ACTIONS.join(", ")
+            );
+            return Err(ScenarioError::field(
+                Some(l.of(&e.action)),
+                "event.action",
+                m,
+            ));
+        }
     };
     Ok(EventDef {
         at_ms,

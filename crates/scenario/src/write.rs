@@ -192,5 +192,26 @@ fn write_action_fields(o: &mut String, action: &Action) {
             field("replication_factor", replication_factor.to_string());
         }
         Action::DeleteTopic { topic } => field("topic", quote(topic)),
+        Action::PartitionNetwork { brokers } => {
+            let list: Vec<String> = brokers.iter().map(|b| b.to_string()).collect();
+            field("brokers", format!("[{}]", list.join(", ")));
+        }
+        Action::HealNetwork => {}
+        Action::SlowLink {
+            broker,
+            peer,
+            extra_ms,
+        } => {
+            field("broker", broker.to_string());
+            field("peer", peer.to_string());
+            field("extra_ms", extra_ms.to_string());
+        }
+        Action::PauseBroker {
+            broker,
+            duration_ms,
+        } => {
+            field("broker", broker.to_string());
+            field("duration_ms", duration_ms.to_string());
+        }
     }
 }

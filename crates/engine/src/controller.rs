@@ -1,0 +1,428 @@
+//! The controller (KRaft style, modelled as one always-available node): it owns the cluster
+//! metadata, tracks broker liveness by heartbeats, fences silent brokers after
+//! `broker.session.timeout.ms`, elects leaders (first live ISR member in assignment order,
+//! or any live replica when unclean election is allowed), applies ISR changes requested by
+//! leaders (AlterPartition), and moves leadership back to preferred replicas (reference §3.3–3.4).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::config::Configs;
+use crate::metadata::{ClusterMetadata, PartitionMetadata};
+use crate::node::{Effect, Input, Timer};
+use crate::protocol::{AlterPartitionRequest, AlterPartitionResponse, ErrorCode, Message};
+use crate::record::TopicPartition;
+use crate::time::{Duration, Instant};
+use crate::trace::{NodeId, TraceKind};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct BrokerLiveness {
+    last_heartbeat: Instant,
+    incarnation: u32,
+    fenced: bool,
+}
+
+/// The controller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Controller {
+    metadata: Arc<ClusterMetadata>,
+    brokers: BTreeMap<u32, BrokerLiveness>,
+    session_timeout: Duration,
+    heartbeat_interval: Duration,
+    auto_leader_rebalance: bool,
+    rebalance_interval: Duration,
+}
+
+/// Kafka's leader election for one partition (§3.4). Returns the new leader and whether the
+/// choice was unclean.
+pub fn elect_leader(
+    pm: &PartitionMetadata,
+    unclean_allowed: bool,
+    alive: impl Fn(u32) -> bool,
+) -> Option<(u32, bool)> {
+    if let Some(current) = pm.leader.filter(|&l| alive(l) && pm.isr.contains(&l)) {
+        return Some((current, false));
+    }
+    if let Some(&r) = pm
+        .replicas
+        .iter()
+        .find(|&&r| pm.isr.contains(&r) && alive(r))
+    {
+        return Some((r, false));
+    }
+    if unclean_allowed {
+        return pm.replicas.iter().find(|&&r| alive(r)).map(|&r| (r, true));
+    }
+    None
+}
+
+impl Controller {
+    pub fn new(metadata: Arc<ClusterMetadata>, configs: &Configs) -> Controller {
+        let ms = |k: &str| Duration::from_millis(configs.int(k) as u64);
+        let brokers = metadata
+            .brokers
+            .iter()
+            .map(|b| {
+                (
+                    b.id,
+                    BrokerLiveness {
+                        last_heartbeat: Instant::ZERO,
+                        incarnation: 0,
+                        fenced: false,
+                    },
+                )
+            })
+            .collect();
+        Controller {
+            metadata,
+            brokers,
+            session_timeout: ms("broker.session.timeout.ms"),
+            heartbeat_interval: ms("broker.heartbeat.interval.ms"),
+            auto_leader_rebalance: configs.bool("auto.leader.rebalance.enable"),
+            rebalance_interval: Duration::from_millis(
+                configs.int("leader.imbalance.check.interval.seconds") as u64 * 1000,
+            ),
+        }
+    }
+
+    pub fn metadata(&self) -> &Arc<ClusterMetadata> {
+        &self.metadata
+    }
+
+    pub fn is_fenced(&self, broker: u32) -> bool {
+        self.brokers.get(&broker).is_some_and(|b| b.fenced)
+    }
+
+    pub fn start(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        out.push(Effect::SetTimer {
+            at: now + self.heartbeat_interval,
+            timer: Timer::SessionCheck,
+        });
+        if self.auto_leader_rebalance {
+            out.push(Effect::SetTimer {
+                at: now + self.rebalance_interval,
+                timer: Timer::LeaderRebalance,
+            });
+        }
+    }
+
+    /// An admin change (create or delete a topic): applied at once; the caller publishes.
+    pub fn admin_update(&mut self, f: impl FnOnce(&mut ClusterMetadata)) -> Arc<ClusterMetadata> {
+        let mut m = (*self.metadata).clone();
+        f(&mut m);
+        m.version += 1;
+        self.metadata = Arc::new(m);
+        self.metadata.clone()
+    }
+
+    pub fn handle(&mut self, now: Instant, input: Input, out: &mut Vec<Effect>) {
+        match input {
+            Input::Message { from, msg } => match msg {
+                Message::BrokerHeartbeat {
+                    broker,
+                    incarnation,
+                } => self.on_heartbeat(now, broker, incarnation, out),
+                Message::AlterPartition(request) => self.on_alter_partition(from, request, out),
+                other => unreachable!("controller got {}", other.kind()),
+            },
+            Input::Disconnected { .. } => {}
+            Input::Timer(Timer::SessionCheck) => {
+                let expired: Vec<u32> = self
+                    .brokers
+                    .iter()
+                    .filter(|(_, b)| {
+                        !b.fenced && now.saturating_since(b.last_heartbeat) > self.session_timeout
+                    })
+                    .map(|(&id, _)| id)
+                    .collect();
+                for broker in expired {
+                    self.fence(broker, out);
+                }
+                out.push(Effect::SetTimer {
+                    at: now + self.heartbeat_interval,
+                    timer: Timer::SessionCheck,
+                });
+            }
+            Input::Timer(Timer::LeaderRebalance) => {
+                self.preferred_leader_election(out);
+                out.push(Effect::SetTimer {
+                    at: now + self.rebalance_interval,
+                    timer: Timer::LeaderRebalance,
+                });
+            }
+            Input::Timer(other) => unreachable!("controller got timer {other:?}"),
+        }
+    }
+
+    fn on_heartbeat(&mut self, now: Instant, broker: u32, incarnation: u32, out: &mut Vec<Effect>) {
+        let Some(b) = self.brokers.get_mut(&broker) else {
+            return;
+        };
+        b.last_heartbeat = now;
+        let restarted = b.incarnation != incarnation;
+        b.incarnation = incarnation;
+        let was_fenced = b.fenced;
+        if restarted && !was_fenced {
+            // A new incarnation without a fence means an unclean restart inside the session
+            // timeout: treat it as a failure first, so it rejoins as a follower (KIP-966).
+            self.fence(broker, out);
+        }
+        if restarted || was_fenced {
+            self.unfence(broker, out);
+        }
+    }
+
+    /// Applies `change` to every partition, tracing leader and ISR changes. Returns whether
+    /// anything changed; the caller publishes.
+    fn update_partitions(
+        &mut self,
+        out: &mut Vec<Effect>,
+        mut change: impl FnMut(&TopicPartition, &mut PartitionMetadata, &dyn Fn(u32) -> bool, bool),
+    ) -> bool {
+        let fenced: BTreeMap<u32, bool> =
+            self.brokers.iter().map(|(&id, b)| (id, b.fenced)).collect();
+        let alive = |b: u32| fenced.get(&b).is_some_and(|f| !f);
+        let mut m = (*self.metadata).clone();
+        let mut changed = false;
+        for topic in m.topics.values_mut() {
+            let unclean = topic.config.unclean_leader_election;
+            for (i, pm) in topic.partitions.iter_mut().enumerate() {
+                let tp = TopicPartition {
+                    topic: topic.name.clone(),
+                    partition: i as u32,
+                };
+                let before = pm.clone();
+                change(&tp, pm, &alive, unclean);
+                if *pm == before {
+                    continue;
+                }
+                changed = true;
+                pm.partition_epoch += 1;
+                if pm.leader != before.leader {
+                    pm.leader_epoch += 1;
+                    match pm.leader {
+                        Some(leader) => {
+                            let unclean = !before.isr.contains(&leader);
+                            let event = TraceKind::LeaderElected {
+                                tp: tp.clone(),
+                                leader,
+                                leader_epoch: pm.leader_epoch,
+                                unclean,
+                            };
+                            out.push(Effect::Trace(event));
+                        }
+                        None => out.push(Effect::Trace(TraceKind::PartitionOffline {
+                            tp: tp.clone(),
+                        })),
+                    }
+                }
+                if pm.isr != before.isr {
+                    out.push(Effect::Trace(TraceKind::IsrChanged {
+                        tp,
+                        isr: pm.isr.clone(),
+                    }));
+                }
+            }
+        }
+        if changed {
+            m.version += 1;
+            self.metadata = Arc::new(m);
+        }
+        changed
+    }
+
+    fn sync_registrations(&mut self) {
+        let mut m = (*self.metadata).clone();
+        for b in &mut m.brokers {
+            b.fenced = self.brokers.get(&b.id).is_some_and(|l| l.fenced);
+        }
+        m.version += 1;
+        self.metadata = Arc::new(m);
+    }
+
+    /// A broker stopped heartbeating: out of every ISR (never emptying one), and new leaders
+    /// where it led.
+    fn fence(&mut self, broker: u32, out: &mut Vec<Effect>) {
+        self.brokers.get_mut(&broker).expect("known broker").fenced = true;
+        out.push(Effect::Trace(TraceKind::BrokerFenced { broker }));
+        self.sync_registrations();
+        self.update_partitions(out, |_, pm, alive, unclean| {
+            if pm.isr.len() > 1 {
+                pm.isr.retain(|&r| r != broker);
+            }
+            if pm.leader == Some(broker) || pm.leader.is_none() {
+                match elect_leader(pm, unclean, alive) {
+                    Some((leader, was_unclean)) => {
+                        pm.leader = Some(leader);
+                        if was_unclean {
+                            pm.isr = vec![leader];
+                        }
+                    }
+                    None => pm.leader = None,
+                }
+            }
+        });
+        self.publish(out);
+    }
+
+    /// A broker is back: offline partitions it can lead get it as leader.
+    fn unfence(&mut self, broker: u32, out: &mut Vec<Effect>) {
+        self.brokers.get_mut(&broker).expect("known broker").fenced = false;
+        out.push(Effect::Trace(TraceKind::BrokerUnfenced { broker }));
+        self.sync_registrations();
+        self.update_partitions(out, |_, pm, alive, unclean| {
+            if pm.leader.is_none() {
+                if let Some((leader, was_unclean)) = elect_leader(pm, unclean, alive) {
+                    pm.leader = Some(leader);
+                    if was_unclean {
+                        pm.isr = vec![leader];
+                    }
+                }
+            }
+        });
+        self.publish(out);
+    }
+
+    fn on_alter_partition(
+        &mut self,
+        from: NodeId,
+        request: AlterPartitionRequest,
+        out: &mut Vec<Effect>,
+    ) {
+        let current = self
+            .metadata
+            .partition(&request.tp.topic, request.tp.partition)
+            .cloned();
+        let fenced: BTreeMap<u32, bool> =
+            self.brokers.iter().map(|(&id, b)| (id, b.fenced)).collect();
+        let alive = |b: u32| fenced.get(&b).is_some_and(|f| !f);
+        let error = match &current {
+            None => ErrorCode::UnknownTopicOrPartition,
+            Some(pm)
+                if pm.leader != Some(request.leader) || pm.leader_epoch != request.leader_epoch =>
+            {
+                ErrorCode::FencedLeaderEpoch
+            }
+            Some(pm) if pm.partition_epoch != request.partition_epoch => {
+                ErrorCode::InvalidUpdateVersion
+            }
+            // New members must be live; the leader must stay in its own ISR.
+            Some(pm)
+                if request
+                    .new_isr
+                    .iter()
+                    .any(|r| !pm.replicas.contains(r) || (!pm.isr.contains(r) && !alive(*r))) =>
+            {
+                ErrorCode::InvalidUpdateVersion
+            }
+            Some(_) if !request.new_isr.contains(&request.leader) => {
+                ErrorCode::InvalidUpdateVersion
+            }
+            Some(_) => ErrorCode::None,
+        };
+        if error == ErrorCode::None {
+            let tp = request.tp.clone();
+            let new_isr = request.new_isr.clone();
+            let changed = self.update_partitions(out, |t, pm, _, _| {
+                if *t == tp {
+                    pm.isr = new_isr.clone();
+                }
+            });
+            if changed {
+                self.publish(out);
+            }
+        }
+        let pm = self
+            .metadata
+            .partition(&request.tp.topic, request.tp.partition);
+        let response = AlterPartitionResponse {
+            tp: request.tp,
+            error,
+            isr: pm.map_or_else(Vec::new, |p| p.isr.clone()),
+            leader_epoch: pm.map_or(0, |p| p.leader_epoch),
+            partition_epoch: pm.map_or(0, |p| p.partition_epoch),
+        };
+        out.push(Effect::Send {
+            to: from,
+            msg: Message::AlterPartitionResponse(response),
+        });
+    }
+
+    /// `auto.leader.rebalance.enable`: where the preferred replica (the first) is live and in
+    /// the ISR but does not lead, and its broker leads under 90 % of what it prefers, move
+    /// leadership back (§3.4, `leader.imbalance.per.broker.percentage` = 10).
+    fn preferred_leader_election(&mut self, out: &mut Vec<Effect>) {
+        let mut preferred: BTreeMap<u32, (u32, u32)> = BTreeMap::new();
+        for pm in self.metadata.topics.values().flat_map(|t| &t.partitions) {
+            let entry = preferred.entry(pm.replicas[0]).or_default();
+            entry.0 += 1;
+            if pm.leader != Some(pm.replicas[0]) {
+                entry.1 += 1;
+            }
+        }
+        let imbalanced: Vec<u32> = preferred
+            .iter()
+            .filter(|(_, (total, off))| off * 100 > total * 10)
+            .map(|(&b, _)| b)
+            .collect();
+        if imbalanced.is_empty() {
+            return;
+        }
+        let changed = self.update_partitions(out, |_, pm, alive, _| {
+            let p = pm.replicas[0];
+            if imbalanced.contains(&p) && pm.leader != Some(p) && alive(p) && pm.isr.contains(&p) {
+                pm.leader = Some(p);
+            }
+        });
+        if changed {
+            self.publish(out);
+        }
+    }
+
+    fn publish(&self, out: &mut Vec<Effect>) {
+        for b in &self.metadata.brokers {
+            let msg = Message::MetadataUpdate {
+                metadata: self.metadata.clone(),
+            };
+            out.push(Effect::Send {
+                to: NodeId::Broker(b.id),
+                msg,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pm(replicas: &[u32], leader: Option<u32>, isr: &[u32]) -> PartitionMetadata {
+        PartitionMetadata {
+            replicas: replicas.to_vec(),
+            leader,
+            leader_epoch: 0,
+            partition_epoch: 0,
+            isr: isr.to_vec(),
+        }
+    }
+
+    #[test]
+    fn election_prefers_the_first_live_isr_member_in_assignment_order() {
+        let p = pm(&[2, 0, 1], Some(2), &[0, 1, 2]);
+        assert_eq!(elect_leader(&p, false, |b| b != 2), Some((0, false)));
+        let p = pm(&[2, 0, 1], Some(2), &[1, 2]);
+        assert_eq!(elect_leader(&p, false, |b| b != 2), Some((1, false)));
+        assert_eq!(
+            elect_leader(&p, false, |_| true),
+            Some((2, false)),
+            "a valid leader is kept"
+        );
+    }
+
+    #[test]
+    fn without_a_live_isr_member_only_unclean_election_finds_a_leader() {
+        let p = pm(&[0, 1, 2], Some(0), &[0]);
+        assert_eq!(elect_leader(&p, false, |b| b != 0), None);
+        assert_eq!(elect_leader(&p, true, |b| b != 0), Some((1, true)));
+    }
+}
