@@ -6,4 +6,5 @@ mod determinism;
 mod malformed;
 mod replication;
 mod scenarios;
+mod sweep;
 mod tidy;

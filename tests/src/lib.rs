@@ -105,3 +105,149 @@ pub fn trace_lines(sim: &kplay_engine::Sim, needle: &str) -> Vec<String> {
         .filter(|l| l.contains(needle))
         .collect()
 }
+
+/// A swarm-test scenario for `seed`: three brokers, a replicated topic, a producer with the given
+/// `acks`, a consumer, and a random plan of faults in the first 30 s. From 30 s every fault is
+/// healed (the liveness phase) and the run ends at 60 s.
+pub fn swarm_scenario(seed: u64, acks: &str) -> Scenario {
+    use kplay_engine::rng::{Prng, Stream};
+    use kplay_scenario::{Action, ConsumerDef, EventDef, ProducerDef, TopicDef};
+    let mut rng = Prng::stream(seed, Stream::Consumer(u32::MAX));
+    let mut s = Scenario::empty(3);
+    s.seed = seed;
+    s.duration_ms = 60_000;
+    let cfg = |k: &str, v: kplay_engine::config::ConfigValue| (k.to_string(), v);
+    use kplay_engine::config::ConfigValue::{Int, Str};
+    s.topics.push(TopicDef {
+        name: "t".into(),
+        partitions: 3,
+        replication_factor: 3,
+        config: vec![cfg("min.insync.replicas", Int(2))],
+        line: 0,
+    });
+    s.producers.push(ProducerDef {
+        id: "p".into(),
+        topic: "t".into(),
+        rate_per_sec: 100,
+        records: Some(3_000),
+        keys: kplay_engine::producer::KeyMode::Unique,
+        value_bytes: 50,
+        start_ms: 0,
+        config: vec![cfg("acks", Str(acks.into()))],
+        line: 0,
+    });
+    s.consumers.push(ConsumerDef {
+        id: "c".into(),
+        topics: vec!["t".into()],
+        processing_us_per_record: 0,
+        start_ms: 0,
+        config: vec![cfg("auto.offset.reset", Str("earliest".into()))],
+        line: 0,
+    });
+    let mut events = Vec::new();
+    // Crash and pause intervals per broker: they never overlap on one broker (a down broker
+    // cannot be paused, a paused one is not crashed in this generator).
+    let mut down: [Vec<(u64, u64)>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    let faults = 2 + rng.below(4);
+    for _ in 0..faults {
+        let at = 2_000 + rng.below(25_000);
+        let broker = rng.below(3) as u32;
+        let lasts = 1_000 + rng.below(12_000);
+        let end = (at + lasts).min(29_000);
+        let overlaps = down[broker as usize]
+            .iter()
+            .any(|&(a, b)| at <= b && a <= at + lasts);
+        match rng.below(4) {
+            0 | 2 if overlaps => {}
+            0 => {
+                down[broker as usize].push((at, end));
+                events.push(EventDef {
+                    at_ms: at,
+                    action: Action::CrashBroker { broker },
+                    line: 0,
+                });
+                events.push(EventDef {
+                    at_ms: end,
+                    action: Action::RestartBroker { broker },
+                    line: 0,
+                });
+            }
+            1 => {
+                events.push(EventDef {
+                    at_ms: at,
+                    action: Action::PartitionNetwork {
+                        brokers: vec![broker],
+                    },
+                    line: 0,
+                });
+                events.push(EventDef {
+                    at_ms: end,
+                    action: Action::HealNetwork,
+                    line: 0,
+                });
+            }
+            2 => {
+                down[broker as usize].push((at, at + lasts));
+                events.push(EventDef {
+                    at_ms: at,
+                    action: Action::PauseBroker {
+                        broker,
+                        duration_ms: lasts,
+                    },
+                    line: 0,
+                });
+            }
+            _ => {
+                let peer = (broker + 1 + rng.below(2) as u32) % 3;
+                events.push(EventDef {
+                    at_ms: at,
+                    action: Action::SlowLink {
+                        broker,
+                        peer,
+                        extra_ms: 50 + rng.below(500),
+                    },
+                    line: 0,
+                });
+            }
+        }
+    }
+    // Liveness phase: everything healed from 30 s on.
+    events.push(EventDef {
+        at_ms: 30_000,
+        action: Action::HealNetwork,
+        line: 0,
+    });
+    events.sort_by_key(|e| e.at_ms);
+    s.events = events;
+    s
+}
+
+/// Seeds for a sweep: `SIM_SEED=n` runs one, `SIM_SEEDS=n` overrides the count.
+pub fn sweep_seeds(default_count: u64) -> Vec<u64> {
+    if let Some(seed) = std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok()) {
+        return vec![seed];
+    }
+    let count = std::env::var("SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default_count);
+    (1..=count).collect()
+}
+
+/// Runs `f` over `seeds` on every core; returns the results in seed order.
+pub fn par_map<T: Send>(seeds: &[u64], f: impl Fn(u64) -> T + Sync) -> Vec<T> {
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(8);
+    let chunk = seeds.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = seeds
+            .chunks(chunk)
+            .map(|c| scope.spawn(|| c.iter().map(|&s| f(s)).collect::<Vec<T>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("sweep thread"))
+            .collect()
+    })
+}

@@ -227,10 +227,17 @@ impl Replica {
         let leo = self.log.log_end();
         self.epochs.retain(|&(_, start)| start < leo);
         self.high_watermark = self.high_watermark.min(leo);
-        // Producer state is rebuilt from the log in Kafka; dropping entries past the point keeps
-        // the duplicate window honest.
-        for entry in self.producers.values_mut() {
-            entry.batches.retain(|&(_, _, base)| base < leo);
+        // Kafka rebuilds producer state from the log after a truncation; so do we, so the
+        // newest retained batches of each producer are the ones still in the log.
+        self.producers.clear();
+        let batches: Vec<RecordBatch> = self
+            .log
+            .segments()
+            .iter()
+            .flat_map(|s| s.batches.iter().cloned())
+            .collect();
+        for batch in &batches {
+            self.remember_batch(batch);
         }
     }
 }
@@ -343,6 +350,7 @@ impl Broker {
         let msg = Message::BrokerHeartbeat {
             broker: self.id,
             incarnation: self.incarnation,
+            metadata_version: self.metadata.version,
         };
         out.push(Effect::Send {
             to: NodeId::Controller,
@@ -721,12 +729,16 @@ impl Broker {
                     tp: tp.clone(),
                     base_offset,
                 }));
+                // The original append may not be replicated yet: with acks=all the answer waits
+                // for the high watermark like any other append (Kafka's DelayedProduce).
+                let next = Offset(base_offset.0 + u64::from(batch.record_count()));
+                let wait_for = (acks == Acks::All && replica.high_watermark < next).then_some(next);
                 let result = PartitionProduceResult {
                     tp,
                     error: ErrorCode::None,
                     base_offset: Some(base_offset),
                 };
-                return (result, None);
+                return (result, wait_for);
             }
             SequenceCheck::Append => {}
         }

@@ -12,11 +12,13 @@ use crate::config::{ConfigError, Configs};
 use crate::ledger::Observation;
 use crate::metadata::ClusterMetadata;
 use crate::node::{Effect, Input, Timer};
+use crate::producer::{exponential, RECONNECT_BACKOFF, RECONNECT_BACKOFF_MAX};
 use crate::protocol::{
     ErrorCode, FetchPartition, FetchRequest, FetchResponse, ListOffsetsRequest,
     ListOffsetsResponse, Message, OffsetSpec,
 };
 use crate::record::{Offset, RecordBatch, TopicPartition};
+use crate::rng::Prng;
 use crate::time::{Duration, Instant};
 use crate::trace::{NodeId, TraceKind};
 
@@ -149,11 +151,20 @@ pub struct Consumer {
     next_correlation_id: u32,
     pub state: AppState,
     scheduled_wake: Option<Instant>,
+    /// Brokers that refused a connection: (retry no earlier than, attempts), as
+    /// `reconnect.backoff.ms` (50 ms, doubling to `reconnect.backoff.max.ms`, 1 s).
+    broker_backoff: BTreeMap<u32, (Instant, u32)>,
+    rng: Prng,
     pub stats: ConsumerStats,
 }
 
 impl Consumer {
-    pub fn new(index: u32, spec: ConsumerSpec, brokers: Vec<u32>) -> Result<Consumer, ConfigError> {
+    pub fn new(
+        index: u32,
+        spec: ConsumerSpec,
+        brokers: Vec<u32>,
+        rng: Prng,
+    ) -> Result<Consumer, ConfigError> {
         let config = ConsumerConfig::from_configs(&spec.configs)?;
         let audience: Arc<str> = match &config.group_id {
             Some(g) => Arc::from(format!("group:{g}")),
@@ -175,6 +186,8 @@ impl Consumer {
             next_correlation_id: 0,
             state: AppState::Polling,
             scheduled_wake: None,
+            broker_backoff: BTreeMap::new(),
+            rng,
             stats: ConsumerStats::default(),
         })
     }
@@ -221,6 +234,14 @@ impl Consumer {
     }
 
     pub fn handle(&mut self, now: Instant, input: Input, out: &mut Vec<Effect>) {
+        if let Input::Message {
+            from: NodeId::Broker(b),
+            ..
+        } = &input
+        {
+            // A broker that answers is reachable again: forget its reconnect backoff.
+            self.broker_backoff.remove(b);
+        }
         match input {
             Input::Message { from, msg } => match msg {
                 Message::MetadataResponse { metadata, .. } => self.on_metadata(now, metadata),
@@ -231,12 +252,20 @@ impl Consumer {
             Input::Disconnected {
                 peer: NodeId::Broker(b),
             } => {
+                let attempts = self.broker_backoff.get(&b).map_or(0, |&(_, a)| a) + 1;
+                let wait = exponential(
+                    RECONNECT_BACKOFF,
+                    RECONNECT_BACKOFF_MAX,
+                    attempts,
+                    &mut self.rng,
+                );
+                self.broker_backoff.insert(b, (now + wait, attempts));
                 self.fetches.remove(&b);
                 self.metadata_in_flight = false;
                 for p in self.positions.values_mut() {
                     p.reset_in_flight = false;
                 }
-                self.metadata_retry_at = Some(now + self.config.retry_backoff);
+                self.refresh_metadata_by(now + self.config.retry_backoff);
             }
             Input::Disconnected { .. } => {}
             Input::Timer(Timer::Wake) => {
@@ -281,6 +310,12 @@ impl Consumer {
         self.metadata = Some(metadata);
     }
 
+    /// Asks for a metadata refresh no later than `at`. An earlier pending refresh is kept:
+    /// pushing it back on every error would postpone it forever.
+    fn refresh_metadata_by(&mut self, at: Instant) {
+        self.metadata_retry_at = Some(self.metadata_retry_at.map_or(at, |t| t.min(at)));
+    }
+
     fn next_correlation(&mut self) -> u32 {
         self.next_correlation_id = self.next_correlation_id.wrapping_add(1);
         self.next_correlation_id
@@ -304,6 +339,15 @@ impl Consumer {
         self.metadata.as_ref()?.leader(&tp.topic, tp.partition)
     }
 
+    /// The leader of `tp`, unless it refused a connection and its backoff is running.
+    fn reachable_leader_of(&self, now: Instant, tp: &TopicPartition) -> Option<u32> {
+        let leader = self.leader_of(tp)?;
+        match self.broker_backoff.get(&leader) {
+            Some(&(until, _)) if until > now => None,
+            _ => Some(leader),
+        }
+    }
+
     fn wake(&mut self, now: Instant, out: &mut Vec<Effect>) {
         if matches!(self.state, AppState::Stopped | AppState::Failed(_)) {
             return;
@@ -315,14 +359,14 @@ impl Consumer {
         if self.metadata.is_none() {
             self.request_metadata(out);
         }
-        self.reset_positions(out);
+        self.reset_positions(now, out);
         self.send_fetches(now, out);
         self.poll(now, out);
         self.schedule_wake(now, out);
     }
 
     /// Positions missing: ask the leader for the earliest or latest offset.
-    fn reset_positions(&mut self, out: &mut Vec<Effect>) {
+    fn reset_positions(&mut self, now: Instant, out: &mut Vec<Effect>) {
         let mut requests: BTreeMap<u32, Vec<(TopicPartition, OffsetSpec)>> = BTreeMap::new();
         let spec = match self.config.auto_offset_reset {
             OffsetReset::Earliest => OffsetSpec::Earliest,
@@ -352,7 +396,7 @@ impl Consumer {
             .map(|(tp, _)| tp.clone())
             .collect();
         for tp in wanted {
-            let Some(leader) = self.leader_of(&tp) else {
+            let Some(leader) = self.reachable_leader_of(now, &tp) else {
                 continue;
             };
             self.positions
@@ -387,7 +431,7 @@ impl Consumer {
             };
             p.reset_in_flight = false;
             if error != ErrorCode::None {
-                self.metadata_retry_at = Some(_now + self.config.retry_backoff);
+                self.refresh_metadata_by(_now + self.config.retry_backoff);
                 continue;
             }
             if p.position.is_none() {
@@ -404,13 +448,17 @@ impl Consumer {
 
     /// One fetch per leader, for its partitions that have a position and nothing buffered.
     fn send_fetches(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        let mut no_leader = false;
         let mut by_broker: BTreeMap<u32, Vec<FetchPartition>> = BTreeMap::new();
         for (tp, p) in &self.positions {
             let Some(position) = p.position else { continue };
             if !p.buffered.is_empty() || p.retry_at.is_some_and(|at| at > now) {
                 continue;
             }
-            let Some(leader) = self.leader_of(tp) else {
+            if self.leader_of(tp).is_none() {
+                no_leader = true;
+            }
+            let Some(leader) = self.reachable_leader_of(now, tp) else {
                 continue;
             };
             if self.fetches.contains_key(&leader) {
@@ -428,6 +476,10 @@ impl Consumer {
                 current_leader_epoch: epoch,
                 last_fetched_epoch: None,
             });
+        }
+        if no_leader {
+            // A partition without a leader: ask again for metadata, no faster than the backoff.
+            self.refresh_metadata_by(now + self.config.retry_backoff);
         }
         for (broker, partitions) in by_broker {
             let correlation_id = self.next_correlation();
@@ -483,7 +535,7 @@ impl Consumer {
                 error => {
                     p.retry_at = Some(now + self.config.retry_backoff);
                     if error.invalidates_metadata() {
-                        self.metadata_retry_at = Some(now + self.config.retry_backoff);
+                        self.refresh_metadata_by(now + self.config.retry_backoff);
                     }
                     continue;
                 }
@@ -594,6 +646,11 @@ impl Consumer {
         }
         if let Some(at) = self.metadata_retry_at {
             next = next.min(at);
+        }
+        for &(until, _) in self.broker_backoff.values() {
+            if until > now {
+                next = next.min(until);
+            }
         }
         for p in self.positions.values() {
             if let Some(at) = p.retry_at.filter(|&at| at > now) {

@@ -121,7 +121,16 @@ impl Controller {
                 Message::BrokerHeartbeat {
                     broker,
                     incarnation,
-                } => self.on_heartbeat(now, broker, incarnation, out),
+                    metadata_version,
+                } => {
+                    self.on_heartbeat(now, broker, incarnation, out);
+                    if metadata_version < self.metadata.version {
+                        let msg = Message::MetadataUpdate {
+                            metadata: self.metadata.clone(),
+                        };
+                        out.push(Effect::Send { to: from, msg });
+                    }
+                }
                 Message::AlterPartition(request) => self.on_alter_partition(from, request, out),
                 other => unreachable!("controller got {}", other.kind()),
             },

@@ -26,8 +26,8 @@ use crate::trace::{NodeId, TraceKind};
 /// How often a rate-driven application wakes to call `send()` for the records now due.
 const SEND_TICK: Duration = Duration(1_000);
 /// `reconnect.backoff.ms` and `reconnect.backoff.max.ms` defaults.
-const RECONNECT_BACKOFF: Duration = Duration(50_000);
-const RECONNECT_BACKOFF_MAX: Duration = Duration(1_000_000);
+pub(crate) const RECONNECT_BACKOFF: Duration = Duration(50_000);
+pub(crate) const RECONNECT_BACKOFF_MAX: Duration = Duration(1_000_000);
 /// Largest key pool whose keys are built once up front.
 const KEY_CACHE_MAX: u32 = 100_000;
 
@@ -359,6 +359,14 @@ impl Producer {
     }
 
     pub fn handle(&mut self, now: Instant, input: Input, out: &mut Vec<Effect>) {
+        if let Input::Message {
+            from: NodeId::Broker(b),
+            ..
+        } = &input
+        {
+            // A broker that answers is reachable again: forget its reconnect backoff.
+            self.node_backoff.remove(b);
+        }
         match input {
             Input::Message { from, msg } => match msg {
                 Message::MetadataResponse { metadata, .. } => self.on_metadata(now, metadata),
@@ -422,6 +430,11 @@ impl Producer {
             to: NodeId::Broker(broker),
             msg: Message::MetadataRequest { correlation_id },
         });
+    }
+
+    /// Asks for a metadata refresh no later than `at`, keeping an earlier one.
+    fn refresh_metadata_by(&mut self, at: Instant) {
+        self.metadata_retry_at = Some(self.metadata_retry_at.map_or(at, |t| t.min(at)));
     }
 
     fn next_correlation(&mut self) -> u32 {
@@ -648,7 +661,8 @@ impl Producer {
             }
             match self.leader_of(p) {
                 Some(b) => by_broker.entry(b).or_default().push(p),
-                None => self.request_metadata(out),
+                // No leader: refresh metadata, no faster than retry.backoff.ms.
+                None => self.refresh_metadata_by(now + self.config.retry_backoff),
             }
         }
         for (broker, partitions) in by_broker {

@@ -251,9 +251,12 @@ pub enum Message {
     ListOffsetsRequest(ListOffsetsRequest),
     ListOffsetsResponse(ListOffsetsResponse),
     /// Broker → controller, every `broker.heartbeat.interval.ms`.
+    /// Carries the broker's metadata version: brokers pull the metadata log in KRaft, so a
+    /// broker that missed updates (a network partition) catches up on its next heartbeat.
     BrokerHeartbeat {
         broker: u32,
         incarnation: u32,
+        metadata_version: u64,
     },
     /// Controller → broker: a new version of the cluster metadata.
     MetadataUpdate {

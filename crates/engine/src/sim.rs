@@ -770,7 +770,8 @@ impl Sim {
             }
             Command::AddConsumer(spec) => {
                 let index = self.consumers.len() as u32;
-                let consumer = Consumer::new(index, spec, self.broker_ids())?;
+                let rng = Prng::stream(self.seed, Stream::Consumer(index));
+                let consumer = Consumer::new(index, spec, self.broker_ids(), rng)?;
                 self.consumers.push(Some(consumer));
                 self.record(TraceKind::ConsumerAdded { consumer: index });
                 self.with_node(NodeId::Consumer(index), |node, now, out| {
@@ -807,15 +808,10 @@ impl Sim {
             }
             Command::CrashBroker { broker } => self.crash_broker(broker),
             Command::RestartBroker { broker } => {
+                // It comes back with the metadata it had; the controller's updates reach it
+                // after its first heartbeat, if the network lets them.
                 self.brokers[broker as usize].up = true;
                 self.record(TraceKind::BrokerRestarted { broker });
-                // It reads the current metadata from the controller, then runs as usual.
-                let metadata = self.controller.metadata().clone();
-                self.with_node(NodeId::Broker(broker), |node, now, out| {
-                    if let NodeRef::Broker(b) = node {
-                        b.apply_metadata(now, metadata, out);
-                    }
-                });
                 self.start_broker(broker);
             }
             Command::PartitionNetwork { isolated } => {
