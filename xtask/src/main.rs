@@ -1,0 +1,269 @@
+//! Project automation, so a fresh machine needs two commands:
+//! `cargo xtask serve` (build and serve the playground) and `cargo xtask test` (every test:
+//! native, wasm, browser). Each first installs what is missing and skips what is present.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+const TRUNK_VERSION: &str = "0.21.14";
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+type Result<T> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("serve") => serve(),
+        Some("test") => test(),
+        Some("build") => ensure_web_tools().and_then(|()| build_site()),
+        Some("bench") => run(
+            "cargo bench",
+            cmd("cargo").args(["bench", "-p", "kplay-engine"]),
+        ),
+        _ => {
+            eprintln!("usage: cargo xtask <serve | test | build | bench>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root, whatever the current directory.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn cmd(program: &str) -> Command {
+    let mut c = Command::new(program);
+    c.current_dir(root());
+    c
+}
+
+/// Runs a step, printing its name and how long it took; fails on a non-zero exit.
+fn run(name: &str, command: &mut Command) -> Result<()> {
+    println!("\n==> {name}");
+    let start = Instant::now();
+    let status = command
+        .status()
+        .map_err(|e| format!("{name}: cannot start: {e}"))?;
+    let secs = start.elapsed().as_secs_f64();
+    if status.success() {
+        println!("==> {name}: ok ({secs:.1}s)");
+        Ok(())
+    } else {
+        Err(format!("{name} failed ({status}) after {secs:.1}s"))
+    }
+}
+
+/// The first line a tool prints for `--version`, if it runs.
+fn version_of(program: &str) -> Option<String> {
+    let out = Command::new(program).arg("--version").output().ok()?;
+    out.status.success().then(|| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    })
+}
+
+/// The exact `wasm-bindgen` version in Cargo.lock: the CLI must match it.
+fn locked_wasm_bindgen() -> Result<String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock"))
+        .map_err(|e| format!("Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == "name = \"wasm-bindgen\"" {
+            if let Some(v) = lines
+                .next()
+                .and_then(|l| l.trim().strip_prefix("version = \""))
+            {
+                return Ok(v.trim_end_matches('"').to_string());
+            }
+        }
+    }
+    Err("no wasm-bindgen in Cargo.lock".into())
+}
+
+fn ensure_web_tools() -> Result<()> {
+    let targets = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map_err(|e| format!("rustup: {e}"))?;
+    if String::from_utf8_lossy(&targets.stdout)
+        .lines()
+        .any(|l| l.trim() == WASM_TARGET)
+    {
+        println!("ok   {WASM_TARGET} target");
+    } else {
+        run(
+            "install the wasm target",
+            Command::new("rustup").args(["target", "add", WASM_TARGET]),
+        )?;
+    }
+    match version_of("trunk") {
+        Some(v) if v == format!("trunk {TRUNK_VERSION}") => println!("ok   {v}"),
+        found => {
+            println!("trunk: found {found:?}, want {TRUNK_VERSION}");
+            run(
+                "install trunk (about 10 minutes)",
+                cmd("cargo").args(["install", "trunk", "--version", TRUNK_VERSION, "--locked"]),
+            )?;
+        }
+    }
+    let wanted = locked_wasm_bindgen()?;
+    match version_of("wasm-bindgen") {
+        Some(v) if v == format!("wasm-bindgen {wanted}") => println!("ok   {v}"),
+        found => {
+            println!("wasm-bindgen: found {found:?}, want {wanted}");
+            // Not --locked: its lock file names a crate version the registry here lacks.
+            run(
+                "install wasm-bindgen-cli (about 4 minutes)",
+                cmd("cargo").args(["install", "wasm-bindgen-cli", "--version", &wanted]),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn ensure_browser_tools() -> Result<()> {
+    if Path::new("/usr/bin/chromium").exists() {
+        println!("ok   /usr/bin/chromium");
+    } else {
+        let sudo = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() != "0")
+            .unwrap_or(true);
+        let apt = |args: &[&str]| {
+            let mut c = if sudo {
+                Command::new("sudo")
+            } else {
+                Command::new("apt-get")
+            };
+            if sudo {
+                c.arg("apt-get");
+            }
+            c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+            c
+        };
+        run("apt-get update", &mut apt(&["update"]))?;
+        run(
+            "install chromium",
+            &mut apt(&["install", "-y", "chromium", "chromium-driver"]),
+        )?;
+    }
+    let browser = root().join("tests/browser");
+    if browser.join("node_modules/playwright-core").exists() {
+        println!("ok   tests/browser/node_modules");
+    } else {
+        run(
+            "npm ci (browser tests)",
+            cmd("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&browser),
+        )?;
+    }
+    Ok(())
+}
+
+fn build_site() -> Result<()> {
+    run(
+        "trunk build --release",
+        cmd("trunk").args(["build", "--release", "--offline"]),
+    )
+}
+
+fn serve() -> Result<()> {
+    ensure_web_tools()?;
+    println!("\nkplay: serving on http://127.0.0.1:8080 (Ctrl-C to stop)");
+    run(
+        "trunk serve",
+        cmd("trunk").args([
+            "serve",
+            "--offline",
+            "--address",
+            "127.0.0.1",
+            "--port",
+            "8080",
+        ]),
+    )
+}
+
+fn test() -> Result<()> {
+    let start = Instant::now();
+    ensure_web_tools()?;
+    ensure_browser_tools()?;
+    run(
+        "cargo fmt --check",
+        cmd("cargo").args(["fmt", "--all", "--", "--check"]),
+    )?;
+    run(
+        "clippy (native)",
+        cmd("cargo").args([
+            "clippy",
+            "--workspace",
+            "--exclude",
+            "kplay-web",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    run(
+        "clippy (wasm)",
+        cmd("cargo").args([
+            "clippy",
+            "-p",
+            "kplay-web",
+            "-p",
+            "kplay-wasm",
+            "--target",
+            WASM_TARGET,
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    run(
+        "native tests",
+        cmd("cargo").args(["test", "--workspace", "--exclude", "kplay-web"]),
+    )?;
+    // wasm-bindgen-test-runner (the runner in .cargo/config.toml) runs them in node, as
+    // `wasm-pack test --node` does.
+    run(
+        "wasm tests",
+        cmd("cargo").args([
+            "test",
+            "-p",
+            "kplay-wasm",
+            "-p",
+            "kplay-web",
+            "--target",
+            WASM_TARGET,
+        ]),
+    )?;
+    build_site()?;
+    run(
+        "browser tests",
+        cmd("node").args(["--test", "tests/browser/"]),
+    )?;
+    println!(
+        "\nall checks passed in {:.0}s",
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
