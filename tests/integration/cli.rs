@@ -144,3 +144,30 @@ fn an_impossible_scenario_file_exits_2_naming_field_and_line() {
     assert!(out.stderr.contains("line 4"), "{}", out.stderr);
     assert!(out.stderr.contains("replication_factor"), "{}", out.stderr);
 }
+
+#[test]
+fn check_runs_every_invariant_and_says_what_it_verified() {
+    let out = kplay(
+        &["run", &scenario("leader-crash-acks-all.toml"), "--check"],
+        "",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("invariants: all held after every one of"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("no acknowledged record was lost"),
+        "safe settings promise no loss: {}",
+        out.stdout
+    );
+    // acks=1 makes no such promise: its loss is reported, not a violation.
+    let out = kplay(
+        &["run", &scenario("acks1-isolated-leader.toml"), "--check"],
+        "",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stdout.contains("no acknowledged record was lost"));
+}

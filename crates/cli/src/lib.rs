@@ -11,19 +11,27 @@ const USAGE: &str = "\
 kplay: a deterministic Apache Kafka cluster simulator
 
 USAGE:
-    kplay run FILE [--seed N] [--json] [--trace N]
+    kplay run FILE [--seed N] [--json] [--trace N] [--check]
         Run a scenario file to its end and print what happened to every record.
         --seed N    override the file's seed (0 to 9223372036854775807)
         --json      print a JSON report instead of the summary
         --trace N   also print the last N trace events
+        --check     check every invariant after every step; a violation stops the
+                    run, prints the invariant, the time and the replay command,
+                    and exits with code 1
     kplay partition --partitions N [--json] [KEY...]
         Print the partition Kafka's default partitioner picks for each key
         (keys from standard input, one per line, when none are given).
     kplay help
 ";
 
-/// A problem with what the user gave us: printed to stderr, exit code 2.
-struct BadInput(String);
+/// Why a command did not succeed: printed to stderr.
+enum Failure {
+    /// What the user gave us is wrong: exit code 2.
+    BadInput(String),
+    /// The run broke an invariant (`--check`): exit code 1.
+    Violation(String),
+}
 
 /// Runs `kplay` with `args` (without the program name). Returns the exit code.
 pub fn main_with(
@@ -43,31 +51,37 @@ pub fn main_with(
             let _ = writeln!(out, "kplay {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
-        Some(other) => Err(BadInput(format!("unknown command {other:?}\n\n{USAGE}"))),
-        None => Err(BadInput(USAGE.to_string())),
+        Some(other) => Err(Failure::BadInput(format!(
+            "unknown command {other:?}\n\n{USAGE}"
+        ))),
+        None => Err(Failure::BadInput(USAGE.to_string())),
     };
     match result {
         Ok(()) => 0,
-        Err(BadInput(message)) => {
+        Err(Failure::BadInput(message)) => {
             let _ = writeln!(err, "kplay: {}", message.trim_end());
             2
+        }
+        Err(Failure::Violation(message)) => {
+            let _ = writeln!(err, "kplay: {}", message.trim_end());
+            1
         }
     }
 }
 
-fn parse_u64(flag: &str, value: Option<&String>, max: u64) -> Result<u64, BadInput> {
-    let v = value.ok_or_else(|| BadInput(format!("{flag} needs a value")))?;
+fn parse_u64(flag: &str, value: Option<&String>, max: u64) -> Result<u64, Failure> {
+    let v = value.ok_or_else(|| Failure::BadInput(format!("{flag} needs a value")))?;
     match v.parse::<u64>() {
         Ok(n) if n <= max => Ok(n),
-        _ => Err(BadInput(format!(
+        _ => Err(Failure::BadInput(format!(
             "{flag}: expected a whole number from 0 to {max}, got {v:?}"
         ))),
     }
 }
 
-fn run(args: &[String], out: &mut dyn Write) -> Result<(), BadInput> {
+fn run(args: &[String], out: &mut dyn Write) -> Result<(), Failure> {
     let mut file = None;
-    let (mut seed, mut json, mut trace) = (None, false, 0u64);
+    let (mut seed, mut json, mut trace, mut check) = (None, false, 0u64, false);
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
@@ -76,26 +90,46 @@ fn run(args: &[String], out: &mut dyn Write) -> Result<(), BadInput> {
                 i += 1;
             }
             "--json" => json = true,
+            "--check" => check = true,
             "--trace" => {
                 trace = parse_u64("--trace", args.get(i + 1), 1_000_000)?;
                 i += 1;
             }
             flag if flag.starts_with("--") => {
-                return Err(BadInput(format!("unknown option {flag:?}")))
+                return Err(Failure::BadInput(format!("unknown option {flag:?}")))
             }
             path if file.is_none() => file = Some(path.to_string()),
-            extra => return Err(BadInput(format!("unexpected argument {extra:?}"))),
+            extra => return Err(Failure::BadInput(format!("unexpected argument {extra:?}"))),
         }
         i += 1;
     }
-    let path = file.ok_or_else(|| BadInput("run needs a scenario FILE".into()))?;
-    let text =
-        std::fs::read_to_string(&path).map_err(|e| BadInput(format!("cannot read {path}: {e}")))?;
-    let scenario = Scenario::parse(&text).map_err(|e| BadInput(format!("{path}: {e}")))?;
+    let path = file.ok_or_else(|| Failure::BadInput("run needs a scenario FILE".into()))?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Failure::BadInput(format!("cannot read {path}: {e}")))?;
+    let scenario = Scenario::parse(&text).map_err(|e| Failure::BadInput(format!("{path}: {e}")))?;
     let mut sim = scenario
         .build(seed)
-        .map_err(|e| BadInput(format!("{path}: {e}")))?;
-    sim.run_until(scenario.end());
+        .map_err(|e| Failure::BadInput(format!("{path}: {e}")))?;
+    if check {
+        let mut checker = kplay_engine::check::Checker::new();
+        let checked = kplay_engine::check::run_checked(&mut sim, scenario.end(), &mut checker)
+            .and_then(|()| {
+                // Loss is only a violation where the settings promise none.
+                if kplay_engine::check::promises_no_loss(&sim) {
+                    kplay_engine::check::Checker::no_acknowledged_record_lost(&sim)
+                } else {
+                    Ok(())
+                }
+            });
+        if let Err(v) = checked {
+            let seed = sim.seed();
+            return Err(Failure::Violation(format!(
+                "{v}\nseed {seed}\nreplay: kplay run {path} --seed {seed} --check"
+            )));
+        }
+    } else {
+        sim.run_until(scenario.end());
+    }
     let report = sim.report();
     if json {
         let _ = writeln!(
@@ -106,6 +140,18 @@ fn run(args: &[String], out: &mut dyn Write) -> Result<(), BadInput> {
         return Ok(());
     }
     let _ = write!(out, "{}", summary(&path, &report));
+    if check {
+        let promise = if kplay_engine::check::promises_no_loss(&sim) {
+            ", and no acknowledged record was lost"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "invariants: all held after every one of {} events{promise}",
+            report.events
+        );
+    }
     if trace > 0 {
         let recent: Vec<_> = sim.trace().recent().collect();
         let skip = recent.len().saturating_sub(trace as usize);
@@ -183,11 +229,7 @@ fn summary(path: &str, r: &kplay_engine::snapshot::Report) -> String {
     s
 }
 
-fn partition(
-    args: &[String],
-    stdin: &mut dyn BufRead,
-    out: &mut dyn Write,
-) -> Result<(), BadInput> {
+fn partition(args: &[String], stdin: &mut dyn BufRead, out: &mut dyn Write) -> Result<(), Failure> {
     let (mut partitions, mut json, mut keys) = (None, false, Vec::new());
     let mut i = 0;
     while i < args.len() {
@@ -195,7 +237,7 @@ fn partition(
             "--partitions" => {
                 let n = parse_u64("--partitions", args.get(i + 1), i32::MAX as u64)?;
                 if n == 0 {
-                    return Err(BadInput("--partitions must be at least 1".into()));
+                    return Err(Failure::BadInput("--partitions must be at least 1".into()));
                 }
                 partitions = Some(n as u32);
                 i += 1;
@@ -206,16 +248,17 @@ fn partition(
                 break;
             }
             flag if flag.starts_with("--") => {
-                return Err(BadInput(format!("unknown option {flag:?}")))
+                return Err(Failure::BadInput(format!("unknown option {flag:?}")))
             }
             key => keys.push(key.to_string()),
         }
         i += 1;
     }
-    let n = partitions.ok_or_else(|| BadInput("partition needs --partitions N".into()))?;
+    let n = partitions.ok_or_else(|| Failure::BadInput("partition needs --partitions N".into()))?;
     if keys.is_empty() {
         for line in stdin.lines() {
-            let line = line.map_err(|e| BadInput(format!("cannot read standard input: {e}")))?;
+            let line =
+                line.map_err(|e| Failure::BadInput(format!("cannot read standard input: {e}")))?;
             keys.push(line.strip_suffix('\r').unwrap_or(&line).to_string());
         }
     }

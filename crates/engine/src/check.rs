@@ -183,6 +183,19 @@ impl Checker {
     }
 }
 
+/// Whether the run's settings promise that no acknowledged record is lost: every producer uses
+/// acks=all, and every topic has `min.insync.replicas` ≥ 2 and no unclean leader election.
+pub fn promises_no_loss(sim: &Sim) -> bool {
+    let snapshot = sim.snapshot(0, 0);
+    let producers_safe = snapshot.producers.iter().all(|p| p.acks == "all");
+    let topics_safe = sim.metadata().topics.values().all(|t| {
+        t.config.min_insync_replicas >= 2
+            && !t.config.unclean_leader_election
+            && t.partitions.iter().all(|p| p.replicas.len() >= 2)
+    });
+    producers_safe && topics_safe
+}
+
 /// Runs `sim` to `until`, checking every invariant after every step.
 pub fn run_checked(sim: &mut Sim, until: Instant, checker: &mut Checker) -> Result<(), Violation> {
     checker.check(sim)?;
