@@ -167,9 +167,21 @@ struct Scheduled {
     event: Event,
 }
 
+impl Scheduled {
+    /// Commands run first at their instant, whenever they were scheduled: a command a UI
+    /// schedules live then lands exactly where the same command from a scenario file does,
+    /// so an exported run replays to the same digest.
+    fn class(&self) -> u8 {
+        match self.event {
+            Event::Command(_) => 0,
+            _ => 1,
+        }
+    }
+}
+
 impl Ord for Scheduled {
     fn cmp(&self, other: &Self) -> Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
+        (self.at, self.class(), self.seq).cmp(&(other.at, other.class(), other.seq))
     }
 }
 impl PartialOrd for Scheduled {
