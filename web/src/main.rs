@@ -1,14 +1,213 @@
 //! The kplay playground in the browser: a Yew app that drives the engine directly.
+//!
+//! One component owns the [`Playground`] (in a non-rendering holder) and advances it on
+//! animation frames; wall time decides only how far virtual time moves, never what happens.
+//! Everything below it renders the plain [`Snapshot`] and sends [`Action`]s back.
 
+mod clients;
+mod cluster;
+mod controls;
+mod events;
+mod setup;
+mod topics;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use gloo::render::{request_animation_frame, AnimationFrame};
+use gloo::storage::{LocalStorage, Storage};
+use kplay_engine::snapshot::Snapshot;
+use kplay_playground::{Action, Notice, Playground};
 use yew::prelude::*;
+
+/// Where the playground is saved between visits.
+const STORAGE_KEY: &str = "kplay.v1";
+/// Newest records shown per partition: the DOM stays the same size however long the log.
+pub const RECORD_WINDOW: usize = 16;
+/// Trace events kept for the event log.
+pub const TRACE_WINDOW: usize = 200;
+/// How often (in frames) the playground is saved while it plays.
+const SAVE_EVERY_FRAMES: u32 = 120;
+
+/// What every panel gets: the current snapshot and a way to act.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ctx {
+    pub snapshot: Rc<Snapshot>,
+    pub dispatch: Callback<Action>,
+    pub playing: bool,
+    pub speed: u32,
+    pub notice: Option<Notice>,
+    pub share: Option<String>,
+    pub exported: Option<String>,
+    pub request: Callback<Request>,
+}
+
+/// Requests that need the whole page, not just the playground.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Request {
+    Share,
+    Export,
+}
+
+fn location_hash() -> Option<String> {
+    web_sys::window()?
+        .location()
+        .hash()
+        .ok()
+        .filter(|h| h.len() > 1)
+}
+
+fn page_url_without_hash() -> String {
+    let Some(window) = web_sys::window() else {
+        return String::new();
+    };
+    let href = window.location().href().unwrap_or_default();
+    href.split('#').next().unwrap_or_default().to_string()
+}
+
+fn save(p: &mut Playground) {
+    let _ = LocalStorage::set(STORAGE_KEY, p.export());
+}
 
 #[function_component]
 fn App() -> Html {
+    let playground = use_mut_ref(|| {
+        let saved: Option<String> = LocalStorage::get(STORAGE_KEY).ok();
+        Playground::open(saved.as_deref(), location_hash().as_deref())
+    });
+    let snapshot = use_state(|| Rc::new(playground.borrow().snapshot(RECORD_WINDOW, TRACE_WINDOW)));
+    let version = use_state(|| 0u64);
+    let share = use_state(|| None::<String>);
+    let exported = use_state(|| None::<String>);
+
+    // Re-read the playground into the rendered state.
+    let refresh = {
+        let playground = playground.clone();
+        let snapshot = snapshot.setter();
+        let version = version.clone();
+        Rc::new(move || {
+            snapshot.set(Rc::new(
+                playground.borrow().snapshot(RECORD_WINDOW, TRACE_WINDOW),
+            ));
+            version.set(*version + 1);
+        })
+    };
+
+    let dispatch = {
+        let playground = playground.clone();
+        let refresh = refresh.clone();
+        let share = share.clone();
+        Callback::from(move |action: Action| {
+            let mut p = playground.borrow_mut();
+            let _ = p.dispatch(action);
+            save(&mut p);
+            drop(p);
+            share.set(None);
+            refresh();
+        })
+    };
+
+    let request = {
+        let playground = playground.clone();
+        let share = share.clone();
+        let exported = exported.clone();
+        let refresh = refresh.clone();
+        Callback::from(move |r: Request| {
+            let mut p = playground.borrow_mut();
+            match r {
+                Request::Share => {
+                    let fragment = p.share_fragment();
+                    let url = format!("{}#{fragment}", page_url_without_hash());
+                    if let Some(window) = web_sys::window() {
+                        let _ = window.history().and_then(|h| {
+                            h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url))
+                        });
+                    }
+                    share.set(Some(url));
+                }
+                Request::Export => exported.set(Some(p.export())),
+            }
+            drop(p);
+            refresh();
+        })
+    };
+
+    // The frame loop: advance by elapsed wall time × speed, then re-render if anything moved.
+    {
+        let playground = playground.clone();
+        let refresh = refresh.clone();
+        use_effect_with((), move |_| {
+            let handle: Rc<RefCell<Option<AnimationFrame>>> = Rc::new(RefCell::new(None));
+            let last = Rc::new(RefCell::new(None::<f64>));
+            let frames = Rc::new(RefCell::new(0u32));
+            fn schedule(
+                handle: Rc<RefCell<Option<AnimationFrame>>>,
+                last: Rc<RefCell<Option<f64>>>,
+                frames: Rc<RefCell<u32>>,
+                playground: Rc<RefCell<Playground>>,
+                refresh: Rc<dyn Fn()>,
+            ) {
+                let h = handle.clone();
+                let frame = request_animation_frame(move |timestamp| {
+                    let elapsed = last.borrow().map_or(0.0, |t| (timestamp - t).max(0.0));
+                    *last.borrow_mut() = Some(timestamp);
+                    let playing = playground.borrow().is_playing();
+                    if playing {
+                        let mut p = playground.borrow_mut();
+                        let _ = p.dispatch(Action::Frame {
+                            elapsed_ms: elapsed as u32,
+                        });
+                        *frames.borrow_mut() += 1;
+                        if (*frames.borrow()).is_multiple_of(SAVE_EVERY_FRAMES) {
+                            save(&mut p);
+                        }
+                        drop(p);
+                        refresh();
+                    }
+                    schedule(h, last, frames, playground, refresh);
+                });
+                *handle.borrow_mut() = Some(frame);
+            }
+            schedule(handle.clone(), last, frames, playground, refresh);
+            move || drop(handle.borrow_mut().take())
+        });
+    }
+
+    let p = playground.borrow();
+    let ctx = Ctx {
+        snapshot: (*snapshot).clone(),
+        dispatch,
+        playing: p.is_playing(),
+        speed: p.speed(),
+        notice: p.notice().cloned(),
+        share: (*share).clone(),
+        exported: (*exported).clone(),
+        request,
+    };
+    drop(p);
     html! {
-        <>
-            <header><h1>{ "kplay — a Kafka playground" }</h1></header>
-            <main data-testid="app-ready">{ "Loading the cluster…" }</main>
-        </>
+        <ContextProvider<Ctx> context={ctx}>
+            <header class="top">
+                <div class="brand">
+                    <h1>{ "kplay" }</h1>
+                    <span class="tagline">{ "a Kafka cluster you can poke" }</span>
+                </div>
+                <controls::Controls />
+            </header>
+            <controls::Banner />
+            <main data-testid="app-ready">
+                <section class="column wide">
+                    <cluster::Brokers />
+                    <topics::Topics />
+                </section>
+                <section class="column">
+                    <clients::Producers />
+                    <clients::Consumers />
+                    <setup::Setup />
+                    <events::EventLog />
+                </section>
+            </main>
+        </ContextProvider<Ctx>>
     }
 }
 

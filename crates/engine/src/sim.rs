@@ -969,6 +969,9 @@ impl Sim {
                     .count() as u32;
                 BrokerView {
                     id,
+                    fenced: self.controller.is_fenced(id),
+                    paused: s.paused_until.is_some_and(|u| u > self.now),
+                    isolated: self.net.is_blocked(NodeId::Broker(id), NodeId::Controller),
                     status: if s.up {
                         BrokerStatus::Up
                     } else {
@@ -1062,7 +1065,24 @@ impl Sim {
                 .map(|(o, rec)| record_view(o, rec))
                 .collect()
         });
+        let replica_states = pm
+            .replicas
+            .iter()
+            .map(|&b| {
+                let slot = &self.brokers[b as usize];
+                let r = slot.broker.replica(tp);
+                ReplicaView {
+                    broker: b,
+                    log_end: r.map_or(0, |r| r.log.log_end().0),
+                    high_watermark: r.map_or(0, |r| r.high_watermark.0),
+                    in_isr: pm.isr.contains(&b),
+                    is_leader: pm.leader == Some(b),
+                    up: slot.up,
+                }
+            })
+            .collect();
         PartitionView {
+            replica_states,
             topic: tp.topic.to_string(),
             partition: tp.partition,
             replicas: pm.replicas.clone(),

@@ -16,6 +16,12 @@ pub enum BrokerStatus {
 pub struct BrokerView {
     pub id: u32,
     pub status: BrokerStatus,
+    /// The controller stopped counting on it (no heartbeat for `broker.session.timeout.ms`).
+    pub fenced: bool,
+    /// In a long pause (GC).
+    pub paused: bool,
+    /// Cut off from the other brokers and the controller.
+    pub isolated: bool,
     pub is_controller: bool,
     /// Partitions this broker leads.
     pub leader_of: u32,
@@ -37,6 +43,17 @@ pub struct RecordView {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicaView {
+    pub broker: u32,
+    pub log_end: u64,
+    pub high_watermark: u64,
+    pub in_isr: bool,
+    pub is_leader: bool,
+    /// The broker process is running.
+    pub up: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartitionView {
     pub topic: String,
     pub partition: u32,
@@ -49,6 +66,8 @@ pub struct PartitionView {
     pub log_end: u64,
     pub segments: u32,
     pub size_bytes: u64,
+    /// Each replica's own view, in assignment order.
+    pub replica_states: Vec<ReplicaView>,
     /// The newest records, oldest first.
     pub latest: Vec<RecordView>,
 }

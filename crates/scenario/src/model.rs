@@ -42,6 +42,8 @@ pub struct TopicDef {
     pub partitions: u32,
     pub replication_factor: u32,
     pub config: ConfigPairs,
+    /// When the topic is created (0: before anything else).
+    pub start_ms: u64,
     pub line: usize,
 }
 
@@ -223,7 +225,7 @@ impl Scenario {
                 replication_factor: t.replication_factor,
                 configs,
             };
-            out.push((Instant::ZERO, cmd, t.line));
+            out.push((Instant::from_millis(t.start_ms), cmd, t.line));
         }
         for p in &self.producers {
             let configs = Configs::parse(Scope::Producer, &p.config)

@@ -92,6 +92,7 @@ struct RawTopic {
     name: Spanned<String>,
     partitions: Option<Int>,
     replication_factor: Option<Int>,
+    start_ms: Option<Int>,
     config: Option<ConfigTable>,
 }
 
@@ -331,6 +332,14 @@ impl Scenario {
                     1,
                 )? as u32,
                 config: config_pairs(l, &t.config, "topic")?,
+                start_ms: opt_int(
+                    l,
+                    &t.start_ms,
+                    "topic.start_ms",
+                    0,
+                    MAX_DURATION_MS as i64,
+                    0,
+                )? as u64,
                 line,
             });
         }

@@ -67,6 +67,9 @@ impl Scenario {
                 "partitions = {}\nreplication_factor = {}",
                 t.partitions, t.replication_factor
             );
+            if t.start_ms > 0 {
+                let _ = writeln!(o, "start_ms = {}", t.start_ms);
+            }
             config_line(&mut o, &t.config);
         }
         for p in &self.producers {

@@ -142,12 +142,13 @@ fn action() -> impl Strategy<Value = Action> {
 }
 
 fn scenario() -> impl Strategy<Value = Scenario> {
-    let topic = (name(), 1u32..100, 1u32..4, config()).prop_map(
-        |(name, partitions, replication_factor, config)| TopicDef {
+    let topic = (name(), 1u32..100, 1u32..4, config(), 0u64..10_000).prop_map(
+        |(name, partitions, replication_factor, config, start_ms)| TopicDef {
             name,
             partitions,
             replication_factor,
             config,
+            start_ms,
             line: 0,
         },
     );

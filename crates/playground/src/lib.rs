@@ -1,0 +1,631 @@
+//! The playground's state, without any UI: a scenario (the setup plus everything the user did,
+//! as a timeline), the simulation it drives, and play/pause/speed. The Yew app renders
+//! [`Playground::snapshot`] and sends [`Action`]s; everything here is plain Rust, tested natively.
+//!
+//! Live actions (produce a record, crash a broker, add a consumer) are recorded in the scenario
+//! at the millisecond they take effect, so exporting the scenario and running it with
+//! `kplay run` reproduces the run, digest included. Changing a setting of something that already
+//! runs restarts the run from zero with the new setup, as restarting a Kafka client would.
+
+use kplay_engine::config::{ConfigValue, Configs, Scope};
+use kplay_engine::producer::KeyMode;
+use kplay_engine::snapshot::Snapshot;
+use kplay_engine::{Instant, Sim};
+use kplay_scenario::{
+    decode_link, encode_link, Action as TimelineAction, ConsumerDef, EventDef, ProducerDef,
+    Scenario, ScenarioError, TopicDef,
+};
+
+/// The scenario a first visit starts with: slow enough to watch, busy enough to see batching.
+pub const WELCOME: &str = include_str!("welcome.toml");
+
+/// Playback speeds offered, in percent of real time.
+pub const SPEEDS: &[u32] = &[10, 25, 50, 100, 200, 500, 1000, 10_000];
+
+/// Most simulation events one frame may process, so a frame never stalls the page.
+pub const FRAME_EVENT_BUDGET: u64 = 200_000;
+
+/// Longest wall-clock gap one frame catches up on (a background tab comes back calmly).
+pub const MAX_FRAME_MS: u32 = 250;
+
+/// A message for the user, shown as a banner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Notice {
+    Error(String),
+    Info(String),
+}
+
+/// Something the user does to the running cluster, recorded on the timeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Live {
+    Produce {
+        producer: String,
+        key: Option<String>,
+        value: Option<String>,
+        partition: Option<u32>,
+    },
+    CrashBroker(u32),
+    RestartBroker(u32),
+    PauseBroker {
+        broker: u32,
+        duration_ms: u64,
+    },
+    IsolateBroker(u32),
+    HealNetwork,
+    StartProducer(String),
+    StopProducer(String),
+    SetRate {
+        producer: String,
+        rate_per_sec: u64,
+    },
+    StopConsumer(String),
+    DeleteTopic(String),
+}
+
+/// What a setting belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Cluster,
+    Topic(String),
+    Producer(String),
+    Consumer(String),
+}
+
+/// A change to the setup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Edit {
+    AddTopic {
+        name: String,
+        partitions: String,
+        replication_factor: String,
+        min_insync: String,
+    },
+    AddProducer {
+        id: String,
+        topic: String,
+        rate_per_sec: String,
+        keys: String,
+        acks: String,
+    },
+    AddConsumer {
+        id: String,
+        topics: String,
+        processing_ms: String,
+        offset_reset: String,
+    },
+    /// Set a configuration by its Kafka name; the value is parsed as Kafka would read it.
+    SetConfig {
+        target: Target,
+        key: String,
+        value: String,
+    },
+    RemoveConfig {
+        target: Target,
+        key: String,
+    },
+    SetBrokers(String),
+}
+
+/// Everything the UI can ask for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    Play,
+    Pause,
+    /// Process exactly one event.
+    Step,
+    SetSpeed(u32),
+    SetSeed(String),
+    /// Start the same scenario again from time zero.
+    Reset,
+    /// Wall-clock time passed while playing.
+    Frame {
+        elapsed_ms: u32,
+    },
+    Live(Live),
+    Edit(Edit),
+    /// Replace everything with a scenario file's contents.
+    Import(String),
+    DismissNotice,
+}
+
+/// The playground.
+#[derive(Clone, Debug)]
+pub struct Playground {
+    scenario: Scenario,
+    sim: Sim,
+    playing: bool,
+    speed: u32,
+    notice: Option<Notice>,
+}
+
+fn err(e: ScenarioError) -> String {
+    e.to_string()
+}
+
+fn parse_u32(field: &str, text: &str, min: u32, max: u32) -> Result<u32, String> {
+    match text.trim().parse::<u64>() {
+        Ok(n) if n >= u64::from(min) && n <= u64::from(max) => Ok(n as u32),
+        _ => Err(format!(
+            "`{field}`: enter a whole number from {min} to {max}, got {text:?}"
+        )),
+    }
+}
+
+/// Reads a config value as typed in a form: numbers, booleans, lists with commas, else text.
+fn config_value(text: &str) -> ConfigValue {
+    let t = text.trim();
+    if let Ok(i) = t.parse::<i64>() {
+        return ConfigValue::Int(i);
+    }
+    match t {
+        "true" => ConfigValue::Bool(true),
+        "false" => ConfigValue::Bool(false),
+        _ => ConfigValue::Str(t.to_string()),
+    }
+}
+
+impl Playground {
+    /// A playground running `scenario` from time zero, paused.
+    pub fn new(scenario: Scenario) -> Result<Playground, String> {
+        let sim = scenario.build(None).map_err(err)?;
+        Ok(Playground {
+            scenario,
+            sim,
+            playing: false,
+            speed: 100,
+            notice: None,
+        })
+    }
+
+    /// The welcome scenario.
+    pub fn welcome() -> Playground {
+        let scenario = Scenario::parse(WELCOME).expect("the welcome scenario is valid");
+        Playground::new(scenario).expect("the welcome scenario builds")
+    }
+
+    /// Opens a saved or shared playground: the scenario, fast-forwarded to where it was saved
+    /// (its `duration_ms`). A broken input yields the welcome playground and an error notice,
+    /// never a blank page.
+    pub fn open(saved: Option<&str>, fragment: Option<&str>) -> Playground {
+        let from_link = fragment
+            .filter(|f| !f.trim_start_matches('#').is_empty())
+            .map(|f| decode_link(f).map_err(err));
+        let from_storage = saved.map(|s| Scenario::parse(s).map_err(err));
+        let (scenario, source) = match (from_link, from_storage) {
+            (Some(r), _) => (r, "share link"),
+            (None, Some(r)) => (r, "saved playground"),
+            (None, None) => return Playground::welcome(),
+        };
+        match scenario.and_then(Playground::resume) {
+            Ok(p) => p,
+            Err(e) => {
+                let mut p = Playground::welcome();
+                p.notice = Some(Notice::Error(format!(
+                    "The {source} could not be opened, so a fresh playground was started. {e}"
+                )));
+                p
+            }
+        }
+    }
+
+    /// A playground fast-forwarded to the scenario's `duration_ms`, paused.
+    fn resume(scenario: Scenario) -> Result<Playground, String> {
+        let mut p = Playground::new(scenario)?;
+        let end = p.scenario.end();
+        p.sim.run_until(end);
+        Ok(p)
+    }
+
+    pub fn is_playing(&self) -> bool {
+        self.playing
+    }
+    pub fn speed(&self) -> u32 {
+        self.speed
+    }
+    pub fn seed(&self) -> u64 {
+        self.sim.seed()
+    }
+    pub fn now(&self) -> Instant {
+        self.sim.now()
+    }
+    pub fn notice(&self) -> Option<&Notice> {
+        self.notice.as_ref()
+    }
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+    pub fn sim(&self) -> &Sim {
+        &self.sim
+    }
+
+    pub fn snapshot(&self, records_per_partition: usize, trace_events: usize) -> Snapshot {
+        self.sim.snapshot(records_per_partition, trace_events)
+    }
+
+    /// The scenario up to now as a file: `duration_ms` is the current virtual time, so
+    /// `kplay run` on it stops where the playground is and prints the same digest.
+    /// Finishes the current millisecond first, so the state is one a run can reach.
+    pub fn export(&mut self) -> String {
+        let now_ms = self.sim.now().as_micros().div_ceil(1000).max(1);
+        self.sim.run_until(Instant::from_millis(now_ms));
+        let mut s = self.scenario.clone();
+        s.seed = self.sim.seed();
+        s.duration_ms = now_ms;
+        s.to_toml()
+    }
+
+    /// The URL fragment that reproduces this playground.
+    pub fn share_fragment(&mut self) -> String {
+        let text = self.export();
+        let scenario = Scenario::parse_unchecked(&text).expect("an export parses");
+        encode_link(&scenario)
+    }
+
+    /// Applies an action. An action that cannot be applied changes nothing and says why.
+    pub fn dispatch(&mut self, action: Action) -> Result<(), String> {
+        let result = self.apply(action);
+        if let Err(e) = &result {
+            self.notice = Some(Notice::Error(e.clone()));
+        }
+        result
+    }
+
+    fn apply(&mut self, action: Action) -> Result<(), String> {
+        match action {
+            Action::Play => self.playing = true,
+            Action::Pause => self.playing = false,
+            Action::Step => {
+                self.playing = false;
+                self.sim.step();
+            }
+            Action::SetSpeed(percent) => {
+                if !SPEEDS.contains(&percent) {
+                    return Err(format!("speed {percent}% is not offered"));
+                }
+                self.speed = percent;
+            }
+            Action::SetSeed(text) => {
+                let seed = text
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|&s| s <= i64::MAX as u64)
+                    .ok_or_else(|| {
+                        format!(
+                            "`seed`: enter a whole number from 0 to {}, got {text:?}",
+                            i64::MAX
+                        )
+                    })?;
+                self.scenario.seed = seed;
+                self.restart()?;
+            }
+            Action::Reset => self.restart()?,
+            Action::Frame { elapsed_ms } => {
+                if self.playing {
+                    let wall = u64::from(elapsed_ms.min(MAX_FRAME_MS));
+                    let advance_us = wall * 1000 * u64::from(self.speed) / 100;
+                    let target = self.sim.now() + kplay_engine::Duration(advance_us);
+                    self.sim.run_until_bounded(target, FRAME_EVENT_BUDGET);
+                }
+            }
+            Action::Live(live) => self.live(live)?,
+            Action::Edit(edit) => self.edit(edit)?,
+            Action::Import(text) => {
+                let scenario = Scenario::parse(&text).map_err(err)?;
+                *self = Playground::resume(scenario)?;
+                self.notice = Some(Notice::Info("Scenario imported.".into()));
+            }
+            Action::DismissNotice => self.notice = None,
+        }
+        Ok(())
+    }
+
+    /// Rebuilds the run from time zero with the current scenario, keeping play state.
+    fn restart(&mut self) -> Result<(), String> {
+        let sim = self.scenario.build(None).map_err(err)?;
+        self.sim = sim;
+        Ok(())
+    }
+
+    /// The millisecond at which a live action takes effect: the next whole one.
+    fn next_ms(&self) -> u64 {
+        self.sim.now().as_millis() + 1
+    }
+
+    /// Records `candidate` (the scenario with one more thing on its timeline at `at_ms`) if it
+    /// validates, and schedules `command` in the running simulation. Otherwise nothing changes.
+    fn commit_live(
+        &mut self,
+        candidate: Scenario,
+        at_ms: u64,
+        command: kplay_engine::Command,
+    ) -> Result<(), String> {
+        candidate.validate().map_err(err)?;
+        self.scenario = candidate;
+        self.sim.schedule(Instant::from_millis(at_ms), command);
+        Ok(())
+    }
+
+    fn live(&mut self, live: Live) -> Result<(), String> {
+        let at_ms = self.next_ms();
+        let action = match live {
+            Live::Produce {
+                producer,
+                key,
+                value,
+                partition,
+            } => TimelineAction::Produce {
+                producer,
+                key,
+                value,
+                partition,
+                headers: Vec::new(),
+            },
+            Live::CrashBroker(broker) => TimelineAction::CrashBroker { broker },
+            Live::RestartBroker(broker) => TimelineAction::RestartBroker { broker },
+            Live::PauseBroker {
+                broker,
+                duration_ms,
+            } => TimelineAction::PauseBroker {
+                broker,
+                duration_ms,
+            },
+            Live::IsolateBroker(broker) => TimelineAction::PartitionNetwork {
+                brokers: vec![broker],
+            },
+            Live::HealNetwork => TimelineAction::HealNetwork,
+            Live::StartProducer(producer) => TimelineAction::StartProducer { producer },
+            Live::StopProducer(producer) => TimelineAction::StopProducer { producer },
+            Live::SetRate {
+                producer,
+                rate_per_sec,
+            } => TimelineAction::SetRate {
+                producer,
+                rate_per_sec,
+            },
+            Live::StopConsumer(consumer) => TimelineAction::StopConsumer { consumer },
+            Live::DeleteTopic(topic) => TimelineAction::DeleteTopic { topic },
+        };
+        let command = action.command();
+        // Checked against the live state too: the timeline's dry run does not know what the
+        // run has done so far (a consumer's assignment, say).
+        self.sim.validate(&command).map_err(|e| e.to_string())?;
+        let mut candidate = self.scenario.clone();
+        candidate.events.push(EventDef {
+            at_ms,
+            action,
+            line: 0,
+        });
+        self.commit_live(candidate, at_ms, command)
+    }
+
+    fn edit(&mut self, edit: Edit) -> Result<(), String> {
+        let at_ms = self.next_ms();
+        let start_ms = if self.sim.now() == Instant::ZERO {
+            0
+        } else {
+            at_ms
+        };
+        match edit {
+            Edit::AddTopic {
+                name,
+                partitions,
+                replication_factor,
+                min_insync,
+            } => {
+                let partitions = parse_u32(
+                    "partitions",
+                    &partitions,
+                    1,
+                    kplay_engine::sim::MAX_PARTITIONS_PER_TOPIC,
+                )?;
+                let rf = parse_u32(
+                    "replication_factor",
+                    &replication_factor,
+                    1,
+                    kplay_engine::sim::MAX_BROKERS,
+                )?;
+                let mut config = Vec::new();
+                if !min_insync.trim().is_empty() {
+                    let m = parse_u32(
+                        "min.insync.replicas",
+                        &min_insync,
+                        1,
+                        kplay_engine::sim::MAX_BROKERS,
+                    )?;
+                    config.push((
+                        "min.insync.replicas".to_string(),
+                        ConfigValue::Int(i64::from(m)),
+                    ));
+                }
+                let def = TopicDef {
+                    name: name.trim().to_string(),
+                    partitions,
+                    replication_factor: rf,
+                    config,
+                    start_ms,
+                    line: 0,
+                };
+                let mut candidate = self.scenario.clone();
+                candidate.topics.push(def);
+                self.commit_def(candidate, start_ms)
+            }
+            Edit::AddProducer {
+                id,
+                topic,
+                rate_per_sec,
+                keys,
+                acks,
+            } => {
+                let rate = rate_per_sec.trim().parse::<u64>().map_err(|_| {
+                    format!("`rate_per_sec`: enter a whole number, got {rate_per_sec:?}")
+                })?;
+                let keys = match keys.trim() {
+                    "none" | "" => KeyMode::Null,
+                    "unique" => KeyMode::Unique,
+                    other => match other
+                        .strip_prefix("pool:")
+                        .and_then(|n| n.parse::<u32>().ok())
+                    {
+                        Some(n) if n > 0 => KeyMode::Pool(n),
+                        _ => {
+                            return Err(format!(
+                                "`keys`: use none, unique or pool:N, got {other:?}"
+                            ))
+                        }
+                    },
+                };
+                let config = vec![(
+                    "acks".to_string(),
+                    ConfigValue::Str(acks.trim().to_string()),
+                )];
+                let def = ProducerDef {
+                    id: id.trim().to_string(),
+                    topic: topic.trim().to_string(),
+                    rate_per_sec: rate,
+                    records: None,
+                    keys,
+                    value_bytes: 100,
+                    start_ms,
+                    config,
+                    line: 0,
+                };
+                let mut candidate = self.scenario.clone();
+                candidate.producers.push(def);
+                self.commit_def(candidate, start_ms)
+            }
+            Edit::AddConsumer {
+                id,
+                topics,
+                processing_ms,
+                offset_reset,
+            } => {
+                let topics: Vec<String> = topics
+                    .split(',')
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty())
+                    .collect();
+                let ms: u64 = processing_ms.trim().parse().map_err(|_| {
+                    format!(
+                        "`processing_ms_per_record`: enter a whole number, got {processing_ms:?}"
+                    )
+                })?;
+                let config = vec![(
+                    "auto.offset.reset".to_string(),
+                    ConfigValue::Str(offset_reset.trim().to_string()),
+                )];
+                let def = ConsumerDef {
+                    id: id.trim().to_string(),
+                    topics,
+                    processing_us_per_record: ms.saturating_mul(1000),
+                    start_ms,
+                    config,
+                    line: 0,
+                };
+                let mut candidate = self.scenario.clone();
+                candidate.consumers.push(def);
+                self.commit_def(candidate, start_ms)
+            }
+            Edit::SetConfig { target, key, value } => {
+                let value = config_value(&value);
+                self.change_setup(|s| set_config(s, &target, key.trim(), Some(value)))
+            }
+            Edit::RemoveConfig { target, key } => {
+                self.change_setup(|s| set_config(s, &target, key.trim(), None))
+            }
+            Edit::SetBrokers(text) => {
+                let n = parse_u32("brokers", &text, 1, kplay_engine::sim::MAX_BROKERS)?;
+                self.change_setup(|s| {
+                    s.cluster.brokers = n;
+                    Ok(())
+                })
+            }
+        }
+    }
+
+    /// Adds a definition that starts at `start_ms`: validated as a whole, then scheduled live.
+    fn commit_def(&mut self, candidate: Scenario, start_ms: u64) -> Result<(), String> {
+        candidate.validate().map_err(err)?;
+        if start_ms == 0 {
+            // Before anything ran: simply rebuild.
+            self.scenario = candidate;
+            return self.restart();
+        }
+        let commands = candidate.commands().map_err(err)?;
+        // The new definition is the one command at `start_ms` that the current scenario lacks.
+        let old = self.scenario.commands().map_err(err)?;
+        let command = commands
+            .into_iter()
+            .map(|(_, c, _)| c)
+            .find(|c| !old.iter().any(|(_, o, _)| o == c))
+            .ok_or_else(|| "nothing new to add".to_string())?;
+        self.commit_live(candidate, start_ms, command)
+    }
+
+    /// Changes the setup of things that already exist: validated, then the run restarts.
+    fn change_setup(
+        &mut self,
+        f: impl FnOnce(&mut Scenario) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let mut candidate = self.scenario.clone();
+        f(&mut candidate)?;
+        candidate.validate().map_err(err)?;
+        self.scenario = candidate;
+        let was = self.sim.now();
+        self.restart()?;
+        if was > Instant::ZERO {
+            self.notice = Some(Notice::Info(
+                "The setup changed, so the run restarted from 0 s with the new settings.".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Sets or removes one config of `target` in a scenario, checking the name and value first.
+fn set_config(
+    s: &mut Scenario,
+    target: &Target,
+    key: &str,
+    value: Option<ConfigValue>,
+) -> Result<(), String> {
+    let (scope, pairs) = match target {
+        Target::Cluster => (Scope::Broker, &mut s.cluster.config),
+        Target::Topic(name) => {
+            let t = s
+                .topics
+                .iter_mut()
+                .find(|t| t.name == *name)
+                .ok_or_else(|| format!("no topic {name:?}"))?;
+            (Scope::Topic, &mut t.config)
+        }
+        Target::Producer(id) => {
+            let p = s
+                .producers
+                .iter_mut()
+                .find(|p| p.id == *id)
+                .ok_or_else(|| format!("no producer {id:?}"))?;
+            (Scope::Producer, &mut p.config)
+        }
+        Target::Consumer(id) => {
+            let c = s
+                .consumers
+                .iter_mut()
+                .find(|c| c.id == *id)
+                .ok_or_else(|| format!("no consumer {id:?}"))?;
+            (Scope::Consumer, &mut c.config)
+        }
+    };
+    pairs.retain(|(k, _)| k != key);
+    if let Some(v) = value {
+        // Check the one setting now, for a message about it rather than about the whole file.
+        Configs::new(scope)
+            .set(key, v.clone())
+            .map_err(|e| e.to_string())?;
+        pairs.push((key.to_string(), v));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,255 @@
+//! Native tests of the playground's state machine: playback, live actions, edits, and the
+//! round trips through export, import, saved state and share links.
+
+use super::*;
+
+fn playing(p: &mut Playground, ms: u32) {
+    p.dispatch(Action::Play).expect("play");
+    let mut left = ms;
+    while left > 0 {
+        let step = left.min(16);
+        p.dispatch(Action::Frame { elapsed_ms: step })
+            .expect("frame");
+        left -= step;
+    }
+}
+
+#[test]
+fn frames_advance_virtual_time_by_speed_only_while_playing() {
+    let mut p = Playground::welcome();
+    p.dispatch(Action::Frame { elapsed_ms: 100 })
+        .expect("frame");
+    assert_eq!(
+        p.now(),
+        Instant::ZERO,
+        "paused: wall time passes, virtual time does not"
+    );
+    playing(&mut p, 1000);
+    assert_eq!(p.now(), Instant::from_millis(1000));
+    p.dispatch(Action::SetSpeed(1000)).expect("10x");
+    p.dispatch(Action::Frame { elapsed_ms: 100 })
+        .expect("frame");
+    assert_eq!(p.now(), Instant::from_millis(2000));
+    // A long gap (a background tab) is capped.
+    p.dispatch(Action::Frame { elapsed_ms: 60_000 })
+        .expect("frame");
+    assert_eq!(p.now(), Instant::from_millis(2000 + 2500));
+    assert!(p.dispatch(Action::SetSpeed(333)).is_err());
+}
+
+#[test]
+fn step_processes_exactly_one_event() {
+    let mut p = Playground::welcome();
+    let before = p.sim().events_processed();
+    p.dispatch(Action::Step).expect("step");
+    assert_eq!(p.sim().events_processed(), before + 1);
+    assert!(!p.is_playing());
+}
+
+#[test]
+fn an_exported_live_session_replays_to_the_same_digest() {
+    let mut p = Playground::welcome();
+    playing(&mut p, 1500);
+    let produce = Live::Produce {
+        producer: "checkout".into(),
+        key: Some("user-42".into()),
+        value: Some("hi".into()),
+        partition: None,
+    };
+    p.dispatch(Action::Live(produce)).expect("produce");
+    playing(&mut p, 700);
+    p.dispatch(Action::Live(Live::CrashBroker(1)))
+        .expect("crash");
+    playing(&mut p, 2300);
+    let add = Edit::AddConsumer {
+        id: "late".into(),
+        topics: "orders".into(),
+        processing_ms: "0".into(),
+        offset_reset: "latest".into(),
+    };
+    p.dispatch(Action::Edit(add)).expect("add consumer");
+    playing(&mut p, 1200);
+    let text = p.export();
+    let digest = p.sim().digest();
+    // What `kplay run` does with the exported file:
+    let scenario = Scenario::parse(&text).expect("export parses");
+    let mut sim = scenario.build(None).expect("builds");
+    sim.run_until(scenario.end());
+    assert_eq!(sim.digest(), digest, "exported:\n{text}");
+}
+
+#[test]
+fn an_invalid_edit_changes_nothing_and_says_why() {
+    let mut p = Playground::welcome();
+    playing(&mut p, 500);
+    let before = (p.scenario().clone(), p.sim().digest(), p.now());
+    let bad = [
+        Edit::AddTopic {
+            name: "orders".into(),
+            partitions: "3".into(),
+            replication_factor: "1".into(),
+            min_insync: String::new(),
+        },
+        Edit::AddTopic {
+            name: "t".into(),
+            partitions: "0".into(),
+            replication_factor: "1".into(),
+            min_insync: String::new(),
+        },
+        Edit::AddTopic {
+            name: "t".into(),
+            partitions: "3".into(),
+            replication_factor: "4".into(),
+            min_insync: String::new(),
+        },
+        Edit::AddTopic {
+            name: "t".into(),
+            partitions: "3".into(),
+            replication_factor: "2".into(),
+            min_insync: "3".into(),
+        },
+        Edit::AddProducer {
+            id: "p".into(),
+            topic: "orders".into(),
+            rate_per_sec: "-5".into(),
+            keys: "none".into(),
+            acks: "all".into(),
+        },
+        Edit::AddProducer {
+            id: "p".into(),
+            topic: "orders".into(),
+            rate_per_sec: "5".into(),
+            keys: "none".into(),
+            acks: "2".into(),
+        },
+        Edit::SetConfig {
+            target: Target::Producer("checkout".into()),
+            key: "linger.mss".into(),
+            value: "5".into(),
+        },
+        Edit::SetConfig {
+            target: Target::Producer("checkout".into()),
+            key: "linger.ms".into(),
+            value: "-1".into(),
+        },
+        Edit::SetConfig {
+            target: Target::Topic("orders".into()),
+            key: "min.insync.replicas".into(),
+            value: "4".into(),
+        },
+        Edit::SetBrokers("2".into()),
+        Edit::SetBrokers("huge".into()),
+    ];
+    for edit in bad {
+        let e = p.dispatch(Action::Edit(edit.clone())).expect_err("refused");
+        assert!(!e.is_empty(), "{edit:?}");
+        assert!(matches!(p.notice(), Some(Notice::Error(_))));
+        assert_eq!(
+            (p.scenario().clone(), p.sim().digest(), p.now()),
+            before,
+            "{edit:?} changed something"
+        );
+    }
+}
+
+#[test]
+fn a_config_change_restarts_the_run_with_the_new_setting() {
+    let mut p = Playground::welcome();
+    playing(&mut p, 800);
+    let set = Edit::SetConfig {
+        target: Target::Producer("checkout".into()),
+        key: "acks".into(),
+        value: "1".into(),
+    };
+    p.dispatch(Action::Edit(set)).expect("set acks");
+    assert_eq!(p.now(), Instant::ZERO);
+    assert!(matches!(p.notice(), Some(Notice::Info(_))));
+    assert_eq!(p.snapshot(0, 0).producers[0].acks, "1");
+}
+
+#[test]
+fn live_actions_on_missing_things_are_refused() {
+    let mut p = Playground::welcome();
+    assert!(p.dispatch(Action::Live(Live::CrashBroker(9))).is_err());
+    assert!(p
+        .dispatch(Action::Live(Live::StopProducer("ghost".into())))
+        .is_err());
+    p.dispatch(Action::Live(Live::CrashBroker(0)))
+        .expect("crash");
+    playing(&mut p, 10);
+    assert!(
+        p.dispatch(Action::Live(Live::CrashBroker(0))).is_err(),
+        "already down"
+    );
+    assert_eq!(p.scenario().events.len(), 1);
+}
+
+#[test]
+fn a_share_link_reopens_the_same_run() {
+    let mut p = Playground::welcome();
+    playing(&mut p, 1234);
+    p.dispatch(Action::Live(Live::StopProducer("checkout".into())))
+        .expect("stop");
+    playing(&mut p, 300);
+    let fragment = p.share_fragment();
+    let digest = p.sim().digest();
+    let opened = Playground::open(None, Some(&format!("#{fragment}")));
+    assert_eq!(opened.notice(), None);
+    assert_eq!(opened.sim().digest(), digest);
+    assert_eq!(opened.now(), p.now());
+}
+
+#[test]
+fn broken_links_and_saves_give_a_clean_playground_and_a_banner() {
+    let good = Playground::welcome().share_fragment();
+    for fragment in ["#v1.!!!!", "#nonsense", &good[..good.len() / 3], "#v1.AAAA"] {
+        let p = Playground::open(None, Some(fragment));
+        assert!(
+            matches!(p.notice(), Some(Notice::Error(m)) if m.contains("share link")),
+            "{fragment}"
+        );
+        assert_eq!(p.scenario(), Playground::welcome().scenario());
+    }
+    let p = Playground::open(Some("[cluster]\nbrokers = -3"), None);
+    assert!(matches!(p.notice(), Some(Notice::Error(m)) if m.contains("saved playground")));
+    // No fragment and nothing saved: the welcome scenario, no banner.
+    let p = Playground::open(None, Some("#"));
+    assert_eq!(p.notice(), None);
+}
+
+#[test]
+fn saved_state_survives_a_reload() {
+    let mut p = Playground::welcome();
+    playing(&mut p, 2000);
+    p.dispatch(Action::SetSeed("7".into())).expect("seed");
+    playing(&mut p, 900);
+    let saved = p.export();
+    let restored = Playground::open(Some(&saved), None);
+    assert_eq!(restored.seed(), 7);
+    assert_eq!(restored.sim().digest(), p.sim().digest());
+}
+
+#[test]
+fn seeds_are_checked() {
+    let mut p = Playground::welcome();
+    for bad in ["-1", "x", "99999999999999999999", ""] {
+        assert!(p.dispatch(Action::SetSeed(bad.into())).is_err(), "{bad}");
+    }
+    p.dispatch(Action::SetSeed(" 12 ".into())).expect("seed");
+    assert_eq!(p.seed(), 12);
+}
+
+#[test]
+fn import_replaces_everything_or_nothing() {
+    let mut p = Playground::welcome();
+    let before = p.scenario().clone();
+    assert!(p
+        .dispatch(Action::Import("[[topic]]\nname = 3".into()))
+        .is_err());
+    assert_eq!(p.scenario(), &before);
+    let other = "seed = 9\nduration_ms = 500\n[cluster]\nbrokers = 1\n[[topic]]\nname = \"x\"\n";
+    p.dispatch(Action::Import(other.into())).expect("import");
+    assert_eq!(p.seed(), 9);
+    assert_eq!(p.now(), Instant::from_millis(500));
+    assert_eq!(p.snapshot(0, 0).topics[0].name, "x");
+}

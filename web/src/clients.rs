@@ -1,0 +1,185 @@
+//! Producers (start, stop, rate, and "produce one record with key K": where it lands and why)
+//! and consumers (position and lag per partition).
+
+use kplay_engine::partitioner::{murmur2, to_positive};
+use kplay_playground::{Action, Live};
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use crate::topics::key_colour;
+use crate::Ctx;
+
+fn text_input(state: &UseStateHandle<String>) -> Callback<InputEvent> {
+    let state = state.clone();
+    Callback::from(move |e: InputEvent| {
+        state.set(e.target_unchecked_into::<HtmlInputElement>().value())
+    })
+}
+
+#[function_component]
+fn ProduceForm() -> Html {
+    let ctx = use_context::<Ctx>().expect("context");
+    let key = use_state(String::new);
+    let value = use_state(|| "hello".to_string());
+    let chosen = use_state(String::new);
+    let Some(producer) = ctx
+        .snapshot
+        .producers
+        .first()
+        .map(|p| (p.name.clone(), p.topic.clone()))
+    else {
+        return html! {};
+    };
+    let (name, topic) = ctx
+        .snapshot
+        .producers
+        .iter()
+        .find(|p| p.name == *chosen)
+        .map(|p| (p.name.clone(), p.topic.clone()))
+        .unwrap_or(producer);
+    let partitions = ctx
+        .snapshot
+        .topics
+        .iter()
+        .find(|t| t.name == topic)
+        .map_or(0, |t| t.partitions.len() as u32);
+    let explanation = if key.is_empty() {
+        html! { <span>{ "No key: the sticky partitioner picks the partition of the current batch." }</span> }
+    } else if partitions == 0 {
+        html! { <span>{ format!("Topic {topic} does not exist yet.") }</span> }
+    } else {
+        let hash = murmur2(key.as_bytes());
+        let positive = to_positive(hash);
+        let p = positive as u32 % partitions;
+        html! {
+            <span data-testid="produce-explanation" data-partition={p.to_string()}>
+                { format!("murmur2({:?}) = {hash} → toPositive = {positive} → {positive} % {partitions} = ", *key) }
+                <strong style={format!("border-bottom: 3px solid {}", key_colour(Some(&key)))}>{ format!("partition {p}") }</strong>
+            </span>
+        }
+    };
+    let submit = {
+        let d = ctx.dispatch.clone();
+        let key = key.clone();
+        let value = value.clone();
+        let name = name.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let k = (!key.is_empty()).then(|| (*key).clone());
+            d.emit(Action::Live(Live::Produce {
+                producer: name.clone(),
+                key: k,
+                value: Some((*value).clone()),
+                partition: None,
+            }));
+        })
+    };
+    let pick = {
+        let chosen = chosen.clone();
+        Callback::from(move |e: Event| {
+            chosen.set(e.target_unchecked_into::<HtmlInputElement>().value())
+        })
+    };
+    html! {
+        <form class="produce" onsubmit={submit}>
+            <h3>{ "Produce one record" }</h3>
+            <div class="row">
+                <label>{ "Producer " }
+                    <select onchange={pick} aria-label="Producer">
+                        { for ctx.snapshot.producers.iter().map(|p| html! {
+                            <option key={p.name.clone()} value={p.name.clone()} selected={p.name == name}>{ &p.name }</option>
+                        }) }
+                    </select>
+                </label>
+                <label>{ "Key " }<input data-testid="produce-key" value={(*key).clone()} oninput={text_input(&key)} placeholder="user-42" aria-label="Key" /></label>
+                <label>{ "Value " }<input data-testid="produce-value" value={(*value).clone()} oninput={text_input(&value)} aria-label="Value" /></label>
+                <button type="submit" data-testid="produce-submit" class="primary">{ "Send" }</button>
+            </div>
+            <div class="explain">{ explanation }</div>
+        </form>
+    }
+}
+
+#[function_component]
+pub fn Producers() -> Html {
+    let ctx = use_context::<Ctx>().expect("context");
+    html! {
+        <div class="panel">
+            <div class="panel-head"><h2>{ "Producers" }</h2></div>
+            if ctx.snapshot.producers.is_empty() { <p class="empty">{ "No producers: add one below." }</p> }
+            { for ctx.snapshot.producers.iter().map(|p| {
+                let d = ctx.dispatch.clone();
+                let name = p.name.clone();
+                let toggle = {
+                    let (d, name, running) = (d.clone(), name.clone(), p.running);
+                    Callback::from(move |_| d.emit(Action::Live(if running { Live::StopProducer(name.clone()) } else { Live::StartProducer(name.clone()) })))
+                };
+                let rate = {
+                    let (d, name) = (d.clone(), name.clone());
+                    Callback::from(move |e: Event| {
+                        let v = e.target_unchecked_into::<HtmlInputElement>().value();
+                        match v.trim().parse::<u64>() {
+                            Ok(r) => d.emit(Action::Live(Live::SetRate { producer: name.clone(), rate_per_sec: r })),
+                            Err(_) => d.emit(Action::Live(Live::SetRate { producer: name.clone(), rate_per_sec: u64::MAX })),
+                        }
+                    })
+                };
+                html! {
+                    <div class="client" key={p.name.clone()} data-testid={format!("producer-{}", p.name)}>
+                        <div class="client-head">
+                            <strong>{ &p.name }</strong>
+                            <span class="meta">{ format!("→ {} · acks={}{}", p.topic, p.acks, if p.idempotent { " · idempotent" } else { "" }) }</span>
+                            <button class="small" onclick={toggle}>{ if p.running { "Stop" } else { "Start" } }</button>
+                        </div>
+                        <div class="client-stats">
+                            <label class="inline">{ "rate/s " }<input class="num" type="number" min="0" value={p.rate_per_sec.to_string()} onchange={rate} aria-label={format!("{} rate", p.name)} /></label>
+                            { format!(" sent {} · acked {} · failed {} · retries {} · batches {} in flight, {} queued",
+                                p.produced, p.acked, p.failed, p.retries, p.in_flight_batches, p.queued_batches) }
+                        </div>
+                    </div>
+                }
+            }) }
+            <ProduceForm />
+        </div>
+    }
+}
+
+#[function_component]
+pub fn Consumers() -> Html {
+    let ctx = use_context::<Ctx>().expect("context");
+    html! {
+        <div class="panel">
+            <div class="panel-head"><h2>{ "Consumers" }</h2></div>
+            if ctx.snapshot.consumers.is_empty() { <p class="empty">{ "No consumers: add one below." }</p> }
+            { for ctx.snapshot.consumers.iter().map(|c| {
+                let stop = {
+                    let d = ctx.dispatch.clone();
+                    let name = c.name.clone();
+                    Callback::from(move |_| d.emit(Action::Live(Live::StopConsumer(name.clone()))))
+                };
+                let max_lag = c.partitions.iter().filter_map(|p| p.lag).max().unwrap_or(0).max(1);
+                html! {
+                    <div class="client" key={c.name.clone()} data-testid={format!("consumer-{}", c.name)} data-lag={c.lag.to_string()}>
+                        <div class="client-head">
+                            <strong>{ &c.name }</strong>
+                            <span class="meta">{ format!("{} · consumed {} · lag {}", c.state, c.consumed, c.lag) }</span>
+                            <button class="small" onclick={stop}>{ "Remove" }</button>
+                        </div>
+                        <div class="lags">
+                            { for c.partitions.iter().map(|p| {
+                                let lag = p.lag.unwrap_or(0);
+                                html! {
+                                    <div class="lag" key={format!("{}-{}", p.topic, p.partition)} title={format!("{}-{}: position {:?}, high watermark {:?}", p.topic, p.partition, p.position, p.high_watermark)}>
+                                        <span class="lname">{ format!("{}-{}", p.topic, p.partition) }</span>
+                                        <span class="bar"><span class="fill lagfill" style={format!("width:{}%", lag * 100 / max_lag)}></span></span>
+                                        <span class="lval">{ lag }</span>
+                                    </div>
+                                }
+                            }) }
+                        </div>
+                    </div>
+                }
+            }) }
+        </div>
+    }
+}

@@ -1,0 +1,71 @@
+//! The brokers: up, crashed, paused, cut off or fenced; the controller; fault buttons.
+
+use kplay_engine::snapshot::BrokerStatus;
+use kplay_playground::{Action, Live};
+use yew::prelude::*;
+
+use crate::Ctx;
+
+#[function_component]
+pub fn Brokers() -> Html {
+    let ctx = use_context::<Ctx>().expect("context");
+    let d = ctx.dispatch.clone();
+    let live = move |l: Live| {
+        let d = d.clone();
+        Callback::from(move |_| d.emit(Action::Live(l.clone())))
+    };
+    let any_isolated = ctx.snapshot.brokers.iter().any(|b| b.isolated);
+    let t = &ctx.snapshot.totals;
+    html! {
+        <div class="panel">
+            <div class="panel-head">
+                <h2>{ "Brokers" }</h2>
+                <span class="totals" data-testid="record-totals">
+                    { format!("produced {} · acked {} · failed {} · consumed {}", t.produced, t.acked, t.failed, t.consumed) }
+                    if t.duplicates > 0 { { format!(" · duplicates {}", t.duplicates) } }
+                </span>
+                if any_isolated {
+                    <button onclick={live(Live::HealNetwork)} data-testid="heal-network">{ "Heal network" }</button>
+                }
+            </div>
+            <div class="brokers">
+                <div class="broker controller" data-testid="controller">
+                    <div class="broker-name">{ "controller" }</div>
+                    <div class="broker-state">{ "KRaft quorum" }</div>
+                    <div class="broker-stats">{ "fences silent brokers, elects leaders" }</div>
+                </div>
+                { for ctx.snapshot.brokers.iter().map(|b| {
+                    let (state, class) = match (b.status, b.paused, b.isolated) {
+                        (BrokerStatus::Crashed, _, _) => ("crashed", "down"),
+                        (_, true, _) => ("paused", "paused"),
+                        (_, _, true) => ("cut off", "isolated"),
+                        _ => ("up", "up"),
+                    };
+                    let id = b.id;
+                    html! {
+                        <div class={classes!("broker", class)} key={id} data-testid={format!("broker-{id}")} data-state={state}>
+                            <div class="broker-name">
+                                { format!("broker {id}") }
+                            </div>
+                            <div class="broker-state">{ state }
+                                if b.fenced { <span class="tag warn" title="No heartbeat for broker.session.timeout.ms">{ "fenced" }</span> }
+                            </div>
+                            <div class="broker-stats">{ format!("leads {} · hosts {}", b.leader_of, b.replicas) }</div>
+                            <div class="broker-actions">
+                                if b.status == BrokerStatus::Crashed {
+                                    <button onclick={live(Live::RestartBroker(id))} data-testid={format!("restart-{id}")}>{ "Restart" }</button>
+                                } else {
+                                    <button onclick={live(Live::CrashBroker(id))} data-testid={format!("crash-{id}")}>{ "Crash" }</button>
+                                    <button onclick={live(Live::PauseBroker { broker: id, duration_ms: 15_000 })} title="A 15 s GC pause">{ "Pause" }</button>
+                                    if !b.isolated {
+                                        <button onclick={live(Live::IsolateBroker(id))} title="Cut it off from the other brokers and the controller">{ "Isolate" }</button>
+                                    }
+                                }
+                            </div>
+                        </div>
+                    }
+                }) }
+            </div>
+        </div>
+    }
+}

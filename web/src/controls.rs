@@ -1,0 +1,126 @@
+//! Playback controls (play, pause, step, speed, seed, reset, share) and the notice banner.
+
+use kplay_playground::{Action, Notice, SPEEDS};
+use web_sys::{HtmlInputElement, HtmlSelectElement};
+use yew::prelude::*;
+
+use crate::{Ctx, Request};
+
+fn speed_label(percent: u32) -> String {
+    if percent >= 100 {
+        format!("{}×", percent / 100)
+    } else {
+        format!("{}×", percent as f64 / 100.0)
+    }
+}
+
+#[function_component]
+pub fn Controls() -> Html {
+    let ctx = use_context::<Ctx>().expect("context");
+    let d = ctx.dispatch.clone();
+    let seed_text = use_state(|| ctx.snapshot.seed.to_string());
+    {
+        // Follow seed changes made elsewhere (reset, import).
+        let seed_text = seed_text.clone();
+        use_effect_with(ctx.snapshot.seed, move |seed| {
+            seed_text.set(seed.to_string());
+        });
+    }
+    let play = {
+        let d = d.clone();
+        Callback::from(move |_| d.emit(Action::Play))
+    };
+    let pause = {
+        let d = d.clone();
+        Callback::from(move |_| d.emit(Action::Pause))
+    };
+    let step = {
+        let d = d.clone();
+        Callback::from(move |_| d.emit(Action::Step))
+    };
+    let reset = {
+        let d = d.clone();
+        Callback::from(move |_| d.emit(Action::Reset))
+    };
+    let speed = {
+        let d = d.clone();
+        Callback::from(move |e: Event| {
+            let value = e.target_unchecked_into::<HtmlSelectElement>().value();
+            if let Ok(p) = value.parse() {
+                d.emit(Action::SetSpeed(p));
+            }
+        })
+    };
+    let seed_input = {
+        let seed_text = seed_text.clone();
+        Callback::from(move |e: InputEvent| {
+            seed_text.set(e.target_unchecked_into::<HtmlInputElement>().value())
+        })
+    };
+    let apply_seed = {
+        let d = d.clone();
+        let seed_text = seed_text.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            d.emit(Action::SetSeed((*seed_text).clone()));
+        })
+    };
+    let share = {
+        let request = ctx.request.clone();
+        Callback::from(move |_| request.emit(Request::Share))
+    };
+    let now = ctx.snapshot.now;
+    html! {
+        <div class="controls" role="toolbar" aria-label="Playback">
+            if ctx.playing {
+                <button data-testid="pause" onclick={pause} aria-label="Pause">{ "❚❚ Pause" }</button>
+            } else {
+                <button data-testid="play" class="primary" onclick={play} aria-label="Play">{ "▶ Play" }</button>
+            }
+            <button data-testid="step" onclick={step} title="Process the next event">{ "Step" }</button>
+            <label class="inline">{ "Speed " }
+                <select data-testid="speed" onchange={speed} aria-label="Speed">
+                    { for SPEEDS.iter().map(|&s| html! {
+                        <option value={s.to_string()} selected={s == ctx.speed}>{ speed_label(s) }</option>
+                    }) }
+                </select>
+            </label>
+            <form class="inline" onsubmit={apply_seed}>
+                <label>{ "Seed " }
+                    <input data-testid="seed" class="seed" value={(*seed_text).clone()} oninput={seed_input} aria-label="Seed" inputmode="numeric" />
+                </label>
+                <button type="submit" title="Restart with this seed">{ "Apply" }</button>
+            </form>
+            <button data-testid="reset" onclick={reset} title="Restart from 0 s">{ "Reset" }</button>
+            <button data-testid="share" onclick={share} title="Put this run in the page address">{ "Share" }</button>
+            <span class="clock" data-testid="clock" data-now-us={now.as_micros().to_string()}>{ format!("t = {now}") }</span>
+            if let Some(url) = ctx.share.clone() {
+                <input data-testid="share-link" class="share-link" readonly=true value={url} aria-label="Share link" />
+            }
+        </div>
+    }
+}
+
+#[function_component]
+pub fn Banner() -> Html {
+    let ctx = use_context::<Ctx>().expect("context");
+    let dismiss = {
+        let d = ctx.dispatch.clone();
+        Callback::from(move |_| d.emit(Action::DismissNotice))
+    };
+    match &ctx.notice {
+        Some(Notice::Error(message)) => html! {
+            <div class="banner error" role="alert" data-testid="error-banner">
+                <span>{ message }</span>
+                <button onclick={dismiss} aria-label="Dismiss">{ "×" }</button>
+            </div>
+        },
+        Some(Notice::Info(message)) => html! {
+            <div class="banner info" role="status" data-testid="info-banner">
+                <span>{ message }</span>
+                <button onclick={dismiss} aria-label="Dismiss">{ "×" }</button>
+            </div>
+        },
+        None => html! {},
+    }
+}

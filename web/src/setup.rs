@@ -1,0 +1,306 @@
+//! Editing the setup: add topics, producers and consumers, change configs by Kafka name, set the
+//! number of brokers, and export or import the whole thing as a scenario file.
+
+use kplay_playground::{Action, Edit, Target};
+use web_sys::{HtmlInputElement, HtmlTextAreaElement};
+use yew::prelude::*;
+
+use crate::{Ctx, Request};
+
+fn bind(state: &UseStateHandle<String>) -> Callback<InputEvent> {
+    let state = state.clone();
+    Callback::from(move |e: InputEvent| {
+        state.set(e.target_unchecked_into::<HtmlInputElement>().value())
+    })
+}
+
+fn field(label: &str, state: &UseStateHandle<String>, testid: &str) -> Html {
+    html! {
+        <label>{ label }<input value={(**state).clone()} oninput={bind(state)} data-testid={testid.to_string()} aria-label={label.to_string()} /></label>
+    }
+}
+
+#[function_component]
+fn AddTopic() -> Html {
+    let ctx = use_context::<Ctx>().expect("context");
+    let (name, partitions, rf, min_isr) = (
+        use_state(|| "events".to_string()),
+        use_state(|| "3".to_string()),
+        use_state(|| "3".to_string()),
+        use_state(|| "2".to_string()),
+    );
+    let submit = {
+        let d = ctx.dispatch.clone();
+        let (name, partitions, rf, min_isr) = (
+            name.clone(),
+            partitions.clone(),
+            rf.clone(),
+            min_isr.clone(),
+        );
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            d.emit(Action::Edit(Edit::AddTopic {
+                name: (*name).clone(),
+                partitions: (*partitions).clone(),
+                replication_factor: (*rf).clone(),
+                min_insync: (*min_isr).clone(),
+            }));
+        })
+    };
+    html! {
+        <form class="edit" onsubmit={submit}>
+            <h3>{ "Add a topic" }</h3>
+            <div class="row">
+                { field("name", &name, "topic-name") }
+                { field("partitions", &partitions, "topic-partitions") }
+                { field("replication.factor", &rf, "topic-rf") }
+                { field("min.insync.replicas", &min_isr, "topic-min-isr") }
+                <button type="submit" data-testid="topic-add">{ "Add" }</button>
+            </div>
+        </form>
+    }
+}
+
+#[function_component]
+fn AddProducer() -> Html {
+    let ctx = use_context::<Ctx>().expect("context");
+    let first_topic = ctx
+        .snapshot
+        .topics
+        .first()
+        .map(|t| t.name.clone())
+        .unwrap_or_default();
+    let (id, topic, rate, keys, acks) = (
+        use_state(|| "producer-2".to_string()),
+        use_state(move || first_topic),
+        use_state(|| "50".to_string()),
+        use_state(|| "pool:10".to_string()),
+        use_state(|| "all".to_string()),
+    );
+    let submit = {
+        let d = ctx.dispatch.clone();
+        let (id, topic, rate, keys, acks) = (
+            id.clone(),
+            topic.clone(),
+            rate.clone(),
+            keys.clone(),
+            acks.clone(),
+        );
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            d.emit(Action::Edit(Edit::AddProducer {
+                id: (*id).clone(),
+                topic: (*topic).clone(),
+                rate_per_sec: (*rate).clone(),
+                keys: (*keys).clone(),
+                acks: (*acks).clone(),
+            }));
+        })
+    };
+    html! {
+        <form class="edit" onsubmit={submit}>
+            <h3>{ "Add a producer" }</h3>
+            <div class="row">
+                { field("id", &id, "producer-id") }
+                { field("topic", &topic, "producer-topic") }
+                { field("rate/s", &rate, "producer-rate") }
+                { field("keys (none, unique, pool:N)", &keys, "producer-keys") }
+                { field("acks", &acks, "producer-acks") }
+                <button type="submit" data-testid="producer-add">{ "Add" }</button>
+            </div>
+        </form>
+    }
+}
+
+#[function_component]
+fn AddConsumer() -> Html {
+    let ctx = use_context::<Ctx>().expect("context");
+    let first_topic = ctx
+        .snapshot
+        .topics
+        .first()
+        .map(|t| t.name.clone())
+        .unwrap_or_default();
+    let (id, topics, ms, reset) = (
+        use_state(|| "consumer-2".to_string()),
+        use_state(move || first_topic),
+        use_state(|| "5".to_string()),
+        use_state(|| "earliest".to_string()),
+    );
+    let submit = {
+        let d = ctx.dispatch.clone();
+        let (id, topics, ms, reset) = (id.clone(), topics.clone(), ms.clone(), reset.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            d.emit(Action::Edit(Edit::AddConsumer {
+                id: (*id).clone(),
+                topics: (*topics).clone(),
+                processing_ms: (*ms).clone(),
+                offset_reset: (*reset).clone(),
+            }));
+        })
+    };
+    html! {
+        <form class="edit" onsubmit={submit}>
+            <h3>{ "Add a consumer" }</h3>
+            <div class="row">
+                { field("id", &id, "consumer-id") }
+                { field("topics (comma separated)", &topics, "consumer-topics") }
+                { field("ms per record", &ms, "consumer-ms") }
+                { field("auto.offset.reset", &reset, "consumer-reset") }
+                <button type="submit" data-testid="consumer-add">{ "Add" }</button>
+            </div>
+        </form>
+    }
+}
+
+/// Set any configuration by its Kafka name on the cluster, a topic, a producer or a consumer.
+#[function_component]
+fn ConfigEditor() -> Html {
+    let ctx = use_context::<Ctx>().expect("context");
+    let target = use_state(|| "producer:checkout".to_string());
+    let (key, value) = (
+        use_state(|| "linger.ms".to_string()),
+        use_state(|| "20".to_string()),
+    );
+    let mut targets = vec![("cluster".to_string(), "cluster (brokers)".to_string())];
+    targets.extend(
+        ctx.snapshot
+            .topics
+            .iter()
+            .map(|t| (format!("topic:{}", t.name), format!("topic {}", t.name))),
+    );
+    targets.extend(ctx.snapshot.producers.iter().map(|p| {
+        (
+            format!("producer:{}", p.name),
+            format!("producer {}", p.name),
+        )
+    }));
+    targets.extend(ctx.snapshot.consumers.iter().map(|c| {
+        (
+            format!("consumer:{}", c.name),
+            format!("consumer {}", c.name),
+        )
+    }));
+    let parse_target = |t: &str| -> Target {
+        match t.split_once(':') {
+            Some(("topic", n)) => Target::Topic(n.to_string()),
+            Some(("producer", n)) => Target::Producer(n.to_string()),
+            Some(("consumer", n)) => Target::Consumer(n.to_string()),
+            _ => Target::Cluster,
+        }
+    };
+    let pick = {
+        let target = target.clone();
+        Callback::from(move |e: Event| {
+            target.set(e.target_unchecked_into::<HtmlInputElement>().value())
+        })
+    };
+    let submit = {
+        let d = ctx.dispatch.clone();
+        let (target, key, value) = (target.clone(), key.clone(), value.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            d.emit(Action::Edit(Edit::SetConfig {
+                target: parse_target(&target),
+                key: (*key).clone(),
+                value: (*value).clone(),
+            }));
+        })
+    };
+    html! {
+        <form class="edit" onsubmit={submit}>
+            <h3>{ "Change a setting" }</h3>
+            <div class="row">
+                <label>{ "of " }
+                    <select onchange={pick} aria-label="Setting of" data-testid="config-target">
+                        { for targets.iter().map(|(v, label)| html! { <option key={v.clone()} value={v.clone()} selected={*v == *target}>{ label }</option> }) }
+                    </select>
+                </label>
+                { field("Kafka name", &key, "config-key") }
+                { field("value", &value, "config-value") }
+                <button type="submit" data-testid="config-set">{ "Set" }</button>
+            </div>
+            <p class="hint">{ "Changing a setting restarts the run from 0 s, as restarting a Kafka client or broker would." }</p>
+        </form>
+    }
+}
+
+#[function_component]
+fn ScenarioFile() -> Html {
+    let ctx = use_context::<Ctx>().expect("context");
+    let text = use_state(String::new);
+    {
+        let text = text.clone();
+        use_effect_with(ctx.exported.clone(), move |exported| {
+            if let Some(e) = exported {
+                text.set(e.clone());
+            }
+        });
+    }
+    let export = {
+        let request = ctx.request.clone();
+        Callback::from(move |_| request.emit(Request::Export))
+    };
+    let import = {
+        let d = ctx.dispatch.clone();
+        let text = text.clone();
+        Callback::from(move |_| d.emit(Action::Import((*text).clone())))
+    };
+    let edit = {
+        let text = text.clone();
+        Callback::from(move |e: InputEvent| {
+            text.set(e.target_unchecked_into::<HtmlTextAreaElement>().value())
+        })
+    };
+    let download = ctx.exported.as_ref().map(|t| {
+        format!(
+            "data:text/plain;charset=utf-8,{}",
+            String::from(js_sys::encode_uri_component(t))
+        )
+    });
+    html! {
+        <div class="edit">
+            <h3>{ "Scenario file" }</h3>
+            <p class="hint">{ "The whole setup and everything you did, as TOML. " }<code>{ "kplay run file.toml" }</code>{ " replays it exactly." }</p>
+            <div class="row">
+                <button onclick={export} data-testid="export">{ "Export" }</button>
+                if let Some(href) = download {
+                    <a href={href} download="kplay-scenario.toml" data-testid="download">{ "Download" }</a>
+                }
+                <button onclick={import} data-testid="import">{ "Import" }</button>
+            </div>
+            <textarea data-testid="scenario-text" rows="8" value={(*text).clone()} oninput={edit} aria-label="Scenario TOML" spellcheck="false" />
+        </div>
+    }
+}
+
+#[function_component]
+pub fn Setup() -> Html {
+    let ctx = use_context::<Ctx>().expect("context");
+    let brokers = use_state(|| ctx.snapshot.brokers.len().to_string());
+    let set_brokers = {
+        let d = ctx.dispatch.clone();
+        let brokers = brokers.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            d.emit(Action::Edit(Edit::SetBrokers((*brokers).clone())));
+        })
+    };
+    html! {
+        <details class="panel" open=true>
+            <summary><h2>{ "Setup" }</h2></summary>
+            <form class="edit" onsubmit={set_brokers}>
+                <div class="row">
+                    { field("brokers", &brokers, "brokers-count") }
+                    <button type="submit">{ "Set" }</button>
+                </div>
+            </form>
+            <AddTopic />
+            <AddProducer />
+            <AddConsumer />
+            <ConfigEditor />
+            <ScenarioFile />
+        </details>
+    }
+}

@@ -1,0 +1,197 @@
+//! Topics and partitions: each partition as a row of its newest offsets, with the log start,
+//! high watermark and log end marked, each replica's progress, and where consumers are.
+
+use std::collections::BTreeMap;
+
+use kplay_engine::partitioner::murmur2;
+use kplay_engine::snapshot::{PartitionView, RecordView};
+use kplay_playground::{Action, Live};
+use yew::prelude::*;
+
+use crate::Ctx;
+
+/// Okabe–Ito: distinguishable with the common forms of colour blindness.
+const PALETTE: [&str; 7] = [
+    "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
+];
+
+/// A key's colour: the same key always looks the same, in every partition.
+pub fn key_colour(key: Option<&str>) -> &'static str {
+    match key {
+        None => "#9aa0a6",
+        Some(k) => PALETTE[(murmur2(k.as_bytes()) as u32 % PALETTE.len() as u32) as usize],
+    }
+}
+
+fn record_title(r: &RecordView) -> String {
+    let key = r
+        .key
+        .as_deref()
+        .map_or("null".to_string(), |k| format!("{k:?}"));
+    let value = match &r.value {
+        None => "null (tombstone)".to_string(),
+        Some(v) if r.value_bytes > 24 => format!("{} bytes: {v:.24}…", r.value_bytes),
+        Some(v) => format!("{v:?}"),
+    };
+    let headers: Vec<String> = r.headers.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!(
+        "offset {}\nkey {key}\nvalue {value}\nheaders {}\ntimestamp {} ms\nproducer #{} record #{}",
+        r.offset,
+        if headers.is_empty() {
+            "none".to_string()
+        } else {
+            headers.join(", ")
+        },
+        r.timestamp_ms,
+        r.id.producer,
+        r.id.seq
+    )
+}
+
+#[derive(Properties, PartialEq)]
+struct PartitionProps {
+    partition: PartitionView,
+    /// Consumers reading this partition: (name, position).
+    readers: Vec<(String, u64)>,
+    selected: Option<(String, u32, u64)>,
+    on_select: Callback<(String, u32, u64)>,
+}
+
+#[function_component]
+fn PartitionRow(props: &PartitionProps) -> Html {
+    let p = &props.partition;
+    let testid = format!("partition-{}-{}", p.topic, p.partition);
+    let leader = p.leader.map_or("none".to_string(), |l| l.to_string());
+    let offline = p.leader.is_none();
+    html! {
+        <div class={classes!("partition", offline.then_some("offline"))} data-testid={testid}
+             data-leo={p.log_end.to_string()} data-log-start={p.log_start.to_string()} data-hw={p.high_watermark.to_string()}>
+            <div class="partition-head">
+                <span class="pname">{ format!("p{}", p.partition) }</span>
+                <span class="meta" title="leader, epoch, in-sync replicas">
+                    { format!("leader {leader} · epoch {} · ISR {:?}", p.leader_epoch, p.isr) }
+                </span>
+                <span class="meta offsets">{ format!("start {} · HW {} · LEO {}", p.log_start, p.high_watermark, p.log_end) }</span>
+            </div>
+            <div class="log" role="list" aria-label={format!("{} partition {} newest records", p.topic, p.partition)}>
+                if p.latest.first().is_some_and(|r| r.offset > p.log_start) {
+                    <span class="ellipsis" title="older records">{ "…" }</span>
+                } else if p.log_start > 0 {
+                    <span class="marker start" title="log start offset (older records were deleted)">{ format!("{} →", p.log_start) }</span>
+                }
+                { for p.latest.iter().map(|r| {
+                    let uncommitted = r.offset >= p.high_watermark;
+                    let is_selected = props.selected == Some((p.topic.clone(), p.partition, r.offset));
+                    let on_select = {
+                        let cb = props.on_select.clone();
+                        let key = (p.topic.clone(), p.partition, r.offset);
+                        Callback::from(move |_| cb.emit(key.clone()))
+                    };
+                    let here: Vec<&str> = props.readers.iter().filter(|(_, pos)| *pos == r.offset).map(|(n, _)| n.as_str()).collect();
+                    html! {
+                        <button key={r.offset} role="listitem" class={classes!("cell", uncommitted.then_some("uncommitted"), is_selected.then_some("selected"))}
+                            style={format!("--key:{}", key_colour(r.key.as_deref()))} title={record_title(r)} onclick={on_select}>
+                            <span class="off">{ r.offset }</span>
+                            if !here.is_empty() { <span class="reader" title={format!("next for {}", here.join(", "))}>{ "▲" }</span> }
+                        </button>
+                    }
+                }) }
+                <span class="marker leo" title="log end offset: the next record goes here">{ format!("→ {}", p.log_end) }</span>
+                { for props.readers.iter().filter(|(_, pos)| *pos >= p.log_end).map(|(n, _)| html! {
+                    <span class="reader caught-up" title={format!("{n} is caught up")}>{ format!("▲ {n}") }</span>
+                }) }
+            </div>
+            if p.replica_states.len() > 1 {
+                <div class="replicas">
+                    { for p.replica_states.iter().map(|r| {
+                        let width = if p.log_end == 0 { 100 } else { (r.log_end * 100 / p.log_end.max(r.log_end).max(1)).min(100) };
+                        html! {
+                            <div class={classes!("replica", r.is_leader.then_some("leader"), (!r.in_isr).then_some("out"), (!r.up).then_some("down"))}
+                                 key={r.broker} title={format!("broker {}: LEO {}, HW {}{}", r.broker, r.log_end, r.high_watermark, if r.in_isr { ", in sync" } else { ", out of sync" })}>
+                                <span class="rname">{ format!("broker {}{}", r.broker, if r.is_leader { " ★" } else { "" }) }</span>
+                                <span class="bar"><span class="fill" style={format!("width:{width}%")}></span></span>
+                                <span class="rleo">{ format!("LEO {}", r.log_end) }</span>
+                            </div>
+                        }
+                    }) }
+                </div>
+            }
+        </div>
+    }
+}
+
+#[function_component]
+pub fn Topics() -> Html {
+    let ctx = use_context::<Ctx>().expect("context");
+    let selected = use_state(|| None::<(String, u32, u64)>);
+    let on_select = {
+        let selected = selected.clone();
+        Callback::from(move |key: (String, u32, u64)| {
+            let same = selected.as_ref() == Some(&key);
+            selected.set(if same { None } else { Some(key) });
+        })
+    };
+    // Who reads what: (topic, partition) → [(consumer, position)].
+    let mut readers: BTreeMap<(String, u32), Vec<(String, u64)>> = BTreeMap::new();
+    for c in &ctx.snapshot.consumers {
+        for p in &c.partitions {
+            if let Some(pos) = p.position {
+                readers
+                    .entry((p.topic.clone(), p.partition))
+                    .or_default()
+                    .push((c.name.clone(), pos));
+            }
+        }
+    }
+    let detail = selected.as_ref().and_then(|(t, p, o)| {
+        let part = ctx
+            .snapshot
+            .topics
+            .iter()
+            .find(|x| x.name == *t)?
+            .partitions
+            .get(*p as usize)?;
+        part.latest
+            .iter()
+            .find(|r| r.offset == *o)
+            .map(|r| (t.clone(), *p, r.clone()))
+    });
+    html! {
+        <div class="panel">
+            <div class="panel-head"><h2>{ "Topics" }</h2>
+                <span class="hint">{ "Each square is a record at its offset, coloured by key; faded ones are above the high watermark, not yet readable." }</span>
+            </div>
+            if ctx.snapshot.topics.is_empty() {
+                <p class="empty">{ "No topics yet: add one below." }</p>
+            }
+            { for ctx.snapshot.topics.iter().map(|t| {
+                let delete = {
+                    let d = ctx.dispatch.clone();
+                    let name = t.name.clone();
+                    Callback::from(move |_| d.emit(Action::Live(Live::DeleteTopic(name.clone()))))
+                };
+                html! {
+                    <div class="topic" key={t.name.clone()} data-testid={format!("topic-{}", t.name)}>
+                        <div class="topic-head">
+                            <h3>{ &t.name }</h3>
+                            <span class="meta">{ format!("{} partitions · replication factor {}", t.partitions.len(), t.replication_factor) }</span>
+                            { for t.configs.iter().map(|(k, v)| html! { <span class="tag" key={k.clone()}>{ format!("{k}={v}") }</span> }) }
+                            <button class="small" onclick={delete} title="Delete the topic">{ "Delete" }</button>
+                        </div>
+                        { for t.partitions.iter().map(|p| html! {
+                            <PartitionRow key={p.partition} partition={p.clone()}
+                                readers={readers.get(&(p.topic.clone(), p.partition)).cloned().unwrap_or_default()}
+                                selected={(*selected).clone()} on_select={on_select.clone()} />
+                        }) }
+                    </div>
+                }
+            }) }
+            if let Some((t, p, r)) = detail {
+                <div class="record-detail" data-testid="record-detail">
+                    <h3>{ format!("{t}-{p} offset {}", r.offset) }</h3>
+                    <pre>{ record_title(&r) }</pre>
+                </div>
+            }
+        </div>
+    }
+}
