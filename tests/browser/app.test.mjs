@@ -1,6 +1,10 @@
 // End-to-end tests of the playground in headless Chromium against the built dist/.
+// They wait on the page's own state (data attributes), never on wall-clock sleeps.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { serveDist, launch, openPage } from './harness.mjs';
 
 let server;
@@ -16,9 +20,122 @@ after(async () => {
   await server?.close();
 });
 
+const clock = (page) => page.$eval('[data-testid=clock]', (e) => Number(e.dataset.nowUs));
+const leo = (page, topic, p) => page.$eval(`[data-testid=partition-${topic}-${p}]`, (e) => Number(e.dataset.leo));
+
+/// Plays until virtual time passes `us` microseconds, then pauses.
+async function playUntil(page, us) {
+  await page.click('[data-testid=play]');
+  await page.waitForFunction((t) => Number(document.querySelector('[data-testid=clock]').dataset.nowUs) >= t, us, { timeout: 30_000 });
+  await page.click('[data-testid=pause]');
+}
+
+/// Where `kplay partition` says a key goes: the CLI built by the native tests.
+function kplayPartition(key, partitions) {
+  const bin = fileURLToPath(new URL('../../target/debug/kplay', import.meta.url));
+  if (!existsSync(bin)) {
+    const build = spawnSync('cargo', ['build', '-q', '-p', 'kplay-cli'], { stdio: 'inherit' });
+    assert.equal(build.status, 0);
+  }
+  const out = spawnSync(bin, ['partition', '--partitions', String(partitions), '--json', key], { encoding: 'utf8' });
+  assert.equal(out.status, 0, out.stderr);
+  return JSON.parse(out.stdout)[0].partition;
+}
+
 test('the page loads and the app starts without errors', async () => {
   const { page, context, errors } = await openPage(browser, server.url);
   await page.waitForSelector('[data-testid=app-ready]', { timeout: 30_000 });
+  assert.equal(await page.locator('[data-testid^=partition-orders-]').count(), 6);
   assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('a keyed record lands on the partition kplay partition predicts', async () => {
+  const { page, context, errors } = await openPage(browser, server.url);
+  await page.waitForSelector('[data-testid=app-ready]');
+  await playUntil(page, 1_000_000);
+  // Stop the background producer so only our record moves a log end offset.
+  await page.click('[data-testid=producer-checkout] button:has-text("Stop")');
+  await playUntil(page, 2_500_000);
+  const expected = kplayPartition('user-42', 6);
+  const before = [];
+  for (let p = 0; p < 6; p++) before.push(await leo(page, 'orders', p));
+  await page.fill('[data-testid=produce-key]', 'user-42');
+  assert.equal(await page.$eval('[data-testid=produce-explanation]', (e) => Number(e.dataset.partition)), expected);
+  await page.click('[data-testid=produce-submit]');
+  await playUntil(page, 3_500_000);
+  for (let p = 0; p < 6; p++) {
+    const grew = (await leo(page, 'orders', p)) - before[p];
+    assert.equal(grew, p === expected ? 1 : 0, `partition ${p}`);
+  }
+  const title = await page.$eval(`[data-testid=partition-orders-${expected}] .cell:last-of-type`, (e) => e.title);
+  assert.match(title, /key "user-42"/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('the state survives a reload', async () => {
+  const { page, context } = await openPage(browser, server.url);
+  await page.waitForSelector('[data-testid=app-ready]');
+  await playUntil(page, 2_000_000);
+  const t = await clock(page);
+  const leos = [];
+  for (let p = 0; p < 6; p++) leos.push(await leo(page, 'orders', p));
+  await page.reload();
+  await page.waitForSelector('[data-testid=app-ready]');
+  // Saved at a whole millisecond: the same run, the same place.
+  assert.equal(Math.ceil((await clock(page)) / 1000), Math.ceil(t / 1000));
+  for (let p = 0; p < 6; p++) assert.equal(await leo(page, 'orders', p), leos[p]);
+  await context.close();
+});
+
+test('a share link reproduces the run in a new tab', async () => {
+  const { page, context } = await openPage(browser, server.url);
+  await page.waitForSelector('[data-testid=app-ready]');
+  await playUntil(page, 1_500_000);
+  await page.click('[data-testid=crash-1]');
+  await playUntil(page, 3_000_000);
+  await page.click('[data-testid=share]');
+  const url = await page.$eval('[data-testid=share-link]', (e) => e.value);
+  assert.match(url, /#v1\./);
+  const leos = [];
+  for (let p = 0; p < 6; p++) leos.push(await leo(page, 'orders', p));
+  // A fresh browser context: nothing saved, only the link.
+  const other = await openPage(browser, url);
+  await other.page.waitForSelector('[data-testid=app-ready]');
+  for (let p = 0; p < 6; p++) assert.equal(await leo(other.page, 'orders', p), leos[p], `partition ${p}`);
+  assert.equal(await other.page.$eval('[data-testid=broker-1]', (e) => e.dataset.state), 'crashed');
+  assert.equal(await other.page.locator('[data-testid=error-banner]').count(), 0);
+  await other.context.close();
+  await context.close();
+});
+
+test('a broken link shows an error banner and a clean playground', async () => {
+  for (const fragment of ['#v1.%%%broken', '#v1.c2VlZCA9', '#garbage']) {
+    const { page, context, errors } = await openPage(browser, server.url + fragment);
+    await page.waitForSelector('[data-testid=error-banner]', { timeout: 30_000 });
+    assert.match(await page.textContent('[data-testid=error-banner]'), /share link/);
+    assert.equal(await clock(page), 0);
+    assert.equal(await page.locator('[data-testid^=partition-orders-]').count(), 6);
+    assert.deepEqual(errors.filter((e) => !e.includes('favicon')), []);
+    await context.close();
+  }
+});
+
+test('an invalid edit is refused with a message and changes nothing', async () => {
+  const { page, context } = await openPage(browser, server.url);
+  await page.waitForSelector('[data-testid=app-ready]');
+  await page.fill('[data-testid=topic-name]', 'orders');
+  await page.click('[data-testid=topic-add]');
+  await page.waitForSelector('[data-testid=error-banner]');
+  assert.match(await page.textContent('[data-testid=error-banner]'), /already exists/);
+  await page.fill('[data-testid=topic-name]', 'audit');
+  await page.fill('[data-testid=topic-rf]', '7');
+  await page.click('[data-testid=topic-add]');
+  assert.match(await page.textContent('[data-testid=error-banner]'), /replication_factor/);
+  assert.equal(await page.locator('[data-testid^=topic-]:not([data-testid^=topic-name]):not([data-testid^=topic-add]):not([data-testid^=topic-rf]):not([data-testid^=topic-min]):not([data-testid^=topic-partitions])').count(), 1);
+  await page.fill('[data-testid=topic-rf]', '3');
+  await page.click('[data-testid=topic-add]');
+  await page.waitForSelector('[data-testid=partition-audit-2]');
   await context.close();
 });

@@ -123,6 +123,7 @@ pub fn swarm_scenario(seed: u64, acks: &str) -> Scenario {
         partitions: 3,
         replication_factor: 3,
         config: vec![cfg("min.insync.replicas", Int(2))],
+        start_ms: 0,
         line: 0,
     });
     s.producers.push(ProducerDef {

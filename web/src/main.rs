@@ -65,8 +65,8 @@ fn page_url_without_hash() -> String {
     href.split('#').next().unwrap_or_default().to_string()
 }
 
-fn save(p: &mut Playground) {
-    let _ = LocalStorage::set(STORAGE_KEY, p.export());
+fn save(p: &Playground) {
+    let _ = LocalStorage::set(STORAGE_KEY, p.saved());
 }
 
 #[function_component]
@@ -100,7 +100,7 @@ fn App() -> Html {
         Callback::from(move |action: Action| {
             let mut p = playground.borrow_mut();
             let _ = p.dispatch(action);
-            save(&mut p);
+            save(&p);
             drop(p);
             share.set(None);
             refresh();
@@ -159,7 +159,7 @@ fn App() -> Html {
                         });
                         *frames.borrow_mut() += 1;
                         if (*frames.borrow()).is_multiple_of(SAVE_EVERY_FRAMES) {
-                            save(&mut p);
+                            save(&p);
                         }
                         drop(p);
                         refresh();

@@ -254,6 +254,16 @@ impl Playground {
         s.to_toml()
     }
 
+    /// The scenario for automatic saving, without touching the run: `duration_ms` is the
+    /// current virtual time in whole milliseconds (at least 1). A paused playground sits on a
+    /// whole millisecond, so saving it is exact.
+    pub fn saved(&self) -> String {
+        let mut s = self.scenario.clone();
+        s.seed = self.sim.seed();
+        s.duration_ms = self.sim.now().as_millis().max(1);
+        s.to_toml()
+    }
+
     /// The URL fragment that reproduces this playground.
     pub fn share_fragment(&mut self) -> String {
         let text = self.export();
@@ -263,6 +273,11 @@ impl Playground {
 
     /// Applies an action. An action that cannot be applied changes nothing and says why.
     pub fn dispatch(&mut self, action: Action) -> Result<(), String> {
+        if !matches!(action, Action::Frame { .. }) && matches!(self.notice, Some(Notice::Error(_)))
+        {
+            // A new action makes an old error message stale.
+            self.notice = None;
+        }
         let result = self.apply(action);
         if let Err(e) = &result {
             self.notice = Some(Notice::Error(e.clone()));
@@ -273,7 +288,12 @@ impl Playground {
     fn apply(&mut self, action: Action) -> Result<(), String> {
         match action {
             Action::Play => self.playing = true,
-            Action::Pause => self.playing = false,
+            Action::Pause => {
+                self.playing = false;
+                // Stop on a whole millisecond: what is saved or shared is then exactly this.
+                let ms = self.sim.now().as_micros().div_ceil(1000);
+                self.sim.run_until(Instant::from_millis(ms));
+            }
             Action::Step => {
                 self.playing = false;
                 self.sim.step();

@@ -253,3 +253,33 @@ fn import_replaces_everything_or_nothing() {
     assert_eq!(p.now(), Instant::from_millis(500));
     assert_eq!(p.snapshot(0, 0).topics[0].name, "x");
 }
+
+#[test]
+fn a_valid_edit_after_a_refused_one_applies() {
+    let mut p = Playground::welcome();
+    let add = |rf: &str| Edit::AddTopic {
+        name: "audit".into(),
+        partitions: "3".into(),
+        replication_factor: rf.into(),
+        min_insync: "2".into(),
+    };
+    assert!(p.dispatch(Action::Edit(add("7"))).is_err());
+    p.dispatch(Action::Edit(add("3"))).expect("valid");
+    assert_eq!(p.snapshot(0, 0).topics.len(), 2);
+}
+
+#[test]
+fn saving_does_not_change_the_run_and_an_error_clears_on_success() {
+    let mut p = Playground::welcome();
+    let _ = p.saved();
+    assert_eq!(p.now(), Instant::ZERO, "saving is read-only");
+    let bad = Edit::AddTopic {
+        name: "orders".into(),
+        partitions: "1".into(),
+        replication_factor: "1".into(),
+        min_insync: String::new(),
+    };
+    assert!(p.dispatch(Action::Edit(bad)).is_err());
+    p.dispatch(Action::Pause).expect("pause");
+    assert_eq!(p.notice(), None, "the next action clears a stale error");
+}

@@ -354,11 +354,20 @@ fn context_of(command: &Command) -> &'static str {
 }
 
 fn config_error(line: usize, context: &str, e: kplay_engine::config::ConfigError) -> ScenarioError {
-    ScenarioError::field(Some(line), format!("{context}.config.{}", e.key), e.message)
+    ScenarioError::field(
+        Some(line).filter(|&l| l > 0),
+        format!("{context}.config.{}", e.key),
+        e.message,
+    )
 }
 
 fn command_error(line: Option<usize>, context: &str, e: CommandError) -> ScenarioError {
-    ScenarioError::field(line, format!("{context}.{}", e.field), e.message)
+    // Line 0 marks things added from the UI rather than read from a file.
+    ScenarioError::field(
+        line.filter(|&l| l > 0),
+        format!("{context}.{}", e.field),
+        e.message,
+    )
 }
 
 impl Action {
