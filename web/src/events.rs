@@ -6,7 +6,7 @@ use yew::prelude::*;
 use crate::Ctx;
 
 /// Rows shown at most, so the list stays small however busy the run.
-const ROWS: usize = 120;
+const ROWS: usize = 60;
 
 #[function_component]
 pub fn EventLog() -> Html {
@@ -19,15 +19,18 @@ pub fn EventLog() -> Html {
         })
     };
     let needle = filter.to_lowercase();
+    let total = ctx.snapshot.trace_total;
     let rows: Vec<Html> = ctx
         .snapshot
         .trace
         .iter()
         .rev()
-        .map(|e| (e.at, e.kind.to_string()))
-        .filter(|(_, text)| needle.is_empty() || text.to_lowercase().contains(&needle))
+        .enumerate()
+        .map(|(i, e)| (total - i as u64, e.at, e.kind.to_string()))
+        .filter(|(_, _, text)| needle.is_empty() || text.to_lowercase().contains(&needle))
         .take(ROWS)
-        .map(|(at, text)| html! { <li><span class="at">{ at.to_string() }</span>{ text }</li> })
+        // Keyed by position in the whole trace: new events insert at the top, old rows stay.
+        .map(|(n, at, text)| html! { <li key={n}><span class="at">{ at.to_string() }</span>{ text }</li> })
         .collect();
     html! {
         <div class="panel">

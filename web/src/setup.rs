@@ -20,9 +20,25 @@ fn field(label: &str, state: &UseStateHandle<String>, testid: &str) -> Html {
     }
 }
 
+/// What the forms need: names, and the callbacks. Equal from frame to frame, so forms do not
+/// re-render while the simulation runs.
+#[derive(Properties, PartialEq)]
+struct FormProps {
+    dispatch: Callback<Action>,
+    topics: Vec<String>,
+    #[prop_or_default]
+    targets: Vec<(String, String)>,
+}
+
+#[derive(Properties, PartialEq)]
+struct FileProps {
+    dispatch: Callback<Action>,
+    request: Callback<Request>,
+    exported: Option<String>,
+}
+
 #[function_component]
-fn AddTopic() -> Html {
-    let ctx = use_context::<Ctx>().expect("context");
+fn AddTopic(props: &FormProps) -> Html {
     let (name, partitions, rf, min_isr) = (
         use_state(|| "events".to_string()),
         use_state(|| "3".to_string()),
@@ -30,7 +46,7 @@ fn AddTopic() -> Html {
         use_state(|| "2".to_string()),
     );
     let submit = {
-        let d = ctx.dispatch.clone();
+        let d = props.dispatch.clone();
         let (name, partitions, rf, min_isr) = (
             name.clone(),
             partitions.clone(),
@@ -62,14 +78,8 @@ fn AddTopic() -> Html {
 }
 
 #[function_component]
-fn AddProducer() -> Html {
-    let ctx = use_context::<Ctx>().expect("context");
-    let first_topic = ctx
-        .snapshot
-        .topics
-        .first()
-        .map(|t| t.name.clone())
-        .unwrap_or_default();
+fn AddProducer(props: &FormProps) -> Html {
+    let first_topic = props.topics.first().cloned().unwrap_or_default();
     let (id, topic, rate, keys, acks) = (
         use_state(|| "producer-2".to_string()),
         use_state(move || first_topic),
@@ -78,7 +88,7 @@ fn AddProducer() -> Html {
         use_state(|| "all".to_string()),
     );
     let submit = {
-        let d = ctx.dispatch.clone();
+        let d = props.dispatch.clone();
         let (id, topic, rate, keys, acks) = (
             id.clone(),
             topic.clone(),
@@ -113,14 +123,8 @@ fn AddProducer() -> Html {
 }
 
 #[function_component]
-fn AddConsumer() -> Html {
-    let ctx = use_context::<Ctx>().expect("context");
-    let first_topic = ctx
-        .snapshot
-        .topics
-        .first()
-        .map(|t| t.name.clone())
-        .unwrap_or_default();
+fn AddConsumer(props: &FormProps) -> Html {
+    let first_topic = props.topics.first().cloned().unwrap_or_default();
     let (id, topics, ms, reset) = (
         use_state(|| "consumer-2".to_string()),
         use_state(move || first_topic),
@@ -128,7 +132,7 @@ fn AddConsumer() -> Html {
         use_state(|| "earliest".to_string()),
     );
     let submit = {
-        let d = ctx.dispatch.clone();
+        let d = props.dispatch.clone();
         let (id, topics, ms, reset) = (id.clone(), topics.clone(), ms.clone(), reset.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
@@ -156,32 +160,13 @@ fn AddConsumer() -> Html {
 
 /// Set any configuration by its Kafka name on the cluster, a topic, a producer or a consumer.
 #[function_component]
-fn ConfigEditor() -> Html {
-    let ctx = use_context::<Ctx>().expect("context");
+fn ConfigEditor(props: &FormProps) -> Html {
     let target = use_state(|| "producer:checkout".to_string());
     let (key, value) = (
         use_state(|| "linger.ms".to_string()),
         use_state(|| "20".to_string()),
     );
-    let mut targets = vec![("cluster".to_string(), "cluster (brokers)".to_string())];
-    targets.extend(
-        ctx.snapshot
-            .topics
-            .iter()
-            .map(|t| (format!("topic:{}", t.name), format!("topic {}", t.name))),
-    );
-    targets.extend(ctx.snapshot.producers.iter().map(|p| {
-        (
-            format!("producer:{}", p.name),
-            format!("producer {}", p.name),
-        )
-    }));
-    targets.extend(ctx.snapshot.consumers.iter().map(|c| {
-        (
-            format!("consumer:{}", c.name),
-            format!("consumer {}", c.name),
-        )
-    }));
+    let targets = &props.targets;
     let parse_target = |t: &str| -> Target {
         match t.split_once(':') {
             Some(("topic", n)) => Target::Topic(n.to_string()),
@@ -197,7 +182,7 @@ fn ConfigEditor() -> Html {
         })
     };
     let submit = {
-        let d = ctx.dispatch.clone();
+        let d = props.dispatch.clone();
         let (target, key, value) = (target.clone(), key.clone(), value.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
@@ -227,8 +212,8 @@ fn ConfigEditor() -> Html {
 }
 
 #[function_component]
-fn ScenarioFile() -> Html {
-    let ctx = use_context::<Ctx>().expect("context");
+fn ScenarioFile(props: &FileProps) -> Html {
+    let ctx = props;
     let text = use_state(String::new);
     {
         let text = text.clone();
@@ -279,6 +264,27 @@ fn ScenarioFile() -> Html {
 pub fn Setup() -> Html {
     let ctx = use_context::<Ctx>().expect("context");
     let brokers = use_state(|| ctx.snapshot.brokers.len().to_string());
+    let topics: Vec<String> = ctx.snapshot.topics.iter().map(|t| t.name.clone()).collect();
+    let mut targets = vec![("cluster".to_string(), "cluster (brokers)".to_string())];
+    targets.extend(
+        ctx.snapshot
+            .topics
+            .iter()
+            .map(|t| (format!("topic:{}", t.name), format!("topic {}", t.name))),
+    );
+    targets.extend(ctx.snapshot.producers.iter().map(|p| {
+        (
+            format!("producer:{}", p.name),
+            format!("producer {}", p.name),
+        )
+    }));
+    targets.extend(ctx.snapshot.consumers.iter().map(|c| {
+        (
+            format!("consumer:{}", c.name),
+            format!("consumer {}", c.name),
+        )
+    }));
+    let d = ctx.dispatch.clone();
     let set_brokers = {
         let d = ctx.dispatch.clone();
         let brokers = brokers.clone();
@@ -296,11 +302,11 @@ pub fn Setup() -> Html {
                     <button type="submit">{ "Set" }</button>
                 </div>
             </form>
-            <AddTopic />
-            <AddProducer />
-            <AddConsumer />
-            <ConfigEditor />
-            <ScenarioFile />
+            <AddTopic dispatch={d.clone()} topics={topics.clone()} />
+            <AddProducer dispatch={d.clone()} topics={topics.clone()} />
+            <AddConsumer dispatch={d.clone()} topics={topics.clone()} />
+            <ConfigEditor dispatch={d.clone()} topics={topics} targets={targets} />
+            <ScenarioFile dispatch={d} request={ctx.request.clone()} exported={ctx.exported.clone()} />
         </details>
     }
 }

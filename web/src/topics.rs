@@ -19,8 +19,18 @@ const PALETTE: [&str; 7] = [
 pub fn key_colour(key: Option<&str>) -> &'static str {
     match key {
         None => "#9aa0a6",
-        Some(k) => PALETTE[(murmur2(k.as_bytes()) as u32 % PALETTE.len() as u32) as usize],
+        Some(k) => PALETTE[key_slot(k)],
     }
+}
+
+fn key_slot(k: &str) -> usize {
+    (murmur2(k.as_bytes()) as u32 % PALETTE.len() as u32) as usize
+}
+
+/// The CSS class of a key's colour (classes are cheaper to update than inline styles).
+fn key_class(key: Option<&str>) -> &'static str {
+    const CLASSES: [&str; 7] = ["k0", "k1", "k2", "k3", "k4", "k5", "k6"];
+    key.map_or("knull", |k| CLASSES[key_slot(k)])
 }
 
 fn record_title(r: &RecordView) -> String {
@@ -46,6 +56,14 @@ fn record_title(r: &RecordView) -> String {
         r.id.producer,
         r.id.seq
     )
+}
+
+/// A cheap hover text (it is rebuilt on every frame); the click panel has everything.
+fn short_title(r: &RecordView) -> String {
+    match r.key.as_deref() {
+        Some(k) => format!("offset {} · key {k:?} · click for details", r.offset),
+        None => format!("offset {} · null key · click for details", r.offset),
+    }
 }
 
 #[derive(Properties, PartialEq)]
@@ -89,9 +107,9 @@ fn PartitionRow(props: &PartitionProps) -> Html {
                     };
                     let here: Vec<&str> = props.readers.iter().filter(|(_, pos)| *pos == r.offset).map(|(n, _)| n.as_str()).collect();
                     html! {
-                        <button key={r.offset} role="listitem" class={classes!("cell", uncommitted.then_some("uncommitted"), is_selected.then_some("selected"))}
-                            style={format!("--key:{}", key_colour(r.key.as_deref()))} title={record_title(r)} onclick={on_select}>
-                            <span class="off">{ r.offset }</span>
+                        <button key={r.offset} role="listitem" title={short_title(r)} onclick={on_select}
+                            class={classes!("cell", key_class(r.key.as_deref()), uncommitted.then_some("uncommitted"), is_selected.then_some("selected"))}>
+                            { r.offset }
                             if !here.is_empty() { <span class="reader" title={format!("next for {}", here.join(", "))}>{ "▲" }</span> }
                         </button>
                     }
@@ -120,10 +138,21 @@ fn PartitionRow(props: &PartitionProps) -> Html {
     }
 }
 
+/// While playing, each frame refreshes one in this many partition rows, so the work of a frame
+/// stays small however many partitions there are; paused, every row is current.
+const ROW_GROUPS: u64 = 6;
+
 #[function_component]
 pub fn Topics() -> Html {
     let ctx = use_context::<Ctx>().expect("context");
     let selected = use_state(|| None::<(String, u32, u64)>);
+    let shown = use_mut_ref(BTreeMap::<(String, u32), PartitionView>::new);
+    let frame = use_mut_ref(|| 0u64);
+    let group = {
+        let mut f = frame.borrow_mut();
+        *f += 1;
+        *f % ROW_GROUPS
+    };
     let on_select = {
         let selected = selected.clone();
         Callback::from(move |key: (String, u32, u64)| {
@@ -178,10 +207,19 @@ pub fn Topics() -> Html {
                             { for t.configs.iter().map(|(k, v)| html! { <span class="tag" key={k.clone()}>{ format!("{k}={v}") }</span> }) }
                             <button class="small" onclick={delete} title="Delete the topic">{ "Delete" }</button>
                         </div>
-                        { for t.partitions.iter().map(|p| html! {
-                            <PartitionRow key={p.partition} partition={p.clone()}
+                        { for t.partitions.iter().map(|p| {
+                            let id = (p.topic.clone(), p.partition);
+                            let mut cache = shown.borrow_mut();
+                            let fresh = !ctx.playing || u64::from(p.partition) % ROW_GROUPS == group || !cache.contains_key(&id);
+                            if fresh {
+                                cache.insert(id.clone(), p.clone());
+                            }
+                            let view = cache[&id].clone();
+                            html! {
+                            <PartitionRow key={p.partition} partition={view}
                                 readers={readers.get(&(p.topic.clone(), p.partition)).cloned().unwrap_or_default()}
                                 selected={(*selected).clone()} on_select={on_select.clone()} />
+                            }
                         }) }
                     </div>
                 }

@@ -17,12 +17,13 @@ fn main() -> ExitCode {
         Some("serve") => serve(),
         Some("test") => test(),
         Some("build") => ensure_web_tools().and_then(|()| build_site()),
-        Some("bench") => run(
-            "cargo bench",
-            cmd("cargo").args(["bench", "-p", "kplay-engine"]),
-        ),
+        Some("bench") => bench(),
         _ => {
             eprintln!("usage: cargo xtask <serve | test | build | bench>");
+            eprintln!("  serve  install what is missing, build and serve the playground on 127.0.0.1:8080");
+            eprintln!("  test   install what is missing, then every check: fmt, clippy, native, wasm, browser");
+            eprintln!("  build  the release site in dist/");
+            eprintln!("  bench  engine throughput and browser frame time");
             return ExitCode::from(2);
         }
     };
@@ -164,33 +165,84 @@ fn ensure_browser_tools() -> Result<()> {
             &mut apt(&["install", "-y", "chromium", "chromium-driver"]),
         )?;
     }
+    ensure_npm_packages()
+}
+
+/// `trunk` with the npm tools (binaryen's wasm-opt) first on PATH.
+fn trunk() -> Command {
+    let mut c = cmd("trunk");
+    let npm_bin = root().join("tests/browser/node_modules/.bin");
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut paths = vec![npm_bin];
+    paths.extend(std::env::split_paths(&path));
+    c.env("PATH", std::env::join_paths(paths).expect("valid PATH"));
+    c
+}
+
+fn ensure_npm_packages() -> Result<()> {
     let browser = root().join("tests/browser");
-    if browser.join("node_modules/playwright-core").exists() {
-        println!("ok   tests/browser/node_modules");
+    let installed = ["playwright-core", "binaryen"]
+        .iter()
+        .all(|p| browser.join("node_modules").join(p).exists());
+    if installed {
+        println!("ok   tests/browser/node_modules (playwright-core, binaryen)");
+        Ok(())
     } else {
         run(
-            "npm ci (browser tests)",
+            "npm ci (playwright-core, binaryen)",
             cmd("npm")
                 .args(["ci", "--no-audit", "--no-fund"])
                 .current_dir(&browser),
-        )?;
+        )
     }
-    Ok(())
 }
 
 fn build_site() -> Result<()> {
+    ensure_npm_packages()?;
     run(
-        "trunk build --release",
-        cmd("trunk").args(["build", "--release", "--offline"]),
-    )
+        "trunk build --release (wasm-opt -Oz)",
+        trunk().args(["build", "--release", "--offline"]),
+    )?;
+    report_size();
+    Ok(())
+}
+
+/// Prints the size of the built wasm, raw and gzipped (the figure the budget is about).
+fn report_size() {
+    let Ok(entries) = std::fs::read_dir(root().join("dist")) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().is_some_and(|x| x == "wasm") {
+            let raw = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            let gz = Command::new("gzip")
+                .args(["-9", "-c"])
+                .arg(&path)
+                .output()
+                .map(|o| o.stdout.len())
+                .unwrap_or(0);
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            println!(
+                "     {name}: {} KB, {} KB gzipped (budget 600 KB)",
+                raw / 1024,
+                gz / 1024
+            );
+        }
+    }
 }
 
 fn serve() -> Result<()> {
     ensure_web_tools()?;
     println!("\nkplay: serving on http://127.0.0.1:8080 (Ctrl-C to stop)");
+    ensure_npm_packages()?;
     run(
         "trunk serve",
-        cmd("trunk").args([
+        trunk().args([
             "serve",
             "--offline",
             "--address",
@@ -198,6 +250,21 @@ fn serve() -> Result<()> {
             "--port",
             "8080",
         ]),
+    )
+}
+
+/// The benchmarks: engine throughput (`cargo bench`) and the browser's frame time.
+fn bench() -> Result<()> {
+    run(
+        "cargo bench",
+        cmd("cargo").args(["bench", "-p", "kplay-engine"]),
+    )?;
+    ensure_web_tools()?;
+    ensure_browser_tools()?;
+    build_site()?;
+    run(
+        "frame time in headless Chromium",
+        cmd("node").args(["tests/browser/frame-time.mjs", "15"]),
     )
 }
 

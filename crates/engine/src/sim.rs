@@ -1038,6 +1038,7 @@ impl Sim {
             consumers,
             totals,
             trace: recent.skip(skip).cloned().collect(),
+            trace_total: self.trace.total(),
             digest: self.digest(),
         }
     }

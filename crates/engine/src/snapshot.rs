@@ -142,6 +142,8 @@ pub struct Snapshot {
     pub totals: Totals,
     /// The newest trace events, newest last.
     pub trace: Vec<TraceEvent>,
+    /// How many trace events the run has recorded in all (the last one is `trace_total - 1`).
+    pub trace_total: u64,
     pub digest: u64,
 }
 

@@ -1,0 +1,62 @@
+// Frame-time benchmark (not a test: the machines are shared and noisy, so this reports).
+// 3 brokers, 3 topics x 12 partitions (replication factor 3), 5,000 records/s simulated at 1x
+// in headless Chromium against the release build in dist/. A frame's time runs from its
+// requestAnimationFrame timestamp to the first task after it, so it covers the engine step,
+// the Yew render, style, layout and paint. Also checks the DOM does not grow with the log.
+//   node tests/browser/frame-time.mjs [seconds]
+import { serveDist, launch, openPage } from './harness.mjs';
+
+const seconds = Number(process.argv[2] ?? 15);
+const topics = ['orders', 'payments', 'clicks'];
+let scenario = 'seed = 1\nduration_ms = 1\n\n[cluster]\nbrokers = 3\n';
+for (const t of topics) {
+  scenario += `\n[[topic]]\nname = "${t}"\npartitions = 12\nreplication_factor = 3\nconfig = { "min.insync.replicas" = 2 }\n`;
+}
+topics.forEach((t, i) => {
+  const rate = i === 0 ? 1668 : 1666;
+  scenario += `\n[[producer]]\nid = "p-${t}"\ntopic = "${t}"\nrate_per_sec = ${rate}\nkeys = "pool:1000"\nvalue_bytes = 100\n`;
+  scenario += `\n[[consumer]]\nid = "c-${t}"\ntopics = ["${t}"]\nconfig = { "auto.offset.reset" = "earliest" }\n`;
+});
+
+const server = await serveDist();
+const browser = await launch();
+const { page, errors } = await openPage(browser, server.url);
+await page.waitForSelector('[data-testid=app-ready]');
+await page.fill('[data-testid=scenario-text]', scenario);
+await page.click('[data-testid=import]');
+await page.waitForSelector('[data-testid=app-ready]');
+await page.evaluate(() => {
+  window.__frames = [];
+  const loop = (ts) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => window.__frames.push(performance.now() - ts);
+    ch.port2.postMessage(0);
+    requestAnimationFrame(loop);
+  };
+  requestAnimationFrame(loop);
+});
+await page.click('[data-testid=play]');
+const domAt = async () => page.evaluate(() => document.getElementsByTagName('*').length);
+const wait = (ms) => page.waitForFunction((t) => performance.now() > t, null, { timeout: ms + 10_000 }).catch(() => {});
+const t0 = await page.evaluate(() => performance.now());
+await wait(0);
+await page.waitForFunction((t) => performance.now() > t, t0 + (seconds * 1000) / 3, { timeout: seconds * 1000 + 10_000, polling: 500 });
+const domEarly = await domAt();
+const early = await page.$eval('[data-testid=clock]', (e) => Number(e.dataset.nowUs));
+await page.waitForFunction((t) => performance.now() > t, t0 + seconds * 1000, { timeout: seconds * 1000 + 10_000, polling: 500 });
+const domLate = await domAt();
+const late = await page.$eval('[data-testid=clock]', (e) => Number(e.dataset.nowUs));
+const frames = await page.evaluate(() => window.__frames.slice(30)); // skip warm-up
+const acked = await page.textContent('[data-testid=record-totals]');
+await browser.close();
+await server.close();
+
+frames.sort((a, b) => a - b);
+const pct = (p) => frames[Math.min(frames.length - 1, Math.floor((p / 100) * frames.length))];
+const virtualRate = ((late - early) / 1e6) / (seconds * 2 / 3);
+console.log(`frames: ${frames.length} over ${seconds} s of wall time`);
+console.log(`frame time p50 ${pct(50).toFixed(1)} ms, p95 ${pct(95).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${frames[frames.length - 1].toFixed(1)} ms (budget 16.7 ms)`);
+console.log(`virtual seconds per wall second: ${virtualRate.toFixed(2)} (1.00 means the simulation kept up at 1x)`);
+console.log(`DOM elements: ${domEarly} at ${Math.round(early / 1e6)} s, ${domLate} at ${Math.round(late / 1e6)} s`);
+console.log(`records: ${acked}`);
+if (errors.length) console.log('page errors:', errors);
