@@ -139,3 +139,21 @@ test('an invalid edit is refused with a message and changes nothing', async () =
   await page.waitForSelector('[data-testid=partition-audit-2]');
   await context.close();
 });
+
+test('the loss audit finds what acks=1 lost after an isolated leader', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const text = await readFile(new URL('../../scenarios/acks1-isolated-leader.toml', import.meta.url), 'utf8');
+  const { page, context, errors } = await openPage(browser, server.url);
+  await page.waitForSelector('[data-testid=app-ready]');
+  await page.fill('[data-testid=scenario-text]', text);
+  await page.click('[data-testid=import]');
+  await page.waitForSelector('[data-testid=partition-orders-2]');
+  assert.equal(await clock(page), 40_000_000, 'an import replays the file to its end');
+  await page.click('[data-testid=audit]');
+  const lost = await page.$eval('[data-testid=audit-result]', (e) => Number(e.dataset.lost));
+  // The same figure `kplay run` reports for this file.
+  assert.equal(lost, 1585);
+  assert.match(await page.textContent('[data-testid=audit-result]'), /shop record #\d+ → orders-\d offset \d+/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});

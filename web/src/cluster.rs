@@ -4,7 +4,7 @@ use kplay_engine::snapshot::BrokerStatus;
 use kplay_playground::{Action, Live};
 use yew::prelude::*;
 
-use crate::Ctx;
+use crate::{Ctx, Request};
 
 #[function_component]
 pub fn Brokers() -> Html {
@@ -24,10 +24,20 @@ pub fn Brokers() -> Html {
                     { format!("produced {} · acked {} · failed {} · consumed {}", t.produced, t.acked, t.failed, t.consumed) }
                     if t.duplicates > 0 { { format!(" · duplicates {}", t.duplicates) } }
                 </span>
+                <button class="small" data-testid="audit" title="Check every acknowledged record against the logs"
+                    onclick={{ let r = ctx.request.clone(); Callback::from(move |_| r.emit(Request::Audit)) }}>{ "Audit losses" }</button>
                 if any_isolated {
                     <button onclick={live(Live::HealNetwork)} data-testid="heal-network">{ "Heal network" }</button>
                 }
             </div>
+            if let Some(a) = &ctx.audit {
+                <div class={classes!("audit", (a.lost > 0).then_some("lossy"))} data-testid="audit-result" data-lost={a.lost.to_string()}>
+                    { format!("At {}: {} acknowledged, {} lost (acknowledged, then gone from every log).", a.at, a.acked, a.lost) }
+                    if !a.examples.is_empty() {
+                        <ul>{ for a.examples.iter().map(|e| html! { <li>{ e }</li> }) }</ul>
+                    }
+                </div>
+            }
             <div class="brokers">
                 <div class="broker controller" data-testid="controller">
                     <div class="broker-name">{ "controller" }</div>

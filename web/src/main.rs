@@ -40,6 +40,17 @@ pub struct Ctx {
     pub share: Option<String>,
     pub exported: Option<String>,
     pub request: Callback<Request>,
+    /// The last loss audit: at what time, and what it found.
+    pub audit: Option<Audit>,
+}
+
+/// What the loss audit found: every acknowledged record checked against the logs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Audit {
+    pub at: String,
+    pub acked: u64,
+    pub lost: u64,
+    pub examples: Vec<String>,
 }
 
 /// Requests that need the whole page, not just the playground.
@@ -47,6 +58,7 @@ pub struct Ctx {
 pub enum Request {
     Share,
     Export,
+    Audit,
 }
 
 fn location_hash() -> Option<String> {
@@ -79,6 +91,7 @@ fn App() -> Html {
     let version = use_state(|| 0u64);
     let share = use_state(|| None::<String>);
     let exported = use_state(|| None::<String>);
+    let audit = use_state(|| None::<Audit>);
 
     // Re-read the playground into the rendered state.
     let refresh = {
@@ -111,6 +124,7 @@ fn App() -> Html {
         let playground = playground.clone();
         let share = share.clone();
         let exported = exported.clone();
+        let audit = audit.clone();
         let refresh = refresh.clone();
         Callback::from(move |r: Request| {
             let mut p = playground.borrow_mut();
@@ -126,6 +140,19 @@ fn App() -> Html {
                     share.set(Some(url));
                 }
                 Request::Export => exported.set(Some(p.export())),
+                Request::Audit => {
+                    let r = p.sim().report();
+                    let examples = r
+                        .lost
+                        .iter()
+                        .take(20)
+                        .map(|l| {
+                            let offset = l.offset.map_or("?".to_string(), |o| o.to_string());
+                            format!("{} record #{} → {}-{} offset {offset}", l.producer, l.id.seq, l.topic, l.partition)
+                        })
+                        .collect();
+                    audit.set(Some(Audit { at: p.now().to_string(), acked: r.acked, lost: r.lost_acked, examples }));
+                }
             }
             drop(p);
             refresh();
@@ -183,6 +210,7 @@ fn App() -> Html {
         share: (*share).clone(),
         exported: (*exported).clone(),
         request,
+        audit: (*audit).clone(),
     };
     drop(p);
     html! {
