@@ -9,6 +9,8 @@ mod cluster;
 mod controls;
 mod events;
 mod setup;
+#[cfg(test)]
+mod tests;
 mod topics;
 
 use std::cell::RefCell;
@@ -148,10 +150,18 @@ fn App() -> Html {
                         .take(20)
                         .map(|l| {
                             let offset = l.offset.map_or("?".to_string(), |o| o.to_string());
-                            format!("{} record #{} → {}-{} offset {offset}", l.producer, l.id.seq, l.topic, l.partition)
+                            format!(
+                                "{} record #{} → {}-{} offset {offset}",
+                                l.producer, l.id.seq, l.topic, l.partition
+                            )
                         })
                         .collect();
-                    audit.set(Some(Audit { at: p.now().to_string(), acked: r.acked, lost: r.lost_acked, examples }));
+                    audit.set(Some(Audit {
+                        at: p.now().to_string(),
+                        acked: r.acked,
+                        lost: r.lost_acked,
+                        examples,
+                    }));
                 }
             }
             drop(p);

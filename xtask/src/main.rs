@@ -139,8 +139,8 @@ fn ensure_web_tools() -> Result<()> {
 }
 
 fn ensure_browser_tools() -> Result<()> {
-    if Path::new("/usr/bin/chromium").exists() {
-        println!("ok   /usr/bin/chromium");
+    if Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists() {
+        println!("ok   /usr/bin/chromium, /usr/bin/chromedriver");
     } else {
         let sudo = Command::new("id")
             .arg("-u")
@@ -309,19 +309,22 @@ fn test() -> Result<()> {
         "native tests",
         cmd("cargo").args(["test", "--workspace", "--exclude", "kplay-web"]),
     )?;
-    // wasm-bindgen-test-runner (the runner in .cargo/config.toml) runs them in node, as
-    // `wasm-pack test --node` does.
+    // wasm-bindgen-test-runner (the runner in .cargo/config.toml) runs the facade's tests in
+    // node, as `wasm-pack test --node` does, and the web app's component tests in headless
+    // Chromium through chromedriver (capabilities in web/webdriver.json).
     run(
-        "wasm tests",
-        cmd("cargo").args([
-            "test",
-            "-p",
-            "kplay-wasm",
-            "-p",
-            "kplay-web",
-            "--target",
-            WASM_TARGET,
-        ]),
+        "wasm tests (node and headless Chromium)",
+        cmd("cargo")
+            .args([
+                "test",
+                "-p",
+                "kplay-wasm",
+                "-p",
+                "kplay-web",
+                "--target",
+                WASM_TARGET,
+            ])
+            .env("CHROMEDRIVER", "/usr/bin/chromedriver"),
     )?;
     build_site()?;
     run(

@@ -1,0 +1,140 @@
+//! Component tests in a real browser (wasm-bindgen-test with chromedriver): render components
+//! with a playground's snapshot and check the DOM they produce, test hooks included.
+
+use std::rc::Rc;
+
+use kplay_playground::{Action, Notice, Playground};
+use wasm_bindgen_test::*;
+use yew::prelude::*;
+
+use crate::{Ctx, Request};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[derive(Properties, PartialEq)]
+struct HostProps {
+    ctx: Ctx,
+}
+
+#[function_component]
+fn Host(props: &HostProps) -> Html {
+    html! {
+        <ContextProvider<Ctx> context={props.ctx.clone()}>
+            <crate::controls::Banner />
+            <crate::cluster::Brokers />
+            <crate::topics::Topics />
+            <crate::clients::Consumers />
+        </ContextProvider<Ctx>>
+    }
+}
+
+fn ctx_of(p: &Playground, notice: Option<Notice>) -> Ctx {
+    Ctx {
+        snapshot: Rc::new(p.snapshot(crate::RECORD_WINDOW, crate::TRACE_WINDOW)),
+        dispatch: Callback::from(|_: Action| {}),
+        playing: false,
+        speed: 100,
+        notice,
+        share: None,
+        exported: None,
+        request: Callback::from(|_: Request| {}),
+        audit: None,
+    }
+}
+
+/// Renders `ctx` into a fresh element and lets Yew finish rendering.
+async fn render(ctx: Ctx) -> web_sys::Element {
+    let document = gloo::utils::document();
+    let root = document.create_element("div").expect("div");
+    document
+        .body()
+        .expect("body")
+        .append_child(&root)
+        .expect("append");
+    yew::Renderer::<Host>::with_root_and_props(root.clone(), HostProps { ctx }).render();
+    // Yield to the event loop once so the scheduled render runs (no wall-clock wait).
+    yew::platform::time::sleep(std::time::Duration::ZERO).await;
+    root
+}
+
+fn attr(root: &web_sys::Element, selector: &str, name: &str) -> Option<String> {
+    root.query_selector(selector)
+        .ok()
+        .flatten()?
+        .get_attribute(name)
+}
+
+#[wasm_bindgen_test]
+async fn partitions_carry_their_offsets_as_test_hooks() {
+    let mut p = Playground::welcome();
+    p.dispatch(Action::Play).expect("play");
+    for _ in 0..100 {
+        p.dispatch(Action::Frame { elapsed_ms: 30 }).expect("frame");
+    }
+    let snapshot = p.snapshot(crate::RECORD_WINDOW, 0);
+    let root = render(ctx_of(&p, None)).await;
+    for part in &snapshot.topics[0].partitions {
+        let sel = format!("[data-testid=partition-orders-{}]", part.partition);
+        assert_eq!(
+            attr(&root, &sel, "data-leo"),
+            Some(part.log_end.to_string())
+        );
+        assert_eq!(
+            attr(&root, &sel, "data-hw"),
+            Some(part.high_watermark.to_string())
+        );
+        assert_eq!(
+            attr(&root, &sel, "data-log-start"),
+            Some(part.log_start.to_string())
+        );
+    }
+    let lag = snapshot.consumers[0].lag.to_string();
+    assert_eq!(
+        attr(&root, "[data-testid=consumer-billing]", "data-lag"),
+        Some(lag)
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_crashed_broker_is_shown_as_crashed() {
+    let mut p = Playground::welcome();
+    p.dispatch(Action::Live(kplay_playground::Live::CrashBroker(2)))
+        .expect("crash");
+    // Live actions take effect at the next whole millisecond.
+    p.dispatch(Action::Play).expect("play");
+    p.dispatch(Action::Frame { elapsed_ms: 10 }).expect("frame");
+    let root = render(ctx_of(&p, None)).await;
+    assert_eq!(
+        attr(&root, "[data-testid=broker-2]", "data-state").as_deref(),
+        Some("crashed")
+    );
+    assert_eq!(
+        attr(&root, "[data-testid=broker-0]", "data-state").as_deref(),
+        Some("up")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn an_error_notice_shows_the_banner() {
+    let p = Playground::welcome();
+    let root = render(ctx_of(
+        &p,
+        Some(Notice::Error("`partitions`: enter a whole number".into())),
+    ))
+    .await;
+    let banner = root
+        .query_selector("[data-testid=error-banner]")
+        .ok()
+        .flatten()
+        .expect("banner");
+    assert!(banner
+        .text_content()
+        .unwrap_or_default()
+        .contains("partitions"));
+    let quiet = render(ctx_of(&p, None)).await;
+    assert!(quiet
+        .query_selector("[data-testid=error-banner]")
+        .ok()
+        .flatten()
+        .is_none());
+}
