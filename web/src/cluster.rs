@@ -2,9 +2,54 @@
 
 use kplay_engine::snapshot::BrokerStatus;
 use kplay_playground::{Action, Live};
+use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::{Ctx, Request};
+
+/// Adds latency between two brokers (0 restores the link).
+#[function_component]
+fn SlowLink() -> Html {
+    let ctx = use_context::<Ctx>().expect("context");
+    let (a, b, ms) = (
+        use_state(|| "0".to_string()),
+        use_state(|| "1".to_string()),
+        use_state(|| "200".to_string()),
+    );
+    let bind = |s: &UseStateHandle<String>| {
+        let s = s.clone();
+        Callback::from(move |e: InputEvent| {
+            s.set(e.target_unchecked_into::<HtmlInputElement>().value())
+        })
+    };
+    let submit = {
+        let d = ctx.dispatch.clone();
+        let (a, b, ms) = (a.clone(), b.clone(), ms.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            // Unparsable numbers become out-of-range ones, which the engine refuses by name.
+            let n = |s: &str| s.trim().parse::<u32>().unwrap_or(u32::MAX);
+            let extra_ms = ms.trim().parse::<u64>().unwrap_or(u64::MAX);
+            d.emit(Action::Live(Live::SlowLink {
+                broker: n(&a),
+                peer: n(&b),
+                extra_ms,
+            }));
+        })
+    };
+    html! {
+        <form class="slow-link" onsubmit={submit}>
+            { "Slow link between broker" }
+            <input value={(*a).clone()} oninput={bind(&a)} aria-label="first broker" />
+            { "and" }
+            <input value={(*b).clone()} oninput={bind(&b)} aria-label="second broker" />
+            { "by" }
+            <input value={(*ms).clone()} oninput={bind(&ms)} aria-label="extra latency in ms" />
+            { "ms" }
+            <button type="submit" data-testid="slow-link">{ "Apply" }</button>
+        </form>
+    }
+}
 
 #[function_component]
 pub fn Brokers() -> Html {
@@ -76,6 +121,7 @@ pub fn Brokers() -> Html {
                     }
                 }) }
             </div>
+            <SlowLink />
         </div>
     }
 }

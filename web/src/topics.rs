@@ -122,12 +122,18 @@ fn PartitionRow(props: &PartitionProps) -> Html {
             if p.replica_states.len() > 1 {
                 <div class="replicas">
                     { for p.replica_states.iter().map(|r| {
-                        let width = if p.log_end == 0 { 100 } else { (r.log_end * 100 / p.log_end.max(r.log_end).max(1)).min(100) };
+                        let scale = p.log_end.max(r.log_end).max(1);
+                        let width = if p.log_end == 0 { 100 } else { (r.log_end * 100 / scale).min(100) };
+                        // The high watermark as a line across every replica's bar.
+                        let hw_at = (p.high_watermark * 100 / scale).min(100);
                         html! {
                             <div class={classes!("replica", r.is_leader.then_some("leader"), (!r.in_isr).then_some("out"), (!r.up).then_some("down"))}
                                  key={r.broker} title={format!("broker {}: LEO {}, HW {}{}", r.broker, r.log_end, r.high_watermark, if r.in_isr { ", in sync" } else { ", out of sync" })}>
                                 <span class="rname">{ format!("broker {}{}", r.broker, if r.is_leader { " ★" } else { "" }) }</span>
-                                <span class="bar"><span class="fill" style={format!("width:{width}%")}></span></span>
+                                <span class="bar">
+                                    <span class="fill" style={format!("width:{width}%")}></span>
+                                    <span class="hw" style={format!("left:{hw_at}%")} title={format!("high watermark {}", p.high_watermark)}></span>
+                                </span>
                                 <span class="rleo">{ format!("LEO {}", r.log_end) }</span>
                             </div>
                         }

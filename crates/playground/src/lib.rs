@@ -52,6 +52,11 @@ pub enum Live {
     },
     IsolateBroker(u32),
     HealNetwork,
+    SlowLink {
+        broker: u32,
+        peer: u32,
+        extra_ms: u64,
+    },
     StartProducer(String),
     StopProducer(String),
     SetRate {
@@ -394,6 +399,15 @@ impl Playground {
                 brokers: vec![broker],
             },
             Live::HealNetwork => TimelineAction::HealNetwork,
+            Live::SlowLink {
+                broker,
+                peer,
+                extra_ms,
+            } => TimelineAction::SlowLink {
+                broker,
+                peer,
+                extra_ms,
+            },
             Live::StartProducer(producer) => TimelineAction::StartProducer { producer },
             Live::StopProducer(producer) => TimelineAction::StopProducer { producer },
             Live::SetRate {
