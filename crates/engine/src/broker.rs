@@ -1044,18 +1044,7 @@ impl Broker {
             let mut isr = r.isr.clone();
             isr.push(follower);
             isr.sort_unstable();
-            let request = AlterPartitionRequest {
-                tp: tp.clone(),
-                leader: me,
-                leader_epoch: r.leader_epoch,
-                partition_epoch: r.partition_epoch,
-                new_isr: isr.clone(),
-            };
-            r.isr_change_in_flight = Some(isr);
-            out.push(Effect::Send {
-                to: NodeId::Controller,
-                msg: Message::AlterPartition(request),
-            });
+            propose_isr(r, tp, me, isr, out);
         }
     }
 
@@ -1095,18 +1084,7 @@ impl Broker {
                 .copied()
                 .filter(|b| !lagging.contains(b))
                 .collect();
-            let request = AlterPartitionRequest {
-                tp: tp.clone(),
-                leader: me,
-                leader_epoch: r.leader_epoch,
-                partition_epoch: r.partition_epoch,
-                new_isr: isr.clone(),
-            };
-            r.isr_change_in_flight = Some(isr);
-            out.push(Effect::Send {
-                to: NodeId::Controller,
-                msg: Message::AlterPartition(request),
-            });
+            propose_isr(r, tp, me, isr, out);
         }
     }
 
@@ -1314,6 +1292,29 @@ impl Broker {
         self.next_request_id += 1;
         self.next_request_id
     }
+}
+
+/// Asks the controller for a new ISR (AlterPartition); one change is in flight at a time, and
+/// until it is answered the leader counts the proposed members too (the maximal ISR).
+fn propose_isr(
+    r: &mut Replica,
+    tp: &TopicPartition,
+    me: u32,
+    isr: Vec<u32>,
+    out: &mut Vec<Effect>,
+) {
+    let request = AlterPartitionRequest {
+        tp: tp.clone(),
+        leader: me,
+        leader_epoch: r.leader_epoch,
+        partition_epoch: r.partition_epoch,
+        new_isr: isr.clone(),
+    };
+    r.isr_change_in_flight = Some(isr);
+    out.push(Effect::Send {
+        to: NodeId::Controller,
+        msg: Message::AlterPartition(request),
+    });
 }
 
 /// Kafka's `lastCaughtUpTimeMs` rule (§3.3) on a follower fetch at `fetch_offset`.

@@ -1273,32 +1273,28 @@ pub fn validate_topic_name(name: &str) -> Result<(), CommandError> {
     if name == "." || name == ".." {
         return reject("name", "a topic name cannot be \".\" or \"..\"");
     }
-    if let Some(c) = name
+    legal_characters("name", name, "a topic name")
+}
+
+/// Topic names and client ids use Kafka's legal characters: letters, digits, '.', '_', '-'.
+fn legal_characters(field: &str, name: &str, what: &str) -> Result<(), CommandError> {
+    match name
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
     {
-        return reject(
-            "name",
-            format!("{c:?} is not allowed in a topic name (use letters, digits, '.', '_', '-')"),
-        );
+        Some(c) => reject(
+            field,
+            format!("{c:?} is not allowed in {what} (use letters, digits, '.', '_', '-')"),
+        ),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn validate_client_name(name: &str) -> Result<(), CommandError> {
     if name.is_empty() || name.len() > 64 {
         return reject("id", "an id has 1 to 64 characters");
     }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
-        return reject(
-            "id",
-            format!("{c:?} is not allowed in an id (use letters, digits, '.', '_', '-')"),
-        );
-    }
-    Ok(())
+    legal_characters("id", name, "an id")
 }
 
 fn record_view(offset: Offset, r: &crate::record::Record) -> RecordView {
