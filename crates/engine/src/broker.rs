@@ -259,6 +259,20 @@ struct DelayedProduce {
     waiting: Vec<(usize, Offset)>,
 }
 
+impl DelayedProduce {
+    /// Sends the produce response with every partition's result as it stands.
+    fn answer(self, out: &mut Vec<Effect>) {
+        let response = ProduceResponse {
+            correlation_id: self.correlation_id,
+            results: self.results,
+        };
+        out.push(Effect::Send {
+            to: self.from,
+            msg: Message::ProduceResponse(response),
+        });
+    }
+}
+
 /// A broker.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Broker {
@@ -479,14 +493,7 @@ impl Broker {
                 .waiting
                 .retain(|&(i, _)| delayed.results[i].tp != *tp);
             if delayed.waiting.is_empty() {
-                let response = ProduceResponse {
-                    correlation_id: delayed.correlation_id,
-                    results: delayed.results,
-                };
-                out.push(Effect::Send {
-                    to: delayed.from,
-                    msg: Message::ProduceResponse(response),
-                });
+                delayed.answer(out);
             } else {
                 self.delayed_produces.insert(id, delayed);
             }
@@ -536,14 +543,7 @@ impl Broker {
                     for &(i, _) in &delayed.waiting {
                         delayed.results[i].error = ErrorCode::RequestTimedOut;
                     }
-                    let response = ProduceResponse {
-                        correlation_id: delayed.correlation_id,
-                        results: delayed.results,
-                    };
-                    out.push(Effect::Send {
-                        to: delayed.from,
-                        msg: Message::ProduceResponse(response),
-                    });
+                    delayed.answer(out);
                 }
             }
             Input::Timer(Timer::RetentionCheck) => {
@@ -835,14 +835,7 @@ impl Broker {
         }
         for id in done {
             let delayed = self.delayed_produces.remove(&id).expect("present");
-            let response = ProduceResponse {
-                correlation_id: delayed.correlation_id,
-                results: delayed.results,
-            };
-            out.push(Effect::Send {
-                to: delayed.from,
-                msg: Message::ProduceResponse(response),
-            });
+            delayed.answer(out);
         }
     }
 
