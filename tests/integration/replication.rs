@@ -95,3 +95,41 @@ fn without_unclean_election_the_partition_waits_for_its_last_in_sync_replica() {
     assert!(!trace_lines(&sim, "offline").is_empty());
     assert!(trace_lines(&sim, "UNCLEAN").is_empty());
 }
+
+#[test]
+fn leadership_moves_back_to_the_preferred_replica_after_it_returns() {
+    // auto.leader.rebalance.enable (default true), checked every 10 s here instead of 300 s.
+    let text = r#"
+seed = 4
+duration_ms = 45000
+[cluster]
+brokers = 3
+config = { "leader.imbalance.check.interval.seconds" = 10 }
+[[topic]]
+name = "t"
+partitions = 3
+replication_factor = 3
+[[producer]]
+id = "p"
+topic = "t"
+rate_per_sec = 100
+[[event]]
+at_ms = 2000
+action = "crash_broker"
+broker = 0
+[[event]]
+at_ms = 15000
+action = "restart_broker"
+broker = 0
+"#;
+    let (sim, r) = run_checked("preferred-leader", text, None);
+    let metadata = sim.metadata();
+    let topic = &metadata.topics["t"];
+    for (p, pm) in topic.partitions.iter().enumerate() {
+        assert_eq!(pm.leader, Some(pm.replicas[0]), "t-{p} is led by its preferred replica again: {pm:?}");
+    }
+    // Broker 0 led something before the crash, lost it, and got it back.
+    let moves = trace_lines(&sim, "elected leader");
+    assert!(moves.iter().any(|l| l.contains("broker 0 elected")), "{moves:?}");
+    assert_eq!(r.lost_acked, 0);
+}
