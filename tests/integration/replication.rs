@@ -126,10 +126,17 @@ broker = 0
     let metadata = sim.metadata();
     let topic = &metadata.topics["t"];
     for (p, pm) in topic.partitions.iter().enumerate() {
-        assert_eq!(pm.leader, Some(pm.replicas[0]), "t-{p} is led by its preferred replica again: {pm:?}");
+        assert_eq!(
+            pm.leader,
+            Some(pm.replicas[0]),
+            "t-{p} is led by its preferred replica again: {pm:?}"
+        );
     }
     // Broker 0 led something before the crash, lost it, and got it back.
     let moves = trace_lines(&sim, "elected leader");
-    assert!(moves.iter().any(|l| l.contains("broker 0 elected")), "{moves:?}");
+    assert!(
+        moves.iter().any(|l| l.contains("broker 0 elected")),
+        "{moves:?}"
+    );
     assert_eq!(r.lost_acked, 0);
 }

@@ -356,10 +356,6 @@ impl Broker {
         self.replicas.get(tp)
     }
 
-    pub fn metadata_version(&self) -> u64 {
-        self.metadata.version
-    }
-
     fn heartbeat(&self, out: &mut Vec<Effect>) {
         let msg = Message::BrokerHeartbeat {
             broker: self.id,
@@ -470,7 +466,6 @@ impl Broker {
             }
         }
         self.metadata = metadata;
-        self.replica_fetches.retain(|_, _| true);
         self.send_replica_fetches(now, out);
     }
 
@@ -953,15 +948,13 @@ impl Broker {
                     continue;
                 }
             }
-            if let (Some(follower), Some(last_epoch)) = (request.replica_id, fp.last_fetched_epoch)
-            {
+            if let (Some(_), Some(last_epoch)) = (request.replica_id, fp.last_fetched_epoch) {
                 let (epoch, end) = replica.end_offset_for_epoch(last_epoch);
                 if epoch != last_epoch || end < fp.fetch_offset {
                     let mut p = empty_fetch(&fp.tp, ErrorCode::None);
                     p.diverging = Some((epoch, end));
                     p.high_watermark = replica.high_watermark;
                     partitions.push(p);
-                    let _ = follower;
                     continue;
                 }
             }

@@ -245,7 +245,7 @@ impl Consumer {
         match input {
             Input::Message { from, msg } => match msg {
                 Message::MetadataResponse { metadata, .. } => self.on_metadata(now, metadata),
-                Message::FetchResponse(r) => self.on_fetch_response(now, from, r, out),
+                Message::FetchResponse(r) => self.on_fetch_response(now, from, r),
                 Message::ListOffsetsResponse(r) => self.on_list_offsets(now, r, out),
                 other => unreachable!("consumer got {}", other.kind()),
             },
@@ -420,7 +420,7 @@ impl Consumer {
 
     fn on_list_offsets(
         &mut self,
-        _now: Instant,
+        now: Instant,
         response: ListOffsetsResponse,
         out: &mut Vec<Effect>,
     ) {
@@ -431,7 +431,7 @@ impl Consumer {
             };
             p.reset_in_flight = false;
             if error != ErrorCode::None {
-                self.refresh_metadata_by(_now + self.config.retry_backoff);
+                self.refresh_metadata_by(now + self.config.retry_backoff);
                 continue;
             }
             if p.position.is_none() {
@@ -506,13 +506,7 @@ impl Consumer {
         }
     }
 
-    fn on_fetch_response(
-        &mut self,
-        now: Instant,
-        from: NodeId,
-        response: FetchResponse,
-        out: &mut Vec<Effect>,
-    ) {
+    fn on_fetch_response(&mut self, now: Instant, from: NodeId, response: FetchResponse) {
         let NodeId::Broker(broker) = from else {
             unreachable!("fetch responses come from brokers")
         };
@@ -555,7 +549,6 @@ impl Consumer {
                 }
             }
         }
-        let _ = out;
     }
 
     /// `poll()`: up to `max.poll.records`, draining one partition's fetched data before the next.

@@ -8,7 +8,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::broker::Broker;
-use crate::config::{ConfigError, Configs, Scope};
+use crate::config::{ConfigError, Configs};
 use crate::consumer::{AppState, Consumer, ConsumerSpec};
 use crate::controller::Controller;
 use crate::ledger::{Ledger, Outcome};
@@ -1373,14 +1373,4 @@ fn consumer_view(c: &Consumer) -> ConsumerView {
         lag: partitions.iter().filter_map(|p| p.lag).sum(),
         partitions,
     }
-}
-
-/// Broker-scope configs with defaults, for tests and hosts that want a plain cluster.
-pub fn default_broker_configs() -> Configs {
-    Configs::new(Scope::Broker)
-}
-
-/// A duration in whole milliseconds, for hosts converting user input.
-pub fn millis(ms: u64) -> Duration {
-    Duration::from_millis(ms)
 }
