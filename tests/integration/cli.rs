@@ -171,3 +171,55 @@ fn check_runs_every_invariant_and_says_what_it_verified() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(!out.stdout.contains("no acknowledged record was lost"));
 }
+
+#[test]
+fn assign_prints_what_each_assignor_gives() {
+    let group = |strategy: &str| {
+        format!(
+            r#"{{"strategy": "{strategy}", "topics": {{"t0": 3, "t1": 3}}, "members": [
+                {{"id": "C0", "topics": ["t0", "t1"], "owned": [], "generation": 1, "instance_id": null}},
+                {{"id": "C1", "topics": ["t0", "t1"]}}]}}"#
+        )
+    };
+    let range = kplay(&["assign"], &group("range"));
+    assert_eq!(range.code, 0, "{}", range.stderr);
+    let v: serde_json::Value = serde_json::from_str(&range.stdout).expect("json");
+    assert_eq!(
+        v,
+        serde_json::json!({"C0": [["t0", 0], ["t0", 1], ["t1", 0], ["t1", 1]], "C1": [["t0", 2], ["t1", 2]]})
+    );
+    let rr = kplay(&["assign"], &group("roundrobin"));
+    let v: serde_json::Value = serde_json::from_str(&rr.stdout).expect("json");
+    assert_eq!(
+        v,
+        serde_json::json!({"C0": [["t0", 0], ["t0", 2], ["t1", 1]], "C1": [["t0", 1], ["t1", 0], ["t1", 2]]})
+    );
+}
+
+#[test]
+fn assign_refuses_bad_input_with_exit_2() {
+    let cases = [
+        ("{not json", "invalid JSON"),
+        (
+            r#"{"strategy": "fastest", "topics": {}, "members": []}"#,
+            "unknown assignor",
+        ),
+        (
+            r#"{"strategy": "range", "topics": {"t": 0}, "members": []}"#,
+            "topics.t",
+        ),
+        (
+            r#"{"strategy": "range", "topics": {"t": 1}, "members": [{"id": "a", "topics": ["t"], "owned": [["t"]]}]}"#,
+            "owned",
+        ),
+        (
+            r#"{"strategy": "range", "topics": {"t": 1}, "members": [{"id": "a", "topics": ["t"]}, {"id": "a", "topics": ["t"]}]}"#,
+            "twice",
+        ),
+    ];
+    for (input, needle) in cases {
+        let out = kplay(&["assign"], input);
+        assert_eq!(out.code, 2, "{input}");
+        assert!(out.stderr.contains(needle), "{input}: {}", out.stderr);
+    }
+}

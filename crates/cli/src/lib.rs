@@ -7,8 +7,7 @@ use std::io::{BufRead, Write};
 use kplay_engine::partitioner;
 use kplay_scenario::{report_json, Scenario};
 
-const USAGE: &str = "\
-kplay: a deterministic Apache Kafka cluster simulator
+const USAGE: &str = r#"kplay: a deterministic Apache Kafka cluster simulator
 
 USAGE:
     kplay run FILE [--seed N] [--json] [--trace N] [--check]
@@ -22,8 +21,13 @@ USAGE:
     kplay partition --partitions N [--json] [KEY...]
         Print the partition Kafka's default partitioner picks for each key
         (keys from standard input, one per line, when none are given).
+    kplay assign
+        Read a group from standard input as JSON and print what an assignor gives:
+        {"strategy": "range" | "roundrobin" | "sticky" | "cooperative-sticky",
+         "topics": {"t0": 3}, "members": [{"id": "C0", "topics": ["t0"],
+         "owned": [["t0", 0]], "generation": 1, "instance_id": null}]}
     kplay help
-";
+"#;
 
 /// Why a command did not succeed: printed to stderr.
 enum Failure {
@@ -43,6 +47,7 @@ pub fn main_with(
     let result = match args.first().map(String::as_str) {
         Some("run") => run(&args[1..], out),
         Some("partition") => partition(&args[1..], stdin, out),
+        Some("assign") => assign(stdin, out),
         Some("help" | "--help" | "-h") => {
             let _ = write!(out, "{USAGE}");
             Ok(())
@@ -294,5 +299,127 @@ fn partition(args: &[String], stdin: &mut dyn BufRead, out: &mut dyn Write) -> R
             format!("{positive} % {n} = {p}")
         );
     }
+    Ok(())
+}
+
+/// The largest partition count `kplay assign` accepts per topic.
+const MAX_ASSIGN_PARTITIONS: u64 = 100_000;
+
+fn assign(stdin: &mut dyn BufRead, out: &mut dyn Write) -> Result<(), Failure> {
+    use kplay_engine::group::assignor::{self, Member, Strategy};
+    use serde_json::Value;
+    let bad = |m: String| Failure::BadInput(m);
+    let mut text = String::new();
+    stdin
+        .read_to_string(&mut text)
+        .map_err(|e| bad(format!("cannot read standard input: {e}")))?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+    let strategy_name = v
+        .get("strategy")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("`strategy`: missing or not a string".into()))?;
+    let strategy = Strategy::parse(strategy_name).ok_or_else(|| {
+        bad(format!("`strategy`: unknown assignor {strategy_name:?}; use range, roundrobin, sticky or cooperative-sticky"))
+    })?;
+    let mut topics = std::collections::BTreeMap::new();
+    for (name, n) in v
+        .get("topics")
+        .and_then(Value::as_object)
+        .ok_or_else(|| bad("`topics`: missing or not an object".into()))?
+    {
+        let n = n
+            .as_u64()
+            .filter(|&n| (1..=MAX_ASSIGN_PARTITIONS).contains(&n))
+            .ok_or_else(|| {
+                bad(format!(
+                    "`topics.{name}`: a partition count from 1 to {MAX_ASSIGN_PARTITIONS}"
+                ))
+            })?;
+        topics.insert(name.clone(), n as u32);
+    }
+    let mut members = Vec::new();
+    let list = v
+        .get("members")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("`members`: missing or not an array".into()))?;
+    for (i, m) in list.iter().enumerate() {
+        let field = |f: &str| format!("`members[{i}].{f}`");
+        let id = m
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad(format!("{}: missing or not a string", field("id"))))?;
+        if members.iter().any(|x: &Member| x.id == id) {
+            return Err(bad(format!("{}: {id:?} appears twice", field("id"))));
+        }
+        let subs = m
+            .get("topics")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad(format!("{}: missing or not an array", field("topics"))))?;
+        let subs: Option<Vec<String>> = subs
+            .iter()
+            .map(|t| t.as_str().map(str::to_string))
+            .collect();
+        let subs =
+            subs.ok_or_else(|| bad(format!("{}: topic names are strings", field("topics"))))?;
+        let mut owned = Vec::new();
+        for o in m
+            .get("owned")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            let pair = o.as_array().filter(|p| p.len() == 2);
+            let tp = pair.and_then(|p| {
+                Some((
+                    p[0].as_str()?.to_string(),
+                    u32::try_from(p[1].as_u64()?).ok()?,
+                ))
+            });
+            owned.push(tp.ok_or_else(|| {
+                bad(format!(
+                    "{}: each entry is [\"topic\", partition]",
+                    field("owned")
+                ))
+            })?);
+        }
+        let generation = match m.get("generation") {
+            None | Some(Value::Null) => None,
+            Some(g) => Some(
+                g.as_i64()
+                    .and_then(|g| i32::try_from(g).ok())
+                    .ok_or_else(|| bad(format!("{}: an integer", field("generation"))))?,
+            ),
+        };
+        let instance_id = match m.get("instance_id") {
+            None | Some(Value::Null) => None,
+            Some(s) => Some(
+                s.as_str()
+                    .ok_or_else(|| bad(format!("{}: a string or null", field("instance_id"))))?
+                    .to_string(),
+            ),
+        };
+        members.push(Member {
+            id: id.to_string(),
+            instance_id,
+            topics: subs,
+            owned,
+            generation,
+        });
+    }
+    let assignment = assignor::assign(strategy, &topics, &members);
+    let json: serde_json::Map<String, Value> = assignment
+        .into_iter()
+        .map(|(id, tps)| {
+            (
+                id,
+                Value::Array(
+                    tps.into_iter()
+                        .map(|(t, p)| serde_json::json!([t, p]))
+                        .collect(),
+                ),
+            )
+        })
+        .collect();
+    let _ = writeln!(out, "{}", Value::Object(json));
     Ok(())
 }

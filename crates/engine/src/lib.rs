@@ -10,6 +10,7 @@ pub mod check;
 pub mod config;
 pub mod consumer;
 pub mod controller;
+pub mod group;
 pub mod ledger;
 pub mod log;
 pub mod metadata;

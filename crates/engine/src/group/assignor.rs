@@ -1,0 +1,549 @@
+//! The classic protocol's client-side assignors, computed as Kafka computes them
+//! (reference §4.4): range, roundrobin, sticky and cooperative-sticky.
+//!
+//! Pure functions: members and partition counts in, an assignment out. Deterministic: every
+//! ordering Kafka leaves to a hash map is made explicit (member ids, then topics, then
+//! partition numbers).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A (topic, partition) as the assignors see it.
+pub type Tp = (String, u32);
+
+/// Who asks for partitions: a member's id, static instance id, subscription and what it owns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub id: String,
+    pub instance_id: Option<String>,
+    pub topics: Vec<String>,
+    /// Partitions the member owns now (cooperative protocol, and sticky's stickiness).
+    pub owned: Vec<Tp>,
+    /// The generation in which it owned them; claims from older generations lose.
+    pub generation: Option<i32>,
+}
+
+/// The assignor strategies of `partition.assignment.strategy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    Range,
+    RoundRobin,
+    Sticky,
+    CooperativeSticky,
+}
+
+impl Strategy {
+    pub fn parse(name: &str) -> Option<Strategy> {
+        match name {
+            "range" => Some(Strategy::Range),
+            "roundrobin" => Some(Strategy::RoundRobin),
+            "sticky" => Some(Strategy::Sticky),
+            "cooperative-sticky" => Some(Strategy::CooperativeSticky),
+            _ => None,
+        }
+    }
+}
+
+/// Member id → its partitions, sorted.
+pub type Assignment = BTreeMap<String, Vec<Tp>>;
+
+/// Computes an assignment. `partitions` gives each topic's partition count; subscriptions to
+/// topics that do not exist are ignored, as Kafka does.
+pub fn assign(
+    strategy: Strategy,
+    partitions: &BTreeMap<String, u32>,
+    members: &[Member],
+) -> Assignment {
+    let mut out = match strategy {
+        Strategy::Range => range(partitions, members),
+        Strategy::RoundRobin => round_robin(partitions, members),
+        Strategy::Sticky => sticky(partitions, members),
+        Strategy::CooperativeSticky => cooperative_sticky(partitions, members),
+    };
+    for m in members {
+        out.entry(m.id.clone()).or_default();
+    }
+    for v in out.values_mut() {
+        v.sort();
+    }
+    out
+}
+
+/// Kafka's member order for range and roundrobin: static members first by instance id, then
+/// dynamic members by member id.
+fn kafka_order(members: &[Member]) -> Vec<&Member> {
+    let mut sorted: Vec<&Member> = members.iter().collect();
+    sorted.sort_by(|a, b| match (&a.instance_id, &b.instance_id) {
+        (Some(x), Some(y)) => x.cmp(y).then(a.id.cmp(&b.id)),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.id.cmp(&b.id),
+    });
+    sorted
+}
+
+/// RangeAssignor: per topic, contiguous ranges; the first `P % C` consumers get one more.
+fn range(partitions: &BTreeMap<String, u32>, members: &[Member]) -> Assignment {
+    let mut out = Assignment::new();
+    let ordered = kafka_order(members);
+    for (topic, &count) in partitions {
+        let subscribed: Vec<&&Member> = ordered
+            .iter()
+            .filter(|m| m.topics.contains(topic))
+            .collect();
+        if subscribed.is_empty() {
+            continue;
+        }
+        let c = subscribed.len() as u32;
+        let (n, extra) = (count / c, count % c);
+        let mut start = 0;
+        for (i, m) in subscribed.iter().enumerate() {
+            let len = n + u32::from((i as u32) < extra);
+            let entry = out.entry(m.id.clone()).or_default();
+            entry.extend((start..start + len).map(|p| (topic.clone(), p)));
+            start += len;
+        }
+    }
+    out
+}
+
+/// RoundRobinAssignor: all subscribed partitions in (topic, partition) order, dealt to members
+/// in order, skipping members not subscribed to the partition's topic.
+fn round_robin(partitions: &BTreeMap<String, u32>, members: &[Member]) -> Assignment {
+    let mut out = Assignment::new();
+    let ordered = kafka_order(members);
+    if ordered.is_empty() {
+        return out;
+    }
+    let mut next = 0usize;
+    for (topic, &count) in partitions {
+        if !ordered.iter().any(|m| m.topics.contains(topic)) {
+            continue;
+        }
+        for p in 0..count {
+            while !ordered[next % ordered.len()].topics.contains(topic) {
+                next += 1;
+            }
+            out.entry(ordered[next % ordered.len()].id.clone())
+                .or_default()
+                .push((topic.clone(), p));
+            next += 1;
+        }
+    }
+    out
+}
+
+/// Each member's valid owned partitions: existing, subscribed, and not claimed by another
+/// member of the same or a newer generation (same generation: nobody keeps it).
+fn valid_owned(
+    partitions: &BTreeMap<String, u32>,
+    members: &[Member],
+) -> BTreeMap<String, Vec<Tp>> {
+    let mut claims: BTreeMap<Tp, Vec<(i32, &str)>> = BTreeMap::new();
+    for m in members {
+        for tp in &m.owned {
+            let exists = partitions.get(&tp.0).is_some_and(|&n| tp.1 < n);
+            if exists && m.topics.contains(&tp.0) {
+                claims
+                    .entry(tp.clone())
+                    .or_default()
+                    .push((m.generation.unwrap_or(-1), &m.id));
+            }
+        }
+    }
+    let mut out: BTreeMap<String, Vec<Tp>> =
+        members.iter().map(|m| (m.id.clone(), Vec::new())).collect();
+    for (tp, mut c) in claims {
+        c.sort_by_key(|claim| std::cmp::Reverse(claim.0));
+        let newest = c[0].0;
+        let winners: Vec<&str> = c
+            .iter()
+            .filter(|(g, _)| *g == newest)
+            .map(|(_, id)| *id)
+            .collect();
+        if winners.len() == 1 {
+            out.get_mut(winners[0]).expect("member").push(tp);
+        }
+    }
+    for v in out.values_mut() {
+        // "Sorted by partition then topic", as Kafka's constrained assignor keeps them.
+        v.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+    }
+    out
+}
+
+/// Sticky: balance first, then keep what members own (AbstractStickyAssignor). Identical
+/// subscriptions use Kafka's constrained algorithm exactly; differing ones a general one that
+/// keeps valid ownership and hands each free partition to the eligible member with the fewest.
+fn sticky(partitions: &BTreeMap<String, u32>, members: &[Member]) -> Assignment {
+    if members.is_empty() {
+        return Assignment::new();
+    }
+    let owned = valid_owned(partitions, members);
+    let identical = members.windows(2).all(|w| {
+        let a: BTreeSet<&String> = w[0].topics.iter().collect();
+        let b: BTreeSet<&String> = w[1].topics.iter().collect();
+        a == b
+    });
+    if identical {
+        constrained(partitions, members, owned)
+    } else {
+        general(partitions, members, owned)
+    }
+}
+
+fn all_partitions(partitions: &BTreeMap<String, u32>, topics: &BTreeSet<&String>) -> Vec<Tp> {
+    partitions
+        .iter()
+        .filter(|(t, _)| topics.contains(t))
+        .flat_map(|(t, &n)| (0..n).map(move |p| (t.clone(), p)))
+        .collect()
+}
+
+/// Kafka's `constrainedAssign` for identical subscriptions.
+fn constrained(
+    partitions: &BTreeMap<String, u32>,
+    members: &[Member],
+    owned: BTreeMap<String, Vec<Tp>>,
+) -> Assignment {
+    let topics: BTreeSet<&String> = members[0].topics.iter().collect();
+    let all = all_partitions(partitions, &topics);
+    let m = members.len();
+    let (min_quota, max_quota) = (all.len() / m, all.len().div_ceil(m));
+    let expected_over_min = all.len() % m;
+    let mut over_min = 0usize;
+    let mut out = Assignment::new();
+    let mut under_min: Vec<String> = Vec::new();
+    let mut exactly_min: Vec<String> = Vec::new();
+    let mut taken: BTreeSet<Tp> = BTreeSet::new();
+    // Step 1: keep owned partitions up to the quotas.
+    let mut ids: Vec<&String> = owned.keys().collect();
+    ids.sort();
+    for id in ids {
+        let mine = &owned[id];
+        let keep = if mine.len() < min_quota {
+            under_min.push(id.clone());
+            mine.len()
+        } else if over_min < expected_over_min && mine.len() >= max_quota {
+            over_min += 1;
+            max_quota
+        } else {
+            if over_min < expected_over_min {
+                exactly_min.push(id.clone());
+            }
+            min_quota
+        };
+        let kept: Vec<Tp> = mine[..keep].to_vec();
+        taken.extend(kept.iter().cloned());
+        out.insert(id.clone(), kept);
+    }
+    if over_min == expected_over_min {
+        exactly_min.clear();
+    }
+    // Step 2: deal the rest, round-robin over members under the minimum, then to members at
+    // exactly the minimum until enough members hold the maximum.
+    let mut cursor = 0usize;
+    for tp in all.into_iter().filter(|tp| !taken.contains(tp)) {
+        let id = if !under_min.is_empty() {
+            if cursor >= under_min.len() {
+                cursor = 0;
+            }
+            under_min[cursor].clone()
+        } else if !exactly_min.is_empty() {
+            exactly_min.remove(0)
+        } else {
+            unreachable!("quotas always leave room for every partition");
+        };
+        let entry = out.entry(id.clone()).or_default();
+        entry.push(tp);
+        let n = entry.len();
+        if under_min.contains(&id) {
+            if n == min_quota {
+                under_min.remove(cursor);
+                if over_min < expected_over_min {
+                    exactly_min.push(id.clone());
+                }
+            } else {
+                cursor += 1;
+            }
+        }
+        if n == max_quota && max_quota > min_quota {
+            over_min += 1;
+            exactly_min.retain(|e| *e != id);
+            if over_min == expected_over_min {
+                exactly_min.clear();
+            }
+        }
+    }
+    out
+}
+
+/// Differing subscriptions: keep valid ownership, give each free partition to the eligible
+/// member with the fewest partitions (ties by member id), then move partitions from the fullest
+/// to the emptiest eligible member while that narrows the gap by more than one.
+fn general(
+    partitions: &BTreeMap<String, u32>,
+    members: &[Member],
+    owned: BTreeMap<String, Vec<Tp>>,
+) -> Assignment {
+    let mut out: Assignment = owned;
+    let topics: BTreeSet<&String> = members.iter().flat_map(|m| m.topics.iter()).collect();
+    let taken: BTreeSet<Tp> = out.values().flatten().cloned().collect();
+    let subscribed = |id: &str, topic: &str| {
+        members
+            .iter()
+            .any(|m| m.id == id && m.topics.iter().any(|t| t == topic))
+    };
+    for tp in all_partitions(partitions, &topics)
+        .into_iter()
+        .filter(|tp| !taken.contains(tp))
+    {
+        let target = out
+            .iter()
+            .filter(|(id, _)| subscribed(id, &tp.0))
+            .min_by(|a, b| a.1.len().cmp(&b.1.len()).then(a.0.cmp(b.0)))
+            .map(|(id, _)| id.clone());
+        if let Some(id) = target {
+            out.get_mut(&id).expect("member").push(tp);
+        }
+    }
+    loop {
+        let mut moved = false;
+        let ids: Vec<String> = out.keys().cloned().collect();
+        for from in &ids {
+            for to in &ids {
+                if out[from].len() <= out[to].len() + 1 {
+                    continue;
+                }
+                if let Some(i) = out[from].iter().position(|tp| subscribed(to, &tp.0)) {
+                    let tp = out.get_mut(from).expect("member").remove(i);
+                    out.get_mut(to).expect("member").push(tp);
+                    moved = true;
+                }
+            }
+        }
+        if !moved {
+            return out;
+        }
+    }
+}
+
+/// CooperativeSticky: the sticky placement, minus every partition that would change owner in
+/// this round; it is revoked now and assigned in the next round (KIP-429).
+fn cooperative_sticky(partitions: &BTreeMap<String, u32>, members: &[Member]) -> Assignment {
+    let mut out = sticky(partitions, members);
+    let owner: BTreeMap<&Tp, &str> = members
+        .iter()
+        .flat_map(|m| m.owned.iter().map(move |tp| (tp, m.id.as_str())))
+        .collect();
+    for (id, tps) in out.iter_mut() {
+        tps.retain(|tp| owner.get(tp).is_none_or(|o| o == id));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topics(spec: &[(&str, u32)]) -> BTreeMap<String, u32> {
+        spec.iter().map(|(t, n)| (t.to_string(), *n)).collect()
+    }
+
+    fn member(id: &str, subs: &[&str], owned: &[(&str, u32)]) -> Member {
+        Member {
+            id: id.into(),
+            instance_id: None,
+            topics: subs.iter().map(|s| s.to_string()).collect(),
+            owned: owned.iter().map(|(t, p)| (t.to_string(), *p)).collect(),
+            generation: Some(1),
+        }
+    }
+
+    fn tps(spec: &[(&str, u32)]) -> Vec<Tp> {
+        spec.iter().map(|(t, p)| (t.to_string(), *p)).collect()
+    }
+
+    #[test]
+    fn range_matches_the_javadoc_example() {
+        let a = assign(
+            Strategy::Range,
+            &topics(&[("t0", 3), ("t1", 3)]),
+            &[
+                member("C0", &["t0", "t1"], &[]),
+                member("C1", &["t0", "t1"], &[]),
+            ],
+        );
+        assert_eq!(a["C0"], tps(&[("t0", 0), ("t0", 1), ("t1", 0), ("t1", 1)]));
+        assert_eq!(a["C1"], tps(&[("t0", 2), ("t1", 2)]));
+    }
+
+    #[test]
+    fn roundrobin_matches_the_javadoc_examples() {
+        let a = assign(
+            Strategy::RoundRobin,
+            &topics(&[("t0", 3), ("t1", 3)]),
+            &[
+                member("C0", &["t0", "t1"], &[]),
+                member("C1", &["t0", "t1"], &[]),
+            ],
+        );
+        assert_eq!(a["C0"], tps(&[("t0", 0), ("t0", 2), ("t1", 1)]));
+        assert_eq!(a["C1"], tps(&[("t0", 1), ("t1", 0), ("t1", 2)]));
+        let members = [
+            member("C0", &["t0"], &[]),
+            member("C1", &["t0", "t1"], &[]),
+            member("C2", &["t0", "t1", "t2"], &[]),
+        ];
+        let a = assign(
+            Strategy::RoundRobin,
+            &topics(&[("t0", 1), ("t1", 2), ("t2", 3)]),
+            &members,
+        );
+        assert_eq!(a["C0"], tps(&[("t0", 0)]));
+        assert_eq!(a["C1"], tps(&[("t1", 0)]));
+        assert_eq!(a["C2"], tps(&[("t1", 1), ("t2", 0), ("t2", 1), ("t2", 2)]));
+    }
+
+    #[test]
+    fn static_members_come_first_in_kafka_order() {
+        let mut m1 = member("B", &["t"], &[]);
+        m1.instance_id = Some("z".into());
+        let m0 = member("A", &["t"], &[]);
+        let a = assign(Strategy::Range, &topics(&[("t", 3)]), &[m0, m1]);
+        assert_eq!(
+            a["B"],
+            tps(&[("t", 0), ("t", 1)]),
+            "the static member sorts before the dynamic one"
+        );
+    }
+
+    #[test]
+    fn sticky_fresh_group_matches_the_javadoc_example() {
+        let t = topics(&[("t0", 2), ("t1", 2), ("t2", 2), ("t3", 2)]);
+        let subs = ["t0", "t1", "t2", "t3"];
+        let a = assign(
+            Strategy::Sticky,
+            &t,
+            &[
+                member("C0", &subs, &[]),
+                member("C1", &subs, &[]),
+                member("C2", &subs, &[]),
+            ],
+        );
+        assert_eq!(a["C0"], tps(&[("t0", 0), ("t1", 1), ("t3", 0)]));
+        assert_eq!(a["C1"], tps(&[("t0", 1), ("t2", 0), ("t3", 1)]));
+        assert_eq!(a["C2"], tps(&[("t1", 0), ("t2", 1)]));
+    }
+
+    #[test]
+    fn sticky_keeps_everything_owned_when_a_member_leaves() {
+        // The Javadoc example after C1 leaves: C0 and C2 keep all they had and split C1's.
+        let t = topics(&[("t0", 2), ("t1", 2), ("t2", 2), ("t3", 2)]);
+        let subs = ["t0", "t1", "t2", "t3"];
+        let c0 = member("C0", &subs, &[("t0", 0), ("t1", 1), ("t3", 0)]);
+        let c2 = member("C2", &subs, &[("t1", 0), ("t2", 1)]);
+        let a = assign(Strategy::Sticky, &t, &[c0, c2]);
+        assert_eq!(a["C0"].len(), 4);
+        assert_eq!(a["C2"].len(), 4);
+        for tp in tps(&[("t0", 0), ("t1", 1), ("t3", 0)]) {
+            assert!(a["C0"].contains(&tp));
+        }
+        for tp in tps(&[("t1", 0), ("t2", 1)]) {
+            assert!(a["C2"].contains(&tp));
+        }
+    }
+
+    #[test]
+    fn cooperative_sticky_leaves_moving_partitions_out_for_a_second_round() {
+        // C1 joins a group where C0 owns everything: half must move, so this round assigns C1
+        // nothing and C0 only what it keeps.
+        let c0 = member("C0", &["t"], &[("t", 0), ("t", 1), ("t", 2), ("t", 3)]);
+        let c1 = member("C1", &["t"], &[]);
+        let round1 = assign(Strategy::CooperativeSticky, &topics(&[("t", 4)]), &[c0, c1]);
+        assert_eq!(round1["C0"].len(), 2);
+        assert!(round1["C1"].is_empty(), "{round1:?}");
+        // Round two: C0 revoked the others; now they are free and go to C1.
+        let c0 = member(
+            "C0",
+            &["t"],
+            &round1["C0"]
+                .iter()
+                .map(|(t, p)| (t.as_str(), *p))
+                .collect::<Vec<_>>(),
+        );
+        let c1 = member("C1", &["t"], &[]);
+        let round2 = assign(Strategy::CooperativeSticky, &topics(&[("t", 4)]), &[c0, c1]);
+        assert_eq!(round2["C0"], round1["C0"], "nothing owned moves");
+        assert_eq!(round2["C1"].len(), 2);
+    }
+
+    #[test]
+    fn members_beyond_the_partition_count_sit_idle() {
+        let members: Vec<Member> = (0..5)
+            .map(|i| member(&format!("C{i}"), &["t"], &[]))
+            .collect();
+        for s in [Strategy::Range, Strategy::RoundRobin, Strategy::Sticky] {
+            let a = assign(s, &topics(&[("t", 3)]), &members);
+            assert_eq!(
+                a.values().filter(|v| v.is_empty()).count(),
+                2,
+                "{s:?}: {a:?}"
+            );
+            assert_eq!(a.values().map(Vec::len).sum::<usize>(), 3);
+        }
+    }
+
+    #[test]
+    fn every_assignor_gives_each_partition_to_exactly_one_subscribed_member() {
+        // A small exhaustive property check over group shapes and subscriptions.
+        let t = topics(&[("a", 3), ("b", 5), ("c", 1)]);
+        let subsets: [&[&str]; 5] = [&["a"], &["a", "b"], &["b", "c"], &["a", "b", "c"], &["c"]];
+        for n in 1..=5usize {
+            for shift in 0..subsets.len() {
+                let members: Vec<Member> = (0..n)
+                    .map(|i| member(&format!("m{i}"), subsets[(i + shift) % subsets.len()], &[]))
+                    .collect();
+                for s in [
+                    Strategy::Range,
+                    Strategy::RoundRobin,
+                    Strategy::Sticky,
+                    Strategy::CooperativeSticky,
+                ] {
+                    let a = assign(s, &t, &members);
+                    let mut seen = BTreeSet::new();
+                    for (id, list) in &a {
+                        let m = members.iter().find(|m| m.id == *id).expect("member");
+                        for tp in list {
+                            assert!(
+                                m.topics.contains(&tp.0),
+                                "{s:?}: {id} got {tp:?} without subscribing"
+                            );
+                            assert!(seen.insert(tp.clone()), "{s:?}: {tp:?} given twice");
+                        }
+                    }
+                    let wanted: BTreeSet<&String> =
+                        members.iter().flat_map(|m| m.topics.iter()).collect();
+                    assert_eq!(
+                        seen.len(),
+                        all_partitions(&t, &wanted).len(),
+                        "{s:?} n={n} shift={shift}: {a:?}"
+                    );
+                    assert_eq!(a, assign(s, &t, &members), "deterministic");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sticky_balances_identical_subscriptions_within_one() {
+        let members: Vec<Member> = (0..4)
+            .map(|i| member(&format!("C{i}"), &["t"], &[]))
+            .collect();
+        let a = assign(Strategy::Sticky, &topics(&[("t", 10)]), &members);
+        let sizes: Vec<usize> = a.values().map(Vec::len).collect();
+        assert!(
+            sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1,
+            "{sizes:?}"
+        );
+    }
+}
