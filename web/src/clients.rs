@@ -2,7 +2,7 @@
 //! and consumers (position and lag per partition).
 
 use kplay_engine::partitioner::{murmur2, to_positive};
-use kplay_playground::{Action, Live};
+use kplay_playground::{Action, Edit, Live};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -114,6 +114,17 @@ pub fn Producers() -> Html {
                     let (d, name, running) = (d.clone(), name.clone(), p.running);
                     Callback::from(move |_| d.emit(Action::Live(if running { Live::StopProducer(name.clone()) } else { Live::StartProducer(name.clone()) })))
                 };
+                let remove = {
+                    let (d, name) = (d.clone(), name.clone());
+                    Callback::from(move |_| d.emit(Action::Live(Live::RemoveProducer(name.clone()))))
+                };
+                let keys = {
+                    let (d, name) = (d.clone(), name.clone());
+                    Callback::from(move |e: Event| {
+                        let v = e.target_unchecked_into::<HtmlInputElement>().value();
+                        d.emit(Action::Edit(Edit::SetProducerKeys { producer: name.clone(), keys: v }));
+                    })
+                };
                 let rate = {
                     let (d, name) = (d.clone(), name.clone());
                     Callback::from(move |e: Event| {
@@ -130,6 +141,13 @@ pub fn Producers() -> Html {
                             <strong>{ &p.name }</strong>
                             <span class="meta">{ format!("→ {} · acks={}{}", p.topic, p.acks, if p.idempotent { " · idempotent" } else { "" }) }</span>
                             <button class="small" onclick={toggle}>{ if p.running { "Stop" } else { "Start" } }</button>
+                            <button class="small" onclick={remove} title="Close the producer">{ "Remove" }</button>
+                            <label class="inline small-label">{ "keys " }
+                                <select onchange={keys} aria-label={format!("{} key mode", p.name)} title="Changing the key mode restarts the run">
+                                    { for ["none", "pool:10", "pool:100", "unique"].iter().map(|k| html! { <option value={*k}>{ *k }</option> }) }
+                                    <option value="" selected=true disabled=true>{ "change…" }</option>
+                                </select>
+                            </label>
                         </div>
                         <div class="client-stats">
                             <label class="inline">{ "rate/s " }<input class="num" type="number" min="0" value={p.rate_per_sec.to_string()} onchange={rate} aria-label={format!("{} rate", p.name)} /></label>

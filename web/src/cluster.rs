@@ -60,6 +60,19 @@ pub fn Brokers() -> Html {
         Callback::from(move |_| d.emit(Action::Live(l.clone())))
     };
     let any_isolated = ctx.snapshot.brokers.iter().any(|b| b.isolated);
+    // Which partitions each broker hosts, and whether it leads them.
+    let mut hosted: std::collections::BTreeMap<u32, Vec<(String, bool)>> =
+        std::collections::BTreeMap::new();
+    for t in &ctx.snapshot.topics {
+        for p in &t.partitions {
+            for &r in &p.replicas {
+                hosted
+                    .entry(r)
+                    .or_default()
+                    .push((format!("{}-{}", p.topic, p.partition), p.leader == Some(r)));
+            }
+        }
+    }
     let t = &ctx.snapshot.totals;
     html! {
         <div class="panel">
@@ -106,6 +119,11 @@ pub fn Brokers() -> Html {
                                 if b.fenced { <span class="tag warn" title="No heartbeat for broker.session.timeout.ms">{ "fenced" }</span> }
                             </div>
                             <div class="broker-stats">{ format!("leads {} · hosts {}", b.leader_of, b.replicas) }</div>
+                            <div class="hosted" title="partitions on this broker; ★ leads">
+                                { for hosted.get(&id).into_iter().flatten().map(|(name, leads)| html! {
+                                    <span class={classes!("hp", leads.then_some("leads"))}>{ if *leads { format!("★{name}") } else { name.clone() } }</span>
+                                }) }
+                            </div>
                             <div class="broker-actions">
                                 if b.status == BrokerStatus::Crashed {
                                     <button onclick={live(Live::RestartBroker(id))} data-testid={format!("restart-{id}")}>{ "Restart" }</button>

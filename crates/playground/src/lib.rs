@@ -65,6 +65,7 @@ pub enum Live {
     },
     StopConsumer(String),
     DeleteTopic(String),
+    RemoveProducer(String),
 }
 
 /// What a setting belongs to.
@@ -109,6 +110,11 @@ pub enum Edit {
         key: String,
     },
     SetBrokers(String),
+    /// A producer's key mode: `none`, `unique` or `pool:N`.
+    SetProducerKeys {
+        producer: String,
+        keys: String,
+    },
 }
 
 /// Everything the UI can ask for.
@@ -419,6 +425,7 @@ impl Playground {
             },
             Live::StopConsumer(consumer) => TimelineAction::StopConsumer { consumer },
             Live::DeleteTopic(topic) => TimelineAction::DeleteTopic { topic },
+            Live::RemoveProducer(producer) => TimelineAction::RemoveProducer { producer },
         };
         let command = action.command();
         // Checked against the live state too: the timeline's dry run does not know what the
@@ -494,21 +501,7 @@ impl Playground {
                 let rate = rate_per_sec.trim().parse::<u64>().map_err(|_| {
                     format!("`rate_per_sec`: enter a whole number, got {rate_per_sec:?}")
                 })?;
-                let keys = match keys.trim() {
-                    "none" | "" => KeyMode::Null,
-                    "unique" => KeyMode::Unique,
-                    other => match other
-                        .strip_prefix("pool:")
-                        .and_then(|n| n.parse::<u32>().ok())
-                    {
-                        Some(n) if n > 0 => KeyMode::Pool(n),
-                        _ => {
-                            return Err(format!(
-                                "`keys`: use none, unique or pool:N, got {other:?}"
-                            ))
-                        }
-                    },
-                };
+                let keys = key_mode(&keys)?;
                 let config = vec![(
                     "acks".to_string(),
                     ConfigValue::Str(acks.trim().to_string()),
@@ -567,6 +560,18 @@ impl Playground {
             Edit::RemoveConfig { target, key } => {
                 self.change_setup(|s| set_config(s, &target, key.trim(), None))
             }
+            Edit::SetProducerKeys { producer, keys } => {
+                let mode = key_mode(&keys)?;
+                self.change_setup(|s| {
+                    let p = s
+                        .producers
+                        .iter_mut()
+                        .find(|p| p.id == producer)
+                        .ok_or_else(|| format!("no producer {producer:?}"))?;
+                    p.keys = mode;
+                    Ok(())
+                })
+            }
             Edit::SetBrokers(text) => {
                 let n = parse_u32("brokers", &text, 1, kplay_engine::sim::MAX_BROKERS)?;
                 self.change_setup(|s| {
@@ -613,6 +618,24 @@ impl Playground {
             ));
         }
         Ok(())
+    }
+}
+
+/// A key mode as typed: `none`, `unique` or `pool:N`.
+fn key_mode(text: &str) -> Result<KeyMode, String> {
+    match text.trim() {
+        "none" | "" => Ok(KeyMode::Null),
+        "unique" => Ok(KeyMode::Unique),
+        other => match other
+            .strip_prefix("pool:")
+            .and_then(|n| n.trim().parse::<u32>().ok())
+        {
+            Some(n) if n > 0 && n <= kplay_engine::sim::MAX_KEY_POOL => Ok(KeyMode::Pool(n)),
+            _ => Err(format!(
+                "`keys`: use none, unique or pool:N (N from 1 to {}), got {other:?}",
+                kplay_engine::sim::MAX_KEY_POOL
+            )),
+        },
     }
 }
 

@@ -283,3 +283,31 @@ fn saving_does_not_change_the_run_and_an_error_clears_on_success() {
     p.dispatch(Action::Pause).expect("pause");
     assert_eq!(p.notice(), None, "the next action clears a stale error");
 }
+
+#[test]
+fn producers_can_be_removed_and_their_key_mode_changed() {
+    let mut p = Playground::welcome();
+    assert!(p
+        .dispatch(Action::Edit(Edit::SetProducerKeys {
+            producer: "checkout".into(),
+            keys: "pool:0".into()
+        }))
+        .is_err());
+    p.dispatch(Action::Edit(Edit::SetProducerKeys {
+        producer: "checkout".into(),
+        keys: "unique".into(),
+    }))
+    .expect("keys");
+    assert_eq!(p.scenario().producers[0].keys, KeyMode::Unique);
+    playing(&mut p, 300);
+    p.dispatch(Action::Live(Live::RemoveProducer("checkout".into())))
+        .expect("remove");
+    playing(&mut p, 300);
+    assert!(p.snapshot(0, 0).producers.is_empty());
+    // And the exported session replays: removal included.
+    let text = p.export();
+    let scenario = Scenario::parse(&text).expect("parses");
+    let mut sim = scenario.build(None).expect("builds");
+    sim.run_until(scenario.end());
+    assert_eq!(sim.digest(), p.sim().digest());
+}

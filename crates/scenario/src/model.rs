@@ -129,6 +129,10 @@ pub enum Action {
         broker: u32,
         duration_ms: u64,
     },
+    /// Close a producer for good (what it already sent stays).
+    RemoveProducer {
+        producer: String,
+    },
 }
 
 impl Action {
@@ -149,6 +153,7 @@ impl Action {
             Action::HealNetwork => "heal_network",
             Action::SlowLink { .. } => "slow_link",
             Action::PauseBroker { .. } => "pause_broker",
+            Action::RemoveProducer { .. } => "remove_producer",
         }
     }
 }
@@ -169,6 +174,7 @@ pub const ACTIONS: &[&str] = &[
     "heal_network",
     "slow_link",
     "pause_broker",
+    "remove_producer",
 ];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -453,6 +459,7 @@ impl Action {
                 broker,
                 duration_ms,
             },
+            Action::RemoveProducer { producer } => Command::RemoveProducer { name: producer },
         }
     }
 }

@@ -480,6 +480,7 @@ fn parse_event(l: &Lines<'_>, e: &RawEvent, line: usize) -> Result<EventDef, Sce
         "heal_network" => &[],
         "slow_link" => &["broker", "peer", "extra_ms"],
         "pause_broker" => &["broker", "duration_ms"],
+        "remove_producer" => &["producer"],
         other => {
             let m = format!(
                 "unknown action {other:?}; expected one of {}",
@@ -565,6 +566,9 @@ fn parse_event(l: &Lines<'_>, e: &RawEvent, line: usize) -> Result<EventDef, Sce
             Action::PartitionNetwork { brokers }
         }
         "heal_network" => Action::HealNetwork,
+        "remove_producer" => Action::RemoveProducer {
+            producer: need_str(&e.producer, "producer")?,
+        },
         "slow_link" => Action::SlowLink {
             broker: need_int(&e.broker, "broker", 0, U32)? as u32,
             peer: need_int(&e.peer, "peer", 0, U32)? as u32,

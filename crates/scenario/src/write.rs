@@ -200,6 +200,7 @@ fn write_action_fields(o: &mut String, action: &Action) {
             field("brokers", format!("[{}]", list.join(", ")));
         }
         Action::HealNetwork => {}
+        Action::RemoveProducer { producer } => field("producer", quote(producer)),
         Action::SlowLink {
             broker,
             peer,

@@ -105,6 +105,21 @@ fn action() -> impl Strategy<Value = Action> {
     prop_oneof![
         any::<u32>().prop_map(|broker| Action::CrashBroker { broker }),
         any::<u32>().prop_map(|broker| Action::RestartBroker { broker }),
+        proptest::collection::vec(0u32..10, 1..3)
+            .prop_map(|brokers| Action::PartitionNetwork { brokers }),
+        Just(Action::HealNetwork),
+        (any::<u32>(), any::<u32>(), 0u64..600_000).prop_map(|(broker, peer, extra_ms)| {
+            Action::SlowLink {
+                broker,
+                peer,
+                extra_ms,
+            }
+        }),
+        (any::<u32>(), 1u64..3_600_000).prop_map(|(broker, duration_ms)| Action::PauseBroker {
+            broker,
+            duration_ms
+        }),
+        name().prop_map(|producer| Action::RemoveProducer { producer }),
         name().prop_map(|producer| Action::StopProducer { producer }),
         (name(), 0u64..10_000_000).prop_map(|(producer, rate_per_sec)| Action::SetRate {
             producer,
