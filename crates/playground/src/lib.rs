@@ -25,6 +25,9 @@ pub const SPEEDS: &[u32] = &[10, 25, 50, 100, 200, 500, 1000, 10_000];
 /// Most simulation events one frame may process, so a frame never stalls the page.
 pub const FRAME_EVENT_BUDGET: u64 = 200_000;
 
+/// Most events replayed when a saved, shared or imported run opens (a few seconds of work).
+pub const RESUME_EVENT_BUDGET: u64 = 1_000_000;
+
 /// Longest wall-clock gap one frame catches up on (a background tab comes back calmly).
 pub const MAX_FRAME_MS: u32 = 250;
 
@@ -223,7 +226,16 @@ impl Playground {
     fn resume(scenario: Scenario) -> Result<Playground, String> {
         let mut p = Playground::new(scenario)?;
         let end = p.scenario.end();
-        p.sim.run_until(end);
+        // Bounded, so a long session cannot freeze the tab; the rest plays on from there.
+        if !p.sim.run_until_bounded(end, RESUME_EVENT_BUDGET) {
+            let ms = p.sim.now().as_micros().div_ceil(1000);
+            p.sim.run_until(Instant::from_millis(ms));
+            p.notice = Some(Notice::Info(format!(
+                "This run is long: it was replayed up to {} of {}. Press play to continue.",
+                p.sim.now(),
+                end
+            )));
+        }
         Ok(p)
     }
 

@@ -311,3 +311,17 @@ fn producers_can_be_removed_and_their_key_mode_changed() {
     sim.run_until(scenario.end());
     assert_eq!(sim.digest(), p.sim().digest());
 }
+
+#[test]
+fn a_very_long_run_opens_partway_with_a_notice_instead_of_freezing() {
+    let text = "seed = 1\nduration_ms = 86400000\n[cluster]\nbrokers = 1\n[[topic]]\nname = \"t\"\n\
+                [[producer]]\nid = \"p\"\ntopic = \"t\"\nrate_per_sec = 1000\nconfig = { \"linger.ms\" = 0 }\n";
+    let p = Playground::open(Some(text), None);
+    assert!(p.now() < Instant::from_millis(86_400_000));
+    assert!(p.now() > Instant::ZERO);
+    assert!(
+        matches!(p.notice(), Some(Notice::Info(m)) if m.contains("Press play")),
+        "{:?}",
+        p.notice()
+    );
+}
