@@ -1,0 +1,141 @@
+//! No panic on user input: random sequences of UI actions, with arbitrary text where users type,
+//! never panic the playground, and a refused action changes nothing.
+
+use kplay_playground::{Action, Edit, Live, Playground, Target};
+use proptest::prelude::*;
+
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(String::new()),
+        Just("orders".to_string()),
+        Just("checkout".to_string()),
+        Just("billing".to_string()),
+        "-?[0-9]{1,12}",
+        "pool:[0-9]{0,9}",
+        ".{0,12}",
+    ]
+}
+
+fn target() -> impl Strategy<Value = Target> {
+    prop_oneof![
+        Just(Target::Cluster),
+        text().prop_map(Target::Topic),
+        text().prop_map(Target::Producer),
+        text().prop_map(Target::Consumer),
+    ]
+}
+
+fn live() -> impl Strategy<Value = Live> {
+    prop_oneof![
+        (
+            text(),
+            proptest::option::of(text()),
+            proptest::option::of(text()),
+            proptest::option::of(0u32..10)
+        )
+            .prop_map(|(producer, key, value, partition)| Live::Produce {
+                producer,
+                key,
+                value,
+                partition
+            }),
+        (0u32..5).prop_map(Live::CrashBroker),
+        (0u32..5).prop_map(Live::RestartBroker),
+        (0u32..5, 0u64..100_000).prop_map(|(broker, duration_ms)| Live::PauseBroker {
+            broker,
+            duration_ms
+        }),
+        (0u32..5).prop_map(Live::IsolateBroker),
+        Just(Live::HealNetwork),
+        (0u32..5, 0u32..5, 0u64..1_000_000).prop_map(|(broker, peer, extra_ms)| Live::SlowLink {
+            broker,
+            peer,
+            extra_ms
+        }),
+        text().prop_map(Live::StartProducer),
+        text().prop_map(Live::StopProducer),
+        (text(), any::<u64>()).prop_map(|(producer, rate_per_sec)| Live::SetRate {
+            producer,
+            rate_per_sec
+        }),
+        text().prop_map(Live::StopConsumer),
+        text().prop_map(Live::DeleteTopic),
+        text().prop_map(Live::RemoveProducer),
+    ]
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        (text(), text(), text(), text()).prop_map(
+            |(name, partitions, replication_factor, min_insync)| Edit::AddTopic {
+                name,
+                partitions,
+                replication_factor,
+                min_insync
+            }
+        ),
+        (text(), text(), text(), text(), text()).prop_map(
+            |(id, topic, rate_per_sec, keys, acks)| Edit::AddProducer {
+                id,
+                topic,
+                rate_per_sec,
+                keys,
+                acks
+            }
+        ),
+        (text(), text(), text(), text()).prop_map(|(id, topics, processing_ms, offset_reset)| {
+            Edit::AddConsumer {
+                id,
+                topics,
+                processing_ms,
+                offset_reset,
+            }
+        }),
+        (target(), text(), text()).prop_map(|(target, key, value)| Edit::SetConfig {
+            target,
+            key,
+            value
+        }),
+        (target(), text()).prop_map(|(target, key)| Edit::RemoveConfig { target, key }),
+        text().prop_map(Edit::SetBrokers),
+        (text(), text()).prop_map(|(producer, keys)| Edit::SetProducerKeys { producer, keys }),
+    ]
+}
+
+fn action() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        Just(Action::Play),
+        Just(Action::Pause),
+        Just(Action::Step),
+        any::<u32>().prop_map(Action::SetSpeed),
+        text().prop_map(Action::SetSeed),
+        Just(Action::Reset),
+        (0u32..400).prop_map(|elapsed_ms| Action::Frame { elapsed_ms }),
+        live().prop_map(Action::Live),
+        edit().prop_map(Action::Edit),
+        text().prop_map(Action::Import),
+        Just(Action::DismissNotice),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    #[test]
+    fn random_sessions_never_panic_and_refusals_change_nothing(actions in proptest::collection::vec(action(), 1..25)) {
+        let mut p = Playground::welcome();
+        for a in actions {
+            let before = (p.scenario().clone(), p.sim().digest(), p.now());
+            let frame = matches!(a, Action::Frame { .. } | Action::Play | Action::Pause | Action::Step | Action::DismissNotice);
+            if p.dispatch(a.clone()).is_err() && !frame {
+                prop_assert_eq!((p.scenario().clone(), p.sim().digest(), p.now()), before, "{:?} was refused but changed state", a);
+            }
+        }
+        // Whatever happened, the session still exports and replays to the same digest.
+        let text = p.export();
+        let scenario = kplay_scenario::Scenario::parse(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        let mut sim = scenario.build(None).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        sim.run_until(scenario.end());
+        prop_assert_eq!(sim.digest(), p.sim().digest());
+    }
+}
