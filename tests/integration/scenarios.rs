@@ -4,6 +4,8 @@ use kplay_tests::{run_checked, run_scenario, scenario_names, scenario_text};
 
 /// Examples that exist to show acknowledged records being lost.
 const LOSSY: &[&str] = &["acks1-isolated-leader.toml", "unclean-election.toml"];
+/// Examples that exist to show records written twice.
+const DUPLICATING: &[&str] = &["retries-without-idempotence.toml"];
 
 #[test]
 fn every_example_runs_with_all_invariants_and_only_the_lossy_ones_lose_data() {
@@ -13,7 +15,11 @@ fn every_example_runs_with_all_invariants_and_only_the_lossy_ones_lose_data() {
         let (_, r) = run_checked(&format!("scenarios/{name}"), &scenario_text(&name), None);
         let replay = format!("replay: kplay run scenarios/{name} --seed {}", r.seed);
         assert!(r.produced > 0, "{name} produced nothing; {replay}");
-        assert_eq!(r.duplicates, 0, "{name} duplicated records; {replay}");
+        if DUPLICATING.contains(&name.as_str()) {
+            assert!(r.duplicates > 0, "{name} should show duplicates; {replay}");
+        } else {
+            assert_eq!(r.duplicates, 0, "{name} duplicated records; {replay}");
+        }
         if LOSSY.contains(&name.as_str()) {
             assert!(r.lost_acked > 0, "{name} should show loss; {replay}");
         } else {
@@ -48,4 +54,17 @@ fn a_slow_consumer_falls_behind() {
         "consumed {}",
         r.consumed
     );
+}
+
+#[test]
+fn idempotence_removes_the_duplicates_of_retried_requests() {
+    let text = scenario_text("retries-without-idempotence.toml");
+    let plain = run_scenario(&text, None);
+    assert!(plain.duplicates >= 5, "duplicates {}", plain.duplicates);
+    assert_eq!(plain.lost_acked, 0);
+    let safe = text.replace("\"enable.idempotence\" = false, acks = \"1\"", "\"enable.idempotence\" = true, acks = \"all\"");
+    assert_ne!(safe, text, "the replacement applied");
+    let r = run_scenario(&safe, None);
+    assert_eq!((r.duplicates, r.out_of_order, r.lost_acked), (0, 0, 0));
+    assert_eq!(r.consumed, r.acked);
 }
