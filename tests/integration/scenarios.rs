@@ -62,7 +62,10 @@ fn idempotence_removes_the_duplicates_of_retried_requests() {
     let plain = run_scenario(&text, None);
     assert!(plain.duplicates >= 5, "duplicates {}", plain.duplicates);
     assert_eq!(plain.lost_acked, 0);
-    let safe = text.replace("\"enable.idempotence\" = false, acks = \"1\"", "\"enable.idempotence\" = true, acks = \"all\"");
+    let safe = text.replace(
+        "\"enable.idempotence\" = false, acks = \"1\"",
+        "\"enable.idempotence\" = true, acks = \"all\"",
+    );
     assert_ne!(safe, text, "the replacement applied");
     let r = run_scenario(&safe, None);
     assert_eq!((r.duplicates, r.out_of_order, r.lost_acked), (0, 0, 0));
