@@ -908,12 +908,9 @@ impl Broker {
             if fp.fetch_offset > limit || fp.fetch_offset < r.log.log_start() {
                 return u64::MAX;
             }
-            bytes += r
-                .log
-                .read(fp.fetch_offset, limit, u64::from(fp.partition_max_bytes))
-                .iter()
-                .map(|b| u64::from(b.size_bytes))
-                .sum::<u64>();
+            bytes +=
+                r.log
+                    .readable_bytes(fp.fetch_offset, limit, u64::from(fp.partition_max_bytes));
         }
         bytes
     }

@@ -107,6 +107,21 @@ impl PartitionLog {
     /// Batches holding offsets in `from..max_offset`, whole batches only, stopping once
     /// `max_bytes` is reached (the first batch is returned whatever its size, as Kafka does).
     pub fn read(&self, from: Offset, max_offset: Offset, max_bytes: u64) -> Vec<RecordBatch> {
+        self.readable(from, max_offset, max_bytes)
+            .into_iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Bytes a read would return, without copying anything (to test `fetch.min.bytes`).
+    pub fn readable_bytes(&self, from: Offset, max_offset: Offset, max_bytes: u64) -> u64 {
+        self.readable(from, max_offset, max_bytes)
+            .iter()
+            .map(|b| u64::from(b.size_bytes))
+            .sum()
+    }
+
+    fn readable(&self, from: Offset, max_offset: Offset, max_bytes: u64) -> Vec<&RecordBatch> {
         let mut out = Vec::new();
         if from >= max_offset {
             return out;
@@ -126,7 +141,7 @@ impl PartitionLog {
                     return out;
                 }
                 bytes += u64::from(batch.size_bytes);
-                out.push(batch.clone());
+                out.push(batch);
             }
         }
         out

@@ -492,11 +492,13 @@ impl Producer {
             let seq = self.stats.produced;
             let key: Option<Bytes> = match self.spec.keys {
                 KeyMode::Null => None,
-                KeyMode::Pool(n) => Some(
-                    format!("key-{}", self.rng.below(u64::from(n)))
-                        .into_bytes()
-                        .into(),
-                ),
+                KeyMode::Pool(n) => {
+                    let i = self.rng.below(u64::from(n));
+                    Some(match self.key_cache.get(i as usize) {
+                        Some(k) => k.clone(),
+                        None => format!("key-{i}").into_bytes().into(),
+                    })
+                }
                 KeyMode::Unique => Some(format!("key-{seq}").into_bytes().into()),
             };
             let record = Record {
