@@ -1242,20 +1242,6 @@ impl Sim {
         }
         (lost, lost_count, expired)
     }
-
-    /// True when nothing remains but periodic timers: no client has records left to send or
-    /// requests in flight. Used by tests and the CLI to stop a run early.
-    pub fn is_quiet(&self) -> bool {
-        self.producers
-            .iter()
-            .flatten()
-            .all(|p| !p.is_running() || p.spec.max_records.is_some_and(|m| p.stats.produced >= m))
-            && self
-                .producers
-                .iter()
-                .flatten()
-                .all(|p| p.pending_records() == 0)
-    }
 }
 
 enum NodeRef<'a> {
