@@ -338,7 +338,7 @@ pub const TOPIC_CONFIGS: &[ConfigDef] = &[
         kind: Kind::List(&["delete", "compact"]),
         default: Default::List(&["delete"]),
         simulated: true,
-        doc: "delete (retention), compact (keep the latest record per key), or both.",
+        doc: "delete (retention, simulated) or compact (keep the latest record per key: not simulated yet).",
     },
     int(
         "min.insync.replicas",
