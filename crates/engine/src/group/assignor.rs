@@ -43,6 +43,60 @@ impl Strategy {
     }
 }
 
+/// How a consumer rebalances (KIP-429).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RebalanceProtocol {
+    /// Revoke everything before rejoining.
+    Eager,
+    /// Keep what you own; give up only what moves, in a second round.
+    Cooperative,
+}
+
+impl Strategy {
+    /// The protocols an assignor supports (only cooperative-sticky supports cooperative).
+    fn supports(self, protocol: RebalanceProtocol) -> bool {
+        protocol == RebalanceProtocol::Eager || self == Strategy::CooperativeSticky
+    }
+}
+
+/// A consumer's rebalance protocol: the highest one every configured assignor supports. The
+/// default `[range, cooperative-sticky]` is therefore eager (reference §4.3).
+pub fn rebalance_protocol(strategies: &[Strategy]) -> RebalanceProtocol {
+    if !strategies.is_empty()
+        && strategies
+            .iter()
+            .all(|s| s.supports(RebalanceProtocol::Cooperative))
+    {
+        RebalanceProtocol::Cooperative
+    } else {
+        RebalanceProtocol::Eager
+    }
+}
+
+/// The group's assignor (reference §4.2): among the strategies every member supports, each
+/// member votes for its first (most preferred) one, and the most votes win; ties go to the
+/// earlier candidate in the first member's list. `None` when the members share none
+/// (Kafka's INCONSISTENT_GROUP_PROTOCOL).
+pub fn choose_strategy(members: &[Vec<Strategy>]) -> Option<Strategy> {
+    let first = members.first()?;
+    let common: Vec<Strategy> = first
+        .iter()
+        .copied()
+        .filter(|s| members.iter().all(|m| m.contains(s)))
+        .collect();
+    if common.is_empty() {
+        return None;
+    }
+    let mut votes: Vec<(Strategy, usize)> = common.iter().map(|&s| (s, 0)).collect();
+    for m in members {
+        if let Some(pick) = m.iter().find(|s| common.contains(s)) {
+            votes.iter_mut().find(|(s, _)| s == pick).expect("common").1 += 1;
+        }
+    }
+    let best = votes.iter().map(|(_, n)| *n).max().expect("non-empty");
+    votes.into_iter().find(|(_, n)| *n == best).map(|(s, _)| s)
+}
+
 /// Member id → its partitions, sorted.
 pub type Assignment = BTreeMap<String, Vec<Tp>>;
 
@@ -361,6 +415,38 @@ mod tests {
 
     fn tps(spec: &[(&str, u32)]) -> Vec<Tp> {
         spec.iter().map(|(t, p)| (t.to_string(), *p)).collect()
+    }
+
+    #[test]
+    fn the_default_strategy_list_is_eager_and_picks_range() {
+        use Strategy::*;
+        let default = vec![Range, CooperativeSticky];
+        assert_eq!(rebalance_protocol(&default), RebalanceProtocol::Eager);
+        assert_eq!(
+            choose_strategy(&[default.clone(), default.clone()]),
+            Some(Range)
+        );
+        // Dropping range (the second step of a rolling upgrade) switches to cooperative.
+        let upgraded = vec![CooperativeSticky];
+        assert_eq!(
+            rebalance_protocol(&upgraded),
+            RebalanceProtocol::Cooperative
+        );
+        // Mid-upgrade, with members on both lists, the common choice is cooperative-sticky.
+        assert_eq!(
+            choose_strategy(&[default, upgraded]),
+            Some(CooperativeSticky)
+        );
+        assert_eq!(
+            choose_strategy(&[vec![Range], vec![RoundRobin]]),
+            None,
+            "INCONSISTENT_GROUP_PROTOCOL"
+        );
+        assert_eq!(
+            choose_strategy(&[vec![Sticky, Range], vec![Range, Sticky], vec![Range]]),
+            Some(Range),
+            "most votes"
+        );
     }
 
     #[test]
