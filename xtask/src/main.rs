@@ -16,7 +16,9 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("serve") => serve(),
         Some("test") => test(),
-        Some("build") => ensure_web_tools().and_then(|()| build_site()),
+        Some("build") => ensure_web_tools()
+            .and_then(|()| ensure_npm_packages())
+            .and_then(|()| build_site()),
         Some("bench") => bench(),
         _ => {
             eprintln!("usage: cargo xtask <serve | test | build | bench>");
@@ -147,6 +149,12 @@ fn ensure_browser_tools() -> Result<()> {
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim() != "0")
             .unwrap_or(true);
+        if sudo && Command::new("sudo").arg("--version").output().is_err() {
+            return Err("chromium is missing and this is not root, without sudo: \
+                 run `apt-get install -y chromium chromium-driver` as root"
+                .into());
+        }
+        println!("installing chromium, chromium-driver (apt-get)");
         let apt = |args: &[&str]| {
             let mut c = if sudo {
                 Command::new("sudo")
@@ -179,15 +187,31 @@ fn trunk() -> Command {
     c
 }
 
+/// When a file was last written, if it exists.
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// `npm ci` in tests/browser when node_modules is missing or older than package-lock.json
+/// (npm rewrites node_modules/.package-lock.json on every install).
 fn ensure_npm_packages() -> Result<()> {
     let browser = root().join("tests/browser");
-    let installed = ["playwright-core", "binaryen"]
+    let modules = browser.join("node_modules");
+    let present = ["playwright-core", "binaryen"]
         .iter()
-        .all(|p| browser.join("node_modules").join(p).exists());
-    if installed {
+        .all(|p| modules.join(p).exists());
+    let fresh = match (
+        modified(&modules.join(".package-lock.json")),
+        modified(&browser.join("package-lock.json")),
+    ) {
+        (Some(installed), Some(wanted)) => installed >= wanted,
+        _ => false,
+    };
+    if present && fresh {
         println!("ok   tests/browser/node_modules (playwright-core, binaryen)");
         Ok(())
     } else {
+        println!("installing tests/browser/node_modules (missing or older than package-lock.json)");
         run(
             "npm ci (playwright-core, binaryen)",
             cmd("npm")
@@ -197,8 +221,8 @@ fn ensure_npm_packages() -> Result<()> {
     }
 }
 
+/// The release site in dist/ (needs binaryen's wasm-opt: `ensure_npm_packages` first).
 fn build_site() -> Result<()> {
-    ensure_npm_packages()?;
     run(
         "trunk build --release (wasm-opt -Oz)",
         trunk().args(["build", "--release", "--offline"]),
@@ -238,19 +262,42 @@ fn report_size() {
 
 fn serve() -> Result<()> {
     ensure_web_tools()?;
-    println!("\nkplay: serving on http://127.0.0.1:8080 (Ctrl-C to stop)");
     ensure_npm_packages()?;
-    run(
-        "trunk serve",
-        trunk().args([
+    println!("\nkplay: serving on http://127.0.0.1:8080/ (Ctrl-C to stop)");
+    // Its own dist directory, so a server left running never disturbs the dist/ that
+    // `cargo xtask test` builds and tests (two trunks in one dist/ delete each other's files).
+    let status = trunk()
+        .args([
             "serve",
             "--offline",
             "--address",
             "127.0.0.1",
             "--port",
             "8080",
-        ]),
-    )
+            "--dist",
+            "target/trunk-serve",
+        ])
+        .status()
+        .map_err(|e| format!("trunk serve: cannot start: {e}"))?;
+    if status.success() || stopped_by_user(&status) {
+        Ok(())
+    } else {
+        Err(format!("trunk serve failed ({status})"))
+    }
+}
+
+/// Whether a process ended because it was told to stop (Ctrl-C, kill).
+fn stopped_by_user(status: &std::process::ExitStatus) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        matches!(status.signal(), Some(2 | 15))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = status;
+        false
+    }
 }
 
 /// The benchmarks: engine throughput (`cargo bench`) and the browser's frame time.
@@ -268,75 +315,101 @@ fn bench() -> Result<()> {
     )
 }
 
+/// One step of `cargo xtask test`.
+type Step = (&'static str, Box<dyn Fn() -> Result<()>>);
+
+/// A step that runs one command from the workspace root.
+fn step(name: &'static str, program: &'static str, args: &'static [&'static str]) -> Step {
+    (name, Box::new(move || run(name, cmd(program).args(args))))
+}
+
 fn test() -> Result<()> {
     let start = Instant::now();
     ensure_web_tools()?;
     ensure_browser_tools()?;
-    run(
-        "cargo fmt --check",
-        cmd("cargo").args(["fmt", "--all", "--", "--check"]),
-    )?;
-    run(
-        "clippy (native)",
-        cmd("cargo").args([
-            "clippy",
-            "--workspace",
-            "--exclude",
-            "kplay-web",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ]),
-    )?;
-    run(
-        "clippy (wasm)",
-        cmd("cargo").args([
-            "clippy",
-            "-p",
-            "kplay-web",
-            "-p",
-            "kplay-wasm",
-            "--target",
-            WASM_TARGET,
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ]),
-    )?;
-    run(
-        "native tests",
-        cmd("cargo").args(["test", "--workspace", "--exclude", "kplay-web"]),
-    )?;
-    // wasm-bindgen-test-runner (the runner in .cargo/config.toml) runs the facade's tests in
-    // node, as `wasm-pack test --node` does, and the web app's component tests in headless
-    // Chromium through chromedriver (capabilities in web/webdriver.json).
-    run(
-        "wasm tests (node and headless Chromium)",
-        cmd("cargo")
-            .args([
-                "test",
-                "-p",
-                "kplay-wasm",
+    let steps: Vec<Step> = vec![
+        step(
+            "cargo fmt --check",
+            "cargo",
+            &["fmt", "--all", "--", "--check"],
+        ),
+        step(
+            "clippy (native)",
+            "cargo",
+            &[
+                "clippy",
+                "--workspace",
+                "--exclude",
+                "kplay-web",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
+        step(
+            "clippy (wasm)",
+            "cargo",
+            &[
+                "clippy",
                 "-p",
                 "kplay-web",
+                "-p",
+                "kplay-wasm",
                 "--target",
                 WASM_TARGET,
-            ])
-            .env("CHROMEDRIVER", "/usr/bin/chromedriver"),
-    )?;
-    build_site()?;
-    run(
-        "browser tests",
-        cmd("node").args(["--test", "tests/browser/"]),
-    )?;
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
+        step(
+            "native tests",
+            "cargo",
+            &["test", "--workspace", "--exclude", "kplay-web"],
+        ),
+        // wasm-bindgen-test-runner (the runner in .cargo/config.toml) runs the facade's tests
+        // in node, as `wasm-pack test --node` does, and the web app's component tests in
+        // headless Chromium through chromedriver (capabilities in web/webdriver.json).
+        (
+            "wasm tests (node and headless Chromium)",
+            Box::new(|| {
+                run(
+                    "wasm tests (node and headless Chromium)",
+                    cmd("cargo")
+                        .args([
+                            "test",
+                            "-p",
+                            "kplay-wasm",
+                            "-p",
+                            "kplay-web",
+                            "--target",
+                            WASM_TARGET,
+                        ])
+                        .env("CHROMEDRIVER", "/usr/bin/chromedriver"),
+                )
+            }),
+        ),
+        ("trunk build --release (wasm-opt -Oz)", Box::new(build_site)),
+        step("browser tests", "node", &["--test", "tests/browser/"]),
+    ];
+    let total = steps.len();
+    for (passed, (name, run_step)) in steps.iter().enumerate() {
+        if let Err(e) = run_step() {
+            eprintln!("xtask: {e}");
+            // A plain last line CI can read, whatever happened above it.
+            println!(
+                "\nchecks: {passed} passed, 1 failed ({name}), {} not run",
+                total - passed - 1
+            );
+            std::process::exit(1);
+        }
+    }
     println!(
         "\nall checks passed in {:.0}s",
         start.elapsed().as_secs_f64()
     );
-    // The seven steps above (fmt, two clippy runs, native, wasm, site build, browser), each
-    // of which stops the run on failure; a plain line CI can read.
-    println!("checks: 7 passed, 0 failed");
+    println!("checks: {total} passed, 0 failed");
     Ok(())
 }
