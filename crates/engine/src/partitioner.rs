@@ -122,12 +122,19 @@ impl StickyPartitioner {
         }
     }
 
-    /// The current sticky partition, choosing one if there is none yet.
-    pub fn partition(&mut self, queue_sizes: &[u32], available: &[bool], rng: &mut Prng) -> u32 {
+    /// The current sticky partition, choosing one if there is none yet. `load` gives the
+    /// queue sizes and availability per partition; it is only called when a choice is made,
+    /// so the common case (a partition is already chosen) costs nothing.
+    pub fn partition(
+        &mut self,
+        load: impl FnOnce() -> (Vec<u32>, Vec<bool>),
+        rng: &mut Prng,
+    ) -> u32 {
         match self.current {
             Some(p) => p,
             None => {
-                let p = next_sticky_partition(queue_sizes, available, rng);
+                let (queue_sizes, available) = load();
+                let p = next_sticky_partition(&queue_sizes, &available, rng);
                 self.current = Some(p);
                 p
             }
@@ -141,15 +148,15 @@ impl StickyPartitioner {
         &mut self,
         bytes: u32,
         switch_allowed: bool,
-        queue_sizes: &[u32],
-        available: &[bool],
+        load: impl FnOnce() -> (Vec<u32>, Vec<bool>),
         rng: &mut Prng,
     ) {
         self.produced_bytes += u64::from(bytes);
         let over = self.produced_bytes >= self.sticky_batch_size;
         let far_over = self.produced_bytes >= 2 * self.sticky_batch_size;
         if (over && switch_allowed) || far_over {
-            self.current = Some(next_sticky_partition(queue_sizes, available, rng));
+            let (queue_sizes, available) = load();
+            self.current = Some(next_sticky_partition(&queue_sizes, &available, rng));
             self.produced_bytes = 0;
         }
     }
@@ -301,21 +308,16 @@ mod tests {
     fn sticky_switches_only_after_batch_size_and_when_allowed() {
         let mut rng = Prng::new(9);
         let mut s = StickyPartitioner::new(100);
-        let queues = [0u32; 4];
-        let avail = [true; 4];
-        let first = s.partition(&queues, &avail, &mut rng);
-        s.on_append(60, true, &queues, &avail, &mut rng);
-        assert_eq!(
-            s.partition(&queues, &avail, &mut rng),
-            first,
-            "below batch.size: stay"
-        );
-        s.on_append(60, false, &queues, &avail, &mut rng);
+        let load = || (vec![0u32; 4], vec![true; 4]);
+        let first = s.partition(load, &mut rng);
+        s.on_append(60, true, load, &mut rng);
+        assert_eq!(s.partition(load, &mut rng), first, "below batch.size: stay");
+        s.on_append(60, false, load, &mut rng);
         assert_eq!(
             s.produced_bytes, 120,
             "switch not allowed yet: bytes keep counting"
         );
-        s.on_append(90, false, &queues, &avail, &mut rng);
+        s.on_append(90, false, load, &mut rng);
         assert_eq!(
             s.produced_bytes, 0,
             "at twice batch.size the switch is forced"

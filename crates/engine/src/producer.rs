@@ -518,13 +518,7 @@ impl Producer {
     }
 
     fn available(&self) -> Vec<bool> {
-        let metadata = self.metadata.as_ref().expect("metadata");
-        let topic = &metadata.topics[&self.topic];
-        topic
-            .partitions
-            .iter()
-            .map(|p| p.leader.is_some())
-            .collect()
+        available(self.metadata.as_deref(), &self.topic)
     }
 
     /// `KafkaProducer.send`: partition, then append to the accumulator.
@@ -543,8 +537,9 @@ impl Producer {
             (None, Some(key)) if use_key => partitioner::partition_for_key(key, n),
             (None, _) => {
                 sticky = true;
-                let (queues, available) = self.load_stats();
-                self.sticky.partition(&queues, &available, &mut self.rng)
+                let (queues, metadata) = (&self.queues, self.metadata.as_deref());
+                let load = || load_stats(queues, self.config.adaptive, metadata, &self.topic);
+                self.sticky.partition(load, &mut self.rng)
             }
         };
         let size = self.append(now, partition, record);
@@ -553,21 +548,11 @@ impl Producer {
                 .batches
                 .back()
                 .is_none_or(|b| b.is_full(self.config.batch_size));
-            let (queues, available) = self.load_stats();
-            self.sticky
-                .on_append(size, full, &queues, &available, &mut self.rng);
+            let (queues, metadata) = (&self.queues, self.metadata.as_deref());
+            let load = || load_stats(queues, self.config.adaptive, metadata, &self.topic);
+            self.sticky.on_append(size, full, load, &mut self.rng);
         }
         self.stats.produced += 1;
-    }
-
-    /// Queue lengths per partition for adaptive partitioning (all equal when it is off).
-    fn load_stats(&self) -> (Vec<u32>, Vec<bool>) {
-        let queues = if self.config.adaptive {
-            self.queues.iter().map(|q| q.batches.len() as u32).collect()
-        } else {
-            vec![0; self.queues.len()]
-        };
-        (queues, self.available())
     }
 
     /// `RecordAccumulator.append`. Returns the bytes the record added.
@@ -1000,6 +985,32 @@ impl Producer {
             });
         }
     }
+}
+
+/// Which partitions have a leader, from the producer's metadata.
+fn available(metadata: Option<&ClusterMetadata>, topic: &str) -> Vec<bool> {
+    let metadata = metadata.expect("partitioning happens after metadata arrived");
+    metadata.topics[topic]
+        .partitions
+        .iter()
+        .map(|p| p.leader.is_some())
+        .collect()
+}
+
+/// Queue lengths per partition for adaptive partitioning (all equal when it is off), and which
+/// partitions are available. Only needed when the sticky partitioner chooses a partition.
+fn load_stats(
+    queues: &[PartitionQueue],
+    adaptive: bool,
+    metadata: Option<&ClusterMetadata>,
+    topic: &str,
+) -> (Vec<u32>, Vec<bool>) {
+    let sizes = if adaptive {
+        queues.iter().map(|q| q.batches.len() as u32).collect()
+    } else {
+        vec![0; queues.len()]
+    };
+    (sizes, available(metadata, topic))
 }
 
 /// Exponential backoff with ±20% jitter (KIP-580): `base * 2^(attempt-1)`, capped at `max`.
