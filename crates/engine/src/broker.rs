@@ -1342,7 +1342,7 @@ mod tests {
     use super::*;
     use crate::config::Scope;
     use crate::metadata::{BrokerRegistration, PartitionMetadata, TopicMetadata};
-    use crate::record::{ProducerIdentity, Record, RecordId};
+    use crate::record::ProducerIdentity;
 
     fn broker() -> Broker {
         let topic: Arc<str> = Arc::from("t");
@@ -1377,32 +1377,14 @@ mod tests {
     }
 
     fn batch(epoch: i16, base_sequence: i32, n: u64) -> RecordBatch {
-        let records = (0..n)
-            .map(|i| Record {
-                timestamp_ms: 0,
-                key: None,
-                value: None,
-                headers: vec![],
-                id: RecordId {
-                    producer: 0,
-                    seq: i,
-                },
-            })
-            .collect();
-        RecordBatch {
-            base_offset: Offset(0),
-            partition_leader_epoch: -1,
-            producer: Some(ProducerIdentity {
-                producer_id: 7,
-                producer_epoch: epoch,
-                base_sequence,
-            }),
-            is_transactional: false,
-            is_control: false,
-            size_bytes: 100,
-            max_timestamp_ms: 0,
-            records: Arc::new(records),
-        }
+        let mut b = crate::record::test_batch(Offset(0), 0, n, 100);
+        b.partition_leader_epoch = -1;
+        b.producer = Some(ProducerIdentity {
+            producer_id: 7,
+            producer_epoch: epoch,
+            base_sequence,
+        });
+        b
     }
 
     /// Sends one produce request and returns the single partition result.

@@ -228,32 +228,9 @@ impl PartitionLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::RecordId;
-    use std::sync::Arc;
 
     fn batch(base: u64, n: u64, size: u32) -> RecordBatch {
-        let records = (0..n)
-            .map(|i| Record {
-                timestamp_ms: 0,
-                key: None,
-                value: None,
-                headers: vec![],
-                id: RecordId {
-                    producer: 0,
-                    seq: base + i,
-                },
-            })
-            .collect();
-        RecordBatch {
-            base_offset: Offset(base),
-            partition_leader_epoch: 0,
-            producer: None,
-            is_transactional: false,
-            is_control: false,
-            size_bytes: size,
-            max_timestamp_ms: 0,
-            records: Arc::new(records),
-        }
+        crate::record::test_batch(Offset(base), base, n, size)
     }
 
     fn policy() -> SegmentPolicy {

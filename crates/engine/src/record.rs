@@ -157,6 +157,39 @@ impl RecordBatch {
     }
 }
 
+/// A batch of `n` empty records numbered from `first_seq` (producer 0), for tests of the log
+/// and the broker: the one place such batches are built.
+#[cfg(test)]
+pub(crate) fn test_batch(
+    base_offset: Offset,
+    first_seq: u64,
+    n: u64,
+    size_bytes: u32,
+) -> RecordBatch {
+    let records = (0..n)
+        .map(|i| Record {
+            timestamp_ms: 0,
+            key: None,
+            value: None,
+            headers: vec![],
+            id: RecordId {
+                producer: 0,
+                seq: first_seq + i,
+            },
+        })
+        .collect();
+    RecordBatch {
+        base_offset,
+        partition_leader_epoch: 0,
+        producer: None,
+        is_transactional: false,
+        is_control: false,
+        size_bytes,
+        max_timestamp_ms: 0,
+        records: Arc::new(records),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

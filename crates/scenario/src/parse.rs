@@ -332,14 +332,7 @@ impl Scenario {
                     1,
                 )? as u32,
                 config: config_pairs(l, &t.config, "topic")?,
-                start_ms: opt_int(
-                    l,
-                    &t.start_ms,
-                    "topic.start_ms",
-                    0,
-                    MAX_DURATION_MS as i64,
-                    0,
-                )? as u64,
+                start_ms: start_ms(l, &t.start_ms, "topic")?,
                 line,
             });
         }
@@ -372,14 +365,7 @@ impl Scenario {
                     kplay_engine::sim::MAX_VALUE_BYTES as i64,
                     100,
                 )? as u32,
-                start_ms: opt_int(
-                    l,
-                    &p.start_ms,
-                    "producer.start_ms",
-                    0,
-                    MAX_DURATION_MS as i64,
-                    0,
-                )? as u64,
+                start_ms: start_ms(l, &p.start_ms, "producer")?,
                 config: config_pairs(l, &p.config, "producer")?,
                 line,
             });
@@ -398,14 +384,7 @@ impl Scenario {
                 id: c.id.get_ref().clone(),
                 topics: c.topics.get_ref().clone(),
                 processing_us_per_record,
-                start_ms: opt_int(
-                    l,
-                    &c.start_ms,
-                    "consumer.start_ms",
-                    0,
-                    MAX_DURATION_MS as i64,
-                    0,
-                )? as u64,
+                start_ms: start_ms(l, &c.start_ms, "consumer")?,
                 config: config_pairs(l, &c.config, "consumer")?,
                 line,
             });
@@ -416,6 +395,18 @@ impl Scenario {
         }
         Ok(s)
     }
+}
+
+/// When a topic, producer or consumer starts: 0 (before anything else) up to the longest run.
+fn start_ms(l: &Lines<'_>, v: &Option<Int>, context: &str) -> Result<u64, ScenarioError> {
+    Ok(opt_int(
+        l,
+        v,
+        &format!("{context}.start_ms"),
+        0,
+        MAX_DURATION_MS as i64,
+        0,
+    )? as u64)
 }
 
 /// Whole microseconds from milliseconds; floats are converted once here, never used later.
