@@ -141,6 +141,7 @@ pub fn swarm_scenario(seed: u64, acks: &str) -> Scenario {
         id: "c".into(),
         topics: vec!["t".into()],
         processing_us_per_record: 0,
+        commit: kplay_engine::consumer::CommitStrategy::Auto,
         start_ms: 0,
         config: vec![cfg("auto.offset.reset", Str("earliest".into()))],
         line: 0,

@@ -131,9 +131,14 @@ fn AddConsumer(props: &FormProps) -> Html {
         use_state(|| "5".to_string()),
         use_state(|| "earliest".to_string()),
     );
+    let (group, commit) = (
+        use_state(|| "analytics".to_string()),
+        use_state(|| "auto".to_string()),
+    );
     let submit = {
         let d = props.dispatch.clone();
         let (id, topics, ms, reset) = (id.clone(), topics.clone(), ms.clone(), reset.clone());
+        let (group, commit) = (group.clone(), commit.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             d.emit(Action::Edit(Edit::AddConsumer {
@@ -141,6 +146,8 @@ fn AddConsumer(props: &FormProps) -> Html {
                 topics: (*topics).clone(),
                 processing_ms: (*ms).clone(),
                 offset_reset: (*reset).clone(),
+                group: (*group).clone(),
+                commit: (*commit).clone(),
             }));
         })
     };
@@ -152,6 +159,8 @@ fn AddConsumer(props: &FormProps) -> Html {
                 { field("topics (comma separated)", &topics, "consumer-topics") }
                 { field("ms per record", &ms, "consumer-ms") }
                 { field("auto.offset.reset", &reset, "consumer-reset") }
+                { field("group.id (empty: standalone)", &group, "consumer-group") }
+                { field("commit (auto, sync-after, async-after, sync-before, async-before)", &commit, "consumer-commit") }
                 <button type="submit" data-testid="consumer-add">{ "Add" }</button>
             </div>
         </form>

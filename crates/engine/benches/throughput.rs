@@ -63,6 +63,7 @@ fn simulate(acks: &str, replication_factor: u32) -> u64 {
         name: "c".into(),
         topics: vec!["bench".into()],
         processing_per_record: Duration::ZERO,
+        commit: Default::default(),
         configs: configs(
             Scope::Consumer,
             &[("auto.offset.reset", ConfigValue::Str("earliest".into()))],

@@ -11,15 +11,16 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use crate::config::Configs;
+use crate::group::coordinator::{Coordinator, CoordinatorConfig, OFFSETS_TOPIC};
 use crate::log::{PartitionLog, SegmentPolicy};
 use crate::metadata::{ClusterMetadata, TopicConfig};
 use crate::node::{Effect, Input, Timer};
 use crate::protocol::{
     Acks, AlterPartitionRequest, AlterPartitionResponse, ErrorCode, FetchPartition, FetchRequest,
-    FetchResponse, FetchedPartition, ListOffsetsRequest, ListOffsetsResponse, Message, OffsetSpec,
-    PartitionProduceResult, ProduceRequest, ProduceResponse,
+    FetchResponse, FetchedPartition, ListOffsetsRequest, ListOffsetsResponse, Message,
+    OffsetCommitRequest, OffsetSpec, PartitionProduceResult, ProduceRequest, ProduceResponse,
 };
-use crate::record::{Offset, RecordBatch, TopicPartition};
+use crate::record::{record_size, Offset, RecordBatch, TopicPartition, BATCH_OVERHEAD};
 use crate::time::{Duration, Instant};
 use crate::trace::{NodeId, TraceKind};
 
@@ -273,6 +274,15 @@ impl DelayedProduce {
     }
 }
 
+/// An offset commit waiting for its `__consumer_offsets` records to be replicated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct DelayedCommit {
+    from: NodeId,
+    request: OffsetCommitRequest,
+    tp: TopicPartition,
+    required: Offset,
+}
+
 /// A broker.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Broker {
@@ -282,6 +292,9 @@ pub struct Broker {
     replicas: BTreeMap<TopicPartition, Replica>,
     parked_fetches: BTreeMap<u64, ParkedFetch>,
     delayed_produces: BTreeMap<u64, DelayedProduce>,
+    delayed_commits: BTreeMap<u64, DelayedCommit>,
+    pub coordinator: Coordinator,
+    offsets_commit_timeout: Duration,
     /// As follower: the fetch in flight to each leader (correlation id).
     replica_fetches: BTreeMap<u32, u32>,
     replica_fetch_backoff_until: Instant,
@@ -305,6 +318,17 @@ impl Broker {
             replicas: BTreeMap::new(),
             parked_fetches: BTreeMap::new(),
             delayed_produces: BTreeMap::new(),
+            delayed_commits: BTreeMap::new(),
+            coordinator: Coordinator::new(
+                id,
+                CoordinatorConfig {
+                    initial_rebalance_delay: ms("group.initial.rebalance.delay.ms"),
+                    min_session_timeout_ms: configs.int("group.min.session.timeout.ms") as u32,
+                    max_session_timeout_ms: configs.int("group.max.session.timeout.ms") as u32,
+                    offsets_partitions: configs.int("offsets.topic.num.partitions") as u32,
+                },
+            ),
+            offsets_commit_timeout: ms("offsets.commit.timeout.ms"),
             replica_fetches: BTreeMap::new(),
             replica_fetch_backoff_until: Instant::ZERO,
             next_request_id: 0,
@@ -335,12 +359,38 @@ impl Broker {
             timer: Timer::Heartbeat,
         });
         self.send_replica_fetches(now, out);
+        // A restarted broker may still lead offsets partitions: it reads them again.
+        let led: Vec<u32> = self
+            .replicas
+            .iter()
+            .filter(|(tp, r)| &*tp.topic == OFFSETS_TOPIC && r.is_leader(self.id))
+            .map(|(tp, _)| tp.partition)
+            .collect();
+        for p in led {
+            self.load_offsets_partition(p, out);
+        }
+    }
+
+    fn load_offsets_partition(&mut self, partition: u32, out: &mut Vec<Effect>) {
+        let tp = TopicPartition::new(OFFSETS_TOPIC, partition);
+        let Some(replica) = self.replicas.get(&tp) else {
+            return;
+        };
+        let records = replica
+            .log
+            .segments()
+            .iter()
+            .flat_map(|s| s.batches.iter())
+            .flat_map(|b| b.records.iter());
+        self.coordinator.load(partition, records, out);
     }
 
     /// The process died: requests held in memory are gone; logs on disk survive.
     pub fn crash(&mut self) {
         self.parked_fetches.clear();
         self.delayed_produces.clear();
+        self.delayed_commits.clear();
+        self.coordinator.crash();
         self.replica_fetches.clear();
         for r in self.replicas.values_mut() {
             r.isr_change_in_flight = None;
@@ -389,7 +439,12 @@ impl Broker {
             })
             .cloned()
             .collect();
+        let mut became_leader = Vec::new();
+        let mut stopped_leading = Vec::new();
         for tp in dropped {
+            if &*tp.topic == OFFSETS_TOPIC {
+                stopped_leading.push(tp.partition);
+            }
             self.replicas.remove(&tp);
             self.fail_waiting(&tp, out);
         }
@@ -432,6 +487,13 @@ impl Broker {
                 replica.leader_epoch = pm.leader_epoch;
                 replica.leader = pm.leader;
                 let is_leader = replica.is_leader(me);
+                if &**name == OFFSETS_TOPIC {
+                    if is_leader && (new_epoch || !was_leader) {
+                        became_leader.push(tp.partition);
+                    } else if was_leader && !is_leader {
+                        stopped_leading.push(tp.partition);
+                    }
+                }
                 if is_leader && (new_epoch || !was_leader) {
                     // Becoming leader: a new epoch starts at our log end; followers start over,
                     // those in the ISR counted as caught up now (Kafka resets remote states).
@@ -466,11 +528,34 @@ impl Broker {
             }
         }
         self.metadata = metadata;
+        for p in stopped_leading {
+            self.coordinator.unload(p, out);
+        }
+        for p in became_leader {
+            // A new leader epoch: reload even if this broker led before (it may have missed
+            // commits another leader took in between).
+            self.coordinator.unload(p, out);
+            self.load_offsets_partition(p, out);
+        }
         self.send_replica_fetches(now, out);
     }
 
     /// This broker no longer leads `tp`: answer what waited on it.
     fn fail_waiting(&mut self, tp: &TopicPartition, out: &mut Vec<Effect>) {
+        let commits: Vec<u64> = self
+            .delayed_commits
+            .iter()
+            .filter(|(_, d)| d.tp == *tp)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in commits {
+            let d = self.delayed_commits.remove(&id).expect("present");
+            let msg = Message::OffsetCommitResponse {
+                correlation_id: d.request.correlation_id,
+                error: ErrorCode::NotCoordinator,
+            };
+            out.push(Effect::Send { to: d.from, msg });
+        }
         let ids: Vec<u64> = self
             .delayed_produces
             .iter()
@@ -540,6 +625,18 @@ impl Broker {
                     }
                     delayed.answer(out);
                 }
+            }
+            Input::Timer(Timer::OffsetCommitExpiry { id }) => {
+                if let Some(d) = self.delayed_commits.remove(&id) {
+                    let msg = Message::OffsetCommitResponse {
+                        correlation_id: d.request.correlation_id,
+                        error: ErrorCode::RequestTimedOut,
+                    };
+                    out.push(Effect::Send { to: d.from, msg });
+                }
+            }
+            Input::Timer(Timer::GroupDeadline { group }) => {
+                self.coordinator.on_deadline(now, group, out)
             }
             Input::Timer(Timer::RetentionCheck) => {
                 self.apply_retention(now, out);
@@ -611,11 +708,200 @@ impl Broker {
             Message::AlterPartitionResponse(response) => {
                 self.on_alter_partition_response(now, response, out)
             }
+            Message::FindCoordinator {
+                correlation_id,
+                group_id,
+            } => {
+                let partition = self.coordinator.partition_of(&group_id);
+                let coordinator = self.metadata.leader(OFFSETS_TOPIC, partition);
+                let error = match coordinator {
+                    Some(_) => ErrorCode::None,
+                    None => ErrorCode::CoordinatorNotAvailable,
+                };
+                let msg = Message::FindCoordinatorResponse {
+                    correlation_id,
+                    error,
+                    coordinator,
+                };
+                out.push(Effect::Send { to: from, msg });
+            }
+            Message::JoinGroup(req) => {
+                if self.coordinator.coordinates(&req.group_id) {
+                    self.coordinator.on_join(now, from, req, out);
+                } else {
+                    let msg = Message::JoinGroupResponse(crate::protocol::JoinGroupResponse {
+                        correlation_id: req.correlation_id,
+                        error: ErrorCode::NotCoordinator,
+                        generation: -1,
+                        protocol: None,
+                        leader: Arc::from(""),
+                        member_id: req.member_id,
+                        members: Vec::new(),
+                    });
+                    out.push(Effect::Send { to: from, msg });
+                }
+            }
+            Message::SyncGroup(req) => {
+                if self.coordinator.coordinates(&req.group_id) {
+                    self.coordinator.on_sync(now, from, req, out);
+                } else {
+                    let msg = Message::SyncGroupResponse(crate::protocol::SyncGroupResponse {
+                        correlation_id: req.correlation_id,
+                        error: ErrorCode::NotCoordinator,
+                        assignment: Vec::new(),
+                    });
+                    out.push(Effect::Send { to: from, msg });
+                }
+            }
+            Message::Heartbeat(req) => {
+                if self.coordinator.coordinates(&req.group_id) {
+                    self.coordinator.on_heartbeat(now, from, req, out);
+                } else {
+                    let msg = Message::HeartbeatResponse {
+                        correlation_id: req.correlation_id,
+                        error: ErrorCode::NotCoordinator,
+                    };
+                    out.push(Effect::Send { to: from, msg });
+                }
+            }
+            Message::LeaveGroup(req) => {
+                if self.coordinator.coordinates(&req.group_id) {
+                    self.coordinator.on_leave(now, from, req, out);
+                } else {
+                    let msg = Message::LeaveGroupResponse {
+                        correlation_id: req.correlation_id,
+                        error: ErrorCode::NotCoordinator,
+                    };
+                    out.push(Effect::Send { to: from, msg });
+                }
+            }
+            Message::OffsetCommit(req) => self.on_offset_commit(now, from, req, out),
+            Message::OffsetFetch {
+                correlation_id,
+                group_id,
+                partitions,
+            } => {
+                let (error, offsets) = if self.coordinator.coordinates(&group_id) {
+                    let offsets = self.coordinator.fetch_offsets(&group_id, &partitions);
+                    (ErrorCode::None, offsets)
+                } else {
+                    (ErrorCode::NotCoordinator, Vec::new())
+                };
+                let msg = Message::OffsetFetchResponse {
+                    correlation_id,
+                    error,
+                    offsets,
+                };
+                out.push(Effect::Send { to: from, msg });
+            }
             Message::MetadataResponse { .. }
             | Message::ProduceResponse(_)
             | Message::ListOffsetsResponse(_)
             | Message::BrokerHeartbeat { .. }
-            | Message::AlterPartition(_) => unreachable!("broker got {}", msg.kind()),
+            | Message::AlterPartition(_)
+            | Message::FindCoordinatorResponse { .. }
+            | Message::JoinGroupResponse(_)
+            | Message::SyncGroupResponse(_)
+            | Message::HeartbeatResponse { .. }
+            | Message::LeaveGroupResponse { .. }
+            | Message::OffsetCommitResponse { .. }
+            | Message::OffsetFetchResponse { .. } => unreachable!("broker got {}", msg.kind()),
+        }
+    }
+
+    /// OffsetCommit: validated by the coordinator, appended to `__consumer_offsets` with
+    /// acks=all, answered when replicated (or after `offsets.commit.timeout.ms`).
+    fn on_offset_commit(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        request: OffsetCommitRequest,
+        out: &mut Vec<Effect>,
+    ) {
+        let answer = |error, out: &mut Vec<Effect>| {
+            let msg = Message::OffsetCommitResponse {
+                correlation_id: request.correlation_id,
+                error,
+            };
+            out.push(Effect::Send { to: from, msg });
+        };
+        if !self.coordinator.coordinates(&request.group_id) {
+            return answer(ErrorCode::NotCoordinator, out);
+        }
+        let plan = match self.coordinator.plan_commit(now, &request) {
+            Ok(plan) => plan,
+            Err(error) => return answer(error, out),
+        };
+        if plan.records.is_empty() {
+            return answer(ErrorCode::None, out);
+        }
+        let ts = (now.0 / 1000) as i64;
+        let size = BATCH_OVERHEAD
+            + plan
+                .records
+                .iter()
+                .enumerate()
+                .map(|(i, r)| record_size(i as u32, 0, r))
+                .sum::<u32>();
+        let batch = RecordBatch {
+            base_offset: Offset(0),
+            partition_leader_epoch: 0,
+            producer: None,
+            is_transactional: false,
+            is_control: false,
+            size_bytes: size,
+            max_timestamp_ms: ts,
+            records: Arc::new(plan.records),
+        };
+        let tp = TopicPartition::new(OFFSETS_TOPIC, plan.partition);
+        let (result, wait_for) = self.append_as_leader(now, tp.clone(), batch, Acks::All, out);
+        match (result.error, wait_for) {
+            (ErrorCode::None, None) => {
+                self.coordinator
+                    .complete_commit(&request.group_id, &request.offsets);
+                answer(ErrorCode::None, out);
+            }
+            (ErrorCode::None, Some(required)) => {
+                let id = self.next_id();
+                out.push(Effect::SetTimer {
+                    at: now + self.offsets_commit_timeout,
+                    timer: Timer::OffsetCommitExpiry { id },
+                });
+                let d = DelayedCommit {
+                    from,
+                    request,
+                    tp,
+                    required,
+                };
+                self.delayed_commits.insert(id, d);
+            }
+            // Kafka maps log append errors of the offsets topic to coordinator errors.
+            (ErrorCode::NotLeaderOrFollower | ErrorCode::UnknownTopicOrPartition, _) => {
+                answer(ErrorCode::NotCoordinator, out)
+            }
+            (ErrorCode::NotEnoughReplicas | ErrorCode::NotEnoughReplicasAfterAppend, _) => {
+                answer(ErrorCode::CoordinatorNotAvailable, out)
+            }
+            (error, _) => answer(error, out),
+        }
+    }
+
+    fn complete_delayed_commits(&mut self, tp: &TopicPartition, hw: Offset, out: &mut Vec<Effect>) {
+        let done: Vec<u64> = self
+            .delayed_commits
+            .iter()
+            .filter(|(_, d)| d.tp == *tp && hw >= d.required)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in done {
+            let d = self.delayed_commits.remove(&id).expect("present");
+            self.coordinator
+                .complete_commit(&d.request.group_id, &d.request.offsets);
+            let msg = Message::OffsetCommitResponse {
+                correlation_id: d.request.correlation_id,
+                error: ErrorCode::None,
+            };
+            out.push(Effect::Send { to: d.from, msg });
         }
     }
 
@@ -791,6 +1077,9 @@ impl Broker {
         replica.high_watermark = hw;
         if moved {
             self.complete_delayed_produces(tp, hw, out);
+            if !self.delayed_commits.is_empty() {
+                self.complete_delayed_commits(tp, hw, out);
+            }
             self.complete_parked_fetches(now, tp, out);
         }
     }

@@ -299,6 +299,13 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         I32,
         "Replication factor of __consumer_offsets.",
     ),
+    int(
+        "offsets.commit.timeout.ms",
+        5_000,
+        1,
+        I32,
+        "How long a commit waits for __consumer_offsets replication.",
+    ),
     inert("auto.create.topics.enable"),
     inert("num.io.threads"),
     inert("num.network.threads"),
@@ -494,7 +501,7 @@ pub const PRODUCER_CONFIGS: &[ConfigDef] = &[
 pub const CONSUMER_CONFIGS: &[ConfigDef] = &[
     text(
         "group.id",
-        "Consumer group; groups are simulated in a later version.",
+        "Consumer group: subscribe, rebalance and commit through its coordinator.",
     ),
     text("group.instance.id", "Static membership id."),
     int(

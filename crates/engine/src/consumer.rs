@@ -3,19 +3,25 @@
 //! a buffer of fetched batches, `poll()` returning up to `max.poll.records`, a processing time
 //! per record, positions, `seek`, and `auto.offset.reset`.
 //!
-//! Consumer groups (coordinator, rebalances, commits) build on this in `group`.
+//! With a `group.id` the consumer subscribes instead (reference §4.2–§4.3, §4.6): it finds
+//! its coordinator, joins (JoinGroup, SyncGroup; the leader runs the assignor), heartbeats,
+//! rejoins eagerly (revoke everything) or cooperatively (revoke only what moves, then a second
+//! round), commits offsets (auto-commit during poll, manual sync or async commits before or
+//! after processing), and leaves on close or when `max.poll.interval.ms` passes.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use crate::config::{ConfigError, Configs};
+use crate::group::assignor::{self, rebalance_protocol, RebalanceProtocol, Strategy};
 use crate::ledger::Observation;
 use crate::metadata::ClusterMetadata;
 use crate::node::{Effect, Input, Timer};
 use crate::producer::{exponential, RECONNECT_BACKOFF, RECONNECT_BACKOFF_MAX};
 use crate::protocol::{
-    ErrorCode, FetchPartition, FetchRequest, FetchResponse, ListOffsetsRequest,
-    ListOffsetsResponse, Message, OffsetSpec,
+    ErrorCode, FetchPartition, FetchRequest, FetchResponse, JoinGroupRequest, JoinGroupResponse,
+    ListOffsetsRequest, ListOffsetsResponse, MemberRef, Message, OffsetCommitRequest, OffsetSpec,
+    Subscription, SyncGroupRequest, SyncGroupResponse,
 };
 use crate::record::{Offset, RecordBatch, TopicPartition};
 use crate::rng::Prng;
@@ -29,7 +35,55 @@ pub struct ConsumerSpec {
     pub topics: Vec<String>,
     /// Time the application spends on each record it polls.
     pub processing_per_record: Duration,
+    /// When the application commits by hand (besides `enable.auto.commit`).
+    pub commit: CommitStrategy,
     pub configs: Configs,
+}
+
+/// Manual commits of the application's poll loop: none (rely on `enable.auto.commit`), or
+/// `commitSync`/`commitAsync` of the positions before processing (at-most-once) or after
+/// (at-least-once).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CommitStrategy {
+    #[default]
+    Auto,
+    BeforeProcessing {
+        sync: bool,
+    },
+    AfterProcessing {
+        sync: bool,
+    },
+}
+
+impl CommitStrategy {
+    pub const NAMES: &'static [&'static str] = &[
+        "auto",
+        "sync-after",
+        "async-after",
+        "sync-before",
+        "async-before",
+    ];
+
+    pub fn parse(name: &str) -> Option<CommitStrategy> {
+        Some(match name {
+            "auto" => CommitStrategy::Auto,
+            "sync-after" => CommitStrategy::AfterProcessing { sync: true },
+            "async-after" => CommitStrategy::AfterProcessing { sync: false },
+            "sync-before" => CommitStrategy::BeforeProcessing { sync: true },
+            "async-before" => CommitStrategy::BeforeProcessing { sync: false },
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CommitStrategy::Auto => "auto",
+            CommitStrategy::AfterProcessing { sync: true } => "sync-after",
+            CommitStrategy::AfterProcessing { sync: false } => "async-after",
+            CommitStrategy::BeforeProcessing { sync: true } => "sync-before",
+            CommitStrategy::BeforeProcessing { sync: false } => "async-before",
+        }
+    }
 }
 
 /// What `auto.offset.reset` says to do without a valid position.
@@ -52,6 +106,13 @@ pub struct ConsumerConfig {
     pub auto_offset_reset: OffsetReset,
     pub request_timeout: Duration,
     pub retry_backoff: Duration,
+    pub instance_id: Option<Arc<str>>,
+    pub session_timeout: Duration,
+    pub heartbeat_interval: Duration,
+    pub max_poll_interval: Duration,
+    pub strategies: Vec<Strategy>,
+    pub enable_auto_commit: bool,
+    pub auto_commit_interval: Duration,
 }
 
 impl ConsumerConfig {
@@ -62,6 +123,34 @@ impl ConsumerConfig {
             _ => OffsetReset::Latest,
         };
         let ms = |k: &str| Duration::from_millis(c.int(k) as u64);
+        if c.str("group.protocol").as_deref() == Some("consumer") {
+            return Err(ConfigError {
+                key: "group.protocol".to_string(),
+                message: "the KIP-848 consumer protocol is not simulated yet; use \"classic\""
+                    .to_string(),
+            });
+        }
+        if c.str("group.instance.id").is_some() && c.str("group.id").is_none() {
+            return Err(ConfigError {
+                key: "group.instance.id".to_string(),
+                message: "static membership needs a group.id".to_string(),
+            });
+        }
+        let heartbeat = c.int("heartbeat.interval.ms");
+        if c.str("group.id").is_some() && heartbeat >= c.int("session.timeout.ms") {
+            return Err(ConfigError {
+                key: "heartbeat.interval.ms".to_string(),
+                message: format!(
+                    "must be lower than session.timeout.ms ({}), got {heartbeat}",
+                    c.int("session.timeout.ms")
+                ),
+            });
+        }
+        let strategies = c
+            .list("partition.assignment.strategy")
+            .iter()
+            .filter_map(|s| Strategy::parse(s))
+            .collect();
         Ok(ConsumerConfig {
             group_id: c.str("group.id"),
             max_poll_records: c.int("max.poll.records") as u32,
@@ -72,6 +161,13 @@ impl ConsumerConfig {
             auto_offset_reset: reset,
             request_timeout: ms("request.timeout.ms"),
             retry_backoff: ms("retry.backoff.ms"),
+            instance_id: c.str("group.instance.id").map(Arc::from),
+            session_timeout: ms("session.timeout.ms"),
+            heartbeat_interval: ms("heartbeat.interval.ms"),
+            max_poll_interval: ms("max.poll.interval.ms"),
+            strategies,
+            enable_auto_commit: c.bool("enable.auto.commit"),
+            auto_commit_interval: ms("auto.commit.interval.ms"),
         })
     }
 }
@@ -87,6 +183,8 @@ pub struct PartitionPosition {
     /// Fetched batches not yet returned by `poll()`.
     buffered: VecDeque<RecordBatch>,
     reset_in_flight: bool,
+    /// Group mode: the committed offset is asked for before `auto.offset.reset` applies.
+    committed: Committed,
     /// Waiting after an error before fetching again.
     retry_at: Option<Instant>,
 }
@@ -109,6 +207,16 @@ impl PartitionPosition {
     }
 }
 
+/// Whether a newly assigned partition's committed offset is known yet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Committed {
+    /// Known, or not needed (standalone mode).
+    #[default]
+    Known,
+    Unknown,
+    Fetching,
+}
+
 /// What the application is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AppState {
@@ -116,10 +224,15 @@ pub enum AppState {
     Polling,
     /// Processing the last poll's records until the given time.
     Processing { until: Instant },
+    /// Blocked in `commitSync()`; then processes for `then` (commit before processing) or
+    /// polls again.
+    Committing { then: Option<Duration> },
     /// Stopped by an error the application did not handle.
     Failed(ErrorCode),
     /// Closed by the user.
     Stopped,
+    /// The process died (no LeaveGroup, no commit).
+    Crashed,
 }
 
 /// Counters shown in snapshots.
@@ -128,6 +241,66 @@ pub struct ConsumerStats {
     pub consumed: u64,
     pub polls: u64,
     pub fetches: u64,
+    /// Records whose processing finished.
+    pub processed: u64,
+    pub commits: u64,
+    pub failed_commits: u64,
+    /// Completed rebalances this member took part in.
+    pub rebalances: u64,
+    /// Time spent owning nothing during rebalances (eager: the whole rebalance).
+    pub paused: Duration,
+}
+
+/// Where a group member is in the classic protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberState {
+    /// Not in the group (new, left, or must rejoin).
+    Unjoined,
+    Joining,
+    Syncing,
+    Stable,
+}
+
+/// A consumer's membership of its group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Membership {
+    pub group: Arc<str>,
+    pub coordinator: Option<u32>,
+    find_in_flight: Option<u32>,
+    coordinator_retry_at: Option<Instant>,
+    pub state: MemberState,
+    pub member_id: Arc<str>,
+    pub generation: i32,
+    pub leader: bool,
+    pub protocol: RebalanceProtocol,
+    /// A JoinGroup or SyncGroup in flight.
+    request: Option<u32>,
+    heartbeat_in_flight: Option<u32>,
+    next_heartbeat: Instant,
+    /// When the last poll returned records (for `max.poll.interval.ms`).
+    last_poll: Instant,
+    next_auto_commit: Instant,
+    /// The commit in flight: (correlation id, offsets, the application waits for it).
+    commit_in_flight: Option<(u32, Vec<(TopicPartition, Offset)>, bool)>,
+    /// A synchronous commit to send when the coordinator is known again.
+    commit_retry: Option<Vec<(TopicPartition, Offset)>>,
+    offset_fetch_in_flight: Option<u32>,
+    /// `onJoinPrepare` ran for the coming JoinGroup (auto-commit before revoking).
+    prepared: bool,
+    /// The last assignment, which the eager sticky assignor remembers (its `userData`).
+    last_assignment: Vec<TopicPartition>,
+    /// Since when the member owns nothing because of a rebalance.
+    paused_since: Option<Instant>,
+}
+
+/// One poll's records, delivered to the ledger as processing completes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Polled {
+    tp: TopicPartition,
+    base_offset: Offset,
+    records: Arc<Vec<crate::record::Record>>,
+    from: u32,
+    to: u32,
 }
 
 /// A consumer client and its application.
@@ -156,6 +329,10 @@ pub struct Consumer {
     broker_backoff: BTreeMap<u32, (Instant, u32)>,
     rng: Prng,
     pub stats: ConsumerStats,
+    pub membership: Option<Membership>,
+    /// The records of the poll being processed, and when processing started.
+    processing: Vec<Polled>,
+    processing_started: Instant,
 }
 
 impl Consumer {
@@ -173,7 +350,6 @@ impl Consumer {
         Ok(Consumer {
             index,
             spec,
-            config,
             audience,
             bootstrap_next: index as usize,
             brokers,
@@ -189,6 +365,31 @@ impl Consumer {
             broker_backoff: BTreeMap::new(),
             rng,
             stats: ConsumerStats::default(),
+            membership: config.group_id.as_ref().map(|g| Membership {
+                group: Arc::from(g.as_str()),
+                coordinator: None,
+                find_in_flight: None,
+                coordinator_retry_at: None,
+                state: MemberState::Unjoined,
+                member_id: Arc::from(""),
+                generation: -1,
+                leader: false,
+                protocol: rebalance_protocol(&config.strategies),
+                request: None,
+                heartbeat_in_flight: None,
+                next_heartbeat: Instant::ZERO,
+                last_poll: Instant::ZERO,
+                next_auto_commit: Instant::ZERO,
+                commit_in_flight: None,
+                commit_retry: None,
+                offset_fetch_in_flight: None,
+                prepared: false,
+                last_assignment: Vec::new(),
+                paused_since: None,
+            }),
+            config,
+            processing: Vec::new(),
+            processing_started: Instant::ZERO,
         })
     }
 
@@ -204,9 +405,60 @@ impl Consumer {
         self.wake(now, out);
     }
 
-    /// `close()`: the application stops polling.
-    pub fn stop(&mut self) {
+    /// `close()`: the application stops polling; a group member commits (with
+    /// auto-commit) and leaves the group, unless it is a static member (KIP-345).
+    pub fn stop(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        if matches!(self.state, AppState::Crashed | AppState::Stopped) {
+            return;
+        }
+        self.finish_processing(now, out);
+        if self.config.enable_auto_commit {
+            self.commit(now, false, out);
+        }
+        self.leave_group("closed", out);
         self.state = AppState::Stopped;
+    }
+
+    /// The process dies: the records of the current poll processed so far count as processed,
+    /// the rest not; nothing is committed and the group is not told.
+    pub fn crash(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        let per = self.spec.processing_per_record.as_micros();
+        let elapsed = now.0.saturating_sub(self.processing_started.0);
+        let mut done = if per == 0 { u64::MAX } else { elapsed / per };
+        let total: u64 = self
+            .processing
+            .iter()
+            .map(|p| u64::from(p.to - p.from))
+            .sum();
+        let processed = done.min(total);
+        for p in std::mem::take(&mut self.processing) {
+            let n = u64::from(p.to - p.from).min(done) as u32;
+            done -= u64::from(n);
+            if n > 0 {
+                self.deliver(
+                    Polled {
+                        to: p.from + n,
+                        ..p
+                    },
+                    out,
+                );
+            }
+        }
+        self.state = AppState::Crashed;
+        out.push(Effect::Trace(TraceKind::ConsumerCrashed {
+            consumer: self.index,
+            processed: processed as u32,
+            unprocessed: (total - processed) as u32,
+        }));
+    }
+
+    /// "Make it slow": the application now needs `per_record` for each record.
+    pub fn set_processing_time(&mut self, per_record: Duration, out: &mut Vec<Effect>) {
+        self.spec.processing_per_record = per_record;
+        out.push(Effect::Trace(TraceKind::ProcessingTimeChanged {
+            consumer: self.index,
+            per_record_us: per_record.as_micros(),
+        }));
     }
 
     /// `seek(tp, offset)`: the next poll returns `offset`; buffered data for `tp` is dropped.
@@ -242,11 +494,35 @@ impl Consumer {
             // A broker that answers is reachable again: forget its reconnect backoff.
             self.broker_backoff.remove(b);
         }
+        if matches!(self.state, AppState::Crashed) {
+            return;
+        }
         match input {
             Input::Message { from, msg } => match msg {
                 Message::MetadataResponse { metadata, .. } => self.on_metadata(now, metadata),
                 Message::FetchResponse(r) => self.on_fetch_response(now, from, r),
                 Message::ListOffsetsResponse(r) => self.on_list_offsets(now, r, out),
+                Message::FindCoordinatorResponse {
+                    correlation_id,
+                    error,
+                    coordinator,
+                } => self.on_find_coordinator(now, correlation_id, error, coordinator),
+                Message::JoinGroupResponse(r) => self.on_join_response(now, r, out),
+                Message::SyncGroupResponse(r) => self.on_sync_response(now, r, out),
+                Message::HeartbeatResponse {
+                    correlation_id,
+                    error,
+                } => self.on_heartbeat_response(correlation_id, error, out),
+                Message::OffsetCommitResponse {
+                    correlation_id,
+                    error,
+                } => self.on_commit_response(now, correlation_id, error, out),
+                Message::OffsetFetchResponse {
+                    correlation_id,
+                    error,
+                    offsets,
+                } => self.on_offset_fetch(correlation_id, error, offsets),
+                Message::LeaveGroupResponse { .. } => {}
                 other => unreachable!("consumer got {}", other.kind()),
             },
             Input::Disconnected {
@@ -262,6 +538,7 @@ impl Consumer {
                 self.broker_backoff.insert(b, (now + wait, attempts));
                 self.fetches.remove(&b);
                 self.metadata_in_flight = false;
+                self.coordinator_lost(b, out);
                 for p in self.positions.values_mut() {
                     p.reset_in_flight = false;
                 }
@@ -274,7 +551,7 @@ impl Consumer {
                 }
                 if let AppState::Processing { until } = self.state {
                     if until <= now {
-                        self.state = AppState::Polling;
+                        self.finish_processing(now, out);
                     }
                 }
             }
@@ -288,6 +565,34 @@ impl Consumer {
 
     fn on_metadata(&mut self, now: Instant, metadata: Arc<ClusterMetadata>) {
         self.metadata_in_flight = false;
+        if self.membership.is_some() {
+            // Subscribed: the group assigns partitions. Topics not there yet: look again soon.
+            let missing = self
+                .spec
+                .topics
+                .iter()
+                .any(|t| !metadata.topics.contains_key(t.as_str()));
+            let changed = self.metadata.as_ref().is_none_or(|old| {
+                self.spec.topics.iter().any(|t| {
+                    old.topics.get(t.as_str()).map(|x| x.partitions.len())
+                        != metadata.topics.get(t.as_str()).map(|x| x.partitions.len())
+                })
+            });
+            if changed && self.metadata.is_some() {
+                // The leader would assign differently: ask for a rebalance (Kafka's leader
+                // watches the subscribed topics' metadata).
+                if let Some(m) = &mut self.membership {
+                    if m.leader && m.state == MemberState::Stable {
+                        m.state = MemberState::Unjoined;
+                    }
+                }
+            }
+            self.positions
+                .retain(|tp, _| metadata.topics.contains_key(&tp.topic));
+            self.metadata_retry_at = missing.then(|| now + Duration::from_millis(1000));
+            self.metadata = Some(metadata);
+            return;
+        }
         // Standalone mode: assign every partition of the listed topics that exists.
         let mut missing = false;
         for topic in &self.spec.topics {
@@ -349,7 +654,10 @@ impl Consumer {
     }
 
     fn wake(&mut self, now: Instant, out: &mut Vec<Effect>) {
-        if matches!(self.state, AppState::Stopped | AppState::Failed(_)) {
+        if matches!(
+            self.state,
+            AppState::Stopped | AppState::Failed(_) | AppState::Crashed
+        ) {
             return;
         }
         if self.metadata_retry_at.is_some_and(|at| at <= now) {
@@ -358,6 +666,9 @@ impl Consumer {
         }
         if self.metadata.is_none() {
             self.request_metadata(out);
+        }
+        if self.membership.is_some() {
+            self.group_tick(now, out);
         }
         self.reset_positions(now, out);
         self.send_fetches(now, out);
@@ -375,7 +686,7 @@ impl Consumer {
                 if let Some(tp) = self
                     .positions
                     .iter()
-                    .find(|(_, p)| p.position.is_none())
+                    .find(|(_, p)| p.position.is_none() && p.committed == Committed::Known)
                     .map(|(tp, _)| tp.clone())
                 {
                     self.state = AppState::Failed(ErrorCode::NoOffsetForPartition);
@@ -392,7 +703,9 @@ impl Consumer {
         let wanted: Vec<TopicPartition> = self
             .positions
             .iter()
-            .filter(|(_, p)| p.position.is_none() && !p.reset_in_flight)
+            .filter(|(_, p)| {
+                p.position.is_none() && !p.reset_in_flight && p.committed == Committed::Known
+            })
             .map(|(tp, _)| tp.clone())
             .collect();
         for tp in wanted {
@@ -552,8 +865,16 @@ impl Consumer {
     }
 
     /// `poll()`: up to `max.poll.records`, draining one partition's fetched data before the next.
+    /// A group member first auto-commits when due and rejoins when a rebalance asks for it.
     fn poll(&mut self, now: Instant, out: &mut Vec<Effect>) {
         while self.state == AppState::Polling {
+            if self.membership.is_some() {
+                self.maybe_auto_commit(now, out);
+                self.rejoin_if_needed(now, out);
+                if self.state != AppState::Polling {
+                    return;
+                }
+            }
             let mut budget = self.config.max_poll_records;
             let mut taken = 0u64;
             while budget > 0 {
@@ -573,18 +894,65 @@ impl Consumer {
             }
             self.stats.polls += 1;
             self.stats.consumed += taken;
+            if let Some(m) = &mut self.membership {
+                m.last_poll = now;
+            }
             let busy = Duration(
                 self.spec
                     .processing_per_record
                     .as_micros()
                     .saturating_mul(taken),
             );
-            if busy > Duration::ZERO {
-                self.state = AppState::Processing { until: now + busy };
+            match self.spec.commit {
+                CommitStrategy::BeforeProcessing { sync } if self.membership.is_some() => {
+                    if self.commit(now, sync, out) && sync {
+                        self.state = AppState::Committing { then: Some(busy) };
+                    } else {
+                        self.start_processing(now, busy, out);
+                    }
+                }
+                _ => self.start_processing(now, busy, out),
             }
             // After this poll, fetch what was drained while the application processes.
             self.send_fetches(now, out);
         }
+    }
+
+    fn start_processing(&mut self, now: Instant, busy: Duration, out: &mut Vec<Effect>) {
+        self.processing_started = now;
+        if busy > Duration::ZERO {
+            self.state = AppState::Processing { until: now + busy };
+        } else {
+            self.finish_processing(now, out);
+        }
+    }
+
+    /// The application processed the poll's records; with commit-after-processing it commits.
+    fn finish_processing(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        let had = !self.processing.is_empty();
+        for p in std::mem::take(&mut self.processing) {
+            self.deliver(p, out);
+        }
+        if matches!(self.state, AppState::Processing { .. }) {
+            self.state = AppState::Polling;
+        }
+        if let CommitStrategy::AfterProcessing { sync } = self.spec.commit {
+            if had && self.membership.is_some() && self.commit(now, sync, out) && sync {
+                self.state = AppState::Committing { then: None };
+            }
+        }
+    }
+
+    fn deliver(&mut self, p: Polled, out: &mut Vec<Effect>) {
+        self.stats.processed += u64::from(p.to - p.from);
+        out.push(Effect::Observe(Observation::Delivered {
+            audience: self.audience.clone(),
+            tp: p.tp,
+            base_offset: p.base_offset,
+            records: p.records,
+            from: p.from,
+            to: p.to,
+        }));
     }
 
     /// Returns up to `max` records of `tp` to the application, advancing its position.
@@ -605,14 +973,13 @@ impl Consumer {
             let n = available.min(max - taken);
             if n > 0 {
                 first.get_or_insert(Offset(batch.base_offset.0 + u64::from(from)));
-                out.push(Effect::Observe(Observation::Delivered {
-                    audience: self.audience.clone(),
+                self.processing.push(Polled {
                     tp: tp.clone(),
                     base_offset: batch.base_offset,
                     records: batch.records.clone(),
                     from,
                     to: from + n,
-                }));
+                });
                 p.position = Some(Offset(batch.base_offset.0 + u64::from(from + n)));
                 taken += n;
             }
@@ -640,6 +1007,9 @@ impl Consumer {
         if let Some(at) = self.metadata_retry_at {
             next = next.min(at);
         }
+        if let Some(at) = self.group_wake() {
+            next = next.min(at);
+        }
         for &(until, _) in self.broker_backoff.values() {
             if until > now {
                 next = next.min(until);
@@ -660,5 +1030,767 @@ impl Consumer {
                 timer: Timer::Wake,
             });
         }
+    }
+}
+
+/// The member side of the classic group protocol (reference §4.2, §4.3, §4.6).
+impl Consumer {
+    fn send_to_coordinator(
+        &mut self,
+        msg: impl FnOnce(u32) -> Message,
+        out: &mut Vec<Effect>,
+    ) -> Option<u32> {
+        let coordinator = self.membership.as_ref()?.coordinator?;
+        let correlation_id = self.next_correlation();
+        out.push(Effect::Send {
+            to: NodeId::Broker(coordinator),
+            msg: msg(correlation_id),
+        });
+        Some(correlation_id)
+    }
+
+    /// What the heartbeat thread and the coordinator lookup do, whatever the application is doing.
+    fn group_tick(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        let m = self.membership.as_mut().expect("group mode");
+        if m.coordinator.is_none() {
+            if m.find_in_flight.is_none()
+                && m.coordinator_retry_at.is_none_or(|at| at <= now)
+                && !self.brokers.is_empty()
+            {
+                let broker = self.brokers[self.bootstrap_next % self.brokers.len()];
+                self.bootstrap_next += 1;
+                self.next_correlation_id = self.next_correlation_id.wrapping_add(1);
+                let correlation_id = self.next_correlation_id;
+                let m = self.membership.as_mut().expect("group mode");
+                m.find_in_flight = Some(correlation_id);
+                out.push(Effect::Send {
+                    to: NodeId::Broker(broker),
+                    msg: Message::FindCoordinator {
+                        correlation_id,
+                        group_id: m.group.clone(),
+                    },
+                });
+            }
+            return;
+        }
+        // A synchronous commit waiting for the coordinator.
+        if m.commit_in_flight.is_none() {
+            if let Some(offsets) = m.commit_retry.take() {
+                self.send_commit(offsets, true, out);
+            }
+        }
+        let m = self.membership.as_mut().expect("group mode");
+        // The committed offsets of newly assigned partitions.
+        if m.offset_fetch_in_flight.is_none() && m.state == MemberState::Stable {
+            let wanted: Vec<TopicPartition> = self
+                .positions
+                .iter()
+                .filter(|(_, p)| p.committed == Committed::Unknown)
+                .map(|(tp, _)| tp.clone())
+                .collect();
+            if !wanted.is_empty() {
+                for tp in &wanted {
+                    self.positions.get_mut(tp).expect("present").committed = Committed::Fetching;
+                }
+                let group_id = self.membership.as_ref().expect("group mode").group.clone();
+                let c = self.send_to_coordinator(
+                    |correlation_id| Message::OffsetFetch {
+                        correlation_id,
+                        group_id,
+                        partitions: wanted,
+                    },
+                    out,
+                );
+                self.membership
+                    .as_mut()
+                    .expect("group mode")
+                    .offset_fetch_in_flight = c;
+            }
+        }
+        let m = self.membership.as_mut().expect("group mode");
+        // The heartbeat thread.
+        if m.state == MemberState::Stable
+            && m.heartbeat_in_flight.is_none()
+            && now >= m.next_heartbeat
+        {
+            m.next_heartbeat = now + self.config.heartbeat_interval;
+            let r = MemberRef {
+                correlation_id: 0,
+                group_id: m.group.clone(),
+                generation: m.generation,
+                member_id: m.member_id.clone(),
+            };
+            let c = self.send_to_coordinator(
+                |correlation_id| {
+                    Message::Heartbeat(MemberRef {
+                        correlation_id,
+                        ..r
+                    })
+                },
+                out,
+            );
+            self.membership
+                .as_mut()
+                .expect("group mode")
+                .heartbeat_in_flight = c;
+        }
+        // `max.poll.interval.ms`: the application has not polled for too long.
+        let m = self.membership.as_ref().expect("group mode");
+        let busy = matches!(
+            self.state,
+            AppState::Processing { .. } | AppState::Committing { .. }
+        );
+        if busy && m.generation >= 0 && now >= m.last_poll + self.config.max_poll_interval {
+            let why = format!(
+                "poll() not called within max.poll.interval.ms ({} ms)",
+                self.config.max_poll_interval.as_millis()
+            );
+            self.leave_group(&why, out);
+        }
+    }
+
+    /// Leaves the group: a dynamic member sends LeaveGroup and forgets its id; a static member
+    /// sends nothing (KIP-345) and waits for its session to expire or its return.
+    fn leave_group(&mut self, why: &str, out: &mut Vec<Effect>) {
+        let Some(m) = &self.membership else { return };
+        if m.generation < 0 && m.state == MemberState::Unjoined {
+            return;
+        }
+        if self.config.instance_id.is_none() && !m.member_id.is_empty() {
+            let r = MemberRef {
+                correlation_id: 0,
+                group_id: m.group.clone(),
+                generation: m.generation,
+                member_id: m.member_id.clone(),
+            };
+            self.send_to_coordinator(
+                |correlation_id| {
+                    Message::LeaveGroup(MemberRef {
+                        correlation_id,
+                        ..r
+                    })
+                },
+                out,
+            );
+        }
+        out.push(Effect::Trace(TraceKind::MemberLeaving {
+            consumer: self.index,
+            why: why.to_string(),
+        }));
+        let is_static = self.config.instance_id.is_some();
+        let m = self.membership.as_mut().expect("checked");
+        if !is_static {
+            m.member_id = Arc::from("");
+        }
+        m.generation = -1;
+        m.state = MemberState::Unjoined;
+        m.request = None;
+        m.heartbeat_in_flight = None;
+    }
+
+    fn maybe_auto_commit(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        let m = self.membership.as_mut().expect("group mode");
+        if !self.config.enable_auto_commit
+            || m.state != MemberState::Stable
+            || now < m.next_auto_commit
+        {
+            return;
+        }
+        m.next_auto_commit = now + self.config.auto_commit_interval;
+        self.commit(now, false, out);
+    }
+
+    /// Commits the current positions. Returns whether the commit is under way (a synchronous
+    /// caller then waits for it).
+    fn commit(&mut self, _now: Instant, sync: bool, out: &mut Vec<Effect>) -> bool {
+        let offsets: Vec<(TopicPartition, Offset)> = self
+            .positions
+            .iter()
+            .filter_map(|(tp, p)| Some((tp.clone(), p.position?)))
+            .collect();
+        let Some(m) = self.membership.as_mut() else {
+            return false;
+        };
+        if offsets.is_empty() {
+            return false;
+        }
+        if m.generation < 0 {
+            // Kafka's CommitFailedException: this consumer is no longer in the group.
+            self.stats.failed_commits += 1;
+            out.push(Effect::Trace(TraceKind::OffsetsCommitted {
+                consumer: self.index,
+                offsets: offsets.len() as u32,
+                error: ErrorCode::UnknownMemberId,
+            }));
+            return false;
+        }
+        if m.commit_in_flight.is_some() || m.coordinator.is_none() {
+            if sync {
+                m.commit_retry = Some(offsets);
+                return true;
+            }
+            return false;
+        }
+        self.send_commit(offsets, sync, out)
+    }
+
+    fn send_commit(
+        &mut self,
+        offsets: Vec<(TopicPartition, Offset)>,
+        sync: bool,
+        out: &mut Vec<Effect>,
+    ) -> bool {
+        let m = self.membership.as_ref().expect("group mode");
+        let request = OffsetCommitRequest {
+            correlation_id: 0,
+            group_id: m.group.clone(),
+            generation: m.generation,
+            member_id: m.member_id.clone(),
+            offsets: offsets.clone(),
+        };
+        let c = self.send_to_coordinator(
+            |correlation_id| {
+                Message::OffsetCommit(OffsetCommitRequest {
+                    correlation_id,
+                    ..request
+                })
+            },
+            out,
+        );
+        let m = self.membership.as_mut().expect("group mode");
+        match c {
+            Some(c) => {
+                m.commit_in_flight = Some((c, offsets, sync));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// In `poll()`: run `onJoinPrepare` and send JoinGroup when the member must (re)join.
+    fn rejoin_if_needed(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        let m = self.membership.as_ref().expect("group mode");
+        if m.state != MemberState::Unjoined
+            || m.request.is_some()
+            || m.coordinator.is_none()
+            || self.metadata.is_none()
+        {
+            return;
+        }
+        if !m.prepared {
+            let eager_member = m.generation >= 0 && m.protocol == RebalanceProtocol::Eager;
+            self.membership.as_mut().expect("group mode").prepared = true;
+            // Auto-commit synchronously before giving partitions up.
+            if self.config.enable_auto_commit && eager_member && self.commit(now, true, out) {
+                self.state = AppState::Committing { then: None };
+                return;
+            }
+        }
+        let m = self.membership.as_ref().expect("group mode");
+        let owned: Vec<TopicPartition> = self.positions.keys().cloned().collect();
+        if !owned.is_empty() && (m.generation < 0 || m.protocol == RebalanceProtocol::Eager) {
+            let lost = m.generation < 0;
+            self.revoke(now, owned, lost, out);
+        }
+        self.send_join(out);
+    }
+
+    fn revoke(
+        &mut self,
+        now: Instant,
+        tps: Vec<TopicPartition>,
+        lost: bool,
+        out: &mut Vec<Effect>,
+    ) {
+        for tp in &tps {
+            self.positions.remove(tp);
+        }
+        self.ready.retain(|t| !tps.contains(t));
+        let m = self.membership.as_mut().expect("group mode");
+        if self.positions.is_empty() && m.paused_since.is_none() {
+            m.paused_since = Some(now);
+        }
+        out.push(Effect::Trace(TraceKind::PartitionsRevoked {
+            consumer: self.index,
+            tps,
+            lost,
+        }));
+    }
+
+    fn send_join(&mut self, out: &mut Vec<Effect>) {
+        let m = self.membership.as_ref().expect("group mode");
+        let owned = match m.protocol {
+            RebalanceProtocol::Cooperative => self.positions.keys().cloned().collect(),
+            RebalanceProtocol::Eager => m.last_assignment.clone(),
+        };
+        let request = JoinGroupRequest {
+            correlation_id: 0,
+            group_id: m.group.clone(),
+            client_id: Arc::from(self.spec.name.as_str()),
+            member_id: m.member_id.clone(),
+            instance_id: self.config.instance_id.clone(),
+            session_timeout_ms: self.config.session_timeout.as_millis() as u32,
+            rebalance_timeout_ms: self.config.max_poll_interval.as_millis() as u32,
+            protocols: self
+                .config
+                .strategies
+                .iter()
+                .map(|&s| crate::group::coordinator::strategy_name(s).to_string())
+                .collect(),
+            subscription: Subscription {
+                topics: self.spec.topics.clone(),
+                owned,
+                generation: m.generation,
+            },
+        };
+        let c = self.send_to_coordinator(
+            |correlation_id| {
+                Message::JoinGroup(JoinGroupRequest {
+                    correlation_id,
+                    ..request
+                })
+            },
+            out,
+        );
+        let m = self.membership.as_mut().expect("group mode");
+        if c.is_some() {
+            m.request = c;
+            m.state = MemberState::Joining;
+            m.prepared = false;
+        }
+    }
+
+    fn fail(&mut self, error: ErrorCode, out: &mut Vec<Effect>) {
+        self.state = AppState::Failed(error);
+        out.push(Effect::Trace(TraceKind::MemberLeaving {
+            consumer: self.index,
+            why: format!("fatal error {error}"),
+        }));
+    }
+
+    /// UNKNOWN_MEMBER_ID forgets the member id; both it and ILLEGAL_GENERATION forget the
+    /// generation, so the partitions count as lost at the next rejoin.
+    fn reset_member(&mut self, error: ErrorCode) {
+        let m = self.membership.as_mut().expect("group mode");
+        if error == ErrorCode::UnknownMemberId {
+            m.member_id = Arc::from("");
+        }
+        m.generation = -1;
+        m.state = MemberState::Unjoined;
+        m.request = None;
+    }
+
+    /// The coordinator went away (disconnect or NOT_COORDINATOR): find it again.
+    fn coordinator_gone(&mut self) {
+        let Some(m) = self.membership.as_mut() else {
+            return;
+        };
+        m.coordinator = None;
+        m.heartbeat_in_flight = None;
+        if m.request.take().is_some() {
+            m.state = MemberState::Unjoined;
+            m.prepared = true;
+        }
+        if let Some((_, offsets, sync)) = m.commit_in_flight.take() {
+            if sync {
+                m.commit_retry = Some(offsets);
+            }
+        }
+        if m.offset_fetch_in_flight.take().is_some() {
+            for p in self.positions.values_mut() {
+                if p.committed == Committed::Fetching {
+                    p.committed = Committed::Unknown;
+                }
+            }
+        }
+    }
+
+    fn coordinator_lost(&mut self, broker: u32, _out: &mut Vec<Effect>) {
+        let Some(m) = self.membership.as_mut() else {
+            return;
+        };
+        m.find_in_flight = None;
+        if m.coordinator == Some(broker) {
+            self.coordinator_gone();
+        }
+    }
+
+    fn on_find_coordinator(
+        &mut self,
+        now: Instant,
+        correlation_id: u32,
+        error: ErrorCode,
+        coordinator: Option<u32>,
+    ) {
+        let retry = self.config.retry_backoff;
+        let Some(m) = self.membership.as_mut() else {
+            return;
+        };
+        if m.find_in_flight != Some(correlation_id) {
+            return;
+        }
+        m.find_in_flight = None;
+        match (error, coordinator) {
+            (ErrorCode::None, Some(b)) => m.coordinator = Some(b),
+            _ => m.coordinator_retry_at = Some(now + retry),
+        }
+    }
+
+    fn on_join_response(&mut self, now: Instant, r: JoinGroupResponse, out: &mut Vec<Effect>) {
+        let Some(m) = self.membership.as_mut() else {
+            return;
+        };
+        if m.request != Some(r.correlation_id) {
+            return;
+        }
+        m.request = None;
+        m.state = MemberState::Unjoined;
+        match r.error {
+            ErrorCode::None => {}
+            ErrorCode::MemberIdRequired => {
+                m.member_id = r.member_id;
+                self.send_join(out);
+                return;
+            }
+            ErrorCode::UnknownMemberId | ErrorCode::IllegalGeneration => {
+                return self.reset_member(r.error)
+            }
+            ErrorCode::NotCoordinator
+            | ErrorCode::CoordinatorNotAvailable
+            | ErrorCode::CoordinatorLoadInProgress => {
+                m.prepared = true;
+                return self.coordinator_gone();
+            }
+            ErrorCode::RebalanceInProgress => {
+                m.prepared = true;
+                return;
+            }
+            error => return self.fail(error, out),
+        }
+        m.member_id = r.member_id.clone();
+        m.generation = r.generation;
+        m.leader = r.leader == r.member_id;
+        out.push(Effect::Trace(TraceKind::MemberJoined {
+            consumer: self.index,
+            group: m.group.clone(),
+            member: r.member_id.clone(),
+            generation: r.generation,
+            leader: m.leader,
+        }));
+        let assignments = if m.leader {
+            self.leader_assign(&r)
+        } else {
+            Vec::new()
+        };
+        let m = self.membership.as_ref().expect("group mode");
+        let request = SyncGroupRequest {
+            correlation_id: 0,
+            group_id: m.group.clone(),
+            generation: m.generation,
+            member_id: m.member_id.clone(),
+            assignments,
+        };
+        let c = self.send_to_coordinator(
+            |correlation_id| {
+                Message::SyncGroup(SyncGroupRequest {
+                    correlation_id,
+                    ..request
+                })
+            },
+            out,
+        );
+        let m = self.membership.as_mut().expect("group mode");
+        m.request = c;
+        m.state = if c.is_some() {
+            MemberState::Syncing
+        } else {
+            MemberState::Unjoined
+        };
+        let _ = now;
+    }
+
+    /// The group leader runs the chosen assignor over every member's subscription.
+    fn leader_assign(&self, r: &JoinGroupResponse) -> Vec<(Arc<str>, Vec<TopicPartition>)> {
+        let strategy = r
+            .protocol
+            .as_deref()
+            .and_then(Strategy::parse)
+            .unwrap_or(Strategy::Range);
+        let mut counts = BTreeMap::new();
+        if let Some(md) = &self.metadata {
+            for jm in &r.members {
+                for t in &jm.subscription.topics {
+                    if let Some(topic) = md.topics.get(t.as_str()) {
+                        counts.insert(t.clone(), topic.partitions.len() as u32);
+                    }
+                }
+            }
+        }
+        let members: Vec<assignor::Member> = r
+            .members
+            .iter()
+            .map(|jm| assignor::Member {
+                id: jm.member_id.to_string(),
+                instance_id: jm.instance_id.as_ref().map(|s| s.to_string()),
+                topics: jm.subscription.topics.clone(),
+                owned: jm
+                    .subscription
+                    .owned
+                    .iter()
+                    .map(|tp| (tp.topic.to_string(), tp.partition))
+                    .collect(),
+                generation: (jm.subscription.generation >= 0).then_some(jm.subscription.generation),
+            })
+            .collect();
+        assignor::assign(strategy, &counts, &members)
+            .into_iter()
+            .map(|(id, tps)| {
+                let tps = tps
+                    .into_iter()
+                    .map(|(t, p)| TopicPartition::new(&t, p))
+                    .collect();
+                (Arc::from(id.as_str()), tps)
+            })
+            .collect()
+    }
+
+    fn on_sync_response(&mut self, now: Instant, r: SyncGroupResponse, out: &mut Vec<Effect>) {
+        let Some(m) = self.membership.as_mut() else {
+            return;
+        };
+        if m.request != Some(r.correlation_id) {
+            return;
+        }
+        m.request = None;
+        m.state = MemberState::Unjoined;
+        match r.error {
+            ErrorCode::None => {}
+            ErrorCode::RebalanceInProgress => {
+                m.prepared = true;
+                return;
+            }
+            ErrorCode::UnknownMemberId | ErrorCode::IllegalGeneration => {
+                return self.reset_member(r.error)
+            }
+            ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable => {
+                m.prepared = true;
+                return self.coordinator_gone();
+            }
+            error => return self.fail(error, out),
+        }
+        let assigned: Vec<TopicPartition> = r.assignment;
+        let revoked: Vec<TopicPartition> = self
+            .positions
+            .keys()
+            .filter(|tp| !assigned.contains(tp))
+            .cloned()
+            .collect();
+        let added: Vec<TopicPartition> = assigned
+            .iter()
+            .filter(|tp| !self.positions.contains_key(*tp))
+            .cloned()
+            .collect();
+        let second_round = !revoked.is_empty();
+        if second_round {
+            // KIP-429: give up what moves (committing it first), then rejoin so that the
+            // partitions can be assigned to their new owners.
+            if self.config.enable_auto_commit {
+                self.commit(now, false, out);
+            }
+            self.revoke(now, revoked, false, out);
+        }
+        for tp in &added {
+            self.positions.insert(
+                tp.clone(),
+                PartitionPosition {
+                    committed: Committed::Unknown,
+                    ..PartitionPosition::default()
+                },
+            );
+        }
+        let m = self.membership.as_mut().expect("group mode");
+        m.last_assignment = assigned.clone();
+        m.state = if second_round {
+            MemberState::Unjoined
+        } else {
+            MemberState::Stable
+        };
+        m.prepared = second_round;
+        m.next_heartbeat = now + self.config.heartbeat_interval;
+        if m.next_auto_commit == Instant::ZERO {
+            m.next_auto_commit = now + self.config.auto_commit_interval;
+        }
+        if !second_round {
+            if let Some(since) = m.paused_since.take() {
+                self.stats.paused = Duration(self.stats.paused.0 + (now.0 - since.0));
+            }
+        }
+        self.stats.rebalances += 1;
+        out.push(Effect::Trace(TraceKind::PartitionsAssigned {
+            consumer: self.index,
+            generation: m.generation,
+            added,
+            owned: assigned.len() as u32,
+        }));
+    }
+
+    fn on_heartbeat_response(
+        &mut self,
+        correlation_id: u32,
+        error: ErrorCode,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(m) = self.membership.as_mut() else {
+            return;
+        };
+        if m.heartbeat_in_flight != Some(correlation_id) {
+            return;
+        }
+        m.heartbeat_in_flight = None;
+        match error {
+            ErrorCode::None => {}
+            ErrorCode::RebalanceInProgress => {
+                if m.state == MemberState::Stable {
+                    m.state = MemberState::Unjoined;
+                }
+            }
+            ErrorCode::UnknownMemberId | ErrorCode::IllegalGeneration => self.reset_member(error),
+            ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable => {
+                self.coordinator_gone()
+            }
+            ErrorCode::FencedInstanceId => self.fail(error, out),
+            _ => {}
+        }
+    }
+
+    fn on_commit_response(
+        &mut self,
+        now: Instant,
+        correlation_id: u32,
+        error: ErrorCode,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(m) = self.membership.as_mut() else {
+            return;
+        };
+        let Some((c, offsets, sync)) = m.commit_in_flight.take() else {
+            return;
+        };
+        if c != correlation_id {
+            m.commit_in_flight = Some((c, offsets, sync));
+            return;
+        }
+        let count = offsets.len() as u32;
+        let retriable = matches!(
+            error,
+            ErrorCode::NotCoordinator
+                | ErrorCode::CoordinatorNotAvailable
+                | ErrorCode::CoordinatorLoadInProgress
+                | ErrorCode::RequestTimedOut
+        );
+        if retriable && sync {
+            // commitSync retries until it succeeds or fails for good.
+            m.commit_retry = Some(offsets);
+            if error != ErrorCode::RequestTimedOut {
+                self.coordinator_gone();
+            }
+            return;
+        }
+        if error == ErrorCode::None {
+            self.stats.commits += 1;
+        } else {
+            self.stats.failed_commits += 1;
+            if matches!(
+                error,
+                ErrorCode::UnknownMemberId | ErrorCode::IllegalGeneration
+            ) {
+                self.reset_member(error);
+            }
+            if matches!(
+                error,
+                ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable
+            ) {
+                self.coordinator_gone();
+            }
+        }
+        out.push(Effect::Trace(TraceKind::OffsetsCommitted {
+            consumer: self.index,
+            offsets: count,
+            error,
+        }));
+        if sync {
+            if let AppState::Committing { then } = self.state {
+                self.state = AppState::Polling;
+                if let Some(busy) = then {
+                    self.start_processing(now, busy, out);
+                }
+            }
+        }
+    }
+
+    fn on_offset_fetch(
+        &mut self,
+        correlation_id: u32,
+        error: ErrorCode,
+        offsets: Vec<(TopicPartition, Option<Offset>)>,
+    ) {
+        let Some(m) = self.membership.as_mut() else {
+            return;
+        };
+        if m.offset_fetch_in_flight != Some(correlation_id) {
+            return;
+        }
+        m.offset_fetch_in_flight = None;
+        if error != ErrorCode::None {
+            for p in self.positions.values_mut() {
+                if p.committed == Committed::Fetching {
+                    p.committed = Committed::Unknown;
+                }
+            }
+            if matches!(
+                error,
+                ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable
+            ) {
+                self.coordinator_gone();
+            }
+            return;
+        }
+        for (tp, offset) in offsets {
+            if let Some(p) = self.positions.get_mut(&tp) {
+                if p.committed == Committed::Fetching {
+                    p.committed = Committed::Known;
+                    if offset.is_some() {
+                        p.position = offset;
+                    }
+                }
+            }
+        }
+    }
+
+    /// When this member next needs to act on its own (heartbeat, lookup retry, auto-commit,
+    /// poll timeout).
+    fn group_wake(&self) -> Option<Instant> {
+        let m = self.membership.as_ref()?;
+        let mut next = Instant::MAX;
+        if m.coordinator.is_none() {
+            if let Some(at) = m.coordinator_retry_at {
+                next = next.min(at);
+            }
+        }
+        if m.state == MemberState::Stable {
+            next = next.min(m.next_heartbeat);
+            if self.config.enable_auto_commit && self.state == AppState::Polling {
+                next = next.min(m.next_auto_commit);
+            }
+        }
+        if m.generation >= 0
+            && matches!(
+                self.state,
+                AppState::Processing { .. } | AppState::Committing { .. }
+            )
+        {
+            next = next.min(m.last_poll + self.config.max_poll_interval);
+        }
+        (next != Instant::MAX).then_some(next)
     }
 }

@@ -43,6 +43,10 @@ pub enum Timer {
     SessionCheck,
     /// The controller's preferred leader check.
     LeaderRebalance,
+    /// A group coordinator's deadline for one group (join phase, sessions): it re-checks them.
+    GroupDeadline { group: u32 },
+    /// An offset commit on a coordinator reached `offsets.commit.timeout.ms`.
+    OffsetCommitExpiry { id: u64 },
 }
 
 /// What a node asks the simulator to do.

@@ -31,6 +31,16 @@ pub enum ErrorCode {
     DeliveryTimeout,
     /// Client side: no committed offset and `auto.offset.reset=none`.
     NoOffsetForPartition,
+    CoordinatorLoadInProgress,
+    CoordinatorNotAvailable,
+    NotCoordinator,
+    IllegalGeneration,
+    UnknownMemberId,
+    InvalidSessionTimeout,
+    RebalanceInProgress,
+    MemberIdRequired,
+    FencedInstanceId,
+    InconsistentGroupProtocol,
 }
 
 impl ErrorCode {
@@ -53,6 +63,16 @@ impl ErrorCode {
             ErrorCode::FencedLeaderEpoch => 74,
             ErrorCode::UnknownLeaderEpoch => 75,
             ErrorCode::InvalidUpdateVersion => 108,
+            ErrorCode::CoordinatorLoadInProgress => 14,
+            ErrorCode::CoordinatorNotAvailable => 15,
+            ErrorCode::NotCoordinator => 16,
+            ErrorCode::IllegalGeneration => 22,
+            ErrorCode::InconsistentGroupProtocol => 23,
+            ErrorCode::UnknownMemberId => 25,
+            ErrorCode::InvalidSessionTimeout => 26,
+            ErrorCode::RebalanceInProgress => 27,
+            ErrorCode::MemberIdRequired => 79,
+            ErrorCode::FencedInstanceId => 82,
             ErrorCode::DeliveryTimeout | ErrorCode::NoOffsetForPartition => -1,
         }
     }
@@ -77,6 +97,16 @@ impl ErrorCode {
             ErrorCode::InvalidUpdateVersion => "INVALID_UPDATE_VERSION",
             ErrorCode::DeliveryTimeout => "DELIVERY_TIMEOUT",
             ErrorCode::NoOffsetForPartition => "NO_OFFSET_FOR_PARTITION",
+            ErrorCode::CoordinatorLoadInProgress => "COORDINATOR_LOAD_IN_PROGRESS",
+            ErrorCode::CoordinatorNotAvailable => "COORDINATOR_NOT_AVAILABLE",
+            ErrorCode::NotCoordinator => "NOT_COORDINATOR",
+            ErrorCode::IllegalGeneration => "ILLEGAL_GENERATION",
+            ErrorCode::InconsistentGroupProtocol => "INCONSISTENT_GROUP_PROTOCOL",
+            ErrorCode::UnknownMemberId => "UNKNOWN_MEMBER_ID",
+            ErrorCode::InvalidSessionTimeout => "INVALID_SESSION_TIMEOUT",
+            ErrorCode::RebalanceInProgress => "REBALANCE_IN_PROGRESS",
+            ErrorCode::MemberIdRequired => "MEMBER_ID_REQUIRED",
+            ErrorCode::FencedInstanceId => "FENCED_INSTANCE_ID",
         }
     }
 
@@ -234,6 +264,87 @@ pub struct AlterPartitionResponse {
     pub partition_epoch: u32,
 }
 
+/// What a member tells the coordinator about itself in JoinGroup, per assignor it supports
+/// (the classic protocol's subscription metadata, KIP-429's `ownedPartitions` included).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subscription {
+    pub topics: Vec<String>,
+    pub owned: Vec<TopicPartition>,
+    /// The generation in which `owned` was assigned (-1: none).
+    pub generation: i32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JoinGroupRequest {
+    pub correlation_id: u32,
+    pub group_id: Arc<str>,
+    /// `client.id`: the prefix of the member id the coordinator hands out.
+    pub client_id: Arc<str>,
+    /// Empty for a member the coordinator has not named yet (KIP-394).
+    pub member_id: Arc<str>,
+    pub instance_id: Option<Arc<str>>,
+    pub session_timeout_ms: u32,
+    pub rebalance_timeout_ms: u32,
+    /// Assignor names in order of preference.
+    pub protocols: Vec<String>,
+    pub subscription: Subscription,
+}
+
+/// One member as the group leader sees it in its JoinGroup response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JoinedMember {
+    pub member_id: Arc<str>,
+    pub instance_id: Option<Arc<str>>,
+    pub subscription: Subscription,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JoinGroupResponse {
+    pub correlation_id: u32,
+    pub error: ErrorCode,
+    pub generation: i32,
+    pub protocol: Option<String>,
+    pub leader: Arc<str>,
+    pub member_id: Arc<str>,
+    /// Every member's subscription, for the leader only.
+    pub members: Vec<JoinedMember>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncGroupRequest {
+    pub correlation_id: u32,
+    pub group_id: Arc<str>,
+    pub generation: i32,
+    pub member_id: Arc<str>,
+    /// The leader's assignment for every member; empty from followers.
+    pub assignments: Vec<(Arc<str>, Vec<TopicPartition>)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncGroupResponse {
+    pub correlation_id: u32,
+    pub error: ErrorCode,
+    pub assignment: Vec<TopicPartition>,
+}
+
+/// A member in a generation: Heartbeat and LeaveGroup carry this much.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberRef {
+    pub correlation_id: u32,
+    pub group_id: Arc<str>,
+    pub generation: i32,
+    pub member_id: Arc<str>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OffsetCommitRequest {
+    pub correlation_id: u32,
+    pub group_id: Arc<str>,
+    pub generation: i32,
+    pub member_id: Arc<str>,
+    pub offsets: Vec<(TopicPartition, Offset)>,
+}
+
 /// Every message of the simulation. A closed set: `match` exhaustiveness is the checklist.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
@@ -264,6 +375,45 @@ pub enum Message {
     },
     AlterPartition(AlterPartitionRequest),
     AlterPartitionResponse(AlterPartitionResponse),
+    FindCoordinator {
+        correlation_id: u32,
+        group_id: Arc<str>,
+    },
+    FindCoordinatorResponse {
+        correlation_id: u32,
+        error: ErrorCode,
+        coordinator: Option<u32>,
+    },
+    JoinGroup(JoinGroupRequest),
+    JoinGroupResponse(JoinGroupResponse),
+    SyncGroup(SyncGroupRequest),
+    SyncGroupResponse(SyncGroupResponse),
+    Heartbeat(MemberRef),
+    HeartbeatResponse {
+        correlation_id: u32,
+        error: ErrorCode,
+    },
+    LeaveGroup(MemberRef),
+    LeaveGroupResponse {
+        correlation_id: u32,
+        error: ErrorCode,
+    },
+    OffsetCommit(OffsetCommitRequest),
+    OffsetCommitResponse {
+        correlation_id: u32,
+        error: ErrorCode,
+    },
+    OffsetFetch {
+        correlation_id: u32,
+        group_id: Arc<str>,
+        partitions: Vec<TopicPartition>,
+    },
+    OffsetFetchResponse {
+        correlation_id: u32,
+        error: ErrorCode,
+        /// The committed offset (the next to read) per partition, if any.
+        offsets: Vec<(TopicPartition, Option<Offset>)>,
+    },
 }
 
 impl Message {
@@ -282,6 +432,20 @@ impl Message {
             Message::MetadataUpdate { .. } => "MetadataUpdate",
             Message::AlterPartition(_) => "AlterPartition",
             Message::AlterPartitionResponse(_) => "AlterPartitionResponse",
+            Message::FindCoordinator { .. } => "FindCoordinator",
+            Message::FindCoordinatorResponse { .. } => "FindCoordinatorResponse",
+            Message::JoinGroup(_) => "JoinGroup",
+            Message::JoinGroupResponse(_) => "JoinGroupResponse",
+            Message::SyncGroup(_) => "SyncGroup",
+            Message::SyncGroupResponse(_) => "SyncGroupResponse",
+            Message::Heartbeat(_) => "Heartbeat",
+            Message::HeartbeatResponse { .. } => "HeartbeatResponse",
+            Message::LeaveGroup(_) => "LeaveGroup",
+            Message::LeaveGroupResponse { .. } => "LeaveGroupResponse",
+            Message::OffsetCommit(_) => "OffsetCommit",
+            Message::OffsetCommitResponse { .. } => "OffsetCommitResponse",
+            Message::OffsetFetch { .. } => "OffsetFetch",
+            Message::OffsetFetchResponse { .. } => "OffsetFetchResponse",
         }
     }
 }

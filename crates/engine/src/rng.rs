@@ -32,6 +32,8 @@ pub enum Stream {
     Consumer(u32),
     /// Retry backoff jitter of one client.
     Backoff(u32),
+    /// A restarted consumer process (its `incarnation`-th start).
+    Restart { consumer: u32, incarnation: u32 },
 }
 
 impl Stream {
@@ -42,6 +44,10 @@ impl Stream {
             Stream::Producer(i) => (3 << 32) | u64::from(i),
             Stream::Consumer(i) => (4 << 32) | u64::from(i),
             Stream::Backoff(i) => (5 << 32) | u64::from(i),
+            Stream::Restart {
+                consumer,
+                incarnation,
+            } => (6 << 56) | (u64::from(incarnation) << 32) | u64::from(consumer),
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::broker::Broker;
 use crate::config::{ConfigError, Configs};
 use crate::consumer::{AppState, Consumer, ConsumerSpec};
 use crate::controller::Controller;
+use crate::group::coordinator::{Group, OFFSETS_TOPIC};
 use crate::ledger::{Ledger, Outcome};
 use crate::metadata::{
     assign_replicas, BrokerRegistration, ClusterMetadata, PartitionMetadata, TopicConfig,
@@ -74,6 +75,23 @@ pub enum Command {
     AddConsumer(ConsumerSpec),
     RemoveConsumer {
         name: String,
+    },
+    /// `close()`: commit (with auto-commit), leave the group, stop. The consumer stays listed.
+    StopConsumer {
+        name: String,
+    },
+    /// The consumer's process dies mid-poll: no commit, no LeaveGroup.
+    CrashConsumer {
+        name: String,
+    },
+    /// A stopped or crashed consumer starts again as a new process (same name and settings).
+    RestartConsumer {
+        name: String,
+    },
+    /// Change the application's processing time per record (a slow consumer).
+    SetConsumerProcessing {
+        name: String,
+        per_record_us: u64,
     },
     Seek {
         consumer: String,
@@ -199,6 +217,16 @@ struct BrokerSlot {
     paused_until: Option<Instant>,
 }
 
+/// What the simulator records about a group over time.
+#[derive(Clone, Debug, Default)]
+struct GroupStats {
+    /// (virtual ms, lag); halved and re-spaced when full, so it stays bounded.
+    history: std::collections::VecDeque<(u64, u64)>,
+    rebalances: u64,
+}
+
+const LAG_SAMPLES: usize = 240;
+
 /// A whole simulated cluster with its clients. `Clone` gives an independent copy: a checkpoint
 /// to scrub back to, or a fork for a "what if" run.
 #[derive(Clone, Debug)]
@@ -215,6 +243,13 @@ pub struct Sim {
     brokers: Vec<BrokerSlot>,
     producers: Vec<Option<Producer>>,
     consumers: Vec<Option<Consumer>>,
+    /// Per consumer: its process incarnation; messages and timers of an older one are dropped.
+    consumer_incarnations: Vec<u32>,
+    /// Per group: lag samples over virtual time.
+    group_stats: BTreeMap<Arc<str>, GroupStats>,
+    next_lag_sample: Instant,
+    /// Per group and partition: where the group started reading (its first offset reset).
+    group_starts: BTreeMap<(Arc<str>, TopicPartition), Offset>,
     trace: Trace,
     ledger: Ledger,
     effects: Vec<Effect>,
@@ -259,6 +294,10 @@ impl Sim {
             brokers,
             producers: Vec::new(),
             consumers: Vec::new(),
+            consumer_incarnations: Vec::new(),
+            group_stats: BTreeMap::new(),
+            next_lag_sample: Instant::ZERO,
+            group_starts: BTreeMap::new(),
             ledger: Ledger::new(),
             effects: Vec::new(),
         };
@@ -333,6 +372,9 @@ impl Sim {
         self.now = next.at;
         self.events_processed += 1;
         self.dispatch(next.event);
+        if self.now >= self.next_lag_sample {
+            self.sample_lag();
+        }
         true
     }
 
@@ -396,6 +438,11 @@ impl Sim {
                 if self.net.is_blocked(from, to) {
                     return; // Lost in a network partition.
                 }
+                if let NodeId::Consumer(c) = to {
+                    if self.consumer_incarnations[c as usize] != incarnation {
+                        return; // The process that sent this request is gone.
+                    }
+                }
                 if let NodeId::Broker(b) = to {
                     let slot = &self.brokers[b as usize];
                     if !slot.up || slot.incarnation != incarnation {
@@ -418,6 +465,11 @@ impl Sim {
                 if let NodeId::Broker(b) = node {
                     let slot = &self.brokers[b as usize];
                     if !slot.up || slot.incarnation != incarnation {
+                        return;
+                    }
+                }
+                if let NodeId::Consumer(c) = node {
+                    if self.consumer_incarnations[c as usize] != incarnation {
                         return;
                     }
                 }
@@ -476,10 +528,7 @@ impl Sim {
             match effect {
                 Effect::Send { to, msg } => {
                     let at = self.net.delivery_time(self.now, from, to);
-                    let incarnation = match to {
-                        NodeId::Broker(b) => self.brokers[b as usize].incarnation,
-                        _ => 0,
-                    };
+                    let incarnation = self.incarnation_of(to);
                     self.push(
                         at,
                         Event::Deliver {
@@ -491,10 +540,7 @@ impl Sim {
                     );
                 }
                 Effect::SetTimer { at, timer } => {
-                    let incarnation = match from {
-                        NodeId::Broker(b) => self.brokers[b as usize].incarnation,
-                        _ => 0,
-                    };
+                    let incarnation = self.incarnation_of(from);
                     self.push(
                         at.max(self.now),
                         Event::Timer {
@@ -504,10 +550,47 @@ impl Sim {
                         },
                     );
                 }
-                Effect::Trace(kind) => self.record(kind),
+                Effect::Trace(kind) => {
+                    if let TraceKind::GenerationStarted { group, .. } = &kind {
+                        self.group_stats
+                            .entry(group.clone())
+                            .or_default()
+                            .rebalances += 1;
+                    }
+                    if let (TraceKind::OffsetReset { tp, offset, .. }, NodeId::Consumer(c)) =
+                        (&kind, from)
+                    {
+                        self.note_group_start(c, tp, *offset);
+                    }
+                    self.record(kind)
+                }
                 Effect::Observe(observation) => self.ledger.observe(observation),
             }
         }
+    }
+
+    fn incarnation_of(&self, node: NodeId) -> u32 {
+        match node {
+            NodeId::Broker(b) => self.brokers[b as usize].incarnation,
+            NodeId::Consumer(c) => self.consumer_incarnations[c as usize],
+            _ => 0,
+        }
+    }
+
+    /// Remembers where a group first started reading a partition (for the lost-record audit).
+    fn note_group_start(&mut self, consumer: u32, tp: &TopicPartition, offset: Offset) {
+        let Some(group) = self.consumers[consumer as usize]
+            .as_ref()
+            .and_then(|c| c.membership.as_ref())
+            .map(|m| m.group.clone())
+        else {
+            return;
+        };
+        let start = self
+            .group_starts
+            .entry((group, tp.clone()))
+            .or_insert(offset);
+        *start = (*start).min(offset);
     }
 
     fn producer_index(&self, name: &str) -> Option<usize> {
@@ -567,6 +650,10 @@ impl Sim {
                 }
                 Ok(())
             }
+            Command::DeleteTopic { name } if name == OFFSETS_TOPIC => reject(
+                "name",
+                "__consumer_offsets is internal; Kafka does not let you delete it",
+            ),
             Command::DeleteTopic { name } => match self
                 .controller
                 .metadata()
@@ -613,8 +700,36 @@ impl Sim {
                 if spec.topics.is_empty() {
                     return reject("topics", "list at least one topic");
                 }
-                crate::consumer::ConsumerConfig::from_configs(&spec.configs)?;
+                let config = crate::consumer::ConsumerConfig::from_configs(&spec.configs)?;
+                if config.group_id.is_some() {
+                    self.check_offsets_topic()?;
+                }
                 Ok(())
+            }
+            Command::StopConsumer { name }
+            | Command::CrashConsumer { name }
+            | Command::RestartConsumer { name }
+            | Command::SetConsumerProcessing { name, .. } => {
+                let Some(i) = self.consumer_index(name) else {
+                    return reject("consumer", format!("no consumer {name:?}"));
+                };
+                let state = self.consumers[i].as_ref().expect("indexed").state;
+                let down = matches!(state, AppState::Stopped | AppState::Crashed);
+                match command {
+                    Command::StopConsumer { .. } | Command::CrashConsumer { .. } if down => {
+                        reject("consumer", format!("consumer {name:?} is not running"))
+                    }
+                    Command::RestartConsumer { .. } if !down => reject(
+                        "consumer",
+                        format!("consumer {name:?} is running; stop or crash it first"),
+                    ),
+                    Command::SetConsumerProcessing { per_record_us, .. }
+                        if *per_record_us > 3_600_000_000 =>
+                    {
+                        reject("processing_ms_per_record", "at most 3600000 (one hour)")
+                    }
+                    _ => Ok(()),
+                }
             }
             Command::RemoveProducer { name }
             | Command::SetProducerRunning { name, .. }
@@ -692,6 +807,36 @@ impl Sim {
             }
             Command::ResumeBroker { broker } => self.check_broker_ids("broker", &[*broker]),
         }
+    }
+
+    /// `__consumer_offsets` exists or can be created (Kafka refuses while the cluster has fewer
+    /// brokers than `offsets.topic.replication.factor`, and groups cannot work).
+    fn check_offsets_topic(&self) -> Result<(), CommandError> {
+        if self.metadata().topics.contains_key(OFFSETS_TOPIC) {
+            return Ok(());
+        }
+        let rf = self.setup.configs.int("offsets.topic.replication.factor") as u32;
+        if rf > self.setup.brokers {
+            let m = format!(
+                "{rf} exceeds the number of brokers ({}): Kafka cannot create __consumer_offsets, so consumer groups cannot work; set it to at most {} in the cluster configs",
+                self.setup.brokers, self.setup.brokers
+            );
+            return reject("offsets.topic.replication.factor", m);
+        }
+        Ok(())
+    }
+
+    /// Creates `__consumer_offsets` as Kafka does on the first coordinator lookup.
+    fn ensure_offsets_topic(&mut self) -> Result<(), CommandError> {
+        if self.metadata().topics.contains_key(OFFSETS_TOPIC) {
+            return Ok(());
+        }
+        self.apply(Command::CreateTopic {
+            name: OFFSETS_TOPIC.to_string(),
+            partitions: self.setup.configs.int("offsets.topic.num.partitions") as u32,
+            replication_factor: self.setup.configs.int("offsets.topic.replication.factor") as u32,
+            configs: Configs::new(crate::config::Scope::Topic),
+        })
     }
 
     fn check_broker_ids(&self, field: &str, ids: &[u32]) -> Result<(), CommandError> {
@@ -784,7 +929,11 @@ impl Sim {
                 let index = self.consumers.len() as u32;
                 let rng = Prng::stream(self.seed, Stream::Consumer(index));
                 let consumer = Consumer::new(index, spec, self.broker_ids(), rng)?;
+                if consumer.membership.is_some() {
+                    self.ensure_offsets_topic()?;
+                }
                 self.consumers.push(Some(consumer));
+                self.consumer_incarnations.push(0);
                 self.record(TraceKind::ConsumerAdded { consumer: index });
                 self.with_node(NodeId::Consumer(index), |node, now, out| {
                     if let NodeRef::Consumer(c) = node {
@@ -794,8 +943,42 @@ impl Sim {
             }
             Command::RemoveConsumer { name } => {
                 let i = self.consumer_index(&name).expect("validated");
+                self.with_consumer(i, |c, now, out| c.stop(now, out));
                 self.consumers[i] = None;
                 self.record(TraceKind::ConsumerRemoved { consumer: i as u32 });
+            }
+            Command::StopConsumer { name } => {
+                let i = self.consumer_index(&name).expect("validated");
+                self.with_consumer(i, |c, now, out| c.stop(now, out));
+            }
+            Command::CrashConsumer { name } => {
+                let i = self.consumer_index(&name).expect("validated");
+                self.with_consumer(i, |c, now, out| c.crash(now, out));
+                self.consumer_incarnations[i] += 1;
+            }
+            Command::RestartConsumer { name } => {
+                let i = self.consumer_index(&name).expect("validated");
+                let spec = self.consumers[i].as_ref().expect("indexed").spec.clone();
+                let incarnation = self.consumer_incarnations[i] + 1;
+                let stream = Stream::Restart {
+                    consumer: i as u32,
+                    incarnation,
+                };
+                let rng = Prng::stream(self.seed, stream);
+                let consumer = Consumer::new(i as u32, spec, self.broker_ids(), rng)?;
+                self.consumers[i] = Some(consumer);
+                self.consumer_incarnations[i] = incarnation;
+                self.record(TraceKind::ConsumerRestarted { consumer: i as u32 });
+                self.with_consumer(i, |c, now, out| c.start(now, out));
+            }
+            Command::SetConsumerProcessing {
+                name,
+                per_record_us,
+            } => {
+                let i = self.consumer_index(&name).expect("validated");
+                self.with_consumer(i, |c, _, out| {
+                    c.set_processing_time(Duration(per_record_us), out)
+                });
             }
             Command::Seek {
                 consumer,
@@ -883,6 +1066,18 @@ impl Sim {
         self.with_node(NodeId::Producer(i as u32), |node, now, out| {
             if let NodeRef::Producer(p) = node {
                 f(p, now, out);
+            }
+        });
+    }
+
+    fn with_consumer(
+        &mut self,
+        i: usize,
+        f: impl FnOnce(&mut Consumer, Instant, &mut Vec<Effect>),
+    ) {
+        self.with_node(NodeId::Consumer(i as u32), |node, now, out| {
+            if let NodeRef::Consumer(c) = node {
+                f(c, now, out);
             }
         });
     }
@@ -990,6 +1185,7 @@ impl Sim {
             .values()
             .map(|t| TopicView {
                 name: t.name.to_string(),
+                internal: &*t.name == OFFSETS_TOPIC,
                 replication_factor: t.partitions.first().map_or(0, |p| p.replicas.len() as u32),
                 configs: t
                     .config
@@ -1013,6 +1209,11 @@ impl Sim {
             .collect();
         let producers = self.producers.iter().flatten().map(producer_view).collect();
         let consumers = self.consumers.iter().flatten().map(consumer_view).collect();
+        let groups = self
+            .group_names()
+            .iter()
+            .map(|g| self.group_view(g, false))
+            .collect();
         let totals = Totals {
             produced: self
                 .producers
@@ -1036,6 +1237,7 @@ impl Sim {
             topics,
             producers,
             consumers,
+            groups,
             totals,
             trace: recent.skip(skip).cloned().collect(),
             trace_total: self.trace.total(),
@@ -1172,7 +1374,232 @@ impl Sim {
             out_of_order: self.ledger.out_of_order(),
             partitions,
             audiences,
+            groups: self
+                .group_names()
+                .iter()
+                .map(|g| self.group_view(g, true))
+                .collect(),
         }
+    }
+
+    /// Every group a consumer names, sorted.
+    fn group_names(&self) -> Vec<Arc<str>> {
+        let mut names: Vec<Arc<str>> = self
+            .consumers
+            .iter()
+            .flatten()
+            .filter_map(|c| c.membership.as_ref().map(|m| m.group.clone()))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The group's offsets partition, its coordinator (that partition's leader) and the
+    /// group's state there.
+    pub fn coordinator_of(&self, group: &str) -> (u32, Option<u32>, Option<&Group>) {
+        let md = self.controller.metadata();
+        let partitions = md
+            .topics
+            .get(OFFSETS_TOPIC)
+            .map_or(1, |t| t.partitions.len() as u32);
+        let partition = crate::partitioner::coordinator_partition(group, partitions);
+        let leader = md.leader(OFFSETS_TOPIC, partition);
+        let state = leader
+            .map(|b| &self.brokers[b as usize])
+            .filter(|slot| slot.up)
+            .and_then(|slot| slot.broker.coordinator.groups().find(|g| &*g.id == group));
+        (partition, leader, state)
+    }
+
+    /// The consumers, for the invariant checker.
+    pub fn consumers(&self) -> impl Iterator<Item = &Consumer> {
+        self.consumers.iter().flatten()
+    }
+
+    fn sample_lag(&mut self) {
+        let ms = self.now.0 / 1000;
+        let mut period = 500;
+        for g in self.group_names() {
+            let lag = self.group_lag(&g);
+            let stats = self.group_stats.entry(g).or_default();
+            if stats.history.len() >= LAG_SAMPLES {
+                // Keep every other sample: twice the span at half the resolution.
+                let kept: std::collections::VecDeque<(u64, u64)> =
+                    stats.history.iter().step_by(2).copied().collect();
+                stats.history = kept;
+            }
+            stats.history.push_back((ms, lag));
+            if let (Some(a), Some(b)) = (stats.history.front(), stats.history.back()) {
+                let span = b.0 - a.0;
+                period = period.max(span / (LAG_SAMPLES as u64 / 2));
+            }
+        }
+        self.next_lag_sample = Instant((ms / period + 1) * period * 1000);
+    }
+
+    /// Per subscribed partition: (tp, owner, committed, high watermark, lag).
+    fn group_partitions(
+        &self,
+        group: &Arc<str>,
+    ) -> Vec<(TopicPartition, Option<String>, Option<u64>, u64, u64)> {
+        let (_, _, state) = self.coordinator_of(group);
+        let md = self.controller.metadata();
+        let in_group = |c: &&Consumer| c.membership.as_ref().is_some_and(|m| m.group == *group);
+        let mut topics: Vec<&str> = self
+            .consumers
+            .iter()
+            .flatten()
+            .filter(in_group)
+            .flat_map(|c| c.spec.topics.iter().map(String::as_str))
+            .collect();
+        topics.sort();
+        topics.dedup();
+        let mut out = Vec::new();
+        for t in topics {
+            let Some(topic) = md.topics.get(t) else {
+                continue;
+            };
+            for (i, pm) in topic.partitions.iter().enumerate() {
+                let tp = TopicPartition {
+                    topic: topic.name.clone(),
+                    partition: i as u32,
+                };
+                let r = self.authoritative_replica(&tp, pm);
+                let hw = r.map_or(0, |r| r.high_watermark.0);
+                let log_start = r.map_or(0, |r| r.log.log_start().0);
+                let committed = state.and_then(|g| g.offsets.get(&tp)).map(|o| o.0);
+                let from = committed
+                    .or_else(|| {
+                        self.group_starts
+                            .get(&(group.clone(), tp.clone()))
+                            .map(|o| o.0)
+                    })
+                    .unwrap_or(log_start);
+                let owner = self
+                    .consumers
+                    .iter()
+                    .flatten()
+                    .filter(in_group)
+                    .filter(|c| !matches!(c.state, AppState::Crashed | AppState::Stopped))
+                    .find(|c| c.positions.contains_key(&tp))
+                    .map(|c| c.spec.name.clone());
+                out.push((tp, owner, committed, hw, hw.saturating_sub(from)));
+            }
+        }
+        out
+    }
+
+    fn group_lag(&self, group: &Arc<str>) -> u64 {
+        self.group_partitions(group).iter().map(|p| p.4).sum()
+    }
+
+    fn group_view(&self, group: &Arc<str>, audit: bool) -> GroupView {
+        let (offsets_partition, coordinator, state) = self.coordinator_of(group);
+        let members_of: Vec<&Consumer> = self
+            .consumers
+            .iter()
+            .flatten()
+            .filter(|c| c.membership.as_ref().is_some_and(|m| m.group == *group))
+            .collect();
+        let consumer_of = |member: &str| {
+            members_of
+                .iter()
+                .filter(|c| !matches!(c.state, AppState::Crashed | AppState::Stopped))
+                .find(|c| {
+                    c.membership
+                        .as_ref()
+                        .is_some_and(|m| &*m.member_id == member)
+                })
+                .map(|c| c.spec.name.clone())
+        };
+        let members = state.map_or(Vec::new(), |g| {
+            g.members
+                .values()
+                .map(|m| GroupMemberView {
+                    member_id: m.id.to_string(),
+                    consumer: consumer_of(&m.id),
+                    instance_id: m.instance_id.as_ref().map(|s| s.to_string()),
+                    assignment: m
+                        .assignment
+                        .iter()
+                        .map(|tp| (tp.topic.to_string(), tp.partition))
+                        .collect(),
+                })
+                .collect()
+        });
+        let parts = self.group_partitions(group);
+        let lag = parts.iter().map(|p| p.4).sum();
+        let stats = self.group_stats.get(group);
+        let history: Vec<(u64, u64)> =
+            stats.map_or(Vec::new(), |s| s.history.iter().copied().collect());
+        let drain_ms = drain_time(&history);
+        let audience = self.ledger.audiences().get(&*format!("group:{group}"));
+        let lost = audit.then(|| self.audit_group_lost(group, &parts));
+        GroupView {
+            group: group.to_string(),
+            coordinator,
+            offsets_partition,
+            state: state.map_or("Empty".to_string(), |g| g.state.name().to_string()),
+            generation: state.map_or(0, |g| g.generation),
+            protocol: state.and_then(|g| g.protocol.clone()),
+            leader: state.and_then(|g| g.leader.as_ref().map(|l| l.to_string())),
+            members,
+            partitions: parts
+                .into_iter()
+                .map(|(tp, owner, committed, hw, lag)| GroupPartitionView {
+                    topic: tp.topic.to_string(),
+                    partition: tp.partition,
+                    owner,
+                    committed,
+                    high_watermark: hw,
+                    lag,
+                })
+                .collect(),
+            lag,
+            lag_history: history,
+            drain_ms,
+            rebalances: stats.map_or(0, |s| s.rebalances),
+            paused_ms: members_of.iter().map(|c| c.stats.paused.as_millis()).sum(),
+            processed: members_of.iter().map(|c| c.stats.processed).sum(),
+            duplicates: audience.map_or(0, |a| a.duplicates),
+            lost,
+        }
+    }
+
+    /// Records between where the group started and its committed offset that it never
+    /// processed: committed past without processing (at-most-once after a crash).
+    fn audit_group_lost(
+        &self,
+        group: &Arc<str>,
+        parts: &[(TopicPartition, Option<String>, Option<u64>, u64, u64)],
+    ) -> u64 {
+        let Some(audience) = self.ledger.audiences().get(&*format!("group:{group}")) else {
+            return 0;
+        };
+        let md = self.controller.metadata();
+        let mut lost = 0;
+        for (tp, _, committed, _, _) in parts {
+            let Some(committed) = committed else { continue };
+            let Some(start) = self.group_starts.get(&(group.clone(), tp.clone())) else {
+                continue;
+            };
+            let Some(pm) = md.partition(&tp.topic, tp.partition) else {
+                continue;
+            };
+            let Some(r) = self.authoritative_replica(tp, pm) else {
+                continue;
+            };
+            for batch in r.log.segments().iter().flat_map(|s| s.batches.iter()) {
+                for (i, rec) in batch.records.iter().enumerate() {
+                    let offset = batch.base_offset.0 + i as u64;
+                    if offset >= start.0 && offset < *committed && !audience.was_delivered(rec.id) {
+                        lost += 1;
+                    }
+                }
+            }
+        }
+        lost
     }
 
     /// Acknowledged records that are no longer in their partition's log (and were not removed
@@ -1242,6 +1669,17 @@ impl Sim {
         }
         (lost, lost_count, expired)
     }
+}
+
+/// Time to drain `lag` at the rate it fell over the last samples (None when not falling).
+fn drain_time(history: &[(u64, u64)]) -> Option<u64> {
+    let last = *history.last()?;
+    let first = history[history.len().saturating_sub(10)];
+    if last.1 == 0 || first.1 <= last.1 || last.0 <= first.0 {
+        return None;
+    }
+    let fell = first.1 - last.1;
+    Some(last.1.saturating_mul(last.0 - first.0) / fell)
 }
 
 enum NodeRef<'a> {
@@ -1348,13 +1786,25 @@ fn consumer_view(c: &Consumer) -> ConsumerView {
     let state = match c.state {
         AppState::Polling => "polling".to_string(),
         AppState::Processing { .. } => "processing".to_string(),
+        AppState::Committing { .. } => "committing".to_string(),
+        AppState::Crashed => "crashed".to_string(),
         AppState::Stopped => "stopped".to_string(),
         AppState::Failed(e) => format!("failed: {e}"),
     };
+    let m = c.membership.as_ref();
     ConsumerView {
         name: c.spec.name.clone(),
         group: c.config().group_id.clone(),
         state,
+        member_id: m.map(|m| m.member_id.to_string()),
+        generation: m.map(|m| m.generation),
+        member_state: m.map(|m| format!("{:?}", m.state)),
+        processing_us_per_record: c.spec.processing_per_record.as_micros(),
+        commit: c.spec.commit.name().to_string(),
+        processed: c.stats.processed,
+        commits: c.stats.commits,
+        failed_commits: c.stats.failed_commits,
+        paused_ms: c.stats.paused.as_millis(),
         consumed: c.stats.consumed,
         lag: partitions.iter().filter_map(|p| p.lag).sum(),
         partitions,

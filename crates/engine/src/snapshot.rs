@@ -75,6 +75,8 @@ pub struct PartitionView {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TopicView {
     pub name: String,
+    /// `__consumer_offsets`: UIs list it apart.
+    pub internal: bool,
     pub partitions: Vec<PartitionView>,
     pub replication_factor: u32,
     /// Explicit topic configs by Kafka name.
@@ -112,11 +114,72 @@ pub struct ConsumerPartitionView {
 pub struct ConsumerView {
     pub name: String,
     pub group: Option<String>,
-    /// "polling", "processing", "stopped" or "failed: ERROR".
+    /// "polling", "processing", "committing", "stopped", "crashed" or "failed: ERROR".
     pub state: String,
+    /// Group members: the member id, generation and where it is in the protocol.
+    pub member_id: Option<String>,
+    pub generation: Option<i32>,
+    pub member_state: Option<String>,
+    pub processing_us_per_record: u64,
+    pub commit: String,
+    pub processed: u64,
+    pub commits: u64,
+    pub failed_commits: u64,
+    pub paused_ms: u64,
     pub consumed: u64,
     pub lag: u64,
     pub partitions: Vec<ConsumerPartitionView>,
+}
+
+/// A group member as its coordinator knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupMemberView {
+    pub member_id: String,
+    /// The consumer (by name) that holds this member id now, if any.
+    pub consumer: Option<String>,
+    pub instance_id: Option<String>,
+    /// The partitions the coordinator assigned in this generation.
+    pub assignment: Vec<(String, u32)>,
+}
+
+/// One subscribed partition from the group's point of view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupPartitionView {
+    pub topic: String,
+    pub partition: u32,
+    /// The consumer (by name) that owns it now, if any.
+    pub owner: Option<String>,
+    pub committed: Option<u64>,
+    pub high_watermark: u64,
+    /// High watermark − committed offset (− where the group started, before any commit).
+    pub lag: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupView {
+    pub group: String,
+    /// The broker leading the group's `__consumer_offsets` partition.
+    pub coordinator: Option<u32>,
+    pub offsets_partition: u32,
+    pub state: String,
+    pub generation: i32,
+    pub protocol: Option<String>,
+    pub leader: Option<String>,
+    pub members: Vec<GroupMemberView>,
+    pub partitions: Vec<GroupPartitionView>,
+    pub lag: u64,
+    /// (virtual ms, total lag), oldest first, at most a few hundred points.
+    pub lag_history: Vec<(u64, u64)>,
+    /// Time to drain the lag at the rate it fell over the recent samples, if it is falling.
+    pub drain_ms: Option<u64>,
+    /// Join phases completed (generations started).
+    pub rebalances: u64,
+    /// Time members spent owning nothing because of rebalances, summed.
+    pub paused_ms: u64,
+    pub processed: u64,
+    pub duplicates: u64,
+    /// Records below the committed offsets that the group never processed (report only).
+    pub lost: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -139,6 +202,7 @@ pub struct Snapshot {
     pub topics: Vec<TopicView>,
     pub producers: Vec<ProducerView>,
     pub consumers: Vec<ConsumerView>,
+    pub groups: Vec<GroupView>,
     pub totals: Totals,
     /// The newest trace events, newest last.
     pub trace: Vec<TraceEvent>,
@@ -198,4 +262,5 @@ pub struct Report {
     pub out_of_order: u64,
     pub partitions: Vec<PartitionReport>,
     pub audiences: Vec<AudienceReport>,
+    pub groups: Vec<GroupView>,
 }

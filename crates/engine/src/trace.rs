@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::protocol::ErrorCode;
 use crate::record::{Offset, TopicPartition};
@@ -183,6 +184,85 @@ pub enum TraceKind {
         from: u32,
         to: u32,
         extra_ms: u64,
+    },
+    /// A coordinator moved a group to PreparingRebalance.
+    RebalanceStarted {
+        broker: u32,
+        group: Arc<str>,
+        reason: String,
+    },
+    /// A coordinator completed a join phase: a new generation with these members.
+    GenerationStarted {
+        broker: u32,
+        group: Arc<str>,
+        generation: i32,
+        protocol: String,
+        leader: Arc<str>,
+        members: Vec<Arc<str>>,
+    },
+    /// The leader's assignment arrived: the group is Stable.
+    GroupStable {
+        broker: u32,
+        group: Arc<str>,
+        generation: i32,
+    },
+    /// A coordinator removed a member (left, session expired, rebalance timeout).
+    MemberRemoved {
+        broker: u32,
+        group: Arc<str>,
+        member: Arc<str>,
+        reason: String,
+    },
+    /// A broker became coordinator for a `__consumer_offsets` partition and read it.
+    OffsetsLoaded {
+        broker: u32,
+        partition: u32,
+        offsets: u32,
+    },
+    /// A consumer's JoinGroup succeeded.
+    MemberJoined {
+        consumer: u32,
+        group: Arc<str>,
+        member: Arc<str>,
+        generation: i32,
+        leader: bool,
+    },
+    /// A consumer gave up partitions (`onPartitionsRevoked`, or lost with the membership).
+    PartitionsRevoked {
+        consumer: u32,
+        tps: Vec<TopicPartition>,
+        lost: bool,
+    },
+    /// A consumer received partitions in a generation (`onPartitionsAssigned`: the new ones).
+    PartitionsAssigned {
+        consumer: u32,
+        generation: i32,
+        added: Vec<TopicPartition>,
+        owned: u32,
+    },
+    /// A consumer's offset commit completed (or failed with `error`).
+    OffsetsCommitted {
+        consumer: u32,
+        offsets: u32,
+        error: ErrorCode,
+    },
+    /// A consumer left its group (`why`: closed, or `max.poll.interval.ms` passed).
+    MemberLeaving {
+        consumer: u32,
+        why: String,
+    },
+    ConsumerCrashed {
+        consumer: u32,
+        /// Records of the current poll that were processed before the crash.
+        processed: u32,
+        unprocessed: u32,
+    },
+    ConsumerRestarted {
+        consumer: u32,
+    },
+    ProcessingTimeChanged {
+        consumer: u32,
+        per_record_us: u64,
     },
 }
 
@@ -427,6 +507,121 @@ impl Digest {
             K::LinkDelayed { from, to, extra_ms } => {
                 self.ints(34, &[*from as u64, *to as u64, *extra_ms])
             }
+            K::RebalanceStarted {
+                broker,
+                group,
+                reason,
+            } => {
+                self.ints(35, &[*broker as u64]);
+                self.str(group);
+                self.str(reason);
+            }
+            K::GenerationStarted {
+                broker,
+                group,
+                generation,
+                protocol,
+                leader,
+                members,
+            } => {
+                self.ints(36, &[*broker as u64, *generation as u64]);
+                self.str(group);
+                self.str(protocol);
+                self.str(leader);
+                self.u64(members.len() as u64);
+                for m in members {
+                    self.str(m);
+                }
+            }
+            K::GroupStable {
+                broker,
+                group,
+                generation,
+            } => {
+                self.ints(37, &[*broker as u64, *generation as u64]);
+                self.str(group);
+            }
+            K::MemberRemoved {
+                broker,
+                group,
+                member,
+                reason,
+            } => {
+                self.ints(38, &[*broker as u64]);
+                self.str(group);
+                self.str(member);
+                self.str(reason);
+            }
+            K::OffsetsLoaded {
+                broker,
+                partition,
+                offsets,
+            } => self.ints(39, &[*broker as u64, *partition as u64, *offsets as u64]),
+            K::MemberJoined {
+                consumer,
+                group,
+                member,
+                generation,
+                leader,
+            } => {
+                self.ints(40, &[*consumer as u64, *generation as u64, *leader as u64]);
+                self.str(group);
+                self.str(member);
+            }
+            K::PartitionsRevoked {
+                consumer,
+                tps,
+                lost,
+            } => {
+                self.ints(41, &[*consumer as u64, *lost as u64, tps.len() as u64]);
+                for tp in tps {
+                    self.tp(tp);
+                }
+            }
+            K::PartitionsAssigned {
+                consumer,
+                generation,
+                added,
+                owned,
+            } => {
+                self.ints(
+                    42,
+                    &[
+                        *consumer as u64,
+                        *generation as u64,
+                        *owned as u64,
+                        added.len() as u64,
+                    ],
+                );
+                for tp in added {
+                    self.tp(tp);
+                }
+            }
+            K::OffsetsCommitted {
+                consumer,
+                offsets,
+                error,
+            } => {
+                self.ints(43, &[*consumer as u64, *offsets as u64]);
+                self.str(error.name());
+            }
+            K::MemberLeaving { consumer, why } => {
+                self.ints(44, &[*consumer as u64]);
+                self.str(why);
+            }
+            K::ConsumerCrashed {
+                consumer,
+                processed,
+                unprocessed,
+            } => self.ints(
+                45,
+                &[*consumer as u64, *processed as u64, *unprocessed as u64],
+            ),
+            K::ConsumerRestarted { consumer } => self.ints(46, &[*consumer as u64]),
+            K::ProcessingTimeChanged {
+                consumer,
+                per_record_us,
+            } => self.ints(47, &[*consumer as u64, *per_record_us]),
         }
     }
 
@@ -566,6 +761,56 @@ impl fmt::Display for TraceKind {
             K::BrokerResumed { broker } => write!(f, "broker {broker} resumed"),
             K::LinkDelayed { from, to, extra_ms } => {
                 write!(f, "link broker {from} ↔ broker {to} slowed by {extra_ms} ms")
+            }
+            K::RebalanceStarted { broker, group, reason } => {
+                write!(f, "coordinator {broker}: group {group} rebalancing ({reason})")
+            }
+            K::GenerationStarted { broker, group, generation, protocol, leader, members } => {
+                let members: Vec<&str> = members.iter().map(|m| &**m).collect();
+                write!(
+                    f,
+                    "coordinator {broker}: group {group} generation {generation} ({protocol}), leader {leader}, members {members:?}"
+                )
+            }
+            K::GroupStable { broker, group, generation } => {
+                write!(f, "coordinator {broker}: group {group} stable in generation {generation}")
+            }
+            K::MemberRemoved { broker, group, member, reason } => {
+                write!(f, "coordinator {broker}: removed {member} from {group} ({reason})")
+            }
+            K::OffsetsLoaded { broker, partition, offsets } => write!(
+                f,
+                "broker {broker} became coordinator for __consumer_offsets-{partition}: {offsets} committed offsets loaded"
+            ),
+            K::MemberJoined { consumer, group, member, generation, leader } => {
+                let role = if *leader { "leader" } else { "follower" };
+                write!(f, "consumer #{consumer} joined {group} as {member} ({role}), generation {generation}")
+            }
+            K::PartitionsRevoked { consumer, tps, lost } => {
+                let tps: Vec<String> = tps.iter().map(|t| t.to_string()).collect();
+                let how = if *lost { "lost" } else { "revoked" };
+                write!(f, "consumer #{consumer} {how} {}", tps.join(", "))
+            }
+            K::PartitionsAssigned { consumer, generation, added, owned } => {
+                let tps: Vec<String> = added.iter().map(|t| t.to_string()).collect();
+                write!(
+                    f,
+                    "consumer #{consumer} assigned [{}] in generation {generation}, owns {owned}",
+                    tps.join(", ")
+                )
+            }
+            K::OffsetsCommitted { consumer, offsets, error } => match error {
+                ErrorCode::None => write!(f, "consumer #{consumer} committed {offsets} offsets"),
+                e => write!(f, "consumer #{consumer}: commit of {offsets} offsets failed: {e}"),
+            },
+            K::MemberLeaving { consumer, why } => write!(f, "consumer #{consumer} leaves its group: {why}"),
+            K::ConsumerCrashed { consumer, processed, unprocessed } => write!(
+                f,
+                "consumer #{consumer} crashed ({processed} records of its poll processed, {unprocessed} not)"
+            ),
+            K::ConsumerRestarted { consumer } => write!(f, "consumer #{consumer} restarted"),
+            K::ProcessingTimeChanged { consumer, per_record_us } => {
+                write!(f, "consumer #{consumer} now needs {per_record_us} µs per record")
             }
         }
     }

@@ -65,6 +65,7 @@ impl Run {
             name: name.into(),
             topics: vec!["orders".into()],
             processing_per_record: Duration(per_record_us),
+            commit: Default::default(),
             configs: configs(Scope::Consumer, cfg),
         };
         self.sim

@@ -8,6 +8,7 @@
 //! runs restarts the run from zero with the new setup, as restarting a Kafka client would.
 
 use kplay_engine::config::{ConfigValue, Configs, Scope};
+use kplay_engine::consumer::CommitStrategy;
 use kplay_engine::producer::KeyMode;
 use kplay_engine::snapshot::Snapshot;
 use kplay_engine::{Instant, Sim};
@@ -67,6 +68,13 @@ pub enum Live {
         rate_per_sec: u64,
     },
     StopConsumer(String),
+    CrashConsumer(String),
+    RestartConsumer(String),
+    /// Set the consumer's processing time per record, in milliseconds.
+    SlowConsumer {
+        consumer: String,
+        processing_ms: u64,
+    },
     DeleteTopic(String),
     RemoveProducer(String),
 }
@@ -101,6 +109,10 @@ pub enum Edit {
         topics: String,
         processing_ms: String,
         offset_reset: String,
+        /// `group.id`; empty for a standalone consumer.
+        group: String,
+        /// A `CommitStrategy` name.
+        commit: String,
     },
     /// Set a configuration by its Kafka name; the value is parsed as Kafka would read it.
     SetConfig {
@@ -436,6 +448,15 @@ impl Playground {
                 rate_per_sec,
             },
             Live::StopConsumer(consumer) => TimelineAction::StopConsumer { consumer },
+            Live::CrashConsumer(consumer) => TimelineAction::CrashConsumer { consumer },
+            Live::RestartConsumer(consumer) => TimelineAction::RestartConsumer { consumer },
+            Live::SlowConsumer {
+                consumer,
+                processing_ms,
+            } => TimelineAction::SlowConsumer {
+                consumer,
+                processing_us_per_record: processing_ms.saturating_mul(1000),
+            },
             Live::DeleteTopic(topic) => TimelineAction::DeleteTopic { topic },
             Live::RemoveProducer(producer) => TimelineAction::RemoveProducer { producer },
         };
@@ -538,6 +559,8 @@ impl Playground {
                 topics,
                 processing_ms,
                 offset_reset,
+                group,
+                commit,
             } => {
                 let topics: Vec<String> = topics
                     .split(',')
@@ -549,14 +572,27 @@ impl Playground {
                         "`processing_ms_per_record`: enter a whole number, got {processing_ms:?}"
                     )
                 })?;
-                let config = vec![(
+                let mut config = vec![(
                     "auto.offset.reset".to_string(),
                     ConfigValue::Str(offset_reset.trim().to_string()),
                 )];
+                if !group.trim().is_empty() {
+                    config.push((
+                        "group.id".to_string(),
+                        ConfigValue::Str(group.trim().to_string()),
+                    ));
+                }
+                let commit = CommitStrategy::parse(commit.trim()).ok_or_else(|| {
+                    format!(
+                        "`commit`: expected one of {}, got {commit:?}",
+                        CommitStrategy::NAMES.join(", ")
+                    )
+                })?;
                 let def = ConsumerDef {
                     id: id.trim().to_string(),
                     topics,
                     processing_us_per_record: ms.saturating_mul(1000),
+                    commit,
                     start_ms,
                     config,
                     line: 0,

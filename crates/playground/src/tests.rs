@@ -66,6 +66,8 @@ fn an_exported_live_session_replays_to_the_same_digest() {
         topics: "orders".into(),
         processing_ms: "0".into(),
         offset_reset: "latest".into(),
+        group: String::new(),
+        commit: "auto".into(),
     };
     p.dispatch(Action::Edit(add)).expect("add consumer");
     playing(&mut p, 1200);

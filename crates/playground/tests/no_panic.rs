@@ -59,6 +59,12 @@ fn live() -> impl Strategy<Value = Live> {
             rate_per_sec
         }),
         text().prop_map(Live::StopConsumer),
+        text().prop_map(Live::CrashConsumer),
+        text().prop_map(Live::RestartConsumer),
+        (text(), any::<u64>()).prop_map(|(consumer, processing_ms)| Live::SlowConsumer {
+            consumer,
+            processing_ms
+        }),
         text().prop_map(Live::DeleteTopic),
         text().prop_map(Live::RemoveProducer),
     ]
@@ -83,14 +89,18 @@ fn edit() -> impl Strategy<Value = Edit> {
                 acks
             }
         ),
-        (text(), text(), text(), text()).prop_map(|(id, topics, processing_ms, offset_reset)| {
-            Edit::AddConsumer {
-                id,
-                topics,
-                processing_ms,
-                offset_reset,
+        (text(), text(), text(), text(), text(), text()).prop_map(
+            |(id, topics, processing_ms, offset_reset, group, commit)| {
+                Edit::AddConsumer {
+                    id,
+                    topics,
+                    processing_ms,
+                    offset_reset,
+                    group,
+                    commit,
+                }
             }
-        }),
+        ),
         (target(), text(), text()).prop_map(|(target, key, value)| Edit::SetConfig {
             target,
             key,

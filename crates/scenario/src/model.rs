@@ -1,7 +1,7 @@
 //! The scenario model: plain data a user (or the web UI) edits, validated and built into a sim.
 
 use kplay_engine::config::{ConfigValue, Configs, Scope};
-use kplay_engine::consumer::ConsumerSpec;
+use kplay_engine::consumer::{CommitStrategy, ConsumerSpec};
 use kplay_engine::net::NetworkConfig;
 use kplay_engine::producer::{KeyMode, ManualRecord, ProducerSpec};
 use kplay_engine::record::Header;
@@ -65,6 +65,8 @@ pub struct ConsumerDef {
     pub id: String,
     pub topics: Vec<String>,
     pub processing_us_per_record: u64,
+    /// Manual commits: "auto" (none), or sync/async before/after processing.
+    pub commit: CommitStrategy,
     pub start_ms: u64,
     pub config: ConfigPairs,
     pub line: usize,
@@ -96,8 +98,22 @@ pub enum Action {
         partition: Option<u32>,
         headers: Vec<(String, String)>,
     },
+    /// `close()`: commit, leave the group (unless static), stop.
     StopConsumer {
         consumer: String,
+    },
+    /// The process dies: no commit, no LeaveGroup.
+    CrashConsumer {
+        consumer: String,
+    },
+    /// Start a stopped or crashed consumer again.
+    RestartConsumer {
+        consumer: String,
+    },
+    /// Change how long the consumer needs per record.
+    SlowConsumer {
+        consumer: String,
+        processing_us_per_record: u64,
     },
     Seek {
         consumer: String,
@@ -146,6 +162,9 @@ impl Action {
             Action::SetRate { .. } => "set_rate",
             Action::Produce { .. } => "produce",
             Action::StopConsumer { .. } => "stop_consumer",
+            Action::CrashConsumer { .. } => "crash_consumer",
+            Action::RestartConsumer { .. } => "restart_consumer",
+            Action::SlowConsumer { .. } => "slow_consumer",
             Action::Seek { .. } => "seek",
             Action::CreateTopic { .. } => "create_topic",
             Action::DeleteTopic { .. } => "delete_topic",
@@ -167,6 +186,9 @@ pub const ACTIONS: &[&str] = &[
     "set_rate",
     "produce",
     "stop_consumer",
+    "crash_consumer",
+    "restart_consumer",
+    "slow_consumer",
     "seek",
     "create_topic",
     "delete_topic",
@@ -258,6 +280,7 @@ impl Scenario {
                 name: c.id.clone(),
                 topics: c.topics.clone(),
                 processing_per_record: Duration(c.processing_us_per_record),
+                commit: c.commit,
                 configs,
             };
             out.push((
@@ -418,7 +441,16 @@ impl Action {
                     partition,
                 },
             },
-            Action::StopConsumer { consumer } => Command::RemoveConsumer { name: consumer },
+            Action::StopConsumer { consumer } => Command::StopConsumer { name: consumer },
+            Action::CrashConsumer { consumer } => Command::CrashConsumer { name: consumer },
+            Action::RestartConsumer { consumer } => Command::RestartConsumer { name: consumer },
+            Action::SlowConsumer {
+                consumer,
+                processing_us_per_record,
+            } => Command::SetConsumerProcessing {
+                name: consumer,
+                per_record_us: processing_us_per_record,
+            },
             Action::Seek {
                 consumer,
                 topic,

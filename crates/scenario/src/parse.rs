@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use kplay_engine::config::ConfigValue;
+use kplay_engine::consumer::CommitStrategy;
 use kplay_engine::producer::KeyMode;
 use serde::Deserialize;
 use toml::Spanned;
@@ -123,6 +124,7 @@ struct RawConsumer {
     id: Spanned<String>,
     topics: Spanned<Vec<String>>,
     processing_ms_per_record: Option<Spanned<Millis>>,
+    commit: Option<Spanned<String>>,
     start_ms: Option<Int>,
     config: Option<ConfigTable>,
 }
@@ -148,6 +150,7 @@ struct RawEvent {
     peer: Option<Int>,
     extra_ms: Option<Int>,
     duration_ms: Option<Int>,
+    processing_ms_per_record: Option<Spanned<Millis>>,
 }
 
 /// Maps byte offsets to 1-based line numbers.
@@ -380,10 +383,22 @@ impl Scenario {
                     ScenarioError::field(Some(lines.of(v)), "consumer.processing_ms_per_record", m)
                 })?,
             };
+            let commit = match c.commit.as_ref() {
+                None => CommitStrategy::Auto,
+                Some(v) => CommitStrategy::parse(v.get_ref()).ok_or_else(|| {
+                    let m = format!(
+                        "unknown commit strategy {:?}; expected one of {}",
+                        v.get_ref(),
+                        CommitStrategy::NAMES.join(", ")
+                    );
+                    ScenarioError::field(Some(lines.of(v)), "consumer.commit", m)
+                })?,
+            };
             s.consumers.push(ConsumerDef {
                 id: c.id.get_ref().clone(),
                 topics: c.topics.get_ref().clone(),
                 processing_us_per_record,
+                commit,
                 start_ms: start_ms(l, &c.start_ms, "consumer")?,
                 config: config_pairs(l, &c.config, "consumer")?,
                 line,
@@ -453,6 +468,10 @@ fn parse_event(l: &Lines<'_>, e: &RawEvent, line: usize) -> Result<EventDef, Sce
         ("peer", e.peer.is_some()),
         ("extra_ms", e.extra_ms.is_some()),
         ("duration_ms", e.duration_ms.is_some()),
+        (
+            "processing_ms_per_record",
+            e.processing_ms_per_record.is_some(),
+        ),
     ]
     .into_iter()
     .filter(|(_, p)| *p)
@@ -463,7 +482,8 @@ fn parse_event(l: &Lines<'_>, e: &RawEvent, line: usize) -> Result<EventDef, Sce
         "start_producer" | "stop_producer" => &["producer"],
         "set_rate" => &["producer", "rate_per_sec"],
         "produce" => &["producer", "key", "value", "partition", "headers"],
-        "stop_consumer" => &["consumer"],
+        "stop_consumer" | "crash_consumer" | "restart_consumer" => &["consumer"],
+        "slow_consumer" => &["consumer", "processing_ms_per_record"],
         "seek" => &["consumer", "topic", "partition", "offset"],
         "create_topic" => &["topic", "partitions", "replication_factor"],
         "delete_topic" => &["topic"],
@@ -526,6 +546,29 @@ fn parse_event(l: &Lines<'_>, e: &RawEvent, line: usize) -> Result<EventDef, Sce
         },
         "stop_consumer" => Action::StopConsumer {
             consumer: need_str(&e.consumer, "consumer")?,
+        },
+        "crash_consumer" => Action::CrashConsumer {
+            consumer: need_str(&e.consumer, "consumer")?,
+        },
+        "restart_consumer" => Action::RestartConsumer {
+            consumer: need_str(&e.consumer, "consumer")?,
+        },
+        "slow_consumer" => Action::SlowConsumer {
+            consumer: need_str(&e.consumer, "consumer")?,
+            processing_us_per_record: match e.processing_ms_per_record.as_ref() {
+                None => {
+                    return Err(err(
+                        "processing_ms_per_record",
+                        format!("action {action_name:?} needs `processing_ms_per_record`"),
+                    ))
+                }
+                Some(v) => millis_to_us(v.get_ref()).ok_or_else(|| {
+                    err(
+                        "processing_ms_per_record",
+                        "must be a number of milliseconds from 0 to 3600000".to_string(),
+                    )
+                })?,
+            },
         },
         "seek" => Action::Seek {
             consumer: need_str(&e.consumer, "consumer")?,

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use kplay_engine::config::ConfigValue;
+use kplay_engine::consumer::CommitStrategy;
 use kplay_engine::producer::KeyMode;
 
 use crate::model::*;
@@ -112,6 +113,9 @@ impl Scenario {
                 "processing_ms_per_record = {}",
                 millis(c.processing_us_per_record)
             );
+            if c.commit != CommitStrategy::Auto {
+                let _ = writeln!(o, "commit = {}", quote(c.commit.name()));
+            }
             if c.start_ms > 0 {
                 let _ = writeln!(o, "start_ms = {}", c.start_ms);
             }
@@ -173,7 +177,19 @@ fn write_action_fields(o: &mut String, action: &Action) {
                 field("headers", format!("{{ {} }}", items.join(", ")));
             }
         }
-        Action::StopConsumer { consumer } => field("consumer", quote(consumer)),
+        Action::StopConsumer { consumer }
+        | Action::CrashConsumer { consumer }
+        | Action::RestartConsumer { consumer } => field("consumer", quote(consumer)),
+        Action::SlowConsumer {
+            consumer,
+            processing_us_per_record,
+        } => {
+            field("consumer", quote(consumer));
+            field(
+                "processing_ms_per_record",
+                millis(*processing_us_per_record),
+            );
+        }
         Action::Seek {
             consumer,
             topic,

@@ -120,6 +120,14 @@ fn action() -> impl Strategy<Value = Action> {
             duration_ms
         }),
         name().prop_map(|producer| Action::RemoveProducer { producer }),
+        name().prop_map(|consumer| Action::CrashConsumer { consumer }),
+        name().prop_map(|consumer| Action::RestartConsumer { consumer }),
+        (name(), 0u64..3_600_000_000).prop_map(|(consumer, processing_us_per_record)| {
+            Action::SlowConsumer {
+                consumer,
+                processing_us_per_record,
+            }
+        }),
         name().prop_map(|producer| Action::StopProducer { producer }),
         (name(), 0u64..10_000_000).prop_map(|(producer, rate_per_sec)| Action::SetRate {
             producer,
@@ -201,12 +209,14 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         0u64..3_600_000_000,
         0u64..10_000,
         config(),
+        proptest::sample::select(kplay_engine::consumer::CommitStrategy::NAMES),
     )
         .prop_map(
-            |(id, topics, processing_us_per_record, start_ms, config)| ConsumerDef {
+            |(id, topics, processing_us_per_record, start_ms, config, commit)| ConsumerDef {
                 id,
                 topics,
                 processing_us_per_record,
+                commit: kplay_engine::consumer::CommitStrategy::parse(commit).expect("a name"),
                 start_ms,
                 config,
                 line: 0,

@@ -1,4 +1,6 @@
-//! Consumer groups. For now the client-side assignors; the coordinator and the classic
-//! protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) come next.
+//! Consumer groups: the client-side assignors and the broker-side group coordinator of the
+//! classic protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch).
+//! The member side lives in `consumer`.
 
 pub mod assignor;
+pub mod coordinator;

@@ -1,0 +1,898 @@
+//! The group coordinator of the classic protocol (reference §4.2), as it runs inside the
+//! broker that leads a group's `__consumer_offsets` partition (§1.5).
+//!
+//! It owns membership (member ids, generations, the join and sync barriers, sessions) and the
+//! committed offsets of the groups it coordinates. It never touches a log: the broker appends
+//! commits to `__consumer_offsets`, answers once they are replicated, and then calls
+//! [`Coordinator::complete_commit`]. A broker that becomes leader of an offsets partition calls
+//! [`Coordinator::load`] with the partition's records, so committed offsets survive failover.
+//!
+//! Simplification: group membership is not written to the log. A new coordinator knows the
+//! committed offsets but not the members; they learn it from UNKNOWN_MEMBER_ID and rejoin.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::group::assignor::{choose_strategy, Strategy};
+use crate::node::{Effect, Timer};
+use crate::partitioner::coordinator_partition;
+use crate::protocol::{
+    ErrorCode, JoinGroupRequest, JoinGroupResponse, JoinedMember, MemberRef, Message,
+    OffsetCommitRequest, Subscription, SyncGroupRequest, SyncGroupResponse,
+};
+use crate::record::{Offset, Record, RecordId, TopicPartition};
+use crate::time::{Duration, Instant};
+use crate::trace::{NodeId, TraceKind};
+
+/// The internal topic holding committed offsets.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// The record id of records the coordinator writes (not a producer's: the ledger skips them).
+pub const INTERNAL_RECORD: RecordId = RecordId {
+    producer: u32::MAX,
+    seq: 0,
+};
+
+/// Classic group states (reference §4.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum GroupState {
+    Empty,
+    PreparingRebalance,
+    CompletingRebalance,
+    Stable,
+}
+
+impl GroupState {
+    pub fn name(self) -> &'static str {
+        match self {
+            GroupState::Empty => "Empty",
+            GroupState::PreparingRebalance => "PreparingRebalance",
+            GroupState::CompletingRebalance => "CompletingRebalance",
+            GroupState::Stable => "Stable",
+        }
+    }
+}
+
+/// Broker settings the coordinator acts on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoordinatorConfig {
+    pub initial_rebalance_delay: Duration,
+    pub min_session_timeout_ms: u32,
+    pub max_session_timeout_ms: u32,
+    pub offsets_partitions: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub id: Arc<str>,
+    pub instance_id: Option<Arc<str>>,
+    client: NodeId,
+    session_timeout: Duration,
+    rebalance_timeout: Duration,
+    protocols: Vec<String>,
+    subscription: Subscription,
+    pub assignment: Vec<TopicPartition>,
+    session_deadline: Instant,
+    /// A JoinGroup waiting for the join phase to complete (its correlation id).
+    awaiting_join: Option<u32>,
+    /// A SyncGroup waiting for the leader's assignment.
+    awaiting_sync: Option<u32>,
+    /// Order of arrival: the first member to join leads.
+    joined: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Group {
+    pub id: Arc<str>,
+    index: u32,
+    pub state: GroupState,
+    pub generation: i32,
+    pub protocol: Option<String>,
+    pub leader: Option<Arc<str>>,
+    pub members: BTreeMap<Arc<str>, Member>,
+    /// Member ids handed out with MEMBER_ID_REQUIRED, and until when they may come back.
+    pending: BTreeMap<Arc<str>, Instant>,
+    /// The join phase ends at this instant at the latest.
+    join_deadline: Option<Instant>,
+    /// The first rebalance of an empty group waits `group.initial.rebalance.delay.ms`.
+    initial_join: Option<Instant>,
+    pub offsets: BTreeMap<TopicPartition, Offset>,
+}
+
+impl Group {
+    fn new(id: Arc<str>, index: u32) -> Group {
+        Group {
+            id,
+            index,
+            state: GroupState::Empty,
+            generation: 0,
+            protocol: None,
+            leader: None,
+            members: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            join_deadline: None,
+            initial_join: None,
+            offsets: BTreeMap::new(),
+        }
+    }
+
+    fn max_rebalance_timeout(&self) -> Duration {
+        self.members
+            .values()
+            .map(|m| m.rebalance_timeout)
+            .max()
+            .unwrap_or(Duration::ZERO)
+    }
+}
+
+/// A validated commit the broker must append before answering.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitPlan {
+    pub partition: u32,
+    pub records: Vec<Record>,
+}
+
+/// The coordinator of one broker: every group whose offsets partition this broker leads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Coordinator {
+    broker: u32,
+    config: CoordinatorConfig,
+    groups: BTreeMap<Arc<str>, Group>,
+    /// Timer index → group id (timers carry no strings).
+    indices: BTreeMap<u32, Arc<str>>,
+    next_index: u32,
+    /// The offsets partitions this broker leads and has loaded.
+    loaded: BTreeSet<u32>,
+    next_member: u64,
+}
+
+fn respond(out: &mut Vec<Effect>, to: NodeId, msg: Message) {
+    out.push(Effect::Send { to, msg });
+}
+
+fn join_error(correlation_id: u32, error: ErrorCode, member_id: Arc<str>) -> Message {
+    Message::JoinGroupResponse(JoinGroupResponse {
+        correlation_id,
+        error,
+        generation: -1,
+        protocol: None,
+        leader: Arc::from(""),
+        member_id,
+        members: Vec::new(),
+    })
+}
+
+fn sync_response(
+    correlation_id: u32,
+    error: ErrorCode,
+    assignment: Vec<TopicPartition>,
+) -> Message {
+    Message::SyncGroupResponse(SyncGroupResponse {
+        correlation_id,
+        error,
+        assignment,
+    })
+}
+
+/// `__consumer_offsets` key of a commit: group, topic, partition.
+fn commit_key(group: &str, tp: &TopicPartition) -> Vec<u8> {
+    format!("offset\0{group}\0{}\0{}", tp.topic, tp.partition).into_bytes()
+}
+
+fn parse_commit(record: &Record) -> Option<(Arc<str>, TopicPartition, Offset)> {
+    let key = std::str::from_utf8(record.key.as_deref()?).ok()?;
+    let mut parts = key.split('\0');
+    if parts.next()? != "offset" {
+        return None;
+    }
+    let group = parts.next()?;
+    let topic = parts.next()?;
+    let partition = parts.next()?.parse().ok()?;
+    let value = std::str::from_utf8(record.value.as_deref()?).ok()?;
+    let offset = value.parse().ok()?;
+    Some((
+        Arc::from(group),
+        TopicPartition::new(topic, partition),
+        Offset(offset),
+    ))
+}
+
+impl Coordinator {
+    pub fn new(broker: u32, config: CoordinatorConfig) -> Coordinator {
+        Coordinator {
+            broker,
+            config,
+            groups: BTreeMap::new(),
+            indices: BTreeMap::new(),
+            next_index: 0,
+            loaded: BTreeSet::new(),
+            next_member: 0,
+        }
+    }
+
+    pub fn groups(&self) -> impl Iterator<Item = &Group> {
+        self.groups.values()
+    }
+
+    pub fn partition_of(&self, group: &str) -> u32 {
+        coordinator_partition(group, self.config.offsets_partitions)
+    }
+
+    /// Whether this broker coordinates `group` now.
+    pub fn coordinates(&self, group: &str) -> bool {
+        self.loaded.contains(&self.partition_of(group))
+    }
+
+    /// The process died: everything in memory is gone.
+    pub fn crash(&mut self) {
+        self.groups.clear();
+        self.indices.clear();
+        self.loaded.clear();
+    }
+
+    /// This broker became leader of `__consumer_offsets-{partition}`: read its records.
+    pub fn load<'a>(
+        &mut self,
+        partition: u32,
+        records: impl Iterator<Item = &'a Record>,
+        out: &mut Vec<Effect>,
+    ) {
+        self.loaded.insert(partition);
+        let mut count = 0;
+        let mut any = false;
+        for record in records {
+            any = true;
+            let Some((group, tp, offset)) = parse_commit(record) else {
+                continue;
+            };
+            if self.partition_of(&group) != partition {
+                continue;
+            }
+            count += 1;
+            self.group_mut(&group).offsets.insert(tp, offset);
+        }
+        if !any {
+            return; // A new, empty partition: nothing to tell.
+        }
+        out.push(Effect::Trace(TraceKind::OffsetsLoaded {
+            broker: self.broker,
+            partition,
+            offsets: count,
+        }));
+    }
+
+    /// This broker no longer leads `__consumer_offsets-{partition}`: its groups move away.
+    /// Waiting members learn NOT_COORDINATOR and look for the new coordinator.
+    pub fn unload(&mut self, partition: u32, out: &mut Vec<Effect>) {
+        if !self.loaded.remove(&partition) {
+            return;
+        }
+        let gone: Vec<Arc<str>> = self
+            .groups
+            .keys()
+            .filter(|g| self.partition_of(g) == partition)
+            .cloned()
+            .collect();
+        for id in gone {
+            let group = self.groups.remove(&id).expect("present");
+            self.indices.remove(&group.index);
+            for m in group.members.values() {
+                if let Some(c) = m.awaiting_join {
+                    let msg = join_error(c, ErrorCode::NotCoordinator, m.id.clone());
+                    respond(out, m.client, msg);
+                }
+                if let Some(c) = m.awaiting_sync {
+                    respond(
+                        out,
+                        m.client,
+                        sync_response(c, ErrorCode::NotCoordinator, vec![]),
+                    );
+                }
+            }
+        }
+    }
+
+    fn group_mut(&mut self, id: &Arc<str>) -> &mut Group {
+        if !self.groups.contains_key(id) {
+            let index = self.next_index;
+            self.next_index += 1;
+            self.indices.insert(index, id.clone());
+            self.groups
+                .insert(id.clone(), Group::new(id.clone(), index));
+        }
+        self.groups.get_mut(id).expect("just inserted")
+    }
+
+    fn new_member_id(&mut self, prefix: &str) -> Arc<str> {
+        // Kafka appends a random UUID; a counter keeps runs reproducible and ids readable.
+        self.next_member += 1;
+        Arc::from(format!("{prefix}-{}", self.next_member))
+    }
+
+    fn wake_at(out: &mut Vec<Effect>, group: &Group, at: Instant) {
+        out.push(Effect::SetTimer {
+            at,
+            timer: Timer::GroupDeadline { group: group.index },
+        });
+    }
+
+    pub fn on_join(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        req: JoinGroupRequest,
+        out: &mut Vec<Effect>,
+    ) {
+        let c = req.correlation_id;
+        let timeout = req.session_timeout_ms;
+        if timeout < self.config.min_session_timeout_ms
+            || timeout > self.config.max_session_timeout_ms
+        {
+            respond(
+                out,
+                from,
+                join_error(c, ErrorCode::InvalidSessionTimeout, req.member_id),
+            );
+            return;
+        }
+        let broker = self.broker;
+        let group_id = req.group_id.clone();
+        // A member must share an assignor with the others (INCONSISTENT_GROUP_PROTOCOL).
+        {
+            let group = self.group_mut(&group_id);
+            let parse = |p: &[String]| -> Vec<Strategy> {
+                p.iter().filter_map(|s| Strategy::parse(s)).collect()
+            };
+            let mut all: Vec<Vec<Strategy>> = group
+                .members
+                .values()
+                .filter(|m| *m.id != *req.member_id)
+                .map(|m| parse(&m.protocols))
+                .collect();
+            all.push(parse(&req.protocols));
+            if choose_strategy(&all).is_none() {
+                let msg = join_error(c, ErrorCode::InconsistentGroupProtocol, req.member_id);
+                respond(out, from, msg);
+                return;
+            }
+        }
+        let member_id = if req.member_id.is_empty() {
+            let prefix = req
+                .instance_id
+                .as_deref()
+                .unwrap_or(&req.client_id)
+                .to_string();
+            let new_id = self.new_member_id(&prefix);
+            let group = self.group_mut(&group_id);
+            match &req.instance_id {
+                Some(instance) => {
+                    let old = group
+                        .members
+                        .values()
+                        .find(|m| m.instance_id.as_ref() == Some(instance))
+                        .map(|m| m.id.clone());
+                    if let Some(old) = old {
+                        // KIP-345: the same instance came back; the new id replaces the old.
+                        let mut m = group.members.remove(&old).expect("present");
+                        if let Some(oc) = m.awaiting_join.take() {
+                            let msg = join_error(oc, ErrorCode::FencedInstanceId, old.clone());
+                            respond(out, m.client, msg);
+                        }
+                        if let Some(oc) = m.awaiting_sync.take() {
+                            let msg = sync_response(oc, ErrorCode::FencedInstanceId, vec![]);
+                            respond(out, m.client, msg);
+                        }
+                        m.id = new_id.clone();
+                        m.client = from;
+                        m.session_deadline = now + Duration::from_millis(u64::from(timeout));
+                        if group.leader.as_ref() == Some(&old) {
+                            group.leader = Some(new_id.clone());
+                        }
+                        let unchanged = m.subscription.topics == req.subscription.topics
+                            && m.protocols == req.protocols;
+                        group.members.insert(new_id.clone(), m);
+                        if group.state == GroupState::Stable && unchanged {
+                            // No rebalance: the member syncs and gets its old assignment.
+                            let msg = Message::JoinGroupResponse(JoinGroupResponse {
+                                correlation_id: c,
+                                error: ErrorCode::None,
+                                generation: group.generation,
+                                protocol: group.protocol.clone(),
+                                leader: group.leader.clone().unwrap_or_else(|| Arc::from("")),
+                                member_id: new_id.clone(),
+                                members: Vec::new(),
+                            });
+                            respond(out, from, msg);
+                            let at = now + Duration::from_millis(u64::from(timeout));
+                            Self::wake_at(out, group, at);
+                            return;
+                        }
+                    }
+                    new_id
+                }
+                None => {
+                    // KIP-394: name the member first; it must come back with the id.
+                    let deadline = now + Duration::from_millis(u64::from(timeout));
+                    group.pending.insert(new_id.clone(), deadline);
+                    Self::wake_at(out, group, deadline);
+                    respond(
+                        out,
+                        from,
+                        join_error(c, ErrorCode::MemberIdRequired, new_id),
+                    );
+                    return;
+                }
+            }
+        } else {
+            let group = self.group_mut(&group_id);
+            let known = group.members.contains_key(&req.member_id)
+                || group.pending.remove(&req.member_id).is_some();
+            if !known {
+                let msg = join_error(c, ErrorCode::UnknownMemberId, req.member_id);
+                respond(out, from, msg);
+                return;
+            }
+            req.member_id.clone()
+        };
+        self.next_member += 1;
+        let joined = self.next_member;
+        let group = self.groups.get_mut(&group_id).expect("created above");
+        let is_new = !group.members.contains_key(&member_id);
+        let m = group
+            .members
+            .entry(member_id.clone())
+            .or_insert_with(|| Member {
+                id: member_id.clone(),
+                instance_id: req.instance_id.clone(),
+                client: from,
+                session_timeout: Duration::ZERO,
+                rebalance_timeout: Duration::ZERO,
+                protocols: Vec::new(),
+                subscription: req.subscription.clone(),
+                assignment: Vec::new(),
+                session_deadline: now,
+                awaiting_join: None,
+                awaiting_sync: None,
+                joined,
+            });
+        m.client = from;
+        m.session_timeout = Duration::from_millis(u64::from(timeout));
+        m.rebalance_timeout = Duration::from_millis(u64::from(req.rebalance_timeout_ms));
+        m.protocols = req.protocols.clone();
+        m.subscription = req.subscription.clone();
+        m.session_deadline = now + m.session_timeout;
+        m.awaiting_join = Some(c);
+        let reason = if is_new {
+            format!("{member_id} joined")
+        } else {
+            format!("{member_id} rejoined")
+        };
+        match group.state {
+            GroupState::PreparingRebalance => {
+                if let Some(started) = group.initial_join {
+                    // A new member extends the initial delay, up to the rebalance timeout.
+                    let cap = started + group.max_rebalance_timeout();
+                    let at = (now + self.config.initial_rebalance_delay).min(cap);
+                    group.join_deadline = Some(at);
+                    Self::wake_at(out, group, at);
+                }
+            }
+            _ => Self::prepare_rebalance(broker, &self.config, group, now, reason, out),
+        }
+        Self::maybe_complete_join(broker, group, now, out);
+    }
+
+    fn prepare_rebalance(
+        broker: u32,
+        config: &CoordinatorConfig,
+        group: &mut Group,
+        now: Instant,
+        reason: String,
+        out: &mut Vec<Effect>,
+    ) {
+        if group.state == GroupState::CompletingRebalance {
+            for m in group.members.values_mut() {
+                if let Some(c) = m.awaiting_sync.take() {
+                    let msg = sync_response(c, ErrorCode::RebalanceInProgress, vec![]);
+                    respond(out, m.client, msg);
+                }
+            }
+        }
+        let deadline = if group.state == GroupState::Empty {
+            group.initial_join = Some(now);
+            now + config
+                .initial_rebalance_delay
+                .min(group.max_rebalance_timeout())
+        } else {
+            group.initial_join = None;
+            now + group.max_rebalance_timeout()
+        };
+        group.state = GroupState::PreparingRebalance;
+        group.join_deadline = Some(deadline);
+        Self::wake_at(out, group, deadline);
+        out.push(Effect::Trace(TraceKind::RebalanceStarted {
+            broker,
+            group: group.id.clone(),
+            reason,
+        }));
+    }
+
+    fn maybe_complete_join(broker: u32, group: &mut Group, now: Instant, out: &mut Vec<Effect>) {
+        if group.state != GroupState::PreparingRebalance {
+            return;
+        }
+        let deadline = group.join_deadline.unwrap_or(now);
+        if group.initial_join.is_some() && now < deadline {
+            return;
+        }
+        let all_joined =
+            group.members.values().all(|m| m.awaiting_join.is_some()) && group.pending.is_empty();
+        if all_joined || now >= deadline {
+            Self::complete_join(broker, group, now, out);
+        }
+    }
+
+    fn complete_join(broker: u32, group: &mut Group, now: Instant, out: &mut Vec<Effect>) {
+        let late: Vec<Arc<str>> = group
+            .members
+            .values()
+            .filter(|m| m.awaiting_join.is_none())
+            .map(|m| m.id.clone())
+            .collect();
+        for id in late {
+            group.members.remove(&id);
+            out.push(Effect::Trace(TraceKind::MemberRemoved {
+                broker,
+                group: group.id.clone(),
+                member: id,
+                reason: "did not rejoin within the rebalance timeout".to_string(),
+            }));
+        }
+        group.pending.clear();
+        group.join_deadline = None;
+        group.initial_join = None;
+        group.generation += 1;
+        if group.members.is_empty() {
+            group.state = GroupState::Empty;
+            group.protocol = None;
+            group.leader = None;
+            return;
+        }
+        let votes: Vec<Vec<Strategy>> = group
+            .members
+            .values()
+            .map(|m| {
+                m.protocols
+                    .iter()
+                    .filter_map(|s| Strategy::parse(s))
+                    .collect()
+            })
+            .collect();
+        let protocol = choose_strategy(&votes).map(strategy_name);
+        if !group
+            .leader
+            .as_ref()
+            .is_some_and(|l| group.members.contains_key(l))
+        {
+            group.leader = group
+                .members
+                .values()
+                .min_by_key(|m| m.joined)
+                .map(|m| m.id.clone());
+        }
+        let leader = group.leader.clone().expect("members exist");
+        group.protocol = protocol.map(str::to_string);
+        group.state = GroupState::CompletingRebalance;
+        out.push(Effect::Trace(TraceKind::GenerationStarted {
+            broker,
+            group: group.id.clone(),
+            generation: group.generation,
+            protocol: group.protocol.clone().unwrap_or_default(),
+            leader: leader.clone(),
+            members: group.members.keys().cloned().collect(),
+        }));
+        let all: Vec<JoinedMember> = group
+            .members
+            .values()
+            .map(|m| JoinedMember {
+                member_id: m.id.clone(),
+                instance_id: m.instance_id.clone(),
+                subscription: m.subscription.clone(),
+            })
+            .collect();
+        let mut earliest = Instant::MAX;
+        for m in group.members.values_mut() {
+            let c = m.awaiting_join.take().expect("all joined");
+            m.session_deadline = now + m.session_timeout;
+            earliest = earliest.min(m.session_deadline);
+            let msg = Message::JoinGroupResponse(JoinGroupResponse {
+                correlation_id: c,
+                error: ErrorCode::None,
+                generation: group.generation,
+                protocol: group.protocol.clone(),
+                leader: leader.clone(),
+                member_id: m.id.clone(),
+                members: if m.id == leader {
+                    all.clone()
+                } else {
+                    Vec::new()
+                },
+            });
+            respond(out, m.client, msg);
+        }
+        Self::wake_at(out, group, earliest);
+    }
+
+    pub fn on_sync(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        req: SyncGroupRequest,
+        out: &mut Vec<Effect>,
+    ) {
+        let broker = self.broker;
+        let c = req.correlation_id;
+        let Some(group) = self.groups.get_mut(&req.group_id) else {
+            respond(
+                out,
+                from,
+                sync_response(c, ErrorCode::UnknownMemberId, vec![]),
+            );
+            return;
+        };
+        let Some(m) = group.members.get_mut(&req.member_id) else {
+            respond(
+                out,
+                from,
+                sync_response(c, ErrorCode::UnknownMemberId, vec![]),
+            );
+            return;
+        };
+        if req.generation != group.generation {
+            respond(
+                out,
+                from,
+                sync_response(c, ErrorCode::IllegalGeneration, vec![]),
+            );
+            return;
+        }
+        m.session_deadline = now + m.session_timeout;
+        match group.state {
+            GroupState::Empty => respond(
+                out,
+                from,
+                sync_response(c, ErrorCode::UnknownMemberId, vec![]),
+            ),
+            GroupState::PreparingRebalance => respond(
+                out,
+                from,
+                sync_response(c, ErrorCode::RebalanceInProgress, vec![]),
+            ),
+            GroupState::Stable => {
+                let assignment = m.assignment.clone();
+                respond(out, from, sync_response(c, ErrorCode::None, assignment));
+            }
+            GroupState::CompletingRebalance => {
+                m.awaiting_sync = Some(c);
+                m.client = from;
+                if group.leader.as_ref() != Some(&req.member_id) {
+                    return;
+                }
+                let mut given: BTreeMap<Arc<str>, Vec<TopicPartition>> =
+                    req.assignments.into_iter().collect();
+                for m in group.members.values_mut() {
+                    m.assignment = given.remove(&m.id).unwrap_or_default();
+                }
+                group.state = GroupState::Stable;
+                out.push(Effect::Trace(TraceKind::GroupStable {
+                    broker,
+                    group: group.id.clone(),
+                    generation: group.generation,
+                }));
+                for m in group.members.values_mut() {
+                    if let Some(c) = m.awaiting_sync.take() {
+                        respond(
+                            out,
+                            m.client,
+                            sync_response(c, ErrorCode::None, m.assignment.clone()),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn on_heartbeat(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        req: MemberRef,
+        out: &mut Vec<Effect>,
+    ) {
+        let error = match self.groups.get_mut(&req.group_id) {
+            None => ErrorCode::UnknownMemberId,
+            Some(group) => match group.members.get_mut(&req.member_id) {
+                None => ErrorCode::UnknownMemberId,
+                Some(_) if req.generation != group.generation => ErrorCode::IllegalGeneration,
+                Some(m) => {
+                    m.session_deadline = now + m.session_timeout;
+                    let at = m.session_deadline;
+                    Self::wake_at(out, group, at);
+                    match group.state {
+                        GroupState::PreparingRebalance => ErrorCode::RebalanceInProgress,
+                        _ => ErrorCode::None,
+                    }
+                }
+            },
+        };
+        let msg = Message::HeartbeatResponse {
+            correlation_id: req.correlation_id,
+            error,
+        };
+        respond(out, from, msg);
+    }
+
+    pub fn on_leave(&mut self, now: Instant, from: NodeId, req: MemberRef, out: &mut Vec<Effect>) {
+        let broker = self.broker;
+        let config = self.config.clone();
+        let mut error = ErrorCode::UnknownMemberId;
+        if let Some(group) = self.groups.get_mut(&req.group_id) {
+            if let Some(m) = group.members.remove(&req.member_id) {
+                error = ErrorCode::None;
+                if let Some(c) = m.awaiting_join {
+                    respond(
+                        out,
+                        m.client,
+                        join_error(c, ErrorCode::UnknownMemberId, m.id.clone()),
+                    );
+                }
+                out.push(Effect::Trace(TraceKind::MemberRemoved {
+                    broker,
+                    group: group.id.clone(),
+                    member: m.id.clone(),
+                    reason: "left the group".to_string(),
+                }));
+                let reason = format!("{} left", m.id);
+                Self::member_gone(broker, &config, group, now, reason, out);
+            } else if group.pending.remove(&req.member_id).is_some() {
+                error = ErrorCode::None;
+            }
+        }
+        let msg = Message::LeaveGroupResponse {
+            correlation_id: req.correlation_id,
+            error,
+        };
+        respond(out, from, msg);
+    }
+
+    fn member_gone(
+        broker: u32,
+        config: &CoordinatorConfig,
+        group: &mut Group,
+        now: Instant,
+        reason: String,
+        out: &mut Vec<Effect>,
+    ) {
+        match group.state {
+            GroupState::Stable | GroupState::CompletingRebalance => {
+                Self::prepare_rebalance(broker, config, group, now, reason, out);
+                Self::maybe_complete_join(broker, group, now, out);
+            }
+            GroupState::PreparingRebalance => Self::maybe_complete_join(broker, group, now, out),
+            GroupState::Empty => {}
+        }
+    }
+
+    /// A group's deadline passed: expire sessions and pending ids, end a join phase.
+    pub fn on_deadline(&mut self, now: Instant, index: u32, out: &mut Vec<Effect>) {
+        let broker = self.broker;
+        let config = self.config.clone();
+        let Some(id) = self.indices.get(&index).cloned() else {
+            return;
+        };
+        let Some(group) = self.groups.get_mut(&id) else {
+            return;
+        };
+        group.pending.retain(|_, &mut deadline| deadline > now);
+        let expired: Vec<Arc<str>> = group
+            .members
+            .values()
+            .filter(|m| m.awaiting_join.is_none() && m.session_deadline <= now)
+            .map(|m| m.id.clone())
+            .collect();
+        for member in expired {
+            let m = group.members.remove(&member).expect("present");
+            if let Some(c) = m.awaiting_sync {
+                let msg = sync_response(c, ErrorCode::UnknownMemberId, vec![]);
+                respond(out, m.client, msg);
+            }
+            out.push(Effect::Trace(TraceKind::MemberRemoved {
+                broker,
+                group: group.id.clone(),
+                member: member.clone(),
+                reason: format!("session timeout ({} ms)", m.session_timeout.as_millis()),
+            }));
+            let reason = format!("{member}'s session expired");
+            Self::member_gone(broker, &config, group, now, reason, out);
+        }
+        if group.state == GroupState::PreparingRebalance
+            && group.join_deadline.is_some_and(|d| d <= now)
+        {
+            Self::complete_join(broker, group, now, out);
+        } else {
+            Self::maybe_complete_join(broker, group, now, out);
+        }
+    }
+
+    /// Checks a commit and says what to append (reference §4.2: current generation only;
+    /// during CompletingRebalance, REBALANCE_IN_PROGRESS). Generation -1 and no member id is a
+    /// standalone consumer's commit, accepted while the group has no members.
+    pub fn plan_commit(
+        &mut self,
+        now: Instant,
+        req: &OffsetCommitRequest,
+    ) -> Result<CommitPlan, ErrorCode> {
+        let partition = self.partition_of(&req.group_id);
+        let group = self.group_mut(&req.group_id);
+        let standalone = req.generation < 0 && req.member_id.is_empty();
+        if standalone {
+            if !group.members.is_empty() {
+                return Err(ErrorCode::UnknownMemberId);
+            }
+        } else {
+            let Some(m) = group.members.get_mut(&req.member_id) else {
+                return Err(ErrorCode::UnknownMemberId);
+            };
+            if req.generation != group.generation {
+                return Err(ErrorCode::IllegalGeneration);
+            }
+            if group.state == GroupState::CompletingRebalance {
+                return Err(ErrorCode::RebalanceInProgress);
+            }
+            // A commit counts as a sign of life, as in Kafka.
+            m.session_deadline = m.session_deadline.max(now + m.session_timeout);
+        }
+        let records = req
+            .offsets
+            .iter()
+            .map(|(tp, offset)| Record {
+                timestamp_ms: (now.0 / 1000) as i64,
+                key: Some(Arc::from(commit_key(&req.group_id, tp))),
+                value: Some(Arc::from(offset.0.to_string().into_bytes())),
+                headers: Vec::new(),
+                id: INTERNAL_RECORD,
+            })
+            .collect();
+        Ok(CommitPlan { partition, records })
+    }
+
+    /// A commit's records are replicated: the offsets are committed.
+    pub fn complete_commit(&mut self, group: &Arc<str>, offsets: &[(TopicPartition, Offset)]) {
+        if let Some(g) = self.groups.get_mut(group) {
+            for (tp, offset) in offsets {
+                g.offsets.insert(tp.clone(), *offset);
+            }
+        }
+    }
+
+    pub fn fetch_offsets(
+        &self,
+        group: &str,
+        partitions: &[TopicPartition],
+    ) -> Vec<(TopicPartition, Option<Offset>)> {
+        let g = self.groups.get(group);
+        partitions
+            .iter()
+            .map(|tp| (tp.clone(), g.and_then(|g| g.offsets.get(tp).copied())))
+            .collect()
+    }
+}
+
+pub fn strategy_name(s: Strategy) -> &'static str {
+    match s {
+        Strategy::Range => "range",
+        Strategy::RoundRobin => "roundrobin",
+        Strategy::Sticky => "sticky",
+        Strategy::CooperativeSticky => "cooperative-sticky",
+    }
+}
