@@ -3,6 +3,7 @@
 
 mod cli;
 mod determinism;
+mod groups;
 mod malformed;
 mod replication;
 mod scenarios;

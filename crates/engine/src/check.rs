@@ -6,6 +6,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use std::sync::Arc;
+
+use crate::consumer::{AppState, MemberState};
+use crate::group::coordinator::{GroupState, OFFSETS_TOPIC};
 use crate::record::{Offset, TopicPartition};
 use crate::sim::Sim;
 use crate::time::Instant;
@@ -35,6 +39,10 @@ pub struct Checker {
     latest_epoch: BTreeMap<TopicPartition, u32>,
     /// Per (partition, ISR member): offsets below this were already compared with the leader.
     verified: BTreeMap<(TopicPartition, u32), Offset>,
+    /// Per (group, partition): the committed offset last seen.
+    committed: BTreeMap<(Arc<str>, TopicPartition), Offset>,
+    /// `Sim::rewinds()` when last checked: seeks and resets may move commits back.
+    rewinds: u64,
 }
 
 impl Checker {
@@ -149,12 +157,131 @@ impl Checker {
                 }
             }
         }
+        self.check_groups(sim)?;
         // A member that left and rejoined the ISR is compared again from the start.
         self.verified.retain(|(tp, m), _| {
             metadata
                 .partition(&tp.topic, tp.partition)
                 .is_some_and(|pm| pm.isr.contains(m))
         });
+        Ok(())
+    }
+
+    /// Consumer group invariants (issue #5): one owner per partition among the members the
+    /// coordinator knows; full coverage once everyone is stable; committed offsets within the
+    /// high watermark and never moving back without a seek or reset.
+    fn check_groups(&mut self, sim: &Sim) -> Result<(), Violation> {
+        let at = sim.now();
+        let fail = |invariant, detail: String| {
+            Err(Violation {
+                invariant,
+                at,
+                detail,
+            })
+        };
+        let live: Vec<_> = sim
+            .consumers()
+            .filter(|c| !matches!(c.state, AppState::Crashed | AppState::Stopped))
+            .filter(|c| c.membership.is_some())
+            .collect();
+        let mut groups: Vec<Arc<str>> = live
+            .iter()
+            .map(|c| c.membership.as_ref().expect("filtered").group.clone())
+            .collect();
+        groups.sort();
+        groups.dedup();
+        let metadata = sim.metadata();
+        let safe = self.rewinds == sim.rewinds();
+        let no_loss = !groups.is_empty() && promises_no_loss(sim);
+        self.rewinds = sim.rewinds();
+        for g in groups {
+            let (_, _, state) = sim.coordinator_of(&g);
+            let Some(state) = state else { continue };
+            let members: Vec<_> = live
+                .iter()
+                .filter(|c| {
+                    c.membership
+                        .as_ref()
+                        .is_some_and(|m| m.group == g && state.members.contains_key(&m.member_id))
+                })
+                .collect();
+            // OneOwner: no partition owned by two members the coordinator knows.
+            let mut owners: BTreeMap<&TopicPartition, &str> = BTreeMap::new();
+            for c in &members {
+                for tp in c.positions.keys() {
+                    if let Some(other) = owners.insert(tp, &c.spec.name) {
+                        return fail(
+                            "GroupOneOwner",
+                            format!("group {g}: {tp} owned by both {other} and {}", c.spec.name),
+                        );
+                    }
+                }
+            }
+            // StableCoverage: a stable group whose every member is stable in its generation
+            // owns every subscribed partition.
+            let settled = state.state == GroupState::Stable
+                && members.len() == state.members.len()
+                && live
+                    .iter()
+                    .filter(|c| c.membership.as_ref().is_some_and(|m| m.group == g))
+                    .count()
+                    == members.len()
+                && members.iter().all(|c| {
+                    let m = c.membership.as_ref().expect("member");
+                    m.state == MemberState::Stable && m.generation == state.generation
+                });
+            if settled {
+                for c in &members {
+                    for topic in &c.spec.topics {
+                        let Some(t) = metadata.topics.get(topic.as_str()) else {
+                            continue;
+                        };
+                        for p in 0..t.partitions.len() as u32 {
+                            let tp = TopicPartition {
+                                topic: t.name.clone(),
+                                partition: p,
+                            };
+                            if !owners.contains_key(&tp) {
+                                return fail(
+                                    "GroupStableCoverage",
+                                    format!(
+                                        "group {g} is stable in generation {} but nobody owns {tp}",
+                                        state.generation
+                                    ),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            for (tp, &offset) in &state.offsets {
+                // CommittedWithinHighWatermark: committed offsets point at written records.
+                if no_loss {
+                    let hw = sim
+                        .brokers()
+                        .filter_map(|(b, _)| b.replica(tp).map(|r| r.high_watermark))
+                        .max()
+                        .unwrap_or(Offset(0));
+                    if offset > hw {
+                        return fail(
+                            "CommittedWithinHighWatermark",
+                            format!("group {g}: {tp} committed at {offset}, above every high watermark ({hw})"),
+                        );
+                    }
+                }
+                // CommittedMonotonic.
+                let key = (g.clone(), tp.clone());
+                if let Some(&before) = self.committed.get(&key) {
+                    if offset < before && safe {
+                        return fail(
+                            "CommittedMonotonic",
+                            format!("group {g}: {tp} committed offset went back from {before} to {offset}"),
+                        );
+                    }
+                }
+                self.committed.insert(key, offset);
+            }
+        }
         Ok(())
     }
 
@@ -186,13 +313,19 @@ impl Checker {
 /// Whether the run's settings promise that no acknowledged record is lost: every producer uses
 /// acks=all, and every topic has `min.insync.replicas` ≥ 2 and no unclean leader election.
 pub fn promises_no_loss(sim: &Sim) -> bool {
-    let snapshot = sim.snapshot(0, 0);
-    let producers_safe = snapshot.producers.iter().all(|p| p.acks == "all");
-    let topics_safe = sim.metadata().topics.values().all(|t| {
-        t.config.min_insync_replicas >= 2
-            && !t.config.unclean_leader_election
-            && t.partitions.iter().all(|p| p.replicas.len() >= 2)
-    });
+    let producers_safe = sim
+        .producers()
+        .all(|p| p.config().acks == crate::protocol::Acks::All);
+    let topics_safe = sim
+        .metadata()
+        .topics
+        .values()
+        .filter(|t| &*t.name != OFFSETS_TOPIC)
+        .all(|t| {
+            t.config.min_insync_replicas >= 2
+                && !t.config.unclean_leader_election
+                && t.partitions.iter().all(|p| p.replicas.len() >= 2)
+        });
     producers_safe && topics_safe
 }
 

@@ -250,6 +250,8 @@ pub struct Sim {
     next_lag_sample: Instant,
     /// Per group and partition: where the group started reading (its first offset reset).
     group_starts: BTreeMap<(Arc<str>, TopicPartition), Offset>,
+    /// Seeks and offset resets: they may legitimately move committed offsets back.
+    rewinds: u64,
     trace: Trace,
     ledger: Ledger,
     effects: Vec<Effect>,
@@ -298,6 +300,7 @@ impl Sim {
             group_stats: BTreeMap::new(),
             next_lag_sample: Instant::ZERO,
             group_starts: BTreeMap::new(),
+            rewinds: 0,
             ledger: Ledger::new(),
             effects: Vec::new(),
         };
@@ -560,7 +563,11 @@ impl Sim {
                     if let (TraceKind::OffsetReset { tp, offset, .. }, NodeId::Consumer(c)) =
                         (&kind, from)
                     {
+                        self.rewinds += 1;
                         self.note_group_start(c, tp, *offset);
+                    }
+                    if let TraceKind::Seek { .. } = &kind {
+                        self.rewinds += 1;
                     }
                     self.record(kind)
                 }
@@ -1410,6 +1417,16 @@ impl Sim {
             .filter(|slot| slot.up)
             .and_then(|slot| slot.broker.coordinator.groups().find(|g| &*g.id == group));
         (partition, leader, state)
+    }
+
+    /// The producers, for the invariant checker.
+    pub fn producers(&self) -> impl Iterator<Item = &Producer> {
+        self.producers.iter().flatten()
+    }
+
+    /// How many seeks and offset resets happened (committed offsets may go back after one).
+    pub fn rewinds(&self) -> u64 {
+        self.rewinds
     }
 
     /// The consumers, for the invariant checker.

@@ -1,0 +1,360 @@
+//! Consumer groups end to end (issue #5): joins, leaves, crashes, static members, slow
+//! consumers, eager against cooperative rebalances, at-most-once against at-least-once.
+//! Every run checks every invariant after every step (`run_checked`).
+
+use kplay_engine::snapshot::{GroupView, Report};
+use kplay_engine::Sim;
+use kplay_tests::{run_checked, trace_lines};
+
+/// Three brokers, `orders` with 6 partitions (RF 3), a producer at 200 records/s, and the
+/// given consumers (TOML `[[consumer]]` tables) and events.
+fn cluster(consumers: &str, events: &str, duration_ms: u64) -> String {
+    format!(
+        r#"seed = 7
+duration_ms = {duration_ms}
+
+[cluster]
+brokers = 3
+
+[[topic]]
+name = "orders"
+partitions = 6
+replication_factor = 3
+config = {{ "min.insync.replicas" = 2 }}
+
+[[producer]]
+id = "shop"
+topic = "orders"
+rate_per_sec = 200
+{consumers}
+{events}
+"#
+    )
+}
+
+fn consumer(id: &str, extra: &str) -> String {
+    format!(
+        r#"
+[[consumer]]
+id = "{id}"
+topics = ["orders"]
+processing_ms_per_record = 1
+{extra}
+"#
+    )
+}
+
+fn group_config(more: &str) -> String {
+    format!(
+        r#"config = {{ "group.id" = "billing", "auto.offset.reset" = "earliest", "session.timeout.ms" = 10000{more} }}"#
+    )
+}
+
+fn run(name: &str, text: &str) -> (Sim, Report) {
+    run_checked(name, text, None)
+}
+
+fn group(r: &Report) -> &GroupView {
+    r.groups
+        .iter()
+        .find(|g| g.group == "billing")
+        .expect("group billing")
+}
+
+fn three_plus_late_fourth(strategy: &str) -> String {
+    let cfg = group_config(&format!(
+        r#", "partition.assignment.strategy" = ["{strategy}"]"#
+    ));
+    let mut consumers: String = ["c1", "c2", "c3"]
+        .iter()
+        .map(|c| consumer(c, &cfg))
+        .collect();
+    consumers += &consumer("c4", &format!("start_ms = 12000\n{cfg}"));
+    cluster(&consumers, "", 30_000)
+}
+
+#[test]
+fn a_fourth_member_triggers_a_rebalance_that_balances_the_partitions() {
+    let (sim, r) = run("eager.toml", &three_plus_late_fourth("range"));
+    let g = group(&r);
+    assert_eq!(g.state, "Stable");
+    assert_eq!(g.protocol.as_deref(), Some("range"));
+    assert_eq!(g.members.len(), 4);
+    let mut sizes: Vec<usize> = g.members.iter().map(|m| m.assignment.len()).collect();
+    sizes.sort();
+    assert_eq!(
+        sizes,
+        vec![1, 1, 2, 2],
+        "range over 6 partitions and 4 members"
+    );
+    assert_eq!(g.rebalances, 2, "the first join and the fourth member's");
+    // Eager: everyone revoked everything before rejoining.
+    assert_eq!(trace_lines(&sim, "revoked orders").len(), 3);
+    assert_eq!(
+        g.duplicates, 0,
+        "auto-commit before revoking: no record twice"
+    );
+    assert_eq!(g.lost, Some(0));
+    assert!(g.lag < 400, "the group keeps up: lag {}", g.lag);
+}
+
+#[test]
+fn cooperative_rebalancing_pauses_nobody_and_takes_two_rounds() {
+    let (_, eager) = run("eager.toml", &three_plus_late_fourth("range"));
+    let (sim, coop) = run("coop.toml", &three_plus_late_fourth("cooperative-sticky"));
+    let (e, c) = (group(&eager), group(&coop));
+    assert_eq!(c.protocol.as_deref(), Some("cooperative-sticky"));
+    assert_eq!(
+        c.rebalances, 3,
+        "initial join, then two rounds for the fourth member"
+    );
+    // Only the moved partition was revoked, from one member.
+    let revoked = trace_lines(&sim, "revoked orders");
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    assert_eq!(
+        c.paused_ms, 0,
+        "cooperative members keep consuming what they own"
+    );
+    assert!(
+        e.paused_ms > 0,
+        "eager members stop: paused {} ms",
+        e.paused_ms
+    );
+    let mut sizes: Vec<usize> = c.members.iter().map(|m| m.assignment.len()).collect();
+    sizes.sort();
+    assert_eq!(sizes, vec![1, 1, 2, 2]);
+}
+
+#[test]
+fn a_member_that_leaves_is_replaced_at_once_and_a_crashed_one_after_its_session() {
+    let cfg = group_config("");
+    let consumers: String = ["c1", "c2", "c3"]
+        .iter()
+        .map(|c| consumer(c, &cfg))
+        .collect();
+    let events = r#"
+[[event]]
+at_ms = 10000
+action = "stop_consumer"
+consumer = "c1"
+
+[[event]]
+at_ms = 20000
+action = "crash_consumer"
+consumer = "c2"
+"#;
+    let (sim, r) = run("leave.toml", &cluster(&consumers, events, 45_000));
+    let left = trace_lines(&sim, "left the group");
+    assert_eq!(left.len(), 1, "{left:?}");
+    let expired = trace_lines(&sim, "session timeout (10000 ms)");
+    assert_eq!(expired.len(), 1, "{expired:?}");
+    // The crash is noticed only when the 10 s session runs out after the last heartbeat.
+    let at: f64 = expired[0]
+        .split('s')
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!((27.0..=30.0).contains(&at), "{expired:?}");
+    let g = group(&r);
+    assert_eq!(g.members.len(), 1);
+    assert_eq!(
+        g.members[0].assignment.len(),
+        6,
+        "the survivor owns everything"
+    );
+    assert_eq!(g.lost, Some(0), "auto-commit (at-least-once) loses nothing");
+}
+
+#[test]
+fn a_static_member_restarting_within_its_session_causes_no_rebalance() {
+    let mut consumers = String::new();
+    for c in ["c1", "c2", "c3"] {
+        let cfg = group_config(&format!(r#", "group.instance.id" = "{c}-host""#));
+        consumers += &consumer(c, &cfg);
+    }
+    let events = r#"
+[[event]]
+at_ms = 10000
+action = "crash_consumer"
+consumer = "c2"
+
+[[event]]
+at_ms = 14000
+action = "restart_consumer"
+consumer = "c2"
+"#;
+    let (sim, r) = run("static.toml", &cluster(&consumers, events, 30_000));
+    let g = group(&r);
+    assert_eq!(
+        g.rebalances,
+        1,
+        "only the first join: {:?}",
+        trace_lines(&sim, "rebalancing")
+    );
+    assert_eq!(g.generation, 1);
+    let c2 = g
+        .members
+        .iter()
+        .find(|m| m.instance_id.as_deref() == Some("c2-host"))
+        .expect("c2");
+    assert_eq!(
+        c2.consumer.as_deref(),
+        Some("c2"),
+        "the new process took the member over"
+    );
+    assert_eq!(c2.assignment.len(), 2, "with its old partitions");
+    assert_eq!(r.groups[0].lost, Some(0));
+}
+
+#[test]
+fn a_dynamic_member_restarting_stalls_the_group_until_the_old_session_expires() {
+    let cfg = group_config("");
+    let consumers: String = ["c1", "c2", "c3"]
+        .iter()
+        .map(|c| consumer(c, &cfg))
+        .collect();
+    let events = r#"
+[[event]]
+at_ms = 10000
+action = "crash_consumer"
+consumer = "c2"
+
+[[event]]
+at_ms = 14000
+action = "restart_consumer"
+consumer = "c2"
+"#;
+    let (sim, r) = run("dynamic.toml", &cluster(&consumers, events, 30_000));
+    // The restarted process joins as a new member; the join phase then waits for the dead
+    // member until its session expires (10 s after its last heartbeat), and everyone else
+    // stands still meanwhile: eager members revoked everything when they rejoined.
+    assert_eq!(group(&r).rebalances, 2);
+    assert_eq!(group(&r).members.len(), 3);
+    let removed = trace_lines(&sim, "session timeout");
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert!(
+        group(&r).paused_ms > 2 * 3_000,
+        "paused {} ms",
+        group(&r).paused_ms
+    );
+}
+
+#[test]
+fn a_consumer_slower_than_max_poll_interval_is_removed_and_its_records_redelivered() {
+    let fast = group_config(r#", "max.poll.interval.ms" = 5000, "enable.auto.commit" = false"#);
+    let consumers = consumer("c1", &format!("commit = \"sync-after\"\n{fast}"))
+        + &consumer("c2", &format!("commit = \"sync-after\"\n{fast}"));
+    let events = r#"
+[[event]]
+at_ms = 8000
+action = "slow_consumer"
+consumer = "c2"
+processing_ms_per_record = 100
+"#;
+    let (sim, r) = run("slow.toml", &cluster(&consumers, events, 80_000));
+    let kicked = trace_lines(&sim, "max.poll.interval.ms (5000 ms)");
+    assert!(!kicked.is_empty(), "the slow member leaves");
+    let failed = trace_lines(&sim, "commit of");
+    assert!(
+        !failed.is_empty(),
+        "its late commit fails (CommitFailedException)"
+    );
+    let g = group(&r);
+    assert!(
+        g.duplicates > 0,
+        "what it processed but could not commit is processed again"
+    );
+    assert_eq!(
+        g.lost,
+        Some(0),
+        "commit after processing never loses records"
+    );
+}
+
+fn crash_mid_batch(commit: &str) -> (Sim, Report) {
+    let cfg = group_config(r#", "enable.auto.commit" = false, "max.poll.records" = 200"#);
+    // 20 ms per record: a 200-record poll takes 4 s; the crash lands inside one.
+    let slow = |id| {
+        format!(
+            "\n[[consumer]]\nid = \"{id}\"\ntopics = [\"orders\"]\nprocessing_ms_per_record = 20\ncommit = \"{commit}\"\n{cfg}\n"
+        )
+    };
+    let consumers = slow("c1") + &slow("c2");
+    let events = r#"
+[[event]]
+at_ms = 15000
+action = "crash_consumer"
+consumer = "c1"
+"#;
+    run(
+        &format!("{commit}.toml"),
+        &cluster(&consumers, events, 60_000),
+    )
+}
+
+#[test]
+fn commit_before_processing_loses_records_on_a_crash_and_commit_after_duplicates_them() {
+    let (sim, before) = crash_mid_batch("sync-before");
+    let crashed = trace_lines(&sim, "crashed (");
+    assert_eq!(crashed.len(), 1, "{crashed:?}");
+    let b = group(&before);
+    assert!(
+        b.lost.unwrap() > 0,
+        "at-most-once: committed but never processed"
+    );
+    assert_eq!(b.duplicates, 0, "at-most-once never repeats a record");
+
+    let (_, after) = crash_mid_batch("sync-after");
+    let a = group(&after);
+    assert_eq!(a.lost, Some(0), "at-least-once loses nothing");
+    assert!(
+        a.duplicates > 0,
+        "at-least-once repeats what was processed but not committed"
+    );
+}
+
+#[test]
+fn committed_offsets_survive_a_coordinator_failover() {
+    let cfg = group_config("");
+    let consumers: String = ["c1", "c2"].iter().map(|c| consumer(c, &cfg)).collect();
+    // Find the coordinator of "billing" first, then crash it.
+    let probe = cluster(&consumers, "", 8_000);
+    let (sim, _) = run("probe.toml", &probe);
+    let (_, coordinator, _) = sim.coordinator_of("billing");
+    let coordinator = coordinator.expect("a coordinator");
+    let events =
+        format!("\n[[event]]\nat_ms = 10000\naction = \"crash_broker\"\nbroker = {coordinator}\n");
+    let (sim, r) = run("failover.toml", &cluster(&consumers, &events, 40_000));
+    let loaded = trace_lines(&sim, "committed offsets loaded");
+    assert!(
+        !loaded.is_empty(),
+        "a new coordinator read __consumer_offsets"
+    );
+    let g = group(&r);
+    assert_ne!(g.coordinator, Some(coordinator));
+    assert_eq!(g.state, "Stable");
+    assert_eq!(g.lost, Some(0));
+    // The members rejoined the new coordinator and resumed from the committed offsets: only
+    // records after the last commit before the crash come twice (the group metadata is not
+    // persisted here, so members rejoin and lose their partitions), never from the start.
+    let produced_since_crash = 200 * 30;
+    assert!(
+        g.duplicates < produced_since_crash,
+        "duplicates {}",
+        g.duplicates
+    );
+    assert!(g.partitions.iter().all(|p| p.committed.is_some()));
+}
+
+#[test]
+fn more_members_than_partitions_leaves_the_extra_ones_idle() {
+    let cfg = group_config("");
+    let consumers: String = (1..=8).map(|i| consumer(&format!("c{i}"), &cfg)).collect();
+    let (_, r) = run("idle.toml", &cluster(&consumers, "", 15_000));
+    let g = group(&r);
+    assert_eq!(g.members.len(), 8);
+    let idle = g.members.iter().filter(|m| m.assignment.is_empty()).count();
+    assert_eq!(idle, 2);
+}
