@@ -87,3 +87,46 @@ fn acks_1_loses_data_under_the_same_faults_and_the_checker_sees_it() {
         );
     }
 }
+
+#[test]
+fn consumer_groups_keep_their_invariants_under_random_consumer_faults() {
+    // Crashes, restarts, closes and slow members (some static), with broker crashes now and
+    // then: zero invariant violations, and a group that settles once the faults stop.
+    let seeds = sweep_seeds(24);
+    let failures: Vec<String> = par_map(&seeds, |seed| {
+        let scenario = kplay_tests::group_swarm_scenario(seed);
+        let hint = || {
+            let path = root().join(format!("target/sweep-groups-{seed}.toml"));
+            let _ = std::fs::write(&path, scenario.to_toml());
+            format!("seed {seed}; replay: kplay run {} --check", path.display())
+        };
+        let mut sim = match scenario.build(None) {
+            Ok(sim) => sim,
+            Err(e) => return Some(format!("does not build: {e}\n{}", hint())),
+        };
+        let mut checker = Checker::new();
+        if let Err(v) = run_checked(&mut sim, scenario.end(), &mut checker) {
+            return Some(format!("{v}\n{}", hint()));
+        }
+        let r = sim.report();
+        let g = r.groups.iter().find(|g| g.group == "g")?;
+        if g.state != "Stable" {
+            return Some(format!(
+                "group ends {} instead of Stable\n{}",
+                g.state,
+                hint()
+            ));
+        }
+        None
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} seeds failed:\n{}",
+        failures.len(),
+        seeds.len(),
+        failures.join("\n\n")
+    );
+}

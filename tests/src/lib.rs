@@ -253,3 +253,128 @@ pub fn par_map<T: Send>(seeds: &[u64], f: impl Fn(u64) -> T + Sync) -> Vec<T> {
             .collect()
     })
 }
+
+/// A group swarm scenario for `seed`: three brokers, a replicated topic, four consumers in one
+/// group with a random assignor and commit strategy, and a random plan of consumer faults
+/// (crash, restart, close, slow down) plus an occasional broker crash, in the first 30 s.
+pub fn group_swarm_scenario(seed: u64) -> Scenario {
+    use kplay_engine::config::ConfigValue::{Bool, Int, List, Str};
+    use kplay_engine::consumer::CommitStrategy;
+    use kplay_scenario::{Action, ConsumerDef, EventDef, ProducerDef, TopicDef};
+    let mut rng = kplay_engine::rng::Prng::new(seed ^ 0x6772_6f75_7073);
+    let cfg = |k: &str, v| (k.to_string(), v);
+    let mut s = Scenario::empty(3);
+    s.seed = seed;
+    s.duration_ms = 60_000;
+    s.topics.push(TopicDef {
+        name: "t".into(),
+        partitions: 6,
+        replication_factor: 3,
+        config: vec![cfg("min.insync.replicas", Int(2))],
+        start_ms: 0,
+        line: 0,
+    });
+    s.producers.push(ProducerDef {
+        id: "p".into(),
+        topic: "t".into(),
+        rate_per_sec: 200,
+        records: None,
+        keys: kplay_engine::producer::KeyMode::Unique,
+        value_bytes: 50,
+        start_ms: 0,
+        config: vec![],
+        line: 0,
+    });
+    let strategies = ["range", "roundrobin", "sticky", "cooperative-sticky"];
+    let strategy = strategies[rng.below(4) as usize];
+    let commits = ["auto", "sync-after", "async-after"];
+    let names = ["c0", "c1", "c2", "c3"];
+    for (i, name) in names.iter().enumerate() {
+        let commit = commits[rng.below(3) as usize];
+        let mut config = vec![
+            cfg("group.id", Str("g".into())),
+            cfg("auto.offset.reset", Str("earliest".into())),
+            cfg("session.timeout.ms", Int(8_000)),
+            cfg("max.poll.interval.ms", Int(6_000)),
+            cfg("partition.assignment.strategy", List(vec![strategy.into()])),
+            cfg("enable.auto.commit", Bool(commit == "auto")),
+        ];
+        if rng.below(3) == 0 {
+            config.push(cfg("group.instance.id", Str(format!("{name}-host"))));
+        }
+        s.consumers.push(ConsumerDef {
+            id: (*name).into(),
+            topics: vec!["t".into()],
+            processing_us_per_record: 1_000,
+            commit: CommitStrategy::parse(commit).expect("a name"),
+            start_ms: if i == 3 { 5_000 + rng.below(10_000) } else { 0 },
+            config,
+            line: 0,
+        });
+    }
+    // One fault per consumer at most (commands on a consumer in the wrong state are refused
+    // by the dry run), and at most one broker crash.
+    let mut events = Vec::new();
+    for name in &names[..3] {
+        let at = 6_000 + rng.below(20_000);
+        let consumer = name.to_string();
+        let back = at + 1_000 + rng.below(12_000);
+        match rng.below(4) {
+            0 => {
+                events.push((
+                    at,
+                    Action::CrashConsumer {
+                        consumer: consumer.clone(),
+                    },
+                ));
+                events.push((back, Action::RestartConsumer { consumer }));
+            }
+            1 => {
+                events.push((
+                    at,
+                    Action::StopConsumer {
+                        consumer: consumer.clone(),
+                    },
+                ));
+                events.push((back, Action::RestartConsumer { consumer }));
+            }
+            2 => {
+                let slow = 20_000 + rng.below(60_000);
+                events.push((
+                    at,
+                    Action::SlowConsumer {
+                        consumer: consumer.clone(),
+                        processing_us_per_record: slow,
+                    },
+                ));
+                events.push((
+                    back,
+                    Action::SlowConsumer {
+                        consumer,
+                        processing_us_per_record: 1_000,
+                    },
+                ));
+            }
+            _ => {}
+        }
+    }
+    if rng.below(2) == 0 {
+        let broker = rng.below(3) as u32;
+        let at = 6_000 + rng.below(20_000);
+        events.push((at, Action::CrashBroker { broker }));
+        events.push((
+            at + 1_000 + rng.below(10_000),
+            Action::RestartBroker { broker },
+        ));
+    }
+    events.sort_by_key(|e| e.0);
+    s.events = events
+        .into_iter()
+        .map(|(at_ms, action)| EventDef {
+            at_ms,
+            action,
+            line: 0,
+        })
+        .collect();
+    s
+}

@@ -207,7 +207,11 @@ fn summary(path: &str, r: &kplay_engine::snapshot::Report) -> String {
         "\n{:<20} {:>5} {:>6} {:>10} {:>10} {:>10} {:>10}",
         "topic", "part", "leader", "isr", "log start", "hw", "leo"
     );
-    for p in &r.partitions {
+    for p in r
+        .partitions
+        .iter()
+        .filter(|p| p.topic != "__consumer_offsets")
+    {
         let leader = p.leader.map_or("none".to_string(), |l| l.to_string());
         let isr = format!("{:?}", p.isr);
         let _ = writeln!(
@@ -228,6 +232,32 @@ fn summary(path: &str, r: &kplay_engine::snapshot::Report) -> String {
                 "{:<30} {:>10} {:>10} {:>12}",
                 a.audience, a.consumed, a.duplicates, a.out_of_order
             );
+        }
+    }
+    for g in &r.groups {
+        let _ = writeln!(
+            s,
+            "\ngroup {} on coordinator {}: {} generation {} ({}), {} rebalances, {} ms paused, lag {}, processed {}, duplicates {}, lost {}",
+            g.group,
+            g.coordinator.map_or("none".to_string(), |c| c.to_string()),
+            g.state,
+            g.generation,
+            g.protocol.as_deref().unwrap_or("-"),
+            g.rebalances,
+            g.paused_ms,
+            g.lag,
+            g.processed,
+            g.duplicates,
+            g.lost.unwrap_or(0)
+        );
+        for m in &g.members {
+            let tps: Vec<String> = m
+                .assignment
+                .iter()
+                .map(|(t, p)| format!("{t}-{p}"))
+                .collect();
+            let who = m.consumer.as_deref().unwrap_or("(gone)");
+            let _ = writeln!(s, "  {:<24} {:<12} [{}]", m.member_id, who, tps.join(", "));
         }
     }
     let _ = writeln!(s, "\nreplay: kplay run {path} --seed {}", r.seed);

@@ -849,7 +849,9 @@ impl Consumer {
             }
             p.high_watermark = Some(fetched.high_watermark);
             p.log_start = fetched.log_start;
-            let position = p.position.unwrap_or(Offset(0));
+            // Reassigned since the fetch went out (its position is being looked up): the data
+            // may not start where the new owner will.
+            let Some(position) = p.position else { continue };
             let fresh: Vec<RecordBatch> = fetched
                 .batches
                 .into_iter()

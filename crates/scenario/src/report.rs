@@ -9,6 +9,7 @@ pub fn report_json(r: &Report) -> Value {
     let partitions: Vec<Value> = r
         .partitions
         .iter()
+        .filter(|p| p.topic != "__consumer_offsets")
         .map(|p| {
             json!({
                 "topic": p.topic,
@@ -51,6 +52,59 @@ pub fn report_json(r: &Report) -> Value {
             })
         })
         .collect();
+    let groups: Vec<Value> = r
+        .groups
+        .iter()
+        .map(|g| {
+            let assignment: serde_json::Map<String, Value> = g
+                .members
+                .iter()
+                .map(|m| (m.member_id.clone(), json!(m.assignment)))
+                .collect();
+            let members: Vec<Value> = g
+                .members
+                .iter()
+                .map(|m| {
+                    json!({
+                        "member_id": m.member_id,
+                        "consumer": m.consumer,
+                        "instance_id": m.instance_id,
+                    })
+                })
+                .collect();
+            let committed: Vec<Value> = g
+                .partitions
+                .iter()
+                .map(|p| {
+                    json!({
+                        "topic": p.topic,
+                        "partition": p.partition,
+                        "committed": p.committed,
+                        "hw": p.high_watermark,
+                        "lag": p.lag,
+                        "owner": p.owner,
+                    })
+                })
+                .collect();
+            json!({
+                "group": g.group,
+                "coordinator": g.coordinator,
+                "state": g.state,
+                "generation": g.generation,
+                "protocol": g.protocol,
+                "leader": g.leader,
+                "members": members,
+                "assignment": assignment,
+                "committed": committed,
+                "lag": g.lag,
+                "rebalances": g.rebalances,
+                "paused_ms": g.paused_ms,
+                "processed": g.processed,
+                "duplicates": g.duplicates,
+                "lost": g.lost,
+            })
+        })
+        .collect();
     json!({
         "seed": r.seed,
         "digest": format!("{:016x}", r.digest),
@@ -68,6 +122,10 @@ pub fn report_json(r: &Report) -> Value {
         "out_of_order": r.out_of_order,
         "partitions": partitions,
         "consumers": audiences,
-        "groups": [],
+        "groups": groups,
+        "rebalances": {
+            "count": r.groups.iter().map(|g| g.rebalances).sum::<u64>(),
+            "paused_ms": r.groups.iter().map(|g| g.paused_ms).sum::<u64>(),
+        },
     })
 }
