@@ -170,18 +170,31 @@ pub fn Consumers() -> Html {
             <div class="panel-head"><h2>{ "Consumers" }</h2></div>
             if ctx.snapshot.consumers.is_empty() { <p class="empty">{ "No consumers: add one below." }</p> }
             { for ctx.snapshot.consumers.iter().map(|c| {
-                let stop = {
+                let live = |l: Live| {
                     let d = ctx.dispatch.clone();
-                    let name = c.name.clone();
-                    Callback::from(move |_| d.emit(Action::Live(Live::StopConsumer(name.clone()))))
+                    Callback::from(move |_| d.emit(Action::Live(l.clone())))
                 };
+                let down = c.state == "crashed" || c.state == "stopped";
+                let slower = (c.processing_us_per_record / 1000).max(1) * 10;
                 let max_lag = c.partitions.iter().filter_map(|p| p.lag).max().unwrap_or(0).max(1);
                 html! {
                     <div class="client" key={c.name.clone()} data-testid={format!("consumer-{}", c.name)} data-lag={c.lag.to_string()}>
                         <div class="client-head">
                             <strong>{ &c.name }</strong>
-                            <span class="meta">{ format!("{} · consumed {} · lag {}", c.state, c.consumed, c.lag) }</span>
-                            <button class="small" onclick={stop}>{ "Remove" }</button>
+                            <span class="meta">{ format!("{} · consumed {} · processed {} · lag {}", c.state, c.consumed, c.processed, c.lag) }</span>
+                            if let (Some(g), Some(m)) = (&c.group, &c.member_id) {
+                                <span class="meta">{ format!(" · {g} as {} (gen {}, {}) · commit {} · {} commits, {} failed · paused {} ms",
+                                    if m.is_empty() { "-" } else { m }, c.generation.unwrap_or(-1), c.member_state.as_deref().unwrap_or(""),
+                                    c.commit, c.commits, c.failed_commits, c.paused_ms) }</span>
+                            }
+                            if down {
+                                <button class="small" onclick={live(Live::RestartConsumer(c.name.clone()))}>{ "Restart" }</button>
+                            } else {
+                                <button class="small" onclick={live(Live::StopConsumer(c.name.clone()))} title="close(): commit, leave the group">{ "Stop" }</button>
+                                <button class="small" onclick={live(Live::CrashConsumer(c.name.clone()))} title="The process dies: no commit, no LeaveGroup">{ "Crash" }</button>
+                                <button class="small" onclick={live(Live::SlowConsumer { consumer: c.name.clone(), processing_ms: slower })} title="Ten times slower processing">{ format!("Slow ({slower} ms/rec)") }</button>
+                            }
+
                         </div>
                         <div class="lags">
                             { for c.partitions.iter().map(|p| {

@@ -63,7 +63,7 @@ pub fn Brokers() -> Html {
     // Which partitions each broker hosts, and whether it leads them.
     let mut hosted: std::collections::BTreeMap<u32, Vec<(String, bool)>> =
         std::collections::BTreeMap::new();
-    for t in &ctx.snapshot.topics {
+    for t in ctx.snapshot.topics.iter().filter(|t| !t.internal) {
         for p in &t.partitions {
             for &r in &p.replicas {
                 hosted

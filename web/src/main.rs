@@ -8,6 +8,7 @@ mod clients;
 mod cluster;
 mod controls;
 mod events;
+mod groups;
 mod setup;
 #[cfg(test)]
 mod tests;
@@ -241,6 +242,7 @@ fn App() -> Html {
                 <section class="column">
                     <clients::Producers />
                     <clients::Consumers />
+                    <groups::Groups />
                     <setup::Setup />
                     <events::EventLog />
                 </section>

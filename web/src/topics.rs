@@ -199,7 +199,9 @@ pub fn Topics() -> Html {
             if ctx.snapshot.topics.is_empty() {
                 <p class="empty">{ "No topics yet: add one below." }</p>
             }
-            { for ctx.snapshot.topics.iter().map(|t| {
+            // `__consumer_offsets` (50 partitions by default) is internal: the group panel shows
+            // its coordinator partition; Kafka's tools hide internal topics too.
+            { for ctx.snapshot.topics.iter().filter(|t| !t.internal).map(|t| {
                 let delete = {
                     let d = ctx.dispatch.clone();
                     let name = t.name.clone();

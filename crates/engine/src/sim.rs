@@ -252,6 +252,8 @@ pub struct Sim {
     group_starts: BTreeMap<(Arc<str>, TopicPartition), Offset>,
     /// Seeks and offset resets: they may legitimately move committed offsets back.
     rewinds: u64,
+    /// The latest group events, for rebalance timelines.
+    group_events: std::collections::VecDeque<TraceEvent>,
     trace: Trace,
     ledger: Ledger,
     effects: Vec<Effect>,
@@ -301,6 +303,7 @@ impl Sim {
             next_lag_sample: Instant::ZERO,
             group_starts: BTreeMap::new(),
             rewinds: 0,
+            group_events: std::collections::VecDeque::new(),
             ledger: Ledger::new(),
             effects: Vec::new(),
         };
@@ -412,6 +415,30 @@ impl Sim {
     }
 
     fn record(&mut self, kind: TraceKind) {
+        use TraceKind as K;
+        if matches!(
+            kind,
+            K::RebalanceStarted { .. }
+                | K::GenerationStarted { .. }
+                | K::GroupStable { .. }
+                | K::MemberRemoved { .. }
+                | K::OffsetsLoaded { .. }
+                | K::MemberJoined { .. }
+                | K::PartitionsRevoked { .. }
+                | K::PartitionsAssigned { .. }
+                | K::MemberLeaving { .. }
+                | K::ConsumerCrashed { .. }
+                | K::ConsumerRestarted { .. }
+                | K::ProcessingTimeChanged { .. }
+        ) {
+            if self.group_events.len() == 200 {
+                self.group_events.pop_front();
+            }
+            self.group_events.push_back(TraceEvent {
+                at: self.now,
+                kind: kind.clone(),
+            });
+        }
         self.trace.push(TraceEvent { at: self.now, kind });
     }
 
@@ -1245,6 +1272,7 @@ impl Sim {
             producers,
             consumers,
             groups,
+            group_events: self.group_events.iter().cloned().collect(),
             totals,
             trace: recent.skip(skip).cloned().collect(),
             trace_total: self.trace.total(),

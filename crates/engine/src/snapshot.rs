@@ -203,6 +203,9 @@ pub struct Snapshot {
     pub producers: Vec<ProducerView>,
     pub consumers: Vec<ConsumerView>,
     pub groups: Vec<GroupView>,
+    /// The latest group events (joins, generations, revocations, assignments, leaves,
+    /// crashes), newest last: a rebalance timeline that outlives the busy trace window.
+    pub group_events: Vec<TraceEvent>,
     pub totals: Totals,
     /// The newest trace events, newest last.
     pub trace: Vec<TraceEvent>,
