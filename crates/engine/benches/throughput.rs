@@ -64,6 +64,7 @@ fn simulate(acks: &str, replication_factor: u32) -> u64 {
         topics: vec!["bench".into()],
         processing_per_record: Duration::ZERO,
         commit: Default::default(),
+        failure_ppm: 0,
         configs: configs(
             Scope::Consumer,
             &[("auto.offset.reset", ConfigValue::Str("earliest".into()))],

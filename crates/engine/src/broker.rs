@@ -367,11 +367,11 @@ impl Broker {
             .map(|(tp, _)| tp.partition)
             .collect();
         for p in led {
-            self.load_offsets_partition(p, out);
+            self.load_offsets_partition(now, p, out);
         }
     }
 
-    fn load_offsets_partition(&mut self, partition: u32, out: &mut Vec<Effect>) {
+    fn load_offsets_partition(&mut self, now: Instant, partition: u32, out: &mut Vec<Effect>) {
         let tp = TopicPartition::new(OFFSETS_TOPIC, partition);
         let Some(replica) = self.replicas.get(&tp) else {
             return;
@@ -382,7 +382,26 @@ impl Broker {
             .iter()
             .flat_map(|s| s.batches.iter())
             .flat_map(|b| b.records.iter());
-        self.coordinator.load(partition, records, out);
+        self.coordinator.load(now, partition, records, out);
+    }
+
+    /// Appends the group metadata the coordinator wants persisted (acks=all; nobody waits).
+    fn persist_groups(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        for (partition, record) in self.coordinator.take_appends(now) {
+            let size = BATCH_OVERHEAD + record_size(0, 0, &record);
+            let batch = RecordBatch {
+                base_offset: Offset(0),
+                partition_leader_epoch: 0,
+                producer: None,
+                is_transactional: false,
+                is_control: false,
+                size_bytes: size,
+                max_timestamp_ms: record.timestamp_ms,
+                records: Arc::new(vec![record]),
+            };
+            let tp = TopicPartition::new(OFFSETS_TOPIC, partition);
+            self.append_as_leader(now, tp, batch, Acks::All, out);
+        }
     }
 
     /// The process died: requests held in memory are gone; logs on disk survive.
@@ -535,7 +554,7 @@ impl Broker {
             // A new leader epoch: reload even if this broker led before (it may have missed
             // commits another leader took in between).
             self.coordinator.unload(p, out);
-            self.load_offsets_partition(p, out);
+            self.load_offsets_partition(now, p, out);
         }
         self.send_replica_fetches(now, out);
     }
@@ -636,7 +655,8 @@ impl Broker {
                 }
             }
             Input::Timer(Timer::GroupDeadline { group }) => {
-                self.coordinator.on_deadline(now, group, out)
+                self.coordinator.on_deadline(now, group, out);
+                self.persist_groups(now, out);
             }
             Input::Timer(Timer::RetentionCheck) => {
                 self.apply_retention(now, out);
@@ -728,6 +748,7 @@ impl Broker {
             Message::JoinGroup(req) => {
                 if self.coordinator.coordinates(&req.group_id) {
                     self.coordinator.on_join(now, from, req, out);
+                    self.persist_groups(now, out);
                 } else {
                     let msg = Message::JoinGroupResponse(crate::protocol::JoinGroupResponse {
                         correlation_id: req.correlation_id,
@@ -744,6 +765,7 @@ impl Broker {
             Message::SyncGroup(req) => {
                 if self.coordinator.coordinates(&req.group_id) {
                     self.coordinator.on_sync(now, from, req, out);
+                    self.persist_groups(now, out);
                 } else {
                     let msg = Message::SyncGroupResponse(crate::protocol::SyncGroupResponse {
                         correlation_id: req.correlation_id,
@@ -767,6 +789,7 @@ impl Broker {
             Message::LeaveGroup(req) => {
                 if self.coordinator.coordinates(&req.group_id) {
                     self.coordinator.on_leave(now, from, req, out);
+                    self.persist_groups(now, out);
                 } else {
                     let msg = Message::LeaveGroupResponse {
                         correlation_id: req.correlation_id,

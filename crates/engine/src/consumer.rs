@@ -37,8 +37,15 @@ pub struct ConsumerSpec {
     pub processing_per_record: Duration,
     /// When the application commits by hand (besides `enable.auto.commit`).
     pub commit: CommitStrategy,
+    /// Records (per million) whose processing throws: the application dies there, mid-batch,
+    /// without committing or leaving, and its supervisor restarts it after
+    /// [`RESTART_AFTER_FAILURE`].
+    pub failure_ppm: u32,
     pub configs: Configs,
 }
+
+/// How long a supervisor (systemd, Kubernetes) takes to restart a consumer that threw.
+pub const RESTART_AFTER_FAILURE: Duration = Duration(5_000_000);
 
 /// Manual commits of the application's poll loop: none (rely on `enable.auto.commit`), or
 /// `commitSync`/`commitAsync` of the positions before processing (at-most-once) or after
@@ -233,6 +240,8 @@ pub enum AppState {
     Stopped,
     /// The process died (no LeaveGroup, no commit).
     Crashed,
+    /// Processing threw; the process died and comes back (a new process) at `at`.
+    Restarting { at: Instant },
 }
 
 /// Counters shown in snapshots.
@@ -333,6 +342,8 @@ pub struct Consumer {
     /// The records of the poll being processed, and when processing started.
     processing: Vec<Polled>,
     processing_started: Instant,
+    /// Processing throws at this record of the current poll (see `failure_ppm`).
+    failing_at: Option<u32>,
 }
 
 impl Consumer {
@@ -390,6 +401,7 @@ impl Consumer {
             config,
             processing: Vec::new(),
             processing_started: Instant::ZERO,
+            failing_at: None,
         })
     }
 
@@ -452,6 +464,58 @@ impl Consumer {
         }));
     }
 
+    /// Processing threw at record `k` of the poll: the records before it count as processed,
+    /// nothing is committed, nobody is told; a new process starts after a while.
+    fn die_and_restart(&mut self, now: Instant, k: u32, out: &mut Vec<Effect>) {
+        let total: u32 = self.processing.iter().map(|p| p.to - p.from).sum();
+        let mut left = k;
+        for p in std::mem::take(&mut self.processing) {
+            let n = (p.to - p.from).min(left);
+            left -= n;
+            if n > 0 {
+                self.deliver(
+                    Polled {
+                        to: p.from + n,
+                        ..p
+                    },
+                    out,
+                );
+            }
+        }
+        out.push(Effect::Trace(TraceKind::ConsumerCrashed {
+            consumer: self.index,
+            processed: k,
+            unprocessed: total - k,
+        }));
+        // A new process: fresh client state; the counters and the PRNG carry on, and so do
+        // correlation ids, so that answers to the old process are not mistaken for new ones.
+        let fresh = Consumer::new(
+            self.index,
+            self.spec.clone(),
+            self.brokers.clone(),
+            self.rng.clone(),
+        )
+        .expect("the spec was valid when the consumer was created");
+        let (stats, next_correlation_id, rng) = (
+            std::mem::take(&mut self.stats),
+            self.next_correlation_id,
+            self.rng.clone(),
+        );
+        *self = Consumer {
+            stats,
+            next_correlation_id,
+            rng,
+            ..fresh
+        };
+        let at = now + RESTART_AFTER_FAILURE;
+        self.state = AppState::Restarting { at };
+        self.scheduled_wake = Some(at);
+        out.push(Effect::SetTimer {
+            at,
+            timer: Timer::Wake,
+        });
+    }
+
     /// "Make it slow": the application now needs `per_record` for each record.
     pub fn set_processing_time(&mut self, per_record: Duration, out: &mut Vec<Effect>) {
         self.spec.processing_per_record = per_record;
@@ -496,6 +560,17 @@ impl Consumer {
         }
         if matches!(self.state, AppState::Crashed) {
             return;
+        }
+        if let AppState::Restarting { at } = self.state {
+            // The process is down: the network drops what arrives; only its comeback counts.
+            if now < at || !matches!(input, Input::Timer(Timer::Wake)) {
+                return;
+            }
+            self.state = AppState::Polling;
+            self.scheduled_wake = None;
+            out.push(Effect::Trace(TraceKind::ConsumerRestarted {
+                consumer: self.index,
+            }));
         }
         match input {
             Input::Message { from, msg } => match msg {
@@ -656,7 +731,10 @@ impl Consumer {
     fn wake(&mut self, now: Instant, out: &mut Vec<Effect>) {
         if matches!(
             self.state,
-            AppState::Stopped | AppState::Failed(_) | AppState::Crashed
+            AppState::Stopped
+                | AppState::Failed(_)
+                | AppState::Crashed
+                | AppState::Restarting { .. }
         ) {
             return;
         }
@@ -742,6 +820,9 @@ impl Consumer {
             let Some(p) = self.positions.get_mut(&tp) else {
                 continue;
             };
+            if !p.reset_in_flight {
+                continue; // An answer to a request of an earlier assignment or process.
+            }
             p.reset_in_flight = false;
             if error != ErrorCode::None {
                 self.refresh_metadata_by(now + self.config.retry_backoff);
@@ -920,8 +1001,18 @@ impl Consumer {
         }
     }
 
-    fn start_processing(&mut self, now: Instant, busy: Duration, out: &mut Vec<Effect>) {
+    fn start_processing(&mut self, now: Instant, mut busy: Duration, out: &mut Vec<Effect>) {
         self.processing_started = now;
+        if self.spec.failure_ppm > 0 {
+            let n: u32 = self.processing.iter().map(|p| p.to - p.from).sum();
+            let ppm = u64::from(self.spec.failure_ppm);
+            self.failing_at = (0..n).find(|_| self.rng.chance(ppm, 1_000_000));
+            if let Some(k) = self.failing_at {
+                // It throws at the end of record k's processing.
+                let per = self.spec.processing_per_record.as_micros();
+                busy = Duration(per.saturating_mul(u64::from(k) + 1));
+            }
+        }
         if busy > Duration::ZERO {
             self.state = AppState::Processing { until: now + busy };
         } else {
@@ -931,6 +1022,9 @@ impl Consumer {
 
     /// The application processed the poll's records; with commit-after-processing it commits.
     fn finish_processing(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        if let Some(k) = self.failing_at.take() {
+            return self.die_and_restart(now, k, out);
+        }
         let had = !self.processing.is_empty();
         for p in std::mem::take(&mut self.processing) {
             self.deliver(p, out);

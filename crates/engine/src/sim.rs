@@ -1833,6 +1833,7 @@ fn consumer_view(c: &Consumer) -> ConsumerView {
         AppState::Processing { .. } => "processing".to_string(),
         AppState::Committing { .. } => "committing".to_string(),
         AppState::Crashed => "crashed".to_string(),
+        AppState::Restarting { .. } => "restarting".to_string(),
         AppState::Stopped => "stopped".to_string(),
         AppState::Failed(e) => format!("failed: {e}"),
     };

@@ -66,6 +66,7 @@ impl Run {
             topics: vec!["orders".into()],
             processing_per_record: Duration(per_record_us),
             commit: Default::default(),
+            failure_ppm: 0,
             configs: configs(Scope::Consumer, cfg),
         };
         self.sim

@@ -593,6 +593,7 @@ impl Playground {
                     topics,
                     processing_us_per_record: ms.saturating_mul(1000),
                     commit,
+                    failure_ppm: 0,
                     start_ms,
                     config,
                     line: 0,

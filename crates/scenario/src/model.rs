@@ -67,6 +67,8 @@ pub struct ConsumerDef {
     pub processing_us_per_record: u64,
     /// Manual commits: "auto" (none), or sync/async before/after processing.
     pub commit: CommitStrategy,
+    /// Share of records (per million) whose processing throws and kills the application.
+    pub failure_ppm: u32,
     pub start_ms: u64,
     pub config: ConfigPairs,
     pub line: usize,
@@ -281,6 +283,7 @@ impl Scenario {
                 topics: c.topics.clone(),
                 processing_per_record: Duration(c.processing_us_per_record),
                 commit: c.commit,
+                failure_ppm: c.failure_ppm,
                 configs,
             };
             out.push((

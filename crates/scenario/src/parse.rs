@@ -125,6 +125,7 @@ struct RawConsumer {
     topics: Spanned<Vec<String>>,
     processing_ms_per_record: Option<Spanned<Millis>>,
     commit: Option<Spanned<String>>,
+    failure_rate: Option<Spanned<Millis>>,
     start_ms: Option<Int>,
     config: Option<ConfigTable>,
 }
@@ -394,11 +395,19 @@ impl Scenario {
                     ScenarioError::field(Some(lines.of(v)), "consumer.commit", m)
                 })?,
             };
+            let failure_ppm = match c.failure_rate.as_ref() {
+                None => 0,
+                Some(v) => rate_to_ppm(v.get_ref()).ok_or_else(|| {
+                    let m = "must be a probability per record from 0 to 1 (0.001: one record in a thousand)";
+                    ScenarioError::field(Some(lines.of(v)), "consumer.failure_rate", m)
+                })?,
+            };
             s.consumers.push(ConsumerDef {
                 id: c.id.get_ref().clone(),
                 topics: c.topics.get_ref().clone(),
                 processing_us_per_record,
                 commit,
+                failure_ppm,
                 start_ms: start_ms(l, &c.start_ms, "consumer")?,
                 config: config_pairs(l, &c.config, "consumer")?,
                 line,
@@ -425,6 +434,17 @@ fn start_ms(l: &Lines<'_>, v: &Option<Int>, context: &str) -> Result<u64, Scenar
 }
 
 /// Whole microseconds from milliseconds; floats are converted once here, never used later.
+/// A probability from 0 to 1, in parts per million (the engine decides with integers only).
+fn rate_to_ppm(m: &Millis) -> Option<u32> {
+    let ppm = match *m {
+        Millis::Int(i @ 0..=1) => i * 1_000_000,
+        Millis::Int(_) => return None,
+        Millis::Float(f) if f.is_finite() => (f * 1_000_000.0).round() as i64,
+        Millis::Float(_) => return None,
+    };
+    (0..=1_000_000).contains(&ppm).then_some(ppm as u32)
+}
+
 fn millis_to_us(m: &Millis) -> Option<u64> {
     let us = match *m {
         Millis::Int(i) => i.checked_mul(1000)?,

@@ -113,6 +113,15 @@ impl Scenario {
                 "processing_ms_per_record = {}",
                 millis(c.processing_us_per_record)
             );
+            if c.failure_ppm > 0 {
+                let rate = format!(
+                    "{}.{:06}",
+                    c.failure_ppm / 1_000_000,
+                    c.failure_ppm % 1_000_000
+                );
+                let rate = rate.trim_end_matches('0').trim_end_matches('.');
+                let _ = writeln!(o, "failure_rate = {rate}");
+            }
             if c.commit != CommitStrategy::Auto {
                 let _ = writeln!(o, "commit = {}", quote(c.commit.name()));
             }

@@ -217,6 +217,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 topics,
                 processing_us_per_record,
                 commit: kplay_engine::consumer::CommitStrategy::parse(commit).expect("a name"),
+                failure_ppm: commit.len() as u32 * 1000,
                 start_ms,
                 config,
                 line: 0,

@@ -7,8 +7,11 @@
 //! [`Coordinator::complete_commit`]. A broker that becomes leader of an offsets partition calls
 //! [`Coordinator::load`] with the partition's records, so committed offsets survive failover.
 //!
-//! Simplification: group membership is not written to the log. A new coordinator knows the
-//! committed offsets but not the members; they learn it from UNKNOWN_MEMBER_ID and rejoin.
+//! Group metadata (generation, protocol, leader, members and their assignments) is written to
+//! the same partition when a generation becomes Stable and when the group empties, as Kafka's
+//! `storeGroup` does, so a new coordinator knows the members and no rebalance follows a
+//! failover. (Kafka answers SyncGroup only once that record is replicated; here the answer
+//! does not wait for it.)
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -97,6 +100,8 @@ pub struct Group {
     /// The first rebalance of an empty group waits `group.initial.rebalance.delay.ms`.
     initial_join: Option<Instant>,
     pub offsets: BTreeMap<TopicPartition, Offset>,
+    /// The membership changed in a way Kafka persists (Stable, or Empty).
+    dirty: bool,
 }
 
 impl Group {
@@ -113,6 +118,7 @@ impl Group {
             join_deadline: None,
             initial_join: None,
             offsets: BTreeMap::new(),
+            dirty: false,
         }
     }
 
@@ -230,9 +236,11 @@ impl Coordinator {
         self.loaded.clear();
     }
 
-    /// This broker became leader of `__consumer_offsets-{partition}`: read its records.
+    /// This broker became leader of `__consumer_offsets-{partition}`: read its records, the
+    /// later ones winning. Restored members get a full session from now.
     pub fn load<'a>(
         &mut self,
+        now: Instant,
         partition: u32,
         records: impl Iterator<Item = &'a Record>,
         out: &mut Vec<Effect>,
@@ -240,16 +248,50 @@ impl Coordinator {
         self.loaded.insert(partition);
         let mut count = 0;
         let mut any = false;
+        let mut restored = BTreeSet::new();
         for record in records {
             any = true;
-            let Some((group, tp, offset)) = parse_commit(record) else {
-                continue;
-            };
-            if self.partition_of(&group) != partition {
-                continue;
+            if let Some((group, tp, offset)) = parse_commit(record) {
+                if self.partition_of(&group) == partition {
+                    count += 1;
+                    self.group_mut(&group).offsets.insert(tp, offset);
+                }
+            } else if let Some(stored) = parse_group(record) {
+                if self.partition_of(&stored.id) != partition {
+                    continue;
+                }
+                for m in stored.members.keys() {
+                    // Ids handed out later must not repeat a restored one.
+                    let n = m
+                        .rsplit('-')
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(0);
+                    self.next_member = self.next_member.max(n);
+                }
+                restored.insert(stored.id.clone());
+                let g = self.group_mut(&stored.id);
+                g.generation = stored.generation;
+                g.protocol = stored.protocol;
+                g.leader = stored.leader;
+                g.members = stored.members;
+                g.state = if g.members.is_empty() {
+                    GroupState::Empty
+                } else {
+                    GroupState::Stable
+                };
             }
-            count += 1;
-            self.group_mut(&group).offsets.insert(tp, offset);
+        }
+        for id in restored {
+            let g = self.groups.get_mut(&id).expect("restored");
+            let mut earliest = Instant::MAX;
+            for m in g.members.values_mut() {
+                m.session_deadline = now + m.session_timeout;
+                earliest = earliest.min(m.session_deadline);
+            }
+            if earliest < Instant::MAX {
+                Self::wake_at(out, g, earliest);
+            }
         }
         if !any {
             return; // A new, empty partition: nothing to tell.
@@ -556,6 +598,7 @@ impl Coordinator {
             group.state = GroupState::Empty;
             group.protocol = None;
             group.leader = None;
+            group.dirty = true;
             return;
         }
         let votes: Vec<Vec<Strategy>> = group
@@ -684,6 +727,7 @@ impl Coordinator {
                     m.assignment = given.remove(&m.id).unwrap_or_default();
                 }
                 group.state = GroupState::Stable;
+                group.dirty = true;
                 out.push(Effect::Trace(TraceKind::GroupStable {
                     broker,
                     group: group.id.clone(),
@@ -866,6 +910,18 @@ impl Coordinator {
         Ok(CommitPlan { partition, records })
     }
 
+    /// Group metadata records to append to `__consumer_offsets` (partition, record), for every
+    /// group whose persisted membership changed since the last call.
+    pub fn take_appends(&mut self, now: Instant) -> Vec<(u32, Record)> {
+        let mut appends = Vec::new();
+        for g in self.groups.values_mut().filter(|g| g.dirty) {
+            g.dirty = false;
+            let partition = coordinator_partition(&g.id, self.config.offsets_partitions);
+            appends.push((partition, encode_group(g, now)));
+        }
+        appends
+    }
+
     /// A commit's records are replicated: the offsets are committed.
     pub fn complete_commit(&mut self, group: &Arc<str>, offsets: &[(TopicPartition, Offset)]) {
         if let Some(g) = self.groups.get_mut(group) {
@@ -886,6 +942,136 @@ impl Coordinator {
             .map(|tp| (tp.clone(), g.and_then(|g| g.offsets.get(tp).copied())))
             .collect()
     }
+}
+
+/// Separators of the group metadata value: fields, members, member fields, list items.
+const FIELD: char = '\u{1}';
+const MEMBER: char = '\u{2}';
+const MFIELD: char = '\u{3}';
+const ITEM: char = '\u{4}';
+
+fn group_key(group: &str) -> Vec<u8> {
+    format!("group\0{group}").into_bytes()
+}
+
+/// The `GroupMetadataValue` of a group: generation, protocol, leader and every member with its
+/// subscription and assignment. Consumer node ids stand in for Kafka's client host.
+fn encode_group(g: &Group, now: Instant) -> Record {
+    let tps = |v: &[TopicPartition]| -> String {
+        v.iter()
+            .map(|tp| format!("{}:{}", tp.topic, tp.partition))
+            .collect::<Vec<_>>()
+            .join(&ITEM.to_string())
+    };
+    let members: Vec<String> = g
+        .members
+        .values()
+        .map(|m| {
+            let client = match m.client {
+                NodeId::Consumer(i) => i,
+                _ => u32::MAX,
+            };
+            [
+                m.id.to_string(),
+                m.instance_id.as_deref().unwrap_or("").to_string(),
+                client.to_string(),
+                m.session_timeout.as_micros().to_string(),
+                m.rebalance_timeout.as_micros().to_string(),
+                m.protocols.join(&ITEM.to_string()),
+                m.subscription.topics.join(&ITEM.to_string()),
+                tps(&m.assignment),
+                m.joined.to_string(),
+            ]
+            .join(&MFIELD.to_string())
+        })
+        .collect();
+    let value = [
+        g.generation.to_string(),
+        g.protocol.clone().unwrap_or_default(),
+        g.leader.as_deref().unwrap_or("").to_string(),
+        members.join(&MEMBER.to_string()),
+    ]
+    .join(&FIELD.to_string());
+    Record {
+        timestamp_ms: (now.0 / 1000) as i64,
+        key: Some(Arc::from(group_key(&g.id))),
+        value: Some(Arc::from(value.into_bytes())),
+        headers: Vec::new(),
+        id: INTERNAL_RECORD,
+    }
+}
+
+struct StoredGroup {
+    id: Arc<str>,
+    generation: i32,
+    protocol: Option<String>,
+    leader: Option<Arc<str>>,
+    members: BTreeMap<Arc<str>, Member>,
+}
+
+fn parse_group(record: &Record) -> Option<StoredGroup> {
+    let key = std::str::from_utf8(record.key.as_deref()?).ok()?;
+    let id = key.strip_prefix("group\0")?;
+    let value = std::str::from_utf8(record.value.as_deref()?).ok()?;
+    let mut fields = value.split(FIELD);
+    let generation = fields.next()?.parse().ok()?;
+    let protocol = Some(fields.next()?.to_string()).filter(|p| !p.is_empty());
+    let leader = Some(fields.next()?)
+        .filter(|l| !l.is_empty())
+        .map(Arc::from);
+    let list = |s: &str| -> Vec<String> {
+        s.split(ITEM)
+            .filter(|x| !x.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let mut members = BTreeMap::new();
+    for m in fields.next()?.split(MEMBER).filter(|m| !m.is_empty()) {
+        let f: Vec<&str> = m.split(MFIELD).collect();
+        let [mid, instance, client, session, rebalance, protocols, topics, assignment, joined] =
+            f[..]
+        else {
+            return None;
+        };
+        let assignment = list(assignment)
+            .iter()
+            .filter_map(|tp| {
+                let (t, p) = tp.rsplit_once(':')?;
+                Some(TopicPartition::new(t, p.parse().ok()?))
+            })
+            .collect::<Vec<_>>();
+        let client: u32 = client.parse().ok()?;
+        let member = Member {
+            id: Arc::from(mid),
+            instance_id: Some(instance).filter(|i| !i.is_empty()).map(Arc::from),
+            client: if client == u32::MAX {
+                NodeId::Controller
+            } else {
+                NodeId::Consumer(client)
+            },
+            session_timeout: Duration(session.parse().ok()?),
+            rebalance_timeout: Duration(rebalance.parse().ok()?),
+            protocols: list(protocols),
+            subscription: Subscription {
+                topics: list(topics),
+                owned: assignment.clone(),
+                generation,
+            },
+            assignment,
+            session_deadline: Instant::ZERO,
+            awaiting_join: None,
+            awaiting_sync: None,
+            joined: joined.parse().ok()?,
+        };
+        members.insert(member.id.clone(), member);
+    }
+    Some(StoredGroup {
+        id: Arc::from(id),
+        generation,
+        protocol,
+        leader,
+        members,
+    })
 }
 
 pub fn strategy_name(s: Strategy) -> &'static str {
