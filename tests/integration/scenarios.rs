@@ -5,7 +5,13 @@ use kplay_tests::{run_checked, run_scenario, scenario_names, scenario_text};
 /// Examples that exist to show acknowledged records being lost.
 const LOSSY: &[&str] = &["acks1-isolated-leader.toml", "unclean-election.toml"];
 /// Examples that exist to show records written twice.
-const DUPLICATING: &[&str] = &["retries-without-idempotence.toml"];
+const DUPLICATING: &[&str] = &[
+    "retries-without-idempotence.toml",
+    // Consumer groups: a crash or a kicked member makes a group process records again.
+    "at-most-once-vs-at-least-once.toml",
+    "slow-consumer-kicked.toml",
+    "static-membership.toml",
+];
 
 #[test]
 fn every_example_runs_with_all_invariants_and_only_the_lossy_ones_lose_data() {
@@ -70,4 +76,68 @@ fn idempotence_removes_the_duplicates_of_retried_requests() {
     let r = run_scenario(&safe, None);
     assert_eq!((r.duplicates, r.out_of_order, r.lost_acked), (0, 0, 0));
     assert_eq!(r.consumed, r.acked);
+}
+
+fn group<'a>(
+    r: &'a kplay_engine::snapshot::Report,
+    name: &str,
+) -> &'a kplay_engine::snapshot::GroupView {
+    r.groups.iter().find(|g| g.group == name).expect("group")
+}
+
+#[test]
+fn eager_rebalancing_stops_the_group_and_cooperative_does_not() {
+    let eager = run_scenario(&scenario_text("group-rebalance-eager.toml"), None);
+    let coop = run_scenario(&scenario_text("group-rebalance-cooperative.toml"), None);
+    let (e, c) = (group(&eager, "billing"), group(&coop, "billing"));
+    assert_eq!(
+        (e.rebalances, c.rebalances),
+        (2, 3),
+        "cooperative takes two rounds"
+    );
+    assert!(
+        e.paused_ms >= 100,
+        "eager members paused {} ms",
+        e.paused_ms
+    );
+    assert_eq!(c.paused_ms, 0);
+    assert_eq!(
+        (e.duplicates, c.duplicates, e.lost, c.lost),
+        (0, 0, Some(0), Some(0))
+    );
+}
+
+#[test]
+fn commit_before_processing_loses_and_commit_after_duplicates() {
+    let r = run_scenario(&scenario_text("at-most-once-vs-at-least-once.toml"), None);
+    let (amo, alo) = (group(&r, "audit"), group(&r, "billing"));
+    assert!(
+        amo.lost.unwrap() > 0 && amo.duplicates == 0,
+        "audit: {amo:?}"
+    );
+    assert!(
+        alo.duplicates > 0 && alo.lost == Some(0),
+        "billing: {alo:?}"
+    );
+}
+
+#[test]
+fn a_slow_member_is_kicked_out_and_its_records_processed_again() {
+    let r = run_scenario(&scenario_text("slow-consumer-kicked.toml"), None);
+    let g = group(&r, "analytics");
+    assert!(
+        g.rebalances >= 3,
+        "kicked out, then back: {} rebalances",
+        g.rebalances
+    );
+    assert!(g.duplicates > 0);
+    assert_eq!(g.lost, Some(0));
+}
+
+#[test]
+fn a_static_member_comes_back_without_a_rebalance() {
+    let r = run_scenario(&scenario_text("static-membership.toml"), None);
+    let g = group(&r, "billing");
+    assert_eq!((g.rebalances, g.generation), (1, 1));
+    assert_eq!(g.members.len(), 3);
 }

@@ -1606,7 +1606,7 @@ impl Sim {
             drain_ms,
             rebalances: stats.map_or(0, |s| s.rebalances),
             paused_ms: members_of.iter().map(|c| c.stats.paused.as_millis()).sum(),
-            processed: members_of.iter().map(|c| c.stats.processed).sum(),
+            processed: audience.map_or(0, |a| a.consumed),
             duplicates: audience.map_or(0, |a| a.duplicates),
             lost,
         }

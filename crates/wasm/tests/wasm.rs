@@ -11,6 +11,12 @@ fn scenario(name: &str) -> &'static str {
         "quickstart.toml" => include_str!("../../../scenarios/quickstart.toml"),
         "slow-consumer.toml" => include_str!("../../../scenarios/slow-consumer.toml"),
         "broker-crash.toml" => include_str!("../../../scenarios/broker-crash.toml"),
+        "group-rebalance-cooperative.toml" => {
+            include_str!("../../../scenarios/group-rebalance-cooperative.toml")
+        }
+        "at-most-once-vs-at-least-once.toml" => {
+            include_str!("../../../scenarios/at-most-once-vs-at-least-once.toml")
+        }
         other => panic!("add {other} to the wasm test's scenario list"),
     }
 }
