@@ -157,3 +157,33 @@ test('the loss audit finds what acks=1 lost after an isolated leader', async () 
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('a group rebalances when a member leaves, and the panel shows it', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const text = await readFile(new URL('../../scenarios/group-rebalance-cooperative.toml', import.meta.url), 'utf8');
+  const { page, context, errors } = await openPage(browser, server.url);
+  await page.waitForSelector('[data-testid=app-ready]');
+  await page.fill('[data-testid=scenario-text]', text);
+  await page.click('[data-testid=import]');
+  await page.waitForSelector('[data-testid=group-billing]');
+  const group = () => page.$eval('[data-testid=group-billing]', (e) => ({
+    state: e.dataset.state, generation: Number(e.dataset.generation), lag: Number(e.dataset.lag),
+  }));
+  // The same end state `kplay run` reports: stable after the second cooperative round.
+  assert.deepEqual((await group()).state, 'Stable');
+  assert.equal((await group()).generation, 3);
+  assert.equal(await page.locator('[data-testid=group-billing] .members li').count(), 4);
+  // Every partition shows its owner on the partition view.
+  assert.equal(await page.locator('[data-testid^=partition-orders-] .owner').count(), 6);
+  // c1 leaves gracefully: LeaveGroup, then a rebalance of the other three.
+  await page.click('[data-testid=consumer-stop-c1]');
+  const start = await clock(page);
+  await playUntil(page, start + 6_000_000);
+  const after = await group();
+  assert.ok(after.generation > 3, `generation ${after.generation}`);
+  assert.equal(await page.locator('[data-testid=group-billing] .members li').count(), 3);
+  assert.match(await page.textContent('[data-testid=rebalance-timeline]'), /left the group/);
+  assert.ok(Number(await page.$eval('[data-testid=consumer-c2]', (e) => e.dataset.lag)) >= 0);
+  assert.deepEqual(errors, []);
+  await context.close();
+});

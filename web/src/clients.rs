@@ -188,11 +188,11 @@ pub fn Consumers() -> Html {
                                     c.commit, c.commits, c.failed_commits, c.paused_ms) }</span>
                             }
                             if down {
-                                <button class="small" onclick={live(Live::RestartConsumer(c.name.clone()))}>{ "Restart" }</button>
+                                <button class="small" data-testid={format!("consumer-restart-{}", c.name)} onclick={live(Live::RestartConsumer(c.name.clone()))}>{ "Restart" }</button>
                             } else {
-                                <button class="small" onclick={live(Live::StopConsumer(c.name.clone()))} title="close(): commit, leave the group">{ "Stop" }</button>
-                                <button class="small" onclick={live(Live::CrashConsumer(c.name.clone()))} title="The process dies: no commit, no LeaveGroup">{ "Crash" }</button>
-                                <button class="small" onclick={live(Live::SlowConsumer { consumer: c.name.clone(), processing_ms: slower })} title="Ten times slower processing">{ format!("Slow ({slower} ms/rec)") }</button>
+                                <button class="small" data-testid={format!("consumer-stop-{}", c.name)} onclick={live(Live::StopConsumer(c.name.clone()))} title="close(): commit, leave the group">{ "Stop" }</button>
+                                <button class="small" data-testid={format!("consumer-crash-{}", c.name)} onclick={live(Live::CrashConsumer(c.name.clone()))} title="The process dies: no commit, no LeaveGroup">{ "Crash" }</button>
+                                <button class="small" data-testid={format!("consumer-slow-{}", c.name)} onclick={live(Live::SlowConsumer { consumer: c.name.clone(), processing_ms: slower })} title="Ten times slower processing">{ format!("Slow ({slower} ms/rec)") }</button>
                             }
 
                         </div>

@@ -12,7 +12,7 @@ const MEMBER_COLOURS: &[&str] = &[
     "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
 ];
 
-fn colour_of(g: &GroupView, consumer: Option<&str>) -> &'static str {
+pub fn colour_of(g: &GroupView, consumer: Option<&str>) -> &'static str {
     let i = consumer.and_then(|c| {
         g.members
             .iter()

@@ -71,6 +71,8 @@ struct PartitionProps {
     partition: PartitionView,
     /// Consumers reading this partition: (name, position).
     readers: Vec<(String, u64)>,
+    /// Group members owning this partition: (group, consumer, colour).
+    owners: Vec<(String, String, &'static str)>,
     selected: Option<(String, u32, u64)>,
     on_select: Callback<(String, u32, u64)>,
 }
@@ -86,6 +88,11 @@ fn PartitionRow(props: &PartitionProps) -> Html {
              data-leo={p.log_end.to_string()} data-log-start={p.log_start.to_string()} data-hw={p.high_watermark.to_string()}>
             <div class="partition-head">
                 <span class="pname">{ format!("p{}", p.partition) }</span>
+                { for props.owners.iter().map(|(g, c, colour)| html! {
+                    <span class="owner" title={format!("owned by {c} in group {g}")}>
+                        <span class="swatch" style={format!("background:{colour}")}></span>{ c.as_str() }
+                    </span>
+                }) }
                 <span class="meta" title="leader, epoch, in-sync replicas">
                     { format!("leader {leader} · epoch {} · ISR {:?}", p.leader_epoch, p.isr) }
                 </span>
@@ -178,6 +185,21 @@ pub fn Topics() -> Html {
             }
         }
     }
+    let mut owners: BTreeMap<(String, u32), Vec<(String, String, &'static str)>> = BTreeMap::new();
+    for g in &ctx.snapshot.groups {
+        for p in &g.partitions {
+            if let Some(owner) = &p.owner {
+                owners
+                    .entry((p.topic.clone(), p.partition))
+                    .or_default()
+                    .push((
+                        g.group.clone(),
+                        owner.clone(),
+                        crate::groups::colour_of(g, Some(owner)),
+                    ));
+            }
+        }
+    }
     let detail = selected.as_ref().and_then(|(t, p, o)| {
         let part = ctx
             .snapshot
@@ -226,6 +248,7 @@ pub fn Topics() -> Html {
                             html! {
                             <PartitionRow key={p.partition} partition={view}
                                 readers={readers.get(&(p.topic.clone(), p.partition)).cloned().unwrap_or_default()}
+                                owners={owners.get(&(p.topic.clone(), p.partition)).cloned().unwrap_or_default()}
                                 selected={(*selected).clone()} on_select={on_select.clone()} />
                             }
                         }) }
