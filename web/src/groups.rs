@@ -5,6 +5,8 @@ use kplay_engine::snapshot::GroupView;
 use kplay_engine::trace::TraceKind;
 use yew::prelude::*;
 
+use kplay_playground::{Action, Edit};
+
 use crate::Ctx;
 
 /// Colour-blind-safe member colours (Okabe–Ito), by member position.
@@ -52,6 +54,23 @@ pub fn Groups() -> Html {
         <div class="panel" data-testid="groups">
             <div class="panel-head"><h2>{ "Consumer groups" }</h2></div>
             { for s.groups.iter().map(|g| {
+                // "Add a member": a new consumer with the group's subscription.
+                let add = {
+                    let d = ctx.dispatch.clone();
+                    let mut topics: Vec<String> = g.partitions.iter().map(|p| p.topic.clone()).collect();
+                    topics.dedup();
+                    let taken: Vec<&str> = s.consumers.iter().map(|c| c.name.as_str()).collect();
+                    let id = (1..).map(|i| format!("{}-{i}", g.group)).find(|n| !taken.contains(&n.as_str())).unwrap_or_default();
+                    let group = g.group.clone();
+                    Callback::from(move |_| d.emit(Action::Edit(Edit::AddConsumer {
+                        id: id.clone(),
+                        topics: topics.join(","),
+                        processing_ms: "1".into(),
+                        offset_reset: "earliest".into(),
+                        group: group.clone(),
+                        commit: "auto".into(),
+                    })))
+                };
                 let max_lag = g.partitions.iter().map(|p| p.lag).max().unwrap_or(0).max(1);
                 let drain = match g.drain_ms {
                     Some(ms) => format!("drains in ~{} s at the current rate", ms / 1000),
@@ -66,6 +85,7 @@ pub fn Groups() -> Html {
                             <span class="meta">{ format!("{} · generation {} · {} · coordinator broker {} (__consumer_offsets-{})",
                                 g.state, g.generation, g.protocol.as_deref().unwrap_or("no assignor yet"),
                                 g.coordinator.map_or("none".to_string(), |c| c.to_string()), g.offsets_partition) }</span>
+                            <button class="small" data-testid={format!("group-add-{}", g.group)} onclick={add} title="A new consumer joins this group">{ "Add a member" }</button>
                         </div>
                         <div class="client-stats">{ format!("lag {} ({drain}) · {} rebalances · members paused {} ms in total · processed {} · processed twice {}",
                             g.lag, g.rebalances, g.paused_ms, g.processed, g.duplicates) }</div>

@@ -1082,3 +1082,93 @@ pub fn strategy_name(s: Strategy) -> &'static str {
         Strategy::CooperativeSticky => "cooperative-sticky",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn join(member_id: &str, c: u32) -> JoinGroupRequest {
+        JoinGroupRequest {
+            correlation_id: c,
+            group_id: Arc::from("g"),
+            client_id: Arc::from("c"),
+            member_id: Arc::from(member_id),
+            instance_id: None,
+            session_timeout_ms: 10_000,
+            rebalance_timeout_ms: 300_000,
+            protocols: vec!["range".into()],
+            subscription: Subscription {
+                topics: vec!["t".into()],
+                owned: vec![],
+                generation: -1,
+            },
+        }
+    }
+
+    fn responses(out: &[Effect]) -> Vec<(NodeId, &Message)> {
+        out.iter()
+            .filter_map(|e| match e {
+                Effect::Send { to, msg } => Some((*to, msg)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_member_is_named_then_joins_and_its_group_survives_a_reload() {
+        let config = CoordinatorConfig {
+            initial_rebalance_delay: Duration::from_millis(3_000),
+            min_session_timeout_ms: 6_000,
+            max_session_timeout_ms: 1_800_000,
+            offsets_partitions: 50,
+        };
+        let mut c = Coordinator::new(0, config.clone());
+        let p = c.partition_of("g");
+        c.load(Instant::ZERO, p, std::iter::empty(), &mut Vec::new());
+        let client = NodeId::Consumer(3);
+        let mut out = Vec::new();
+        c.on_join(Instant::ZERO, client, join("", 1), &mut out);
+        let Message::JoinGroupResponse(r) = responses(&out)[0].1 else {
+            panic!("a join response")
+        };
+        assert_eq!(r.error, ErrorCode::MemberIdRequired, "KIP-394");
+        let id = r.member_id.clone();
+        out.clear();
+        c.on_join(Instant::ZERO, client, join(&id, 2), &mut out);
+        assert!(
+            responses(&out).is_empty(),
+            "the initial delay holds the join"
+        );
+        c.on_deadline(Instant(3_000_000), 0, &mut out);
+        let Message::JoinGroupResponse(r) = responses(&out)[0].1 else {
+            panic!("a join response")
+        };
+        assert_eq!(
+            (r.error, r.generation, r.members.len()),
+            (ErrorCode::None, 1, 1)
+        );
+        out.clear();
+        let sync = SyncGroupRequest {
+            correlation_id: 3,
+            group_id: Arc::from("g"),
+            generation: 1,
+            member_id: id.clone(),
+            assignments: vec![(id.clone(), vec![TopicPartition::new("t", 0)])],
+        };
+        c.on_sync(Instant(3_000_000), client, sync, &mut out);
+        let appends = c.take_appends(Instant(3_000_000));
+        assert_eq!(appends.len(), 1, "Stable: the group metadata is persisted");
+        // Another broker reads the record and knows the member and its assignment.
+        let mut other = Coordinator::new(1, config);
+        other.load(
+            Instant(9_000_000),
+            p,
+            appends.iter().map(|(_, r)| r),
+            &mut Vec::new(),
+        );
+        let g = other.groups().next().expect("restored");
+        assert_eq!((g.state, g.generation), (GroupState::Stable, 1));
+        assert_eq!(g.members[&id].assignment, vec![TopicPartition::new("t", 0)]);
+        assert_eq!(g.members[&id].client, client);
+    }
+}
