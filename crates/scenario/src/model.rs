@@ -104,6 +104,14 @@ pub enum Action {
     StopConsumer {
         consumer: String,
     },
+    /// A new consumer (a new member when `group` is set) joins now.
+    AddConsumer {
+        consumer: String,
+        topics: Vec<String>,
+        group: Option<String>,
+        processing_us_per_record: u64,
+        commit: CommitStrategy,
+    },
     /// The process dies: no commit, no LeaveGroup.
     CrashConsumer {
         consumer: String,
@@ -164,6 +172,7 @@ impl Action {
             Action::SetRate { .. } => "set_rate",
             Action::Produce { .. } => "produce",
             Action::StopConsumer { .. } => "stop_consumer",
+            Action::AddConsumer { .. } => "add_consumer",
             Action::CrashConsumer { .. } => "crash_consumer",
             Action::RestartConsumer { .. } => "restart_consumer",
             Action::SlowConsumer { .. } => "slow_consumer",
@@ -188,6 +197,7 @@ pub const ACTIONS: &[&str] = &[
     "set_rate",
     "produce",
     "stop_consumer",
+    "add_consumer",
     "crash_consumer",
     "restart_consumer",
     "slow_consumer",
@@ -445,6 +455,27 @@ impl Action {
                 },
             },
             Action::StopConsumer { consumer } => Command::StopConsumer { name: consumer },
+            Action::AddConsumer {
+                consumer,
+                topics,
+                group,
+                processing_us_per_record,
+                commit,
+            } => {
+                let mut configs = Configs::new(Scope::Consumer);
+                if let Some(g) = group {
+                    // A text config takes any string: this cannot fail.
+                    let _ = configs.set("group.id", ConfigValue::Str(g));
+                }
+                Command::AddConsumer(ConsumerSpec {
+                    name: consumer,
+                    topics,
+                    processing_per_record: Duration(processing_us_per_record),
+                    commit,
+                    failure_ppm: 0,
+                    configs,
+                })
+            }
             Action::CrashConsumer { consumer } => Command::CrashConsumer { name: consumer },
             Action::RestartConsumer { consumer } => Command::RestartConsumer { name: consumer },
             Action::SlowConsumer {

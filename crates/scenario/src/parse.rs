@@ -152,6 +152,9 @@ struct RawEvent {
     extra_ms: Option<Int>,
     duration_ms: Option<Int>,
     processing_ms_per_record: Option<Spanned<Millis>>,
+    topics: Option<Vec<String>>,
+    group: Option<String>,
+    commit: Option<String>,
 }
 
 /// Maps byte offsets to 1-based line numbers.
@@ -492,6 +495,9 @@ fn parse_event(l: &Lines<'_>, e: &RawEvent, line: usize) -> Result<EventDef, Sce
             "processing_ms_per_record",
             e.processing_ms_per_record.is_some(),
         ),
+        ("topics", e.topics.is_some()),
+        ("group", e.group.is_some()),
+        ("commit", e.commit.is_some()),
     ]
     .into_iter()
     .filter(|(_, p)| *p)
@@ -504,6 +510,13 @@ fn parse_event(l: &Lines<'_>, e: &RawEvent, line: usize) -> Result<EventDef, Sce
         "produce" => &["producer", "key", "value", "partition", "headers"],
         "stop_consumer" | "crash_consumer" | "restart_consumer" => &["consumer"],
         "slow_consumer" => &["consumer", "processing_ms_per_record"],
+        "add_consumer" => &[
+            "consumer",
+            "topics",
+            "group",
+            "processing_ms_per_record",
+            "commit",
+        ],
         "seek" => &["consumer", "topic", "partition", "offset"],
         "create_topic" => &["topic", "partitions", "replication_factor"],
         "delete_topic" => &["topic"],
@@ -566,6 +579,35 @@ fn parse_event(l: &Lines<'_>, e: &RawEvent, line: usize) -> Result<EventDef, Sce
         },
         "stop_consumer" => Action::StopConsumer {
             consumer: need_str(&e.consumer, "consumer")?,
+        },
+        "add_consumer" => Action::AddConsumer {
+            consumer: need_str(&e.consumer, "consumer")?,
+            topics: match &e.topics {
+                Some(t) if !t.is_empty() => t.clone(),
+                _ => return Err(err("topics", "list at least one topic".to_string())),
+            },
+            group: e.group.clone(),
+            processing_us_per_record: match e.processing_ms_per_record.as_ref() {
+                None => 0,
+                Some(v) => millis_to_us(v.get_ref()).ok_or_else(|| {
+                    err(
+                        "processing_ms_per_record",
+                        "must be a number of milliseconds from 0 to 3600000".to_string(),
+                    )
+                })?,
+            },
+            commit: match e.commit.as_deref() {
+                None => CommitStrategy::Auto,
+                Some(c) => CommitStrategy::parse(c).ok_or_else(|| {
+                    err(
+                        "commit",
+                        format!(
+                            "unknown commit strategy {c:?}; expected one of {}",
+                            CommitStrategy::NAMES.join(", ")
+                        ),
+                    )
+                })?,
+            },
         },
         "crash_consumer" => Action::CrashConsumer {
             consumer: need_str(&e.consumer, "consumer")?,

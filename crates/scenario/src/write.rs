@@ -189,6 +189,27 @@ fn write_action_fields(o: &mut String, action: &Action) {
         Action::StopConsumer { consumer }
         | Action::CrashConsumer { consumer }
         | Action::RestartConsumer { consumer } => field("consumer", quote(consumer)),
+        Action::AddConsumer {
+            consumer,
+            topics,
+            group,
+            processing_us_per_record,
+            commit,
+        } => {
+            field("consumer", quote(consumer));
+            let topics: Vec<String> = topics.iter().map(|t| quote(t)).collect();
+            field("topics", format!("[{}]", topics.join(", ")));
+            if let Some(g) = group {
+                field("group", quote(g));
+            }
+            field(
+                "processing_ms_per_record",
+                millis(*processing_us_per_record),
+            );
+            if *commit != CommitStrategy::Auto {
+                field("commit", quote(commit.name()));
+            }
+        }
         Action::SlowConsumer {
             consumer,
             processing_us_per_record,

@@ -121,6 +121,25 @@ fn action() -> impl Strategy<Value = Action> {
         }),
         name().prop_map(|producer| Action::RemoveProducer { producer }),
         name().prop_map(|consumer| Action::CrashConsumer { consumer }),
+        (
+            name(),
+            proptest::collection::vec(name(), 1..3),
+            proptest::option::of(name()),
+            0u64..3_600_000_000,
+            proptest::sample::select(kplay_engine::consumer::CommitStrategy::NAMES),
+        )
+            .prop_map(
+                |(consumer, topics, group, processing_us_per_record, commit)| {
+                    Action::AddConsumer {
+                        consumer,
+                        topics,
+                        group,
+                        processing_us_per_record,
+                        commit: kplay_engine::consumer::CommitStrategy::parse(commit)
+                            .expect("a name"),
+                    }
+                }
+            ),
         name().prop_map(|consumer| Action::RestartConsumer { consumer }),
         (name(), 0u64..3_600_000_000).prop_map(|(consumer, processing_us_per_record)| {
             Action::SlowConsumer {

@@ -43,6 +43,8 @@ pub enum GroupState {
     PreparingRebalance,
     CompletingRebalance,
     Stable,
+    /// This broker no longer coordinates the group (its offsets partition moved away).
+    Dead,
 }
 
 impl GroupState {
@@ -52,6 +54,7 @@ impl GroupState {
             GroupState::PreparingRebalance => "PreparingRebalance",
             GroupState::CompletingRebalance => "CompletingRebalance",
             GroupState::Stable => "Stable",
+            GroupState::Dead => "Dead",
         }
     }
 }
@@ -246,6 +249,17 @@ impl Coordinator {
         out: &mut Vec<Effect>,
     ) {
         self.loaded.insert(partition);
+        // Groups left Dead by an earlier unload start over from the log.
+        let dead: Vec<Arc<str>> = self
+            .groups
+            .values()
+            .filter(|g| g.state == GroupState::Dead && self.partition_of(&g.id) == partition)
+            .map(|g| g.id.clone())
+            .collect();
+        for id in dead {
+            let g = self.groups.remove(&id).expect("present");
+            self.indices.remove(&g.index);
+        }
         let mut count = 0;
         let mut any = false;
         let mut restored = BTreeSet::new();
@@ -316,9 +330,12 @@ impl Coordinator {
             .cloned()
             .collect();
         for id in gone {
-            let group = self.groups.remove(&id).expect("present");
-            self.indices.remove(&group.index);
-            for m in group.members.values() {
+            let group = self.groups.get_mut(&id).expect("present");
+            group.state = GroupState::Dead;
+            group.pending.clear();
+            group.join_deadline = None;
+            group.dirty = false;
+            for m in std::mem::take(&mut group.members).values() {
                 if let Some(c) = m.awaiting_join {
                     let msg = join_error(c, ErrorCode::NotCoordinator, m.id.clone());
                     respond(out, m.client, msg);
@@ -706,6 +723,11 @@ impl Coordinator {
                 from,
                 sync_response(c, ErrorCode::UnknownMemberId, vec![]),
             ),
+            GroupState::Dead => respond(
+                out,
+                from,
+                sync_response(c, ErrorCode::NotCoordinator, vec![]),
+            ),
             GroupState::PreparingRebalance => respond(
                 out,
                 from,
@@ -823,7 +845,7 @@ impl Coordinator {
                 Self::maybe_complete_join(broker, group, now, out);
             }
             GroupState::PreparingRebalance => Self::maybe_complete_join(broker, group, now, out),
-            GroupState::Empty => {}
+            GroupState::Empty | GroupState::Dead => {}
         }
     }
 
