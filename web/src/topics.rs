@@ -66,13 +66,15 @@ fn short_title(r: &RecordView) -> String {
     }
 }
 
+/// A group member owning a partition: (group, consumer, colour).
+type Owner = (String, String, &'static str);
+
 #[derive(Properties, PartialEq)]
 struct PartitionProps {
     partition: PartitionView,
     /// Consumers reading this partition: (name, position).
     readers: Vec<(String, u64)>,
-    /// Group members owning this partition: (group, consumer, colour).
-    owners: Vec<(String, String, &'static str)>,
+    owners: Vec<Owner>,
     selected: Option<(String, u32, u64)>,
     on_select: Callback<(String, u32, u64)>,
 }
@@ -185,7 +187,7 @@ pub fn Topics() -> Html {
             }
         }
     }
-    let mut owners: BTreeMap<(String, u32), Vec<(String, String, &'static str)>> = BTreeMap::new();
+    let mut owners: BTreeMap<(String, u32), Vec<Owner>> = BTreeMap::new();
     for g in &ctx.snapshot.groups {
         for p in &g.partitions {
             if let Some(owner) = &p.owner {

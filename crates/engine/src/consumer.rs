@@ -289,8 +289,7 @@ pub struct Membership {
     /// When the last poll returned records (for `max.poll.interval.ms`).
     last_poll: Instant,
     next_auto_commit: Instant,
-    /// The commit in flight: (correlation id, offsets, the application waits for it).
-    commit_in_flight: Option<(u32, Vec<(TopicPartition, Offset)>, bool)>,
+    commit_in_flight: Option<InFlightCommit>,
     /// A synchronous commit to send when the coordinator is known again.
     commit_retry: Option<Vec<(TopicPartition, Offset)>>,
     offset_fetch_in_flight: Option<u32>,
@@ -300,6 +299,15 @@ pub struct Membership {
     last_assignment: Vec<TopicPartition>,
     /// Since when the member owns nothing because of a rebalance.
     paused_since: Option<Instant>,
+}
+
+/// An OffsetCommit waiting for its answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct InFlightCommit {
+    correlation_id: u32,
+    offsets: Vec<(TopicPartition, Offset)>,
+    /// `commitSync`: the application waits for it (and it is retried).
+    sync: bool,
 }
 
 /// One poll's records, delivered to the ledger as processing completes.
@@ -436,7 +444,7 @@ impl Consumer {
     pub fn crash(&mut self, now: Instant, out: &mut Vec<Effect>) {
         let per = self.spec.processing_per_record.as_micros();
         let elapsed = now.0.saturating_sub(self.processing_started.0);
-        let mut done = if per == 0 { u64::MAX } else { elapsed / per };
+        let mut done = elapsed.checked_div(per).unwrap_or(u64::MAX);
         let total: u64 = self
             .processing
             .iter()
@@ -1356,7 +1364,11 @@ impl Consumer {
         let m = self.membership.as_mut().expect("group mode");
         match c {
             Some(c) => {
-                m.commit_in_flight = Some((c, offsets, sync));
+                m.commit_in_flight = Some(InFlightCommit {
+                    correlation_id: c,
+                    offsets,
+                    sync,
+                });
                 true
             }
             None => false,
@@ -1487,7 +1499,7 @@ impl Consumer {
             m.state = MemberState::Unjoined;
             m.prepared = true;
         }
-        if let Some((_, offsets, sync)) = m.commit_in_flight.take() {
+        if let Some(InFlightCommit { offsets, sync, .. }) = m.commit_in_flight.take() {
             if sync {
                 m.commit_retry = Some(offsets);
             }
@@ -1745,10 +1757,8 @@ impl Consumer {
         m.heartbeat_in_flight = None;
         match error {
             ErrorCode::None => {}
-            ErrorCode::RebalanceInProgress => {
-                if m.state == MemberState::Stable {
-                    m.state = MemberState::Unjoined;
-                }
+            ErrorCode::RebalanceInProgress if m.state == MemberState::Stable => {
+                m.state = MemberState::Unjoined;
             }
             ErrorCode::UnknownMemberId | ErrorCode::IllegalGeneration => self.reset_member(error),
             ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable => {
@@ -1769,13 +1779,13 @@ impl Consumer {
         let Some(m) = self.membership.as_mut() else {
             return;
         };
-        let Some((c, offsets, sync)) = m.commit_in_flight.take() else {
-            return;
-        };
-        if c != correlation_id {
-            m.commit_in_flight = Some((c, offsets, sync));
+        if m.commit_in_flight
+            .as_ref()
+            .is_none_or(|c| c.correlation_id != correlation_id)
+        {
             return;
         }
+        let InFlightCommit { offsets, sync, .. } = m.commit_in_flight.take().expect("checked");
         let count = offsets.len() as u32;
         let retriable = matches!(
             error,

@@ -227,6 +227,17 @@ struct GroupStats {
 
 const LAG_SAMPLES: usize = 240;
 
+/// A partition a group subscribes to: who owns it, where the group committed, its lag.
+struct GroupPartition {
+    tp: TopicPartition,
+    /// The consumer (by name) that owns it now.
+    owner: Option<String>,
+    committed: Option<u64>,
+    hw: u64,
+    /// High watermark − committed offset (or where the group started, before a commit).
+    lag: u64,
+}
+
 /// A whole simulated cluster with its clients. `Clone` gives an independent copy: a checkpoint
 /// to scrub back to, or a fork for a "what if" run.
 #[derive(Clone, Debug)]
@@ -1483,11 +1494,8 @@ impl Sim {
         self.next_lag_sample = Instant((ms / period + 1) * period * 1000);
     }
 
-    /// Per subscribed partition: (tp, owner, committed, high watermark, lag).
-    fn group_partitions(
-        &self,
-        group: &Arc<str>,
-    ) -> Vec<(TopicPartition, Option<String>, Option<u64>, u64, u64)> {
+    /// Every partition the group subscribes to, as the group sees it.
+    fn group_partitions(&self, group: &Arc<str>) -> Vec<GroupPartition> {
         let (_, _, state) = self.coordinator_of(group);
         let md = self.controller.metadata();
         let in_group = |c: &&Consumer| c.membership.as_ref().is_some_and(|m| m.group == *group);
@@ -1529,14 +1537,20 @@ impl Sim {
                     .filter(|c| !matches!(c.state, AppState::Crashed | AppState::Stopped))
                     .find(|c| c.positions.contains_key(&tp))
                     .map(|c| c.spec.name.clone());
-                out.push((tp, owner, committed, hw, hw.saturating_sub(from)));
+                out.push(GroupPartition {
+                    lag: hw.saturating_sub(from),
+                    tp,
+                    owner,
+                    committed,
+                    hw,
+                });
             }
         }
         out
     }
 
     fn group_lag(&self, group: &Arc<str>) -> u64 {
-        self.group_partitions(group).iter().map(|p| p.4).sum()
+        self.group_partitions(group).iter().map(|p| p.lag).sum()
     }
 
     fn group_view(&self, group: &Arc<str>, audit: bool) -> GroupView {
@@ -1574,7 +1588,7 @@ impl Sim {
                 .collect()
         });
         let parts = self.group_partitions(group);
-        let lag = parts.iter().map(|p| p.4).sum();
+        let lag = parts.iter().map(|p| p.lag).sum();
         let stats = self.group_stats.get(group);
         let history: Vec<(u64, u64)> =
             stats.map_or(Vec::new(), |s| s.history.iter().copied().collect());
@@ -1592,13 +1606,13 @@ impl Sim {
             members,
             partitions: parts
                 .into_iter()
-                .map(|(tp, owner, committed, hw, lag)| GroupPartitionView {
-                    topic: tp.topic.to_string(),
-                    partition: tp.partition,
-                    owner,
-                    committed,
-                    high_watermark: hw,
-                    lag,
+                .map(|p| GroupPartitionView {
+                    topic: p.tp.topic.to_string(),
+                    partition: p.tp.partition,
+                    owner: p.owner,
+                    committed: p.committed,
+                    high_watermark: p.hw,
+                    lag: p.lag,
                 })
                 .collect(),
             lag,
@@ -1614,17 +1628,13 @@ impl Sim {
 
     /// Records between where the group started and its committed offset that it never
     /// processed: committed past without processing (at-most-once after a crash).
-    fn audit_group_lost(
-        &self,
-        group: &Arc<str>,
-        parts: &[(TopicPartition, Option<String>, Option<u64>, u64, u64)],
-    ) -> u64 {
+    fn audit_group_lost(&self, group: &Arc<str>, parts: &[GroupPartition]) -> u64 {
         let Some(audience) = self.ledger.audiences().get(&*format!("group:{group}")) else {
             return 0;
         };
         let md = self.controller.metadata();
         let mut lost = 0;
-        for (tp, _, committed, _, _) in parts {
+        for GroupPartition { tp, committed, .. } in parts {
             let Some(committed) = committed else { continue };
             let Some(start) = self.group_starts.get(&(group.clone(), tp.clone())) else {
                 continue;
