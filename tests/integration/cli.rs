@@ -223,3 +223,57 @@ fn assign_refuses_bad_input_with_exit_2() {
         assert!(out.stderr.contains(needle), "{input}: {}", out.stderr);
     }
 }
+
+#[test]
+fn run_json_reports_groups_rebalances_duplicates_and_losses() {
+    let out = kplay(
+        &[
+            "run",
+            &scenario("at-most-once-vs-at-least-once.toml"),
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    let groups = v["groups"].as_array().expect("groups");
+    assert_eq!(groups.len(), 2);
+    for g in groups {
+        for field in [
+            "group",
+            "state",
+            "generation",
+            "members",
+            "assignment",
+            "committed",
+            "lag",
+            "rebalances",
+            "paused_ms",
+            "duplicates",
+            "lost",
+        ] {
+            assert!(g.get(field).is_some(), "group missing {field}");
+        }
+        assert_eq!(g["state"], "Stable");
+        assert_eq!(g["committed"].as_array().map(Vec::len), Some(4));
+    }
+    let audit = groups
+        .iter()
+        .find(|g| g["group"] == "audit")
+        .expect("audit");
+    let billing = groups
+        .iter()
+        .find(|g| g["group"] == "billing")
+        .expect("billing");
+    assert!(
+        audit["lost"].as_u64() > Some(0),
+        "at-most-once loses: {audit}"
+    );
+    assert!(
+        billing["duplicates"].as_u64() > Some(0),
+        "at-least-once repeats: {billing}"
+    );
+    assert!(v["rebalances"]["count"].as_u64() >= Some(4));
+    // The internal topic stays out of the partition list.
+    assert_eq!(v["partitions"].as_array().map(Vec::len), Some(4));
+}

@@ -80,3 +80,45 @@ fn oversized_input_is_refused_before_parsing() {
     let e = Scenario::parse(&text).unwrap_err();
     assert!(e.message.contains("limit"), "{e}");
 }
+
+#[test]
+fn impossible_group_settings_are_refused_with_the_field() {
+    use kplay_scenario::Scenario;
+    let base = |consumer_config: &str, brokers: u32| {
+        format!(
+            "[cluster]\nbrokers = {brokers}\n\n[[topic]]\nname = \"t\"\npartitions = 2\n\n[[consumer]]\nid = \"c\"\ntopics = [\"t\"]\nconfig = {{ {consumer_config} }}\n"
+        )
+    };
+    for (config, brokers, field) in [
+        (r#""group.id" = """#, 3, "group.id"),
+        (
+            r#""group.id" = "g", "group.instance.id" = """#,
+            3,
+            "group.instance.id",
+        ),
+        (r#""group.instance.id" = "x""#, 3, "group.instance.id"),
+        (
+            r#""group.id" = "g", "heartbeat.interval.ms" = 50000"#,
+            3,
+            "heartbeat.interval.ms",
+        ),
+        (
+            r#""group.id" = "g", "group.protocol" = "consumer""#,
+            3,
+            "group.protocol",
+        ),
+        (
+            r#""group.id" = "g", "partition.assignment.strategy" = ["fancy"]"#,
+            3,
+            "partition.assignment.strategy",
+        ),
+        // Kafka cannot create __consumer_offsets with RF 3 on one broker.
+        (r#""group.id" = "g""#, 1, "offsets.topic.replication.factor"),
+    ] {
+        let text = base(config, brokers);
+        let err = Scenario::parse(&text)
+            .and_then(|s| s.build(None).map(|_| ()))
+            .expect_err(config);
+        assert!(err.to_string().contains(field), "{config}: {err}");
+    }
+}

@@ -137,6 +137,21 @@ impl ConsumerConfig {
                     .to_string(),
             });
         }
+        if c.str("group.id").is_some_and(|g| g.trim().is_empty()) {
+            // Kafka's InvalidGroupIdException: subscribing needs a real group id.
+            return Err(ConfigError {
+                key: "group.id".to_string(),
+                message: "must not be empty (leave it out for a standalone consumer)".to_string(),
+            });
+        }
+        if c.str("group.instance.id")
+            .is_some_and(|g| g.trim().is_empty())
+        {
+            return Err(ConfigError {
+                key: "group.instance.id".to_string(),
+                message: "must not be empty (leave it out for a dynamic member)".to_string(),
+            });
+        }
         if c.str("group.instance.id").is_some() && c.str("group.id").is_none() {
             return Err(ConfigError {
                 key: "group.instance.id".to_string(),
