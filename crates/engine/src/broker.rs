@@ -745,77 +745,14 @@ impl Broker {
                 };
                 out.push(Effect::Send { to: from, msg });
             }
-            Message::JoinGroup(req) => {
-                if self.coordinator.coordinates(&req.group_id) {
-                    self.coordinator.on_join(now, from, req, out);
-                    self.persist_groups(now, out);
-                } else {
-                    let msg = Message::JoinGroupResponse(crate::protocol::JoinGroupResponse {
-                        correlation_id: req.correlation_id,
-                        error: ErrorCode::NotCoordinator,
-                        generation: -1,
-                        protocol: None,
-                        leader: Arc::from(""),
-                        member_id: req.member_id,
-                        members: Vec::new(),
-                    });
-                    out.push(Effect::Send { to: from, msg });
-                }
-            }
-            Message::SyncGroup(req) => {
-                if self.coordinator.coordinates(&req.group_id) {
-                    self.coordinator.on_sync(now, from, req, out);
-                    self.persist_groups(now, out);
-                } else {
-                    let msg = Message::SyncGroupResponse(crate::protocol::SyncGroupResponse {
-                        correlation_id: req.correlation_id,
-                        error: ErrorCode::NotCoordinator,
-                        assignment: Vec::new(),
-                    });
-                    out.push(Effect::Send { to: from, msg });
-                }
-            }
-            Message::Heartbeat(req) => {
-                if self.coordinator.coordinates(&req.group_id) {
-                    self.coordinator.on_heartbeat(now, from, req, out);
-                } else {
-                    let msg = Message::HeartbeatResponse {
-                        correlation_id: req.correlation_id,
-                        error: ErrorCode::NotCoordinator,
-                    };
-                    out.push(Effect::Send { to: from, msg });
-                }
-            }
-            Message::LeaveGroup(req) => {
-                if self.coordinator.coordinates(&req.group_id) {
-                    self.coordinator.on_leave(now, from, req, out);
-                    self.persist_groups(now, out);
-                } else {
-                    let msg = Message::LeaveGroupResponse {
-                        correlation_id: req.correlation_id,
-                        error: ErrorCode::NotCoordinator,
-                    };
-                    out.push(Effect::Send { to: from, msg });
-                }
-            }
             Message::OffsetCommit(req) => self.on_offset_commit(now, from, req, out),
-            Message::OffsetFetch {
-                correlation_id,
-                group_id,
-                partitions,
-            } => {
-                let (error, offsets) = if self.coordinator.coordinates(&group_id) {
-                    let offsets = self.coordinator.fetch_offsets(&group_id, &partitions);
-                    (ErrorCode::None, offsets)
-                } else {
-                    (ErrorCode::NotCoordinator, Vec::new())
-                };
-                let msg = Message::OffsetFetchResponse {
-                    correlation_id,
-                    error,
-                    offsets,
-                };
-                out.push(Effect::Send { to: from, msg });
+            msg @ (Message::JoinGroup(_)
+            | Message::SyncGroup(_)
+            | Message::Heartbeat(_)
+            | Message::LeaveGroup(_)
+            | Message::OffsetFetch { .. }) => {
+                self.coordinator.handle(now, from, msg, out);
+                self.persist_groups(now, out);
             }
             Message::MetadataResponse { .. }
             | Message::ProduceResponse(_)

@@ -1559,36 +1559,49 @@ impl Consumer {
         }
     }
 
-    fn on_join_response(&mut self, now: Instant, r: JoinGroupResponse, out: &mut Vec<Effect>) {
+    /// Takes the answer to the JoinGroup or SyncGroup in flight (false for a stale one); the
+    /// member is unjoined until the answer says otherwise.
+    fn take_group_request(&mut self, correlation_id: u32) -> bool {
         let Some(m) = self.membership.as_mut() else {
-            return;
+            return false;
         };
-        if m.request != Some(r.correlation_id) {
-            return;
+        if m.request != Some(correlation_id) {
+            return false;
         }
         m.request = None;
         m.state = MemberState::Unjoined;
-        match r.error {
-            ErrorCode::None => {}
-            ErrorCode::MemberIdRequired => {
-                m.member_id = r.member_id;
-                self.send_join(out);
-                return;
-            }
-            ErrorCode::UnknownMemberId | ErrorCode::IllegalGeneration => {
-                return self.reset_member(r.error)
-            }
+        true
+    }
+
+    /// What a JoinGroup or SyncGroup error means for the member: rejoin (after finding the
+    /// coordinator again, or as a new member), or give up for good.
+    fn on_group_error(&mut self, error: ErrorCode, out: &mut Vec<Effect>) {
+        let m = self.membership.as_mut().expect("group mode");
+        match error {
+            ErrorCode::RebalanceInProgress => m.prepared = true,
+            ErrorCode::UnknownMemberId | ErrorCode::IllegalGeneration => self.reset_member(error),
             ErrorCode::NotCoordinator
             | ErrorCode::CoordinatorNotAvailable
             | ErrorCode::CoordinatorLoadInProgress => {
                 m.prepared = true;
-                return self.coordinator_gone();
+                self.coordinator_gone();
             }
-            ErrorCode::RebalanceInProgress => {
-                m.prepared = true;
-                return;
+            error => self.fail(error, out),
+        }
+    }
+
+    fn on_join_response(&mut self, now: Instant, r: JoinGroupResponse, out: &mut Vec<Effect>) {
+        if !self.take_group_request(r.correlation_id) {
+            return;
+        }
+        let m = self.membership.as_mut().expect("group mode");
+        match r.error {
+            ErrorCode::None => {}
+            ErrorCode::MemberIdRequired => {
+                m.member_id = r.member_id;
+                return self.send_join(out);
             }
-            error => return self.fail(error, out),
+            error => return self.on_group_error(error, out),
         }
         m.member_id = r.member_id.clone();
         m.generation = r.generation;
@@ -1678,28 +1691,11 @@ impl Consumer {
     }
 
     fn on_sync_response(&mut self, now: Instant, r: SyncGroupResponse, out: &mut Vec<Effect>) {
-        let Some(m) = self.membership.as_mut() else {
-            return;
-        };
-        if m.request != Some(r.correlation_id) {
+        if !self.take_group_request(r.correlation_id) {
             return;
         }
-        m.request = None;
-        m.state = MemberState::Unjoined;
-        match r.error {
-            ErrorCode::None => {}
-            ErrorCode::RebalanceInProgress => {
-                m.prepared = true;
-                return;
-            }
-            ErrorCode::UnknownMemberId | ErrorCode::IllegalGeneration => {
-                return self.reset_member(r.error)
-            }
-            ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable => {
-                m.prepared = true;
-                return self.coordinator_gone();
-            }
-            error => return self.fail(error, out),
+        if r.error != ErrorCode::None {
+            return self.on_group_error(r.error, out);
         }
         let assigned: Vec<TopicPartition> = r.assignment;
         let revoked: Vec<TopicPartition> = self

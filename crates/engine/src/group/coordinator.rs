@@ -159,6 +159,29 @@ fn respond(out: &mut Vec<Effect>, to: NodeId, msg: Message) {
     out.push(Effect::Send { to, msg });
 }
 
+/// The NOT_COORDINATOR answer to a group request.
+fn not_coordinator(msg: Message) -> Message {
+    let error = ErrorCode::NotCoordinator;
+    match msg {
+        Message::JoinGroup(r) => join_error(r.correlation_id, error, r.member_id),
+        Message::SyncGroup(r) => sync_response(r.correlation_id, error, Vec::new()),
+        Message::Heartbeat(r) => Message::HeartbeatResponse {
+            correlation_id: r.correlation_id,
+            error,
+        },
+        Message::LeaveGroup(r) => Message::LeaveGroupResponse {
+            correlation_id: r.correlation_id,
+            error,
+        },
+        Message::OffsetFetch { correlation_id, .. } => Message::OffsetFetchResponse {
+            correlation_id,
+            error,
+            offsets: Vec::new(),
+        },
+        other => unreachable!("not a group request: {}", other.kind()),
+    }
+}
+
 fn join_error(correlation_id: u32, error: ErrorCode, member_id: Arc<str>) -> Message {
     Message::JoinGroupResponse(JoinGroupResponse {
         correlation_id,
@@ -375,7 +398,43 @@ impl Coordinator {
         });
     }
 
-    pub fn on_join(
+    /// A group request (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetFetch): answered
+    /// here, or with NOT_COORDINATOR when this broker does not coordinate the group.
+    pub fn handle(&mut self, now: Instant, from: NodeId, msg: Message, out: &mut Vec<Effect>) {
+        let group = match &msg {
+            Message::JoinGroup(r) => &r.group_id,
+            Message::SyncGroup(r) => &r.group_id,
+            Message::Heartbeat(r) | Message::LeaveGroup(r) => &r.group_id,
+            Message::OffsetFetch { group_id, .. } => group_id,
+            other => unreachable!("the coordinator got {}", other.kind()),
+        };
+        if !self.coordinates(group) {
+            respond(out, from, not_coordinator(msg));
+            return;
+        }
+        match msg {
+            Message::JoinGroup(r) => self.on_join(now, from, r, out),
+            Message::SyncGroup(r) => self.on_sync(now, from, r, out),
+            Message::Heartbeat(r) => self.on_heartbeat(now, from, r, out),
+            Message::LeaveGroup(r) => self.on_leave(now, from, r, out),
+            Message::OffsetFetch {
+                correlation_id,
+                group_id,
+                partitions,
+            } => {
+                let offsets = self.fetch_offsets(&group_id, &partitions);
+                let msg = Message::OffsetFetchResponse {
+                    correlation_id,
+                    error: ErrorCode::None,
+                    offsets,
+                };
+                respond(out, from, msg);
+            }
+            _ => unreachable!("matched above"),
+        }
+    }
+
+    fn on_join(
         &mut self,
         now: Instant,
         from: NodeId,
@@ -683,7 +742,7 @@ impl Coordinator {
         Self::wake_at(out, group, earliest);
     }
 
-    pub fn on_sync(
+    fn on_sync(
         &mut self,
         now: Instant,
         from: NodeId,
@@ -768,13 +827,7 @@ impl Coordinator {
         }
     }
 
-    pub fn on_heartbeat(
-        &mut self,
-        now: Instant,
-        from: NodeId,
-        req: MemberRef,
-        out: &mut Vec<Effect>,
-    ) {
+    fn on_heartbeat(&mut self, now: Instant, from: NodeId, req: MemberRef, out: &mut Vec<Effect>) {
         let error = match self.groups.get_mut(&req.group_id) {
             None => ErrorCode::UnknownMemberId,
             Some(group) => match group.members.get_mut(&req.member_id) {
@@ -798,7 +851,7 @@ impl Coordinator {
         respond(out, from, msg);
     }
 
-    pub fn on_leave(&mut self, now: Instant, from: NodeId, req: MemberRef, out: &mut Vec<Effect>) {
+    fn on_leave(&mut self, now: Instant, from: NodeId, req: MemberRef, out: &mut Vec<Effect>) {
         let broker = self.broker;
         let config = self.config.clone();
         let mut error = ErrorCode::UnknownMemberId;
@@ -1149,14 +1202,24 @@ mod tests {
         c.load(Instant::ZERO, p, std::iter::empty(), &mut Vec::new());
         let client = NodeId::Consumer(3);
         let mut out = Vec::new();
-        c.on_join(Instant::ZERO, client, join("", 1), &mut out);
+        c.handle(
+            Instant::ZERO,
+            client,
+            Message::JoinGroup(join("", 1)),
+            &mut out,
+        );
         let Message::JoinGroupResponse(r) = responses(&out)[0].1 else {
             panic!("a join response")
         };
         assert_eq!(r.error, ErrorCode::MemberIdRequired, "KIP-394");
         let id = r.member_id.clone();
         out.clear();
-        c.on_join(Instant::ZERO, client, join(&id, 2), &mut out);
+        c.handle(
+            Instant::ZERO,
+            client,
+            Message::JoinGroup(join(&id, 2)),
+            &mut out,
+        );
         assert!(
             responses(&out).is_empty(),
             "the initial delay holds the join"
@@ -1177,7 +1240,12 @@ mod tests {
             member_id: id.clone(),
             assignments: vec![(id.clone(), vec![TopicPartition::new("t", 0)])],
         };
-        c.on_sync(Instant(3_000_000), client, sync, &mut out);
+        c.handle(
+            Instant(3_000_000),
+            client,
+            Message::SyncGroup(sync),
+            &mut out,
+        );
         let appends = c.take_appends(Instant(3_000_000));
         assert_eq!(appends.len(), 1, "Stable: the group metadata is persisted");
         // Another broker reads the record and knows the member and its assignment.
