@@ -388,17 +388,7 @@ impl Broker {
     /// Appends the group metadata the coordinator wants persisted (acks=all; nobody waits).
     fn persist_groups(&mut self, now: Instant, out: &mut Vec<Effect>) {
         for (partition, record) in self.coordinator.take_appends(now) {
-            let size = BATCH_OVERHEAD + record_size(0, 0, &record);
-            let batch = RecordBatch {
-                base_offset: Offset(0),
-                partition_leader_epoch: 0,
-                producer: None,
-                is_transactional: false,
-                is_control: false,
-                size_bytes: size,
-                max_timestamp_ms: record.timestamp_ms,
-                records: Arc::new(vec![record]),
-            };
+            let batch = internal_batch(vec![record]);
             let tp = TopicPartition::new(OFFSETS_TOPIC, partition);
             self.append_as_leader(now, tp, batch, Acks::All, out);
         }
@@ -795,24 +785,7 @@ impl Broker {
         if plan.records.is_empty() {
             return answer(ErrorCode::None, out);
         }
-        let ts = (now.0 / 1000) as i64;
-        let size = BATCH_OVERHEAD
-            + plan
-                .records
-                .iter()
-                .enumerate()
-                .map(|(i, r)| record_size(i as u32, 0, r))
-                .sum::<u32>();
-        let batch = RecordBatch {
-            base_offset: Offset(0),
-            partition_leader_epoch: 0,
-            producer: None,
-            is_transactional: false,
-            is_control: false,
-            size_bytes: size,
-            max_timestamp_ms: ts,
-            records: Arc::new(plan.records),
-        };
+        let batch = internal_batch(plan.records);
         let tp = TopicPartition::new(OFFSETS_TOPIC, plan.partition);
         let (result, wait_for) = self.append_as_leader(now, tp.clone(), batch, Acks::All, out);
         match (result.error, wait_for) {
@@ -1564,6 +1537,26 @@ fn update_follower(
     state.last_fetch_leader_end = leader_end;
     state.last_fetch_time = now;
     state.log_end = Some(fetch_offset);
+}
+
+/// A batch of the coordinator's own records for `__consumer_offsets` (no producer id).
+fn internal_batch(records: Vec<crate::record::Record>) -> RecordBatch {
+    let size = BATCH_OVERHEAD
+        + records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| record_size(i as u32, 0, r))
+            .sum::<u32>();
+    RecordBatch {
+        base_offset: Offset(0),
+        partition_leader_epoch: 0,
+        producer: None,
+        is_transactional: false,
+        is_control: false,
+        size_bytes: size,
+        max_timestamp_ms: records.iter().map(|r| r.timestamp_ms).max().unwrap_or(0),
+        records: Arc::new(records),
+    }
 }
 
 fn empty_fetch(tp: &TopicPartition, error: ErrorCode) -> FetchedPartition {

@@ -316,6 +316,18 @@ pub struct Membership {
     paused_since: Option<Instant>,
 }
 
+impl Membership {
+    /// Who this member is, for Heartbeat and LeaveGroup (the correlation id is set on sending).
+    fn member_ref(&self) -> MemberRef {
+        MemberRef {
+            correlation_id: 0,
+            group_id: self.group.clone(),
+            generation: self.generation,
+            member_id: self.member_id.clone(),
+        }
+    }
+}
+
 /// An OffsetCommit waiting for its answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct InFlightCommit {
@@ -1233,12 +1245,7 @@ impl Consumer {
             && now >= m.next_heartbeat
         {
             m.next_heartbeat = now + self.config.heartbeat_interval;
-            let r = MemberRef {
-                correlation_id: 0,
-                group_id: m.group.clone(),
-                generation: m.generation,
-                member_id: m.member_id.clone(),
-            };
+            let r = m.member_ref();
             let c = self.send_to_coordinator(
                 |correlation_id| {
                     Message::Heartbeat(MemberRef {
@@ -1276,12 +1283,7 @@ impl Consumer {
             return;
         }
         if self.config.instance_id.is_none() && !m.member_id.is_empty() {
-            let r = MemberRef {
-                correlation_id: 0,
-                group_id: m.group.clone(),
-                generation: m.generation,
-                member_id: m.member_id.clone(),
-            };
+            let r = m.member_ref();
             self.send_to_coordinator(
                 |correlation_id| {
                     Message::LeaveGroup(MemberRef {
