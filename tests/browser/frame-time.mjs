@@ -35,6 +35,9 @@ await page.evaluate(() => {
   };
   requestAnimationFrame(loop);
 });
+const cdp = await page.context().newCDPSession(page);
+await cdp.send('Performance.enable');
+const metrics = async () => Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
 await page.click('[data-testid=play]');
 const domAt = async () => page.evaluate(() => document.getElementsByTagName('*').length);
 const wait = (ms) => page.waitForFunction((t) => performance.now() > t, null, { timeout: ms + 10_000 }).catch(() => {});
@@ -42,9 +45,13 @@ const t0 = await page.evaluate(() => performance.now());
 await wait(0);
 await page.waitForFunction((t) => performance.now() > t, t0 + (seconds * 1000) / 3, { timeout: seconds * 1000 + 10_000, polling: 500 });
 const domEarly = await domAt();
+const m0 = await metrics();
+const n0 = await page.evaluate(() => window.__frames.length);
 const early = await page.$eval('[data-testid=clock]', (e) => Number(e.dataset.nowUs));
 await page.waitForFunction((t) => performance.now() > t, t0 + seconds * 1000, { timeout: seconds * 1000 + 10_000, polling: 500 });
 const domLate = await domAt();
+const m1 = await metrics();
+const n1 = await page.evaluate(() => window.__frames.length);
 const late = await page.$eval('[data-testid=clock]', (e) => Number(e.dataset.nowUs));
 const frames = await page.evaluate(() => window.__frames.slice(30)); // skip warm-up
 const acked = await page.textContent('[data-testid=record-totals]');
@@ -59,4 +66,7 @@ console.log(`frame time p50 ${pct(50).toFixed(1)} ms, p95 ${pct(95).toFixed(1)} 
 console.log(`virtual seconds per wall second: ${virtualRate.toFixed(2)} (1.00 means the simulation kept up at 1x)`);
 console.log(`DOM elements: ${domEarly} at ${Math.round(early / 1e6)} s, ${domLate} at ${Math.round(late / 1e6)} s`);
 console.log(`records: ${acked}`);
+// Where a frame's main-thread time goes (Chromium's own counters over the last two thirds).
+const per = (k) => (((m1[k] - m0[k]) * 1000) / (n1 - n0)).toFixed(1);
+console.log(`per frame: script ${per('ScriptDuration')} ms, style ${per('RecalcStyleDuration')} ms, layout ${per('LayoutDuration')} ms, all tasks ${per('TaskDuration')} ms`);
 if (errors.length) console.log('page errors:', errors);

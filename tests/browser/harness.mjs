@@ -7,7 +7,8 @@ import { join, extname, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
-const dist = fileURLToPath(new URL('../../dist/', import.meta.url));
+// KPLAY_DIST serves another build (say, to compare two builds' frame times in one sitting).
+const dist = process.env.KPLAY_DIST ? normalize(process.env.KPLAY_DIST + '/') : fileURLToPath(new URL('../../dist/', import.meta.url));
 const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.png': 'image/png', '.svg': 'image/svg+xml' };
 
 export async function serveDist() {

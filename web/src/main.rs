@@ -32,6 +32,19 @@ pub const TRACE_WINDOW: usize = 200;
 /// How often (in frames) the playground is saved while it plays.
 const SAVE_EVERY_FRAMES: u32 = 120;
 
+/// The side panels take turns while playing: each gets the new snapshot one frame in
+/// [`PANEL_TURNS`] (five times a second at 60 fps), every other frame one of them, so no frame
+/// re-renders them all (the frame budget of issue #3; `tests/browser/frame-time.mjs`). The clock
+/// and the partition rows (which take their own turns) follow every frame; any user action, and
+/// pausing, bring every panel up to date at once.
+const PANEL_TURNS: u64 = 12;
+const BROKERS: usize = 0;
+const PRODUCERS: usize = 2;
+const CONSUMERS: usize = 4;
+const GROUPS: usize = 6;
+const EVENTS: usize = 8;
+const SETUP: usize = 10;
+
 /// What every panel gets: the current snapshot and a way to act.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ctx {
@@ -91,21 +104,21 @@ fn App() -> Html {
         Playground::open(saved.as_deref(), location_hash().as_deref())
     });
     let snapshot = use_state(|| Rc::new(playground.borrow().snapshot(RECORD_WINDOW, TRACE_WINDOW)));
-    let version = use_state(|| 0u64);
     let share = use_state(|| None::<String>);
     let exported = use_state(|| None::<String>);
     let audit = use_state(|| None::<Audit>);
+    // Per side panel: the snapshot it shows; and whether the next render updates them all.
+    let panels = use_mut_ref(|| (0u64, vec![None::<Rc<Snapshot>>; PANEL_TURNS as usize]));
+    let everything = use_mut_ref(|| true);
 
     // Re-read the playground into the rendered state.
     let refresh = {
         let playground = playground.clone();
         let snapshot = snapshot.setter();
-        let version = version.clone();
         Rc::new(move || {
             snapshot.set(Rc::new(
                 playground.borrow().snapshot(RECORD_WINDOW, TRACE_WINDOW),
             ));
-            version.set(*version + 1);
         })
     };
 
@@ -113,15 +126,21 @@ fn App() -> Html {
         let playground = playground.clone();
         let refresh = refresh.clone();
         let share = share.clone();
-        Callback::from(move |action: Action| {
-            let mut p = playground.borrow_mut();
-            let _ = p.dispatch(action);
-            save(&p);
-            drop(p);
-            share.set(None);
-            refresh();
+        let everything = everything.clone();
+        // Made once: a new callback every frame would make every panel's context change.
+        use_memo((), move |_| {
+            Callback::from(move |action: Action| {
+                *everything.borrow_mut() = true;
+                let mut p = playground.borrow_mut();
+                let _ = p.dispatch(action);
+                save(&p);
+                drop(p);
+                share.set(None);
+                refresh();
+            })
         })
     };
+    let dispatch = (*dispatch).clone();
 
     let request = {
         let playground = playground.clone();
@@ -129,46 +148,55 @@ fn App() -> Html {
         let exported = exported.clone();
         let audit = audit.clone();
         let refresh = refresh.clone();
-        Callback::from(move |r: Request| {
-            let mut p = playground.borrow_mut();
-            match r {
-                Request::Share => {
-                    let fragment = p.share_fragment();
-                    let url = format!("{}#{fragment}", page_url_without_hash());
-                    if let Some(window) = web_sys::window() {
-                        let _ = window.history().and_then(|h| {
-                            h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url))
-                        });
+        let everything = everything.clone();
+        use_memo((), move |_| {
+            Callback::from(move |r: Request| {
+                *everything.borrow_mut() = true;
+                let mut p = playground.borrow_mut();
+                match r {
+                    Request::Share => {
+                        let fragment = p.share_fragment();
+                        let url = format!("{}#{fragment}", page_url_without_hash());
+                        if let Some(window) = web_sys::window() {
+                            let _ = window.history().and_then(|h| {
+                                h.replace_state_with_url(
+                                    &wasm_bindgen::JsValue::NULL,
+                                    "",
+                                    Some(&url),
+                                )
+                            });
+                        }
+                        share.set(Some(url));
                     }
-                    share.set(Some(url));
+                    Request::Export => exported.set(Some(p.export())),
+                    Request::Audit => {
+                        let r = p.sim().report();
+                        let examples = r
+                            .lost
+                            .iter()
+                            .take(20)
+                            .map(|l| {
+                                let offset = l.offset.map_or("?".to_string(), |o| o.to_string());
+                                format!(
+                                    "{} record #{} → {}-{} offset {offset}",
+                                    l.producer, l.id.seq, l.topic, l.partition
+                                )
+                            })
+                            .collect();
+                        audit.set(Some(Audit {
+                            at: p.now().to_string(),
+                            acked: r.acked,
+                            lost: r.lost_acked,
+                            examples,
+                        }));
+                    }
                 }
-                Request::Export => exported.set(Some(p.export())),
-                Request::Audit => {
-                    let r = p.sim().report();
-                    let examples = r
-                        .lost
-                        .iter()
-                        .take(20)
-                        .map(|l| {
-                            let offset = l.offset.map_or("?".to_string(), |o| o.to_string());
-                            format!(
-                                "{} record #{} → {}-{} offset {offset}",
-                                l.producer, l.id.seq, l.topic, l.partition
-                            )
-                        })
-                        .collect();
-                    audit.set(Some(Audit {
-                        at: p.now().to_string(),
-                        acked: r.acked,
-                        lost: r.lost_acked,
-                        examples,
-                    }));
-                }
-            }
-            drop(p);
-            refresh();
+                drop(p);
+                refresh();
+            })
         })
     };
+    let request = (*request).clone();
 
     // The frame loop: advance by elapsed wall time × speed, then re-render if anything moved.
     {
@@ -224,8 +252,31 @@ fn App() -> Html {
         audit: (*audit).clone(),
     };
     drop(p);
+    let mut panels = panels.borrow_mut();
+    panels.0 += 1;
+    let turn = (panels.0 % PANEL_TURNS) as usize;
+    let all = !ctx.playing || std::mem::take(&mut *everything.borrow_mut());
+    let mut panel_ctx = |i: usize| -> Ctx {
+        let shown = &mut panels.1[i];
+        if all || i == turn || shown.is_none() {
+            *shown = Some(ctx.snapshot.clone());
+        }
+        Ctx {
+            snapshot: shown.clone().expect("set above"),
+            ..ctx.clone()
+        }
+    };
+    let (brokers, producers, consumers, groups, events, setup) = (
+        panel_ctx(BROKERS),
+        panel_ctx(PRODUCERS),
+        panel_ctx(CONSUMERS),
+        panel_ctx(GROUPS),
+        panel_ctx(EVENTS),
+        panel_ctx(SETUP),
+    );
+    drop(panels);
     html! {
-        <ContextProvider<Ctx> context={ctx}>
+        <ContextProvider<Ctx> context={ctx.clone()}>
             <header class="top">
                 <div class="brand">
                     <h1>{ "kplay" }</h1>
@@ -236,15 +287,15 @@ fn App() -> Html {
             <controls::Banner />
             <main data-testid="app-ready">
                 <section class="column wide">
-                    <cluster::Brokers />
+                    <ContextProvider<Ctx> context={brokers}><cluster::Brokers /></ContextProvider<Ctx>>
                     <topics::Topics />
                 </section>
                 <section class="column">
-                    <clients::Producers />
-                    <clients::Consumers />
-                    <groups::Groups />
-                    <setup::Setup />
-                    <events::EventLog />
+                    <ContextProvider<Ctx> context={producers}><clients::Producers /></ContextProvider<Ctx>>
+                    <ContextProvider<Ctx> context={consumers}><clients::Consumers /></ContextProvider<Ctx>>
+                    <ContextProvider<Ctx> context={groups}><groups::Groups /></ContextProvider<Ctx>>
+                    <ContextProvider<Ctx> context={setup}><setup::Setup /></ContextProvider<Ctx>>
+                    <ContextProvider<Ctx> context={events}><events::EventLog /></ContextProvider<Ctx>>
                 </section>
             </main>
         </ContextProvider<Ctx>>

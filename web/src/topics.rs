@@ -2,6 +2,7 @@
 //! high watermark and log end marked, each replica's progress, and where consumers are.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use kplay_engine::partitioner::murmur2;
 use kplay_engine::snapshot::{PartitionView, RecordView};
@@ -69,19 +70,27 @@ fn short_title(r: &RecordView) -> String {
 /// A group member owning a partition: (group, consumer, colour).
 type Owner = (String, String, &'static str);
 
-#[derive(Properties, PartialEq)]
-struct PartitionProps {
+/// What one partition row shows. Shared (`Rc`): an unchanged row costs a pointer comparison,
+/// not a deep one, and no copy.
+#[derive(PartialEq, Eq)]
+struct Row {
     partition: PartitionView,
-    /// Consumers reading this partition: (name, position).
     readers: Vec<(String, u64)>,
     owners: Vec<Owner>,
+}
+
+#[derive(Properties, PartialEq)]
+struct PartitionProps {
+    /// The partition, the consumers reading it (name, position) and the members owning it.
+    row: Rc<Row>,
     selected: Option<(String, u32, u64)>,
     on_select: Callback<(String, u32, u64)>,
 }
 
 #[function_component]
 fn PartitionRow(props: &PartitionProps) -> Html {
-    let p = &props.partition;
+    let p = &props.row.partition;
+    let readers = &props.row.readers;
     let testid = format!("partition-{}-{}", p.topic, p.partition);
     let leader = p.leader.map_or("none".to_string(), |l| l.to_string());
     let offline = p.leader.is_none();
@@ -90,7 +99,7 @@ fn PartitionRow(props: &PartitionProps) -> Html {
              data-leo={p.log_end.to_string()} data-log-start={p.log_start.to_string()} data-hw={p.high_watermark.to_string()}>
             <div class="partition-head">
                 <span class="pname">{ format!("p{}", p.partition) }</span>
-                { for props.owners.iter().map(|(g, c, colour)| html! {
+                { for props.row.owners.iter().map(|(g, c, colour)| html! {
                     <span class="owner" title={format!("owned by {c} in group {g}")}>
                         <span class="swatch" style={format!("background:{colour}")}></span>{ c.as_str() }
                     </span>
@@ -114,7 +123,7 @@ fn PartitionRow(props: &PartitionProps) -> Html {
                         let key = (p.topic.clone(), p.partition, r.offset);
                         Callback::from(move |_| cb.emit(key.clone()))
                     };
-                    let here: Vec<&str> = props.readers.iter().filter(|(_, pos)| *pos == r.offset).map(|(n, _)| n.as_str()).collect();
+                    let here: Vec<&str> = readers.iter().filter(|(_, pos)| *pos == r.offset).map(|(n, _)| n.as_str()).collect();
                     html! {
                         <button key={r.offset} role="listitem" title={short_title(r)} onclick={on_select}
                             class={classes!("cell", key_class(r.key.as_deref()), uncommitted.then_some("uncommitted"), is_selected.then_some("selected"))}>
@@ -124,7 +133,7 @@ fn PartitionRow(props: &PartitionProps) -> Html {
                     }
                 }) }
                 <span class="marker leo" title="log end offset: the next record goes here">{ format!("→ {}", p.log_end) }</span>
-                { for props.readers.iter().filter(|(_, pos)| *pos >= p.log_end).map(|(n, _)| html! {
+                { for readers.iter().filter(|(_, pos)| *pos >= p.log_end).map(|(n, _)| html! {
                     <span class="reader caught-up" title={format!("{n} is caught up")}>{ format!("▲ {n}") }</span>
                 }) }
             </div>
@@ -153,28 +162,28 @@ fn PartitionRow(props: &PartitionProps) -> Html {
     }
 }
 
-/// While playing, each frame refreshes one in this many partition rows, so the work of a frame
-/// stays small however many partitions there are; paused, every row is current.
-const ROW_GROUPS: u64 = 6;
+/// While playing, each frame refreshes one in this many partition rows (each row five times a
+/// second at 60 fps), so the work of a frame stays small however many partitions there are;
+/// paused, every row is current.
+const ROW_GROUPS: u64 = 12;
 
 #[function_component]
 pub fn Topics() -> Html {
     let ctx = use_context::<Ctx>().expect("context");
     let selected = use_state(|| None::<(String, u32, u64)>);
-    let shown = use_mut_ref(BTreeMap::<(String, u32), PartitionView>::new);
+    // The rows as last shown: a row's props change only on its turn, so Yew skips the others.
+    let shown = use_mut_ref(BTreeMap::<(String, u32), Rc<Row>>::new);
     let frame = use_mut_ref(|| 0u64);
     let group = {
         let mut f = frame.borrow_mut();
         *f += 1;
         *f % ROW_GROUPS
     };
-    let on_select = {
-        let selected = selected.clone();
-        Callback::from(move |key: (String, u32, u64)| {
-            let same = selected.as_ref() == Some(&key);
-            selected.set(if same { None } else { Some(key) });
-        })
-    };
+    // The same callback from frame to frame (a new one would make every row render again).
+    let on_select = use_callback(selected.clone(), |key: (String, u32, u64), selected| {
+        let same = selected.as_ref() == Some(&key);
+        selected.set(if same { None } else { Some(key) });
+    });
     // Who reads what: (topic, partition) → [(consumer, position)].
     let mut readers: BTreeMap<(String, u32), Vec<(String, u64)>> = BTreeMap::new();
     for c in &ctx.snapshot.consumers {
@@ -244,13 +253,16 @@ pub fn Topics() -> Html {
                             let mut cache = shown.borrow_mut();
                             let fresh = !ctx.playing || u64::from(p.partition) % ROW_GROUPS == group || !cache.contains_key(&id);
                             if fresh {
-                                cache.insert(id.clone(), p.clone());
+                                let row = Row {
+                                    partition: p.clone(),
+                                    readers: readers.get(&id).cloned().unwrap_or_default(),
+                                    owners: owners.get(&id).cloned().unwrap_or_default(),
+                                };
+                                cache.insert(id.clone(), Rc::new(row));
                             }
-                            let view = cache[&id].clone();
+                            let row = cache[&id].clone();
                             html! {
-                            <PartitionRow key={p.partition} partition={view}
-                                readers={readers.get(&(p.topic.clone(), p.partition)).cloned().unwrap_or_default()}
-                                owners={owners.get(&(p.topic.clone(), p.partition)).cloned().unwrap_or_default()}
+                            <PartitionRow key={p.partition} row={row}
                                 selected={(*selected).clone()} on_select={on_select.clone()} />
                             }
                         }) }
