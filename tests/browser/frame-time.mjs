@@ -25,6 +25,8 @@ await page.waitForSelector('[data-testid=app-ready]');
 await page.fill('[data-testid=scenario-text]', scenario);
 await page.click('[data-testid=import]');
 await page.waitForSelector('[data-testid=app-ready]');
+// KPLAY_CSS adds a style sheet, to try a rendering idea without a rebuild.
+if (process.env.KPLAY_CSS) await page.addStyleTag({ content: process.env.KPLAY_CSS });
 await page.evaluate(() => {
   window.__frames = [];
   const loop = (ts) => {

@@ -1188,7 +1188,13 @@ impl Broker {
             if let (Some(follower), true) = (request.replica_id, first_arrival) {
                 if let Some(state) = replica.followers.get_mut(&follower) {
                     update_follower(state, fp.fetch_offset, log_end, now);
-                    hw_moves.push(fp.tp.clone());
+                    // Revisited below only when the ISR may grow or the high watermark move:
+                    // most partitions of a replica fetch have neither.
+                    let may_join =
+                        !replica.isr.contains(&follower) && replica.isr_change_in_flight.is_none();
+                    if may_join || replica.next_high_watermark(me) > replica.high_watermark {
+                        hw_moves.push((fp.tp.clone(), partitions.len()));
+                    }
                 }
             }
             let limit = if request.replica_id.is_some() {
@@ -1214,15 +1220,13 @@ impl Broker {
             });
         }
         // A follower's progress may move the high watermark and grow the ISR.
-        for tp in hw_moves {
+        for (tp, index) in hw_moves {
             if let Some(follower) = request.replica_id {
                 self.maybe_expand_isr(&tp, follower, out);
             }
             let hw = self.replicas[&tp].next_high_watermark(me);
             self.set_high_watermark(now, &tp, hw, out);
-            if let Some(p) = partitions.iter_mut().find(|p| p.tp == tp) {
-                p.high_watermark = self.replicas[&tp].high_watermark;
-            }
+            partitions[index].high_watermark = self.replicas[&tp].high_watermark;
         }
         FetchResponse {
             correlation_id: request.correlation_id,

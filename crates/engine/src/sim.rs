@@ -2,7 +2,7 @@
 //! faults. It feeds inputs to nodes, turns their effects into events, records the trace and
 //! keeps the ledger. Same setup + same seed + same commands = the same run, bit for bit.
 
-use std::cmp::{Ordering, Reverse};
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::fmt;
 use std::sync::Arc;
@@ -178,33 +178,62 @@ enum Event {
     Command(Command),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An event's place in the queue: the heap orders these small keys, while the events
+/// themselves (a message can be large) stay put in [`Queue::slots`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Scheduled {
     at: Instant,
-    seq: u64,
-    event: Event,
-}
-
-impl Scheduled {
     /// Commands run first at their instant, whenever they were scheduled: a command a UI
     /// schedules live then lands exactly where the same command from a scenario file does,
     /// so an exported run replays to the same digest.
-    fn class(&self) -> u8 {
-        match self.event {
-            Event::Command(_) => 0,
-            _ => 1,
-        }
-    }
+    class: u8,
+    seq: u64,
+    slot: u32,
 }
 
-impl Ord for Scheduled {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (self.at, self.class(), self.seq).cmp(&(other.at, other.class(), other.seq))
-    }
+/// The future events, in (time, class, sequence) order.
+#[derive(Clone, Debug, Default)]
+struct Queue {
+    heap: BinaryHeap<Reverse<Scheduled>>,
+    slots: Vec<Option<Event>>,
+    free: Vec<u32>,
 }
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+
+impl Queue {
+    fn push(&mut self, at: Instant, seq: u64, event: Event) {
+        let class = match event {
+            Event::Command(_) => 0,
+            _ => 1,
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(event);
+                slot
+            }
+            None => {
+                self.slots.push(Some(event));
+                u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 pending events")
+            }
+        };
+        self.heap.push(Reverse(Scheduled {
+            at,
+            class,
+            seq,
+            slot,
+        }));
+    }
+
+    fn next_at(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse(s)| s.at)
+    }
+
+    fn pop(&mut self) -> Option<(Instant, Event)> {
+        let Reverse(next) = self.heap.pop()?;
+        let event = self.slots[next.slot as usize]
+            .take()
+            .expect("a queued slot holds its event");
+        self.free.push(next.slot);
+        Some((next.at, event))
     }
 }
 
@@ -244,7 +273,7 @@ struct GroupPartition {
 pub struct Sim {
     seed: u64,
     now: Instant,
-    queue: BinaryHeap<Reverse<Scheduled>>,
+    queue: Queue,
     next_seq: u64,
     events_processed: u64,
     setup: ClusterSetup,
@@ -298,7 +327,7 @@ impl Sim {
         let mut sim = Sim {
             seed,
             now: Instant::ZERO,
-            queue: BinaryHeap::new(),
+            queue: Queue::default(),
             next_seq: 0,
             events_processed: 0,
             net: Network::new(setup.network.clone(), Prng::stream(seed, Stream::Network)),
@@ -371,7 +400,7 @@ impl Sim {
 
     /// When the next event happens, if any.
     pub fn next_event_at(&self) -> Option<Instant> {
-        self.queue.peek().map(|Reverse(s)| s.at)
+        self.queue.next_at()
     }
 
     /// Schedules a command for later. It is checked when it runs; a rejected one is traced.
@@ -382,13 +411,13 @@ impl Sim {
 
     /// Processes the next event. Returns false when nothing is left to do.
     pub fn step(&mut self) -> bool {
-        let Some(Reverse(next)) = self.queue.pop() else {
+        let Some((at, event)) = self.queue.pop() else {
             return false;
         };
-        assert!(next.at >= self.now, "time never goes backwards");
-        self.now = next.at;
+        assert!(at >= self.now, "time never goes backwards");
+        self.now = at;
         self.events_processed += 1;
-        self.dispatch(next.event);
+        self.dispatch(event);
         if self.now >= self.next_lag_sample {
             self.sample_lag();
         }
@@ -397,7 +426,7 @@ impl Sim {
 
     /// Processes every event up to and including `until`, then sets the clock to `until`.
     pub fn run_until(&mut self, until: Instant) {
-        while self.queue.peek().is_some_and(|Reverse(s)| s.at <= until) {
+        while self.queue.next_at().is_some_and(|at| at <= until) {
             self.step();
         }
         self.now = self.now.max(until);
@@ -407,7 +436,7 @@ impl Sim {
     /// Returns true when `until` was reached.
     pub fn run_until_bounded(&mut self, until: Instant, max_events: u64) -> bool {
         for _ in 0..max_events {
-            if self.queue.peek().is_none_or(|Reverse(s)| s.at > until) {
+            if self.queue.next_at().is_none_or(|at| at > until) {
                 self.now = self.now.max(until);
                 return true;
             }
@@ -418,11 +447,7 @@ impl Sim {
 
     fn push(&mut self, at: Instant, event: Event) {
         self.next_seq += 1;
-        self.queue.push(Reverse(Scheduled {
-            at,
-            seq: self.next_seq,
-            event,
-        }));
+        self.queue.push(at, self.next_seq, event);
     }
 
     fn record(&mut self, kind: TraceKind) {
