@@ -194,9 +194,14 @@ impl Replica {
         if leo == self.log.log_start() {
             return None;
         }
-        self.log
-            .batch_at(Offset(leo.0 - 1))
-            .map(|b| b.partition_leader_epoch as u32)
+        // Asked for every partition of every replica fetch: the newest batch, not a search.
+        let last = self.log.last_batch();
+        debug_assert_eq!(
+            last.map(|b| b.base_offset),
+            self.log.batch_at(Offset(leo.0 - 1)).map(|b| b.base_offset),
+            "the newest batch holds the offset below the log end"
+        );
+        last.map(|b| b.partition_leader_epoch as u32)
     }
 
     /// OffsetsForLeaderEpoch on the leader (§3.5): the largest epoch ≤ `requested` it knows

@@ -160,6 +160,11 @@ impl PartitionLog {
         segment.batches.get(i).filter(|b| b.base_offset <= offset)
     }
 
+    /// The newest batch (it holds the offset just below the log end), found without a search.
+    pub fn last_batch(&self) -> Option<&RecordBatch> {
+        self.segments.iter().rev().find_map(|s| s.batches.last())
+    }
+
     /// The record at `offset`, if still in the log.
     pub fn record_at(&self, offset: Offset) -> Option<&Record> {
         let batch = self.batch_at(offset)?;
