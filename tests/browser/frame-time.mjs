@@ -4,6 +4,9 @@
 // requestAnimationFrame timestamp to the first task after it, so it covers the engine step,
 // the Yew render, style, layout and paint. Also checks the DOM does not grow with the log.
 //   node tests/browser/frame-time.mjs [seconds]
+// Env: KPLAY_DIST=<dir> measures another build (side by side, to beat the noise);
+//      KPLAY_CSS=<css> adds a style sheet, to try a rendering idea without a rebuild.
+import { readFileSync } from 'node:fs';
 import { serveDist, launch, openPage } from './harness.mjs';
 
 const seconds = Number(process.argv[2] ?? 15);
@@ -17,6 +20,15 @@ topics.forEach((t, i) => {
   scenario += `\n[[producer]]\nid = "p-${t}"\ntopic = "${t}"\nrate_per_sec = ${rate}\nkeys = "pool:1000"\nvalue_bytes = 100\n`;
   scenario += `\n[[consumer]]\nid = "c-${t}"\ntopics = ["${t}"]\nconfig = { "auto.offset.reset" = "earliest" }\n`;
 });
+
+// CPU time stolen from this (virtual) machine by its host while measuring, from /proc/stat:
+// on a shared machine it explains a slow run (Linux only; elsewhere it says so).
+const cpu = () => {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return { total: f.reduce((a, b) => a + b, 0), steal: f[7] ?? 0 };
+  } catch { return null; }
+};
 
 const server = await serveDist();
 const browser = await launch();
@@ -47,11 +59,13 @@ const t0 = await page.evaluate(() => performance.now());
 await wait(0);
 await page.waitForFunction((t) => performance.now() > t, t0 + (seconds * 1000) / 3, { timeout: seconds * 1000 + 10_000, polling: 500 });
 const domEarly = await domAt();
+const cpu0 = cpu();
 const m0 = await metrics();
 const n0 = await page.evaluate(() => window.__frames.length);
 const early = await page.$eval('[data-testid=clock]', (e) => Number(e.dataset.nowUs));
 await page.waitForFunction((t) => performance.now() > t, t0 + seconds * 1000, { timeout: seconds * 1000 + 10_000, polling: 500 });
 const domLate = await domAt();
+const cpu1 = cpu();
 const m1 = await metrics();
 const n1 = await page.evaluate(() => window.__frames.length);
 const late = await page.$eval('[data-testid=clock]', (e) => Number(e.dataset.nowUs));
@@ -60,15 +74,24 @@ const acked = await page.textContent('[data-testid=record-totals]');
 await browser.close();
 await server.close();
 
+// Whether frames get slower as the run goes on (as the log, the trace and pending timeouts grow).
+const thirds = [0, 1, 2].map((i) => {
+  const part = frames.slice(Math.floor((i * frames.length) / 3), Math.floor(((i + 1) * frames.length) / 3)).sort((a, b) => a - b);
+  return part[Math.min(part.length - 1, Math.floor(0.95 * part.length))];
+});
 frames.sort((a, b) => a - b);
 const pct = (p) => frames[Math.min(frames.length - 1, Math.floor((p / 100) * frames.length))];
 const virtualRate = ((late - early) / 1e6) / (seconds * 2 / 3);
 console.log(`frames: ${frames.length} over ${seconds} s of wall time`);
 console.log(`frame time p50 ${pct(50).toFixed(1)} ms, p95 ${pct(95).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${frames[frames.length - 1].toFixed(1)} ms (budget 16.7 ms)`);
+console.log(`p95 by thirds of the run: ${thirds.map((t) => t.toFixed(1)).join(', ')} ms`);
 console.log(`virtual seconds per wall second: ${virtualRate.toFixed(2)} (1.00 means the simulation kept up at 1x)`);
 console.log(`DOM elements: ${domEarly} at ${Math.round(early / 1e6)} s, ${domLate} at ${Math.round(late / 1e6)} s`);
 console.log(`records: ${acked}`);
 // Where a frame's main-thread time goes (Chromium's own counters over the last two thirds).
 const per = (k) => (((m1[k] - m0[k]) * 1000) / (n1 - n0)).toFixed(1);
 console.log(`per frame: script ${per('ScriptDuration')} ms, style ${per('RecalcStyleDuration')} ms, layout ${per('LayoutDuration')} ms, all tasks ${per('TaskDuration')} ms`);
+console.log(cpu0 && cpu1
+  ? `CPU stolen by the host while measuring: ${((100 * (cpu1.steal - cpu0.steal)) / Math.max(1, cpu1.total - cpu0.total)).toFixed(0)}% (a noisy neighbour slows every frame; compare runs with similar figures)`
+  : 'CPU steal: unknown (no /proc/stat)');
 if (errors.length) console.log('page errors:', errors);
