@@ -7,21 +7,38 @@ use kplay_engine::check::{run_checked, Checker};
 use kplay_tests::{par_map, root, swarm_scenario, sweep_seeds};
 
 fn replay_hint(seed: u64, acks: &str) -> String {
+    scenario_hint(&format!("sweep-{acks}"), seed, &swarm_scenario(seed, acks))
+}
+
+/// Writes a failing seed's scenario to `target/{name}-{seed}.toml` and says how to replay it.
+fn scenario_hint(name: &str, seed: u64, scenario: &kplay_scenario::Scenario) -> String {
     let dir = root().join("target");
     let _ = std::fs::create_dir_all(&dir);
-    let path = dir.join(format!("sweep-{acks}-{seed}.toml"));
-    let _ = std::fs::write(&path, swarm_scenario(seed, acks).to_toml());
+    let path = dir.join(format!("{name}-{seed}.toml"));
+    let _ = std::fs::write(&path, scenario.to_toml());
     format!(
         "seed {seed}; replay: kplay run {} --check (or SIM_SEED={seed} cargo test sweep)",
         path.display()
     )
 }
 
+/// Fails with every failing seed's message, after all seeds ran.
+fn assert_all_seeds_passed(seeds: &[u64], failures: Vec<Option<String>>) {
+    let failures: Vec<String> = failures.into_iter().flatten().collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} seeds failed:\n{}",
+        failures.len(),
+        seeds.len(),
+        failures.join("\n\n")
+    );
+}
+
 #[test]
 fn safe_settings_survive_every_fault_plan() {
     // acks=all, min.insync.replicas=2, no unclean election: zero violations, zero loss.
     let seeds = sweep_seeds(500);
-    let failures: Vec<String> = par_map(&seeds, |seed| {
+    let failures = par_map(&seeds, |seed| {
         let scenario = swarm_scenario(seed, "all");
         let mut sim = scenario.build(None).expect("generated scenarios build");
         let mut checker = Checker::new();
@@ -50,17 +67,8 @@ fn safe_settings_survive_every_fault_plan() {
             ));
         }
         None
-    })
-    .into_iter()
-    .flatten()
-    .collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {} seeds failed:\n{}",
-        failures.len(),
-        seeds.len(),
-        failures.join("\n\n")
-    );
+    });
+    assert_all_seeds_passed(&seeds, failures);
 }
 
 #[test]
@@ -93,13 +101,9 @@ fn consumer_groups_keep_their_invariants_under_random_consumer_faults() {
     // Crashes, restarts, closes and slow members (some static), with broker crashes now and
     // then: zero invariant violations, and a group that settles once the faults stop.
     let seeds = sweep_seeds(24);
-    let failures: Vec<String> = par_map(&seeds, |seed| {
+    let failures = par_map(&seeds, |seed| {
         let scenario = kplay_tests::group_swarm_scenario(seed);
-        let hint = || {
-            let path = root().join(format!("target/sweep-groups-{seed}.toml"));
-            let _ = std::fs::write(&path, scenario.to_toml());
-            format!("seed {seed}; replay: kplay run {} --check", path.display())
-        };
+        let hint = || scenario_hint("sweep-groups", seed, &scenario);
         let mut sim = match scenario.build(None) {
             Ok(sim) => sim,
             Err(e) => return Some(format!("does not build: {e}\n{}", hint())),
@@ -123,15 +127,6 @@ fn consumer_groups_keep_their_invariants_under_random_consumer_faults() {
             return Some(format!("the group lost {:?} records\n{}", g.lost, hint()));
         }
         None
-    })
-    .into_iter()
-    .flatten()
-    .collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {} seeds failed:\n{}",
-        failures.len(),
-        seeds.len(),
-        failures.join("\n\n")
-    );
+    });
+    assert_all_seeds_passed(&seeds, failures);
 }
