@@ -54,7 +54,8 @@ pub struct Ctx {
     pub speed: u32,
     pub notice: Option<Notice>,
     pub share: Option<String>,
-    pub exported: Option<String>,
+    /// Shared: every panel's context holds it, every frame.
+    pub exported: Option<Rc<str>>,
     pub request: Callback<Request>,
     /// The last loss audit: at what time, and what it found.
     pub audit: Option<Audit>,
@@ -105,7 +106,7 @@ fn App() -> Html {
     });
     let snapshot = use_state(|| Rc::new(playground.borrow().snapshot(RECORD_WINDOW, TRACE_WINDOW)));
     let share = use_state(|| None::<String>);
-    let exported = use_state(|| None::<String>);
+    let exported = use_state(|| None::<Rc<str>>);
     let audit = use_state(|| None::<Audit>);
     // Per side panel: the snapshot it shows; and whether the next render updates them all.
     let panels = use_mut_ref(|| (0u64, vec![None::<Rc<Snapshot>>; PANEL_TURNS as usize]));
@@ -168,7 +169,7 @@ fn App() -> Html {
                         }
                         share.set(Some(url));
                     }
-                    Request::Export => exported.set(Some(p.export())),
+                    Request::Export => exported.set(Some(Rc::from(p.export()))),
                     Request::Audit => {
                         let r = p.sim().report();
                         let examples = r

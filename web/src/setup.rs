@@ -1,6 +1,8 @@
 //! Editing the setup: add topics, producers and consumers, change configs by Kafka name, set the
 //! number of brokers, and export or import the whole thing as a scenario file.
 
+use std::rc::Rc;
+
 use kplay_playground::{Action, Edit, Target};
 use web_sys::{HtmlInputElement, HtmlTextAreaElement};
 use yew::prelude::*;
@@ -34,7 +36,7 @@ struct FormProps {
 struct FileProps {
     dispatch: Callback<Action>,
     request: Callback<Request>,
-    exported: Option<String>,
+    exported: Option<Rc<str>>,
 }
 
 #[function_component]
@@ -228,7 +230,7 @@ fn ScenarioFile(props: &FileProps) -> Html {
         let text = text.clone();
         use_effect_with(ctx.exported.clone(), move |exported| {
             if let Some(e) = exported {
-                text.set(e.clone());
+                text.set(e.to_string());
             }
         });
     }
