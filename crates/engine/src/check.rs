@@ -22,6 +22,14 @@ pub struct Violation {
     pub detail: String,
 }
 
+fn violated(invariant: &'static str, at: Instant, detail: String) -> Result<(), Violation> {
+    Err(Violation {
+        invariant,
+        at,
+        detail,
+    })
+}
+
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -55,13 +63,7 @@ impl Checker {
     /// Checks every invariant against the simulation's current state.
     pub fn check(&mut self, sim: &Sim) -> Result<(), Violation> {
         let at = sim.now();
-        let fail = |invariant, detail: String| {
-            Err(Violation {
-                invariant,
-                at,
-                detail,
-            })
-        };
+        let fail = |invariant, detail: String| violated(invariant, at, detail);
         let metadata = sim.metadata();
         let brokers: Vec<_> = sim.brokers().collect();
         for topic in metadata.topics.values() {
@@ -174,13 +176,7 @@ impl Checker {
     /// high watermark and never moving back without a seek or reset.
     fn check_groups(&mut self, sim: &Sim) -> Result<(), Violation> {
         let at = sim.now();
-        let fail = |invariant, detail: String| {
-            Err(Violation {
-                invariant,
-                at,
-                detail,
-            })
-        };
+        let fail = |invariant, detail: String| violated(invariant, at, detail);
         let live: Vec<_> = sim
             .consumers()
             .filter(|c| !matches!(c.state, AppState::Crashed | AppState::Stopped))
