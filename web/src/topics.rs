@@ -94,6 +94,11 @@ fn PartitionRow(props: &PartitionProps) -> Html {
     let testid = format!("partition-{}-{}", p.topic, p.partition);
     let leader = p.leader.map_or("none".to_string(), |l| l.to_string());
     let offline = p.leader.is_none();
+    let caught_up: Vec<&str> = readers
+        .iter()
+        .filter(|(_, pos)| *pos >= p.log_end)
+        .map(|(n, _)| n.as_str())
+        .collect();
     html! {
         <div class={classes!("partition", offline.then_some("offline"))} data-testid={testid}
              data-leo={p.log_end.to_string()} data-log-start={p.log_start.to_string()} data-hw={p.high_watermark.to_string()}>
@@ -135,10 +140,15 @@ fn PartitionRow(props: &PartitionProps) -> Html {
                         </button>
                     }
                 }) }
-                <span class="marker leo" title="log end offset: the next record goes here">{ format!("→ {}", p.log_end) }</span>
-                { for readers.iter().filter(|(_, pos)| *pos >= p.log_end).map(|(n, _)| html! {
-                    <span class="reader caught-up" title={format!("{n} is caught up")}>{ format!("▲ {n}") }</span>
-                }) }
+                // Caught-up readers hang under the log end like the others hang under a cell:
+                // a marker that took a line of its own came and went as a consumer caught up,
+                // moving every row below it (a repaint of the whole view, the slowest frames).
+                <span class="marker leo" title="log end offset: the next record goes here">
+                    { format!("→ {}", p.log_end) }
+                    if !caught_up.is_empty() {
+                        <span class="reader caught-up" title={format!("{} caught up", caught_up.join(", "))}>{ format!("▲ {}", caught_up.join(", ")) }</span>
+                    }
+                </span>
             </div>
             if p.replica_states.len() > 1 {
                 <div class="replicas">
