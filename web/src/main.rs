@@ -19,7 +19,7 @@ use std::rc::Rc;
 
 use gloo::render::{request_animation_frame, AnimationFrame};
 use gloo::storage::{LocalStorage, Storage};
-use kplay_engine::snapshot::Snapshot;
+use kplay_engine::snapshot::{RecordsOf, Snapshot};
 use kplay_playground::{Action, Notice, Playground};
 use yew::prelude::*;
 
@@ -38,6 +38,10 @@ const SAVE_EVERY_FRAMES: u32 = 120;
 /// and the partition rows (which take their own turns) follow every frame; any user action, and
 /// pausing, bring every panel up to date at once.
 const PANEL_TURNS: u64 = 12;
+/// While playing, each frame refreshes one in this many partition rows (each row five times a
+/// second at 60 fps), and the snapshot carries the newest records of those rows only (records
+/// are most of a snapshot's cost); paused, and after any user action, every row is current.
+pub const ROW_GROUPS: u32 = 12;
 const BROKERS: usize = 0;
 const PRODUCERS: usize = 2;
 const CONSUMERS: usize = 4;
@@ -112,14 +116,16 @@ fn App() -> Html {
     let panels = use_mut_ref(|| (0u64, vec![None::<Rc<Snapshot>>; PANEL_TURNS as usize]));
     let everything = use_mut_ref(|| true);
 
-    // Re-read the playground into the rendered state.
+    // Re-read the playground into the rendered state, with the records of some partitions.
     let refresh = {
         let playground = playground.clone();
         let snapshot = snapshot.setter();
-        Rc::new(move || {
-            snapshot.set(Rc::new(
-                playground.borrow().snapshot(RECORD_WINDOW, TRACE_WINDOW),
-            ));
+        Rc::new(move |records_of: RecordsOf| {
+            snapshot.set(Rc::new(playground.borrow().snapshot_of(
+                RECORD_WINDOW,
+                records_of,
+                TRACE_WINDOW,
+            )));
         })
     };
 
@@ -137,7 +143,7 @@ fn App() -> Html {
                 save(&p);
                 drop(p);
                 share.set(None);
-                refresh();
+                refresh(RecordsOf::All);
             })
         })
     };
@@ -193,7 +199,7 @@ fn App() -> Html {
                     }
                 }
                 drop(p);
-                refresh();
+                refresh(RecordsOf::All);
             })
         })
     };
@@ -212,7 +218,7 @@ fn App() -> Html {
                 last: Rc<RefCell<Option<f64>>>,
                 frames: Rc<RefCell<u32>>,
                 playground: Rc<RefCell<Playground>>,
-                refresh: Rc<dyn Fn()>,
+                refresh: Rc<dyn Fn(RecordsOf)>,
             ) {
                 let h = handle.clone();
                 let frame = request_animation_frame(move |timestamp| {
@@ -225,11 +231,15 @@ fn App() -> Html {
                             elapsed_ms: elapsed as u32,
                         });
                         *frames.borrow_mut() += 1;
-                        if (*frames.borrow()).is_multiple_of(SAVE_EVERY_FRAMES) {
+                        let frame = *frames.borrow();
+                        if frame.is_multiple_of(SAVE_EVERY_FRAMES) {
                             save(&p);
                         }
                         drop(p);
-                        refresh();
+                        refresh(RecordsOf::Turn {
+                            every: ROW_GROUPS,
+                            turn: frame % ROW_GROUPS,
+                        });
                     }
                     schedule(h, last, frames, playground, refresh);
                 });

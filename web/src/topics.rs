@@ -175,23 +175,13 @@ fn PartitionRow(props: &PartitionProps) -> Html {
     }
 }
 
-/// While playing, each frame refreshes one in this many partition rows (each row five times a
-/// second at 60 fps), so the work of a frame stays small however many partitions there are;
-/// paused, every row is current.
-const ROW_GROUPS: u64 = 12;
-
 #[function_component]
 pub fn Topics() -> Html {
     let ctx = use_context::<Ctx>().expect("context");
     let selected = use_state(|| None::<(String, u32, u64)>);
-    // The rows as last shown: a row's props change only on its turn, so Yew skips the others.
+    // The rows as last shown: a row's props change only on its turn (the partitions whose
+    // records this snapshot carries, see `crate::ROW_GROUPS`), so Yew skips the others.
     let shown = use_mut_ref(BTreeMap::<(String, u32), Rc<Row>>::new);
-    let frame = use_mut_ref(|| 0u64);
-    let group = {
-        let mut f = frame.borrow_mut();
-        *f += 1;
-        *f % ROW_GROUPS
-    };
     // The same callback from frame to frame (a new one would make every row render again).
     let on_select = use_callback(selected.clone(), |key: (String, u32, u64), selected| {
         let same = selected.as_ref() == Some(&key);
@@ -224,15 +214,49 @@ pub fn Topics() -> Html {
             }
         }
     }
+    // `__consumer_offsets` (50 partitions by default) is internal: the group panel shows
+    // its coordinator partition; Kafka's tools hide internal topics too.
+    let topic_list: Html = ctx.snapshot.topics.iter().filter(|t| !t.internal).map(|t| {
+        let delete = {
+            let d = ctx.dispatch.clone();
+            let name = t.name.clone();
+            Callback::from(move |_| d.emit(Action::Live(Live::DeleteTopic(name.clone()))))
+        };
+        html! {
+            <div class="topic" key={t.name.clone()} data-testid={format!("topic-{}", t.name)}>
+                <div class="topic-head">
+                    <h3>{ &t.name }</h3>
+                    <span class="meta">{ format!("{} partitions · replication factor {}", t.partitions.len(), t.replication_factor) }</span>
+                    { for t.configs.iter().map(|(k, v)| html! { <span class="tag" key={k.clone()}>{ format!("{k}={v}") }</span> }) }
+                    <button class="small" onclick={delete} title="Delete the topic">{ "Delete" }</button>
+                </div>
+                { for t.partitions.iter().map(|p| {
+                    let id = (p.topic.clone(), p.partition);
+                    let mut cache = shown.borrow_mut();
+                    let fresh = !ctx.playing || ctx.snapshot.records_of.includes(p.partition) || !cache.contains_key(&id);
+                    if fresh {
+                        let row = Row {
+                            partition: p.clone(),
+                            readers: readers.get(&id).cloned().unwrap_or_default(),
+                            owners: owners.get(&id).cloned().unwrap_or_default(),
+                        };
+                        cache.insert(id.clone(), Rc::new(row));
+                    }
+                    let row = cache[&id].clone();
+                    html! {
+                    <PartitionRow key={p.partition} row={row}
+                        selected={(*selected).clone()} on_select={on_select.clone()} />
+                    }
+                }) }
+            </div>
+        }
+    }).collect();
+    // From the row as shown: a snapshot between the row's turns has no records for it.
     let detail = selected.as_ref().and_then(|(t, p, o)| {
-        let part = ctx
-            .snapshot
-            .topics
-            .iter()
-            .find(|x| x.name == *t)?
-            .partitions
-            .get(*p as usize)?;
-        part.latest
+        let rows = shown.borrow();
+        let row = rows.get(&(t.clone(), *p))?;
+        row.partition
+            .latest
             .iter()
             .find(|r| r.offset == *o)
             .map(|r| (t.clone(), *p, r.clone()))
@@ -245,43 +269,7 @@ pub fn Topics() -> Html {
             if ctx.snapshot.topics.is_empty() {
                 <p class="empty">{ "No topics yet: add one below." }</p>
             }
-            // `__consumer_offsets` (50 partitions by default) is internal: the group panel shows
-            // its coordinator partition; Kafka's tools hide internal topics too.
-            { for ctx.snapshot.topics.iter().filter(|t| !t.internal).map(|t| {
-                let delete = {
-                    let d = ctx.dispatch.clone();
-                    let name = t.name.clone();
-                    Callback::from(move |_| d.emit(Action::Live(Live::DeleteTopic(name.clone()))))
-                };
-                html! {
-                    <div class="topic" key={t.name.clone()} data-testid={format!("topic-{}", t.name)}>
-                        <div class="topic-head">
-                            <h3>{ &t.name }</h3>
-                            <span class="meta">{ format!("{} partitions · replication factor {}", t.partitions.len(), t.replication_factor) }</span>
-                            { for t.configs.iter().map(|(k, v)| html! { <span class="tag" key={k.clone()}>{ format!("{k}={v}") }</span> }) }
-                            <button class="small" onclick={delete} title="Delete the topic">{ "Delete" }</button>
-                        </div>
-                        { for t.partitions.iter().map(|p| {
-                            let id = (p.topic.clone(), p.partition);
-                            let mut cache = shown.borrow_mut();
-                            let fresh = !ctx.playing || u64::from(p.partition) % ROW_GROUPS == group || !cache.contains_key(&id);
-                            if fresh {
-                                let row = Row {
-                                    partition: p.clone(),
-                                    readers: readers.get(&id).cloned().unwrap_or_default(),
-                                    owners: owners.get(&id).cloned().unwrap_or_default(),
-                                };
-                                cache.insert(id.clone(), Rc::new(row));
-                            }
-                            let row = cache[&id].clone();
-                            html! {
-                            <PartitionRow key={p.partition} row={row}
-                                selected={(*selected).clone()} on_select={on_select.clone()} />
-                            }
-                        }) }
-                    </div>
-                }
-            }) }
+            { topic_list }
             if let Some((t, p, r)) = detail {
                 <div class="record-detail" data-testid="record-detail">
                     <h3>{ format!("{t}-{p} offset {}", r.offset) }</h3>

@@ -304,7 +304,7 @@ fn stopped_by_user(status: &std::process::ExitStatus) -> bool {
 fn bench() -> Result<()> {
     run(
         "cargo bench",
-        cmd("cargo").args(["bench", "-p", "kplay-engine"]),
+        cmd("cargo").args(["bench", "-p", "kplay-engine", "-p", "kplay-playground"]),
     )?;
     ensure_web_tools()?;
     ensure_browser_tools()?;

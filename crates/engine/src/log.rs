@@ -174,6 +174,10 @@ impl PartitionLog {
     /// Up to `n` newest records below `below`, oldest first, with their offsets.
     pub fn latest(&self, n: usize, below: Offset) -> Vec<(Offset, &Record)> {
         let mut out = Vec::new();
+        if n == 0 {
+            // Not a search of the whole log for a count it never reaches.
+            return out;
+        }
         'outer: for segment in self.segments.iter().rev() {
             for batch in segment.batches.iter().rev() {
                 for (i, record) in batch.records.iter().enumerate().rev() {
@@ -267,6 +271,7 @@ mod tests {
         assert_eq!(log.record_at(Offset(13)).map(|r| r.id.seq), Some(13));
         let latest: Vec<u64> = log.latest(4, Offset(30)).iter().map(|(o, _)| o.0).collect();
         assert_eq!(latest, vec![26, 27, 28, 29]);
+        assert!(log.latest(0, Offset(30)).is_empty());
     }
 
     #[test]

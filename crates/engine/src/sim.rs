@@ -1218,6 +1218,16 @@ impl Sim {
 
     /// A plain-data view for UIs, with up to `records_per_partition` newest records each.
     pub fn snapshot(&self, records_per_partition: usize, trace_events: usize) -> Snapshot {
+        self.snapshot_of(records_per_partition, RecordsOf::All, trace_events)
+    }
+
+    /// A snapshot with newest records for the partitions `records_of` names only.
+    pub fn snapshot_of(
+        &self,
+        records_per_partition: usize,
+        records_of: RecordsOf,
+        trace_events: usize,
+    ) -> Snapshot {
         let brokers = self
             .brokers
             .iter()
@@ -1272,7 +1282,12 @@ impl Sim {
                             topic: t.name.clone(),
                             partition: i as u32,
                         };
-                        self.partition_view(&tp, pm, records_per_partition)
+                        let n = if records_of.includes(i as u32) {
+                            records_per_partition
+                        } else {
+                            0
+                        };
+                        self.partition_view(&tp, pm, n)
                     })
                     .collect(),
             })
@@ -1300,6 +1315,7 @@ impl Sim {
         let recent = self.trace.recent();
         let skip = recent.len().saturating_sub(trace_events);
         Snapshot {
+            records_of,
             now: self.now,
             seed: self.seed,
             events_processed: self.events_processed,

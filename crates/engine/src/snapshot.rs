@@ -192,9 +192,32 @@ pub struct Totals {
     pub out_of_order: u64,
 }
 
+/// Which partitions' newest records a snapshot carries. The records are most of a snapshot's
+/// cost, and a page that refreshes its partition rows in turns needs only one turn's worth.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordsOf {
+    All,
+    /// The partitions whose number is `turn` modulo `every`, of every topic.
+    Turn {
+        every: u32,
+        turn: u32,
+    },
+}
+
+impl RecordsOf {
+    pub fn includes(self, partition: u32) -> bool {
+        match self {
+            RecordsOf::All => true,
+            RecordsOf::Turn { every, turn } => partition % every.max(1) == turn,
+        }
+    }
+}
+
 /// Everything a UI draws, at one moment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Snapshot {
+    /// Which partitions' `latest` records were filled in (the others' are empty).
+    pub records_of: RecordsOf,
     pub now: Instant,
     pub seed: u64,
     pub events_processed: u64,

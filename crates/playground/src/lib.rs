@@ -10,7 +10,7 @@
 use kplay_engine::config::{ConfigValue, Configs, Scope};
 use kplay_engine::consumer::CommitStrategy;
 use kplay_engine::producer::KeyMode;
-use kplay_engine::snapshot::Snapshot;
+use kplay_engine::snapshot::{RecordsOf, Snapshot};
 use kplay_engine::{Instant, Sim};
 use kplay_scenario::{
     decode_link, encode_link, Action as TimelineAction, ConsumerDef, EventDef, ProducerDef,
@@ -275,6 +275,17 @@ impl Playground {
 
     pub fn snapshot(&self, records_per_partition: usize, trace_events: usize) -> Snapshot {
         self.sim.snapshot(records_per_partition, trace_events)
+    }
+
+    /// A snapshot with newest records for some partitions only (see [`RecordsOf`]).
+    pub fn snapshot_of(
+        &self,
+        records_per_partition: usize,
+        records_of: RecordsOf,
+        trace_events: usize,
+    ) -> Snapshot {
+        self.sim
+            .snapshot_of(records_per_partition, records_of, trace_events)
     }
 
     /// The scenario up to now as a file: `duration_ms` is the current virtual time, so

@@ -327,3 +327,44 @@ fn a_very_long_run_opens_partway_with_a_notice_instead_of_freezing() {
         p.notice()
     );
 }
+
+#[test]
+fn a_snapshot_of_one_turn_of_partitions_carries_their_records_only() {
+    let mut p = Playground::welcome();
+    playing(&mut p, 3000);
+    let all = p.snapshot(16, 0);
+    let turn = RecordsOf::Turn { every: 3, turn: 1 };
+    let some = p.snapshot_of(16, turn, 0);
+    assert_eq!(some.records_of, turn);
+    let mut with_records = 0;
+    for (a, s) in all.topics.iter().zip(&some.topics) {
+        for (pa, ps) in a.partitions.iter().zip(&s.partitions) {
+            if ps.partition % 3 == 1 {
+                assert_eq!(
+                    pa, ps,
+                    "a partition on turn is the same as in a full snapshot"
+                );
+                with_records += usize::from(!ps.latest.is_empty());
+            } else {
+                assert!(
+                    ps.latest.is_empty(),
+                    "{}-{} is not on turn",
+                    ps.topic,
+                    ps.partition
+                );
+                assert_eq!(
+                    (pa.log_end, pa.high_watermark),
+                    (ps.log_end, ps.high_watermark)
+                );
+            }
+        }
+    }
+    assert!(
+        with_records > 0,
+        "the welcome scenario has records after 3 s"
+    );
+    assert_eq!(
+        (all.producers, all.consumers, all.trace_total),
+        (some.producers, some.consumers, some.trace_total)
+    );
+}
