@@ -50,6 +50,35 @@ test('the page loads and the app starts without errors', async () => {
   await context.close();
 });
 
+test('while playing, rows off screen wait and rows on screen keep up; paused, every row is current', async () => {
+  // A short window: the Brokers panel fills most of it, so orders-5 is far below.
+  const { page, context, errors } = await openPage(browser, server.url, { width: 1280, height: 400 });
+  await page.waitForSelector('[data-testid=app-ready]');
+  const untilClock = (us) => page.waitForFunction((t) => Number(document.querySelector('[data-testid=clock]').dataset.nowUs) >= t, us, { timeout: 30_000 });
+  await page.click('[data-testid=play]');
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await untilClock(2_000_000);
+  const offScreen = await leo(page, 'orders', 5);
+  await untilClock(5_000_000);
+  assert.equal(await leo(page, 'orders', 5), offScreen, 'a row off screen is not refreshed while playing');
+  await page.$eval('[data-testid=partition-orders-5]', (e) => e.scrollIntoView());
+  const atScroll = await clock(page);
+  await untilClock(atScroll + 2_000_000);
+  const onScreen = await leo(page, 'orders', 5);
+  assert.ok(onScreen > offScreen, `on screen, the row caught up (${offScreen} → ${onScreen})`);
+  // Off screen again, it waits; paused, it is current all the same.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  // The observer reports on the next frames; the row may refresh once more meanwhile.
+  await untilClock((await clock(page)) + 500_000);
+  const stale = await leo(page, 'orders', 5);
+  await untilClock((await clock(page)) + 2_000_000);
+  assert.equal(await leo(page, 'orders', 5), stale);
+  await page.click('[data-testid=pause]');
+  assert.ok((await leo(page, 'orders', 5)) > stale, 'paused, a row off screen is current');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('a keyed record lands on the partition kplay partition predicts', async () => {
   const { page, context, errors } = await openPage(browser, server.url);
   await page.waitForSelector('[data-testid=app-ready]');
@@ -68,6 +97,8 @@ test('a keyed record lands on the partition kplay partition predicts', async () 
     const grew = (await leo(page, 'orders', p)) - before[p];
     assert.equal(grew, p === expected ? 1 : 0, `partition ${p}`);
   }
+  // A cell's title is written when the pointer reaches it.
+  await page.hover(`[data-testid=partition-orders-${expected}] .cell:last-of-type`);
   const title = await page.$eval(`[data-testid=partition-orders-${expected}] .cell:last-of-type`, (e) => e.title);
   assert.match(title, /key "user-42"/);
   assert.deepEqual(errors, []);

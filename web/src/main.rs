@@ -9,6 +9,7 @@ mod cluster;
 mod controls;
 mod events;
 mod groups;
+mod onscreen;
 mod setup;
 #[cfg(test)]
 mod tests;

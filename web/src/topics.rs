@@ -9,6 +9,7 @@ use kplay_engine::snapshot::{PartitionView, RecordView};
 use kplay_playground::{Action, Live};
 use yew::prelude::*;
 
+use crate::onscreen::OnScreen;
 use crate::Ctx;
 
 /// Okabe–Ito: distinguishable with the common forms of colour blindness.
@@ -59,7 +60,7 @@ fn record_title(r: &RecordView) -> String {
     )
 }
 
-/// A cheap hover text (it is rebuilt on every frame); the click panel has everything.
+/// A cell's hover and focus text; the click panel has everything.
 fn short_title(r: &RecordView) -> String {
     match r.key.as_deref() {
         Some(k) => format!("offset {} · key {k:?} · click for details", r.offset),
@@ -85,6 +86,7 @@ struct PartitionProps {
     row: Rc<Row>,
     selected: Option<(String, u32, u64)>,
     on_select: Callback<(String, u32, u64)>,
+    on_screen: Rc<OnScreen>,
 }
 
 #[function_component]
@@ -94,13 +96,60 @@ fn PartitionRow(props: &PartitionProps) -> Html {
     let testid = format!("partition-{}-{}", p.topic, p.partition);
     let leader = p.leader.map_or("none".to_string(), |l| l.to_string());
     let offline = p.leader.is_none();
+    let node = use_node_ref();
+    {
+        let node = node.clone();
+        let on_screen = props.on_screen.clone();
+        use_effect_with((), move |_| {
+            let row = node.cast::<web_sys::Element>();
+            if let Some(row) = &row {
+                on_screen.observe(row);
+            }
+            move || {
+                if let Some(row) = &row {
+                    on_screen.unobserve(row);
+                }
+            }
+        });
+    }
+    // A cell's title is written when the pointer or the focus reaches it: writing 16 titles on
+    // every refresh of a row was a quarter of a playing frame's DOM writes.
+    let describe = {
+        let row = props.row.clone();
+        move |e: &Event| {
+            use wasm_bindgen::JsCast;
+            let Some(cell) = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .and_then(|t| t.closest(".cell").ok().flatten())
+            else {
+                return;
+            };
+            // Cells are the log's records in order, so a cell's place among them names its record.
+            let mut index = 0;
+            let mut before = cell.previous_element_sibling();
+            while let Some(b) = before {
+                index += usize::from(b.class_list().contains("cell"));
+                before = b.previous_element_sibling();
+            }
+            if let Some(r) = row.partition.latest.get(index) {
+                let _ = cell.set_attribute("title", &short_title(r));
+            }
+        }
+    };
+    let on_hover = {
+        let describe = describe.clone();
+        // On every move, not on entering: the cell under a resting pointer shows newer records.
+        Callback::from(move |e: MouseEvent| describe(&e))
+    };
+    let on_focus = Callback::from(move |e: FocusEvent| describe(&e));
     let caught_up: Vec<&str> = readers
         .iter()
         .filter(|(_, pos)| *pos >= p.log_end)
         .map(|(n, _)| n.as_str())
         .collect();
     html! {
-        <div class={classes!("partition", offline.then_some("offline"))} data-testid={testid}
+        <div ref={node} class={classes!("partition", offline.then_some("offline"))} data-testid={testid}
              data-leo={p.log_end.to_string()} data-log-start={p.log_start.to_string()} data-hw={p.high_watermark.to_string()}>
             <div class="partition-head">
                 <span class="pname">{ format!("p{}", p.partition) }</span>
@@ -114,7 +163,8 @@ fn PartitionRow(props: &PartitionProps) -> Html {
                 </span>
                 <span class="meta offsets">{ format!("start {} · HW {} · LEO {}", p.log_start, p.high_watermark, p.log_end) }</span>
             </div>
-            <div class="log" role="list" aria-label={format!("{} partition {} newest records", p.topic, p.partition)}>
+            <div class="log" role="list" aria-label={format!("{} partition {} newest records", p.topic, p.partition)}
+                 onmousemove={on_hover} onfocusin={on_focus}>
                 if p.latest.first().is_some_and(|r| r.offset > p.log_start) {
                     <span class="ellipsis" title="older records">{ "…" }</span>
                 } else if p.log_start > 0 {
@@ -133,7 +183,7 @@ fn PartitionRow(props: &PartitionProps) -> Html {
                     // records (new text, title and class) instead of being destroyed and made
                     // again, which was most of a frame's DOM work at thousands of records/s.
                     html! {
-                        <button role="listitem" title={short_title(r)} onclick={on_select}
+                        <button role="listitem" onclick={on_select}
                             class={classes!("cell", key_class(r.key.as_deref()), uncommitted.then_some("uncommitted"), is_selected.then_some("selected"))}>
                             { r.offset }
                             if !here.is_empty() { <span class="reader" title={format!("next for {}", here.join(", "))}>{ "▲" }</span> }
@@ -159,11 +209,11 @@ fn PartitionRow(props: &PartitionProps) -> Html {
                         let hw_at = (p.high_watermark * 100 / scale).min(100);
                         html! {
                             <div class={classes!("replica", r.is_leader.then_some("leader"), (!r.in_isr).then_some("out"), (!r.up).then_some("down"))}
-                                 key={r.broker} title={format!("broker {}: LEO {}, HW {}{}", r.broker, r.log_end, r.high_watermark, if r.in_isr { ", in sync" } else { ", out of sync" })}>
+                                 key={r.broker} title={format!("broker {}: {}{}", r.broker, if r.in_isr { "in sync" } else { "out of sync" }, if r.up { "" } else { ", down" })}>
                                 <span class="rname">{ format!("broker {}{}", r.broker, if r.is_leader { " ★" } else { "" }) }</span>
                                 <span class="bar">
                                     <span class="fill" style={format!("width:{width}%")}></span>
-                                    <span class="hw" style={format!("left:{hw_at}%")} title={format!("high watermark {}", p.high_watermark)}></span>
+                                    <span class="hw" style={format!("left:{hw_at}%")} title="high watermark"></span>
                                 </span>
                                 <span class="rleo">{ format!("LEO {}", r.log_end) }</span>
                             </div>
@@ -182,6 +232,7 @@ pub fn Topics() -> Html {
     // The rows as last shown: a row's props change only on its turn (the partitions whose
     // records this snapshot carries, see `crate::ROW_GROUPS`), so Yew skips the others.
     let shown = use_mut_ref(BTreeMap::<(String, u32), Rc<Row>>::new);
+    let on_screen = use_memo((), |_| OnScreen::new());
     // The same callback from frame to frame (a new one would make every row render again).
     let on_select = use_callback(selected.clone(), |key: (String, u32, u64), selected| {
         let same = selected.as_ref() == Some(&key);
@@ -233,7 +284,10 @@ pub fn Topics() -> Html {
                 { for t.partitions.iter().map(|p| {
                     let id = (p.topic.clone(), p.partition);
                     let mut cache = shown.borrow_mut();
-                    let fresh = !ctx.playing || ctx.snapshot.records_of.includes(p.partition) || !cache.contains_key(&id);
+                    // While playing, a row refreshes on its turn if it is on screen.
+                    let fresh = !ctx.playing
+                        || !cache.contains_key(&id)
+                        || (ctx.snapshot.records_of.includes(p.partition) && on_screen.is_on_screen(&id));
                     if fresh {
                         let row = Row {
                             partition: p.clone(),
@@ -245,7 +299,7 @@ pub fn Topics() -> Html {
                     let row = cache[&id].clone();
                     html! {
                     <PartitionRow key={p.partition} row={row}
-                        selected={(*selected).clone()} on_select={on_select.clone()} />
+                        selected={(*selected).clone()} on_select={on_select.clone()} on_screen={on_screen.clone()} />
                     }
                 }) }
             </div>
