@@ -99,6 +99,19 @@ fn page_url_without_hash() -> String {
     href.split('#').next().unwrap_or_default().to_string()
 }
 
+/// The whole milliseconds of wall time since the last frame, and the new (timestamp, fraction
+/// not yet played). The fraction carries over: dropping it ran a 60 Hz display at 0.96×.
+pub fn elapsed_ms(last: Option<(f64, f64)>, timestamp: f64) -> (u32, (f64, f64)) {
+    let (previous, carry) = last.unwrap_or((timestamp, 0.0));
+    let total = (timestamp - previous).max(0.0) + carry;
+    let whole = total.floor();
+    // Saturating: a tab asleep for weeks is capped by the playground anyway.
+    (
+        whole.min(f64::from(u32::MAX)) as u32,
+        (timestamp, total - whole),
+    )
+}
+
 fn save(p: &Playground) {
     let _ = LocalStorage::set(STORAGE_KEY, p.saved());
 }
@@ -212,24 +225,25 @@ fn App() -> Html {
         let refresh = refresh.clone();
         use_effect_with((), move |_| {
             let handle: Rc<RefCell<Option<AnimationFrame>>> = Rc::new(RefCell::new(None));
-            let last = Rc::new(RefCell::new(None::<f64>));
+            // The last frame's timestamp and the fraction of a millisecond not yet played.
+            let last = Rc::new(RefCell::new(None::<(f64, f64)>));
             let frames = Rc::new(RefCell::new(0u32));
             fn schedule(
                 handle: Rc<RefCell<Option<AnimationFrame>>>,
-                last: Rc<RefCell<Option<f64>>>,
+                last: Rc<RefCell<Option<(f64, f64)>>>,
                 frames: Rc<RefCell<u32>>,
                 playground: Rc<RefCell<Playground>>,
                 refresh: Rc<dyn Fn(RecordsOf)>,
             ) {
                 let h = handle.clone();
                 let frame = request_animation_frame(move |timestamp| {
-                    let elapsed = last.borrow().map_or(0.0, |t| (timestamp - t).max(0.0));
-                    *last.borrow_mut() = Some(timestamp);
+                    let (elapsed, now) = elapsed_ms(*last.borrow(), timestamp);
+                    *last.borrow_mut() = Some(now);
                     let playing = playground.borrow().is_playing();
                     if playing {
                         let mut p = playground.borrow_mut();
                         let _ = p.dispatch(Action::Frame {
-                            elapsed_ms: elapsed as u32,
+                            elapsed_ms: elapsed,
                         });
                         *frames.borrow_mut() += 1;
                         let frame = *frames.borrow();

@@ -138,3 +138,19 @@ async fn an_error_notice_shows_the_banner() {
         .flatten()
         .is_none());
 }
+
+#[wasm_bindgen_test]
+fn a_60_hz_display_plays_one_virtual_second_per_second() {
+    let mut last = None;
+    let mut played = 0;
+    for frame in 0..=60 {
+        let (ms, now) = crate::elapsed_ms(last, 5000.0 + f64::from(frame) * 1000.0 / 60.0);
+        last = Some(now);
+        played += ms;
+    }
+    // Not 60 × 16 = 960: the fractions of a millisecond add up.
+    assert!((999..=1000).contains(&played), "played {played} ms");
+    // A clock that steps back (it should not) plays nothing rather than wrapping.
+    let (ms, _) = crate::elapsed_ms(Some((100.0, 0.0)), 50.0);
+    assert_eq!(ms, 0);
+}
