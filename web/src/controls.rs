@@ -1,5 +1,6 @@
 //! Playback controls (play, pause, step, speed, seed, reset, share) and the notice banner.
 
+use kplay_engine::Instant;
 use kplay_playground::{Action, Notice, SPEEDS};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
@@ -93,7 +94,7 @@ pub fn Controls() -> Html {
             </form>
             <button data-testid="reset" onclick={reset} title="Restart from 0 s">{ "Reset" }</button>
             <button data-testid="share" onclick={share} title="Put this run in the page address">{ "Share" }</button>
-            <span class="clock" data-testid="clock" data-now-us={now.as_micros().to_string()}>{ format!("t = {now}") }</span>
+            <span class="clock" data-testid="clock" data-now-us={now.as_micros().to_string()}>{ clock_text(now, ctx.playing) }</span>
             if let Some(url) = ctx.share.clone() {
                 <input data-testid="share-link" class="share-link" readonly=true value={url} aria-label="Share link" />
             }
@@ -122,5 +123,17 @@ pub fn Banner() -> Html {
             </div>
         },
         None => html! {},
+    }
+}
+
+/// The clock in tenths of a second while playing: milliseconds flickering 60 times a second
+/// cannot be read, and repainting the header every frame made the display compositor redraw
+/// from the header down to whatever row changed. Paused (and stepping), to the millisecond.
+pub fn clock_text(now: Instant, playing: bool) -> String {
+    if playing {
+        let tenths = now.as_millis() / 100;
+        format!("t = {}.{}s", tenths / 10, tenths % 10)
+    } else {
+        format!("t = {now}")
     }
 }

@@ -154,3 +154,12 @@ fn a_60_hz_display_plays_one_virtual_second_per_second() {
     let (ms, _) = crate::elapsed_ms(Some((100.0, 0.0)), 50.0);
     assert_eq!(ms, 0);
 }
+
+#[wasm_bindgen_test]
+fn the_clock_shows_tenths_while_playing_and_milliseconds_paused() {
+    let at = kplay_engine::Instant(12_345_678);
+    assert_eq!(crate::controls::clock_text(at, true), "t = 12.3s");
+    assert_eq!(crate::controls::clock_text(at, false), "t = 12.345s");
+    let start = kplay_engine::Instant(99_999);
+    assert_eq!(crate::controls::clock_text(start, true), "t = 0.0s");
+}
