@@ -3,13 +3,14 @@
 // in headless Chromium against the release build in dist/. A frame's time runs from its
 // requestAnimationFrame timestamp to the first task after it, so it covers the engine step,
 // the Yew render, style, layout and paint. Also checks the DOM does not grow with the log.
-//   node tests/browser/frame-time.mjs [seconds]
+//   node tests/browser/frame-time.mjs [seconds]   (45 by default: past 30 virtual seconds, the
+//   30 s request timeouts of the first requests start firing and the engine does more per frame)
 // Env: KPLAY_DIST=<dir> measures another build (side by side, to beat the noise);
 //      KPLAY_CSS=<css> adds a style sheet, to try a rendering idea without a rebuild.
 import { readFileSync } from 'node:fs';
 import { serveDist, launch, openPage } from './harness.mjs';
 
-const seconds = Number(process.argv[2] ?? 15);
+const seconds = Number(process.argv[2] ?? 45);
 const topics = ['orders', 'payments', 'clicks'];
 let scenario = 'seed = 1\nduration_ms = 1\n\n[cluster]\nbrokers = 3\n';
 for (const t of topics) {

@@ -143,6 +143,20 @@ fn PartitionRow(props: &PartitionProps) -> Html {
         Callback::from(move |e: MouseEvent| describe(&e))
     };
     let on_focus = Callback::from(move |e: FocusEvent| describe(&e));
+    // Unkeyed cells show newer records as the row refreshes: a title left behind would
+    // describe a record the cell no longer shows.
+    let forget = |e: &Event| {
+        use wasm_bindgen::JsCast;
+        if let Some(cell) = e
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|t| t.closest(".cell").ok().flatten())
+        {
+            let _ = cell.remove_attribute("title");
+        }
+    };
+    let on_leave = Callback::from(move |e: MouseEvent| forget(&e));
+    let on_blur = Callback::from(move |e: FocusEvent| forget(&e));
     let caught_up: Vec<&str> = readers
         .iter()
         .filter(|(_, pos)| *pos >= p.log_end)
@@ -164,7 +178,7 @@ fn PartitionRow(props: &PartitionProps) -> Html {
                 <span class="meta offsets">{ format!("start {} · HW {} · LEO {}", p.log_start, p.high_watermark, p.log_end) }</span>
             </div>
             <div class="log" role="list" aria-label={format!("{} partition {} newest records", p.topic, p.partition)}
-                 onmousemove={on_hover} onfocusin={on_focus}>
+                 onmousemove={on_hover} onfocusin={on_focus} onmouseout={on_leave} onfocusout={on_blur}>
                 if p.latest.first().is_some_and(|r| r.offset > p.log_start) {
                     <span class="ellipsis" title="older records">{ "…" }</span>
                 } else if p.log_start > 0 {
@@ -265,6 +279,13 @@ pub fn Topics() -> Html {
             }
         }
     }
+    // Rows of deleted topics (or partitions) go: the record detail reads the rows as shown.
+    shown.borrow_mut().retain(|(topic, partition), _| {
+        ctx.snapshot
+            .topics
+            .iter()
+            .any(|t| t.name == *topic && (*partition as usize) < t.partitions.len())
+    });
     // `__consumer_offsets` (50 partitions by default) is internal: the group panel shows
     // its coordinator partition; Kafka's tools hide internal topics too.
     let topic_list: Html = ctx.snapshot.topics.iter().filter(|t| !t.internal).map(|t| {

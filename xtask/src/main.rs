@@ -311,7 +311,7 @@ fn bench() -> Result<()> {
     build_site()?;
     run(
         "frame time in headless Chromium",
-        cmd("node").args(["tests/browser/frame-time.mjs", "15"]),
+        cmd("node").args(["tests/browser/frame-time.mjs"]),
     )
 }
 
