@@ -107,44 +107,52 @@ impl PartitionLog {
     /// Batches holding offsets in `from..max_offset`, whole batches only, stopping once
     /// `max_bytes` is reached (the first batch is returned whatever its size, as Kafka does).
     pub fn read(&self, from: Offset, max_offset: Offset, max_bytes: u64) -> Vec<RecordBatch> {
-        self.readable(from, max_offset, max_bytes)
-            .into_iter()
-            .cloned()
-            .collect()
+        let mut out = Vec::new();
+        self.each_readable(from, max_offset, max_bytes, |b| out.push(b.clone()));
+        out
     }
 
     /// Bytes a read would return, without copying anything (to test `fetch.min.bytes`).
     pub fn readable_bytes(&self, from: Offset, max_offset: Offset, max_bytes: u64) -> u64 {
-        self.readable(from, max_offset, max_bytes)
-            .iter()
-            .map(|b| u64::from(b.size_bytes))
-            .sum()
+        let mut bytes = 0;
+        self.each_readable(from, max_offset, max_bytes, |b| {
+            bytes += u64::from(b.size_bytes);
+        });
+        bytes
     }
 
-    fn readable(&self, from: Offset, max_offset: Offset, max_bytes: u64) -> Vec<&RecordBatch> {
-        let mut out = Vec::new();
+    /// Visits the batches `read` returns, in order. No list of them is made: parked fetches
+    /// ask for the readable bytes of every partition on every append.
+    fn each_readable(
+        &self,
+        from: Offset,
+        max_offset: Offset,
+        max_bytes: u64,
+        mut visit: impl FnMut(&RecordBatch),
+    ) {
         if from >= max_offset {
-            return out;
+            return;
         }
         let seg_index = self
             .segments
             .partition_point(|s| s.base_offset <= from)
             .saturating_sub(1);
         let mut bytes = 0u64;
+        let mut first = true;
         for segment in &self.segments[seg_index..] {
             let start = segment.batches.partition_point(|b| b.next_offset() <= from);
             for batch in &segment.batches[start..] {
                 if batch.next_offset() > max_offset {
-                    return out;
+                    return;
                 }
-                if !out.is_empty() && bytes + u64::from(batch.size_bytes) > max_bytes {
-                    return out;
+                if !first && bytes + u64::from(batch.size_bytes) > max_bytes {
+                    return;
                 }
+                first = false;
                 bytes += u64::from(batch.size_bytes);
-                out.push(batch);
+                visit(batch);
             }
         }
-        out
     }
 
     /// The batch containing `offset`, if still in the log.
