@@ -8,20 +8,9 @@
 // Env: KPLAY_DIST=<dir> measures another build (side by side, to beat the noise);
 //      KPLAY_CSS=<css> adds a style sheet, to try a rendering idea without a rebuild.
 import { readFileSync } from 'node:fs';
-import { serveDist, launch, openPage } from './harness.mjs';
+import { serveDist, launch, openPage, openFrameScenario } from './harness.mjs';
 
 const seconds = Number(process.argv[2] ?? 45);
-const topics = ['orders', 'payments', 'clicks'];
-let scenario = 'seed = 1\nduration_ms = 1\n\n[cluster]\nbrokers = 3\n';
-for (const t of topics) {
-  scenario += `\n[[topic]]\nname = "${t}"\npartitions = 12\nreplication_factor = 3\nconfig = { "min.insync.replicas" = 2 }\n`;
-}
-topics.forEach((t, i) => {
-  const rate = i === 0 ? 1668 : 1666;
-  scenario += `\n[[producer]]\nid = "p-${t}"\ntopic = "${t}"\nrate_per_sec = ${rate}\nkeys = "pool:1000"\nvalue_bytes = 100\n`;
-  scenario += `\n[[consumer]]\nid = "c-${t}"\ntopics = ["${t}"]\nconfig = { "auto.offset.reset" = "earliest" }\n`;
-});
-
 // CPU time stolen from this (virtual) machine by its host while measuring, from /proc/stat:
 // on a shared machine it explains a slow run (Linux only; elsewhere it says so).
 const cpu = () => {
@@ -34,12 +23,7 @@ const cpu = () => {
 const server = await serveDist();
 const browser = await launch();
 const { page, errors } = await openPage(browser, server.url);
-await page.waitForSelector('[data-testid=app-ready]');
-await page.fill('[data-testid=scenario-text]', scenario);
-await page.click('[data-testid=import]');
-await page.waitForSelector('[data-testid=app-ready]');
-// KPLAY_CSS adds a style sheet, to try a rendering idea without a rebuild.
-if (process.env.KPLAY_CSS) await page.addStyleTag({ content: process.env.KPLAY_CSS });
+await openFrameScenario(page);
 await page.evaluate(() => {
   window.__frames = [];
   const loop = (ts) => {

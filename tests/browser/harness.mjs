@@ -49,3 +49,29 @@ export async function openPage(browser, url, viewport = { width: 1280, height: 8
   await page.goto(url);
   return { page, context, errors };
 }
+
+/// The frame-time benchmarks' cluster: 3 brokers, 3 topics x 12 partitions at replication
+/// factor 3, 5,000 records/s (keyed), one consumer per topic.
+export function frameScenario() {
+  const topics = ['orders', 'payments', 'clicks'];
+  let scenario = 'seed = 1\nduration_ms = 1\n\n[cluster]\nbrokers = 3\n';
+  for (const t of topics) {
+    scenario += `\n[[topic]]\nname = "${t}"\npartitions = 12\nreplication_factor = 3\nconfig = { "min.insync.replicas" = 2 }\n`;
+  }
+  topics.forEach((t, i) => {
+    const rate = i === 0 ? 1668 : 1666;
+    scenario += `\n[[producer]]\nid = "p-${t}"\ntopic = "${t}"\nrate_per_sec = ${rate}\nkeys = "pool:1000"\nvalue_bytes = 100\n`;
+    scenario += `\n[[consumer]]\nid = "c-${t}"\ntopics = ["${t}"]\nconfig = { "auto.offset.reset" = "earliest" }\n`;
+  });
+  return scenario;
+}
+
+/// Imports the frame scenario into an open page (paused), with KPLAY_CSS's style sheet if set:
+/// a rendering idea tried without a rebuild.
+export async function openFrameScenario(page) {
+  await page.waitForSelector('[data-testid=app-ready]');
+  await page.fill('[data-testid=scenario-text]', frameScenario());
+  await page.click('[data-testid=import]');
+  await page.waitForSelector('[data-testid=app-ready]');
+  if (process.env.KPLAY_CSS) await page.addStyleTag({ content: process.env.KPLAY_CSS });
+}
