@@ -33,16 +33,14 @@ pub const TRACE_WINDOW: usize = 200;
 /// How often (in frames) the playground is saved while it plays.
 const SAVE_EVERY_FRAMES: u32 = 120;
 
-/// The side panels take turns while playing: each gets the new snapshot one frame in
-/// [`PANEL_TURNS`] (five times a second at 60 fps), every other frame one of them, so no frame
-/// re-renders them all (the frame budget of issue #3; `tests/browser/frame-time.mjs`). The clock
-/// and the partition rows (which take their own turns) follow every frame; any user action, and
-/// pausing, bring every panel up to date at once.
-const PANEL_TURNS: u64 = 12;
-/// While playing, each frame refreshes one in this many partition rows (each row five times a
-/// second at 60 fps), and the snapshot carries the newest records of those rows only (records
-/// are most of a snapshot's cost); paused, and after any user action, every row is current.
-pub const ROW_GROUPS: u32 = 12;
+/// While playing, the page refreshes in turns, so no frame re-renders everything (the frame
+/// budget of issue #3; `tests/browser/frame-time.mjs`). Frame `n` is turn `n % TURNS`: it
+/// refreshes the partition rows numbered `turn` modulo `TURNS` (each row five times a second at
+/// 60 fps), and its snapshot carries the newest records of those rows only (records are most of
+/// a snapshot's cost); the side panel whose slot is `turn` gets the new snapshot too (every
+/// other frame one of them). The clock follows every frame. Any user action, and pausing,
+/// refresh everything at once: their snapshot carries every record (`RecordsOf::All`).
+pub const TURNS: u32 = 12;
 const BROKERS: usize = 0;
 const PRODUCERS: usize = 2;
 const CONSUMERS: usize = 4;
@@ -126,9 +124,8 @@ fn App() -> Html {
     let share = use_state(|| None::<String>);
     let exported = use_state(|| None::<Rc<str>>);
     let audit = use_state(|| None::<Audit>);
-    // Per side panel: the snapshot it shows; and whether the next render updates them all.
-    let panels = use_mut_ref(|| (0u64, vec![None::<Rc<Snapshot>>; PANEL_TURNS as usize]));
-    let everything = use_mut_ref(|| true);
+    // Per side panel slot: the snapshot it shows.
+    let panels = use_mut_ref(|| vec![None::<Rc<Snapshot>>; TURNS as usize]);
 
     // Re-read the playground into the rendered state, with the records of some partitions.
     let refresh = {
@@ -147,11 +144,9 @@ fn App() -> Html {
         let playground = playground.clone();
         let refresh = refresh.clone();
         let share = share.clone();
-        let everything = everything.clone();
         // Made once: a new callback every frame would make every panel's context change.
         use_memo((), move |_| {
             Callback::from(move |action: Action| {
-                *everything.borrow_mut() = true;
                 let mut p = playground.borrow_mut();
                 let _ = p.dispatch(action);
                 save(&p);
@@ -169,10 +164,8 @@ fn App() -> Html {
         let exported = exported.clone();
         let audit = audit.clone();
         let refresh = refresh.clone();
-        let everything = everything.clone();
         use_memo((), move |_| {
             Callback::from(move |r: Request| {
-                *everything.borrow_mut() = true;
                 let mut p = playground.borrow_mut();
                 match r {
                     Request::Share => {
@@ -252,8 +245,8 @@ fn App() -> Html {
                         }
                         drop(p);
                         refresh(RecordsOf::Turn {
-                            every: ROW_GROUPS,
-                            turn: frame % ROW_GROUPS,
+                            every: TURNS,
+                            turn: frame % TURNS,
                         });
                     }
                     schedule(h, last, frames, playground, refresh);
@@ -279,12 +272,14 @@ fn App() -> Html {
     };
     drop(p);
     let mut panels = panels.borrow_mut();
-    panels.0 += 1;
-    let turn = (panels.0 % PANEL_TURNS) as usize;
-    let all = !ctx.playing || std::mem::take(&mut *everything.borrow_mut());
-    let mut panel_ctx = |i: usize| -> Ctx {
-        let shown = &mut panels.1[i];
-        if all || i == turn || shown.is_none() {
+    let mut panel_ctx = |slot: usize| -> Ctx {
+        let shown = &mut panels[slot];
+        let on_turn = !ctx.playing
+            || match ctx.snapshot.records_of {
+                RecordsOf::All => true,
+                RecordsOf::Turn { turn, .. } => turn as usize == slot,
+            };
+        if on_turn || shown.is_none() {
             *shown = Some(ctx.snapshot.clone());
         }
         Ctx {
