@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use kplay_engine::partitioner::murmur2;
-use kplay_engine::snapshot::{PartitionView, RecordView};
+use kplay_engine::snapshot::{PartitionView, RecordView, Snapshot};
 use kplay_playground::{Action, Live};
 use yew::prelude::*;
 
@@ -80,6 +80,51 @@ struct Row {
     owners: Vec<Owner>,
 }
 
+impl Row {
+    /// A partition's row, with who reads it and who owns it. Made only for the rows that
+    /// refresh (a few per frame while playing), not for every row on every frame.
+    fn of(snapshot: &Snapshot, p: &PartitionView) -> Row {
+        let here = |topic: &str, partition: u32| topic == p.topic && partition == p.partition;
+        let readers = snapshot
+            .consumers
+            .iter()
+            .flat_map(|c| c.partitions.iter().map(move |cp| (c, cp)))
+            .filter(|(_, cp)| here(&cp.topic, cp.partition))
+            .filter_map(|(c, cp)| Some((c.name.clone(), cp.position?)))
+            .collect();
+        let owners = snapshot
+            .groups
+            .iter()
+            .flat_map(|g| g.partitions.iter().map(move |gp| (g, gp)))
+            .filter(|(_, gp)| here(&gp.topic, gp.partition))
+            .filter_map(|(g, gp)| {
+                let owner = gp.owner.as_ref()?;
+                Some((
+                    g.group.clone(),
+                    owner.clone(),
+                    crate::groups::colour_of(g, Some(owner)),
+                ))
+            })
+            .collect();
+        Row {
+            partition: p.clone(),
+            readers,
+            owners,
+        }
+    }
+}
+
+/// The cell an event happened in (or in a child of), if any.
+fn cell_of(e: &Event) -> Option<web_sys::Element> {
+    use wasm_bindgen::JsCast;
+    e.target()?
+        .dyn_into::<web_sys::Element>()
+        .ok()?
+        .closest(".cell")
+        .ok()
+        .flatten()
+}
+
 #[derive(Properties, PartialEq)]
 struct PartitionProps {
     /// The partition, the consumers reading it (name, position) and the members owning it.
@@ -117,12 +162,7 @@ fn PartitionRow(props: &PartitionProps) -> Html {
     let describe = {
         let row = props.row.clone();
         move |e: &Event| {
-            use wasm_bindgen::JsCast;
-            let Some(cell) = e
-                .target()
-                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-                .and_then(|t| t.closest(".cell").ok().flatten())
-            else {
+            let Some(cell) = cell_of(e) else {
                 return;
             };
             // Cells are the log's records in order, so a cell's place among them names its record.
@@ -146,12 +186,7 @@ fn PartitionRow(props: &PartitionProps) -> Html {
     // Unkeyed cells show newer records as the row refreshes: a title left behind would
     // describe a record the cell no longer shows.
     let forget = |e: &Event| {
-        use wasm_bindgen::JsCast;
-        if let Some(cell) = e
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-            .and_then(|t| t.closest(".cell").ok().flatten())
-        {
+        if let Some(cell) = cell_of(e) {
             let _ = cell.remove_attribute("title");
         }
     };
@@ -244,7 +279,7 @@ pub fn Topics() -> Html {
     let ctx = use_context::<Ctx>().expect("context");
     let selected = use_state(|| None::<(String, u32, u64)>);
     // The rows as last shown: a row's props change only on its turn (the partitions whose
-    // records this snapshot carries, see `crate::ROW_GROUPS`), so Yew skips the others.
+    // records this snapshot carries, see `crate::TURNS`), so Yew skips the others.
     let shown = use_mut_ref(BTreeMap::<(String, u32), Rc<Row>>::new);
     let on_screen = use_memo((), |_| OnScreen::new());
     // The same callback from frame to frame (a new one would make every row render again).
@@ -252,33 +287,6 @@ pub fn Topics() -> Html {
         let same = selected.as_ref() == Some(&key);
         selected.set(if same { None } else { Some(key) });
     });
-    // Who reads what: (topic, partition) → [(consumer, position)].
-    let mut readers: BTreeMap<(String, u32), Vec<(String, u64)>> = BTreeMap::new();
-    for c in &ctx.snapshot.consumers {
-        for p in &c.partitions {
-            if let Some(pos) = p.position {
-                readers
-                    .entry((p.topic.clone(), p.partition))
-                    .or_default()
-                    .push((c.name.clone(), pos));
-            }
-        }
-    }
-    let mut owners: BTreeMap<(String, u32), Vec<Owner>> = BTreeMap::new();
-    for g in &ctx.snapshot.groups {
-        for p in &g.partitions {
-            if let Some(owner) = &p.owner {
-                owners
-                    .entry((p.topic.clone(), p.partition))
-                    .or_default()
-                    .push((
-                        g.group.clone(),
-                        owner.clone(),
-                        crate::groups::colour_of(g, Some(owner)),
-                    ));
-            }
-        }
-    }
     // Rows of deleted topics (or partitions) go: the record detail reads the rows as shown.
     shown.borrow_mut().retain(|(topic, partition), _| {
         ctx.snapshot
@@ -310,12 +318,7 @@ pub fn Topics() -> Html {
                         || !cache.contains_key(&id)
                         || (ctx.snapshot.records_of.includes(p.partition) && on_screen.is_on_screen(&id));
                     if fresh {
-                        let row = Row {
-                            partition: p.clone(),
-                            readers: readers.get(&id).cloned().unwrap_or_default(),
-                            owners: owners.get(&id).cloned().unwrap_or_default(),
-                        };
-                        cache.insert(id.clone(), Rc::new(row));
+                        cache.insert(id.clone(), Rc::new(Row::of(&ctx.snapshot, p)));
                     }
                     let row = cache[&id].clone();
                     html! {
