@@ -3,6 +3,7 @@
 // page's own state with explicit timeouts.
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join, extname, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -50,20 +51,10 @@ export async function openPage(browser, url, viewport = { width: 1280, height: 8
   return { page, context, errors };
 }
 
-/// The frame-time benchmarks' cluster: 3 brokers, 3 topics x 12 partitions at replication
-/// factor 3, 5,000 records/s (keyed), one consumer per topic.
+/// The frame-time benchmarks' cluster (frame-scenario.toml, which the native frame bench reads
+/// too): 3 brokers, 3 topics x 12 partitions at replication factor 3, 5,000 records/s.
 export function frameScenario() {
-  const topics = ['orders', 'payments', 'clicks'];
-  let scenario = 'seed = 1\nduration_ms = 1\n\n[cluster]\nbrokers = 3\n';
-  for (const t of topics) {
-    scenario += `\n[[topic]]\nname = "${t}"\npartitions = 12\nreplication_factor = 3\nconfig = { "min.insync.replicas" = 2 }\n`;
-  }
-  topics.forEach((t, i) => {
-    const rate = i === 0 ? 1668 : 1666;
-    scenario += `\n[[producer]]\nid = "p-${t}"\ntopic = "${t}"\nrate_per_sec = ${rate}\nkeys = "pool:1000"\nvalue_bytes = 100\n`;
-    scenario += `\n[[consumer]]\nid = "c-${t}"\ntopics = ["${t}"]\nconfig = { "auto.offset.reset" = "earliest" }\n`;
-  });
-  return scenario;
+  return readFileSync(new URL('./frame-scenario.toml', import.meta.url), 'utf8');
 }
 
 /// Imports the frame scenario into an open page (paused), with KPLAY_CSS's style sheet if set:

@@ -1,8 +1,8 @@
 //! What a browser frame costs the playground natively: advancing 1/60 s of the frame-time
-//! scenario (3 brokers, 3 topics × 12 partitions at RF 3, 5,000 records/s; the one of
-//! `tests/browser/frame-time.mjs`) against building the snapshot the page renders, whole and
-//! with one turn of rows' records. Machines are shared and noisy, so compare the ratios within
-//! one run. Run with `cargo bench -p kplay-playground`.
+//! scenario (`tests/browser/frame-scenario.toml`, the one of `tests/browser/frame-time.mjs`)
+//! against building the snapshot the page renders, whole and with one turn of rows' records.
+//! Machines are shared and noisy, so compare the ratios within one run.
+//! Run with `cargo bench -p kplay-playground`.
 #![allow(clippy::disallowed_methods)] // Wall-clock timing is the point of a benchmark.
 
 use std::hint::black_box;
@@ -12,34 +12,23 @@ use kplay_engine::snapshot::RecordsOf;
 use kplay_playground::{Action, Playground};
 use kplay_scenario::Scenario;
 
-/// What the page asks for (`RECORD_WINDOW`, `TRACE_WINDOW`, `ROW_GROUPS` in `web/`).
+/// What the page asks for (`RECORD_WINDOW`, `TRACE_WINDOW`, `TURNS` in `web/`).
 const RECORDS: usize = 16;
 const TRACE: usize = 200;
-const ROW_GROUPS: u32 = 12;
+const TURNS: u32 = 12;
 /// 30 s of play at 60 frames per second.
 const FRAMES: u32 = 1800;
 const FRAME_MS: u32 = 16;
 
-fn scenario() -> String {
-    let mut s = String::from("seed = 1\nduration_ms = 1\n\n[cluster]\nbrokers = 3\n");
-    let topics = ["orders", "payments", "clicks"];
-    for t in topics {
-        s += &format!("\n[[topic]]\nname = \"{t}\"\npartitions = 12\nreplication_factor = 3\nconfig = {{ \"min.insync.replicas\" = 2 }}\n");
-    }
-    for (i, t) in topics.iter().enumerate() {
-        let rate = if i == 0 { 1668 } else { 1666 };
-        s += &format!("\n[[producer]]\nid = \"p-{t}\"\ntopic = \"{t}\"\nrate_per_sec = {rate}\nkeys = \"pool:1000\"\nvalue_bytes = 100\n");
-        s += &format!("\n[[consumer]]\nid = \"c-{t}\"\ntopics = [\"{t}\"]\nconfig = {{ \"auto.offset.reset\" = \"earliest\" }}\n");
-    }
-    s
-}
+/// The same cluster as the browser's frame-time benchmarks.
+const SCENARIO: &str = include_str!("../../../tests/browser/frame-scenario.toml");
 
 fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
 fn main() {
-    let scenario = Scenario::parse(&scenario()).expect("the frame-time scenario parses");
+    let scenario = Scenario::parse(SCENARIO).expect("the frame-time scenario parses");
     let mut p = Playground::new(scenario).expect("and builds");
     p.dispatch(Action::Play).expect("plays");
     let (mut whole, mut turn) = (Duration::ZERO, Duration::ZERO);
@@ -56,8 +45,8 @@ fn main() {
         whole += t.elapsed();
         let t = WallClock::now();
         let records_of = RecordsOf::Turn {
-            every: ROW_GROUPS,
-            turn: frame % ROW_GROUPS,
+            every: TURNS,
+            turn: frame % TURNS,
         };
         black_box(p.snapshot_of(RECORDS, records_of, TRACE));
         turn += t.elapsed();
