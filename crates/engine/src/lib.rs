@@ -20,6 +20,7 @@ pub mod partitioner;
 pub mod producer;
 pub mod protocol;
 pub mod record;
+pub mod replica;
 pub mod rng;
 pub mod sim;
 pub mod snapshot;
