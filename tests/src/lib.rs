@@ -19,6 +19,12 @@ pub fn scenario_text(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
+/// The text of a file under `tests/regressions/` (schedules that once broke an invariant).
+pub fn regression_text(name: &str) -> String {
+    let path = root().join("tests/regressions").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
 /// Every example scenario file name.
 pub fn scenario_names() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(root().join("scenarios"))
@@ -134,7 +140,18 @@ pub fn swarm_scenario(seed: u64, acks: &str) -> Scenario {
         keys: kplay_engine::producer::KeyMode::Unique,
         value_bytes: 50,
         start_ms: 0,
-        config: vec![cfg("acks", Str(acks.into()))],
+        // A retried batch may keep failing until `delivery.timeout.ms` (Kafka retries an
+        // out-of-order sequence that is not the next one): short enough to end in the
+        // liveness phase.
+        config: if acks == "all" {
+            vec![
+                cfg("acks", Str(acks.into())),
+                cfg("delivery.timeout.ms", Int(20_000)),
+                cfg("request.timeout.ms", Int(10_000)),
+            ]
+        } else {
+            vec![cfg("acks", Str(acks.into()))]
+        },
         line: 0,
     });
     s.consumers.push(ConsumerDef {

@@ -24,7 +24,7 @@ use crate::record::{record_size, Offset, RecordBatch, TopicPartition, BATCH_OVER
 use crate::time::{Duration, Instant};
 use crate::trace::{NodeId, TraceKind};
 
-use crate::replica::{propose_isr, update_follower, SequenceCheck};
+use crate::replica::{propose_isr, RoleChange, SequenceCheck};
 pub use crate::replica::{FollowerState, Replica};
 
 /// How long a follower waits for a fetch response before sending another.
@@ -82,6 +82,10 @@ pub struct Broker {
     delayed_commits: BTreeMap<u64, DelayedCommit>,
     pub coordinator: Coordinator,
     offsets_commit_timeout: Duration,
+    /// Whether it has applied the controller's metadata since it (re)started.
+    caught_up: bool,
+    /// As leader: numbers the ISR changes it proposes.
+    next_proposal: u64,
     /// As follower: the fetch in flight to each leader (correlation id).
     replica_fetches: BTreeMap<u32, u32>,
     replica_fetch_backoff_until: Instant,
@@ -116,6 +120,8 @@ impl Broker {
                 },
             ),
             offsets_commit_timeout: ms("offsets.commit.timeout.ms"),
+            caught_up: true,
+            next_proposal: 0,
             replica_fetches: BTreeMap::new(),
             replica_fetch_backoff_until: Instant::ZERO,
             next_request_id: 0,
@@ -145,17 +151,7 @@ impl Broker {
             at: now + self.heartbeat_interval,
             timer: Timer::Heartbeat,
         });
-        self.send_replica_fetches(now, out);
-        // A restarted broker may still lead offsets partitions: it reads them again.
-        let led: Vec<u32> = self
-            .replicas
-            .iter()
-            .filter(|(tp, r)| &*tp.topic == OFFSETS_TOPIC && r.is_leader(self.id))
-            .map(|(tp, _)| tp.partition)
-            .collect();
-        for p in led {
-            self.load_offsets_partition(now, p, out);
-        }
+        // Leading and following wait for the controller's metadata (`apply_metadata`).
     }
 
     fn load_offsets_partition(&mut self, now: Instant, partition: u32, out: &mut Vec<Effect>) {
@@ -188,10 +184,19 @@ impl Broker {
         self.delayed_commits.clear();
         self.coordinator.crash();
         self.replica_fetches.clear();
+        // What it knew of leaders and followers was in memory too: it learns again from the
+        // controller before it serves anything.
+        self.caught_up = false;
         for r in self.replicas.values_mut() {
-            r.isr_change_in_flight = None;
+            r.pending_isr = None;
             r.followers.clear();
+            r.leader = None;
         }
+    }
+
+    /// Whether the broker accepts connections: not between a restart and its first metadata.
+    pub fn is_serving(&self) -> bool {
+        self.caught_up
     }
 
     pub fn replicas(&self) -> &BTreeMap<TopicPartition, Replica> {
@@ -214,14 +219,19 @@ impl Broker {
         });
     }
 
-    /// A new metadata copy: create or drop local replicas and take up new roles.
+    /// A new metadata copy: create or drop local replicas and take up new roles. As a KRaft
+    /// broker applies metadata deltas (`ReplicaManager.applyDelta`), only partitions whose state
+    /// changed are touched: an unrelated change must not drop a leader's pending ISR change.
+    /// The first copy after a (re)start is applied whole, and until then the broker serves
+    /// nothing (a restarted KRaft broker catches up with the metadata log first).
     pub fn apply_metadata(
         &mut self,
         now: Instant,
         metadata: Arc<ClusterMetadata>,
         out: &mut Vec<Effect>,
     ) {
-        if metadata.version <= self.metadata.version && !self.replicas.is_empty() {
+        let whole = !self.caught_up;
+        if metadata.version <= self.metadata.version && !whole {
             return;
         }
         let me = self.id;
@@ -237,6 +247,7 @@ impl Broker {
             .collect();
         let mut became_leader = Vec::new();
         let mut stopped_leading = Vec::new();
+        let mut leads = Vec::new();
         for tp in dropped {
             if &*tp.topic == OFFSETS_TOPIC {
                 stopped_leading.push(tp.partition);
@@ -246,13 +257,15 @@ impl Broker {
         }
         for (name, topic) in &metadata.topics {
             for (p, pm) in topic.partitions.iter().enumerate() {
-                if !pm.replicas.contains(&me) {
-                    continue;
-                }
                 let tp = TopicPartition {
                     topic: name.clone(),
                     partition: p as u32,
                 };
+                let unchanged = self.metadata.partition(name, p as u32) == Some(pm)
+                    && self.replicas.contains_key(&tp);
+                if !pm.replicas.contains(&me) || (unchanged && !whole) {
+                    continue;
+                }
                 let policy = SegmentPolicy {
                     segment_bytes: topic.config.segment_bytes,
                     segment_ms: topic.config.segment_ms,
@@ -260,69 +273,53 @@ impl Broker {
                 let replica = self.replicas.entry(tp.clone()).or_insert_with(|| {
                     Replica::new(PartitionLog::new(policy, now), pm, topic.config.clone())
                 });
-                let was_leader = replica.is_leader(me);
-                let new_epoch =
-                    pm.leader_epoch != replica.leader_epoch || replica.leader != pm.leader;
-                replica.replicas = pm.replicas.clone();
-                if pm.partition_epoch >= replica.partition_epoch || new_epoch {
-                    replica.isr = pm.isr.clone();
-                    replica.partition_epoch = pm.partition_epoch;
-                    replica.isr_change_in_flight = None;
-                }
-                replica.leader_epoch = pm.leader_epoch;
-                replica.leader = pm.leader;
-                let is_leader = replica.is_leader(me);
-                if &**name == OFFSETS_TOPIC {
-                    if is_leader && (new_epoch || !was_leader) {
-                        became_leader.push(tp.partition);
-                    } else if was_leader && !is_leader {
-                        stopped_leading.push(tp.partition);
+                let Some(change) = replica.apply_partition_state(me, pm, now) else {
+                    continue;
+                };
+                let offsets = &**name == OFFSETS_TOPIC;
+                match change {
+                    RoleChange::BecameLeader | RoleChange::NewLeaderEpoch => {
+                        // Reload even if this broker led before: it may have missed commits
+                        // another leader took in between.
+                        if offsets {
+                            became_leader.push(tp.partition);
+                        }
+                        leads.push(tp);
                     }
-                }
-                if is_leader && (new_epoch || !was_leader) {
-                    // Becoming leader: a new epoch starts at our log end; followers start over,
-                    // those in the ISR counted as caught up now (Kafka resets remote states).
-                    let leo = replica.log.log_end();
-                    if replica
-                        .epochs
-                        .last()
-                        .is_none_or(|&(e, _)| pm.leader_epoch > e)
-                    {
-                        replica.epochs.push((pm.leader_epoch, leo));
+                    RoleChange::StillLeads => leads.push(tp),
+                    RoleChange::StoppedLeading => {
+                        if offsets {
+                            stopped_leading.push(tp.partition);
+                        }
+                        self.fail_waiting(&tp, out);
                     }
-                    replica.followers = pm
-                        .replicas
-                        .iter()
-                        .filter(|&&r| r != me)
-                        .map(|&r| {
-                            let in_isr = pm.isr.contains(&r);
-                            let state = FollowerState {
-                                log_end: None,
-                                last_caught_up: if in_isr { now } else { Instant::ZERO },
-                                last_fetch_leader_end: Offset(0),
-                                last_fetch_time: Instant::ZERO,
-                            };
-                            (r, state)
-                        })
-                        .collect();
-                }
-                if was_leader && !is_leader {
-                    replica.followers.clear();
-                    self.fail_waiting(&tp, out);
+                    RoleChange::Follows => {}
                 }
             }
         }
         self.metadata = metadata;
+        self.caught_up = true;
         for p in stopped_leading {
             self.coordinator.unload(p, out);
         }
         for p in became_leader {
-            // A new leader epoch: reload even if this broker led before (it may have missed
-            // commits another leader took in between).
             self.coordinator.unload(p, out);
             self.load_offsets_partition(now, p, out);
         }
+        // A smaller ISR may let the high watermark move (Kafka's `makeLeader` tries too).
+        for tp in leads {
+            let hw = self.next_high_watermark(now, &tp);
+            self.set_high_watermark(now, &tp, hw, out);
+        }
         self.send_replica_fetches(now, out);
+    }
+
+    /// The leader's next high watermark for `tp` (see `Replica::next_high_watermark`).
+    fn next_high_watermark(&self, now: Instant, tp: &TopicPartition) -> Offset {
+        let metadata = &self.metadata;
+        self.replicas[tp].next_high_watermark(self.id, now, self.replica_lag_max, |b| {
+            isr_eligible(metadata, b)
+        })
     }
 
     /// This broker no longer leads `tp`: answer what waited on it.
@@ -752,7 +749,7 @@ impl Broker {
             base_offset,
             records,
         }));
-        let hw = replica.next_high_watermark(broker);
+        let hw = self.next_high_watermark(now, &tp);
         let wait_for = (acks == Acks::All && hw < next).then_some(next);
         // Followers parked on this partition can now be answered.
         self.complete_parked_fetches(now, &tp, out);
@@ -927,6 +924,7 @@ impl Broker {
         let mut remaining = u64::from(request.max_bytes);
         let mut partitions = Vec::with_capacity(request.partitions.len());
         let mut hw_moves = Vec::new();
+        let (metadata, lag_max) = (&self.metadata, self.replica_lag_max);
         for fp in &request.partitions {
             let Some(replica) = self.replicas.get_mut(&fp.tp).filter(|r| r.is_leader(me)) else {
                 partitions.push(empty_fetch(&fp.tp, ErrorCode::NotLeaderOrFollower));
@@ -963,12 +961,14 @@ impl Broker {
             }
             if let (Some(follower), true) = (request.replica_id, first_arrival) {
                 if let Some(state) = replica.followers.get_mut(&follower) {
-                    update_follower(state, fp.fetch_offset, log_end, now);
+                    state.on_fetch(fp.fetch_offset, log_end, now);
                     // Revisited below only when the ISR may grow or the high watermark move:
                     // most partitions of a replica fetch have neither.
                     let may_join =
-                        !replica.isr.contains(&follower) && replica.isr_change_in_flight.is_none();
-                    if may_join || replica.next_high_watermark(me) > replica.high_watermark {
+                        !replica.isr.contains(&follower) && replica.pending_isr.is_none();
+                    let hw = replica
+                        .next_high_watermark(me, now, lag_max, |b| isr_eligible(metadata, b));
+                    if may_join || hw > replica.high_watermark {
                         hw_moves.push((fp.tp.clone(), partitions.len()));
                     }
                 }
@@ -1000,7 +1000,7 @@ impl Broker {
             if let Some(follower) = request.replica_id {
                 self.maybe_expand_isr(&tp, follower, out);
             }
-            let hw = self.replicas[&tp].next_high_watermark(me);
+            let hw = self.next_high_watermark(now, &tp);
             self.set_high_watermark(now, &tp, hw, out);
             partitions[index].high_watermark = self.replicas[&tp].high_watermark;
         }
@@ -1010,42 +1010,34 @@ impl Broker {
         }
     }
 
-    /// ISR expansion (§3.3): a follower outside the ISR that reached the high watermark and the
-    /// start of the leader's epoch joins, through the controller.
+    /// ISR expansion (§3.3, Kafka's `maybeExpandIsr`): a follower outside the ISR that reached
+    /// the high watermark and the start of the leader's epoch, and may join (not fenced), joins
+    /// through the controller.
     fn maybe_expand_isr(&mut self, tp: &TopicPartition, follower: u32, out: &mut Vec<Effect>) {
         let me = self.id;
-        let fenced = self.metadata_fenced(follower);
+        let eligible = isr_eligible(&self.metadata, follower);
         let Some(r) = self.replicas.get_mut(tp) else {
             return;
         };
-        if r.isr.contains(&follower) || r.isr_change_in_flight.is_some() {
+        if r.isr.contains(&follower) || r.pending_isr.is_some() || !eligible {
             return;
         }
-        let Some(leo) = r.followers.get(&follower).and_then(|f| f.log_end) else {
-            return;
-        };
-        let epoch_start = r.epochs.last().map_or(Offset(0), |&(_, s)| s);
-        if leo >= r.high_watermark && leo >= epoch_start && !fenced {
+        if r.may_join_isr(follower) {
             let mut isr = r.isr.clone();
             isr.push(follower);
             isr.sort_unstable();
-            propose_isr(r, tp, me, isr, out);
+            self.next_proposal += 1;
+            propose_isr(r, tp, me, isr, self.next_proposal, out);
         }
     }
 
-    fn metadata_fenced(&self, broker: u32) -> bool {
-        self.metadata
-            .brokers
-            .iter()
-            .any(|b| b.id == broker && b.fenced)
-    }
-
-    /// ISR shrink (§3.3): followers not caught up within `replica.lag.time.max.ms` leave.
+    /// ISR shrink (§3.3, Kafka's `maybeShrinkIsr`): followers not caught up within
+    /// `replica.lag.time.max.ms` leave.
     fn shrink_isrs(&mut self, now: Instant, out: &mut Vec<Effect>) {
         let me = self.id;
         let lag_max = self.replica_lag_max;
         for (tp, r) in &mut self.replicas {
-            if !r.is_leader(me) || r.isr_change_in_flight.is_some() {
+            if !r.is_leader(me) || r.pending_isr.is_some() {
                 continue;
             }
             let leo = r.log.log_end();
@@ -1054,9 +1046,9 @@ impl Broker {
                 .iter()
                 .filter(|&&f| f != me)
                 .filter(|f| {
-                    r.followers.get(f).is_none_or(|s| {
-                        s.log_end != Some(leo) && now.saturating_since(s.last_caught_up) > lag_max
-                    })
+                    r.followers
+                        .get(f)
+                        .is_none_or(|s| !s.is_caught_up(leo, now, lag_max))
                 })
                 .copied()
                 .collect();
@@ -1069,10 +1061,15 @@ impl Broker {
                 .copied()
                 .filter(|b| !lagging.contains(b))
                 .collect();
-            propose_isr(r, tp, me, isr, out);
+            self.next_proposal += 1;
+            propose_isr(r, tp, me, isr, self.next_proposal, out);
         }
     }
 
+    /// The controller's answer to an ISR change, handled as Kafka's `Partition` does: applied
+    /// when it answers the pending proposal at the current epochs; dropped (back to the
+    /// committed ISR) when the controller refused it outright; otherwise kept pending until the
+    /// newer metadata the error speaks of arrives and settles it.
     fn on_alter_partition_response(
         &mut self,
         now: Instant,
@@ -1083,19 +1080,27 @@ impl Broker {
         let Some(r) = self.replicas.get_mut(&response.tp) else {
             return;
         };
-        r.isr_change_in_flight = None;
-        if response.error != ErrorCode::None
-            || response.leader_epoch != r.leader_epoch
-            || response.partition_epoch < r.partition_epoch
-        {
+        let answers_pending = r
+            .pending_isr
+            .as_ref()
+            .is_some_and(|p| p.proposal == response.proposal);
+        if !r.is_leader(me) || !answers_pending {
             return;
         }
-        r.isr = response.isr;
-        r.partition_epoch = response.partition_epoch;
-        // A smaller ISR may let the high watermark move (and complete acks=all produces).
-        let hw = r.next_high_watermark(me);
-        if r.is_leader(me) {
-            self.set_high_watermark(now, &response.tp, hw, out);
+        match response.error {
+            ErrorCode::None
+                if response.leader_epoch == r.leader_epoch
+                    && response.partition_epoch >= r.partition_epoch =>
+            {
+                r.isr = response.isr;
+                r.partition_epoch = response.partition_epoch;
+                r.pending_isr = None;
+                // A smaller ISR may let the high watermark move (and complete acks=all produces).
+                let hw = self.next_high_watermark(now, &response.tp);
+                self.set_high_watermark(now, &response.tp, hw, out);
+            }
+            ErrorCode::IneligibleReplica | ErrorCode::InvalidRequest => r.pending_isr = None,
+            _ => {}
         }
     }
 
@@ -1299,6 +1304,12 @@ fn internal_batch(records: Vec<crate::record::Record>) -> RecordBatch {
     }
 }
 
+/// Kafka's `isReplicaIsrEligible`: a broker may join an ISR (or hold the high watermark back to
+/// join one) while it is registered and not fenced, as this broker's metadata says.
+fn isr_eligible(metadata: &ClusterMetadata, broker: u32) -> bool {
+    metadata.brokers.iter().any(|b| b.id == broker && !b.fenced)
+}
+
 fn empty_fetch(tp: &TopicPartition, error: ErrorCode) -> FetchedPartition {
     FetchedPartition {
         tp: tp.clone(),
@@ -1353,7 +1364,13 @@ mod tests {
             controller: 0,
             topics,
         });
-        let mut b = Broker::new(0, metadata.clone(), &Configs::new(Scope::Broker));
+        // Born with the cluster's first metadata (no topics), then told of the topic.
+        let first = Arc::new(ClusterMetadata {
+            version: 0,
+            topics: BTreeMap::new(),
+            ..(*metadata).clone()
+        });
+        let mut b = Broker::new(0, first, &Configs::new(Scope::Broker));
         b.apply_metadata(Instant::ZERO, metadata, &mut Vec::new());
         b
     }
@@ -1466,6 +1483,154 @@ mod tests {
             produce(&mut b, batch(0, 2, 2)).base_offset,
             Some(Offset(2)),
             "the second still is"
+        );
+    }
+
+    /// Broker 0 leads `t-0` and `t-1` (replicas 0 and 1, ISR [0]) at metadata version 1.
+    fn leader_of_two() -> (Broker, Arc<ClusterMetadata>) {
+        let topic: Arc<str> = Arc::from("t");
+        let pm = PartitionMetadata {
+            partition_epoch: 0,
+            replicas: vec![0, 1],
+            leader: Some(0),
+            leader_epoch: 0,
+            isr: vec![0],
+        };
+        let mut topics = BTreeMap::new();
+        topics.insert(
+            topic.clone(),
+            TopicMetadata {
+                name: topic,
+                partitions: vec![pm.clone(), pm],
+                config: TopicConfig::defaults(),
+            },
+        );
+        let registration = |id| BrokerRegistration { id, fenced: false };
+        let metadata = Arc::new(ClusterMetadata {
+            version: 1,
+            brokers: vec![registration(0), registration(1)],
+            controller: 0,
+            topics,
+        });
+        let first = Arc::new(ClusterMetadata {
+            version: 0,
+            topics: BTreeMap::new(),
+            ..(*metadata).clone()
+        });
+        let mut b = Broker::new(0, first, &Configs::new(Scope::Broker));
+        b.apply_metadata(Instant::ZERO, metadata.clone(), &mut Vec::new());
+        (b, metadata)
+    }
+
+    /// Follower 1 fetches `t-0` from offset 0; returns what the leader sent.
+    fn follower_fetch(b: &mut Broker) -> Vec<Effect> {
+        let mut out = Vec::new();
+        let request = FetchRequest {
+            correlation_id: 1,
+            replica_id: Some(1),
+            max_wait_ms: 0,
+            min_bytes: 1,
+            max_bytes: 1 << 20,
+            partitions: vec![FetchPartition {
+                tp: TopicPartition::new("t", 0),
+                fetch_offset: Offset(0),
+                partition_max_bytes: 1 << 20,
+                current_leader_epoch: Some(0),
+                last_fetched_epoch: None,
+            }],
+        };
+        let msg = Message::FetchRequest(request);
+        let input = Input::Message {
+            from: NodeId::Broker(1),
+            msg,
+        };
+        b.handle(Instant::ZERO, input, &mut out);
+        out
+    }
+
+    fn pending(b: &Broker, partition: u32) -> Option<u64> {
+        let r = b
+            .replica(&TopicPartition::new("t", partition))
+            .expect("replica");
+        r.pending_isr.as_ref().map(|p| p.proposal)
+    }
+
+    #[test]
+    fn news_about_another_partition_keeps_a_pending_isr_expansion() {
+        // Issue #11: an unrelated metadata update dropped the pending expansion, and the high
+        // watermark passed the joining replica. Kafka applies only the partitions a metadata
+        // delta changes.
+        let (mut b, metadata) = leader_of_two();
+        let out = follower_fetch(&mut b);
+        let asked = out.iter().any(|e| {
+            matches!(e, Effect::Send { msg: Message::AlterPartition(r), .. } if r.new_isr == [0, 1])
+        });
+        assert!(asked, "a caught-up follower is proposed: {out:?}");
+        assert_eq!(pending(&b, 0), Some(1));
+        let mut next = (*metadata).clone();
+        next.version = 2;
+        let t = next.topics.get_mut("t").expect("topic");
+        t.partitions[1].isr = vec![0, 1];
+        t.partitions[1].partition_epoch = 1;
+        b.apply_metadata(Instant::ZERO, Arc::new(next), &mut Vec::new());
+        assert_eq!(pending(&b, 0), Some(1), "t-0 did not change: still pending");
+    }
+
+    #[test]
+    fn a_late_answer_to_an_older_proposal_is_ignored() {
+        let (mut b, _) = leader_of_two();
+        follower_fetch(&mut b);
+        let stale = AlterPartitionResponse {
+            tp: TopicPartition::new("t", 0),
+            proposal: 0,
+            error: ErrorCode::None,
+            isr: vec![0],
+            leader_epoch: 0,
+            partition_epoch: 1,
+        };
+        let input = Input::Message {
+            from: NodeId::Controller,
+            msg: Message::AlterPartitionResponse(stale),
+        };
+        b.handle(Instant::ZERO, input, &mut Vec::new());
+        assert_eq!(pending(&b, 0), Some(1), "proposal 1 is still pending");
+    }
+
+    #[test]
+    fn a_refused_expansion_goes_back_to_the_committed_isr_and_a_stale_one_waits() {
+        let (mut b, _) = leader_of_two();
+        follower_fetch(&mut b);
+        let answer = |error| AlterPartitionResponse {
+            tp: TopicPartition::new("t", 0),
+            proposal: 1,
+            error,
+            isr: vec![0],
+            leader_epoch: 0,
+            partition_epoch: 0,
+        };
+        let input = |error| Input::Message {
+            from: NodeId::Controller,
+            msg: Message::AlterPartitionResponse(answer(error)),
+        };
+        b.handle(
+            Instant::ZERO,
+            input(ErrorCode::InvalidUpdateVersion),
+            &mut Vec::new(),
+        );
+        assert_eq!(
+            pending(&b, 0),
+            Some(1),
+            "newer metadata is on its way: wait"
+        );
+        b.handle(
+            Instant::ZERO,
+            input(ErrorCode::IneligibleReplica),
+            &mut Vec::new(),
+        );
+        assert_eq!(
+            pending(&b, 0),
+            None,
+            "refused outright: back to the committed ISR"
         );
     }
 }

@@ -315,17 +315,21 @@ impl Controller {
             Some(pm) if pm.partition_epoch != request.partition_epoch => {
                 ErrorCode::InvalidUpdateVersion
             }
-            // New members must be live; the leader must stay in its own ISR.
+            // The ISR holds replicas only, and always its leader (Kafka's `validateIsr`).
+            Some(pm)
+                if request.new_isr.iter().any(|r| !pm.replicas.contains(r))
+                    || !request.new_isr.contains(&request.leader) =>
+            {
+                ErrorCode::InvalidRequest
+            }
+            // A member it adds must be live (`ineligibleReplicasForIsr`).
             Some(pm)
                 if request
                     .new_isr
                     .iter()
-                    .any(|r| !pm.replicas.contains(r) || (!pm.isr.contains(r) && !alive(*r))) =>
+                    .any(|r| !pm.isr.contains(r) && !alive(*r)) =>
             {
-                ErrorCode::InvalidUpdateVersion
-            }
-            Some(_) if !request.new_isr.contains(&request.leader) => {
-                ErrorCode::InvalidUpdateVersion
+                ErrorCode::IneligibleReplica
             }
             Some(_) => ErrorCode::None,
         };
@@ -346,6 +350,7 @@ impl Controller {
             .partition(&request.tp.topic, request.tp.partition);
         let response = AlterPartitionResponse {
             tp: request.tp,
+            proposal: request.proposal,
             error,
             isr: pm.map_or_else(Vec::new, |p| p.isr.clone()),
             leader_epoch: pm.map_or(0, |p| p.leader_epoch),

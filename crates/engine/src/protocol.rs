@@ -27,6 +27,10 @@ pub enum ErrorCode {
     UnknownLeaderEpoch,
     /// Controller: the AlterPartition came from a stale leader or partition epoch.
     InvalidUpdateVersion,
+    /// Controller: the proposed ISR adds a broker that may not join (fenced), KIP-903.
+    IneligibleReplica,
+    /// The request itself is malformed (an ISR without its leader, or with a non-replica).
+    InvalidRequest,
     /// Client side: `delivery.timeout.ms` expired (Java's `TimeoutException`).
     DeliveryTimeout,
     /// Client side: no committed offset and `auto.offset.reset=none`.
@@ -63,6 +67,8 @@ impl ErrorCode {
             ErrorCode::FencedLeaderEpoch => 74,
             ErrorCode::UnknownLeaderEpoch => 75,
             ErrorCode::InvalidUpdateVersion => 108,
+            ErrorCode::IneligibleReplica => 107,
+            ErrorCode::InvalidRequest => 42,
             ErrorCode::CoordinatorLoadInProgress => 14,
             ErrorCode::CoordinatorNotAvailable => 15,
             ErrorCode::NotCoordinator => 16,
@@ -95,6 +101,8 @@ impl ErrorCode {
             ErrorCode::FencedLeaderEpoch => "FENCED_LEADER_EPOCH",
             ErrorCode::UnknownLeaderEpoch => "UNKNOWN_LEADER_EPOCH",
             ErrorCode::InvalidUpdateVersion => "INVALID_UPDATE_VERSION",
+            ErrorCode::IneligibleReplica => "INELIGIBLE_REPLICA",
+            ErrorCode::InvalidRequest => "INVALID_REQUEST",
             ErrorCode::DeliveryTimeout => "DELIVERY_TIMEOUT",
             ErrorCode::NoOffsetForPartition => "NO_OFFSET_FOR_PARTITION",
             ErrorCode::CoordinatorLoadInProgress => "COORDINATOR_LOAD_IN_PROGRESS",
@@ -253,11 +261,15 @@ pub struct AlterPartitionRequest {
     pub leader_epoch: u32,
     pub partition_epoch: u32,
     pub new_isr: Vec<u32>,
+    /// Which of the leader's proposals this is; the answer names it again, so a late answer
+    /// to an older proposal is not taken for the newest one's.
+    pub proposal: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AlterPartitionResponse {
     pub tp: TopicPartition,
+    pub proposal: u64,
     pub error: ErrorCode,
     pub isr: Vec<u32>,
     pub leader_epoch: u32,

@@ -11,7 +11,7 @@ use crate::metadata::{PartitionMetadata, TopicConfig};
 use crate::node::Effect;
 use crate::protocol::{AlterPartitionRequest, ErrorCode, Message};
 use crate::record::{Offset, RecordBatch, TopicPartition};
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::trace::NodeId;
 
 /// How many batches of each producer a leader remembers for duplicate detection (§2.3).
@@ -32,14 +32,87 @@ pub(crate) enum SequenceCheck {
     Reject(ErrorCode),
 }
 
-/// A leader's view of one follower (Kafka's `Replica` state).
+/// A leader's view of one follower (Kafka's `Replica.ReplicaState`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FollowerState {
-    /// The follower's log end offset, as its last fetch offset says.
+    /// The follower's log end offset, as its last fetch offset says; unknown until it fetches
+    /// from this leader.
     pub log_end: Option<Offset>,
-    pub(crate) last_caught_up: Instant,
-    pub(crate) last_fetch_leader_end: Offset,
-    pub(crate) last_fetch_time: Instant,
+    /// When the follower last had everything the leader had (`lastCaughtUpTimeMs`); `None` is
+    /// Kafka's 0: never, or reset because the follower is not in the ISR.
+    last_caught_up: Option<Instant>,
+    /// The leader's log end when the follower last fetched (`lastFetchLeaderLogEndOffset`).
+    last_fetch_leader_end: Option<Offset>,
+    last_fetch_time: Option<Instant>,
+}
+
+impl FollowerState {
+    /// A follower of a leader that has just taken over (`resetReplicaState` with
+    /// `isNewLeader`): nothing known but whether it was in the ISR, which counts as caught up.
+    pub(crate) fn new(in_isr: bool, now: Instant) -> FollowerState {
+        FollowerState {
+            log_end: None,
+            last_caught_up: in_isr.then_some(now),
+            last_fetch_leader_end: None,
+            last_fetch_time: None,
+        }
+    }
+
+    /// A new leader epoch of the same leader (`resetReplicaState` without `isNewLeader`): what
+    /// it knows of the follower stays, its catch-up time restarts from the ISR, so that a
+    /// follower no longer in the ISR does not hold the high watermark back.
+    pub(crate) fn reset(&mut self, in_isr: bool, now: Instant) {
+        self.last_caught_up = in_isr.then_some(now);
+    }
+
+    /// Kafka's `ReplicaState.isCaughtUp`: at the leader's log end, or caught up within
+    /// `replica.lag.time.max.ms`.
+    pub fn is_caught_up(&self, leader_end: Offset, now: Instant, lag_max: Duration) -> bool {
+        self.log_end == Some(leader_end)
+            || self
+                .last_caught_up
+                .is_some_and(|t| now.saturating_since(t) <= lag_max)
+    }
+
+    /// Kafka's `updateFetchState` (§3.3) on a follower fetch at `fetch_offset`: caught up now
+    /// if it fetched from the leader's log end, or as of its previous fetch if it reached the
+    /// log end the leader had then.
+    pub(crate) fn on_fetch(&mut self, fetch_offset: Offset, leader_end: Offset, now: Instant) {
+        let caught_up = if fetch_offset >= leader_end {
+            Some(now)
+        } else if self
+            .last_fetch_leader_end
+            .is_some_and(|end| fetch_offset >= end)
+        {
+            self.last_fetch_time
+        } else {
+            None
+        };
+        self.last_caught_up = self.last_caught_up.max(caught_up);
+        self.last_fetch_leader_end = self.last_fetch_leader_end.max(Some(leader_end));
+        self.last_fetch_time = Some(now);
+        self.log_end = Some(fetch_offset);
+    }
+}
+
+/// What a new partition state did to this broker's role in the partition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RoleChange {
+    BecameLeader,
+    NewLeaderEpoch,
+    StillLeads,
+    StoppedLeading,
+    Follows,
+}
+
+/// An ISR change the leader asked the controller for and has not heard back about (Kafka's
+/// `PendingExpandIsr` and `PendingShrinkIsr`). Until it is settled the leader counts the
+/// proposed members too (the maximal ISR, KIP-497) and proposes nothing else.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PendingIsr {
+    pub(crate) isr: Vec<u32>,
+    /// Matches the controller's answer to this proposal and not to an older one.
+    pub(crate) proposal: u64,
 }
 
 /// One replica of one partition on this broker.
@@ -58,8 +131,8 @@ pub struct Replica {
     pub epochs: Vec<(u32, Offset)>,
     /// As leader: the followers' state.
     pub followers: BTreeMap<u32, FollowerState>,
-    /// An AlterPartition is in flight: with its proposed ISR.
-    pub(crate) isr_change_in_flight: Option<Vec<u32>>,
+    /// As leader: the ISR change in flight.
+    pub(crate) pending_isr: Option<PendingIsr>,
     producers: BTreeMap<i64, ProducerStateEntry>,
 }
 
@@ -77,9 +150,64 @@ impl Replica {
             config,
             epochs: Vec::new(),
             followers: BTreeMap::new(),
-            isr_change_in_flight: None,
+            pending_isr: None,
             producers: BTreeMap::new(),
         }
+    }
+
+    /// Applies the controller's state of this partition, as Kafka's `Partition.makeLeader` and
+    /// `makeFollower` do: the ISR as committed (a pending change is dropped), the leader and
+    /// its epoch. A new leader knows nothing of its followers yet; a new epoch of the same
+    /// leader restarts their catch-up times; a new epoch starts at the leader's log end.
+    /// Returns `None`, changing nothing, for a state older than the replica's.
+    pub(crate) fn apply_partition_state(
+        &mut self,
+        me: u32,
+        pm: &PartitionMetadata,
+        now: Instant,
+    ) -> Option<RoleChange> {
+        if pm.partition_epoch < self.partition_epoch {
+            return None;
+        }
+        let was_leader = self.is_leader(me);
+        let new_leader_epoch = pm.leader_epoch > self.leader_epoch;
+        self.replicas = pm.replicas.clone();
+        self.isr = pm.isr.clone();
+        self.partition_epoch = pm.partition_epoch;
+        self.pending_isr = None;
+        self.leader_epoch = pm.leader_epoch;
+        self.leader = pm.leader;
+        if !self.is_leader(me) {
+            self.followers.clear();
+            return Some(match was_leader {
+                true => RoleChange::StoppedLeading,
+                false => RoleChange::Follows,
+            });
+        }
+        if new_leader_epoch || !was_leader {
+            let leo = self.log.log_end();
+            if self.epochs.last().is_none_or(|&(e, _)| pm.leader_epoch > e) {
+                self.epochs.push((pm.leader_epoch, leo));
+            }
+        }
+        for &r in pm.replicas.iter().filter(|&&r| r != me) {
+            let in_isr = pm.isr.contains(&r);
+            match self.followers.get_mut(&r) {
+                Some(f) if was_leader => {
+                    if new_leader_epoch {
+                        f.reset(in_isr, now);
+                    }
+                }
+                _ => {
+                    self.followers.insert(r, FollowerState::new(in_isr, now));
+                }
+            }
+        }
+        Some(match (was_leader, new_leader_epoch) {
+            (false, _) => RoleChange::BecameLeader,
+            (true, true) => RoleChange::NewLeaderEpoch,
+            (true, false) => RoleChange::StillLeads,
+        })
     }
 
     pub fn is_leader(&self, me: u32) -> bool {
@@ -152,36 +280,57 @@ impl Replica {
         (self.config.min_insync_replicas as usize).min(self.replicas.len())
     }
 
-    /// The ISR the leader acts on: the committed one plus any addition in flight (KIP-497).
-    pub(crate) fn maximal_isr(&self) -> Vec<u32> {
-        let mut isr = self.isr.clone();
-        if let Some(proposed) = &self.isr_change_in_flight {
-            for r in proposed {
-                if !isr.contains(r) {
-                    isr.push(*r);
-                }
-            }
-        }
-        isr
+    /// Whether `replica` is in the ISR the leader acts on: the committed one plus any addition
+    /// in flight (the maximal ISR, KIP-497).
+    pub(crate) fn in_maximal_isr(&self, replica: u32) -> bool {
+        self.isr.contains(&replica)
+            || self
+                .pending_isr
+                .as_ref()
+                .is_some_and(|p| p.isr.contains(&replica))
     }
 
-    /// The leader's high watermark rule (§3.2): the smallest log end offset in the maximal ISR,
-    /// frozen while the ISR is below the effective `min.insync.replicas`, never moving back.
-    pub(crate) fn next_high_watermark(&self, me: u32) -> Offset {
-        let isr = self.maximal_isr();
+    /// The leader's high watermark rule (§3.2, Kafka's `Partition.maybeIncrementLeaderHW`): the
+    /// smallest log end offset among the leader, the maximal ISR and every follower that is
+    /// caught up and eligible to join it (`shouldWaitForReplicaToJoinIsr`, so a follower that
+    /// has caught up is not outrun and can rejoin); frozen while the ISR is below the effective
+    /// `min.insync.replicas`; never moving back. `eligible` says whether a broker may join an
+    /// ISR (registered and not fenced, as this broker's metadata says).
+    pub(crate) fn next_high_watermark(
+        &self,
+        me: u32,
+        now: Instant,
+        lag_max: Duration,
+        eligible: impl Fn(u32) -> bool,
+    ) -> Offset {
         if self.isr.len() < self.effective_min_isr() {
             return self.high_watermark;
         }
-        let mut hw = self.log.log_end();
-        for r in isr.iter().filter(|&&r| r != me) {
-            let leo = self
-                .followers
-                .get(r)
-                .and_then(|f| f.log_end)
-                .unwrap_or(Offset(0));
-            hw = hw.min(leo);
+        let leader_end = self.log.log_end();
+        let mut hw = leader_end;
+        for &r in self.replicas.iter().filter(|&&r| r != me) {
+            let state = self.followers.get(&r);
+            let leo = state.and_then(|f| f.log_end).unwrap_or(Offset(0));
+            if leo >= hw {
+                continue;
+            }
+            let waits_to_join =
+                || state.is_some_and(|f| f.is_caught_up(leader_end, now, lag_max)) && eligible(r);
+            if self.in_maximal_isr(r) || waits_to_join() {
+                hw = leo;
+            }
         }
         hw.max(self.high_watermark)
+    }
+
+    /// Kafka's `isFollowerInSync` for ISR expansion (§3.3): the follower has reached the high
+    /// watermark and the start of the leader's epoch.
+    pub(crate) fn may_join_isr(&self, follower: u32) -> bool {
+        let Some(leo) = self.followers.get(&follower).and_then(|f| f.log_end) else {
+            return false;
+        };
+        let epoch_start = self.epochs.last().map_or(Offset(0), |&(_, s)| s);
+        leo >= self.high_watermark && leo >= epoch_start
     }
 
     /// Appends a batch the leader already stamped, keeping the epoch cache.
@@ -255,12 +404,13 @@ impl Replica {
 }
 
 /// Asks the controller for a new ISR (AlterPartition); one change is in flight at a time, and
-/// until it is answered the leader counts the proposed members too (the maximal ISR).
+/// until it is settled the leader counts the proposed members too (the maximal ISR).
 pub(crate) fn propose_isr(
     r: &mut Replica,
     tp: &TopicPartition,
     me: u32,
     isr: Vec<u32>,
+    proposal: u64,
     out: &mut Vec<Effect>,
 ) {
     let request = AlterPartitionRequest {
@@ -269,27 +419,160 @@ pub(crate) fn propose_isr(
         leader_epoch: r.leader_epoch,
         partition_epoch: r.partition_epoch,
         new_isr: isr.clone(),
+        proposal,
     };
-    r.isr_change_in_flight = Some(isr);
+    r.pending_isr = Some(PendingIsr { isr, proposal });
     out.push(Effect::Send {
         to: NodeId::Controller,
         msg: Message::AlterPartition(request),
     });
 }
 
-/// Kafka's `lastCaughtUpTimeMs` rule (§3.3) on a follower fetch at `fetch_offset`.
-pub(crate) fn update_follower(
-    state: &mut FollowerState,
-    fetch_offset: Offset,
-    leader_end: Offset,
-    now: Instant,
-) {
-    if fetch_offset >= leader_end {
-        state.last_caught_up = now;
-    } else if fetch_offset >= state.last_fetch_leader_end {
-        state.last_caught_up = state.last_caught_up.max(state.last_fetch_time);
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::SegmentPolicy;
+    use crate::record::test_batch;
+
+    const LAG_MAX: Duration = Duration(30_000_000);
+
+    /// Broker 0 leads a partition on brokers 0, 1, 2 with ISR `isr`, its log holding `leo`
+    /// records, min.insync.replicas 1.
+    fn leader(isr: &[u32], leo: u64) -> Replica {
+        let pm = PartitionMetadata {
+            partition_epoch: 0,
+            replicas: vec![0, 1, 2],
+            leader: Some(0),
+            leader_epoch: 0,
+            isr: isr.to_vec(),
+        };
+        let policy = SegmentPolicy {
+            segment_bytes: u64::MAX,
+            segment_ms: u64::MAX,
+        };
+        let mut log = PartitionLog::new(policy, Instant::ZERO);
+        log.append(test_batch(Offset(0), 0, leo, 100), Instant::ZERO);
+        let mut r = Replica::new(log, &pm, TopicConfig::defaults());
+        r.apply_partition_state(0, &pm, Instant::ZERO);
+        r
     }
-    state.last_fetch_leader_end = leader_end;
-    state.last_fetch_time = now;
-    state.log_end = Some(fetch_offset);
+
+    fn fetch(r: &mut Replica, follower: u32, offset: u64, now: Instant) {
+        let end = r.log.log_end();
+        let state = r.followers.get_mut(&follower).expect("a follower");
+        state.on_fetch(Offset(offset), end, now);
+    }
+
+    fn hw(r: &Replica, now: Instant) -> Offset {
+        r.next_high_watermark(0, now, LAG_MAX, |_| true)
+    }
+
+    #[test]
+    fn the_high_watermark_is_the_smallest_log_end_of_the_isr() {
+        let mut r = leader(&[0, 1, 2], 10);
+        fetch(&mut r, 1, 10, Instant::ZERO);
+        fetch(&mut r, 2, 7, Instant::ZERO);
+        assert_eq!(hw(&r, Instant::ZERO), Offset(7));
+        fetch(&mut r, 2, 10, Instant::ZERO);
+        assert_eq!(hw(&r, Instant::ZERO), Offset(10));
+    }
+
+    #[test]
+    fn a_replica_being_added_counts_until_the_controller_answers() {
+        // KIP-497's maximal ISR: the follower's log end bounds the high watermark from the
+        // moment the leader proposes it, not from the moment the controller agrees.
+        let mut r = leader(&[0], 10);
+        let t = Instant::from_millis(60_000);
+        fetch(&mut r, 1, 6, t);
+        r.high_watermark = Offset(6);
+        r.pending_isr = Some(PendingIsr {
+            isr: vec![0, 1],
+            proposal: 1,
+        });
+        assert_eq!(hw(&r, t), Offset(6));
+        r.pending_isr = None;
+        assert_eq!(
+            hw(&r, t),
+            Offset(10),
+            "without the proposal, a lagging non-member does not count"
+        );
+    }
+
+    #[test]
+    fn a_caught_up_follower_that_may_join_holds_the_high_watermark_back() {
+        // Kafka's shouldWaitForReplicaToJoinIsr: once caught up, the follower is not outrun,
+        // so it reaches the high watermark and can rejoin.
+        let mut r = leader(&[0], 10);
+        let t = Instant::from_millis(60_000);
+        fetch(&mut r, 1, 10, t);
+        r.log.append(test_batch(Offset(10), 10, 5, 100), t);
+        assert_eq!(hw(&r, t), Offset(10), "caught up a moment ago: waited for");
+        assert!(r.may_join_isr(1));
+        assert_eq!(
+            r.next_high_watermark(0, t, LAG_MAX, |b| b != 1),
+            Offset(15),
+            "a fenced broker is not waited for"
+        );
+        let later = t + LAG_MAX + Duration::from_millis(1);
+        assert_eq!(
+            hw(&r, later),
+            Offset(15),
+            "no longer caught up: not waited for"
+        );
+    }
+
+    #[test]
+    fn a_new_leader_epoch_stops_waiting_for_followers_outside_the_isr() {
+        // resetReplicaState: after a new epoch of the same leader, only ISR members count as
+        // caught up.
+        let mut r = leader(&[0, 1], 10);
+        let t = Instant::from_millis(60_000);
+        fetch(&mut r, 2, 10, t);
+        r.log.append(test_batch(Offset(10), 10, 5, 100), t);
+        fetch(&mut r, 1, 15, t);
+        assert_eq!(
+            hw(&r, t),
+            Offset(10),
+            "follower 2 caught up at 10: waited for"
+        );
+        let pm = PartitionMetadata {
+            partition_epoch: 1,
+            replicas: vec![0, 1, 2],
+            leader: Some(0),
+            leader_epoch: 1,
+            isr: vec![0, 1],
+        };
+        assert_eq!(
+            r.apply_partition_state(0, &pm, t),
+            Some(RoleChange::NewLeaderEpoch)
+        );
+        assert_eq!(hw(&r, t), Offset(15));
+    }
+
+    #[test]
+    fn the_high_watermark_stays_while_the_isr_is_below_min_insync_replicas() {
+        let mut r = leader(&[0], 10);
+        r.config.min_insync_replicas = 2;
+        assert_eq!(hw(&r, Instant::ZERO), Offset(0));
+    }
+
+    #[test]
+    fn an_older_partition_state_changes_nothing() {
+        let mut r = leader(&[0, 1, 2], 10);
+        let newer = PartitionMetadata {
+            partition_epoch: 3,
+            replicas: vec![0, 1, 2],
+            leader: Some(0),
+            leader_epoch: 0,
+            isr: vec![0, 1],
+        };
+        r.apply_partition_state(0, &newer, Instant::ZERO);
+        let older = PartitionMetadata {
+            partition_epoch: 2,
+            isr: vec![0],
+            ..newer
+        };
+        assert_eq!(r.apply_partition_state(0, &older, Instant::ZERO), None);
+        assert_eq!(r.isr, vec![0, 1]);
+    }
 }

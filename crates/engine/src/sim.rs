@@ -297,6 +297,30 @@ pub struct Sim {
     trace: Trace,
     ledger: Ledger,
     effects: Vec<Effect>,
+    /// What the latest step may have changed, and what it acknowledged (for the checker).
+    touched: Touched,
+    step_acks: Vec<AckedBatch>,
+    acked_batches: u64,
+}
+
+/// What a step may have changed: one node's state (nodes only change themselves), or anything
+/// (a command, or a change made outside the event loop).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Touched {
+    Everything,
+    Node(NodeId),
+    Nothing,
+}
+
+/// A batch a producer saw acknowledged in the latest step.
+#[derive(Clone, Debug)]
+pub struct AckedBatch {
+    /// Counts acknowledged batches over the whole run, so a reader never takes one twice.
+    pub n: u64,
+    pub producer: u32,
+    pub tp: TopicPartition,
+    pub base_offset: Option<Offset>,
+    pub records: Arc<Vec<crate::record::Record>>,
 }
 
 impl Sim {
@@ -346,6 +370,9 @@ impl Sim {
             group_events: std::collections::VecDeque::new(),
             ledger: Ledger::new(),
             effects: Vec::new(),
+            touched: Touched::Everything,
+            step_acks: Vec::new(),
+            acked_batches: 0,
         };
         sim.with_node(NodeId::Controller, |node, now, out| {
             if let NodeRef::Controller(c) = node {
@@ -386,6 +413,11 @@ impl Sim {
         self.brokers.iter().map(|s| (&s.broker, s.up))
     }
 
+    /// One broker and whether its process is up.
+    pub fn broker(&self, id: u32) -> Option<(&Broker, bool)> {
+        self.brokers.get(id as usize).map(|s| (&s.broker, s.up))
+    }
+
     fn start_broker(&mut self, id: u32) {
         let incarnation = self.brokers[id as usize].incarnation;
         self.with_node(NodeId::Broker(id), |node, now, out| {
@@ -417,6 +449,12 @@ impl Sim {
         assert!(at >= self.now, "time never goes backwards");
         self.now = at;
         self.events_processed += 1;
+        self.step_acks.clear();
+        self.touched = match &event {
+            Event::Deliver { to, .. } | Event::Disconnect { to, .. } => Touched::Node(*to),
+            Event::Timer { node, .. } => Touched::Node(*node),
+            Event::Command(_) => Touched::Everything,
+        };
         self.dispatch(event);
         if self.now >= self.next_lag_sample {
             self.sample_lag();
@@ -511,7 +549,10 @@ impl Sim {
                 }
                 if let NodeId::Broker(b) = to {
                     let slot = &self.brokers[b as usize];
-                    if !slot.up || slot.incarnation != incarnation {
+                    // A restarted broker opens its listeners once it has the controller's
+                    // metadata; until then only the controller reaches it.
+                    let listening = slot.broker.is_serving() || from == NodeId::Controller;
+                    if !slot.up || slot.incarnation != incarnation || !listening {
                         // Connection refused or reset: the sender learns after a round trip.
                         if slot.incarnation == incarnation {
                             let at = self.net.delivery_time(self.now, to, from);
@@ -634,7 +675,25 @@ impl Sim {
                     }
                     self.record(kind)
                 }
-                Effect::Observe(observation) => self.ledger.observe(observation),
+                Effect::Observe(observation) => {
+                    if let crate::ledger::Observation::Acked {
+                        producer,
+                        tp,
+                        base_offset,
+                        records,
+                    } = &observation
+                    {
+                        self.acked_batches += 1;
+                        self.step_acks.push(AckedBatch {
+                            n: self.acked_batches,
+                            producer: *producer,
+                            tp: tp.clone(),
+                            base_offset: *base_offset,
+                            records: records.clone(),
+                        });
+                    }
+                    self.ledger.observe(observation)
+                }
             }
         }
     }
@@ -922,6 +981,7 @@ impl Sim {
     /// Applies a command now, or says why not (and changes nothing).
     pub fn apply(&mut self, command: Command) -> Result<(), CommandError> {
         self.validate(&command)?;
+        self.touched = Touched::Everything;
         match command {
             Command::CreateTopic {
                 name,
@@ -1502,6 +1562,21 @@ impl Sim {
     /// The producers, for the invariant checker.
     pub fn producers(&self) -> impl Iterator<Item = &Producer> {
         self.producers.iter().flatten()
+    }
+
+    /// The producer with this index, if it still exists.
+    pub fn producer(&self, index: u32) -> Option<&Producer> {
+        self.producers.get(index as usize).and_then(Option::as_ref)
+    }
+
+    /// What the latest step may have changed (the checker looks only there).
+    pub fn touched(&self) -> Touched {
+        self.touched
+    }
+
+    /// The batches producers saw acknowledged in the latest step.
+    pub fn step_acks(&self) -> &[AckedBatch] {
+        &self.step_acks
     }
 
     /// How many seeks and offset resets happened (committed offsets may go back after one).

@@ -510,3 +510,35 @@ fn round_robin_partitioner_cycles_through_partitions() {
         "keys are ignored; the counter walks the partitions"
     );
 }
+
+#[test]
+fn a_restarted_broker_serves_nothing_until_it_has_the_controllers_metadata() {
+    // Its leadership and ISR knowledge died with the process: a KRaft broker catches up with
+    // the metadata log before it opens its listeners, so it never acts on what it knew before
+    // the crash (a zombie leader could acknowledge writes another leader then truncates).
+    let mut run = Run::new(5, 3, 3);
+    run.producer("p", 200, 100_000, KeyMode::Unique, &[]);
+    run.run_ms(5_000);
+    run.sim
+        .apply(Command::CrashBroker { broker: 1 })
+        .expect("crash");
+    run.run_ms(15_000);
+    run.sim
+        .apply(Command::RestartBroker { broker: 1 })
+        .expect("restart");
+    let (broker, up) = run.sim.broker(1).expect("broker 1");
+    assert!(up && !broker.is_serving(), "up, but not listening yet");
+    assert!(
+        broker.replicas().values().all(|r| r.leader.is_none()),
+        "it knows no leader"
+    );
+    // One round trip to the controller (0.5 ms each way) later, it serves again.
+    run.run_ms(15_002);
+    let (broker, _) = run.sim.broker(1).expect("broker 1");
+    assert!(broker.is_serving());
+    let md = run.sim.metadata();
+    for (tp, r) in broker.replicas() {
+        let pm = md.partition(&tp.topic, tp.partition).expect("partition");
+        assert_eq!(r.leader, pm.leader, "{tp}: the controller's leader");
+    }
+}
