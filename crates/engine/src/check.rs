@@ -2,17 +2,26 @@
 //! faults (reference §9, the TLA+ model's `LeaderInIsr` and `StrongIsr`, plus ours).
 //! A violation names the invariant, the time and what was seen; the caller adds the seed and
 //! the command that replays it.
+//!
+//! The checker is incremental, so that a swarm can afford it after every step: a node changes
+//! only its own state, so after a step it looks only at what the node that handled the event
+//! holds (every partition after a command or a controller step), and at the batches the step
+//! acknowledged.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use std::sync::Arc;
 
+use crate::broker::Replica;
 use crate::consumer::{AppState, MemberState};
 use crate::group::coordinator::{GroupState, OFFSETS_TOPIC};
-use crate::record::{Offset, TopicPartition};
-use crate::sim::Sim;
+use crate::metadata::{ClusterMetadata, PartitionMetadata};
+use crate::protocol::Acks;
+use crate::record::{Offset, Record, TopicPartition};
+use crate::sim::{Sim, Touched};
 use crate::time::Instant;
+use crate::trace::NodeId;
 
 /// A broken invariant.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,19 +49,70 @@ impl fmt::Display for Violation {
     }
 }
 
+/// What the checker remembers of one partition across steps.
+#[derive(Clone, Debug, Default)]
+struct Watch {
+    latest_epoch: u32,
+    /// Which broker claimed to lead each epoch, by epoch.
+    leaders: BTreeMap<u32, u32>,
+    /// Per ISR member: offsets below this were already compared with the leader's log.
+    verified: BTreeMap<u32, Offset>,
+    /// The highest high watermark any replica has exposed so far.
+    max_hw: Offset,
+    /// Acknowledged batches the settings promise never to lose: (base offset, records).
+    acked: Vec<(Offset, Arc<Vec<Record>>)>,
+    /// One past the highest acknowledged offset of those batches.
+    acked_end: Offset,
+    /// The leader and leader epoch `acked` was last verified against in full.
+    verified_leader: Option<(u32, u32)>,
+}
+
 /// Remembers what it needs across steps (leaders seen per epoch, what was already verified).
 #[derive(Clone, Debug, Default)]
 pub struct Checker {
-    leaders_by_epoch: BTreeMap<(TopicPartition, u32), u32>,
-    latest_epoch: BTreeMap<TopicPartition, u32>,
-    /// Per (partition, ISR member): offsets below this were already compared with the leader.
-    verified: BTreeMap<(TopicPartition, u32), Offset>,
-    /// Per (group, partition): the committed offset last seen.
-    committed: BTreeMap<(Arc<str>, TopicPartition), Offset>,
-    /// Per partition: the highest high watermark any replica has exposed so far.
-    max_hw: BTreeMap<TopicPartition, Offset>,
+    partitions: BTreeMap<TopicPartition, Watch>,
+    /// Per group and partition: the committed offset last seen.
+    committed: BTreeMap<Arc<str>, BTreeMap<TopicPartition, Offset>>,
+    /// The brokers coordinating some group, as of the last controller step: another broker's
+    /// step cannot change a group.
+    coordinators: Vec<u32>,
     /// `Sim::rewinds()` when last checked: seeks and resets may move commits back.
     rewinds: u64,
+    /// The last acknowledged batch taken from the simulation (`AckedBatch::n`).
+    acks_seen: u64,
+    /// Per broker: its replicas as last checked, in the order the broker keeps them, so a
+    /// step of that broker rechecks only the partitions it changed.
+    seen: Vec<Vec<(TopicPartition, Fingerprint)>>,
+}
+
+/// What the invariants read of one replica; any change to it (or to the controller's state)
+/// gets its partition checked again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Fingerprint {
+    high_watermark: Offset,
+    log_start: Offset,
+    log_end: Offset,
+    /// The newest record: a truncation and an append in one step still differ here.
+    newest: Option<crate::record::RecordId>,
+    leader: Option<u32>,
+    leader_epoch: u32,
+}
+
+impl Fingerprint {
+    fn of(r: &Replica) -> Fingerprint {
+        Fingerprint {
+            high_watermark: r.high_watermark,
+            log_start: r.log.log_start(),
+            log_end: r.log.log_end(),
+            newest: r
+                .log
+                .last_batch()
+                .and_then(|b| b.records.last())
+                .map(|rec| rec.id),
+            leader: r.leader,
+            leader_epoch: r.leader_epoch,
+        }
+    }
 }
 
 impl Checker {
@@ -60,114 +120,229 @@ impl Checker {
         Checker::default()
     }
 
-    /// Checks every invariant against the simulation's current state.
+    /// Checks every invariant against the simulation's current state. Call it after every step
+    /// (it reads what the step touched, `Sim::touched`).
     pub fn check(&mut self, sim: &Sim) -> Result<(), Violation> {
-        let at = sim.now();
-        let fail = |invariant, detail: String| violated(invariant, at, detail);
+        self.take_acks(sim)?;
         let metadata = sim.metadata();
-        let brokers: Vec<_> = sim.brokers().collect();
-        for topic in metadata.topics.values() {
-            for (p, pm) in topic.partitions.iter().enumerate() {
-                let tp = TopicPartition {
-                    topic: topic.name.clone(),
-                    partition: p as u32,
-                };
-                // LeaderInIsr: the controller's leader is a member of the controller's ISR.
-                if let Some(l) = pm.leader {
-                    if !pm.isr.contains(&l) {
-                        return fail(
-                            "LeaderInIsr",
-                            format!("{tp}: leader {l} is not in ISR {:?}", pm.isr),
-                        );
+        match sim.touched() {
+            Touched::Everything | Touched::Node(NodeId::Controller) => {
+                self.partitions
+                    .retain(|tp, _| metadata.topics.contains_key(&tp.topic));
+                self.seen.clear();
+                for topic in metadata.topics.values() {
+                    for (p, pm) in topic.partitions.iter().enumerate() {
+                        let tp = TopicPartition {
+                            topic: topic.name.clone(),
+                            partition: p as u32,
+                        };
+                        self.check_partition(sim, &tp, pm)?;
                     }
                 }
-                // Leader epochs only grow.
-                let last = self
-                    .latest_epoch
-                    .entry(tp.clone())
-                    .or_insert(pm.leader_epoch);
-                if pm.leader_epoch < *last {
-                    return fail(
-                        "EpochMonotonic",
-                        format!("{tp}: leader epoch went from {last} to {}", pm.leader_epoch),
-                    );
-                }
-                *last = pm.leader_epoch;
-                // At most one leader per partition per epoch, among brokers that think they lead.
-                for (b, up) in &brokers {
-                    let Some(r) = b.replica(&tp).filter(|r| *up && r.is_leader(b.id)) else {
-                        continue;
-                    };
-                    let claimed = self
-                        .leaders_by_epoch
-                        .entry((tp.clone(), r.leader_epoch))
-                        .or_insert(b.id);
-                    if *claimed != b.id {
-                        return fail(
-                            "OneLeaderPerEpoch",
-                            format!(
-                                "{tp}: brokers {claimed} and {} both led epoch {}",
-                                b.id, r.leader_epoch
-                            ),
-                        );
+            }
+            Touched::Node(NodeId::Broker(b)) => {
+                for tp in self.changed_replicas(sim, b) {
+                    if let Some(pm) = metadata.partition(&tp.topic, tp.partition) {
+                        self.check_partition(sim, &tp, pm)?;
                     }
                 }
-                let Some(leader) = pm.leader else { continue };
-                let Some((lb, true)) = brokers
-                    .iter()
-                    .find(|(b, _)| b.id == leader)
-                    .map(|(b, up)| (*b, *up))
-                else {
-                    continue;
-                };
-                let Some(lr) = lb.replica(&tp) else { continue };
-                if !lr.is_leader(leader) || lr.leader_epoch != pm.leader_epoch {
-                    continue; // The new leader has not heard yet.
+            }
+            Touched::Node(_) | Touched::Nothing => {}
+        }
+        let groups_may_change = match sim.touched() {
+            Touched::Everything | Touched::Node(NodeId::Controller) => {
+                self.coordinators = coordinators(sim);
+                true
+            }
+            Touched::Node(NodeId::Consumer(_)) => true,
+            Touched::Node(NodeId::Broker(b)) => self.coordinators.contains(&b),
+            Touched::Node(NodeId::Producer(_)) | Touched::Nothing => false,
+        };
+        if groups_may_change {
+            self.check_groups(sim)?;
+        }
+        Ok(())
+    }
+
+    /// The partitions whose replica on broker `b` changed since the last check.
+    fn changed_replicas(&mut self, sim: &Sim, b: u32) -> Vec<TopicPartition> {
+        let Some((broker, _)) = sim.broker(b) else {
+            return Vec::new();
+        };
+        if self.seen.len() <= b as usize {
+            self.seen.resize(b as usize + 1, Vec::new());
+        }
+        let seen = &mut self.seen[b as usize];
+        let aligned = seen.len() == broker.replicas().len();
+        if !aligned {
+            seen.clear();
+        }
+        let mut changed = Vec::new();
+        for (i, (tp, r)) in broker.replicas().iter().enumerate() {
+            let now = Fingerprint::of(r);
+            match seen.get_mut(i) {
+                Some((was_tp, was))
+                    if Arc::ptr_eq(&was_tp.topic, &tp.topic)
+                        && was_tp.partition == tp.partition =>
+                {
+                    if *was != now {
+                        *was = now;
+                        changed.push(tp.clone());
+                    }
                 }
-                let hw = lr.high_watermark;
-                for &member in &pm.isr {
-                    let Some((mb, _)) = brokers.iter().find(|(b, _)| b.id == member) else {
-                        continue;
-                    };
-                    let Some(mr) = mb.replica(&tp) else { continue };
-                    // HighWatermark ≤ LEO of every ISR member.
-                    if hw > mr.log.log_end() {
-                        return fail(
-                            "HighWatermarkBelowIsrLeo",
-                            format!("{tp}: HW {hw} on leader {leader} above LEO {} of ISR member {member}", mr.log.log_end()),
-                        );
-                    }
-                    if member == leader {
-                        continue;
-                    }
-                    // StrongIsr: below the HW, every ISR member holds exactly the leader's records.
-                    let from = self
-                        .verified
-                        .get(&(tp.clone(), member))
-                        .copied()
-                        .unwrap_or(Offset(0));
-                    let start = from.max(lr.log.log_start()).max(mr.log.log_start());
-                    for o in start.0..hw.0 {
-                        let a = lr.log.record_at(Offset(o)).map(|r| r.id);
-                        let b = mr.log.record_at(Offset(o)).map(|r| r.id);
-                        if a != b {
-                            return fail(
-                                "StrongIsr",
-                                format!("{tp} offset {o}: leader {leader} has {a:?}, ISR member {member} has {b:?}"),
-                            );
-                        }
-                    }
-                    self.verified.insert((tp.clone(), member), hw.max(from));
+                Some(slot) => {
+                    *slot = (tp.clone(), now);
+                    changed.push(tp.clone());
+                }
+                None => {
+                    seen.push((tp.clone(), now));
+                    changed.push(tp.clone());
                 }
             }
         }
-        self.check_groups(sim)?;
-        // A member that left and rejoined the ISR is compared again from the start.
-        self.verified.retain(|(tp, m), _| {
-            metadata
-                .partition(&tp.topic, tp.partition)
-                .is_some_and(|pm| pm.isr.contains(m))
-        });
+        changed
+    }
+
+    /// Takes the batches acknowledged since the last check; those the settings promise never
+    /// to lose are verified against the partition's log now and remembered.
+    fn take_acks(&mut self, sim: &Sim) -> Result<(), Violation> {
+        for ack in sim.step_acks() {
+            if ack.n <= self.acks_seen {
+                continue;
+            }
+            self.acks_seen = ack.n;
+            let Some(base) = ack.base_offset else {
+                continue;
+            };
+            if !promises_no_loss_for(sim, ack.producer, &ack.tp) {
+                continue;
+            }
+            let watch = self.partitions.entry(ack.tp.clone()).or_default();
+            watch.acked.push((base, ack.records.clone()));
+            let end = Offset(base.0 + ack.records.len() as u64);
+            watch.acked_end = watch.acked_end.max(end);
+            let Some(pm) = sim.metadata().partition(&ack.tp.topic, ack.tp.partition) else {
+                continue;
+            };
+            if let Some((leader, log)) = authoritative(sim, &ack.tp, pm) {
+                if let Some(detail) = missing(log, base, &ack.records) {
+                    return violated(
+                        "NoAcknowledgedRecordLost",
+                        sim.now(),
+                        format!(
+                            "{}: acknowledged {detail} is not in leader {leader}'s log",
+                            ack.tp
+                        ),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The replication invariants of one partition.
+    fn check_partition(
+        &mut self,
+        sim: &Sim,
+        tp: &TopicPartition,
+        pm: &PartitionMetadata,
+    ) -> Result<(), Violation> {
+        let at = sim.now();
+        let fail = |invariant, detail: String| violated(invariant, at, detail);
+        let watch = self.partitions.entry(tp.clone()).or_default();
+        // LeaderInIsr: the controller's leader is a member of the controller's ISR.
+        if let Some(l) = pm.leader {
+            if !pm.isr.contains(&l) {
+                return fail(
+                    "LeaderInIsr",
+                    format!("{tp}: leader {l} is not in ISR {:?}", pm.isr),
+                );
+            }
+        }
+        // Leader epochs only grow.
+        if pm.leader_epoch < watch.latest_epoch {
+            return fail(
+                "EpochMonotonic",
+                format!(
+                    "{tp}: leader epoch went from {} to {}",
+                    watch.latest_epoch, pm.leader_epoch
+                ),
+            );
+        }
+        watch.latest_epoch = pm.leader_epoch;
+        let replica_of = |b: u32| -> Option<(bool, &Replica)> {
+            let (broker, up) = sim.broker(b)?;
+            broker.replica(tp).map(|r| (up, r))
+        };
+        for &b in &pm.replicas {
+            let Some((up, r)) = replica_of(b) else {
+                continue;
+            };
+            watch.max_hw = watch.max_hw.max(r.high_watermark);
+            // At most one leader per partition per epoch, among brokers that think they lead.
+            if !up || !r.is_leader(b) {
+                continue;
+            }
+            let claimed = *watch.leaders.entry(r.leader_epoch).or_insert(b);
+            if claimed != b {
+                return fail(
+                    "OneLeaderPerEpoch",
+                    format!(
+                        "{tp}: brokers {claimed} and {b} both led epoch {}",
+                        r.leader_epoch
+                    ),
+                );
+            }
+        }
+        // The member that left the ISR is compared again from the start if it comes back.
+        watch.verified.retain(|m, _| pm.isr.contains(m));
+        if let Some(detail) = lost_acknowledged(sim, tp, pm, watch) {
+            return fail("NoAcknowledgedRecordLost", detail);
+        }
+        let Some(leader) = pm.leader else {
+            return Ok(());
+        };
+        let Some((true, lr)) = replica_of(leader) else {
+            return Ok(());
+        };
+        if !lr.is_leader(leader) || lr.leader_epoch != pm.leader_epoch {
+            return Ok(()); // The new leader has not heard yet.
+        }
+        let hw = lr.high_watermark;
+        for &member in &pm.isr {
+            let Some((_, mr)) = replica_of(member) else {
+                continue;
+            };
+            // HighWatermark ≤ LEO of every ISR member.
+            if hw > mr.log.log_end() {
+                return fail(
+                    "HighWatermarkBelowIsrLeo",
+                    format!(
+                        "{tp}: HW {hw} on leader {leader} above LEO {} of ISR member {member}",
+                        mr.log.log_end()
+                    ),
+                );
+            }
+            if member == leader {
+                continue;
+            }
+            // StrongIsr: below the HW, every ISR member holds exactly the leader's records.
+            let from = watch.verified.get(&member).copied().unwrap_or(Offset(0));
+            let start = from.max(lr.log.log_start()).max(mr.log.log_start());
+            for o in start.0..hw.0 {
+                let a = lr.log.record_at(Offset(o)).map(|r| r.id);
+                let b = mr.log.record_at(Offset(o)).map(|r| r.id);
+                if a != b {
+                    return fail(
+                        "StrongIsr",
+                        format!(
+                            "{tp} offset {o}: leader {leader} has {a:?}, ISR member {member} has {b:?}"
+                        ),
+                    );
+                }
+            }
+            watch.verified.insert(member, hw.max(from));
+        }
         Ok(())
     }
 
@@ -191,16 +366,6 @@ impl Checker {
         let metadata = sim.metadata();
         let safe = self.rewinds == sim.rewinds();
         let no_loss = !groups.is_empty() && promises_no_loss(sim);
-        if no_loss {
-            for (b, _) in sim.brokers() {
-                for (tp, r) in b.replicas() {
-                    if &*tp.topic != OFFSETS_TOPIC {
-                        let seen = self.max_hw.entry(tp.clone()).or_default();
-                        *seen = (*seen).max(r.high_watermark);
-                    }
-                }
-            }
-        }
         self.rewinds = sim.rewinds();
         for g in groups {
             let (_, _, state) = sim.coordinator_of(&g);
@@ -239,27 +404,14 @@ impl Checker {
                     m.state == MemberState::Stable && m.generation == state.generation
                 });
             if settled {
-                for c in &members {
-                    for topic in &c.spec.topics {
-                        let Some(t) = metadata.topics.get(topic.as_str()) else {
-                            continue;
-                        };
-                        for p in 0..t.partitions.len() as u32 {
-                            let tp = TopicPartition {
-                                topic: t.name.clone(),
-                                partition: p,
-                            };
-                            if !owners.contains_key(&tp) {
-                                return fail(
-                                    "GroupStableCoverage",
-                                    format!(
-                                        "group {g} is stable in generation {} but nobody owns {tp}",
-                                        state.generation
-                                    ),
-                                );
-                            }
-                        }
-                    }
+                if let Some(detail) = uncovered(metadata, &members, &owners) {
+                    return fail(
+                        "GroupStableCoverage",
+                        format!(
+                            "group {g} is stable in generation {} but nobody owns {detail}",
+                            state.generation
+                        ),
+                    );
                 }
             }
             for (tp, &offset) in &state.offsets {
@@ -267,7 +419,7 @@ impl Checker {
                 if no_loss {
                     // Against the highest high watermark ever exposed: a new leader's may
                     // briefly trail its predecessor's, in Kafka too.
-                    let hw = self.max_hw.get(tp).copied().unwrap_or_default();
+                    let hw = self.partitions.get(tp).map_or(Offset(0), |w| w.max_hw);
                     if offset > hw {
                         return fail(
                             "CommittedWithinHighWatermark",
@@ -276,16 +428,19 @@ impl Checker {
                     }
                 }
                 // CommittedMonotonic.
-                let key = (g.clone(), tp.clone());
-                if let Some(&before) = self.committed.get(&key) {
-                    if offset < before && safe {
+                let seen = self.committed.entry(g.clone()).or_default();
+                match seen.get_mut(tp) {
+                    Some(before) if offset < *before && safe => {
                         return fail(
                             "CommittedMonotonic",
                             format!("group {g}: {tp} committed offset went back from {before} to {offset}"),
                         );
                     }
+                    Some(before) => *before = offset,
+                    None => {
+                        seen.insert(tp.clone(), offset);
+                    }
                 }
-                self.committed.insert(key, offset);
             }
         }
         Ok(())
@@ -316,23 +471,145 @@ impl Checker {
     }
 }
 
+/// The brokers that coordinate the groups of the run's consumers.
+fn coordinators(sim: &Sim) -> Vec<u32> {
+    let mut groups: Vec<&Arc<str>> = sim
+        .consumers()
+        .filter_map(|c| c.membership.as_ref().map(|m| &m.group))
+        .collect();
+    groups.sort();
+    groups.dedup();
+    let mut brokers: Vec<u32> = groups
+        .into_iter()
+        .filter_map(|g| sim.coordinator_of(g).1)
+        .collect();
+    brokers.sort_unstable();
+    brokers.dedup();
+    brokers
+}
+
+/// The first subscribed partition of a settled group that no member owns.
+fn uncovered(
+    metadata: &ClusterMetadata,
+    members: &[&&crate::consumer::Consumer],
+    owners: &BTreeMap<&TopicPartition, &str>,
+) -> Option<TopicPartition> {
+    let subscribed = members.iter().flat_map(|c| &c.spec.topics);
+    for t in subscribed.filter_map(|topic| metadata.topics.get(topic.as_str())) {
+        for p in 0..t.partitions.len() as u32 {
+            let tp = TopicPartition {
+                topic: t.name.clone(),
+                partition: p,
+            };
+            if !owners.contains_key(&tp) {
+                return Some(tp);
+            }
+        }
+    }
+    None
+}
+
+/// The partition's log of record: its leader's, as the controller says (even while down: the
+/// log survives a crash), with the leader's id.
+fn authoritative<'a>(
+    sim: &'a Sim,
+    tp: &TopicPartition,
+    pm: &PartitionMetadata,
+) -> Option<(u32, &'a crate::log::PartitionLog)> {
+    let leader = pm.leader?;
+    let (broker, _) = sim.broker(leader)?;
+    broker.replica(tp).map(|r| (leader, &r.log))
+}
+
+/// Which of `records`, acknowledged at `base`, the log no longer holds at their offsets
+/// (records below the log start were removed by retention, not lost).
+fn missing(log: &crate::log::PartitionLog, base: Offset, records: &[Record]) -> Option<String> {
+    for (i, rec) in records.iter().enumerate() {
+        let offset = Offset(base.0 + i as u64);
+        if offset < log.log_start() {
+            continue;
+        }
+        let found = log.record_at(offset).map(|r| r.id);
+        if found != Some(rec.id) {
+            return Some(format!(
+                "record {:?} at offset {offset} (the log has {found:?})",
+                rec.id
+            ));
+        }
+    }
+    None
+}
+
+/// NoAcknowledgedRecordLost for one partition: a new leader (or leader epoch) must hold every
+/// promised acknowledged record; the same leader must not have cut its log below them.
+fn lost_acknowledged(
+    sim: &Sim,
+    tp: &TopicPartition,
+    pm: &PartitionMetadata,
+    watch: &mut Watch,
+) -> Option<String> {
+    if watch.acked.is_empty() {
+        return None;
+    }
+    let (leader, log) = authoritative(sim, tp, pm)?;
+    if watch.verified_leader == Some((leader, pm.leader_epoch)) {
+        if log.log_end() < watch.acked_end {
+            return Some(format!(
+                "{tp}: leader {leader}'s log ends at {}, below acknowledged offset {}",
+                log.log_end(),
+                watch.acked_end.0 - 1
+            ));
+        }
+        return None;
+    }
+    watch.verified_leader = Some((leader, pm.leader_epoch));
+    // Records entirely below the log start expired; forget them.
+    watch
+        .acked
+        .retain(|(base, recs)| base.0 + recs.len() as u64 > log.log_start().0);
+    watch.acked.iter().find_map(|(base, records)| {
+        missing(log, *base, records).map(|d| {
+            format!(
+                "{tp}: leader {leader} (epoch {}) lacks acknowledged {d}",
+                pm.leader_epoch
+            )
+        })
+    })
+}
+
 /// Whether the run's settings promise that no acknowledged record is lost: every producer uses
 /// acks=all, and every topic has `min.insync.replicas` ≥ 2 and no unclean leader election.
 pub fn promises_no_loss(sim: &Sim) -> bool {
-    let producers_safe = sim
-        .producers()
-        .all(|p| p.config().acks == crate::protocol::Acks::All);
+    let producers_safe = sim.producers().all(|p| p.config().acks == Acks::All);
     let topics_safe = sim
         .metadata()
         .topics
         .values()
         .filter(|t| &*t.name != OFFSETS_TOPIC)
-        .all(|t| {
-            t.config.min_insync_replicas >= 2
-                && !t.config.unclean_leader_election
-                && t.partitions.iter().all(|p| p.replicas.len() >= 2)
-        });
+        .all(|t| topic_promises_no_loss(&t.config, &t.partitions));
     producers_safe && topics_safe
+}
+
+/// Whether one producer's acknowledged records in `tp` are promised never to be lost.
+fn promises_no_loss_for(sim: &Sim, producer: u32, tp: &TopicPartition) -> bool {
+    let acks_all = sim
+        .producer(producer)
+        .is_some_and(|p| p.config().acks == Acks::All);
+    acks_all
+        && sim
+            .metadata()
+            .topics
+            .get(&tp.topic)
+            .is_some_and(|t| topic_promises_no_loss(&t.config, &t.partitions))
+}
+
+fn topic_promises_no_loss(
+    config: &crate::metadata::TopicConfig,
+    partitions: &[PartitionMetadata],
+) -> bool {
+    config.min_insync_replicas >= 2
+        && !config.unclean_leader_election
+        && partitions.iter().all(|p| p.replicas.len() >= 2)
 }
 
 /// Runs `sim` to `until`, checking every invariant after every step.
