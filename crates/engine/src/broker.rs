@@ -12,13 +12,14 @@ use std::sync::Arc;
 
 use crate::config::Configs;
 use crate::group::coordinator::{Coordinator, CoordinatorConfig, OFFSETS_TOPIC};
+use crate::ledger::Observation;
 use crate::log::{PartitionLog, SegmentPolicy};
 use crate::metadata::ClusterMetadata;
 use crate::node::{Effect, Input, Timer};
 use crate::protocol::{
-    Acks, AlterPartitionResponse, ErrorCode, FetchPartition, FetchRequest, FetchResponse,
-    FetchedPartition, ListOffsetsRequest, ListOffsetsResponse, Message, OffsetCommitRequest,
-    OffsetSpec, PartitionProduceResult, ProduceRequest, ProduceResponse,
+    Acks, AlterPartitionRequest, AlterPartitionResponse, ErrorCode, FetchPartition, FetchRequest,
+    FetchResponse, FetchedPartition, ListOffsetsRequest, ListOffsetsResponse, Message,
+    OffsetCommitRequest, OffsetSpec, PartitionProduceResult, ProduceRequest, ProduceResponse,
 };
 use crate::record::{record_size, Offset, RecordBatch, TopicPartition, BATCH_OVERHEAD};
 use crate::time::{Duration, Instant};
@@ -61,13 +62,75 @@ impl DelayedProduce {
     }
 }
 
-/// An offset commit waiting for its `__consumer_offsets` records to be replicated.
+/// A coordinator's write to `__consumer_offsets` waiting to be replicated, up to
+/// `offsets.commit.timeout.ms`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct DelayedCommit {
-    from: NodeId,
-    request: OffsetCommitRequest,
+struct DelayedWrite {
     tp: TopicPartition,
     required: Offset,
+    what: Written,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Written {
+    /// An offset commit, answered then.
+    Commit {
+        from: NodeId,
+        request: OffsetCommitRequest,
+        /// Where its records went, for the checker.
+        appended: CommitAcked,
+    },
+    /// A generation's assignment, whose SyncGroup answers wait for it (`storeGroup`).
+    Generation { group: Arc<str>, generation: i32 },
+}
+
+impl DelayedWrite {
+    /// Replicated, failed or timed out: the commit is answered, the generation settled.
+    fn settle(self, error: ErrorCode, now: Instant, broker: &mut Broker, out: &mut Vec<Effect>) {
+        match self.what {
+            Written::Commit {
+                from,
+                request,
+                appended,
+            } => {
+                if error == ErrorCode::None {
+                    appended.observe(self.tp, out);
+                }
+                let msg = Message::OffsetCommitResponse {
+                    correlation_id: request.correlation_id,
+                    error,
+                };
+                out.push(Effect::Send { to: from, msg });
+            }
+            Written::Generation { group, generation } => {
+                let error = match error {
+                    // Kafka's `storeGroup` maps the append's errors so.
+                    ErrorCode::RequestTimedOut => ErrorCode::CoordinatorNotAvailable,
+                    e => e,
+                };
+                let c = &mut broker.coordinator;
+                c.generation_stored(now, &group, generation, error, out);
+            }
+        }
+    }
+}
+
+/// A commit's records in `__consumer_offsets`, observed when the commit is acknowledged: the
+/// checker holds acknowledged commits to the same promise as acknowledged records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct CommitAcked {
+    base_offset: Offset,
+    records: Arc<Vec<crate::record::Record>>,
+}
+
+impl CommitAcked {
+    fn observe(self, tp: TopicPartition, out: &mut Vec<Effect>) {
+        out.push(Effect::Observe(Observation::CommitAcked {
+            tp,
+            base_offset: self.base_offset,
+            records: self.records,
+        }));
+    }
 }
 
 /// A broker.
@@ -79,7 +142,7 @@ pub struct Broker {
     replicas: BTreeMap<TopicPartition, Replica>,
     parked_fetches: BTreeMap<u64, ParkedFetch>,
     delayed_produces: BTreeMap<u64, DelayedProduce>,
-    delayed_commits: BTreeMap<u64, DelayedCommit>,
+    delayed_writes: BTreeMap<u64, DelayedWrite>,
     pub coordinator: Coordinator,
     offsets_commit_timeout: Duration,
     /// Whether it has applied the controller's metadata since it (re)started.
@@ -97,6 +160,9 @@ pub struct Broker {
     replica_fetch_wait: u32,
     replica_fetch_max_bytes: u32,
     replica_fetch_backoff: Duration,
+    /// Deliberate bugs for the checker's tests (`planted`).
+    #[cfg(feature = "planted-bugs")]
+    pub(crate) planted: crate::planted::Planted,
 }
 
 impl Broker {
@@ -109,7 +175,7 @@ impl Broker {
             replicas: BTreeMap::new(),
             parked_fetches: BTreeMap::new(),
             delayed_produces: BTreeMap::new(),
-            delayed_commits: BTreeMap::new(),
+            delayed_writes: BTreeMap::new(),
             coordinator: Coordinator::new(
                 id,
                 CoordinatorConfig {
@@ -132,6 +198,8 @@ impl Broker {
             replica_fetch_wait: configs.int("replica.fetch.wait.max.ms") as u32,
             replica_fetch_max_bytes: configs.int("replica.fetch.max.bytes") as u32,
             replica_fetch_backoff: Duration::from_millis(1000),
+            #[cfg(feature = "planted-bugs")]
+            planted: Default::default(),
         }
     }
 
@@ -159,29 +227,86 @@ impl Broker {
         let Some(replica) = self.replicas.get(&tp) else {
             return;
         };
-        let records = replica
-            .log
-            .segments()
-            .iter()
-            .flat_map(|s| s.batches.iter())
-            .flat_map(|b| b.records.iter());
-        self.coordinator.load(now, partition, records, out);
+        let log = &replica.log;
+        let records = log.records_between(log.log_start(), log.log_end());
+        let hw = replica.high_watermark;
+        self.coordinator.load(now, partition, records, hw, out);
     }
 
-    /// Appends the group metadata the coordinator wants persisted (acks=all; nobody waits).
-    fn persist_groups(&mut self, now: Instant, out: &mut Vec<Effect>) {
-        for (partition, record) in self.coordinator.take_appends(now) {
-            let batch = internal_batch(vec![record]);
-            let tp = TopicPartition::new(OFFSETS_TOPIC, partition);
-            self.append_as_leader(now, tp, batch, Acks::All, out);
+    /// The high watermark of an offsets partition this broker coordinates moved: the commits
+    /// it passed are committed (whether or not their requests timed out meanwhile).
+    fn apply_offset_commits(&mut self, tp: &TopicPartition) {
+        let Some(applied) = self.coordinator.applied(tp.partition) else {
+            return;
+        };
+        let replica = &self.replicas[tp];
+        let hw = replica.high_watermark;
+        if hw > applied {
+            let records = replica.log.records_between(applied, hw).map(|(_, r)| r);
+            self.coordinator.apply_commits(tp.partition, records, hw);
         }
+    }
+
+    /// Appends the group metadata the coordinator wants persisted (acks=all); a generation's
+    /// SyncGroup answers wait until its record is replicated.
+    fn persist_groups(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        for w in self.coordinator.take_appends(now) {
+            let batch = internal_batch(vec![w.record]);
+            let tp = TopicPartition::new(OFFSETS_TOPIC, w.partition);
+            let (result, wait_for) = self.append_as_leader(now, tp.clone(), batch, Acks::All, out);
+            let Some(generation) = w.generation else {
+                continue;
+            };
+            let what = Written::Generation {
+                group: w.group,
+                generation,
+            };
+            self.await_write(now, tp, result.error, wait_for, what, out);
+        }
+    }
+
+    /// An append to `__consumer_offsets` was made: settle it now if it is replicated or
+    /// failed, else when the high watermark passes `wait_for` (or the timeout).
+    fn await_write(
+        &mut self,
+        now: Instant,
+        tp: TopicPartition,
+        error: ErrorCode,
+        wait_for: Option<Offset>,
+        what: Written,
+        out: &mut Vec<Effect>,
+    ) {
+        let write = DelayedWrite {
+            tp,
+            required: wait_for.unwrap_or(Offset(0)),
+            what,
+        };
+        let error = match error {
+            // Kafka maps log append errors of the offsets topic to coordinator errors.
+            ErrorCode::NotLeaderOrFollower | ErrorCode::UnknownTopicOrPartition => {
+                ErrorCode::NotCoordinator
+            }
+            ErrorCode::NotEnoughReplicas | ErrorCode::NotEnoughReplicasAfterAppend => {
+                ErrorCode::CoordinatorNotAvailable
+            }
+            e => e,
+        };
+        if error != ErrorCode::None || wait_for.is_none() {
+            return write.settle(error, now, self, out);
+        }
+        let id = self.next_id();
+        out.push(Effect::SetTimer {
+            at: now + self.offsets_commit_timeout,
+            timer: Timer::CoordinatorWriteExpiry { id },
+        });
+        self.delayed_writes.insert(id, write);
     }
 
     /// The process died: requests held in memory are gone; logs on disk survive.
     pub fn crash(&mut self) {
         self.parked_fetches.clear();
         self.delayed_produces.clear();
-        self.delayed_commits.clear();
+        self.delayed_writes.clear();
         self.coordinator.crash();
         self.replica_fetches.clear();
         // What it knew of leaders and followers was in memory too: it learns again from the
@@ -316,6 +441,16 @@ impl Broker {
 
     /// The leader's next high watermark for `tp` (see `Replica::next_high_watermark`).
     fn next_high_watermark(&self, now: Instant, tp: &TopicPartition) -> Offset {
+        if planted!(self, HwOverCommittedIsrOnly) {
+            let r = &self.replicas[tp];
+            if r.isr.len() < r.effective_min_isr() {
+                return r.high_watermark;
+            }
+            let followers = r.isr.iter().filter_map(|m| r.followers.get(m));
+            let ends = followers.map(|f| f.log_end.unwrap_or(Offset(0)));
+            let hw = ends.fold(r.log.log_end(), Offset::min);
+            return hw.max(r.high_watermark);
+        }
         let metadata = &self.metadata;
         self.replicas[tp].next_high_watermark(self.id, now, self.replica_lag_max, |b| {
             isr_eligible(metadata, b)
@@ -324,19 +459,15 @@ impl Broker {
 
     /// This broker no longer leads `tp`: answer what waited on it.
     fn fail_waiting(&mut self, tp: &TopicPartition, out: &mut Vec<Effect>) {
-        let commits: Vec<u64> = self
-            .delayed_commits
+        let writes: Vec<u64> = self
+            .delayed_writes
             .iter()
             .filter(|(_, d)| d.tp == *tp)
             .map(|(&id, _)| id)
             .collect();
-        for id in commits {
-            let d = self.delayed_commits.remove(&id).expect("present");
-            let msg = Message::OffsetCommitResponse {
-                correlation_id: d.request.correlation_id,
-                error: ErrorCode::NotCoordinator,
-            };
-            out.push(Effect::Send { to: d.from, msg });
+        for id in writes {
+            let d = self.delayed_writes.remove(&id).expect("present");
+            d.settle(ErrorCode::NotCoordinator, Instant::ZERO, self, out);
         }
         let ids: Vec<u64> = self
             .delayed_produces
@@ -390,6 +521,9 @@ impl Broker {
                     });
                 }
             }
+            Input::Disconnected {
+                peer: NodeId::Controller,
+            } => self.resend_isr_changes(out),
             Input::Disconnected { .. } => {}
             Input::Timer(Timer::FetchExpiry { id }) => {
                 if let Some(parked) = self.parked_fetches.remove(&id) {
@@ -408,13 +542,9 @@ impl Broker {
                     delayed.answer(out);
                 }
             }
-            Input::Timer(Timer::OffsetCommitExpiry { id }) => {
-                if let Some(d) = self.delayed_commits.remove(&id) {
-                    let msg = Message::OffsetCommitResponse {
-                        correlation_id: d.request.correlation_id,
-                        error: ErrorCode::RequestTimedOut,
-                    };
-                    out.push(Effect::Send { to: d.from, msg });
+            Input::Timer(Timer::CoordinatorWriteExpiry { id }) => {
+                if let Some(d) = self.delayed_writes.remove(&id) {
+                    d.settle(ErrorCode::RequestTimedOut, now, self, out);
                 }
             }
             Input::Timer(Timer::GroupDeadline { group }) => {
@@ -559,55 +689,38 @@ impl Broker {
             return answer(ErrorCode::None, out);
         }
         let batch = internal_batch(plan.records);
+        let records = batch.records.clone();
         let tp = TopicPartition::new(OFFSETS_TOPIC, plan.partition);
         let (result, wait_for) = self.append_as_leader(now, tp.clone(), batch, Acks::All, out);
-        match (result.error, wait_for) {
-            (ErrorCode::None, None) => {
-                self.coordinator
-                    .complete_commit(&request.group_id, &request.offsets);
-                answer(ErrorCode::None, out);
-            }
-            (ErrorCode::None, Some(required)) => {
-                let id = self.next_id();
-                out.push(Effect::SetTimer {
-                    at: now + self.offsets_commit_timeout,
-                    timer: Timer::OffsetCommitExpiry { id },
-                });
-                let d = DelayedCommit {
-                    from,
-                    request,
-                    tp,
-                    required,
-                };
-                self.delayed_commits.insert(id, d);
-            }
-            // Kafka maps log append errors of the offsets topic to coordinator errors.
-            (ErrorCode::NotLeaderOrFollower | ErrorCode::UnknownTopicOrPartition, _) => {
-                answer(ErrorCode::NotCoordinator, out)
-            }
-            (ErrorCode::NotEnoughReplicas | ErrorCode::NotEnoughReplicasAfterAppend, _) => {
-                answer(ErrorCode::CoordinatorNotAvailable, out)
-            }
-            (error, _) => answer(error, out),
-        }
+        let appended = CommitAcked {
+            base_offset: result.base_offset.unwrap_or(Offset(0)),
+            records,
+        };
+        let what = Written::Commit {
+            from,
+            request,
+            appended,
+        };
+        self.await_write(now, tp, result.error, wait_for, what, out);
     }
 
-    fn complete_delayed_commits(&mut self, tp: &TopicPartition, hw: Offset, out: &mut Vec<Effect>) {
+    /// The high watermark of an offsets partition moved: settle the writes it passed.
+    fn complete_delayed_writes(
+        &mut self,
+        now: Instant,
+        tp: &TopicPartition,
+        hw: Offset,
+        out: &mut Vec<Effect>,
+    ) {
         let done: Vec<u64> = self
-            .delayed_commits
+            .delayed_writes
             .iter()
             .filter(|(_, d)| d.tp == *tp && hw >= d.required)
             .map(|(&id, _)| id)
             .collect();
         for id in done {
-            let d = self.delayed_commits.remove(&id).expect("present");
-            self.coordinator
-                .complete_commit(&d.request.group_id, &d.request.offsets);
-            let msg = Message::OffsetCommitResponse {
-                correlation_id: d.request.correlation_id,
-                error: ErrorCode::None,
-            };
-            out.push(Effect::Send { to: d.from, msg });
+            let d = self.delayed_writes.remove(&id).expect("present");
+            d.settle(ErrorCode::None, now, self, out);
         }
     }
 
@@ -679,6 +792,11 @@ impl Broker {
         out: &mut Vec<Effect>,
     ) -> (PartitionProduceResult, Option<Offset>) {
         let broker = self.id;
+        let (append_duplicates, append_out_of_order, ack_early) = (
+            planted!(self, DuplicateAppend),
+            planted!(self, OutOfOrderAccepted),
+            planted!(self, AckBeforeHighWatermark),
+        );
         let replica = match self.leader_replica(&tp) {
             Ok(r) => r,
             Err(error) => {
@@ -708,7 +826,14 @@ impl Broker {
         if acks == Acks::All && replica.isr.len() < replica.effective_min_isr() {
             return fail(tp, ErrorCode::NotEnoughReplicas);
         }
-        match replica.check_sequence(&batch) {
+        let check = match replica.check_sequence(&batch) {
+            SequenceCheck::Duplicate(_) if append_duplicates => SequenceCheck::Append,
+            SequenceCheck::Reject(ErrorCode::OutOfOrderSequenceNumber) if append_out_of_order => {
+                SequenceCheck::Append
+            }
+            check => check,
+        };
+        match check {
             SequenceCheck::Reject(error) => return fail(tp, error),
             SequenceCheck::Duplicate(base_offset) => {
                 out.push(Effect::Trace(TraceKind::DuplicateBatch {
@@ -719,7 +844,8 @@ impl Broker {
                 // The original append may not be replicated yet: with acks=all the answer waits
                 // for the high watermark like any other append (Kafka's DelayedProduce).
                 let next = Offset(base_offset.0 + u64::from(batch.record_count()));
-                let wait_for = (acks == Acks::All && replica.high_watermark < next).then_some(next);
+                let wait_for = (acks == Acks::All && replica.high_watermark < next && !ack_early)
+                    .then_some(next);
                 let result = PartitionProduceResult {
                     tp,
                     error: ErrorCode::None,
@@ -750,7 +876,7 @@ impl Broker {
             records,
         }));
         let hw = self.next_high_watermark(now, &tp);
-        let wait_for = (acks == Acks::All && hw < next).then_some(next);
+        let wait_for = (acks == Acks::All && hw < next && !ack_early).then_some(next);
         // Followers parked on this partition can now be answered.
         self.complete_parked_fetches(now, &tp, out);
         self.set_high_watermark(now, &tp, hw, out);
@@ -781,10 +907,13 @@ impl Broker {
         );
         let moved = hw > replica.high_watermark;
         replica.high_watermark = hw;
+        if moved && &*tp.topic == OFFSETS_TOPIC {
+            self.apply_offset_commits(tp);
+        }
         if moved {
             self.complete_delayed_produces(tp, hw, out);
-            if !self.delayed_commits.is_empty() {
-                self.complete_delayed_commits(tp, hw, out);
+            if !self.delayed_writes.is_empty() {
+                self.complete_delayed_writes(now, tp, hw, out);
             }
             self.complete_parked_fetches(now, tp, out);
         }
@@ -924,6 +1053,10 @@ impl Broker {
         let mut remaining = u64::from(request.max_bytes);
         let mut partitions = Vec::with_capacity(request.partitions.len());
         let mut hw_moves = Vec::new();
+        let (no_truncation, read_past_hw) = (
+            planted!(self, NoTruncation),
+            planted!(self, ReadPastHighWatermark),
+        );
         let (metadata, lag_max) = (&self.metadata, self.replica_lag_max);
         for fp in &request.partitions {
             let Some(replica) = self.replicas.get_mut(&fp.tp).filter(|r| r.is_leader(me)) else {
@@ -941,7 +1074,8 @@ impl Broker {
                     continue;
                 }
             }
-            if let (Some(_), Some(last_epoch)) = (request.replica_id, fp.last_fetched_epoch) {
+            let last_fetched_epoch = fp.last_fetched_epoch.filter(|_| !no_truncation);
+            if let (Some(_), Some(last_epoch)) = (request.replica_id, last_fetched_epoch) {
                 let (epoch, end) = replica.end_offset_for_epoch(last_epoch);
                 if epoch != last_epoch || end < fp.fetch_offset {
                     let mut p = empty_fetch(&fp.tp, ErrorCode::None);
@@ -973,7 +1107,7 @@ impl Broker {
                     }
                 }
             }
-            let limit = if request.replica_id.is_some() {
+            let limit = if request.replica_id.is_some() || read_past_hw {
                 log_end
             } else {
                 replica.high_watermark
@@ -1016,13 +1150,18 @@ impl Broker {
     fn maybe_expand_isr(&mut self, tp: &TopicPartition, follower: u32, out: &mut Vec<Effect>) {
         let me = self.id;
         let eligible = isr_eligible(&self.metadata, follower);
+        let early = planted!(self, ExpandBeforeCaughtUp);
         let Some(r) = self.replicas.get_mut(tp) else {
             return;
         };
         if r.isr.contains(&follower) || r.pending_isr.is_some() || !eligible {
             return;
         }
-        if r.may_join_isr(follower) {
+        let fetched = r
+            .followers
+            .get(&follower)
+            .is_some_and(|f| f.log_end.is_some());
+        if r.may_join_isr(follower) || (early && fetched) {
             let mut isr = r.isr.clone();
             isr.push(follower);
             isr.sort_unstable();
@@ -1063,6 +1202,31 @@ impl Broker {
                 .collect();
             self.next_proposal += 1;
             propose_isr(r, tp, me, isr, self.next_proposal, out);
+        }
+    }
+
+    /// The connection to the controller broke: ISR changes still pending may never have
+    /// arrived, so they go again (Kafka's `AlterPartitionManager` retries until answered). The
+    /// controller refuses a copy it already applied (a stale partition epoch), and the
+    /// metadata it published settles the change.
+    fn resend_isr_changes(&mut self, out: &mut Vec<Effect>) {
+        let me = self.id;
+        for (tp, r) in &self.replicas {
+            let Some(pending) = r.pending_isr.as_ref().filter(|_| r.is_leader(me)) else {
+                continue;
+            };
+            let request = AlterPartitionRequest {
+                tp: tp.clone(),
+                leader: me,
+                leader_epoch: r.leader_epoch,
+                partition_epoch: r.partition_epoch,
+                new_isr: pending.isr.clone(),
+                proposal: pending.proposal,
+            };
+            out.push(Effect::Send {
+                to: NodeId::Controller,
+                msg: Message::AlterPartition(request),
+            });
         }
     }
 

@@ -59,27 +59,52 @@ struct Watch {
     verified: BTreeMap<u32, Offset>,
     /// The highest high watermark any replica has exposed so far.
     max_hw: Offset,
-    /// Acknowledged batches the settings promise never to lose: (base offset, records).
-    acked: Vec<(Offset, Arc<Vec<Record>>)>,
-    /// One past the highest acknowledged offset of those batches.
-    acked_end: Offset,
-    /// The leader and leader epoch `acked` was last verified against in full.
+    /// Records the settings promise never to lose: acknowledged batches and the slices
+    /// applications read, as (offset of `records[0]`, records, first index, end index).
+    promised: Vec<Promised>,
+    /// One past the highest promised offset.
+    promised_end: Offset,
+    /// The leader and leader epoch `promised` was last verified against in full.
     verified_leader: Option<(u32, u32)>,
+    /// Idempotent producers' records below the high watermark were checked up to here.
+    scanned: Offset,
+    /// Per idempotent producer: the newest of its records seen in the log.
+    newest: BTreeMap<u32, u64>,
+}
+
+/// Records promised never to be lost, and why (acknowledged, or read by an application).
+#[derive(Clone, Debug)]
+struct Promised {
+    base: Offset,
+    records: Arc<Vec<Record>>,
+    from: u32,
+    to: u32,
+    invariant: &'static str,
+}
+
+impl Promised {
+    fn end(&self) -> Offset {
+        Offset(self.base.0 + u64::from(self.to))
+    }
+
+    /// The first record the log no longer holds at its offset (records below the log start
+    /// were removed by retention, not lost).
+    fn missing_from(&self, log: &crate::log::PartitionLog) -> Option<String> {
+        let records = &self.records[self.from as usize..self.to as usize];
+        let first = Offset(self.base.0 + u64::from(self.from));
+        missing(log, first, records)
+    }
 }
 
 /// Remembers what it needs across steps (leaders seen per epoch, what was already verified).
 #[derive(Clone, Debug, Default)]
 pub struct Checker {
     partitions: BTreeMap<TopicPartition, Watch>,
-    /// Per group and partition: the committed offset last seen.
-    committed: BTreeMap<Arc<str>, BTreeMap<TopicPartition, Offset>>,
     /// The brokers coordinating some group, as of the last controller step: another broker's
     /// step cannot change a group.
     coordinators: Vec<u32>,
-    /// `Sim::rewinds()` when last checked: seeks and resets may move commits back.
-    rewinds: u64,
-    /// The last acknowledged batch taken from the simulation (`AckedBatch::n`).
-    acks_seen: u64,
+    /// The last acknowledgement or delivery taken from the simulation.
+    observed: u64,
     /// Per broker: its replicas as last checked, in the order the broker keeps them, so a
     /// step of that broker rechecks only the partitions it changed.
     seen: Vec<Vec<(TopicPartition, Fingerprint)>>,
@@ -123,7 +148,7 @@ impl Checker {
     /// Checks every invariant against the simulation's current state. Call it after every step
     /// (it reads what the step touched, `Sim::touched`).
     pub fn check(&mut self, sim: &Sim) -> Result<(), Violation> {
-        self.take_acks(sim)?;
+        self.take_observations(sim)?;
         let metadata = sim.metadata();
         match sim.touched() {
             Touched::Everything | Touched::Node(NodeId::Controller) => {
@@ -203,39 +228,89 @@ impl Checker {
         changed
     }
 
-    /// Takes the batches acknowledged since the last check; those the settings promise never
-    /// to lose are verified against the partition's log now and remembered.
-    fn take_acks(&mut self, sim: &Sim) -> Result<(), Violation> {
-        for ack in sim.step_acks() {
-            if ack.n <= self.acks_seen {
+    /// Takes the acknowledgements and deliveries since the last check. Those the settings
+    /// promise never to lose are verified against the partition's log now and remembered:
+    /// acknowledged records under acks=all, and any record an application read from a topic
+    /// with `min.insync.replicas` ≥ 2 and no unclean election (it was below the high
+    /// watermark, so replicated to the whole ISR).
+    fn take_observations(&mut self, sim: &Sim) -> Result<(), Violation> {
+        use crate::ledger::Observation as O;
+        for (n, observation) in sim.step_observations() {
+            if *n <= self.observed {
                 continue;
             }
-            self.acks_seen = ack.n;
-            let Some(base) = ack.base_offset else {
+            self.observed = *n;
+            let (tp, promised) = match observation {
+                O::Acked {
+                    producer,
+                    tp,
+                    base_offset: Some(base),
+                    records,
+                } if promises_no_loss_for(sim, *producer, tp) => {
+                    let promised = Promised {
+                        base: *base,
+                        records: records.clone(),
+                        from: 0,
+                        to: records.len() as u32,
+                        invariant: "NoAcknowledgedRecordLost",
+                    };
+                    (tp, promised)
+                }
+                // Acknowledged only once the high watermark passed it: kept by any clean
+                // election, whatever `min.insync.replicas` says.
+                O::CommitAcked {
+                    tp,
+                    base_offset,
+                    records,
+                } => {
+                    let promised = Promised {
+                        base: *base_offset,
+                        records: records.clone(),
+                        from: 0,
+                        to: records.len() as u32,
+                        invariant: "NoAcknowledgedCommitLost",
+                    };
+                    (tp, promised)
+                }
+                O::Delivered {
+                    tp,
+                    base_offset,
+                    records,
+                    from,
+                    to,
+                    ..
+                } if topic_is_safe(sim, tp) => {
+                    let promised = Promised {
+                        base: *base_offset,
+                        records: records.clone(),
+                        from: *from,
+                        to: *to,
+                        invariant: "NoConsumedRecordLost",
+                    };
+                    (tp, promised)
+                }
+                _ => continue,
+            };
+            let Some(pm) = sim.metadata().partition(&tp.topic, tp.partition) else {
                 continue;
             };
-            if !promises_no_loss_for(sim, ack.producer, &ack.tp) {
-                continue;
-            }
-            let watch = self.partitions.entry(ack.tp.clone()).or_default();
-            watch.acked.push((base, ack.records.clone()));
-            let end = Offset(base.0 + ack.records.len() as u64);
-            watch.acked_end = watch.acked_end.max(end);
-            let Some(pm) = sim.metadata().partition(&ack.tp.topic, ack.tp.partition) else {
-                continue;
-            };
-            if let Some((leader, log)) = authoritative(sim, &ack.tp, pm) {
-                if let Some(detail) = missing(log, base, &ack.records) {
+            if let Some((leader, log)) = authoritative(sim, tp, pm) {
+                if let Some(detail) = promised.missing_from(log) {
+                    let what = match promised.invariant {
+                        "NoConsumedRecordLost" => "read",
+                        "NoAcknowledgedCommitLost" => "committed",
+                        _ => "acknowledged",
+                    };
                     return violated(
-                        "NoAcknowledgedRecordLost",
+                        promised.invariant,
                         sim.now(),
-                        format!(
-                            "{}: acknowledged {detail} is not in leader {leader}'s log",
-                            ack.tp
-                        ),
+                        format!("{tp}: {what} {detail} is not in leader {leader}'s log"),
                     );
                 }
             }
+            let watch = self.partitions.entry(tp.clone()).or_default();
+            watch.promised_end = watch.promised_end.max(promised.end());
+            watch.promised.push(promised);
         }
         Ok(())
     }
@@ -296,8 +371,8 @@ impl Checker {
         }
         // The member that left the ISR is compared again from the start if it comes back.
         watch.verified.retain(|m, _| pm.isr.contains(m));
-        if let Some(detail) = lost_acknowledged(sim, tp, pm, watch) {
-            return fail("NoAcknowledgedRecordLost", detail);
+        if let Some((invariant, detail)) = lost_promised(sim, tp, pm, watch) {
+            return fail(invariant, detail);
         }
         let Some(leader) = pm.leader else {
             return Ok(());
@@ -343,12 +418,18 @@ impl Checker {
             }
             watch.verified.insert(member, hw.max(from));
         }
+        if let Some(detail) = idempotence_broken(sim, &lr.log, hw, watch) {
+            return fail("IdempotentOnceInOrder", format!("{tp}: {detail}"));
+        }
         Ok(())
     }
 
     /// Consumer group invariants (issue #5): one owner per partition among the members the
     /// coordinator knows; full coverage once everyone is stable; committed offsets within the
-    /// high watermark and never moving back without a seek or reset.
+    /// high watermark. (Committed offsets may go back: a member that resumed from the last
+    /// durable commit while a newer one was stuck behind a dead replica commits a lower one
+    /// later, in Kafka too. What must hold is that an acknowledged commit is durable:
+    /// `NoAcknowledgedCommitLost`.)
     fn check_groups(&mut self, sim: &Sim) -> Result<(), Violation> {
         let at = sim.now();
         let fail = |invariant, detail: String| violated(invariant, at, detail);
@@ -364,9 +445,7 @@ impl Checker {
         groups.sort();
         groups.dedup();
         let metadata = sim.metadata();
-        let safe = self.rewinds == sim.rewinds();
         let no_loss = !groups.is_empty() && promises_no_loss(sim);
-        self.rewinds = sim.rewinds();
         for g in groups {
             let (_, _, state) = sim.coordinator_of(&g);
             let Some(state) = state else { continue };
@@ -425,20 +504,6 @@ impl Checker {
                             "CommittedWithinHighWatermark",
                             format!("group {g}: {tp} committed at {offset}, above every high watermark ({hw})"),
                         );
-                    }
-                }
-                // CommittedMonotonic.
-                let seen = self.committed.entry(g.clone()).or_default();
-                match seen.get_mut(tp) {
-                    Some(before) if offset < *before && safe => {
-                        return fail(
-                            "CommittedMonotonic",
-                            format!("group {g}: {tp} committed offset went back from {before} to {offset}"),
-                        );
-                    }
-                    Some(before) => *before = offset,
-                    None => {
-                        seen.insert(tp.clone(), offset);
                     }
                 }
             }
@@ -540,41 +605,94 @@ fn missing(log: &crate::log::PartitionLog, base: Offset, records: &[Record]) -> 
     None
 }
 
-/// NoAcknowledgedRecordLost for one partition: a new leader (or leader epoch) must hold every
-/// promised acknowledged record; the same leader must not have cut its log below them.
-fn lost_acknowledged(
+/// NoAcknowledgedRecordLost and NoConsumedRecordLost for one partition: a new leader (or
+/// leader epoch) must hold every promised record; the same leader must not have cut its log
+/// below them.
+fn lost_promised(
     sim: &Sim,
     tp: &TopicPartition,
     pm: &PartitionMetadata,
     watch: &mut Watch,
-) -> Option<String> {
-    if watch.acked.is_empty() {
+) -> Option<(&'static str, String)> {
+    if watch.promised.is_empty() {
         return None;
     }
     let (leader, log) = authoritative(sim, tp, pm)?;
     if watch.verified_leader == Some((leader, pm.leader_epoch)) {
-        if log.log_end() < watch.acked_end {
-            return Some(format!(
-                "{tp}: leader {leader}'s log ends at {}, below acknowledged offset {}",
+        if log.log_end() < watch.promised_end {
+            let detail = format!(
+                "{tp}: leader {leader}'s log ends at {}, below promised offset {}",
                 log.log_end(),
-                watch.acked_end.0 - 1
-            ));
+                watch.promised_end.0 - 1
+            );
+            return Some(("NoAcknowledgedRecordLost", detail));
         }
         return None;
     }
     watch.verified_leader = Some((leader, pm.leader_epoch));
     // Records entirely below the log start expired; forget them.
-    watch
-        .acked
-        .retain(|(base, recs)| base.0 + recs.len() as u64 > log.log_start().0);
-    watch.acked.iter().find_map(|(base, records)| {
-        missing(log, *base, records).map(|d| {
-            format!(
-                "{tp}: leader {leader} (epoch {}) lacks acknowledged {d}",
+    watch.promised.retain(|p| p.end() > log.log_start());
+    watch.promised.iter().find_map(|p| {
+        p.missing_from(log).map(|d| {
+            let detail = format!(
+                "{tp}: leader {leader} (epoch {}) lacks promised {d}",
                 pm.leader_epoch
-            )
+            );
+            (p.invariant, detail)
         })
     })
+}
+
+/// IdempotentOnceInOrder: an idempotent producer's records appear in a partition's log once
+/// each and in the order it sent them (gaps are failed sends), except records of batches an
+/// epoch bump renumbered (`Producer::was_renumbered`), which Kafka does not protect either.
+/// Checked below the leader's high watermark (where every ISR member agrees), each record once.
+fn idempotence_broken(
+    sim: &Sim,
+    log: &crate::log::PartitionLog,
+    hw: Offset,
+    watch: &mut Watch,
+) -> Option<String> {
+    let from = watch.scanned.max(log.log_start());
+    if from >= hw {
+        return None;
+    }
+    watch.scanned = hw;
+    for (offset, record) in log.records_between(from, hw) {
+        let producer = record.id.producer;
+        let Some(p) = sim.producer(producer).filter(|p| p.config().idempotent) else {
+            continue;
+        };
+        match watch.newest.get_mut(&producer) {
+            // Kafka's own exception: an epoch bump renumbers the partition's unfinished
+            // batches, and one the broker had appended (its answer lost) lands again.
+            Some(newest) if record.id.seq <= *newest && p.was_renumbered(record.id.seq) => {}
+            Some(newest) if record.id.seq <= *newest => {
+                let what = match record.id.seq == *newest {
+                    true => "again",
+                    false => "after its newer record",
+                };
+                return Some(format!(
+                    "offset {offset}: producer {producer}'s record #{} {what} #{}",
+                    record.id.seq, newest
+                ));
+            }
+            Some(newest) => *newest = record.id.seq,
+            None => {
+                watch.newest.insert(producer, record.id.seq);
+            }
+        }
+    }
+    None
+}
+
+/// Whether a topic's settings keep every record below the high watermark through any clean
+/// failover: `min.insync.replicas` ≥ 2, no unclean election, two replicas or more.
+fn topic_is_safe(sim: &Sim, tp: &TopicPartition) -> bool {
+    sim.metadata()
+        .topics
+        .get(&tp.topic)
+        .is_some_and(|t| topic_promises_no_loss(&t.config, &t.partitions))
 }
 
 /// Whether the run's settings promise that no acknowledged record is lost: every producer uses
@@ -595,12 +713,7 @@ fn promises_no_loss_for(sim: &Sim, producer: u32, tp: &TopicPartition) -> bool {
     let acks_all = sim
         .producer(producer)
         .is_some_and(|p| p.config().acks == Acks::All);
-    acks_all
-        && sim
-            .metadata()
-            .topics
-            .get(&tp.topic)
-            .is_some_and(|t| topic_promises_no_loss(&t.config, &t.partitions))
+    acks_all && topic_is_safe(sim, tp)
 }
 
 fn topic_promises_no_loss(

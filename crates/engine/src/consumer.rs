@@ -379,6 +379,9 @@ pub struct Consumer {
     processing_started: Instant,
     /// Processing throws at this record of the current poll (see `failure_ppm`).
     failing_at: Option<u32>,
+    /// Deliberate bugs for the checker's tests (`planted`).
+    #[cfg(feature = "planted-bugs")]
+    pub(crate) planted: crate::planted::Planted,
 }
 
 impl Consumer {
@@ -437,7 +440,21 @@ impl Consumer {
             processing: Vec::new(),
             processing_started: Instant::ZERO,
             failing_at: None,
+            #[cfg(feature = "planted-bugs")]
+            planted: Default::default(),
         })
+    }
+
+    /// How many requests this process numbered (its correlation ids so far).
+    pub fn requests_sent(&self) -> u32 {
+        self.next_correlation_id
+    }
+
+    /// A restarted process numbers its requests after its predecessor's, so an answer to one
+    /// of the old process's requests (on its dead connection, in Kafka) is never taken for an
+    /// answer to the new one's.
+    pub fn continue_requests_from(&mut self, sent: u32) {
+        self.next_correlation_id = self.next_correlation_id.max(sent);
     }
 
     pub fn config(&self) -> &ConsumerConfig {
@@ -675,6 +692,7 @@ impl Consumer {
 
     fn on_metadata(&mut self, now: Instant, metadata: Arc<ClusterMetadata>) {
         self.metadata_in_flight = false;
+        let metadata = ClusterMetadata::newer_of(self.metadata.as_ref(), metadata);
         if self.membership.is_some() {
             // Subscribed: the group assigns partitions. Topics not there yet: look again soon.
             let missing = self
@@ -736,18 +754,37 @@ impl Consumer {
         self.next_correlation_id
     }
 
-    fn request_metadata(&mut self, out: &mut Vec<Effect>) {
-        if self.metadata_in_flight || self.brokers.is_empty() {
+    fn request_metadata(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        if self.metadata_in_flight {
             return;
         }
-        let broker = self.brokers[self.bootstrap_next % self.brokers.len()];
-        self.bootstrap_next += 1;
+        let Some(broker) = self.least_loaded_node(now) else {
+            return; // Every broker refused us lately: the first backoff to end wakes us.
+        };
         self.metadata_in_flight = true;
         let correlation_id = self.next_correlation();
         out.push(Effect::Send {
             to: NodeId::Broker(broker),
             msg: Message::MetadataRequest { correlation_id },
         });
+    }
+
+    /// The next broker to ask for metadata or the coordinator, skipping those that refused a
+    /// connection while their `reconnect.backoff.ms` runs (Kafka's `leastLoadedNode`, which
+    /// here rotates over the bootstrap list); none while every broker is backing off.
+    fn least_loaded_node(&mut self, now: Instant) -> Option<u32> {
+        for _ in 0..self.brokers.len() {
+            let broker = self.brokers[self.bootstrap_next % self.brokers.len()];
+            self.bootstrap_next += 1;
+            let backing_off = self
+                .broker_backoff
+                .get(&broker)
+                .is_some_and(|&(until, _)| until > now);
+            if !backing_off {
+                return Some(broker);
+            }
+        }
+        None
     }
 
     fn leader_of(&self, tp: &TopicPartition) -> Option<u32> {
@@ -775,10 +812,10 @@ impl Consumer {
         }
         if self.metadata_retry_at.is_some_and(|at| at <= now) {
             self.metadata_retry_at = None;
-            self.request_metadata(out);
+            self.request_metadata(now, out);
         }
         if self.metadata.is_none() {
-            self.request_metadata(out);
+            self.request_metadata(now, out);
         }
         if self.membership.is_some() {
             self.group_tick(now, out);
@@ -822,6 +859,12 @@ impl Consumer {
             .map(|(tp, _)| tp.clone())
             .collect();
         for tp in wanted {
+            if self.leader_of(&tp).is_none() {
+                // Offline as far as we know: look again (Kafka's offset reset asks for a
+                // metadata update when the leader is unknown).
+                self.refresh_metadata_by(now + self.config.retry_backoff);
+                continue;
+            }
             let Some(leader) = self.reachable_leader_of(now, &tp) else {
                 continue;
             };
@@ -1022,6 +1065,12 @@ impl Consumer {
                     .saturating_mul(taken),
             );
             match self.spec.commit {
+                CommitStrategy::AfterProcessing { sync }
+                    if planted!(self, CommitBeforeProcessing) && self.membership.is_some() =>
+                {
+                    self.commit(now, sync, out);
+                    self.start_processing(now, busy, out);
+                }
                 CommitStrategy::BeforeProcessing { sync } if self.membership.is_some() => {
                     if self.commit(now, sync, out) && sync {
                         self.state = AppState::Committing { then: Some(busy) };
@@ -1131,29 +1180,26 @@ impl Consumer {
     }
 
     fn schedule_wake(&mut self, now: Instant, out: &mut Vec<Effect>) {
-        let mut next = Instant::MAX;
-        if let AppState::Processing { until } = self.state {
-            next = next.min(until);
-        }
-        if let Some(at) = self.metadata_retry_at {
-            next = next.min(at);
-        }
-        if let Some(at) = self.group_wake() {
-            next = next.min(at);
-        }
-        for &(until, _) in self.broker_backoff.values() {
-            if until > now {
-                next = next.min(until);
-            }
-        }
-        for p in self.positions.values() {
-            if let Some(at) = p.retry_at.filter(|&at| at > now) {
-                next = next.min(at);
-            }
-        }
-        if next == Instant::MAX || next <= now {
+        // Only what lies ahead: something still due now waits for a message (a heartbeat
+        // whose coordinator is silent), and must not keep the rest (the end of processing)
+        // from being scheduled.
+        let processing = match self.state {
+            AppState::Processing { until } => Some(until),
+            _ => None,
+        };
+        let backoffs = self.broker_backoff.values().map(|&(until, _)| until);
+        let retries = self.positions.values().filter_map(|p| p.retry_at);
+        let next = processing
+            .into_iter()
+            .chain(self.metadata_retry_at)
+            .chain(self.group_wakes().into_iter().flatten())
+            .chain(backoffs)
+            .chain(retries)
+            .filter(|&at| at > now)
+            .min();
+        let Some(next) = next else {
             return;
-        }
+        };
         if self.scheduled_wake.is_none_or(|s| next < s) {
             self.scheduled_wake = Some(next);
             out.push(Effect::SetTimer {
@@ -1184,12 +1230,11 @@ impl Consumer {
     fn group_tick(&mut self, now: Instant, out: &mut Vec<Effect>) {
         let m = self.membership.as_mut().expect("group mode");
         if m.coordinator.is_none() {
-            if m.find_in_flight.is_none()
-                && m.coordinator_retry_at.is_none_or(|at| at <= now)
-                && !self.brokers.is_empty()
-            {
-                let broker = self.brokers[self.bootstrap_next % self.brokers.len()];
-                self.bootstrap_next += 1;
+            let due = m.coordinator_retry_at.is_none_or(|at| at <= now);
+            if m.find_in_flight.is_none() && due {
+                let Some(broker) = self.least_loaded_node(now) else {
+                    return;
+                };
                 self.next_correlation_id = self.next_correlation_id.wrapping_add(1);
                 let correlation_id = self.next_correlation_id;
                 let m = self.membership.as_mut().expect("group mode");
@@ -1654,6 +1699,12 @@ impl Consumer {
             .as_deref()
             .and_then(Strategy::parse)
             .unwrap_or(Strategy::Range);
+        let strategy = match strategy {
+            Strategy::CooperativeSticky if planted!(self, CooperativeDoubleOwner) => {
+                Strategy::Sticky
+            }
+            s => s,
+        };
         let mut counts = BTreeMap::new();
         if let Some(md) = &self.metadata {
             for jm in &r.members {
@@ -1886,30 +1937,23 @@ impl Consumer {
         }
     }
 
-    /// When this member next needs to act on its own (heartbeat, lookup retry, auto-commit,
-    /// poll timeout).
-    fn group_wake(&self) -> Option<Instant> {
-        let m = self.membership.as_ref()?;
-        let mut next = Instant::MAX;
-        if m.coordinator.is_none() {
-            if let Some(at) = m.coordinator_retry_at {
-                next = next.min(at);
-            }
-        }
-        if m.state == MemberState::Stable {
-            next = next.min(m.next_heartbeat);
-            if self.config.enable_auto_commit && self.state == AppState::Polling {
-                next = next.min(m.next_auto_commit);
-            }
-        }
-        if m.generation >= 0
-            && matches!(
-                self.state,
-                AppState::Processing { .. } | AppState::Committing { .. }
-            )
-        {
-            next = next.min(m.last_poll + self.config.max_poll_interval);
-        }
-        (next != Instant::MAX).then_some(next)
+    /// When this member needs to act on its own: a coordinator lookup retry, a heartbeat, an
+    /// auto-commit, a poll timeout (each may already be past).
+    fn group_wakes(&self) -> [Option<Instant>; 4] {
+        let Some(m) = self.membership.as_ref() else {
+            return [None; 4];
+        };
+        let stable = m.state == MemberState::Stable;
+        let busy = matches!(
+            self.state,
+            AppState::Processing { .. } | AppState::Committing { .. }
+        );
+        let auto_commit = self.config.enable_auto_commit && self.state == AppState::Polling;
+        [
+            m.coordinator_retry_at.filter(|_| m.coordinator.is_none()),
+            stable.then_some(m.next_heartbeat),
+            (stable && auto_commit).then_some(m.next_auto_commit),
+            (m.generation >= 0 && busy).then(|| m.last_poll + self.config.max_poll_interval),
+        ]
     }
 }

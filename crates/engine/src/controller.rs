@@ -31,6 +31,9 @@ pub struct Controller {
     heartbeat_interval: Duration,
     auto_leader_rebalance: bool,
     rebalance_interval: Duration,
+    /// Deliberate bugs for the checker's tests (`planted`).
+    #[cfg(feature = "planted-bugs")]
+    pub(crate) planted: crate::planted::Planted,
 }
 
 /// Kafka's leader election for one partition (§3.4). Returns the new leader and whether the
@@ -82,6 +85,8 @@ impl Controller {
             rebalance_interval: Duration::from_millis(
                 configs.int("leader.imbalance.check.interval.seconds") as u64 * 1000,
             ),
+            #[cfg(feature = "planted-bugs")]
+            planted: Default::default(),
         }
     }
 
@@ -191,10 +196,14 @@ impl Controller {
         let fenced: BTreeMap<u32, bool> =
             self.brokers.iter().map(|(&id, b)| (id, b.fenced)).collect();
         let alive = |b: u32| fenced.get(&b).is_some_and(|f| !f);
+        let (unclean_always, same_epoch) = (
+            planted!(self, UncleanElection),
+            planted!(self, EpochNotBumped),
+        );
         let mut m = (*self.metadata).clone();
         let mut changed = false;
         for topic in m.topics.values_mut() {
-            let unclean = topic.config.unclean_leader_election;
+            let unclean = topic.config.unclean_leader_election || unclean_always;
             for (i, pm) in topic.partitions.iter_mut().enumerate() {
                 let tp = TopicPartition {
                     topic: topic.name.clone(),
@@ -208,7 +217,9 @@ impl Controller {
                 changed = true;
                 pm.partition_epoch += 1;
                 if pm.leader != before.leader {
-                    pm.leader_epoch += 1;
+                    if !same_epoch {
+                        pm.leader_epoch += 1;
+                    }
                     match pm.leader {
                         Some(leader) => {
                             let unclean = !before.isr.contains(&leader);
@@ -335,7 +346,13 @@ impl Controller {
         };
         if error == ErrorCode::None {
             let tp = request.tp.clone();
-            let new_isr = request.new_isr.clone();
+            let mut new_isr = request.new_isr.clone();
+            let shrink = current
+                .as_ref()
+                .is_some_and(|pm| new_isr.len() < pm.isr.len());
+            if planted!(self, ShrinkRemovesLeader) && shrink && new_isr.len() > 1 {
+                new_isr.retain(|&b| b != request.leader);
+            }
             let changed = self.update_partitions(out, |t, pm, _, _| {
                 if *t == tp {
                     pm.isr = new_isr.clone();

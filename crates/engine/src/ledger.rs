@@ -25,6 +25,14 @@ pub enum Observation {
         records: Arc<Vec<Record>>,
         error: ErrorCode,
     },
+    /// A coordinator acknowledged an offset commit whose records it appended at
+    /// `base_offset` of the group's `__consumer_offsets` partition `tp` (for the checker;
+    /// the ledger follows producers' records only).
+    CommitAcked {
+        tp: TopicPartition,
+        base_offset: Offset,
+        records: Arc<Vec<Record>>,
+    },
     /// `poll()` returned `records[from..to]` (a slice of one batch) to an application.
     Delivered {
         audience: Arc<str>,
@@ -133,6 +141,7 @@ impl Ledger {
                 let a = self.audiences.entry(audience).or_default();
                 a.record_deliveries(&tp, &records[from as usize..to as usize]);
             }
+            Observation::CommitAcked { .. } => {}
         }
     }
 

@@ -5,6 +5,21 @@
 //! the web app, the wasm facade) drive a `Sim` with [`sim::Command`]s and read
 //! [`snapshot::Snapshot`]s and [`snapshot::Report`]s. The engine depends on `std` only.
 
+/// Whether a deliberate bug is planted in this node (see `planted`); without the
+/// `planted-bugs` feature, always false and compiled away.
+#[cfg(feature = "planted-bugs")]
+macro_rules! planted {
+    ($node:expr, $bug:ident) => {
+        $node.planted.has($crate::planted::Bug::$bug)
+    };
+}
+#[cfg(not(feature = "planted-bugs"))]
+macro_rules! planted {
+    ($node:expr, $bug:ident) => {
+        false
+    };
+}
+
 pub mod broker;
 pub mod check;
 pub mod config;
@@ -17,6 +32,8 @@ pub mod metadata;
 pub mod net;
 pub mod node;
 pub mod partitioner;
+#[cfg(feature = "planted-bugs")]
+pub mod planted;
 pub mod producer;
 pub mod protocol;
 pub mod record;

@@ -179,6 +179,34 @@ impl PartitionLog {
         batch.records.get((offset.0 - batch.base_offset.0) as usize)
     }
 
+    /// The records at offsets `from..to`, oldest first, with their offsets.
+    pub fn records_between(
+        &self,
+        from: Offset,
+        to: Offset,
+    ) -> impl Iterator<Item = (Offset, &Record)> + '_ {
+        let seg_index = self
+            .segments
+            .partition_point(|s| s.base_offset <= from)
+            .saturating_sub(1);
+        self.segments[seg_index..]
+            .iter()
+            .flat_map(move |segment| {
+                let start = segment.batches.partition_point(|b| b.next_offset() <= from);
+                segment.batches[start..].iter()
+            })
+            .take_while(move |batch| batch.base_offset < to)
+            .flat_map(|batch| {
+                let base = batch.base_offset.0;
+                batch
+                    .records
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, r)| (Offset(base + i as u64), r))
+            })
+            .filter(move |(offset, _)| *offset >= from && *offset < to)
+    }
+
     /// Up to `n` newest records below `below`, oldest first, with their offsets.
     pub fn latest(&self, n: usize, below: Offset) -> Vec<(Offset, &Record)> {
         let mut out = Vec::new();

@@ -127,6 +127,48 @@ impl ClusterMetadata {
     pub fn leader(&self, topic: &str, partition: u32) -> Option<u32> {
         self.partition(topic, partition)?.leader
     }
+
+    /// What a client keeps of a metadata answer (Kafka's `Metadata.updateLatestMetadata`,
+    /// KIP-320): per partition, the newer leader epoch wins, so a broker that has not heard of
+    /// a new leader (cut off, or paused) never sends a client back to the old one.
+    pub fn newer_of(
+        cached: Option<&Arc<ClusterMetadata>>,
+        incoming: Arc<ClusterMetadata>,
+    ) -> Arc<ClusterMetadata> {
+        let Some(cached) = cached else {
+            return incoming;
+        };
+        // Same partition count: the same topic (a recreated or grown one takes the new answer).
+        let older = |name: &Arc<str>, t: &TopicMetadata| {
+            let old = cached
+                .topics
+                .get(name)
+                .filter(|o| o.partitions.len() == t.partitions.len())?;
+            let stale = t
+                .partitions
+                .iter()
+                .zip(&old.partitions)
+                .any(|(new, old)| old.leader_epoch > new.leader_epoch);
+            stale.then_some(old)
+        };
+        if !incoming
+            .topics
+            .iter()
+            .any(|(name, t)| older(name, t).is_some())
+        {
+            return incoming;
+        }
+        let mut merged = (*incoming).clone();
+        for (name, t) in merged.topics.iter_mut() {
+            let Some(old) = older(name, t) else { continue };
+            for (new, old) in t.partitions.iter_mut().zip(&old.partitions) {
+                if old.leader_epoch > new.leader_epoch {
+                    *new = old.clone();
+                }
+            }
+        }
+        Arc::new(merged)
+    }
 }
 
 /// Kafka's rack-unaware replica assignment (`AdminUtils.assignReplicasToBrokersRackUnaware`):

@@ -45,8 +45,9 @@ pub enum Timer {
     LeaderRebalance,
     /// A group coordinator's deadline for one group (join phase, sessions): it re-checks them.
     GroupDeadline { group: u32 },
-    /// An offset commit on a coordinator reached `offsets.commit.timeout.ms`.
-    OffsetCommitExpiry { id: u64 },
+    /// A coordinator's write (an offset commit, a generation) reached
+    /// `offsets.commit.timeout.ms`.
+    CoordinatorWriteExpiry { id: u64 },
 }
 
 /// What a node asks the simulator to do.

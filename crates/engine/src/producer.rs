@@ -6,7 +6,7 @@
 //! Decisions follow the reference §1–§2. The producer owns one PRNG sub-stream, handed to it
 //! by the simulator, for its workload and the sticky partitioner.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use crate::config::{ConfigError, Configs};
@@ -174,8 +174,12 @@ struct ProducerBatch {
     closed: bool,
     attempts: u32,
     retry_at: Instant,
-    /// Epoch and base sequence, once assigned (idempotence).
+    /// Epoch and base sequence, once assigned (idempotence). A batch keeps them on every
+    /// retry: its first attempt may have been appended, and only the same sequence lets the
+    /// broker recognise the retry (`RecordAccumulator.drainBatchesForOneNode`).
     sequence: Option<(i16, i32)>,
+    /// Its sequence was rewritten by an epoch bump since it was last sent.
+    rewritten: bool,
 }
 
 impl ProducerBatch {
@@ -189,7 +193,21 @@ impl ProducerBatch {
 struct PartitionQueue {
     batches: VecDeque<ProducerBatch>,
     in_flight: u32,
+    /// Idempotence per partition (Kafka's `TxnPartitionEntry`): the epoch its sequences
+    /// belong to, the next sequence, the last acknowledged one.
+    epoch: i16,
     next_sequence: i32,
+    last_acked: Option<i32>,
+    /// A batch that had been sent expired: whether it was appended is unknown until the
+    /// batches after it answer (`partitionsWithUnresolvedSequences`).
+    unresolved: bool,
+}
+
+impl PartitionQueue {
+    /// Whether `sequence` is the one after the last acknowledged (`isNextSequence`).
+    fn is_next(&self, sequence: i32) -> bool {
+        sequence == self.last_acked.map_or(0, |a| a.wrapping_add(1) & i32::MAX)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -231,6 +249,13 @@ pub struct Producer {
     next_correlation_id: u32,
     producer_id: i64,
     producer_epoch: i16,
+    /// Partitions whose sequences an epoch bump must rewrite; the bump happens before the
+    /// next drain (`requestIdempotentEpochBumpForPartition`).
+    rewrite: BTreeSet<u32>,
+    /// Records whose batch got a new epoch and sequence while unfinished. If the broker had
+    /// appended its first attempt without the answer reaching us, the new attempt lands again,
+    /// in Kafka too: idempotence keeps records once and in order within an epoch only.
+    rewritten: BTreeSet<u64>,
     buffered_bytes: u64,
     manual: VecDeque<ManualRecord>,
     /// The application's send loop.
@@ -288,6 +313,8 @@ impl Producer {
             node_backoff: BTreeMap::new(),
             next_correlation_id: 0,
             producer_epoch: 0,
+            rewrite: BTreeSet::new(),
+            rewritten: BTreeSet::new(),
             buffered_bytes: 0,
             manual: VecDeque::new(),
             running: true,
@@ -299,6 +326,12 @@ impl Producer {
             scheduled_wake: None,
             stats: ProducerStats::default(),
         })
+    }
+
+    /// Whether record `seq` was in a batch an epoch bump renumbered while unfinished (it may
+    /// be in its partition's log twice, or after newer records: see `rewritten`).
+    pub fn was_renumbered(&self, seq: u64) -> bool {
+        self.rewritten.contains(&seq)
     }
 
     pub fn config(&self) -> &ProducerConfig {
@@ -401,6 +434,7 @@ impl Producer {
 
     fn on_metadata(&mut self, now: Instant, metadata: Arc<ClusterMetadata>) {
         self.metadata_in_flight = false;
+        let metadata = ClusterMetadata::newer_of(self.metadata.as_ref(), metadata);
         let partitions = metadata
             .topics
             .get(&self.topic)
@@ -418,18 +452,37 @@ impl Producer {
         self.metadata = Some(metadata);
     }
 
-    fn request_metadata(&mut self, out: &mut Vec<Effect>) {
-        if self.metadata_in_flight || self.brokers.is_empty() {
+    fn request_metadata(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        if self.metadata_in_flight {
             return;
         }
-        let broker = self.brokers[self.bootstrap_next % self.brokers.len()];
-        self.bootstrap_next += 1;
+        let Some(broker) = self.least_loaded_node(now) else {
+            // Every broker refused us lately: try again when the first backoff ends.
+            if let Some(at) = self.node_backoff.values().map(|&(until, _)| until).min() {
+                self.refresh_metadata_by(at);
+            }
+            return;
+        };
         self.metadata_in_flight = true;
         let correlation_id = self.next_correlation();
         out.push(Effect::Send {
             to: NodeId::Broker(broker),
             msg: Message::MetadataRequest { correlation_id },
         });
+    }
+
+    /// The next broker to ask for metadata, skipping those that refused a connection while
+    /// their `reconnect.backoff.ms` runs (Kafka's `leastLoadedNode`, which here rotates over
+    /// the bootstrap list); none while every broker is backing off.
+    fn least_loaded_node(&mut self, now: Instant) -> Option<u32> {
+        for _ in 0..self.brokers.len() {
+            let broker = self.brokers[self.bootstrap_next % self.brokers.len()];
+            self.bootstrap_next += 1;
+            if self.connectable(now, broker) {
+                return Some(broker);
+            }
+        }
+        None
     }
 
     /// Asks for a metadata refresh no later than `at`, keeping an earlier one.
@@ -446,10 +499,10 @@ impl Producer {
     fn wake(&mut self, now: Instant, out: &mut Vec<Effect>) {
         if self.metadata_retry_at.is_some_and(|at| at <= now) {
             self.metadata_retry_at = None;
-            self.request_metadata(out);
+            self.request_metadata(now, out);
         }
         if self.metadata.is_none() {
-            self.request_metadata(out);
+            self.request_metadata(now, out);
         }
         if !self.queues.is_empty() {
             self.send_due_records(now);
@@ -593,6 +646,7 @@ impl Producer {
             attempts: 0,
             retry_at: now,
             sequence: None,
+            rewritten: false,
         };
         self.buffered_bytes += u64::from(batch.size_bytes);
         queue.batches.push_back(batch);
@@ -632,6 +686,9 @@ impl Producer {
 
     /// The sender: for each ready broker, one request with at most one batch per partition.
     fn drain(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        if !self.rewrite.is_empty() {
+            self.bump_epoch();
+        }
         let mut by_broker: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
         for p in 0..self.queues.len() as u32 {
             let queue = &self.queues[p as usize];
@@ -641,9 +698,18 @@ impl Producer {
             if ready > now {
                 continue;
             }
-            // An idempotent retry waits for earlier in-flight batches of its partition.
             let head = queue.batches.front().expect("ready implies a head");
-            if self.config.idempotent && head.attempts > 0 && queue.in_flight > 0 {
+            let blocked = match head.sequence {
+                // A retry waits until nothing else of its partition is in flight.
+                Some(_) => queue.in_flight > 0,
+                // Kafka's `shouldStopDrainBatchesForPartition`: no new batch while an earlier
+                // sequence is unresolved, or while batches of an older epoch are in flight
+                // (the new one would start the new epoch at 0 before they land).
+                None => {
+                    queue.unresolved || (queue.in_flight > 0 && queue.epoch != self.producer_epoch)
+                }
+            };
+            if self.config.idempotent && blocked {
                 continue;
             }
             match self.leader_of(p) {
@@ -686,11 +752,20 @@ impl Producer {
             batch.closed = true;
             self.buffered_bytes -= u64::from(batch.size_bytes);
             if self.config.idempotent && batch.sequence.is_none() {
+                let epoch = self.producer_epoch;
                 let queue = &mut self.queues[p as usize];
-                batch.sequence = Some((self.producer_epoch, queue.next_sequence));
+                if queue.epoch != epoch {
+                    // `maybeUpdateProducerIdAndEpoch`: nothing of the older epoch is in flight
+                    // (drain waited), so the partition starts the new one at sequence 0.
+                    queue.epoch = epoch;
+                    queue.next_sequence = 0;
+                    queue.last_acked = None;
+                }
+                batch.sequence = Some((epoch, queue.next_sequence));
                 let n = batch.records.len() as i32;
                 queue.next_sequence = queue.next_sequence.wrapping_add(n) & i32::MAX;
             }
+            batch.rewritten = false;
             self.queues[p as usize].in_flight += 1;
             self.stats.batches += 1;
             let tp = TopicPartition {
@@ -804,7 +879,7 @@ impl Producer {
             &mut self.rng,
         );
         self.node_backoff.insert(broker, (now + backoff, attempts));
-        self.request_metadata(out);
+        self.request_metadata(now, out);
     }
 
     fn complete(
@@ -818,6 +893,14 @@ impl Producer {
             topic: self.topic.clone(),
             partition: batch.partition,
         };
+        if let Some((epoch, first)) = batch.sequence {
+            let queue = &mut self.queues[batch.partition as usize];
+            if epoch == queue.epoch {
+                let last = first.wrapping_add(records as i32 - 1) & i32::MAX;
+                queue.last_acked = Some(queue.last_acked.map_or(last, |a| a.max(last)));
+            }
+            self.maybe_resolve(batch.partition);
+        }
         self.stats.acked += records;
         out.push(Effect::Trace(TraceKind::BatchAcked {
             producer: self.index,
@@ -845,14 +928,11 @@ impl Producer {
             partition: batch.partition,
         };
         if error.invalidates_metadata() {
-            self.request_metadata(out);
+            self.request_metadata(now, out);
         }
-        // With idempotence, sequence errors follow an earlier batch's failure: retry in order.
-        let sequence_error = matches!(
-            error,
-            ErrorCode::OutOfOrderSequenceNumber | ErrorCode::InvalidProducerEpoch
-        );
-        let retriable = error.is_retriable() || (self.config.idempotent && sequence_error);
+        let retriable = error.is_retriable()
+            || (error == ErrorCode::OutOfOrderSequenceNumber
+                && self.sequence_error_retriable(&batch));
         let in_time = now < batch.created_at + self.config.delivery_timeout;
         if retriable && batch.attempts < self.config.retries && in_time {
             batch.attempts += 1;
@@ -863,12 +943,6 @@ impl Producer {
                 &mut self.rng,
             );
             batch.retry_at = now + backoff;
-            if batch
-                .sequence
-                .is_some_and(|(epoch, _)| epoch < self.producer_epoch)
-            {
-                batch.sequence = None;
-            }
             self.stats.retries += 1;
             out.push(Effect::Trace(TraceKind::BatchRetrying {
                 producer: self.index,
@@ -889,15 +963,100 @@ impl Producer {
             queue.batches.insert(at, batch);
             return;
         }
-        let error = if retriable && !in_time {
-            ErrorCode::DeliveryTimeout
-        } else {
-            error
-        };
-        self.fail(batch, error, out);
+        if retriable && !in_time {
+            return self.expire(batch, out);
+        }
+        // The broker refused it: it was not appended, and its sequences must not leave a gap
+        // (Kafka adjusts only when retries were not exhausted: otherwise a retry may have
+        // landed).
+        let adjust = batch.attempts < self.config.retries;
+        self.fail(batch, error, adjust, out);
     }
 
-    fn fail(&mut self, batch: ProducerBatch, error: ErrorCode, out: &mut Vec<Effect>) {
+    /// Kafka's `TransactionManager.canRetry` for OUT_OF_ORDER_SEQUENCE_NUMBER: a batch that is
+    /// not the next expected one follows a batch that failed or is being retried, so it is
+    /// retried as it is; the next expected one refused means the broker lost our sequence,
+    /// and the partition starts over in a new epoch (retried then).
+    fn sequence_error_retriable(&mut self, batch: &ProducerBatch) -> bool {
+        let Some((_, sequence)) = batch.sequence.filter(|_| self.config.idempotent) else {
+            return false;
+        };
+        let queue = &self.queues[batch.partition as usize];
+        let next = queue.is_next(sequence);
+        if !queue.unresolved && (batch.rewritten || !next) {
+            return true;
+        }
+        if !queue.unresolved || next {
+            self.rewrite.insert(batch.partition);
+        }
+        true
+    }
+
+    /// A batch reached `delivery.timeout.ms`: it fails. If it had been sent, whether it was
+    /// appended is unknown until the partition's later batches answer (Kafka marks its
+    /// sequence unresolved rather than reusing it).
+    fn expire(&mut self, batch: ProducerBatch, out: &mut Vec<Effect>) {
+        let partition = batch.partition;
+        let sent = self.config.idempotent && batch.sequence.is_some();
+        self.fail(batch, ErrorCode::DeliveryTimeout, false, out);
+        if sent {
+            self.queues[partition as usize].unresolved = true;
+            self.maybe_resolve(partition);
+        }
+    }
+
+    /// `maybeResolveSequences`: once nothing of the partition is in flight or waiting to be
+    /// retried, an expired batch was appended if the acknowledged sequences reach the next
+    /// one; if not, the partition starts over in a new epoch.
+    fn maybe_resolve(&mut self, partition: u32) {
+        let queue = &mut self.queues[partition as usize];
+        let retrying = queue.batches.iter().any(|b| b.sequence.is_some());
+        if !queue.unresolved || queue.in_flight > 0 || retrying {
+            return;
+        }
+        queue.unresolved = false;
+        if !queue.is_next(queue.next_sequence) {
+            self.rewrite.insert(partition);
+        }
+    }
+
+    /// `bumpIdempotentProducerEpoch`: a new epoch, and the partitions that asked for it
+    /// number their unfinished batches from 0 in it. Other partitions move to it with their
+    /// next new batch, once nothing of the older epoch is in flight there.
+    fn bump_epoch(&mut self) {
+        self.producer_epoch = self.producer_epoch.wrapping_add(1);
+        let epoch = self.producer_epoch;
+        for p in std::mem::take(&mut self.rewrite) {
+            let mut unfinished: Vec<&mut ProducerBatch> = self
+                .in_flight
+                .values_mut()
+                .flat_map(|f| f.batches.iter_mut())
+                .chain(self.queues[p as usize].batches.iter_mut())
+                .filter(|b| b.partition == p && b.sequence.is_some())
+                .collect();
+            unfinished.sort_by_key(|b| b.sequence.map(|s| s.1));
+            let mut next = 0i32;
+            for b in unfinished {
+                b.sequence = Some((epoch, next));
+                b.rewritten = true;
+                next = next.wrapping_add(b.records.len() as i32) & i32::MAX;
+                self.rewritten.extend(b.records.iter().map(|r| r.id.seq));
+            }
+            let queue = &mut self.queues[p as usize];
+            queue.epoch = epoch;
+            queue.next_sequence = next;
+            queue.last_acked = None;
+            queue.unresolved = false;
+        }
+    }
+
+    fn fail(
+        &mut self,
+        batch: ProducerBatch,
+        error: ErrorCode,
+        adjust: bool,
+        out: &mut Vec<Effect>,
+    ) {
         let records = batch.records.len() as u64;
         let tp = TopicPartition {
             topic: self.topic.clone(),
@@ -910,22 +1069,17 @@ impl Producer {
             records: records as u32,
             error,
         }));
+        // `handleFailedBatch`: a refused batch leaves a gap in its partition's sequences,
+        // which a new epoch closes; only that partition's sequences are rewritten.
+        let refused = error == ErrorCode::OutOfOrderSequenceNumber || adjust;
+        if self.config.idempotent && batch.sequence.is_some() && refused {
+            self.rewrite.insert(batch.partition);
+        }
         out.push(Effect::Observe(Observation::Failed {
             producer: self.index,
             records: batch.records,
             error,
         }));
-        if self.config.idempotent {
-            // A gap in the sequence would stall the partition: bump the epoch, restart sequences
-            // (KIP-360), and let unsent batches take new numbers.
-            self.producer_epoch = self.producer_epoch.wrapping_add(1);
-            for queue in &mut self.queues {
-                queue.next_sequence = 0;
-                for b in &mut queue.batches {
-                    b.sequence = None;
-                }
-            }
-        }
     }
 
     /// Batches waiting longer than `delivery.timeout.ms` fail (Kafka's `TimeoutException`).
@@ -944,7 +1098,7 @@ impl Producer {
             }
         }
         for batch in expired {
-            self.fail(batch, ErrorCode::DeliveryTimeout, out);
+            self.expire(batch, out);
         }
     }
 
@@ -965,16 +1119,18 @@ impl Producer {
             let head_expiry = queue.batches.front().map_or(Instant::MAX, |b| {
                 b.created_at + self.config.delivery_timeout
             });
-            let at = ready.max(broker_wait);
-            if at > now {
-                next = next.min(at);
+            // Only what lies ahead: something due now that could not go waits for a message,
+            // and must not keep the rest from being scheduled.
+            for at in [ready.max(broker_wait), head_expiry] {
+                if at > now {
+                    next = next.min(at);
+                }
             }
-            next = next.min(head_expiry);
         }
-        if let Some(at) = self.metadata_retry_at {
+        if let Some(at) = self.metadata_retry_at.filter(|&at| at > now) {
             next = next.min(at);
         }
-        if next == Instant::MAX || next <= now {
+        if next == Instant::MAX {
             return;
         }
         if self.scheduled_wake.is_none_or(|s| next < s) {

@@ -290,8 +290,6 @@ pub struct Sim {
     next_lag_sample: Instant,
     /// Per group and partition: where the group started reading (its first offset reset).
     group_starts: BTreeMap<(Arc<str>, TopicPartition), Offset>,
-    /// Seeks and offset resets: they may legitimately move committed offsets back.
-    rewinds: u64,
     /// The latest group events, for rebalance timelines.
     group_events: std::collections::VecDeque<TraceEvent>,
     trace: Trace,
@@ -299,8 +297,11 @@ pub struct Sim {
     effects: Vec<Effect>,
     /// What the latest step may have changed, and what it acknowledged (for the checker).
     touched: Touched,
-    step_acks: Vec<AckedBatch>,
-    acked_batches: u64,
+    step_observations: Vec<StepObservation>,
+    observations: u64,
+    /// Deliberate bugs for the checker's tests (`planted`).
+    #[cfg(feature = "planted-bugs")]
+    planted: crate::planted::Planted,
 }
 
 /// What a step may have changed: one node's state (nodes only change themselves), or anything
@@ -312,16 +313,10 @@ pub enum Touched {
     Nothing,
 }
 
-/// A batch a producer saw acknowledged in the latest step.
-#[derive(Clone, Debug)]
-pub struct AckedBatch {
-    /// Counts acknowledged batches over the whole run, so a reader never takes one twice.
-    pub n: u64,
-    pub producer: u32,
-    pub tp: TopicPartition,
-    pub base_offset: Option<Offset>,
-    pub records: Arc<Vec<crate::record::Record>>,
-}
+/// What a producer or an application saw in the latest step: an acknowledgement or a delivery
+/// (`Observation::Acked` and `Observation::Delivered`), numbered over the whole run so a
+/// reader never takes one twice.
+pub type StepObservation = (u64, crate::ledger::Observation);
 
 impl Sim {
     pub fn new(setup: ClusterSetup, seed: u64) -> Result<Sim, CommandError> {
@@ -366,13 +361,14 @@ impl Sim {
             group_stats: BTreeMap::new(),
             next_lag_sample: Instant::ZERO,
             group_starts: BTreeMap::new(),
-            rewinds: 0,
             group_events: std::collections::VecDeque::new(),
             ledger: Ledger::new(),
             effects: Vec::new(),
             touched: Touched::Everything,
-            step_acks: Vec::new(),
-            acked_batches: 0,
+            step_observations: Vec::new(),
+            observations: 0,
+            #[cfg(feature = "planted-bugs")]
+            planted: Default::default(),
         };
         sim.with_node(NodeId::Controller, |node, now, out| {
             if let NodeRef::Controller(c) = node {
@@ -413,6 +409,20 @@ impl Sim {
         self.brokers.iter().map(|s| (&s.broker, s.up))
     }
 
+    /// Plants deliberate bugs in every node, present and future (tests of the checker only).
+    #[cfg(feature = "planted-bugs")]
+    pub fn plant(&mut self, planted: crate::planted::Planted) {
+        self.planted = planted;
+        self.controller.planted = planted;
+        for slot in &mut self.brokers {
+            slot.broker.planted = planted;
+            slot.broker.coordinator.planted = planted;
+        }
+        for c in self.consumers.iter_mut().flatten() {
+            c.planted = planted;
+        }
+    }
+
     /// One broker and whether its process is up.
     pub fn broker(&self, id: u32) -> Option<(&Broker, bool)> {
         self.brokers.get(id as usize).map(|s| (&s.broker, s.up))
@@ -449,7 +459,7 @@ impl Sim {
         assert!(at >= self.now, "time never goes backwards");
         self.now = at;
         self.events_processed += 1;
-        self.step_acks.clear();
+        self.step_observations.clear();
         self.touched = match &event {
             Event::Deliver { to, .. } | Event::Disconnect { to, .. } => Touched::Node(*to),
             Event::Timer { node, .. } => Touched::Node(*node),
@@ -667,30 +677,19 @@ impl Sim {
                     if let (TraceKind::OffsetReset { tp, offset, .. }, NodeId::Consumer(c)) =
                         (&kind, from)
                     {
-                        self.rewinds += 1;
                         self.note_group_start(c, tp, *offset);
-                    }
-                    if let TraceKind::Seek { .. } = &kind {
-                        self.rewinds += 1;
                     }
                     self.record(kind)
                 }
                 Effect::Observe(observation) => {
-                    if let crate::ledger::Observation::Acked {
-                        producer,
-                        tp,
-                        base_offset,
-                        records,
-                    } = &observation
-                    {
-                        self.acked_batches += 1;
-                        self.step_acks.push(AckedBatch {
-                            n: self.acked_batches,
-                            producer: *producer,
-                            tp: tp.clone(),
-                            base_offset: *base_offset,
-                            records: records.clone(),
-                        });
+                    use crate::ledger::Observation as O;
+                    if matches!(
+                        observation,
+                        O::Acked { .. } | O::Delivered { .. } | O::CommitAcked { .. }
+                    ) {
+                        self.observations += 1;
+                        let seen = (self.observations, observation.clone());
+                        self.step_observations.push(seen);
                     }
                     self.ledger.observe(observation)
                 }
@@ -1058,7 +1057,12 @@ impl Sim {
             Command::AddConsumer(spec) => {
                 let index = self.consumers.len() as u32;
                 let rng = Prng::stream(self.seed, Stream::Consumer(index));
-                let consumer = Consumer::new(index, spec, self.broker_ids(), rng)?;
+                #[allow(unused_mut)]
+                let mut consumer = Consumer::new(index, spec, self.broker_ids(), rng)?;
+                #[cfg(feature = "planted-bugs")]
+                {
+                    consumer.planted = self.planted;
+                }
                 if consumer.membership.is_some() {
                     self.ensure_offsets_topic()?;
                 }
@@ -1088,14 +1092,23 @@ impl Sim {
             }
             Command::RestartConsumer { name } => {
                 let i = self.consumer_index(&name).expect("validated");
-                let spec = self.consumers[i].as_ref().expect("indexed").spec.clone();
+                let old = self.consumers[i].as_ref().expect("indexed");
+                let spec = old.spec.clone();
+                let requests_sent = old.requests_sent();
                 let incarnation = self.consumer_incarnations[i] + 1;
                 let stream = Stream::Restart {
                     consumer: i as u32,
                     incarnation,
                 };
                 let rng = Prng::stream(self.seed, stream);
-                let consumer = Consumer::new(i as u32, spec, self.broker_ids(), rng)?;
+                let mut consumer = Consumer::new(i as u32, spec, self.broker_ids(), rng)?;
+                // A new process has new connections: answers to the old one's requests (a
+                // coordinator may answer a parked JoinGroup after the restart) are not for it.
+                consumer.continue_requests_from(requests_sent);
+                #[cfg(feature = "planted-bugs")]
+                {
+                    consumer.planted = self.planted;
+                }
                 self.consumers[i] = Some(consumer);
                 self.consumer_incarnations[i] = incarnation;
                 self.record(TraceKind::ConsumerRestarted { consumer: i as u32 });
@@ -1574,14 +1587,9 @@ impl Sim {
         self.touched
     }
 
-    /// The batches producers saw acknowledged in the latest step.
-    pub fn step_acks(&self) -> &[AckedBatch] {
-        &self.step_acks
-    }
-
-    /// How many seeks and offset resets happened (committed offsets may go back after one).
-    pub fn rewinds(&self) -> u64 {
-        self.rewinds
+    /// The acknowledgements and deliveries of the latest step (for the checker).
+    pub fn step_observations(&self) -> &[StepObservation] {
+        &self.step_observations
     }
 
     /// The consumers, for the invariant checker.

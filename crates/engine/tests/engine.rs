@@ -542,3 +542,96 @@ fn a_restarted_broker_serves_nothing_until_it_has_the_controllers_metadata() {
         assert_eq!(r.leader, pm.leader, "{tp}: the controller's leader");
     }
 }
+
+/// Runs to `ms` with every invariant checked after every step (IdempotentOnceInOrder among
+/// them); panics with the violation.
+fn run_checked_to(run: &mut Run, ms: u64) {
+    let mut checker = kplay_engine::check::Checker::new();
+    let until = Instant::from_millis(ms);
+    if let Err(v) = kplay_engine::check::run_checked(&mut run.sim, until, &mut checker) {
+        panic!("{v}");
+    }
+}
+
+#[test]
+fn a_pause_past_the_request_timeout_neither_duplicates_nor_reorders_with_idempotence() {
+    // Issue #12's first case: a 12 s pause of the only broker, request.timeout.ms 3 s,
+    // delivery.timeout.ms 10 s. Requests time out and are retried with their sequences; some
+    // batches expire. Before, every failed batch bumped the epoch and renumbered every
+    // partition, so retries of batches the broker had appended were appended again (84
+    // duplicates, 137 out of order).
+    let mut run = Run::new(1, 1, 3);
+    let timeouts = [
+        ("request.timeout.ms", i(3_000)),
+        ("delivery.timeout.ms", i(10_000)),
+    ];
+    run.producer("p", 200, 6_000, KeyMode::Unique, &timeouts);
+    run.consumer("c", 0, &[earliest()]);
+    run.sim.schedule(
+        Instant::from_millis(10_000),
+        Command::PauseBroker {
+            broker: 0,
+            duration_ms: 12_000,
+        },
+    );
+    run_checked_to(&mut run, 60_000);
+    let r = run.sim.report();
+    assert!(r.failed > 0, "some batches expired during the pause");
+    assert_eq!(pending(&run), 0);
+    assert_eq!((r.duplicates, r.out_of_order), (0, 0));
+}
+
+#[test]
+fn a_batch_refused_on_one_partition_renumbers_only_that_partition() {
+    // Issue #12: a MESSAGE_TOO_LARGE on orders-0 while the leader of orders-1 is paused used
+    // to bump the epoch and renumber every partition, so orders-1's retried batches got new
+    // sequences and were appended a second time. Kafka rewrites only the failed partition's
+    // sequences (`TransactionManager.bumpIdempotentProducerEpoch`).
+    let mut run = Run::new(4, 2, 2);
+    let topic = configs(Scope::Topic, &[("max.message.bytes", i(4_000))]);
+    run.sim
+        .apply(Command::DeleteTopic {
+            name: "orders".into(),
+        })
+        .expect("delete");
+    run.sim
+        .apply(Command::CreateTopic {
+            name: "orders".into(),
+            partitions: 2,
+            replication_factor: 1,
+            configs: topic,
+        })
+        .expect("topic with small messages");
+    let timeouts = [("request.timeout.ms", i(2_000)), ("linger.ms", i(0))];
+    run.producer("p", 100, 3_000, KeyMode::Unique, &timeouts);
+    run.consumer("c", 0, &[earliest()]);
+    run.run_ms(5_000);
+    let leader_1 = run.sim.metadata().leader("orders", 1).expect("a leader");
+    run.sim
+        .apply(Command::PauseBroker {
+            broker: leader_1,
+            duration_ms: 6_000,
+        })
+        .expect("pause");
+    run.run_ms(7_000);
+    let big = kplay_engine::producer::ManualRecord {
+        key: None,
+        value: Some(std::sync::Arc::from(vec![b'x'; 5_000])),
+        headers: vec![],
+        partition: Some(0),
+    };
+    run.sim
+        .apply(Command::ProduceOne {
+            producer: "p".into(),
+            record: big,
+        })
+        .expect("produce");
+    run_checked_to(&mut run, 40_000);
+    let r = run.sim.report();
+    let refused = r
+        .failures
+        .iter()
+        .any(|(e, _)| e.name() == "MESSAGE_TOO_LARGE");
+    assert!(refused, "the big batch was refused: {:?}", r.failures);
+    assert_eq!((r.duplicates, r.out_of_order), (0, 0));
+}

@@ -3,15 +3,20 @@
 //!
 //! It owns membership (member ids, generations, the join and sync barriers, sessions) and the
 //! committed offsets of the groups it coordinates. It never touches a log: the broker appends
-//! commits to `__consumer_offsets`, answers once they are replicated, and then calls
-//! [`Coordinator::complete_commit`]. A broker that becomes leader of an offsets partition calls
-//! [`Coordinator::load`] with the partition's records, so committed offsets survive failover.
+//! commits to `__consumer_offsets` and answers once they are replicated. Committed offsets
+//! follow the log, as in Kafka 4.0's group coordinator (a state machine over its partition):
+//! the broker hands over every commit record the high watermark passes
+//! ([`Coordinator::apply_commits`]), whether or not its request timed out meanwhile. A broker
+//! that becomes leader of an offsets partition calls [`Coordinator::load`] with the
+//! partition's records, so committed offsets survive failover.
 //!
 //! Group metadata (generation, protocol, leader, members and their assignments) is written to
-//! the same partition when a generation becomes Stable and when the group empties, as Kafka's
-//! `storeGroup` does, so a new coordinator knows the members and no rebalance follows a
-//! failover. (Kafka answers SyncGroup only once that record is replicated; here the answer
-//! does not wait for it.)
+//! the same partition when the leader hands in a generation's assignment and when the group
+//! empties, as Kafka's `storeGroup` does, so a new coordinator knows the members and no
+//! rebalance follows a failover. As in Kafka, the generation becomes Stable and the members
+//! get their assignments only once that record is replicated
+//! ([`Coordinator::generation_stored`]): a coordinator cut off from its followers cannot hand
+//! out partitions its successor does not know of.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -103,8 +108,20 @@ pub struct Group {
     /// The first rebalance of an empty group waits `group.initial.rebalance.delay.ms`.
     initial_join: Option<Instant>,
     pub offsets: BTreeMap<TopicPartition, Offset>,
-    /// The membership changed in a way Kafka persists (Stable, or Empty).
+    /// The membership changed in a way Kafka persists (a new assignment, or Empty).
     dirty: bool,
+    /// The leader's assignment of this generation is being written; SyncGroup answers wait.
+    storing: bool,
+}
+
+/// A group record the broker must append to `__consumer_offsets`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupWrite {
+    pub partition: u32,
+    pub record: Record,
+    pub group: Arc<str>,
+    /// The generation whose SyncGroup answers wait for this record, if any.
+    pub generation: Option<i32>,
 }
 
 impl Group {
@@ -122,6 +139,7 @@ impl Group {
             initial_join: None,
             offsets: BTreeMap::new(),
             dirty: false,
+            storing: false,
         }
     }
 
@@ -150,9 +168,13 @@ pub struct Coordinator {
     /// Timer index → group id (timers carry no strings).
     indices: BTreeMap<u32, Arc<str>>,
     next_index: u32,
-    /// The offsets partitions this broker leads and has loaded.
-    loaded: BTreeSet<u32>,
+    /// The offsets partitions this broker leads and has loaded, with the offset below which
+    /// their commits are applied (their high watermark, as last handed over).
+    loaded: BTreeMap<u32, Offset>,
     next_member: u64,
+    /// Deliberate bugs for the checker's tests (`planted`).
+    #[cfg(feature = "planted-bugs")]
+    pub(crate) planted: crate::planted::Planted,
 }
 
 fn respond(out: &mut Vec<Effect>, to: NodeId, msg: Message) {
@@ -237,7 +259,9 @@ impl Coordinator {
             groups: BTreeMap::new(),
             indices: BTreeMap::new(),
             next_index: 0,
-            loaded: BTreeSet::new(),
+            loaded: BTreeMap::new(),
+            #[cfg(feature = "planted-bugs")]
+            planted: Default::default(),
             next_member: 0,
         }
     }
@@ -252,7 +276,7 @@ impl Coordinator {
 
     /// Whether this broker coordinates `group` now.
     pub fn coordinates(&self, group: &str) -> bool {
-        self.loaded.contains(&self.partition_of(group))
+        self.loaded.contains_key(&self.partition_of(group))
     }
 
     /// The process died: everything in memory is gone.
@@ -263,15 +287,17 @@ impl Coordinator {
     }
 
     /// This broker became leader of `__consumer_offsets-{partition}`: read its records, the
-    /// later ones winning. Restored members get a full session from now.
+    /// later ones winning (commits below the high watermark `hw` only; the rest come with
+    /// `apply_commits` as it moves). Restored members get a full session from now.
     pub fn load<'a>(
         &mut self,
         now: Instant,
         partition: u32,
-        records: impl Iterator<Item = &'a Record>,
+        records: impl Iterator<Item = (Offset, &'a Record)>,
+        hw: Offset,
         out: &mut Vec<Effect>,
     ) {
-        self.loaded.insert(partition);
+        self.loaded.insert(partition, Offset(0));
         // Groups left Dead by an earlier unload start over from the log.
         let dead: Vec<Arc<str>> = self
             .groups
@@ -286,12 +312,12 @@ impl Coordinator {
         let mut count = 0;
         let mut any = false;
         let mut restored = BTreeSet::new();
-        for record in records {
+        for (at, record) in records {
             any = true;
             if let Some((group, tp, offset)) = parse_commit(record) {
-                if self.partition_of(&group) == partition {
+                if at < hw && self.partition_of(&group) == partition {
                     count += 1;
-                    self.group_mut(&group).offsets.insert(tp, offset);
+                    self.commit(&group, tp, offset);
                 }
             } else if let Some(stored) = parse_group(record) {
                 if self.partition_of(&stored.id) != partition {
@@ -343,7 +369,7 @@ impl Coordinator {
     /// This broker no longer leads `__consumer_offsets-{partition}`: its groups move away.
     /// Waiting members learn NOT_COORDINATOR and look for the new coordinator.
     pub fn unload(&mut self, partition: u32, out: &mut Vec<Effect>) {
-        if !self.loaded.remove(&partition) {
+        if self.loaded.remove(&partition).is_none() {
             return;
         }
         let gone: Vec<Arc<str>> = self
@@ -608,6 +634,8 @@ impl Coordinator {
         reason: String,
         out: &mut Vec<Effect>,
     ) {
+        // An assignment being written no longer counts: the answers go out now.
+        group.storing = false;
         if group.state == GroupState::CompletingRebalance {
             for m in group.members.values_mut() {
                 if let Some(c) = m.awaiting_sync.take() {
@@ -749,7 +777,6 @@ impl Coordinator {
         req: SyncGroupRequest,
         out: &mut Vec<Effect>,
     ) {
-        let broker = self.broker;
         let c = req.correlation_id;
         let Some(group) = self.groups.get_mut(&req.group_id) else {
             respond(
@@ -802,27 +829,17 @@ impl Coordinator {
                 if group.leader.as_ref() != Some(&req.member_id) {
                     return;
                 }
+                if group.storing {
+                    return; // The same assignment is being written already.
+                }
                 let mut given: BTreeMap<Arc<str>, Vec<TopicPartition>> =
                     req.assignments.into_iter().collect();
                 for m in group.members.values_mut() {
                     m.assignment = given.remove(&m.id).unwrap_or_default();
                 }
-                group.state = GroupState::Stable;
+                // Written first; the group is Stable once the record is replicated.
+                group.storing = true;
                 group.dirty = true;
-                out.push(Effect::Trace(TraceKind::GroupStable {
-                    broker,
-                    group: group.id.clone(),
-                    generation: group.generation,
-                }));
-                for m in group.members.values_mut() {
-                    if let Some(c) = m.awaiting_sync.take() {
-                        respond(
-                            out,
-                            m.client,
-                            sync_response(c, ErrorCode::None, m.assignment.clone()),
-                        );
-                    }
-                }
             }
         }
     }
@@ -920,7 +937,10 @@ impl Coordinator {
             .map(|m| m.id.clone())
             .collect();
         for member in expired {
-            let m = group.members.remove(&member).expect("present");
+            // Removing one may end a join phase that removes the others first.
+            let Some(m) = group.members.remove(&member) else {
+                continue;
+            };
             if let Some(c) = m.awaiting_sync {
                 let msg = sync_response(c, ErrorCode::UnknownMemberId, vec![]);
                 respond(out, m.client, msg);
@@ -985,25 +1005,102 @@ impl Coordinator {
         Ok(CommitPlan { partition, records })
     }
 
-    /// Group metadata records to append to `__consumer_offsets` (partition, record), for every
-    /// group whose persisted membership changed since the last call.
-    pub fn take_appends(&mut self, now: Instant) -> Vec<(u32, Record)> {
+    /// Group metadata records to append to `__consumer_offsets`, for every group whose
+    /// persisted membership changed since the last call.
+    pub fn take_appends(&mut self, now: Instant) -> Vec<GroupWrite> {
         let mut appends = Vec::new();
         for g in self.groups.values_mut().filter(|g| g.dirty) {
             g.dirty = false;
-            let partition = coordinator_partition(&g.id, self.config.offsets_partitions);
-            appends.push((partition, encode_group(g, now)));
+            appends.push(GroupWrite {
+                partition: coordinator_partition(&g.id, self.config.offsets_partitions),
+                record: encode_group(g, now),
+                group: g.id.clone(),
+                generation: g.storing.then_some(g.generation),
+            });
         }
         appends
     }
 
-    /// A commit's records are replicated: the offsets are committed.
-    pub fn complete_commit(&mut self, group: &Arc<str>, offsets: &[(TopicPartition, Offset)]) {
-        if let Some(g) = self.groups.get_mut(group) {
-            for (tp, offset) in offsets {
-                g.offsets.insert(tp.clone(), *offset);
+    /// The record of a generation's assignment was replicated (`error` NONE), or could not be
+    /// (`storeGroup`'s callback): the group becomes Stable and its members get their
+    /// assignments, or they get the error and the group rebalances.
+    pub fn generation_stored(
+        &mut self,
+        now: Instant,
+        group_id: &Arc<str>,
+        generation: i32,
+        error: ErrorCode,
+        out: &mut Vec<Effect>,
+    ) {
+        let broker = self.broker;
+        let config = self.config.clone();
+        let Some(group) = self.groups.get_mut(group_id) else {
+            return;
+        };
+        let current = group.state == GroupState::CompletingRebalance
+            && group.generation == generation
+            && group.storing;
+        if !current {
+            return; // Another rebalance started meanwhile.
+        }
+        group.storing = false;
+        if error == ErrorCode::None {
+            group.state = GroupState::Stable;
+            out.push(Effect::Trace(TraceKind::GroupStable {
+                broker,
+                group: group.id.clone(),
+                generation: group.generation,
+            }));
+        }
+        for m in group.members.values_mut() {
+            if error != ErrorCode::None {
+                m.assignment.clear();
+            }
+            if let Some(c) = m.awaiting_sync.take() {
+                let assignment = m.assignment.clone();
+                respond(out, m.client, sync_response(c, error, assignment));
             }
         }
+        if error != ErrorCode::None {
+            let reason = format!("the assignment could not be stored ({})", error.name());
+            Self::prepare_rebalance(broker, &config, group, now, reason, out);
+        }
+    }
+
+    /// Where commits of an offsets partition this broker leads are applied up to.
+    pub fn applied(&self, partition: u32) -> Option<Offset> {
+        self.loaded.get(&partition).copied()
+    }
+
+    /// The high watermark of a loaded offsets partition passed `records` (below `hw`): their
+    /// commits are committed.
+    pub fn apply_commits<'a>(
+        &mut self,
+        partition: u32,
+        records: impl Iterator<Item = &'a Record>,
+        hw: Offset,
+    ) {
+        let Some(applied) = self.loaded.get_mut(&partition) else {
+            return;
+        };
+        *applied = hw;
+        for (group, tp, offset) in records.filter_map(parse_commit) {
+            if self.partition_of(&group) == partition {
+                self.commit(&group, tp, offset);
+            }
+        }
+    }
+
+    fn commit(&mut self, group: &Arc<str>, tp: TopicPartition, offset: Offset) {
+        #[cfg(feature = "planted-bugs")]
+        let offset = match self
+            .planted
+            .has(crate::planted::Bug::CommitAboveHighWatermark)
+        {
+            true => Offset(offset.0 + 1),
+            false => offset,
+        };
+        self.group_mut(group).offsets.insert(tp, offset);
     }
 
     pub fn fetch_offsets(
@@ -1199,7 +1296,13 @@ mod tests {
         };
         let mut c = Coordinator::new(0, config.clone());
         let p = c.partition_of("g");
-        c.load(Instant::ZERO, p, std::iter::empty(), &mut Vec::new());
+        c.load(
+            Instant::ZERO,
+            p,
+            std::iter::empty(),
+            Offset(0),
+            &mut Vec::new(),
+        );
         let client = NodeId::Consumer(3);
         let mut out = Vec::new();
         c.handle(
@@ -1246,16 +1349,27 @@ mod tests {
             Message::SyncGroup(sync),
             &mut out,
         );
+        assert!(
+            responses(&out).is_empty(),
+            "the assignment waits until its record is replicated"
+        );
         let appends = c.take_appends(Instant(3_000_000));
-        assert_eq!(appends.len(), 1, "Stable: the group metadata is persisted");
+        assert_eq!(appends.len(), 1, "the group metadata is written");
+        assert_eq!(
+            appends[0].generation,
+            Some(1),
+            "and generation 1 waits for it"
+        );
+        let g = Arc::from("g");
+        c.generation_stored(Instant(3_001_000), &g, 1, ErrorCode::None, &mut out);
+        let Message::SyncGroupResponse(r) = responses(&out)[0].1 else {
+            panic!("a sync response")
+        };
+        assert_eq!(r.assignment, vec![TopicPartition::new("t", 0)]);
         // Another broker reads the record and knows the member and its assignment.
         let mut other = Coordinator::new(1, config);
-        other.load(
-            Instant(9_000_000),
-            p,
-            appends.iter().map(|(_, r)| r),
-            &mut Vec::new(),
-        );
+        let records = appends.iter().map(|w| (Offset(0), &w.record));
+        other.load(Instant(9_000_000), p, records, Offset(1), &mut Vec::new());
         let g = other.groups().next().expect("restored");
         assert_eq!((g.state, g.generation), (GroupState::Stable, 1));
         assert_eq!(g.members[&id].assignment, vec![TopicPartition::new("t", 0)]);
