@@ -1,5 +1,5 @@
-//! Cross-crate tests in one binary: example scenarios end to end, determinism, the CLI, and
-//! malformed input.
+//! Cross-crate tests in one binary: example scenarios end to end, determinism, the CLI,
+//! malformed input, and the swarm.
 
 mod cli;
 mod determinism;
@@ -7,5 +7,5 @@ mod groups;
 mod malformed;
 mod replication;
 mod scenarios;
-mod sweep;
+mod swarm;
 mod tidy;

@@ -20,12 +20,14 @@ fn main() -> ExitCode {
             .and_then(|()| ensure_npm_packages())
             .and_then(|()| build_site()),
         Some("bench") => bench(),
+        Some("swarm") => swarm(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <serve | test | build | bench>");
+            eprintln!("usage: cargo xtask <serve | test | build | bench | swarm>");
             eprintln!("  serve  install what is missing, build and serve the playground on 127.0.0.1:8080");
             eprintln!("  test   install what is missing, then every check: fmt, clippy, native, wasm, browser");
             eprintln!("  build  the release site in dist/");
             eprintln!("  bench  engine throughput and browser frame time");
+            eprintln!("  swarm  random fault plans: --seeds N [--from S] | --seed S (see --help)");
             return ExitCode::from(2);
         }
     };
@@ -298,6 +300,18 @@ fn stopped_by_user(status: &std::process::ExitStatus) -> bool {
         let _ = status;
         false
     }
+}
+
+/// The swarm at length: `cargo xtask swarm --seeds 100000 [--from S]`, or one seed with
+/// `--seed S`; with `--plant BUG`, a deliberate bug is planted (an engine built with it).
+fn swarm(args: &[String]) -> Result<()> {
+    let mut c = cmd("cargo");
+    c.args(["run", "--release", "--quiet", "-p", "kplay-swarm"]);
+    if args.iter().any(|a| a == "--plant") {
+        c.args(["--features", "planted-bugs"]);
+    }
+    c.arg("--").args(args);
+    run("swarm", &mut c)
 }
 
 /// The benchmarks: engine throughput (`cargo bench`) and the browser's frame time.
