@@ -379,3 +379,30 @@ fn processing_failures_kill_the_application_and_its_supervisor_restarts_it() {
     );
     assert_eq!(g.lost, Some(0), "commit after processing: nothing lost");
 }
+
+/// Swarm seed 14768: an idle member (no records for longer than `max.poll.interval.ms`) that
+/// auto-commits synchronously when it rejoins was judged by the time of its last non-empty
+/// poll and left the group; the next rebalance then removed the other idle member, forever.
+/// An application waiting in `poll()` is polling. (The auto-commit answer arriving while the
+/// rejoin commit is in flight is what made the member look busy.)
+#[test]
+fn an_idle_member_that_auto_commits_on_rejoin_is_not_removed_for_not_polling() {
+    let cfg = group_config(
+        r#", "max.poll.interval.ms" = 8000, "heartbeat.interval.ms" = 3000, "auto.commit.interval.ms" = 3000"#,
+    );
+    let consumers = consumer("c1", &cfg)
+        + &consumer("c2", &cfg)
+        + &consumer("c3", &format!("start_ms = 30000\n{cfg}"));
+    let events = r#"
+[[event]]
+at_ms = 4000
+action = "stop_producer"
+producer = "shop"
+"#;
+    let (sim, r) = run("idle.toml", &cluster(&consumers, events, 60_000));
+    let kicked = trace_lines(&sim, "max.poll.interval.ms");
+    assert!(kicked.is_empty(), "nobody was too slow: {kicked:?}");
+    let g = group(&r);
+    assert_eq!(g.state, "Stable");
+    assert_eq!(g.members.len(), 3, "{:?}", g.members);
+}

@@ -5,6 +5,7 @@ mod cli;
 mod determinism;
 mod groups;
 mod malformed;
+mod missing_topics;
 mod replication;
 mod scenarios;
 mod swarm;

@@ -194,6 +194,22 @@ fn summary(path: &str, r: &kplay_engine::snapshot::Report) -> String {
         "lost (acked but unreadable): {}, duplicates: {}, out of order: {}, expired by retention: {}",
         r.lost_acked, r.duplicates, r.out_of_order, r.expired
     );
+    if r.refused_count > 0 {
+        let _ = writeln!(
+            s,
+            "refused when their time came: {} timeline events",
+            r.refused_count
+        );
+        for (at, why) in r.refused.iter().take(10) {
+            let _ = writeln!(s, "  {at}: {why}");
+        }
+    }
+    for (consumer, topic) in &r.waiting_for_topics {
+        let _ = writeln!(
+            s,
+            "consumer {consumer} is still waiting for topic {topic}, which does not exist"
+        );
+    }
     for l in r.lost.iter().take(10) {
         let offset = l.offset.map_or("?".to_string(), |o| o.to_string());
         let _ = writeln!(

@@ -7,7 +7,7 @@
 //!
 //! It decides only from its own state and the message in hand (reference §2.3, §2.4, §3).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::config::Configs;
@@ -147,6 +147,9 @@ pub struct Broker {
     offsets_commit_timeout: Duration,
     /// Whether it has applied the controller's metadata since it (re)started.
     caught_up: bool,
+    /// `auto.create.topics.enable`, and the topics it asked the controller to create.
+    auto_create: bool,
+    creating: BTreeSet<Arc<str>>,
     /// As leader: numbers the ISR changes it proposes.
     next_proposal: u64,
     /// As follower: the fetch in flight to each leader (correlation id).
@@ -187,6 +190,8 @@ impl Broker {
             ),
             offsets_commit_timeout: ms("offsets.commit.timeout.ms"),
             caught_up: true,
+            auto_create: configs.bool("auto.create.topics.enable"),
+            creating: BTreeSet::new(),
             next_proposal: 0,
             replica_fetches: BTreeMap::new(),
             replica_fetch_backoff_until: Instant::ZERO,
@@ -309,6 +314,7 @@ impl Broker {
         self.delayed_writes.clear();
         self.coordinator.crash();
         self.replica_fetches.clear();
+        self.creating.clear();
         // What it knew of leaders and followers was in memory too: it learns again from the
         // controller before it serves anything.
         self.caught_up = false;
@@ -523,7 +529,10 @@ impl Broker {
             }
             Input::Disconnected {
                 peer: NodeId::Controller,
-            } => self.resend_isr_changes(out),
+            } => {
+                self.creating.clear();
+                self.resend_isr_changes(out);
+            }
             Input::Disconnected { .. } => {}
             Input::Timer(Timer::FetchExpiry { id }) => {
                 if let Some(parked) = self.parked_fetches.remove(&id) {
@@ -595,7 +604,14 @@ impl Broker {
 
     fn on_message(&mut self, now: Instant, from: NodeId, msg: Message, out: &mut Vec<Effect>) {
         match msg {
-            Message::MetadataRequest { correlation_id } => {
+            Message::MetadataRequest {
+                correlation_id,
+                topics,
+                allow_auto_create,
+            } => {
+                if self.auto_create && allow_auto_create {
+                    self.create_missing(&topics, out);
+                }
                 let metadata = self.metadata.clone();
                 out.push(Effect::Send {
                     to: from,
@@ -618,6 +634,10 @@ impl Broker {
                 });
             }
             Message::MetadataUpdate { metadata } => self.apply_metadata(now, metadata, out),
+            Message::CreateTopicsResponse { topic, .. } => {
+                // Created (the metadata brings it) or refused (the next request asks again).
+                self.creating.remove(&topic);
+            }
             Message::AlterPartitionResponse(response) => {
                 self.on_alter_partition_response(now, response, out)
             }
@@ -652,6 +672,7 @@ impl Broker {
             | Message::ListOffsetsResponse(_)
             | Message::BrokerHeartbeat { .. }
             | Message::AlterPartition(_)
+            | Message::CreateTopics { .. }
             | Message::FindCoordinatorResponse { .. }
             | Message::JoinGroupResponse(_)
             | Message::SyncGroupResponse(_)
@@ -1202,6 +1223,23 @@ impl Broker {
                 .collect();
             self.next_proposal += 1;
             propose_isr(r, tp, me, isr, self.next_proposal, out);
+        }
+    }
+
+    /// A client asked for topics that do not exist: ask the controller to create them, once
+    /// each while the request is out (Kafka's `AutoTopicCreationManager`). The client sees
+    /// them missing now and finds them on a later metadata request.
+    fn create_missing(&mut self, topics: &[Arc<str>], out: &mut Vec<Effect>) {
+        for topic in topics {
+            if self.metadata.topics.contains_key(topic) || !self.creating.insert(topic.clone()) {
+                continue;
+            }
+            out.push(Effect::Send {
+                to: NodeId::Controller,
+                msg: Message::CreateTopics {
+                    topic: topic.clone(),
+                },
+            });
         }
     }
 

@@ -137,7 +137,8 @@ const fn text(name: &'static str, doc: &'static str) -> ConfigDef {
         doc,
     }
 }
-/// Accepted so real client configs can be pasted in, but without effect here.
+/// Accepted so real configs can be pasted in: plumbing whose only effect in Kafka is outside
+/// what the simulation shows (addresses, serializers).
 const fn inert(name: &'static str) -> ConfigDef {
     ConfigDef {
         name,
@@ -145,6 +146,18 @@ const fn inert(name: &'static str) -> ConfigDef {
         default: Default::Null,
         simulated: false,
         doc: "Accepted for compatibility; no effect in the simulation.",
+    }
+}
+
+/// A setting whose effect Kafka has but the simulation does not model yet: only its default is
+/// accepted, any other value is refused with `why`, so nothing is silently ignored.
+const fn unmodelled(name: &'static str, default: &'static str, why: &'static str) -> ConfigDef {
+    ConfigDef {
+        name,
+        kind: Kind::Text,
+        default: Default::Str(default),
+        simulated: false,
+        doc: why,
     }
 }
 
@@ -306,9 +319,21 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         I32,
         "How long a commit waits for __consumer_offsets replication.",
     ),
-    inert("auto.create.topics.enable"),
-    inert("num.io.threads"),
-    inert("num.network.threads"),
+    boolean(
+        "auto.create.topics.enable",
+        true,
+        "Create a topic a client asks for, with num.partitions and default.replication.factor.",
+    ),
+    unmodelled(
+        "num.io.threads",
+        "8",
+        "request handler threads are not simulated (requests cost no time here)",
+    ),
+    unmodelled(
+        "num.network.threads",
+        "3",
+        "network threads are not simulated (requests cost no time here)",
+    ),
 ];
 
 pub const TOPIC_CONFIGS: &[ConfigDef] = &[
@@ -386,7 +411,11 @@ pub const TOPIC_CONFIGS: &[ConfigDef] = &[
         i64::MAX,
         "Youngest record compaction may touch.",
     ),
-    inert("compression.type"),
+    unmodelled(
+        "compression.type",
+        "producer",
+        "compression is not simulated: batches keep their uncompressed size",
+    ),
 ];
 
 pub const PRODUCER_CONFIGS: &[ConfigDef] = &[
@@ -493,9 +522,25 @@ pub const PRODUCER_CONFIGS: &[ConfigDef] = &[
     inert("bootstrap.servers"),
     inert("key.serializer"),
     inert("value.serializer"),
-    inert("compression.type"),
-    inert("max.block.ms"),
-    inert("metadata.max.age.ms"),
+    unmodelled(
+        "compression.type",
+        "none",
+        "compression is not simulated: batches keep their uncompressed size",
+    ),
+    int(
+        "max.block.ms",
+        60_000,
+        0,
+        I32,
+        "How long send() blocks for metadata or buffer space before it throws.",
+    ),
+    int(
+        "metadata.max.age.ms",
+        300_000,
+        0,
+        I32,
+        "Metadata is refreshed at least this often.",
+    ),
 ];
 
 pub const CONSUMER_CONFIGS: &[ConfigDef] = &[
@@ -606,7 +651,22 @@ pub const CONSUMER_CONFIGS: &[ConfigDef] = &[
         &["classic", "consumer"],
         "Group protocol.",
     ),
-    inert("client.id"),
+    text(
+        "client.id",
+        "Names the client; a group member's id starts with it.",
+    ),
+    boolean(
+        "allow.auto.create.topics",
+        true,
+        "Let a subscription create a missing topic (when the broker allows it).",
+    ),
+    int(
+        "metadata.max.age.ms",
+        300_000,
+        0,
+        I32,
+        "Metadata is refreshed at least this often.",
+    ),
     inert("bootstrap.servers"),
     inert("key.deserializer"),
     inert("value.deserializer"),
@@ -840,10 +900,25 @@ fn check(def: &ConfigDef, value: ConfigValue) -> Result<ConfigValue, ConfigError
             }
             Ok(ConfigValue::List(out))
         }
-        (Kind::Text, ConfigValue::Str(s)) => Ok(ConfigValue::Str(s)),
-        (Kind::Text, v @ (ConfigValue::Int(_) | ConfigValue::Bool(_))) if !def.simulated => {
-            Ok(ConfigValue::Str(v.to_string()))
+        (Kind::Text, v @ (ConfigValue::Str(_) | ConfigValue::Int(_) | ConfigValue::Bool(_)))
+            if !def.simulated =>
+        {
+            let text = match v {
+                ConfigValue::Str(s) => s,
+                other => other.to_string(),
+            };
+            match def.default {
+                Default::Str(only) if text != only => Err(err(
+                    key,
+                    format!(
+                        "{} (only {only:?}, the default, is accepted), got {text:?}",
+                        def.doc
+                    ),
+                )),
+                _ => Ok(ConfigValue::Str(text)),
+            }
         }
+        (Kind::Text, ConfigValue::Str(s)) => Ok(ConfigValue::Str(s)),
         (kind, v) => {
             let expected = match kind {
                 Kind::Int { .. } => "an integer",

@@ -9,7 +9,7 @@
 //! round), commits offsets (auto-commit during poll, manual sync or async commits before or
 //! after processing), and leaves on close or when `max.poll.interval.ms` passes.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use crate::config::{ConfigError, Configs};
@@ -113,6 +113,7 @@ pub struct ConsumerConfig {
     pub auto_offset_reset: OffsetReset,
     pub request_timeout: Duration,
     pub retry_backoff: Duration,
+    pub retry_backoff_max: Duration,
     pub instance_id: Option<Arc<str>>,
     pub session_timeout: Duration,
     pub heartbeat_interval: Duration,
@@ -120,6 +121,10 @@ pub struct ConsumerConfig {
     pub strategies: Vec<Strategy>,
     pub enable_auto_commit: bool,
     pub auto_commit_interval: Duration,
+    /// `client.id`: a group member's id starts with it (Kafka's `clientId-UUID`).
+    pub client_id: Option<Arc<str>>,
+    pub allow_auto_create: bool,
+    pub metadata_max_age: Duration,
 }
 
 impl ConsumerConfig {
@@ -183,6 +188,7 @@ impl ConsumerConfig {
             auto_offset_reset: reset,
             request_timeout: ms("request.timeout.ms"),
             retry_backoff: ms("retry.backoff.ms"),
+            retry_backoff_max: ms("retry.backoff.max.ms"),
             instance_id: c.str("group.instance.id").map(Arc::from),
             session_timeout: ms("session.timeout.ms"),
             heartbeat_interval: ms("heartbeat.interval.ms"),
@@ -190,6 +196,9 @@ impl ConsumerConfig {
             strategies,
             enable_auto_commit: c.bool("enable.auto.commit"),
             auto_commit_interval: ms("auto.commit.interval.ms"),
+            client_id: c.str("client.id").map(Arc::from),
+            allow_auto_create: c.bool("allow.auto.create.topics"),
+            metadata_max_age: ms("metadata.max.age.ms"),
         })
     }
 }
@@ -379,6 +388,8 @@ pub struct Consumer {
     processing_started: Instant,
     /// Processing throws at this record of the current poll (see `failure_ppm`).
     failing_at: Option<u32>,
+    /// Topics it wanted that were missing, already said so.
+    reported_missing: BTreeSet<String>,
     /// Deliberate bugs for the checker's tests (`planted`).
     #[cfg(feature = "planted-bugs")]
     pub(crate) planted: crate::planted::Planted,
@@ -440,6 +451,7 @@ impl Consumer {
             processing: Vec::new(),
             processing_started: Instant::ZERO,
             failing_at: None,
+            reported_missing: BTreeSet::new(),
             #[cfg(feature = "planted-bugs")]
             planted: Default::default(),
         })
@@ -626,7 +638,7 @@ impl Consumer {
         }
         match input {
             Input::Message { from, msg } => match msg {
-                Message::MetadataResponse { metadata, .. } => self.on_metadata(now, metadata),
+                Message::MetadataResponse { metadata, .. } => self.on_metadata(now, metadata, out),
                 Message::FetchResponse(r) => self.on_fetch_response(now, from, r),
                 Message::ListOffsetsResponse(r) => self.on_list_offsets(now, r, out),
                 Message::FindCoordinatorResponse {
@@ -690,16 +702,11 @@ impl Consumer {
         self.wake(now, out);
     }
 
-    fn on_metadata(&mut self, now: Instant, metadata: Arc<ClusterMetadata>) {
+    fn on_metadata(&mut self, now: Instant, metadata: Arc<ClusterMetadata>, out: &mut Vec<Effect>) {
         self.metadata_in_flight = false;
         let metadata = ClusterMetadata::newer_of(self.metadata.as_ref(), metadata);
         if self.membership.is_some() {
             // Subscribed: the group assigns partitions. Topics not there yet: look again soon.
-            let missing = self
-                .spec
-                .topics
-                .iter()
-                .any(|t| !metadata.topics.contains_key(t.as_str()));
             let changed = self.metadata.as_ref().is_none_or(|old| {
                 self.spec.topics.iter().any(|t| {
                     old.topics.get(t.as_str()).map(|x| x.partitions.len())
@@ -717,30 +724,59 @@ impl Consumer {
             }
             self.positions
                 .retain(|tp, _| metadata.topics.contains_key(&tp.topic));
-            self.metadata_retry_at = missing.then(|| now + Duration::from_millis(1000));
+            self.metadata_refresh(now, &metadata, out);
             self.metadata = Some(metadata);
             return;
         }
         // Standalone mode: assign every partition of the listed topics that exists.
-        let mut missing = false;
         for topic in &self.spec.topics {
-            match metadata.topics.get(topic.as_str()) {
-                Some(t) => {
-                    for p in 0..t.partitions.len() as u32 {
-                        let tp = TopicPartition {
-                            topic: t.name.clone(),
-                            partition: p,
-                        };
-                        self.positions.entry(tp).or_default();
-                    }
-                }
-                None => missing = true,
+            let Some(t) = metadata.topics.get(topic.as_str()) else {
+                continue;
+            };
+            for p in 0..t.partitions.len() as u32 {
+                let tp = TopicPartition {
+                    topic: t.name.clone(),
+                    partition: p,
+                };
+                self.positions.entry(tp).or_default();
             }
         }
         self.positions
             .retain(|tp, _| metadata.topics.contains_key(&tp.topic));
-        self.metadata_retry_at = missing.then(|| now + Duration::from_millis(1000));
+        self.metadata_refresh(now, &metadata, out);
         self.metadata = Some(metadata);
+    }
+
+    /// When to ask for metadata next: soon while a topic it wants is missing (traced once,
+    /// so a consumer waiting for a topic that never comes says so), else after
+    /// `metadata.max.age.ms`.
+    fn metadata_refresh(
+        &mut self,
+        now: Instant,
+        metadata: &ClusterMetadata,
+        out: &mut Vec<Effect>,
+    ) {
+        let mut missing = false;
+        for topic in &self.spec.topics {
+            if metadata.topics.contains_key(topic.as_str()) {
+                continue;
+            }
+            missing = true;
+            if self.reported_missing.insert(topic.clone()) {
+                out.push(Effect::Trace(TraceKind::TopicNotPresent {
+                    consumer: self.index,
+                    topic: topic.clone(),
+                }));
+            }
+        }
+        // A missing topic is an `InvalidMetadataException` (UNKNOWN_TOPIC_OR_PARTITION): Kafka
+        // asks again at once, behind the exponential refresh backoff, which soon sits at its
+        // cap (`Metadata.handleMetadataResponse` → `requestUpdate`; `retry.backoff.max.ms`).
+        let wait = match missing {
+            true => self.config.retry_backoff_max,
+            false => self.config.metadata_max_age,
+        };
+        self.metadata_retry_at = Some(now + wait);
     }
 
     /// Asks for a metadata refresh no later than `at`. An earlier pending refresh is kept:
@@ -765,7 +801,16 @@ impl Consumer {
         let correlation_id = self.next_correlation();
         out.push(Effect::Send {
             to: NodeId::Broker(broker),
-            msg: Message::MetadataRequest { correlation_id },
+            msg: Message::MetadataRequest {
+                correlation_id,
+                topics: self
+                    .spec
+                    .topics
+                    .iter()
+                    .map(|t| Arc::from(t.as_str()))
+                    .collect(),
+                allow_auto_create: self.config.allow_auto_create,
+            },
         });
     }
 
@@ -1449,7 +1494,13 @@ impl Consumer {
         }
         if !m.prepared {
             let eager_member = m.generation >= 0 && m.protocol == RebalanceProtocol::Eager;
-            self.membership.as_mut().expect("group mode").prepared = true;
+            let m = self.membership.as_mut().expect("group mode");
+            m.prepared = true;
+            // This runs inside `poll()`, so the poll timer restarts here: an idle member (no
+            // records for longer than `max.poll.interval.ms`) that commits synchronously in
+            // `onJoinPrepare` has not stopped polling (Kafka's `Heartbeat.poll`, called from
+            // `ConsumerCoordinator.poll`).
+            m.last_poll = now;
             // Auto-commit synchronously before giving partitions up.
             if self.config.enable_auto_commit && eager_member && self.commit(now, true, out) {
                 self.state = AppState::Committing { then: None };
@@ -1496,7 +1547,11 @@ impl Consumer {
         let request = JoinGroupRequest {
             correlation_id: 0,
             group_id: m.group.clone(),
-            client_id: Arc::from(self.spec.name.as_str()),
+            client_id: self
+                .config
+                .client_id
+                .clone()
+                .unwrap_or_else(|| Arc::from(self.spec.name.as_str())),
             member_id: m.member_id.clone(),
             instance_id: self.config.instance_id.clone(),
             session_timeout_ms: self.config.session_timeout.as_millis() as u32,

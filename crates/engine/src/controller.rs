@@ -2,16 +2,20 @@
 //! metadata, tracks broker liveness by heartbeats, fences silent brokers after
 //! `broker.session.timeout.ms`, elects leaders (first live ISR member in assignment order,
 //! or any live replica when unclean election is allowed), applies ISR changes requested by
-//! leaders (AlterPartition), and moves leadership back to preferred replicas (reference §3.3–3.4).
+//! leaders (AlterPartition), creates the topics brokers ask for (`auto.create.topics.enable`),
+//! and moves leadership back to preferred replicas (reference §3.3–3.4).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::config::Configs;
-use crate::metadata::{ClusterMetadata, PartitionMetadata};
+use crate::config::{Configs, Scope};
+use crate::metadata::{
+    assign_replicas, ClusterMetadata, PartitionMetadata, TopicConfig, TopicMetadata,
+};
 use crate::node::{Effect, Input, Timer};
 use crate::protocol::{AlterPartitionRequest, AlterPartitionResponse, ErrorCode, Message};
 use crate::record::TopicPartition;
+use crate::rng::Prng;
 use crate::time::{Duration, Instant};
 use crate::trace::{NodeId, TraceKind};
 
@@ -31,6 +35,10 @@ pub struct Controller {
     heartbeat_interval: Duration,
     auto_leader_rebalance: bool,
     rebalance_interval: Duration,
+    /// Broker settings: the defaults of topics it creates on request.
+    configs: Configs,
+    /// Replica placement of those topics.
+    rng: Prng,
     /// Deliberate bugs for the checker's tests (`planted`).
     #[cfg(feature = "planted-bugs")]
     pub(crate) planted: crate::planted::Planted,
@@ -60,7 +68,7 @@ pub fn elect_leader(
 }
 
 impl Controller {
-    pub fn new(metadata: Arc<ClusterMetadata>, configs: &Configs) -> Controller {
+    pub fn new(metadata: Arc<ClusterMetadata>, configs: &Configs, rng: Prng) -> Controller {
         let ms = |k: &str| Duration::from_millis(configs.int(k) as u64);
         let brokers = metadata
             .brokers
@@ -85,6 +93,8 @@ impl Controller {
             rebalance_interval: Duration::from_millis(
                 configs.int("leader.imbalance.check.interval.seconds") as u64 * 1000,
             ),
+            configs: configs.clone(),
+            rng,
             #[cfg(feature = "planted-bugs")]
             planted: Default::default(),
         }
@@ -137,6 +147,7 @@ impl Controller {
                     }
                 }
                 Message::AlterPartition(request) => self.on_alter_partition(from, request, out),
+                Message::CreateTopics { topic } => self.on_create_topic(from, topic, out),
                 other => unreachable!("controller got {}", other.kind()),
             },
             Input::Disconnected { .. } => {}
@@ -301,6 +312,63 @@ impl Controller {
             }
         });
         self.publish(out);
+    }
+
+    /// A broker asks for a topic a client needs (auto-creation): `num.partitions` partitions
+    /// of `default.replication.factor` replicas, placed over the unfenced brokers as Kafka
+    /// places them; refused when there are fewer unfenced brokers than replicas.
+    fn on_create_topic(&mut self, from: NodeId, topic: Arc<str>, out: &mut Vec<Effect>) {
+        let error = if self.metadata.topics.contains_key(&topic) {
+            ErrorCode::None
+        } else {
+            let partitions = self.configs.int("num.partitions") as u32;
+            let rf = self.configs.int("default.replication.factor") as u32;
+            let live: Vec<u32> = self
+                .brokers
+                .iter()
+                .filter(|(_, b)| !b.fenced)
+                .map(|(&id, _)| id)
+                .collect();
+            if rf as usize > live.len() {
+                ErrorCode::InvalidReplicationFactor
+            } else {
+                let assignment = assign_replicas(&live, partitions, rf, &mut self.rng);
+                let config = TopicConfig::resolve(&Configs::new(Scope::Topic), &self.configs);
+                let name = topic.clone();
+                self.admin_update(|m| {
+                    let partitions = assignment
+                        .into_iter()
+                        .map(|replicas| PartitionMetadata {
+                            partition_epoch: 0,
+                            leader: Some(replicas[0]),
+                            leader_epoch: 0,
+                            isr: replicas.clone(),
+                            replicas,
+                        })
+                        .collect();
+                    let t = TopicMetadata {
+                        name: name.clone(),
+                        partitions,
+                        config,
+                    };
+                    m.topics.insert(name, t);
+                });
+                let by = match from {
+                    NodeId::Broker(b) => b,
+                    _ => u32::MAX,
+                };
+                out.push(Effect::Trace(TraceKind::TopicAutoCreated {
+                    topic: topic.to_string(),
+                    partitions,
+                    replication_factor: rf,
+                    broker: by,
+                }));
+                self.publish(out);
+                ErrorCode::None
+            }
+        };
+        let msg = Message::CreateTopicsResponse { topic, error };
+        out.push(Effect::Send { to: from, msg });
     }
 
     fn on_alter_partition(

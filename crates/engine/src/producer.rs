@@ -70,6 +70,8 @@ pub struct ProducerConfig {
     pub retry_backoff: Duration,
     pub retry_backoff_max: Duration,
     pub buffer_memory: u64,
+    pub max_block: Duration,
+    pub metadata_max_age: Duration,
     pub max_request_size: u32,
     pub round_robin: bool,
     pub ignore_keys: bool,
@@ -138,6 +140,8 @@ impl ProducerConfig {
             retries,
             max_in_flight,
             batch_size: c.int("batch.size") as u32,
+            max_block: ms("max.block.ms"),
+            metadata_max_age: ms("metadata.max.age.ms"),
             linger,
             delivery_timeout,
             request_timeout,
@@ -260,6 +264,9 @@ pub struct Producer {
     manual: VecDeque<ManualRecord>,
     /// The application's send loop.
     running: bool,
+    /// Since when the application's `send()` has been blocked (no metadata for the topic, or
+    /// no room in `buffer.memory`); it throws after `max.block.ms`.
+    blocked_since: Option<Instant>,
     started_at: Instant,
     generated: u64,
     next_record: u64,
@@ -318,6 +325,7 @@ impl Producer {
             buffered_bytes: 0,
             manual: VecDeque::new(),
             running: true,
+            blocked_since: None,
             started_at: now,
             generated: 0,
             next_record: 0,
@@ -443,7 +451,8 @@ impl Producer {
             // The topic does not exist (yet): `send()` keeps waiting for it, as Kafka's does.
             self.metadata_retry_at = Some(now + self.config.retry_backoff_max);
         } else {
-            self.metadata_retry_at = None;
+            // `metadata.max.age.ms`: refreshed at least that often, errors or not.
+            self.metadata_retry_at = Some(now + self.config.metadata_max_age);
             if self.queues.len() != partitions {
                 self.queues.resize_with(partitions, PartitionQueue::default);
                 self.sticky.reset();
@@ -467,7 +476,12 @@ impl Producer {
         let correlation_id = self.next_correlation();
         out.push(Effect::Send {
             to: NodeId::Broker(broker),
-            msg: Message::MetadataRequest { correlation_id },
+            msg: Message::MetadataRequest {
+                correlation_id,
+                topics: vec![self.topic.clone()],
+                // The producer always lets a broker create its topic (Kafka's producer does).
+                allow_auto_create: true,
+            },
         });
     }
 
@@ -504,12 +518,66 @@ impl Producer {
         if self.metadata.is_none() {
             self.request_metadata(now, out);
         }
+        match self.send_blocks_on() {
+            Some(error) if self.send_due(now) => self.block_send(now, error, out),
+            _ => {
+                self.blocked_since = None;
+                if !self.queues.is_empty() {
+                    self.send_due_records(now);
+                }
+            }
+        }
         if !self.queues.is_empty() {
-            self.send_due_records(now);
             self.expire_batches(now, out);
             self.drain(now, out);
         }
         self.schedule_wake(now, out);
+    }
+
+    /// Whether the application has a record to hand to `send()` now.
+    fn send_due(&self, now: Instant) -> bool {
+        let generated = self.running
+            && self.spec.rate_per_sec > 0
+            && self.spec.max_records.is_none_or(|m| self.generated < m)
+            && self.record_due_at(self.next_record) <= now;
+        !self.manual.is_empty() || generated
+    }
+
+    /// What a `send()` now would wait for (Kafka's `waitOnMetadata`, and the buffer pool).
+    fn send_blocks_on(&self) -> Option<ErrorCode> {
+        if self.queues.is_empty() {
+            Some(ErrorCode::MetadataTimeout)
+        } else if self.buffered_bytes >= self.config.buffer_memory {
+            Some(ErrorCode::BufferTimeout)
+        } else {
+            None
+        }
+    }
+
+    /// The application is blocked in `send()`; after `max.block.ms` the call throws, the
+    /// record fails unsent, and the application's next `send()` blocks anew.
+    fn block_send(&mut self, now: Instant, error: ErrorCode, out: &mut Vec<Effect>) {
+        let since = *self.blocked_since.get_or_insert(now);
+        if now < since + self.config.max_block {
+            return;
+        }
+        self.blocked_since = Some(now);
+        let record = match self.manual.pop_front() {
+            Some(manual) => self.manual_record(now, manual).0,
+            None => self.generate_record(),
+        };
+        self.stats.produced += 1;
+        self.stats.failed += 1;
+        out.push(Effect::Trace(TraceKind::SendTimedOut {
+            producer: self.index,
+            topic: self.topic.to_string(),
+            error,
+        }));
+        out.push(Effect::Observe(Observation::Failed {
+            producer: self.index,
+            records: Arc::new(vec![record]),
+            error,
+        }));
     }
 
     fn record_due_at(&self, n: u64) -> Instant {
@@ -528,45 +596,57 @@ impl Producer {
     /// The application calls `send()` for every record due by now, and for hand-made ones.
     fn send_due_records(&mut self, now: Instant) {
         while let Some(manual) = self.manual.pop_front() {
-            let record = Record {
-                timestamp_ms: now.as_millis() as i64,
-                key: manual.key,
-                value: manual.value,
-                headers: manual.headers,
-                id: RecordId {
-                    producer: self.index,
-                    seq: self.stats.produced,
-                },
-            };
-            self.send(now, record, manual.partition);
+            let (record, partition) = self.manual_record(now, manual);
+            self.send(now, record, partition);
         }
         while self.generating() && self.record_due_at(self.next_record) <= now {
-            let due = self.record_due_at(self.next_record);
-            let seq = self.stats.produced;
-            let key: Option<Bytes> = match self.spec.keys {
-                KeyMode::Null => None,
-                KeyMode::Pool(n) => {
-                    let i = self.rng.below(u64::from(n));
-                    Some(match self.key_cache.get(i as usize) {
-                        Some(k) => k.clone(),
-                        None => format!("key-{i}").into_bytes().into(),
-                    })
-                }
-                KeyMode::Unique => Some(format!("key-{seq}").into_bytes().into()),
-            };
-            let record = Record {
-                timestamp_ms: due.as_millis() as i64,
-                key,
-                value: self.value.clone(),
-                headers: Vec::new(),
-                id: RecordId {
-                    producer: self.index,
-                    seq,
-                },
-            };
+            let record = self.generate_record();
             self.send(now, record, None);
-            self.generated += 1;
-            self.next_record += 1;
+        }
+    }
+
+    /// A record made by hand, numbered as the next the application sends, with its explicit
+    /// partition if any.
+    fn manual_record(&self, now: Instant, manual: ManualRecord) -> (Record, Option<u32>) {
+        let record = Record {
+            timestamp_ms: now.as_millis() as i64,
+            key: manual.key,
+            value: manual.value,
+            headers: manual.headers,
+            id: RecordId {
+                producer: self.index,
+                seq: self.stats.produced,
+            },
+        };
+        (record, manual.partition)
+    }
+
+    /// The workload's next record (timestamped when it was due), counted as generated.
+    fn generate_record(&mut self) -> Record {
+        let due = self.record_due_at(self.next_record);
+        let seq = self.stats.produced;
+        let key: Option<Bytes> = match self.spec.keys {
+            KeyMode::Null => None,
+            KeyMode::Pool(n) => {
+                let i = self.rng.below(u64::from(n));
+                Some(match self.key_cache.get(i as usize) {
+                    Some(k) => k.clone(),
+                    None => format!("key-{i}").into_bytes().into(),
+                })
+            }
+            KeyMode::Unique => Some(format!("key-{seq}").into_bytes().into()),
+        };
+        self.generated += 1;
+        self.next_record += 1;
+        Record {
+            timestamp_ms: due.as_millis() as i64,
+            key,
+            value: self.value.clone(),
+            headers: Vec::new(),
+            id: RecordId {
+                producer: self.index,
+                seq,
+            },
         }
     }
 
@@ -1129,6 +1209,9 @@ impl Producer {
         }
         if let Some(at) = self.metadata_retry_at.filter(|&at| at > now) {
             next = next.min(at);
+        }
+        if let Some(since) = self.blocked_since {
+            next = next.min(since + self.config.max_block);
         }
         if next == Instant::MAX {
             return;

@@ -31,6 +31,13 @@ pub enum ErrorCode {
     IneligibleReplica,
     /// The request itself is malformed (an ISR without its leader, or with a non-replica).
     InvalidRequest,
+    /// More replicas asked for than there are brokers to hold them.
+    InvalidReplicationFactor,
+    /// Client side: `send()` waited `max.block.ms` for its topic to appear in the metadata
+    /// (Java's `TimeoutException`: "Topic … not present in metadata").
+    MetadataTimeout,
+    /// Client side: `send()` waited `max.block.ms` for room in `buffer.memory`.
+    BufferTimeout,
     /// Client side: `delivery.timeout.ms` expired (Java's `TimeoutException`).
     DeliveryTimeout,
     /// Client side: no committed offset and `auto.offset.reset=none`.
@@ -69,6 +76,8 @@ impl ErrorCode {
             ErrorCode::InvalidUpdateVersion => 108,
             ErrorCode::IneligibleReplica => 107,
             ErrorCode::InvalidRequest => 42,
+            ErrorCode::InvalidReplicationFactor => 38,
+            ErrorCode::MetadataTimeout | ErrorCode::BufferTimeout => -1,
             ErrorCode::CoordinatorLoadInProgress => 14,
             ErrorCode::CoordinatorNotAvailable => 15,
             ErrorCode::NotCoordinator => 16,
@@ -103,6 +112,9 @@ impl ErrorCode {
             ErrorCode::InvalidUpdateVersion => "INVALID_UPDATE_VERSION",
             ErrorCode::IneligibleReplica => "INELIGIBLE_REPLICA",
             ErrorCode::InvalidRequest => "INVALID_REQUEST",
+            ErrorCode::InvalidReplicationFactor => "INVALID_REPLICATION_FACTOR",
+            ErrorCode::MetadataTimeout => "METADATA_TIMEOUT",
+            ErrorCode::BufferTimeout => "BUFFER_TIMEOUT",
             ErrorCode::DeliveryTimeout => "DELIVERY_TIMEOUT",
             ErrorCode::NoOffsetForPartition => "NO_OFFSET_FOR_PARTITION",
             ErrorCode::CoordinatorLoadInProgress => "COORDINATOR_LOAD_IN_PROGRESS",
@@ -360,8 +372,22 @@ pub struct OffsetCommitRequest {
 /// Every message of the simulation. A closed set: `match` exhaustiveness is the checklist.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
+    /// Every client names the topics it needs: a broker with `auto.create.topics.enable`
+    /// asks the controller to create a missing one when the client allows it (producers
+    /// always, consumers with `allow.auto.create.topics`).
     MetadataRequest {
         correlation_id: u32,
+        topics: Vec<Arc<str>>,
+        allow_auto_create: bool,
+    },
+    /// A broker asks the controller to create a topic a client needs
+    /// (`AutoTopicCreationManager`), with `num.partitions` and `default.replication.factor`.
+    CreateTopics {
+        topic: Arc<str>,
+    },
+    CreateTopicsResponse {
+        topic: Arc<str>,
+        error: ErrorCode,
     },
     MetadataResponse {
         correlation_id: u32,
@@ -433,6 +459,8 @@ impl Message {
     pub fn kind(&self) -> &'static str {
         match self {
             Message::MetadataRequest { .. } => "Metadata",
+            Message::CreateTopics { .. } => "CreateTopics",
+            Message::CreateTopicsResponse { .. } => "CreateTopicsResponse",
             Message::MetadataResponse { .. } => "MetadataResponse",
             Message::ProduceRequest(_) => "Produce",
             Message::ProduceResponse(_) => "ProduceResponse",

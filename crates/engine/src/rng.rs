@@ -34,6 +34,9 @@ pub enum Stream {
     Backoff(u32),
     /// A restarted consumer process (its `incarnation`-th start).
     Restart { consumer: u32, incarnation: u32 },
+    /// Replica placement of topics the controller creates on a client's request
+    /// (`auto.create.topics.enable`).
+    AutoCreate,
 }
 
 impl Stream {
@@ -48,6 +51,7 @@ impl Stream {
                 consumer,
                 incarnation,
             } => (6 << 56) | (u64::from(incarnation) << 32) | u64::from(consumer),
+            Stream::AutoCreate => 7,
         }
     }
 }

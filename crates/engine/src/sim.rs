@@ -295,6 +295,9 @@ pub struct Sim {
     trace: Trace,
     ledger: Ledger,
     effects: Vec<Effect>,
+    /// Commands refused when they ran (the first 100), and how many.
+    refused: Vec<(Instant, String)>,
+    refused_count: u64,
     /// What the latest step may have changed, and what it acknowledged (for the checker).
     touched: Touched,
     step_observations: Vec<StepObservation>,
@@ -342,7 +345,8 @@ impl Sim {
                 paused_until: None,
             })
             .collect();
-        let controller = Controller::new(metadata.clone(), &setup.configs);
+        let rng = Prng::stream(seed, Stream::AutoCreate);
+        let controller = Controller::new(metadata.clone(), &setup.configs, rng);
         let mut sim = Sim {
             seed,
             now: Instant::ZERO,
@@ -364,6 +368,8 @@ impl Sim {
             group_events: std::collections::VecDeque::new(),
             ledger: Ledger::new(),
             effects: Vec::new(),
+            refused: Vec::new(),
+            refused_count: 0,
             touched: Touched::Everything,
             step_observations: Vec::new(),
             observations: 0,
@@ -594,9 +600,12 @@ impl Sim {
             }
             Event::Command(command) => {
                 if let Err(e) = self.apply(command) {
-                    self.record(TraceKind::CommandRejected {
-                        reason: e.to_string(),
-                    });
+                    let reason = e.to_string();
+                    self.refused_count += 1;
+                    if self.refused.len() < 100 {
+                        self.refused.push((self.now, reason.clone()));
+                    }
+                    self.record(TraceKind::CommandRejected { reason });
                 }
             }
         }
@@ -1539,7 +1548,23 @@ impl Sim {
                 .iter()
                 .map(|g| self.group_view(g, true))
                 .collect(),
+            refused: self.refused.clone(),
+            refused_count: self.refused_count,
+            waiting_for_topics: self.waiting_for_topics(),
         }
+    }
+
+    /// (consumer, topic) for every topic a running consumer wants that does not exist.
+    fn waiting_for_topics(&self) -> Vec<(String, String)> {
+        let md = self.controller.metadata();
+        self.consumers
+            .iter()
+            .flatten()
+            .filter(|c| !matches!(c.state, AppState::Crashed | AppState::Stopped))
+            .flat_map(|c| c.spec.topics.iter().map(move |t| (c, t)))
+            .filter(|(_, t)| !md.topics.contains_key(t.as_str()))
+            .map(|(c, t)| (c.spec.name.clone(), t.clone()))
+            .collect()
     }
 
     /// Every group a consumer names, sorted.

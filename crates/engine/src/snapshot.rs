@@ -289,4 +289,10 @@ pub struct Report {
     pub partitions: Vec<PartitionReport>,
     pub audiences: Vec<AudienceReport>,
     pub groups: Vec<GroupView>,
+    /// Timeline commands refused when their time came (the first 100), with why, and how
+    /// many there were: a refused event is said, never silently dropped.
+    pub refused: Vec<(Instant, String)>,
+    pub refused_count: u64,
+    /// (consumer, topic): consumers still waiting for a topic the cluster does not have.
+    pub waiting_for_topics: Vec<(String, String)>,
 }

@@ -50,6 +50,26 @@ pub enum TraceKind {
     TopicDeleted {
         topic: String,
     },
+    /// The controller created a topic a client asked for (`auto.create.topics.enable`).
+    TopicAutoCreated {
+        topic: String,
+        partitions: u32,
+        replication_factor: u32,
+        /// The broker that asked.
+        broker: u32,
+    },
+    /// A producer's `send()` gave up after `max.block.ms` (no metadata for its topic, or no
+    /// room in `buffer.memory`): the record failed before it was batched.
+    SendTimedOut {
+        producer: u32,
+        topic: String,
+        error: ErrorCode,
+    },
+    /// A consumer wants a topic the cluster does not have (it waits for it).
+    TopicNotPresent {
+        consumer: u32,
+        topic: String,
+    },
     ProducerAdded {
         producer: u32,
     },
@@ -622,6 +642,33 @@ impl Digest {
                 consumer,
                 per_record_us,
             } => self.ints(47, &[*consumer as u64, *per_record_us]),
+            K::TopicAutoCreated {
+                topic,
+                partitions,
+                replication_factor,
+                broker,
+            } => {
+                let ints = [
+                    *partitions as u64,
+                    *replication_factor as u64,
+                    *broker as u64,
+                ];
+                self.ints(48, &ints);
+                self.str(topic);
+            }
+            K::SendTimedOut {
+                producer,
+                topic,
+                error,
+            } => {
+                self.ints(49, &[*producer as u64]);
+                self.str(topic);
+                self.str(error.name());
+            }
+            K::TopicNotPresent { consumer, topic } => {
+                self.ints(50, &[*consumer as u64]);
+                self.str(topic);
+            }
         }
     }
 
@@ -697,6 +744,34 @@ impl fmt::Display for TraceKind {
                 "topic {topic} created: {partitions} partitions, replication factor {replication_factor}"
             ),
             K::TopicDeleted { topic } => write!(f, "topic {topic} deleted"),
+            K::TopicAutoCreated {
+                topic,
+                partitions,
+                replication_factor,
+                broker,
+            } => write!(
+                f,
+                "topic {topic} auto-created (asked by broker {broker}): {partitions} partitions, replication factor {replication_factor}"
+            ),
+            K::SendTimedOut {
+                producer,
+                topic,
+                error,
+            } => match error {
+                ErrorCode::MetadataTimeout => write!(
+                    f,
+                    "producer #{producer}: send() failed: topic {topic} not present in metadata after max.block.ms"
+                ),
+                _ => write!(
+                    f,
+                    "producer #{producer}: send() failed: no room in buffer.memory after max.block.ms ({})",
+                    error.name()
+                ),
+            },
+            K::TopicNotPresent { consumer, topic } => write!(
+                f,
+                "consumer #{consumer}: topic {topic} not present in metadata (waiting for it)"
+            ),
             K::ProducerAdded { producer } => write!(f, "producer #{producer} added"),
             K::ProducerRemoved { producer } => write!(f, "producer #{producer} removed"),
             K::ConsumerAdded { consumer } => write!(f, "consumer #{consumer} added"),

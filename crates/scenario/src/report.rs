@@ -127,5 +127,14 @@ pub fn report_json(r: &Report) -> Value {
             "count": r.groups.iter().map(|g| g.rebalances).sum::<u64>(),
             "paused_ms": r.groups.iter().map(|g| g.paused_ms).sum::<u64>(),
         },
+        "refused": r.refused.iter().map(|(at, why)| json!({
+            "at_ms": at.as_millis(),
+            "reason": why,
+        })).collect::<Vec<_>>(),
+        "refused_count": r.refused_count,
+        "waiting_for_topics": r.waiting_for_topics.iter().map(|(c, t)| json!({
+            "consumer": c,
+            "topic": t,
+        })).collect::<Vec<_>>(),
     })
 }
