@@ -26,6 +26,9 @@ fn run_json_has_every_documented_field() {
         "out_of_order",
         "partitions",
         "groups",
+        "refused",
+        "refused_count",
+        "waiting_for_topics",
     ] {
         assert!(v.get(field).is_some(), "missing {field}");
     }
@@ -276,4 +279,41 @@ fn run_json_reports_groups_rebalances_duplicates_and_losses() {
     assert!(v["rebalances"]["count"].as_u64() >= Some(4));
     // The internal topic stays out of the partition list.
     assert_eq!(v["partitions"].as_array().map(Vec::len), Some(4));
+}
+
+/// Runs `kplay` in-process with a heap probe that reports `live` bytes once the run has
+/// looked `after` times (the binary's probe counts its allocations).
+fn kplay_with_memory(args: &[&str], after: u32, live: u64) -> (u8, String, String) {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let looks = std::cell::Cell::new(0u32);
+    let probe = || {
+        looks.set(looks.get() + 1);
+        Some((if looks.get() > after { live } else { 0 }, live))
+    };
+    let code = kplay_cli::main_with_memory(&args, &mut &b""[..], &mut out, &mut err, &probe);
+    let text = |b: Vec<u8>| String::from_utf8(b).expect("utf8");
+    (code, text(out), text(err))
+}
+
+#[test]
+fn a_run_over_its_memory_budget_stops_reports_and_exits_3() {
+    let file = scenario("quickstart.toml");
+    // Over 64 MB from the sixth look, at 6 s of virtual time (one look per second).
+    let (code, out, err) =
+        kplay_with_memory(&["run", &file, "--memory-budget-mb", "64"], 5, 65 << 20);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("stopped at 6.000s of 30.000s"), "{err}");
+    assert!(err.contains("memory budget of 64 MB"), "{err}");
+    assert!(
+        out.contains("records: produced"),
+        "the report of what ran: {out}"
+    );
+    assert!(out.contains("memory: 65 MB held"), "{out}");
+    // Under the budget (the default, 2048 MB) the run goes to its end.
+    let (code, _, err) = kplay_with_memory(&["run", &file], 5, 65 << 20);
+    assert_eq!(code, 0, "{err}");
+    let out = kplay(&["run", &file, "--memory-budget-mb", "0"], "");
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("--memory-budget-mb"), "{}", out.stderr);
 }

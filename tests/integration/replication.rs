@@ -45,7 +45,7 @@ fn an_isolated_acks_1_leader_loses_what_it_acknowledged_and_the_report_says_whic
     let outcomes = sim.ledger().outcomes(0);
     for l in &r.lost {
         assert!(matches!(
-            outcomes[l.id.seq as usize],
+            outcomes.get(l.id.seq as usize),
             kplay_engine::ledger::Outcome::Acked { .. }
         ));
     }

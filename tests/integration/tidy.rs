@@ -116,3 +116,26 @@ fn the_engine_stays_deterministic_and_std_only() {
         hits.join("\n")
     );
 }
+
+#[test]
+fn unsafe_code_is_only_in_the_counting_allocators() {
+    // The workspace denies `unsafe_code`; a counting `GlobalAlloc` (the memory budget's
+    // measure) cannot be written without it. Anything else that wants it needs a review.
+    const ALLOWED: &[&str] = &["crates/cli/src/memory.rs", "web/src/memory.rs"];
+    let needle = ["allow(", "unsafe_code)"].concat();
+    let found: Vec<String> = sources()
+        .into_iter()
+        .filter(|(_, text)| text.contains(&needle))
+        .map(|(p, _)| {
+            p.strip_prefix(root())
+                .expect("under the root")
+                .to_string_lossy()
+                .replace('\\', "/")
+        })
+        .filter(|p| !ALLOWED.contains(&p.as_str()))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "unsafe code outside the allocators: {found:?}"
+    );
+}

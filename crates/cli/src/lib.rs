@@ -10,7 +10,7 @@ use kplay_scenario::{report_json, Scenario};
 const USAGE: &str = r#"kplay: a deterministic Apache Kafka cluster simulator
 
 USAGE:
-    kplay run FILE [--seed N] [--json] [--trace N] [--check]
+    kplay run FILE [--seed N] [--json] [--trace N] [--check] [--memory-budget-mb N]
         Run a scenario file to its end and print what happened to every record.
         --seed N    override the file's seed (0 to 9223372036854775807)
         --json      print a JSON report instead of the summary
@@ -18,6 +18,9 @@ USAGE:
         --check     check every invariant after every step; a violation stops the
                     run, prints the invariant, the time and the replay command,
                     and exits with code 1
+        --memory-budget-mb N
+                    stop the run, report what it did so far and exit with code 3
+                    if it holds more than N MB (default 2048)
     kplay partition --partitions N [--json] [KEY...]
         Print the partition Kafka's default partitioner picks for each key
         (keys from standard input, one per line, when none are given).
@@ -29,13 +32,27 @@ USAGE:
     kplay help
 "#;
 
+pub mod memory;
+
+/// The memory budget of `kplay run` unless `--memory-budget-mb` says otherwise: room for about
+/// 15 million records at replication factor 3 (about 130 bytes per record held).
+pub const DEFAULT_MEMORY_BUDGET_MB: u64 = 2048;
+
+/// How much virtual time runs between two looks at the memory.
+const MEMORY_CHECK_EVERY: kplay_engine::time::Duration = kplay_engine::time::Duration(1_000_000);
+
 /// Why a command did not succeed: printed to stderr.
 enum Failure {
     /// What the user gave us is wrong: exit code 2.
     BadInput(String),
     /// The run broke an invariant (`--check`): exit code 1.
     Violation(String),
+    /// The run reached its memory budget and was stopped: exit code 3.
+    OverBudget(String),
 }
+
+/// (live, peak) heap bytes of the process, when it counts them.
+pub type MemoryProbe<'a> = &'a dyn Fn() -> Option<(u64, u64)>;
 
 /// Runs `kplay` with `args` (without the program name). Returns the exit code.
 pub fn main_with(
@@ -44,8 +61,19 @@ pub fn main_with(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> u8 {
+    main_with_memory(args, stdin, out, err, &|| None)
+}
+
+/// [`main_with`], measuring the heap with `memory` (the binary counts its allocations).
+pub fn main_with_memory(
+    args: &[String],
+    stdin: &mut dyn BufRead,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    memory: MemoryProbe<'_>,
+) -> u8 {
     let result = match args.first().map(String::as_str) {
-        Some("run") => run(&args[1..], out),
+        Some("run") => run(&args[1..], out, memory),
         Some("partition") => partition(&args[1..], stdin, out),
         Some("assign") => assign(stdin, out),
         Some("help" | "--help" | "-h") => {
@@ -71,6 +99,10 @@ pub fn main_with(
             let _ = writeln!(err, "kplay: {}", message.trim_end());
             1
         }
+        Err(Failure::OverBudget(message)) => {
+            let _ = writeln!(err, "kplay: {}", message.trim_end());
+            3
+        }
     }
 }
 
@@ -84,9 +116,10 @@ fn parse_u64(flag: &str, value: Option<&String>, max: u64) -> Result<u64, Failur
     }
 }
 
-fn run(args: &[String], out: &mut dyn Write) -> Result<(), Failure> {
+fn run(args: &[String], out: &mut dyn Write, memory: MemoryProbe<'_>) -> Result<(), Failure> {
     let mut file = None;
     let (mut seed, mut json, mut trace, mut check) = (None, false, 0u64, false);
+    let mut budget_mb = DEFAULT_MEMORY_BUDGET_MB;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
@@ -98,6 +131,15 @@ fn run(args: &[String], out: &mut dyn Write) -> Result<(), Failure> {
             "--check" => check = true,
             "--trace" => {
                 trace = parse_u64("--trace", args.get(i + 1), 1_000_000)?;
+                i += 1;
+            }
+            "--memory-budget-mb" => {
+                budget_mb = parse_u64("--memory-budget-mb", args.get(i + 1), 1 << 30)?;
+                if budget_mb == 0 {
+                    return Err(Failure::BadInput(
+                        "--memory-budget-mb: expected at least 1".into(),
+                    ));
+                }
                 i += 1;
             }
             flag if flag.starts_with("--") => {
@@ -115,36 +157,81 @@ fn run(args: &[String], out: &mut dyn Write) -> Result<(), Failure> {
     let mut sim = scenario
         .build(seed)
         .map_err(|e| Failure::BadInput(format!("{path}: {e}")))?;
-    if check {
-        let mut checker = kplay_engine::check::Checker::new();
-        let checked = kplay_engine::check::run_checked(&mut sim, scenario.end(), &mut checker)
-            .and_then(|()| {
-                // Loss is only a violation where the settings promise none.
-                if kplay_engine::check::promises_no_loss(&sim) {
-                    kplay_engine::check::Checker::no_acknowledged_record_lost(&sim)
-                } else {
-                    Ok(())
-                }
-            });
+    let end = scenario.end();
+    let budget = budget_mb.saturating_mul(1 << 20);
+    // The run goes a second of virtual time at a time (the same run as one call: events are
+    // handled in order whatever the chunks), looking at the heap in between.
+    let mut over_budget = None;
+    let mut checker = check.then(kplay_engine::check::Checker::new);
+    let mut checked = Ok(());
+    loop {
+        let until = (sim.now() + MEMORY_CHECK_EVERY).min(end);
+        match &mut checker {
+            Some(c) => checked = kplay_engine::check::run_checked(&mut sim, until, c),
+            None => sim.run_until(until),
+        }
+        if checked.is_err() {
+            break;
+        }
+        if let Some((live, _)) = memory() {
+            if live > budget {
+                over_budget = Some(live);
+                break;
+            }
+        }
+        if until >= end {
+            break;
+        }
+    }
+    if check && over_budget.is_none() {
+        let checked = checked.and_then(|()| {
+            // Loss is only a violation where the settings promise none.
+            if kplay_engine::check::promises_no_loss(&sim) {
+                kplay_engine::check::Checker::no_acknowledged_record_lost(&sim)
+            } else {
+                Ok(())
+            }
+        });
         if let Err(v) = checked {
             let seed = sim.seed();
             return Err(Failure::Violation(format!(
                 "{v}\nseed {seed}\nreplay: kplay run {path} --seed {seed} --check"
             )));
         }
-    } else {
-        sim.run_until(scenario.end());
     }
     let report = sim.report();
+    let stopped = over_budget.map(|live| {
+        format!(
+            "stopped at {} of {end}: the run holds {} MB, over its memory budget of {budget_mb} MB \
+             ({} records held); raise --memory-budget-mb, or shorten the run",
+            sim.now(),
+            live >> 20,
+            report.acked
+        )
+    });
+    let finish = |stopped: Option<String>| match stopped {
+        Some(why) => Err(Failure::OverBudget(why)),
+        None => Ok(()),
+    };
     if json {
         let _ = writeln!(
             out,
             "{}",
             serde_json::to_string_pretty(&report_json(&report)).expect("json")
         );
-        return Ok(());
+        return finish(stopped);
     }
     let _ = write!(out, "{}", summary(&path, &report));
+    if let Some((live, peak)) = memory() {
+        let held = report.acked.max(1);
+        let _ = writeln!(
+            out,
+            "memory: {} MB held at the end ({} bytes per acknowledged record), peak {} MB, budget {budget_mb} MB",
+            live >> 20,
+            live / held,
+            peak >> 20
+        );
+    }
     if check {
         let promise = if kplay_engine::check::promises_no_loss(&sim) {
             ", and no acknowledged record was lost"
@@ -170,7 +257,7 @@ fn run(args: &[String], out: &mut dyn Write) -> Result<(), Failure> {
             let _ = writeln!(out, "  {:>10}  {}", e.at.to_string(), e.kind);
         }
     }
-    Ok(())
+    finish(stopped)
 }
 
 fn summary(path: &str, r: &kplay_engine::snapshot::Report) -> String {

@@ -91,7 +91,7 @@ fn baseline() -> u64 {
             timestamp_ms: seq as i64,
             key: Some(keys[(seq % 1000) as usize].clone()),
             value: Some(value.clone()),
-            headers: Vec::new(),
+            headers: kplay_engine::record::Headers::default(),
             id: RecordId { producer: 0, seq },
         });
     }

@@ -56,11 +56,110 @@ pub enum Outcome {
     Failed(ErrorCode),
 }
 
+impl Outcome {
+    /// Eight bytes per record, since the ledger keeps one per record for the whole run:
+    /// 0 pending; `1 << 62 | error index` failed; `2 << 62 | partition << 40 | offset + 1`
+    /// acknowledged (0 in the offset bits: unknown, acks=0). Partitions are below
+    /// `MAX_PARTITIONS_PER_TOPIC` (1,000 < 2^22) and offsets below 2^40 - 1 (a trillion).
+    fn pack(self) -> u64 {
+        match self {
+            Outcome::Pending => 0,
+            Outcome::Failed(e) => 1 << 62 | e as u64,
+            Outcome::Acked { partition, offset } => {
+                let offset = offset.map_or(0, |o| o.0 + 1);
+                assert!(u64::from(partition) < 1 << 22 && offset < 1 << 40);
+                2 << 62 | u64::from(partition) << 40 | offset
+            }
+        }
+    }
+
+    fn unpack(packed: u64) -> Outcome {
+        match packed >> 62 {
+            0 => Outcome::Pending,
+            1 => Outcome::Failed(ErrorCode::ALL[(packed & 0xff) as usize]),
+            _ => {
+                let offset = packed & ((1 << 40) - 1);
+                Outcome::Acked {
+                    partition: ((packed >> 40) & ((1 << 22) - 1)) as u32,
+                    offset: offset.checked_sub(1).map(Offset),
+                }
+            }
+        }
+    }
+}
+
+/// Record numbers per chunk of a [`Chunked`].
+const CHUNK: usize = 1 << 14;
+
+/// A vector indexed by record number that grows a chunk at a time: a `Vec` doubling its
+/// capacity would hold up to twice what the run needs, for the whole run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Chunked<T> {
+    chunks: Vec<Box<[T]>>,
+    len: usize,
+}
+
+impl<T: Copy + Default + PartialEq> Chunked<T> {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// The value at `i` (the default past the end).
+    pub fn get(&self, i: usize) -> T {
+        match self.chunks.get(i / CHUNK) {
+            Some(c) if i < self.len => c[i % CHUNK],
+            _ => T::default(),
+        }
+    }
+    fn slot(&mut self, i: usize) -> &mut T {
+        while self.chunks.len() <= i / CHUNK {
+            self.chunks
+                .push(vec![T::default(); CHUNK].into_boxed_slice());
+        }
+        self.len = self.len.max(i + 1);
+        &mut self.chunks[i / CHUNK][i % CHUNK]
+    }
+    pub fn iter(&self) -> impl Iterator<Item = T> + Clone + '_ {
+        self.chunks
+            .iter()
+            .flat_map(|c| c.iter().copied())
+            .take(self.len)
+    }
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.chunks.len() * CHUNK * std::mem::size_of::<T>()
+    }
+}
+
+/// One producer's outcomes, indexed by record number.
+#[derive(Clone, Copy, Debug)]
+pub struct Outcomes<'a>(Option<&'a Chunked<u64>>);
+
+impl<'a> Outcomes<'a> {
+    pub fn len(&self) -> usize {
+        self.0.map_or(0, Chunked::len)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn get(&self, seq: usize) -> Outcome {
+        Outcome::unpack(self.0.map_or(0, |c| c.get(seq)))
+    }
+    pub fn iter(&self) -> impl Iterator<Item = Outcome> + Clone + 'a {
+        self.0
+            .into_iter()
+            .flat_map(|c| c.iter())
+            .map(Outcome::unpack)
+    }
+}
+
 /// Who counts as one reader for duplicate detection: a consumer group, or a standalone consumer.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Audience {
     /// Deliveries per record, indexed by producer then record number (saturating at 255).
-    delivered: Vec<Vec<u8>>,
+    delivered: Vec<Chunked<u8>>,
     /// Per partition and producer: the newest producer record number delivered so far.
     newest: BTreeMap<TopicPartition, Vec<Option<u64>>>,
     pub consumed: u64,
@@ -71,7 +170,8 @@ pub struct Audience {
 /// The whole run's bookkeeping.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Ledger {
-    outcomes: Vec<Vec<Outcome>>,
+    /// Per producer, per record number: the packed [`Outcome`].
+    outcomes: Vec<Chunked<u64>>,
     audiences: BTreeMap<Arc<str>, Audience>,
     pub acked: u64,
     pub failed: u64,
@@ -97,19 +197,16 @@ impl Ledger {
                 base_offset,
                 records,
             } => {
-                let outcomes = slot(&mut self.outcomes, producer as usize, Vec::new());
+                let outcomes = slot(&mut self.outcomes, producer as usize, Chunked::default());
                 for (i, r) in records.iter().enumerate() {
                     let offset = base_offset.map(|b| Offset(b.0 + i as u64));
-                    let o = slot(outcomes, r.id.seq as usize, Outcome::Pending);
-                    assert_eq!(
-                        *o,
-                        Outcome::Pending,
-                        "a record is acknowledged or failed once"
-                    );
+                    let o = outcomes.slot(r.id.seq as usize);
+                    assert_eq!(*o, 0, "a record is acknowledged or failed once");
                     *o = Outcome::Acked {
                         partition: tp.partition,
                         offset,
-                    };
+                    }
+                    .pack();
                 }
                 self.acked += records.len() as u64;
             }
@@ -118,15 +215,11 @@ impl Ledger {
                 records,
                 error,
             } => {
-                let outcomes = slot(&mut self.outcomes, producer as usize, Vec::new());
+                let outcomes = slot(&mut self.outcomes, producer as usize, Chunked::default());
                 for r in records.iter() {
-                    let o = slot(outcomes, r.id.seq as usize, Outcome::Pending);
-                    assert_eq!(
-                        *o,
-                        Outcome::Pending,
-                        "a record is acknowledged or failed once"
-                    );
-                    *o = Outcome::Failed(error);
+                    let o = outcomes.slot(r.id.seq as usize);
+                    assert_eq!(*o, 0, "a record is acknowledged or failed once");
+                    *o = Outcome::Failed(error).pack();
                 }
                 self.failed += records.len() as u64;
             }
@@ -146,18 +239,24 @@ impl Ledger {
     }
 
     pub fn outcome(&self, id: RecordId) -> Outcome {
-        self.outcomes
-            .get(id.producer as usize)
-            .and_then(|v| v.get(id.seq as usize))
-            .copied()
-            .unwrap_or(Outcome::Pending)
+        self.outcomes(id.producer).get(id.seq as usize)
     }
 
     /// Outcomes of one producer's records, indexed by record number.
-    pub fn outcomes(&self, producer: u32) -> &[Outcome] {
-        self.outcomes
-            .get(producer as usize)
-            .map_or(&[], Vec::as_slice)
+    pub fn outcomes(&self, producer: u32) -> Outcomes<'_> {
+        Outcomes(self.outcomes.get(producer as usize))
+    }
+
+    /// Bytes the ledger holds for its per-record facts.
+    pub fn bytes(&self) -> usize {
+        let outcomes: usize = self.outcomes.iter().map(Chunked::bytes).sum();
+        let delivered: usize = self
+            .audiences
+            .values()
+            .flat_map(|a| &a.delivered)
+            .map(Chunked::bytes)
+            .sum();
+        outcomes + delivered
     }
 
     pub fn audiences(&self) -> &BTreeMap<Arc<str>, Audience> {
@@ -181,10 +280,11 @@ impl Audience {
         for r in records {
             self.consumed += 1;
             let count = slot(
-                slot(&mut self.delivered, r.id.producer as usize, Vec::new()),
-                r.id.seq as usize,
-                0,
-            );
+                &mut self.delivered,
+                r.id.producer as usize,
+                Chunked::default(),
+            )
+            .slot(r.id.seq as usize);
             let first_time = *count == 0;
             *count = count.saturating_add(1);
             if !first_time {
@@ -204,7 +304,48 @@ impl Audience {
     pub fn was_delivered(&self, id: RecordId) -> bool {
         self.delivered
             .get(id.producer as usize)
-            .and_then(|v| v.get(id.seq as usize))
-            .is_some_and(|&c| c > 0)
+            .is_some_and(|v| v.get(id.seq as usize) > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_pack_into_eight_bytes_and_back() {
+        let cases = [
+            Outcome::Pending,
+            Outcome::Acked {
+                partition: 0,
+                offset: None,
+            },
+            Outcome::Acked {
+                partition: 999,
+                offset: Some(Offset(0)),
+            },
+            Outcome::Acked {
+                partition: 7,
+                offset: Some(Offset((1 << 40) - 2)),
+            },
+        ];
+        for o in cases.into_iter().chain(ErrorCode::ALL.map(Outcome::Failed)) {
+            assert_eq!(Outcome::unpack(o.pack()), o);
+        }
+        for (i, e) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!(*e as usize, i, "ALL is in declaration order");
+        }
+    }
+
+    #[test]
+    fn chunked_reads_the_default_past_its_end() {
+        let mut c = Chunked::<u8>::default();
+        *c.slot(CHUNK + 3) = 9;
+        assert_eq!(c.len(), CHUNK + 4);
+        assert_eq!(c.get(CHUNK + 3), 9);
+        assert_eq!(c.get(5), 0);
+        assert_eq!(c.get(10 * CHUNK), 0);
+        assert_eq!(c.iter().filter(|&v| v == 9).count(), 1);
+        assert_eq!(c.iter().count(), CHUNK + 4);
     }
 }

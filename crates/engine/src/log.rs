@@ -101,6 +101,12 @@ impl PartitionLog {
         let active = self.segments.last_mut().expect("active segment");
         active.size_bytes += u64::from(batch.size_bytes);
         active.largest_timestamp_ms = active.largest_timestamp_ms.max(batch.max_timestamp_ms);
+        if active.batches.len() == active.batches.capacity() {
+            // Grow by an eighth, not double: a segment (1 GiB by default) holds most of a
+            // run's batches, on every replica, and doubling kept up to twice the room needed.
+            let more = (active.batches.len() / 8).max(16);
+            active.batches.reserve_exact(more);
+        }
         active.batches.push(batch);
     }
 

@@ -612,7 +612,7 @@ impl Producer {
             timestamp_ms: now.as_millis() as i64,
             key: manual.key,
             value: manual.value,
-            headers: manual.headers,
+            headers: crate::record::Headers::new(manual.headers),
             id: RecordId {
                 producer: self.index,
                 seq: self.stats.produced,
@@ -642,7 +642,7 @@ impl Producer {
             timestamp_ms: due.as_millis() as i64,
             key,
             value: self.value.clone(),
-            headers: Vec::new(),
+            headers: crate::record::Headers::default(),
             id: RecordId {
                 producer: self.index,
                 seq,
@@ -829,6 +829,12 @@ impl Producer {
             }
             bytes += size;
             let mut batch = self.queues[p as usize].batches.pop_front().expect("head");
+            if !batch.closed {
+                // Sealed: give back the room reserved for a full batch. A batch that leaves by
+                // `linger.ms` holds a few records in room for `batch.size`, and the logs of
+                // every replica keep it: unshrunk, it was 2 KB per record held.
+                Arc::make_mut(&mut batch.records).shrink_to_fit();
+            }
             batch.closed = true;
             self.buffered_bytes -= u64::from(batch.size_bytes);
             if self.config.idempotent && batch.sequence.is_none() {

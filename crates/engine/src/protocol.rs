@@ -55,6 +55,44 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in declaration order (`code as usize` indexes it): the ledger stores an
+    /// outcome's error as that index.
+    pub const ALL: [ErrorCode; 33] = [
+        ErrorCode::None,
+        ErrorCode::OffsetOutOfRange,
+        ErrorCode::UnknownTopicOrPartition,
+        ErrorCode::LeaderNotAvailable,
+        ErrorCode::NotLeaderOrFollower,
+        ErrorCode::RequestTimedOut,
+        ErrorCode::MessageTooLarge,
+        ErrorCode::NetworkException,
+        ErrorCode::NotEnoughReplicas,
+        ErrorCode::NotEnoughReplicasAfterAppend,
+        ErrorCode::OutOfOrderSequenceNumber,
+        ErrorCode::DuplicateSequenceNumber,
+        ErrorCode::InvalidProducerEpoch,
+        ErrorCode::FencedLeaderEpoch,
+        ErrorCode::UnknownLeaderEpoch,
+        ErrorCode::InvalidUpdateVersion,
+        ErrorCode::IneligibleReplica,
+        ErrorCode::InvalidRequest,
+        ErrorCode::InvalidReplicationFactor,
+        ErrorCode::MetadataTimeout,
+        ErrorCode::BufferTimeout,
+        ErrorCode::DeliveryTimeout,
+        ErrorCode::NoOffsetForPartition,
+        ErrorCode::CoordinatorLoadInProgress,
+        ErrorCode::CoordinatorNotAvailable,
+        ErrorCode::NotCoordinator,
+        ErrorCode::IllegalGeneration,
+        ErrorCode::UnknownMemberId,
+        ErrorCode::InvalidSessionTimeout,
+        ErrorCode::RebalanceInProgress,
+        ErrorCode::MemberIdRequired,
+        ErrorCode::FencedInstanceId,
+        ErrorCode::InconsistentGroupProtocol,
+    ];
+
     /// The wire code; client-side exceptions have none and return -1.
     pub fn code(self) -> i16 {
         match self {

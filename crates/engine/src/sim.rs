@@ -1476,9 +1476,9 @@ impl Sim {
         let (lost, lost_acked, expired) = self.audit_lost();
         let mut failures: BTreeMap<crate::protocol::ErrorCode, u64> = BTreeMap::new();
         for p in self.producers.iter().flatten() {
-            for o in self.ledger.outcomes(p.index) {
+            for o in self.ledger.outcomes(p.index).iter() {
                 if let Outcome::Failed(e) = o {
-                    *failures.entry(*e).or_default() += 1;
+                    *failures.entry(e).or_default() += 1;
                 }
             }
         }
@@ -1844,7 +1844,7 @@ impl Sim {
                 }
             }
             for (seq, outcome) in outcomes.iter().enumerate() {
-                let Outcome::Acked { partition, offset } = *outcome else {
+                let Outcome::Acked { partition, offset } = outcome else {
                     continue;
                 };
                 if present[seq] {

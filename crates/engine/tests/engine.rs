@@ -112,7 +112,7 @@ fn acks_0_counts_records_as_sent_without_offsets() {
     run.run_ms(5_000);
     let r = run.sim.report();
     assert_eq!(r.acked, 2000);
-    let outcome = run.sim.ledger().outcomes(0)[0];
+    let outcome = run.sim.ledger().outcomes(0).get(0);
     assert!(
         matches!(
             outcome,

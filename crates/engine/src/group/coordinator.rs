@@ -998,7 +998,7 @@ impl Coordinator {
                 timestamp_ms: (now.0 / 1000) as i64,
                 key: Some(Arc::from(commit_key(&req.group_id, tp))),
                 value: Some(Arc::from(offset.0.to_string().into_bytes())),
-                headers: Vec::new(),
+                headers: crate::record::Headers::default(),
                 id: INTERNAL_RECORD,
             })
             .collect();
@@ -1168,7 +1168,7 @@ fn encode_group(g: &Group, now: Instant) -> Record {
         timestamp_ms: (now.0 / 1000) as i64,
         key: Some(Arc::from(group_key(&g.id))),
         value: Some(Arc::from(value.into_bytes())),
-        headers: Vec::new(),
+        headers: crate::record::Headers::default(),
         id: INTERNAL_RECORD,
     }
 }
