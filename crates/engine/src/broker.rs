@@ -1494,7 +1494,7 @@ fn internal_batch(records: Vec<crate::record::Record>) -> RecordBatch {
             .enumerate()
             .map(|(i, r)| record_size(i as u32, 0, r))
             .sum::<u32>();
-    RecordBatch {
+    RecordBatch::from(crate::record::BatchData {
         base_offset: Offset(0),
         partition_leader_epoch: 0,
         producer: None,
@@ -1503,7 +1503,7 @@ fn internal_batch(records: Vec<crate::record::Record>) -> RecordBatch {
         size_bytes: size,
         max_timestamp_ms: records.iter().map(|r| r.timestamp_ms).max().unwrap_or(0),
         records: Arc::new(records),
-    }
+    })
 }
 
 /// Kafka's `isReplicaIsrEligible`: a broker may join an ISR (or hold the high watermark back to

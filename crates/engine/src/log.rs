@@ -29,7 +29,7 @@ impl Segment {
     pub fn next_offset(&self) -> Offset {
         self.batches
             .last()
-            .map_or(self.base_offset, RecordBatch::next_offset)
+            .map_or(self.base_offset, |b| b.next_offset())
     }
 }
 

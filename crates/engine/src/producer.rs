@@ -904,7 +904,7 @@ impl Producer {
     }
 
     fn seal(&self, batch: &ProducerBatch) -> RecordBatch {
-        RecordBatch {
+        RecordBatch::from(crate::record::BatchData {
             base_offset: crate::record::Offset(0),
             partition_leader_epoch: -1,
             producer: batch.sequence.map(|(epoch, seq)| ProducerIdentity {
@@ -917,7 +917,7 @@ impl Producer {
             size_bytes: batch.size_bytes,
             max_timestamp_ms: batch.max_timestamp_ms,
             records: batch.records.clone(),
-        }
+        })
     }
 
     fn on_produce_response(

@@ -153,9 +153,35 @@ pub struct ProducerIdentity {
     pub base_sequence: i32,
 }
 
-/// A record batch as it travels and as the log stores it.
+/// A record batch as it travels and as the log stores it: one shared copy for the leader's log,
+/// every follower's log, fetch responses and consumers' buffers (a replica's log keeps a
+/// pointer, not 72 bytes, per batch). Changing a field (the leader stamping its offset and
+/// epoch) copies the batch if anyone else holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecordBatch {
+pub struct RecordBatch(Arc<BatchData>);
+
+impl From<BatchData> for RecordBatch {
+    fn from(data: BatchData) -> RecordBatch {
+        RecordBatch(Arc::new(data))
+    }
+}
+
+impl std::ops::Deref for RecordBatch {
+    type Target = BatchData;
+    fn deref(&self) -> &BatchData {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for RecordBatch {
+    fn deref_mut(&mut self) -> &mut BatchData {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+/// What a [`RecordBatch`] holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchData {
     /// Offset of the first record; assigned by the leader on append.
     pub base_offset: Offset,
     /// Leader epoch stamped by the leader on append (-1 from the producer).
@@ -169,7 +195,7 @@ pub struct RecordBatch {
     pub records: Arc<Vec<Record>>,
 }
 
-impl RecordBatch {
+impl BatchData {
     pub fn record_count(&self) -> u32 {
         self.records.len() as u32
     }
@@ -210,7 +236,7 @@ pub(crate) fn test_batch(
             },
         })
         .collect();
-    RecordBatch {
+    RecordBatch::from(BatchData {
         base_offset,
         partition_leader_epoch: 0,
         producer: None,
@@ -219,7 +245,7 @@ pub(crate) fn test_batch(
         size_bytes,
         max_timestamp_ms: 0,
         records: Arc::new(records),
-    }
+    })
 }
 
 #[cfg(test)]
