@@ -43,12 +43,19 @@ export async function launch() {
 /// A page that records console errors and uncaught exceptions, to assert there were none.
 export async function openPage(browser, url, viewport = { width: 1280, height: 800 }) {
   const context = await browser.newContext({ viewport });
+  const { page, errors } = await openTab(context, url);
+  return { page, context, errors };
+}
+
+/// Another page in the same context: it shares the first one's localStorage, as a second tab
+/// or a later visit in the same browser does.
+export async function openTab(context, url) {
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
   await page.goto(url);
-  return { page, context, errors };
+  return { page, errors };
 }
 
 /// The frame-time benchmarks' cluster (frame-scenario.toml, which the native frame bench reads
@@ -66,3 +73,20 @@ export async function openFrameScenario(page) {
   await page.waitForSelector('[data-testid=app-ready]');
   if (process.env.KPLAY_CSS) await page.addStyleTag({ content: process.env.KPLAY_CSS });
 }
+
+/// Waits for `n` of the page's animation frames: long enough for the frame loop to have moved
+/// anything that was going to move, without a wall-clock sleep.
+export function frames(page, n) {
+  return page.evaluate((count) => new Promise((resolve) => {
+    let left = count;
+    const tick = () => (--left <= 0 ? resolve() : requestAnimationFrame(tick));
+    requestAnimationFrame(tick);
+  }), n);
+}
+
+/// The virtual time the page shows, in microseconds.
+export const clock = (page) => page.$eval('[data-testid=clock]', (e) => Number(e.dataset.nowUs));
+
+/// The scenario text saved in the browser (`STORAGE_KEY` in web/src/main.rs, JSON-encoded by
+/// gloo), or null.
+export const savedSession = (page) => page.evaluate(() => JSON.parse(localStorage.getItem('kplay.v1')));

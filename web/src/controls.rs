@@ -1,11 +1,12 @@
-//! Playback controls (play, pause, step, speed, seed, reset, share) and the notice banner.
+//! Playback controls (play, pause, step, speed, seed, reset, share), the memory gauge and the
+//! notice banner.
 
 use kplay_engine::Instant;
-use kplay_playground::{Action, Notice, SPEEDS};
+use kplay_playground::{whole_mb, Action, Notice, SPEEDS};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
-use crate::{Ctx, Request};
+use crate::{Ctx, MemoryUse, Request};
 
 fn speed_label(percent: u32) -> String {
     if percent >= 100 {
@@ -109,20 +110,78 @@ pub fn Banner() -> Html {
         let d = ctx.dispatch.clone();
         Callback::from(move |_| d.emit(Action::DismissNotice))
     };
-    match &ctx.notice {
-        Some(Notice::Error(message)) => html! {
+    // While a broken link's playground keeps the saved session, the user chooses here; the
+    // choice outlives the error message (which the next action clears).
+    let kept = ctx.keeps_saved.then(|| {
+        let restore = {
+            let d = ctx.dispatch.clone();
+            Callback::from(move |_| d.emit(Action::RestoreSaved))
+        };
+        let replace = {
+            let d = ctx.dispatch.clone();
+            Callback::from(move |_| d.emit(Action::ReplaceSaved))
+        };
+        html! {
+            <span class="choices">
+                <button class="choice" data-testid="restore-saved" onclick={restore}>{ "Restore your saved session" }</button>
+                <button class="choice" data-testid="replace-saved" onclick={replace} title="Save this playground over it from now on">{ "Keep this playground instead" }</button>
+            </span>
+        }
+    });
+    match (&ctx.notice, kept) {
+        (Some(Notice::Error(message)), kept) => html! {
             <div class="banner error" role="alert" data-testid="error-banner">
                 <span>{ message }</span>
+                { kept.unwrap_or_default() }
                 <button onclick={dismiss} aria-label="Dismiss">{ "×" }</button>
             </div>
         },
-        Some(Notice::Info(message)) => html! {
-            <div class="banner info" role="status" data-testid="info-banner">
-                <span>{ message }</span>
-                <button onclick={dismiss} aria-label="Dismiss">{ "×" }</button>
-            </div>
+        (notice, kept) => html! {
+            <>
+                if let Some(kept) = kept {
+                    <div class="banner warn" role="status" data-testid="kept-banner">
+                        <span>{ "Your saved session is kept: this playground is not saved over it until you choose." }</span>
+                        { kept }
+                    </div>
+                }
+                if let Some(Notice::Info(message)) = notice {
+                    <div class="banner info" role="status" data-testid="info-banner">
+                        <span>{ message }</span>
+                        <button onclick={dismiss} aria-label="Dismiss">{ "×" }</button>
+                    </div>
+                }
+            </>
         },
-        None => html! {},
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct MemoryProps {
+    pub memory: MemoryUse,
+}
+
+/// The live heap against the memory budget. The exact figures are data attributes for tests;
+/// the text changes only a few times a second at most, so it hardly costs a frame.
+#[function_component]
+pub fn Memory(props: &MemoryProps) -> Html {
+    let m = props.memory;
+    let over = m.live_bytes >= m.budget_bytes;
+    html! {
+        <span class={classes!("memory", over.then_some("over"))} data-testid="memory"
+              data-live-bytes={m.live_bytes.to_string()} data-wasm-bytes={m.wasm_bytes.to_string()}
+              data-budget-bytes={m.budget_bytes.to_string()}
+              title={format!("Live heap of this page; its wasm memory is {} MB. At the budget, playing pauses.", whole_mb(m.wasm_bytes))}>
+            { format!("memory {} MB of {} MB", mb_text(m.live_bytes), whole_mb(m.budget_bytes)) }
+        </span>
+    }
+}
+
+/// Megabytes with a decimal while few (a fresh page holds well under one), whole above ten.
+pub fn mb_text(bytes: u64) -> String {
+    if bytes < 10 << 20 {
+        format!("{:.1}", bytes as f64 / f64::from(1u32 << 20))
+    } else {
+        whole_mb(bytes).to_string()
     }
 }
 

@@ -3,12 +3,19 @@
 //! One component owns the [`Playground`] (in a non-rendering holder) and advances it on
 //! animation frames; wall time decides only how far virtual time moves, never what happens.
 //! Everything below it renders the plain [`Snapshot`] and sends [`Action`]s back.
+//!
+//! The page also keeps the user's work safe: it measures its memory and lets the playground
+//! pause a run at the memory budget (`memory`), stops cleanly on a panic (`crash`), never
+//! saves over the saved session while the playground keeps it, and opens a share link pasted
+//! into a running tab, asking first when that would lose unsaved changes.
 
 mod clients;
 mod cluster;
 mod controls;
+mod crash;
 mod events;
 mod groups;
+mod memory;
 mod onscreen;
 mod setup;
 #[cfg(test)]
@@ -18,10 +25,12 @@ mod topics;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use gloo::events::EventListener;
 use gloo::render::{request_animation_frame, AnimationFrame};
 use gloo::storage::{LocalStorage, Storage};
 use kplay_engine::snapshot::{RecordsOf, Snapshot};
-use kplay_playground::{Action, Notice, Playground};
+use kplay_engine::Instant;
+use kplay_playground::{memory_budget_bytes, Action, Notice, Playground};
 use yew::prelude::*;
 
 /// Where the playground is saved between visits.
@@ -62,6 +71,58 @@ pub struct Ctx {
     pub request: Callback<Request>,
     /// The last loss audit: at what time, and what it found.
     pub audit: Option<Audit>,
+    /// The playground keeps the saved session (a broken link opened instead of it): the page
+    /// offers to restore or replace it.
+    pub keeps_saved: bool,
+}
+
+/// What the page address asks of the app, read once at start.
+#[derive(Clone, Debug, PartialEq)]
+struct PageOptions {
+    /// `memory_budget_mb`: see [`memory_budget_bytes`].
+    memory_budget_bytes: u64,
+    /// `test_panic_at_ms`: the frame loop panics (with the playground borrowed, as an engine
+    /// panic would) once virtual time reaches it. It exists for the browser test of the crash
+    /// banner; no control of the page sets it.
+    test_panic_at: Option<Instant>,
+    /// `test_oom_at_ms`: likewise, but the frame loop allocates until the wasm memory is
+    /// exhausted, for the test that running out of memory shows the banner too.
+    test_oom_at: Option<Instant>,
+}
+
+fn page_options() -> PageOptions {
+    let params = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .and_then(|search| web_sys::UrlSearchParams::new_with_str(&search).ok());
+    let get = |name: &str| params.as_ref().and_then(|p| p.get(name));
+    let instant = |name: &str| {
+        get(name)
+            .and_then(|ms| ms.trim().parse::<u64>().ok())
+            .map(Instant::from_millis)
+    };
+    PageOptions {
+        memory_budget_bytes: memory_budget_bytes(get("memory_budget_mb").as_deref()),
+        test_panic_at: instant("test_panic_at_ms"),
+        test_oom_at: instant("test_oom_at_ms"),
+    }
+}
+
+/// Reserves a GiB at a time (untouched, so the machine does not fill up) until the wasm
+/// memory cannot grow: the counting allocator then panics (`memory.rs`).
+fn exhaust_memory() {
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        hoard.push(Vec::with_capacity(1 << 30));
+        std::hint::black_box(&hoard);
+    }
+}
+
+/// The page's memory, as the header shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryUse {
+    pub live_bytes: u64,
+    pub wasm_bytes: u64,
+    pub budget_bytes: u64,
 }
 
 /// What the loss audit found: every acknowledged record checked against the logs.
@@ -110,12 +171,70 @@ pub fn elapsed_ms(last: Option<(f64, f64)>, timestamp: f64) -> (u32, (f64, f64))
     )
 }
 
+/// Saves the playground in the browser, unless it keeps the session saved there.
 fn save(p: &Playground) {
-    let _ = LocalStorage::set(STORAGE_KEY, p.saved());
+    if p.may_save() {
+        let _ = LocalStorage::set(STORAGE_KEY, p.saved());
+    }
+}
+
+/// Pauses the run if the live heap reached the budget; returns whether it paused.
+fn enforce_budget(p: &mut Playground, options: &PageOptions) -> bool {
+    p.enforce_memory_budget(memory::live_bytes(), options.memory_budget_bytes)
+}
+
+/// Takes the share link out of the page address (without a `hashchange`), so a reload opens
+/// the session saved in the browser rather than a link that was declined, broken or replaced.
+pub fn forget_link() {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    if location_hash().is_none() {
+        return;
+    }
+    let url = page_url_without_hash();
+    let _ = window
+        .history()
+        .and_then(|h| h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url)));
+}
+
+/// A share link arrived in the address of a running tab: opens it, asking first when that
+/// would lose unsaved changes. A declined or broken link leaves the session as it was (a
+/// broken one without asking: it would replace nothing).
+fn open_link(playground: &RefCell<Playground>, fragment: String, options: &PageOptions) {
+    let Ok(mut p) = playground.try_borrow_mut() else {
+        return;
+    };
+    if p.has_unsaved_changes() && Playground::check_link(&fragment).is_ok() {
+        drop(p);
+        let confirmed = web_sys::window()
+            .and_then(|w| {
+                w.confirm_with_message(
+                    "Open the share link? It replaces this session, whose changes have not \
+                     been shared or exported.",
+                )
+                .ok()
+            })
+            .unwrap_or(false);
+        if !confirmed {
+            forget_link();
+            return;
+        }
+        let Ok(again) = playground.try_borrow_mut() else {
+            return;
+        };
+        p = again;
+    }
+    if p.dispatch(Action::OpenLink(fragment)).is_err() {
+        forget_link();
+    }
+    enforce_budget(&mut p, options);
+    save(&p);
 }
 
 #[function_component]
 fn App() -> Html {
+    let options = use_memo((), |_| page_options());
     let playground = use_mut_ref(|| {
         let saved: Option<String> = LocalStorage::get(STORAGE_KEY).ok();
         Playground::open(saved.as_deref(), location_hash().as_deref())
@@ -144,11 +263,21 @@ fn App() -> Html {
         let playground = playground.clone();
         let refresh = refresh.clone();
         let share = share.clone();
+        let options = options.clone();
         // Made once: a new callback every frame would make every panel's context change.
         use_memo((), move |_| {
             Callback::from(move |action: Action| {
+                if crash::crashed() {
+                    return;
+                }
+                let chose = matches!(action, Action::RestoreSaved | Action::ReplaceSaved);
                 let mut p = playground.borrow_mut();
-                let _ = p.dispatch(action);
+                if p.dispatch(action).is_ok() && chose {
+                    // The broken link is dealt with: a reload opens the saved session.
+                    forget_link();
+                }
+                // Play while over the budget pauses again at once.
+                enforce_budget(&mut p, &options);
                 save(&p);
                 drop(p);
                 share.set(None);
@@ -166,6 +295,9 @@ fn App() -> Html {
         let refresh = refresh.clone();
         use_memo((), move |_| {
             Callback::from(move |r: Request| {
+                if crash::crashed() {
+                    return;
+                }
                 let mut p = playground.borrow_mut();
                 match r {
                     Request::Share => {
@@ -216,6 +348,7 @@ fn App() -> Html {
     {
         let playground = playground.clone();
         let refresh = refresh.clone();
+        let options = options.clone();
         use_effect_with((), move |_| {
             let handle: Rc<RefCell<Option<AnimationFrame>>> = Rc::new(RefCell::new(None));
             // The last frame's timestamp and the fraction of a millisecond not yet played.
@@ -227,9 +360,14 @@ fn App() -> Html {
                 frames: Rc<RefCell<u32>>,
                 playground: Rc<RefCell<Playground>>,
                 refresh: Rc<dyn Fn(RecordsOf)>,
+                options: Rc<PageOptions>,
             ) {
                 let h = handle.clone();
                 let frame = request_animation_frame(move |timestamp| {
+                    if crash::crashed() {
+                        // The loop ends here: no next frame is requested.
+                        return;
+                    }
                     let (elapsed, now) = elapsed_ms(*last.borrow(), timestamp);
                     *last.borrow_mut() = Some(now);
                     let playing = playground.borrow().is_playing();
@@ -238,26 +376,67 @@ fn App() -> Html {
                         let _ = p.dispatch(Action::Frame {
                             elapsed_ms: elapsed,
                         });
+                        if options.test_panic_at.is_some_and(|at| p.now() >= at) {
+                            panic!("test_panic_at_ms: virtual time reached {}", p.now());
+                        }
+                        if options.test_oom_at.is_some_and(|at| p.now() >= at) {
+                            exhaust_memory();
+                        }
+                        let paused = enforce_budget(&mut p, &options);
                         *frames.borrow_mut() += 1;
                         let frame = *frames.borrow();
-                        if frame.is_multiple_of(SAVE_EVERY_FRAMES) {
+                        if paused || frame.is_multiple_of(SAVE_EVERY_FRAMES) {
                             save(&p);
                         }
                         drop(p);
-                        refresh(RecordsOf::Turn {
-                            every: TURNS,
-                            turn: frame % TURNS,
+                        refresh(if paused {
+                            // Paused, everything is brought up to date, as a user's pause does.
+                            RecordsOf::All
+                        } else {
+                            RecordsOf::Turn {
+                                every: TURNS,
+                                turn: frame % TURNS,
+                            }
                         });
                     }
-                    schedule(h, last, frames, playground, refresh);
+                    schedule(h, last, frames, playground, refresh, options);
                 });
                 *handle.borrow_mut() = Some(frame);
             }
-            schedule(handle.clone(), last, frames, playground, refresh);
+            schedule(handle.clone(), last, frames, playground, refresh, options);
             move || drop(handle.borrow_mut().take())
         });
     }
 
+    // A share link pasted into the address bar of this tab changes only the fragment: the page
+    // is not loaded again, so the link is opened here.
+    {
+        let playground = playground.clone();
+        let refresh = refresh.clone();
+        let share = share.clone();
+        let options = options.clone();
+        use_effect_with((), move |_| {
+            let listener = EventListener::new(&gloo::utils::window(), "hashchange", move |_| {
+                if crash::crashed() {
+                    return;
+                }
+                // An emptied fragment is not a link; sharing writes the address without an event.
+                let Some(fragment) = location_hash() else {
+                    return;
+                };
+                open_link(&playground, fragment, &options);
+                share.set(None);
+                refresh(RecordsOf::All);
+            });
+            move || drop(listener)
+        });
+    }
+
+    let memory_use = MemoryUse {
+        live_bytes: memory::live_bytes(),
+        wasm_bytes: memory::wasm_bytes(),
+        budget_bytes: options.memory_budget_bytes,
+    };
     let p = playground.borrow();
     let ctx = Ctx {
         snapshot: (*snapshot).clone(),
@@ -269,6 +448,7 @@ fn App() -> Html {
         exported: (*exported).clone(),
         request,
         audit: (*audit).clone(),
+        keeps_saved: !p.may_save(),
     };
     drop(p);
     let mut panels = panels.borrow_mut();
@@ -304,6 +484,7 @@ fn App() -> Html {
                     <span class="tagline">{ "a Kafka cluster you can poke" }</span>
                 </div>
                 <controls::Controls />
+                <controls::Memory memory={memory_use} />
             </header>
             <controls::Banner />
             <main data-testid="app-ready">
@@ -324,5 +505,6 @@ fn App() -> Html {
 }
 
 fn main() {
+    crash::install_hook();
     yew::Renderer::<App>::new().render();
 }

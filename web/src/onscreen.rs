@@ -30,6 +30,10 @@ impl OnScreen {
         let callback = {
             let off = off.clone();
             Closure::<dyn FnMut(js_sys::Array)>::new(move |entries: js_sys::Array| {
+                // After a panic, `off` may still be borrowed by the render it interrupted.
+                if crate::crash::crashed() {
+                    return;
+                }
                 let mut off = off.borrow_mut();
                 for entry in entries.iter() {
                     let Ok(entry) = entry.dyn_into::<IntersectionObserverEntry>() else {

@@ -39,6 +39,7 @@ fn ctx_of(p: &Playground, notice: Option<Notice>) -> Ctx {
         exported: None,
         request: Callback::from(|_: Request| {}),
         audit: None,
+        keeps_saved: false,
     }
 }
 
@@ -162,4 +163,52 @@ fn the_clock_shows_tenths_while_playing_and_milliseconds_paused() {
     assert_eq!(crate::controls::clock_text(at, false), "t = 12.345s");
     let start = kplay_engine::Instant(99_999);
     assert_eq!(crate::controls::clock_text(start, true), "t = 0.0s");
+}
+
+#[wasm_bindgen_test]
+async fn a_kept_session_offers_its_choices_with_or_without_an_error() {
+    // The choices outlive the error message the next action clears.
+    let p = Playground::welcome();
+    let kept = |notice: Option<Notice>| Ctx {
+        keeps_saved: true,
+        ..ctx_of(&p, notice)
+    };
+    let with_error = render(kept(Some(Notice::Error("link broken".into())))).await;
+    for choice in ["restore-saved", "replace-saved"] {
+        let sel = format!("[data-testid=error-banner] [data-testid={choice}]");
+        assert!(
+            with_error.query_selector(&sel).ok().flatten().is_some(),
+            "{sel}"
+        );
+    }
+    let alone = render(kept(None)).await;
+    let sel = "[data-testid=kept-banner] [data-testid=restore-saved]";
+    assert!(alone.query_selector(sel).ok().flatten().is_some());
+    let not_kept = render(ctx_of(&p, None)).await;
+    assert!(not_kept
+        .query_selector("[data-testid=restore-saved]")
+        .ok()
+        .flatten()
+        .is_none());
+}
+
+#[wasm_bindgen_test]
+fn the_allocator_counts_live_bytes() {
+    // The budget is only as good as this count: a block counts while it lives.
+    let before = crate::memory::live_bytes();
+    let block = std::hint::black_box(vec![0u8; 1 << 20]);
+    assert!(crate::memory::live_bytes() >= before + (1 << 20));
+    let mut grown = block;
+    grown.reserve_exact(3 << 20);
+    assert!(crate::memory::live_bytes() >= before + (4 << 20));
+    drop(grown);
+    assert!(crate::memory::live_bytes() < before + (1 << 20));
+    assert!(crate::memory::wasm_bytes() >= 4 << 20);
+}
+
+#[wasm_bindgen_test]
+fn the_memory_gauge_reads_in_megabytes() {
+    assert_eq!(crate::controls::mb_text(200_000), "0.2");
+    assert_eq!(crate::controls::mb_text((9 << 20) + (1 << 19)), "9.5");
+    assert_eq!(crate::controls::mb_text((84 << 20) + 12_345), "84");
 }

@@ -303,7 +303,7 @@ pub fn Topics() -> Html {
             Callback::from(move |_| d.emit(Action::Live(Live::DeleteTopic(name.clone()))))
         };
         html! {
-            <div class="topic" key={t.name.clone()} data-testid={format!("topic-{}", t.name)}>
+            <div class="topic" key={t.name.clone()} data-testid={format!("topic-{}", t.name)} data-replication-factor={t.replication_factor.to_string()}>
                 <div class="topic-head">
                     <h3>{ &t.name }</h3>
                     <span class="meta">{ format!("{} partitions · replication factor {}", t.partitions.len(), t.replication_factor) }</span>

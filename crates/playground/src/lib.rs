@@ -6,6 +6,16 @@
 //! at the millisecond they take effect, so exporting the scenario and running it with
 //! `kplay run` reproduces the run, digest included. Changing a setting of something that already
 //! runs restarts the run from zero with the new setup, as restarting a Kafka client would.
+//!
+//! Nothing of the user's is lost by accident: a share link that cannot be opened leaves the
+//! session saved in the browser alone until the user restores or replaces it
+//! ([`Playground::may_save`]), a link opened over a session with unsaved changes is asked
+//! about first ([`Playground::has_unsaved_changes`]), and a run that reached the memory budget
+//! pauses instead of crashing the tab ([`Playground::enforce_memory_budget`]).
+
+mod memory;
+
+pub use memory::{memory_budget_bytes, whole_mb, MEMORY_BUDGET_BYTES};
 
 use kplay_engine::config::{ConfigValue, Configs, Scope};
 use kplay_engine::consumer::CommitStrategy;
@@ -152,6 +162,13 @@ pub enum Action {
     /// Replace everything with a scenario file's contents.
     Import(String),
     DismissNotice,
+    /// Open a share link in this playground (the page address changed). A link that cannot
+    /// be opened changes nothing and says why.
+    OpenLink(String),
+    /// Bring back the saved session a broken share link opened instead of.
+    RestoreSaved,
+    /// Let this playground be saved over the session a broken share link kept.
+    ReplaceSaved,
 }
 
 /// The playground.
@@ -162,6 +179,25 @@ pub struct Playground {
     playing: bool,
     speed: u32,
     notice: Option<Notice>,
+    /// The session saved in the browser that this playground must not be saved over: set when
+    /// a share link could not be opened instead of it, until the user restores or replaces it.
+    /// Without it, one Step after a broken link overwrote the user's saved work (issue #11).
+    kept: Option<String>,
+    /// The scenario the user could get back without this tab (see [`baseline_of`]): as last
+    /// loaded from a link or a file, shared or exported; the welcome scenario after a reload,
+    /// since the browser does not remember what was shared before.
+    baseline: String,
+    /// The memory budget paused this run and the heap has not come back well below it since
+    /// (see [`Playground::enforce_memory_budget`]).
+    budget_reached: bool,
+}
+
+/// A scenario as compared for unsaved changes: its text without the duration, since how far
+/// a run has played is not a change (playing again gets there).
+fn baseline_of(scenario: &Scenario) -> String {
+    let mut s = scenario.clone();
+    s.duration_ms = 0;
+    s.to_toml()
 }
 
 fn err(e: ScenarioError) -> String {
@@ -195,11 +231,14 @@ impl Playground {
     pub fn new(scenario: Scenario) -> Result<Playground, String> {
         let sim = scenario.build(None).map_err(err)?;
         Ok(Playground {
+            baseline: baseline_of(&scenario),
             scenario,
             sim,
             playing: false,
             speed: 100,
             notice: None,
+            kept: None,
+            budget_reached: false,
         })
     }
 
@@ -211,27 +250,88 @@ impl Playground {
 
     /// Opens a saved or shared playground: the scenario, fast-forwarded to where it was saved
     /// (its `duration_ms`). A broken input yields the welcome playground and an error notice,
-    /// never a blank page.
+    /// never a blank page; a broken link also keeps the saved session (see [`Self::may_save`]).
     pub fn open(saved: Option<&str>, fragment: Option<&str>) -> Playground {
-        let from_link = fragment
-            .filter(|f| !f.trim_start_matches('#').is_empty())
-            .map(|f| decode_link(f).map_err(err));
-        let from_storage = saved.map(|s| Scenario::parse(s).map_err(err));
-        let (scenario, source) = match (from_link, from_storage) {
-            (Some(r), _) => (r, "share link"),
-            (None, Some(r)) => (r, "saved playground"),
-            (None, None) => return Playground::welcome(),
-        };
-        match scenario.and_then(Playground::resume) {
-            Ok(p) => p,
-            Err(e) => {
+        let fragment = fragment.filter(|f| !f.trim_start_matches('#').is_empty());
+        if let Some(fragment) = fragment {
+            return match Playground::from_link(fragment) {
+                Ok(p) => p,
+                Err(e) => {
+                    let mut p = Playground::welcome();
+                    let kept = if saved.is_some() {
+                        " Your saved session is kept: it is not saved over until you restore \
+                         it or replace it."
+                    } else {
+                        ""
+                    };
+                    p.kept = saved.map(str::to_string);
+                    p.notice = Some(Notice::Error(format!(
+                        "The share link could not be opened, so a fresh playground was \
+                         started.{kept} {e}"
+                    )));
+                    p
+                }
+            };
+        }
+        match saved.map(Playground::from_saved) {
+            None => Playground::welcome(),
+            Some(Ok(p)) => p,
+            Some(Err(e)) => {
                 let mut p = Playground::welcome();
                 p.notice = Some(Notice::Error(format!(
-                    "The {source} could not be opened, so a fresh playground was started. {e}"
+                    "The saved playground could not be opened, so a fresh playground was \
+                     started. {e}"
                 )));
                 p
             }
         }
+    }
+
+    /// The playground a share link (a URL fragment, `#` or not) describes.
+    fn from_link(fragment: &str) -> Result<Playground, String> {
+        decode_link(fragment)
+            .map_err(err)
+            .and_then(Playground::resume)
+    }
+
+    /// The playground saved in the browser. What it was last compared against is not saved,
+    /// so it is compared against the welcome scenario: a session the user built counts as
+    /// having unsaved changes, one that only played the welcome scenario does not.
+    fn from_saved(text: &str) -> Result<Playground, String> {
+        let mut p = Scenario::parse(text)
+            .map_err(err)
+            .and_then(Playground::resume)?;
+        let welcome = Scenario::parse(WELCOME).expect("the welcome scenario is valid");
+        p.baseline = baseline_of(&welcome);
+        Ok(p)
+    }
+
+    /// Whether a share link can be opened, without opening it: the page asks before a link
+    /// replaces unsaved changes, and a broken link replaces nothing, so it is not asked about.
+    pub fn check_link(fragment: &str) -> Result<(), String> {
+        decode_link(fragment).map(|_| ()).map_err(err)
+    }
+
+    /// Whether the page may save this playground over the session saved in the browser: not
+    /// while it keeps a session that a broken share link opened instead of (the user chooses
+    /// with [`Action::RestoreSaved`] or [`Action::ReplaceSaved`]).
+    pub fn may_save(&self) -> bool {
+        self.kept.is_none()
+    }
+
+    /// Whether the user changed the scenario (setup, timeline or seed) since it was last
+    /// loaded, shared or exported: what opening another link over it would lose. Playing on
+    /// is not a change.
+    pub fn has_unsaved_changes(&self) -> bool {
+        baseline_of(&self.scenario) != self.baseline
+    }
+
+    /// Becomes `other`, a playground just opened, still keeping the session this one keeps:
+    /// opening a file or a link is not the user's choice about that session.
+    fn replace_with(&mut self, other: Playground) {
+        let kept = self.kept.take();
+        *self = other;
+        self.kept = kept;
     }
 
     /// A playground fast-forwarded to the scenario's `duration_ms`, paused.
@@ -297,6 +397,8 @@ impl Playground {
         let mut s = self.scenario.clone();
         s.seed = self.sim.seed();
         s.duration_ms = now_ms;
+        // The user has it now (a file, or a link that `share_fragment` makes of it).
+        self.baseline = baseline_of(&s);
         s.to_toml()
     }
 
@@ -378,10 +480,39 @@ impl Playground {
             Action::Edit(edit) => self.edit(edit)?,
             Action::Import(text) => {
                 let scenario = Scenario::parse(&text).map_err(err)?;
-                *self = Playground::resume(scenario)?;
+                self.replace_with(Playground::resume(scenario)?);
                 self.notice = Some(Notice::Info("Scenario imported.".into()));
             }
             Action::DismissNotice => self.notice = None,
+            Action::OpenLink(fragment) => {
+                let opened = Playground::from_link(&fragment).map_err(|e| {
+                    format!("The share link could not be opened, so this session was kept. {e}")
+                })?;
+                self.replace_with(opened);
+                if self.notice.is_none() {
+                    self.notice = Some(Notice::Info("Opened the share link.".into()));
+                }
+            }
+            Action::RestoreSaved => {
+                let text = self
+                    .kept
+                    .take()
+                    .ok_or_else(|| "There is no saved session to restore.".to_string())?;
+                match Playground::from_saved(&text) {
+                    Ok(restored) => {
+                        *self = restored;
+                        if self.notice.is_none() {
+                            self.notice = Some(Notice::Info("Your saved session is back.".into()));
+                        }
+                    }
+                    Err(e) => {
+                        // Still the user's: kept, so they may try again or replace it.
+                        self.kept = Some(text);
+                        return Err(format!("Your saved session could not be opened. {e}"));
+                    }
+                }
+            }
+            Action::ReplaceSaved => self.kept = None,
         }
         Ok(())
     }

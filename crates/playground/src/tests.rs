@@ -368,3 +368,141 @@ fn a_snapshot_of_one_turn_of_partitions_carries_their_records_only() {
         (some.producers, some.consumers, some.trace_total)
     );
 }
+
+/// A session that differs from the welcome one, saved as the page saves it.
+fn a_saved_session() -> (String, Playground) {
+    let mut p = Playground::welcome();
+    p.dispatch(Action::SetSeed("7".into())).expect("seed");
+    playing(&mut p, 1200);
+    p.dispatch(Action::Pause).expect("pause");
+    (p.saved(), p)
+}
+
+#[test]
+fn a_broken_link_keeps_the_saved_session_until_the_user_chooses() {
+    // Goal: opening a broken link never costs the session saved in the browser (issue #11).
+    // Method: open with a saved session and broken links, act, then restore or replace.
+    let (saved, original) = a_saved_session();
+    for fragment in ["#v1.!!!!", "#nonsense", "#v1.AAAA"] {
+        let mut p = Playground::open(Some(&saved), Some(fragment));
+        assert!(!p.may_save(), "{fragment}: the saved session is kept");
+        let says = |m: &str| m.contains("share link") && m.contains("kept");
+        assert!(
+            matches!(p.notice(), Some(Notice::Error(m)) if says(m)),
+            "{fragment}: {:?}",
+            p.notice()
+        );
+        // Working with the fresh playground is not a choice about the saved session.
+        p.dispatch(Action::Step).expect("step");
+        playing(&mut p, 50);
+        p.dispatch(Action::Import(WELCOME.into())).expect("import");
+        assert!(
+            !p.may_save(),
+            "{fragment}: still kept after step, play and import"
+        );
+
+        p.dispatch(Action::RestoreSaved).expect("restore");
+        assert!(p.may_save());
+        assert_eq!(p.seed(), 7);
+        assert_eq!(p.now(), original.now());
+        assert_eq!(p.sim().digest(), original.sim().digest());
+        assert!(
+            p.dispatch(Action::RestoreSaved).is_err(),
+            "nothing left to restore"
+        );
+    }
+
+    // The other choice: this playground may be saved from now on.
+    let mut p = Playground::open(Some(&saved), Some("#v1.!!!!"));
+    p.dispatch(Action::ReplaceSaved).expect("replace");
+    assert!(p.may_save());
+    assert_eq!(p.seed(), 42, "replacing keeps this playground");
+
+    // Nothing saved, nothing to keep; a saved session that is itself broken stays kept when
+    // a restore fails, so the user can still replace it.
+    assert!(Playground::open(None, Some("#v1.!!!!")).may_save());
+    let mut p = Playground::open(Some("[cluster]\nbrokers = -3"), Some("#v1.!!!!"));
+    let e = p.dispatch(Action::RestoreSaved).expect_err("broken too");
+    assert!(e.contains("saved session could not be opened"), "{e}");
+    assert!(!p.may_save());
+    // A good link and a plain reload save as before.
+    let good = Playground::welcome().share_fragment();
+    assert!(Playground::open(Some(&saved), Some(&good)).may_save());
+    assert!(Playground::open(Some(&saved), None).may_save());
+}
+
+#[test]
+fn a_link_opened_in_a_running_playground_replaces_it_or_changes_nothing() {
+    // Goal: a link pasted into a tab that shows kplay opens, and a broken one keeps the
+    // session. Method: dispatch `OpenLink` over a playground with changes of its own.
+    let (_, mut source) = a_saved_session();
+    let fragment = format!("#{}", source.share_fragment());
+    let mut p = Playground::welcome();
+    playing(&mut p, 300);
+    p.dispatch(Action::Live(Live::StopProducer("checkout".into())))
+        .expect("stop");
+    playing(&mut p, 300);
+    let before = (p.scenario().clone(), p.now(), p.sim().digest());
+    assert_eq!(Playground::check_link(&fragment), Ok(()));
+    for broken in ["#v1.!!!!", "#nonsense", &fragment[..fragment.len() / 2]] {
+        assert!(Playground::check_link(broken).is_err(), "{broken}");
+        let e = p
+            .dispatch(Action::OpenLink(broken.into()))
+            .expect_err("broken");
+        assert!(e.contains("this session was kept"), "{e}");
+        assert_eq!((p.scenario().clone(), p.now(), p.sim().digest()), before);
+        assert!(p.has_unsaved_changes(), "still the user's unsaved session");
+    }
+    p.dispatch(Action::OpenLink(fragment)).expect("open");
+    assert_eq!(p.seed(), 7);
+    assert_eq!(p.now(), source.now());
+    assert_eq!(p.sim().digest(), source.sim().digest());
+    assert!(!p.has_unsaved_changes(), "a link is loaded, not changed");
+    assert!(p.may_save());
+}
+
+#[test]
+fn unsaved_changes_are_changes_to_the_scenario_since_it_was_loaded_shared_or_exported() {
+    // Goal: the question before a link replaces the session is asked exactly when something
+    // would be lost. Method: walk through every way a scenario changes or is kept.
+    let mut p = Playground::welcome();
+    assert!(!p.has_unsaved_changes());
+    playing(&mut p, 400);
+    p.dispatch(Action::Step).expect("step");
+    p.dispatch(Action::Reset).expect("reset");
+    p.dispatch(Action::SetSpeed(1000)).expect("speed");
+    assert!(
+        !p.has_unsaved_changes(),
+        "playing, stepping, resetting change nothing"
+    );
+    let produce = Live::Produce {
+        producer: "checkout".into(),
+        key: None,
+        value: None,
+        partition: None,
+    };
+    p.dispatch(Action::Live(produce)).expect("produce");
+    assert!(p.has_unsaved_changes(), "a live action");
+    let _ = p.share_fragment();
+    assert!(!p.has_unsaved_changes(), "shared");
+    p.dispatch(Action::SetSeed("9".into())).expect("seed");
+    assert!(p.has_unsaved_changes(), "a new seed");
+    let exported = p.export();
+    assert!(!p.has_unsaved_changes(), "exported");
+    p.dispatch(Action::Edit(Edit::SetBrokers("4".into())))
+        .expect("brokers");
+    assert!(p.has_unsaved_changes(), "an edit");
+    p.dispatch(Action::Import(exported)).expect("import");
+    assert!(
+        !p.has_unsaved_changes(),
+        "imported from a file the user has"
+    );
+
+    // After a reload the page cannot know what was shared: anything but the welcome
+    // scenario counts as changed, so the user is asked rather than surprised.
+    let mut welcome = Playground::welcome();
+    playing(&mut welcome, 700);
+    assert!(!Playground::open(Some(&welcome.saved()), None).has_unsaved_changes());
+    let (saved, _) = a_saved_session();
+    assert!(Playground::open(Some(&saved), None).has_unsaved_changes());
+}

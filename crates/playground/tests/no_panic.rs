@@ -125,6 +125,10 @@ fn action() -> impl Strategy<Value = Action> {
         edit().prop_map(Action::Edit),
         text().prop_map(Action::Import),
         Just(Action::DismissNotice),
+        // A link pasted into the address bar: anything, or something that looks like one.
+        prop_oneof![text(), "#v1\\.[A-Za-z0-9_-]{0,40}"].prop_map(Action::OpenLink),
+        Just(Action::RestoreSaved),
+        Just(Action::ReplaceSaved),
     ]
 }
 
@@ -133,7 +137,8 @@ proptest! {
 
     #[test]
     fn random_sessions_never_panic_and_refusals_change_nothing(actions in proptest::collection::vec(action(), 1..25)) {
-        let mut p = Playground::welcome();
+        // Opened from a broken link over a saved session, so restoring has something to do.
+        let mut p = Playground::open(Some(kplay_playground::WELCOME), Some("#v1.broken"));
         for a in actions {
             let before = (p.scenario().clone(), p.sim().digest(), p.now());
             let frame = matches!(a, Action::Frame { .. } | Action::Play | Action::Pause | Action::Step | Action::DismissNotice);
