@@ -88,6 +88,11 @@ struct PageOptions {
     /// `test_oom_at_ms`: likewise, but the frame loop allocates until the wasm memory is
     /// exhausted, for the test that running out of memory shows the banner too.
     test_oom_at: Option<Instant>,
+    /// `test_time_warp`: each frame plays this many times the wall time it measured (2 to 100;
+    /// a frame still plays at most `MAX_FRAME_MS`). It exists so a browser test can play what
+    /// ten minutes at 100x would play (the welcome run's 1.2 M records) in about a minute;
+    /// no control of the page sets it.
+    test_time_warp: u32,
 }
 
 fn page_options() -> PageOptions {
@@ -104,6 +109,10 @@ fn page_options() -> PageOptions {
         memory_budget_bytes: memory_budget_bytes(get("memory_budget_mb").as_deref()),
         test_panic_at: instant("test_panic_at_ms"),
         test_oom_at: instant("test_oom_at_ms"),
+        test_time_warp: get("test_time_warp")
+            .and_then(|n| n.trim().parse::<u32>().ok())
+            .filter(|n| (2..=100).contains(n))
+            .unwrap_or(1),
     }
 }
 
@@ -374,7 +383,7 @@ fn App() -> Html {
                     if playing {
                         let mut p = playground.borrow_mut();
                         let _ = p.dispatch(Action::Frame {
-                            elapsed_ms: elapsed,
+                            elapsed_ms: elapsed.saturating_mul(options.test_time_warp),
                         });
                         if options.test_panic_at.is_some_and(|at| p.now() >= at) {
                             panic!("test_panic_at_ms: virtual time reached {}", p.now());
