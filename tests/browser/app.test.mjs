@@ -5,20 +5,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { serveDist, launch, openPage } from './harness.mjs';
+import { servedApp, openPage } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await serveDist();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const app = servedApp(before, after);
 
 const clock = (page) => page.$eval('[data-testid=clock]', (e) => Number(e.dataset.nowUs));
 const leo = (page, topic, p) => page.$eval(`[data-testid=partition-${topic}-${p}]`, (e) => Number(e.dataset.leo));
@@ -43,7 +32,7 @@ function kplayPartition(key, partitions) {
 }
 
 test('the page loads and the app starts without errors', async () => {
-  const { page, context, errors } = await openPage(browser, server.url);
+  const { page, context, errors } = await openPage(app.browser, app.server.url);
   await page.waitForSelector('[data-testid=app-ready]', { timeout: 30_000 });
   assert.equal(await page.locator('[data-testid^=partition-orders-]').count(), 6);
   assert.deepEqual(errors, []);
@@ -52,7 +41,7 @@ test('the page loads and the app starts without errors', async () => {
 
 test('while playing, rows off screen wait and rows on screen keep up; paused, every row is current', async () => {
   // A short window: the Brokers panel fills most of it, so orders-5 is far below.
-  const { page, context, errors } = await openPage(browser, server.url, { width: 1280, height: 400 });
+  const { page, context, errors } = await openPage(app.browser, app.server.url, { width: 1280, height: 400 });
   await page.waitForSelector('[data-testid=app-ready]');
   const untilClock = (us) => page.waitForFunction((t) => Number(document.querySelector('[data-testid=clock]').dataset.nowUs) >= t, us, { timeout: 30_000 });
   await page.click('[data-testid=play]');
@@ -79,7 +68,7 @@ test('while playing, rows off screen wait and rows on screen keep up; paused, ev
 });
 
 test('a selected record shows its details, and they go with its topic', async () => {
-  const { page, context, errors } = await openPage(browser, server.url);
+  const { page, context, errors } = await openPage(app.browser, app.server.url);
   await page.waitForSelector('[data-testid=app-ready]');
   await playUntil(page, 2_000_000);
   await page.click('[data-testid=partition-orders-0] .cell:last-of-type');
@@ -93,7 +82,7 @@ test('a selected record shows its details, and they go with its topic', async ()
 });
 
 test('a keyed record lands on the partition kplay partition predicts', async () => {
-  const { page, context, errors } = await openPage(browser, server.url);
+  const { page, context, errors } = await openPage(app.browser, app.server.url);
   await page.waitForSelector('[data-testid=app-ready]');
   await playUntil(page, 1_000_000);
   // Stop the background producer so only our record moves a log end offset.
@@ -119,7 +108,7 @@ test('a keyed record lands on the partition kplay partition predicts', async () 
 });
 
 test('the state survives a reload', async () => {
-  const { page, context } = await openPage(browser, server.url);
+  const { page, context } = await openPage(app.browser, app.server.url);
   await page.waitForSelector('[data-testid=app-ready]');
   await playUntil(page, 2_000_000);
   const t = await clock(page);
@@ -134,7 +123,7 @@ test('the state survives a reload', async () => {
 });
 
 test('a share link reproduces the run in a new tab', async () => {
-  const { page, context } = await openPage(browser, server.url);
+  const { page, context } = await openPage(app.browser, app.server.url);
   await page.waitForSelector('[data-testid=app-ready]');
   await playUntil(page, 1_500_000);
   await page.click('[data-testid=crash-1]');
@@ -145,7 +134,7 @@ test('a share link reproduces the run in a new tab', async () => {
   const leos = [];
   for (let p = 0; p < 6; p++) leos.push(await leo(page, 'orders', p));
   // A fresh browser context: nothing saved, only the link.
-  const other = await openPage(browser, url);
+  const other = await openPage(app.browser, url);
   await other.page.waitForSelector('[data-testid=app-ready]');
   for (let p = 0; p < 6; p++) assert.equal(await leo(other.page, 'orders', p), leos[p], `partition ${p}`);
   assert.equal(await other.page.$eval('[data-testid=broker-1]', (e) => e.dataset.state), 'crashed');
@@ -156,7 +145,7 @@ test('a share link reproduces the run in a new tab', async () => {
 
 test('a broken link shows an error banner and a clean playground', async () => {
   for (const fragment of ['#v1.%%%broken', '#v1.c2VlZCA9', '#garbage']) {
-    const { page, context, errors } = await openPage(browser, server.url + fragment);
+    const { page, context, errors } = await openPage(app.browser, app.server.url + fragment);
     await page.waitForSelector('[data-testid=error-banner]', { timeout: 30_000 });
     assert.match(await page.textContent('[data-testid=error-banner]'), /share link/);
     assert.equal(await clock(page), 0);
@@ -167,7 +156,7 @@ test('a broken link shows an error banner and a clean playground', async () => {
 });
 
 test('an invalid edit is refused with a message and changes nothing', async () => {
-  const { page, context } = await openPage(browser, server.url);
+  const { page, context } = await openPage(app.browser, app.server.url);
   await page.waitForSelector('[data-testid=app-ready]');
   await page.fill('[data-testid=topic-name]', 'orders');
   await page.click('[data-testid=topic-add]');
@@ -187,7 +176,7 @@ test('an invalid edit is refused with a message and changes nothing', async () =
 test('the loss audit finds what acks=1 lost after an isolated leader', async () => {
   const { readFile } = await import('node:fs/promises');
   const text = await readFile(new URL('../../scenarios/acks1-isolated-leader.toml', import.meta.url), 'utf8');
-  const { page, context, errors } = await openPage(browser, server.url);
+  const { page, context, errors } = await openPage(app.browser, app.server.url);
   await page.waitForSelector('[data-testid=app-ready]');
   await page.fill('[data-testid=scenario-text]', text);
   await page.click('[data-testid=import]');
@@ -205,7 +194,7 @@ test('the loss audit finds what acks=1 lost after an isolated leader', async () 
 test('a group rebalances when a member leaves, and the panel shows it', async () => {
   const { readFile } = await import('node:fs/promises');
   const text = await readFile(new URL('../../scenarios/group-rebalance-cooperative.toml', import.meta.url), 'utf8');
-  const { page, context, errors } = await openPage(browser, server.url);
+  const { page, context, errors } = await openPage(app.browser, app.server.url);
   await page.waitForSelector('[data-testid=app-ready]');
   await page.fill('[data-testid=scenario-text]', text);
   await page.click('[data-testid=import]');

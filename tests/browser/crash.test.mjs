@@ -6,24 +6,13 @@
 // memory instead).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveDist, launch, openPage, openTab, frames, clock, savedSession } from './harness.mjs';
+import { servedApp, openPage, openTab, frames, clock, savedSession } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await serveDist();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const app = servedApp(before, after);
 
 test('a panic shows the crash banner, later clicks do nothing, and Reload restores the saved session', async () => {
   // A session saved in the browser: played to about a second, paused (pausing saves).
-  const first = await openPage(browser, server.url);
+  const first = await openPage(app.browser, app.server.url);
   const { context } = first;
   await first.page.waitForSelector('[data-testid=app-ready]');
   await first.page.click('[data-testid=play]');
@@ -37,7 +26,7 @@ test('a panic shows the crash banner, later clicks do nothing, and Reload restor
   // The same browser, with a panic 400 ms of virtual time later: at 1x that is about 25
   // frames, fewer than the 120 between saves while playing, so nothing is saved meanwhile.
   const panicAtMs = savedAt / 1000 + 400;
-  const { page, errors } = await openTab(context, `${server.url}?test_panic_at_ms=${panicAtMs}`);
+  const { page, errors } = await openTab(context, `${app.server.url}?test_panic_at_ms=${panicAtMs}`);
   await page.waitForSelector('[data-testid=app-ready]');
   assert.equal(await clock(page), savedAt, 'the saved session opened');
   await page.click('[data-testid=play]');
@@ -82,7 +71,7 @@ test('a panic shows the crash banner, later clicks do nothing, and Reload restor
 test('running out of wasm memory shows the crash banner too, not a silent trap', async () => {
   // Without the counting allocator's panic, std aborts on a failed allocation without running
   // the panic hook: the tab stopped with no word, as in issue #11.
-  const { page, context, errors } = await openPage(browser, `${server.url}?test_oom_at_ms=200`);
+  const { page, context, errors } = await openPage(app.browser, `${app.server.url}?test_oom_at_ms=200`);
   await page.waitForSelector('[data-testid=app-ready]');
   await page.click('[data-testid=play]');
   await page.waitForSelector('[data-testid=crash-banner]', { timeout: 60_000 });

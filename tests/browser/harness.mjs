@@ -90,3 +90,19 @@ export const clock = (page) => page.$eval('[data-testid=clock]', (e) => Number(e
 /// The scenario text saved in the browser (`STORAGE_KEY` in web/src/main.rs, JSON-encoded by
 /// gloo), or null.
 export const savedSession = (page) => page.evaluate(() => JSON.parse(localStorage.getItem('kplay.v1')));
+
+/// The built app served and a browser launched for one test file, with its `before` and
+/// `after` hooks (passed in, so the benchmarks can import this file without the test runner):
+/// `app.server.url`, `app.browser`.
+export function servedApp(before, after) {
+  const app = {};
+  before(async () => {
+    app.server = await serveDist();
+    app.browser = await launch();
+  });
+  after(async () => {
+    await app.browser?.close();
+    await app.server?.close();
+  });
+  return app;
+}

@@ -3,20 +3,9 @@
 // opens there, asking first when it would replace unsaved changes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveDist, launch, openPage, openTab, clock, savedSession } from './harness.mjs';
+import { servedApp, openPage, openTab, clock, savedSession } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await serveDist();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const app = servedApp(before, after);
 
 const seed = (page) => page.inputValue('[data-testid=seed]');
 const seedIs = (page, value) => page.waitForFunction((v) => document.querySelector('[data-testid=seed]').value === v, value, { timeout: 30_000 });
@@ -38,7 +27,7 @@ async function playUntil(page, us) {
 /// A share link's fragment for the welcome scenario with seed 7, played half a second, and
 /// the virtual time it was shared at.
 async function seedSevenLink() {
-  const { page, context } = await openPage(browser, server.url);
+  const { page, context } = await openPage(app.browser, app.server.url);
   await page.waitForSelector('[data-testid=app-ready]');
   await setSeed(page, '7');
   await playUntil(page, 500_000);
@@ -54,7 +43,7 @@ async function seedSevenLink() {
 const pasteLink = (page, fragment) => page.evaluate((f) => { window.location.hash = f; }, fragment);
 
 test('a broken link keeps the saved session: Step does not save over it, and it can be restored', async () => {
-  const first = await openPage(browser, server.url);
+  const first = await openPage(app.browser, app.server.url);
   const { context } = first;
   await first.page.waitForSelector('[data-testid=app-ready]');
   await setSeed(first.page, '7');
@@ -64,7 +53,7 @@ test('a broken link keeps the saved session: Step does not save over it, and it 
   assert.match(saved, /^seed = 7$/m);
   await first.page.close();
 
-  const { page, errors } = await openTab(context, `${server.url}#v1.%%%broken`);
+  const { page, errors } = await openTab(context, `${app.server.url}#v1.%%%broken`);
   await page.waitForSelector('[data-testid=error-banner]', { timeout: 30_000 });
   assert.match(await page.textContent('[data-testid=error-banner]'), /share link could not be opened.*saved session is kept/);
   assert.equal(await seed(page), '42', 'a fresh playground');
@@ -92,7 +81,7 @@ test('a broken link keeps the saved session: Step does not save over it, and it 
 
 test('a share link pasted into a running tab opens there', async () => {
   const { link, at } = await seedSevenLink();
-  const { page, context, errors } = await openPage(browser, server.url);
+  const { page, context, errors } = await openPage(app.browser, app.server.url);
   const dialogs = [];
   page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss(); });
   await page.waitForSelector('[data-testid=app-ready]');
@@ -110,7 +99,7 @@ test('a share link pasted into a running tab opens there', async () => {
 
 test('with unsaved changes a pasted link asks first: dismissed, the session stays; accepted, it opens', async () => {
   const { link } = await seedSevenLink();
-  const { page, context, errors } = await openPage(browser, server.url);
+  const { page, context, errors } = await openPage(app.browser, app.server.url);
   let answer = 'dismiss';
   const dialogs = [];
   page.on('dialog', (d) => { dialogs.push(d.message()); d[answer](); });
@@ -141,7 +130,7 @@ test('with unsaved changes a pasted link asks first: dismissed, the session stay
 });
 
 test('a broken link pasted into a running tab shows an error and keeps the session', async () => {
-  const { page, context, errors } = await openPage(browser, server.url);
+  const { page, context, errors } = await openPage(app.browser, app.server.url);
   await page.waitForSelector('[data-testid=app-ready]');
   await setSeed(page, '9');
   await playUntil(page, 400_000);

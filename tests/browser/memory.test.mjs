@@ -3,20 +3,9 @@
 // The page's counting allocator measures (`data-live-bytes` on [data-testid=memory]).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveDist, launch, openPage, frames, clock } from './harness.mjs';
+import { servedApp, openPage, frames, clock } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await serveDist();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const app = servedApp(before, after);
 
 const MB = 1 << 20;
 
@@ -53,7 +42,7 @@ test('ten minutes at 100x of the welcome run stay under the memory budget; print
   // test-only time warp (each frame plays 16 times its wall time, at most 250 ms), so the ten
   // minutes take about a minute; the heap is sampled all along, judged by the page's own
   // clock; then the heap grown is divided by the records in every replica's log.
-  const { page, context, errors } = await openPage(browser, `${server.url}?test_time_warp=16`);
+  const { page, context, errors } = await openPage(app.browser, `${app.server.url}?test_time_warp=16`);
   await page.waitForSelector('[data-testid=app-ready]');
   await page.click('[data-testid=step]'); // A render, so the gauge is current.
   const start = await memory(page);
@@ -100,13 +89,13 @@ test('a run that reaches the memory budget pauses with a notice; play does not r
   // Goal: at the budget the page pauses instead of dying, and stays paused until the memory
   // comes back. Method: a budget a few MB above what the page holds at the start (the
   // `memory_budget_mb` address parameter), then 100x until it pauses.
-  const probe = await openPage(browser, server.url);
+  const probe = await openPage(app.browser, app.server.url);
   await probe.page.waitForSelector('[data-testid=app-ready]');
   await probe.page.click('[data-testid=step]');
   const budgetMb = Math.floor((await memory(probe.page)).live / MB) + 4;
   await probe.context.close();
 
-  const { page, context, errors } = await openPage(browser, `${server.url}?memory_budget_mb=${budgetMb}`);
+  const { page, context, errors } = await openPage(app.browser, `${app.server.url}?memory_budget_mb=${budgetMb}`);
   await page.waitForSelector('[data-testid=app-ready]');
   assert.equal((await memory(page)).budget, budgetMb * MB);
   assert.match(await page.textContent('[data-testid=memory]'), new RegExp(`of ${budgetMb} MB`));

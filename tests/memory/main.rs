@@ -9,28 +9,8 @@ use kplay_scenario::Scenario;
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-/// 1,000,000 records at replication factor 3 (a producer at 5,000 records/s for 200 s, keys from a
-/// pool, acks=all) read by one group.
-const RUN: &str = r#"seed = 1
-duration_ms = 200000
-[cluster]
-brokers = 3
-[[topic]]
-name = "orders"
-partitions = 6
-replication_factor = 3
-config = { "min.insync.replicas" = 2 }
-[[producer]]
-id = "p"
-topic = "orders"
-rate_per_sec = 5000
-keys = "pool:200"
-config = { "acks" = "all" }
-[[consumer]]
-id = "c"
-topics = ["orders"]
-config = { "group.id" = "g", "auto.offset.reset" = "earliest" }
-"#;
+/// 1,000,000 records at replication factor 3, read by one group.
+const RUN: &str = include_str!("one-million-records.toml");
 
 /// Resident memory of this process in bytes (Linux), to see the allocator's holes too.
 fn resident_bytes() -> Option<u64> {

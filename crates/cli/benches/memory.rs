@@ -15,29 +15,16 @@ use kplay_scenario::Scenario;
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
+/// The shared 1 M-record run, made `records` long (5,000 records a second).
 fn scenario(records: u64) -> String {
-    format!(
-        r#"seed = 1
-duration_ms = {}
-[cluster]
-brokers = 3
-[[topic]]
-name = "orders"
-partitions = 6
-replication_factor = 3
-config = {{ "min.insync.replicas" = 2 }}
-[[producer]]
-id = "p"
-topic = "orders"
-rate_per_sec = 5000
-keys = "pool:200"
-config = {{ "acks" = "all" }}
-[[consumer]]
-id = "c"
-topics = ["orders"]
-config = {{ "group.id" = "g", "auto.offset.reset" = "earliest" }}
-"#,
-        records / 5
+    const RUN: &str = include_str!("../../../tests/memory/one-million-records.toml");
+    assert!(
+        RUN.contains("duration_ms = 200000"),
+        "the shared run changed its length"
+    );
+    RUN.replace(
+        "duration_ms = 200000",
+        &format!("duration_ms = {}", records / 5),
     )
 }
 

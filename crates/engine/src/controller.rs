@@ -336,21 +336,7 @@ impl Controller {
                 let config = TopicConfig::resolve(&Configs::new(Scope::Topic), &self.configs);
                 let name = topic.clone();
                 self.admin_update(|m| {
-                    let partitions = assignment
-                        .into_iter()
-                        .map(|replicas| PartitionMetadata {
-                            partition_epoch: 0,
-                            leader: Some(replicas[0]),
-                            leader_epoch: 0,
-                            isr: replicas.clone(),
-                            replicas,
-                        })
-                        .collect();
-                    let t = TopicMetadata {
-                        name: name.clone(),
-                        partitions,
-                        config,
-                    };
+                    let t = TopicMetadata::created(name.clone(), assignment, config);
                     m.topics.insert(name, t);
                 });
                 let by = match from {

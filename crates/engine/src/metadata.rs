@@ -109,6 +109,32 @@ pub struct TopicMetadata {
     pub config: TopicConfig,
 }
 
+impl TopicMetadata {
+    /// A topic as created (by an admin or on a client's request): each partition led by the
+    /// first of its replicas (`assignment`), every replica in sync, at epoch 0.
+    pub fn created(
+        name: Arc<str>,
+        assignment: Vec<Vec<u32>>,
+        config: TopicConfig,
+    ) -> TopicMetadata {
+        let partitions = assignment
+            .into_iter()
+            .map(|replicas| PartitionMetadata {
+                partition_epoch: 0,
+                leader: Some(replicas[0]),
+                leader_epoch: 0,
+                isr: replicas.clone(),
+                replicas,
+            })
+            .collect();
+        TopicMetadata {
+            name,
+            partitions,
+            config,
+        }
+    }
+}
+
 /// What the controller publishes. Cheap to share: brokers and clients hold an `Arc` of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClusterMetadata {

@@ -1006,25 +1006,9 @@ impl Sim {
                 );
                 let config = TopicConfig::resolve(&configs, &self.setup.configs);
                 let topic: Arc<str> = Arc::from(name.as_str());
-                let partitions_md = assignment
-                    .into_iter()
-                    .map(|replicas| PartitionMetadata {
-                        partition_epoch: 0,
-                        leader: Some(replicas[0]),
-                        leader_epoch: 0,
-                        isr: replicas.clone(),
-                        replicas,
-                    })
-                    .collect();
                 self.update_metadata(|m| {
-                    m.topics.insert(
-                        topic.clone(),
-                        TopicMetadata {
-                            name: topic,
-                            partitions: partitions_md,
-                            config,
-                        },
-                    );
+                    let t = TopicMetadata::created(topic.clone(), assignment, config);
+                    m.topics.insert(topic, t);
                 });
                 self.record(TraceKind::TopicCreated {
                     topic: name,

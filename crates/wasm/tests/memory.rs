@@ -6,27 +6,8 @@
 
 use wasm_bindgen_test::*;
 
-/// A producer at 5,000 records/s for 200 s (keys from a pool, acks=all) and one group.
-const RUN: &str = r#"seed = 1
-duration_ms = 200000
-[cluster]
-brokers = 3
-[[topic]]
-name = "orders"
-partitions = 6
-replication_factor = 3
-config = { "min.insync.replicas" = 2 }
-[[producer]]
-id = "p"
-topic = "orders"
-rate_per_sec = 5000
-keys = "pool:200"
-config = { "acks" = "all" }
-[[consumer]]
-id = "c"
-topics = ["orders"]
-config = { "group.id" = "g", "auto.offset.reset" = "earliest" }
-"#;
+/// 1,000,000 records at replication factor 3, read by one group.
+const RUN: &str = include_str!("../../../tests/memory/one-million-records.toml");
 
 #[wasm_bindgen_test]
 fn a_record_held_grows_wasm_memory_by_under_250_bytes() {
