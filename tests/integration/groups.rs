@@ -406,3 +406,29 @@ producer = "shop"
     assert_eq!(g.state, "Stable");
     assert_eq!(g.members.len(), 3, "{:?}", g.members);
 }
+
+/// Swarm seed 67850: a cooperative round lost in a coordinator failover leaves a partition to
+/// nobody, in Kafka too (see the scenario's header). The checker accepts it (a withheld
+/// partition of a cooperative generation), and the run shows it: stable, t0-3 unowned, unread.
+#[test]
+fn a_cooperative_round_lost_in_a_coordinator_failover_leaves_a_partition_unread() {
+    let name = "tests/regressions/cooperative-round-lost-in-failover.toml";
+    let text = kplay_tests::regression_text("cooperative-round-lost-in-failover.toml");
+    let (_, r) = kplay_tests::run_checked(name, &text, None);
+    let g = r.groups.iter().find(|g| g.group == "g").expect("group g");
+    assert_eq!(g.state, "Stable");
+    assert_eq!(g.generation, 2, "no rebalance after the failover");
+    let owned: Vec<String> = g
+        .partitions
+        .iter()
+        .filter(|p| p.owner.is_some())
+        .map(|p| format!("{}-{}", p.topic, p.partition))
+        .collect();
+    assert_eq!(owned, ["t0-0", "t0-1", "t0-2"], "t0-3 is owned by nobody");
+    let t3 = g
+        .partitions
+        .iter()
+        .find(|p| p.partition == 3)
+        .expect("t0-3");
+    assert!(t3.lag > 0, "and its records wait: {t3:?}");
+}

@@ -192,7 +192,38 @@ fn settled(plan: &Plan, sim: &Sim) -> Result<(), Failure> {
     every_record_read(plan, sim)
 }
 
-/// Every acknowledged record reached every at-least-once reader of its topic.
+/// Partitions of `topic` a settled cooperative group's generation hands to nobody: withheld by
+/// the first of two rounds whose second never ran (see `GroupStableCoverage` in the engine's
+/// checker). Kafka leaves them unread until the next rebalance, and so does kplay: swarm seed
+/// 67850 (a static rejoiner closed while the coordinator running its second round failed over).
+fn withheld(sim: &Sim, audience: &str, topic: &str) -> Vec<u32> {
+    let Some(group) = audience.strip_prefix("group:") else {
+        return Vec::new();
+    };
+    let (_, _, Some(state)) = sim.coordinator_of(group) else {
+        return Vec::new();
+    };
+    if state.protocol.as_deref() != Some("cooperative-sticky") {
+        return Vec::new();
+    }
+    let partitions = sim
+        .metadata()
+        .topics
+        .get(topic)
+        .map_or(0, |t| t.partitions.len() as u32);
+    (0..partitions)
+        .filter(|&p| {
+            !state.members.values().any(|m| {
+                m.assignment
+                    .iter()
+                    .any(|tp| &*tp.topic == topic && tp.partition == p)
+            })
+        })
+        .collect()
+}
+
+/// Every acknowledged record reached every at-least-once reader of its topic (but those of
+/// partitions a cooperative generation withheld: see [`withheld`]).
 fn every_record_read(plan: &Plan, sim: &Sim) -> Result<(), Failure> {
     for reader in &plan.at_least_once {
         let audience = &reader.audience;
@@ -201,13 +232,14 @@ fn every_record_read(plan: &Plan, sim: &Sim) -> Result<(), Failure> {
             if !reader.topics.contains(&p.spec.topic) {
                 continue;
             }
+            let excused = withheld(sim, audience, &p.spec.topic);
             let outcomes = sim.ledger().outcomes(p.index);
             let unread = outcomes.iter().enumerate().filter(|(seq, o)| {
                 let id = kplay_engine::record::RecordId {
                     producer: p.index,
                     seq: *seq as u64,
                 };
-                matches!(o, RecordOutcome::Acked { .. })
+                matches!(o, RecordOutcome::Acked { partition, .. } if !excused.contains(partition))
                     && !delivered.is_some_and(|a| a.was_delivered(id))
             });
             let count = unread.clone().count();
