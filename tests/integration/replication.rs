@@ -226,3 +226,31 @@ fn a_restarted_follower_rejoins_while_producers_keep_writing() {
         );
     }
 }
+
+/// Swarm seeds 80698 and 76367 (issue #11's 100,000 seeds): after every fault healed, a
+/// follower never rejoined the ISR. In the first, a leader's epoch cache named an epoch its log
+/// did not hold and its followers truncated and refetched the same records forever; in the
+/// second, a broker restarted inside its replica fetch backoff never fetched again (see the
+/// scenarios' headers). Every partition, `__consumer_offsets` included, must end fully in sync.
+#[test]
+fn every_replica_is_back_in_the_isr_once_the_faults_heal() {
+    for file in [
+        "leader-epoch-without-records.toml",
+        "restart-inside-fetch-backoff.toml",
+    ] {
+        let name = format!("tests/regressions/{file}");
+        let (sim, _) = run_checked(&name, &regression_text(file), None);
+        for topic in sim.metadata().topics.values() {
+            for (p, pm) in topic.partitions.iter().enumerate() {
+                assert_eq!(
+                    pm.isr.len(),
+                    pm.replicas.len(),
+                    "{}-{p}: ISR {:?} of {:?}; replay: kplay run {name} --check",
+                    topic.name,
+                    pm.isr,
+                    pm.replicas
+                );
+            }
+        }
+    }
+}

@@ -314,6 +314,11 @@ impl Broker {
         self.delayed_writes.clear();
         self.coordinator.crash();
         self.replica_fetches.clear();
+        // The fetcher's backoff was in memory too, and its wake-up timer died with the process:
+        // kept, it silenced the restarted follower until some metadata happened to arrive
+        // (swarm seed 76367: restarted 303 ms after a failed fetch, inside the 1 s
+        // `replica.fetch.backoff.ms`, broker 2 never fetched again and stayed out of the ISR).
+        self.replica_fetch_backoff_until = Instant::ZERO;
         self.creating.clear();
         // What it knew of leaders and followers was in memory too: it learns again from the
         // controller before it serves anything.

@@ -186,9 +186,7 @@ impl Replica {
         }
         if new_leader_epoch || !was_leader {
             let leo = self.log.log_end();
-            if self.epochs.last().is_none_or(|&(e, _)| pm.leader_epoch > e) {
-                self.epochs.push((pm.leader_epoch, leo));
-            }
+            self.assign_epoch(pm.leader_epoch, leo);
         }
         for &r in pm.replicas.iter().filter(|&&r| r != me) {
             let in_isr = pm.isr.contains(&r);
@@ -335,28 +333,43 @@ impl Replica {
 
     /// Appends a batch the leader already stamped, keeping the epoch cache.
     pub(crate) fn append_stamped(&mut self, batch: RecordBatch, now: Instant) {
-        let epoch = batch.partition_leader_epoch as u32;
-        if self.epochs.last().is_none_or(|&(e, _)| epoch > e) {
-            self.epochs.push((epoch, batch.base_offset));
-        }
+        self.assign_epoch(batch.partition_leader_epoch as u32, batch.base_offset);
         self.remember_batch(&batch);
         self.log.append(batch, now);
     }
 
-    /// Epoch of the last batch in the log (a follower's `lastFetchedEpoch`).
-    pub(crate) fn last_epoch(&self) -> Option<u32> {
-        let leo = self.log.log_end();
-        if leo == self.log.log_start() {
-            return None;
+    /// Kafka's `LeaderEpochFileCache.assign`: an entry that is not a continuation of the
+    /// latest one replaces every entry it conflicts with (an epoch at or above it, or a start
+    /// at or past it). A leader assigns its new epoch at its log end before it has written a
+    /// record in it; should it then follow a leader whose older-epoch records land at that
+    /// offset, the empty entry must go, or the cache names an epoch the log does not hold.
+    pub(crate) fn assign_epoch(&mut self, epoch: u32, start: Offset) {
+        let update = self
+            .epochs
+            .last()
+            .is_none_or(|&(e, s)| epoch != e || start < s);
+        if !update {
+            return;
         }
-        // Asked for every partition of every replica fetch: the newest batch, not a search.
-        let last = self.log.last_batch();
-        debug_assert_eq!(
-            last.map(|b| b.base_offset),
-            self.log.batch_at(Offset(leo.0 - 1)).map(|b| b.base_offset),
-            "the newest batch holds the offset below the log end"
-        );
-        last.map(|b| b.partition_leader_epoch as u32)
+        while self
+            .epochs
+            .last()
+            .is_some_and(|&(e, s)| e >= epoch || s >= start)
+        {
+            self.epochs.pop();
+        }
+        self.epochs.push((epoch, start));
+    }
+
+    /// The latest epoch in the epoch cache, which is what a follower sends as its
+    /// `lastFetchedEpoch` (Kafka's `UnifiedLog.latestEpoch`, read by `ReplicaFetcherThread`
+    /// when the partition is added and after a truncation). It is not the epoch of the last
+    /// batch: a broker that led an epoch without writing in it still has that epoch's entry,
+    /// and sending it is what makes the new leader report the divergence that removes it
+    /// (swarm seed 80698: the last batch's epoch hid the entry, the follower appended older-
+    /// epoch records under it, and every replica that fetched from it truncated forever).
+    pub(crate) fn last_epoch(&self) -> Option<u32> {
+        self.epochs.last().map(|&(e, _)| e)
     }
 
     /// OffsetsForLeaderEpoch on the leader (§3.5): the largest epoch ≤ `requested` it knows
