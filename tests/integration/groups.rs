@@ -95,7 +95,14 @@ fn a_fourth_member_triggers_a_rebalance_that_balances_the_partitions() {
         "auto-commit before revoking: no record twice"
     );
     assert_eq!(g.lost, Some(0));
-    assert!(g.lag < 400, "the group keeps up: lag {}", g.lag);
+    // Lag counts from the committed offsets, which trail by up to `auto.commit.interval.ms`
+    // (5 s, 1,000 records here); what keeps up is processing: 1 ms a record at 200 a second.
+    assert!(
+        g.processed + 200 >= r.acked,
+        "the group keeps up: processed {} of {} acknowledged",
+        g.processed,
+        r.acked
+    );
 }
 
 #[test]
@@ -431,4 +438,102 @@ fn a_cooperative_round_lost_in_a_coordinator_failover_leaves_a_partition_unread(
         .find(|p| p.partition == 3)
         .expect("t0-3");
     assert!(t3.lag > 0, "and its records wait: {t3:?}");
+}
+
+/// The time, in ms, at the head of a trace line ("12.830s ...").
+fn at_ms(line: &str) -> u64 {
+    let secs = line.split_whitespace().next().expect("a time");
+    let secs: f64 = secs.trim_end_matches('s').parse().expect("seconds");
+    (secs * 1000.0).round() as u64
+}
+
+/// The offsets `consumer` polled of `tp`, in trace order, with their time in ms.
+fn polled(sim: &Sim, consumer: &str, tp: &str) -> Vec<(u64, u64, u64)> {
+    trace_lines(sim, &format!("{consumer} polled {tp} offsets "))
+        .iter()
+        .map(|l| {
+            let range = l.rsplit(' ').next().expect("a range");
+            let (first, last) = range.split_once("..=").expect("first..=last");
+            (
+                at_ms(l),
+                first.parse().expect("offset"),
+                last.parse().expect("offset"),
+            )
+        })
+        .collect()
+}
+
+/// Kafka's `ConsumerCoordinator` (4.0): a cooperative member auto-commits in `onJoinPrepare`
+/// and goes on consuming; SyncGroup's answer takes effect in `onJoinComplete`, inside its next
+/// `poll()` (never while it processes a poll's records), which revokes the moved partition
+/// without a commit. So the new owner starts at the rejoin commit and reads again what the old
+/// owner read after it.
+#[test]
+fn a_cooperative_owner_revokes_in_its_next_poll_and_the_new_owner_rereads_from_the_rejoin_commit() {
+    let name = "scenarios/group-rebalance-cooperative.toml";
+    let (sim, r) = run(
+        name,
+        &kplay_tests::scenario_text("group-rebalance-cooperative.toml"),
+    );
+    let stable = trace_lines(&sim, "group billing stable in generation 2");
+    assert_eq!(stable.len(), 1, "{stable:?}");
+    let revoked = trace_lines(&sim, " revoked orders-");
+    assert_eq!(revoked.len(), 1, "one partition moves: {revoked:?}");
+    let (old, tp) = {
+        let words: Vec<&str> = revoked[0].split_whitespace().collect();
+        (format!("{} {}", words[1], words[2]), words[4].to_string())
+    };
+    let at = at_ms(&revoked[0]);
+    // The answer came while the owner was processing: it revokes when it next polls.
+    assert!(
+        at > at_ms(&stable[0]) + 100,
+        "revoked at {at} ms, the generation was stable at {}",
+        at_ms(&stable[0])
+    );
+    let own = trace_lines(&sim, &format!("{old} polled "));
+    assert!(
+        own.iter().any(|l| at_ms(l) == at),
+        "the revocation ran inside a poll() of {old}: {}",
+        revoked[0]
+    );
+    let read_before: Vec<_> = polled(&sim, &old, &tp)
+        .into_iter()
+        .filter(|&(t, _, _)| t <= at)
+        .collect();
+    let last_read = read_before.last().expect("the old owner read it").2;
+    let newcomer = trace_lines(&sim, &format!("assigned [{tp}] in generation 3"));
+    assert_eq!(newcomer.len(), 1, "{newcomer:?}");
+    let new_owner = {
+        let words: Vec<&str> = newcomer[0].split_whitespace().collect();
+        format!("{} {}", words[1], words[2])
+    };
+    let first_read = polled(&sim, &new_owner, &tp)[0].1;
+    assert!(
+        first_read <= last_read,
+        "the new owner starts at the rejoin commit ({first_read}), below what {old} read ({last_read})"
+    );
+    let g = group(&r);
+    assert_eq!(
+        g.duplicates,
+        last_read + 1 - first_read,
+        "the duplicates are exactly those records"
+    );
+    assert_eq!(g.lost, Some(0));
+}
+
+/// Swarm seed 46031 (issue #11's 100,000 seeds): a cooperative member answered by SyncGroup
+/// while it processed a poll revoked and auto-committed at once, committing records it had
+/// not processed; it crashed, and the group lost them. Now the answer waits for its next poll.
+#[test]
+fn a_cooperative_member_crashing_mid_poll_after_a_rebalance_loses_nothing() {
+    let file = "cooperative-revocation-mid-processing.toml";
+    let name = format!("tests/regressions/{file}");
+    let (sim, r) = run(&name, &kplay_tests::regression_text(file));
+    let crashed = trace_lines(&sim, "crashed (");
+    assert!(
+        !crashed.is_empty(),
+        "the schedule crashes a member mid-poll"
+    );
+    let g = r.groups.iter().find(|g| g.group == "g").expect("group g");
+    assert_eq!(g.lost, Some(0), "replay: kplay run {name} --check");
 }

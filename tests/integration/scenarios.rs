@@ -11,6 +11,8 @@ const DUPLICATING: &[&str] = &[
     "at-most-once-vs-at-least-once.toml",
     "slow-consumer-kicked.toml",
     "static-membership.toml",
+    // The moved partition's records read after the rejoin commit are read again (see its header).
+    "group-rebalance-cooperative.toml",
 ];
 
 #[test]
@@ -101,10 +103,10 @@ fn eager_rebalancing_stops_the_group_and_cooperative_does_not() {
         e.paused_ms
     );
     assert_eq!(c.paused_ms, 0);
-    assert_eq!(
-        (e.duplicates, c.duplicates, e.lost, c.lost),
-        (0, 0, Some(0), Some(0))
-    );
+    assert_eq!((e.duplicates, e.lost, c.lost), (0, Some(0), Some(0)));
+    // Kafka's cooperative member commits at the rejoin and revokes later, without a commit:
+    // what it read of the moved partition in between is read again by the newcomer.
+    assert!(c.duplicates > 0, "cooperative with auto-commit: {c:?}");
 }
 
 #[test]

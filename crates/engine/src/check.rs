@@ -469,8 +469,8 @@ impl Checker {
                     }
                 }
             }
-            // StableCoverage: a stable group whose every member is stable in its generation
-            // owns every subscribed partition.
+            // StableCoverage: a stable group whose every member is stable in its generation,
+            // with its assignment applied (in its next `poll()`), owns every subscribed partition.
             let settled = state.state == GroupState::Stable
                 && members.len() == state.members.len()
                 && live
@@ -480,7 +480,9 @@ impl Checker {
                     == members.len()
                 && members.iter().all(|c| {
                     let m = c.membership.as_ref().expect("member");
-                    m.state == MemberState::Stable && m.generation == state.generation
+                    m.state == MemberState::Stable
+                        && m.generation == state.generation
+                        && m.assignment_applied()
                 });
             if settled {
                 // A cooperative generation may hand a partition to nobody: its first round

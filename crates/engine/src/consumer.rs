@@ -319,6 +319,10 @@ pub struct Membership {
     offset_fetch_in_flight: Option<u32>,
     /// `onJoinPrepare` ran for the coming JoinGroup (auto-commit before revoking).
     prepared: bool,
+    /// A cooperative member's `onJoinPrepare` auto-commit that the JoinGroup waits for.
+    join_prepare: Option<JoinPrepareCommit>,
+    /// SyncGroup's answer, which `onJoinComplete` applies inside the next `poll()`.
+    pending_assignment: Option<Vec<TopicPartition>>,
     /// The last assignment, which the eager sticky assignor remembers (its `userData`).
     last_assignment: Vec<TopicPartition>,
     /// Since when the member owns nothing because of a rebalance.
@@ -326,6 +330,12 @@ pub struct Membership {
 }
 
 impl Membership {
+    /// Whether the member's last SyncGroup answer took effect: `onJoinComplete` runs in the
+    /// application's next `poll()`, and until then it consumes what it owned before.
+    pub fn assignment_applied(&self) -> bool {
+        self.pending_assignment.is_none()
+    }
+
     /// Who this member is, for Heartbeat and LeaveGroup (the correlation id is set on sending).
     fn member_ref(&self) -> MemberRef {
         MemberRef {
@@ -344,6 +354,21 @@ struct InFlightCommit {
     offsets: Vec<(TopicPartition, Offset)>,
     /// `commitSync`: the application waits for it (and it is retried).
     sync: bool,
+    /// Sent by a cooperative member's `onJoinPrepare`; its JoinGroup waits for the answer.
+    join_prepare: bool,
+}
+
+/// Kafka 4.0's `ConsumerCoordinator.onJoinPrepare` commits all consumed positions
+/// asynchronously and sends JoinGroup only once the commit is answered (retrying a retriable
+/// failure after `retry.backoff.ms`), or once `rebalance.timeout.ms` (`max.poll.interval.ms`)
+/// has passed. A cooperative member's `poll()` goes on returning records meanwhile (it runs
+/// the join with a zero timer); an eager member's partitions are pending revocation, which
+/// kplay models as a synchronous commit (`AppState::Committing`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct JoinPrepareCommit {
+    until: Instant,
+    retry_at: Instant,
+    in_flight: bool,
 }
 
 /// One poll's records, delivered to the ledger as processing completes.
@@ -444,6 +469,8 @@ impl Consumer {
                 commit_retry: None,
                 offset_fetch_in_flight: None,
                 prepared: false,
+                join_prepare: None,
+                pending_assignment: None,
                 last_assignment: Vec::new(),
                 paused_since: None,
             }),
@@ -863,6 +890,11 @@ impl Consumer {
             self.request_metadata(now, out);
         }
         if self.membership.is_some() {
+            // A poll begins with the coordinator's work (`ConsumerCoordinator.poll`): the join
+            // completes before the new partitions' committed offsets are fetched.
+            if self.state == AppState::Polling {
+                self.complete_join(now, out);
+            }
             self.group_tick(now, out);
         }
         self.reset_positions(now, out);
@@ -1075,6 +1107,7 @@ impl Consumer {
     fn poll(&mut self, now: Instant, out: &mut Vec<Effect>) {
         while self.state == AppState::Polling {
             if self.membership.is_some() {
+                self.complete_join(now, out);
                 self.maybe_auto_commit(now, out);
                 self.rejoin_if_needed(now, out);
                 if self.state != AppState::Polling {
@@ -1397,6 +1430,8 @@ impl Consumer {
         m.state = MemberState::Unjoined;
         m.request = None;
         m.heartbeat_in_flight = None;
+        m.pending_assignment = None;
+        m.join_prepare = None;
     }
 
     fn maybe_auto_commit(&mut self, now: Instant, out: &mut Vec<Effect>) {
@@ -1475,6 +1510,7 @@ impl Consumer {
                     correlation_id: c,
                     offsets,
                     sync,
+                    join_prepare: false,
                 });
                 true
             }
@@ -1493,7 +1529,7 @@ impl Consumer {
             return;
         }
         if !m.prepared {
-            let eager_member = m.generation >= 0 && m.protocol == RebalanceProtocol::Eager;
+            let (joined, protocol) = (m.generation >= 0, m.protocol);
             let m = self.membership.as_mut().expect("group mode");
             m.prepared = true;
             // This runs inside `poll()`, so the poll timer restarts here: an idle member (no
@@ -1501,11 +1537,27 @@ impl Consumer {
             // `onJoinPrepare` has not stopped polling (Kafka's `Heartbeat.poll`, called from
             // `ConsumerCoordinator.poll`).
             m.last_poll = now;
-            // Auto-commit synchronously before giving partitions up.
-            if self.config.enable_auto_commit && eager_member && self.commit(now, true, out) {
-                self.state = AppState::Committing { then: None };
-                return;
+            if self.config.enable_auto_commit && joined {
+                match protocol {
+                    // Auto-commit before giving every partition up.
+                    RebalanceProtocol::Eager => {
+                        if self.commit(now, true, out) {
+                            self.state = AppState::Committing { then: None };
+                            return;
+                        }
+                    }
+                    RebalanceProtocol::Cooperative => {
+                        m.join_prepare = Some(JoinPrepareCommit {
+                            until: now + self.config.max_poll_interval,
+                            retry_at: now,
+                            in_flight: false,
+                        });
+                    }
+                }
             }
+        }
+        if !self.join_prepare_done(now, out) {
+            return;
         }
         let m = self.membership.as_ref().expect("group mode");
         let owned: Vec<TopicPartition> = self.positions.keys().cloned().collect();
@@ -1514,6 +1566,96 @@ impl Consumer {
             self.revoke(now, owned, lost, out);
         }
         self.send_join(out);
+    }
+
+    /// Whether a cooperative member's `onJoinPrepare` commit lets the JoinGroup go: answered
+    /// (but for a retriable failure, retried after `retry.backoff.ms`), nothing to commit, or
+    /// the rebalance timeout passed. Sends it when no other commit is out (one at a time).
+    fn join_prepare_done(&mut self, now: Instant, out: &mut Vec<Effect>) -> bool {
+        let m = self.membership.as_ref().expect("group mode");
+        let Some(jp) = m.join_prepare else {
+            return true;
+        };
+        if now < jp.until {
+            if jp.in_flight || now < jp.retry_at || m.commit_in_flight.is_some() {
+                return false;
+            }
+            if self.commit(now, false, out) {
+                let m = self.membership.as_mut().expect("group mode");
+                if let Some(c) = &mut m.commit_in_flight {
+                    c.join_prepare = true;
+                }
+                if let Some(jp) = &mut m.join_prepare {
+                    jp.in_flight = true;
+                }
+                return false;
+            }
+        }
+        self.membership.as_mut().expect("group mode").join_prepare = None;
+        true
+    }
+
+    /// Kafka's `onJoinComplete`, which runs inside `poll()` (`joinGroupIfNeeded`), never
+    /// while the application processes a poll's records: SyncGroup's answer waits for the
+    /// next poll. A cooperative member gives up what moved there, with no commit (Kafka's
+    /// `onJoinComplete` only calls `onPartitionsRevoked`; the offsets were committed by this
+    /// round's `onJoinPrepare`), and rejoins, through `onJoinPrepare` again (swarm seed
+    /// 46031: revoking and auto-committing on SyncGroup's arrival committed the records the
+    /// application was still processing, and its crash lost them).
+    fn complete_join(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        let Some(assigned) = self
+            .membership
+            .as_mut()
+            .and_then(|m| m.pending_assignment.take())
+        else {
+            return;
+        };
+        let revoked: Vec<TopicPartition> = self
+            .positions
+            .keys()
+            .filter(|tp| !assigned.contains(tp))
+            .cloned()
+            .collect();
+        let added: Vec<TopicPartition> = assigned
+            .iter()
+            .filter(|tp| !self.positions.contains_key(*tp))
+            .cloned()
+            .collect();
+        let second_round = !revoked.is_empty();
+        if second_round {
+            // KIP-429: give up what moves, then rejoin so that the partitions can be assigned
+            // to their new owners.
+            self.revoke(now, revoked, false, out);
+        }
+        for tp in &added {
+            self.positions.insert(
+                tp.clone(),
+                PartitionPosition {
+                    committed: Committed::Unknown,
+                    ..PartitionPosition::default()
+                },
+            );
+        }
+        let m = self.membership.as_mut().expect("group mode");
+        m.last_assignment = assigned.clone();
+        if second_round {
+            m.state = MemberState::Unjoined;
+            m.prepared = false;
+        }
+        // "Reschedule the auto commit starting from now" (`onJoinComplete`).
+        m.next_auto_commit = now + self.config.auto_commit_interval;
+        if m.state == MemberState::Stable {
+            if let Some(since) = m.paused_since.take() {
+                self.stats.paused = Duration(self.stats.paused.0 + (now.0 - since.0));
+            }
+        }
+        self.stats.rebalances += 1;
+        out.push(Effect::Trace(TraceKind::PartitionsAssigned {
+            consumer: self.index,
+            generation: m.generation,
+            added,
+            owned: assigned.len() as u32,
+        }));
     }
 
     fn revoke(
@@ -1603,6 +1745,8 @@ impl Consumer {
         m.generation = -1;
         m.state = MemberState::Unjoined;
         m.request = None;
+        // Kafka's `joinGroupIfNeeded` runs `onJoinComplete` only if the generation survived.
+        m.pending_assignment = None;
     }
 
     /// The coordinator went away (disconnect or NOT_COORDINATOR): find it again.
@@ -1616,9 +1760,18 @@ impl Consumer {
             m.state = MemberState::Unjoined;
             m.prepared = true;
         }
-        if let Some(InFlightCommit { offsets, sync, .. }) = m.commit_in_flight.take() {
+        if let Some(InFlightCommit {
+            offsets,
+            sync,
+            join_prepare,
+            ..
+        }) = m.commit_in_flight.take()
+        {
             if sync {
                 m.commit_retry = Some(offsets);
+            }
+            if let (true, Some(jp)) = (join_prepare, &mut m.join_prepare) {
+                jp.in_flight = false; // Failed (retriable): sent again once the coordinator is found.
             }
         }
         if m.offset_fetch_in_flight.take().is_some() {
@@ -1805,60 +1958,12 @@ impl Consumer {
         if r.error != ErrorCode::None {
             return self.on_group_error(r.error, out);
         }
-        let assigned: Vec<TopicPartition> = r.assignment;
-        let revoked: Vec<TopicPartition> = self
-            .positions
-            .keys()
-            .filter(|tp| !assigned.contains(tp))
-            .cloned()
-            .collect();
-        let added: Vec<TopicPartition> = assigned
-            .iter()
-            .filter(|tp| !self.positions.contains_key(*tp))
-            .cloned()
-            .collect();
-        let second_round = !revoked.is_empty();
-        if second_round {
-            // KIP-429: give up what moves (committing it first), then rejoin so that the
-            // partitions can be assigned to their new owners.
-            if self.config.enable_auto_commit {
-                self.commit(now, false, out);
-            }
-            self.revoke(now, revoked, false, out);
-        }
-        for tp in &added {
-            self.positions.insert(
-                tp.clone(),
-                PartitionPosition {
-                    committed: Committed::Unknown,
-                    ..PartitionPosition::default()
-                },
-            );
-        }
+        // The member is in the generation now (Kafka's SyncGroup handler: STABLE, heartbeats
+        // on); its assignment takes effect in `poll()` (`complete_join`).
         let m = self.membership.as_mut().expect("group mode");
-        m.last_assignment = assigned.clone();
-        m.state = if second_round {
-            MemberState::Unjoined
-        } else {
-            MemberState::Stable
-        };
-        m.prepared = second_round;
+        m.state = MemberState::Stable;
         m.next_heartbeat = now + self.config.heartbeat_interval;
-        if m.next_auto_commit == Instant::ZERO {
-            m.next_auto_commit = now + self.config.auto_commit_interval;
-        }
-        if !second_round {
-            if let Some(since) = m.paused_since.take() {
-                self.stats.paused = Duration(self.stats.paused.0 + (now.0 - since.0));
-            }
-        }
-        self.stats.rebalances += 1;
-        out.push(Effect::Trace(TraceKind::PartitionsAssigned {
-            consumer: self.index,
-            generation: m.generation,
-            added,
-            owned: assigned.len() as u32,
-        }));
+        m.pending_assignment = Some(r.assignment);
     }
 
     fn on_heartbeat_response(
@@ -1904,7 +2009,12 @@ impl Consumer {
         {
             return;
         }
-        let InFlightCommit { offsets, sync, .. } = m.commit_in_flight.take().expect("checked");
+        let InFlightCommit {
+            offsets,
+            sync,
+            join_prepare,
+            ..
+        } = m.commit_in_flight.take().expect("checked");
         let count = offsets.len() as u32;
         let retriable = matches!(
             error,
@@ -1913,6 +2023,17 @@ impl Consumer {
                 | ErrorCode::CoordinatorLoadInProgress
                 | ErrorCode::RequestTimedOut
         );
+        if join_prepare {
+            // Answered: the JoinGroup may go, unless a retriable failure asks for another try.
+            m.join_prepare = match m.join_prepare {
+                Some(jp) if retriable => Some(JoinPrepareCommit {
+                    retry_at: now + self.config.retry_backoff,
+                    in_flight: false,
+                    ..jp
+                }),
+                _ => None,
+            };
+        }
         if retriable && sync {
             // commitSync retries until it succeeds or fails for good.
             m.commit_retry = Some(offsets);
@@ -1994,9 +2115,9 @@ impl Consumer {
 
     /// When this member needs to act on its own: a coordinator lookup retry, a heartbeat, an
     /// auto-commit, a poll timeout (each may already be past).
-    fn group_wakes(&self) -> [Option<Instant>; 4] {
+    fn group_wakes(&self) -> [Option<Instant>; 5] {
         let Some(m) = self.membership.as_ref() else {
-            return [None; 4];
+            return [None; 5];
         };
         let stable = m.state == MemberState::Stable;
         let busy = matches!(
@@ -2009,6 +2130,11 @@ impl Consumer {
             stable.then_some(m.next_heartbeat),
             (stable && auto_commit).then_some(m.next_auto_commit),
             (m.generation >= 0 && busy).then(|| m.last_poll + self.config.max_poll_interval),
+            // The JoinGroup waiting for `onJoinPrepare`'s commit: its retry, or its deadline.
+            m.join_prepare.map(|jp| match jp.in_flight {
+                true => jp.until,
+                false => jp.retry_at.min(jp.until),
+            }),
         ]
     }
 }
