@@ -289,15 +289,22 @@ fn crash_mid_batch(commit: &str) -> (Sim, Report) {
         )
     };
     let consumers = slow("c1") + &slow("c2");
+    // The producer stops with the crash, so that the survivor (50 records a second) reaches
+    // the crashed member's partitions, and its last poll's records, before the end.
     let events = r#"
 [[event]]
 at_ms = 15000
 action = "crash_consumer"
 consumer = "c1"
+
+[[event]]
+at_ms = 15000
+action = "stop_producer"
+producer = "shop"
 "#;
     run(
         &format!("{commit}.toml"),
-        &cluster(&consumers, events, 60_000),
+        &cluster(&consumers, events, 120_000),
     )
 }
 
@@ -536,4 +543,22 @@ fn a_cooperative_member_crashing_mid_poll_after_a_rebalance_loses_nothing() {
     );
     let g = r.groups.iter().find(|g| g.group == "g").expect("group g");
     assert_eq!(g.lost, Some(0), "replay: kplay run {name} --check");
+}
+
+/// Kafka's `GroupMetadataManager` (`tryCompleteInitialRebalanceElseSchedule`): a new group's
+/// first join phase runs in windows of `group.initial.rebalance.delay.ms` (3 s) and takes
+/// another whenever a new member joined during the last one. Consumers that start together
+/// join within the first window, so generation 1 forms after two: at 6 s, not 3 s.
+#[test]
+fn consumers_starting_together_form_the_first_generation_after_two_initial_delays() {
+    let cfg = group_config("");
+    let consumers: String = ["c1", "c2", "c3"]
+        .iter()
+        .map(|c| consumer(c, &cfg))
+        .collect();
+    let (sim, _) = run("together.toml", &cluster(&consumers, "", 10_000));
+    let formed = trace_lines(&sim, "group billing generation 1 ");
+    assert_eq!(formed.len(), 1, "{formed:?}");
+    let at = at_ms(&formed[0]);
+    assert!((6_000..6_100).contains(&at), "{}", formed[0]);
 }

@@ -46,6 +46,9 @@ impl Duration {
     pub fn as_millis(self) -> u64 {
         self.0 / 1000
     }
+    pub fn saturating_sub(self, rhs: Duration) -> Duration {
+        Duration(self.0.saturating_sub(rhs.0))
+    }
 }
 
 impl Add<Duration> for Instant {

@@ -105,8 +105,9 @@ pub struct Group {
     pending: BTreeMap<Arc<str>, Instant>,
     /// The join phase ends at this instant at the latest.
     join_deadline: Option<Instant>,
-    /// The first rebalance of an empty group waits `group.initial.rebalance.delay.ms`.
-    initial_join: Option<Instant>,
+    /// The first rebalance of an empty group waits `group.initial.rebalance.delay.ms`, and
+    /// again while new members keep coming (`InitialDelay`).
+    initial_delay: Option<InitialDelay>,
     pub offsets: BTreeMap<TopicPartition, Offset>,
     /// The membership changed in a way Kafka persists (a new assignment, or Empty).
     dirty: bool,
@@ -136,7 +137,7 @@ impl Group {
             members: BTreeMap::new(),
             pending: BTreeMap::new(),
             join_deadline: None,
-            initial_join: None,
+            initial_delay: None,
             offsets: BTreeMap::new(),
             dirty: false,
             storing: false,
@@ -150,6 +151,22 @@ impl Group {
             .max()
             .unwrap_or(Duration::ZERO)
     }
+}
+
+/// The timer chain of a new group's first join phase, as Kafka 4.0's `GroupMetadataManager`
+/// keeps it (`prepareRebalance` → `tryCompleteInitialRebalanceElseSchedule`): a first window
+/// of the full delay; at each window's end, if a new member joined during it and time remains
+/// of the rebalance timeout, another window of `min(delay, remaining)`, else the join phase
+/// ends. Only the timer ends it: not even every member having joined does. So consumers
+/// starting together form generation 1 after two windows (6 s by default), not one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct InitialDelay {
+    /// The window now running.
+    window: Duration,
+    /// What is left of the rebalance timeout after it (`remainingMs`).
+    remaining: Duration,
+    /// A new member joined during this window (`newMemberAdded`).
+    new_member_added: bool,
 }
 
 /// A validated commit the broker must append before answering.
@@ -613,12 +630,9 @@ impl Coordinator {
         };
         match group.state {
             GroupState::PreparingRebalance => {
-                if let Some(started) = group.initial_join {
-                    // A new member extends the initial delay, up to the rebalance timeout.
-                    let cap = started + group.max_rebalance_timeout();
-                    let at = (now + self.config.initial_rebalance_delay).min(cap);
-                    group.join_deadline = Some(at);
-                    Self::wake_at(out, group, at);
+                // Kafka's `addMemberAndRebalance`: a new member asks for another window.
+                if let (true, Some(initial)) = (is_new, &mut group.initial_delay) {
+                    initial.new_member_added = true;
                 }
             }
             _ => Self::prepare_rebalance(broker, &self.config, group, now, reason, out),
@@ -645,12 +659,16 @@ impl Coordinator {
             }
         }
         let deadline = if group.state == GroupState::Empty {
-            group.initial_join = Some(now);
-            now + config
-                .initial_rebalance_delay
-                .min(group.max_rebalance_timeout())
+            // The first window is the full delay, whatever the rebalance timeout.
+            let window = config.initial_rebalance_delay;
+            group.initial_delay = Some(InitialDelay {
+                window,
+                remaining: group.max_rebalance_timeout().saturating_sub(window),
+                new_member_added: false,
+            });
+            now + window
         } else {
-            group.initial_join = None;
+            group.initial_delay = None;
             now + group.max_rebalance_timeout()
         };
         group.state = GroupState::PreparingRebalance;
@@ -668,8 +686,8 @@ impl Coordinator {
             return;
         }
         let deadline = group.join_deadline.unwrap_or(now);
-        if group.initial_join.is_some() && now < deadline {
-            return;
+        if group.initial_delay.is_some() {
+            return; // Only its timer ends the first join phase (`maybeCompleteJoinPhase`).
         }
         let all_joined =
             group.members.values().all(|m| m.awaiting_join.is_some()) && group.pending.is_empty();
@@ -696,7 +714,7 @@ impl Coordinator {
         }
         group.pending.clear();
         group.join_deadline = None;
-        group.initial_join = None;
+        group.initial_delay = None;
         group.generation += 1;
         if group.members.is_empty() {
             group.state = GroupState::Empty;
@@ -957,7 +975,20 @@ impl Coordinator {
         if group.state == GroupState::PreparingRebalance
             && group.join_deadline.is_some_and(|d| d <= now)
         {
-            Self::complete_join(broker, group, now, out);
+            match group.initial_delay {
+                // `tryCompleteInitialRebalanceElseSchedule`: another window, or the end.
+                Some(initial) if initial.new_member_added && initial.remaining > Duration::ZERO => {
+                    let window = config.initial_rebalance_delay.min(initial.remaining);
+                    group.initial_delay = Some(InitialDelay {
+                        window,
+                        remaining: initial.remaining.saturating_sub(initial.window),
+                        new_member_added: false,
+                    });
+                    group.join_deadline = Some(now + window);
+                    Self::wake_at(out, group, now + window);
+                }
+                _ => Self::complete_join(broker, group, now, out),
+            }
         } else {
             Self::maybe_complete_join(broker, group, now, out);
         }
@@ -1374,5 +1405,165 @@ mod tests {
         assert_eq!((g.state, g.generation), (GroupState::Stable, 1));
         assert_eq!(g.members[&id].assignment, vec![TopicPartition::new("t", 0)]);
         assert_eq!(g.members[&id].client, client);
+    }
+
+    /// A coordinator whose group deadlines fire as the clock moves (Kafka's `MockTimer`), for
+    /// the join-phase tests ported from Kafka's `GroupCoordinatorTest`.
+    struct Clocked {
+        c: Coordinator,
+        now: Instant,
+        timers: Vec<Instant>,
+        out: Vec<Effect>,
+        next_correlation: u32,
+    }
+
+    const D: u64 = 50; // GroupInitialRebalanceDelay in Kafka's tests, ms.
+
+    impl Clocked {
+        fn new() -> Clocked {
+            let config = CoordinatorConfig {
+                initial_rebalance_delay: Duration::from_millis(D),
+                min_session_timeout_ms: 6_000,
+                max_session_timeout_ms: 1_800_000,
+                offsets_partitions: 50,
+            };
+            let mut c = Coordinator::new(0, config);
+            let p = c.partition_of("g");
+            c.load(
+                Instant::ZERO,
+                p,
+                std::iter::empty(),
+                Offset(0),
+                &mut Vec::new(),
+            );
+            Clocked {
+                c,
+                now: Instant::ZERO,
+                timers: Vec::new(),
+                out: Vec::new(),
+                next_correlation: 0,
+            }
+        }
+
+        fn handle(&mut self, from: NodeId, msg: Message) {
+            let mut out = Vec::new();
+            self.c.handle(self.now, from, msg, &mut out);
+            self.keep(out);
+        }
+
+        fn keep(&mut self, out: Vec<Effect>) {
+            for e in out {
+                match e {
+                    Effect::SetTimer {
+                        at,
+                        timer: Timer::GroupDeadline { .. },
+                    } => self.timers.push(at),
+                    e => self.out.push(e),
+                }
+            }
+        }
+
+        /// A new member joins as a client does (KIP-394: named, then joins with the name).
+        fn join_new(&mut self, client: u32, rebalance_timeout_ms: u32) {
+            let from = NodeId::Consumer(client);
+            let request = |c, id: &str| {
+                Message::JoinGroup(JoinGroupRequest {
+                    rebalance_timeout_ms,
+                    ..join(id, c)
+                })
+            };
+            self.next_correlation += 1;
+            self.handle(from, request(self.next_correlation, ""));
+            let id = self
+                .answer(client)
+                .expect("MEMBER_ID_REQUIRED")
+                .member_id
+                .clone();
+            self.out.clear();
+            self.next_correlation += 1;
+            self.handle(from, request(self.next_correlation, &id));
+        }
+
+        fn answer(&self, client: u32) -> Option<&JoinGroupResponse> {
+            self.out.iter().rev().find_map(|e| match e {
+                Effect::Send {
+                    to,
+                    msg: Message::JoinGroupResponse(r),
+                } if *to == NodeId::Consumer(client) => Some(r),
+                _ => None,
+            })
+        }
+
+        /// Whether the join phase answered `client` (generation 1 formed).
+        fn joined(&self, client: u32) -> bool {
+            self.answer(client)
+                .is_some_and(|r| r.error == ErrorCode::None)
+        }
+
+        fn advance_ms(&mut self, ms: u64) {
+            let to = self.now + Duration::from_millis(ms);
+            loop {
+                self.timers.sort();
+                let Some(pos) = self.timers.iter().position(|&t| t <= to) else {
+                    break;
+                };
+                let at = self.timers.remove(pos);
+                self.now = self.now.max(at);
+                let mut out = Vec::new();
+                self.c.on_deadline(self.now, 0, &mut out);
+                self.keep(out);
+            }
+            self.now = to;
+        }
+    }
+
+    // Kafka's tests use a `MockTimer` that fires a window when the clock is advanced past its
+    // end, so a chained window starts at the advance, a millisecond late; kplay's timers fire
+    // at the instant, so the same cases end a millisecond or two earlier. The windows and the
+    // rule are the same.
+
+    /// GroupCoordinatorTest.shouldDelayInitialRebalanceByGroupInitialRebalanceDelayOnEmptyGroup
+    #[test]
+    fn should_delay_initial_rebalance_by_group_initial_rebalance_delay_on_empty_group() {
+        let mut g = Clocked::new();
+        g.join_new(1, 300_000);
+        g.advance_ms(D / 2);
+        assert!(!g.joined(1), "held for the initial delay");
+        g.advance_ms(D / 2 + 1);
+        assert!(g.joined(1));
+    }
+
+    /// GroupCoordinatorTest.shouldResetRebalanceDelayWhenNewMemberJoinsGroupInInitialRebalance
+    #[test]
+    fn should_reset_rebalance_delay_when_new_member_joins_group_in_initial_rebalance() {
+        let mut g = Clocked::new();
+        let rebalance_timeout = (3 * D) as u32;
+        g.join_new(1, rebalance_timeout);
+        g.advance_ms(D - 1);
+        g.join_new(2, rebalance_timeout);
+        g.advance_ms(2);
+        // Past the first window: a member joined during it, so another window runs.
+        g.advance_ms(D / 2 + 1);
+        assert!(!g.joined(1) && !g.joined(2));
+        g.advance_ms(D / 2);
+        assert!(g.joined(1) && g.joined(2));
+    }
+
+    /// GroupCoordinatorTest.shouldDelayRebalanceUptoRebalanceTimeout
+    #[test]
+    fn should_delay_rebalance_upto_rebalance_timeout() {
+        let mut g = Clocked::new();
+        let rebalance_timeout = (2 * D) as u32;
+        g.join_new(1, rebalance_timeout);
+        g.join_new(2, rebalance_timeout);
+        g.advance_ms(D + 1);
+        g.join_new(3, rebalance_timeout);
+        // Kafka advances D here, to 2D + 1, its second window's end with the timer's lag.
+        g.advance_ms(D - 2);
+        assert!(!g.joined(1) && !g.joined(2) && !g.joined(3));
+        // The second window used up the rebalance timeout: the third member's join does not
+        // buy a third window.
+        g.advance_ms(1);
+        assert!(g.joined(1) && g.joined(2) && g.joined(3));
     }
 }
