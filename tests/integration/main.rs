@@ -4,6 +4,7 @@
 mod cli;
 mod determinism;
 mod groups;
+mod kafka_tests;
 mod malformed;
 mod missing_topics;
 mod replication;

@@ -233,16 +233,19 @@ fn sticky(partitions: &BTreeMap<String, u32>, members: &[Member]) -> Assignment 
         return Assignment::new();
     }
     let owned = valid_owned(partitions, members);
-    let identical = members.windows(2).all(|w| {
-        let a: BTreeSet<&String> = w[0].topics.iter().collect();
-        let b: BTreeSet<&String> = w[1].topics.iter().collect();
-        a == b
-    });
-    if identical {
+    if identical_subscriptions(members) {
         constrained(partitions, members, owned)
     } else {
         general(partitions, members, owned)
     }
+}
+
+fn identical_subscriptions(members: &[Member]) -> bool {
+    members.windows(2).all(|w| {
+        let a: BTreeSet<&String> = w[0].topics.iter().collect();
+        let b: BTreeSet<&String> = w[1].topics.iter().collect();
+        a == b
+    })
 }
 
 fn all_partitions(partitions: &BTreeMap<String, u32>, topics: &BTreeSet<&String>) -> Vec<Tp> {
@@ -381,18 +384,67 @@ fn general(
     }
 }
 
-/// CooperativeSticky: the sticky placement, minus every partition that would change owner in
-/// this round; it is revoked now and assigned in the next round (KIP-429).
+/// CooperativeSticky: the sticky placement, minus the partitions whose ownership transfers in
+/// this round; their owner revokes them now and the next round assigns them (KIP-429). Which
+/// ones transfer is Kafka's `partitionsTransferringOwnership`: with identical subscriptions
+/// (`ConstrainedAssignmentBuilder`), a partition going to a member that is not its valid owner
+/// while it has one, or while two members claim it in the same generation; otherwise
+/// (`CooperativeStickyAssignor.computePartitionsTransferringOwnership`), a partition added to a
+/// member that did not claim it and revoked from one that did. A stale claim (an older
+/// generation's) withholds nothing: its partition stays with the member the placement gives it.
 fn cooperative_sticky(partitions: &BTreeMap<String, u32>, members: &[Member]) -> Assignment {
     let mut out = sticky(partitions, members);
-    let owner: BTreeMap<&Tp, &str> = members
-        .iter()
-        .flat_map(|m| m.owned.iter().map(move |tp| (tp, m.id.as_str())))
-        .collect();
-    for (id, tps) in out.iter_mut() {
-        tps.retain(|tp| owner.get(tp).is_none_or(|o| o == id));
+    let transferring: BTreeSet<Tp> = if identical_subscriptions(members) {
+        let owned = valid_owned(partitions, members);
+        let valid: BTreeMap<&Tp, &str> = owned
+            .iter()
+            .flat_map(|(id, tps)| tps.iter().map(move |tp| (tp, id.as_str())))
+            .collect();
+        let claimed_twice = claimed_twice_in_one_generation(members);
+        out.iter()
+            .flat_map(|(id, tps)| tps.iter().map(move |tp| (id, tp)))
+            .filter(|(id, tp)| match valid.get(tp) {
+                Some(owner) => owner != id,
+                None => claimed_twice.contains(*tp),
+            })
+            .map(|(_, tp)| tp.clone())
+            .collect()
+    } else {
+        let mut added = BTreeSet::new();
+        let mut revoked = BTreeSet::new();
+        for m in members {
+            let assigned = out.get(&m.id).map_or(&[][..], Vec::as_slice);
+            added.extend(assigned.iter().filter(|tp| !m.owned.contains(tp)).cloned());
+            revoked.extend(m.owned.iter().filter(|tp| !assigned.contains(tp)).cloned());
+        }
+        added.intersection(&revoked).cloned().collect()
+    };
+    for tps in out.values_mut() {
+        tps.retain(|tp| !transferring.contains(tp));
     }
     out
+}
+
+/// Partitions whose newest claim is made by two or more members of the same generation
+/// (Kafka invalidates them for all: "consumers claiming the same partition").
+fn claimed_twice_in_one_generation(members: &[Member]) -> BTreeSet<Tp> {
+    let mut claims: BTreeMap<&Tp, Vec<i32>> = BTreeMap::new();
+    for m in members {
+        for tp in &m.owned {
+            claims
+                .entry(tp)
+                .or_default()
+                .push(m.generation.unwrap_or(-1));
+        }
+    }
+    claims
+        .into_iter()
+        .filter(|(_, gens)| {
+            let newest = gens.iter().max().copied();
+            gens.iter().filter(|&&g| Some(g) == newest).count() > 1
+        })
+        .map(|(tp, _)| tp.clone())
+        .collect()
 }
 
 #[cfg(test)]
