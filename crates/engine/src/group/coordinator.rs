@@ -1308,19 +1308,10 @@ mod tests {
         }
     }
 
-    fn responses(out: &[Effect]) -> Vec<(NodeId, &Message)> {
-        out.iter()
-            .filter_map(|e| match e {
-                Effect::Send { to, msg } => Some((*to, msg)),
-                _ => None,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_member_is_named_then_joins_and_its_group_survives_a_reload() {
+    /// A coordinator of `g`'s partition, loaded empty, with this initial rebalance delay.
+    fn loaded(initial_delay_ms: u64) -> (Coordinator, CoordinatorConfig) {
         let config = CoordinatorConfig {
-            initial_rebalance_delay: Duration::from_millis(3_000),
+            initial_rebalance_delay: Duration::from_millis(initial_delay_ms),
             min_session_timeout_ms: 6_000,
             max_session_timeout_ms: 1_800_000,
             offsets_partitions: 50,
@@ -1334,6 +1325,22 @@ mod tests {
             Offset(0),
             &mut Vec::new(),
         );
+        (c, config)
+    }
+
+    fn responses(out: &[Effect]) -> Vec<(NodeId, &Message)> {
+        out.iter()
+            .filter_map(|e| match e {
+                Effect::Send { to, msg } => Some((*to, msg)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_member_is_named_then_joins_and_its_group_survives_a_reload() {
+        let (mut c, config) = loaded(3_000);
+        let p = c.partition_of("g");
         let client = NodeId::Consumer(3);
         let mut out = Vec::new();
         c.handle(
@@ -1421,21 +1428,7 @@ mod tests {
 
     impl Clocked {
         fn new() -> Clocked {
-            let config = CoordinatorConfig {
-                initial_rebalance_delay: Duration::from_millis(D),
-                min_session_timeout_ms: 6_000,
-                max_session_timeout_ms: 1_800_000,
-                offsets_partitions: 50,
-            };
-            let mut c = Coordinator::new(0, config);
-            let p = c.partition_of("g");
-            c.load(
-                Instant::ZERO,
-                p,
-                std::iter::empty(),
-                Offset(0),
-                &mut Vec::new(),
-            );
+            let (c, _) = loaded(D);
             Clocked {
                 c,
                 now: Instant::ZERO,
