@@ -368,7 +368,6 @@ struct InFlightCommit {
 struct JoinPrepareCommit {
     until: Instant,
     retry_at: Instant,
-    in_flight: bool,
 }
 
 /// One poll's records, delivered to the ledger as processing completes.
@@ -891,7 +890,8 @@ impl Consumer {
         }
         if self.membership.is_some() {
             // A poll begins with the coordinator's work (`ConsumerCoordinator.poll`): the join
-            // completes before the new partitions' committed offsets are fetched.
+            // completes before the new partitions' committed offsets are fetched (and before
+            // `poll()` below, which only `wake` calls).
             if self.state == AppState::Polling {
                 self.complete_join(now, out);
             }
@@ -1107,7 +1107,6 @@ impl Consumer {
     fn poll(&mut self, now: Instant, out: &mut Vec<Effect>) {
         while self.state == AppState::Polling {
             if self.membership.is_some() {
-                self.complete_join(now, out);
                 self.maybe_auto_commit(now, out);
                 self.rejoin_if_needed(now, out);
                 if self.state != AppState::Polling {
@@ -1550,7 +1549,6 @@ impl Consumer {
                         m.join_prepare = Some(JoinPrepareCommit {
                             until: now + self.config.max_poll_interval,
                             retry_at: now,
-                            in_flight: false,
                         });
                     }
                 }
@@ -1577,16 +1575,14 @@ impl Consumer {
             return true;
         };
         if now < jp.until {
-            if jp.in_flight || now < jp.retry_at || m.commit_in_flight.is_some() {
+            // Ours in flight, or another one (ours goes after it), or a retry not yet due.
+            if m.commit_in_flight.is_some() || now < jp.retry_at {
                 return false;
             }
             if self.commit(now, false, out) {
                 let m = self.membership.as_mut().expect("group mode");
                 if let Some(c) = &mut m.commit_in_flight {
                     c.join_prepare = true;
-                }
-                if let Some(jp) = &mut m.join_prepare {
-                    jp.in_flight = true;
                 }
                 return false;
             }
@@ -1760,19 +1756,11 @@ impl Consumer {
             m.state = MemberState::Unjoined;
             m.prepared = true;
         }
-        if let Some(InFlightCommit {
-            offsets,
-            sync,
-            join_prepare,
-            ..
-        }) = m.commit_in_flight.take()
-        {
+        if let Some(InFlightCommit { offsets, sync, .. }) = m.commit_in_flight.take() {
             if sync {
                 m.commit_retry = Some(offsets);
             }
-            if let (true, Some(jp)) = (join_prepare, &mut m.join_prepare) {
-                jp.in_flight = false; // Failed (retriable): sent again once the coordinator is found.
-            }
+            // A join-prepare commit lost this way is sent again once the coordinator is found.
         }
         if m.offset_fetch_in_flight.take().is_some() {
             for p in self.positions.values_mut() {
@@ -2028,7 +2016,6 @@ impl Consumer {
             m.join_prepare = match m.join_prepare {
                 Some(jp) if retriable => Some(JoinPrepareCommit {
                     retry_at: now + self.config.retry_backoff,
-                    in_flight: false,
                     ..jp
                 }),
                 _ => None,
@@ -2131,9 +2118,12 @@ impl Consumer {
             (stable && auto_commit).then_some(m.next_auto_commit),
             (m.generation >= 0 && busy).then(|| m.last_poll + self.config.max_poll_interval),
             // The JoinGroup waiting for `onJoinPrepare`'s commit: its retry, or its deadline.
-            m.join_prepare.map(|jp| match jp.in_flight {
-                true => jp.until,
-                false => jp.retry_at.min(jp.until),
+            m.join_prepare.map(|jp| {
+                let ours_in_flight = m.commit_in_flight.as_ref().is_some_and(|c| c.join_prepare);
+                match ours_in_flight {
+                    true => jp.until,
+                    false => jp.retry_at.min(jp.until),
+                }
             }),
         ]
     }

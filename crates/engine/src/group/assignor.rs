@@ -186,12 +186,13 @@ fn round_robin(partitions: &BTreeMap<String, u32>, members: &[Member]) -> Assign
     out
 }
 
-/// Each member's valid owned partitions: existing, subscribed, and not claimed by another
-/// member of the same or a newer generation (same generation: nobody keeps it).
-fn valid_owned(
+/// Each claimed partition (existing and subscribed) and the members that claim it in the
+/// newest generation among its claims: one is its valid owner; two or more invalidate it for
+/// all (Kafka: "consumers claiming the same partition" in the same generation).
+fn newest_claims<'m>(
     partitions: &BTreeMap<String, u32>,
-    members: &[Member],
-) -> BTreeMap<String, Vec<Tp>> {
+    members: &'m [Member],
+) -> BTreeMap<Tp, Vec<&'m str>> {
     let mut claims: BTreeMap<Tp, Vec<(i32, &str)>> = BTreeMap::new();
     for m in members {
         for tp in &m.owned {
@@ -204,18 +205,27 @@ fn valid_owned(
             }
         }
     }
+    claims
+        .into_iter()
+        .map(|(tp, c)| {
+            let newest = c.iter().map(|claim| claim.0).max().expect("a claim");
+            let winners = c.iter().filter(|(g, _)| *g == newest).map(|(_, id)| *id);
+            (tp, winners.collect())
+        })
+        .collect()
+}
+
+/// Each member's valid owned partitions: existing, subscribed, and not claimed by another
+/// member of the same or a newer generation (same generation: nobody keeps it).
+fn valid_owned(
+    partitions: &BTreeMap<String, u32>,
+    members: &[Member],
+) -> BTreeMap<String, Vec<Tp>> {
     let mut out: BTreeMap<String, Vec<Tp>> =
         members.iter().map(|m| (m.id.clone(), Vec::new())).collect();
-    for (tp, mut c) in claims {
-        c.sort_by_key(|claim| std::cmp::Reverse(claim.0));
-        let newest = c[0].0;
-        let winners: Vec<&str> = c
-            .iter()
-            .filter(|(g, _)| *g == newest)
-            .map(|(_, id)| *id)
-            .collect();
-        if winners.len() == 1 {
-            out.get_mut(winners[0]).expect("member").push(tp);
+    for (tp, winners) in newest_claims(partitions, members) {
+        if let [owner] = winners[..] {
+            out.get_mut(owner).expect("member").push(tp);
         }
     }
     for v in out.values_mut() {
@@ -395,17 +405,13 @@ fn general(
 fn cooperative_sticky(partitions: &BTreeMap<String, u32>, members: &[Member]) -> Assignment {
     let mut out = sticky(partitions, members);
     let transferring: BTreeSet<Tp> = if identical_subscriptions(members) {
-        let owned = valid_owned(partitions, members);
-        let valid: BTreeMap<&Tp, &str> = owned
-            .iter()
-            .flat_map(|(id, tps)| tps.iter().map(move |tp| (tp, id.as_str())))
-            .collect();
-        let claimed_twice = claimed_twice_in_one_generation(members);
+        let claims = newest_claims(partitions, members);
         out.iter()
             .flat_map(|(id, tps)| tps.iter().map(move |tp| (id, tp)))
-            .filter(|(id, tp)| match valid.get(tp) {
-                Some(owner) => owner != id,
-                None => claimed_twice.contains(*tp),
+            .filter(|(id, tp)| match claims.get(*tp).map(Vec::as_slice) {
+                Some([owner]) => owner != id,
+                Some(_) => true, // Claimed twice in one generation.
+                None => false,
             })
             .map(|(_, tp)| tp.clone())
             .collect()
@@ -423,28 +429,6 @@ fn cooperative_sticky(partitions: &BTreeMap<String, u32>, members: &[Member]) ->
         tps.retain(|tp| !transferring.contains(tp));
     }
     out
-}
-
-/// Partitions whose newest claim is made by two or more members of the same generation
-/// (Kafka invalidates them for all: "consumers claiming the same partition").
-fn claimed_twice_in_one_generation(members: &[Member]) -> BTreeSet<Tp> {
-    let mut claims: BTreeMap<&Tp, Vec<i32>> = BTreeMap::new();
-    for m in members {
-        for tp in &m.owned {
-            claims
-                .entry(tp)
-                .or_default()
-                .push(m.generation.unwrap_or(-1));
-        }
-    }
-    claims
-        .into_iter()
-        .filter(|(_, gens)| {
-            let newest = gens.iter().max().copied();
-            gens.iter().filter(|&&g| Some(g) == newest).count() > 1
-        })
-        .map(|(tp, _)| tp.clone())
-        .collect()
 }
 
 #[cfg(test)]
