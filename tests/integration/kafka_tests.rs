@@ -65,6 +65,22 @@ use kplay_engine::partitioner::{
 };
 use kplay_engine::rng::Prng;
 
+/// An AbstractStickyAssignorTest case, run as Kafka runs it: once as StickyAssignorTest's and
+/// once as CooperativeStickyAssignorTest's, each test named after the Kafka test it mirrors.
+macro_rules! sticky_and_cooperative {
+    ($case:ident, $sticky:ident, $cooperative:ident) => {
+        #[test]
+        fn $sticky() {
+            $case(Strategy::Sticky);
+        }
+
+        #[test]
+        fn $cooperative() {
+            $case(Strategy::CooperativeSticky);
+        }
+    };
+}
+
 /// A member as Kafka's tests build a `Subscription`: `None` is `DEFAULT_GENERATION`, which
 /// `subscription(topics, i)` uses; `buildSubscriptionV2Above` passes a generation.
 fn member(id: &str, topics: &[&str], owned: Vec<Tp>, generation: Option<i32>) -> Member {
@@ -878,17 +894,11 @@ fn one_consumer_no_topic(strategy: Strategy) {
     assert!(is_fully_balanced(&a));
 }
 
-/// StickyAssignorTest.testOneConsumerNoTopic (from AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_one_consumer_no_topic() {
-    one_consumer_no_topic(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testOneConsumerNoTopic (from AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_one_consumer_no_topic() {
-    one_consumer_no_topic(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    one_consumer_no_topic,
+    sticky_assignor_test_one_consumer_no_topic,
+    cooperative_sticky_assignor_test_one_consumer_no_topic
+);
 
 /// AbstractStickyAssignorTest.testOneConsumerNonexistentTopic: the topic has no partitions.
 fn one_consumer_nonexistent_topic(strategy: Strategy) {
@@ -902,17 +912,11 @@ fn one_consumer_nonexistent_topic(strategy: Strategy) {
     assert!(is_fully_balanced(&a));
 }
 
-/// StickyAssignorTest.testOneConsumerNonexistentTopic (from AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_one_consumer_nonexistent_topic() {
-    one_consumer_nonexistent_topic(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testOneConsumerNonexistentTopic (from AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_one_consumer_nonexistent_topic() {
-    one_consumer_nonexistent_topic(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    one_consumer_nonexistent_topic,
+    sticky_assignor_test_one_consumer_nonexistent_topic,
+    cooperative_sticky_assignor_test_one_consumer_nonexistent_topic
+);
 
 /// AbstractStickyAssignorTest.testOneConsumerOneTopic
 fn one_consumer_one_topic(strategy: Strategy) {
@@ -928,17 +932,11 @@ fn one_consumer_one_topic(strategy: Strategy) {
     assert!(is_fully_balanced(&a));
 }
 
-/// StickyAssignorTest.testOneConsumerOneTopic (from AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_one_consumer_one_topic() {
-    one_consumer_one_topic(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testOneConsumerOneTopic (from AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_one_consumer_one_topic() {
-    one_consumer_one_topic(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    one_consumer_one_topic,
+    sticky_assignor_test_one_consumer_one_topic,
+    cooperative_sticky_assignor_test_one_consumer_one_topic
+);
 
 /// AbstractStickyAssignorTest.testOnlyAssignsPartitionsFromSubscribedTopics: the member claims
 /// partitions of a topic it no longer subscribes to, which does not exist either.
@@ -953,19 +951,11 @@ fn only_assigns_partitions_from_subscribed_topics(strategy: Strategy) {
     assert!(is_fully_balanced(&a));
 }
 
-/// StickyAssignorTest.testOnlyAssignsPartitionsFromSubscribedTopics (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_only_assigns_partitions_from_subscribed_topics() {
-    only_assigns_partitions_from_subscribed_topics(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testOnlyAssignsPartitionsFromSubscribedTopics (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_only_assigns_partitions_from_subscribed_topics() {
-    only_assigns_partitions_from_subscribed_topics(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    only_assigns_partitions_from_subscribed_topics,
+    sticky_assignor_test_only_assigns_partitions_from_subscribed_topics,
+    cooperative_sticky_assignor_test_only_assigns_partitions_from_subscribed_topics
+);
 
 /// AbstractStickyAssignorTest.testOneConsumerMultipleTopics
 fn one_consumer_multiple_topics(strategy: Strategy) {
@@ -981,17 +971,11 @@ fn one_consumer_multiple_topics(strategy: Strategy) {
     assert!(is_fully_balanced(&a));
 }
 
-/// StickyAssignorTest.testOneConsumerMultipleTopics (from AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_one_consumer_multiple_topics() {
-    one_consumer_multiple_topics(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testOneConsumerMultipleTopics (from AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_one_consumer_multiple_topics() {
-    one_consumer_multiple_topics(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    one_consumer_multiple_topics,
+    sticky_assignor_test_one_consumer_multiple_topics,
+    cooperative_sticky_assignor_test_one_consumer_multiple_topics
+);
 
 /// AbstractStickyAssignorTest.testTwoConsumersOneTopicOnePartition
 fn two_consumers_one_topic_one_partition(strategy: Strategy) {
@@ -1006,18 +990,11 @@ fn two_consumers_one_topic_one_partition(strategy: Strategy) {
     assert!(is_fully_balanced(&a));
 }
 
-/// StickyAssignorTest.testTwoConsumersOneTopicOnePartition (from AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_two_consumers_one_topic_one_partition() {
-    two_consumers_one_topic_one_partition(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testTwoConsumersOneTopicOnePartition (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_two_consumers_one_topic_one_partition() {
-    two_consumers_one_topic_one_partition(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    two_consumers_one_topic_one_partition,
+    sticky_assignor_test_two_consumers_one_topic_one_partition,
+    cooperative_sticky_assignor_test_two_consumers_one_topic_one_partition
+);
 
 /// AbstractStickyAssignorTest.testTwoConsumersOneTopicTwoPartitions
 fn two_consumers_one_topic_two_partitions(strategy: Strategy) {
@@ -1034,18 +1011,11 @@ fn two_consumers_one_topic_two_partitions(strategy: Strategy) {
     assert!(is_fully_balanced(&a));
 }
 
-/// StickyAssignorTest.testTwoConsumersOneTopicTwoPartitions (from AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_two_consumers_one_topic_two_partitions() {
-    two_consumers_one_topic_two_partitions(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testTwoConsumersOneTopicTwoPartitions (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_two_consumers_one_topic_two_partitions() {
-    two_consumers_one_topic_two_partitions(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    two_consumers_one_topic_two_partitions,
+    sticky_assignor_test_two_consumers_one_topic_two_partitions,
+    cooperative_sticky_assignor_test_two_consumers_one_topic_two_partitions
+);
 
 // DIVERGES: with unequal subscriptions Kafka's general assignor places the topics with
 //   the fewest possible consumers first (topic2, then topic1), each partition to the eligible
@@ -1106,18 +1076,11 @@ fn two_consumers_two_topics_six_partitions(strategy: Strategy) {
     assert!(is_fully_balanced(&a));
 }
 
-/// StickyAssignorTest.testTwoConsumersTwoTopicsSixPartitions (from AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_two_consumers_two_topics_six_partitions() {
-    two_consumers_two_topics_six_partitions(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testTwoConsumersTwoTopicsSixPartitions (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_two_consumers_two_topics_six_partitions() {
-    two_consumers_two_topics_six_partitions(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    two_consumers_two_topics_six_partitions,
+    sticky_assignor_test_two_consumers_two_topics_six_partitions,
+    cooperative_sticky_assignor_test_two_consumers_two_topics_six_partitions
+);
 
 /// AbstractStickyAssignorTest.testConsumerOwningMinQuotaExpectedMaxQuota: both own the minimum
 /// quota, and one of them is to reach the maximum.
@@ -1149,18 +1112,11 @@ fn consumer_owning_min_quota_expected_max_quota(strategy: Strategy) {
     assert!(is_fully_balanced(&a));
 }
 
-/// StickyAssignorTest.testConsumerOwningMinQuotaExpectedMaxQuota (from AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_consumer_owning_min_quota_expected_max_quota() {
-    consumer_owning_min_quota_expected_max_quota(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testConsumerOwningMinQuotaExpectedMaxQuota (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_consumer_owning_min_quota_expected_max_quota() {
-    consumer_owning_min_quota_expected_max_quota(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    consumer_owning_min_quota_expected_max_quota,
+    sticky_assignor_test_consumer_owning_min_quota_expected_max_quota,
+    cooperative_sticky_assignor_test_consumer_owning_min_quota_expected_max_quota
+);
 
 // DIVERGES: consumer1 and consumer2 both own the maximum quota (2) and only one may keep
 //   it. Kafka's constrained assignor walks the members in HashMap order, which for these ids is
@@ -1234,18 +1190,11 @@ fn all_consumers_are_under_min_quota(strategy: Strategy) {
     assert!(is_fully_balanced(&a));
 }
 
-/// StickyAssignorTest.testAllConsumersAreUnderMinQuota (from AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_all_consumers_are_under_min_quota() {
-    all_consumers_are_under_min_quota(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testAllConsumersAreUnderMinQuota (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_all_consumers_are_under_min_quota() {
-    all_consumers_are_under_min_quota(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    all_consumers_are_under_min_quota,
+    sticky_assignor_test_all_consumers_are_under_min_quota,
+    cooperative_sticky_assignor_test_all_consumers_are_under_min_quota
+);
 
 /// AbstractStickyAssignorTest.testAddRemoveConsumerOneTopic
 fn add_remove_consumer_one_topic(strategy: Strategy) {
@@ -1289,17 +1238,11 @@ fn add_remove_consumer_one_topic(strategy: Strategy) {
     assert!(is_fully_balanced(&a));
 }
 
-/// StickyAssignorTest.testAddRemoveConsumerOneTopic (from AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_add_remove_consumer_one_topic() {
-    add_remove_consumer_one_topic(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testAddRemoveConsumerOneTopic (from AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_add_remove_consumer_one_topic() {
-    add_remove_consumer_one_topic(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    add_remove_consumer_one_topic,
+    sticky_assignor_test_add_remove_consumer_one_topic,
+    cooperative_sticky_assignor_test_add_remove_consumer_one_topic
+);
 
 /// AbstractStickyAssignorTest.testTopicBalanceAfterReassignment: every member holds an equal share
 /// of each topic as members join and leave.
@@ -1355,18 +1298,11 @@ fn topic_balance_after_reassignment(strategy: Strategy) {
     assert!(is_fully_balanced(&a));
 }
 
-/// StickyAssignorTest.testTopicBalanceAfterReassignment (from AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_topic_balance_after_reassignment() {
-    topic_balance_after_reassignment(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testTopicBalanceAfterReassignment (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_topic_balance_after_reassignment() {
-    topic_balance_after_reassignment(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    topic_balance_after_reassignment,
+    sticky_assignor_test_topic_balance_after_reassignment,
+    cooperative_sticky_assignor_test_topic_balance_after_reassignment
+);
 
 /// AbstractStickyAssignorTest.testAddRemoveTwoConsumersTwoTopics
 fn add_remove_two_consumers_two_topics(strategy: Strategy) {
@@ -1431,18 +1367,11 @@ fn add_remove_two_consumers_two_topics(strategy: Strategy) {
     assert!(is_fully_balanced(&a));
 }
 
-/// StickyAssignorTest.testAddRemoveTwoConsumersTwoTopics (from AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_add_remove_two_consumers_two_topics() {
-    add_remove_two_consumers_two_topics(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testAddRemoveTwoConsumersTwoTopics (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_add_remove_two_consumers_two_topics() {
-    add_remove_two_consumers_two_topics(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    add_remove_two_consumers_two_topics,
+    sticky_assignor_test_add_remove_two_consumers_two_topics,
+    cooperative_sticky_assignor_test_add_remove_two_consumers_two_topics
+);
 
 /// AbstractStickyAssignorTest.testPoorRoundRobinAssignmentScenario: a shape roundrobin handles
 /// poorly (it leaves consumer3 empty).
@@ -1467,18 +1396,11 @@ fn poor_round_robin_assignment_scenario(strategy: Strategy) {
     verify(strategy, &partitions, &mut members, &mut a);
 }
 
-/// StickyAssignorTest.testPoorRoundRobinAssignmentScenario (from AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_poor_round_robin_assignment_scenario() {
-    poor_round_robin_assignment_scenario(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testPoorRoundRobinAssignmentScenario (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_poor_round_robin_assignment_scenario() {
-    poor_round_robin_assignment_scenario(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    poor_round_robin_assignment_scenario,
+    sticky_assignor_test_poor_round_robin_assignment_scenario,
+    cooperative_sticky_assignor_test_poor_round_robin_assignment_scenario
+);
 
 /// AbstractStickyAssignorTest.testAddRemoveTopicTwoConsumers
 fn add_remove_topic_two_consumers(strategy: Strategy) {
@@ -1529,17 +1451,11 @@ fn add_remove_topic_two_consumers(strategy: Strategy) {
     assert!(third2.iter().all(|tp| second2.contains(tp)));
 }
 
-/// StickyAssignorTest.testAddRemoveTopicTwoConsumers (from AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_add_remove_topic_two_consumers() {
-    add_remove_topic_two_consumers(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testAddRemoveTopicTwoConsumers (from AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_add_remove_topic_two_consumers() {
-    add_remove_topic_two_consumers(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    add_remove_topic_two_consumers,
+    sticky_assignor_test_add_remove_topic_two_consumers,
+    cooperative_sticky_assignor_test_add_remove_topic_two_consumers
+);
 
 /// AbstractStickyAssignorTest.testReassignmentAfterOneConsumerLeaves: consumer `c{i}` subscribes
 /// to topics `t01` to `t{i}`, and topic `t{i}` has `i` partitions.
@@ -1565,18 +1481,11 @@ fn reassignment_after_one_consumer_leaves(strategy: Strategy) {
     assert!(is_sticky(&members, &a));
 }
 
-/// StickyAssignorTest.testReassignmentAfterOneConsumerLeaves (from AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_reassignment_after_one_consumer_leaves() {
-    reassignment_after_one_consumer_leaves(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testReassignmentAfterOneConsumerLeaves (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_reassignment_after_one_consumer_leaves() {
-    reassignment_after_one_consumer_leaves(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    reassignment_after_one_consumer_leaves,
+    sticky_assignor_test_reassignment_after_one_consumer_leaves,
+    cooperative_sticky_assignor_test_reassignment_after_one_consumer_leaves
+);
 
 /// AbstractStickyAssignorTest.testReassignmentAfterOneConsumerAdded: nine fresh members, then a
 /// tenth; none reports what it owns.
@@ -1597,18 +1506,11 @@ fn reassignment_after_one_consumer_added(strategy: Strategy) {
     verify(strategy, &partitions, &mut members, &mut a);
 }
 
-/// StickyAssignorTest.testReassignmentAfterOneConsumerAdded (from AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_reassignment_after_one_consumer_added() {
-    reassignment_after_one_consumer_added(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testReassignmentAfterOneConsumerAdded (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_reassignment_after_one_consumer_added() {
-    reassignment_after_one_consumer_added(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    reassignment_after_one_consumer_added,
+    sticky_assignor_test_reassignment_after_one_consumer_added,
+    cooperative_sticky_assignor_test_reassignment_after_one_consumer_added
+);
 
 /// AbstractStickyAssignorTest.testSameSubscriptions: 14 topics (`t{i}` has `i` partitions), eight
 /// consumers on all of them, then one leaves.
@@ -1634,17 +1536,11 @@ fn same_subscriptions(strategy: Strategy) {
     verify(strategy, &partitions, &mut members, &mut a);
 }
 
-/// StickyAssignorTest.testSameSubscriptions (from AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_same_subscriptions() {
-    same_subscriptions(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testSameSubscriptions (from AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_same_subscriptions() {
-    same_subscriptions(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    same_subscriptions,
+    sticky_assignor_test_same_subscriptions,
+    cooperative_sticky_assignor_test_same_subscriptions
+);
 
 /// AbstractStickyAssignorTest.testSubscriptionNotEqualAndAssignSamePartitionWith3Generation:
 /// three members claim topic-2, in every order of generations 1 to 3.
@@ -1689,20 +1585,7 @@ fn subscription_not_equal_and_assign_same_partition_with3_generation(strategy: S
     }
 }
 
-/// StickyAssignorTest.testSubscriptionNotEqualAndAssignSamePartitionWith3Generation (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_subscription_not_equal_and_assign_same_partition_with3_generation() {
-    subscription_not_equal_and_assign_same_partition_with3_generation(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testSubscriptionNotEqualAndAssignSamePartitionWith3Generation
-/// (from AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_subscription_not_equal_and_assign_same_partition_with3_generation(
-) {
-    subscription_not_equal_and_assign_same_partition_with3_generation(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(subscription_not_equal_and_assign_same_partition_with3_generation, sticky_assignor_test_subscription_not_equal_and_assign_same_partition_with3_generation, cooperative_sticky_assignor_test_subscription_not_equal_and_assign_same_partition_with3_generation);
 
 /// AbstractStickyAssignorTest.testLargeAssignmentWithMultipleConsumersLeavingAndRandomSubscription:
 /// 40 topics of 1 to 10 partitions, 200 consumers on random topics; then all but the first
@@ -1742,22 +1625,7 @@ fn large_assignment_with_multiple_consumers_leaving_and_random_subscription(stra
     assert!(is_sticky(&members, &a));
 }
 
-/// StickyAssignorTest.testLargeAssignmentWithMultipleConsumersLeavingAndRandomSubscription (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_large_assignment_with_multiple_consumers_leaving_and_random_subscription() {
-    large_assignment_with_multiple_consumers_leaving_and_random_subscription(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testLargeAssignmentWithMultipleConsumersLeavingAndRandomSubscription
-/// (from AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_large_assignment_with_multiple_consumers_leaving_and_random_subscription(
-) {
-    large_assignment_with_multiple_consumers_leaving_and_random_subscription(
-        Strategy::CooperativeSticky,
-    );
-}
+sticky_and_cooperative!(large_assignment_with_multiple_consumers_leaving_and_random_subscription, sticky_assignor_test_large_assignment_with_multiple_consumers_leaving_and_random_subscription, cooperative_sticky_assignor_test_large_assignment_with_multiple_consumers_leaving_and_random_subscription);
 
 /// AbstractStickyAssignorTest.testNewSubscription: consumer `c{i}` subscribes to `t{i}` through
 /// `t{3i-2}` (so c0 to none), then c0 adds t1; nobody reports what it owns.
@@ -1781,17 +1649,11 @@ fn new_subscription(strategy: Strategy) {
     assert!(is_sticky(&members, &a));
 }
 
-/// StickyAssignorTest.testNewSubscription (from AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_new_subscription() {
-    new_subscription(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testNewSubscription (from AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_new_subscription() {
-    new_subscription(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    new_subscription,
+    sticky_assignor_test_new_subscription,
+    cooperative_sticky_assignor_test_new_subscription
+);
 
 /// AbstractStickyAssignorTest.testMoveExistingAssignments: six one-partition topics, each
 /// member owns some and subscribes to overlapping sets.
@@ -1828,17 +1690,11 @@ fn move_existing_assignments(strategy: Strategy) {
     verify(strategy, &partitions, &mut members, &mut a);
 }
 
-/// StickyAssignorTest.testMoveExistingAssignments (from AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_move_existing_assignments() {
-    move_existing_assignments(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testMoveExistingAssignments (from AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_move_existing_assignments() {
-    move_existing_assignments(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    move_existing_assignments,
+    sticky_assignor_test_move_existing_assignments,
+    cooperative_sticky_assignor_test_move_existing_assignments
+);
 
 /// AbstractStickyAssignorTest.testStickiness: four members, three partitions; when consumer1
 /// leaves, the others keep what they had.
@@ -1876,17 +1732,11 @@ fn stickiness(strategy: Strategy) {
     }
 }
 
-/// StickyAssignorTest.testStickiness (from AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_stickiness() {
-    stickiness(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testStickiness (from AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_stickiness() {
-    stickiness(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    stickiness,
+    sticky_assignor_test_stickiness,
+    cooperative_sticky_assignor_test_stickiness
+);
 
 /// AbstractStickyAssignorTest.testAssignmentUpdatedForDeletedTopic: topic2 is subscribed but
 /// does not exist.
@@ -1905,18 +1755,11 @@ fn assignment_updated_for_deleted_topic(strategy: Strategy) {
     assert!(is_fully_balanced(&a));
 }
 
-/// StickyAssignorTest.testAssignmentUpdatedForDeletedTopic (from AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_assignment_updated_for_deleted_topic() {
-    assignment_updated_for_deleted_topic(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testAssignmentUpdatedForDeletedTopic (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_assignment_updated_for_deleted_topic() {
-    assignment_updated_for_deleted_topic(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    assignment_updated_for_deleted_topic,
+    sticky_assignor_test_assignment_updated_for_deleted_topic,
+    cooperative_sticky_assignor_test_assignment_updated_for_deleted_topic
+);
 
 /// AbstractStickyAssignorTest.testNoExceptionThrownWhenOnlySubscribedTopicDeleted
 fn no_exception_thrown_when_only_subscribed_topic_deleted(strategy: Strategy) {
@@ -1938,19 +1781,11 @@ fn no_exception_thrown_when_only_subscribed_topic_deleted(strategy: Strategy) {
     assert!(a["consumer"].is_empty());
 }
 
-/// StickyAssignorTest.testNoExceptionThrownWhenOnlySubscribedTopicDeleted (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_no_exception_thrown_when_only_subscribed_topic_deleted() {
-    no_exception_thrown_when_only_subscribed_topic_deleted(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testNoExceptionThrownWhenOnlySubscribedTopicDeleted (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_no_exception_thrown_when_only_subscribed_topic_deleted() {
-    no_exception_thrown_when_only_subscribed_topic_deleted(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    no_exception_thrown_when_only_subscribed_topic_deleted,
+    sticky_assignor_test_no_exception_thrown_when_only_subscribed_topic_deleted,
+    cooperative_sticky_assignor_test_no_exception_thrown_when_only_subscribed_topic_deleted
+);
 
 /// AbstractStickyAssignorTest.testReassignmentWithRandomSubscriptionsAndChanges: 100 rounds of
 /// 10 to 19 topics (`t{i}` has `i + 1` partitions) and 20 to 39 consumers on random sorted
@@ -2002,19 +1837,11 @@ fn reassignment_with_random_subscriptions_and_changes(strategy: Strategy) {
     }
 }
 
-/// StickyAssignorTest.testReassignmentWithRandomSubscriptionsAndChanges (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_reassignment_with_random_subscriptions_and_changes() {
-    reassignment_with_random_subscriptions_and_changes(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testReassignmentWithRandomSubscriptionsAndChanges (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_reassignment_with_random_subscriptions_and_changes() {
-    reassignment_with_random_subscriptions_and_changes(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    reassignment_with_random_subscriptions_and_changes,
+    sticky_assignor_test_reassignment_with_random_subscriptions_and_changes,
+    cooperative_sticky_assignor_test_reassignment_with_random_subscriptions_and_changes
+);
 
 /// AbstractStickyAssignorTest.testAllConsumersReachExpectedQuotaAndAreConsideredFilled
 fn all_consumers_reach_expected_quota_and_are_considered_filled(strategy: Strategy) {
@@ -2038,19 +1865,11 @@ fn all_consumers_reach_expected_quota_and_are_considered_filled(strategy: Strate
     assert!(is_fully_balanced(&a));
 }
 
-/// StickyAssignorTest.testAllConsumersReachExpectedQuotaAndAreConsideredFilled (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_all_consumers_reach_expected_quota_and_are_considered_filled() {
-    all_consumers_reach_expected_quota_and_are_considered_filled(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testAllConsumersReachExpectedQuotaAndAreConsideredFilled (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_all_consumers_reach_expected_quota_and_are_considered_filled() {
-    all_consumers_reach_expected_quota_and_are_considered_filled(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    all_consumers_reach_expected_quota_and_are_considered_filled,
+    sticky_assignor_test_all_consumers_reach_expected_quota_and_are_considered_filled,
+    cooperative_sticky_assignor_test_all_consumers_reach_expected_quota_and_are_considered_filled
+);
 
 /// AbstractStickyAssignorTest.testOwnedPartitionsAreInvalidatedForConsumerWithStaleGeneration:
 /// both claim the same partitions; consumer2's claim is a generation older and loses.
@@ -2076,22 +1895,7 @@ fn owned_partitions_are_invalidated_for_consumer_with_stale_generation(strategy:
     assert!(is_fully_balanced(&a));
 }
 
-/// StickyAssignorTest.testOwnedPartitionsAreInvalidatedForConsumerWithStaleGeneration (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_owned_partitions_are_invalidated_for_consumer_with_stale_generation() {
-    owned_partitions_are_invalidated_for_consumer_with_stale_generation(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testOwnedPartitionsAreInvalidatedForConsumerWithStaleGeneration
-/// (from AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_owned_partitions_are_invalidated_for_consumer_with_stale_generation(
-) {
-    owned_partitions_are_invalidated_for_consumer_with_stale_generation(
-        Strategy::CooperativeSticky,
-    );
-}
+sticky_and_cooperative!(owned_partitions_are_invalidated_for_consumer_with_stale_generation, sticky_assignor_test_owned_partitions_are_invalidated_for_consumer_with_stale_generation, cooperative_sticky_assignor_test_owned_partitions_are_invalidated_for_consumer_with_stale_generation);
 
 /// AbstractStickyAssignorTest.testOwnedPartitionsAreInvalidatedForConsumerWithNoGeneration:
 /// consumer2's claim has no generation (`DEFAULT_GENERATION`) and loses.
@@ -2117,20 +1921,7 @@ fn owned_partitions_are_invalidated_for_consumer_with_no_generation(strategy: St
     assert!(is_fully_balanced(&a));
 }
 
-/// StickyAssignorTest.testOwnedPartitionsAreInvalidatedForConsumerWithNoGeneration (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_owned_partitions_are_invalidated_for_consumer_with_no_generation() {
-    owned_partitions_are_invalidated_for_consumer_with_no_generation(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testOwnedPartitionsAreInvalidatedForConsumerWithNoGeneration
-/// (from AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_owned_partitions_are_invalidated_for_consumer_with_no_generation(
-) {
-    owned_partitions_are_invalidated_for_consumer_with_no_generation(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(owned_partitions_are_invalidated_for_consumer_with_no_generation, sticky_assignor_test_owned_partitions_are_invalidated_for_consumer_with_no_generation, cooperative_sticky_assignor_test_owned_partitions_are_invalidated_for_consumer_with_no_generation);
 
 /// AbstractStickyAssignorTest
 /// .testPartitionsTransferringOwnershipIncludeThePartitionClaimedByMultipleConsumersInSameGeneration:
@@ -2231,19 +2022,11 @@ fn ensure_partitions_assigned_to_highest_generation(strategy: Strategy) {
     assert!(is_fully_balanced(&a));
 }
 
-/// StickyAssignorTest.testEnsurePartitionsAssignedToHighestGeneration (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_ensure_partitions_assigned_to_highest_generation() {
-    ensure_partitions_assigned_to_highest_generation(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testEnsurePartitionsAssignedToHighestGeneration (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_ensure_partitions_assigned_to_highest_generation() {
-    ensure_partitions_assigned_to_highest_generation(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    ensure_partitions_assigned_to_highest_generation,
+    sticky_assignor_test_ensure_partitions_assigned_to_highest_generation,
+    cooperative_sticky_assignor_test_ensure_partitions_assigned_to_highest_generation
+);
 
 /// AbstractStickyAssignorTest.testNoReassignmentOnCurrentMembers: consumer1 is new
 /// (`DEFAULT_GENERATION`, nothing owned); the others own disjoint sets from older generations.
@@ -2281,18 +2064,11 @@ fn no_reassignment_on_current_members(strategy: Strategy) {
     assert!(is_fully_balanced(&a));
 }
 
-/// StickyAssignorTest.testNoReassignmentOnCurrentMembers (from AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_no_reassignment_on_current_members() {
-    no_reassignment_on_current_members(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testNoReassignmentOnCurrentMembers (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_no_reassignment_on_current_members() {
-    no_reassignment_on_current_members(Strategy::CooperativeSticky);
-}
+sticky_and_cooperative!(
+    no_reassignment_on_current_members,
+    sticky_assignor_test_no_reassignment_on_current_members,
+    cooperative_sticky_assignor_test_no_reassignment_on_current_members
+);
 
 /// AbstractStickyAssignorTest.testOwnedPartitionsAreInvalidatedForConsumerWithMultipleGeneration:
 /// the claims overlap on two partitions; consumer2's are two generations older.
@@ -2327,22 +2103,7 @@ fn owned_partitions_are_invalidated_for_consumer_with_multiple_generation(strate
     assert!(is_fully_balanced(&a));
 }
 
-/// StickyAssignorTest.testOwnedPartitionsAreInvalidatedForConsumerWithMultipleGeneration (from
-/// AbstractStickyAssignorTest)
-#[test]
-fn sticky_assignor_test_owned_partitions_are_invalidated_for_consumer_with_multiple_generation() {
-    owned_partitions_are_invalidated_for_consumer_with_multiple_generation(Strategy::Sticky);
-}
-
-/// CooperativeStickyAssignorTest.testOwnedPartitionsAreInvalidatedForConsumerWithMultipleGeneration
-/// (from AbstractStickyAssignorTest)
-#[test]
-fn cooperative_sticky_assignor_test_owned_partitions_are_invalidated_for_consumer_with_multiple_generation(
-) {
-    owned_partitions_are_invalidated_for_consumer_with_multiple_generation(
-        Strategy::CooperativeSticky,
-    );
-}
+sticky_and_cooperative!(owned_partitions_are_invalidated_for_consumer_with_multiple_generation, sticky_assignor_test_owned_partitions_are_invalidated_for_consumer_with_multiple_generation, cooperative_sticky_assignor_test_owned_partitions_are_invalidated_for_consumer_with_multiple_generation);
 
 /// The checks of an AbstractStickyAssignorTest rack case without broker racks (`nullRacks`):
 /// fresh consumers `consumer0..` get `expected`, and get it again when they own it
