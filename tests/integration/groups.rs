@@ -558,3 +558,97 @@ fn consumers_starting_together_form_the_first_generation_after_two_initial_delay
     let at = at_ms(&formed[0]);
     assert!((6_000..6_100).contains(&at), "{}", formed[0]);
 }
+
+/// Static members c1..c3 with a long session (60 s) and a short rebalance timeout
+/// (`max.poll.interval.ms` 10 s); c2's process dies at 8 s and a dynamic c4 joins at 12 s.
+fn static_member_missing_a_rebalance(events: &str) -> String {
+    let mut consumers = String::new();
+    for c in ["c1", "c2", "c3"] {
+        let cfg = format!(
+            r#"config = {{ "group.id" = "billing", "auto.offset.reset" = "earliest", "session.timeout.ms" = 60000, "max.poll.interval.ms" = 10000, "group.instance.id" = "{c}-host" }}"#
+        );
+        consumers += &consumer(c, &cfg);
+    }
+    let dynamic = r#"config = { "group.id" = "billing", "auto.offset.reset" = "earliest", "session.timeout.ms" = 10000, "max.poll.interval.ms" = 10000 }"#;
+    consumers += &consumer("c4", &format!("start_ms = 12000\n{dynamic}"));
+    let events = format!(
+        r#"
+[[event]]
+at_ms = 8000
+action = "crash_consumer"
+consumer = "c2"
+{events}"#
+    );
+    cluster(&consumers, &events, 60_000)
+}
+
+/// Kafka 4.0 `GroupMetadataManager.completeClassicGroupJoin` removes only the dynamic members
+/// that did not rejoin: static c2 stays in the generation c4's join starts (12 s, which ends at
+/// the rebalance timeout, 22 s) and gets its share of partitions. Its new process, back at
+/// 26 s, takes that share over without another rebalance.
+#[test]
+fn a_static_member_that_misses_a_rebalance_keeps_its_place_and_returns_without_another() {
+    let events = r#"
+[[event]]
+at_ms = 26000
+action = "restart_consumer"
+consumer = "c2"
+"#;
+    let (sim, r) = run(
+        "static-missed.toml",
+        &static_member_missing_a_rebalance(events),
+    );
+    let removed = trace_lines(&sim, "removed ");
+    assert!(removed.is_empty(), "nobody removed: {removed:?}");
+    let generations = trace_lines(&sim, "generation 2 (");
+    assert_eq!(generations.len(), 1, "{generations:?}");
+    assert!(
+        generations[0].contains("c2-host"),
+        "the new generation keeps c2: {generations:?}"
+    );
+    let g = group(&r);
+    assert_eq!(
+        g.generation,
+        2,
+        "no rebalance for c2's return: {:?}",
+        trace_lines(&sim, "rebalancing")
+    );
+    let c2 = g
+        .members
+        .iter()
+        .find(|m| m.instance_id.as_deref() == Some("c2-host"))
+        .expect("c2");
+    assert_eq!(c2.consumer.as_deref(), Some("c2"));
+    assert!(!c2.assignment.is_empty(), "c2 consumes its share: {c2:?}");
+    assert_eq!(g.lost, Some(0));
+}
+
+/// Kafka's `expirePendingSync`: a member of a new generation that sends no SyncGroup within
+/// the rebalance timeout is removed, and the group rebalances without it. c2 never returns:
+/// kept at 22 s, removed at 32 s, and generation 3 hands its partitions to the others.
+#[test]
+fn a_static_member_kept_in_a_generation_that_never_syncs_is_removed_after_the_rebalance_timeout() {
+    let (sim, r) = run("static-gone.toml", &static_member_missing_a_rebalance(""));
+    let removed = trace_lines(&sim, "removed ");
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert!(
+        removed[0].contains("c2-host") && removed[0].contains("SyncGroup"),
+        "{removed:?}"
+    );
+    let kept = trace_lines(&sim, "generation 2 (");
+    let at = at_ms(&removed[0]);
+    assert_eq!(
+        at - at_ms(&kept[0]),
+        10_000,
+        "one rebalance timeout after generation 2: {removed:?} {kept:?}"
+    );
+    let g = group(&r);
+    assert_eq!(g.generation, 3);
+    assert_eq!(g.members.len(), 3);
+    assert!(
+        g.members.iter().all(|m| !m.assignment.is_empty()),
+        "{:?}",
+        g.members
+    );
+    assert_eq!(g.lost, Some(0));
+}

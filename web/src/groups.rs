@@ -125,7 +125,7 @@ pub fn Groups() -> Html {
                     let class = match &e.kind {
                         TraceKind::PartitionsRevoked { .. } => "revoked",
                         TraceKind::PartitionsAssigned { .. } => "assigned",
-                        TraceKind::RebalanceStarted { .. } | TraceKind::GenerationStarted { .. } => "rebalance",
+                        TraceKind::RebalanceStarted { .. } | TraceKind::GenerationStarted { .. } | TraceKind::JoinPhaseExtended { .. } => "rebalance",
                         TraceKind::ConsumerCrashed { .. } | TraceKind::MemberRemoved { .. } | TraceKind::MemberLeaving { .. } => "left",
                         _ => "",
                     };

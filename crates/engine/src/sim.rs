@@ -512,6 +512,7 @@ impl Sim {
                 | K::GenerationStarted { .. }
                 | K::GroupStable { .. }
                 | K::MemberRemoved { .. }
+                | K::JoinPhaseExtended { .. }
                 | K::OffsetsLoaded { .. }
                 | K::MemberJoined { .. }
                 | K::PartitionsRevoked { .. }

@@ -226,6 +226,13 @@ pub enum TraceKind {
         group: Arc<str>,
         generation: i32,
     },
+    /// A join phase reached its deadline with no member rejoined, only static members that
+    /// keep their place: it waits another rebalance timeout.
+    JoinPhaseExtended {
+        broker: u32,
+        group: Arc<str>,
+        until_ms: u64,
+    },
     /// A coordinator removed a member (left, session expired, rebalance timeout).
     MemberRemoved {
         broker: u32,
@@ -561,6 +568,14 @@ impl Digest {
                 self.ints(37, &[*broker as u64, *generation as u64]);
                 self.str(group);
             }
+            K::JoinPhaseExtended {
+                broker,
+                group,
+                until_ms,
+            } => {
+                self.ints(51, &[*broker as u64, *until_ms]);
+                self.str(group);
+            }
             K::MemberRemoved {
                 broker,
                 group,
@@ -850,6 +865,11 @@ impl fmt::Display for TraceKind {
             K::GroupStable { broker, group, generation } => {
                 write!(f, "coordinator {broker}: group {group} stable in generation {generation}")
             }
+            K::JoinPhaseExtended { broker, group, until_ms } => write!(
+                f,
+                "coordinator {broker}: group {group}: no member rejoined, only static members kept; the join phase waits until {}",
+                Instant(*until_ms * 1000)
+            ),
             K::MemberRemoved { broker, group, member, reason } => {
                 write!(f, "coordinator {broker}: removed {member} from {group} ({reason})")
             }

@@ -113,6 +113,10 @@ pub struct Group {
     dirty: bool,
     /// The leader's assignment of this generation is being written; SyncGroup answers wait.
     storing: bool,
+    /// Members of this generation that have not sent SyncGroup yet, and until when they may
+    /// (Kafka's `pendingSyncMembers` and `schedulePendingSync`: the rebalance timeout).
+    pending_sync: BTreeSet<Arc<str>>,
+    sync_deadline: Option<Instant>,
 }
 
 /// A group record the broker must append to `__consumer_offsets`.
@@ -141,6 +145,8 @@ impl Group {
             offsets: BTreeMap::new(),
             dirty: false,
             storing: false,
+            pending_sync: BTreeSet::new(),
+            sync_deadline: None,
         }
     }
 
@@ -549,6 +555,9 @@ impl Coordinator {
                         if group.leader.as_ref() == Some(&old) {
                             group.leader = Some(new_id.clone());
                         }
+                        if group.pending_sync.remove(&old) {
+                            group.pending_sync.insert(new_id.clone());
+                        }
                         let unchanged = m.subscription.topics == req.subscription.topics
                             && m.protocols == req.protocols;
                         group.members.insert(new_id.clone(), m);
@@ -650,6 +659,8 @@ impl Coordinator {
     ) {
         // An assignment being written no longer counts: the answers go out now.
         group.storing = false;
+        group.pending_sync.clear();
+        group.sync_deadline = None;
         if group.state == GroupState::CompletingRebalance {
             for m in group.members.values_mut() {
                 if let Some(c) = m.awaiting_sync.take() {
@@ -696,11 +707,16 @@ impl Coordinator {
         }
     }
 
+    /// Kafka 4.0's `GroupMetadataManager.completeClassicGroupJoin`: the dynamic members that
+    /// did not rejoin are removed; a static member that did not rejoin keeps its place (with
+    /// its last subscription) until its session expires or it fails to sync in time. The
+    /// leader must be a member that rejoined (`ClassicGroup.maybeElectNewJoinedLeader`); if
+    /// none did, the join phase waits another rebalance timeout instead of ending.
     fn complete_join(broker: u32, group: &mut Group, now: Instant, out: &mut Vec<Effect>) {
         let late: Vec<Arc<str>> = group
             .members
             .values()
-            .filter(|m| m.awaiting_join.is_none())
+            .filter(|m| m.awaiting_join.is_none() && m.instance_id.is_none())
             .map(|m| m.id.clone())
             .collect();
         for id in late {
@@ -711,6 +727,37 @@ impl Coordinator {
                 member: id,
                 reason: "did not rejoin within the rebalance timeout".to_string(),
             }));
+        }
+        let leader_rejoined = group
+            .leader
+            .as_ref()
+            .and_then(|l| group.members.get(l))
+            .is_some_and(|m| m.awaiting_join.is_some());
+        if !leader_rejoined {
+            let rejoined = group
+                .members
+                .values()
+                .filter(|m| m.awaiting_join.is_some())
+                .min_by_key(|m| m.joined)
+                .map(|m| m.id.clone());
+            match rejoined {
+                Some(id) => group.leader = Some(id),
+                None if !group.members.is_empty() => {
+                    // Only static members remain, and none came back: wait for them (or for
+                    // their sessions to end) another rebalance timeout.
+                    let until = now + group.max_rebalance_timeout();
+                    group.join_deadline = Some(until);
+                    group.initial_delay = None;
+                    Self::wake_at(out, group, until);
+                    out.push(Effect::Trace(TraceKind::JoinPhaseExtended {
+                        broker,
+                        group: group.id.clone(),
+                        until_ms: until.as_millis(),
+                    }));
+                    return;
+                }
+                None => group.leader = None,
+            }
         }
         group.pending.clear();
         group.join_deadline = None;
@@ -734,18 +781,7 @@ impl Coordinator {
             })
             .collect();
         let protocol = choose_strategy(&votes).map(strategy_name);
-        if !group
-            .leader
-            .as_ref()
-            .is_some_and(|l| group.members.contains_key(l))
-        {
-            group.leader = group
-                .members
-                .values()
-                .min_by_key(|m| m.joined)
-                .map(|m| m.id.clone());
-        }
-        let leader = group.leader.clone().expect("members exist");
+        let leader = group.leader.clone().expect("a member rejoined");
         group.protocol = protocol.map(str::to_string);
         group.state = GroupState::CompletingRebalance;
         out.push(Effect::Trace(TraceKind::GenerationStarted {
@@ -766,10 +802,18 @@ impl Coordinator {
             })
             .collect();
         let mut earliest = Instant::MAX;
+        group.pending_sync = group.members.keys().cloned().collect();
+        let sync_deadline = now + group.max_rebalance_timeout();
+        group.sync_deadline = Some(sync_deadline);
+        Self::wake_at(out, group, sync_deadline);
         for m in group.members.values_mut() {
-            let c = m.awaiting_join.take().expect("all joined");
             m.session_deadline = now + m.session_timeout;
             earliest = earliest.min(m.session_deadline);
+            // A static member that did not rejoin gets no answer: it learns the generation
+            // when it comes back.
+            let Some(c) = m.awaiting_join.take() else {
+                continue;
+            };
             let msg = Message::JoinGroupResponse(JoinGroupResponse {
                 correlation_id: c,
                 error: ErrorCode::None,
@@ -821,6 +865,12 @@ impl Coordinator {
             return;
         }
         m.session_deadline = now + m.session_timeout;
+        if matches!(
+            group.state,
+            GroupState::CompletingRebalance | GroupState::Stable
+        ) {
+            group.pending_sync.remove(&req.member_id);
+        }
         match group.state {
             GroupState::Empty => respond(
                 out,
@@ -971,6 +1021,29 @@ impl Coordinator {
             }));
             let reason = format!("{member}'s session expired");
             Self::member_gone(broker, &config, group, now, reason, out);
+        }
+        // Kafka's `expirePendingSync`: members of this generation that never sent SyncGroup
+        // within the rebalance timeout are removed, and the group rebalances without them.
+        if group.sync_deadline.is_some_and(|d| d <= now) {
+            group.sync_deadline = None;
+            let unsynced: Vec<Arc<str>> = std::mem::take(&mut group.pending_sync)
+                .into_iter()
+                .filter(|id| group.members.contains_key(id))
+                .collect();
+            if !unsynced.is_empty() {
+                for id in &unsynced {
+                    group.members.remove(id);
+                    out.push(Effect::Trace(TraceKind::MemberRemoved {
+                        broker,
+                        group: group.id.clone(),
+                        member: id.clone(),
+                        reason: "sent no SyncGroup within the rebalance timeout".to_string(),
+                    }));
+                }
+                let names: Vec<&str> = unsynced.iter().map(|id| &**id).collect();
+                let reason = format!("{} sent no SyncGroup in time", names.join(", "));
+                Self::member_gone(broker, &config, group, now, reason, out);
+            }
         }
         if group.state == GroupState::PreparingRebalance
             && group.join_deadline.is_some_and(|d| d <= now)
@@ -1558,5 +1631,141 @@ mod tests {
         // buy a third window.
         g.advance_ms(1);
         assert!(g.joined(1) && g.joined(2) && g.joined(3));
+    }
+
+    impl Clocked {
+        /// A static member's first join (no MEMBER_ID_REQUIRED round for static members).
+        fn join_static(&mut self, client: u32, instance: &str, rebalance_timeout_ms: u32) {
+            self.next_correlation += 1;
+            let req = JoinGroupRequest {
+                instance_id: Some(Arc::from(instance)),
+                rebalance_timeout_ms,
+                ..join("", self.next_correlation)
+            };
+            self.handle(NodeId::Consumer(client), Message::JoinGroup(req));
+        }
+
+        fn group(&self) -> &Group {
+            self.c.groups().next().expect("g")
+        }
+
+        fn traces(&self) -> Vec<String> {
+            self.out
+                .iter()
+                .filter_map(|e| match e {
+                    Effect::Trace(t) => Some(t.to_string()),
+                    _ => None,
+                })
+                .collect()
+        }
+    }
+
+    /// A static member s1 (client 1) forms generation 1 alone; then a dynamic member (client
+    /// 2) joins, which starts a rebalance that s1 does not rejoin.
+    fn static_leader_then_a_dynamic_joiner(rebalance_timeout_ms: u32) -> Clocked {
+        let mut g = Clocked::new();
+        g.join_static(1, "i1", rebalance_timeout_ms);
+        g.advance_ms(D);
+        assert!(g.joined(1));
+        assert_eq!(g.group().generation, 1);
+        g.join_new(2, rebalance_timeout_ms);
+        assert_eq!(g.group().state, GroupState::PreparingRebalance);
+        g
+    }
+
+    /// ClassicGroupTest.testMaybeElectNewJoinedLeader, seen from the join phase's end
+    /// (`completeClassicGroupJoin`): the static leader did not rejoin, so it stays a member but
+    /// a member that did rejoin leads, and receives the kept member in its member list.
+    #[test]
+    fn maybe_elect_new_joined_leader() {
+        let mut g = static_leader_then_a_dynamic_joiner(1_000);
+        g.advance_ms(1_000);
+        let group = g.group();
+        assert_eq!(
+            (group.state, group.generation),
+            (GroupState::CompletingRebalance, 2)
+        );
+        assert_eq!(group.members.len(), 2, "the static member keeps its place");
+        let r = g.answer(2).expect("the rejoined member is answered");
+        assert_eq!(r.leader, r.member_id, "and leads");
+        assert_eq!(r.members.len(), 2, "assigning to both members");
+    }
+
+    /// `completeClassicGroupJoin`: "If all members are not rejoining, we will postpone the
+    /// completion of rebalance preparing stage": with only a static member left and not
+    /// rejoined, the join phase waits another rebalance timeout, and ends when it returns.
+    #[test]
+    fn a_join_phase_that_no_member_rejoined_waits_another_rebalance_timeout() {
+        let mut g = static_leader_then_a_dynamic_joiner(1_000);
+        let id = g
+            .group()
+            .members
+            .values()
+            .find(|m| m.instance_id.is_none())
+            .expect("the dynamic member")
+            .id
+            .clone();
+        g.next_correlation += 1;
+        let leave = MemberRef {
+            correlation_id: g.next_correlation,
+            group_id: Arc::from("g"),
+            member_id: id,
+            generation: -1,
+        };
+        g.handle(NodeId::Consumer(2), Message::LeaveGroup(leave));
+        g.advance_ms(1_000);
+        assert_eq!(
+            (g.group().state, g.group().generation),
+            (GroupState::PreparingRebalance, 1),
+            "no generation without a rejoined member"
+        );
+        assert!(
+            g.traces().iter().any(|t| t.contains("no member rejoined")),
+            "{:?}",
+            g.traces()
+        );
+        let s1 = g
+            .group()
+            .members
+            .keys()
+            .next()
+            .expect("s1 kept")
+            .to_string();
+        g.next_correlation += 1;
+        let rejoin = JoinGroupRequest {
+            instance_id: Some(Arc::from("i1")),
+            rebalance_timeout_ms: 1_000,
+            ..join(&s1, g.next_correlation)
+        };
+        g.handle(NodeId::Consumer(1), Message::JoinGroup(rejoin));
+        assert_eq!(
+            g.group().generation,
+            2,
+            "s1's return completes the join phase"
+        );
+    }
+
+    /// `expirePendingSync`: the kept static member sends no SyncGroup within the rebalance
+    /// timeout after generation 2 formed; it is removed and the group rebalances without it.
+    #[test]
+    fn a_member_that_sends_no_sync_group_is_removed_after_the_rebalance_timeout() {
+        let mut g = static_leader_then_a_dynamic_joiner(1_000);
+        g.advance_ms(1_000);
+        let leader = g.answer(2).expect("generation 2").member_id.clone();
+        g.next_correlation += 1;
+        let sync = SyncGroupRequest {
+            correlation_id: g.next_correlation,
+            group_id: Arc::from("g"),
+            generation: 2,
+            member_id: leader.clone(),
+            assignments: vec![],
+        };
+        g.handle(NodeId::Consumer(2), Message::SyncGroup(sync));
+        g.advance_ms(999);
+        assert_eq!(g.group().members.len(), 2, "within the rebalance timeout");
+        g.advance_ms(1);
+        assert_eq!(g.group().members.len(), 1, "{:?}", g.traces());
+        assert!(g.group().members.contains_key(&leader));
+        assert_eq!(g.group().state, GroupState::PreparingRebalance);
     }
 }
