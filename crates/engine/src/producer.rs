@@ -184,12 +184,18 @@ struct ProducerBatch {
     sequence: Option<(i16, i32)>,
     /// Its sequence was rewritten by an epoch bump since it was last sent.
     rewritten: bool,
+    /// Failed by `delivery.timeout.ms` while its request was still out (Kafka's `isDone()`
+    /// batch in `Sender.getExpiredInflightBatches`): the request keeps its place on the
+    /// connection until it is answered or times out, and its answer only settles sequences.
+    expired: bool,
 }
 
 impl ProducerBatch {
+    /// Kafka's `MemoryRecordsBuilder.isFull`: closed (a record did not fit, or it was sent)
+    /// or at `batch.size`. Not a guess at the next record: a batch with room for less than
+    /// one more waits for that record, which closes it, or for `linger.ms`.
     fn is_full(&self, batch_size: u32) -> bool {
-        let last = self.records.last().map_or(0, |r| record_size(0, 0, r));
-        self.closed || self.size_bytes + last > batch_size
+        self.closed || self.size_bytes >= batch_size
     }
 }
 
@@ -197,6 +203,10 @@ impl ProducerBatch {
 struct PartitionQueue {
     batches: VecDeque<ProducerBatch>,
     in_flight: u32,
+    /// Of those, batches already failed by `delivery.timeout.ms` (see `ProducerBatch::expired`):
+    /// the idempotence bookkeeping no longer waits for them, as Kafka's `handleFailedBatch`
+    /// removes them from the in-flight batches it tracks.
+    expired_in_flight: u32,
     /// Idempotence per partition (Kafka's `TxnPartitionEntry`): the epoch its sequences
     /// belong to, the next sequence, the last acknowledged one.
     epoch: i16,
@@ -205,9 +215,17 @@ struct PartitionQueue {
     /// A batch that had been sent expired: whether it was appended is unknown until the
     /// batches after it answer (`partitionsWithUnresolvedSequences`).
     unresolved: bool,
+    /// With `max.in.flight.requests.per.connection` 1, a partition whose batch is out sends
+    /// nothing more until it is answered, even to a new leader (`guaranteeMessageOrder`).
+    muted: bool,
 }
 
 impl PartitionQueue {
+    /// Batches in flight whose outcome still matters (`TransactionManager.hasInflightBatches`).
+    fn live_in_flight(&self) -> u32 {
+        self.in_flight - self.expired_in_flight
+    }
+
     /// Whether `sequence` is the one after the last acknowledged (`isNextSequence`).
     fn is_next(&self, sequence: i32) -> bool {
         sequence == self.last_acked.map_or(0, |a| a.wrapping_add(1) & i32::MAX)
@@ -248,6 +266,9 @@ pub struct Producer {
     queues: Vec<PartitionQueue>,
     sticky: StickyPartitioner,
     round_robin_counter: u32,
+    /// Where each broker's next drain starts among the partitions it leads (Kafka's
+    /// `nodesDrainIndex`).
+    drain_index: BTreeMap<u32, usize>,
     in_flight: BTreeMap<u32, InFlight>,
     node_backoff: BTreeMap<u32, (Instant, u32)>,
     next_correlation_id: u32,
@@ -316,6 +337,7 @@ impl Producer {
             metadata_retry_at: None,
             queues: Vec::new(),
             round_robin_counter: 0,
+            drain_index: BTreeMap::new(),
             in_flight: BTreeMap::new(),
             node_backoff: BTreeMap::new(),
             next_correlation_id: 0,
@@ -355,7 +377,7 @@ impl Producer {
     pub fn in_flight_batches(&self) -> u32 {
         self.in_flight
             .values()
-            .map(|f| f.batches.len() as u32)
+            .map(|f| f.batches.iter().filter(|b| !b.expired).count() as u32)
             .sum()
     }
     pub fn queued_batches(&self) -> u32 {
@@ -675,21 +697,68 @@ impl Producer {
                 self.sticky.partition(load, &mut self.rng)
             }
         };
-        let size = self.append(now, partition, record);
-        if sticky {
-            let full = self.queues[partition as usize]
-                .batches
-                .back()
-                .is_none_or(|b| b.is_full(self.config.batch_size));
-            let (queues, metadata) = (&self.queues, self.metadata.as_deref());
-            let load = || load_stats(queues, self.config.adaptive, metadata, &self.topic);
-            self.sticky.on_append(size, full, load, &mut self.rng);
+        if !sticky {
+            self.append(now, partition, record);
+        } else {
+            self.append_sticky(now, partition, record);
         }
         self.stats.produced += 1;
     }
 
+    /// Whether every batch of the partition is full: none open, or the last full
+    /// (`RecordAccumulator.allBatchesFull`).
+    fn all_batches_full(&self, partition: u32) -> bool {
+        let queue = &self.queues[partition as usize];
+        queue
+            .batches
+            .back()
+            .is_none_or(|b| b.is_full(self.config.batch_size))
+    }
+
+    /// `RecordAccumulator.append` for a record the built-in partitioner places. Before the
+    /// record goes in, `partitionChanged` lets the partitioner switch if the sticky partition
+    /// has no open batch (it left by `linger.ms`, or the last record filled it) and it took
+    /// `batch.size` bytes since it was chosen; a record that does not fit the open batch
+    /// closes it and asks again. So a run ends at the first batch boundary past `batch.size`
+    /// (`BuiltInPartitioner.updatePartitionInfo`); only batches that never fill, because
+    /// traffic keeps one open, stay until twice `batch.size`.
+    fn append_sticky(&mut self, now: Instant, mut partition: u32, mut record: Record) {
+        let size = loop {
+            if self.all_batches_full(partition) {
+                let (queues, metadata) = (&self.queues, self.metadata.as_deref());
+                let load = || load_stats(queues, self.config.adaptive, metadata, &self.topic);
+                self.sticky.on_append(0, true, load, &mut self.rng);
+                let (queues, metadata) = (&self.queues, self.metadata.as_deref());
+                let load = || load_stats(queues, self.config.adaptive, metadata, &self.topic);
+                let now_sticky = self.sticky.partition(load, &mut self.rng);
+                if now_sticky != partition {
+                    partition = now_sticky;
+                    continue;
+                }
+                break self.append_new_batch(now, partition, record);
+            }
+            match self.try_append(partition, record) {
+                Ok(size) => break size,
+                Err(back) => record = back, // The open batch is closed now: ask again.
+            }
+        };
+        let switch = self.all_batches_full(partition);
+        let (queues, metadata) = (&self.queues, self.metadata.as_deref());
+        let load = || load_stats(queues, self.config.adaptive, metadata, &self.topic);
+        self.sticky.on_append(size, switch, load, &mut self.rng);
+    }
+
     /// `RecordAccumulator.append`. Returns the bytes the record added.
     fn append(&mut self, now: Instant, partition: u32, record: Record) -> u32 {
+        match self.try_append(partition, record) {
+            Ok(size) => size,
+            Err(record) => self.append_new_batch(now, partition, record),
+        }
+    }
+
+    /// `RecordAccumulator.tryAppend`: into the partition's open batch if the record fits;
+    /// if not, the batch is closed and the record comes back.
+    fn try_append(&mut self, partition: u32, record: Record) -> Result<u32, Record> {
         let batch_size = self.config.batch_size;
         let queue = &mut self.queues[partition as usize];
         if let Some(last) = queue.batches.back_mut().filter(|b| !b.closed) {
@@ -704,10 +773,17 @@ impl Producer {
                 // Copy-on-write: a cloned simulation (a checkpoint or fork) may share this batch.
                 Arc::make_mut(&mut last.records).push(record);
                 self.buffered_bytes += u64::from(size);
-                return size;
+                return Ok(size);
             }
             last.closed = true;
         }
+        Err(record)
+    }
+
+    /// A new batch for the record at the tail of the partition's queue.
+    fn append_new_batch(&mut self, now: Instant, partition: u32, record: Record) -> u32 {
+        let batch_size = self.config.batch_size;
+        let queue = &mut self.queues[partition as usize];
         let size = record_size(0, 0, &record);
         // Room for as many records like this one as batch.size holds, so the batch never regrows.
         let expected =
@@ -727,6 +803,7 @@ impl Producer {
             retry_at: now,
             sequence: None,
             rewritten: false,
+            expired: false,
         };
         self.buffered_bytes += u64::from(batch.size_bytes);
         queue.batches.push_back(batch);
@@ -764,41 +841,29 @@ impl Producer {
             .count() as u32
     }
 
-    /// The sender: for each ready broker, one request with at most one batch per partition.
+    /// The sender (`Sender.sendProducerData`): a broker is ready when any partition it leads
+    /// has a batch ready to go (`RecordAccumulator.ready`); a ready broker that can take a
+    /// request gets one with the head batch of every partition it leads, ready or not
+    /// (`drainBatchesForOneNode`: a batch still lingering rides along).
     fn drain(&mut self, now: Instant, out: &mut Vec<Effect>) {
         if !self.rewrite.is_empty() {
             self.bump_epoch();
         }
-        let mut by_broker: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+        let mut ready: BTreeSet<u32> = BTreeSet::new();
         for p in 0..self.queues.len() as u32 {
             let queue = &self.queues[p as usize];
-            let Some(ready) = self.ready_at(queue) else {
-                continue;
-            };
-            if ready > now {
-                continue;
-            }
-            let head = queue.batches.front().expect("ready implies a head");
-            let blocked = match head.sequence {
-                // A retry waits until nothing else of its partition is in flight.
-                Some(_) => queue.in_flight > 0,
-                // Kafka's `shouldStopDrainBatchesForPartition`: no new batch while an earlier
-                // sequence is unresolved, or while batches of an older epoch are in flight
-                // (the new one would start the new epoch at 0 before they land).
-                None => {
-                    queue.unresolved || (queue.in_flight > 0 && queue.epoch != self.producer_epoch)
-                }
-            };
-            if self.config.idempotent && blocked {
+            if queue.muted || self.ready_at(queue).is_none_or(|at| at > now) {
                 continue;
             }
             match self.leader_of(p) {
-                Some(b) => by_broker.entry(b).or_default().push(p),
+                Some(b) => {
+                    ready.insert(b);
+                }
                 // No leader: refresh metadata, no faster than retry.backoff.ms.
                 None => self.refresh_metadata_by(now + self.config.retry_backoff),
             }
         }
-        for (broker, partitions) in by_broker {
+        for broker in ready {
             if !self.connectable(now, broker) {
                 continue;
             }
@@ -807,7 +872,73 @@ impl Producer {
             {
                 continue;
             }
-            self.send_request(now, broker, &partitions, out);
+            let partitions = self.drain_broker(now, broker);
+            if !partitions.is_empty() {
+                self.send_request(now, broker, &partitions, out);
+            }
+        }
+    }
+
+    /// `RecordAccumulator.drainBatchesForOneNode`: the partitions `broker` leads, from where
+    /// its last drain stopped, each giving its head batch unless it is muted or backing off
+    /// to retry; the request stops filling at `max.request.size` and at a partition that
+    /// idempotence holds back (`shouldStopDrainBatchesForPartition`).
+    fn drain_broker(&mut self, now: Instant, broker: u32) -> Vec<u32> {
+        let parts: Vec<u32> = (0..self.queues.len() as u32)
+            .filter(|&p| self.leader_of(p) == Some(broker))
+            .collect();
+        if parts.is_empty() {
+            return Vec::new();
+        }
+        let mut index = self.drain_index.get(&broker).copied().unwrap_or(0) % parts.len();
+        let start = index;
+        let mut taken = Vec::new();
+        let mut bytes = 0u32;
+        loop {
+            let p = parts[index];
+            // Kafka stores the index visited last, before moving on: a full pass leaves the
+            // next drain one partition before this one's start.
+            self.drain_index.insert(broker, index);
+            index = (index + 1) % parts.len();
+            let queue = &self.queues[p as usize];
+            if let Some(head) = queue.batches.front().filter(|_| !queue.muted) {
+                let backing_off = head.attempts > 0 && head.retry_at > now;
+                if !backing_off {
+                    if !taken.is_empty() && bytes + head.size_bytes > self.config.max_request_size {
+                        break;
+                    }
+                    if self.config.idempotent && self.holds_back(p) {
+                        break;
+                    }
+                    bytes += head.size_bytes;
+                    taken.push(p);
+                }
+            }
+            if index == start {
+                break;
+            }
+        }
+        taken
+    }
+
+    /// Kafka's `shouldStopDrainBatchesForPartition`: a new batch waits while an earlier
+    /// sequence is unresolved or batches of an older epoch are in flight (it would start the
+    /// new epoch at 0 before they land); a retry goes only as the partition's lowest
+    /// sequence in flight (`firstInFlightSequence`), so the broker sees sequences in order.
+    fn holds_back(&self, partition: u32) -> bool {
+        let queue = &self.queues[partition as usize];
+        let head = queue.batches.front().expect("a head batch");
+        match head.sequence {
+            None => {
+                queue.unresolved
+                    || (queue.live_in_flight() > 0 && queue.epoch != self.producer_epoch)
+            }
+            Some((_, sequence)) => self
+                .in_flight
+                .values()
+                .flat_map(|f| f.batches.iter())
+                .filter(|b| b.partition == partition && !b.expired)
+                .any(|b| b.sequence.is_some_and(|(_, s)| s < sequence)),
         }
     }
 
@@ -820,14 +951,7 @@ impl Producer {
     ) {
         let mut batches = Vec::new();
         let mut wire = Vec::new();
-        let mut bytes = 0u32;
         for &p in partitions {
-            let queue = &self.queues[p as usize];
-            let size = queue.batches.front().map_or(0, |b| b.size_bytes);
-            if !batches.is_empty() && bytes + size > self.config.max_request_size {
-                break;
-            }
-            bytes += size;
             let mut batch = self.queues[p as usize].batches.pop_front().expect("head");
             if !batch.closed {
                 // Sealed: give back the room reserved for a full batch. A batch that leaves by
@@ -859,6 +983,9 @@ impl Producer {
             }
             batch.rewritten = false;
             self.queues[p as usize].in_flight += 1;
+            if self.config.max_in_flight == 1 && self.config.acks != Acks::Zero {
+                self.queues[p as usize].muted = true;
+            }
             self.stats.batches += 1;
             let tp = TopicPartition {
                 topic: self.topic.clone(),
@@ -935,6 +1062,11 @@ impl Producer {
         for (batch, result) in flight.batches.into_iter().zip(response.results) {
             assert_eq!(result.tp.partition, batch.partition);
             self.queues[batch.partition as usize].in_flight -= 1;
+            self.queues[batch.partition as usize].muted = false;
+            if batch.expired {
+                self.settle_expired(batch, result.error == ErrorCode::None);
+                continue;
+            }
             match result.error {
                 ErrorCode::None => self.complete(batch, result.base_offset, out),
                 error => self.retry_or_fail(now, batch, error, out),
@@ -960,6 +1092,11 @@ impl Producer {
             let flight = self.in_flight.remove(&id).expect("present");
             for batch in flight.batches {
                 self.queues[batch.partition as usize].in_flight -= 1;
+                self.queues[batch.partition as usize].muted = false;
+                if batch.expired {
+                    self.settle_expired(batch, false);
+                    continue;
+                }
                 self.retry_or_fail(now, batch, error, out);
             }
         }
@@ -985,14 +1122,7 @@ impl Producer {
             topic: self.topic.clone(),
             partition: batch.partition,
         };
-        if let Some((epoch, first)) = batch.sequence {
-            let queue = &mut self.queues[batch.partition as usize];
-            if epoch == queue.epoch {
-                let last = first.wrapping_add(records as i32 - 1) & i32::MAX;
-                queue.last_acked = Some(queue.last_acked.map_or(last, |a| a.max(last)));
-            }
-            self.maybe_resolve(batch.partition);
-        }
+        self.sequence_acked(&batch);
         self.stats.acked += records;
         out.push(Effect::Trace(TraceKind::BatchAcked {
             producer: self.index,
@@ -1006,6 +1136,32 @@ impl Producer {
             base_offset,
             records: batch.records,
         }));
+    }
+
+    /// An appended batch's sequences are acknowledged (`handleCompletedBatch`).
+    fn sequence_acked(&mut self, batch: &ProducerBatch) {
+        let Some((epoch, first)) = batch.sequence else {
+            return;
+        };
+        let queue = &mut self.queues[batch.partition as usize];
+        if epoch == queue.epoch {
+            let last = first.wrapping_add(batch.records.len() as i32 - 1) & i32::MAX;
+            queue.last_acked = Some(queue.last_acked.map_or(last, |a| a.max(last)));
+        }
+        self.maybe_resolve(batch.partition);
+    }
+
+    /// The answer to a batch that `delivery.timeout.ms` failed while it was out: the
+    /// application heard already, so only the sequences learn from it. Kafka's `Sender`
+    /// logs a late success ("returned SUCCEEDED ... after batch ... had already been FAILED")
+    /// and acknowledges its sequence; a late error changes nothing.
+    fn settle_expired(&mut self, batch: ProducerBatch, appended: bool) {
+        self.queues[batch.partition as usize].expired_in_flight -= 1;
+        if appended {
+            self.sequence_acked(&batch);
+        } else if batch.sequence.is_some() {
+            self.maybe_resolve(batch.partition);
+        }
     }
 
     fn retry_or_fail(
@@ -1055,12 +1211,9 @@ impl Producer {
             queue.batches.insert(at, batch);
             return;
         }
-        if retriable && !in_time {
-            return self.expire(batch, out);
-        }
-        // The broker refused it: it was not appended, and its sequences must not leave a gap
-        // (Kafka adjusts only when retries were not exhausted: otherwise a retry may have
-        // landed).
+        // Refused, out of retries, or out of time (`canRetry`): the application hears the
+        // broker's error, not a timeout. Its sequences must not leave a gap (Kafka adjusts only
+        // when retries were not exhausted: otherwise a retry may have landed).
         let adjust = batch.attempts < self.config.retries;
         self.fail(batch, error, adjust, out);
     }
@@ -1084,14 +1237,14 @@ impl Producer {
         true
     }
 
-    /// A batch reached `delivery.timeout.ms`: it fails. If it had been sent, whether it was
-    /// appended is unknown until the partition's later batches answer (Kafka marks its
-    /// sequence unresolved rather than reusing it).
+    /// A batch reached `delivery.timeout.ms`: it fails. If it had been sent before (a retry),
+    /// whether it was appended is unknown until the partition's later batches answer (Kafka
+    /// marks its sequence unresolved rather than reusing it; a first attempt does not).
     fn expire(&mut self, batch: ProducerBatch, out: &mut Vec<Effect>) {
         let partition = batch.partition;
-        let sent = self.config.idempotent && batch.sequence.is_some();
+        let retried = self.config.idempotent && batch.sequence.is_some() && batch.attempts > 0;
         self.fail(batch, ErrorCode::DeliveryTimeout, false, out);
-        if sent {
+        if retried {
             self.queues[partition as usize].unresolved = true;
             self.maybe_resolve(partition);
         }
@@ -1103,7 +1256,7 @@ impl Producer {
     fn maybe_resolve(&mut self, partition: u32) {
         let queue = &mut self.queues[partition as usize];
         let retrying = queue.batches.iter().any(|b| b.sequence.is_some());
-        if !queue.unresolved || queue.in_flight > 0 || retrying {
+        if !queue.unresolved || queue.live_in_flight() > 0 || retrying {
             return;
         }
         queue.unresolved = false;
@@ -1192,6 +1345,21 @@ impl Producer {
         for batch in expired {
             self.expire(batch, out);
         }
+        // Batches out on the wire expire too (`Sender.getExpiredInflightBatches`): the
+        // application hears at the deadline, not a request timeout later.
+        let mut expired = Vec::new();
+        for flight in self.in_flight.values_mut() {
+            for b in flight.batches.iter_mut() {
+                if !b.expired && now >= b.created_at + deadline {
+                    b.expired = true;
+                    self.queues[b.partition as usize].expired_in_flight += 1;
+                    expired.push(b.clone());
+                }
+            }
+        }
+        for batch in expired {
+            self.expire(batch, out);
+        }
     }
 
     /// Sets a wake-up timer for the next moment something can happen without a message.
@@ -1218,6 +1386,16 @@ impl Producer {
                     next = next.min(at);
                 }
             }
+        }
+        let in_flight_expiry = self
+            .in_flight
+            .values()
+            .flat_map(|f| f.batches.iter())
+            .filter(|b| !b.expired)
+            .map(|b| b.created_at + self.config.delivery_timeout)
+            .min();
+        if let Some(at) = in_flight_expiry.filter(|&at| at > now) {
+            next = next.min(at);
         }
         if let Some(at) = self.metadata_retry_at.filter(|&at| at > now) {
             next = next.min(at);

@@ -635,3 +635,123 @@ fn a_batch_refused_on_one_partition_renumbers_only_that_partition() {
     assert!(refused, "the big batch was refused: {:?}", r.failures);
     assert_eq!((r.duplicates, r.out_of_order), (0, 0));
 }
+
+#[test]
+fn a_batch_in_flight_fails_at_the_delivery_timeout_not_a_request_timeout_later() {
+    // Issue #12 item 7: Kafka also expires batches whose request is still out
+    // (`Sender.getExpiredInflightBatches`). The only broker pauses at 5 s for 30 s: the first
+    // batch it holds is sent at about 5 s, times out at 8 s, is retried, and is still out when
+    // its delivery timeout (10 s after creation) passes. It must fail then, not when the
+    // retry's request times out (about 17 s); before, the first failure was the batch behind
+    // it, which expired queued 10 ms later.
+    let mut run = Run::new(3, 1, 1);
+    let timeouts = [
+        ("request.timeout.ms", i(3_000)),
+        ("delivery.timeout.ms", i(10_000)),
+        ("linger.ms", i(0)),
+    ];
+    run.producer("p", 100, 3_000, KeyMode::Unique, &timeouts);
+    run.sim.schedule(
+        Instant::from_millis(5_000),
+        Command::PauseBroker {
+            broker: 0,
+            duration_ms: 30_000,
+        },
+    );
+    run.run_ms(40_000);
+    let mut created = None;
+    let mut failed = None;
+    for e in run.sim.trace().recent() {
+        use kplay_engine::trace::TraceKind as K;
+        match &e.kind {
+            K::BatchSent { attempt: 0, .. } if e.at >= Instant::from_millis(5_000) => {
+                created.get_or_insert(e.at);
+            }
+            K::BatchFailed { error, .. } => {
+                failed.get_or_insert((e.at, error.name()));
+            }
+            _ => {}
+        }
+    }
+    let created = created.expect("a batch sent into the pause");
+    let (at, error) = failed.expect("a batch failed");
+    assert_eq!(error, "DELIVERY_TIMEOUT");
+    assert_eq!(
+        at,
+        created + kplay_engine::time::Duration::from_millis(10_000),
+        "the first batch sent into the pause fails 10 s after it was created"
+    );
+    run.run_ms(60_000);
+    let r = run.sim.report();
+    assert_eq!((r.duplicates, r.out_of_order, r.lost_acked), (0, 0, 0));
+    assert_eq!(pending(&run), 0, "every record acknowledged or failed");
+}
+
+#[test]
+fn a_sticky_run_ends_at_the_first_batch_boundary_past_batch_size_when_batches_leave_by_linger() {
+    // Issue #12 item 3, `BuiltInPartitioner.updatePartitionInfo` via
+    // `RecordAccumulator.partitionChanged`: once the sticky partition's batch has left by
+    // `linger.ms` and `batch.size` bytes went there, the next record starts a run on another
+    // partition. 100-byte values at 200/s with linger.ms 20 make batches of 4 records (about
+    // 500 bytes); with batch.size 1,000 a run is 2 or 3 batches (1,000 to 1,500 bytes), not
+    // up to the forced switch at twice batch.size.
+    let mut run = Run::new(8, 1, 6);
+    let cfg = [("batch.size", i(1_000)), ("linger.ms", i(20))];
+    run.producer("p", 200, 2_000, KeyMode::Null, &cfg);
+    run.run_ms(12_000);
+    assert_eq!(run.sim.report().acked, 2_000);
+    let batches: Vec<(u32, u32)> = run
+        .sim
+        .trace()
+        .recent()
+        .filter_map(|e| match &e.kind {
+            kplay_engine::trace::TraceKind::BatchAppended { tp, records, .. } => {
+                Some((tp.partition, *records))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut runs: Vec<u32> = Vec::new(); // records per run
+    for w in batches.chunk_by(|a, b| a.0 == b.0) {
+        runs.push(w.iter().map(|b| b.1).sum());
+    }
+    runs.pop(); // The last run was cut short by the end of the records.
+                // A record here is about 108 bytes in its batch, a batch's header 61. The next partition
+                // is drawn at random and may be the same one (1 in 6), which joins two runs.
+    assert!(
+        runs.iter().all(|&r| r >= 8),
+        "a run holds at least batch.size bytes: {runs:?}"
+    );
+    let one_batch_size = runs.iter().filter(|&&r| r <= 13).count();
+    assert!(
+        one_batch_size * 4 >= runs.len() * 3,
+        "and most end at the first batch boundary past it (before: 17 records, twice \
+         batch.size): {runs:?}"
+    );
+}
+
+#[test]
+fn a_ready_broker_takes_the_head_batch_of_every_partition_it_leads_in_one_request() {
+    // Issue #12 item 2, `RecordAccumulator.drainBatchesForOneNode`: once one partition's batch
+    // is ready, the request to its leader carries the head batch of every partition that
+    // broker leads, lingering or not. Keyed records over 6 partitions of one broker, linger.ms
+    // 10: a request carries batches of several partitions, so far fewer requests than
+    // batches go out (before, one request per partition's batch: about as many).
+    let mut run = Run::new(2, 1, 6);
+    run.producer(
+        "p",
+        1_000,
+        5_000,
+        KeyMode::Pool(60),
+        &[("linger.ms", i(10))],
+    );
+    run.run_ms(8_000);
+    let p = &run.sim.snapshot(0, 0).producers[0];
+    assert_eq!(p.acked, 5_000);
+    assert!(
+        p.batches >= 3 * p.requests,
+        "{} batches in {} requests",
+        p.batches,
+        p.requests
+    );
+}
