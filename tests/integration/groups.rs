@@ -4,7 +4,7 @@
 
 use kplay_engine::snapshot::{GroupView, Report};
 use kplay_engine::Sim;
-use kplay_tests::{run_checked, trace_lines};
+use kplay_tests::{at_ms, run_checked, trace_lines};
 
 /// Three brokers, `orders` with 6 partitions (RF 3), a producer at 200 records/s, and the
 /// given consumers (TOML `[[consumer]]` tables) and events.
@@ -441,13 +441,6 @@ fn a_cooperative_round_lost_in_a_coordinator_failover_leaves_a_partition_unread(
         .find(|p| p.partition == 3)
         .expect("t0-3");
     assert!(t3.lag > 0, "and its records wait: {t3:?}");
-}
-
-/// The time, in ms, at the head of a trace line ("12.830s ...").
-fn at_ms(line: &str) -> u64 {
-    let secs = line.split_whitespace().next().expect("a time");
-    let secs: f64 = secs.trim_end_matches('s').parse().expect("seconds");
-    (secs * 1000.0).round() as u64
 }
 
 /// The offsets `consumer` polled of `tp`, in trace order, with their time in ms.

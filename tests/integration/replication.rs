@@ -1,6 +1,6 @@
 //! Replication stories, each run with every invariant checked after every step.
 
-use kplay_tests::{par_map, regression_text, run_checked, scenario_text, trace_lines};
+use kplay_tests::{at_ms, par_map, regression_text, run_checked, scenario_text, trace_lines};
 
 #[test]
 fn leader_crashes_with_acks_all_lose_nothing() {
@@ -138,6 +138,50 @@ broker = 0
         moves.iter().any(|l| l.contains("broker 0 elected")),
         "{moves:?}"
     );
+    assert_eq!(r.lost_acked, 0);
+}
+
+/// KRaft's controller schedules a preferred-leader balance when a write first shows a
+/// partition off its preferred replica, one `leader.imbalance.check.interval.seconds` later
+/// (`QuorumController.maybeScheduleNextBalancePartitionLeaders`), not on a clock from start.
+/// Broker 0 crashes at 5 s and is fenced at 14 s, when t-0 moves away; it is back in the ISR
+/// by 16 s, and t-0 returns at 24 s (a clock from start would have moved it at 20 s).
+#[test]
+fn the_preferred_leader_returns_one_check_interval_after_the_imbalance_appears() {
+    let text = r#"
+seed = 4
+duration_ms = 45000
+[cluster]
+brokers = 3
+config = { "leader.imbalance.check.interval.seconds" = 10 }
+[[topic]]
+name = "t"
+partitions = 3
+replication_factor = 3
+[[producer]]
+id = "p"
+topic = "t"
+rate_per_sec = 100
+[[event]]
+at_ms = 5000
+action = "crash_broker"
+broker = 0
+[[event]]
+at_ms = 15000
+action = "restart_broker"
+broker = 0
+"#;
+    let (sim, r) = run_checked("preferred-leader-interval", text, None);
+    let moves = trace_lines(&sim, "elected leader");
+    let away = moves
+        .iter()
+        .find(|l| at_ms(l) > 5_000)
+        .expect("a move away");
+    let back = moves
+        .iter()
+        .find(|l| l.contains("broker 0 elected"))
+        .expect("a move back");
+    assert_eq!(at_ms(back) - at_ms(away), 10_000, "{moves:?}");
     assert_eq!(r.lost_acked, 0);
 }
 

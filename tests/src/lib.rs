@@ -112,6 +112,13 @@ pub fn trace_lines(sim: &kplay_engine::Sim, needle: &str) -> Vec<String> {
         .collect()
 }
 
+/// The time, in ms, at the head of a `trace_lines` line ("12.830s ...").
+pub fn at_ms(line: &str) -> u64 {
+    let secs = line.split_whitespace().next().expect("a time");
+    let secs: f64 = secs.trim_end_matches('s').parse().expect("seconds");
+    (secs * 1000.0).round() as u64
+}
+
 /// Seeds for a sweep: `SIM_SEED=n` runs one, `SIM_SEEDS=n` overrides the count.
 pub fn sweep_seeds(default_count: u64) -> Vec<u64> {
     if let Some(seed) = std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok()) {

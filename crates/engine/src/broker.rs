@@ -970,7 +970,10 @@ impl Broker {
             });
             for i in satisfied {
                 if below_min_isr {
-                    // The records are in the log, but fewer replicas than required have them.
+                    // Kafka's `Partition.checkEnoughReplicasReachOffset`. The high watermark
+                    // does not advance while the ISR is below min.insync.replicas
+                    // (`next_high_watermark`), so this does not happen as the code stands: the
+                    // producer waits, then times out. Kept so the rule holds if that changes.
                     delayed.results[i].error = ErrorCode::NotEnoughReplicasAfterAppend;
                 }
             }

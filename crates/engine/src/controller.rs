@@ -35,6 +35,8 @@ pub struct Controller {
     heartbeat_interval: Duration,
     auto_leader_rebalance: bool,
     rebalance_interval: Duration,
+    /// When the next preferred-leader balance runs (Kafka's `imbalancedScheduled`).
+    balance: BalanceSchedule,
     /// Broker settings: the defaults of topics it creates on request.
     configs: Configs,
     /// Replica placement of those topics.
@@ -43,6 +45,19 @@ pub struct Controller {
     #[cfg(feature = "planted-bugs")]
     pub(crate) planted: crate::planted::Planted,
 }
+
+/// `QuorumController.ImbalanceSchedule`: a balance is scheduled, or the next one runs a
+/// full `leader.imbalance.check.interval.seconds` after it is scheduled (`Deferred`), or
+/// 10 ms after (`Immediately`: the last run stopped at its cap of elections).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BalanceSchedule {
+    Deferred,
+    Immediately,
+    Scheduled,
+}
+
+/// `ReplicationControlManager.MAX_ELECTIONS_PER_IMBALANCE`.
+const MAX_ELECTIONS_PER_BALANCE: usize = 1_000;
 
 /// Kafka's leader election for one partition (§3.4). Returns the new leader and whether the
 /// choice was unclean.
@@ -93,6 +108,7 @@ impl Controller {
             rebalance_interval: Duration::from_millis(
                 configs.int("leader.imbalance.check.interval.seconds") as u64 * 1000,
             ),
+            balance: BalanceSchedule::Deferred,
             configs: configs.clone(),
             rng,
             #[cfg(feature = "planted-bugs")]
@@ -113,12 +129,6 @@ impl Controller {
             at: now + self.heartbeat_interval,
             timer: Timer::SessionCheck,
         });
-        if self.auto_leader_rebalance {
-            out.push(Effect::SetTimer {
-                at: now + self.rebalance_interval,
-                timer: Timer::LeaderRebalance,
-            });
-        }
     }
 
     /// An admin change (create or delete a topic): applied at once; the caller publishes.
@@ -169,14 +179,44 @@ impl Controller {
                 });
             }
             Input::Timer(Timer::LeaderRebalance) => {
-                self.preferred_leader_election(out);
-                out.push(Effect::SetTimer {
-                    at: now + self.rebalance_interval,
-                    timer: Timer::LeaderRebalance,
-                });
+                let capped = self.preferred_leader_election(out);
+                self.balance = if capped {
+                    BalanceSchedule::Immediately
+                } else {
+                    BalanceSchedule::Deferred
+                };
             }
             Input::Timer(other) => unreachable!("controller got timer {other:?}"),
         }
+        self.maybe_schedule_balance(now, out);
+    }
+
+    /// `QuorumController.maybeScheduleNextBalancePartitionLeaders`, after every write: if a
+    /// partition is not led by its preferred replica and no balance is scheduled, one runs
+    /// `leader.imbalance.check.interval.seconds` from now (10 ms if the last was capped). So
+    /// the clock starts when the imbalance appears, not at a fixed period.
+    fn maybe_schedule_balance(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        if !self.auto_leader_rebalance || self.balance == BalanceSchedule::Scheduled {
+            return;
+        }
+        let imbalanced = self
+            .metadata
+            .topics
+            .values()
+            .flat_map(|t| &t.partitions)
+            .any(|pm| pm.leader != Some(pm.replicas[0]));
+        if !imbalanced {
+            return;
+        }
+        let delay = match self.balance {
+            BalanceSchedule::Immediately => Duration::from_millis(10),
+            _ => self.rebalance_interval,
+        };
+        self.balance = BalanceSchedule::Scheduled;
+        out.push(Effect::SetTimer {
+            at: now + delay,
+            timer: Timer::LeaderRebalance,
+        });
     }
 
     fn on_heartbeat(&mut self, now: Instant, broker: u32, incarnation: u32, out: &mut Vec<Effect>) {
@@ -433,35 +473,29 @@ impl Controller {
         });
     }
 
-    /// `auto.leader.rebalance.enable`: where the preferred replica (the first) is live and in
-    /// the ISR but does not lead, and its broker leads under 90 % of what it prefers, move
-    /// leadership back (§3.4, `leader.imbalance.per.broker.percentage` = 10).
-    fn preferred_leader_election(&mut self, out: &mut Vec<Effect>) {
-        let mut preferred: BTreeMap<u32, (u32, u32)> = BTreeMap::new();
-        for pm in self.metadata.topics.values().flat_map(|t| &t.partitions) {
-            let entry = preferred.entry(pm.replicas[0]).or_default();
-            entry.0 += 1;
-            if pm.leader != Some(pm.replicas[0]) {
-                entry.1 += 1;
-            }
-        }
-        let imbalanced: Vec<u32> = preferred
-            .iter()
-            .filter(|(_, (total, off))| off * 100 > total * 10)
-            .map(|(&b, _)| b)
-            .collect();
-        if imbalanced.is_empty() {
-            return;
-        }
+    /// `ReplicationControlManager.maybeBalancePartitionLeaders` with KRaft's rule
+    /// (`PartitionChangeBuilder.electPreferredLeader`): every partition not led by its
+    /// preferred replica (the first) moves to it if it is live and in the ISR. There is no
+    /// per-broker threshold: `leader.imbalance.per.broker.percentage` belongs to the ZooKeeper
+    /// controller, and the KRaft controller ignores it. At most 1,000 elections per run;
+    /// returns whether the run stopped there.
+    fn preferred_leader_election(&mut self, out: &mut Vec<Effect>) -> bool {
+        let mut elections = 0;
         let changed = self.update_partitions(out, |_, pm, alive, _| {
             let p = pm.replicas[0];
-            if imbalanced.contains(&p) && pm.leader != Some(p) && alive(p) && pm.isr.contains(&p) {
+            if elections < MAX_ELECTIONS_PER_BALANCE
+                && pm.leader != Some(p)
+                && alive(p)
+                && pm.isr.contains(&p)
+            {
                 pm.leader = Some(p);
+                elections += 1;
             }
         });
         if changed {
             self.publish(out);
         }
+        elections >= MAX_ELECTIONS_PER_BALANCE
     }
 
     fn publish(&self, out: &mut Vec<Effect>) {
@@ -509,5 +543,76 @@ mod tests {
         let p = pm(&[0, 1, 2], Some(0), &[0]);
         assert_eq!(elect_leader(&p, false, |b| b != 0), None);
         assert_eq!(elect_leader(&p, true, |b| b != 0), Some((1, true)));
+    }
+
+    /// Twenty partitions preferring broker 0, one of them (t-7) led by broker 1 with broker 0
+    /// in its ISR: 5 % of broker 0's partitions, under the ZooKeeper controller's 10 %
+    /// threshold, which the KRaft controller does not have.
+    fn one_partition_off_its_preferred_leader() -> Controller {
+        use crate::config::Scope;
+        let broker = Configs::new(Scope::Broker);
+        let config = TopicConfig::resolve(&Configs::new(Scope::Topic), &broker);
+        let mut topic = TopicMetadata::created(Arc::from("t"), vec![vec![0, 1, 2]; 20], config);
+        topic.partitions[7].leader = Some(1);
+        let metadata = ClusterMetadata {
+            version: 1,
+            brokers: (0..3)
+                .map(|id| crate::metadata::BrokerRegistration { id, fenced: false })
+                .collect(),
+            controller: 0,
+            topics: [(Arc::from("t"), topic)].into_iter().collect(),
+        };
+        Controller::new(Arc::new(metadata), &broker, Prng::new(1))
+    }
+
+    fn timers(out: &[Effect]) -> Vec<Instant> {
+        out.iter()
+            .filter_map(|e| match e {
+                Effect::SetTimer {
+                    at,
+                    timer: Timer::LeaderRebalance,
+                } => Some(*at),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// `QuorumController.maybeScheduleNextBalancePartitionLeaders` and
+    /// `ReplicationControlManager.maybeBalancePartitionLeaders`: the first write that sees an
+    /// imbalance schedules a balance `leader.imbalance.check.interval.seconds` (300) later,
+    /// once; it moves every partition back, however few are off.
+    #[test]
+    fn a_single_partition_off_its_preferred_leader_moves_back_one_interval_after_it_is_seen() {
+        let mut c = one_partition_off_its_preferred_leader();
+        let mut out = Vec::new();
+        c.start(Instant::ZERO, &mut out);
+        assert!(timers(&out).is_empty(), "nothing scheduled before a write");
+        let heartbeat = |broker| Input::Message {
+            from: NodeId::Broker(broker),
+            msg: Message::BrokerHeartbeat {
+                broker,
+                incarnation: 0,
+                metadata_version: 1,
+            },
+        };
+        let at = Instant::from_millis(1_500);
+        c.handle(at, heartbeat(0), &mut out);
+        c.handle(at + Duration::from_millis(100), heartbeat(1), &mut out);
+        assert_eq!(
+            timers(&out),
+            vec![at + Duration::from_millis(300_000)],
+            "one balance, 300 s after the first write that saw the imbalance"
+        );
+        out.clear();
+        c.handle(
+            at + Duration::from_millis(300_000),
+            Input::Timer(Timer::LeaderRebalance),
+            &mut out,
+        );
+        assert_eq!(c.metadata().partition("t", 7).expect("t-7").leader, Some(0));
+        assert!(
+            timers(&out).is_empty(),
+            "balanced: nothing more to schedule"
+        );
     }
 }
