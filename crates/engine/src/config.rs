@@ -4,6 +4,7 @@
 //! names, types and ranges and returns an error naming the key; typed views read the result.
 //! Nothing here panics on user input.
 
+use crate::group::assignor;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -496,13 +497,10 @@ pub const PRODUCER_CONFIGS: &[ConfigDef] = &[
     ),
     ConfigDef {
         name: "partitioner.class",
-        kind: Kind::Choice(&[
-            "org.apache.kafka.clients.producer.RoundRobinPartitioner",
-            "RoundRobinPartitioner",
-        ]),
+        kind: Kind::Choice(&[ROUND_ROBIN_PARTITIONER]),
         default: Default::Null,
         simulated: true,
-        doc: "Null for the built-in partitioner, or RoundRobinPartitioner.",
+        doc: "Null for the built-in partitioner, or org.apache.kafka.clients.producer.RoundRobinPartitioner.",
     },
     boolean(
         "partitioner.ignore.keys",
@@ -619,10 +617,15 @@ pub const CONSUMER_CONFIGS: &[ConfigDef] = &[
     ),
     ConfigDef {
         name: "partition.assignment.strategy",
-        kind: Kind::List(&["range", "roundrobin", "sticky", "cooperative-sticky"]),
-        default: Default::List(&["range", "cooperative-sticky"]),
+        kind: Kind::List(&[
+            assignor::RANGE_CLASS,
+            assignor::ROUND_ROBIN_CLASS,
+            assignor::STICKY_CLASS,
+            assignor::COOPERATIVE_STICKY_CLASS,
+        ]),
+        default: Default::List(&[assignor::RANGE_CLASS, assignor::COOPERATIVE_STICKY_CLASS]),
         simulated: true,
-        doc: "Assignors in order of preference.",
+        doc: "Assignor classes in order of preference (range, roundrobin, sticky and cooperative-sticky are accepted as short names).",
     },
     choice(
         "isolation.level",
@@ -682,16 +685,19 @@ pub fn defs(scope: Scope) -> &'static [ConfigDef] {
     }
 }
 
-/// Class names Kafka users write for assignors, mapped to short names.
-fn normalize_list_item(item: &str) -> &str {
+/// `partitioner.class`'s one simulated value besides the built-in partitioner.
+pub const ROUND_ROBIN_PARTITIONER: &str = "org.apache.kafka.clients.producer.RoundRobinPartitioner";
+
+/// A class setting is kept, shown and exported by its full class name, which is what a real
+/// client wants; the short names (`cooperative-sticky`, `CooperativeStickyAssignor`,
+/// `RoundRobinPartitioner`) are accepted on the way in.
+fn canonical_class(item: &str) -> &str {
     match item {
-        "org.apache.kafka.clients.consumer.RangeAssignor" | "RangeAssignor" => "range",
-        "org.apache.kafka.clients.consumer.RoundRobinAssignor" | "RoundRobinAssignor" => {
-            "roundrobin"
-        }
-        "org.apache.kafka.clients.consumer.StickyAssignor" | "StickyAssignor" => "sticky",
-        "org.apache.kafka.clients.consumer.CooperativeStickyAssignor"
-        | "CooperativeStickyAssignor" => "cooperative-sticky",
+        "range" | "RangeAssignor" => assignor::RANGE_CLASS,
+        "roundrobin" | "RoundRobinAssignor" => assignor::ROUND_ROBIN_CLASS,
+        "sticky" | "StickyAssignor" => assignor::STICKY_CLASS,
+        "cooperative-sticky" | "CooperativeStickyAssignor" => assignor::COOPERATIVE_STICKY_CLASS,
+        "RoundRobinPartitioner" => ROUND_ROBIN_PARTITIONER,
         other => other,
     }
 }
@@ -865,7 +871,7 @@ fn check(def: &ConfigDef, value: ConfigValue) -> Result<ConfigValue, ConfigError
         },
         (Kind::Choice(values), v @ (ConfigValue::Str(_) | ConfigValue::Int(_))) => {
             let s = match v {
-                ConfigValue::Str(s) => s,
+                ConfigValue::Str(s) => canonical_class(&s).to_string(),
                 ConfigValue::Int(i) => i.to_string(),
                 _ => unreachable!(),
             };
@@ -888,7 +894,7 @@ fn check(def: &ConfigDef, value: ConfigValue) -> Result<ConfigValue, ConfigError
             }
             let mut out = Vec::with_capacity(items.len());
             for item in items {
-                let item = normalize_list_item(&item).to_string();
+                let item = canonical_class(&item).to_string();
                 if !values.contains(&item.as_str()) {
                     let all = values.join(", ");
                     return Err(err(key, format!("items must be among {all}, got {item:?}")));
@@ -956,7 +962,11 @@ mod tests {
         assert_eq!(c.str("auto.offset.reset").as_deref(), Some("latest"));
         assert_eq!(
             c.list("partition.assignment.strategy"),
-            vec!["range", "cooperative-sticky"]
+            vec![
+                "org.apache.kafka.clients.consumer.RangeAssignor",
+                "org.apache.kafka.clients.consumer.CooperativeStickyAssignor"
+            ],
+            "Kafka 4.0's default, by class name"
         );
         assert_eq!(
             Configs::new(Scope::Broker).int("replica.lag.time.max.ms"),
@@ -989,15 +999,26 @@ mod tests {
     }
 
     #[test]
-    fn assignor_class_names_are_normalized() {
-        let v = ConfigValue::Str("org.apache.kafka.clients.consumer.RoundRobinAssignor".into());
-        let c = Configs::parse(
-            Scope::Consumer,
-            &pairs(&[("partition.assignment.strategy", v)]),
-        );
+    fn class_settings_are_kept_by_class_name_and_short_names_are_accepted() {
+        for short in ["roundrobin", "RoundRobinAssignor"] {
+            let v = ConfigValue::List(vec![short.into(), "cooperative-sticky".into()]);
+            let c = Configs::parse(
+                Scope::Consumer,
+                &pairs(&[("partition.assignment.strategy", v)]),
+            );
+            assert_eq!(
+                c.unwrap().list("partition.assignment.strategy"),
+                vec![
+                    "org.apache.kafka.clients.consumer.RoundRobinAssignor",
+                    "org.apache.kafka.clients.consumer.CooperativeStickyAssignor"
+                ]
+            );
+        }
+        let v = ConfigValue::Str("RoundRobinPartitioner".into());
+        let c = Configs::parse(Scope::Producer, &pairs(&[("partitioner.class", v)]));
         assert_eq!(
-            c.unwrap().list("partition.assignment.strategy"),
-            vec!["roundrobin"]
+            c.unwrap().str("partitioner.class").as_deref(),
+            Some("org.apache.kafka.clients.producer.RoundRobinPartitioner")
         );
     }
 }

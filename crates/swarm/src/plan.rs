@@ -578,12 +578,15 @@ impl Generator<'_> {
         if members == 0 {
             return (infos, (session_max, poll_max), at_least_once);
         }
+        use kplay_engine::group::assignor::{
+            COOPERATIVE_STICKY_CLASS, RANGE_CLASS, ROUND_ROBIN_CLASS, STICKY_CLASS,
+        };
         let strategies: &[&[&str]] = &[
-            &["range"],
-            &["roundrobin"],
-            &["sticky"],
-            &["cooperative-sticky"],
-            &["range", "cooperative-sticky"],
+            &[RANGE_CLASS],
+            &[ROUND_ROBIN_CLASS],
+            &[STICKY_CLASS],
+            &[COOPERATIVE_STICKY_CLASS],
+            &[RANGE_CLASS, COOPERATIVE_STICKY_CLASS],
         ];
         let strategy = self.pick(strategies).to_vec();
         let subscribed: Vec<String> = if topics.len() > 1 && self.chance(30) {

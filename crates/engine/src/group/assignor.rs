@@ -32,16 +32,25 @@ pub enum Strategy {
 }
 
 impl Strategy {
+    /// From a protocol name (`ConsumerPartitionAssignor.name()`, what JoinGroup carries) or
+    /// the class name `partition.assignment.strategy` holds.
     pub fn parse(name: &str) -> Option<Strategy> {
         match name {
-            "range" => Some(Strategy::Range),
-            "roundrobin" => Some(Strategy::RoundRobin),
-            "sticky" => Some(Strategy::Sticky),
-            "cooperative-sticky" => Some(Strategy::CooperativeSticky),
+            "range" | RANGE_CLASS => Some(Strategy::Range),
+            "roundrobin" | ROUND_ROBIN_CLASS => Some(Strategy::RoundRobin),
+            "sticky" | STICKY_CLASS => Some(Strategy::Sticky),
+            "cooperative-sticky" | COOPERATIVE_STICKY_CLASS => Some(Strategy::CooperativeSticky),
             _ => None,
         }
     }
 }
+
+/// The assignors' class names, as a Kafka client's `partition.assignment.strategy` wants them.
+pub const RANGE_CLASS: &str = "org.apache.kafka.clients.consumer.RangeAssignor";
+pub const ROUND_ROBIN_CLASS: &str = "org.apache.kafka.clients.consumer.RoundRobinAssignor";
+pub const STICKY_CLASS: &str = "org.apache.kafka.clients.consumer.StickyAssignor";
+pub const COOPERATIVE_STICKY_CLASS: &str =
+    "org.apache.kafka.clients.consumer.CooperativeStickyAssignor";
 
 /// How a consumer rebalances (KIP-429).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
