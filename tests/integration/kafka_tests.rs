@@ -1017,42 +1017,35 @@ sticky_and_cooperative!(
     cooperative_sticky_assignor_test_two_consumers_one_topic_two_partitions
 );
 
-// DIVERGES: with unequal subscriptions Kafka's general assignor places the topics with
-//   the fewest possible consumers first (topic2, then topic1), each partition to the eligible
-//   member with the fewest partitions, ties by id. kplay places topics in name order, then
-//   moves single partitions from fuller to emptier members.
-//   kplay: consumer1 [topic1-0, topic1-1], consumer2 [topic2-0, topic2-1], consumer3
-//   [topic1-2] (valid and balanced, but not Kafka's consumer1 [topic1-0, topic1-2],
-//   consumer3 [topic1-1]).
-// /// AbstractStickyAssignorTest.testMultipleConsumersMixedTopicSubscriptions
-// fn multiple_consumers_mixed_topic_subscriptions(strategy: Strategy) {
-//     let partitions = counts(&[("topic1", 3), ("topic2", 2)]);
-//     let mut members = vec![
-//         member("consumer1", &["topic1"], vec![], None),
-//         member("consumer2", &["topic1", "topic2"], vec![], None),
-//         member("consumer3", &["topic1"], vec![], None),
-//     ];
-//     let mut a = assign(strategy, &partitions, &members);
-//     assert_eq!(a["consumer1"], tps(&[("topic1", 0), ("topic1", 2)]));
-//     assert_eq!(a["consumer2"], tps(&[("topic2", 0), ("topic2", 1)]));
-//     assert_eq!(a["consumer3"], tps(&[("topic1", 1)]));
-//     verify(strategy, &partitions, &mut members, &mut a);
-//     assert!(is_fully_balanced(&a));
-// }
-//
-// /// StickyAssignorTest.testMultipleConsumersMixedTopicSubscriptions (from
-// /// AbstractStickyAssignorTest)
-// #[test]
-// fn sticky_assignor_test_multiple_consumers_mixed_topic_subscriptions() {
-//     multiple_consumers_mixed_topic_subscriptions(Strategy::Sticky);
-// }
-//
-// /// CooperativeStickyAssignorTest.testMultipleConsumersMixedTopicSubscriptions (from
-// /// AbstractStickyAssignorTest)
-// #[test]
-// fn cooperative_sticky_assignor_test_multiple_consumers_mixed_topic_subscriptions() {
-//     multiple_consumers_mixed_topic_subscriptions(Strategy::CooperativeSticky);
-// }
+/// AbstractStickyAssignorTest.testMultipleConsumersMixedTopicSubscriptions
+fn multiple_consumers_mixed_topic_subscriptions(strategy: Strategy) {
+    let partitions = counts(&[("topic1", 3), ("topic2", 2)]);
+    let mut members = vec![
+        member("consumer1", &["topic1"], vec![], None),
+        member("consumer2", &["topic1", "topic2"], vec![], None),
+        member("consumer3", &["topic1"], vec![], None),
+    ];
+    let mut a = assign(strategy, &partitions, &members);
+    assert_eq!(a["consumer1"], tps(&[("topic1", 0), ("topic1", 2)]));
+    assert_eq!(a["consumer2"], tps(&[("topic2", 0), ("topic2", 1)]));
+    assert_eq!(a["consumer3"], tps(&[("topic1", 1)]));
+    verify(strategy, &partitions, &mut members, &mut a);
+    assert!(is_fully_balanced(&a));
+}
+
+/// StickyAssignorTest.testMultipleConsumersMixedTopicSubscriptions (from
+/// AbstractStickyAssignorTest)
+#[test]
+fn sticky_assignor_test_multiple_consumers_mixed_topic_subscriptions() {
+    multiple_consumers_mixed_topic_subscriptions(Strategy::Sticky);
+}
+
+/// CooperativeStickyAssignorTest.testMultipleConsumersMixedTopicSubscriptions (from
+/// AbstractStickyAssignorTest)
+#[test]
+fn cooperative_sticky_assignor_test_multiple_consumers_mixed_topic_subscriptions() {
+    multiple_consumers_mixed_topic_subscriptions(Strategy::CooperativeSticky);
+}
 
 /// AbstractStickyAssignorTest.testTwoConsumersTwoTopicsSixPartitions
 fn two_consumers_two_topics_six_partitions(strategy: Strategy) {
@@ -2176,40 +2169,35 @@ fn cooperative_sticky_assignor_test_rack_aware_assignment_with_uniform_subscript
     rack_aware_assignment_with_uniform_subscription(Strategy::CooperativeSticky);
 }
 
-// DIVERGES: as in testMultipleConsumersMixedTopicSubscriptions, Kafka's general assignor
-//   places t2 (two possible consumers) before t1 and t3 (three); kplay places t1 first.
-//   kplay, fresh: consumer0 [t1-3, t2-0, t2-2, t2-4, t2-6], consumer1 [t1-1, t1-4, t2-1, t2-3,
-//   t2-5], consumer2 [t1-0, t1-2, t1-5, t3-0, t3-1]; Kafka: consumer0 [t1-5, t2-0, t2-2, t2-4,
-//   t2-6], consumer1 [t1-3, t2-1, t2-3, t2-5, t3-0], consumer2 [t1-0, t1-1, t1-2, t1-4, t3-1].
-// /// AbstractStickyAssignorTest.testRackAwareAssignmentWithNonEqualSubscription, the checks
-// /// without broker racks.
-// fn rack_aware_assignment_with_non_equal_subscription(strategy: Strategy) {
-//     let all: &[&str] = &["t1", "t2", "t3"];
-//     sticky_without_racks(
-//         strategy,
-//         &[("t1", 6), ("t2", 7), ("t3", 2)],
-//         &[all, all, &["t1", "t3"]],
-//         &[
-//             &["t1-5", "t2-0", "t2-2", "t2-4", "t2-6"],
-//             &["t1-3", "t2-1", "t2-3", "t2-5", "t3-0"],
-//             &["t1-0", "t1-1", "t1-2", "t1-4", "t3-1"],
-//         ],
-//     );
-// }
-//
-// /// StickyAssignorTest.testRackAwareAssignmentWithNonEqualSubscription (from
-// /// AbstractStickyAssignorTest), the checks without broker racks
-// #[test]
-// fn sticky_assignor_test_rack_aware_assignment_with_non_equal_subscription() {
-//     rack_aware_assignment_with_non_equal_subscription(Strategy::Sticky);
-// }
-//
-// /// CooperativeStickyAssignorTest.testRackAwareAssignmentWithNonEqualSubscription (from
-// /// AbstractStickyAssignorTest), the checks without broker racks
-// #[test]
-// fn cooperative_sticky_assignor_test_rack_aware_assignment_with_non_equal_subscription() {
-//     rack_aware_assignment_with_non_equal_subscription(Strategy::CooperativeSticky);
-// }
+/// AbstractStickyAssignorTest.testRackAwareAssignmentWithNonEqualSubscription, the checks
+/// without broker racks.
+fn rack_aware_assignment_with_non_equal_subscription(strategy: Strategy) {
+    let all: &[&str] = &["t1", "t2", "t3"];
+    sticky_without_racks(
+        strategy,
+        &[("t1", 6), ("t2", 7), ("t3", 2)],
+        &[all, all, &["t1", "t3"]],
+        &[
+            &["t1-5", "t2-0", "t2-2", "t2-4", "t2-6"],
+            &["t1-3", "t2-1", "t2-3", "t2-5", "t3-0"],
+            &["t1-0", "t1-1", "t1-2", "t1-4", "t3-1"],
+        ],
+    );
+}
+
+/// StickyAssignorTest.testRackAwareAssignmentWithNonEqualSubscription (from
+/// AbstractStickyAssignorTest), the checks without broker racks
+#[test]
+fn sticky_assignor_test_rack_aware_assignment_with_non_equal_subscription() {
+    rack_aware_assignment_with_non_equal_subscription(Strategy::Sticky);
+}
+
+/// CooperativeStickyAssignorTest.testRackAwareAssignmentWithNonEqualSubscription (from
+/// AbstractStickyAssignorTest), the checks without broker racks
+#[test]
+fn cooperative_sticky_assignor_test_rack_aware_assignment_with_non_equal_subscription() {
+    rack_aware_assignment_with_non_equal_subscription(Strategy::CooperativeSticky);
+}
 
 // ---------------------------------------------------------------------------------------------
 // StickyAssignorTest
@@ -2388,17 +2376,11 @@ fn sticky_assignor_test_assignment_with_multiple_generations2_equal_subscription
     assignment_with_multiple_generations2(true);
 }
 
-// DIVERGES: the first, fresh assignment is not 4/4/4. Kafka's general assignor places
-//   topic3 (one possible consumer) first, then topic2, then topic, and lands on 4/4/4 at once.
-//   kplay places topics in name order and moves a partition only straight from a fuller to an
-//   emptier member, so it stops at consumer1 [topic-0, topic-1, topic-3], consumer2 [topic2-2,
-//   topic3-0..3], consumer3 [topic-2, topic2-0, topic2-1, topic2-3] (3/5/4): consumer2 can
-//   give consumer1 nothing, and consumer3 (4) is not two ahead of consumer1 (3).
-// /// StickyAssignorTest.testAssignmentWithMultipleGenerations2, `isAllSubscriptionsEqual = false`
-// #[test]
-// fn sticky_assignor_test_assignment_with_multiple_generations2_unequal_subscriptions() {
-//     assignment_with_multiple_generations2(false);
-// }
+/// StickyAssignorTest.testAssignmentWithMultipleGenerations2, `isAllSubscriptionsEqual = false`
+#[test]
+fn sticky_assignor_test_assignment_with_multiple_generations2_unequal_subscriptions() {
+    assignment_with_multiple_generations2(false);
+}
 
 /// StickyAssignorTest.testAssignmentWithConflictingPreviousGenerations: consumer1's claims
 /// (generation 1) conflict with consumer2's and consumer3's (generation 2). `equal` is the

@@ -353,54 +353,140 @@ fn constrained(
     out
 }
 
-/// Differing subscriptions: keep valid ownership, give each free partition to the eligible
-/// member with the fewest partitions (ties by member id), then move partitions from the fullest
-/// to the emptiest eligible member while that narrows the gap by more than one.
+/// Differing subscriptions, as Kafka's `GeneralAssignmentBuilder`: keep valid ownership; list
+/// the partitions topic by topic, the topics with the fewest possible members first (ties by
+/// name: `TopicComparator`); give each free one to the eligible member with the fewest
+/// partitions (ties by member id: `SubscriptionComparator`); then `performReassignments`: while
+/// some partition's owner holds two more than another member that may take it, move it to the
+/// least loaded member that may; and keep the result only if it is better balanced than what
+/// the members held before (`getBalanceScore`).
 fn general(
     partitions: &BTreeMap<String, u32>,
     members: &[Member],
     owned: BTreeMap<String, Vec<Tp>>,
 ) -> Assignment {
     let mut out: Assignment = owned;
-    let topics: BTreeSet<&String> = members.iter().flat_map(|m| m.topics.iter()).collect();
-    let taken: BTreeSet<Tp> = out.values().flatten().cloned().collect();
+    let potential = |topic: &str| -> Vec<&String> {
+        members
+            .iter()
+            .filter(|m| m.topics.iter().any(|t| t == topic))
+            .map(|m| &m.id)
+            .collect()
+    };
+    let mut topics: Vec<&String> = partitions
+        .keys()
+        .filter(|t| !potential(t).is_empty())
+        .collect();
+    topics.sort_by_key(|t| (potential(t).len(), *t));
+    let sorted: Vec<Tp> = topics
+        .iter()
+        .flat_map(|t| (0..partitions[*t]).map(move |p| ((*t).clone(), p)))
+        .collect();
     let subscribed = |id: &str, topic: &str| {
         members
             .iter()
             .any(|m| m.id == id && m.topics.iter().any(|t| t == topic))
     };
-    for tp in all_partitions(partitions, &topics)
-        .into_iter()
-        .filter(|tp| !taken.contains(tp))
-    {
-        let target = out
-            .iter()
-            .filter(|(id, _)| subscribed(id, &tp.0))
+    // The least loaded member that may take a partition of `topic` (ties by id).
+    let least_loaded = |out: &Assignment, topic: &str| -> Option<String> {
+        out.iter()
+            .filter(|(id, _)| subscribed(id, topic))
             .min_by(|a, b| a.1.len().cmp(&b.1.len()).then(a.0.cmp(b.0)))
-            .map(|(id, _)| id.clone());
-        if let Some(id) = target {
-            out.get_mut(&id).expect("member").push(tp);
+            .map(|(id, _)| id.clone())
+    };
+    let before = out.clone();
+    let taken: BTreeSet<Tp> = out.values().flatten().cloned().collect();
+    for tp in sorted.iter().filter(|tp| !taken.contains(*tp)) {
+        if let Some(id) = least_loaded(&out, &tp.0) {
+            out.get_mut(&id).expect("member").push(tp.clone());
         }
     }
+    let initializing = before.values().all(|v| v.is_empty());
+    let pre_balance = out.clone();
+    let owner_of = |out: &Assignment, tp: &Tp| -> Option<String> {
+        out.iter()
+            .find(|(_, v)| v.contains(tp))
+            .map(|(id, _)| id.clone())
+    };
+    // `performReassignments`: passes over the partitions in order until one moves nothing;
+    // a pass stops early once the assignment is balanced (`isBalanced`).
+    let mut moved_any = false;
     loop {
         let mut moved = false;
-        let ids: Vec<String> = out.keys().cloned().collect();
-        for from in &ids {
-            for to in &ids {
-                if out[from].len() <= out[to].len() + 1 {
-                    continue;
-                }
-                if let Some(i) = out[from].iter().position(|tp| subscribed(to, &tp.0)) {
-                    let tp = out.get_mut(from).expect("member").remove(i);
-                    out.get_mut(to).expect("member").push(tp);
-                    moved = true;
-                }
+        for tp in &sorted {
+            if is_balanced(&out, partitions, members) {
+                break;
             }
+            let eligible = potential(&tp.0);
+            if eligible.len() < 2 {
+                continue; // `canParticipateInReassignment`
+            }
+            let Some(owner) = owner_of(&out, tp) else {
+                continue;
+            };
+            let owner_load = out[&owner].len();
+            let better = eligible
+                .iter()
+                .any(|other| owner_load > out.get(*other).map_or(0, Vec::len) + 1);
+            if !better {
+                continue;
+            }
+            let Some(to) = least_loaded(&out, &tp.0) else {
+                continue;
+            };
+            out.get_mut(&owner).expect("owner").retain(|x| x != tp);
+            out.get_mut(&to).expect("member").push(tp.clone());
+            moved = true;
+            moved_any = true;
         }
         if !moved {
-            return out;
+            break;
         }
     }
+    if !initializing && moved_any && balance_score(&out) >= balance_score(&pre_balance) {
+        return pre_balance;
+    }
+    out
+}
+
+/// Kafka's `isBalanced`: loads differ by at most one, or no member could take a partition it
+/// may hold from a member holding more than it does.
+fn is_balanced(out: &Assignment, partitions: &BTreeMap<String, u32>, members: &[Member]) -> bool {
+    let min = out.values().map(Vec::len).min().unwrap_or(0);
+    let max = out.values().map(Vec::len).max().unwrap_or(0);
+    if min + 1 >= max {
+        return true;
+    }
+    let owner: BTreeMap<&Tp, &String> = out
+        .iter()
+        .flat_map(|(id, v)| v.iter().map(move |tp| (tp, id)))
+        .collect();
+    for m in members {
+        let Some(mine) = out.get(&m.id) else { continue };
+        let topics: BTreeSet<&String> = m.topics.iter().collect();
+        for tp in all_partitions(partitions, &topics) {
+            if mine.contains(&tp) {
+                continue;
+            }
+            if owner.get(&tp).is_some_and(|o| mine.len() < out[*o].len()) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Kafka's `getBalanceScore`: the sum, over every pair of members, of the difference in how
+/// many partitions they hold (0 is perfect balance).
+fn balance_score(out: &Assignment) -> usize {
+    let loads: Vec<usize> = out.values().map(Vec::len).collect();
+    let mut score = 0;
+    for (i, a) in loads.iter().enumerate() {
+        for b in &loads[i + 1..] {
+            score += a.abs_diff(*b);
+        }
+    }
+    score
 }
 
 /// CooperativeSticky: the sticky placement, minus the partitions whose ownership transfers in
