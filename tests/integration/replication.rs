@@ -81,6 +81,109 @@ fn unclean_election_brings_the_partition_back_and_loses_data() {
         .any(|l| l.contains("broker 0")));
 }
 
+/// The unclean-election example with a consumer reading from the start.
+fn unclean_election_with_a_reader(reset: &str) -> String {
+    scenario_text("unclean-election.toml")
+        + &format!(
+            r#"
+[[consumer]]
+id = "reader"
+topics = ["metrics"]
+config = {{ "auto.offset.reset" = "{reset}" }}
+"#
+        )
+}
+
+/// KIP-320 (`SubscriptionState.maybeCompleteValidation`): after the unclean election the
+/// reader, at about offset 4,000, asks the new leader where the epoch of the records it read
+/// ends: at 1,000, where broker 1's log stopped. It resumes there and reads the new records;
+/// before, its fetch was out of range and auto.offset.reset=earliest read the first 1,000
+/// records again.
+#[test]
+fn a_consumer_past_an_unclean_leaders_log_end_resumes_where_the_logs_diverge() {
+    let text = unclean_election_with_a_reader("earliest");
+    let (sim, r) = run_checked("unclean-election + reader", &text, None);
+    let detected = trace_lines(&sim, "truncation detected");
+    assert_eq!(detected.len(), 1, "{detected:?}");
+    assert!(detected[0].contains("diverges at 1000"), "{detected:?}");
+    assert_eq!(r.duplicates, 0, "nothing read twice");
+    assert!(
+        trace_lines(&sim, "reset to").is_empty(),
+        "no reset to earliest"
+    );
+}
+
+/// With auto.offset.reset=none the same divergence is Kafka's LogTruncationException. Such a
+/// reader needs a committed offset to start from: a first member of its group reads and
+/// commits until 15 s, and the strict one takes over from there, before broker 0 dies.
+#[test]
+fn with_no_reset_policy_a_detected_truncation_fails_the_consumer() {
+    let text = scenario_text("unclean-election.toml").replace(
+        r#"config = { "unclean.leader.election.enable" = true }"#,
+        r#"config = { "unclean.leader.election.enable" = true, "group.initial.rebalance.delay.ms" = 0, "offsets.topic.replication.factor" = 2 }"#,
+    ) + r#"
+[[consumer]]
+id = "first"
+topics = ["metrics"]
+config = { "group.id" = "g", "auto.offset.reset" = "earliest" }
+
+[[consumer]]
+id = "strict"
+topics = ["metrics"]
+start_ms = 15500
+config = { "group.id" = "g", "auto.offset.reset" = "none" }
+
+[[event]]
+at_ms = 15000
+action = "stop_consumer"
+consumer = "first"
+"#;
+    let (sim, _) = run_checked("unclean-election + strict reader", &text, None);
+    let polled = trace_lines(&sim, "consumer #1 polled");
+    assert!(
+        !polled.is_empty(),
+        "the strict reader read before the crash"
+    );
+    let failed = trace_lines(&sim, "LOG_TRUNCATION");
+    assert_eq!(failed.len(), 1, "{failed:?}");
+}
+
+/// Swarm seed 214: a position awaiting KIP-320 validation with no leader in the consumer's
+/// metadata asks for metadata again, as a fetch does; before, it waited forever.
+#[test]
+fn a_position_awaiting_validation_without_a_leader_asks_for_metadata_and_reads_on() {
+    let file = "validation-without-a-known-leader.toml";
+    let name = format!("tests/regressions/{file}");
+    let (sim, r) = run_checked(&name, &regression_text(file), None);
+    let audience = sim
+        .ledger()
+        .audiences()
+        .get("consumer:solo")
+        .expect("solo read");
+    for p in sim.producers() {
+        let unread = sim
+            .ledger()
+            .outcomes(p.index)
+            .iter()
+            .enumerate()
+            .filter(|(seq, o)| {
+                let id = kplay_engine::record::RecordId {
+                    producer: p.index,
+                    seq: *seq as u64,
+                };
+                matches!(o, kplay_engine::ledger::Outcome::Acked { .. })
+                    && !audience.was_delivered(id)
+            })
+            .count();
+        assert_eq!(
+            unread, 0,
+            "{} records of {} never read; replay: kplay run {name}",
+            unread, p.spec.name
+        );
+    }
+    assert_eq!(r.lost_acked, 0);
+}
+
 #[test]
 fn without_unclean_election_the_partition_waits_for_its_last_in_sync_replica() {
     let text = scenario_text("unclean-election.toml").replace(

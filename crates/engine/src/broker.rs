@@ -17,9 +17,10 @@ use crate::log::{PartitionLog, SegmentPolicy};
 use crate::metadata::ClusterMetadata;
 use crate::node::{Effect, Input, Timer};
 use crate::protocol::{
-    Acks, AlterPartitionRequest, AlterPartitionResponse, ErrorCode, FetchPartition, FetchRequest,
-    FetchResponse, FetchedPartition, ListOffsetsRequest, ListOffsetsResponse, Message,
-    OffsetCommitRequest, OffsetSpec, PartitionProduceResult, ProduceRequest, ProduceResponse,
+    Acks, AlterPartitionRequest, AlterPartitionResponse, EpochEndOffset, ErrorCode, FetchPartition,
+    FetchRequest, FetchResponse, FetchedPartition, ListOffsetsRequest, ListOffsetsResponse,
+    Message, OffsetCommitRequest, OffsetSpec, OffsetsForLeaderEpochRequest,
+    OffsetsForLeaderEpochResponse, PartitionProduceResult, ProduceRequest, ProduceResponse,
 };
 use crate::record::{record_size, Offset, RecordBatch, TopicPartition, BATCH_OVERHEAD};
 use crate::time::{Duration, Instant};
@@ -638,6 +639,13 @@ impl Broker {
                     msg: Message::ListOffsetsResponse(response),
                 });
             }
+            Message::OffsetsForLeaderEpochRequest(request) => {
+                let response = self.offsets_for_leader_epoch(&request);
+                out.push(Effect::Send {
+                    to: from,
+                    msg: Message::OffsetsForLeaderEpochResponse(response),
+                });
+            }
             Message::MetadataUpdate { metadata } => self.apply_metadata(now, metadata, out),
             Message::CreateTopicsResponse { topic, .. } => {
                 // Created (the metadata brings it) or refused (the next request asks again).
@@ -675,6 +683,7 @@ impl Broker {
             Message::MetadataResponse { .. }
             | Message::ProduceResponse(_)
             | Message::ListOffsetsResponse(_)
+            | Message::OffsetsForLeaderEpochResponse(_)
             | Message::BrokerHeartbeat { .. }
             | Message::AlterPartition(_)
             | Message::CreateTopics { .. }
@@ -1426,6 +1435,43 @@ impl Broker {
             });
         } else {
             self.send_replica_fetches(now, out);
+        }
+    }
+
+    /// OffsetsForLeaderEpoch from a consumer (KIP-320): the leader checks the asker's view of
+    /// its epoch, as a fetch does, then says where the asked epoch ends in its log.
+    fn offsets_for_leader_epoch(
+        &self,
+        request: &OffsetsForLeaderEpochRequest,
+    ) -> OffsetsForLeaderEpochResponse {
+        let me = self.id;
+        let partitions = request
+            .partitions
+            .iter()
+            .map(|q| {
+                let answer = |error, end| EpochEndOffset {
+                    tp: q.tp.clone(),
+                    error,
+                    end,
+                };
+                match self.replicas.get(&q.tp).filter(|r| r.is_leader(me)) {
+                    None => answer(ErrorCode::NotLeaderOrFollower, None),
+                    Some(r) if q.current_leader_epoch < r.leader_epoch => {
+                        answer(ErrorCode::FencedLeaderEpoch, None)
+                    }
+                    Some(r) if q.current_leader_epoch > r.leader_epoch => {
+                        answer(ErrorCode::UnknownLeaderEpoch, None)
+                    }
+                    Some(r) => answer(
+                        ErrorCode::None,
+                        r.consumer_end_offset_for_epoch(q.leader_epoch),
+                    ),
+                }
+            })
+            .collect();
+        OffsetsForLeaderEpochResponse {
+            correlation_id: request.correlation_id,
+            partitions,
         }
     }
 

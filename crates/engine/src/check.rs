@@ -257,12 +257,14 @@ impl Checker {
                     (tp, promised)
                 }
                 // Acknowledged only once the high watermark passed it: kept by any clean
-                // election, whatever `min.insync.replicas` says.
+                // election, whatever `min.insync.replicas` says; an unclean one may lose it,
+                // in Kafka too (`__consumer_offsets` takes the cluster's
+                // `unclean.leader.election.enable`).
                 O::CommitAcked {
                     tp,
                     base_offset,
                     records,
-                } => {
+                } if !unclean_election_allowed(sim, tp) => {
                     let promised = Promised {
                         base: *base_offset,
                         records: records.clone(),
@@ -704,6 +706,13 @@ fn idempotence_broken(
 
 /// Whether a topic's settings keep every record below the high watermark through any clean
 /// failover: `min.insync.replicas` ≥ 2, no unclean election, two replicas or more.
+fn unclean_election_allowed(sim: &Sim, tp: &TopicPartition) -> bool {
+    sim.metadata()
+        .topics
+        .get(&tp.topic)
+        .is_some_and(|t| t.config.unclean_leader_election)
+}
+
 fn topic_is_safe(sim: &Sim, tp: &TopicPartition) -> bool {
     sim.metadata()
         .topics

@@ -19,8 +19,9 @@ use crate::metadata::ClusterMetadata;
 use crate::node::{Effect, Input, Timer};
 use crate::producer::{exponential, RECONNECT_BACKOFF, RECONNECT_BACKOFF_MAX};
 use crate::protocol::{
-    ErrorCode, FetchPartition, FetchRequest, FetchResponse, JoinGroupRequest, JoinGroupResponse,
-    ListOffsetsRequest, ListOffsetsResponse, MemberRef, Message, OffsetCommitRequest, OffsetSpec,
+    EpochQuery, ErrorCode, FetchPartition, FetchRequest, FetchResponse, JoinGroupRequest,
+    JoinGroupResponse, ListOffsetsRequest, ListOffsetsResponse, MemberRef, Message,
+    OffsetCommitRequest, OffsetSpec, OffsetsForLeaderEpochRequest, OffsetsForLeaderEpochResponse,
     Subscription, SyncGroupRequest, SyncGroupResponse,
 };
 use crate::record::{Offset, RecordBatch, TopicPartition};
@@ -218,6 +219,28 @@ pub struct PartitionPosition {
     committed: Committed,
     /// Waiting after an error before fetching again.
     retry_at: Option<Instant>,
+    /// The leader epoch of the last record consumed (`FetchPosition.offsetEpoch`): what a
+    /// new leader is asked about, to find whether its log diverged from what was read.
+    offset_epoch: Option<u32>,
+    /// The leader epoch the position is known good under (`FetchPosition.currentLeader`).
+    leader_epoch: Option<u32>,
+    /// KIP-320: validating the position after a leader change (`AWAIT_VALIDATION`).
+    validation: Validation,
+}
+
+/// Where a position stands in KIP-320's validation (Kafka's `FetchStates`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Validation {
+    /// Fetching (or waiting to).
+    #[default]
+    Valid,
+    /// Not fetchable until the leader says where the position's epoch ends.
+    Awaiting,
+    /// OffsetsForLeaderEpoch is out for this position.
+    InFlight {
+        position: Offset,
+        correlation_id: u32,
+    },
 }
 
 impl PartitionPosition {
@@ -627,6 +650,8 @@ impl Consumer {
             return false;
         };
         p.position = Some(offset);
+        p.offset_epoch = None;
+        p.validation = Validation::Valid;
         p.buffered.clear();
         p.retry_at = None;
         self.ready.retain(|t| t != tp);
@@ -667,6 +692,7 @@ impl Consumer {
                 Message::MetadataResponse { metadata, .. } => self.on_metadata(now, metadata, out),
                 Message::FetchResponse(r) => self.on_fetch_response(now, from, r),
                 Message::ListOffsetsResponse(r) => self.on_list_offsets(now, r, out),
+                Message::OffsetsForLeaderEpochResponse(r) => self.on_epoch_end_offsets(now, r, out),
                 Message::FindCoordinatorResponse {
                     correlation_id,
                     error,
@@ -706,6 +732,9 @@ impl Consumer {
                 self.coordinator_lost(b, out);
                 for p in self.positions.values_mut() {
                     p.reset_in_flight = false;
+                    if matches!(p.validation, Validation::InFlight { .. }) {
+                        p.validation = Validation::Awaiting;
+                    }
                 }
                 self.refresh_metadata_by(now + self.config.retry_backoff);
             }
@@ -722,6 +751,16 @@ impl Consumer {
             }
             Input::Timer(Timer::RequestTimeout { correlation_id }) => {
                 self.fetches.retain(|_, c| *c != correlation_id);
+                for p in self.positions.values_mut() {
+                    if let Validation::InFlight {
+                        correlation_id: c, ..
+                    } = p.validation
+                    {
+                        if c == correlation_id {
+                            p.validation = Validation::Awaiting;
+                        }
+                    }
+                }
             }
             Input::Timer(other) => unreachable!("consumer got timer {other:?}"),
         }
@@ -751,6 +790,7 @@ impl Consumer {
             self.positions
                 .retain(|tp, _| metadata.topics.contains_key(&tp.topic));
             self.metadata_refresh(now, &metadata, out);
+            self.positions_meet_new_leaders(&metadata);
             self.metadata = Some(metadata);
             return;
         }
@@ -770,6 +810,7 @@ impl Consumer {
         self.positions
             .retain(|tp, _| metadata.topics.contains_key(&tp.topic));
         self.metadata_refresh(now, &metadata, out);
+        self.positions_meet_new_leaders(&metadata);
         self.metadata = Some(metadata);
     }
 
@@ -897,10 +938,155 @@ impl Consumer {
             }
             self.group_tick(now, out);
         }
+        self.validate_positions(now, out);
         self.reset_positions(now, out);
         self.send_fetches(now, out);
         self.poll(now, out);
         self.schedule_wake(now, out);
+    }
+
+    /// KIP-320, on new metadata (`SubscriptionState.maybeValidatePositionForCurrentLeader`):
+    /// a position read under another leader epoch is validated before fetching again, if it
+    /// knows the epoch of the records it follows; fetched data not yet returned is dropped.
+    fn positions_meet_new_leaders(&mut self, metadata: &ClusterMetadata) {
+        for (tp, p) in &mut self.positions {
+            let Some(pm) = metadata.partition(&tp.topic, tp.partition) else {
+                continue;
+            };
+            if pm.leader.is_none() || p.leader_epoch == Some(pm.leader_epoch) {
+                continue;
+            }
+            let known = p.leader_epoch.is_some();
+            p.leader_epoch = Some(pm.leader_epoch);
+            if known && p.position.is_some() && p.offset_epoch.is_some() {
+                p.validation = Validation::Awaiting;
+                p.buffered.clear();
+                self.ready.retain(|t| t != tp);
+            }
+        }
+    }
+
+    /// Positions awaiting validation: ask their leaders where the epoch of the last record
+    /// read ends (OffsetsForLeaderEpoch, one request per leader).
+    fn validate_positions(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        let waiting: Vec<TopicPartition> = self
+            .positions
+            .iter()
+            .filter(|(_, p)| {
+                p.validation == Validation::Awaiting && p.retry_at.is_none_or(|at| at <= now)
+            })
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        let mut requests: BTreeMap<u32, Vec<TopicPartition>> = BTreeMap::new();
+        for tp in waiting {
+            if self.leader_of(&tp).is_none() {
+                // No leader known: ask for metadata, no faster than the backoff (Kafka's
+                // validation requests a metadata update for a partition without a leader).
+                self.refresh_metadata_by(now + self.config.retry_backoff);
+                continue;
+            }
+            if let Some(leader) = self.reachable_leader_of(now, &tp) {
+                requests.entry(leader).or_default().push(tp);
+            }
+        }
+        for (broker, tps) in requests {
+            let correlation_id = self.next_correlation();
+            let mut partitions = Vec::with_capacity(tps.len());
+            for tp in tps {
+                let p = self.positions.get_mut(&tp).expect("present");
+                let (Some(position), Some(leader_epoch), Some(current)) =
+                    (p.position, p.offset_epoch, p.leader_epoch)
+                else {
+                    p.validation = Validation::Valid;
+                    continue;
+                };
+                p.validation = Validation::InFlight {
+                    position,
+                    correlation_id,
+                };
+                partitions.push(EpochQuery {
+                    tp,
+                    current_leader_epoch: current,
+                    leader_epoch,
+                });
+            }
+            if partitions.is_empty() {
+                continue;
+            }
+            let msg = Message::OffsetsForLeaderEpochRequest(OffsetsForLeaderEpochRequest {
+                correlation_id,
+                partitions,
+            });
+            out.push(Effect::Send {
+                to: NodeId::Broker(broker),
+                msg,
+            });
+            out.push(Effect::SetTimer {
+                at: now + self.config.request_timeout,
+                timer: Timer::RequestTimeout { correlation_id },
+            });
+        }
+    }
+
+    /// `SubscriptionState.maybeCompleteValidation`: the log diverged below the position, so
+    /// the consumer moves back to the first offset known to diverge (not to earliest or
+    /// latest); a leader that knows no such epoch sends it through `auto.offset.reset`; with
+    /// `auto.offset.reset=none` either is a LogTruncationException.
+    fn on_epoch_end_offsets(
+        &mut self,
+        now: Instant,
+        response: OffsetsForLeaderEpochResponse,
+        out: &mut Vec<Effect>,
+    ) {
+        for answer in response.partitions {
+            let Some(p) = self.positions.get_mut(&answer.tp) else {
+                continue;
+            };
+            let Validation::InFlight {
+                position,
+                correlation_id,
+            } = p.validation
+            else {
+                continue;
+            };
+            if correlation_id != response.correlation_id || p.position != Some(position) {
+                continue; // The position moved on since: a stale answer.
+            }
+            if answer.error != ErrorCode::None {
+                p.validation = Validation::Awaiting;
+                p.retry_at = Some(now + self.config.retry_backoff);
+                if answer.error.invalidates_metadata() {
+                    self.refresh_metadata_by(now + self.config.retry_backoff);
+                }
+                continue;
+            }
+            let truncated = match answer.end {
+                None => true,
+                Some((_, end)) => end < position,
+            };
+            p.validation = Validation::Valid;
+            if !truncated {
+                continue;
+            }
+            if self.config.auto_offset_reset == OffsetReset::None {
+                self.state = AppState::Failed(ErrorCode::LogTruncation);
+                out.push(Effect::Trace(TraceKind::ConsumerFailed {
+                    consumer: self.index,
+                    tp: answer.tp,
+                    error: ErrorCode::LogTruncation,
+                }));
+                return;
+            }
+            let resume = answer.end.map(|(_, end)| end);
+            p.position = resume;
+            p.offset_epoch = answer.end.map(|(epoch, _)| epoch);
+            out.push(Effect::Trace(TraceKind::TruncationDetected {
+                consumer: self.index,
+                tp: answer.tp,
+                position,
+                resume,
+            }));
+        }
     }
 
     /// Positions missing: ask the leader for the earliest or latest offset.
@@ -985,6 +1171,8 @@ impl Consumer {
             }
             if p.position.is_none() {
                 p.position = Some(offset);
+                p.offset_epoch = None;
+                p.validation = Validation::Valid;
                 out.push(Effect::Trace(TraceKind::OffsetReset {
                     consumer: self.index,
                     tp,
@@ -1003,6 +1191,9 @@ impl Consumer {
             let Some(position) = p.position else { continue };
             if !p.buffered.is_empty() || p.retry_at.is_some_and(|at| at > now) {
                 continue;
+            }
+            if p.validation != Validation::Valid {
+                continue; // Not fetchable until validated (KIP-320).
             }
             if self.leader_of(tp).is_none() {
                 no_leader = true;
@@ -1072,6 +1263,7 @@ impl Consumer {
                 ErrorCode::OffsetOutOfRange => {
                     // Reset as auto.offset.reset says, like a consumer with no position.
                     p.position = None;
+                    p.offset_epoch = None;
                     p.buffered.clear();
                     continue;
                 }
@@ -1238,6 +1430,7 @@ impl Consumer {
                     to: from + n,
                 });
                 p.position = Some(Offset(batch.base_offset.0 + u64::from(from + n)));
+                p.offset_epoch = u32::try_from(batch.partition_leader_epoch).ok();
                 taken += n;
             }
             if from + n >= batch.record_count() {
@@ -2094,6 +2287,9 @@ impl Consumer {
                     p.committed = Committed::Known;
                     if offset.is_some() {
                         p.position = offset;
+                        // Kafka restores the committed leader epoch too and validates it;
+                        // kplay commits offsets without one (see ARCHITECTURE.md).
+                        p.offset_epoch = None;
                     }
                 }
             }

@@ -161,6 +161,11 @@ impl StickyPartitioner {
         }
     }
 
+    /// The sticky partition if one is chosen.
+    pub fn current(&self) -> Option<u32> {
+        self.current
+    }
+
     /// Forget the choice, e.g. when the partition count changes.
     pub fn reset(&mut self) {
         self.current = None;

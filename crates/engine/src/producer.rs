@@ -188,6 +188,12 @@ struct ProducerBatch {
     /// batch in `Sender.getExpiredInflightBatches`): the request keeps its place on the
     /// connection until it is answered or times out, and its answer only settles sequences.
     expired: bool,
+    /// Made by splitting a batch the broker found too large: its memory is not from the
+    /// `buffer.memory` pool (`ProducerBatch.split` allocates outside it).
+    split: bool,
+    /// What it holds of `buffer.memory` until it completes: `max(batch.size, its first
+    /// record)`, as `RecordAccumulator.append` allocates (0 for a split batch).
+    pool_bytes: u32,
 }
 
 impl ProducerBatch {
@@ -281,7 +287,11 @@ pub struct Producer {
     /// appended its first attempt without the answer reaching us, the new attempt lands again,
     /// in Kafka too: idempotence keeps records once and in order within an epoch only.
     rewritten: BTreeSet<u64>,
-    buffered_bytes: u64,
+    /// `buffer.memory` held by unfinished batches, queued or in flight (`BufferPool`).
+    pool_used: u64,
+    /// The record the application is blocked on in `send()` for want of pool memory, with its
+    /// explicit partition (`BufferPool.allocate` waiting).
+    waiting: Option<(Record, Option<u32>)>,
     manual: VecDeque<ManualRecord>,
     /// The application's send loop.
     running: bool,
@@ -344,7 +354,8 @@ impl Producer {
             producer_epoch: 0,
             rewrite: BTreeSet::new(),
             rewritten: BTreeSet::new(),
-            buffered_bytes: 0,
+            pool_used: 0,
+            waiting: None,
             manual: VecDeque::new(),
             running: true,
             blocked_since: None,
@@ -540,14 +551,15 @@ impl Producer {
         if self.metadata.is_none() {
             self.request_metadata(now, out);
         }
-        match self.send_blocks_on() {
-            Some(error) if self.send_due(now) => self.block_send(now, error, out),
-            _ => {
+        if self.queues.is_empty() {
+            // `waitOnMetadata`: send() waits for the topic's partitions.
+            if self.send_due(now) {
+                self.block_send(now, out);
+            } else {
                 self.blocked_since = None;
-                if !self.queues.is_empty() {
-                    self.send_due_records(now);
-                }
             }
+        } else {
+            self.send_due_records(now, out);
         }
         if !self.queues.is_empty() {
             self.expire_batches(now, out);
@@ -565,20 +577,9 @@ impl Producer {
         !self.manual.is_empty() || generated
     }
 
-    /// What a `send()` now would wait for (Kafka's `waitOnMetadata`, and the buffer pool).
-    fn send_blocks_on(&self) -> Option<ErrorCode> {
-        if self.queues.is_empty() {
-            Some(ErrorCode::MetadataTimeout)
-        } else if self.buffered_bytes >= self.config.buffer_memory {
-            Some(ErrorCode::BufferTimeout)
-        } else {
-            None
-        }
-    }
-
-    /// The application is blocked in `send()`; after `max.block.ms` the call throws, the
-    /// record fails unsent, and the application's next `send()` blocks anew.
-    fn block_send(&mut self, now: Instant, error: ErrorCode, out: &mut Vec<Effect>) {
+    /// The application is blocked in `send()` waiting for the topic's metadata; after
+    /// `max.block.ms` the record fails unsent, and the application's next `send()` blocks anew.
+    fn block_send(&mut self, now: Instant, out: &mut Vec<Effect>) {
         let since = *self.blocked_since.get_or_insert(now);
         if now < since + self.config.max_block {
             return;
@@ -588,6 +589,12 @@ impl Producer {
             Some(manual) => self.manual_record(now, manual).0,
             None => self.generate_record(),
         };
+        self.send_failed(record, ErrorCode::MetadataTimeout, out);
+    }
+
+    /// `send()` gave up on a record before it reached the accumulator: Kafka completes its
+    /// future with the exception and calls the callback (`doSend` catches `ApiException`).
+    fn send_failed(&mut self, record: Record, error: ErrorCode, out: &mut Vec<Effect>) {
         self.stats.produced += 1;
         self.stats.failed += 1;
         out.push(Effect::Trace(TraceKind::SendTimedOut {
@@ -602,6 +609,45 @@ impl Producer {
         }));
     }
 
+    /// The `buffer.memory` a record needs from the pool: none if it fits the open batch of the
+    /// partition it goes to, else a new batch's buffer, `max(batch.size, the record)`
+    /// (`RecordAccumulator.append`). Worked out without choosing: a round-robin counter or a
+    /// sticky choice moves only when the record is really sent.
+    fn memory_needed(&self, record: &Record, explicit: Option<u32>) -> u64 {
+        let n = self.queues.len() as u32;
+        let use_key = !self.config.ignore_keys && !self.config.round_robin;
+        let partition = match (explicit, &record.key) {
+            (Some(p), _) => Some(p.min(n - 1)),
+            (None, _) if self.config.round_robin => Some(partitioner::round_robin_partition(
+                self.round_robin_counter,
+                &self.available(),
+            )),
+            (None, Some(key)) if use_key => Some(partitioner::partition_for_key(key, n)),
+            (None, _) => self.sticky.current(),
+        };
+        let fits = partition.is_some_and(|p| {
+            let queue = &self.queues[p as usize];
+            queue.batches.back().is_some_and(|last| {
+                let delta = (
+                    last.records.len() as u32,
+                    record.timestamp_ms - last.first_timestamp_ms,
+                );
+                !last.closed
+                    && last.size_bytes + record_size(delta.0, delta.1, record)
+                        <= self.config.batch_size
+            })
+        });
+        if fits {
+            0
+        } else {
+            u64::from(
+                self.config
+                    .batch_size
+                    .max(BATCH_OVERHEAD + record_size(0, 0, record)),
+            )
+        }
+    }
+
     fn record_due_at(&self, n: u64) -> Instant {
         let rate = self.spec.rate_per_sec.max(1);
         let offset = (u128::from(n) * 1_000_000 / u128::from(rate)) as u64;
@@ -612,18 +658,38 @@ impl Producer {
         self.running
             && self.spec.rate_per_sec > 0
             && self.spec.max_records.is_none_or(|m| self.generated < m)
-            && self.buffered_bytes < self.config.buffer_memory
     }
 
-    /// The application calls `send()` for every record due by now, and for hand-made ones.
-    fn send_due_records(&mut self, now: Instant) {
-        while let Some(manual) = self.manual.pop_front() {
-            let (record, partition) = self.manual_record(now, manual);
+    /// The application calls `send()` for every record due by now, and for hand-made ones,
+    /// one at a time: a record that needs a new batch while `buffer.memory` has no room for it
+    /// blocks the application (`BufferPool.allocate`) until a batch completes and frees its
+    /// buffer, or until `max.block.ms`, when the record fails with BufferExhausted and the
+    /// next `send()` blocks anew.
+    fn send_due_records(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        loop {
+            let (record, partition) = if let Some(waiting) = self.waiting.take() {
+                waiting
+            } else if let Some(manual) = self.manual.pop_front() {
+                self.manual_record(now, manual)
+            } else if self.generating() && self.record_due_at(self.next_record) <= now {
+                (self.generate_record(), None)
+            } else {
+                self.blocked_since = None;
+                return;
+            };
+            let need = self.memory_needed(&record, partition);
+            if need > 0 && self.pool_used + need > self.config.buffer_memory {
+                let since = *self.blocked_since.get_or_insert(now);
+                if now >= since + self.config.max_block {
+                    self.blocked_since = None;
+                    self.send_failed(record, ErrorCode::BufferExhausted, out);
+                    continue;
+                }
+                self.waiting = Some((record, partition));
+                return;
+            }
+            self.blocked_since = None;
             self.send(now, record, partition);
-        }
-        while self.generating() && self.record_due_at(self.next_record) <= now {
-            let record = self.generate_record();
-            self.send(now, record, None);
         }
     }
 
@@ -772,7 +838,6 @@ impl Producer {
                 last.max_timestamp_ms = last.max_timestamp_ms.max(record.timestamp_ms);
                 // Copy-on-write: a cloned simulation (a checkpoint or fork) may share this batch.
                 Arc::make_mut(&mut last.records).push(record);
-                self.buffered_bytes += u64::from(size);
                 return Ok(size);
             }
             last.closed = true;
@@ -791,6 +856,7 @@ impl Producer {
         let mut records = Vec::with_capacity(expected);
         let (first_timestamp_ms, max_timestamp_ms) = (record.timestamp_ms, record.timestamp_ms);
         records.push(record);
+        let pool_bytes = batch_size.max(BATCH_OVERHEAD + size);
         let batch = ProducerBatch {
             partition,
             size_bytes: BATCH_OVERHEAD + size,
@@ -804,8 +870,10 @@ impl Producer {
             sequence: None,
             rewritten: false,
             expired: false,
+            split: false,
+            pool_bytes,
         };
-        self.buffered_bytes += u64::from(batch.size_bytes);
+        self.pool_used += u64::from(pool_bytes);
         queue.batches.push_back(batch);
         BATCH_OVERHEAD + size
     }
@@ -816,7 +884,8 @@ impl Producer {
         if head.attempts > 0 {
             return Some(head.retry_at);
         }
-        let exhausted = self.buffered_bytes >= self.config.buffer_memory;
+        // Someone waits for pool memory: every batch may go (`RecordAccumulator.ready`).
+        let exhausted = self.waiting.is_some();
         if queue.batches.len() > 1 || head.is_full(self.config.batch_size) || exhausted {
             Some(head.created_at)
         } else {
@@ -966,7 +1035,6 @@ impl Producer {
                 *records = exact;
             }
             batch.closed = true;
-            self.buffered_bytes -= u64::from(batch.size_bytes);
             if self.config.idempotent && batch.sequence.is_none() {
                 let epoch = self.producer_epoch;
                 let queue = &mut self.queues[p as usize];
@@ -1123,6 +1191,7 @@ impl Producer {
             partition: batch.partition,
         };
         self.sequence_acked(&batch);
+        self.pool_used -= u64::from(batch.pool_bytes);
         self.stats.acked += records;
         out.push(Effect::Trace(TraceKind::BatchAcked {
             producer: self.index,
@@ -1164,6 +1233,82 @@ impl Producer {
         }
     }
 
+    /// Back to the front of its queue, ahead of batches never sent, in sequence order
+    /// among the others (`RecordAccumulator.reenqueue`, `insertInSequenceOrder`).
+    fn reenqueue(&mut self, batch: ProducerBatch) {
+        let queue = &mut self.queues[batch.partition as usize];
+        let at = queue
+            .batches
+            .iter()
+            .position(|b| {
+                let unsent = b.attempts == 0 && !b.split;
+                unsent || b.sequence.map(|s| s.1) > batch.sequence.map(|s| s.1)
+            })
+            .unwrap_or(queue.batches.len());
+        queue.batches.insert(at, batch);
+    }
+
+    /// MESSAGE_TOO_LARGE for a batch of several records (`Sender.completeBatch` →
+    /// `RecordAccumulator.splitAndReenqueue`): its records go again in batches of at most
+    /// `batch.size` (`ProducerBatch.split`), as if never tried, with the original creation
+    /// time and consecutive pieces of its sequence range; no retry is counted. Kafka 4.0
+    /// splits by `batch.size` even when the batch already fit in it, so when the topic's
+    /// `max.message.bytes` is below `batch.size` the same batch goes again and again until
+    /// `delivery.timeout.ms` (KAFKA-8202; later versions halve it instead).
+    fn split_and_reenqueue(&mut self, batch: ProducerBatch, out: &mut Vec<Effect>) {
+        let batch_size = self.config.batch_size;
+        let mut pieces: Vec<ProducerBatch> = Vec::new();
+        let mut sequence = batch.sequence;
+        for record in batch.records.iter() {
+            if let Some(last) = pieces.last_mut() {
+                let delta = (
+                    last.records.len() as u32,
+                    record.timestamp_ms - last.first_timestamp_ms,
+                );
+                let size = record_size(delta.0, delta.1, record);
+                if last.size_bytes + size <= batch_size {
+                    last.size_bytes += size;
+                    last.max_timestamp_ms = last.max_timestamp_ms.max(record.timestamp_ms);
+                    Arc::make_mut(&mut last.records).push(record.clone());
+                    continue;
+                }
+            }
+            if let (Some(last), Some((epoch, seq))) = (pieces.last(), sequence) {
+                let next = seq.wrapping_add(last.records.len() as i32) & i32::MAX;
+                sequence = Some((epoch, next));
+            }
+            pieces.push(ProducerBatch {
+                partition: batch.partition,
+                records: Arc::new(vec![record.clone()]),
+                size_bytes: BATCH_OVERHEAD + record_size(0, 0, record),
+                first_timestamp_ms: record.timestamp_ms,
+                max_timestamp_ms: record.timestamp_ms,
+                created_at: batch.created_at,
+                closed: true,
+                attempts: 0,
+                retry_at: batch.created_at,
+                sequence,
+                rewritten: batch.rewritten,
+                expired: false,
+                split: true,
+                pool_bytes: 0,
+            });
+        }
+        out.push(Effect::Trace(TraceKind::BatchSplit {
+            producer: self.index,
+            tp: TopicPartition {
+                topic: self.topic.clone(),
+                partition: batch.partition,
+            },
+            records: batch.records.len() as u32,
+            batches: pieces.len() as u32,
+        }));
+        self.pool_used -= u64::from(batch.pool_bytes);
+        for piece in pieces {
+            self.reenqueue(piece);
+        }
+    }
+
     fn retry_or_fail(
         &mut self,
         now: Instant,
@@ -1171,6 +1316,9 @@ impl Producer {
         error: ErrorCode,
         out: &mut Vec<Effect>,
     ) {
+        if error == ErrorCode::MessageTooLarge && batch.records.len() > 1 {
+            return self.split_and_reenqueue(batch, out);
+        }
         let tp = TopicPartition {
             topic: self.topic.clone(),
             partition: batch.partition,
@@ -1198,17 +1346,7 @@ impl Producer {
                 error,
                 attempt: batch.attempts,
             }));
-            self.buffered_bytes += u64::from(batch.size_bytes);
-            let queue = &mut self.queues[batch.partition as usize];
-            // Retries go back to the front, in sequence order among themselves.
-            let at = queue
-                .batches
-                .iter()
-                .position(|b| {
-                    b.attempts == 0 || b.sequence.map(|s| s.1) > batch.sequence.map(|s| s.1)
-                })
-                .unwrap_or(queue.batches.len());
-            queue.batches.insert(at, batch);
+            self.reenqueue(batch);
             return;
         }
         // Refused, out of retries, or out of time (`canRetry`): the application hears the
@@ -1308,6 +1446,9 @@ impl Producer {
             partition: batch.partition,
         };
         self.stats.failed += records;
+        // `maybeRemoveAndDeallocateBatch`: the buffer goes back now, even for a batch whose
+        // request is still out (an in-flight expiry).
+        self.pool_used -= u64::from(batch.pool_bytes);
         out.push(Effect::Trace(TraceKind::BatchFailed {
             producer: self.index,
             tp,
@@ -1338,7 +1479,6 @@ impl Producer {
                 .position(|b| now >= b.created_at + deadline)
             {
                 let batch = queue.batches.remove(i).expect("index valid");
-                self.buffered_bytes -= u64::from(batch.size_bytes);
                 expired.push(batch);
             }
         }

@@ -36,12 +36,16 @@ pub enum ErrorCode {
     /// Client side: `send()` waited `max.block.ms` for its topic to appear in the metadata
     /// (Java's `TimeoutException`: "Topic … not present in metadata").
     MetadataTimeout,
-    /// Client side: `send()` waited `max.block.ms` for room in `buffer.memory`.
-    BufferTimeout,
+    /// Client side: `send()` waited `max.block.ms` for `buffer.memory` to give a new batch its
+    /// buffer (Java's `BufferExhaustedException`, a `TimeoutException`).
+    BufferExhausted,
     /// Client side: `delivery.timeout.ms` expired (Java's `TimeoutException`).
     DeliveryTimeout,
     /// Client side: no committed offset and `auto.offset.reset=none`.
     NoOffsetForPartition,
+    /// Client side: the consumer's position is past where the leader's log diverged from what
+    /// it read, and `auto.offset.reset=none` (Java's `LogTruncationException`, KIP-320).
+    LogTruncation,
     CoordinatorLoadInProgress,
     CoordinatorNotAvailable,
     NotCoordinator,
@@ -57,7 +61,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code, in declaration order (`code as usize` indexes it): the ledger stores an
     /// outcome's error as that index.
-    pub const ALL: [ErrorCode; 33] = [
+    pub const ALL: [ErrorCode; 34] = [
         ErrorCode::None,
         ErrorCode::OffsetOutOfRange,
         ErrorCode::UnknownTopicOrPartition,
@@ -78,9 +82,10 @@ impl ErrorCode {
         ErrorCode::InvalidRequest,
         ErrorCode::InvalidReplicationFactor,
         ErrorCode::MetadataTimeout,
-        ErrorCode::BufferTimeout,
+        ErrorCode::BufferExhausted,
         ErrorCode::DeliveryTimeout,
         ErrorCode::NoOffsetForPartition,
+        ErrorCode::LogTruncation,
         ErrorCode::CoordinatorLoadInProgress,
         ErrorCode::CoordinatorNotAvailable,
         ErrorCode::NotCoordinator,
@@ -115,7 +120,7 @@ impl ErrorCode {
             ErrorCode::IneligibleReplica => 107,
             ErrorCode::InvalidRequest => 42,
             ErrorCode::InvalidReplicationFactor => 38,
-            ErrorCode::MetadataTimeout | ErrorCode::BufferTimeout => -1,
+            ErrorCode::MetadataTimeout | ErrorCode::BufferExhausted => -1,
             ErrorCode::CoordinatorLoadInProgress => 14,
             ErrorCode::CoordinatorNotAvailable => 15,
             ErrorCode::NotCoordinator => 16,
@@ -126,7 +131,9 @@ impl ErrorCode {
             ErrorCode::RebalanceInProgress => 27,
             ErrorCode::MemberIdRequired => 79,
             ErrorCode::FencedInstanceId => 82,
-            ErrorCode::DeliveryTimeout | ErrorCode::NoOffsetForPartition => -1,
+            ErrorCode::DeliveryTimeout
+            | ErrorCode::NoOffsetForPartition
+            | ErrorCode::LogTruncation => -1,
         }
     }
 
@@ -152,9 +159,10 @@ impl ErrorCode {
             ErrorCode::InvalidRequest => "INVALID_REQUEST",
             ErrorCode::InvalidReplicationFactor => "INVALID_REPLICATION_FACTOR",
             ErrorCode::MetadataTimeout => "METADATA_TIMEOUT",
-            ErrorCode::BufferTimeout => "BUFFER_TIMEOUT",
+            ErrorCode::BufferExhausted => "BUFFER_EXHAUSTED",
             ErrorCode::DeliveryTimeout => "DELIVERY_TIMEOUT",
             ErrorCode::NoOffsetForPartition => "NO_OFFSET_FOR_PARTITION",
+            ErrorCode::LogTruncation => "LOG_TRUNCATION",
             ErrorCode::CoordinatorLoadInProgress => "COORDINATOR_LOAD_IN_PROGRESS",
             ErrorCode::CoordinatorNotAvailable => "COORDINATOR_NOT_AVAILABLE",
             ErrorCode::NotCoordinator => "NOT_COORDINATOR",
@@ -303,6 +311,36 @@ pub struct ListOffsetsResponse {
     pub partitions: Vec<(TopicPartition, ErrorCode, Offset)>,
 }
 
+/// A consumer validating its position after a leader change (KIP-320): where does epoch
+/// `leader_epoch` (of the last batch it read) end in the leader's log?
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EpochQuery {
+    pub tp: TopicPartition,
+    pub current_leader_epoch: u32,
+    pub leader_epoch: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OffsetsForLeaderEpochRequest {
+    pub correlation_id: u32,
+    pub partitions: Vec<EpochQuery>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EpochEndOffset {
+    pub tp: TopicPartition,
+    pub error: ErrorCode,
+    /// The largest epoch ≤ the one asked for that the leader knows, and where it ends; `None`
+    /// is Kafka's UNDEFINED_EPOCH_OFFSET (the leader knows no such epoch).
+    pub end: Option<(u32, Offset)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OffsetsForLeaderEpochResponse {
+    pub correlation_id: u32,
+    pub partitions: Vec<EpochEndOffset>,
+}
+
 /// A leader asks the controller to change a partition's ISR (KIP-497).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AlterPartitionRequest {
@@ -437,6 +475,8 @@ pub enum Message {
     FetchResponse(FetchResponse),
     ListOffsetsRequest(ListOffsetsRequest),
     ListOffsetsResponse(ListOffsetsResponse),
+    OffsetsForLeaderEpochRequest(OffsetsForLeaderEpochRequest),
+    OffsetsForLeaderEpochResponse(OffsetsForLeaderEpochResponse),
     /// Broker → controller, every `broker.heartbeat.interval.ms`.
     /// Carries the broker's metadata version: brokers pull the metadata log in KRaft, so a
     /// broker that missed updates (a network partition) catches up on its next heartbeat.
@@ -506,6 +546,8 @@ impl Message {
             Message::FetchResponse(_) => "FetchResponse",
             Message::ListOffsetsRequest(_) => "ListOffsets",
             Message::ListOffsetsResponse(_) => "ListOffsetsResponse",
+            Message::OffsetsForLeaderEpochRequest(_) => "OffsetsForLeaderEpoch",
+            Message::OffsetsForLeaderEpochResponse(_) => "OffsetsForLeaderEpochResponse",
             Message::BrokerHeartbeat { .. } => "BrokerHeartbeat",
             Message::MetadataUpdate { .. } => "MetadataUpdate",
             Message::AlterPartition(_) => "AlterPartition",

@@ -387,6 +387,19 @@ impl Replica {
         }
     }
 
+    /// OffsetsForLeaderEpoch for a consumer, exactly as Kafka's
+    /// `LeaderEpochFileCache.endOffsetFor`: the latest epoch ends at the log end; an older one
+    /// at the start of the next higher epoch, reported under the largest known epoch ≤ it (or
+    /// itself, if it predates them all); an epoch above every known one is undefined (`None`).
+    pub(crate) fn consumer_end_offset_for_epoch(&self, requested: u32) -> Option<(u32, Offset)> {
+        if self.epochs.last().is_some_and(|&(e, _)| e == requested) {
+            return Some((requested, self.log.log_end()));
+        }
+        let higher = self.epochs.iter().find(|&&(e, _)| e > requested)?;
+        let floor = self.epochs.iter().rev().find(|&&(e, _)| e <= requested);
+        Some((floor.map_or(requested, |&(e, _)| e), higher.1))
+    }
+
     /// Where a follower's own log ends for `epoch`: the start of its next higher epoch.
     pub(crate) fn local_end_offset_for_epoch(&self, epoch: u32) -> Offset {
         self.epochs
@@ -587,5 +600,99 @@ mod tests {
         };
         assert_eq!(r.apply_partition_state(0, &older, Instant::ZERO), None);
         assert_eq!(r.isr, vec![0, 1]);
+    }
+
+    /// A leader whose log ends at `leo`, with this epoch history, assigned in order as
+    /// Kafka's `LeaderEpochFileCache.assign` (for the `LeaderEpochFileCacheTest` ports).
+    fn cache(leo: u64, assigns: &[(u32, u64)]) -> Replica {
+        let mut r = leader(&[0, 1, 2], leo.max(1));
+        if leo == 0 {
+            r.truncate_to(Offset(0));
+        }
+        r.epochs.clear();
+        for &(epoch, start) in assigns {
+            r.assign_epoch(epoch, Offset(start));
+        }
+        r
+    }
+
+    fn end(r: &Replica, epoch: u32) -> Option<(u32, u64)> {
+        r.consumer_end_offset_for_epoch(epoch)
+            .map(|(e, o)| (e, o.0))
+    }
+
+    /// LeaderEpochFileCacheTest.shouldReturnLogEndOffsetIfLatestEpochRequested
+    #[test]
+    fn should_return_log_end_offset_if_latest_epoch_requested() {
+        assert_eq!(end(&cache(14, &[(2, 11), (2, 12)]), 2), Some((2, 14)));
+    }
+
+    /// LeaderEpochFileCacheTest.shouldReturnUnsupportedIfNoEpochRecorded
+    #[test]
+    fn should_return_unsupported_if_no_epoch_recorded() {
+        assert_eq!(end(&cache(0, &[]), 0), None);
+    }
+
+    /// LeaderEpochFileCacheTest.shouldReturnFirstEpochIfRequestedEpochLessThanFirstEpoch
+    #[test]
+    fn should_return_first_epoch_if_requested_epoch_less_than_first_epoch() {
+        let r = cache(20, &[(5, 11), (6, 12), (7, 13)]);
+        assert_eq!(end(&r, 4), Some((4, 11)));
+    }
+
+    /// LeaderEpochFileCacheTest.shouldTruncateIfMatchingEpochButEarlierStartingOffset
+    #[test]
+    fn should_truncate_if_matching_epoch_but_earlier_starting_offset() {
+        let r = cache(20, &[(5, 11), (6, 12), (7, 13), (7, 12)]);
+        assert_eq!(end(&r, 5), Some((5, 12)));
+        assert_eq!(end(&r, 6), Some((5, 12)));
+    }
+
+    /// LeaderEpochFileCacheTest.shouldGetFirstOffsetOfSubsequentEpochWhenOffsetRequestedForPreviousEpoch
+    #[test]
+    fn should_get_first_offset_of_subsequent_epoch_when_offset_requested_for_previous_epoch() {
+        let r = cache(17, &[(1, 11), (1, 12), (2, 13), (2, 14), (3, 15), (3, 16)]);
+        assert_eq!(end(&r, 2), Some((2, 15)));
+    }
+
+    /// LeaderEpochFileCacheTest.shouldReturnNextAvailableEpochIfThereIsNoExactEpochForTheOneRequested
+    #[test]
+    fn should_return_next_available_epoch_if_there_is_no_exact_epoch_for_the_one_requested() {
+        let r = cache(20, &[(0, 10), (2, 13), (4, 17)]);
+        assert_eq!(end(&r, 1), Some((0, 13)));
+        assert_eq!(end(&r, 2), Some((2, 17)));
+        assert_eq!(end(&r, 3), Some((2, 17)));
+    }
+
+    /// LeaderEpochFileCacheTest.shouldReturnInvalidOffsetIfEpochIsRequestedWhichIsNotCurrentlyTracked
+    #[test]
+    fn should_return_invalid_offset_if_epoch_is_requested_which_is_not_currently_tracked() {
+        assert_eq!(end(&cache(100, &[(2, 100)]), 3), None);
+    }
+
+    /// LeaderEpochFileCacheTest.shouldEnforceMonotonicallyIncreasingEpochs
+    #[test]
+    fn should_enforce_monotonically_increasing_epochs() {
+        let r = cache(8, &[(1, 5), (2, 6), (1, 7)]);
+        assert_eq!(r.last_epoch(), Some(1));
+        assert_eq!(end(&r, 1), Some((1, 8)));
+        assert_eq!(end(&r, 2), None);
+        assert_eq!(r.epochs, vec![(1, Offset(7))]);
+    }
+
+    /// LeaderEpochFileCacheTest.shouldIncreaseAndTrackEpochsAsLeadersChangeManyTimes
+    #[test]
+    fn should_increase_and_track_epochs_as_leaders_change_many_times() {
+        let r = cache(0, &[(0, 0), (1, 0)]);
+        assert_eq!(r.last_epoch(), Some(1));
+        assert_eq!(end(&r, 1), Some((1, 0)));
+        assert_eq!(end(&r, 0), Some((0, 0)));
+        let r = cache(5, &[(0, 0), (1, 0)]);
+        assert_eq!(end(&r, 1), Some((1, 5)));
+        assert_eq!(end(&r, 0), Some((0, 0)));
+        let r = cache(10, &[(0, 0), (1, 0), (2, 5)]);
+        assert_eq!(end(&r, 2), Some((2, 10)));
+        assert_eq!(end(&r, 1), Some((1, 5)));
+        assert_eq!(end(&r, 0), Some((0, 0)));
     }
 }

@@ -115,6 +115,13 @@ pub enum TraceKind {
         error: ErrorCode,
         attempt: u32,
     },
+    /// A batch the broker found too large went back to the queue split in `batches`.
+    BatchSplit {
+        producer: u32,
+        tp: TopicPartition,
+        records: u32,
+        batches: u32,
+    },
     BatchFailed {
         producer: u32,
         tp: TopicPartition,
@@ -204,6 +211,14 @@ pub enum TraceKind {
         from: u32,
         to: u32,
         extra_ms: u64,
+    },
+    /// A consumer's position was past where the new leader's log diverged from what it read
+    /// (KIP-320): it resumes at the first offset known to diverge, or resets (`None`).
+    TruncationDetected {
+        consumer: u32,
+        tp: TopicPartition,
+        position: Offset,
+        resume: Option<Offset>,
     },
     /// A coordinator moved a group to PreparingRebalance.
     RebalanceStarted {
@@ -411,6 +426,15 @@ impl Digest {
                 self.opt_offset(*base_offset);
                 self.tp(tp);
             }
+            K::BatchSplit {
+                producer,
+                tp,
+                records,
+                batches,
+            } => {
+                self.ints(52, &[*producer as u64, *records as u64, *batches as u64]);
+                self.tp(tp);
+            }
             K::BatchRetrying {
                 producer,
                 tp,
@@ -533,6 +557,16 @@ impl Digest {
             K::BrokerResumed { broker } => self.ints(33, &[*broker as u64]),
             K::LinkDelayed { from, to, extra_ms } => {
                 self.ints(34, &[*from as u64, *to as u64, *extra_ms])
+            }
+            K::TruncationDetected {
+                consumer,
+                tp,
+                position,
+                resume,
+            } => {
+                self.ints(53, &[*consumer as u64, position.0]);
+                self.opt_offset(*resume);
+                self.tp(tp);
             }
             K::RebalanceStarted {
                 broker,
@@ -779,7 +813,7 @@ impl fmt::Display for TraceKind {
                 ),
                 _ => write!(
                     f,
-                    "producer #{producer}: send() failed: no room in buffer.memory after max.block.ms ({})",
+                    "producer #{producer}: send() failed: buffer.memory had no room for a new batch within max.block.ms ({})",
                     error.name()
                 ),
             },
@@ -809,6 +843,10 @@ impl fmt::Display for TraceKind {
                 Some(o) => write!(f, "producer #{producer}: {records} records of {tp} acked at offset {o}"),
                 None => write!(f, "producer #{producer}: {records} records of {tp} sent with acks=0"),
             },
+            K::BatchSplit { producer, tp, records, batches } => write!(
+                f,
+                "producer #{producer}: batch of {tp} too large (MESSAGE_TOO_LARGE): its {records} records go again in {batches} batches of at most batch.size"
+            ),
             K::BatchRetrying { producer, tp, error, attempt } => {
                 write!(f, "producer #{producer}: batch of {tp} failed with {error}, retry {attempt}")
             }
@@ -852,6 +890,16 @@ impl fmt::Display for TraceKind {
             K::LinkDelayed { from, to, extra_ms } => {
                 write!(f, "link broker {from} ↔ broker {to} slowed by {extra_ms} ms")
             }
+            K::TruncationDetected { consumer, tp, position, resume } => match resume {
+                Some(resume) => write!(
+                    f,
+                    "consumer #{consumer}: truncation detected in {tp} at offset {position}: the new leader's log diverges at {resume}; resuming there (KIP-320)"
+                ),
+                None => write!(
+                    f,
+                    "consumer #{consumer}: truncation detected in {tp} at offset {position}: the new leader knows no such epoch; resetting as auto.offset.reset says (KIP-320)"
+                ),
+            },
             K::RebalanceStarted { broker, group, reason } => {
                 write!(f, "coordinator {broker}: group {group} rebalancing ({reason})")
             }

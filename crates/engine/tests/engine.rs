@@ -755,3 +755,95 @@ fn a_ready_broker_takes_the_head_batch_of_every_partition_it_leads_in_one_reques
         p.requests
     );
 }
+
+#[test]
+fn a_batch_too_large_for_the_topic_is_split_and_sent_again_until_its_delivery_timeout() {
+    // Issue #12 item 6, Kafka 4.0's `Sender.completeBatch` → `splitAndReenqueue`: a batch of
+    // several records refused with MESSAGE_TOO_LARGE goes again split into batches of at most
+    // batch.size, without counting a retry. Here the topic takes 4,000 bytes and batch.size is
+    // 16,384, so the split gives back the same batch and it goes again and again until
+    // delivery.timeout.ms (KAFKA-8202): the application hears a timeout 10 s after each batch
+    // was created, not MESSAGE_TOO_LARGE at once as before.
+    let mut run = Run::new(5, 1, 1);
+    let topic = configs(Scope::Topic, &[("max.message.bytes", i(4_000))]);
+    run.sim
+        .apply(Command::DeleteTopic {
+            name: "orders".into(),
+        })
+        .expect("delete");
+    run.sim
+        .apply(Command::CreateTopic {
+            name: "orders".into(),
+            partitions: 1,
+            replication_factor: 1,
+            configs: topic,
+        })
+        .expect("topic with small messages");
+    let cfg = [
+        ("linger.ms", i(100)),
+        ("request.timeout.ms", i(3_000)),
+        ("delivery.timeout.ms", i(10_000)),
+    ];
+    run.producer("p", 1_000, 2_000, KeyMode::Unique, &cfg);
+    run.run_ms(20_000);
+    let r = run.sim.report();
+    assert_eq!(r.acked, 0, "no batch fits the topic");
+    assert_eq!(r.failed, 2_000);
+    let errors: Vec<&str> = r.failures.iter().map(|(e, _)| e.name()).collect();
+    assert_eq!(errors, vec!["DELIVERY_TIMEOUT"], "{:?}", r.failures);
+    let splits = run
+        .sim
+        .trace()
+        .recent()
+        .filter(|e| matches!(e.kind, kplay_engine::trace::TraceKind::BatchSplit { .. }))
+        .count();
+    let p = &run.sim.snapshot(0, 0).producers[0];
+    assert!(splits > 100, "{splits} splits");
+    assert_eq!(p.retries, 0, "a split is not a retry");
+}
+
+#[test]
+fn batches_hold_their_buffer_memory_until_they_complete_and_send_fails_after_max_block() {
+    // Issue #12 item 10, Kafka's `BufferPool`: a new batch takes max(batch.size, its record)
+    // from buffer.memory and gives it back when it completes, not when it is sent; a send()
+    // that needs a new batch when the pool is empty blocks, and after max.block.ms its record
+    // fails with BufferExhaustedException. Here the pool holds three batches and the only
+    // broker pauses: requests go out and stay unanswered, so the three batches they carry
+    // keep the pool full (before, a sent batch gave its memory back and up to five requests
+    // plus a full queue went out).
+    let mut run = Run::new(9, 1, 1);
+    let cfg = [
+        ("batch.size", i(1_000)),
+        ("buffer.memory", i(3_000)),
+        ("max.block.ms", i(2_000)),
+        ("linger.ms", i(0)),
+    ];
+    run.producer("p", 1_000, 20_000, KeyMode::Unique, &cfg);
+    run.sim.schedule(
+        Instant::from_millis(1_000),
+        Command::PauseBroker {
+            broker: 0,
+            duration_ms: 8_000,
+        },
+    );
+    run.run_ms(6_000);
+    let p = &run.sim.snapshot(0, 0).producers[0];
+    assert!(
+        p.queued_batches + p.in_flight_batches <= 3,
+        "the pool holds three batches: {} queued, {} in flight",
+        p.queued_batches,
+        p.in_flight_batches
+    );
+    let r = run.sim.report();
+    let exhausted = r
+        .failures
+        .iter()
+        .find(|(e, _)| e.name() == "BUFFER_EXHAUSTED")
+        .map_or(0, |(_, n)| *n);
+    // Blocked from about 1 s, the application loses one record per max.block.ms.
+    assert!((2..=3).contains(&exhausted), "{:?}", r.failures);
+    run.run_ms(20_000);
+    let r = run.sim.report();
+    assert!(r.acked > 5_000, "the producer resumes: {}", r.acked);
+    assert_eq!((r.duplicates, r.out_of_order), (0, 0));
+}
