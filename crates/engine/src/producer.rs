@@ -1592,3 +1592,282 @@ pub fn exponential(base: Duration, max: Duration, attempt: u32, rng: &mut Prng) 
     let jitter = 80 + rng.below(41); // 80..=120 percent
     Duration(raw.saturating_mul(jitter) / 100)
 }
+
+#[cfg(test)]
+mod tests {
+    //! Kafka's `RecordAccumulatorTest` cases, seen from outside the accumulator: records go in
+    //! by hand to chosen partitions, the clock moves by hand, and the produce requests the
+    //! producer sends are read back. Kafka calls `ready()` and `drain()` itself; here the
+    //! producer's sender does on every wake, so "ready and drained" is "a request went out".
+    use super::*;
+    use crate::config::{ConfigValue, Scope};
+    use crate::metadata::{BrokerRegistration, TopicConfig, TopicMetadata};
+    use crate::protocol::PartitionProduceResult;
+    use crate::record::Offset;
+
+    /// What one produce request carried: its broker, and (partition, records) per batch.
+    type Drained = Vec<(u32, Vec<(u32, usize)>)>;
+
+    struct Accumulator {
+        p: Producer,
+        now: Instant,
+        out: Vec<Effect>,
+    }
+
+    impl Accumulator {
+        /// A producer on topic `t`, partition `p` led by `leaders[p]`, with these settings.
+        fn new(leaders: &[u32], cfg: &[(&str, i64)]) -> Accumulator {
+            let pairs: Vec<(String, ConfigValue)> = cfg
+                .iter()
+                .map(|(k, v)| (k.to_string(), ConfigValue::Int(*v)))
+                .collect();
+            let spec = ProducerSpec {
+                name: "p".into(),
+                topic: "t".into(),
+                rate_per_sec: 0,
+                max_records: None,
+                keys: KeyMode::Null,
+                value_bytes: 0,
+                configs: Configs::parse(Scope::Producer, &pairs).expect("valid settings"),
+            };
+            let mut brokers: Vec<u32> = leaders.to_vec();
+            brokers.sort();
+            brokers.dedup();
+            let mut p = Producer::new(0, spec, Prng::new(1), brokers.clone(), Instant::ZERO)
+                .expect("producer");
+            let broker = Configs::new(Scope::Broker);
+            let config = TopicConfig::resolve(&Configs::new(Scope::Topic), &broker);
+            let assignment = leaders.iter().map(|&l| vec![l]).collect();
+            let metadata = ClusterMetadata {
+                version: 1,
+                brokers: brokers
+                    .iter()
+                    .map(|&id| BrokerRegistration { id, fenced: false })
+                    .collect(),
+                controller: 0,
+                topics: [(
+                    Arc::from("t"),
+                    TopicMetadata::created(Arc::from("t"), assignment, config),
+                )]
+                .into_iter()
+                .collect(),
+            };
+            let msg = Message::MetadataResponse {
+                correlation_id: 0,
+                metadata: Arc::new(metadata),
+            };
+            let mut out = Vec::new();
+            p.start(Instant::ZERO, &mut out);
+            let from = NodeId::Broker(brokers[0]);
+            p.handle(Instant::ZERO, Input::Message { from, msg }, &mut out);
+            Accumulator {
+                p,
+                now: Instant::ZERO,
+                out: Vec::new(),
+            }
+        }
+
+        /// `accum.append(tp, ...)`, `n` times, records of `value_bytes`.
+        fn append(&mut self, partition: u32, n: usize, value_bytes: usize) {
+            for _ in 0..n {
+                let record = ManualRecord {
+                    key: None,
+                    value: Some(Arc::from(vec![b'v'; value_bytes])),
+                    headers: vec![],
+                    partition: Some(partition),
+                };
+                self.p.produce_one(self.now, record, &mut self.out);
+            }
+        }
+
+        /// `time.sleep(ms)`: the producer wakes then.
+        fn sleep(&mut self, ms: u64) {
+            self.now = self.now + Duration::from_millis(ms);
+            self.p
+                .handle(self.now, Input::Timer(Timer::Wake), &mut self.out);
+        }
+
+        /// The produce requests sent since the last call.
+        fn drained(&mut self) -> Drained {
+            self.requests()
+                .into_iter()
+                .map(|(broker, r)| {
+                    let batches = r
+                        .partitions
+                        .iter()
+                        .map(|(tp, b)| (tp.partition, b.records.len()))
+                        .collect();
+                    (broker, batches)
+                })
+                .collect()
+        }
+
+        fn requests(&mut self) -> Vec<(u32, ProduceRequest)> {
+            std::mem::take(&mut self.out)
+                .into_iter()
+                .filter_map(|e| match e {
+                    Effect::Send {
+                        to: NodeId::Broker(b),
+                        msg: Message::ProduceRequest(r),
+                    } => Some((b, r)),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        /// The broker answers a request with `error` for every batch.
+        fn answer(&mut self, broker: u32, request: &ProduceRequest, error: ErrorCode) {
+            let results = request
+                .partitions
+                .iter()
+                .map(|(tp, _)| PartitionProduceResult {
+                    tp: tp.clone(),
+                    error,
+                    base_offset: (error == ErrorCode::None).then_some(Offset(0)),
+                })
+                .collect();
+            let msg = Message::ProduceResponse(ProduceResponse {
+                correlation_id: request.correlation_id,
+                results,
+            });
+            let from = NodeId::Broker(broker);
+            self.p
+                .handle(self.now, Input::Message { from, msg }, &mut self.out);
+        }
+    }
+
+    /// Records of 100 bytes of value and no key, as appended here: 109 bytes each in a batch,
+    /// so a batch of 1,024 + 61 (`RECORD_BATCH_OVERHEAD`) bytes holds nine (1,042 bytes).
+    const VALUE: usize = 100;
+    /// Kafka's `expectedNumAppends`: how many such records a batch of 1,024 + 61 holds.
+    const APPENDS: usize = 9;
+
+    /// RecordAccumulatorTest.testLinger
+    #[test]
+    fn linger() {
+        let mut a = Accumulator::new(&[1], &[("linger.ms", 10), ("batch.size", 1024 + 61)]);
+        a.append(0, 1, VALUE);
+        assert_eq!(
+            a.drained(),
+            vec![],
+            "no partition is ready before linger.ms"
+        );
+        a.sleep(10);
+        assert_eq!(
+            a.drained(),
+            vec![(1, vec![(0, 1)])],
+            "our partition's leader is ready"
+        );
+    }
+
+    /// RecordAccumulatorTest.testFull: a batch goes without waiting for linger.ms once it
+    /// is full, and not before.
+    #[test]
+    fn full() {
+        let batch_size = 1024 + 61;
+        let mut a = Accumulator::new(&[1], &[("linger.ms", 60_000), ("batch.size", batch_size)]);
+        a.append(0, APPENDS, VALUE);
+        assert_eq!(a.drained(), vec![], "not full yet");
+        a.append(0, 1, VALUE);
+        assert_eq!(
+            a.drained(),
+            vec![(1, vec![(0, APPENDS)])],
+            "the record that did not fit closed the batch, which goes at once"
+        );
+    }
+
+    /// RecordAccumulatorTest.testPartialDrain: two full batches for one broker, and a request
+    /// limit (`max.request.size`) one batch fits: only one partition goes in the request.
+    #[test]
+    fn partial_drain() {
+        let cfg = [
+            ("linger.ms", 10),
+            ("batch.size", 1024 + 61),
+            ("max.request.size", 1024 + 61),
+        ];
+        let mut a = Accumulator::new(&[1, 1], &cfg);
+        a.append(0, APPENDS + 1, VALUE);
+        a.append(1, APPENDS + 1, VALUE);
+        let drained = a.drained();
+        assert_eq!(drained.len(), 2, "{drained:?}");
+        assert!(
+            drained.iter().all(|(_, batches)| batches.len() == 1),
+            "due to the size bound each request holds one partition: {drained:?}"
+        );
+    }
+
+    /// RecordAccumulatorTest.testNextReadyCheckDelay, told by what goes out: broker 1 leads
+    /// t-0 and t-1, broker 2 leads t-2. t-0 lingers; once t-1 fills, broker 1 is ready and its
+    /// request carries t-0's lingering batch too (`drainBatchesForOneNode`); t-2, alone on
+    /// broker 2, waits for its own linger.ms.
+    #[test]
+    fn next_ready_check_delay() {
+        let mut a = Accumulator::new(&[1, 1, 2], &[("linger.ms", 10), ("batch.size", 1025 + 61)]);
+        a.append(0, APPENDS, VALUE);
+        assert_eq!(a.drained(), vec![], "just short of full: it lingers");
+        a.sleep(5);
+        a.append(2, APPENDS, VALUE);
+        assert_eq!(a.drained(), vec![]);
+        a.append(1, APPENDS + 1, VALUE);
+        assert_eq!(a.drained(), vec![(1, vec![(0, APPENDS), (1, APPENDS)])]);
+        a.sleep(4);
+        assert_eq!(a.drained(), vec![], "t-2 lingers on");
+        a.sleep(6);
+        assert_eq!(
+            a.drained(),
+            vec![(1, vec![(1, 1)]), (2, vec![(2, APPENDS)])],
+            "t-2's linger.ms ends, and so does that of t-1's record that did not fit"
+        );
+    }
+
+    /// RecordAccumulatorTest.testRetryBackoff: a batch sent back for a retry waits
+    /// retry.backoff.ms, and does not hold back another partition of its broker.
+    #[test]
+    fn retry_backoff() {
+        let cfg = [
+            ("linger.ms", 0),
+            ("retry.backoff.ms", 1_000),
+            ("retry.backoff.max.ms", 1_000),
+        ];
+        let mut a = Accumulator::new(&[1, 1], &cfg);
+        a.append(0, 1, VALUE);
+        let sent = a.requests();
+        assert_eq!(sent.len(), 1);
+        a.answer(1, &sent[0].1, ErrorCode::NotLeaderOrFollower);
+        a.append(1, 1, VALUE);
+        assert_eq!(
+            a.drained(),
+            vec![(1, vec![(1, 1)])],
+            "t-0 backs off while t-1 goes"
+        );
+        a.sleep(1_200);
+        assert_eq!(
+            a.drained(),
+            vec![(1, vec![(0, 1)])],
+            "t-0 goes after its backoff"
+        );
+    }
+
+    /// RecordAccumulatorTest.testMutedPartitions: with max.in.flight.requests.per.connection 1
+    /// a partition with a batch out sends nothing more until it is answered.
+    #[test]
+    fn muted_partitions() {
+        let cfg = [
+            ("linger.ms", 0),
+            ("max.in.flight.requests.per.connection", 1),
+        ];
+        let mut a = Accumulator::new(&[1], &cfg);
+        a.append(0, 1, VALUE);
+        let sent = a.requests();
+        assert_eq!(sent.len(), 1);
+        a.append(0, 1, VALUE);
+        a.sleep(50);
+        assert_eq!(a.drained(), vec![], "muted while its batch is out");
+        a.answer(1, &sent[0].1, ErrorCode::None);
+        assert_eq!(
+            a.drained(),
+            vec![(1, vec![(0, 1)])],
+            "unmuted by the answer"
+        );
+    }
+}
