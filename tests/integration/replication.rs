@@ -199,15 +199,17 @@ fn without_unclean_election_the_partition_waits_for_its_last_in_sync_replica() {
     assert!(trace_lines(&sim, "UNCLEAN").is_empty());
 }
 
-#[test]
-fn leadership_moves_back_to_the_preferred_replica_after_it_returns() {
-    // auto.leader.rebalance.enable (default true), checked every 10 s here instead of 300 s.
-    let text = r#"
+/// Three brokers, `t` with 3 partitions (RF 3), a producer, preferred leaders balanced every
+/// 10 s (`auto.leader.rebalance.enable`, default true; 300 s by default); broker 0 crashes at
+/// `crash_ms` and restarts at `restart_ms`.
+fn broker_0_away(crash_ms: u64, restart_ms: u64) -> String {
+    format!(
+        r#"
 seed = 4
 duration_ms = 45000
 [cluster]
 brokers = 3
-config = { "leader.imbalance.check.interval.seconds" = 10 }
+config = {{ "leader.imbalance.check.interval.seconds" = 10 }}
 [[topic]]
 name = "t"
 partitions = 3
@@ -217,15 +219,20 @@ id = "p"
 topic = "t"
 rate_per_sec = 100
 [[event]]
-at_ms = 2000
+at_ms = {crash_ms}
 action = "crash_broker"
 broker = 0
 [[event]]
-at_ms = 15000
+at_ms = {restart_ms}
 action = "restart_broker"
 broker = 0
-"#;
-    let (sim, r) = run_checked("preferred-leader", text, None);
+"#
+    )
+}
+
+#[test]
+fn leadership_moves_back_to_the_preferred_replica_after_it_returns() {
+    let (sim, r) = run_checked("preferred-leader", &broker_0_away(2_000, 15_000), None);
     let metadata = sim.metadata();
     let topic = &metadata.topics["t"];
     for (p, pm) in topic.partitions.iter().enumerate() {
@@ -251,30 +258,8 @@ broker = 0
 /// by 16 s, and t-0 returns at 24 s (a clock from start would have moved it at 20 s).
 #[test]
 fn the_preferred_leader_returns_one_check_interval_after_the_imbalance_appears() {
-    let text = r#"
-seed = 4
-duration_ms = 45000
-[cluster]
-brokers = 3
-config = { "leader.imbalance.check.interval.seconds" = 10 }
-[[topic]]
-name = "t"
-partitions = 3
-replication_factor = 3
-[[producer]]
-id = "p"
-topic = "t"
-rate_per_sec = 100
-[[event]]
-at_ms = 5000
-action = "crash_broker"
-broker = 0
-[[event]]
-at_ms = 15000
-action = "restart_broker"
-broker = 0
-"#;
-    let (sim, r) = run_checked("preferred-leader-interval", text, None);
+    let text = broker_0_away(5_000, 15_000);
+    let (sim, r) = run_checked("preferred-leader-interval", &text, None);
     let moves = trace_lines(&sim, "elected leader");
     let away = moves
         .iter()

@@ -77,6 +77,42 @@ impl Run {
     fn run_ms(&mut self, ms: u64) {
         self.sim.run_until(Instant::from_millis(ms));
     }
+
+    /// `orders` again, with `partitions` partitions and topic setting `max.message.bytes`.
+    fn recreate_with_max_message_bytes(&mut self, partitions: u32, max: i64) {
+        let topic = configs(Scope::Topic, &[("max.message.bytes", i(max))]);
+        self.sim
+            .apply(Command::DeleteTopic {
+                name: "orders".into(),
+            })
+            .expect("delete");
+        self.sim
+            .apply(Command::CreateTopic {
+                name: "orders".into(),
+                partitions,
+                replication_factor: 1,
+                configs: topic,
+            })
+            .expect("topic with small messages");
+    }
+
+    /// A GC pause of `broker` from `at_ms`, for `duration_ms`.
+    fn pause_at(&mut self, at_ms: u64, broker: u32, duration_ms: u64) {
+        let pause = Command::PauseBroker {
+            broker,
+            duration_ms,
+        };
+        self.sim.schedule(Instant::from_millis(at_ms), pause);
+    }
+
+    /// Records the producer gave up on with this error.
+    fn failed_with(&self, error: &str) -> u64 {
+        let r = self.sim.report();
+        r.failures
+            .iter()
+            .find(|(e, _)| e.name() == error)
+            .map_or(0, |(_, n)| *n)
+    }
 }
 
 fn earliest() -> (&'static str, ConfigValue) {
@@ -231,12 +267,7 @@ fn a_broker_down_past_delivery_timeout_fails_records_with_the_timeout() {
         .expect("crash");
     run.run_ms(10_000);
     let r = run.sim.report();
-    let timeouts = r
-        .failures
-        .iter()
-        .find(|(e, _)| e.name() == "DELIVERY_TIMEOUT")
-        .map(|(_, n)| *n);
-    assert!(timeouts.is_some_and(|n| n > 0), "{:?}", r.failures);
+    assert!(run.failed_with("DELIVERY_TIMEOUT") > 0, "{:?}", r.failures);
     assert_eq!(
         r.acked + r.failed + pending(&run),
         r.produced,
@@ -567,13 +598,7 @@ fn a_pause_past_the_request_timeout_neither_duplicates_nor_reorders_with_idempot
     ];
     run.producer("p", 200, 6_000, KeyMode::Unique, &timeouts);
     run.consumer("c", 0, &[earliest()]);
-    run.sim.schedule(
-        Instant::from_millis(10_000),
-        Command::PauseBroker {
-            broker: 0,
-            duration_ms: 12_000,
-        },
-    );
+    run.pause_at(10_000, 0, 12_000);
     run_checked_to(&mut run, 60_000);
     let r = run.sim.report();
     assert!(r.failed > 0, "some batches expired during the pause");
@@ -588,20 +613,7 @@ fn a_batch_refused_on_one_partition_renumbers_only_that_partition() {
     // sequences and were appended a second time. Kafka rewrites only the failed partition's
     // sequences (`TransactionManager.bumpIdempotentProducerEpoch`).
     let mut run = Run::new(4, 2, 2);
-    let topic = configs(Scope::Topic, &[("max.message.bytes", i(4_000))]);
-    run.sim
-        .apply(Command::DeleteTopic {
-            name: "orders".into(),
-        })
-        .expect("delete");
-    run.sim
-        .apply(Command::CreateTopic {
-            name: "orders".into(),
-            partitions: 2,
-            replication_factor: 1,
-            configs: topic,
-        })
-        .expect("topic with small messages");
+    run.recreate_with_max_message_bytes(2, 4_000);
     let timeouts = [("request.timeout.ms", i(2_000)), ("linger.ms", i(0))];
     run.producer("p", 100, 3_000, KeyMode::Unique, &timeouts);
     run.consumer("c", 0, &[earliest()]);
@@ -628,10 +640,7 @@ fn a_batch_refused_on_one_partition_renumbers_only_that_partition() {
         .expect("produce");
     run_checked_to(&mut run, 40_000);
     let r = run.sim.report();
-    let refused = r
-        .failures
-        .iter()
-        .any(|(e, _)| e.name() == "MESSAGE_TOO_LARGE");
+    let refused = run.failed_with("MESSAGE_TOO_LARGE") > 0;
     assert!(refused, "the big batch was refused: {:?}", r.failures);
     assert_eq!((r.duplicates, r.out_of_order), (0, 0));
 }
@@ -651,13 +660,7 @@ fn a_batch_in_flight_fails_at_the_delivery_timeout_not_a_request_timeout_later()
         ("linger.ms", i(0)),
     ];
     run.producer("p", 100, 3_000, KeyMode::Unique, &timeouts);
-    run.sim.schedule(
-        Instant::from_millis(5_000),
-        Command::PauseBroker {
-            broker: 0,
-            duration_ms: 30_000,
-        },
-    );
+    run.pause_at(5_000, 0, 30_000);
     run.run_ms(40_000);
     let mut created = None;
     let mut failed = None;
@@ -765,20 +768,7 @@ fn a_batch_too_large_for_the_topic_is_split_and_sent_again_until_its_delivery_ti
     // delivery.timeout.ms (KAFKA-8202): the application hears a timeout 10 s after each batch
     // was created, not MESSAGE_TOO_LARGE at once as before.
     let mut run = Run::new(5, 1, 1);
-    let topic = configs(Scope::Topic, &[("max.message.bytes", i(4_000))]);
-    run.sim
-        .apply(Command::DeleteTopic {
-            name: "orders".into(),
-        })
-        .expect("delete");
-    run.sim
-        .apply(Command::CreateTopic {
-            name: "orders".into(),
-            partitions: 1,
-            replication_factor: 1,
-            configs: topic,
-        })
-        .expect("topic with small messages");
+    run.recreate_with_max_message_bytes(1, 4_000);
     let cfg = [
         ("linger.ms", i(100)),
         ("request.timeout.ms", i(3_000)),
@@ -819,13 +809,7 @@ fn batches_hold_their_buffer_memory_until_they_complete_and_send_fails_after_max
         ("linger.ms", i(0)),
     ];
     run.producer("p", 1_000, 20_000, KeyMode::Unique, &cfg);
-    run.sim.schedule(
-        Instant::from_millis(1_000),
-        Command::PauseBroker {
-            broker: 0,
-            duration_ms: 8_000,
-        },
-    );
+    run.pause_at(1_000, 0, 8_000);
     run.run_ms(6_000);
     let p = &run.sim.snapshot(0, 0).producers[0];
     assert!(
@@ -835,11 +819,7 @@ fn batches_hold_their_buffer_memory_until_they_complete_and_send_fails_after_max
         p.in_flight_batches
     );
     let r = run.sim.report();
-    let exhausted = r
-        .failures
-        .iter()
-        .find(|(e, _)| e.name() == "BUFFER_EXHAUSTED")
-        .map_or(0, |(_, n)| *n);
+    let exhausted = run.failed_with("BUFFER_EXHAUSTED");
     // Blocked from about 1 s, the application loses one record per max.block.ms.
     assert!((2..=3).contains(&exhausted), "{:?}", r.failures);
     run.run_ms(20_000);
