@@ -12,6 +12,11 @@
 //! Where kplay's outcome differs from Kafka's, the case is commented out below under a
 //! `// DIVERGES:` note saying how and why; it stays as Kafka has it.
 //!
+//! Cases that need the engine's insides live beside the code they test, named the same way:
+//! `GroupCoordinatorTest` (initial rebalance delay) and `ClassicGroupTest.testMaybeElectNewJoinedLeader`
+//! in `crates/engine/src/group/coordinator.rs`, `LeaderEpochFileCacheTest` in
+//! `crates/engine/src/replica.rs`, `RecordAccumulatorTest` in `crates/engine/src/producer.rs`.
+//!
 //! How Kafka's tests are read here:
 //! - Most assignor cases run once per `RackConfig` in Kafka, expecting the same outcome in each;
 //!   kplay has no racks, so each runs once, rack-free.
