@@ -4,7 +4,7 @@
 
 use kplay_engine::snapshot::{GroupView, Report};
 use kplay_engine::Sim;
-use kplay_tests::{at_ms, run_checked, trace_lines};
+use kplay_tests::{at_ms, regression_text, run_checked, trace_lines};
 
 /// Three brokers, `orders` with 6 partitions (RF 3), a producer at 200 records/s, and the
 /// given consumers (TOML `[[consumer]]` tables) and events.
@@ -644,4 +644,25 @@ fn a_static_member_kept_in_a_generation_that_never_syncs_is_removed_after_the_re
         g.members
     );
     assert_eq!(g.lost, Some(0));
+}
+
+/// Swarm seed 6727: a static member busy in a long poll through a rebalance stays in the new
+/// generation while its process still holds the old generation's partitions; only members of
+/// the coordinator's generation count as owners (`GroupOneOwner`), so its zombie ownership is
+/// not a violation, as it is not in Kafka.
+#[test]
+fn a_static_member_busy_through_a_rebalance_is_kept_and_its_old_partitions_do_not_count() {
+    let file = "static-member-busy-through-a-rebalance.toml";
+    let (sim, _) = run_checked(
+        &format!("tests/regressions/{file}"),
+        &regression_text(file),
+        None,
+    );
+    let kept = trace_lines(&sim, "generation 3 (");
+    assert!(
+        kept.iter().any(|l| l.contains("g1-host-2")),
+        "g1 kept without rejoining: {kept:?}"
+    );
+    let back = trace_lines(&sim, "g1-host-2 rejoined");
+    assert!(!back.is_empty(), "and back after its poll");
 }
