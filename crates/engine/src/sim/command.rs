@@ -1,0 +1,687 @@
+//! Commands: the changes a scenario's timeline, the UI or a test makes to a running
+//! simulation, their validation (naming the field at fault) and their application.
+
+use super::*;
+
+/// Limits that keep a run inside a browser tab's memory. Bigger values are rejected, not clamped.
+pub const MAX_BROKERS: u32 = 64;
+
+pub const MAX_PARTITIONS_PER_TOPIC: u32 = 1_000;
+
+pub const MAX_RATE_PER_SEC: u64 = 10_000_000;
+
+pub const MAX_VALUE_BYTES: u32 = 1_048_576;
+
+pub const MAX_KEY_POOL: u32 = 10_000_000;
+
+/// A change to the running simulation: from a scenario's timeline, the UI, or a test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    CreateTopic {
+        name: String,
+        partitions: u32,
+        replication_factor: u32,
+        configs: Configs,
+    },
+    DeleteTopic {
+        name: String,
+    },
+    AddProducer(ProducerSpec),
+    RemoveProducer {
+        name: String,
+    },
+    SetProducerRunning {
+        name: String,
+        running: bool,
+    },
+    SetProducerRate {
+        name: String,
+        rate_per_sec: u64,
+    },
+    ProduceOne {
+        producer: String,
+        record: ManualRecord,
+    },
+    AddConsumer(ConsumerSpec),
+    RemoveConsumer {
+        name: String,
+    },
+    /// `close()`: commit (with auto-commit), leave the group, stop. The consumer stays listed.
+    StopConsumer {
+        name: String,
+    },
+    /// The consumer's process dies mid-poll: no commit, no LeaveGroup.
+    CrashConsumer {
+        name: String,
+    },
+    /// A stopped or crashed consumer starts again as a new process (same name and settings).
+    RestartConsumer {
+        name: String,
+    },
+    /// Change the application's processing time per record (a slow consumer).
+    SetConsumerProcessing {
+        name: String,
+        per_record_us: u64,
+    },
+    Seek {
+        consumer: String,
+        topic: String,
+        partition: u32,
+        offset: u64,
+    },
+    CrashBroker {
+        broker: u32,
+    },
+    RestartBroker {
+        broker: u32,
+    },
+    /// Cut these brokers off from the other brokers and the controller (clients still reach
+    /// every broker).
+    PartitionNetwork {
+        isolated: Vec<u32>,
+    },
+    HealNetwork,
+    /// Add latency between two brokers, both ways (0 restores the link).
+    SlowLink {
+        a: u32,
+        b: u32,
+        extra_ms: u64,
+    },
+    /// Stop a broker's process for a while, as a long garbage-collection pause does.
+    PauseBroker {
+        broker: u32,
+        duration_ms: u64,
+    },
+    ResumeBroker {
+        broker: u32,
+    },
+}
+
+/// A command or setup the simulation refuses, naming the field at fault.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandError {
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl From<ConfigError> for CommandError {
+    fn from(e: ConfigError) -> Self {
+        CommandError {
+            field: e.key,
+            message: e.message,
+        }
+    }
+}
+
+pub(super) fn reject<T>(field: &str, message: impl Into<String>) -> Result<T, CommandError> {
+    Err(CommandError {
+        field: field.to_string(),
+        message: message.into(),
+    })
+}
+
+/// Kafka's topic name rules: 1–249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
+pub fn validate_topic_name(name: &str) -> Result<(), CommandError> {
+    if name.is_empty() || name.len() > 249 {
+        return reject("name", "a topic name has 1 to 249 characters");
+    }
+    if name == "." || name == ".." {
+        return reject("name", "a topic name cannot be \".\" or \"..\"");
+    }
+    legal_characters("name", name, "a topic name")
+}
+
+/// Topic names and client ids use Kafka's legal characters: letters, digits, '.', '_', '-'.
+pub(super) fn legal_characters(field: &str, name: &str, what: &str) -> Result<(), CommandError> {
+    match name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        Some(c) => reject(
+            field,
+            format!("{c:?} is not allowed in {what} (use letters, digits, '.', '_', '-')"),
+        ),
+        None => Ok(()),
+    }
+}
+
+pub(super) fn validate_client_name(name: &str) -> Result<(), CommandError> {
+    if name.is_empty() || name.len() > 64 {
+        return reject("id", "an id has 1 to 64 characters");
+    }
+    legal_characters("id", name, "an id")
+}
+
+impl Sim {
+    /// Checks a command against the current state without applying it.
+    pub fn validate(&self, command: &Command) -> Result<(), CommandError> {
+        match command {
+            Command::CreateTopic {
+                name,
+                partitions,
+                replication_factor,
+                configs,
+            } => {
+                validate_topic_name(name)?;
+                if self
+                    .controller
+                    .metadata()
+                    .topics
+                    .contains_key(name.as_str())
+                {
+                    return reject("name", format!("topic {name:?} already exists"));
+                }
+                if *partitions == 0 || *partitions > MAX_PARTITIONS_PER_TOPIC {
+                    let m = format!(
+                        "must be between 1 and {MAX_PARTITIONS_PER_TOPIC}, got {partitions}"
+                    );
+                    return reject("partitions", m);
+                }
+                if *replication_factor == 0 || *replication_factor > self.setup.brokers {
+                    let m = format!(
+                        "must be between 1 and the number of brokers ({}), got {replication_factor}",
+                        self.setup.brokers
+                    );
+                    return reject("replication_factor", m);
+                }
+                let resolved = TopicConfig::resolve(configs, &self.setup.configs);
+                if resolved.min_insync_replicas > *replication_factor {
+                    let m = format!(
+                        "{} exceeds the replication factor {replication_factor}, so acks=all writes could never succeed",
+                        resolved.min_insync_replicas
+                    );
+                    return reject("min.insync.replicas", m);
+                }
+                Ok(())
+            }
+            Command::DeleteTopic { name } if name == OFFSETS_TOPIC => reject(
+                "name",
+                "__consumer_offsets is internal; Kafka does not let you delete it",
+            ),
+            Command::DeleteTopic { name } => match self
+                .controller
+                .metadata()
+                .topics
+                .contains_key(name.as_str())
+            {
+                true => Ok(()),
+                false => reject("name", format!("no topic {name:?}")),
+            },
+            Command::AddProducer(spec) => {
+                validate_client_name(&spec.name)?;
+                if self.producer_index(&spec.name).is_some() {
+                    return reject("id", format!("a producer {:?} already exists", spec.name));
+                }
+                validate_topic_name(&spec.topic).map_err(|e| CommandError {
+                    field: "topic".into(),
+                    ..e
+                })?;
+                if spec.rate_per_sec > MAX_RATE_PER_SEC {
+                    return reject(
+                        "rate_per_sec",
+                        format!("must be at most {MAX_RATE_PER_SEC}"),
+                    );
+                }
+                if spec.value_bytes > MAX_VALUE_BYTES {
+                    return reject("value_bytes", format!("must be at most {MAX_VALUE_BYTES}"));
+                }
+                if let crate::producer::KeyMode::Pool(n) = spec.keys {
+                    if n == 0 || n > MAX_KEY_POOL {
+                        return reject(
+                            "keys",
+                            format!("pool size must be between 1 and {MAX_KEY_POOL}"),
+                        );
+                    }
+                }
+                crate::producer::ProducerConfig::from_configs(&spec.configs)?;
+                Ok(())
+            }
+            Command::AddConsumer(spec) => {
+                validate_client_name(&spec.name)?;
+                if self.consumer_index(&spec.name).is_some() {
+                    return reject("id", format!("a consumer {:?} already exists", spec.name));
+                }
+                if spec.topics.is_empty() {
+                    return reject("topics", "list at least one topic");
+                }
+                let config = crate::consumer::ConsumerConfig::from_configs(&spec.configs)?;
+                if config.group_id.is_some() {
+                    self.check_offsets_topic()?;
+                }
+                Ok(())
+            }
+            Command::StopConsumer { name }
+            | Command::CrashConsumer { name }
+            | Command::RestartConsumer { name }
+            | Command::SetConsumerProcessing { name, .. } => {
+                let Some(i) = self.consumer_index(name) else {
+                    return reject("consumer", format!("no consumer {name:?}"));
+                };
+                let state = self.consumers[i].as_ref().expect("indexed").state;
+                let down = matches!(state, AppState::Stopped | AppState::Crashed);
+                match command {
+                    Command::StopConsumer { .. } | Command::CrashConsumer { .. } if down => {
+                        reject("consumer", format!("consumer {name:?} is not running"))
+                    }
+                    Command::RestartConsumer { .. } if !down => reject(
+                        "consumer",
+                        format!("consumer {name:?} is running; stop or crash it first"),
+                    ),
+                    Command::SetConsumerProcessing { per_record_us, .. }
+                        if *per_record_us > 3_600_000_000 =>
+                    {
+                        reject("processing_ms_per_record", "at most 3600000 (one hour)")
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Command::RemoveProducer { name }
+            | Command::SetProducerRunning { name, .. }
+            | Command::SetProducerRate { name, .. }
+            | Command::ProduceOne { producer: name, .. } => {
+                if self.producer_index(name).is_none() {
+                    return reject("producer", format!("no producer {name:?}"));
+                }
+                if let Command::SetProducerRate { rate_per_sec, .. } = command {
+                    if *rate_per_sec > MAX_RATE_PER_SEC {
+                        return reject(
+                            "rate_per_sec",
+                            format!("must be at most {MAX_RATE_PER_SEC}"),
+                        );
+                    }
+                }
+                Ok(())
+            }
+            Command::RemoveConsumer { name } | Command::Seek { consumer: name, .. } => {
+                match self.consumer_index(name) {
+                    Some(_) => Ok(()),
+                    None => reject("consumer", format!("no consumer {name:?}")),
+                }
+            }
+            Command::CrashBroker { broker } | Command::RestartBroker { broker } => {
+                let Some(slot) = self.brokers.get(*broker as usize) else {
+                    let m = format!(
+                        "no broker {broker}; brokers are 0 to {}",
+                        self.setup.brokers - 1
+                    );
+                    return reject("broker", m);
+                };
+                match (command, slot.up) {
+                    (Command::CrashBroker { .. }, false) => {
+                        reject("broker", format!("broker {broker} is already down"))
+                    }
+                    (Command::RestartBroker { .. }, true) => {
+                        reject("broker", format!("broker {broker} is already up"))
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Command::PartitionNetwork { isolated } => {
+                if isolated.is_empty() || isolated.len() as u32 >= self.setup.brokers {
+                    return reject(
+                        "brokers",
+                        "isolate at least one broker and leave at least one on the other side",
+                    );
+                }
+                self.check_broker_ids("brokers", isolated)
+            }
+            Command::HealNetwork => Ok(()),
+            Command::SlowLink { a, b, extra_ms } => {
+                self.check_broker_ids("broker", &[*a, *b])?;
+                if a == b {
+                    return reject("broker", "a link joins two different brokers");
+                }
+                if *extra_ms > 600_000 {
+                    return reject("extra_ms", "at most 600000 (ten minutes)");
+                }
+                Ok(())
+            }
+            Command::PauseBroker {
+                broker,
+                duration_ms,
+            } => {
+                self.check_broker_ids("broker", &[*broker])?;
+                if !self.brokers[*broker as usize].up {
+                    return reject("broker", format!("broker {broker} is down"));
+                }
+                if *duration_ms == 0 || *duration_ms > 3_600_000 {
+                    return reject("duration_ms", "between 1 and 3600000 (one hour)");
+                }
+                Ok(())
+            }
+            Command::ResumeBroker { broker } => self.check_broker_ids("broker", &[*broker]),
+        }
+    }
+
+    /// `__consumer_offsets` exists or can be created (Kafka refuses while the cluster has fewer
+    /// brokers than `offsets.topic.replication.factor`, and groups cannot work).
+    pub(super) fn check_offsets_topic(&self) -> Result<(), CommandError> {
+        if self.metadata().topics.contains_key(OFFSETS_TOPIC) {
+            return Ok(());
+        }
+        let rf = self.setup.configs.int("offsets.topic.replication.factor") as u32;
+        if rf > self.setup.brokers {
+            let m = format!(
+                "{rf} exceeds the number of brokers ({}): Kafka cannot create __consumer_offsets, so consumer groups cannot work; set it to at most {} in the cluster configs",
+                self.setup.brokers, self.setup.brokers
+            );
+            return reject("offsets.topic.replication.factor", m);
+        }
+        Ok(())
+    }
+
+    /// Creates `__consumer_offsets` as Kafka does on the first coordinator lookup.
+    pub(super) fn ensure_offsets_topic(&mut self) -> Result<(), CommandError> {
+        if self.metadata().topics.contains_key(OFFSETS_TOPIC) {
+            return Ok(());
+        }
+        self.apply(Command::CreateTopic {
+            name: OFFSETS_TOPIC.to_string(),
+            partitions: self.setup.configs.int("offsets.topic.num.partitions") as u32,
+            replication_factor: self.setup.configs.int("offsets.topic.replication.factor") as u32,
+            configs: Configs::new(crate::config::Scope::Topic),
+        })
+    }
+
+    pub(super) fn check_broker_ids(&self, field: &str, ids: &[u32]) -> Result<(), CommandError> {
+        match ids.iter().find(|&&b| b >= self.setup.brokers) {
+            Some(b) => reject(
+                field,
+                format!("no broker {b}; brokers are 0 to {}", self.setup.brokers - 1),
+            ),
+            None => Ok(()),
+        }
+    }
+
+    /// Applies a command now, or says why not (and changes nothing).
+    pub fn apply(&mut self, command: Command) -> Result<(), CommandError> {
+        self.validate(&command)?;
+        self.touched = Touched::Everything;
+        match command {
+            Command::CreateTopic {
+                name,
+                partitions,
+                replication_factor,
+                configs,
+            } => {
+                let ids = self.broker_ids();
+                let assignment = assign_replicas(
+                    &ids,
+                    partitions,
+                    replication_factor,
+                    &mut self.placement_rng,
+                );
+                let config = TopicConfig::resolve(&configs, &self.setup.configs);
+                let topic: Arc<str> = Arc::from(name.as_str());
+                self.update_metadata(|m| {
+                    let t = TopicMetadata::created(topic.clone(), assignment, config);
+                    m.topics.insert(topic, t);
+                });
+                self.record(TraceKind::TopicCreated {
+                    topic: name,
+                    partitions,
+                    replication_factor,
+                });
+            }
+            Command::DeleteTopic { name } => {
+                self.update_metadata(|m| {
+                    m.topics.remove(name.as_str());
+                });
+                self.record(TraceKind::TopicDeleted { topic: name });
+            }
+            Command::AddProducer(spec) => {
+                let index = self.producers.len() as u32;
+                let rng = Prng::stream(self.seed, Stream::Producer(index));
+                let producer = Producer::new(index, spec, rng, self.broker_ids(), self.now)?;
+                self.producers.push(Some(producer));
+                self.record(TraceKind::ProducerAdded { producer: index });
+                self.with_producer(index as usize, |p, now, out| p.start(now, out));
+            }
+            Command::RemoveProducer { name } => {
+                let i = self.producer_index(&name).expect("validated");
+                self.producers[i] = None;
+                self.record(TraceKind::ProducerRemoved { producer: i as u32 });
+            }
+            Command::SetProducerRunning { name, running } => {
+                let i = self.producer_index(&name).expect("validated");
+                self.with_producer(i, |p, now, out| p.set_running(now, running, out));
+            }
+            Command::SetProducerRate { name, rate_per_sec } => {
+                let i = self.producer_index(&name).expect("validated");
+                self.with_producer(i, |p, now, out| p.set_rate(now, rate_per_sec, out));
+            }
+            Command::ProduceOne { producer, record } => {
+                let i = self.producer_index(&producer).expect("validated");
+                self.with_producer(i, |p, now, out| p.produce_one(now, record, out));
+            }
+            Command::AddConsumer(spec) => {
+                let index = self.consumers.len() as u32;
+                let rng = Prng::stream(self.seed, Stream::Consumer(index));
+                #[allow(unused_mut)]
+                let mut consumer = Consumer::new(index, spec, self.broker_ids(), rng)?;
+                #[cfg(feature = "planted-bugs")]
+                {
+                    consumer.planted = self.planted;
+                }
+                if consumer.membership.is_some() {
+                    self.ensure_offsets_topic()?;
+                }
+                self.consumers.push(Some(consumer));
+                self.consumer_incarnations.push(0);
+                self.record(TraceKind::ConsumerAdded { consumer: index });
+                self.with_node(NodeId::Consumer(index), |node, now, out| {
+                    if let NodeRef::Consumer(c) = node {
+                        c.start(now, out);
+                    }
+                });
+            }
+            Command::RemoveConsumer { name } => {
+                let i = self.consumer_index(&name).expect("validated");
+                self.with_consumer(i, |c, now, out| c.stop(now, out));
+                self.consumers[i] = None;
+                self.record(TraceKind::ConsumerRemoved { consumer: i as u32 });
+            }
+            Command::StopConsumer { name } => {
+                let i = self.consumer_index(&name).expect("validated");
+                self.with_consumer(i, |c, now, out| c.stop(now, out));
+            }
+            Command::CrashConsumer { name } => {
+                let i = self.consumer_index(&name).expect("validated");
+                self.with_consumer(i, |c, now, out| c.crash(now, out));
+                self.consumer_incarnations[i] += 1;
+            }
+            Command::RestartConsumer { name } => {
+                let i = self.consumer_index(&name).expect("validated");
+                let old = self.consumers[i].as_ref().expect("indexed");
+                let spec = old.spec.clone();
+                let requests_sent = old.requests_sent();
+                let incarnation = self.consumer_incarnations[i] + 1;
+                let stream = Stream::Restart {
+                    consumer: i as u32,
+                    incarnation,
+                };
+                let rng = Prng::stream(self.seed, stream);
+                let mut consumer = Consumer::new(i as u32, spec, self.broker_ids(), rng)?;
+                // A new process has new connections: answers to the old one's requests (a
+                // coordinator may answer a parked JoinGroup after the restart) are not for it.
+                consumer.continue_requests_from(requests_sent);
+                #[cfg(feature = "planted-bugs")]
+                {
+                    consumer.planted = self.planted;
+                }
+                self.consumers[i] = Some(consumer);
+                self.consumer_incarnations[i] = incarnation;
+                self.record(TraceKind::ConsumerRestarted { consumer: i as u32 });
+                self.with_consumer(i, |c, now, out| c.start(now, out));
+            }
+            Command::SetConsumerProcessing {
+                name,
+                per_record_us,
+            } => {
+                let i = self.consumer_index(&name).expect("validated");
+                self.with_consumer(i, |c, _, out| {
+                    c.set_processing_time(Duration(per_record_us), out)
+                });
+            }
+            Command::Seek {
+                consumer,
+                topic,
+                partition,
+                offset,
+            } => {
+                let i = self.consumer_index(&consumer).expect("validated");
+                let tp = TopicPartition::new(&topic, partition);
+                let mut found = true;
+                self.with_node(NodeId::Consumer(i as u32), |node, now, out| {
+                    if let NodeRef::Consumer(c) = node {
+                        found = c.seek(now, &tp, Offset(offset), out);
+                    }
+                });
+                if !found {
+                    return reject(
+                        "partition",
+                        format!("consumer {consumer:?} is not assigned {tp}"),
+                    );
+                }
+            }
+            Command::CrashBroker { broker } => self.crash_broker(broker),
+            Command::RestartBroker { broker } => {
+                // It comes back with the metadata it had; the controller's updates reach it
+                // after its first heartbeat, if the network lets them.
+                self.brokers[broker as usize].up = true;
+                self.record(TraceKind::BrokerRestarted { broker });
+                self.start_broker(broker);
+            }
+            Command::PartitionNetwork { isolated } => {
+                let side_a: Vec<NodeId> = isolated.iter().map(|&b| NodeId::Broker(b)).collect();
+                let side_b: Vec<NodeId> = (0..self.setup.brokers)
+                    .filter(|b| !isolated.contains(b))
+                    .map(NodeId::Broker)
+                    .chain(std::iter::once(NodeId::Controller))
+                    .collect();
+                self.net.partition(&side_a, &side_b);
+                self.record(TraceKind::NetworkPartitioned { isolated });
+            }
+            Command::HealNetwork => {
+                let cut = self.net.heal();
+                self.record(TraceKind::NetworkHealed);
+                // Connections broken during the partition reset now, so both sides reconnect
+                // instead of waiting for their request timeouts.
+                for (from, to) in cut {
+                    let at = self.net.delivery_time(self.now, from, to);
+                    self.push(at, Event::Disconnect { from, to });
+                }
+            }
+            Command::SlowLink { a, b, extra_ms } => {
+                self.net.slow_link(
+                    NodeId::Broker(a),
+                    NodeId::Broker(b),
+                    Duration::from_millis(extra_ms),
+                );
+                self.record(TraceKind::LinkDelayed {
+                    from: a,
+                    to: b,
+                    extra_ms,
+                });
+            }
+            Command::PauseBroker {
+                broker,
+                duration_ms,
+            } => {
+                let until = self.now + Duration::from_millis(duration_ms);
+                self.brokers[broker as usize].paused_until = Some(until);
+                self.record(TraceKind::BrokerPaused { broker });
+                self.push(until, Event::Command(Command::ResumeBroker { broker }));
+            }
+            Command::ResumeBroker { broker } => {
+                self.brokers[broker as usize].paused_until = None;
+                self.record(TraceKind::BrokerResumed { broker });
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn with_producer(
+        &mut self,
+        i: usize,
+        f: impl FnOnce(&mut Producer, Instant, &mut Vec<Effect>),
+    ) {
+        self.with_node(NodeId::Producer(i as u32), |node, now, out| {
+            if let NodeRef::Producer(p) = node {
+                f(p, now, out);
+            }
+        });
+    }
+
+    pub(super) fn with_consumer(
+        &mut self,
+        i: usize,
+        f: impl FnOnce(&mut Consumer, Instant, &mut Vec<Effect>),
+    ) {
+        self.with_node(NodeId::Consumer(i as u32), |node, now, out| {
+            if let NodeRef::Consumer(c) = node {
+                f(c, now, out);
+            }
+        });
+    }
+
+    pub(super) fn crash_broker(&mut self, broker: u32) {
+        let slot = &mut self.brokers[broker as usize];
+        slot.up = false;
+        slot.paused_until = None;
+        slot.incarnation += 1;
+        slot.broker.crash();
+        self.record(TraceKind::BrokerCrashed { broker });
+        // The process is gone: connections to it reset, for clients and other brokers alike.
+        let from = NodeId::Broker(broker);
+        let peers: Vec<NodeId> = self
+            .producers
+            .iter()
+            .flatten()
+            .map(|p| NodeId::Producer(p.index))
+            .chain(
+                self.consumers
+                    .iter()
+                    .flatten()
+                    .map(|c| NodeId::Consumer(c.index)),
+            )
+            .chain(
+                (0..self.setup.brokers)
+                    .filter(|&b| b != broker)
+                    .map(NodeId::Broker),
+            )
+            .collect();
+        for to in peers {
+            if self.net.is_blocked(from, to) {
+                continue;
+            }
+            let at = self.net.delivery_time(self.now, from, to);
+            self.push(at, Event::Disconnect { from, to });
+        }
+    }
+
+    pub(super) fn update_metadata(&mut self, f: impl FnOnce(&mut ClusterMetadata)) {
+        let metadata = self.controller.admin_update(f);
+        // Admin changes reach live brokers at once (CreateTopics waits for propagation).
+        let ids: Vec<u32> = self
+            .brokers
+            .iter()
+            .filter(|s| s.up)
+            .map(|s| s.broker.id)
+            .collect();
+        for id in ids {
+            let m = metadata.clone();
+            self.with_node(NodeId::Broker(id), |node, now, out| {
+                if let NodeRef::Broker(b) = node {
+                    b.apply_metadata(now, m, out);
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,580 @@
+//! The simulator: the only owner of virtual time, the event queue, the PRNG, the network and
+//! faults. It feeds inputs to nodes, turns their effects into events, records the trace and
+//! keeps the ledger. Same setup + same seed + same commands = the same run, bit for bit.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::fmt;
+use std::sync::Arc;
+
+use crate::broker::Broker;
+use crate::config::{ConfigError, Configs};
+use crate::consumer::{AppState, Consumer, ConsumerSpec};
+use crate::controller::Controller;
+use crate::group::coordinator::{Group, OFFSETS_TOPIC};
+use crate::ledger::{Ledger, Outcome};
+use crate::metadata::{
+    assign_replicas, BrokerRegistration, ClusterMetadata, PartitionMetadata, TopicConfig,
+    TopicMetadata,
+};
+use crate::net::{Network, NetworkConfig};
+use crate::node::{Effect, Input, Timer};
+use crate::producer::{ManualRecord, Producer, ProducerSpec};
+use crate::protocol::Message;
+use crate::record::{Offset, TopicPartition};
+use crate::rng::{Prng, Stream};
+use crate::snapshot::*;
+use crate::time::{Duration, Instant};
+use crate::trace::{NodeId, Trace, TraceEvent, TraceKind};
+
+mod command;
+mod queue;
+mod stats;
+mod view;
+
+pub use command::*;
+use queue::*;
+use stats::*;
+
+/// The shape of the cluster. No `Default`: the cluster shape and the seed are always explicit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterSetup {
+    pub brokers: u32,
+    pub configs: Configs,
+    pub network: NetworkConfig,
+    /// How many recent trace events to keep (the digest covers all of them regardless).
+    pub trace_capacity: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Event {
+    /// `incarnation` is the receiving broker's, at send time: a message sent to a process
+    /// that has since crashed dies with its connection.
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        msg: Message,
+        incarnation: u32,
+    },
+    Disconnect {
+        from: NodeId,
+        to: NodeId,
+    },
+    Timer {
+        node: NodeId,
+        timer: Timer,
+        incarnation: u32,
+    },
+    Command(Command),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct BrokerSlot {
+    broker: Broker,
+    up: bool,
+    incarnation: u32,
+    /// A paused process (a long GC stop) handles nothing until then.
+    paused_until: Option<Instant>,
+}
+
+/// A whole simulated cluster with its clients. `Clone` gives an independent copy: a checkpoint
+/// to scrub back to, or a fork for a "what if" run.
+#[derive(Clone, Debug)]
+pub struct Sim {
+    seed: u64,
+    now: Instant,
+    queue: Queue,
+    next_seq: u64,
+    events_processed: u64,
+    setup: ClusterSetup,
+    net: Network,
+    placement_rng: Prng,
+    controller: Controller,
+    brokers: Vec<BrokerSlot>,
+    producers: Vec<Option<Producer>>,
+    consumers: Vec<Option<Consumer>>,
+    /// Per consumer: its process incarnation; messages and timers of an older one are dropped.
+    consumer_incarnations: Vec<u32>,
+    /// What is recorded about groups over time, fed every trace event.
+    groups: GroupObserver,
+    trace: Trace,
+    ledger: Ledger,
+    effects: Vec<Effect>,
+    /// Commands refused when they ran (the first 100), and how many.
+    refused: Vec<(Instant, String)>,
+    refused_count: u64,
+    /// What the latest step may have changed, and what it acknowledged (for the checker).
+    touched: Touched,
+    step_observations: Vec<StepObservation>,
+    observations: u64,
+    /// Deliberate bugs for the checker's tests (`planted`).
+    #[cfg(feature = "planted-bugs")]
+    planted: crate::planted::Planted,
+}
+
+/// What a step may have changed: one node's state (nodes only change themselves), or anything
+/// (a command, or a change made outside the event loop).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Touched {
+    Everything,
+    Node(NodeId),
+    Nothing,
+}
+
+/// What a producer or an application saw in the latest step: an acknowledgement or a delivery
+/// (`Observation::Acked` and `Observation::Delivered`), numbered over the whole run so a
+/// reader never takes one twice.
+pub type StepObservation = (u64, crate::ledger::Observation);
+
+impl Sim {
+    pub fn new(setup: ClusterSetup, seed: u64) -> Result<Sim, CommandError> {
+        if setup.brokers == 0 || setup.brokers > MAX_BROKERS {
+            return reject(
+                "brokers",
+                format!("must be between 1 and {MAX_BROKERS}, got {}", setup.brokers),
+            );
+        }
+        let metadata = Arc::new(ClusterMetadata {
+            version: 1,
+            brokers: (0..setup.brokers)
+                .map(|id| BrokerRegistration { id, fenced: false })
+                .collect(),
+            controller: 0,
+            topics: BTreeMap::new(),
+        });
+        let brokers = (0..setup.brokers)
+            .map(|id| BrokerSlot {
+                broker: Broker::new(id, metadata.clone(), &setup.configs),
+                up: true,
+                incarnation: 0,
+                paused_until: None,
+            })
+            .collect();
+        let rng = Prng::stream(seed, Stream::AutoCreate);
+        let controller = Controller::new(metadata.clone(), &setup.configs, rng);
+        let mut sim = Sim {
+            seed,
+            now: Instant::ZERO,
+            queue: Queue::default(),
+            next_seq: 0,
+            events_processed: 0,
+            net: Network::new(setup.network.clone(), Prng::stream(seed, Stream::Network)),
+            placement_rng: Prng::stream(seed, Stream::Placement),
+            trace: Trace::new(setup.trace_capacity),
+            setup,
+            controller,
+            brokers,
+            producers: Vec::new(),
+            consumers: Vec::new(),
+            consumer_incarnations: Vec::new(),
+            groups: GroupObserver::default(),
+            ledger: Ledger::new(),
+            effects: Vec::new(),
+            refused: Vec::new(),
+            refused_count: 0,
+            touched: Touched::Everything,
+            step_observations: Vec::new(),
+            observations: 0,
+            #[cfg(feature = "planted-bugs")]
+            planted: Default::default(),
+        };
+        sim.with_node(NodeId::Controller, |node, now, out| {
+            if let NodeRef::Controller(c) = node {
+                c.start(now, out);
+            }
+        });
+        for id in 0..sim.setup.brokers {
+            sim.record(TraceKind::BrokerStarted { broker: id });
+            sim.start_broker(id);
+        }
+        Ok(sim)
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+    pub fn setup(&self) -> &ClusterSetup {
+        &self.setup
+    }
+    pub fn digest(&self) -> u64 {
+        self.trace.digest()
+    }
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+    pub fn metadata(&self) -> &ClusterMetadata {
+        self.controller.metadata()
+    }
+
+    /// The brokers, for the invariant checker.
+    pub fn brokers(&self) -> impl Iterator<Item = (&Broker, bool)> {
+        self.brokers.iter().map(|s| (&s.broker, s.up))
+    }
+
+    /// Plants deliberate bugs in every node, present and future (tests of the checker only).
+    #[cfg(feature = "planted-bugs")]
+    pub fn plant(&mut self, planted: crate::planted::Planted) {
+        self.planted = planted;
+        self.controller.planted = planted;
+        for slot in &mut self.brokers {
+            slot.broker.planted = planted;
+            slot.broker.coordinator.planted = planted;
+        }
+        for c in self.consumers.iter_mut().flatten() {
+            c.planted = planted;
+        }
+    }
+
+    /// One broker and whether its process is up.
+    pub fn broker(&self, id: u32) -> Option<(&Broker, bool)> {
+        self.brokers.get(id as usize).map(|s| (&s.broker, s.up))
+    }
+
+    fn start_broker(&mut self, id: u32) {
+        let incarnation = self.brokers[id as usize].incarnation;
+        self.with_node(NodeId::Broker(id), |node, now, out| {
+            if let NodeRef::Broker(b) = node {
+                b.start(now, incarnation, out);
+            }
+        });
+    }
+    pub fn events_processed(&self) -> u64 {
+        self.events_processed
+    }
+
+    /// When the next event happens, if any.
+    pub fn next_event_at(&self) -> Option<Instant> {
+        self.queue.next_at()
+    }
+
+    /// Schedules a command for later. It is checked when it runs; a rejected one is traced.
+    pub fn schedule(&mut self, at: Instant, command: Command) {
+        let at = at.max(self.now);
+        self.push(at, Event::Command(command));
+    }
+
+    /// Processes the next event. Returns false when nothing is left to do.
+    pub fn step(&mut self) -> bool {
+        let Some((at, event)) = self.queue.pop() else {
+            return false;
+        };
+        assert!(at >= self.now, "time never goes backwards");
+        self.now = at;
+        self.events_processed += 1;
+        self.step_observations.clear();
+        self.touched = match &event {
+            Event::Deliver { to, .. } | Event::Disconnect { to, .. } => Touched::Node(*to),
+            Event::Timer { node, .. } => Touched::Node(*node),
+            Event::Command(_) => Touched::Everything,
+        };
+        self.dispatch(event);
+        if self.now >= self.groups.next_lag_sample {
+            self.sample_lag();
+        }
+        true
+    }
+
+    /// Processes every event up to and including `until`, then sets the clock to `until`.
+    pub fn run_until(&mut self, until: Instant) {
+        while self.queue.next_at().is_some_and(|at| at <= until) {
+            self.step();
+        }
+        self.now = self.now.max(until);
+    }
+
+    /// Like `run_until`, but stops after `max_events` (for a UI frame budget).
+    /// Returns true when `until` was reached.
+    pub fn run_until_bounded(&mut self, until: Instant, max_events: u64) -> bool {
+        for _ in 0..max_events {
+            if self.queue.next_at().is_none_or(|at| at > until) {
+                self.now = self.now.max(until);
+                return true;
+            }
+            self.step();
+        }
+        false
+    }
+
+    fn push(&mut self, at: Instant, event: Event) {
+        self.next_seq += 1;
+        self.queue.push(at, self.next_seq, event);
+    }
+
+    /// Every trace event goes to the trace and to the observers beside the loop.
+    fn record(&mut self, kind: TraceKind) {
+        let consumers = &self.consumers;
+        let group_of = |c: u32| {
+            consumers
+                .get(c as usize)?
+                .as_ref()?
+                .membership
+                .as_ref()
+                .map(|m| m.group.clone())
+        };
+        self.groups.on_trace(self.now, &kind, group_of);
+        self.trace.push(TraceEvent { at: self.now, kind });
+    }
+
+    fn dispatch(&mut self, event: Event) {
+        // A paused broker handles nothing: its events wait, in order, until it resumes.
+        let target = match &event {
+            Event::Deliver { to, .. } | Event::Disconnect { to, .. } => Some(*to),
+            Event::Timer { node, .. } => Some(*node),
+            Event::Command(_) => None,
+        };
+        if let Some(NodeId::Broker(b)) = target {
+            if let Some(until) = self.brokers[b as usize]
+                .paused_until
+                .filter(|&u| u > self.now)
+            {
+                self.push(until, event);
+                return;
+            }
+        }
+        match event {
+            Event::Deliver {
+                from,
+                to,
+                msg,
+                incarnation,
+            } => {
+                if self.net.is_blocked(from, to) {
+                    return; // Lost in a network partition.
+                }
+                if let NodeId::Consumer(c) = to {
+                    if self.consumer_incarnations[c as usize] != incarnation {
+                        return; // The process that sent this request is gone.
+                    }
+                }
+                if let NodeId::Broker(b) = to {
+                    let slot = &self.brokers[b as usize];
+                    // A restarted broker opens its listeners once it has the controller's
+                    // metadata; until then only the controller reaches it.
+                    let listening = slot.broker.is_serving() || from == NodeId::Controller;
+                    if !slot.up || slot.incarnation != incarnation || !listening {
+                        // Connection refused or reset: the sender learns after a round trip.
+                        if slot.incarnation == incarnation {
+                            let at = self.net.delivery_time(self.now, to, from);
+                            self.push(at, Event::Disconnect { from: to, to: from });
+                        }
+                        return;
+                    }
+                }
+                self.deliver(to, Input::Message { from, msg });
+            }
+            Event::Disconnect { from, to } => self.deliver(to, Input::Disconnected { peer: from }),
+            Event::Timer {
+                node,
+                timer,
+                incarnation,
+            } => {
+                if let NodeId::Broker(b) = node {
+                    let slot = &self.brokers[b as usize];
+                    if !slot.up || slot.incarnation != incarnation {
+                        return;
+                    }
+                }
+                if let NodeId::Consumer(c) = node {
+                    if self.consumer_incarnations[c as usize] != incarnation {
+                        return;
+                    }
+                }
+                self.deliver(node, Input::Timer(timer));
+            }
+            Event::Command(command) => {
+                if let Err(e) = self.apply(command) {
+                    let reason = e.to_string();
+                    self.refused_count += 1;
+                    if self.refused.len() < 100 {
+                        self.refused.push((self.now, reason.clone()));
+                    }
+                    self.record(TraceKind::CommandRejected { reason });
+                }
+            }
+        }
+    }
+
+    fn deliver(&mut self, to: NodeId, input: Input) {
+        self.with_node(to, |node, now, out| match node {
+            NodeRef::Controller(c) => c.handle(now, input, out),
+            NodeRef::Broker(b) => b.handle(now, input, out),
+            NodeRef::Producer(p) => p.handle(now, input, out),
+            NodeRef::Consumer(c) => c.handle(now, input, out),
+        });
+    }
+
+    /// Runs `f` on a node with a reusable effects buffer, then applies the effects.
+    /// A node that no longer exists (removed client) receives nothing.
+    fn with_node(&mut self, id: NodeId, f: impl FnOnce(NodeRef<'_>, Instant, &mut Vec<Effect>)) {
+        let mut out = std::mem::take(&mut self.effects);
+        let now = self.now;
+        let node = match id {
+            NodeId::Controller => Some(NodeRef::Controller(&mut self.controller)),
+            NodeId::Broker(i) => self
+                .brokers
+                .get_mut(i as usize)
+                .map(|s| NodeRef::Broker(&mut s.broker)),
+            NodeId::Producer(i) => self
+                .producers
+                .get_mut(i as usize)
+                .and_then(Option::as_mut)
+                .map(NodeRef::Producer),
+            NodeId::Consumer(i) => self
+                .consumers
+                .get_mut(i as usize)
+                .and_then(Option::as_mut)
+                .map(NodeRef::Consumer),
+        };
+        if let Some(node) = node {
+            f(node, now, &mut out);
+        }
+        self.apply_effects(id, &mut out);
+        self.effects = out;
+    }
+
+    fn apply_effects(&mut self, from: NodeId, out: &mut Vec<Effect>) {
+        for effect in out.drain(..) {
+            match effect {
+                Effect::Send { to, msg } => {
+                    let at = self.net.delivery_time(self.now, from, to);
+                    let incarnation = self.incarnation_of(to);
+                    self.push(
+                        at,
+                        Event::Deliver {
+                            from,
+                            to,
+                            msg,
+                            incarnation,
+                        },
+                    );
+                }
+                Effect::SetTimer { at, timer } => {
+                    let incarnation = self.incarnation_of(from);
+                    self.push(
+                        at.max(self.now),
+                        Event::Timer {
+                            node: from,
+                            timer,
+                            incarnation,
+                        },
+                    );
+                }
+                Effect::Trace(kind) => self.record(kind),
+                Effect::Observe(observation) => {
+                    use crate::ledger::Observation as O;
+                    if matches!(
+                        observation,
+                        O::Acked { .. } | O::Delivered { .. } | O::CommitAcked { .. }
+                    ) {
+                        self.observations += 1;
+                        let seen = (self.observations, observation.clone());
+                        self.step_observations.push(seen);
+                    }
+                    self.ledger.observe(observation)
+                }
+            }
+        }
+    }
+
+    fn incarnation_of(&self, node: NodeId) -> u32 {
+        match node {
+            NodeId::Broker(b) => self.brokers[b as usize].incarnation,
+            NodeId::Consumer(c) => self.consumer_incarnations[c as usize],
+            _ => 0,
+        }
+    }
+
+    fn producer_index(&self, name: &str) -> Option<usize> {
+        self.producers
+            .iter()
+            .position(|p| p.as_ref().is_some_and(|p| p.spec.name == name))
+    }
+
+    fn consumer_index(&self, name: &str) -> Option<usize> {
+        self.consumers
+            .iter()
+            .position(|c| c.as_ref().is_some_and(|c| c.spec.name == name))
+    }
+
+    fn broker_ids(&self) -> Vec<u32> {
+        (0..self.setup.brokers).collect()
+    }
+
+    /// The replica whose log is the partition's truth: the leader's, else the first replica's.
+    fn authoritative_replica(
+        &self,
+        tp: &TopicPartition,
+        pm: &PartitionMetadata,
+    ) -> Option<&crate::broker::Replica> {
+        let id = pm.leader.unwrap_or(pm.replicas[0]);
+        self.brokers[id as usize].broker.replica(tp)
+    }
+
+    /// Every group a consumer names, sorted.
+    fn group_names(&self) -> Vec<Arc<str>> {
+        let mut names: Vec<Arc<str>> = self
+            .consumers
+            .iter()
+            .flatten()
+            .filter_map(|c| c.membership.as_ref().map(|m| m.group.clone()))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The group's offsets partition, its coordinator (that partition's leader) and the
+    /// group's state there.
+    pub fn coordinator_of(&self, group: &str) -> (u32, Option<u32>, Option<&Group>) {
+        let md = self.controller.metadata();
+        let partitions = md
+            .topics
+            .get(OFFSETS_TOPIC)
+            .map_or(1, |t| t.partitions.len() as u32);
+        let partition = crate::partitioner::coordinator_partition(group, partitions);
+        let leader = md.leader(OFFSETS_TOPIC, partition);
+        let state = leader
+            .map(|b| &self.brokers[b as usize])
+            .filter(|slot| slot.up)
+            .and_then(|slot| slot.broker.coordinator.groups().find(|g| &*g.id == group));
+        (partition, leader, state)
+    }
+
+    /// The producers, for the invariant checker.
+    pub fn producers(&self) -> impl Iterator<Item = &Producer> {
+        self.producers.iter().flatten()
+    }
+
+    /// The producer with this index, if it still exists.
+    pub fn producer(&self, index: u32) -> Option<&Producer> {
+        self.producers.get(index as usize).and_then(Option::as_ref)
+    }
+
+    /// What the latest step may have changed (the checker looks only there).
+    pub fn touched(&self) -> Touched {
+        self.touched
+    }
+
+    /// The acknowledgements and deliveries of the latest step (for the checker).
+    pub fn step_observations(&self) -> &[StepObservation] {
+        &self.step_observations
+    }
+
+    /// The consumers, for the invariant checker.
+    pub fn consumers(&self) -> impl Iterator<Item = &Consumer> {
+        self.consumers.iter().flatten()
+    }
+}
+
+enum NodeRef<'a> {
+    Controller(&'a mut Controller),
+    Broker(&'a mut Broker),
+    Producer(&'a mut Producer),
+    Consumer(&'a mut Consumer),
+}

@@ -1,0 +1,106 @@
+//! Observers beside the event loop: what the simulator records about groups over time.
+
+use super::*;
+
+/// What the simulator records about a group over time.
+#[derive(Clone, Debug, Default)]
+pub(super) struct GroupStats {
+    /// (virtual ms, lag); halved and re-spaced when full, so it stays bounded.
+    pub(super) history: std::collections::VecDeque<(u64, u64)>,
+    pub(super) rebalances: u64,
+}
+
+pub(super) const LAG_SAMPLES: usize = 240;
+
+/// Beside the event loop, fed every trace event (`Sim::record`), as TigerBeetle's checkers sit
+/// beside its replicas: per group its rebalances and lag over time, where it started reading
+/// each partition (for the lost-record audit), and its latest events (the rebalance timeline).
+#[derive(Clone, Debug, Default)]
+pub(super) struct GroupObserver {
+    pub(super) stats: BTreeMap<Arc<str>, GroupStats>,
+    pub(super) next_lag_sample: Instant,
+    /// Per group and partition: where the group started reading (its first offset reset).
+    pub(super) starts: BTreeMap<(Arc<str>, TopicPartition), Offset>,
+    pub(super) events: std::collections::VecDeque<TraceEvent>,
+}
+
+/// How many group events the rebalance timeline keeps.
+const GROUP_EVENTS: usize = 200;
+
+impl GroupObserver {
+    /// `group_of` names the group of a consumer (by index), if it has one.
+    pub(super) fn on_trace(
+        &mut self,
+        at: Instant,
+        kind: &TraceKind,
+        group_of: impl Fn(u32) -> Option<Arc<str>>,
+    ) {
+        use TraceKind as K;
+        match kind {
+            K::GenerationStarted { group, .. } => {
+                self.stats.entry(group.clone()).or_default().rebalances += 1;
+            }
+            K::OffsetReset {
+                consumer,
+                tp,
+                offset,
+                ..
+            } => {
+                if let Some(group) = group_of(*consumer) {
+                    let start = self.starts.entry((group, tp.clone())).or_insert(*offset);
+                    *start = (*start).min(*offset);
+                }
+            }
+            _ => {}
+        }
+        let timeline = matches!(
+            kind,
+            K::RebalanceStarted { .. }
+                | K::GenerationStarted { .. }
+                | K::GroupStable { .. }
+                | K::MemberRemoved { .. }
+                | K::JoinPhaseExtended { .. }
+                | K::OffsetsLoaded { .. }
+                | K::MemberJoined { .. }
+                | K::PartitionsRevoked { .. }
+                | K::PartitionsAssigned { .. }
+                | K::MemberLeaving { .. }
+                | K::ConsumerCrashed { .. }
+                | K::ConsumerRestarted { .. }
+                | K::ProcessingTimeChanged { .. }
+        );
+        if timeline {
+            if self.events.len() == GROUP_EVENTS {
+                self.events.pop_front();
+            }
+            self.events.push_back(TraceEvent {
+                at,
+                kind: kind.clone(),
+            });
+        }
+    }
+}
+
+impl Sim {
+    /// Samples every group's lag (the observer cannot: lag needs the cluster's state).
+    pub(super) fn sample_lag(&mut self) {
+        let ms = self.now.0 / 1000;
+        let mut period = 500;
+        for g in self.group_names() {
+            let lag = self.group_lag(&g);
+            let stats = self.groups.stats.entry(g).or_default();
+            if stats.history.len() >= LAG_SAMPLES {
+                // Keep every other sample: twice the span at half the resolution.
+                let kept: std::collections::VecDeque<(u64, u64)> =
+                    stats.history.iter().step_by(2).copied().collect();
+                stats.history = kept;
+            }
+            stats.history.push_back((ms, lag));
+            if let (Some(a), Some(b)) = (stats.history.front(), stats.history.back()) {
+                let span = b.0 - a.0;
+                period = period.max(span / (LAG_SAMPLES as u64 / 2));
+            }
+        }
+        self.groups.next_lag_sample = Instant((ms / period + 1) * period * 1000);
+    }
+}

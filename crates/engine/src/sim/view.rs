@@ -1,0 +1,620 @@
+//! Views: the snapshots the UI reads and the report a run ends with, with the lost-record
+//! audit they carry.
+
+use super::*;
+
+/// A partition a group subscribes to: who owns it, where the group committed, its lag.
+pub(super) struct GroupPartition {
+    pub(super) tp: TopicPartition,
+    /// The consumer (by name) that owns it now.
+    pub(super) owner: Option<String>,
+    pub(super) committed: Option<u64>,
+    pub(super) hw: u64,
+    /// High watermark − committed offset (or where the group started, before a commit).
+    pub(super) lag: u64,
+}
+
+/// Time to drain `lag` at the rate it fell over the last samples (None when not falling).
+pub(super) fn drain_time(history: &[(u64, u64)]) -> Option<u64> {
+    let last = *history.last()?;
+    let first = history[history.len().saturating_sub(10)];
+    if last.1 == 0 || first.1 <= last.1 || last.0 <= first.0 {
+        return None;
+    }
+    let fell = first.1 - last.1;
+    Some(last.1.saturating_mul(last.0 - first.0) / fell)
+}
+
+pub(super) fn record_view(offset: Offset, r: &crate::record::Record) -> RecordView {
+    const PREVIEW: usize = 64;
+    let text = |b: &[u8]| {
+        let s = String::from_utf8_lossy(&b[..b.len().min(PREVIEW)]).into_owned();
+        if b.len() > PREVIEW {
+            format!("{s}…")
+        } else {
+            s
+        }
+    };
+    RecordView {
+        offset: offset.0,
+        timestamp_ms: r.timestamp_ms,
+        key: r.key.as_deref().map(text),
+        value: r.value.as_deref().map(text),
+        value_bytes: r.value.as_ref().map_or(0, |v| v.len() as u32),
+        headers: r
+            .headers
+            .iter()
+            .map(|h| {
+                (
+                    h.key.to_string(),
+                    h.value.as_deref().map(text).unwrap_or_default(),
+                )
+            })
+            .collect(),
+        id: r.id,
+    }
+}
+
+pub(super) fn producer_view(p: &Producer) -> ProducerView {
+    let c = p.config();
+    ProducerView {
+        name: p.spec.name.clone(),
+        topic: p.spec.topic.clone(),
+        running: p.is_running(),
+        rate_per_sec: p.spec.rate_per_sec,
+        acks: c.acks.name().to_string(),
+        idempotent: c.idempotent,
+        produced: p.stats.produced,
+        acked: p.stats.acked,
+        failed: p.stats.failed,
+        retries: p.stats.retries,
+        requests: p.stats.requests,
+        batches: p.stats.batches,
+        queued_batches: p.queued_batches(),
+        in_flight_batches: p.in_flight_batches(),
+    }
+}
+
+pub(super) fn consumer_view(c: &Consumer) -> ConsumerView {
+    let partitions: Vec<ConsumerPartitionView> = c
+        .positions
+        .iter()
+        .map(|(tp, p)| ConsumerPartitionView {
+            topic: tp.topic.to_string(),
+            partition: tp.partition,
+            position: p.position.map(|o| o.0),
+            high_watermark: p.high_watermark.map(|o| o.0),
+            lag: p.lag(),
+        })
+        .collect();
+    let state = match c.state {
+        AppState::Polling => "polling".to_string(),
+        AppState::Processing { .. } => "processing".to_string(),
+        AppState::Committing { .. } => "committing".to_string(),
+        AppState::Crashed => "crashed".to_string(),
+        AppState::Restarting { .. } => "restarting".to_string(),
+        AppState::Stopped => "stopped".to_string(),
+        AppState::Failed(e) => format!("failed: {e}"),
+    };
+    let m = c.membership.as_ref();
+    ConsumerView {
+        name: c.spec.name.clone(),
+        group: c.config().group_id.clone(),
+        state,
+        member_id: m.map(|m| m.member_id.to_string()),
+        generation: m.map(|m| m.generation),
+        member_state: m.map(|m| format!("{:?}", m.state)),
+        processing_us_per_record: c.spec.processing_per_record.as_micros(),
+        commit: c.spec.commit.name().to_string(),
+        processed: c.stats.processed,
+        commits: c.stats.commits,
+        failed_commits: c.stats.failed_commits,
+        paused_ms: c.stats.paused.as_millis(),
+        consumed: c.stats.consumed,
+        lag: partitions.iter().filter_map(|p| p.lag).sum(),
+        partitions,
+    }
+}
+
+impl Sim {
+    /// A plain-data view for UIs, with up to `records_per_partition` newest records each.
+    pub fn snapshot(&self, records_per_partition: usize, trace_events: usize) -> Snapshot {
+        self.snapshot_of(records_per_partition, RecordsOf::All, trace_events)
+    }
+
+    /// A snapshot with newest records for the partitions `records_of` names only.
+    pub fn snapshot_of(
+        &self,
+        records_per_partition: usize,
+        records_of: RecordsOf,
+        trace_events: usize,
+    ) -> Snapshot {
+        let brokers = self
+            .brokers
+            .iter()
+            .map(|s| {
+                let id = s.broker.id;
+                let replicas = s.broker.replicas().len() as u32;
+                let leader_of = self
+                    .controller
+                    .metadata()
+                    .topics
+                    .values()
+                    .flat_map(|t| &t.partitions)
+                    .filter(|p| p.leader == Some(id))
+                    .count() as u32;
+                BrokerView {
+                    id,
+                    fenced: self.controller.is_fenced(id),
+                    paused: s.paused_until.is_some_and(|u| u > self.now),
+                    isolated: self.net.is_blocked(NodeId::Broker(id), NodeId::Controller),
+                    status: if s.up {
+                        BrokerStatus::Up
+                    } else {
+                        BrokerStatus::Crashed
+                    },
+                    is_controller: self.controller.metadata().controller == id,
+                    leader_of,
+                    replicas,
+                }
+            })
+            .collect();
+        let topics = self
+            .controller
+            .metadata()
+            .topics
+            .values()
+            .map(|t| TopicView {
+                name: t.name.to_string(),
+                internal: &*t.name == OFFSETS_TOPIC,
+                replication_factor: t.partitions.first().map_or(0, |p| p.replicas.len() as u32),
+                configs: t
+                    .config
+                    .configs
+                    .explicit()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                partitions: t
+                    .partitions
+                    .iter()
+                    .enumerate()
+                    .map(|(i, pm)| {
+                        let tp = TopicPartition {
+                            topic: t.name.clone(),
+                            partition: i as u32,
+                        };
+                        let n = if records_of.includes(i as u32) {
+                            records_per_partition
+                        } else {
+                            0
+                        };
+                        self.partition_view(&tp, pm, n)
+                    })
+                    .collect(),
+            })
+            .collect();
+        let producers = self.producers.iter().flatten().map(producer_view).collect();
+        let consumers = self.consumers.iter().flatten().map(consumer_view).collect();
+        let groups = self
+            .group_names()
+            .iter()
+            .map(|g| self.group_view(g, false))
+            .collect();
+        let totals = Totals {
+            produced: self
+                .producers
+                .iter()
+                .flatten()
+                .map(|p| p.stats.produced)
+                .sum(),
+            acked: self.ledger.acked,
+            failed: self.ledger.failed,
+            consumed: self.ledger.consumed(),
+            duplicates: self.ledger.duplicates(),
+            out_of_order: self.ledger.out_of_order(),
+        };
+        let recent = self.trace.recent();
+        let skip = recent.len().saturating_sub(trace_events);
+        Snapshot {
+            records_of,
+            now: self.now,
+            seed: self.seed,
+            events_processed: self.events_processed,
+            brokers,
+            topics,
+            producers,
+            consumers,
+            groups,
+            group_events: self.groups.events.iter().cloned().collect(),
+            totals,
+            trace: recent.skip(skip).cloned().collect(),
+            trace_total: self.trace.total(),
+            digest: self.digest(),
+        }
+    }
+
+    pub(super) fn partition_view(
+        &self,
+        tp: &TopicPartition,
+        pm: &PartitionMetadata,
+        n: usize,
+    ) -> PartitionView {
+        let replica = self.authoritative_replica(tp, pm);
+        let (log_start, hw, leo, segments, size) = replica.map_or((0, 0, 0, 0, 0), |r| {
+            (
+                r.log.log_start().0,
+                r.high_watermark.0,
+                r.log.log_end().0,
+                r.log.segments().len() as u32,
+                r.log.size_bytes(),
+            )
+        });
+        let latest = replica.map_or_else(Vec::new, |r| {
+            r.log
+                .latest(n, r.log.log_end())
+                .into_iter()
+                .map(|(o, rec)| record_view(o, rec))
+                .collect()
+        });
+        let replica_states = pm
+            .replicas
+            .iter()
+            .map(|&b| {
+                let slot = &self.brokers[b as usize];
+                let r = slot.broker.replica(tp);
+                ReplicaView {
+                    broker: b,
+                    log_end: r.map_or(0, |r| r.log.log_end().0),
+                    high_watermark: r.map_or(0, |r| r.high_watermark.0),
+                    in_isr: pm.isr.contains(&b),
+                    is_leader: pm.leader == Some(b),
+                    up: slot.up,
+                }
+            })
+            .collect();
+        PartitionView {
+            replica_states,
+            topic: tp.topic.to_string(),
+            partition: tp.partition,
+            replicas: pm.replicas.clone(),
+            leader: pm.leader,
+            leader_epoch: pm.leader_epoch,
+            isr: pm.isr.clone(),
+            log_start,
+            high_watermark: hw,
+            log_end: leo,
+            segments,
+            size_bytes: size,
+            latest,
+        }
+    }
+
+    /// The run's outcome: counts, losses found by auditing every acknowledged record against
+    /// the logs, and the final partition states.
+    pub fn report(&self) -> Report {
+        let (lost, lost_acked, expired) = self.audit_lost();
+        let mut failures: BTreeMap<crate::protocol::ErrorCode, u64> = BTreeMap::new();
+        for p in self.producers.iter().flatten() {
+            for o in self.ledger.outcomes(p.index).iter() {
+                if let Outcome::Failed(e) = o {
+                    *failures.entry(e).or_default() += 1;
+                }
+            }
+        }
+        let partitions = self
+            .controller
+            .metadata()
+            .topics
+            .values()
+            .flat_map(|t| {
+                t.partitions
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, pm)| (t, i, pm))
+            })
+            .map(|(t, i, pm)| {
+                let tp = TopicPartition {
+                    topic: t.name.clone(),
+                    partition: i as u32,
+                };
+                let r = self.authoritative_replica(&tp, pm);
+                PartitionReport {
+                    topic: t.name.to_string(),
+                    partition: i as u32,
+                    leader: pm.leader,
+                    isr: pm.isr.clone(),
+                    log_start: r.map_or(0, |r| r.log.log_start().0),
+                    high_watermark: r.map_or(0, |r| r.high_watermark.0),
+                    log_end: r.map_or(0, |r| r.log.log_end().0),
+                }
+            })
+            .collect();
+        let audiences = self
+            .ledger
+            .audiences()
+            .iter()
+            .map(|(name, a)| AudienceReport {
+                audience: name.to_string(),
+                consumed: a.consumed,
+                duplicates: a.duplicates,
+                out_of_order: a.out_of_order,
+            })
+            .collect();
+        Report {
+            seed: self.seed,
+            digest: self.digest(),
+            now: self.now,
+            events: self.events_processed,
+            produced: self
+                .producers
+                .iter()
+                .flatten()
+                .map(|p| p.stats.produced)
+                .sum(),
+            acked: self.ledger.acked,
+            failed: self.ledger.failed,
+            failures: failures.into_iter().collect(),
+            consumed: self.ledger.consumed(),
+            lost_acked,
+            lost,
+            expired,
+            duplicates: self.ledger.duplicates(),
+            out_of_order: self.ledger.out_of_order(),
+            partitions,
+            audiences,
+            groups: self
+                .group_names()
+                .iter()
+                .map(|g| self.group_view(g, true))
+                .collect(),
+            refused: self.refused.clone(),
+            refused_count: self.refused_count,
+            waiting_for_topics: self.waiting_for_topics(),
+        }
+    }
+
+    /// (consumer, topic) for every topic a running consumer wants that does not exist.
+    pub(super) fn waiting_for_topics(&self) -> Vec<(String, String)> {
+        let md = self.controller.metadata();
+        self.consumers
+            .iter()
+            .flatten()
+            .filter(|c| !matches!(c.state, AppState::Crashed | AppState::Stopped))
+            .flat_map(|c| c.spec.topics.iter().map(move |t| (c, t)))
+            .filter(|(_, t)| !md.topics.contains_key(t.as_str()))
+            .map(|(c, t)| (c.spec.name.clone(), t.clone()))
+            .collect()
+    }
+
+    /// Every partition the group subscribes to, as the group sees it.
+    pub(super) fn group_partitions(&self, group: &Arc<str>) -> Vec<GroupPartition> {
+        let (_, _, state) = self.coordinator_of(group);
+        let md = self.controller.metadata();
+        let in_group = |c: &&Consumer| c.membership.as_ref().is_some_and(|m| m.group == *group);
+        let mut topics: Vec<&str> = self
+            .consumers
+            .iter()
+            .flatten()
+            .filter(in_group)
+            .flat_map(|c| c.spec.topics.iter().map(String::as_str))
+            .collect();
+        topics.sort();
+        topics.dedup();
+        let mut out = Vec::new();
+        for t in topics {
+            let Some(topic) = md.topics.get(t) else {
+                continue;
+            };
+            for (i, pm) in topic.partitions.iter().enumerate() {
+                let tp = TopicPartition {
+                    topic: topic.name.clone(),
+                    partition: i as u32,
+                };
+                let r = self.authoritative_replica(&tp, pm);
+                let hw = r.map_or(0, |r| r.high_watermark.0);
+                let log_start = r.map_or(0, |r| r.log.log_start().0);
+                let committed = state.and_then(|g| g.offsets.get(&tp)).map(|o| o.0);
+                let from = committed
+                    .or_else(|| {
+                        self.groups
+                            .starts
+                            .get(&(group.clone(), tp.clone()))
+                            .map(|o| o.0)
+                    })
+                    .unwrap_or(log_start);
+                let owner = self
+                    .consumers
+                    .iter()
+                    .flatten()
+                    .filter(in_group)
+                    .filter(|c| !matches!(c.state, AppState::Crashed | AppState::Stopped))
+                    .find(|c| c.positions.contains_key(&tp))
+                    .map(|c| c.spec.name.clone());
+                out.push(GroupPartition {
+                    lag: hw.saturating_sub(from),
+                    tp,
+                    owner,
+                    committed,
+                    hw,
+                });
+            }
+        }
+        out
+    }
+
+    pub(super) fn group_lag(&self, group: &Arc<str>) -> u64 {
+        self.group_partitions(group).iter().map(|p| p.lag).sum()
+    }
+
+    pub(super) fn group_view(&self, group: &Arc<str>, audit: bool) -> GroupView {
+        let (offsets_partition, coordinator, state) = self.coordinator_of(group);
+        let members_of: Vec<&Consumer> = self
+            .consumers
+            .iter()
+            .flatten()
+            .filter(|c| c.membership.as_ref().is_some_and(|m| m.group == *group))
+            .collect();
+        let consumer_of = |member: &str| {
+            members_of
+                .iter()
+                .filter(|c| !matches!(c.state, AppState::Crashed | AppState::Stopped))
+                .find(|c| {
+                    c.membership
+                        .as_ref()
+                        .is_some_and(|m| &*m.member_id == member)
+                })
+                .map(|c| c.spec.name.clone())
+        };
+        let members = state.map_or(Vec::new(), |g| {
+            g.members
+                .values()
+                .map(|m| GroupMemberView {
+                    member_id: m.id.to_string(),
+                    consumer: consumer_of(&m.id),
+                    instance_id: m.instance_id.as_ref().map(|s| s.to_string()),
+                    assignment: m
+                        .assignment
+                        .iter()
+                        .map(|tp| (tp.topic.to_string(), tp.partition))
+                        .collect(),
+                })
+                .collect()
+        });
+        let parts = self.group_partitions(group);
+        let lag = parts.iter().map(|p| p.lag).sum();
+        let stats = self.groups.stats.get(group);
+        let history: Vec<(u64, u64)> =
+            stats.map_or(Vec::new(), |s| s.history.iter().copied().collect());
+        let drain_ms = drain_time(&history);
+        let audience = self.ledger.audiences().get(&*format!("group:{group}"));
+        let lost = audit.then(|| self.audit_group_lost(group, &parts));
+        GroupView {
+            group: group.to_string(),
+            coordinator,
+            offsets_partition,
+            state: state.map_or("Empty".to_string(), |g| g.state.name().to_string()),
+            generation: state.map_or(0, |g| g.generation),
+            protocol: state.and_then(|g| g.protocol.clone()),
+            leader: state.and_then(|g| g.leader.as_ref().map(|l| l.to_string())),
+            members,
+            partitions: parts
+                .into_iter()
+                .map(|p| GroupPartitionView {
+                    topic: p.tp.topic.to_string(),
+                    partition: p.tp.partition,
+                    owner: p.owner,
+                    committed: p.committed,
+                    high_watermark: p.hw,
+                    lag: p.lag,
+                })
+                .collect(),
+            lag,
+            lag_history: history,
+            drain_ms,
+            rebalances: stats.map_or(0, |s| s.rebalances),
+            paused_ms: members_of.iter().map(|c| c.stats.paused.as_millis()).sum(),
+            processed: audience.map_or(0, |a| a.consumed),
+            duplicates: audience.map_or(0, |a| a.duplicates),
+            lost,
+        }
+    }
+
+    /// Records between where the group started and its committed offset that it never
+    /// processed: committed past without processing (at-most-once after a crash).
+    pub(super) fn audit_group_lost(&self, group: &Arc<str>, parts: &[GroupPartition]) -> u64 {
+        let Some(audience) = self.ledger.audiences().get(&*format!("group:{group}")) else {
+            return 0;
+        };
+        let md = self.controller.metadata();
+        let mut lost = 0;
+        for GroupPartition { tp, committed, .. } in parts {
+            let Some(committed) = committed else { continue };
+            let Some(start) = self.groups.starts.get(&(group.clone(), tp.clone())) else {
+                continue;
+            };
+            let Some(pm) = md.partition(&tp.topic, tp.partition) else {
+                continue;
+            };
+            let Some(r) = self.authoritative_replica(tp, pm) else {
+                continue;
+            };
+            for batch in r.log.segments().iter().flat_map(|s| s.batches.iter()) {
+                for (i, rec) in batch.records.iter().enumerate() {
+                    let offset = batch.base_offset.0 + i as u64;
+                    if offset >= start.0 && offset < *committed && !audience.was_delivered(rec.id) {
+                        lost += 1;
+                    }
+                }
+            }
+        }
+        lost
+    }
+
+    /// Acknowledged records that are no longer in their partition's log (and were not removed
+    /// by retention). Returns the first 100, the count, and the count expired by retention.
+    pub(super) fn audit_lost(&self) -> (Vec<LostRecord>, u64, u64) {
+        let mut lost = Vec::new();
+        let (mut lost_count, mut expired) = (0u64, 0u64);
+        for p in self.producers.iter().flatten() {
+            let Some(topic) = self.controller.metadata().topics.get(p.spec.topic.as_str()) else {
+                continue;
+            };
+            // Which of this producer's records each partition still holds.
+            let outcomes = self.ledger.outcomes(p.index);
+            let mut present = vec![false; outcomes.len()];
+            let mut log_starts = Vec::with_capacity(topic.partitions.len());
+            for (i, pm) in topic.partitions.iter().enumerate() {
+                let tp = TopicPartition {
+                    topic: topic.name.clone(),
+                    partition: i as u32,
+                };
+                let Some(r) = self.authoritative_replica(&tp, pm) else {
+                    log_starts.push(0);
+                    continue;
+                };
+                log_starts.push(r.log.log_start().0);
+                for segment in r.log.segments() {
+                    for batch in &segment.batches {
+                        for rec in batch
+                            .records
+                            .iter()
+                            .filter(|rec| rec.id.producer == p.index)
+                        {
+                            if let Some(slot) = present.get_mut(rec.id.seq as usize) {
+                                *slot = true;
+                            }
+                        }
+                    }
+                }
+            }
+            for (seq, outcome) in outcomes.iter().enumerate() {
+                let Outcome::Acked { partition, offset } = outcome else {
+                    continue;
+                };
+                if present[seq] {
+                    continue;
+                }
+                let log_start = log_starts.get(partition as usize).copied().unwrap_or(0);
+                let below_start = offset.map_or(log_start > 0, |o| o.0 < log_start);
+                if below_start {
+                    expired += 1;
+                    continue;
+                }
+                lost_count += 1;
+                if lost.len() < 100 {
+                    lost.push(LostRecord {
+                        id: crate::record::RecordId {
+                            producer: p.index,
+                            seq: seq as u64,
+                        },
+                        producer: p.spec.name.clone(),
+                        topic: p.spec.topic.clone(),
+                        partition,
+                        offset: offset.map(|o| o.0),
+                    });
+                }
+            }
+        }
+        (lost, lost_count, expired)
+    }
+}
