@@ -12,12 +12,12 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
+use crate::client::Connections;
 use crate::config::{ConfigError, Configs};
 use crate::group::assignor::{self, rebalance_protocol, RebalanceProtocol, Strategy};
 use crate::ledger::Observation;
 use crate::metadata::ClusterMetadata;
 use crate::node::{Effect, Input, Timer};
-use crate::producer::{exponential, RECONNECT_BACKOFF, RECONNECT_BACKOFF_MAX};
 use crate::protocol::{
     EpochQuery, ErrorCode, FetchPartition, FetchRequest, FetchResponse, JoinGroupRequest,
     JoinGroupResponse, ListOffsetsRequest, ListOffsetsResponse, MemberRef, Message,
@@ -411,8 +411,7 @@ pub struct Consumer {
     config: ConsumerConfig,
     /// Who counts as one reader for the ledger: the group, else this consumer.
     audience: Arc<str>,
-    brokers: Vec<u32>,
-    bootstrap_next: usize,
+    connections: Connections,
     metadata: Option<Arc<ClusterMetadata>>,
     metadata_in_flight: bool,
     metadata_retry_at: Option<Instant>,
@@ -421,12 +420,10 @@ pub struct Consumer {
     ready: VecDeque<TopicPartition>,
     /// Fetch in flight per broker: correlation id.
     fetches: BTreeMap<u32, u32>,
-    next_correlation_id: u32,
     pub state: AppState,
     scheduled_wake: Option<Instant>,
     /// Brokers that refused a connection: (retry no earlier than, attempts), as
     /// `reconnect.backoff.ms` (50 ms, doubling to `reconnect.backoff.max.ms`, 1 s).
-    broker_backoff: BTreeMap<u32, (Instant, u32)>,
     rng: Prng,
     pub stats: ConsumerStats,
     pub membership: Option<Membership>,
@@ -458,18 +455,15 @@ impl Consumer {
             index,
             spec,
             audience,
-            bootstrap_next: index as usize,
-            brokers,
+            connections: Connections::new(brokers, index as usize),
             metadata: None,
             metadata_in_flight: false,
             metadata_retry_at: None,
             positions: BTreeMap::new(),
             ready: VecDeque::new(),
             fetches: BTreeMap::new(),
-            next_correlation_id: 0,
             state: AppState::Polling,
             scheduled_wake: None,
-            broker_backoff: BTreeMap::new(),
             rng,
             stats: ConsumerStats::default(),
             membership: config.group_id.as_ref().map(|g| Membership {
@@ -508,14 +502,14 @@ impl Consumer {
 
     /// How many requests this process numbered (its correlation ids so far).
     pub fn requests_sent(&self) -> u32 {
-        self.next_correlation_id
+        self.connections.requests_sent()
     }
 
     /// A restarted process numbers its requests after its predecessor's, so an answer to one
     /// of the old process's requests (on its dead connection, in Kafka) is never taken for an
     /// answer to the new one's.
     pub fn continue_requests_from(&mut self, sent: u32) {
-        self.next_correlation_id = self.next_correlation_id.max(sent);
+        self.connections.continue_requests_from(sent);
     }
 
     pub fn config(&self) -> &ConsumerConfig {
@@ -605,21 +599,21 @@ impl Consumer {
         let fresh = Consumer::new(
             self.index,
             self.spec.clone(),
-            self.brokers.clone(),
+            self.connections.brokers().to_vec(),
             self.rng.clone(),
         )
         .expect("the spec was valid when the consumer was created");
-        let (stats, next_correlation_id, rng) = (
+        let (stats, sent, rng) = (
             std::mem::take(&mut self.stats),
-            self.next_correlation_id,
+            self.connections.requests_sent(),
             self.rng.clone(),
         );
         *self = Consumer {
             stats,
-            next_correlation_id,
             rng,
             ..fresh
         };
+        self.connections.continue_requests_from(sent);
         let at = now + RESTART_AFTER_FAILURE;
         self.state = AppState::Restarting { at };
         self.scheduled_wake = Some(at);
@@ -671,7 +665,7 @@ impl Consumer {
         } = &input
         {
             // A broker that answers is reachable again: forget its reconnect backoff.
-            self.broker_backoff.remove(b);
+            self.connections.answered(*b);
         }
         if matches!(self.state, AppState::Crashed) {
             return;
@@ -719,14 +713,7 @@ impl Consumer {
             Input::Disconnected {
                 peer: NodeId::Broker(b),
             } => {
-                let attempts = self.broker_backoff.get(&b).map_or(0, |&(_, a)| a) + 1;
-                let wait = exponential(
-                    RECONNECT_BACKOFF,
-                    RECONNECT_BACKOFF_MAX,
-                    attempts,
-                    &mut self.rng,
-                );
-                self.broker_backoff.insert(b, (now + wait, attempts));
+                self.connections.refused(now, b, &mut self.rng);
                 self.fetches.remove(&b);
                 self.metadata_in_flight = false;
                 self.coordinator_lost(b, out);
@@ -853,15 +840,14 @@ impl Consumer {
     }
 
     fn next_correlation(&mut self) -> u32 {
-        self.next_correlation_id = self.next_correlation_id.wrapping_add(1);
-        self.next_correlation_id
+        self.connections.next_correlation()
     }
 
     fn request_metadata(&mut self, now: Instant, out: &mut Vec<Effect>) {
         if self.metadata_in_flight {
             return;
         }
-        let Some(broker) = self.least_loaded_node(now) else {
+        let Some(broker) = self.connections.least_loaded_node(now) else {
             return; // Every broker refused us lately: the first backoff to end wakes us.
         };
         self.metadata_in_flight = true;
@@ -881,24 +867,6 @@ impl Consumer {
         });
     }
 
-    /// The next broker to ask for metadata or the coordinator, skipping those that refused a
-    /// connection while their `reconnect.backoff.ms` runs (Kafka's `leastLoadedNode`, which
-    /// here rotates over the bootstrap list); none while every broker is backing off.
-    fn least_loaded_node(&mut self, now: Instant) -> Option<u32> {
-        for _ in 0..self.brokers.len() {
-            let broker = self.brokers[self.bootstrap_next % self.brokers.len()];
-            self.bootstrap_next += 1;
-            let backing_off = self
-                .broker_backoff
-                .get(&broker)
-                .is_some_and(|&(until, _)| until > now);
-            if !backing_off {
-                return Some(broker);
-            }
-        }
-        None
-    }
-
     fn leader_of(&self, tp: &TopicPartition) -> Option<u32> {
         self.metadata.as_ref()?.leader(&tp.topic, tp.partition)
     }
@@ -906,10 +874,7 @@ impl Consumer {
     /// The leader of `tp`, unless it refused a connection and its backoff is running.
     fn reachable_leader_of(&self, now: Instant, tp: &TopicPartition) -> Option<u32> {
         let leader = self.leader_of(tp)?;
-        match self.broker_backoff.get(&leader) {
-            Some(&(until, _)) if until > now => None,
-            _ => Some(leader),
-        }
+        self.connections.connectable(now, leader).then_some(leader)
     }
 
     fn wake(&mut self, now: Instant, out: &mut Vec<Effect>) {
@@ -1457,7 +1422,7 @@ impl Consumer {
             AppState::Processing { until } => Some(until),
             _ => None,
         };
-        let backoffs = self.broker_backoff.values().map(|&(until, _)| until);
+        let backoffs = self.connections.backoff_ends();
         let retries = self.positions.values().filter_map(|p| p.retry_at);
         let next = processing
             .into_iter()
@@ -1502,11 +1467,10 @@ impl Consumer {
         if m.coordinator.is_none() {
             let due = m.coordinator_retry_at.is_none_or(|at| at <= now);
             if m.find_in_flight.is_none() && due {
-                let Some(broker) = self.least_loaded_node(now) else {
+                let Some(broker) = self.connections.least_loaded_node(now) else {
                     return;
                 };
-                self.next_correlation_id = self.next_correlation_id.wrapping_add(1);
-                let correlation_id = self.next_correlation_id;
+                let correlation_id = self.connections.next_correlation();
                 let m = self.membership.as_mut().expect("group mode");
                 m.find_in_flight = Some(correlation_id);
                 out.push(Effect::Send {

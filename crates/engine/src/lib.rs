@@ -22,6 +22,7 @@ macro_rules! planted {
 
 pub mod broker;
 pub mod check;
+pub mod client;
 pub mod config;
 pub mod consumer;
 pub mod controller;

@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
+use crate::client::{exponential, Connections};
 use crate::config::{ConfigError, Configs};
 use crate::ledger::Observation;
 use crate::metadata::ClusterMetadata;
@@ -25,9 +26,6 @@ use crate::trace::{NodeId, TraceKind};
 
 /// How often a rate-driven application wakes to call `send()` for the records now due.
 const SEND_TICK: Duration = Duration(1_000);
-/// `reconnect.backoff.ms` and `reconnect.backoff.max.ms` defaults.
-pub(crate) const RECONNECT_BACKOFF: Duration = Duration(50_000);
-pub(crate) const RECONNECT_BACKOFF_MAX: Duration = Duration(1_000_000);
 /// Largest key pool whose keys are built once up front.
 const KEY_CACHE_MAX: u32 = 100_000;
 
@@ -264,8 +262,7 @@ pub struct Producer {
     config: ProducerConfig,
     topic: Arc<str>,
     rng: Prng,
-    brokers: Vec<u32>,
-    bootstrap_next: usize,
+    connections: Connections,
     metadata: Option<Arc<ClusterMetadata>>,
     metadata_in_flight: bool,
     metadata_retry_at: Option<Instant>,
@@ -276,8 +273,6 @@ pub struct Producer {
     /// `nodesDrainIndex`).
     drain_index: BTreeMap<u32, usize>,
     in_flight: BTreeMap<u32, InFlight>,
-    node_backoff: BTreeMap<u32, (Instant, u32)>,
-    next_correlation_id: u32,
     producer_id: i64,
     producer_epoch: i16,
     /// Partitions whose sequences an epoch bump must rewrite; the bump happens before the
@@ -340,8 +335,7 @@ impl Producer {
             config,
             spec,
             rng,
-            brokers,
-            bootstrap_next: index as usize,
+            connections: Connections::new(brokers, index as usize),
             metadata: None,
             metadata_in_flight: false,
             metadata_retry_at: None,
@@ -349,8 +343,6 @@ impl Producer {
             round_robin_counter: 0,
             drain_index: BTreeMap::new(),
             in_flight: BTreeMap::new(),
-            node_backoff: BTreeMap::new(),
-            next_correlation_id: 0,
             producer_epoch: 0,
             rewrite: BTreeSet::new(),
             rewritten: BTreeSet::new(),
@@ -439,7 +431,7 @@ impl Producer {
         } = &input
         {
             // A broker that answers is reachable again: forget its reconnect backoff.
-            self.node_backoff.remove(b);
+            self.connections.answered(*b);
         }
         match input {
             Input::Message { from, msg } => match msg {
@@ -498,9 +490,9 @@ impl Producer {
         if self.metadata_in_flight {
             return;
         }
-        let Some(broker) = self.least_loaded_node(now) else {
+        let Some(broker) = self.connections.least_loaded_node(now) else {
             // Every broker refused us lately: try again when the first backoff ends.
-            if let Some(at) = self.node_backoff.values().map(|&(until, _)| until).min() {
+            if let Some(at) = self.connections.backoff_ends().min() {
                 self.refresh_metadata_by(at);
             }
             return;
@@ -518,28 +510,13 @@ impl Producer {
         });
     }
 
-    /// The next broker to ask for metadata, skipping those that refused a connection while
-    /// their `reconnect.backoff.ms` runs (Kafka's `leastLoadedNode`, which here rotates over
-    /// the bootstrap list); none while every broker is backing off.
-    fn least_loaded_node(&mut self, now: Instant) -> Option<u32> {
-        for _ in 0..self.brokers.len() {
-            let broker = self.brokers[self.bootstrap_next % self.brokers.len()];
-            self.bootstrap_next += 1;
-            if self.connectable(now, broker) {
-                return Some(broker);
-            }
-        }
-        None
-    }
-
     /// Asks for a metadata refresh no later than `at`, keeping an earlier one.
     fn refresh_metadata_by(&mut self, at: Instant) {
         self.metadata_retry_at = Some(self.metadata_retry_at.map_or(at, |t| t.min(at)));
     }
 
     fn next_correlation(&mut self) -> u32 {
-        self.next_correlation_id = self.next_correlation_id.wrapping_add(1);
-        self.next_correlation_id
+        self.connections.next_correlation()
     }
 
     /// Everything the producer does when it gets to run: send() due records, expire, drain.
@@ -898,9 +875,7 @@ impl Producer {
     }
 
     fn connectable(&self, now: Instant, broker: u32) -> bool {
-        self.node_backoff
-            .get(&broker)
-            .is_none_or(|&(until, _)| until <= now)
+        self.connections.connectable(now, broker)
     }
 
     fn in_flight_to(&self, broker: u32) -> u32 {
@@ -1168,14 +1143,7 @@ impl Producer {
                 self.retry_or_fail(now, batch, error, out);
             }
         }
-        let attempts = self.node_backoff.get(&broker).map_or(0, |&(_, a)| a) + 1;
-        let backoff = exponential(
-            RECONNECT_BACKOFF,
-            RECONNECT_BACKOFF_MAX,
-            attempts,
-            &mut self.rng,
-        );
-        self.node_backoff.insert(broker, (now + backoff, attempts));
+        self.connections.refused(now, broker, &mut self.rng);
         self.request_metadata(now, out);
     }
 
@@ -1514,8 +1482,8 @@ impl Producer {
             };
             let broker_wait = self
                 .leader_of(p as u32)
-                .and_then(|b| self.node_backoff.get(&b))
-                .map_or(Instant::ZERO, |&(until, _)| until);
+                .and_then(|b| self.connections.backoff_until(b))
+                .unwrap_or(Instant::ZERO);
             let head_expiry = queue.batches.front().map_or(Instant::MAX, |b| {
                 b.created_at + self.config.delivery_timeout
             });
@@ -1580,17 +1548,6 @@ fn load_stats(
         vec![0; queues.len()]
     };
     (sizes, available(metadata, topic))
-}
-
-/// Exponential backoff with ±20% jitter (KIP-580): `base * 2^(attempt-1)`, capped at `max`.
-pub fn exponential(base: Duration, max: Duration, attempt: u32, rng: &mut Prng) -> Duration {
-    let shift = attempt.saturating_sub(1).min(32);
-    let raw = base
-        .as_micros()
-        .saturating_mul(1u64 << shift)
-        .min(max.as_micros().max(base.as_micros()));
-    let jitter = 80 + rng.below(41); // 80..=120 percent
-    Duration(raw.saturating_mul(jitter) / 100)
 }
 
 #[cfg(test)]
