@@ -982,14 +982,8 @@ impl Consumer {
                 correlation_id,
                 partitions,
             });
-            out.push(Effect::Send {
-                to: NodeId::Broker(broker),
-                msg,
-            });
-            out.push(Effect::SetTimer {
-                at: now + self.config.request_timeout,
-                timer: Timer::RequestTimeout { correlation_id },
-            });
+            let timeout_at = now + self.config.request_timeout;
+            send_request(out, broker, msg, correlation_id, timeout_at);
         }
     }
 
@@ -1198,16 +1192,15 @@ impl Consumer {
             };
             self.fetches.insert(broker, correlation_id);
             self.stats.fetches += 1;
-            out.push(Effect::Send {
-                to: NodeId::Broker(broker),
-                msg: Message::FetchRequest(request),
-            });
             // A fetch may wait fetch.max.wait.ms on the broker before the request timeout starts.
             let at = now + self.config.fetch_max_wait + self.config.request_timeout;
-            out.push(Effect::SetTimer {
+            send_request(
+                out,
+                broker,
+                Message::FetchRequest(request),
+                correlation_id,
                 at,
-                timer: Timer::RequestTimeout { correlation_id },
-            });
+            );
         }
     }
 
@@ -2287,4 +2280,22 @@ impl Consumer {
             }),
         ]
     }
+}
+
+/// Sends `msg` to `broker` and sets the timer that gives up on its answer at `timeout_at`.
+fn send_request(
+    out: &mut Vec<Effect>,
+    broker: u32,
+    msg: Message,
+    correlation_id: u32,
+    timeout_at: Instant,
+) {
+    out.push(Effect::Send {
+        to: NodeId::Broker(broker),
+        msg,
+    });
+    out.push(Effect::SetTimer {
+        at: timeout_at,
+        timer: Timer::RequestTimeout { correlation_id },
+    });
 }

@@ -195,6 +195,50 @@ struct ProducerBatch {
 }
 
 impl ProducerBatch {
+    /// A batch opened by `record` (`RecordAccumulator.appendNewBatch`), holding
+    /// `max(batch.size, record)` of `buffer.memory`.
+    fn open(partition: u32, record: Record, created_at: Instant, batch_size: u32) -> ProducerBatch {
+        let size = record_size(0, 0, &record);
+        // Room for as many records like this one as batch.size holds, so the batch never regrows.
+        let expected =
+            (batch_size.saturating_sub(BATCH_OVERHEAD) / size.max(1)).clamp(1, 4096) as usize;
+        let mut records = Vec::with_capacity(expected);
+        let timestamp_ms = record.timestamp_ms;
+        records.push(record);
+        ProducerBatch {
+            partition,
+            size_bytes: BATCH_OVERHEAD + size,
+            first_timestamp_ms: timestamp_ms,
+            max_timestamp_ms: timestamp_ms,
+            records: Arc::new(records),
+            created_at,
+            closed: false,
+            attempts: 0,
+            retry_at: created_at,
+            sequence: None,
+            rewritten: false,
+            expired: false,
+            split: false,
+            pool_bytes: batch_size.max(BATCH_OVERHEAD + size),
+        }
+    }
+
+    /// What `record` adds to this batch if it still fits in `batch_size`
+    /// (`MemoryRecordsBuilder.hasRoomFor`).
+    fn room_for(&self, record: &Record, batch_size: u32) -> Option<u32> {
+        let delta = self.records.len() as u32;
+        let size = record_size(delta, record.timestamp_ms - self.first_timestamp_ms, record);
+        (self.size_bytes + size <= batch_size).then_some(size)
+    }
+
+    /// Adds `record`, of `size` bytes here (from `room_for`).
+    fn push(&mut self, record: Record, size: u32) {
+        self.size_bytes += size;
+        self.max_timestamp_ms = self.max_timestamp_ms.max(record.timestamp_ms);
+        // Copy-on-write: a cloned simulation (a checkpoint or fork) may share this batch.
+        Arc::make_mut(&mut self.records).push(record);
+    }
+
     /// Kafka's `MemoryRecordsBuilder.isFull`: closed (a record did not fit, or it was sent)
     /// or at `batch.size`. Not a guess at the next record: a batch with room for less than
     /// one more waits for that record, which closes it, or for `linger.ms`.
@@ -591,27 +635,12 @@ impl Producer {
     /// (`RecordAccumulator.append`). Worked out without choosing: a round-robin counter or a
     /// sticky choice moves only when the record is really sent.
     fn memory_needed(&self, record: &Record, explicit: Option<u32>) -> u64 {
-        let n = self.queues.len() as u32;
-        let use_key = !self.config.ignore_keys && !self.config.round_robin;
-        let partition = match (explicit, &record.key) {
-            (Some(p), _) => Some(p.min(n - 1)),
-            (None, _) if self.config.round_robin => Some(partitioner::round_robin_partition(
-                self.round_robin_counter,
-                &self.available(),
-            )),
-            (None, Some(key)) if use_key => Some(partitioner::partition_for_key(key, n)),
-            (None, _) => self.sticky.current(),
-        };
+        let partition = self
+            .placement(record, explicit)
+            .or_else(|| self.sticky.current());
         let fits = partition.is_some_and(|p| {
-            let queue = &self.queues[p as usize];
-            queue.batches.back().is_some_and(|last| {
-                let delta = (
-                    last.records.len() as u32,
-                    record.timestamp_ms - last.first_timestamp_ms,
-                );
-                !last.closed
-                    && last.size_bytes + record_size(delta.0, delta.1, record)
-                        <= self.config.batch_size
+            self.queues[p as usize].batches.back().is_some_and(|last| {
+                !last.closed && last.room_for(record, self.config.batch_size).is_some()
             })
         });
         if fits {
@@ -721,31 +750,38 @@ impl Producer {
 
     /// `KafkaProducer.send`: partition, then append to the accumulator.
     fn send(&mut self, now: Instant, record: Record, explicit: Option<u32>) {
-        let n = self.queues.len() as u32;
-        let use_key = !self.config.ignore_keys && !self.config.round_robin;
-        let mut sticky = false;
-        let partition = match (explicit, &record.key) {
-            (Some(p), _) => p.min(n - 1),
-            (None, _) if self.config.round_robin => {
-                let p =
-                    partitioner::round_robin_partition(self.round_robin_counter, &self.available());
-                self.round_robin_counter = self.round_robin_counter.wrapping_add(1);
-                p
+        match self.placement(&record, explicit) {
+            Some(partition) => {
+                if explicit.is_none() && self.config.round_robin {
+                    self.round_robin_counter = self.round_robin_counter.wrapping_add(1);
+                }
+                self.append(now, partition, record);
             }
-            (None, Some(key)) if use_key => partitioner::partition_for_key(key, n),
-            (None, _) => {
-                sticky = true;
+            None => {
                 let (queues, metadata) = (&self.queues, self.metadata.as_deref());
                 let load = || load_stats(queues, self.config.adaptive, metadata, &self.topic);
-                self.sticky.partition(load, &mut self.rng)
+                let partition = self.sticky.partition(load, &mut self.rng);
+                self.append_sticky(now, partition, record);
             }
-        };
-        if !sticky {
-            self.append(now, partition, record);
-        } else {
-            self.append_sticky(now, partition, record);
         }
         self.stats.produced += 1;
+    }
+
+    /// `KafkaProducer.partition`: the record's explicit partition, the round-robin
+    /// partitioner's next, or its key's; `None` leaves it to the built-in sticky partitioner
+    /// inside the accumulator. Chooses nothing: `send` moves the round-robin counter.
+    fn placement(&self, record: &Record, explicit: Option<u32>) -> Option<u32> {
+        let n = self.queues.len() as u32;
+        let use_key = !self.config.ignore_keys && !self.config.round_robin;
+        match (explicit, &record.key) {
+            (Some(p), _) => Some(p.min(n - 1)),
+            (None, _) if self.config.round_robin => Some(partitioner::round_robin_partition(
+                self.round_robin_counter,
+                &self.available(),
+            )),
+            (None, Some(key)) if use_key => Some(partitioner::partition_for_key(key, n)),
+            (None, _) => None,
+        }
     }
 
     /// Whether every batch of the partition is full: none open, or the last full
@@ -805,16 +841,8 @@ impl Producer {
         let batch_size = self.config.batch_size;
         let queue = &mut self.queues[partition as usize];
         if let Some(last) = queue.batches.back_mut().filter(|b| !b.closed) {
-            let delta = (
-                last.records.len() as u32,
-                record.timestamp_ms - last.first_timestamp_ms,
-            );
-            let size = record_size(delta.0, delta.1, &record);
-            if last.size_bytes + size <= batch_size {
-                last.size_bytes += size;
-                last.max_timestamp_ms = last.max_timestamp_ms.max(record.timestamp_ms);
-                // Copy-on-write: a cloned simulation (a checkpoint or fork) may share this batch.
-                Arc::make_mut(&mut last.records).push(record);
+            if let Some(size) = last.room_for(&record, batch_size) {
+                last.push(record, size);
                 return Ok(size);
             }
             last.closed = true;
@@ -824,35 +852,11 @@ impl Producer {
 
     /// A new batch for the record at the tail of the partition's queue.
     fn append_new_batch(&mut self, now: Instant, partition: u32, record: Record) -> u32 {
-        let batch_size = self.config.batch_size;
-        let queue = &mut self.queues[partition as usize];
-        let size = record_size(0, 0, &record);
-        // Room for as many records like this one as batch.size holds, so the batch never regrows.
-        let expected =
-            (batch_size.saturating_sub(BATCH_OVERHEAD) / size.max(1)).clamp(1, 4096) as usize;
-        let mut records = Vec::with_capacity(expected);
-        let (first_timestamp_ms, max_timestamp_ms) = (record.timestamp_ms, record.timestamp_ms);
-        records.push(record);
-        let pool_bytes = batch_size.max(BATCH_OVERHEAD + size);
-        let batch = ProducerBatch {
-            partition,
-            size_bytes: BATCH_OVERHEAD + size,
-            first_timestamp_ms,
-            max_timestamp_ms,
-            records: Arc::new(records),
-            created_at: now,
-            closed: false,
-            attempts: 0,
-            retry_at: now,
-            sequence: None,
-            rewritten: false,
-            expired: false,
-            split: false,
-            pool_bytes,
-        };
-        self.pool_used += u64::from(pool_bytes);
-        queue.batches.push_back(batch);
-        BATCH_OVERHEAD + size
+        let batch = ProducerBatch::open(partition, record, now, self.config.batch_size);
+        let size = batch.size_bytes;
+        self.pool_used += u64::from(batch.pool_bytes);
+        self.queues[partition as usize].batches.push_back(batch);
+        size
     }
 
     /// Whether the head batch of a queue may be sent now (`RecordAccumulator.ready`).
@@ -1229,15 +1233,8 @@ impl Producer {
         let mut sequence = batch.sequence;
         for record in batch.records.iter() {
             if let Some(last) = pieces.last_mut() {
-                let delta = (
-                    last.records.len() as u32,
-                    record.timestamp_ms - last.first_timestamp_ms,
-                );
-                let size = record_size(delta.0, delta.1, record);
-                if last.size_bytes + size <= batch_size {
-                    last.size_bytes += size;
-                    last.max_timestamp_ms = last.max_timestamp_ms.max(record.timestamp_ms);
-                    Arc::make_mut(&mut last.records).push(record.clone());
+                if let Some(size) = last.room_for(record, batch_size) {
+                    last.push(record.clone(), size);
                     continue;
                 }
             }
@@ -1245,21 +1242,19 @@ impl Producer {
                 let next = seq.wrapping_add(last.records.len() as i32) & i32::MAX;
                 sequence = Some((epoch, next));
             }
+            let open = ProducerBatch::open(
+                batch.partition,
+                record.clone(),
+                batch.created_at,
+                batch_size,
+            );
             pieces.push(ProducerBatch {
-                partition: batch.partition,
-                records: Arc::new(vec![record.clone()]),
-                size_bytes: BATCH_OVERHEAD + record_size(0, 0, record),
-                first_timestamp_ms: record.timestamp_ms,
-                max_timestamp_ms: record.timestamp_ms,
-                created_at: batch.created_at,
                 closed: true,
-                attempts: 0,
-                retry_at: batch.created_at,
                 sequence,
                 rewritten: batch.rewritten,
-                expired: false,
                 split: true,
                 pool_bytes: 0,
+                ..open
             });
         }
         out.push(Effect::Trace(TraceKind::BatchSplit {
