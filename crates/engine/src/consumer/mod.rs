@@ -1,0 +1,672 @@
+//! The consumer client and the application polling it (Kafka's `KafkaConsumer` with its
+//! `ClassicKafkaConsumer` poll loop). Three rooms:
+//! - here: the process (start, close, crash, restart after a processing failure), the
+//!   application's `poll()` returning up to `max.poll.records`, its processing time per
+//!   record, commits before or after processing, and when to wake next;
+//! - [`fetcher`]: metadata, positions and `seek`, KIP-320 validation, `auto.offset.reset`,
+//!   and fetches per leader (`fetch.min.bytes`, `fetch.max.wait.ms`,
+//!   `max.partition.fetch.bytes`) into a buffer of fetched batches;
+//! - [`member`]: with a `group.id`, the member side of the classic group protocol (reference
+//!   §4.2–§4.3, §4.6): finding the coordinator, JoinGroup and SyncGroup (the leader runs the
+//!   assignor), heartbeats, eager or cooperative rejoins, offset commits, leaving on close or
+//!   when `max.poll.interval.ms` passes.
+//!
+//! Without a `group.id` the consumer assigns itself every partition of its topics
+//! (standalone `assign` mode).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use crate::client::Connections;
+use crate::config::ConfigError;
+use crate::group::assignor::{self, rebalance_protocol, RebalanceProtocol, Strategy};
+use crate::ledger::Observation;
+use crate::metadata::ClusterMetadata;
+use crate::node::{Effect, Input, Timer};
+use crate::protocol::{
+    EpochQuery, ErrorCode, FetchPartition, FetchRequest, FetchResponse, JoinGroupRequest,
+    JoinGroupResponse, ListOffsetsRequest, ListOffsetsResponse, MemberRef, Message,
+    OffsetCommitRequest, OffsetSpec, OffsetsForLeaderEpochRequest, OffsetsForLeaderEpochResponse,
+    Subscription, SyncGroupRequest, SyncGroupResponse,
+};
+use crate::record::{Offset, RecordBatch, TopicPartition};
+use crate::rng::Prng;
+use crate::time::{Duration, Instant};
+use crate::trace::{NodeId, TraceKind};
+
+mod config;
+mod fetcher;
+mod member;
+
+pub use config::{
+    CommitStrategy, ConsumerConfig, ConsumerSpec, OffsetReset, RESTART_AFTER_FAILURE,
+};
+use fetcher::Committed;
+pub use fetcher::PartitionPosition;
+use fetcher::Validation;
+pub use member::{MemberState, Membership};
+/// What the application is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppState {
+    /// Blocked in `poll()` until records arrive.
+    Polling,
+    /// Processing the last poll's records until the given time.
+    Processing { until: Instant },
+    /// Blocked in `commitSync()`; then processes for `then` (commit before processing) or
+    /// polls again.
+    Committing { then: Option<Duration> },
+    /// Stopped by an error the application did not handle.
+    Failed(ErrorCode),
+    /// Closed by the user.
+    Stopped,
+    /// The process died (no LeaveGroup, no commit).
+    Crashed,
+    /// Processing threw; the process died and comes back (a new process) at `at`.
+    Restarting { at: Instant },
+}
+
+/// Counters shown in snapshots.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConsumerStats {
+    pub consumed: u64,
+    pub polls: u64,
+    pub fetches: u64,
+    /// Records whose processing finished.
+    pub processed: u64,
+    pub commits: u64,
+    pub failed_commits: u64,
+    /// Completed rebalances this member took part in.
+    pub rebalances: u64,
+    /// Time spent owning nothing during rebalances (eager: the whole rebalance).
+    pub paused: Duration,
+}
+
+/// One poll's records, delivered to the ledger as processing completes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Polled {
+    tp: TopicPartition,
+    base_offset: Offset,
+    records: Arc<Vec<crate::record::Record>>,
+    from: u32,
+    to: u32,
+}
+
+/// A consumer client and its application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Consumer {
+    pub index: u32,
+    pub spec: ConsumerSpec,
+    config: ConsumerConfig,
+    /// Who counts as one reader for the ledger: the group, else this consumer.
+    audience: Arc<str>,
+    connections: Connections,
+    metadata: Option<Arc<ClusterMetadata>>,
+    metadata_in_flight: bool,
+    metadata_retry_at: Option<Instant>,
+    pub positions: BTreeMap<TopicPartition, PartitionPosition>,
+    /// Partitions with buffered data, in the order their data arrived.
+    ready: VecDeque<TopicPartition>,
+    /// Fetch in flight per broker: correlation id.
+    fetches: BTreeMap<u32, u32>,
+    pub state: AppState,
+    scheduled_wake: Option<Instant>,
+    /// Brokers that refused a connection: (retry no earlier than, attempts), as
+    /// `reconnect.backoff.ms` (50 ms, doubling to `reconnect.backoff.max.ms`, 1 s).
+    rng: Prng,
+    pub stats: ConsumerStats,
+    pub membership: Option<Membership>,
+    /// The records of the poll being processed, and when processing started.
+    processing: Vec<Polled>,
+    processing_started: Instant,
+    /// Processing throws at this record of the current poll (see `failure_ppm`).
+    failing_at: Option<u32>,
+    /// Topics it wanted that were missing, already said so.
+    reported_missing: BTreeSet<String>,
+    /// Deliberate bugs for the checker's tests (`planted`).
+    #[cfg(feature = "planted-bugs")]
+    pub(crate) planted: crate::planted::Planted,
+}
+
+impl Consumer {
+    pub fn new(
+        index: u32,
+        spec: ConsumerSpec,
+        brokers: Vec<u32>,
+        rng: Prng,
+    ) -> Result<Consumer, ConfigError> {
+        let config = ConsumerConfig::from_configs(&spec.configs)?;
+        let audience: Arc<str> = match &config.group_id {
+            Some(g) => Arc::from(format!("group:{g}")),
+            None => Arc::from(format!("consumer:{}", spec.name)),
+        };
+        Ok(Consumer {
+            index,
+            spec,
+            audience,
+            connections: Connections::new(brokers, index as usize),
+            metadata: None,
+            metadata_in_flight: false,
+            metadata_retry_at: None,
+            positions: BTreeMap::new(),
+            ready: VecDeque::new(),
+            fetches: BTreeMap::new(),
+            state: AppState::Polling,
+            scheduled_wake: None,
+            rng,
+            stats: ConsumerStats::default(),
+            membership: config
+                .group_id
+                .as_ref()
+                .map(|g| Membership::new(g, rebalance_protocol(&config.strategies))),
+            config,
+            processing: Vec::new(),
+            processing_started: Instant::ZERO,
+            failing_at: None,
+            reported_missing: BTreeSet::new(),
+            #[cfg(feature = "planted-bugs")]
+            planted: Default::default(),
+        })
+    }
+
+    /// How many requests this process numbered (its correlation ids so far).
+    pub fn requests_sent(&self) -> u32 {
+        self.connections.requests_sent()
+    }
+
+    /// A restarted process numbers its requests after its predecessor's, so an answer to one
+    /// of the old process's requests (on its dead connection, in Kafka) is never taken for an
+    /// answer to the new one's.
+    pub fn continue_requests_from(&mut self, sent: u32) {
+        self.connections.continue_requests_from(sent);
+    }
+
+    pub fn config(&self) -> &ConsumerConfig {
+        &self.config
+    }
+
+    pub fn audience(&self) -> &Arc<str> {
+        &self.audience
+    }
+
+    pub fn start(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        self.wake(now, out);
+    }
+
+    /// `close()`: the application stops polling; a group member commits (with
+    /// auto-commit) and leaves the group, unless it is a static member (KIP-345).
+    pub fn stop(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        if matches!(self.state, AppState::Crashed | AppState::Stopped) {
+            return;
+        }
+        self.finish_processing(now, out);
+        if self.config.enable_auto_commit {
+            self.commit(now, false, out);
+        }
+        self.member(|m, c| m.leave_group(c, "closed", out));
+        self.state = AppState::Stopped;
+    }
+
+    /// The process dies: the records of the current poll processed so far count as processed,
+    /// the rest not; nothing is committed and the group is not told.
+    pub fn crash(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        let per = self.spec.processing_per_record.as_micros();
+        let elapsed = now.0.saturating_sub(self.processing_started.0);
+        let mut done = elapsed.checked_div(per).unwrap_or(u64::MAX);
+        let total: u64 = self
+            .processing
+            .iter()
+            .map(|p| u64::from(p.to - p.from))
+            .sum();
+        let processed = done.min(total);
+        for p in std::mem::take(&mut self.processing) {
+            let n = u64::from(p.to - p.from).min(done) as u32;
+            done -= u64::from(n);
+            if n > 0 {
+                self.deliver(
+                    Polled {
+                        to: p.from + n,
+                        ..p
+                    },
+                    out,
+                );
+            }
+        }
+        self.state = AppState::Crashed;
+        out.push(Effect::Trace(TraceKind::ConsumerCrashed {
+            consumer: self.index,
+            processed: processed as u32,
+            unprocessed: (total - processed) as u32,
+        }));
+    }
+
+    /// Processing threw at record `k` of the poll: the records before it count as processed,
+    /// nothing is committed, nobody is told; a new process starts after a while.
+    fn die_and_restart(&mut self, now: Instant, k: u32, out: &mut Vec<Effect>) {
+        let total: u32 = self.processing.iter().map(|p| p.to - p.from).sum();
+        let mut left = k;
+        for p in std::mem::take(&mut self.processing) {
+            let n = (p.to - p.from).min(left);
+            left -= n;
+            if n > 0 {
+                self.deliver(
+                    Polled {
+                        to: p.from + n,
+                        ..p
+                    },
+                    out,
+                );
+            }
+        }
+        out.push(Effect::Trace(TraceKind::ConsumerCrashed {
+            consumer: self.index,
+            processed: k,
+            unprocessed: total - k,
+        }));
+        // A new process: fresh client state; the counters and the PRNG carry on, and so do
+        // correlation ids, so that answers to the old process are not mistaken for new ones.
+        let fresh = Consumer::new(
+            self.index,
+            self.spec.clone(),
+            self.connections.brokers().to_vec(),
+            self.rng.clone(),
+        )
+        .expect("the spec was valid when the consumer was created");
+        let (stats, sent, rng) = (
+            std::mem::take(&mut self.stats),
+            self.connections.requests_sent(),
+            self.rng.clone(),
+        );
+        *self = Consumer {
+            stats,
+            rng,
+            ..fresh
+        };
+        self.connections.continue_requests_from(sent);
+        let at = now + RESTART_AFTER_FAILURE;
+        self.state = AppState::Restarting { at };
+        self.scheduled_wake = Some(at);
+        out.push(Effect::SetTimer {
+            at,
+            timer: Timer::Wake,
+        });
+    }
+
+    /// "Make it slow": the application now needs `per_record` for each record.
+    pub fn set_processing_time(&mut self, per_record: Duration, out: &mut Vec<Effect>) {
+        self.spec.processing_per_record = per_record;
+        out.push(Effect::Trace(TraceKind::ProcessingTimeChanged {
+            consumer: self.index,
+            per_record_us: per_record.as_micros(),
+        }));
+    }
+
+    /// `seek(tp, offset)`: the next poll returns `offset`; buffered data for `tp` is dropped.
+    pub fn seek(
+        &mut self,
+        now: Instant,
+        tp: &TopicPartition,
+        offset: Offset,
+        out: &mut Vec<Effect>,
+    ) -> bool {
+        let Some(p) = self.positions.get_mut(tp) else {
+            return false;
+        };
+        p.position = Some(offset);
+        p.offset_epoch = None;
+        p.validation = Validation::Valid;
+        p.buffered.clear();
+        p.retry_at = None;
+        self.ready.retain(|t| t != tp);
+        out.push(Effect::Trace(TraceKind::Seek {
+            consumer: self.index,
+            tp: tp.clone(),
+            offset,
+        }));
+        self.wake(now, out);
+        true
+    }
+
+    pub fn handle(&mut self, now: Instant, input: Input, out: &mut Vec<Effect>) {
+        if let Input::Message {
+            from: NodeId::Broker(b),
+            ..
+        } = &input
+        {
+            // A broker that answers is reachable again: forget its reconnect backoff.
+            self.connections.answered(*b);
+        }
+        if matches!(self.state, AppState::Crashed) {
+            return;
+        }
+        if let AppState::Restarting { at } = self.state {
+            // The process is down: the network drops what arrives; only its comeback counts.
+            if now < at || !matches!(input, Input::Timer(Timer::Wake)) {
+                return;
+            }
+            self.state = AppState::Polling;
+            self.scheduled_wake = None;
+            out.push(Effect::Trace(TraceKind::ConsumerRestarted {
+                consumer: self.index,
+            }));
+        }
+        match input {
+            Input::Message { from, msg } => match msg {
+                Message::MetadataResponse { metadata, .. } => self.on_metadata(now, metadata, out),
+                Message::FetchResponse(r) => self.on_fetch_response(now, from, r),
+                Message::ListOffsetsResponse(r) => self.on_list_offsets(now, r, out),
+                Message::OffsetsForLeaderEpochResponse(r) => self.on_epoch_end_offsets(now, r, out),
+                msg => {
+                    // The group protocol's answers; a commit's may release processing.
+                    let resume = self.member(|m, c| m.on_response(c, now, msg, out));
+                    if let Some(Some(busy)) = resume {
+                        self.start_processing(now, busy, out);
+                    }
+                }
+            },
+            Input::Disconnected {
+                peer: NodeId::Broker(b),
+            } => {
+                self.connections.refused(now, b, &mut self.rng);
+                self.fetches.remove(&b);
+                self.metadata_in_flight = false;
+                self.member(|m, c| m.coordinator_lost(c, b));
+                for p in self.positions.values_mut() {
+                    p.reset_in_flight = false;
+                    if matches!(p.validation, Validation::InFlight { .. }) {
+                        p.validation = Validation::Awaiting;
+                    }
+                }
+                self.refresh_metadata_by(now + self.config.retry_backoff);
+            }
+            Input::Disconnected { .. } => {}
+            Input::Timer(Timer::Wake) => {
+                if self.scheduled_wake.is_some_and(|at| at <= now) {
+                    self.scheduled_wake = None;
+                }
+                if let AppState::Processing { until } = self.state {
+                    if until <= now {
+                        self.finish_processing(now, out);
+                    }
+                }
+            }
+            Input::Timer(Timer::RequestTimeout { correlation_id }) => {
+                self.fetches.retain(|_, c| *c != correlation_id);
+                for p in self.positions.values_mut() {
+                    if let Validation::InFlight {
+                        correlation_id: c, ..
+                    } = p.validation
+                    {
+                        if c == correlation_id {
+                            p.validation = Validation::Awaiting;
+                        }
+                    }
+                }
+            }
+            Input::Timer(other) => unreachable!("consumer got timer {other:?}"),
+        }
+        self.wake(now, out);
+    }
+
+    /// Runs a step of the group member with the rest of the consumer at hand; nothing in
+    /// standalone mode. The membership is out of the consumer meanwhile, so that the two can
+    /// be borrowed together: a member step must not reach back into it (nor restart the
+    /// process, which replaces it; `on_commit_response` hands processing back instead).
+    fn member<R>(&mut self, step: impl FnOnce(&mut Membership, &mut Consumer) -> R) -> Option<R> {
+        let mut m = self.membership.take()?;
+        let r = step(&mut m, self);
+        assert!(
+            self.membership.is_none(),
+            "a member step replaced its own membership"
+        );
+        self.membership = Some(m);
+        Some(r)
+    }
+
+    /// Commits the current positions (a group member only). Returns whether the commit is
+    /// under way (a synchronous caller then waits for it).
+    fn commit(&mut self, now: Instant, sync: bool, out: &mut Vec<Effect>) -> bool {
+        self.member(|m, c| m.commit(c, now, sync, out))
+            .unwrap_or(false)
+    }
+
+    fn wake(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        if matches!(
+            self.state,
+            AppState::Stopped
+                | AppState::Failed(_)
+                | AppState::Crashed
+                | AppState::Restarting { .. }
+        ) {
+            return;
+        }
+        if self.metadata_retry_at.is_some_and(|at| at <= now) {
+            self.metadata_retry_at = None;
+            self.request_metadata(now, out);
+        }
+        if self.metadata.is_none() {
+            self.request_metadata(now, out);
+        }
+        if self.membership.is_some() {
+            // A poll begins with the coordinator's work (`ConsumerCoordinator.poll`): the join
+            // completes before the new partitions' committed offsets are fetched (and before
+            // `poll()` below, which only `wake` calls).
+            if self.state == AppState::Polling {
+                self.member(|m, c| m.complete_join(c, now, out));
+            }
+            self.member(|m, c| m.group_tick(c, now, out));
+        }
+        self.validate_positions(now, out);
+        self.reset_positions(now, out);
+        self.send_fetches(now, out);
+        self.poll(now, out);
+        self.schedule_wake(now, out);
+    }
+
+    /// `poll()`: up to `max.poll.records`, draining one partition's fetched data before the next.
+    /// A group member first auto-commits when due and rejoins when a rebalance asks for it.
+    fn poll(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        while self.state == AppState::Polling {
+            if self.membership.is_some() {
+                self.member(|m, c| m.maybe_auto_commit(c, now, out));
+                self.member(|m, c| m.rejoin_if_needed(c, now, out));
+                if self.state != AppState::Polling {
+                    return;
+                }
+            }
+            let mut budget = self.config.max_poll_records;
+            let mut taken = 0u64;
+            while budget > 0 {
+                let Some(tp) = self.ready.front().cloned() else {
+                    break;
+                };
+                let n = self.take_records(&tp, budget, out);
+                budget -= n;
+                taken += u64::from(n);
+                let p = &self.positions[&tp];
+                if p.buffered.is_empty() {
+                    self.ready.pop_front();
+                }
+            }
+            if taken == 0 {
+                return;
+            }
+            self.stats.polls += 1;
+            self.stats.consumed += taken;
+            if let Some(m) = &mut self.membership {
+                m.last_poll = now;
+            }
+            let busy = Duration(
+                self.spec
+                    .processing_per_record
+                    .as_micros()
+                    .saturating_mul(taken),
+            );
+            match self.spec.commit {
+                CommitStrategy::AfterProcessing { sync }
+                    if planted!(self, CommitBeforeProcessing) && self.membership.is_some() =>
+                {
+                    self.commit(now, sync, out);
+                    self.start_processing(now, busy, out);
+                }
+                CommitStrategy::BeforeProcessing { sync } if self.membership.is_some() => {
+                    if self.commit(now, sync, out) && sync {
+                        self.state = AppState::Committing { then: Some(busy) };
+                    } else {
+                        self.start_processing(now, busy, out);
+                    }
+                }
+                _ => self.start_processing(now, busy, out),
+            }
+            // After this poll, fetch what was drained while the application processes.
+            self.send_fetches(now, out);
+        }
+    }
+
+    fn start_processing(&mut self, now: Instant, mut busy: Duration, out: &mut Vec<Effect>) {
+        self.processing_started = now;
+        if self.spec.failure_ppm > 0 {
+            let n: u32 = self.processing.iter().map(|p| p.to - p.from).sum();
+            let ppm = u64::from(self.spec.failure_ppm);
+            self.failing_at = (0..n).find(|_| self.rng.chance(ppm, 1_000_000));
+            if let Some(k) = self.failing_at {
+                // It throws at the end of record k's processing.
+                let per = self.spec.processing_per_record.as_micros();
+                busy = Duration(per.saturating_mul(u64::from(k) + 1));
+            }
+        }
+        if busy > Duration::ZERO {
+            self.state = AppState::Processing { until: now + busy };
+        } else {
+            self.finish_processing(now, out);
+        }
+    }
+
+    /// The application processed the poll's records; with commit-after-processing it commits.
+    fn finish_processing(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        if let Some(k) = self.failing_at.take() {
+            return self.die_and_restart(now, k, out);
+        }
+        let had = !self.processing.is_empty();
+        for p in std::mem::take(&mut self.processing) {
+            self.deliver(p, out);
+        }
+        if matches!(self.state, AppState::Processing { .. }) {
+            self.state = AppState::Polling;
+        }
+        if let CommitStrategy::AfterProcessing { sync } = self.spec.commit {
+            if had && self.commit(now, sync, out) && sync {
+                self.state = AppState::Committing { then: None };
+            }
+        }
+    }
+
+    fn deliver(&mut self, p: Polled, out: &mut Vec<Effect>) {
+        self.stats.processed += u64::from(p.to - p.from);
+        out.push(Effect::Observe(Observation::Delivered {
+            audience: self.audience.clone(),
+            tp: p.tp,
+            base_offset: p.base_offset,
+            records: p.records,
+            from: p.from,
+            to: p.to,
+        }));
+    }
+
+    /// Returns up to `max` records of `tp` to the application, advancing its position.
+    fn take_records(&mut self, tp: &TopicPartition, max: u32, out: &mut Vec<Effect>) -> u32 {
+        let p = self
+            .positions
+            .get_mut(tp)
+            .expect("ready partitions are assigned");
+        let mut taken = 0;
+        let mut first = None;
+        while taken < max {
+            let Some(batch) = p.buffered.front() else {
+                break;
+            };
+            let position = p.position.expect("buffered data implies a position");
+            let from = position.0.saturating_sub(batch.base_offset.0) as u32;
+            let available = batch.record_count() - from.min(batch.record_count());
+            let n = available.min(max - taken);
+            if n > 0 {
+                first.get_or_insert(Offset(batch.base_offset.0 + u64::from(from)));
+                self.processing.push(Polled {
+                    tp: tp.clone(),
+                    base_offset: batch.base_offset,
+                    records: batch.records.clone(),
+                    from,
+                    to: from + n,
+                });
+                p.position = Some(Offset(batch.base_offset.0 + u64::from(from + n)));
+                p.offset_epoch = u32::try_from(batch.partition_leader_epoch).ok();
+                taken += n;
+            }
+            if from + n >= batch.record_count() {
+                p.buffered.pop_front();
+            }
+        }
+        if let (Some(first), Some(position)) = (first, p.position) {
+            let last = Offset(position.0 - 1);
+            out.push(Effect::Trace(TraceKind::RecordsPolled {
+                consumer: self.index,
+                tp: tp.clone(),
+                first,
+                last,
+            }));
+        }
+        taken
+    }
+
+    fn schedule_wake(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        // Only what lies ahead: something still due now waits for a message (a heartbeat
+        // whose coordinator is silent), and must not keep the rest (the end of processing)
+        // from being scheduled.
+        let processing = match self.state {
+            AppState::Processing { until } => Some(until),
+            _ => None,
+        };
+        let backoffs = self.connections.backoff_ends();
+        let retries = self.positions.values().filter_map(|p| p.retry_at);
+        let next = processing
+            .into_iter()
+            .chain(self.metadata_retry_at)
+            .chain(
+                self.membership
+                    .iter()
+                    .flat_map(|m| m.group_wakes(self))
+                    .flatten(),
+            )
+            .chain(backoffs)
+            .chain(retries)
+            .filter(|&at| at > now)
+            .min();
+        let Some(next) = next else {
+            return;
+        };
+        if self.scheduled_wake.is_none_or(|s| next < s) {
+            self.scheduled_wake = Some(next);
+            out.push(Effect::SetTimer {
+                at: next,
+                timer: Timer::Wake,
+            });
+        }
+    }
+}
+
+/// Sends `msg` to `broker` and sets the timer that gives up on its answer at `timeout_at`.
+fn send_request(
+    out: &mut Vec<Effect>,
+    broker: u32,
+    msg: Message,
+    correlation_id: u32,
+    timeout_at: Instant,
+) {
+    out.push(Effect::Send {
+        to: NodeId::Broker(broker),
+        msg,
+    });
+    out.push(Effect::SetTimer {
+        at: timeout_at,
+        timer: Timer::RequestTimeout { correlation_id },
+    });
+}
