@@ -1,12 +1,19 @@
 //! What the producer and the consumer do the same way with their connections (Kafka's
 //! `NetworkClient` side): the bootstrap rotation for metadata and coordinator lookups
-//! (`leastLoadedNode`), the reconnect backoff per broker, correlation ids, and the exponential
-//! backoff with jitter both use (KIP-580).
+//! (`leastLoadedNode`), the reconnect backoff per broker, correlation ids, the exponential
+//! backoff with jitter both use (KIP-580), and the metadata cache with its refresh (Kafka's
+//! client-side `Metadata`).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::metadata::ClusterMetadata;
+use crate::node::Effect;
+use crate::protocol::Message;
 
 use crate::rng::Prng;
 use crate::time::{Duration, Instant};
+use crate::trace::NodeId;
 
 /// `reconnect.backoff.ms` and `reconnect.backoff.max.ms` defaults.
 pub(crate) const RECONNECT_BACKOFF: Duration = Duration(50_000);
@@ -107,5 +114,92 @@ impl Connections {
     /// Correlation ids go on from `sent`: a restarted process must not reuse the old one's.
     pub(crate) fn continue_requests_from(&mut self, sent: u32) {
         self.correlation_id = self.correlation_id.max(sent);
+    }
+}
+
+/// A client's view of the cluster and when to refresh it (Kafka's client-side `Metadata`
+/// with its `MetadataUpdater`): the newest metadata seen, one request at a time to the
+/// least loaded broker, and the time by which to ask again (`metadata.max.age.ms`, sooner
+/// after an error). An update stays wanted until an answer comes: when every broker is
+/// backing off, it is asked for when the first backoff ends.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Metadata {
+    /// The newest metadata seen (an answer from a broker that lags is not a step back).
+    pub(crate) cluster: Option<Arc<ClusterMetadata>>,
+    in_flight: bool,
+    refresh_at: Option<Instant>,
+}
+
+impl Metadata {
+    /// Asks for metadata if none has come yet or a refresh is due.
+    pub(crate) fn refresh_if_due(
+        &mut self,
+        now: Instant,
+        connections: &mut Connections,
+        request: impl Fn(u32) -> Message,
+        out: &mut Vec<Effect>,
+    ) {
+        if self.refresh_at.is_some_and(|at| at <= now) {
+            self.refresh_at = None;
+            self.request(now, connections, &request, out);
+        }
+        if self.cluster.is_none() {
+            self.request(now, connections, &request, out);
+        }
+    }
+
+    /// Asks for metadata now, unless a request is out already.
+    pub(crate) fn request(
+        &mut self,
+        now: Instant,
+        connections: &mut Connections,
+        request: impl Fn(u32) -> Message,
+        out: &mut Vec<Effect>,
+    ) {
+        if self.in_flight {
+            return;
+        }
+        let Some(broker) = connections.least_loaded_node(now) else {
+            // Every broker refused us lately: try again when the first backoff ends.
+            if let Some(at) = connections.backoff_ends().min() {
+                self.refresh_by(at);
+            }
+            return;
+        };
+        self.in_flight = true;
+        let correlation_id = connections.next_correlation();
+        out.push(Effect::Send {
+            to: NodeId::Broker(broker),
+            msg: request(correlation_id),
+        });
+    }
+
+    /// The answer: the newer of it and what the client had, for the client to look at
+    /// before it keeps it (`keep`).
+    pub(crate) fn answered(&mut self, metadata: Arc<ClusterMetadata>) -> Arc<ClusterMetadata> {
+        self.in_flight = false;
+        ClusterMetadata::newer_of(self.cluster.as_ref(), metadata)
+    }
+
+    /// Keeps `metadata` and asks again at `refresh_at`.
+    pub(crate) fn keep(&mut self, metadata: Arc<ClusterMetadata>, refresh_at: Instant) {
+        self.cluster = Some(metadata);
+        self.refresh_at = Some(refresh_at);
+    }
+
+    /// The request's connection went away: its answer will not come.
+    pub(crate) fn disconnected(&mut self) {
+        self.in_flight = false;
+    }
+
+    /// Asks for a refresh no later than `at`. An earlier pending refresh is kept: pushing it
+    /// back on every error would postpone it forever.
+    pub(crate) fn refresh_by(&mut self, at: Instant) {
+        self.refresh_at = Some(self.refresh_at.map_or(at, |t| t.min(at)));
+    }
+
+    /// When a refresh is due, if one is wanted.
+    pub(crate) fn refresh_at(&self) -> Option<Instant> {
+        self.refresh_at
     }
 }

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
-use crate::client::{exponential, Connections};
+use crate::client::{exponential, Connections, Metadata};
 use crate::config::{ConfigError, Configs};
 use crate::ledger::Observation;
 use crate::metadata::ClusterMetadata;
@@ -307,9 +307,7 @@ pub struct Producer {
     topic: Arc<str>,
     rng: Prng,
     connections: Connections,
-    metadata: Option<Arc<ClusterMetadata>>,
-    metadata_in_flight: bool,
-    metadata_retry_at: Option<Instant>,
+    metadata: Metadata,
     queues: Vec<PartitionQueue>,
     sticky: StickyPartitioner,
     round_robin_counter: u32,
@@ -380,9 +378,7 @@ impl Producer {
             spec,
             rng,
             connections: Connections::new(brokers, index as usize),
-            metadata: None,
-            metadata_in_flight: false,
-            metadata_retry_at: None,
+            metadata: Metadata::default(),
             queues: Vec::new(),
             round_robin_counter: 0,
             drain_index: BTreeMap::new(),
@@ -489,7 +485,7 @@ impl Producer {
                 peer: NodeId::Broker(b),
             } => {
                 self.on_disconnect(now, b, ErrorCode::NetworkException, out);
-                self.metadata_in_flight = false;
+                self.metadata.disconnected();
             }
             Input::Disconnected { .. } => {}
             Input::Timer(Timer::Wake) => {
@@ -510,53 +506,30 @@ impl Producer {
     }
 
     fn on_metadata(&mut self, now: Instant, metadata: Arc<ClusterMetadata>) {
-        self.metadata_in_flight = false;
-        let metadata = ClusterMetadata::newer_of(self.metadata.as_ref(), metadata);
+        let metadata = self.metadata.answered(metadata);
         let partitions = metadata
             .topics
             .get(&self.topic)
             .map_or(0, |t| t.partitions.len());
-        if partitions == 0 {
+        let refresh_at = if partitions == 0 {
             // The topic does not exist (yet): `send()` keeps waiting for it, as Kafka's does.
-            self.metadata_retry_at = Some(now + self.config.retry_backoff_max);
+            now + self.config.retry_backoff_max
         } else {
             // `metadata.max.age.ms`: refreshed at least that often, errors or not.
-            self.metadata_retry_at = Some(now + self.config.metadata_max_age);
             if self.queues.len() != partitions {
                 self.queues.resize_with(partitions, PartitionQueue::default);
                 self.sticky.reset();
             }
-        }
-        self.metadata = Some(metadata);
-    }
-
-    fn request_metadata(&mut self, now: Instant, out: &mut Vec<Effect>) {
-        if self.metadata_in_flight {
-            return;
-        }
-        let Some(broker) = self.connections.least_loaded_node(now) else {
-            // Every broker refused us lately: try again when the first backoff ends.
-            if let Some(at) = self.connections.backoff_ends().min() {
-                self.refresh_metadata_by(at);
-            }
-            return;
+            now + self.config.metadata_max_age
         };
-        self.metadata_in_flight = true;
-        let correlation_id = self.next_correlation();
-        out.push(Effect::Send {
-            to: NodeId::Broker(broker),
-            msg: Message::MetadataRequest {
-                correlation_id,
-                topics: vec![self.topic.clone()],
-                // The producer always lets a broker create its topic (Kafka's producer does).
-                allow_auto_create: true,
-            },
-        });
+        self.metadata.keep(metadata, refresh_at);
     }
 
-    /// Asks for a metadata refresh no later than `at`, keeping an earlier one.
-    fn refresh_metadata_by(&mut self, at: Instant) {
-        self.metadata_retry_at = Some(self.metadata_retry_at.map_or(at, |t| t.min(at)));
+    /// Asks for the topic's metadata now (unless a request is out).
+    fn request_metadata(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        let request = metadata_request(&self.topic);
+        self.metadata
+            .request(now, &mut self.connections, request, out);
     }
 
     fn next_correlation(&mut self) -> u32 {
@@ -565,13 +538,9 @@ impl Producer {
 
     /// Everything the producer does when it gets to run: send() due records, expire, drain.
     fn wake(&mut self, now: Instant, out: &mut Vec<Effect>) {
-        if self.metadata_retry_at.is_some_and(|at| at <= now) {
-            self.metadata_retry_at = None;
-            self.request_metadata(now, out);
-        }
-        if self.metadata.is_none() {
-            self.request_metadata(now, out);
-        }
+        let request = metadata_request(&self.topic);
+        self.metadata
+            .refresh_if_due(now, &mut self.connections, request, out);
         if self.queues.is_empty() {
             // `waitOnMetadata`: send() waits for the topic's partitions.
             if self.send_due(now) {
@@ -745,7 +714,7 @@ impl Producer {
     }
 
     fn available(&self) -> Vec<bool> {
-        available(self.metadata.as_deref(), &self.topic)
+        available(self.metadata.cluster.as_deref(), &self.topic)
     }
 
     /// `KafkaProducer.send`: partition, then append to the accumulator.
@@ -758,7 +727,7 @@ impl Producer {
                 self.append(now, partition, record);
             }
             None => {
-                let (queues, metadata) = (&self.queues, self.metadata.as_deref());
+                let (queues, metadata) = (&self.queues, self.metadata.cluster.as_deref());
                 let load = || load_stats(queues, self.config.adaptive, metadata, &self.topic);
                 let partition = self.sticky.partition(load, &mut self.rng);
                 self.append_sticky(now, partition, record);
@@ -804,10 +773,10 @@ impl Producer {
     fn append_sticky(&mut self, now: Instant, mut partition: u32, mut record: Record) {
         let size = loop {
             if self.all_batches_full(partition) {
-                let (queues, metadata) = (&self.queues, self.metadata.as_deref());
+                let (queues, metadata) = (&self.queues, self.metadata.cluster.as_deref());
                 let load = || load_stats(queues, self.config.adaptive, metadata, &self.topic);
                 self.sticky.on_append(0, true, load, &mut self.rng);
-                let (queues, metadata) = (&self.queues, self.metadata.as_deref());
+                let (queues, metadata) = (&self.queues, self.metadata.cluster.as_deref());
                 let load = || load_stats(queues, self.config.adaptive, metadata, &self.topic);
                 let now_sticky = self.sticky.partition(load, &mut self.rng);
                 if now_sticky != partition {
@@ -822,7 +791,7 @@ impl Producer {
             }
         };
         let switch = self.all_batches_full(partition);
-        let (queues, metadata) = (&self.queues, self.metadata.as_deref());
+        let (queues, metadata) = (&self.queues, self.metadata.cluster.as_deref());
         let load = || load_stats(queues, self.config.adaptive, metadata, &self.topic);
         self.sticky.on_append(size, switch, load, &mut self.rng);
     }
@@ -875,7 +844,10 @@ impl Producer {
     }
 
     fn leader_of(&self, partition: u32) -> Option<u32> {
-        self.metadata.as_ref()?.leader(&self.topic, partition)
+        self.metadata
+            .cluster
+            .as_ref()?
+            .leader(&self.topic, partition)
     }
 
     fn connectable(&self, now: Instant, broker: u32) -> bool {
@@ -908,7 +880,7 @@ impl Producer {
                     ready.insert(b);
                 }
                 // No leader: refresh metadata, no faster than retry.backoff.ms.
-                None => self.refresh_metadata_by(now + self.config.retry_backoff),
+                None => self.metadata.refresh_by(now + self.config.retry_backoff),
             }
         }
         for broker in ready {
@@ -1500,7 +1472,7 @@ impl Producer {
         if let Some(at) = in_flight_expiry.filter(|&at| at > now) {
             next = next.min(at);
         }
-        if let Some(at) = self.metadata_retry_at.filter(|&at| at > now) {
+        if let Some(at) = self.metadata.refresh_at().filter(|&at| at > now) {
             next = next.min(at);
         }
         if let Some(since) = self.blocked_since {
@@ -1516,6 +1488,16 @@ impl Producer {
                 timer: Timer::Wake,
             });
         }
+    }
+}
+
+/// The producer's MetadataRequest: its topic, which a broker may create (Kafka's producer
+/// always lets it).
+fn metadata_request(topic: &Arc<str>) -> impl Fn(u32) -> Message + '_ {
+    move |correlation_id| Message::MetadataRequest {
+        correlation_id,
+        topics: vec![topic.clone()],
+        allow_auto_create: true,
     }
 }
 

@@ -77,17 +77,16 @@ impl Consumer {
         metadata: Arc<ClusterMetadata>,
         out: &mut Vec<Effect>,
     ) {
-        self.metadata_in_flight = false;
-        let metadata = ClusterMetadata::newer_of(self.metadata.as_ref(), metadata);
+        let metadata = self.metadata.answered(metadata);
         if self.membership.is_some() {
             // Subscribed: the group assigns partitions. Topics not there yet: look again soon.
-            let changed = self.metadata.as_ref().is_none_or(|old| {
+            let changed = self.metadata.cluster.as_ref().is_none_or(|old| {
                 self.spec.topics.iter().any(|t| {
                     old.topics.get(t.as_str()).map(|x| x.partitions.len())
                         != metadata.topics.get(t.as_str()).map(|x| x.partitions.len())
                 })
             });
-            if changed && self.metadata.is_some() {
+            if changed && self.metadata.cluster.is_some() {
                 // The leader would assign differently: ask for a rebalance (Kafka's leader
                 // watches the subscribed topics' metadata).
                 if let Some(m) = &mut self.membership {
@@ -96,31 +95,26 @@ impl Consumer {
                     }
                 }
             }
-            self.positions
-                .retain(|tp, _| metadata.topics.contains_key(&tp.topic));
-            self.metadata_refresh(now, &metadata, out);
-            self.positions_meet_new_leaders(&metadata);
-            self.metadata = Some(metadata);
-            return;
-        }
-        // Standalone mode: assign every partition of the listed topics that exists.
-        for topic in &self.spec.topics {
-            let Some(t) = metadata.topics.get(topic.as_str()) else {
-                continue;
-            };
-            for p in 0..t.partitions.len() as u32 {
-                let tp = TopicPartition {
-                    topic: t.name.clone(),
-                    partition: p,
+        } else {
+            // Standalone mode: assign every partition of the listed topics that exists.
+            for topic in &self.spec.topics {
+                let Some(t) = metadata.topics.get(topic.as_str()) else {
+                    continue;
                 };
-                self.positions.entry(tp).or_default();
+                for p in 0..t.partitions.len() as u32 {
+                    let tp = TopicPartition {
+                        topic: t.name.clone(),
+                        partition: p,
+                    };
+                    self.positions.entry(tp).or_default();
+                }
             }
         }
         self.positions
             .retain(|tp, _| metadata.topics.contains_key(&tp.topic));
-        self.metadata_refresh(now, &metadata, out);
+        let refresh_at = self.metadata_refresh(now, &metadata, out);
         self.positions_meet_new_leaders(&metadata);
-        self.metadata = Some(metadata);
+        self.metadata.keep(metadata, refresh_at);
     }
 
     /// When to ask for metadata next: soon while a topic it wants is missing (traced once,
@@ -131,7 +125,7 @@ impl Consumer {
         now: Instant,
         metadata: &ClusterMetadata,
         out: &mut Vec<Effect>,
-    ) {
+    ) -> Instant {
         let mut missing = false;
         for topic in &self.spec.topics {
             if metadata.topics.contains_key(topic.as_str()) {
@@ -152,45 +146,30 @@ impl Consumer {
             true => self.config.retry_backoff_max,
             false => self.config.metadata_max_age,
         };
-        self.metadata_retry_at = Some(now + wait);
-    }
-
-    /// Asks for a metadata refresh no later than `at`. An earlier pending refresh is kept:
-    /// pushing it back on every error would postpone it forever.
-    pub(super) fn refresh_metadata_by(&mut self, at: Instant) {
-        self.metadata_retry_at = Some(self.metadata_retry_at.map_or(at, |t| t.min(at)));
+        now + wait
     }
 
     pub(super) fn next_correlation(&mut self) -> u32 {
         self.connections.next_correlation()
     }
 
-    pub(super) fn request_metadata(&mut self, now: Instant, out: &mut Vec<Effect>) {
-        if self.metadata_in_flight {
-            return;
-        }
-        let Some(broker) = self.connections.least_loaded_node(now) else {
-            return; // Every broker refused us lately: the first backoff to end wakes us.
+    /// Asks for metadata if none came yet or a refresh is due.
+    pub(super) fn refresh_metadata_if_due(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        let (topics, allow_auto_create) = (&self.spec.topics, self.config.allow_auto_create);
+        let request = |correlation_id| Message::MetadataRequest {
+            correlation_id,
+            topics: topics.iter().map(|t| Arc::from(t.as_str())).collect(),
+            allow_auto_create,
         };
-        self.metadata_in_flight = true;
-        let correlation_id = self.next_correlation();
-        out.push(Effect::Send {
-            to: NodeId::Broker(broker),
-            msg: Message::MetadataRequest {
-                correlation_id,
-                topics: self
-                    .spec
-                    .topics
-                    .iter()
-                    .map(|t| Arc::from(t.as_str()))
-                    .collect(),
-                allow_auto_create: self.config.allow_auto_create,
-            },
-        });
+        self.metadata
+            .refresh_if_due(now, &mut self.connections, request, out);
     }
 
     fn leader_of(&self, tp: &TopicPartition) -> Option<u32> {
-        self.metadata.as_ref()?.leader(&tp.topic, tp.partition)
+        self.metadata
+            .cluster
+            .as_ref()?
+            .leader(&tp.topic, tp.partition)
     }
 
     /// The leader of `tp`, unless it refused a connection and its backoff is running.
@@ -236,7 +215,7 @@ impl Consumer {
             if self.leader_of(&tp).is_none() {
                 // No leader known: ask for metadata, no faster than the backoff (Kafka's
                 // validation requests a metadata update for a partition without a leader).
-                self.refresh_metadata_by(now + self.config.retry_backoff);
+                self.metadata.refresh_by(now + self.config.retry_backoff);
                 continue;
             }
             if let Some(leader) = self.reachable_leader_of(now, &tp) {
@@ -304,7 +283,7 @@ impl Consumer {
                 p.validation = Validation::Awaiting;
                 p.retry_at = Some(now + self.config.retry_backoff);
                 if answer.error.invalidates_metadata() {
-                    self.refresh_metadata_by(now + self.config.retry_backoff);
+                    self.metadata.refresh_by(now + self.config.retry_backoff);
                 }
                 continue;
             }
@@ -373,7 +352,7 @@ impl Consumer {
             if self.leader_of(&tp).is_none() {
                 // Offline as far as we know: look again (Kafka's offset reset asks for a
                 // metadata update when the leader is unknown).
-                self.refresh_metadata_by(now + self.config.retry_backoff);
+                self.metadata.refresh_by(now + self.config.retry_backoff);
                 continue;
             }
             let Some(leader) = self.reachable_leader_of(now, &tp) else {
@@ -414,7 +393,7 @@ impl Consumer {
             }
             p.reset_in_flight = false;
             if error != ErrorCode::None {
-                self.refresh_metadata_by(now + self.config.retry_backoff);
+                self.metadata.refresh_by(now + self.config.retry_backoff);
                 continue;
             }
             if p.position.is_none() {
@@ -454,6 +433,7 @@ impl Consumer {
             }
             let epoch = self
                 .metadata
+                .cluster
                 .as_ref()
                 .and_then(|m| m.partition(&tp.topic, tp.partition))
                 .map(|p| p.leader_epoch);
@@ -467,7 +447,7 @@ impl Consumer {
         }
         if no_leader {
             // A partition without a leader: ask again for metadata, no faster than the backoff.
-            self.refresh_metadata_by(now + self.config.retry_backoff);
+            self.metadata.refresh_by(now + self.config.retry_backoff);
         }
         for (broker, partitions) in by_broker {
             let correlation_id = self.next_correlation();
@@ -522,7 +502,7 @@ impl Consumer {
                 error => {
                     p.retry_at = Some(now + self.config.retry_backoff);
                     if error.invalidates_metadata() {
-                        self.refresh_metadata_by(now + self.config.retry_backoff);
+                        self.metadata.refresh_by(now + self.config.retry_backoff);
                     }
                     continue;
                 }

@@ -355,7 +355,7 @@ impl Membership {
         if self.state != MemberState::Unjoined
             || self.request.is_some()
             || self.coordinator.is_none()
-            || c.metadata.is_none()
+            || c.metadata.cluster.is_none()
         {
             return;
         }
@@ -746,7 +746,7 @@ impl Membership {
             s => s,
         };
         let mut counts = BTreeMap::new();
-        if let Some(md) = &c.metadata {
+        if let Some(md) = &c.metadata.cluster {
             for jm in &r.members {
                 for t in &jm.subscription.topics {
                     if let Some(topic) = md.topics.get(t.as_str()) {

@@ -17,7 +17,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
-use crate::client::Connections;
+use crate::client::{Connections, Metadata};
 use crate::config::ConfigError;
 use crate::group::assignor::{self, rebalance_protocol, RebalanceProtocol, Strategy};
 use crate::ledger::Observation;
@@ -100,9 +100,7 @@ pub struct Consumer {
     /// Who counts as one reader for the ledger: the group, else this consumer.
     audience: Arc<str>,
     connections: Connections,
-    metadata: Option<Arc<ClusterMetadata>>,
-    metadata_in_flight: bool,
-    metadata_retry_at: Option<Instant>,
+    metadata: Metadata,
     pub positions: BTreeMap<TopicPartition, PartitionPosition>,
     /// Partitions with buffered data, in the order their data arrived.
     ready: VecDeque<TopicPartition>,
@@ -144,9 +142,7 @@ impl Consumer {
             spec,
             audience,
             connections: Connections::new(brokers, index as usize),
-            metadata: None,
-            metadata_in_flight: false,
-            metadata_retry_at: None,
+            metadata: Metadata::default(),
             positions: BTreeMap::new(),
             ready: VecDeque::new(),
             fetches: BTreeMap::new(),
@@ -368,7 +364,7 @@ impl Consumer {
             } => {
                 self.connections.refused(now, b, &mut self.rng);
                 self.fetches.remove(&b);
-                self.metadata_in_flight = false;
+                self.metadata.disconnected();
                 self.member(|m, c| m.coordinator_lost(c, b));
                 for p in self.positions.values_mut() {
                     p.reset_in_flight = false;
@@ -376,7 +372,7 @@ impl Consumer {
                         p.validation = Validation::Awaiting;
                     }
                 }
-                self.refresh_metadata_by(now + self.config.retry_backoff);
+                self.metadata.refresh_by(now + self.config.retry_backoff);
             }
             Input::Disconnected { .. } => {}
             Input::Timer(Timer::Wake) => {
@@ -439,13 +435,7 @@ impl Consumer {
         ) {
             return;
         }
-        if self.metadata_retry_at.is_some_and(|at| at <= now) {
-            self.metadata_retry_at = None;
-            self.request_metadata(now, out);
-        }
-        if self.metadata.is_none() {
-            self.request_metadata(now, out);
-        }
+        self.refresh_metadata_if_due(now, out);
         if self.membership.is_some() {
             // A poll begins with the coordinator's work (`ConsumerCoordinator.poll`): the join
             // completes before the new partitions' committed offsets are fetched (and before
@@ -629,7 +619,7 @@ impl Consumer {
         let retries = self.positions.values().filter_map(|p| p.retry_at);
         let next = processing
             .into_iter()
-            .chain(self.metadata_retry_at)
+            .chain(self.metadata.refresh_at())
             .chain(
                 self.membership
                     .iter()
