@@ -38,7 +38,6 @@ pub mod planted;
 pub mod producer;
 pub mod protocol;
 pub mod record;
-pub mod replica;
 pub mod rng;
 pub mod sim;
 pub mod snapshot;
