@@ -21,12 +21,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use crate::group::assignor::{choose_strategy, Strategy};
-use crate::node::{Effect, Timer};
+use super::assignor::Strategy;
+use super::classic::{join_error, not_coordinator, respond, sync_response, InitialDelay};
+pub use super::classic::{Group, GroupState, Member};
+use super::records::{commit_key, encode_group, parse_commit, parse_group};
+use crate::node::Effect;
 use crate::partitioner::coordinator_partition;
 use crate::protocol::{
-    ErrorCode, JoinGroupRequest, JoinGroupResponse, JoinedMember, MemberRef, Message,
-    OffsetCommitRequest, Subscription, SyncGroupRequest, SyncGroupResponse,
+    ErrorCode, JoinGroupRequest, MemberRef, Message, OffsetCommitRequest, SyncGroupRequest,
 };
 use crate::record::{Offset, Record, RecordId, TopicPartition};
 use crate::time::{Duration, Instant};
@@ -41,29 +43,6 @@ pub const INTERNAL_RECORD: RecordId = RecordId {
     seq: 0,
 };
 
-/// Classic group states (reference §4.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum GroupState {
-    Empty,
-    PreparingRebalance,
-    CompletingRebalance,
-    Stable,
-    /// This broker no longer coordinates the group (its offsets partition moved away).
-    Dead,
-}
-
-impl GroupState {
-    pub fn name(self) -> &'static str {
-        match self {
-            GroupState::Empty => "Empty",
-            GroupState::PreparingRebalance => "PreparingRebalance",
-            GroupState::CompletingRebalance => "CompletingRebalance",
-            GroupState::Stable => "Stable",
-            GroupState::Dead => "Dead",
-        }
-    }
-}
-
 /// Broker settings the coordinator acts on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CoordinatorConfig {
@@ -71,52 +50,6 @@ pub struct CoordinatorConfig {
     pub min_session_timeout_ms: u32,
     pub max_session_timeout_ms: u32,
     pub offsets_partitions: u32,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Member {
-    pub id: Arc<str>,
-    pub instance_id: Option<Arc<str>>,
-    client: NodeId,
-    session_timeout: Duration,
-    rebalance_timeout: Duration,
-    protocols: Vec<String>,
-    subscription: Subscription,
-    pub assignment: Vec<TopicPartition>,
-    session_deadline: Instant,
-    /// A JoinGroup waiting for the join phase to complete (its correlation id).
-    awaiting_join: Option<u32>,
-    /// A SyncGroup waiting for the leader's assignment.
-    awaiting_sync: Option<u32>,
-    /// Order of arrival: the first member to join leads.
-    joined: u64,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Group {
-    pub id: Arc<str>,
-    index: u32,
-    pub state: GroupState,
-    pub generation: i32,
-    pub protocol: Option<String>,
-    pub leader: Option<Arc<str>>,
-    pub members: BTreeMap<Arc<str>, Member>,
-    /// Member ids handed out with MEMBER_ID_REQUIRED, and until when they may come back.
-    pending: BTreeMap<Arc<str>, Instant>,
-    /// The join phase ends at this instant at the latest.
-    join_deadline: Option<Instant>,
-    /// The first rebalance of an empty group waits `group.initial.rebalance.delay.ms`, and
-    /// again while new members keep coming (`InitialDelay`).
-    initial_delay: Option<InitialDelay>,
-    pub offsets: BTreeMap<TopicPartition, Offset>,
-    /// The membership changed in a way Kafka persists (a new assignment, or Empty).
-    dirty: bool,
-    /// The leader's assignment of this generation is being written; SyncGroup answers wait.
-    storing: bool,
-    /// Members of this generation that have not sent SyncGroup yet, and until when they may
-    /// (Kafka's `pendingSyncMembers` and `schedulePendingSync`: the rebalance timeout).
-    pending_sync: BTreeSet<Arc<str>>,
-    sync_deadline: Option<Instant>,
 }
 
 /// A group record the broker must append to `__consumer_offsets`.
@@ -127,52 +60,6 @@ pub struct GroupWrite {
     pub group: Arc<str>,
     /// The generation whose SyncGroup answers wait for this record, if any.
     pub generation: Option<i32>,
-}
-
-impl Group {
-    fn new(id: Arc<str>, index: u32) -> Group {
-        Group {
-            id,
-            index,
-            state: GroupState::Empty,
-            generation: 0,
-            protocol: None,
-            leader: None,
-            members: BTreeMap::new(),
-            pending: BTreeMap::new(),
-            join_deadline: None,
-            initial_delay: None,
-            offsets: BTreeMap::new(),
-            dirty: false,
-            storing: false,
-            pending_sync: BTreeSet::new(),
-            sync_deadline: None,
-        }
-    }
-
-    fn max_rebalance_timeout(&self) -> Duration {
-        self.members
-            .values()
-            .map(|m| m.rebalance_timeout)
-            .max()
-            .unwrap_or(Duration::ZERO)
-    }
-}
-
-/// The timer chain of a new group's first join phase, as Kafka 4.0's `GroupMetadataManager`
-/// keeps it (`prepareRebalance` → `tryCompleteInitialRebalanceElseSchedule`): a first window
-/// of the full delay; at each window's end, if a new member joined during it and time remains
-/// of the rebalance timeout, another window of `min(delay, remaining)`, else the join phase
-/// ends. Only the timer ends it: not even every member having joined does. So consumers
-/// starting together form generation 1 after two windows (6 s by default), not one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct InitialDelay {
-    /// The window now running.
-    window: Duration,
-    /// What is left of the rebalance timeout after it (`remainingMs`).
-    remaining: Duration,
-    /// A new member joined during this window (`newMemberAdded`).
-    new_member_added: bool,
 }
 
 /// A validated commit the broker must append before answering.
@@ -198,80 +85,6 @@ pub struct Coordinator {
     /// Deliberate bugs for the checker's tests (`planted`).
     #[cfg(feature = "planted-bugs")]
     pub(crate) planted: crate::planted::Planted,
-}
-
-fn respond(out: &mut Vec<Effect>, to: NodeId, msg: Message) {
-    out.push(Effect::Send { to, msg });
-}
-
-/// The NOT_COORDINATOR answer to a group request.
-fn not_coordinator(msg: Message) -> Message {
-    let error = ErrorCode::NotCoordinator;
-    match msg {
-        Message::JoinGroup(r) => join_error(r.correlation_id, error, r.member_id),
-        Message::SyncGroup(r) => sync_response(r.correlation_id, error, Vec::new()),
-        Message::Heartbeat(r) => Message::HeartbeatResponse {
-            correlation_id: r.correlation_id,
-            error,
-        },
-        Message::LeaveGroup(r) => Message::LeaveGroupResponse {
-            correlation_id: r.correlation_id,
-            error,
-        },
-        Message::OffsetFetch { correlation_id, .. } => Message::OffsetFetchResponse {
-            correlation_id,
-            error,
-            offsets: Vec::new(),
-        },
-        other => unreachable!("not a group request: {}", other.kind()),
-    }
-}
-
-fn join_error(correlation_id: u32, error: ErrorCode, member_id: Arc<str>) -> Message {
-    Message::JoinGroupResponse(JoinGroupResponse {
-        correlation_id,
-        error,
-        generation: -1,
-        protocol: None,
-        leader: Arc::from(""),
-        member_id,
-        members: Vec::new(),
-    })
-}
-
-fn sync_response(
-    correlation_id: u32,
-    error: ErrorCode,
-    assignment: Vec<TopicPartition>,
-) -> Message {
-    Message::SyncGroupResponse(SyncGroupResponse {
-        correlation_id,
-        error,
-        assignment,
-    })
-}
-
-/// `__consumer_offsets` key of a commit: group, topic, partition.
-fn commit_key(group: &str, tp: &TopicPartition) -> Vec<u8> {
-    format!("offset\0{group}\0{}\0{}", tp.topic, tp.partition).into_bytes()
-}
-
-fn parse_commit(record: &Record) -> Option<(Arc<str>, TopicPartition, Offset)> {
-    let key = std::str::from_utf8(record.key.as_deref()?).ok()?;
-    let mut parts = key.split('\0');
-    if parts.next()? != "offset" {
-        return None;
-    }
-    let group = parts.next()?;
-    let topic = parts.next()?;
-    let partition = parts.next()?.parse().ok()?;
-    let value = std::str::from_utf8(record.value.as_deref()?).ok()?;
-    let offset = value.parse().ok()?;
-    Some((
-        Arc::from(group),
-        TopicPartition::new(topic, partition),
-        Offset(offset),
-    ))
 }
 
 impl Coordinator {
@@ -376,7 +189,7 @@ impl Coordinator {
                 earliest = earliest.min(m.session_deadline);
             }
             if earliest < Instant::MAX {
-                Self::wake_at(out, g, earliest);
+                g.wake_at(out, earliest);
             }
         }
         if !any {
@@ -440,13 +253,6 @@ impl Coordinator {
         Arc::from(format!("{prefix}-{}", self.next_member))
     }
 
-    fn wake_at(out: &mut Vec<Effect>, group: &Group, at: Instant) {
-        out.push(Effect::SetTimer {
-            at,
-            timer: Timer::GroupDeadline { group: group.index },
-        });
-    }
-
     /// A group request (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetFetch): answered
     /// here, or with NOT_COORDINATOR when this broker does not coordinate the group.
     pub fn handle(&mut self, now: Instant, from: NodeId, msg: Message, out: &mut Vec<Effect>) {
@@ -483,6 +289,9 @@ impl Coordinator {
         }
     }
 
+    /// JoinGroup (Kafka's `GroupMetadataManager.classicGroupJoin`), by case: a static member
+    /// (re)joining without a member id, a new dynamic member (named first, KIP-394), or a
+    /// known member rejoining.
     fn on_join(
         &mut self,
         now: Instant,
@@ -495,147 +304,45 @@ impl Coordinator {
         if timeout < self.config.min_session_timeout_ms
             || timeout > self.config.max_session_timeout_ms
         {
-            respond(
-                out,
-                from,
-                join_error(c, ErrorCode::InvalidSessionTimeout, req.member_id),
-            );
-            return;
+            let msg = join_error(c, ErrorCode::InvalidSessionTimeout, req.member_id);
+            return respond(out, from, msg);
         }
-        let broker = self.broker;
-        let group_id = req.group_id.clone();
         // A member must share an assignor with the others (INCONSISTENT_GROUP_PROTOCOL).
-        {
-            let group = self.group_mut(&group_id);
-            let parse = |p: &[String]| -> Vec<Strategy> {
-                p.iter().filter_map(|s| Strategy::parse(s)).collect()
-            };
-            let mut all: Vec<Vec<Strategy>> = group
-                .members
-                .values()
-                .filter(|m| *m.id != *req.member_id)
-                .map(|m| parse(&m.protocols))
-                .collect();
-            all.push(parse(&req.protocols));
-            if choose_strategy(&all).is_none() {
-                let msg = join_error(c, ErrorCode::InconsistentGroupProtocol, req.member_id);
-                respond(out, from, msg);
-                return;
-            }
+        if !self.group_mut(&req.group_id).supports_protocols(&req) {
+            let msg = join_error(c, ErrorCode::InconsistentGroupProtocol, req.member_id);
+            return respond(out, from, msg);
         }
-        let member_id = if req.member_id.is_empty() {
-            let prefix = req
-                .instance_id
-                .as_deref()
-                .unwrap_or(&req.client_id)
-                .to_string();
-            let new_id = self.new_member_id(&prefix);
-            let group = self.group_mut(&group_id);
-            match &req.instance_id {
-                Some(instance) => {
-                    let old = group
-                        .members
-                        .values()
-                        .find(|m| m.instance_id.as_ref() == Some(instance))
-                        .map(|m| m.id.clone());
-                    if let Some(old) = old {
-                        // KIP-345: the same instance came back; the new id replaces the old.
-                        let mut m = group.members.remove(&old).expect("present");
-                        if let Some(oc) = m.awaiting_join.take() {
-                            let msg = join_error(oc, ErrorCode::FencedInstanceId, old.clone());
-                            respond(out, m.client, msg);
-                        }
-                        if let Some(oc) = m.awaiting_sync.take() {
-                            let msg = sync_response(oc, ErrorCode::FencedInstanceId, vec![]);
-                            respond(out, m.client, msg);
-                        }
-                        m.id = new_id.clone();
-                        m.client = from;
-                        m.session_deadline = now + Duration::from_millis(u64::from(timeout));
-                        if group.leader.as_ref() == Some(&old) {
-                            group.leader = Some(new_id.clone());
-                        }
-                        if group.pending_sync.remove(&old) {
-                            group.pending_sync.insert(new_id.clone());
-                        }
-                        let unchanged = m.subscription.topics == req.subscription.topics
-                            && m.protocols == req.protocols;
-                        group.members.insert(new_id.clone(), m);
-                        if group.state == GroupState::Stable && unchanged {
-                            // No rebalance: the member syncs and gets its old assignment.
-                            let msg = Message::JoinGroupResponse(JoinGroupResponse {
-                                correlation_id: c,
-                                error: ErrorCode::None,
-                                generation: group.generation,
-                                protocol: group.protocol.clone(),
-                                leader: group.leader.clone().unwrap_or_else(|| Arc::from("")),
-                                member_id: new_id.clone(),
-                                members: Vec::new(),
-                            });
-                            respond(out, from, msg);
-                            let at = now + Duration::from_millis(u64::from(timeout));
-                            Self::wake_at(out, group, at);
-                            return;
-                        }
-                    }
-                    new_id
+        let member_id = match (req.member_id.is_empty(), &req.instance_id) {
+            (true, Some(instance)) => {
+                let new_id = self.new_member_id(instance);
+                let group = self.group_mut(&req.group_id);
+                if group.replace_static_member(now, from, &req, &new_id, out) {
+                    return; // Back in its generation, no rebalance.
                 }
-                None => {
-                    // KIP-394: name the member first; it must come back with the id.
-                    let deadline = now + Duration::from_millis(u64::from(timeout));
-                    group.pending.insert(new_id.clone(), deadline);
-                    Self::wake_at(out, group, deadline);
-                    respond(
-                        out,
-                        from,
-                        join_error(c, ErrorCode::MemberIdRequired, new_id),
-                    );
-                    return;
+                new_id
+            }
+            (true, None) => {
+                let new_id = self.new_member_id(&req.client_id);
+                let group = self.group_mut(&req.group_id);
+                return group.require_member_id(now, from, &req, new_id, out);
+            }
+            (false, _) => {
+                let group = self.group_mut(&req.group_id);
+                if !group.knows(&req.member_id) {
+                    let msg = join_error(c, ErrorCode::UnknownMemberId, req.member_id);
+                    return respond(out, from, msg);
                 }
+                req.member_id.clone()
             }
-        } else {
-            let group = self.group_mut(&group_id);
-            let known = group.members.contains_key(&req.member_id)
-                || group.pending.remove(&req.member_id).is_some();
-            if !known {
-                let msg = join_error(c, ErrorCode::UnknownMemberId, req.member_id);
-                respond(out, from, msg);
-                return;
-            }
-            req.member_id.clone()
         };
         self.next_member += 1;
         let joined = self.next_member;
-        let group = self.groups.get_mut(&group_id).expect("created above");
-        let is_new = !group.members.contains_key(&member_id);
-        let m = group
-            .members
-            .entry(member_id.clone())
-            .or_insert_with(|| Member {
-                id: member_id.clone(),
-                instance_id: req.instance_id.clone(),
-                client: from,
-                session_timeout: Duration::ZERO,
-                rebalance_timeout: Duration::ZERO,
-                protocols: Vec::new(),
-                subscription: req.subscription.clone(),
-                assignment: Vec::new(),
-                session_deadline: now,
-                awaiting_join: None,
-                awaiting_sync: None,
-                joined,
-            });
-        m.client = from;
-        m.session_timeout = Duration::from_millis(u64::from(timeout));
-        m.rebalance_timeout = Duration::from_millis(u64::from(req.rebalance_timeout_ms));
-        m.protocols = req.protocols.clone();
-        m.subscription = req.subscription.clone();
-        m.session_deadline = now + m.session_timeout;
-        m.awaiting_join = Some(c);
-        let reason = if is_new {
-            format!("{member_id} joined")
-        } else {
-            format!("{member_id} rejoined")
+        let (broker, config) = (self.broker, &self.config);
+        let group = self.groups.get_mut(&req.group_id).expect("created above");
+        let is_new = group.add_or_update_member(now, from, &req, &member_id, joined);
+        let reason = match is_new {
+            true => format!("{member_id} joined"),
+            false => format!("{member_id} rejoined"),
         };
         match group.state {
             GroupState::PreparingRebalance => {
@@ -644,192 +351,9 @@ impl Coordinator {
                     initial.new_member_added = true;
                 }
             }
-            _ => Self::prepare_rebalance(broker, &self.config, group, now, reason, out),
+            _ => group.prepare_rebalance(broker, config, now, reason, out),
         }
-        Self::maybe_complete_join(broker, group, now, out);
-    }
-
-    fn prepare_rebalance(
-        broker: u32,
-        config: &CoordinatorConfig,
-        group: &mut Group,
-        now: Instant,
-        reason: String,
-        out: &mut Vec<Effect>,
-    ) {
-        // An assignment being written no longer counts: the answers go out now.
-        group.storing = false;
-        group.pending_sync.clear();
-        group.sync_deadline = None;
-        if group.state == GroupState::CompletingRebalance {
-            for m in group.members.values_mut() {
-                if let Some(c) = m.awaiting_sync.take() {
-                    let msg = sync_response(c, ErrorCode::RebalanceInProgress, vec![]);
-                    respond(out, m.client, msg);
-                }
-            }
-        }
-        let deadline = if group.state == GroupState::Empty {
-            // The first window is the full delay, whatever the rebalance timeout.
-            let window = config.initial_rebalance_delay;
-            group.initial_delay = Some(InitialDelay {
-                window,
-                remaining: group.max_rebalance_timeout().saturating_sub(window),
-                new_member_added: false,
-            });
-            now + window
-        } else {
-            group.initial_delay = None;
-            now + group.max_rebalance_timeout()
-        };
-        group.state = GroupState::PreparingRebalance;
-        group.join_deadline = Some(deadline);
-        Self::wake_at(out, group, deadline);
-        out.push(Effect::Trace(TraceKind::RebalanceStarted {
-            broker,
-            group: group.id.clone(),
-            reason,
-        }));
-    }
-
-    fn maybe_complete_join(broker: u32, group: &mut Group, now: Instant, out: &mut Vec<Effect>) {
-        if group.state != GroupState::PreparingRebalance {
-            return;
-        }
-        let deadline = group.join_deadline.unwrap_or(now);
-        if group.initial_delay.is_some() {
-            return; // Only its timer ends the first join phase (`maybeCompleteJoinPhase`).
-        }
-        let all_joined =
-            group.members.values().all(|m| m.awaiting_join.is_some()) && group.pending.is_empty();
-        if all_joined || now >= deadline {
-            Self::complete_join(broker, group, now, out);
-        }
-    }
-
-    /// Kafka 4.0's `GroupMetadataManager.completeClassicGroupJoin`: the dynamic members that
-    /// did not rejoin are removed; a static member that did not rejoin keeps its place (with
-    /// its last subscription) until its session expires or it fails to sync in time. The
-    /// leader must be a member that rejoined (`ClassicGroup.maybeElectNewJoinedLeader`); if
-    /// none did, the join phase waits another rebalance timeout instead of ending.
-    fn complete_join(broker: u32, group: &mut Group, now: Instant, out: &mut Vec<Effect>) {
-        let late: Vec<Arc<str>> = group
-            .members
-            .values()
-            .filter(|m| m.awaiting_join.is_none() && m.instance_id.is_none())
-            .map(|m| m.id.clone())
-            .collect();
-        for id in late {
-            group.members.remove(&id);
-            out.push(Effect::Trace(TraceKind::MemberRemoved {
-                broker,
-                group: group.id.clone(),
-                member: id,
-                reason: "did not rejoin within the rebalance timeout".to_string(),
-            }));
-        }
-        let leader_rejoined = group
-            .leader
-            .as_ref()
-            .and_then(|l| group.members.get(l))
-            .is_some_and(|m| m.awaiting_join.is_some());
-        if !leader_rejoined {
-            let rejoined = group
-                .members
-                .values()
-                .filter(|m| m.awaiting_join.is_some())
-                .min_by_key(|m| m.joined)
-                .map(|m| m.id.clone());
-            match rejoined {
-                Some(id) => group.leader = Some(id),
-                None if !group.members.is_empty() => {
-                    // Only static members remain, and none came back: wait for them (or for
-                    // their sessions to end) another rebalance timeout.
-                    let until = now + group.max_rebalance_timeout();
-                    group.join_deadline = Some(until);
-                    group.initial_delay = None;
-                    Self::wake_at(out, group, until);
-                    out.push(Effect::Trace(TraceKind::JoinPhaseExtended {
-                        broker,
-                        group: group.id.clone(),
-                        until_ms: until.as_millis(),
-                    }));
-                    return;
-                }
-                None => group.leader = None,
-            }
-        }
-        group.pending.clear();
-        group.join_deadline = None;
-        group.initial_delay = None;
-        group.generation += 1;
-        if group.members.is_empty() {
-            group.state = GroupState::Empty;
-            group.protocol = None;
-            group.leader = None;
-            group.dirty = true;
-            return;
-        }
-        let votes: Vec<Vec<Strategy>> = group
-            .members
-            .values()
-            .map(|m| {
-                m.protocols
-                    .iter()
-                    .filter_map(|s| Strategy::parse(s))
-                    .collect()
-            })
-            .collect();
-        let protocol = choose_strategy(&votes).map(strategy_name);
-        let leader = group.leader.clone().expect("a member rejoined");
-        group.protocol = protocol.map(str::to_string);
-        group.state = GroupState::CompletingRebalance;
-        out.push(Effect::Trace(TraceKind::GenerationStarted {
-            broker,
-            group: group.id.clone(),
-            generation: group.generation,
-            protocol: group.protocol.clone().unwrap_or_default(),
-            leader: leader.clone(),
-            members: group.members.keys().cloned().collect(),
-        }));
-        let all: Vec<JoinedMember> = group
-            .members
-            .values()
-            .map(|m| JoinedMember {
-                member_id: m.id.clone(),
-                instance_id: m.instance_id.clone(),
-                subscription: m.subscription.clone(),
-            })
-            .collect();
-        let mut earliest = Instant::MAX;
-        group.pending_sync = group.members.keys().cloned().collect();
-        let sync_deadline = now + group.max_rebalance_timeout();
-        group.sync_deadline = Some(sync_deadline);
-        Self::wake_at(out, group, sync_deadline);
-        for m in group.members.values_mut() {
-            m.session_deadline = now + m.session_timeout;
-            earliest = earliest.min(m.session_deadline);
-            // A static member that did not rejoin gets no answer: it learns the generation
-            // when it comes back.
-            let Some(c) = m.awaiting_join.take() else {
-                continue;
-            };
-            let msg = Message::JoinGroupResponse(JoinGroupResponse {
-                correlation_id: c,
-                error: ErrorCode::None,
-                generation: group.generation,
-                protocol: group.protocol.clone(),
-                leader: leader.clone(),
-                member_id: m.id.clone(),
-                members: if m.id == leader {
-                    all.clone()
-                } else {
-                    Vec::new()
-                },
-            });
-            respond(out, m.client, msg);
-        }
-        Self::wake_at(out, group, earliest);
+        group.maybe_complete_join(broker, now, out);
     }
 
     fn on_sync(
@@ -921,7 +445,7 @@ impl Coordinator {
                 Some(m) => {
                     m.session_deadline = now + m.session_timeout;
                     let at = m.session_deadline;
-                    Self::wake_at(out, group, at);
+                    group.wake_at(out, at);
                     match group.state {
                         GroupState::PreparingRebalance => ErrorCode::RebalanceInProgress,
                         _ => ErrorCode::None,
@@ -957,7 +481,7 @@ impl Coordinator {
                     reason: "left the group".to_string(),
                 }));
                 let reason = format!("{} left", m.id);
-                Self::member_gone(broker, &config, group, now, reason, out);
+                group.member_gone(broker, &config, now, reason, out);
             } else if group.pending.remove(&req.member_id).is_some() {
                 error = ErrorCode::None;
             }
@@ -967,24 +491,6 @@ impl Coordinator {
             error,
         };
         respond(out, from, msg);
-    }
-
-    fn member_gone(
-        broker: u32,
-        config: &CoordinatorConfig,
-        group: &mut Group,
-        now: Instant,
-        reason: String,
-        out: &mut Vec<Effect>,
-    ) {
-        match group.state {
-            GroupState::Stable | GroupState::CompletingRebalance => {
-                Self::prepare_rebalance(broker, config, group, now, reason, out);
-                Self::maybe_complete_join(broker, group, now, out);
-            }
-            GroupState::PreparingRebalance => Self::maybe_complete_join(broker, group, now, out),
-            GroupState::Empty | GroupState::Dead => {}
-        }
     }
 
     /// A group's deadline passed: expire sessions and pending ids, end a join phase.
@@ -1020,7 +526,7 @@ impl Coordinator {
                 reason: format!("session timeout ({} ms)", m.session_timeout.as_millis()),
             }));
             let reason = format!("{member}'s session expired");
-            Self::member_gone(broker, &config, group, now, reason, out);
+            group.member_gone(broker, &config, now, reason, out);
         }
         // Kafka's `expirePendingSync`: members of this generation that never sent SyncGroup
         // within the rebalance timeout are removed, and the group rebalances without them.
@@ -1042,7 +548,7 @@ impl Coordinator {
                 }
                 let names: Vec<&str> = unsynced.iter().map(|id| &**id).collect();
                 let reason = format!("{} sent no SyncGroup in time", names.join(", "));
-                Self::member_gone(broker, &config, group, now, reason, out);
+                group.member_gone(broker, &config, now, reason, out);
             }
         }
         if group.state == GroupState::PreparingRebalance
@@ -1058,12 +564,12 @@ impl Coordinator {
                         new_member_added: false,
                     });
                     group.join_deadline = Some(now + window);
-                    Self::wake_at(out, group, now + window);
+                    group.wake_at(out, now + window);
                 }
-                _ => Self::complete_join(broker, group, now, out),
+                _ => group.complete_join(broker, now, out),
             }
         } else {
-            Self::maybe_complete_join(broker, group, now, out);
+            group.maybe_complete_join(broker, now, out);
         }
     }
 
@@ -1167,7 +673,7 @@ impl Coordinator {
         }
         if error != ErrorCode::None {
             let reason = format!("the assignment could not be stored ({})", error.name());
-            Self::prepare_rebalance(broker, &config, group, now, reason, out);
+            group.prepare_rebalance(broker, &config, now, reason, out);
         }
     }
 
@@ -1220,136 +726,6 @@ impl Coordinator {
     }
 }
 
-/// Separators of the group metadata value: fields, members, member fields, list items.
-const FIELD: char = '\u{1}';
-const MEMBER: char = '\u{2}';
-const MFIELD: char = '\u{3}';
-const ITEM: char = '\u{4}';
-
-fn group_key(group: &str) -> Vec<u8> {
-    format!("group\0{group}").into_bytes()
-}
-
-/// The `GroupMetadataValue` of a group: generation, protocol, leader and every member with its
-/// subscription and assignment. Consumer node ids stand in for Kafka's client host.
-fn encode_group(g: &Group, now: Instant) -> Record {
-    let tps = |v: &[TopicPartition]| -> String {
-        v.iter()
-            .map(|tp| format!("{}:{}", tp.topic, tp.partition))
-            .collect::<Vec<_>>()
-            .join(&ITEM.to_string())
-    };
-    let members: Vec<String> = g
-        .members
-        .values()
-        .map(|m| {
-            let client = match m.client {
-                NodeId::Consumer(i) => i,
-                _ => u32::MAX,
-            };
-            [
-                m.id.to_string(),
-                m.instance_id.as_deref().unwrap_or("").to_string(),
-                client.to_string(),
-                m.session_timeout.as_micros().to_string(),
-                m.rebalance_timeout.as_micros().to_string(),
-                m.protocols.join(&ITEM.to_string()),
-                m.subscription.topics.join(&ITEM.to_string()),
-                tps(&m.assignment),
-                m.joined.to_string(),
-            ]
-            .join(&MFIELD.to_string())
-        })
-        .collect();
-    let value = [
-        g.generation.to_string(),
-        g.protocol.clone().unwrap_or_default(),
-        g.leader.as_deref().unwrap_or("").to_string(),
-        members.join(&MEMBER.to_string()),
-    ]
-    .join(&FIELD.to_string());
-    Record {
-        timestamp_ms: (now.0 / 1000) as i64,
-        key: Some(Arc::from(group_key(&g.id))),
-        value: Some(Arc::from(value.into_bytes())),
-        headers: crate::record::Headers::default(),
-        id: INTERNAL_RECORD,
-    }
-}
-
-struct StoredGroup {
-    id: Arc<str>,
-    generation: i32,
-    protocol: Option<String>,
-    leader: Option<Arc<str>>,
-    members: BTreeMap<Arc<str>, Member>,
-}
-
-fn parse_group(record: &Record) -> Option<StoredGroup> {
-    let key = std::str::from_utf8(record.key.as_deref()?).ok()?;
-    let id = key.strip_prefix("group\0")?;
-    let value = std::str::from_utf8(record.value.as_deref()?).ok()?;
-    let mut fields = value.split(FIELD);
-    let generation = fields.next()?.parse().ok()?;
-    let protocol = Some(fields.next()?.to_string()).filter(|p| !p.is_empty());
-    let leader = Some(fields.next()?)
-        .filter(|l| !l.is_empty())
-        .map(Arc::from);
-    let list = |s: &str| -> Vec<String> {
-        s.split(ITEM)
-            .filter(|x| !x.is_empty())
-            .map(str::to_string)
-            .collect()
-    };
-    let mut members = BTreeMap::new();
-    for m in fields.next()?.split(MEMBER).filter(|m| !m.is_empty()) {
-        let f: Vec<&str> = m.split(MFIELD).collect();
-        let [mid, instance, client, session, rebalance, protocols, topics, assignment, joined] =
-            f[..]
-        else {
-            return None;
-        };
-        let assignment = list(assignment)
-            .iter()
-            .filter_map(|tp| {
-                let (t, p) = tp.rsplit_once(':')?;
-                Some(TopicPartition::new(t, p.parse().ok()?))
-            })
-            .collect::<Vec<_>>();
-        let client: u32 = client.parse().ok()?;
-        let member = Member {
-            id: Arc::from(mid),
-            instance_id: Some(instance).filter(|i| !i.is_empty()).map(Arc::from),
-            client: if client == u32::MAX {
-                NodeId::Controller
-            } else {
-                NodeId::Consumer(client)
-            },
-            session_timeout: Duration(session.parse().ok()?),
-            rebalance_timeout: Duration(rebalance.parse().ok()?),
-            protocols: list(protocols),
-            subscription: Subscription {
-                topics: list(topics),
-                owned: assignment.clone(),
-                generation,
-            },
-            assignment,
-            session_deadline: Instant::ZERO,
-            awaiting_join: None,
-            awaiting_sync: None,
-            joined: joined.parse().ok()?,
-        };
-        members.insert(member.id.clone(), member);
-    }
-    Some(StoredGroup {
-        id: Arc::from(id),
-        generation,
-        protocol,
-        leader,
-        members,
-    })
-}
-
 pub fn strategy_name(s: Strategy) -> &'static str {
     match s {
         Strategy::Range => "range",
@@ -1362,6 +738,8 @@ pub fn strategy_name(s: Strategy) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::node::Timer;
+    use crate::protocol::{JoinGroupResponse, Subscription};
 
     fn join(member_id: &str, c: u32) -> JoinGroupRequest {
         JoinGroupRequest {
