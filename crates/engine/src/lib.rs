@@ -20,23 +20,23 @@ macro_rules! planted {
     };
 }
 
-pub mod broker;
+pub(crate) mod broker;
 pub mod check;
-pub mod client;
+pub(crate) mod client;
 pub mod config;
 pub mod consumer;
-pub mod controller;
+pub(crate) mod controller;
 pub mod group;
 pub mod ledger;
-pub mod log;
-pub mod metadata;
+pub(crate) mod log;
+pub(crate) mod metadata;
 pub mod net;
-pub mod node;
+pub(crate) mod node;
 pub mod partitioner;
 #[cfg(feature = "planted-bugs")]
 pub mod planted;
 pub mod producer;
-pub mod protocol;
+pub(crate) mod protocol;
 pub mod record;
 pub mod rng;
 pub mod sim;

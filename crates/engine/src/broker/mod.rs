@@ -40,7 +40,7 @@ use leader::{DelayedProduce, ParkedFetch};
 use offsets::DelayedWrite;
 use purgatory::Purgatory;
 use replica::{propose_isr, RoleChange, SequenceCheck};
-pub use replica::{FollowerState, Replica};
+pub use replica::Replica;
 
 /// A broker.
 #[derive(Clone, Debug, PartialEq, Eq)]
