@@ -468,7 +468,7 @@ impl Checker {
             let current = members.iter().filter(|c| {
                 c.membership
                     .as_ref()
-                    .is_some_and(|m| m.generation == state.generation)
+                    .is_some_and(|m| m.generation == Some(state.generation))
             });
             for c in current {
                 for tp in c.positions.keys() {
@@ -492,7 +492,7 @@ impl Checker {
                 && members.iter().all(|c| {
                     let m = c.membership.as_ref().expect("member");
                     m.state == MemberState::Stable
-                        && m.generation == state.generation
+                        && m.generation == Some(state.generation)
                         && m.assignment_applied()
                 });
             if settled {

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::group::Generation;
 use crate::metadata::ClusterMetadata;
 use crate::record::{Offset, RecordBatch, TopicPartition};
 
@@ -370,8 +371,8 @@ pub struct AlterPartitionResponse {
 pub struct Subscription {
     pub topics: Vec<String>,
     pub owned: Vec<TopicPartition>,
-    /// The generation in which `owned` was assigned (-1: none).
-    pub generation: i32,
+    /// The generation in which `owned` was assigned, if any.
+    pub generation: Option<Generation>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -402,7 +403,8 @@ pub struct JoinedMember {
 pub struct JoinGroupResponse {
     pub correlation_id: u32,
     pub error: ErrorCode,
-    pub generation: i32,
+    /// None with an error.
+    pub generation: Option<Generation>,
     pub protocol: Option<String>,
     pub leader: Arc<str>,
     pub member_id: Arc<str>,
@@ -414,7 +416,7 @@ pub struct JoinGroupResponse {
 pub struct SyncGroupRequest {
     pub correlation_id: u32,
     pub group_id: Arc<str>,
-    pub generation: i32,
+    pub generation: Option<Generation>,
     pub member_id: Arc<str>,
     /// The leader's assignment for every member; empty from followers.
     pub assignments: Vec<(Arc<str>, Vec<TopicPartition>)>,
@@ -432,7 +434,7 @@ pub struct SyncGroupResponse {
 pub struct MemberRef {
     pub correlation_id: u32,
     pub group_id: Arc<str>,
-    pub generation: i32,
+    pub generation: Option<Generation>,
     pub member_id: Arc<str>,
 }
 
@@ -440,7 +442,7 @@ pub struct MemberRef {
 pub struct OffsetCommitRequest {
     pub correlation_id: u32,
     pub group_id: Arc<str>,
-    pub generation: i32,
+    pub generation: Option<Generation>,
     pub member_id: Arc<str>,
     pub offsets: Vec<(TopicPartition, Offset)>,
 }

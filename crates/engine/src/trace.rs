@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::group::Generation;
 use crate::protocol::ErrorCode;
 use crate::record::{Offset, TopicPartition};
 use crate::time::Instant;
@@ -230,7 +231,7 @@ pub enum TraceKind {
     GenerationStarted {
         broker: u32,
         group: Arc<str>,
-        generation: i32,
+        generation: Generation,
         protocol: String,
         leader: Arc<str>,
         members: Vec<Arc<str>>,
@@ -239,7 +240,7 @@ pub enum TraceKind {
     GroupStable {
         broker: u32,
         group: Arc<str>,
-        generation: i32,
+        generation: Generation,
     },
     /// A join phase reached its deadline with no member rejoined, only static members that
     /// keep their place: it waits another rebalance timeout.
@@ -266,7 +267,7 @@ pub enum TraceKind {
         consumer: u32,
         group: Arc<str>,
         member: Arc<str>,
-        generation: i32,
+        generation: Generation,
         leader: bool,
     },
     /// A consumer gave up partitions (`onPartitionsRevoked`, or lost with the membership).
@@ -278,7 +279,7 @@ pub enum TraceKind {
     /// A consumer received partitions in a generation (`onPartitionsAssigned`: the new ones).
     PartitionsAssigned {
         consumer: u32,
-        generation: i32,
+        generation: Generation,
         added: Vec<TopicPartition>,
         owned: u32,
     },
@@ -585,7 +586,7 @@ impl Digest {
                 leader,
                 members,
             } => {
-                self.ints(36, &[*broker as u64, *generation as u64]);
+                self.ints(36, &[*broker as u64, u64::from(generation.0)]);
                 self.str(group);
                 self.str(protocol);
                 self.str(leader);
@@ -599,7 +600,7 @@ impl Digest {
                 group,
                 generation,
             } => {
-                self.ints(37, &[*broker as u64, *generation as u64]);
+                self.ints(37, &[*broker as u64, u64::from(generation.0)]);
                 self.str(group);
             }
             K::JoinPhaseExtended {
@@ -633,7 +634,10 @@ impl Digest {
                 generation,
                 leader,
             } => {
-                self.ints(40, &[*consumer as u64, *generation as u64, *leader as u64]);
+                self.ints(
+                    40,
+                    &[*consumer as u64, u64::from(generation.0), *leader as u64],
+                );
                 self.str(group);
                 self.str(member);
             }
@@ -657,7 +661,7 @@ impl Digest {
                     42,
                     &[
                         *consumer as u64,
-                        *generation as u64,
+                        u64::from(generation.0),
                         *owned as u64,
                         added.len() as u64,
                     ],

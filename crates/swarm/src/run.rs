@@ -167,7 +167,8 @@ fn settled(plan: &Plan, sim: &Sim) -> Result<(), Failure> {
         let stable = g.state == "Stable"
             && g.members.len() == live.len()
             && live.iter().all(|m| {
-                m.state == MemberState::Stable && i64::from(m.generation) == i64::from(g.generation)
+                m.state == MemberState::Stable
+                    && m.generation.map(|m| i64::from(m.0)) == Some(i64::from(g.generation))
             });
         if !stable {
             let detail = format!(

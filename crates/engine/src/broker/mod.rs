@@ -39,8 +39,8 @@ pub mod replica;
 use leader::{DelayedProduce, ParkedFetch};
 use offsets::DelayedWrite;
 use purgatory::Purgatory;
-use replica::{propose_isr, RoleChange, SequenceCheck};
 pub use replica::Replica;
+use replica::{propose_isr, RoleChange, SequenceCheck};
 
 /// A broker.
 #[derive(Clone, Debug, PartialEq, Eq)]

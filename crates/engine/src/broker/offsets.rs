@@ -24,7 +24,10 @@ enum Written {
         appended: CommitAcked,
     },
     /// A generation's assignment, whose SyncGroup answers wait for it (`storeGroup`).
-    Generation { group: Arc<str>, generation: i32 },
+    Generation {
+        group: Arc<str>,
+        generation: crate::group::Generation,
+    },
 }
 
 impl DelayedWrite {

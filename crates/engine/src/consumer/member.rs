@@ -23,7 +23,8 @@ pub struct Membership {
     coordinator_retry_at: Option<Instant>,
     pub state: MemberState,
     pub member_id: Arc<str>,
-    pub generation: i32,
+    /// The generation it is in, if any.
+    pub generation: Option<Generation>,
     pub leader: bool,
     pub protocol: RebalanceProtocol,
     /// A JoinGroup or SyncGroup in flight.
@@ -59,7 +60,7 @@ impl Membership {
             coordinator_retry_at: None,
             state: MemberState::Unjoined,
             member_id: Arc::from(""),
-            generation: -1,
+            generation: None,
             leader: false,
             protocol,
             request: None,
@@ -210,7 +211,7 @@ impl Membership {
             c.state,
             AppState::Processing { .. } | AppState::Committing { .. }
         );
-        if busy && self.generation >= 0 && now >= self.last_poll + c.config.max_poll_interval {
+        if busy && self.generation.is_some() && now >= self.last_poll + c.config.max_poll_interval {
             let why = format!(
                 "poll() not called within max.poll.interval.ms ({} ms)",
                 c.config.max_poll_interval.as_millis()
@@ -222,7 +223,7 @@ impl Membership {
     /// Leaves the group: a dynamic member sends LeaveGroup and forgets its id; a static member
     /// sends nothing (KIP-345) and waits for its session to expire or its return.
     pub(super) fn leave_group(&mut self, c: &mut Consumer, why: &str, out: &mut Vec<Effect>) {
-        if self.generation < 0 && self.state == MemberState::Unjoined {
+        if self.generation.is_none() && self.state == MemberState::Unjoined {
             return;
         }
         if c.config.instance_id.is_none() && !self.member_id.is_empty() {
@@ -246,7 +247,7 @@ impl Membership {
         if !is_static {
             self.member_id = Arc::from("");
         }
-        self.generation = -1;
+        self.generation = None;
         self.state = MemberState::Unjoined;
         self.request = None;
         self.heartbeat_in_flight = None;
@@ -287,7 +288,7 @@ impl Membership {
         if offsets.is_empty() {
             return false;
         }
-        if self.generation < 0 {
+        if self.generation.is_none() {
             // Kafka's CommitFailedException: this consumer is no longer in the group.
             c.stats.failed_commits += 1;
             out.push(Effect::Trace(TraceKind::OffsetsCommitted {
@@ -360,7 +361,7 @@ impl Membership {
             return;
         }
         if !self.prepared {
-            let (joined, protocol) = (self.generation >= 0, self.protocol);
+            let (joined, protocol) = (self.generation.is_some(), self.protocol);
             self.prepared = true;
             // This runs inside `poll()`, so the poll timer restarts here: an idle member (no
             // records for longer than `max.poll.interval.ms`) that commits synchronously in
@@ -389,8 +390,10 @@ impl Membership {
             return;
         }
         let owned: Vec<TopicPartition> = c.positions.keys().cloned().collect();
-        if !owned.is_empty() && (self.generation < 0 || self.protocol == RebalanceProtocol::Eager) {
-            let lost = self.generation < 0;
+        if !owned.is_empty()
+            && (self.generation.is_none() || self.protocol == RebalanceProtocol::Eager)
+        {
+            let lost = self.generation.is_none();
             self.revoke(c, now, owned, lost, out);
         }
         self.send_join(c, out);
@@ -471,7 +474,9 @@ impl Membership {
         c.stats.rebalances += 1;
         out.push(Effect::Trace(TraceKind::PartitionsAssigned {
             consumer: c.index,
-            generation: self.generation,
+            generation: self
+                .generation
+                .expect("an assignment comes from a generation"),
             added,
             owned: assigned.len() as u32,
         }));
@@ -559,7 +564,7 @@ impl Membership {
         if error == ErrorCode::UnknownMemberId {
             self.member_id = Arc::from("");
         }
-        self.generation = -1;
+        self.generation = None;
         self.state = MemberState::Unjoined;
         self.request = None;
         // Kafka's `joinGroupIfNeeded` runs `onJoinComplete` only if the generation survived.
@@ -697,7 +702,9 @@ impl Membership {
             consumer: c.index,
             group: self.group.clone(),
             member: r.member_id.clone(),
-            generation: r.generation,
+            generation: r
+                .generation
+                .expect("a JoinGroup answered without error names one"),
             leader: self.leader,
         }));
         let assignments = if self.leader {
@@ -768,7 +775,7 @@ impl Membership {
                     .iter()
                     .map(|tp| (tp.topic.to_string(), tp.partition))
                     .collect(),
-                generation: (jm.subscription.generation >= 0).then_some(jm.subscription.generation),
+                generation: jm.subscription.generation.map(|g| g.0 as i32),
             })
             .collect();
         assignor::assign(strategy, &counts, &members)
@@ -963,7 +970,8 @@ impl Membership {
                 .filter(|_| self.coordinator.is_none()),
             stable.then_some(self.next_heartbeat),
             (stable && auto_commit).then_some(self.next_auto_commit),
-            (self.generation >= 0 && busy).then(|| self.last_poll + c.config.max_poll_interval),
+            (self.generation.is_some() && busy)
+                .then(|| self.last_poll + c.config.max_poll_interval),
             // The JoinGroup waiting for `onJoinPrepare`'s commit: its retry, or its deadline.
             self.join_prepare.map(|jp| {
                 let ours_in_flight = self

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use crate::client::{Connections, Metadata};
 use crate::config::ConfigError;
 use crate::group::assignor::{self, rebalance_protocol, RebalanceProtocol, Strategy};
+use crate::group::Generation;
 use crate::ledger::Observation;
 use crate::metadata::ClusterMetadata;
 use crate::node::{Effect, Input, Timer};

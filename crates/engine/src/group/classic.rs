@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use super::assignor::{choose_strategy, Strategy};
 use super::coordinator::{strategy_name, CoordinatorConfig};
+use super::Generation;
 use crate::node::{Effect, Timer};
 use crate::protocol::{
     ErrorCode, JoinGroupRequest, JoinGroupResponse, JoinedMember, Message, Subscription,
@@ -66,7 +67,7 @@ pub struct Group {
     pub id: Arc<str>,
     pub(super) index: u32,
     pub state: GroupState,
-    pub generation: i32,
+    pub generation: Generation,
     pub protocol: Option<String>,
     pub leader: Option<Arc<str>>,
     pub members: BTreeMap<Arc<str>, Member>,
@@ -94,7 +95,7 @@ impl Group {
             id,
             index,
             state: GroupState::Empty,
-            generation: 0,
+            generation: Generation(0),
             protocol: None,
             leader: None,
             members: BTreeMap::new(),
@@ -173,7 +174,7 @@ impl Group {
         let msg = Message::JoinGroupResponse(JoinGroupResponse {
             correlation_id: req.correlation_id,
             error: ErrorCode::None,
-            generation: self.generation,
+            generation: Some(self.generation),
             protocol: self.protocol.clone(),
             leader: self.leader.clone().unwrap_or_else(|| Arc::from("")),
             member_id: new_id.clone(),
@@ -330,7 +331,7 @@ impl Group {
         self.pending.clear();
         self.join_deadline = None;
         self.initial_delay = None;
-        self.generation += 1;
+        self.generation = self.generation.next();
         if self.members.is_empty() {
             self.state = GroupState::Empty;
             self.protocol = None;
@@ -454,7 +455,7 @@ impl Group {
             let msg = Message::JoinGroupResponse(JoinGroupResponse {
                 correlation_id: c,
                 error: ErrorCode::None,
-                generation: self.generation,
+                generation: Some(self.generation),
                 protocol: self.protocol.clone(),
                 leader: leader.clone(),
                 member_id: m.id.clone(),
@@ -535,7 +536,7 @@ pub(super) fn join_error(correlation_id: u32, error: ErrorCode, member_id: Arc<s
     Message::JoinGroupResponse(JoinGroupResponse {
         correlation_id,
         error,
-        generation: -1,
+        generation: None,
         protocol: None,
         leader: Arc::from(""),
         member_id,

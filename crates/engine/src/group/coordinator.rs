@@ -25,6 +25,7 @@ use super::assignor::Strategy;
 use super::classic::{join_error, not_coordinator, respond, sync_response, InitialDelay};
 pub use super::classic::{Group, GroupState, Member};
 use super::records::{commit_key, encode_group, parse_commit, parse_group};
+use super::Generation;
 use crate::node::Effect;
 use crate::partitioner::coordinator_partition;
 use crate::protocol::{
@@ -59,7 +60,7 @@ pub struct GroupWrite {
     pub record: Record,
     pub group: Arc<str>,
     /// The generation whose SyncGroup answers wait for this record, if any.
-    pub generation: Option<i32>,
+    pub generation: Option<Generation>,
 }
 
 /// A validated commit the broker must append before answering.
@@ -380,7 +381,7 @@ impl Coordinator {
             );
             return;
         };
-        if req.generation != group.generation {
+        if req.generation != Some(group.generation) {
             respond(
                 out,
                 from,
@@ -441,7 +442,7 @@ impl Coordinator {
             None => ErrorCode::UnknownMemberId,
             Some(group) => match group.members.get_mut(&req.member_id) {
                 None => ErrorCode::UnknownMemberId,
-                Some(_) if req.generation != group.generation => ErrorCode::IllegalGeneration,
+                Some(_) if req.generation != Some(group.generation) => ErrorCode::IllegalGeneration,
                 Some(m) => {
                     m.session_deadline = now + m.session_timeout;
                     let at = m.session_deadline;
@@ -583,7 +584,7 @@ impl Coordinator {
     ) -> Result<CommitPlan, ErrorCode> {
         let partition = self.partition_of(&req.group_id);
         let group = self.group_mut(&req.group_id);
-        let standalone = req.generation < 0 && req.member_id.is_empty();
+        let standalone = req.generation.is_none() && req.member_id.is_empty();
         if standalone {
             if !group.members.is_empty() {
                 return Err(ErrorCode::UnknownMemberId);
@@ -592,7 +593,7 @@ impl Coordinator {
             let Some(m) = group.members.get_mut(&req.member_id) else {
                 return Err(ErrorCode::UnknownMemberId);
             };
-            if req.generation != group.generation {
+            if req.generation != Some(group.generation) {
                 return Err(ErrorCode::IllegalGeneration);
             }
             if group.state == GroupState::CompletingRebalance {
@@ -638,7 +639,7 @@ impl Coordinator {
         &mut self,
         now: Instant,
         group_id: &Arc<str>,
-        generation: i32,
+        generation: Generation,
         error: ErrorCode,
         out: &mut Vec<Effect>,
     ) {
@@ -754,7 +755,7 @@ mod tests {
             subscription: Subscription {
                 topics: vec!["t".into()],
                 owned: vec![],
-                generation: -1,
+                generation: None,
             },
         }
     }
@@ -822,13 +823,13 @@ mod tests {
         };
         assert_eq!(
             (r.error, r.generation, r.members.len()),
-            (ErrorCode::None, 1, 1)
+            (ErrorCode::None, Some(Generation(1)), 1)
         );
         out.clear();
         let sync = SyncGroupRequest {
             correlation_id: 3,
             group_id: Arc::from("g"),
-            generation: 1,
+            generation: Some(Generation(1)),
             member_id: id.clone(),
             assignments: vec![(id.clone(), vec![TopicPartition::new("t", 0)])],
         };
@@ -846,11 +847,17 @@ mod tests {
         assert_eq!(appends.len(), 1, "the group metadata is written");
         assert_eq!(
             appends[0].generation,
-            Some(1),
+            Some(Generation(1)),
             "and generation 1 waits for it"
         );
         let g = Arc::from("g");
-        c.generation_stored(Instant(3_001_000), &g, 1, ErrorCode::None, &mut out);
+        c.generation_stored(
+            Instant(3_001_000),
+            &g,
+            Generation(1),
+            ErrorCode::None,
+            &mut out,
+        );
         let Message::SyncGroupResponse(r) = responses(&out)[0].1 else {
             panic!("a sync response")
         };
@@ -860,7 +867,7 @@ mod tests {
         let records = appends.iter().map(|w| (Offset(0), &w.record));
         other.load(Instant(9_000_000), p, records, Offset(1), &mut Vec::new());
         let g = other.groups().next().expect("restored");
-        assert_eq!((g.state, g.generation), (GroupState::Stable, 1));
+        assert_eq!((g.state, g.generation), (GroupState::Stable, Generation(1)));
         assert_eq!(g.members[&id].assignment, vec![TopicPartition::new("t", 0)]);
         assert_eq!(g.members[&id].client, client);
     }
@@ -1045,7 +1052,7 @@ mod tests {
         g.join_static(1, "i1", rebalance_timeout_ms);
         g.advance_ms(D);
         assert!(g.joined(1));
-        assert_eq!(g.group().generation, 1);
+        assert_eq!(g.group().generation, Generation(1));
         g.join_new(2, rebalance_timeout_ms);
         assert_eq!(g.group().state, GroupState::PreparingRebalance);
         g
@@ -1061,7 +1068,7 @@ mod tests {
         let group = g.group();
         assert_eq!(
             (group.state, group.generation),
-            (GroupState::CompletingRebalance, 2)
+            (GroupState::CompletingRebalance, Generation(2))
         );
         assert_eq!(group.members.len(), 2, "the static member keeps its place");
         let r = g.answer(2).expect("the rejoined member is answered");
@@ -1088,13 +1095,13 @@ mod tests {
             correlation_id: g.next_correlation,
             group_id: Arc::from("g"),
             member_id: id,
-            generation: -1,
+            generation: None,
         };
         g.handle(NodeId::Consumer(2), Message::LeaveGroup(leave));
         g.advance_ms(1_000);
         assert_eq!(
             (g.group().state, g.group().generation),
-            (GroupState::PreparingRebalance, 1),
+            (GroupState::PreparingRebalance, Generation(1)),
             "no generation without a rejoined member"
         );
         assert!(
@@ -1118,7 +1125,7 @@ mod tests {
         g.handle(NodeId::Consumer(1), Message::JoinGroup(rejoin));
         assert_eq!(
             g.group().generation,
-            2,
+            Generation(2),
             "s1's return completes the join phase"
         );
     }
@@ -1134,7 +1141,7 @@ mod tests {
         let sync = SyncGroupRequest {
             correlation_id: g.next_correlation,
             group_id: Arc::from("g"),
-            generation: 2,
+            generation: Some(Generation(2)),
             member_id: leader.clone(),
             assignments: vec![],
         };

@@ -8,3 +8,21 @@ pub mod assignor;
 pub mod classic;
 pub mod coordinator;
 mod records;
+
+/// A group's generation (Kafka's `generationId`): 0 for a new group, one more each time a
+/// join phase completes. A member outside any generation has none (`Option`), where Kafka's
+/// wire protocol says −1.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Generation(pub u32);
+
+impl Generation {
+    pub fn next(self) -> Generation {
+        Generation(self.0 + 1)
+    }
+}
+
+impl std::fmt::Display for Generation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}

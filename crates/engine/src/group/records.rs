@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::classic::{Group, Member};
 use super::coordinator::INTERNAL_RECORD;
+use super::Generation;
 use crate::protocol::Subscription;
 use crate::record::{Offset, Record, TopicPartition};
 use crate::time::{Duration, Instant};
@@ -95,7 +96,7 @@ pub(super) fn encode_group(g: &Group, now: Instant) -> Record {
 
 pub(super) struct StoredGroup {
     pub(super) id: Arc<str>,
-    pub(super) generation: i32,
+    pub(super) generation: Generation,
     pub(super) protocol: Option<String>,
     pub(super) leader: Option<Arc<str>>,
     pub(super) members: BTreeMap<Arc<str>, Member>,
@@ -106,7 +107,7 @@ pub(super) fn parse_group(record: &Record) -> Option<StoredGroup> {
     let id = key.strip_prefix("group\0")?;
     let value = std::str::from_utf8(record.value.as_deref()?).ok()?;
     let mut fields = value.split(FIELD);
-    let generation = fields.next()?.parse().ok()?;
+    let generation = Generation(fields.next()?.parse().ok()?);
     let protocol = Some(fields.next()?.to_string()).filter(|p| !p.is_empty());
     let leader = Some(fields.next()?)
         .filter(|l| !l.is_empty())
@@ -147,7 +148,7 @@ pub(super) fn parse_group(record: &Record) -> Option<StoredGroup> {
             subscription: Subscription {
                 topics: list(topics),
                 owned: assignment.clone(),
-                generation,
+                generation: Some(generation),
             },
             assignment,
             session_deadline: Instant::ZERO,
