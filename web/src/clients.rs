@@ -1,7 +1,7 @@
 //! Producers (start, stop, rate, and "produce one record with key K": where it lands and why)
 //! and consumers (position and lag per partition).
 
-use kplay_engine::partitioner::{murmur2, to_positive};
+use kplay_engine::partitioner::explain_key;
 use kplay_playground::{Action, Edit, Live};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
@@ -48,12 +48,11 @@ fn ProduceForm() -> Html {
     } else if partitions == 0 {
         html! { <span>{ format!("Topic {topic} does not exist yet.") }</span> }
     } else {
-        let hash = murmur2(key.as_bytes());
-        let positive = to_positive(hash);
-        let p = positive as u32 % partitions;
+        let e = explain_key(key.as_bytes(), partitions);
+        let p = e.partition;
         html! {
             <span data-testid="produce-explanation" data-partition={p.to_string()}>
-                { format!("murmur2({:?}) = {hash} → toPositive = {positive} → {positive} % {partitions} = ", *key) }
+                { format!("murmur2({:?}) = {} → toPositive = {} → {} % {partitions} = ", *key, e.murmur2, e.positive, e.positive) }
                 <strong style={format!("border-bottom: 3px solid {}", key_colour(Some(&key)))}>{ format!("partition {p}") }</strong>
             </span>
         }
