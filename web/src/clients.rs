@@ -2,7 +2,7 @@
 //! and consumers (position and lag per partition).
 
 use kplay_engine::partitioner::explain_key;
-use kplay_playground::{Action, Edit, Live};
+use kplay_playground::{Action, Edit, TimelineAction as Live};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -14,6 +14,24 @@ fn text_input(state: &UseStateHandle<String>) -> Callback<InputEvent> {
     Callback::from(move |e: InputEvent| {
         state.set(e.target_unchecked_into::<HtmlInputElement>().value())
     })
+}
+
+/// Where a record with `key` lands in `topic`, and why.
+fn explanation(key: &str, topic: &str, partitions: u32) -> Html {
+    if key.is_empty() {
+        html! { <span>{ "No key: the sticky partitioner picks the partition of the current batch." }</span> }
+    } else if partitions == 0 {
+        html! { <span>{ format!("Topic {topic} does not exist yet.") }</span> }
+    } else {
+        let e = explain_key(key.as_bytes(), partitions);
+        let p = e.partition;
+        html! {
+            <span data-testid="produce-explanation" data-partition={p.to_string()}>
+                { format!("murmur2({key:?}) = {} → toPositive = {} → {} % {partitions} = ", e.murmur2, e.positive, e.positive) }
+                <strong style={format!("border-bottom: 3px solid {}", key_colour(Some(key)))}>{ format!("partition {p}") }</strong>
+            </span>
+        }
+    }
 }
 
 #[function_component]
@@ -43,25 +61,14 @@ fn ProduceForm() -> Html {
         .iter()
         .find(|t| t.name == topic)
         .map_or(0, |t| t.partitions.len() as u32);
-    let explanation = if key.is_empty() {
-        html! { <span>{ "No key: the sticky partitioner picks the partition of the current batch." }</span> }
-    } else if partitions == 0 {
-        html! { <span>{ format!("Topic {topic} does not exist yet.") }</span> }
-    } else {
-        let e = explain_key(key.as_bytes(), partitions);
-        let p = e.partition;
-        html! {
-            <span data-testid="produce-explanation" data-partition={p.to_string()}>
-                { format!("murmur2({:?}) = {} → toPositive = {} → {} % {partitions} = ", *key, e.murmur2, e.positive, e.positive) }
-                <strong style={format!("border-bottom: 3px solid {}", key_colour(Some(&key)))}>{ format!("partition {p}") }</strong>
-            </span>
-        }
-    };
+    let explanation = explanation(&key, &topic, partitions);
     let submit = {
-        let d = ctx.dispatch.clone();
-        let key = key.clone();
-        let value = value.clone();
-        let name = name.clone();
+        let (d, key, value, name) = (
+            ctx.dispatch.clone(),
+            key.clone(),
+            value.clone(),
+            name.clone(),
+        );
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             let k = (!key.is_empty()).then(|| (*key).clone());
@@ -70,6 +77,7 @@ fn ProduceForm() -> Html {
                 key: k,
                 value: Some((*value).clone()),
                 partition: None,
+                headers: Vec::new(),
             }));
         })
     };
@@ -111,11 +119,11 @@ pub fn Producers() -> Html {
                 let name = p.name.clone();
                 let toggle = {
                     let (d, name, running) = (d.clone(), name.clone(), p.running);
-                    Callback::from(move |_| d.emit(Action::Live(if running { Live::StopProducer(name.clone()) } else { Live::StartProducer(name.clone()) })))
+                    Callback::from(move |_| d.emit(Action::Live(if running { Live::StopProducer { producer: name.clone() } } else { Live::StartProducer { producer: name.clone() } })))
                 };
                 let remove = {
                     let (d, name) = (d.clone(), name.clone());
-                    Callback::from(move |_| d.emit(Action::Live(Live::RemoveProducer(name.clone()))))
+                    Callback::from(move |_| d.emit(Action::Live(Live::RemoveProducer { producer: name.clone() })))
                 };
                 let keys = {
                     let (d, name) = (d.clone(), name.clone());
@@ -187,11 +195,11 @@ pub fn Consumers() -> Html {
                                     c.commit, c.commits, c.failed_commits, c.paused_ms) }</span>
                             }
                             if down {
-                                <button class="small" data-testid={format!("consumer-restart-{}", c.name)} onclick={live(Live::RestartConsumer(c.name.clone()))}>{ "Restart" }</button>
+                                <button class="small" data-testid={format!("consumer-restart-{}", c.name)} onclick={live(Live::RestartConsumer { consumer: c.name.clone() })}>{ "Restart" }</button>
                             } else {
-                                <button class="small" data-testid={format!("consumer-stop-{}", c.name)} onclick={live(Live::StopConsumer(c.name.clone()))} title="close(): commit, leave the group">{ "Stop" }</button>
-                                <button class="small" data-testid={format!("consumer-crash-{}", c.name)} onclick={live(Live::CrashConsumer(c.name.clone()))} title="The process dies: no commit, no LeaveGroup">{ "Crash" }</button>
-                                <button class="small" data-testid={format!("consumer-slow-{}", c.name)} onclick={live(Live::SlowConsumer { consumer: c.name.clone(), processing_ms: slower })} title="Ten times slower processing">{ format!("Slow ({slower} ms/rec)") }</button>
+                                <button class="small" data-testid={format!("consumer-stop-{}", c.name)} onclick={live(Live::StopConsumer { consumer: c.name.clone() })} title="close(): commit, leave the group">{ "Stop" }</button>
+                                <button class="small" data-testid={format!("consumer-crash-{}", c.name)} onclick={live(Live::CrashConsumer { consumer: c.name.clone() })} title="The process dies: no commit, no LeaveGroup">{ "Crash" }</button>
+                                <button class="small" data-testid={format!("consumer-slow-{}", c.name)} onclick={live(Live::SlowConsumer { consumer: c.name.clone(), processing_us_per_record: slower.saturating_mul(1000) })} title="Ten times slower processing">{ format!("Slow ({slower} ms/rec)") }</button>
                             }
 
                         </div>

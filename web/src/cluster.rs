@@ -1,11 +1,11 @@
 //! The brokers: up, crashed, paused, cut off or fenced; the controller; fault buttons.
 
 use kplay_engine::snapshot::BrokerStatus;
-use kplay_playground::{Action, Live};
+use kplay_playground::{Action, TimelineAction as Live};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::{Ctx, Request};
+use crate::Ctx;
 
 /// Adds latency between two brokers (0 restores the link).
 #[function_component]
@@ -83,7 +83,7 @@ pub fn Brokers() -> Html {
                     if t.duplicates > 0 { { format!(" · duplicates {}", t.duplicates) } }
                 </span>
                 <button class="small" data-testid="audit" title="Check every acknowledged record against the logs"
-                    onclick={{ let r = ctx.request.clone(); Callback::from(move |_| r.emit(Request::Audit)) }}>{ "Audit losses" }</button>
+                    onclick={ctx.dispatch.reform(|_| Action::Audit)}>{ "Audit losses" }</button>
                 if any_isolated {
                     <button onclick={live(Live::HealNetwork)} data-testid="heal-network">{ "Heal network" }</button>
                 }
@@ -126,12 +126,12 @@ pub fn Brokers() -> Html {
                             </div>
                             <div class="broker-actions">
                                 if b.status == BrokerStatus::Crashed {
-                                    <button onclick={live(Live::RestartBroker(id))} data-testid={format!("restart-{id}")}>{ "Restart" }</button>
+                                    <button onclick={live(Live::RestartBroker { broker: id })} data-testid={format!("restart-{id}")}>{ "Restart" }</button>
                                 } else {
-                                    <button onclick={live(Live::CrashBroker(id))} data-testid={format!("crash-{id}")}>{ "Crash" }</button>
+                                    <button onclick={live(Live::CrashBroker { broker: id })} data-testid={format!("crash-{id}")}>{ "Crash" }</button>
                                     <button onclick={live(Live::PauseBroker { broker: id, duration_ms: 15_000 })} title="A 15 s GC pause">{ "Pause" }</button>
                                     if !b.isolated {
-                                        <button onclick={live(Live::IsolateBroker(id))} title="Cut it off from the other brokers and the controller">{ "Isolate" }</button>
+                                        <button onclick={live(Live::PartitionNetwork { brokers: vec![id] })} title="Cut it off from the other brokers and the controller">{ "Isolate" }</button>
                                     }
                                 }
                             </div>

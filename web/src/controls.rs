@@ -6,7 +6,7 @@ use kplay_playground::{whole_mb, Action, Notice, SPEEDS};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
-use crate::{Ctx, MemoryUse, Request};
+use crate::{page_url_without_hash, Ctx, MemoryUse};
 
 fn speed_label(percent: u32) -> String {
     if percent >= 100 {
@@ -67,10 +67,9 @@ pub fn Controls() -> Html {
             d.emit(Action::SetSeed((*seed_text).clone()));
         })
     };
-    let share = {
-        let request = ctx.request.clone();
-        Callback::from(move |_| request.emit(Request::Share))
-    };
+    let share = d.reform(|_| Action::Share {
+        page: page_url_without_hash(),
+    });
     let now = ctx.snapshot.now;
     html! {
         <div class="controls" role="toolbar" aria-label="Playback">

@@ -30,7 +30,7 @@ use gloo::render::{request_animation_frame, AnimationFrame};
 use gloo::storage::{LocalStorage, Storage};
 use kplay_engine::snapshot::{RecordsOf, Snapshot};
 use kplay_engine::Instant;
-use kplay_playground::{memory_budget_bytes, Action, Notice, Playground};
+use kplay_playground::{memory_budget_bytes, Action, Audit, Notice, Playground};
 use yew::prelude::*;
 
 /// Where the playground is saved between visits.
@@ -65,10 +65,10 @@ pub struct Ctx {
     pub playing: bool,
     pub speed: u32,
     pub notice: Option<Notice>,
+    /// The share link, while it describes the run.
     pub share: Option<String>,
     /// Shared: every panel's context holds it, every frame.
     pub exported: Option<Rc<str>>,
-    pub request: Callback<Request>,
     /// The last loss audit: at what time, and what it found.
     pub audit: Option<Audit>,
     /// The playground keeps the saved session (a broken link opened instead of it): the page
@@ -134,23 +134,6 @@ pub struct MemoryUse {
     pub budget_bytes: u64,
 }
 
-/// What the loss audit found: every acknowledged record checked against the logs.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Audit {
-    pub at: String,
-    pub acked: u64,
-    pub lost: u64,
-    pub examples: Vec<String>,
-}
-
-/// Requests that need the whole page, not just the playground.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Request {
-    Share,
-    Export,
-    Audit,
-}
-
 fn location_hash() -> Option<String> {
     web_sys::window()?
         .location()
@@ -159,7 +142,7 @@ fn location_hash() -> Option<String> {
         .filter(|h| h.len() > 1)
 }
 
-fn page_url_without_hash() -> String {
+pub fn page_url_without_hash() -> String {
     let Some(window) = web_sys::window() else {
         return String::new();
     };
@@ -190,6 +173,15 @@ fn save(p: &Playground) {
 /// Pauses the run if the live heap reached the budget; returns whether it paused.
 fn enforce_budget(p: &mut Playground, options: &PageOptions) -> bool {
     p.enforce_memory_budget(memory::live_bytes(), options.memory_budget_bytes)
+}
+
+/// Puts a share link in the page address (without a `hashchange`, so it is not opened again).
+fn put_in_address(url: &str) {
+    if let Some(window) = web_sys::window() {
+        let _ = window
+            .history()
+            .and_then(|h| h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(url)));
+    }
 }
 
 /// Takes the share link out of the page address (without a `hashchange`), so a reload opens
@@ -249,9 +241,6 @@ fn App() -> Html {
         Playground::open(saved.as_deref(), location_hash().as_deref())
     });
     let snapshot = use_state(|| Rc::new(playground.borrow().snapshot(RECORD_WINDOW, TRACE_WINDOW)));
-    let share = use_state(|| None::<String>);
-    let exported = use_state(|| None::<Rc<str>>);
-    let audit = use_state(|| None::<Audit>);
     // Per side panel slot: the snapshot it shows.
     let panels = use_mut_ref(|| vec![None::<Rc<Snapshot>>; TURNS as usize]);
 
@@ -271,7 +260,6 @@ fn App() -> Html {
     let dispatch = {
         let playground = playground.clone();
         let refresh = refresh.clone();
-        let share = share.clone();
         let options = options.clone();
         // Made once: a new callback every frame would make every panel's context change.
         use_memo((), move |_| {
@@ -280,78 +268,24 @@ fn App() -> Html {
                     return;
                 }
                 let chose = matches!(action, Action::RestoreSaved | Action::ReplaceSaved);
+                let sharing = matches!(action, Action::Share { .. });
                 let mut p = playground.borrow_mut();
                 if p.dispatch(action).is_ok() && chose {
                     // The broken link is dealt with: a reload opens the saved session.
                     forget_link();
                 }
+                if let Some(link) = p.share_link().filter(|_| sharing) {
+                    put_in_address(link);
+                }
                 // Play while over the budget pauses again at once.
                 enforce_budget(&mut p, &options);
                 save(&p);
                 drop(p);
-                share.set(None);
                 refresh(RecordsOf::All);
             })
         })
     };
     let dispatch = (*dispatch).clone();
-
-    let request = {
-        let playground = playground.clone();
-        let share = share.clone();
-        let exported = exported.clone();
-        let audit = audit.clone();
-        let refresh = refresh.clone();
-        use_memo((), move |_| {
-            Callback::from(move |r: Request| {
-                if crash::crashed() {
-                    return;
-                }
-                let mut p = playground.borrow_mut();
-                match r {
-                    Request::Share => {
-                        let fragment = p.share_fragment();
-                        let url = format!("{}#{fragment}", page_url_without_hash());
-                        if let Some(window) = web_sys::window() {
-                            let _ = window.history().and_then(|h| {
-                                h.replace_state_with_url(
-                                    &wasm_bindgen::JsValue::NULL,
-                                    "",
-                                    Some(&url),
-                                )
-                            });
-                        }
-                        share.set(Some(url));
-                    }
-                    Request::Export => exported.set(Some(Rc::from(p.export()))),
-                    Request::Audit => {
-                        let r = p.sim().report();
-                        let examples = r
-                            .lost
-                            .iter()
-                            .take(20)
-                            .map(|l| {
-                                let offset = l.offset.map_or("?".to_string(), |o| o.to_string());
-                                format!(
-                                    "{} record #{} → {}-{} offset {offset}",
-                                    l.producer, l.id.seq, l.topic, l.partition
-                                )
-                            })
-                            .collect();
-                        audit.set(Some(Audit {
-                            at: p.now().to_string(),
-                            acked: r.acked,
-                            lost: r.lost_acked,
-                            examples,
-                        }));
-                    }
-                }
-                drop(p);
-                refresh(RecordsOf::All);
-            })
-        })
-    };
-    let request = (*request).clone();
 
     // The frame loop: advance by elapsed wall time × speed, then re-render if anything moved.
     {
@@ -422,7 +356,6 @@ fn App() -> Html {
     {
         let playground = playground.clone();
         let refresh = refresh.clone();
-        let share = share.clone();
         let options = options.clone();
         use_effect_with((), move |_| {
             let listener = EventListener::new(&gloo::utils::window(), "hashchange", move |_| {
@@ -434,7 +367,10 @@ fn App() -> Html {
                     return;
                 };
                 open_link(&playground, fragment, &options);
-                share.set(None);
+                // Opened, declined or broken, the link that was shown is not this session's.
+                if let Ok(mut p) = playground.try_borrow_mut() {
+                    let _ = p.dispatch(Action::DismissShare);
+                }
                 refresh(RecordsOf::All);
             });
             move || drop(listener)
@@ -453,10 +389,9 @@ fn App() -> Html {
         playing: p.is_playing(),
         speed: p.speed(),
         notice: p.notice().cloned(),
-        share: (*share).clone(),
-        exported: (*exported).clone(),
-        request,
-        audit: (*audit).clone(),
+        share: p.share_link().map(str::to_string),
+        exported: p.exported().cloned(),
+        audit: p.audit().cloned(),
         keeps_saved: !p.may_save(),
     };
     drop(p);

@@ -7,7 +7,7 @@ use kplay_playground::{Action, Edit, Target};
 use web_sys::{HtmlInputElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
-use crate::{Ctx, Request};
+use crate::Ctx;
 
 fn bind(state: &UseStateHandle<String>) -> Callback<InputEvent> {
     let state = state.clone();
@@ -35,7 +35,6 @@ struct FormProps {
 #[derive(Properties, PartialEq)]
 struct FileProps {
     dispatch: Callback<Action>,
-    request: Callback<Request>,
     exported: Option<Rc<str>>,
 }
 
@@ -234,10 +233,7 @@ fn ScenarioFile(props: &FileProps) -> Html {
             }
         });
     }
-    let export = {
-        let request = ctx.request.clone();
-        Callback::from(move |_| request.emit(Request::Export))
-    };
+    let export = ctx.dispatch.reform(|_| Action::Export);
     let import = {
         let d = ctx.dispatch.clone();
         let text = text.clone();
@@ -317,7 +313,7 @@ pub fn Setup() -> Html {
             <AddProducer dispatch={d.clone()} topics={topics.clone()} />
             <AddConsumer dispatch={d.clone()} topics={topics.clone()} />
             <ConfigEditor dispatch={d.clone()} topics={topics} targets={targets} />
-            <ScenarioFile dispatch={d} request={ctx.request.clone()} exported={ctx.exported.clone()} />
+            <ScenarioFile dispatch={d} exported={ctx.exported.clone()} />
         </details>
     }
 }

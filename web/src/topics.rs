@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use kplay_engine::partitioner::murmur2;
 use kplay_engine::snapshot::{PartitionView, RecordView, Snapshot};
-use kplay_playground::{Action, Live};
+use kplay_playground::{Action, TimelineAction as Live};
 use yew::prelude::*;
 
 use crate::onscreen::OnScreen;
@@ -300,7 +300,7 @@ pub fn Topics() -> Html {
         let delete = {
             let d = ctx.dispatch.clone();
             let name = t.name.clone();
-            Callback::from(move |_| d.emit(Action::Live(Live::DeleteTopic(name.clone()))))
+            Callback::from(move |_| d.emit(Action::Live(Live::DeleteTopic { topic: name.clone() })))
         };
         html! {
             <div class="topic" key={t.name.clone()} data-testid={format!("topic-{}", t.name)} data-replication-factor={t.replication_factor.to_string()}>
