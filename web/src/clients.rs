@@ -6,15 +6,9 @@ use kplay_playground::{Action, Edit, TimelineAction as Live};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::topics::key_colour;
+use crate::colour::key_colour;
+use crate::input::use_text_field;
 use crate::Ctx;
-
-fn text_input(state: &UseStateHandle<String>) -> Callback<InputEvent> {
-    let state = state.clone();
-    Callback::from(move |e: InputEvent| {
-        state.set(e.target_unchecked_into::<HtmlInputElement>().value())
-    })
-}
 
 /// Where a record with `key` lands in `topic`, and why.
 fn explanation(key: &str, topic: &str, partitions: u32) -> Html {
@@ -37,8 +31,8 @@ fn explanation(key: &str, topic: &str, partitions: u32) -> Html {
 #[function_component]
 fn ProduceForm() -> Html {
     let ctx = use_context::<Ctx>().expect("context");
-    let key = use_state(String::new);
-    let value = use_state(|| "hello".to_string());
+    let key = use_text_field(String::new);
+    let value = use_text_field(|| "hello".to_string());
     let chosen = use_state(String::new);
     let Some(producer) = ctx
         .snapshot
@@ -61,7 +55,7 @@ fn ProduceForm() -> Html {
         .iter()
         .find(|t| t.name == topic)
         .map_or(0, |t| t.partitions.len() as u32);
-    let explanation = explanation(&key, &topic, partitions);
+    let explanation = explanation(&key.value(), &topic, partitions);
     let submit = {
         let (d, key, value, name) = (
             ctx.dispatch.clone(),
@@ -71,11 +65,11 @@ fn ProduceForm() -> Html {
         );
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            let k = (!key.is_empty()).then(|| (*key).clone());
+            let k = Some(key.value()).filter(|k| !k.is_empty());
             d.emit(Action::Live(Live::Produce {
                 producer: name.clone(),
                 key: k,
-                value: Some((*value).clone()),
+                value: Some(value.value()),
                 partition: None,
                 headers: Vec::new(),
             }));
@@ -98,8 +92,8 @@ fn ProduceForm() -> Html {
                         }) }
                     </select>
                 </label>
-                <label>{ "Key " }<input data-testid="produce-key" value={(*key).clone()} oninput={text_input(&key)} placeholder="user-42" aria-label="Key" /></label>
-                <label>{ "Value " }<input data-testid="produce-value" value={(*value).clone()} oninput={text_input(&value)} aria-label="Value" /></label>
+                <label>{ "Key " }<input data-testid="produce-key" value={key.value()} oninput={key.oninput.clone()} placeholder="user-42" aria-label="Key" /></label>
+                <label>{ "Value " }<input data-testid="produce-value" value={value.value()} oninput={value.oninput.clone()} aria-label="Value" /></label>
                 <button type="submit" data-testid="produce-submit" class="primary">{ "Send" }</button>
             </div>
             <div class="explain">{ explanation }</div>
@@ -115,33 +109,25 @@ pub fn Producers() -> Html {
             <div class="panel-head"><h2>{ "Producers" }</h2></div>
             if ctx.snapshot.producers.is_empty() { <p class="empty">{ "No producers: add one below." }</p> }
             { for ctx.snapshot.producers.iter().map(|p| {
-                let d = ctx.dispatch.clone();
-                let name = p.name.clone();
-                let toggle = {
-                    let (d, name, running) = (d.clone(), name.clone(), p.running);
-                    Callback::from(move |_| d.emit(Action::Live(if running { Live::StopProducer { producer: name.clone() } } else { Live::StartProducer { producer: name.clone() } })))
-                };
-                let remove = {
-                    let (d, name) = (d.clone(), name.clone());
-                    Callback::from(move |_| d.emit(Action::Live(Live::RemoveProducer { producer: name.clone() })))
-                };
-                let keys = {
-                    let (d, name) = (d.clone(), name.clone());
-                    Callback::from(move |e: Event| {
-                        let v = e.target_unchecked_into::<HtmlInputElement>().value();
-                        d.emit(Action::Edit(Edit::SetProducerKeys { producer: name.clone(), keys: v }));
-                    })
-                };
-                let rate = {
-                    let (d, name) = (d.clone(), name.clone());
-                    Callback::from(move |e: Event| {
-                        let v = e.target_unchecked_into::<HtmlInputElement>().value();
-                        match v.trim().parse::<u64>() {
-                            Ok(r) => d.emit(Action::Live(Live::SetRate { producer: name.clone(), rate_per_sec: r })),
-                            Err(_) => d.emit(Action::Live(Live::SetRate { producer: name.clone(), rate_per_sec: u64::MAX })),
-                        }
-                    })
-                };
+                let (d, running) = (&ctx.dispatch, p.running);
+                let producer = p.name.clone();
+                let toggle = d.reform(move |_| Action::Live(match running {
+                    true => Live::StopProducer { producer: producer.clone() },
+                    false => Live::StartProducer { producer: producer.clone() },
+                }));
+                let producer = p.name.clone();
+                let remove = d.reform(move |_| Action::Live(Live::RemoveProducer { producer: producer.clone() }));
+                let producer = p.name.clone();
+                let keys = d.reform(move |e: Event| Action::Edit(Edit::SetProducerKeys {
+                    producer: producer.clone(),
+                    keys: e.target_unchecked_into::<HtmlInputElement>().value(),
+                }));
+                let producer = p.name.clone();
+                // Unparsable rates become out-of-range ones, which the engine refuses by name.
+                let rate = d.reform(move |e: Event| Action::Live(Live::SetRate {
+                    producer: producer.clone(),
+                    rate_per_sec: e.target_unchecked_into::<HtmlInputElement>().value().trim().parse().unwrap_or(u64::MAX),
+                }));
                 html! {
                     <div class="client" key={p.name.clone()} data-testid={format!("producer-{}", p.name)}>
                         <div class="client-head">
@@ -177,10 +163,7 @@ pub fn Consumers() -> Html {
             <div class="panel-head"><h2>{ "Consumers" }</h2></div>
             if ctx.snapshot.consumers.is_empty() { <p class="empty">{ "No consumers: add one below." }</p> }
             { for ctx.snapshot.consumers.iter().map(|c| {
-                let live = |l: Live| {
-                    let d = ctx.dispatch.clone();
-                    Callback::from(move |_| d.emit(Action::Live(l.clone())))
-                };
+                let live = |l: Live| ctx.dispatch.reform(move |_| Action::Live(l.clone()));
                 let down = c.state == "crashed" || c.state == "stopped";
                 let slower = (c.processing_us_per_record / 1000).max(1) * 10;
                 let max_lag = c.partitions.iter().filter_map(|p| p.lag).max().unwrap_or(0).max(1);

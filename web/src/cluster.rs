@@ -2,34 +2,32 @@
 
 use kplay_engine::snapshot::BrokerStatus;
 use kplay_playground::{Action, TimelineAction as Live};
-use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use crate::input::{use_text_field, TextField};
 use crate::Ctx;
+
+#[derive(Properties, PartialEq)]
+struct SlowLinkProps {
+    dispatch: Callback<Action>,
+}
 
 /// Adds latency between two brokers (0 restores the link).
 #[function_component]
-fn SlowLink() -> Html {
-    let ctx = use_context::<Ctx>().expect("context");
+fn SlowLink(props: &SlowLinkProps) -> Html {
     let (a, b, ms) = (
-        use_state(|| "0".to_string()),
-        use_state(|| "1".to_string()),
-        use_state(|| "200".to_string()),
+        use_text_field(|| "0".to_string()),
+        use_text_field(|| "1".to_string()),
+        use_text_field(|| "200".to_string()),
     );
-    let bind = |s: &UseStateHandle<String>| {
-        let s = s.clone();
-        Callback::from(move |e: InputEvent| {
-            s.set(e.target_unchecked_into::<HtmlInputElement>().value())
-        })
-    };
     let submit = {
-        let d = ctx.dispatch.clone();
+        let d = props.dispatch.clone();
         let (a, b, ms) = (a.clone(), b.clone(), ms.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             // Unparsable numbers become out-of-range ones, which the engine refuses by name.
-            let n = |s: &str| s.trim().parse::<u32>().unwrap_or(u32::MAX);
-            let extra_ms = ms.trim().parse::<u64>().unwrap_or(u64::MAX);
+            let n = |f: &TextField| f.value().trim().parse::<u32>().unwrap_or(u32::MAX);
+            let extra_ms = ms.value().trim().parse::<u64>().unwrap_or(u64::MAX);
             d.emit(Action::Live(Live::SlowLink {
                 broker: n(&a),
                 peer: n(&b),
@@ -40,11 +38,12 @@ fn SlowLink() -> Html {
     html! {
         <form class="slow-link" onsubmit={submit}>
             { "Slow link between broker" }
-            <input value={(*a).clone()} oninput={bind(&a)} aria-label="first broker" />
+            <input value={a.value()} oninput={a.oninput.clone()} aria-label="first broker" />
             { "and" }
-            <input value={(*b).clone()} oninput={bind(&b)} aria-label="second broker" />
+            <input value={b.value()} oninput={b.oninput.clone()} aria-label="second broker" />
             { "by" }
-            <input value={(*ms).clone()} oninput={bind(&ms)} aria-label="extra latency in ms" />
+            <input value={ms.value()} oninput={ms.oninput.clone()}
+                aria-label="extra latency in ms" />
             { "ms" }
             <button type="submit" data-testid="slow-link">{ "Apply" }</button>
         </form>
@@ -54,11 +53,7 @@ fn SlowLink() -> Html {
 #[function_component]
 pub fn Brokers() -> Html {
     let ctx = use_context::<Ctx>().expect("context");
-    let d = ctx.dispatch.clone();
-    let live = move |l: Live| {
-        let d = d.clone();
-        Callback::from(move |_| d.emit(Action::Live(l.clone())))
-    };
+    let live = |l: Live| ctx.dispatch.reform(move |_| Action::Live(l.clone()));
     let any_isolated = ctx.snapshot.brokers.iter().any(|b| b.isolated);
     // Which partitions each broker hosts, and whether it leads them.
     let mut hosted: std::collections::BTreeMap<u32, Vec<(String, bool)>> =
@@ -139,7 +134,7 @@ pub fn Brokers() -> Html {
                     }
                 }) }
             </div>
-            <SlowLink />
+            <SlowLink dispatch={ctx.dispatch.clone()} />
         </div>
     }
 }

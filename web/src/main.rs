@@ -11,10 +11,13 @@
 
 mod clients;
 mod cluster;
+mod colour;
 mod controls;
 mod crash;
+mod ctx;
 mod events;
 mod groups;
+mod input;
 mod memory;
 mod onscreen;
 mod setup;
@@ -30,8 +33,10 @@ use gloo::render::{request_animation_frame, AnimationFrame};
 use gloo::storage::{LocalStorage, Storage};
 use kplay_engine::snapshot::{RecordsOf, Snapshot};
 use kplay_engine::Instant;
-use kplay_playground::{memory_budget_bytes, Action, Audit, Notice, Playground};
+use kplay_playground::{memory_budget_bytes, Action, Playground};
 use yew::prelude::*;
+
+pub use ctx::{Ctx, MemoryUse};
 
 /// Where the playground is saved between visits.
 const STORAGE_KEY: &str = "kplay.v1";
@@ -56,25 +61,6 @@ const CONSUMERS: usize = 4;
 const GROUPS: usize = 6;
 const EVENTS: usize = 8;
 const SETUP: usize = 10;
-
-/// What every panel gets: the current snapshot and a way to act.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Ctx {
-    pub snapshot: Rc<Snapshot>,
-    pub dispatch: Callback<Action>,
-    pub playing: bool,
-    pub speed: u32,
-    pub notice: Option<Notice>,
-    /// The share link, while it describes the run.
-    pub share: Option<String>,
-    /// Shared: every panel's context holds it, every frame.
-    pub exported: Option<Rc<str>>,
-    /// The last loss audit: at what time, and what it found.
-    pub audit: Option<Audit>,
-    /// The playground keeps the saved session (a broken link opened instead of it): the page
-    /// offers to restore or replace it.
-    pub keeps_saved: bool,
-}
 
 /// What the page address asks of the app, read once at start.
 #[derive(Clone, Debug, PartialEq)]
@@ -124,14 +110,6 @@ fn exhaust_memory() {
         hoard.push(Vec::with_capacity(1 << 30));
         std::hint::black_box(&hoard);
     }
-}
-
-/// The page's memory, as the header shows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MemoryUse {
-    pub live_bytes: u64,
-    pub wasm_bytes: u64,
-    pub budget_bytes: u64,
 }
 
 fn location_hash() -> Option<String> {
@@ -396,28 +374,14 @@ fn App() -> Html {
     };
     drop(p);
     let mut panels = panels.borrow_mut();
-    let mut panel_ctx = |slot: usize| -> Ctx {
-        let shown = &mut panels[slot];
-        let on_turn = !ctx.playing
-            || match ctx.snapshot.records_of {
-                RecordsOf::All => true,
-                RecordsOf::Turn { turn, .. } => turn as usize == slot,
-            };
-        if on_turn || shown.is_none() {
-            *shown = Some(ctx.snapshot.clone());
-        }
-        Ctx {
-            snapshot: shown.clone().expect("set above"),
-            ..ctx.clone()
-        }
-    };
+    let mut panel = |slot: usize| ctx.for_panel(slot, &mut panels[slot]);
     let (brokers, producers, consumers, groups, events, setup) = (
-        panel_ctx(BROKERS),
-        panel_ctx(PRODUCERS),
-        panel_ctx(CONSUMERS),
-        panel_ctx(GROUPS),
-        panel_ctx(EVENTS),
-        panel_ctx(SETUP),
+        panel(BROKERS),
+        panel(PRODUCERS),
+        panel(CONSUMERS),
+        panel(GROUPS),
+        panel(EVENTS),
+        panel(SETUP),
     );
     drop(panels);
     html! {
@@ -430,7 +394,8 @@ fn App() -> Html {
                 <controls::Controls />
                 <controls::Memory memory={memory_use} />
             </header>
-            <controls::Banner />
+            <controls::Banner notice={ctx.notice.clone()} keeps_saved={ctx.keeps_saved}
+                dispatch={ctx.dispatch.clone()} />
             <main data-testid="app-ready">
                 <section class="column wide">
                     <ContextProvider<Ctx> context={brokers}><cluster::Brokers /></ContextProvider<Ctx>>

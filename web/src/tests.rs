@@ -20,7 +20,8 @@ struct HostProps {
 fn Host(props: &HostProps) -> Html {
     html! {
         <ContextProvider<Ctx> context={props.ctx.clone()}>
-            <crate::controls::Banner />
+            <crate::controls::Banner notice={props.ctx.notice.clone()}
+                keeps_saved={props.ctx.keeps_saved} dispatch={props.ctx.dispatch.clone()} />
             <crate::cluster::Brokers />
             <crate::topics::Topics />
             <crate::clients::Consumers />
