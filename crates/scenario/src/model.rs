@@ -191,28 +191,48 @@ impl Action {
     }
 }
 
-/// Every action name, for error messages and the UI.
-pub const ACTIONS: &[&str] = &[
-    "crash_broker",
-    "restart_broker",
-    "start_producer",
-    "stop_producer",
-    "set_rate",
-    "produce",
-    "stop_consumer",
-    "add_consumer",
-    "crash_consumer",
-    "restart_consumer",
-    "slow_consumer",
-    "seek",
-    "create_topic",
-    "delete_topic",
-    "partition_network",
-    "heal_network",
-    "slow_link",
-    "pause_broker",
-    "remove_producer",
+/// Every action by its name in `action = "..."`, with the event fields it takes.
+pub const ACTION_FIELDS: &[(&str, &[&str])] = &[
+    ("crash_broker", &["broker"]),
+    ("restart_broker", &["broker"]),
+    ("start_producer", &["producer"]),
+    ("stop_producer", &["producer"]),
+    ("set_rate", &["producer", "rate_per_sec"]),
+    (
+        "produce",
+        &["producer", "key", "value", "partition", "headers"],
+    ),
+    ("stop_consumer", &["consumer"]),
+    (
+        "add_consumer",
+        &[
+            "consumer",
+            "topics",
+            "group",
+            "processing_ms_per_record",
+            "commit",
+        ],
+    ),
+    ("crash_consumer", &["consumer"]),
+    ("restart_consumer", &["consumer"]),
+    ("slow_consumer", &["consumer", "processing_ms_per_record"]),
+    ("seek", &["consumer", "topic", "partition", "offset"]),
+    (
+        "create_topic",
+        &["topic", "partitions", "replication_factor"],
+    ),
+    ("delete_topic", &["topic"]),
+    ("partition_network", &["brokers"]),
+    ("heal_network", &[]),
+    ("slow_link", &["broker", "peer", "extra_ms"]),
+    ("pause_broker", &["broker", "duration_ms"]),
+    ("remove_producer", &["producer"]),
 ];
+
+/// Every action name, for error messages and the UI.
+pub fn action_names() -> impl Iterator<Item = &'static str> {
+    ACTION_FIELDS.iter().map(|(name, _)| *name)
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventDef {
