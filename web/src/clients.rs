@@ -1,26 +1,38 @@
 //! Producers (start, stop, rate, and "produce one record with key K": where it lands and why)
 //! and consumers (position and lag per partition).
 
-use kplay_engine::partitioner::{murmur2, to_positive};
-use kplay_playground::{Action, Edit, Live};
+use kplay_engine::partitioner::explain_key;
+use kplay_playground::{Action, Edit, TimelineAction as Live};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::topics::key_colour;
+use crate::colour::key_colour;
+use crate::input::use_text_field;
 use crate::Ctx;
 
-fn text_input(state: &UseStateHandle<String>) -> Callback<InputEvent> {
-    let state = state.clone();
-    Callback::from(move |e: InputEvent| {
-        state.set(e.target_unchecked_into::<HtmlInputElement>().value())
-    })
+/// Where a record with `key` lands in `topic`, and why.
+fn explanation(key: &str, topic: &str, partitions: u32) -> Html {
+    if key.is_empty() {
+        html! { <span>{ "No key: the sticky partitioner picks the partition of the current batch." }</span> }
+    } else if partitions == 0 {
+        html! { <span>{ format!("Topic {topic} does not exist yet.") }</span> }
+    } else {
+        let e = explain_key(key.as_bytes(), partitions);
+        let p = e.partition;
+        html! {
+            <span data-testid="produce-explanation" data-partition={p.to_string()}>
+                { format!("murmur2({key:?}) = {} → toPositive = {} → {} % {partitions} = ", e.murmur2, e.positive, e.positive) }
+                <strong style={format!("border-bottom: 3px solid {}", key_colour(Some(key)))}>{ format!("partition {p}") }</strong>
+            </span>
+        }
+    }
 }
 
 #[function_component]
 fn ProduceForm() -> Html {
     let ctx = use_context::<Ctx>().expect("context");
-    let key = use_state(String::new);
-    let value = use_state(|| "hello".to_string());
+    let key = use_text_field(String::new);
+    let value = use_text_field(|| "hello".to_string());
     let chosen = use_state(String::new);
     let Some(producer) = ctx
         .snapshot
@@ -43,34 +55,23 @@ fn ProduceForm() -> Html {
         .iter()
         .find(|t| t.name == topic)
         .map_or(0, |t| t.partitions.len() as u32);
-    let explanation = if key.is_empty() {
-        html! { <span>{ "No key: the sticky partitioner picks the partition of the current batch." }</span> }
-    } else if partitions == 0 {
-        html! { <span>{ format!("Topic {topic} does not exist yet.") }</span> }
-    } else {
-        let hash = murmur2(key.as_bytes());
-        let positive = to_positive(hash);
-        let p = positive as u32 % partitions;
-        html! {
-            <span data-testid="produce-explanation" data-partition={p.to_string()}>
-                { format!("murmur2({:?}) = {hash} → toPositive = {positive} → {positive} % {partitions} = ", *key) }
-                <strong style={format!("border-bottom: 3px solid {}", key_colour(Some(&key)))}>{ format!("partition {p}") }</strong>
-            </span>
-        }
-    };
+    let explanation = explanation(&key.value(), &topic, partitions);
     let submit = {
-        let d = ctx.dispatch.clone();
-        let key = key.clone();
-        let value = value.clone();
-        let name = name.clone();
+        let (d, key, value, name) = (
+            ctx.dispatch.clone(),
+            key.clone(),
+            value.clone(),
+            name.clone(),
+        );
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            let k = (!key.is_empty()).then(|| (*key).clone());
+            let k = Some(key.value()).filter(|k| !k.is_empty());
             d.emit(Action::Live(Live::Produce {
                 producer: name.clone(),
                 key: k,
-                value: Some((*value).clone()),
+                value: Some(value.value()),
                 partition: None,
+                headers: Vec::new(),
             }));
         })
     };
@@ -91,8 +92,8 @@ fn ProduceForm() -> Html {
                         }) }
                     </select>
                 </label>
-                <label>{ "Key " }<input data-testid="produce-key" value={(*key).clone()} oninput={text_input(&key)} placeholder="user-42" aria-label="Key" /></label>
-                <label>{ "Value " }<input data-testid="produce-value" value={(*value).clone()} oninput={text_input(&value)} aria-label="Value" /></label>
+                <label>{ "Key " }<input data-testid="produce-key" value={key.value()} oninput={key.oninput.clone()} placeholder="user-42" aria-label="Key" /></label>
+                <label>{ "Value " }<input data-testid="produce-value" value={value.value()} oninput={value.oninput.clone()} aria-label="Value" /></label>
                 <button type="submit" data-testid="produce-submit" class="primary">{ "Send" }</button>
             </div>
             <div class="explain">{ explanation }</div>
@@ -108,33 +109,25 @@ pub fn Producers() -> Html {
             <div class="panel-head"><h2>{ "Producers" }</h2></div>
             if ctx.snapshot.producers.is_empty() { <p class="empty">{ "No producers: add one below." }</p> }
             { for ctx.snapshot.producers.iter().map(|p| {
-                let d = ctx.dispatch.clone();
-                let name = p.name.clone();
-                let toggle = {
-                    let (d, name, running) = (d.clone(), name.clone(), p.running);
-                    Callback::from(move |_| d.emit(Action::Live(if running { Live::StopProducer(name.clone()) } else { Live::StartProducer(name.clone()) })))
-                };
-                let remove = {
-                    let (d, name) = (d.clone(), name.clone());
-                    Callback::from(move |_| d.emit(Action::Live(Live::RemoveProducer(name.clone()))))
-                };
-                let keys = {
-                    let (d, name) = (d.clone(), name.clone());
-                    Callback::from(move |e: Event| {
-                        let v = e.target_unchecked_into::<HtmlInputElement>().value();
-                        d.emit(Action::Edit(Edit::SetProducerKeys { producer: name.clone(), keys: v }));
-                    })
-                };
-                let rate = {
-                    let (d, name) = (d.clone(), name.clone());
-                    Callback::from(move |e: Event| {
-                        let v = e.target_unchecked_into::<HtmlInputElement>().value();
-                        match v.trim().parse::<u64>() {
-                            Ok(r) => d.emit(Action::Live(Live::SetRate { producer: name.clone(), rate_per_sec: r })),
-                            Err(_) => d.emit(Action::Live(Live::SetRate { producer: name.clone(), rate_per_sec: u64::MAX })),
-                        }
-                    })
-                };
+                let (d, running) = (&ctx.dispatch, p.running);
+                let producer = p.name.clone();
+                let toggle = d.reform(move |_| Action::Live(match running {
+                    true => Live::StopProducer { producer: producer.clone() },
+                    false => Live::StartProducer { producer: producer.clone() },
+                }));
+                let producer = p.name.clone();
+                let remove = d.reform(move |_| Action::Live(Live::RemoveProducer { producer: producer.clone() }));
+                let producer = p.name.clone();
+                let keys = d.reform(move |e: Event| Action::Edit(Edit::SetProducerKeys {
+                    producer: producer.clone(),
+                    keys: e.target_unchecked_into::<HtmlInputElement>().value(),
+                }));
+                let producer = p.name.clone();
+                // Unparsable rates become out-of-range ones, which the engine refuses by name.
+                let rate = d.reform(move |e: Event| Action::Live(Live::SetRate {
+                    producer: producer.clone(),
+                    rate_per_sec: e.target_unchecked_into::<HtmlInputElement>().value().trim().parse().unwrap_or(u64::MAX),
+                }));
                 html! {
                     <div class="client" key={p.name.clone()} data-testid={format!("producer-{}", p.name)}>
                         <div class="client-head">
@@ -170,10 +163,7 @@ pub fn Consumers() -> Html {
             <div class="panel-head"><h2>{ "Consumers" }</h2></div>
             if ctx.snapshot.consumers.is_empty() { <p class="empty">{ "No consumers: add one below." }</p> }
             { for ctx.snapshot.consumers.iter().map(|c| {
-                let live = |l: Live| {
-                    let d = ctx.dispatch.clone();
-                    Callback::from(move |_| d.emit(Action::Live(l.clone())))
-                };
+                let live = |l: Live| ctx.dispatch.reform(move |_| Action::Live(l.clone()));
                 let down = c.state == "crashed" || c.state == "stopped";
                 let slower = (c.processing_us_per_record / 1000).max(1) * 10;
                 let max_lag = c.partitions.iter().filter_map(|p| p.lag).max().unwrap_or(0).max(1);
@@ -188,11 +178,11 @@ pub fn Consumers() -> Html {
                                     c.commit, c.commits, c.failed_commits, c.paused_ms) }</span>
                             }
                             if down {
-                                <button class="small" data-testid={format!("consumer-restart-{}", c.name)} onclick={live(Live::RestartConsumer(c.name.clone()))}>{ "Restart" }</button>
+                                <button class="small" data-testid={format!("consumer-restart-{}", c.name)} onclick={live(Live::RestartConsumer { consumer: c.name.clone() })}>{ "Restart" }</button>
                             } else {
-                                <button class="small" data-testid={format!("consumer-stop-{}", c.name)} onclick={live(Live::StopConsumer(c.name.clone()))} title="close(): commit, leave the group">{ "Stop" }</button>
-                                <button class="small" data-testid={format!("consumer-crash-{}", c.name)} onclick={live(Live::CrashConsumer(c.name.clone()))} title="The process dies: no commit, no LeaveGroup">{ "Crash" }</button>
-                                <button class="small" data-testid={format!("consumer-slow-{}", c.name)} onclick={live(Live::SlowConsumer { consumer: c.name.clone(), processing_ms: slower })} title="Ten times slower processing">{ format!("Slow ({slower} ms/rec)") }</button>
+                                <button class="small" data-testid={format!("consumer-stop-{}", c.name)} onclick={live(Live::StopConsumer { consumer: c.name.clone() })} title="close(): commit, leave the group">{ "Stop" }</button>
+                                <button class="small" data-testid={format!("consumer-crash-{}", c.name)} onclick={live(Live::CrashConsumer { consumer: c.name.clone() })} title="The process dies: no commit, no LeaveGroup">{ "Crash" }</button>
+                                <button class="small" data-testid={format!("consumer-slow-{}", c.name)} onclick={live(Live::SlowConsumer { consumer: c.name.clone(), processing_us_per_record: slower.saturating_mul(1000) })} title="Ten times slower processing">{ format!("Slow ({slower} ms/rec)") }</button>
                             }
 
                         </div>

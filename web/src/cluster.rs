@@ -1,35 +1,33 @@
 //! The brokers: up, crashed, paused, cut off or fenced; the controller; fault buttons.
 
 use kplay_engine::snapshot::BrokerStatus;
-use kplay_playground::{Action, Live};
-use web_sys::HtmlInputElement;
+use kplay_playground::{Action, TimelineAction as Live};
 use yew::prelude::*;
 
-use crate::{Ctx, Request};
+use crate::input::{use_text_field, TextField};
+use crate::Ctx;
+
+#[derive(Properties, PartialEq)]
+struct SlowLinkProps {
+    dispatch: Callback<Action>,
+}
 
 /// Adds latency between two brokers (0 restores the link).
 #[function_component]
-fn SlowLink() -> Html {
-    let ctx = use_context::<Ctx>().expect("context");
+fn SlowLink(props: &SlowLinkProps) -> Html {
     let (a, b, ms) = (
-        use_state(|| "0".to_string()),
-        use_state(|| "1".to_string()),
-        use_state(|| "200".to_string()),
+        use_text_field(|| "0".to_string()),
+        use_text_field(|| "1".to_string()),
+        use_text_field(|| "200".to_string()),
     );
-    let bind = |s: &UseStateHandle<String>| {
-        let s = s.clone();
-        Callback::from(move |e: InputEvent| {
-            s.set(e.target_unchecked_into::<HtmlInputElement>().value())
-        })
-    };
     let submit = {
-        let d = ctx.dispatch.clone();
+        let d = props.dispatch.clone();
         let (a, b, ms) = (a.clone(), b.clone(), ms.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             // Unparsable numbers become out-of-range ones, which the engine refuses by name.
-            let n = |s: &str| s.trim().parse::<u32>().unwrap_or(u32::MAX);
-            let extra_ms = ms.trim().parse::<u64>().unwrap_or(u64::MAX);
+            let n = |f: &TextField| f.value().trim().parse::<u32>().unwrap_or(u32::MAX);
+            let extra_ms = ms.value().trim().parse::<u64>().unwrap_or(u64::MAX);
             d.emit(Action::Live(Live::SlowLink {
                 broker: n(&a),
                 peer: n(&b),
@@ -40,11 +38,12 @@ fn SlowLink() -> Html {
     html! {
         <form class="slow-link" onsubmit={submit}>
             { "Slow link between broker" }
-            <input value={(*a).clone()} oninput={bind(&a)} aria-label="first broker" />
+            <input value={a.value()} oninput={a.oninput.clone()} aria-label="first broker" />
             { "and" }
-            <input value={(*b).clone()} oninput={bind(&b)} aria-label="second broker" />
+            <input value={b.value()} oninput={b.oninput.clone()} aria-label="second broker" />
             { "by" }
-            <input value={(*ms).clone()} oninput={bind(&ms)} aria-label="extra latency in ms" />
+            <input value={ms.value()} oninput={ms.oninput.clone()}
+                aria-label="extra latency in ms" />
             { "ms" }
             <button type="submit" data-testid="slow-link">{ "Apply" }</button>
         </form>
@@ -54,11 +53,7 @@ fn SlowLink() -> Html {
 #[function_component]
 pub fn Brokers() -> Html {
     let ctx = use_context::<Ctx>().expect("context");
-    let d = ctx.dispatch.clone();
-    let live = move |l: Live| {
-        let d = d.clone();
-        Callback::from(move |_| d.emit(Action::Live(l.clone())))
-    };
+    let live = |l: Live| ctx.dispatch.reform(move |_| Action::Live(l.clone()));
     let any_isolated = ctx.snapshot.brokers.iter().any(|b| b.isolated);
     // Which partitions each broker hosts, and whether it leads them.
     let mut hosted: std::collections::BTreeMap<u32, Vec<(String, bool)>> =
@@ -83,7 +78,7 @@ pub fn Brokers() -> Html {
                     if t.duplicates > 0 { { format!(" · duplicates {}", t.duplicates) } }
                 </span>
                 <button class="small" data-testid="audit" title="Check every acknowledged record against the logs"
-                    onclick={{ let r = ctx.request.clone(); Callback::from(move |_| r.emit(Request::Audit)) }}>{ "Audit losses" }</button>
+                    onclick={ctx.dispatch.reform(|_| Action::Audit)}>{ "Audit losses" }</button>
                 if any_isolated {
                     <button onclick={live(Live::HealNetwork)} data-testid="heal-network">{ "Heal network" }</button>
                 }
@@ -126,12 +121,12 @@ pub fn Brokers() -> Html {
                             </div>
                             <div class="broker-actions">
                                 if b.status == BrokerStatus::Crashed {
-                                    <button onclick={live(Live::RestartBroker(id))} data-testid={format!("restart-{id}")}>{ "Restart" }</button>
+                                    <button onclick={live(Live::RestartBroker { broker: id })} data-testid={format!("restart-{id}")}>{ "Restart" }</button>
                                 } else {
-                                    <button onclick={live(Live::CrashBroker(id))} data-testid={format!("crash-{id}")}>{ "Crash" }</button>
+                                    <button onclick={live(Live::CrashBroker { broker: id })} data-testid={format!("crash-{id}")}>{ "Crash" }</button>
                                     <button onclick={live(Live::PauseBroker { broker: id, duration_ms: 15_000 })} title="A 15 s GC pause">{ "Pause" }</button>
                                     if !b.isolated {
-                                        <button onclick={live(Live::IsolateBroker(id))} title="Cut it off from the other brokers and the controller">{ "Isolate" }</button>
+                                        <button onclick={live(Live::PartitionNetwork { brokers: vec![id] })} title="Cut it off from the other brokers and the controller">{ "Isolate" }</button>
                                     }
                                 }
                             </div>
@@ -139,7 +134,7 @@ pub fn Brokers() -> Html {
                     }
                 }) }
             </div>
-            <SlowLink />
+            <SlowLink dispatch={ctx.dispatch.clone()} />
         </div>
     }
 }

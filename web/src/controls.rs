@@ -3,10 +3,11 @@
 
 use kplay_engine::Instant;
 use kplay_playground::{whole_mb, Action, Notice, SPEEDS};
-use web_sys::{HtmlInputElement, HtmlSelectElement};
+use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
-use crate::{Ctx, MemoryUse, Request};
+use crate::input::use_text_field;
+use crate::{page_url_without_hash, Ctx, MemoryUse};
 
 fn speed_label(percent: u32) -> String {
     if percent >= 100 {
@@ -19,31 +20,19 @@ fn speed_label(percent: u32) -> String {
 #[function_component]
 pub fn Controls() -> Html {
     let ctx = use_context::<Ctx>().expect("context");
-    let d = ctx.dispatch.clone();
-    let seed_text = use_state(|| ctx.snapshot.seed.to_string());
+    let d = &ctx.dispatch;
+    let seed_text = use_text_field(|| ctx.snapshot.seed.to_string());
     {
         // Follow seed changes made elsewhere (reset, import).
-        let seed_text = seed_text.clone();
+        let seed_text = seed_text.text.clone();
         use_effect_with(ctx.snapshot.seed, move |seed| {
             seed_text.set(seed.to_string());
         });
     }
-    let play = {
-        let d = d.clone();
-        Callback::from(move |_| d.emit(Action::Play))
-    };
-    let pause = {
-        let d = d.clone();
-        Callback::from(move |_| d.emit(Action::Pause))
-    };
-    let step = {
-        let d = d.clone();
-        Callback::from(move |_| d.emit(Action::Step))
-    };
-    let reset = {
-        let d = d.clone();
-        Callback::from(move |_| d.emit(Action::Reset))
-    };
+    let play = d.reform(|_| Action::Play);
+    let pause = d.reform(|_| Action::Pause);
+    let step = d.reform(|_| Action::Step);
+    let reset = d.reform(|_| Action::Reset);
     let speed = {
         let d = d.clone();
         Callback::from(move |e: Event| {
@@ -53,24 +42,17 @@ pub fn Controls() -> Html {
             }
         })
     };
-    let seed_input = {
-        let seed_text = seed_text.clone();
-        Callback::from(move |e: InputEvent| {
-            seed_text.set(e.target_unchecked_into::<HtmlInputElement>().value())
-        })
-    };
     let apply_seed = {
         let d = d.clone();
         let seed_text = seed_text.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            d.emit(Action::SetSeed((*seed_text).clone()));
+            d.emit(Action::SetSeed(seed_text.value()));
         })
     };
-    let share = {
-        let request = ctx.request.clone();
-        Callback::from(move |_| request.emit(Request::Share))
-    };
+    let share = d.reform(|_| Action::Share {
+        page: page_url_without_hash(),
+    });
     let now = ctx.snapshot.now;
     html! {
         <div class="controls" role="toolbar" aria-label="Playback">
@@ -89,7 +71,7 @@ pub fn Controls() -> Html {
             </label>
             <form class="inline" onsubmit={apply_seed}>
                 <label>{ "Seed " }
-                    <input data-testid="seed" class="seed" value={(*seed_text).clone()} oninput={seed_input} aria-label="Seed" inputmode="numeric" />
+                    <input data-testid="seed" class="seed" value={seed_text.value()} oninput={seed_text.oninput.clone()} aria-label="Seed" inputmode="numeric" />
                 </label>
                 <button type="submit" title="Restart with this seed">{ "Apply" }</button>
             </form>
@@ -103,24 +85,23 @@ pub fn Controls() -> Html {
     }
 }
 
+/// What the banner shows: the notice, and whether the saved session is kept.
+#[derive(Properties, PartialEq)]
+pub struct BannerProps {
+    pub notice: Option<Notice>,
+    pub keeps_saved: bool,
+    pub dispatch: Callback<Action>,
+}
+
 #[function_component]
-pub fn Banner() -> Html {
-    let ctx = use_context::<Ctx>().expect("context");
-    let dismiss = {
-        let d = ctx.dispatch.clone();
-        Callback::from(move |_| d.emit(Action::DismissNotice))
-    };
+pub fn Banner(props: &BannerProps) -> Html {
+    let ctx = props;
+    let dismiss = ctx.dispatch.reform(|_| Action::DismissNotice);
     // While a broken link's playground keeps the saved session, the user chooses here; the
     // choice outlives the error message (which the next action clears).
     let kept = ctx.keeps_saved.then(|| {
-        let restore = {
-            let d = ctx.dispatch.clone();
-            Callback::from(move |_| d.emit(Action::RestoreSaved))
-        };
-        let replace = {
-            let d = ctx.dispatch.clone();
-            Callback::from(move |_| d.emit(Action::ReplaceSaved))
-        };
+        let restore = ctx.dispatch.reform(|_| Action::RestoreSaved);
+        let replace = ctx.dispatch.reform(|_| Action::ReplaceSaved);
         html! {
             <span class="choices">
                 <button class="choice" data-testid="restore-saved" onclick={restore}>{ "Restore your saved session" }</button>

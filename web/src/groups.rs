@@ -7,21 +7,8 @@ use yew::prelude::*;
 
 use kplay_playground::{Action, Edit};
 
+use crate::colour::member_colour;
 use crate::Ctx;
-
-/// Colour-blind-safe member colours (Okabe–Ito), by member position.
-const MEMBER_COLOURS: &[&str] = &[
-    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
-];
-
-pub fn colour_of(g: &GroupView, consumer: Option<&str>) -> &'static str {
-    let i = consumer.and_then(|c| {
-        g.members
-            .iter()
-            .position(|m| m.consumer.as_deref() == Some(c))
-    });
-    i.map_or("#bbbbbb", |i| MEMBER_COLOURS[i % MEMBER_COLOURS.len()])
-}
 
 fn lag_chart(g: &GroupView) -> Html {
     let points = &g.lag_history;
@@ -95,7 +82,7 @@ pub fn Groups() -> Html {
                                 let leader = g.leader.as_deref() == Some(m.member_id.as_str());
                                 html! {
                                     <li key={m.member_id.clone()}>
-                                        <span class="swatch" style={format!("background:{}", colour_of(g, m.consumer.as_deref()))}></span>
+                                        <span class="swatch" style={format!("background:{}", member_colour(g, m.consumer.as_deref()))}></span>
                                         { format!("{} {}{}{}: ", m.consumer.as_deref().unwrap_or("(gone)"), m.member_id,
                                             if leader { " (leader)" } else { "" },
                                             m.instance_id.as_deref().map(|i| format!(" static {i}")).unwrap_or_default()) }
@@ -108,7 +95,7 @@ pub fn Groups() -> Html {
                             { for g.partitions.iter().map(|p| html! {
                                 <div class="lag" key={format!("{}-{}", p.topic, p.partition)}
                                      title={format!("{}-{}: committed {:?}, high watermark {}, owner {}", p.topic, p.partition, p.committed, p.high_watermark, p.owner.as_deref().unwrap_or("none"))}>
-                                    <span class="swatch" style={format!("background:{}", colour_of(g, p.owner.as_deref()))}></span>
+                                    <span class="swatch" style={format!("background:{}", member_colour(g, p.owner.as_deref()))}></span>
                                     <span class="lname">{ format!("{}-{}", p.topic, p.partition) }</span>
                                     <span class="bar"><span class="fill lagfill" style={format!("width:{}%", p.lag * 100 / max_lag)}></span></span>
                                     <span class="lval">{ p.lag }</span>

@@ -11,10 +11,13 @@
 
 mod clients;
 mod cluster;
+mod colour;
 mod controls;
 mod crash;
+mod ctx;
 mod events;
 mod groups;
+mod input;
 mod memory;
 mod onscreen;
 mod setup;
@@ -30,8 +33,10 @@ use gloo::render::{request_animation_frame, AnimationFrame};
 use gloo::storage::{LocalStorage, Storage};
 use kplay_engine::snapshot::{RecordsOf, Snapshot};
 use kplay_engine::Instant;
-use kplay_playground::{memory_budget_bytes, Action, Notice, Playground};
+use kplay_playground::{memory_budget_bytes, Action, Playground};
 use yew::prelude::*;
+
+pub use ctx::{Ctx, MemoryUse};
 
 /// Where the playground is saved between visits.
 const STORAGE_KEY: &str = "kplay.v1";
@@ -56,25 +61,6 @@ const CONSUMERS: usize = 4;
 const GROUPS: usize = 6;
 const EVENTS: usize = 8;
 const SETUP: usize = 10;
-
-/// What every panel gets: the current snapshot and a way to act.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Ctx {
-    pub snapshot: Rc<Snapshot>,
-    pub dispatch: Callback<Action>,
-    pub playing: bool,
-    pub speed: u32,
-    pub notice: Option<Notice>,
-    pub share: Option<String>,
-    /// Shared: every panel's context holds it, every frame.
-    pub exported: Option<Rc<str>>,
-    pub request: Callback<Request>,
-    /// The last loss audit: at what time, and what it found.
-    pub audit: Option<Audit>,
-    /// The playground keeps the saved session (a broken link opened instead of it): the page
-    /// offers to restore or replace it.
-    pub keeps_saved: bool,
-}
 
 /// What the page address asks of the app, read once at start.
 #[derive(Clone, Debug, PartialEq)]
@@ -126,31 +112,6 @@ fn exhaust_memory() {
     }
 }
 
-/// The page's memory, as the header shows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MemoryUse {
-    pub live_bytes: u64,
-    pub wasm_bytes: u64,
-    pub budget_bytes: u64,
-}
-
-/// What the loss audit found: every acknowledged record checked against the logs.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Audit {
-    pub at: String,
-    pub acked: u64,
-    pub lost: u64,
-    pub examples: Vec<String>,
-}
-
-/// Requests that need the whole page, not just the playground.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Request {
-    Share,
-    Export,
-    Audit,
-}
-
 fn location_hash() -> Option<String> {
     web_sys::window()?
         .location()
@@ -159,7 +120,7 @@ fn location_hash() -> Option<String> {
         .filter(|h| h.len() > 1)
 }
 
-fn page_url_without_hash() -> String {
+pub fn page_url_without_hash() -> String {
     let Some(window) = web_sys::window() else {
         return String::new();
     };
@@ -190,6 +151,15 @@ fn save(p: &Playground) {
 /// Pauses the run if the live heap reached the budget; returns whether it paused.
 fn enforce_budget(p: &mut Playground, options: &PageOptions) -> bool {
     p.enforce_memory_budget(memory::live_bytes(), options.memory_budget_bytes)
+}
+
+/// Puts a share link in the page address (without a `hashchange`, so it is not opened again).
+fn put_in_address(url: &str) {
+    if let Some(window) = web_sys::window() {
+        let _ = window
+            .history()
+            .and_then(|h| h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(url)));
+    }
 }
 
 /// Takes the share link out of the page address (without a `hashchange`), so a reload opens
@@ -249,9 +219,6 @@ fn App() -> Html {
         Playground::open(saved.as_deref(), location_hash().as_deref())
     });
     let snapshot = use_state(|| Rc::new(playground.borrow().snapshot(RECORD_WINDOW, TRACE_WINDOW)));
-    let share = use_state(|| None::<String>);
-    let exported = use_state(|| None::<Rc<str>>);
-    let audit = use_state(|| None::<Audit>);
     // Per side panel slot: the snapshot it shows.
     let panels = use_mut_ref(|| vec![None::<Rc<Snapshot>>; TURNS as usize]);
 
@@ -271,7 +238,6 @@ fn App() -> Html {
     let dispatch = {
         let playground = playground.clone();
         let refresh = refresh.clone();
-        let share = share.clone();
         let options = options.clone();
         // Made once: a new callback every frame would make every panel's context change.
         use_memo((), move |_| {
@@ -280,78 +246,24 @@ fn App() -> Html {
                     return;
                 }
                 let chose = matches!(action, Action::RestoreSaved | Action::ReplaceSaved);
+                let sharing = matches!(action, Action::Share { .. });
                 let mut p = playground.borrow_mut();
                 if p.dispatch(action).is_ok() && chose {
                     // The broken link is dealt with: a reload opens the saved session.
                     forget_link();
                 }
+                if let Some(link) = p.share_link().filter(|_| sharing) {
+                    put_in_address(link);
+                }
                 // Play while over the budget pauses again at once.
                 enforce_budget(&mut p, &options);
                 save(&p);
                 drop(p);
-                share.set(None);
                 refresh(RecordsOf::All);
             })
         })
     };
     let dispatch = (*dispatch).clone();
-
-    let request = {
-        let playground = playground.clone();
-        let share = share.clone();
-        let exported = exported.clone();
-        let audit = audit.clone();
-        let refresh = refresh.clone();
-        use_memo((), move |_| {
-            Callback::from(move |r: Request| {
-                if crash::crashed() {
-                    return;
-                }
-                let mut p = playground.borrow_mut();
-                match r {
-                    Request::Share => {
-                        let fragment = p.share_fragment();
-                        let url = format!("{}#{fragment}", page_url_without_hash());
-                        if let Some(window) = web_sys::window() {
-                            let _ = window.history().and_then(|h| {
-                                h.replace_state_with_url(
-                                    &wasm_bindgen::JsValue::NULL,
-                                    "",
-                                    Some(&url),
-                                )
-                            });
-                        }
-                        share.set(Some(url));
-                    }
-                    Request::Export => exported.set(Some(Rc::from(p.export()))),
-                    Request::Audit => {
-                        let r = p.sim().report();
-                        let examples = r
-                            .lost
-                            .iter()
-                            .take(20)
-                            .map(|l| {
-                                let offset = l.offset.map_or("?".to_string(), |o| o.to_string());
-                                format!(
-                                    "{} record #{} → {}-{} offset {offset}",
-                                    l.producer, l.id.seq, l.topic, l.partition
-                                )
-                            })
-                            .collect();
-                        audit.set(Some(Audit {
-                            at: p.now().to_string(),
-                            acked: r.acked,
-                            lost: r.lost_acked,
-                            examples,
-                        }));
-                    }
-                }
-                drop(p);
-                refresh(RecordsOf::All);
-            })
-        })
-    };
-    let request = (*request).clone();
 
     // The frame loop: advance by elapsed wall time × speed, then re-render if anything moved.
     {
@@ -422,7 +334,6 @@ fn App() -> Html {
     {
         let playground = playground.clone();
         let refresh = refresh.clone();
-        let share = share.clone();
         let options = options.clone();
         use_effect_with((), move |_| {
             let listener = EventListener::new(&gloo::utils::window(), "hashchange", move |_| {
@@ -434,7 +345,10 @@ fn App() -> Html {
                     return;
                 };
                 open_link(&playground, fragment, &options);
-                share.set(None);
+                // Opened, declined or broken, the link that was shown is not this session's.
+                if let Ok(mut p) = playground.try_borrow_mut() {
+                    let _ = p.dispatch(Action::DismissShare);
+                }
                 refresh(RecordsOf::All);
             });
             move || drop(listener)
@@ -453,36 +367,21 @@ fn App() -> Html {
         playing: p.is_playing(),
         speed: p.speed(),
         notice: p.notice().cloned(),
-        share: (*share).clone(),
-        exported: (*exported).clone(),
-        request,
-        audit: (*audit).clone(),
+        share: p.share_link().map(str::to_string),
+        exported: p.exported().cloned(),
+        audit: p.audit().cloned(),
         keeps_saved: !p.may_save(),
     };
     drop(p);
     let mut panels = panels.borrow_mut();
-    let mut panel_ctx = |slot: usize| -> Ctx {
-        let shown = &mut panels[slot];
-        let on_turn = !ctx.playing
-            || match ctx.snapshot.records_of {
-                RecordsOf::All => true,
-                RecordsOf::Turn { turn, .. } => turn as usize == slot,
-            };
-        if on_turn || shown.is_none() {
-            *shown = Some(ctx.snapshot.clone());
-        }
-        Ctx {
-            snapshot: shown.clone().expect("set above"),
-            ..ctx.clone()
-        }
-    };
+    let mut panel = |slot: usize| ctx.for_panel(slot, &mut panels[slot]);
     let (brokers, producers, consumers, groups, events, setup) = (
-        panel_ctx(BROKERS),
-        panel_ctx(PRODUCERS),
-        panel_ctx(CONSUMERS),
-        panel_ctx(GROUPS),
-        panel_ctx(EVENTS),
-        panel_ctx(SETUP),
+        panel(BROKERS),
+        panel(PRODUCERS),
+        panel(CONSUMERS),
+        panel(GROUPS),
+        panel(EVENTS),
+        panel(SETUP),
     );
     drop(panels);
     html! {
@@ -495,7 +394,8 @@ fn App() -> Html {
                 <controls::Controls />
                 <controls::Memory memory={memory_use} />
             </header>
-            <controls::Banner />
+            <controls::Banner notice={ctx.notice.clone()} keeps_saved={ctx.keeps_saved}
+                dispatch={ctx.dispatch.clone()} />
             <main data-testid="app-ready">
                 <section class="column wide">
                     <ContextProvider<Ctx> context={brokers}><cluster::Brokers /></ContextProvider<Ctx>>

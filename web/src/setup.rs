@@ -4,21 +4,15 @@
 use std::rc::Rc;
 
 use kplay_playground::{Action, Edit, Target};
-use web_sys::{HtmlInputElement, HtmlTextAreaElement};
+use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::{Ctx, Request};
+use crate::input::{use_text_field, TextField};
+use crate::Ctx;
 
-fn bind(state: &UseStateHandle<String>) -> Callback<InputEvent> {
-    let state = state.clone();
-    Callback::from(move |e: InputEvent| {
-        state.set(e.target_unchecked_into::<HtmlInputElement>().value())
-    })
-}
-
-fn field(label: &str, state: &UseStateHandle<String>, testid: &str) -> Html {
+fn field(label: &str, f: &TextField, testid: &str) -> Html {
     html! {
-        <label>{ label }<input value={(**state).clone()} oninput={bind(state)} data-testid={testid.to_string()} aria-label={label.to_string()} /></label>
+        <label>{ label }<input value={f.value()} oninput={f.oninput.clone()} data-testid={testid.to_string()} aria-label={label.to_string()} /></label>
     }
 }
 
@@ -35,17 +29,16 @@ struct FormProps {
 #[derive(Properties, PartialEq)]
 struct FileProps {
     dispatch: Callback<Action>,
-    request: Callback<Request>,
     exported: Option<Rc<str>>,
 }
 
 #[function_component]
 fn AddTopic(props: &FormProps) -> Html {
     let (name, partitions, rf, min_isr) = (
-        use_state(|| "events".to_string()),
-        use_state(|| "3".to_string()),
-        use_state(|| "3".to_string()),
-        use_state(|| "2".to_string()),
+        use_text_field(|| "events".to_string()),
+        use_text_field(|| "3".to_string()),
+        use_text_field(|| "3".to_string()),
+        use_text_field(|| "2".to_string()),
     );
     let submit = {
         let d = props.dispatch.clone();
@@ -58,10 +51,10 @@ fn AddTopic(props: &FormProps) -> Html {
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             d.emit(Action::Edit(Edit::AddTopic {
-                name: (*name).clone(),
-                partitions: (*partitions).clone(),
-                replication_factor: (*rf).clone(),
-                min_insync: (*min_isr).clone(),
+                name: name.value(),
+                partitions: partitions.value(),
+                replication_factor: rf.value(),
+                min_insync: min_isr.value(),
             }));
         })
     };
@@ -83,11 +76,11 @@ fn AddTopic(props: &FormProps) -> Html {
 fn AddProducer(props: &FormProps) -> Html {
     let first_topic = props.topics.first().cloned().unwrap_or_default();
     let (id, topic, rate, keys, acks) = (
-        use_state(|| "producer-2".to_string()),
-        use_state(move || first_topic),
-        use_state(|| "50".to_string()),
-        use_state(|| "pool:10".to_string()),
-        use_state(|| "all".to_string()),
+        use_text_field(|| "producer-2".to_string()),
+        use_text_field(move || first_topic),
+        use_text_field(|| "50".to_string()),
+        use_text_field(|| "pool:10".to_string()),
+        use_text_field(|| "all".to_string()),
     );
     let submit = {
         let d = props.dispatch.clone();
@@ -101,11 +94,11 @@ fn AddProducer(props: &FormProps) -> Html {
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             d.emit(Action::Edit(Edit::AddProducer {
-                id: (*id).clone(),
-                topic: (*topic).clone(),
-                rate_per_sec: (*rate).clone(),
-                keys: (*keys).clone(),
-                acks: (*acks).clone(),
+                id: id.value(),
+                topic: topic.value(),
+                rate_per_sec: rate.value(),
+                keys: keys.value(),
+                acks: acks.value(),
             }));
         })
     };
@@ -128,14 +121,14 @@ fn AddProducer(props: &FormProps) -> Html {
 fn AddConsumer(props: &FormProps) -> Html {
     let first_topic = props.topics.first().cloned().unwrap_or_default();
     let (id, topics, ms, reset) = (
-        use_state(|| "consumer-2".to_string()),
-        use_state(move || first_topic),
-        use_state(|| "5".to_string()),
-        use_state(|| "earliest".to_string()),
+        use_text_field(|| "consumer-2".to_string()),
+        use_text_field(move || first_topic),
+        use_text_field(|| "5".to_string()),
+        use_text_field(|| "earliest".to_string()),
     );
     let (group, commit) = (
-        use_state(|| "analytics".to_string()),
-        use_state(|| "auto".to_string()),
+        use_text_field(|| "analytics".to_string()),
+        use_text_field(|| "auto".to_string()),
     );
     let submit = {
         let d = props.dispatch.clone();
@@ -144,12 +137,12 @@ fn AddConsumer(props: &FormProps) -> Html {
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             d.emit(Action::Edit(Edit::AddConsumer {
-                id: (*id).clone(),
-                topics: (*topics).clone(),
-                processing_ms: (*ms).clone(),
-                offset_reset: (*reset).clone(),
-                group: (*group).clone(),
-                commit: (*commit).clone(),
+                id: id.value(),
+                topics: topics.value(),
+                processing_ms: ms.value(),
+                offset_reset: reset.value(),
+                group: group.value(),
+                commit: commit.value(),
             }));
         })
     };
@@ -174,8 +167,8 @@ fn AddConsumer(props: &FormProps) -> Html {
 fn ConfigEditor(props: &FormProps) -> Html {
     let target = use_state(|| "producer:checkout".to_string());
     let (key, value) = (
-        use_state(|| "linger.ms".to_string()),
-        use_state(|| "20".to_string()),
+        use_text_field(|| "linger.ms".to_string()),
+        use_text_field(|| "20".to_string()),
     );
     let targets = &props.targets;
     let parse_target = |t: &str| -> Target {
@@ -199,8 +192,8 @@ fn ConfigEditor(props: &FormProps) -> Html {
             e.prevent_default();
             d.emit(Action::Edit(Edit::SetConfig {
                 target: parse_target(&target),
-                key: (*key).clone(),
-                value: (*value).clone(),
+                key: key.value(),
+                value: value.value(),
             }));
         })
     };
@@ -225,29 +218,19 @@ fn ConfigEditor(props: &FormProps) -> Html {
 #[function_component]
 fn ScenarioFile(props: &FileProps) -> Html {
     let ctx = props;
-    let text = use_state(String::new);
+    let text = use_text_field(String::new);
     {
-        let text = text.clone();
+        let text = text.text.clone();
         use_effect_with(ctx.exported.clone(), move |exported| {
             if let Some(e) = exported {
                 text.set(e.to_string());
             }
         });
     }
-    let export = {
-        let request = ctx.request.clone();
-        Callback::from(move |_| request.emit(Request::Export))
-    };
+    let export = ctx.dispatch.reform(|_| Action::Export);
     let import = {
-        let d = ctx.dispatch.clone();
         let text = text.clone();
-        Callback::from(move |_| d.emit(Action::Import((*text).clone())))
-    };
-    let edit = {
-        let text = text.clone();
-        Callback::from(move |e: InputEvent| {
-            text.set(e.target_unchecked_into::<HtmlTextAreaElement>().value())
-        })
+        ctx.dispatch.reform(move |_| Action::Import(text.value()))
     };
     let download = ctx.exported.as_ref().map(|t| {
         format!(
@@ -266,7 +249,7 @@ fn ScenarioFile(props: &FileProps) -> Html {
                 }
                 <button onclick={import} data-testid="import">{ "Import" }</button>
             </div>
-            <textarea data-testid="scenario-text" rows="8" value={(*text).clone()} oninput={edit} aria-label="Scenario TOML" spellcheck="false" />
+            <textarea data-testid="scenario-text" rows="8" value={text.value()} oninput={text.oninput.clone()} aria-label="Scenario TOML" spellcheck="false" />
         </div>
     }
 }
@@ -274,7 +257,7 @@ fn ScenarioFile(props: &FileProps) -> Html {
 #[function_component]
 pub fn Setup() -> Html {
     let ctx = use_context::<Ctx>().expect("context");
-    let brokers = use_state(|| ctx.snapshot.brokers.len().to_string());
+    let brokers = use_text_field(|| ctx.snapshot.brokers.len().to_string());
     let topics: Vec<String> = ctx.snapshot.topics.iter().map(|t| t.name.clone()).collect();
     let mut targets = vec![("cluster".to_string(), "cluster (brokers)".to_string())];
     targets.extend(
@@ -301,7 +284,7 @@ pub fn Setup() -> Html {
         let brokers = brokers.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            d.emit(Action::Edit(Edit::SetBrokers((*brokers).clone())));
+            d.emit(Action::Edit(Edit::SetBrokers(brokers.value())));
         })
     };
     html! {
@@ -317,7 +300,7 @@ pub fn Setup() -> Html {
             <AddProducer dispatch={d.clone()} topics={topics.clone()} />
             <AddConsumer dispatch={d.clone()} topics={topics.clone()} />
             <ConfigEditor dispatch={d.clone()} topics={topics} targets={targets} />
-            <ScenarioFile dispatch={d} request={ctx.request.clone()} exported={ctx.exported.clone()} />
+            <ScenarioFile dispatch={d} exported={ctx.exported.clone()} />
         </details>
     }
 }

@@ -3,11 +3,11 @@
 
 use std::rc::Rc;
 
-use kplay_playground::{Action, Notice, Playground};
+use kplay_playground::{Action, Notice, Playground, TimelineAction};
 use wasm_bindgen_test::*;
 use yew::prelude::*;
 
-use crate::{Ctx, Request};
+use crate::Ctx;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -20,7 +20,8 @@ struct HostProps {
 fn Host(props: &HostProps) -> Html {
     html! {
         <ContextProvider<Ctx> context={props.ctx.clone()}>
-            <crate::controls::Banner />
+            <crate::controls::Banner notice={props.ctx.notice.clone()}
+                keeps_saved={props.ctx.keeps_saved} dispatch={props.ctx.dispatch.clone()} />
             <crate::cluster::Brokers />
             <crate::topics::Topics />
             <crate::clients::Consumers />
@@ -37,7 +38,6 @@ fn ctx_of(p: &Playground, notice: Option<Notice>) -> Ctx {
         notice,
         share: None,
         exported: None,
-        request: Callback::from(|_: Request| {}),
         audit: None,
         keeps_saved: false,
     }
@@ -99,7 +99,7 @@ async fn partitions_carry_their_offsets_as_test_hooks() {
 #[wasm_bindgen_test]
 async fn a_crashed_broker_is_shown_as_crashed() {
     let mut p = Playground::welcome();
-    p.dispatch(Action::Live(kplay_playground::Live::CrashBroker(2)))
+    p.dispatch(Action::Live(TimelineAction::CrashBroker { broker: 2 }))
         .expect("crash");
     // Live actions take effect at the next whole millisecond.
     p.dispatch(Action::Play).expect("play");

@@ -4,36 +4,13 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use kplay_engine::partitioner::murmur2;
 use kplay_engine::snapshot::{PartitionView, RecordView, Snapshot};
-use kplay_playground::{Action, Live};
+use kplay_playground::{Action, TimelineAction as Live};
 use yew::prelude::*;
 
+use crate::colour::{key_class, member_colour};
 use crate::onscreen::OnScreen;
 use crate::Ctx;
-
-/// Okabe–Ito: distinguishable with the common forms of colour blindness.
-const PALETTE: [&str; 7] = [
-    "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
-];
-
-/// A key's colour: the same key always looks the same, in every partition.
-pub fn key_colour(key: Option<&str>) -> &'static str {
-    match key {
-        None => "#9aa0a6",
-        Some(k) => PALETTE[key_slot(k)],
-    }
-}
-
-fn key_slot(k: &str) -> usize {
-    (murmur2(k.as_bytes()) as u32 % PALETTE.len() as u32) as usize
-}
-
-/// The CSS class of a key's colour (classes are cheaper to update than inline styles).
-fn key_class(key: Option<&str>) -> &'static str {
-    const CLASSES: [&str; 7] = ["k0", "k1", "k2", "k3", "k4", "k5", "k6"];
-    key.map_or("knull", |k| CLASSES[key_slot(k)])
-}
 
 fn record_title(r: &RecordView) -> String {
     let key = r
@@ -102,7 +79,7 @@ impl Row {
                 Some((
                     g.group.clone(),
                     owner.clone(),
-                    crate::groups::colour_of(g, Some(owner)),
+                    member_colour(g, Some(owner)),
                 ))
             })
             .collect();
@@ -297,11 +274,10 @@ pub fn Topics() -> Html {
     // `__consumer_offsets` (50 partitions by default) is internal: the group panel shows
     // its coordinator partition; Kafka's tools hide internal topics too.
     let topic_list: Html = ctx.snapshot.topics.iter().filter(|t| !t.internal).map(|t| {
-        let delete = {
-            let d = ctx.dispatch.clone();
-            let name = t.name.clone();
-            Callback::from(move |_| d.emit(Action::Live(Live::DeleteTopic(name.clone()))))
-        };
+        let topic = t.name.clone();
+        let delete = ctx
+            .dispatch
+            .reform(move |_| Action::Live(Live::DeleteTopic { topic: topic.clone() }));
         html! {
             <div class="topic" key={t.name.clone()} data-testid={format!("topic-{}", t.name)} data-replication-factor={t.replication_factor.to_string()}>
                 <div class="topic-head">

@@ -404,11 +404,8 @@ fn partition(args: &[String], stdin: &mut dyn BufRead, out: &mut dyn Write) -> R
         let rows: Vec<serde_json::Value> = keys
             .iter()
             .map(|k| {
-                let (p, hash) = (
-                    partitioner::partition_for_key(k.as_bytes(), n),
-                    partitioner::murmur2(k.as_bytes()),
-                );
-                serde_json::json!({ "key": k, "murmur2": hash, "partition": p })
+                let e = partitioner::explain_key(k.as_bytes(), n);
+                serde_json::json!({ "key": k, "murmur2": e.murmur2, "partition": e.partition })
             })
             .collect();
         let _ = writeln!(out, "{}", serde_json::Value::Array(rows));
@@ -420,16 +417,14 @@ fn partition(args: &[String], stdin: &mut dyn BufRead, out: &mut dyn Write) -> R
         "key", "murmur2", "toPositive", "partition"
     );
     for k in &keys {
-        let hash = partitioner::murmur2(k.as_bytes());
-        let positive = partitioner::to_positive(hash);
-        let p = partitioner::partition_for_key(k.as_bytes(), n);
+        let e = partitioner::explain_key(k.as_bytes(), n);
         let _ = writeln!(
             out,
             "{:<24} {:>12} {:>12} {:>10}",
             format!("{k:?}"),
-            hash,
-            positive,
-            format!("{positive} % {n} = {p}")
+            e.murmur2,
+            e.positive,
+            format!("{} % {n} = {}", e.positive, e.partition)
         );
     }
     Ok(())

@@ -52,34 +52,27 @@ pub fn partition_for_key(key: &[u8], num_partitions: u32) -> u32 {
     (to_positive(murmur2(key)) as u32) % num_partitions
 }
 
-/// Why a record went to its partition, for the UI's "where does my key land" explanation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PartitionReason {
-    /// The record named its partition.
-    Explicit,
-    /// `toPositive(murmur2(key)) % partitions`.
-    KeyHash {
-        murmur2: i32,
-        positive: i32,
-        partitions: u32,
-    },
-    /// Null key (or `partitioner.ignore.keys`): the built-in sticky partitioner's current choice.
-    Sticky,
-    /// `partitioner.class` = RoundRobinPartitioner.
-    RoundRobin { counter: u32 },
+/// Where a keyed record lands, step by step: `toPositive(murmur2(key)) % partitions`.
+/// `kplay partition` and the web app both print these numbers, so they cannot disagree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyPlacement {
+    pub murmur2: i32,
+    /// `toPositive(murmur2)`.
+    pub positive: i32,
+    pub partitions: u32,
+    /// `positive % partitions`, what [`partition_for_key`] returns.
+    pub partition: u32,
 }
 
-/// Explains where a key lands, the way `kplay partition` prints it.
-pub fn explain_key(key: &[u8], num_partitions: u32) -> (u32, PartitionReason) {
+/// Explains where a key lands (see [`KeyPlacement`]).
+pub fn explain_key(key: &[u8], num_partitions: u32) -> KeyPlacement {
     let hash = murmur2(key);
-    let positive = to_positive(hash);
-    let partition = (positive as u32) % num_partitions;
-    let reason = PartitionReason::KeyHash {
+    KeyPlacement {
         murmur2: hash,
-        positive,
+        positive: to_positive(hash),
         partitions: num_partitions,
-    };
-    (partition, reason)
+        partition: partition_for_key(key, num_partitions),
+    }
 }
 
 /// Java's `String.hashCode` over UTF-16 code units, used for coordinator partitions (§1.5).
@@ -221,6 +214,17 @@ pub fn round_robin_partition(counter: u32, available: &[bool]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_explanation_is_the_placement() {
+        // What the CLI and the web app print is what the producer does.
+        for key in ["", "user-42", "21", "foobar"] {
+            let e = explain_key(key.as_bytes(), 7);
+            assert_eq!(e.partition, partition_for_key(key.as_bytes(), 7));
+            assert_eq!(e.partition, e.positive as u32 % 7);
+            assert_eq!(e.positive, to_positive(murmur2(key.as_bytes())));
+        }
+    }
 
     #[test]
     fn murmur2_matches_kafka_utils_test_vectors() {

@@ -21,11 +21,15 @@ use kplay_engine::config::{ConfigValue, Configs, Scope};
 use kplay_engine::consumer::CommitStrategy;
 use kplay_engine::producer::KeyMode;
 use kplay_engine::snapshot::{RecordsOf, Snapshot};
-use kplay_engine::{Instant, Sim};
+use kplay_engine::{Command, Instant, Sim};
 use kplay_scenario::{
-    decode_link, encode_link, Action as TimelineAction, ConsumerDef, EventDef, ProducerDef,
-    Scenario, ScenarioError, TopicDef,
+    decode_link, encode_link, ConsumerDef, EventDef, ProducerDef, Scenario, ScenarioError, TopicDef,
 };
+use std::rc::Rc;
+
+/// Something the user does to the running cluster, recorded on the timeline: the scenario's
+/// own action, so the timeline, the CLI and the UI speak one language.
+pub use kplay_scenario::Action as TimelineAction;
 
 /// The scenario a first visit starts with: slow enough to watch, busy enough to see batching.
 pub const WELCOME: &str = include_str!("welcome.toml");
@@ -47,46 +51,6 @@ pub const MAX_FRAME_MS: u32 = 250;
 pub enum Notice {
     Error(String),
     Info(String),
-}
-
-/// Something the user does to the running cluster, recorded on the timeline.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Live {
-    Produce {
-        producer: String,
-        key: Option<String>,
-        value: Option<String>,
-        partition: Option<u32>,
-    },
-    CrashBroker(u32),
-    RestartBroker(u32),
-    PauseBroker {
-        broker: u32,
-        duration_ms: u64,
-    },
-    IsolateBroker(u32),
-    HealNetwork,
-    SlowLink {
-        broker: u32,
-        peer: u32,
-        extra_ms: u64,
-    },
-    StartProducer(String),
-    StopProducer(String),
-    SetRate {
-        producer: String,
-        rate_per_sec: u64,
-    },
-    StopConsumer(String),
-    CrashConsumer(String),
-    RestartConsumer(String),
-    /// Set the consumer's processing time per record, in milliseconds.
-    SlowConsumer {
-        consumer: String,
-        processing_ms: u64,
-    },
-    DeleteTopic(String),
-    RemoveProducer(String),
 }
 
 /// What a setting belongs to.
@@ -157,7 +121,8 @@ pub enum Action {
     Frame {
         elapsed_ms: u32,
     },
-    Live(Live),
+    /// Something done to the running cluster, at the next whole millisecond.
+    Live(TimelineAction),
     Edit(Edit),
     /// Replace everything with a scenario file's contents.
     Import(String),
@@ -169,6 +134,43 @@ pub enum Action {
     RestoreSaved,
     /// Let this playground be saved over the session a broken share link kept.
     ReplaceSaved,
+    /// Make a share link of the run so far: the page at `page` (an address without a fragment)
+    /// with the fragment that reproduces it (see [`Playground::share_link`]).
+    Share {
+        page: String,
+    },
+    /// Hide the share link (a link opened over this session was declined).
+    DismissShare,
+    /// Write the run so far as a scenario file (see [`Playground::exported`]).
+    Export,
+    /// Check every acknowledged record against the logs (see [`Playground::audit`]).
+    Audit,
+}
+
+impl Action {
+    /// Whether the action only reads the run or moves the clock: it leaves the banner and the
+    /// share link alone (a new share link aside).
+    fn only_looks(&self) -> bool {
+        matches!(
+            self,
+            Action::Frame { .. }
+                | Action::Share { .. }
+                | Action::DismissShare
+                | Action::Export
+                | Action::Audit
+        )
+    }
+}
+
+/// What the loss audit found: every acknowledged record checked against the logs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Audit {
+    /// The virtual time of the audit.
+    pub at: String,
+    pub acked: u64,
+    pub lost: u64,
+    /// The first lost records (at most 20), one line each.
+    pub examples: Vec<String>,
 }
 
 /// The playground.
@@ -190,6 +192,19 @@ pub struct Playground {
     /// The memory budget paused this run and the heap has not come back well below it since
     /// (see [`Playground::enforce_memory_budget`]).
     budget_reached: bool,
+    /// What the page asked for. It outlives a run that is replaced (an import, a link), as the
+    /// page showed it until asked again.
+    outputs: Outputs,
+}
+
+/// The last share link, export and loss audit the page asked for.
+#[derive(Clone, Debug, Default)]
+struct Outputs {
+    /// Cleared by any action that does more than look at the run ([`Action::only_looks`]).
+    share_link: Option<String>,
+    /// Shared with the page: it can be large, and the page holds it every frame.
+    exported: Option<Rc<str>>,
+    audit: Option<Audit>,
 }
 
 /// A scenario as compared for unsaved changes: its text without the duration, since how far
@@ -239,6 +254,7 @@ impl Playground {
             notice: None,
             kept: None,
             budget_reached: false,
+            outputs: Outputs::default(),
         })
     }
 
@@ -330,8 +346,10 @@ impl Playground {
     /// opening a file or a link is not the user's choice about that session.
     fn replace_with(&mut self, other: Playground) {
         let kept = self.kept.take();
+        let outputs = std::mem::take(&mut self.outputs);
         *self = other;
         self.kept = kept;
+        self.outputs = outputs;
     }
 
     /// A playground fast-forwarded to the scenario's `duration_ms`, paused.
@@ -372,6 +390,18 @@ impl Playground {
     pub fn sim(&self) -> &Sim {
         &self.sim
     }
+    /// The link [`Action::Share`] made, until an action changes the run.
+    pub fn share_link(&self) -> Option<&str> {
+        self.outputs.share_link.as_deref()
+    }
+    /// The scenario file [`Action::Export`] wrote last.
+    pub fn exported(&self) -> Option<&Rc<str>> {
+        self.outputs.exported.as_ref()
+    }
+    /// What [`Action::Audit`] found last.
+    pub fn audit(&self) -> Option<&Audit> {
+        self.outputs.audit.as_ref()
+    }
 
     pub fn snapshot(&self, records_per_partition: usize, trace_events: usize) -> Snapshot {
         self.sim.snapshot(records_per_partition, trace_events)
@@ -391,7 +421,7 @@ impl Playground {
     /// The scenario up to now as a file: `duration_ms` is the current virtual time, so
     /// `kplay run` on it stops where the playground is and prints the same digest.
     /// Finishes the current millisecond first, so the state is one a run can reach.
-    pub fn export(&mut self) -> String {
+    fn export(&mut self) -> String {
         let now_ms = self.sim.now().as_micros().div_ceil(1000).max(1);
         self.sim.run_until(Instant::from_millis(now_ms));
         let mut s = self.scenario.clone();
@@ -413,7 +443,7 @@ impl Playground {
     }
 
     /// The URL fragment that reproduces this playground.
-    pub fn share_fragment(&mut self) -> String {
+    fn share_fragment(&mut self) -> String {
         let text = self.export();
         let scenario = Scenario::parse_unchecked(&text).expect("an export parses");
         encode_link(&scenario)
@@ -421,10 +451,12 @@ impl Playground {
 
     /// Applies an action. An action that cannot be applied changes nothing and says why.
     pub fn dispatch(&mut self, action: Action) -> Result<(), String> {
-        if !matches!(action, Action::Frame { .. }) && matches!(self.notice, Some(Notice::Error(_)))
-        {
-            // A new action makes an old error message stale.
-            self.notice = None;
+        if !action.only_looks() {
+            // A new action makes an old error message and share link stale.
+            if matches!(self.notice, Some(Notice::Error(_))) {
+                self.notice = None;
+            }
+            self.outputs.share_link = None;
         }
         let result = self.apply(action);
         if let Err(e) = &result {
@@ -453,18 +485,7 @@ impl Playground {
                 self.speed = percent;
             }
             Action::SetSeed(text) => {
-                let seed = text
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|&s| s <= i64::MAX as u64)
-                    .ok_or_else(|| {
-                        format!(
-                            "`seed`: enter a whole number from 0 to {}, got {text:?}",
-                            i64::MAX
-                        )
-                    })?;
-                self.scenario.seed = seed;
+                self.scenario.seed = parse_seed(&text)?;
                 self.restart()?;
             }
             Action::Reset => self.restart()?,
@@ -493,28 +514,62 @@ impl Playground {
                     self.notice = Some(Notice::Info("Opened the share link.".into()));
                 }
             }
-            Action::RestoreSaved => {
-                let text = self
-                    .kept
-                    .take()
-                    .ok_or_else(|| "There is no saved session to restore.".to_string())?;
-                match Playground::from_saved(&text) {
-                    Ok(restored) => {
-                        *self = restored;
-                        if self.notice.is_none() {
-                            self.notice = Some(Notice::Info("Your saved session is back.".into()));
-                        }
-                    }
-                    Err(e) => {
-                        // Still the user's: kept, so they may try again or replace it.
-                        self.kept = Some(text);
-                        return Err(format!("Your saved session could not be opened. {e}"));
-                    }
-                }
-            }
+            Action::RestoreSaved => self.restore_saved()?,
             Action::ReplaceSaved => self.kept = None,
+            Action::Share { page } => {
+                let fragment = self.share_fragment();
+                self.outputs.share_link = Some(format!("{page}#{fragment}"));
+            }
+            Action::DismissShare => self.outputs.share_link = None,
+            Action::Export => self.outputs.exported = Some(Rc::from(self.export())),
+            Action::Audit => self.outputs.audit = Some(self.audit_now()),
         }
         Ok(())
+    }
+
+    /// Brings back the session a broken share link kept.
+    fn restore_saved(&mut self) -> Result<(), String> {
+        let text = self
+            .kept
+            .take()
+            .ok_or_else(|| "There is no saved session to restore.".to_string())?;
+        match Playground::from_saved(&text) {
+            Ok(restored) => {
+                self.replace_with(restored);
+                if self.notice.is_none() {
+                    self.notice = Some(Notice::Info("Your saved session is back.".into()));
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // Still the user's: kept, so they may try again or replace it.
+                self.kept = Some(text);
+                Err(format!("Your saved session could not be opened. {e}"))
+            }
+        }
+    }
+
+    /// The loss audit of the run so far.
+    fn audit_now(&self) -> Audit {
+        let r = self.sim.report();
+        let examples = r
+            .lost
+            .iter()
+            .take(20)
+            .map(|l| {
+                let offset = l.offset.map_or("?".to_string(), |o| o.to_string());
+                format!(
+                    "{} record #{} → {}-{} offset {offset}",
+                    l.producer, l.id.seq, l.topic, l.partition
+                )
+            })
+            .collect();
+        Audit {
+            at: self.now().to_string(),
+            acked: r.acked,
+            lost: r.lost_acked,
+            examples,
+        }
     }
 
     /// Rebuilds the run from time zero with the current scenario, keeping play state.
@@ -529,82 +584,12 @@ impl Playground {
         self.sim.now().as_millis() + 1
     }
 
-    /// Records `candidate` (the scenario with one more thing on its timeline at `at_ms`) if it
-    /// validates, and schedules `command` in the running simulation. Otherwise nothing changes.
-    fn commit_live(
-        &mut self,
-        candidate: Scenario,
-        at_ms: u64,
-        command: kplay_engine::Command,
-    ) -> Result<(), String> {
-        candidate.validate().map_err(err)?;
-        self.scenario = candidate;
-        self.sim.schedule(Instant::from_millis(at_ms), command);
-        Ok(())
-    }
-
-    fn live(&mut self, live: Live) -> Result<(), String> {
+    /// Something done to the running cluster. The action is checked against the live state,
+    /// which knows what the run has done so far (topics it auto-created, brokers it crashed);
+    /// then the timeline with it must still replay (see [`Self::commit_live`]).
+    fn live(&mut self, action: TimelineAction) -> Result<(), String> {
         let at_ms = self.next_ms();
-        let action = match live {
-            Live::Produce {
-                producer,
-                key,
-                value,
-                partition,
-            } => TimelineAction::Produce {
-                producer,
-                key,
-                value,
-                partition,
-                headers: Vec::new(),
-            },
-            Live::CrashBroker(broker) => TimelineAction::CrashBroker { broker },
-            Live::RestartBroker(broker) => TimelineAction::RestartBroker { broker },
-            Live::PauseBroker {
-                broker,
-                duration_ms,
-            } => TimelineAction::PauseBroker {
-                broker,
-                duration_ms,
-            },
-            Live::IsolateBroker(broker) => TimelineAction::PartitionNetwork {
-                brokers: vec![broker],
-            },
-            Live::HealNetwork => TimelineAction::HealNetwork,
-            Live::SlowLink {
-                broker,
-                peer,
-                extra_ms,
-            } => TimelineAction::SlowLink {
-                broker,
-                peer,
-                extra_ms,
-            },
-            Live::StartProducer(producer) => TimelineAction::StartProducer { producer },
-            Live::StopProducer(producer) => TimelineAction::StopProducer { producer },
-            Live::SetRate {
-                producer,
-                rate_per_sec,
-            } => TimelineAction::SetRate {
-                producer,
-                rate_per_sec,
-            },
-            Live::StopConsumer(consumer) => TimelineAction::StopConsumer { consumer },
-            Live::CrashConsumer(consumer) => TimelineAction::CrashConsumer { consumer },
-            Live::RestartConsumer(consumer) => TimelineAction::RestartConsumer { consumer },
-            Live::SlowConsumer {
-                consumer,
-                processing_ms,
-            } => TimelineAction::SlowConsumer {
-                consumer,
-                processing_us_per_record: processing_ms.saturating_mul(1000),
-            },
-            Live::DeleteTopic(topic) => TimelineAction::DeleteTopic { topic },
-            Live::RemoveProducer(producer) => TimelineAction::RemoveProducer { producer },
-        };
         let command = action.command();
-        // Checked against the live state too: the timeline's dry run does not know what the
-        // run has done so far (a consumer's assignment, say).
         self.sim.validate(&command).map_err(|e| e.to_string())?;
         let mut candidate = self.scenario.clone();
         candidate.events.push(EventDef {
@@ -615,56 +600,42 @@ impl Playground {
         self.commit_live(candidate, at_ms, command)
     }
 
+    /// Records `candidate` (the scenario with one more thing on its timeline at `at_ms`) and
+    /// schedules `command` in the running simulation, if the timeline still replays: the live
+    /// state has not applied what waits in the timeline (an action clicked in the same
+    /// millisecond, or the rest of a timeline after a reset), and an export must open as a
+    /// file. Otherwise nothing changes.
+    fn commit_live(
+        &mut self,
+        candidate: Scenario,
+        at_ms: u64,
+        command: Command,
+    ) -> Result<(), String> {
+        candidate.check_timeline().map_err(err)?;
+        self.scenario = candidate;
+        self.sim.schedule(Instant::from_millis(at_ms), command);
+        Ok(())
+    }
+
     fn edit(&mut self, edit: Edit) -> Result<(), String> {
-        let at_ms = self.next_ms();
         let start_ms = if self.sim.now() == Instant::ZERO {
             0
         } else {
-            at_ms
+            self.next_ms()
         };
-        match edit {
+        let mut candidate = self.scenario.clone();
+        let command = match edit {
             Edit::AddTopic {
                 name,
                 partitions,
                 replication_factor,
                 min_insync,
             } => {
-                let partitions = parse_u32(
-                    "partitions",
-                    &partitions,
-                    1,
-                    kplay_engine::sim::MAX_PARTITIONS_PER_TOPIC,
-                )?;
-                let rf = parse_u32(
-                    "replication_factor",
-                    &replication_factor,
-                    1,
-                    kplay_engine::sim::MAX_BROKERS,
-                )?;
-                let mut config = Vec::new();
-                if !min_insync.trim().is_empty() {
-                    let m = parse_u32(
-                        "min.insync.replicas",
-                        &min_insync,
-                        1,
-                        kplay_engine::sim::MAX_BROKERS,
-                    )?;
-                    config.push((
-                        "min.insync.replicas".to_string(),
-                        ConfigValue::Int(i64::from(m)),
-                    ));
-                }
-                let def = TopicDef {
-                    name: name.trim().to_string(),
-                    partitions,
-                    replication_factor: rf,
-                    config,
-                    start_ms,
-                    line: 0,
-                };
-                let mut candidate = self.scenario.clone();
+                let form = topic_def(&name, &partitions, &replication_factor, &min_insync)?;
+                let def = TopicDef { start_ms, ..form };
+                let command = def.command().map_err(err)?;
                 candidate.topics.push(def);
-                self.commit_def(candidate, start_ms)
+                command
             }
             Edit::AddProducer {
                 id,
@@ -673,28 +644,11 @@ impl Playground {
                 keys,
                 acks,
             } => {
-                let rate = rate_per_sec.trim().parse::<u64>().map_err(|_| {
-                    format!("`rate_per_sec`: enter a whole number, got {rate_per_sec:?}")
-                })?;
-                let keys = key_mode(&keys)?;
-                let config = vec![(
-                    "acks".to_string(),
-                    ConfigValue::Str(acks.trim().to_string()),
-                )];
-                let def = ProducerDef {
-                    id: id.trim().to_string(),
-                    topic: topic.trim().to_string(),
-                    rate_per_sec: rate,
-                    records: None,
-                    keys,
-                    value_bytes: 100,
-                    start_ms,
-                    config,
-                    line: 0,
-                };
-                let mut candidate = self.scenario.clone();
+                let form = producer_def(&id, &topic, &rate_per_sec, &keys, &acks)?;
+                let def = ProducerDef { start_ms, ..form };
+                let command = def.command().map_err(err)?;
                 candidate.producers.push(def);
-                self.commit_def(candidate, start_ms)
+                command
             }
             Edit::AddConsumer {
                 id,
@@ -704,91 +658,48 @@ impl Playground {
                 group,
                 commit,
             } => {
-                let topics: Vec<String> = topics
-                    .split(',')
-                    .map(|t| t.trim().to_string())
-                    .filter(|t| !t.is_empty())
-                    .collect();
-                let ms: u64 = processing_ms.trim().parse().map_err(|_| {
-                    format!(
-                        "`processing_ms_per_record`: enter a whole number, got {processing_ms:?}"
-                    )
-                })?;
-                let mut config = vec![(
-                    "auto.offset.reset".to_string(),
-                    ConfigValue::Str(offset_reset.trim().to_string()),
-                )];
-                if !group.trim().is_empty() {
-                    config.push((
-                        "group.id".to_string(),
-                        ConfigValue::Str(group.trim().to_string()),
-                    ));
-                }
-                let commit = CommitStrategy::parse(commit.trim()).ok_or_else(|| {
-                    format!(
-                        "`commit`: expected one of {}, got {commit:?}",
-                        CommitStrategy::NAMES.join(", ")
-                    )
-                })?;
-                let def = ConsumerDef {
-                    id: id.trim().to_string(),
-                    topics,
-                    processing_us_per_record: ms.saturating_mul(1000),
-                    commit,
-                    failure_ppm: 0,
-                    start_ms,
-                    config,
-                    line: 0,
-                };
-                let mut candidate = self.scenario.clone();
+                let form =
+                    consumer_def(&id, &topics, &processing_ms, &offset_reset, &group, &commit)?;
+                let def = ConsumerDef { start_ms, ..form };
+                let command = def.command().map_err(err)?;
                 candidate.consumers.push(def);
-                self.commit_def(candidate, start_ms)
+                command
             }
             Edit::SetConfig { target, key, value } => {
                 let value = config_value(&value);
-                self.change_setup(|s| set_config(s, &target, key.trim(), Some(value)))
+                return self.change_setup(|s| set_config(s, &target, key.trim(), Some(value)));
             }
             Edit::RemoveConfig { target, key } => {
-                self.change_setup(|s| set_config(s, &target, key.trim(), None))
+                return self.change_setup(|s| set_config(s, &target, key.trim(), None));
             }
             Edit::SetProducerKeys { producer, keys } => {
                 let mode = key_mode(&keys)?;
-                self.change_setup(|s| {
-                    let p = s
-                        .producers
-                        .iter_mut()
-                        .find(|p| p.id == producer)
-                        .ok_or_else(|| format!("no producer {producer:?}"))?;
-                    p.keys = mode;
-                    Ok(())
-                })
+                return self.change_setup(|s| set_keys(s, &producer, mode));
             }
             Edit::SetBrokers(text) => {
                 let n = parse_u32("brokers", &text, 1, kplay_engine::sim::MAX_BROKERS)?;
-                self.change_setup(|s| {
+                return self.change_setup(|s| {
                     s.cluster.brokers = n;
                     Ok(())
-                })
+                });
             }
-        }
+        };
+        self.commit_def(candidate, start_ms, command)
     }
 
-    /// Adds a definition that starts at `start_ms`: validated as a whole, then scheduled live.
-    fn commit_def(&mut self, candidate: Scenario, start_ms: u64) -> Result<(), String> {
-        candidate.validate().map_err(err)?;
+    /// Adds a definition that starts at `start_ms`, whose engine command is `command`.
+    fn commit_def(
+        &mut self,
+        candidate: Scenario,
+        start_ms: u64,
+        command: Command,
+    ) -> Result<(), String> {
         if start_ms == 0 {
-            // Before anything ran: simply rebuild.
+            // Before anything ran: simply rebuild (which checks the whole scenario).
+            self.sim = candidate.build(None).map_err(err)?;
             self.scenario = candidate;
-            return self.restart();
+            return Ok(());
         }
-        let commands = candidate.commands().map_err(err)?;
-        // The new definition is the one command at `start_ms` that the current scenario lacks.
-        let old = self.scenario.commands().map_err(err)?;
-        let command = commands
-            .into_iter()
-            .map(|(_, c, _)| c)
-            .find(|c| !old.iter().any(|(_, o, _)| o == c))
-            .ok_or_else(|| "nothing new to add".to_string())?;
         self.commit_live(candidate, start_ms, command)
     }
 
@@ -812,6 +723,137 @@ impl Playground {
     }
 }
 
+/// A topic as typed in the form, starting at time zero.
+fn topic_def(
+    name: &str,
+    partitions: &str,
+    replication_factor: &str,
+    min_insync: &str,
+) -> Result<TopicDef, String> {
+    let partitions = parse_u32(
+        "partitions",
+        partitions,
+        1,
+        kplay_engine::sim::MAX_PARTITIONS_PER_TOPIC,
+    )?;
+    let rf = parse_u32(
+        "replication_factor",
+        replication_factor,
+        1,
+        kplay_engine::sim::MAX_BROKERS,
+    )?;
+    let mut config = Vec::new();
+    if !min_insync.trim().is_empty() {
+        let m = parse_u32(
+            "min.insync.replicas",
+            min_insync,
+            1,
+            kplay_engine::sim::MAX_BROKERS,
+        )?;
+        config.push((
+            "min.insync.replicas".to_string(),
+            ConfigValue::Int(i64::from(m)),
+        ));
+    }
+    Ok(TopicDef {
+        name: name.trim().to_string(),
+        partitions,
+        replication_factor: rf,
+        config,
+        start_ms: 0,
+        line: 0,
+    })
+}
+
+/// A producer as typed in the form, starting at time zero.
+fn producer_def(
+    id: &str,
+    topic: &str,
+    rate_per_sec: &str,
+    keys: &str,
+    acks: &str,
+) -> Result<ProducerDef, String> {
+    let rate = rate_per_sec
+        .trim()
+        .parse::<u64>()
+        .map_err(|_| format!("`rate_per_sec`: enter a whole number, got {rate_per_sec:?}"))?;
+    let keys = key_mode(keys)?;
+    let config = vec![(
+        "acks".to_string(),
+        ConfigValue::Str(acks.trim().to_string()),
+    )];
+    Ok(ProducerDef {
+        id: id.trim().to_string(),
+        topic: topic.trim().to_string(),
+        rate_per_sec: rate,
+        records: None,
+        keys,
+        value_bytes: 100,
+        start_ms: 0,
+        config,
+        line: 0,
+    })
+}
+
+/// A consumer as typed in the form, starting at time zero.
+fn consumer_def(
+    id: &str,
+    topics: &str,
+    processing_ms: &str,
+    offset_reset: &str,
+    group: &str,
+    commit: &str,
+) -> Result<ConsumerDef, String> {
+    let topics: Vec<String> = topics
+        .split(',')
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect();
+    let ms: u64 = processing_ms.trim().parse().map_err(|_| {
+        format!("`processing_ms_per_record`: enter a whole number, got {processing_ms:?}")
+    })?;
+    let mut config = vec![(
+        "auto.offset.reset".to_string(),
+        ConfigValue::Str(offset_reset.trim().to_string()),
+    )];
+    if !group.trim().is_empty() {
+        config.push((
+            "group.id".to_string(),
+            ConfigValue::Str(group.trim().to_string()),
+        ));
+    }
+    let commit = CommitStrategy::parse(commit.trim()).ok_or_else(|| {
+        format!(
+            "`commit`: expected one of {}, got {commit:?}",
+            CommitStrategy::NAMES.join(", ")
+        )
+    })?;
+    Ok(ConsumerDef {
+        id: id.trim().to_string(),
+        topics,
+        processing_us_per_record: ms.saturating_mul(1000),
+        commit,
+        failure_ppm: 0,
+        start_ms: 0,
+        config,
+        line: 0,
+    })
+}
+
+/// A seed as typed: Kafka's and the file's range, 0 to `i64::MAX`.
+fn parse_seed(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|&s| s <= i64::MAX as u64)
+        .ok_or_else(|| {
+            format!(
+                "`seed`: enter a whole number from 0 to {}, got {text:?}",
+                i64::MAX
+            )
+        })
+}
+
 /// A key mode as typed: `none`, `unique` or `pool:N`.
 fn key_mode(text: &str) -> Result<KeyMode, String> {
     match text.trim() {
@@ -828,6 +870,17 @@ fn key_mode(text: &str) -> Result<KeyMode, String> {
             )),
         },
     }
+}
+
+/// Sets a producer's key mode in a scenario.
+fn set_keys(s: &mut Scenario, producer: &str, mode: KeyMode) -> Result<(), String> {
+    let p = s
+        .producers
+        .iter_mut()
+        .find(|p| p.id == producer)
+        .ok_or_else(|| format!("no producer {producer:?}"))?;
+    p.keys = mode;
+    Ok(())
 }
 
 /// Sets or removes one config of `target` in a scenario, checking the name and value first.

@@ -50,15 +50,16 @@ fn step_processes_exactly_one_event() {
 fn an_exported_live_session_replays_to_the_same_digest() {
     let mut p = Playground::welcome();
     playing(&mut p, 1500);
-    let produce = Live::Produce {
+    let produce = TimelineAction::Produce {
         producer: "checkout".into(),
         key: Some("user-42".into()),
         value: Some("hi".into()),
         partition: None,
+        headers: Vec::new(),
     };
     p.dispatch(Action::Live(produce)).expect("produce");
     playing(&mut p, 700);
-    p.dispatch(Action::Live(Live::CrashBroker(1)))
+    p.dispatch(Action::Live(TimelineAction::CrashBroker { broker: 1 }))
         .expect("crash");
     playing(&mut p, 2300);
     let add = Edit::AddConsumer {
@@ -172,15 +173,20 @@ fn a_config_change_restarts_the_run_with_the_new_setting() {
 #[test]
 fn live_actions_on_missing_things_are_refused() {
     let mut p = Playground::welcome();
-    assert!(p.dispatch(Action::Live(Live::CrashBroker(9))).is_err());
     assert!(p
-        .dispatch(Action::Live(Live::StopProducer("ghost".into())))
+        .dispatch(Action::Live(TimelineAction::CrashBroker { broker: 9 }))
         .is_err());
-    p.dispatch(Action::Live(Live::CrashBroker(0)))
+    assert!(p
+        .dispatch(Action::Live(TimelineAction::StopProducer {
+            producer: "ghost".into()
+        }))
+        .is_err());
+    p.dispatch(Action::Live(TimelineAction::CrashBroker { broker: 0 }))
         .expect("crash");
     playing(&mut p, 10);
     assert!(
-        p.dispatch(Action::Live(Live::CrashBroker(0))).is_err(),
+        p.dispatch(Action::Live(TimelineAction::CrashBroker { broker: 0 }))
+            .is_err(),
         "already down"
     );
     assert_eq!(p.scenario().events.len(), 1);
@@ -190,8 +196,10 @@ fn live_actions_on_missing_things_are_refused() {
 fn a_share_link_reopens_the_same_run() {
     let mut p = Playground::welcome();
     playing(&mut p, 1234);
-    p.dispatch(Action::Live(Live::StopProducer("checkout".into())))
-        .expect("stop");
+    p.dispatch(Action::Live(TimelineAction::StopProducer {
+        producer: "checkout".into(),
+    }))
+    .expect("stop");
     playing(&mut p, 300);
     let fragment = p.share_fragment();
     let digest = p.sim().digest();
@@ -302,8 +310,10 @@ fn producers_can_be_removed_and_their_key_mode_changed() {
     .expect("keys");
     assert_eq!(p.scenario().producers[0].keys, KeyMode::Unique);
     playing(&mut p, 300);
-    p.dispatch(Action::Live(Live::RemoveProducer("checkout".into())))
-        .expect("remove");
+    p.dispatch(Action::Live(TimelineAction::RemoveProducer {
+        producer: "checkout".into(),
+    }))
+    .expect("remove");
     playing(&mut p, 300);
     assert!(p.snapshot(0, 0).producers.is_empty());
     // And the exported session replays: removal included.
@@ -439,8 +449,10 @@ fn a_link_opened_in_a_running_playground_replaces_it_or_changes_nothing() {
     let fragment = format!("#{}", source.share_fragment());
     let mut p = Playground::welcome();
     playing(&mut p, 300);
-    p.dispatch(Action::Live(Live::StopProducer("checkout".into())))
-        .expect("stop");
+    p.dispatch(Action::Live(TimelineAction::StopProducer {
+        producer: "checkout".into(),
+    }))
+    .expect("stop");
     playing(&mut p, 300);
     let before = (p.scenario().clone(), p.now(), p.sim().digest());
     assert_eq!(Playground::check_link(&fragment), Ok(()));
@@ -475,11 +487,12 @@ fn unsaved_changes_are_changes_to_the_scenario_since_it_was_loaded_shared_or_exp
         !p.has_unsaved_changes(),
         "playing, stepping, resetting change nothing"
     );
-    let produce = Live::Produce {
+    let produce = TimelineAction::Produce {
         producer: "checkout".into(),
         key: None,
         value: None,
         partition: None,
+        headers: Vec::new(),
     };
     p.dispatch(Action::Live(produce)).expect("produce");
     assert!(p.has_unsaved_changes(), "a live action");
@@ -505,4 +518,50 @@ fn unsaved_changes_are_changes_to_the_scenario_since_it_was_loaded_shared_or_exp
     assert!(!Playground::open(Some(&welcome.saved()), None).has_unsaved_changes());
     let (saved, _) = a_saved_session();
     assert!(Playground::open(Some(&saved), None).has_unsaved_changes());
+}
+
+/// Share, export and the audit go through `dispatch` like every other action: their results
+/// stay with the playground for the page, a share link until the run changes, an export and an
+/// audit until asked again (even over an import, as the page showed them).
+#[test]
+fn share_export_and_audit_are_actions_whose_results_the_page_reads() {
+    let mut p = Playground::welcome();
+    playing(&mut p, 500);
+    p.dispatch(Action::Share {
+        page: "https://kplay.test/".into(),
+    })
+    .expect("share");
+    let link = p.share_link().expect("a link").to_string();
+    assert!(link.starts_with("https://kplay.test/#v1."), "{link}");
+    let fragment = link.split('#').nth(1).expect("a fragment");
+    assert_eq!(fragment, p.share_fragment(), "the link reproduces the run");
+    p.dispatch(Action::Export).expect("export");
+    p.dispatch(Action::Audit).expect("audit");
+    p.dispatch(Action::Frame { elapsed_ms: 16 }).expect("frame");
+    assert_eq!(
+        p.share_link(),
+        Some(link.as_str()),
+        "looking at the run keeps the link"
+    );
+    let audit = p.audit().expect("an audit").clone();
+    assert_eq!(audit.lost, 0);
+    assert!(audit.acked > 0, "{audit:?}");
+    let exported = p.exported().expect("an export").clone();
+    assert!(Scenario::parse(&exported).is_ok());
+    p.dispatch(Action::Step).expect("step");
+    assert_eq!(
+        p.share_link(),
+        None,
+        "a change to the run makes the link stale"
+    );
+    p.dispatch(Action::Share {
+        page: String::new(),
+    })
+    .expect("share");
+    p.dispatch(Action::DismissShare).expect("dismiss");
+    assert_eq!(p.share_link(), None);
+    p.dispatch(Action::Import(exported.to_string()))
+        .expect("import");
+    assert_eq!(p.exported(), Some(&exported), "kept over an import");
+    assert_eq!(p.audit(), Some(&audit), "kept over an import");
 }

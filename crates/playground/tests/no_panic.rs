@@ -1,7 +1,8 @@
 //! No panic on user input: random sequences of UI actions, with arbitrary text where users type,
 //! never panic the playground, and a refused action changes nothing.
 
-use kplay_playground::{Action, Edit, Live, Playground, Target};
+use kplay_engine::consumer::CommitStrategy;
+use kplay_playground::{Action, Edit, Playground, Target, TimelineAction};
 use proptest::prelude::*;
 
 fn text() -> impl Strategy<Value = String> {
@@ -25,7 +26,43 @@ fn target() -> impl Strategy<Value = Target> {
     ]
 }
 
-fn live() -> impl Strategy<Value = Live> {
+/// What the UI sends to the running cluster: the scenario's actions, every one of them.
+fn live() -> impl Strategy<Value = TimelineAction> {
+    prop_oneof![cluster_action(), client_action()]
+}
+
+/// Faults of brokers and the network, and topics.
+fn cluster_action() -> impl Strategy<Value = TimelineAction> {
+    prop_oneof![
+        (0u32..5).prop_map(|broker| TimelineAction::CrashBroker { broker }),
+        (0u32..5).prop_map(|broker| TimelineAction::RestartBroker { broker }),
+        (0u32..5, 0u64..100_000).prop_map(|(broker, duration_ms)| TimelineAction::PauseBroker {
+            broker,
+            duration_ms
+        }),
+        proptest::collection::vec(0u32..5, 0..3)
+            .prop_map(|brokers| TimelineAction::PartitionNetwork { brokers }),
+        Just(TimelineAction::HealNetwork),
+        (0u32..5, 0u32..5, 0u64..1_000_000).prop_map(|(broker, peer, extra_ms)| {
+            TimelineAction::SlowLink {
+                broker,
+                peer,
+                extra_ms,
+            }
+        }),
+        (text(), 0u32..5, 0u32..5).prop_map(|(topic, partitions, replication_factor)| {
+            TimelineAction::CreateTopic {
+                topic,
+                partitions,
+                replication_factor,
+            }
+        }),
+        text().prop_map(|topic| TimelineAction::DeleteTopic { topic }),
+    ]
+}
+
+/// What producers and consumers are told.
+fn client_action() -> impl Strategy<Value = TimelineAction> {
     prop_oneof![
         (
             text(),
@@ -33,40 +70,48 @@ fn live() -> impl Strategy<Value = Live> {
             proptest::option::of(text()),
             proptest::option::of(0u32..10)
         )
-            .prop_map(|(producer, key, value, partition)| Live::Produce {
-                producer,
-                key,
-                value,
-                partition
-            }),
-        (0u32..5).prop_map(Live::CrashBroker),
-        (0u32..5).prop_map(Live::RestartBroker),
-        (0u32..5, 0u64..100_000).prop_map(|(broker, duration_ms)| Live::PauseBroker {
-            broker,
-            duration_ms
-        }),
-        (0u32..5).prop_map(Live::IsolateBroker),
-        Just(Live::HealNetwork),
-        (0u32..5, 0u32..5, 0u64..1_000_000).prop_map(|(broker, peer, extra_ms)| Live::SlowLink {
-            broker,
-            peer,
-            extra_ms
-        }),
-        text().prop_map(Live::StartProducer),
-        text().prop_map(Live::StopProducer),
-        (text(), any::<u64>()).prop_map(|(producer, rate_per_sec)| Live::SetRate {
+            .prop_map(
+                |(producer, key, value, partition)| TimelineAction::Produce {
+                    producer,
+                    key,
+                    value,
+                    partition,
+                    headers: Vec::new(),
+                }
+            ),
+        text().prop_map(|producer| TimelineAction::StartProducer { producer }),
+        text().prop_map(|producer| TimelineAction::StopProducer { producer }),
+        (text(), any::<u64>()).prop_map(|(producer, rate_per_sec)| TimelineAction::SetRate {
             producer,
             rate_per_sec
         }),
-        text().prop_map(Live::StopConsumer),
-        text().prop_map(Live::CrashConsumer),
-        text().prop_map(Live::RestartConsumer),
-        (text(), any::<u64>()).prop_map(|(consumer, processing_ms)| Live::SlowConsumer {
-            consumer,
-            processing_ms
+        text().prop_map(|consumer| TimelineAction::StopConsumer { consumer }),
+        text().prop_map(|consumer| TimelineAction::CrashConsumer { consumer }),
+        text().prop_map(|consumer| TimelineAction::RestartConsumer { consumer }),
+        (text(), any::<u64>()).prop_map(|(consumer, processing_us_per_record)| {
+            TimelineAction::SlowConsumer {
+                consumer,
+                processing_us_per_record,
+            }
         }),
-        text().prop_map(Live::DeleteTopic),
-        text().prop_map(Live::RemoveProducer),
+        (text(), text(), proptest::option::of(text()), 0u64..10_000).prop_map(
+            |(consumer, topic, group, processing_us_per_record)| TimelineAction::AddConsumer {
+                consumer,
+                topics: vec![topic],
+                group,
+                processing_us_per_record,
+                commit: CommitStrategy::Auto,
+            }
+        ),
+        (text(), text(), 0u32..10, 0u64..1_000).prop_map(|(consumer, topic, partition, offset)| {
+            TimelineAction::Seek {
+                consumer,
+                topic,
+                partition,
+                offset,
+            }
+        }),
+        text().prop_map(|producer| TimelineAction::RemoveProducer { producer }),
     ]
 }
 
@@ -129,6 +174,12 @@ fn action() -> impl Strategy<Value = Action> {
         prop_oneof![text(), "#v1\\.[A-Za-z0-9_-]{0,40}"].prop_map(Action::OpenLink),
         Just(Action::RestoreSaved),
         Just(Action::ReplaceSaved),
+        Just(Action::Share {
+            page: "https://kplay.test/".into()
+        }),
+        Just(Action::DismissShare),
+        Just(Action::Export),
+        Just(Action::Audit),
     ]
 }
 
@@ -147,7 +198,8 @@ proptest! {
             }
         }
         // Whatever happened, the session still exports and replays to the same digest.
-        let text = p.export();
+        p.dispatch(Action::Export).expect("an export");
+        let text = p.exported().expect("exported").to_string();
         let scenario = kplay_scenario::Scenario::parse(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
         let mut sim = scenario.build(None).map_err(|e| TestCaseError::fail(e.to_string()))?;
         sim.run_until(scenario.end());

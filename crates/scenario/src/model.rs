@@ -13,6 +13,9 @@ use crate::parse::ScenarioError;
 /// The longest run a scenario may ask for: one simulated day.
 pub const MAX_DURATION_MS: u64 = 86_400_000;
 
+/// Every command of a scenario with its time and the line it came from (0: added in the UI).
+pub type Timeline = Vec<(Instant, Command, usize)>;
+
 /// Configuration pairs as written, in file order.
 pub type ConfigPairs = Vec<(String, ConfigValue)>;
 
@@ -188,28 +191,48 @@ impl Action {
     }
 }
 
-/// Every action name, for error messages and the UI.
-pub const ACTIONS: &[&str] = &[
-    "crash_broker",
-    "restart_broker",
-    "start_producer",
-    "stop_producer",
-    "set_rate",
-    "produce",
-    "stop_consumer",
-    "add_consumer",
-    "crash_consumer",
-    "restart_consumer",
-    "slow_consumer",
-    "seek",
-    "create_topic",
-    "delete_topic",
-    "partition_network",
-    "heal_network",
-    "slow_link",
-    "pause_broker",
-    "remove_producer",
+/// Every action by its name in `action = "..."`, with the event fields it takes.
+pub const ACTION_FIELDS: &[(&str, &[&str])] = &[
+    ("crash_broker", &["broker"]),
+    ("restart_broker", &["broker"]),
+    ("start_producer", &["producer"]),
+    ("stop_producer", &["producer"]),
+    ("set_rate", &["producer", "rate_per_sec"]),
+    (
+        "produce",
+        &["producer", "key", "value", "partition", "headers"],
+    ),
+    ("stop_consumer", &["consumer"]),
+    (
+        "add_consumer",
+        &[
+            "consumer",
+            "topics",
+            "group",
+            "processing_ms_per_record",
+            "commit",
+        ],
+    ),
+    ("crash_consumer", &["consumer"]),
+    ("restart_consumer", &["consumer"]),
+    ("slow_consumer", &["consumer", "processing_ms_per_record"]),
+    ("seek", &["consumer", "topic", "partition", "offset"]),
+    (
+        "create_topic",
+        &["topic", "partitions", "replication_factor"],
+    ),
+    ("delete_topic", &["topic"]),
+    ("partition_network", &["brokers"]),
+    ("heal_network", &[]),
+    ("slow_link", &["broker", "peer", "extra_ms"]),
+    ("pause_broker", &["broker", "duration_ms"]),
+    ("remove_producer", &["producer"]),
 ];
+
+/// Every action name, for error messages and the UI.
+pub fn action_names() -> impl Iterator<Item = &'static str> {
+    ACTION_FIELDS.iter().map(|(name, _)| *name)
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventDef {
@@ -254,53 +277,16 @@ impl Scenario {
     }
 
     /// Everything that happens, in time order (definitions first at equal times).
-    pub fn commands(&self) -> Result<Vec<(Instant, Command, usize)>, ScenarioError> {
+    pub fn commands(&self) -> Result<Timeline, ScenarioError> {
         let mut out = Vec::new();
         for t in &self.topics {
-            let configs = Configs::parse(Scope::Topic, &t.config)
-                .map_err(|e| config_error(t.line, "topic", e))?;
-            let cmd = Command::CreateTopic {
-                name: t.name.clone(),
-                partitions: t.partitions,
-                replication_factor: t.replication_factor,
-                configs,
-            };
-            out.push((Instant::from_millis(t.start_ms), cmd, t.line));
+            out.push((Instant::from_millis(t.start_ms), t.command()?, t.line));
         }
         for p in &self.producers {
-            let configs = Configs::parse(Scope::Producer, &p.config)
-                .map_err(|e| config_error(p.line, "producer", e))?;
-            let spec = ProducerSpec {
-                name: p.id.clone(),
-                topic: p.topic.clone(),
-                rate_per_sec: p.rate_per_sec,
-                max_records: p.records,
-                keys: p.keys.clone(),
-                value_bytes: p.value_bytes,
-                configs,
-            };
-            out.push((
-                Instant::from_millis(p.start_ms),
-                Command::AddProducer(spec),
-                p.line,
-            ));
+            out.push((Instant::from_millis(p.start_ms), p.command()?, p.line));
         }
         for c in &self.consumers {
-            let configs = Configs::parse(Scope::Consumer, &c.config)
-                .map_err(|e| config_error(c.line, "consumer", e))?;
-            let spec = ConsumerSpec {
-                name: c.id.clone(),
-                topics: c.topics.clone(),
-                processing_per_record: Duration(c.processing_us_per_record),
-                commit: c.commit,
-                failure_ppm: c.failure_ppm,
-                configs,
-            };
-            out.push((
-                Instant::from_millis(c.start_ms),
-                Command::AddConsumer(spec),
-                c.line,
-            ));
+            out.push((Instant::from_millis(c.start_ms), c.command()?, c.line));
         }
         for e in &self.events {
             out.push((Instant::from_millis(e.at_ms), e.action.command(), e.line));
@@ -329,46 +315,8 @@ impl Scenario {
         }
         let setup = self.setup()?;
         let seed = seed.unwrap_or(self.seed);
-        let mut sim =
-            Sim::new(setup.clone(), seed).map_err(|e| command_error(None, "cluster", e))?;
-        let commands = self.commands()?;
-        // Dry run: a scratch copy applies each command in time order without simulating any
-        // traffic, so state changes (topics created, brokers crashed) are checked in sequence.
-        let mut scratch = sim.clone();
-        for (_, command, line) in &commands {
-            let context = context_of(command);
-            let fail = |e| command_error(Some(*line), context, e);
-            match command {
-                // A seek depends on the run (the consumer's assignment); check its target only.
-                Command::Seek {
-                    topic, partition, ..
-                } => {
-                    scratch.validate(command).map_err(fail)?;
-                    let count = scratch
-                        .metadata()
-                        .topics
-                        .get(topic.as_str())
-                        .map(|t| t.partitions.len());
-                    match count {
-                        None => {
-                            return Err(fail(CommandError {
-                                field: "topic".into(),
-                                message: format!("no topic {topic:?}"),
-                            }))
-                        }
-                        Some(n) if *partition as usize >= n => {
-                            let message = format!("topic {topic:?} has {n} partitions");
-                            return Err(fail(CommandError {
-                                field: "partition".into(),
-                                message,
-                            }));
-                        }
-                        Some(_) => {}
-                    }
-                }
-                _ => scratch.apply(command.clone()).map_err(fail)?,
-            }
-        }
+        let mut sim = Sim::new(setup, seed).map_err(|e| command_error(None, "cluster", e))?;
+        let commands = self.dry_run(&sim)?;
         for (at, command, _) in commands {
             if at == Instant::ZERO {
                 sim.apply(command)
@@ -380,9 +328,102 @@ impl Scenario {
         Ok(sim)
     }
 
+    /// Checks the timeline alone, for a scenario whose setup and duration were checked before
+    /// and that only gained something after time zero (what the playground adds while a run
+    /// plays): the dry run of [`Scenario::build`], without building the run.
+    pub fn check_timeline(&self) -> Result<(), ScenarioError> {
+        let sim =
+            Sim::new(self.setup()?, self.seed).map_err(|e| command_error(None, "cluster", e))?;
+        self.dry_run(&sim).map(|_| ())
+    }
+
+    /// Every command in time order, once a scratch copy of `sim` applied each of them in that
+    /// order without simulating any traffic, so state changes (topics created, brokers crashed)
+    /// are checked in sequence.
+    fn dry_run(&self, sim: &Sim) -> Result<Timeline, ScenarioError> {
+        let commands = self.commands()?;
+        let mut scratch = sim.clone();
+        for (_, command, line) in &commands {
+            let fail = |e| command_error(Some(*line), context_of(command), e);
+            match command {
+                // A seek depends on the run (the consumer's assignment); check its target only.
+                Command::Seek {
+                    topic, partition, ..
+                } => {
+                    scratch.validate(command).map_err(fail)?;
+                    check_seek_target(&scratch, topic, *partition).map_err(fail)?;
+                }
+                _ => scratch.apply(command.clone()).map_err(fail)?,
+            }
+        }
+        Ok(commands)
+    }
+
     /// The scenario's virtual end time.
     pub fn end(&self) -> Instant {
         Instant::from_millis(self.duration_ms)
+    }
+}
+
+/// The topic and partition a seek names exist (its assignment depends on the run).
+fn check_seek_target(sim: &Sim, topic: &str, partition: u32) -> Result<(), CommandError> {
+    match sim.metadata().topics.get(topic).map(|t| t.partitions.len()) {
+        None => Err(CommandError {
+            field: "topic".into(),
+            message: format!("no topic {topic:?}"),
+        }),
+        Some(n) if partition as usize >= n => Err(CommandError {
+            field: "partition".into(),
+            message: format!("topic {topic:?} has {n} partitions"),
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
+impl TopicDef {
+    /// The engine command that creates this topic.
+    pub fn command(&self) -> Result<Command, ScenarioError> {
+        let configs = Configs::parse(Scope::Topic, &self.config)
+            .map_err(|e| config_error(self.line, "topic", e))?;
+        Ok(Command::CreateTopic {
+            name: self.name.clone(),
+            partitions: self.partitions,
+            replication_factor: self.replication_factor,
+            configs,
+        })
+    }
+}
+
+impl ProducerDef {
+    /// The engine command that adds this producer.
+    pub fn command(&self) -> Result<Command, ScenarioError> {
+        let configs = Configs::parse(Scope::Producer, &self.config)
+            .map_err(|e| config_error(self.line, "producer", e))?;
+        Ok(Command::AddProducer(ProducerSpec {
+            name: self.id.clone(),
+            topic: self.topic.clone(),
+            rate_per_sec: self.rate_per_sec,
+            max_records: self.records,
+            keys: self.keys.clone(),
+            value_bytes: self.value_bytes,
+            configs,
+        }))
+    }
+}
+
+impl ConsumerDef {
+    /// The engine command that adds this consumer.
+    pub fn command(&self) -> Result<Command, ScenarioError> {
+        let configs = Configs::parse(Scope::Consumer, &self.config)
+            .map_err(|e| config_error(self.line, "consumer", e))?;
+        Ok(Command::AddConsumer(ConsumerSpec {
+            name: self.id.clone(),
+            topics: self.topics.clone(),
+            processing_per_record: Duration(self.processing_us_per_record),
+            commit: self.commit,
+            failure_ppm: self.failure_ppm,
+            configs,
+        }))
     }
 }
 

@@ -503,39 +503,16 @@ fn parse_event(l: &Lines<'_>, e: &RawEvent, line: usize) -> Result<EventDef, Sce
     .filter(|(_, p)| *p)
     .map(|(n, _)| n)
     .collect();
-    let allowed: &[&str] = match action_name {
-        "crash_broker" | "restart_broker" => &["broker"],
-        "start_producer" | "stop_producer" => &["producer"],
-        "set_rate" => &["producer", "rate_per_sec"],
-        "produce" => &["producer", "key", "value", "partition", "headers"],
-        "stop_consumer" | "crash_consumer" | "restart_consumer" => &["consumer"],
-        "slow_consumer" => &["consumer", "processing_ms_per_record"],
-        "add_consumer" => &[
-            "consumer",
-            "topics",
-            "group",
-            "processing_ms_per_record",
-            "commit",
-        ],
-        "seek" => &["consumer", "topic", "partition", "offset"],
-        "create_topic" => &["topic", "partitions", "replication_factor"],
-        "delete_topic" => &["topic"],
-        "partition_network" => &["brokers"],
-        "heal_network" => &[],
-        "slow_link" => &["broker", "peer", "extra_ms"],
-        "pause_broker" => &["broker", "duration_ms"],
-        "remove_producer" => &["producer"],
-        other => {
-            let m = format!(
-                "unknown action {other:?}; expected one of {}",
-                ACTIONS.join(", ")
-            );
-            return Err(ScenarioError::field(
-                Some(l.of(&e.action)),
-                "event.action",
-                m,
-            ));
-        }
+    let Some(&(_, allowed)) = ACTION_FIELDS.iter().find(|(n, _)| *n == action_name) else {
+        let m = format!(
+            "unknown action {action_name:?}; expected one of {}",
+            action_names().collect::<Vec<_>>().join(", ")
+        );
+        return Err(ScenarioError::field(
+            Some(l.of(&e.action)),
+            "event.action",
+            m,
+        ));
     };
     if let Some(extra) = present.iter().find(|f| !allowed.contains(f)) {
         return Err(err(
@@ -675,10 +652,10 @@ fn parse_event(l: &Lines<'_>, e: &RawEvent, line: usize) -> Result<EventDef, Sce
             duration_ms: need_int(&e.duration_ms, "duration_ms", 1, 3_600_000)? as u64,
         },
         other => {
-            // Every name in `allowed` above has an arm here; this stays an error, not a panic.
+            // Every name in `ACTION_FIELDS` has an arm here; this stays an error, not a panic.
             let m = format!(
                 "unknown action {other:?}; expected one of {}",
-                ACTIONS.join(", ")
+                action_names().collect::<Vec<_>>().join(", ")
             );
             return Err(ScenarioError::field(
                 Some(l.of(&e.action)),
