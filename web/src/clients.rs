@@ -167,6 +167,8 @@ pub fn Consumers() -> Html {
                 let down = c.state == "crashed" || c.state == "stopped";
                 let slower = (c.processing_us_per_record / 1000).max(1) * 10;
                 let max_lag = c.partitions.iter().filter_map(|p| p.lag).max().unwrap_or(0).max(1);
+                // A member outside any generation (joining, or out of the group) shows none.
+                let generation = c.generation.map_or("-".to_string(), |g| g.to_string());
                 html! {
                     <div class="client" key={c.name.clone()} data-testid={format!("consumer-{}", c.name)} data-lag={c.lag.to_string()}>
                         <div class="client-head">
@@ -174,7 +176,7 @@ pub fn Consumers() -> Html {
                             <span class="meta">{ format!("{} · consumed {} · processed {} · lag {}", c.state, c.consumed, c.processed, c.lag) }</span>
                             if let (Some(g), Some(m)) = (&c.group, &c.member_id) {
                                 <span class="meta">{ format!(" · {g} as {} (gen {}, {}) · commit {} · {} commits, {} failed · paused {} ms",
-                                    if m.is_empty() { "-" } else { m }, c.generation.unwrap_or(-1), c.member_state.as_deref().unwrap_or(""),
+                                    if m.is_empty() { "-" } else { m }, generation, c.member_state.as_deref().unwrap_or(""),
                                     c.commit, c.commits, c.failed_commits, c.paused_ms) }</span>
                             }
                             if down {

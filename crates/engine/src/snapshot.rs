@@ -116,9 +116,10 @@ pub struct ConsumerView {
     pub group: Option<String>,
     /// "polling", "processing", "committing", "stopped", "crashed" or "failed: ERROR".
     pub state: String,
-    /// Group members: the member id, generation and where it is in the protocol.
+    /// Group members: the member id, generation (none outside one) and where it is in the
+    /// protocol.
     pub member_id: Option<String>,
-    pub generation: Option<i32>,
+    pub generation: Option<u32>,
     pub member_state: Option<String>,
     pub processing_us_per_record: u64,
     pub commit: String,
@@ -162,7 +163,7 @@ pub struct GroupView {
     pub coordinator: Option<u32>,
     pub offsets_partition: u32,
     pub state: String,
-    pub generation: i32,
+    pub generation: u32,
     pub protocol: Option<String>,
     pub leader: Option<String>,
     pub members: Vec<GroupMemberView>,

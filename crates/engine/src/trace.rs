@@ -586,7 +586,7 @@ impl Digest {
                 leader,
                 members,
             } => {
-                self.ints(36, &[*broker as u64, u64::from(generation.0)]);
+                self.ints(36, &[*broker as u64, generation.0 as u64]);
                 self.str(group);
                 self.str(protocol);
                 self.str(leader);
@@ -600,7 +600,7 @@ impl Digest {
                 group,
                 generation,
             } => {
-                self.ints(37, &[*broker as u64, u64::from(generation.0)]);
+                self.ints(37, &[*broker as u64, generation.0 as u64]);
                 self.str(group);
             }
             K::JoinPhaseExtended {
@@ -634,10 +634,7 @@ impl Digest {
                 generation,
                 leader,
             } => {
-                self.ints(
-                    40,
-                    &[*consumer as u64, u64::from(generation.0), *leader as u64],
-                );
+                self.ints(40, &[*consumer as u64, generation.0 as u64, *leader as u64]);
                 self.str(group);
                 self.str(member);
             }
@@ -661,7 +658,7 @@ impl Digest {
                     42,
                     &[
                         *consumer as u64,
-                        u64::from(generation.0),
+                        generation.0 as u64,
                         *owned as u64,
                         added.len() as u64,
                     ],

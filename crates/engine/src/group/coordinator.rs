@@ -742,6 +742,8 @@ mod tests {
     use crate::node::Timer;
     use crate::protocol::{JoinGroupResponse, Subscription};
 
+    const G1: Generation = Generation(1);
+
     fn join(member_id: &str, c: u32) -> JoinGroupRequest {
         JoinGroupRequest {
             correlation_id: c,
@@ -823,13 +825,13 @@ mod tests {
         };
         assert_eq!(
             (r.error, r.generation, r.members.len()),
-            (ErrorCode::None, Some(Generation(1)), 1)
+            (ErrorCode::None, Some(G1), 1)
         );
         out.clear();
         let sync = SyncGroupRequest {
             correlation_id: 3,
             group_id: Arc::from("g"),
-            generation: Some(Generation(1)),
+            generation: Some(G1),
             member_id: id.clone(),
             assignments: vec![(id.clone(), vec![TopicPartition::new("t", 0)])],
         };
@@ -847,17 +849,11 @@ mod tests {
         assert_eq!(appends.len(), 1, "the group metadata is written");
         assert_eq!(
             appends[0].generation,
-            Some(Generation(1)),
+            Some(G1),
             "and generation 1 waits for it"
         );
         let g = Arc::from("g");
-        c.generation_stored(
-            Instant(3_001_000),
-            &g,
-            Generation(1),
-            ErrorCode::None,
-            &mut out,
-        );
+        c.generation_stored(Instant(3_001_000), &g, G1, ErrorCode::None, &mut out);
         let Message::SyncGroupResponse(r) = responses(&out)[0].1 else {
             panic!("a sync response")
         };
@@ -867,7 +863,7 @@ mod tests {
         let records = appends.iter().map(|w| (Offset(0), &w.record));
         other.load(Instant(9_000_000), p, records, Offset(1), &mut Vec::new());
         let g = other.groups().next().expect("restored");
-        assert_eq!((g.state, g.generation), (GroupState::Stable, Generation(1)));
+        assert_eq!((g.state, g.generation), (GroupState::Stable, G1));
         assert_eq!(g.members[&id].assignment, vec![TopicPartition::new("t", 0)]);
         assert_eq!(g.members[&id].client, client);
     }
