@@ -17,8 +17,8 @@ use crate::node::{Effect, Input, Timer};
 use crate::partitioner::{self, StickyPartitioner};
 use crate::protocol::{Acks, ErrorCode, Message, ProduceRequest, ProduceResponse};
 use crate::record::{
-    record_size, Bytes, Header, ProducerIdentity, Record, RecordBatch, RecordId, TopicPartition,
-    BATCH_OVERHEAD,
+    record_size, Bytes, Header, ProducerId, ProducerIdentity, Record, RecordBatch, RecordId,
+    TopicPartition, BATCH_OVERHEAD,
 };
 use crate::rng::Prng;
 use crate::time::{Duration, Instant};
@@ -315,7 +315,7 @@ pub struct Producer {
     /// `nodesDrainIndex`).
     drain_index: BTreeMap<u32, usize>,
     in_flight: BTreeMap<u32, InFlight>,
-    producer_id: i64,
+    producer_id: ProducerId,
     producer_epoch: i16,
     /// Partitions whose sequences an epoch bump must rewrite; the bump happens before the
     /// next drain (`requestIdempotentEpochBumpForPartition`).
@@ -373,7 +373,7 @@ impl Producer {
             topic: Arc::from(spec.topic.as_str()),
             sticky: StickyPartitioner::new(config.batch_size),
             // Producer ids come from the cluster in Kafka; here each producer has a fixed one.
-            producer_id: 1000 + i64::from(index),
+            producer_id: ProducerId(1000 + i64::from(index)),
             config,
             spec,
             rng,

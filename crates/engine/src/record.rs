@@ -145,10 +145,15 @@ pub fn record_size(offset_delta: u32, timestamp_delta: i64, record: &Record) -> 
 /// `RECORD_BATCH_OVERHEAD`: the v2 batch header.
 pub const BATCH_OVERHEAD: u32 = 61;
 
+/// A producer id as the cluster hands it out (Kafka's `producerId`, a long): it names one
+/// idempotent producer to the brokers, whose state per partition is kept by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ProducerId(pub i64);
+
 /// Producer id, epoch and base sequence of an idempotent batch (reference §2.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProducerIdentity {
-    pub producer_id: i64,
+    pub producer_id: ProducerId,
     pub producer_epoch: i16,
     pub base_sequence: i32,
 }

@@ -77,7 +77,7 @@ impl Broker {
             if r.isr.len() < r.effective_min_isr() {
                 return r.high_watermark;
             }
-            let followers = r.isr.iter().filter_map(|m| r.followers.get(m));
+            let followers = r.isr.iter().filter_map(|&m| r.follower(m));
             let ends = followers.map(|f| f.log_end.unwrap_or(Offset(0)));
             let hw = ends.fold(r.log.log_end(), Offset::min);
             return hw.max(r.high_watermark);
@@ -451,12 +451,12 @@ impl Broker {
                 continue;
             }
             if let (Some(follower), true) = (request.replica_id, first_arrival) {
-                if let Some(state) = replica.followers.get_mut(&follower) {
+                if let Some(state) = replica.follower_mut(follower) {
                     state.on_fetch(fp.fetch_offset, log_end, now);
                     // Revisited below only when the ISR may grow or the high watermark move:
                     // most partitions of a replica fetch have neither.
                     let may_join =
-                        !replica.isr.contains(&follower) && replica.pending_isr.is_none();
+                        !replica.isr.contains(&follower) && replica.pending_isr().is_none();
                     let hw = replica
                         .next_high_watermark(me, now, lag_max, |b| isr_eligible(metadata, b));
                     if may_join || hw > replica.high_watermark {
@@ -511,13 +511,10 @@ impl Broker {
         let Some(r) = self.replicas.get_mut(tp) else {
             return;
         };
-        if r.isr.contains(&follower) || r.pending_isr.is_some() || !eligible {
+        if r.isr.contains(&follower) || r.pending_isr().is_some() || !eligible {
             return;
         }
-        let fetched = r
-            .followers
-            .get(&follower)
-            .is_some_and(|f| f.log_end.is_some());
+        let fetched = r.follower(follower).is_some_and(|f| f.log_end.is_some());
         if r.may_join_isr(follower) || (early && fetched) {
             let mut isr = r.isr.clone();
             isr.push(follower);
@@ -533,7 +530,7 @@ impl Broker {
         let me = self.id;
         let lag_max = self.replica_lag_max;
         for (tp, r) in &mut self.replicas {
-            if !r.is_leader(me) || r.pending_isr.is_some() {
+            if !r.is_leader(me) || r.pending_isr().is_some() {
                 continue;
             }
             let leo = r.log.log_end();
@@ -542,8 +539,7 @@ impl Broker {
                 .iter()
                 .filter(|&&f| f != me)
                 .filter(|f| {
-                    r.followers
-                        .get(f)
+                    r.follower(**f)
                         .is_none_or(|s| !s.is_caught_up(leo, now, lag_max))
                 })
                 .copied()
@@ -569,7 +565,7 @@ impl Broker {
     pub(super) fn resend_isr_changes(&mut self, out: &mut Vec<Effect>) {
         let me = self.id;
         for (tp, r) in &self.replicas {
-            let Some(pending) = r.pending_isr.as_ref().filter(|_| r.is_leader(me)) else {
+            let Some(pending) = r.pending_isr().filter(|_| r.is_leader(me)) else {
                 continue;
             };
             let request = AlterPartitionRequest {
@@ -602,8 +598,7 @@ impl Broker {
             return;
         };
         let answers_pending = r
-            .pending_isr
-            .as_ref()
+            .pending_isr()
             .is_some_and(|p| p.proposal == response.proposal);
         if !r.is_leader(me) || !answers_pending {
             return;
@@ -615,12 +610,14 @@ impl Broker {
             {
                 r.isr = response.isr;
                 r.partition_epoch = response.partition_epoch;
-                r.pending_isr = None;
+                r.leadership_mut().expect("it leads").pending_isr = None;
                 // A smaller ISR may let the high watermark move (and complete acks=all produces).
                 let hw = self.next_high_watermark(now, &response.tp);
                 self.set_high_watermark(now, &response.tp, hw, out);
             }
-            ErrorCode::IneligibleReplica | ErrorCode::InvalidRequest => r.pending_isr = None,
+            ErrorCode::IneligibleReplica | ErrorCode::InvalidRequest => {
+                r.leadership_mut().expect("it leads").pending_isr = None;
+            }
             _ => {}
         }
     }

@@ -40,7 +40,7 @@ use leader::{DelayedProduce, ParkedFetch};
 use offsets::DelayedWrite;
 use purgatory::Purgatory;
 pub use replica::Replica;
-use replica::{propose_isr, RoleChange, SequenceCheck};
+use replica::{propose_isr, Role, RoleChange, SequenceCheck};
 
 /// A broker.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -153,8 +153,7 @@ impl Broker {
         // controller before it serves anything.
         self.caught_up = false;
         for r in self.replicas.values_mut() {
-            r.pending_isr = None;
-            r.followers.clear();
+            r.role = Role::Follower;
             r.leader = None;
         }
     }
@@ -536,7 +535,7 @@ mod tests {
     use super::*;
     use crate::config::Scope;
     use crate::metadata::{BrokerRegistration, PartitionMetadata, TopicConfig, TopicMetadata};
-    use crate::record::ProducerIdentity;
+    use crate::record::{ProducerId, ProducerIdentity};
 
     fn broker() -> Broker {
         let topic: Arc<str> = Arc::from("t");
@@ -580,7 +579,7 @@ mod tests {
         let mut b = crate::record::test_batch(Offset(0), 0, n, 100);
         b.partition_leader_epoch = -1;
         b.producer = Some(ProducerIdentity {
-            producer_id: 7,
+            producer_id: ProducerId(7),
             producer_epoch: epoch,
             base_sequence,
         });
@@ -753,7 +752,7 @@ mod tests {
         let r = b
             .replica(&TopicPartition::new("t", partition))
             .expect("replica");
-        r.pending_isr.as_ref().map(|p| p.proposal)
+        r.pending_isr().map(|p| p.proposal)
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::log::PartitionLog;
 use crate::metadata::{PartitionMetadata, TopicConfig};
 use crate::node::Effect;
 use crate::protocol::{AlterPartitionRequest, ErrorCode, Message};
-use crate::record::{Offset, RecordBatch, TopicPartition};
+use crate::record::{Offset, ProducerId, RecordBatch, TopicPartition};
 use crate::time::{Duration, Instant};
 use crate::trace::NodeId;
 
@@ -115,6 +115,23 @@ pub(crate) struct PendingIsr {
     pub(crate) proposal: u64,
 }
 
+/// A replica's role in its partition (Kafka's `Partition` keeps the same state for a leader
+/// only: its remote replicas' state and the ISR change in flight).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    Leader(Leadership),
+    Follower,
+}
+
+/// What a leader keeps beside the log.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Leadership {
+    /// Its view of each follower.
+    pub followers: BTreeMap<u32, FollowerState>,
+    /// The ISR change it asked the controller for and has not heard back about.
+    pub(crate) pending_isr: Option<PendingIsr>,
+}
+
 /// One replica of one partition on this broker.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Replica {
@@ -129,11 +146,9 @@ pub struct Replica {
     pub config: TopicConfig,
     /// Leader epoch cache: (epoch, start offset), ascending (KIP-101).
     pub epochs: Vec<(u32, Offset)>,
-    /// As leader: the followers' state.
-    pub followers: BTreeMap<u32, FollowerState>,
-    /// As leader: the ISR change in flight.
-    pub(crate) pending_isr: Option<PendingIsr>,
-    producers: BTreeMap<i64, ProducerStateEntry>,
+    /// Leader or follower: what only a leader keeps lives in its role.
+    pub role: Role,
+    producers: BTreeMap<ProducerId, ProducerStateEntry>,
 }
 
 impl Replica {
@@ -149,8 +164,7 @@ impl Replica {
             isr: pm.isr.clone(),
             config,
             epochs: Vec::new(),
-            followers: BTreeMap::new(),
-            pending_isr: None,
+            role: Role::Follower,
             producers: BTreeMap::new(),
         }
     }
@@ -174,11 +188,10 @@ impl Replica {
         self.replicas = pm.replicas.clone();
         self.isr = pm.isr.clone();
         self.partition_epoch = pm.partition_epoch;
-        self.pending_isr = None;
         self.leader_epoch = pm.leader_epoch;
         self.leader = pm.leader;
         if !self.is_leader(me) {
-            self.followers.clear();
+            self.role = Role::Follower;
             return Some(match was_leader {
                 true => RoleChange::StoppedLeading,
                 false => RoleChange::Follows,
@@ -188,16 +201,32 @@ impl Replica {
             let leo = self.log.log_end();
             self.assign_epoch(pm.leader_epoch, leo);
         }
+        // The ISR as committed: a pending change is dropped.
+        let leadership = match &mut self.role {
+            Role::Leader(l) => {
+                l.pending_isr = None;
+                l
+            }
+            follower => {
+                *follower = Role::Leader(Leadership::default());
+                let Role::Leader(l) = follower else {
+                    unreachable!("just made a leader")
+                };
+                l
+            }
+        };
         for &r in pm.replicas.iter().filter(|&&r| r != me) {
             let in_isr = pm.isr.contains(&r);
-            match self.followers.get_mut(&r) {
+            match leadership.followers.get_mut(&r) {
                 Some(f) if was_leader => {
                     if new_leader_epoch {
                         f.reset(in_isr, now);
                     }
                 }
                 _ => {
-                    self.followers.insert(r, FollowerState::new(in_isr, now));
+                    leadership
+                        .followers
+                        .insert(r, FollowerState::new(in_isr, now));
                 }
             }
         }
@@ -210,6 +239,35 @@ impl Replica {
 
     pub fn is_leader(&self, me: u32) -> bool {
         self.leader == Some(me)
+    }
+
+    /// What this replica keeps as leader; none as a follower.
+    pub fn leadership(&self) -> Option<&Leadership> {
+        match &self.role {
+            Role::Leader(l) => Some(l),
+            Role::Follower => None,
+        }
+    }
+
+    pub(crate) fn leadership_mut(&mut self) -> Option<&mut Leadership> {
+        match &mut self.role {
+            Role::Leader(l) => Some(l),
+            Role::Follower => None,
+        }
+    }
+
+    /// As leader: what it knows of `follower`.
+    pub fn follower(&self, follower: u32) -> Option<&FollowerState> {
+        self.leadership()?.followers.get(&follower)
+    }
+
+    pub(crate) fn follower_mut(&mut self, follower: u32) -> Option<&mut FollowerState> {
+        self.leadership_mut()?.followers.get_mut(&follower)
+    }
+
+    /// As leader: the ISR change in flight.
+    pub(crate) fn pending_isr(&self) -> Option<&PendingIsr> {
+        self.leadership()?.pending_isr.as_ref()
     }
 
     pub(crate) fn check_sequence(&self, batch: &RecordBatch) -> SequenceCheck {
@@ -281,11 +339,7 @@ impl Replica {
     /// Whether `replica` is in the ISR the leader acts on: the committed one plus any addition
     /// in flight (the maximal ISR, KIP-497).
     pub(crate) fn in_maximal_isr(&self, replica: u32) -> bool {
-        self.isr.contains(&replica)
-            || self
-                .pending_isr
-                .as_ref()
-                .is_some_and(|p| p.isr.contains(&replica))
+        self.isr.contains(&replica) || self.pending_isr().is_some_and(|p| p.isr.contains(&replica))
     }
 
     /// The leader's high watermark rule (§3.2, Kafka's `Partition.maybeIncrementLeaderHW`): the
@@ -307,7 +361,7 @@ impl Replica {
         let leader_end = self.log.log_end();
         let mut hw = leader_end;
         for &r in self.replicas.iter().filter(|&&r| r != me) {
-            let state = self.followers.get(&r);
+            let state = self.follower(r);
             let leo = state.and_then(|f| f.log_end).unwrap_or(Offset(0));
             if leo >= hw {
                 continue;
@@ -324,7 +378,7 @@ impl Replica {
     /// Kafka's `isFollowerInSync` for ISR expansion (§3.3): the follower has reached the high
     /// watermark and the start of the leader's epoch.
     pub(crate) fn may_join_isr(&self, follower: u32) -> bool {
-        let Some(leo) = self.followers.get(&follower).and_then(|f| f.log_end) else {
+        let Some(leo) = self.follower(follower).and_then(|f| f.log_end) else {
             return false;
         };
         let epoch_start = self.epochs.last().map_or(Offset(0), |&(_, s)| s);
@@ -447,7 +501,8 @@ pub(crate) fn propose_isr(
         new_isr: isr.clone(),
         proposal,
     };
-    r.pending_isr = Some(PendingIsr { isr, proposal });
+    let leadership = r.leadership_mut().expect("only a leader proposes an ISR");
+    leadership.pending_isr = Some(PendingIsr { isr, proposal });
     out.push(Effect::Send {
         to: NodeId::Controller,
         msg: Message::AlterPartition(request),
@@ -485,7 +540,8 @@ mod tests {
 
     fn fetch(r: &mut Replica, follower: u32, offset: u64, now: Instant) {
         let end = r.log.log_end();
-        let state = r.followers.get_mut(&follower).expect("a follower");
+        let leadership = r.leadership_mut().expect("a leader");
+        let state = leadership.followers.get_mut(&follower).expect("a follower");
         state.on_fetch(Offset(offset), end, now);
     }
 
@@ -511,12 +567,12 @@ mod tests {
         let t = Instant::from_millis(60_000);
         fetch(&mut r, 1, 6, t);
         r.high_watermark = Offset(6);
-        r.pending_isr = Some(PendingIsr {
+        r.leadership_mut().expect("a leader").pending_isr = Some(PendingIsr {
             isr: vec![0, 1],
             proposal: 1,
         });
         assert_eq!(hw(&r, t), Offset(6));
-        r.pending_isr = None;
+        r.leadership_mut().expect("a leader").pending_isr = None;
         assert_eq!(
             hw(&r, t),
             Offset(10),
