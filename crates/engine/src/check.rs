@@ -18,7 +18,7 @@ use crate::consumer::{AppState, MemberState};
 use crate::group::coordinator::{GroupState, OFFSETS_TOPIC};
 use crate::metadata::{ClusterMetadata, PartitionMetadata};
 use crate::protocol::Acks;
-use crate::record::{Offset, Record, TopicPartition};
+use crate::record::{LeaderEpoch, Offset, Record, TopicPartition};
 use crate::sim::{Sim, Touched};
 use crate::time::Instant;
 use crate::trace::NodeId;
@@ -52,9 +52,9 @@ impl fmt::Display for Violation {
 /// What the checker remembers of one partition across steps.
 #[derive(Clone, Debug, Default)]
 struct Watch {
-    latest_epoch: u32,
+    latest_epoch: LeaderEpoch,
     /// Which broker claimed to lead each epoch, by epoch.
-    leaders: BTreeMap<u32, u32>,
+    leaders: BTreeMap<LeaderEpoch, u32>,
     /// Per ISR member: offsets below this were already compared with the leader's log.
     verified: BTreeMap<u32, Offset>,
     /// The highest high watermark any replica has exposed so far.
@@ -65,7 +65,7 @@ struct Watch {
     /// One past the highest promised offset.
     promised_end: Offset,
     /// The leader and leader epoch `promised` was last verified against in full.
-    verified_leader: Option<(u32, u32)>,
+    verified_leader: Option<(u32, LeaderEpoch)>,
     /// Idempotent producers' records below the high watermark were checked up to here.
     scanned: Offset,
     /// Per idempotent producer: the newest of its records seen in the log.
@@ -120,7 +120,7 @@ struct Fingerprint {
     /// The newest record: a truncation and an append in one step still differ here.
     newest: Option<crate::record::RecordId>,
     leader: Option<u32>,
-    leader_epoch: u32,
+    leader_epoch: LeaderEpoch,
 }
 
 impl Fingerprint {

@@ -14,7 +14,7 @@ use crate::metadata::{
 };
 use crate::node::{Effect, Input, Timer};
 use crate::protocol::{AlterPartitionRequest, AlterPartitionResponse, ErrorCode, Message};
-use crate::record::TopicPartition;
+use crate::record::{LeaderEpoch, TopicPartition};
 use crate::rng::Prng;
 use crate::time::{Duration, Instant};
 use crate::trace::{NodeId, TraceKind};
@@ -269,7 +269,7 @@ impl Controller {
                 pm.partition_epoch += 1;
                 if pm.leader != before.leader {
                     if !same_epoch {
-                        pm.leader_epoch += 1;
+                        pm.leader_epoch = pm.leader_epoch.next();
                     }
                     match pm.leader {
                         Some(leader) => {
@@ -464,7 +464,7 @@ impl Controller {
             proposal: request.proposal,
             error,
             isr: pm.map_or_else(Vec::new, |p| p.isr.clone()),
-            leader_epoch: pm.map_or(0, |p| p.leader_epoch),
+            leader_epoch: pm.map_or(LeaderEpoch(0), |p| p.leader_epoch),
             partition_epoch: pm.map_or(0, |p| p.partition_epoch),
         };
         out.push(Effect::Send {
@@ -519,7 +519,7 @@ mod tests {
         PartitionMetadata {
             replicas: replicas.to_vec(),
             leader,
-            leader_epoch: 0,
+            leader_epoch: LeaderEpoch(0),
             partition_epoch: 0,
             isr: isr.to_vec(),
         }

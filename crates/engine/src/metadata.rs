@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::config::{Configs, Scope};
+use crate::record::LeaderEpoch;
 use crate::rng::Prng;
 
 /// A broker as the metadata knows it.
@@ -22,7 +23,7 @@ pub struct PartitionMetadata {
     /// Replica broker ids in assignment order; the first is the preferred leader.
     pub replicas: Vec<u32>,
     pub leader: Option<u32>,
-    pub leader_epoch: u32,
+    pub leader_epoch: LeaderEpoch,
     /// Bumped on every change of leader or ISR.
     pub partition_epoch: u32,
     pub isr: Vec<u32>,
@@ -122,7 +123,7 @@ impl TopicMetadata {
             .map(|replicas| PartitionMetadata {
                 partition_epoch: 0,
                 leader: Some(replicas[0]),
-                leader_epoch: 0,
+                leader_epoch: LeaderEpoch(0),
                 isr: replicas.clone(),
                 replicas,
             })

@@ -1052,7 +1052,7 @@ impl Producer {
     fn seal(&self, batch: &ProducerBatch) -> RecordBatch {
         RecordBatch::from(crate::record::BatchData {
             base_offset: crate::record::Offset(0),
-            partition_leader_epoch: -1,
+            partition_leader_epoch: None,
             producer: batch.sequence.map(|(epoch, seq)| ProducerIdentity {
                 producer_id: self.producer_id,
                 producer_epoch: epoch,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::group::Generation;
 use crate::metadata::ClusterMetadata;
-use crate::record::{Offset, RecordBatch, TopicPartition};
+use crate::record::{LeaderEpoch, Offset, RecordBatch, TopicPartition};
 
 /// Kafka error codes (reference §7), plus the client-side exceptions the simulation reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -260,9 +260,9 @@ pub struct FetchPartition {
     pub fetch_offset: Offset,
     pub partition_max_bytes: u32,
     /// The leader epoch the fetcher believes current (KIP-320); checked by the leader.
-    pub current_leader_epoch: Option<u32>,
+    pub current_leader_epoch: Option<LeaderEpoch>,
     /// A follower's epoch of its last fetched batch, for divergence detection (Fetch v12+).
-    pub last_fetched_epoch: Option<u32>,
+    pub last_fetched_epoch: Option<LeaderEpoch>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -284,7 +284,7 @@ pub struct FetchedPartition {
     pub log_start: Offset,
     pub batches: Vec<RecordBatch>,
     /// The follower's log diverges from the leader's: truncate to this (epoch, end offset).
-    pub diverging: Option<(u32, Offset)>,
+    pub diverging: Option<(LeaderEpoch, Offset)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -317,8 +317,8 @@ pub struct ListOffsetsResponse {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EpochQuery {
     pub tp: TopicPartition,
-    pub current_leader_epoch: u32,
-    pub leader_epoch: u32,
+    pub current_leader_epoch: LeaderEpoch,
+    pub leader_epoch: LeaderEpoch,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -333,7 +333,7 @@ pub struct EpochEndOffset {
     pub error: ErrorCode,
     /// The largest epoch ≤ the one asked for that the leader knows, and where it ends; `None`
     /// is Kafka's UNDEFINED_EPOCH_OFFSET (the leader knows no such epoch).
-    pub end: Option<(u32, Offset)>,
+    pub end: Option<(LeaderEpoch, Offset)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -347,7 +347,7 @@ pub struct OffsetsForLeaderEpochResponse {
 pub struct AlterPartitionRequest {
     pub tp: TopicPartition,
     pub leader: u32,
-    pub leader_epoch: u32,
+    pub leader_epoch: LeaderEpoch,
     pub partition_epoch: u32,
     pub new_isr: Vec<u32>,
     /// Which of the leader's proposals this is; the answer names it again, so a late answer
@@ -361,7 +361,7 @@ pub struct AlterPartitionResponse {
     pub proposal: u64,
     pub error: ErrorCode,
     pub isr: Vec<u32>,
-    pub leader_epoch: u32,
+    pub leader_epoch: LeaderEpoch,
     pub partition_epoch: u32,
 }
 

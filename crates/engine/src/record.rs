@@ -41,6 +41,24 @@ impl fmt::Display for Offset {
     }
 }
 
+/// A leader epoch (Kafka's `leaderEpoch`): 0 for a partition's first leader, one more at each
+/// election. A batch a producer sent carries none until its leader stamps it (Kafka's
+/// `NO_PARTITION_LEADER_EPOCH`, −1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LeaderEpoch(pub u32);
+
+impl LeaderEpoch {
+    pub fn next(self) -> LeaderEpoch {
+        LeaderEpoch(self.0 + 1)
+    }
+}
+
+impl fmt::Display for LeaderEpoch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 /// A record header.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Header {
@@ -190,7 +208,7 @@ pub struct BatchData {
     /// Offset of the first record; assigned by the leader on append.
     pub base_offset: Offset,
     /// Leader epoch stamped by the leader on append (-1 from the producer).
-    pub partition_leader_epoch: i32,
+    pub partition_leader_epoch: Option<LeaderEpoch>,
     /// Present when the producer is idempotent.
     pub producer: Option<ProducerIdentity>,
     pub is_transactional: bool,
@@ -243,7 +261,7 @@ pub(crate) fn test_batch(
         .collect();
     RecordBatch::from(BatchData {
         base_offset,
-        partition_leader_epoch: 0,
+        partition_leader_epoch: Some(LeaderEpoch(0)),
         producer: None,
         is_transactional: false,
         is_control: false,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::group::Generation;
 use crate::protocol::ErrorCode;
-use crate::record::{Offset, TopicPartition};
+use crate::record::{LeaderEpoch, Offset, TopicPartition};
 use crate::time::Instant;
 
 /// A node of the simulation.
@@ -180,7 +180,7 @@ pub enum TraceKind {
     LeaderElected {
         tp: TopicPartition,
         leader: u32,
-        leader_epoch: u32,
+        leader_epoch: LeaderEpoch,
         unclean: bool,
     },
     /// No replica may lead: the partition is offline.
@@ -524,10 +524,10 @@ impl Digest {
             K::LeaderElected {
                 tp,
                 leader,
-                leader_epoch,
+                leader_epoch: LeaderEpoch(epoch),
                 unclean,
             } => {
-                self.ints(26, &[*leader as u64, *leader_epoch as u64, *unclean as u64]);
+                self.ints(26, &[*leader as u64, *epoch as u64, *unclean as u64]);
                 self.tp(tp);
             }
             K::PartitionOffline { tp } => {

@@ -221,7 +221,7 @@ impl Broker {
         }
         let base_offset = replica.log.log_end();
         batch.base_offset = base_offset;
-        batch.partition_leader_epoch = replica.leader_epoch as i32;
+        batch.partition_leader_epoch = Some(replica.leader_epoch);
         let records = batch.record_count();
         let next = batch.next_offset();
         let segments_before = replica.log.segments().len();

@@ -535,7 +535,7 @@ mod tests {
     use super::*;
     use crate::config::Scope;
     use crate::metadata::{BrokerRegistration, PartitionMetadata, TopicConfig, TopicMetadata};
-    use crate::record::{ProducerId, ProducerIdentity};
+    use crate::record::{LeaderEpoch, ProducerId, ProducerIdentity};
 
     fn broker() -> Broker {
         let topic: Arc<str> = Arc::from("t");
@@ -544,7 +544,7 @@ mod tests {
             partition_epoch: 0,
             replicas: vec![0],
             leader: Some(0),
-            leader_epoch: 3,
+            leader_epoch: LeaderEpoch(3),
             isr: vec![0],
         };
         topics.insert(
@@ -577,7 +577,7 @@ mod tests {
 
     fn batch(epoch: i16, base_sequence: i32, n: u64) -> RecordBatch {
         let mut b = crate::record::test_batch(Offset(0), 0, n, 100);
-        b.partition_leader_epoch = -1;
+        b.partition_leader_epoch = None;
         b.producer = Some(ProducerIdentity {
             producer_id: ProducerId(7),
             producer_epoch: epoch,
@@ -643,7 +643,7 @@ mod tests {
             .batch_at(Offset(0))
             .expect("batch")
             .partition_leader_epoch;
-        assert_eq!(stamped, 3, "the leader stamps its epoch");
+        assert_eq!(stamped, Some(LeaderEpoch(3)), "the leader stamps its epoch");
     }
 
     #[test]
@@ -693,7 +693,7 @@ mod tests {
             partition_epoch: 0,
             replicas: vec![0, 1],
             leader: Some(0),
-            leader_epoch: 0,
+            leader_epoch: LeaderEpoch(0),
             isr: vec![0],
         };
         let mut topics = BTreeMap::new();
@@ -735,7 +735,7 @@ mod tests {
                 tp: TopicPartition::new("t", 0),
                 fetch_offset: Offset(0),
                 partition_max_bytes: 1 << 20,
-                current_leader_epoch: Some(0),
+                current_leader_epoch: Some(LeaderEpoch(0)),
                 last_fetched_epoch: None,
             }],
         };
@@ -785,7 +785,7 @@ mod tests {
             proposal: 0,
             error: ErrorCode::None,
             isr: vec![0],
-            leader_epoch: 0,
+            leader_epoch: LeaderEpoch(0),
             partition_epoch: 1,
         };
         let input = Input::Message {
@@ -805,7 +805,7 @@ mod tests {
             proposal: 1,
             error,
             isr: vec![0],
-            leader_epoch: 0,
+            leader_epoch: LeaderEpoch(0),
             partition_epoch: 0,
         };
         let input = |error| Input::Message {

@@ -240,7 +240,7 @@ pub(super) fn internal_batch(records: Vec<crate::record::Record>) -> RecordBatch
             .sum::<u32>();
     RecordBatch::from(crate::record::BatchData {
         base_offset: Offset(0),
-        partition_leader_epoch: 0,
+        partition_leader_epoch: None,
         producer: None,
         is_transactional: false,
         is_control: false,

@@ -10,7 +10,7 @@ use crate::log::PartitionLog;
 use crate::metadata::{PartitionMetadata, TopicConfig};
 use crate::node::Effect;
 use crate::protocol::{AlterPartitionRequest, ErrorCode, Message};
-use crate::record::{Offset, ProducerId, RecordBatch, TopicPartition};
+use crate::record::{LeaderEpoch, Offset, ProducerId, RecordBatch, TopicPartition};
 use crate::time::{Duration, Instant};
 use crate::trace::NodeId;
 
@@ -137,7 +137,7 @@ pub struct Leadership {
 pub struct Replica {
     pub log: PartitionLog,
     pub high_watermark: Offset,
-    pub leader_epoch: u32,
+    pub leader_epoch: LeaderEpoch,
     pub partition_epoch: u32,
     /// Who leads, as this broker last heard.
     pub leader: Option<u32>,
@@ -145,7 +145,7 @@ pub struct Replica {
     pub isr: Vec<u32>,
     pub config: TopicConfig,
     /// Leader epoch cache: (epoch, start offset), ascending (KIP-101).
-    pub epochs: Vec<(u32, Offset)>,
+    pub epochs: Vec<(LeaderEpoch, Offset)>,
     /// Leader or follower: what only a leader keeps lives in its role.
     pub role: Role,
     producers: BTreeMap<ProducerId, ProducerStateEntry>,
@@ -387,7 +387,8 @@ impl Replica {
 
     /// Appends a batch the leader already stamped, keeping the epoch cache.
     pub(crate) fn append_stamped(&mut self, batch: RecordBatch, now: Instant) {
-        self.assign_epoch(batch.partition_leader_epoch as u32, batch.base_offset);
+        let epoch = batch.partition_leader_epoch.expect("a leader stamped it");
+        self.assign_epoch(epoch, batch.base_offset);
         self.remember_batch(&batch);
         self.log.append(batch, now);
     }
@@ -397,7 +398,7 @@ impl Replica {
     /// at or past it). A leader assigns its new epoch at its log end before it has written a
     /// record in it; should it then follow a leader whose older-epoch records land at that
     /// offset, the empty entry must go, or the cache names an epoch the log does not hold.
-    pub(crate) fn assign_epoch(&mut self, epoch: u32, start: Offset) {
+    pub(crate) fn assign_epoch(&mut self, epoch: LeaderEpoch, start: Offset) {
         let update = self
             .epochs
             .last()
@@ -422,13 +423,13 @@ impl Replica {
     /// and sending it is what makes the new leader report the divergence that removes it
     /// (swarm seed 80698: the last batch's epoch hid the entry, the follower appended older-
     /// epoch records under it, and every replica that fetched from it truncated forever).
-    pub(crate) fn last_epoch(&self) -> Option<u32> {
+    pub(crate) fn last_epoch(&self) -> Option<LeaderEpoch> {
         self.epochs.last().map(|&(e, _)| e)
     }
 
     /// OffsetsForLeaderEpoch on the leader (§3.5): the largest epoch ≤ `requested` it knows
     /// and where that epoch ends in its log.
-    pub fn end_offset_for_epoch(&self, requested: u32) -> (u32, Offset) {
+    pub fn end_offset_for_epoch(&self, requested: LeaderEpoch) -> (LeaderEpoch, Offset) {
         match self.epochs.last() {
             Some(&(latest, _)) if latest == requested => return (requested, self.log.log_end()),
             None => return (requested, self.log.log_end()),
@@ -445,7 +446,10 @@ impl Replica {
     /// `LeaderEpochFileCache.endOffsetFor`: the latest epoch ends at the log end; an older one
     /// at the start of the next higher epoch, reported under the largest known epoch ≤ it (or
     /// itself, if it predates them all); an epoch above every known one is undefined (`None`).
-    pub(crate) fn consumer_end_offset_for_epoch(&self, requested: u32) -> Option<(u32, Offset)> {
+    pub(crate) fn consumer_end_offset_for_epoch(
+        &self,
+        requested: LeaderEpoch,
+    ) -> Option<(LeaderEpoch, Offset)> {
         if self.epochs.last().is_some_and(|&(e, _)| e == requested) {
             return Some((requested, self.log.log_end()));
         }
@@ -455,7 +459,7 @@ impl Replica {
     }
 
     /// Where a follower's own log ends for `epoch`: the start of its next higher epoch.
-    pub(crate) fn local_end_offset_for_epoch(&self, epoch: u32) -> Offset {
+    pub(crate) fn local_end_offset_for_epoch(&self, epoch: LeaderEpoch) -> Offset {
         self.epochs
             .iter()
             .find(|&&(e, _)| e > epoch)
@@ -524,7 +528,7 @@ mod tests {
             partition_epoch: 0,
             replicas: vec![0, 1, 2],
             leader: Some(0),
-            leader_epoch: 0,
+            leader_epoch: LeaderEpoch(0),
             isr: isr.to_vec(),
         };
         let policy = SegmentPolicy {
@@ -621,7 +625,7 @@ mod tests {
             partition_epoch: 1,
             replicas: vec![0, 1, 2],
             leader: Some(0),
-            leader_epoch: 1,
+            leader_epoch: LeaderEpoch(1),
             isr: vec![0, 1],
         };
         assert_eq!(
@@ -645,7 +649,7 @@ mod tests {
             partition_epoch: 3,
             replicas: vec![0, 1, 2],
             leader: Some(0),
-            leader_epoch: 0,
+            leader_epoch: LeaderEpoch(0),
             isr: vec![0, 1],
         };
         r.apply_partition_state(0, &newer, Instant::ZERO);
@@ -667,14 +671,14 @@ mod tests {
         }
         r.epochs.clear();
         for &(epoch, start) in assigns {
-            r.assign_epoch(epoch, Offset(start));
+            r.assign_epoch(LeaderEpoch(epoch), Offset(start));
         }
         r
     }
 
     fn end(r: &Replica, epoch: u32) -> Option<(u32, u64)> {
-        r.consumer_end_offset_for_epoch(epoch)
-            .map(|(e, o)| (e, o.0))
+        r.consumer_end_offset_for_epoch(LeaderEpoch(epoch))
+            .map(|(e, o)| (e.0, o.0))
     }
 
     /// LeaderEpochFileCacheTest.shouldReturnLogEndOffsetIfLatestEpochRequested
@@ -730,17 +734,17 @@ mod tests {
     #[test]
     fn should_enforce_monotonically_increasing_epochs() {
         let r = cache(8, &[(1, 5), (2, 6), (1, 7)]);
-        assert_eq!(r.last_epoch(), Some(1));
+        assert_eq!(r.last_epoch(), Some(LeaderEpoch(1)));
         assert_eq!(end(&r, 1), Some((1, 8)));
         assert_eq!(end(&r, 2), None);
-        assert_eq!(r.epochs, vec![(1, Offset(7))]);
+        assert_eq!(r.epochs, vec![(LeaderEpoch(1), Offset(7))]);
     }
 
     /// LeaderEpochFileCacheTest.shouldIncreaseAndTrackEpochsAsLeadersChangeManyTimes
     #[test]
     fn should_increase_and_track_epochs_as_leaders_change_many_times() {
         let r = cache(0, &[(0, 0), (1, 0)]);
-        assert_eq!(r.last_epoch(), Some(1));
+        assert_eq!(r.last_epoch(), Some(LeaderEpoch(1)));
         assert_eq!(end(&r, 1), Some((1, 0)));
         assert_eq!(end(&r, 0), Some((0, 0)));
         let r = cache(5, &[(0, 0), (1, 0)]);

@@ -20,9 +20,9 @@ pub struct PartitionPosition {
     pub(super) retry_at: Option<Instant>,
     /// The leader epoch of the last record consumed (`FetchPosition.offsetEpoch`): what a
     /// new leader is asked about, to find whether its log diverged from what was read.
-    pub(super) offset_epoch: Option<u32>,
+    pub(super) offset_epoch: Option<LeaderEpoch>,
     /// The leader epoch the position is known good under (`FetchPosition.currentLeader`).
-    pub(super) leader_epoch: Option<u32>,
+    pub(super) leader_epoch: Option<LeaderEpoch>,
     /// KIP-320: validating the position after a leader change (`AWAIT_VALIDATION`).
     pub(super) validation: Validation,
 }

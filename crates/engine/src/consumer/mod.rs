@@ -30,7 +30,7 @@ use crate::protocol::{
     OffsetCommitRequest, OffsetSpec, OffsetsForLeaderEpochRequest, OffsetsForLeaderEpochResponse,
     Subscription, SyncGroupRequest, SyncGroupResponse,
 };
-use crate::record::{Offset, RecordBatch, TopicPartition};
+use crate::record::{LeaderEpoch, Offset, RecordBatch, TopicPartition};
 use crate::rng::Prng;
 use crate::time::{Duration, Instant};
 use crate::trace::{NodeId, TraceKind};
@@ -589,7 +589,7 @@ impl Consumer {
                     to: from + n,
                 });
                 p.position = Some(Offset(batch.base_offset.0 + u64::from(from + n)));
-                p.offset_epoch = u32::try_from(batch.partition_leader_epoch).ok();
+                p.offset_epoch = batch.partition_leader_epoch;
                 taken += n;
             }
             if from + n >= batch.record_count() {

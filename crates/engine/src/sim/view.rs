@@ -278,7 +278,7 @@ impl Sim {
             partition: tp.partition,
             replicas: pm.replicas.clone(),
             leader: pm.leader,
-            leader_epoch: pm.leader_epoch,
+            leader_epoch: pm.leader_epoch.0,
             isr: pm.isr.clone(),
             log_start,
             high_watermark: hw,
