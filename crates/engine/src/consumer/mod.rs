@@ -208,26 +208,14 @@ impl Consumer {
     pub fn crash(&mut self, now: Instant, out: &mut Vec<Effect>) {
         let per = self.spec.processing_per_record.as_micros();
         let elapsed = now.0.saturating_sub(self.processing_started.0);
-        let mut done = elapsed.checked_div(per).unwrap_or(u64::MAX);
+        let done = elapsed.checked_div(per).unwrap_or(u64::MAX);
         let total: u64 = self
             .processing
             .iter()
             .map(|p| u64::from(p.to - p.from))
             .sum();
         let processed = done.min(total);
-        for p in std::mem::take(&mut self.processing) {
-            let n = u64::from(p.to - p.from).min(done) as u32;
-            done -= u64::from(n);
-            if n > 0 {
-                self.deliver(
-                    Polled {
-                        to: p.from + n,
-                        ..p
-                    },
-                    out,
-                );
-            }
-        }
+        self.deliver_first(processed, out);
         self.state = AppState::Crashed;
         out.push(Effect::Trace(TraceKind::ConsumerCrashed {
             consumer: self.index,
@@ -236,24 +224,24 @@ impl Consumer {
         }));
     }
 
+    /// The process stops mid-poll: the first `n` records of the poll count as processed, the
+    /// rest are dropped with it.
+    fn deliver_first(&mut self, mut n: u64, out: &mut Vec<Effect>) {
+        for p in std::mem::take(&mut self.processing) {
+            let k = u64::from(p.to - p.from).min(n) as u32;
+            n -= u64::from(k);
+            if k > 0 {
+                let to = p.from + k;
+                self.deliver(Polled { to, ..p }, out);
+            }
+        }
+    }
+
     /// Processing threw at record `k` of the poll: the records before it count as processed,
     /// nothing is committed, nobody is told; a new process starts after a while.
     fn die_and_restart(&mut self, now: Instant, k: u32, out: &mut Vec<Effect>) {
         let total: u32 = self.processing.iter().map(|p| p.to - p.from).sum();
-        let mut left = k;
-        for p in std::mem::take(&mut self.processing) {
-            let n = (p.to - p.from).min(left);
-            left -= n;
-            if n > 0 {
-                self.deliver(
-                    Polled {
-                        to: p.from + n,
-                        ..p
-                    },
-                    out,
-                );
-            }
-        }
+        self.deliver_first(u64::from(k), out);
         out.push(Effect::Trace(TraceKind::ConsumerCrashed {
             consumer: self.index,
             processed: k,
