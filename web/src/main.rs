@@ -211,6 +211,134 @@ fn open_link(playground: &RefCell<Playground>, fragment: String, options: &PageO
     save(&p);
 }
 
+/// The one way the page acts: an `Action` for the playground, then the address (a share
+/// link), the memory budget, the saved session and a full refresh.
+#[hook]
+fn use_dispatch(
+    playground: Rc<RefCell<Playground>>,
+    refresh: Rc<dyn Fn(RecordsOf)>,
+    options: Rc<PageOptions>,
+) -> Callback<Action> {
+    // Made once: a new callback every frame would make every panel's context change.
+    let dispatch = use_memo((), move |_| {
+        Callback::from(move |action: Action| {
+            if crash::crashed() {
+                return;
+            }
+            let chose = matches!(action, Action::RestoreSaved | Action::ReplaceSaved);
+            let sharing = matches!(action, Action::Share { .. });
+            let mut p = playground.borrow_mut();
+            if p.dispatch(action).is_ok() && chose {
+                // The broken link is dealt with: a reload opens the saved session.
+                forget_link();
+            }
+            if let Some(link) = p.share_link().filter(|_| sharing) {
+                put_in_address(link);
+            }
+            // Play while over the budget pauses again at once.
+            enforce_budget(&mut p, &options);
+            save(&p);
+            drop(p);
+            refresh(RecordsOf::All);
+        })
+    });
+    (*dispatch).clone()
+}
+
+/// The frame loop: advance by elapsed wall time × speed, then re-render if anything moved.
+#[hook]
+fn use_frame_loop(
+    playground: Rc<RefCell<Playground>>,
+    refresh: Rc<dyn Fn(RecordsOf)>,
+    options: Rc<PageOptions>,
+) {
+    use_effect_with((), move |_| {
+        let handle: Rc<RefCell<Option<AnimationFrame>>> = Rc::new(RefCell::new(None));
+        // The last frame's timestamp and the fraction of a millisecond not yet played.
+        let last = Rc::new(RefCell::new(None::<(f64, f64)>));
+        let frames = Rc::new(RefCell::new(0u32));
+        fn schedule(
+            handle: Rc<RefCell<Option<AnimationFrame>>>,
+            last: Rc<RefCell<Option<(f64, f64)>>>,
+            frames: Rc<RefCell<u32>>,
+            playground: Rc<RefCell<Playground>>,
+            refresh: Rc<dyn Fn(RecordsOf)>,
+            options: Rc<PageOptions>,
+        ) {
+            let h = handle.clone();
+            let frame = request_animation_frame(move |timestamp| {
+                if crash::crashed() {
+                    // The loop ends here: no next frame is requested.
+                    return;
+                }
+                let (elapsed, now) = elapsed_ms(*last.borrow(), timestamp);
+                *last.borrow_mut() = Some(now);
+                let playing = playground.borrow().is_playing();
+                if playing {
+                    let mut p = playground.borrow_mut();
+                    let _ = p.dispatch(Action::Frame {
+                        elapsed_ms: elapsed.saturating_mul(options.test_time_warp),
+                    });
+                    if options.test_panic_at.is_some_and(|at| p.now() >= at) {
+                        panic!("test_panic_at_ms: virtual time reached {}", p.now());
+                    }
+                    if options.test_oom_at.is_some_and(|at| p.now() >= at) {
+                        exhaust_memory();
+                    }
+                    let paused = enforce_budget(&mut p, &options);
+                    *frames.borrow_mut() += 1;
+                    let frame = *frames.borrow();
+                    if paused || frame.is_multiple_of(SAVE_EVERY_FRAMES) {
+                        save(&p);
+                    }
+                    drop(p);
+                    refresh(if paused {
+                        // Paused, everything is brought up to date, as a user's pause does.
+                        RecordsOf::All
+                    } else {
+                        RecordsOf::Turn {
+                            every: TURNS,
+                            turn: frame % TURNS,
+                        }
+                    });
+                }
+                schedule(h, last, frames, playground, refresh, options);
+            });
+            *handle.borrow_mut() = Some(frame);
+        }
+        schedule(handle.clone(), last, frames, playground, refresh, options);
+        move || drop(handle.borrow_mut().take())
+    });
+}
+
+/// A share link pasted into the address bar of this tab changes only the fragment: the page
+/// is not loaded again, so the link is opened here.
+#[hook]
+fn use_share_links(
+    playground: Rc<RefCell<Playground>>,
+    refresh: Rc<dyn Fn(RecordsOf)>,
+    options: Rc<PageOptions>,
+) {
+    use_effect_with((), move |_| {
+        let listener = EventListener::new(&gloo::utils::window(), "hashchange", move |_| {
+            if crash::crashed() {
+                return;
+            }
+            // An emptied fragment is not a link; sharing writes the address without an event.
+            let Some(fragment) = location_hash() else {
+                return;
+            };
+            open_link(&playground, fragment, &options);
+            // Opened, declined or broken, the link that was shown is not this session's.
+            if let Ok(mut p) = playground.try_borrow_mut() {
+                let _ = p.dispatch(Action::DismissShare);
+            }
+            refresh(RecordsOf::All);
+        });
+        move || drop(listener)
+    });
+}
+
 #[function_component]
 fn App() -> Html {
     let options = use_memo((), |_| page_options());
@@ -235,125 +363,10 @@ fn App() -> Html {
         })
     };
 
-    let dispatch = {
-        let playground = playground.clone();
-        let refresh = refresh.clone();
-        let options = options.clone();
-        // Made once: a new callback every frame would make every panel's context change.
-        use_memo((), move |_| {
-            Callback::from(move |action: Action| {
-                if crash::crashed() {
-                    return;
-                }
-                let chose = matches!(action, Action::RestoreSaved | Action::ReplaceSaved);
-                let sharing = matches!(action, Action::Share { .. });
-                let mut p = playground.borrow_mut();
-                if p.dispatch(action).is_ok() && chose {
-                    // The broken link is dealt with: a reload opens the saved session.
-                    forget_link();
-                }
-                if let Some(link) = p.share_link().filter(|_| sharing) {
-                    put_in_address(link);
-                }
-                // Play while over the budget pauses again at once.
-                enforce_budget(&mut p, &options);
-                save(&p);
-                drop(p);
-                refresh(RecordsOf::All);
-            })
-        })
-    };
-    let dispatch = (*dispatch).clone();
+    let dispatch = use_dispatch(playground.clone(), refresh.clone(), options.clone());
 
-    // The frame loop: advance by elapsed wall time × speed, then re-render if anything moved.
-    {
-        let playground = playground.clone();
-        let refresh = refresh.clone();
-        let options = options.clone();
-        use_effect_with((), move |_| {
-            let handle: Rc<RefCell<Option<AnimationFrame>>> = Rc::new(RefCell::new(None));
-            // The last frame's timestamp and the fraction of a millisecond not yet played.
-            let last = Rc::new(RefCell::new(None::<(f64, f64)>));
-            let frames = Rc::new(RefCell::new(0u32));
-            fn schedule(
-                handle: Rc<RefCell<Option<AnimationFrame>>>,
-                last: Rc<RefCell<Option<(f64, f64)>>>,
-                frames: Rc<RefCell<u32>>,
-                playground: Rc<RefCell<Playground>>,
-                refresh: Rc<dyn Fn(RecordsOf)>,
-                options: Rc<PageOptions>,
-            ) {
-                let h = handle.clone();
-                let frame = request_animation_frame(move |timestamp| {
-                    if crash::crashed() {
-                        // The loop ends here: no next frame is requested.
-                        return;
-                    }
-                    let (elapsed, now) = elapsed_ms(*last.borrow(), timestamp);
-                    *last.borrow_mut() = Some(now);
-                    let playing = playground.borrow().is_playing();
-                    if playing {
-                        let mut p = playground.borrow_mut();
-                        let _ = p.dispatch(Action::Frame {
-                            elapsed_ms: elapsed.saturating_mul(options.test_time_warp),
-                        });
-                        if options.test_panic_at.is_some_and(|at| p.now() >= at) {
-                            panic!("test_panic_at_ms: virtual time reached {}", p.now());
-                        }
-                        if options.test_oom_at.is_some_and(|at| p.now() >= at) {
-                            exhaust_memory();
-                        }
-                        let paused = enforce_budget(&mut p, &options);
-                        *frames.borrow_mut() += 1;
-                        let frame = *frames.borrow();
-                        if paused || frame.is_multiple_of(SAVE_EVERY_FRAMES) {
-                            save(&p);
-                        }
-                        drop(p);
-                        refresh(if paused {
-                            // Paused, everything is brought up to date, as a user's pause does.
-                            RecordsOf::All
-                        } else {
-                            RecordsOf::Turn {
-                                every: TURNS,
-                                turn: frame % TURNS,
-                            }
-                        });
-                    }
-                    schedule(h, last, frames, playground, refresh, options);
-                });
-                *handle.borrow_mut() = Some(frame);
-            }
-            schedule(handle.clone(), last, frames, playground, refresh, options);
-            move || drop(handle.borrow_mut().take())
-        });
-    }
-
-    // A share link pasted into the address bar of this tab changes only the fragment: the page
-    // is not loaded again, so the link is opened here.
-    {
-        let playground = playground.clone();
-        let refresh = refresh.clone();
-        let options = options.clone();
-        use_effect_with((), move |_| {
-            let listener = EventListener::new(&gloo::utils::window(), "hashchange", move |_| {
-                if crash::crashed() {
-                    return;
-                }
-                // An emptied fragment is not a link; sharing writes the address without an event.
-                let Some(fragment) = location_hash() else {
-                    return;
-                };
-                open_link(&playground, fragment, &options);
-                // Opened, declined or broken, the link that was shown is not this session's.
-                if let Ok(mut p) = playground.try_borrow_mut() {
-                    let _ = p.dispatch(Action::DismissShare);
-                }
-                refresh(RecordsOf::All);
-            });
-            move || drop(listener)
-        });
-    }
+    use_frame_loop(playground.clone(), refresh.clone(), options.clone());
+    use_share_links(playground.clone(), refresh.clone(), options.clone());
 
     let memory_use = MemoryUse {
         live_bytes: memory::live_bytes(),
