@@ -460,18 +460,11 @@ fn millis_to_us(m: &Millis) -> Option<u64> {
 fn parse_event(l: &Lines<'_>, e: &RawEvent, line: usize) -> Result<EventDef, ScenarioError> {
     let at_ms = int_in(l, &e.at_ms, "event.at_ms", 0, MAX_DURATION_MS as i64)? as u64;
     let action_name = e.action.get_ref().as_str();
-    let err =
-        |field: &str, m: String| ScenarioError::field(Some(line), format!("event.{field}"), m);
-    let need_str = |v: &Option<String>, field: &str| {
-        v.clone()
-            .ok_or_else(|| err(field, format!("action {action_name:?} needs `{field}`")))
-    };
-    let need_int = |v: &Option<Int>, field: &str, min: i64, max: i64| match v {
-        Some(v) => int_in(l, v, &format!("event.{field}"), min, max),
-        None => Err(err(
-            field,
-            format!("action {action_name:?} needs `{field}`"),
-        )),
+    let ev = Event {
+        l,
+        e,
+        line,
+        action_name,
     };
     // Fields each action may use; anything else present is a mistake worth reporting.
     let present: Vec<&str> = [
@@ -515,146 +508,22 @@ fn parse_event(l: &Lines<'_>, e: &RawEvent, line: usize) -> Result<EventDef, Sce
         ));
     };
     if let Some(extra) = present.iter().find(|f| !allowed.contains(f)) {
-        return Err(err(
-            extra,
-            format!("does not apply to action {action_name:?}"),
-        ));
+        return Err(ev.err(extra, format!("does not apply to action {action_name:?}")));
     }
-    let action = match action_name {
-        "crash_broker" => Action::CrashBroker {
-            broker: need_int(&e.broker, "broker", 0, U32)? as u32,
-        },
-        "restart_broker" => Action::RestartBroker {
-            broker: need_int(&e.broker, "broker", 0, U32)? as u32,
-        },
-        "start_producer" => Action::StartProducer {
-            producer: need_str(&e.producer, "producer")?,
-        },
-        "stop_producer" => Action::StopProducer {
-            producer: need_str(&e.producer, "producer")?,
-        },
-        "set_rate" => Action::SetRate {
-            producer: need_str(&e.producer, "producer")?,
-            rate_per_sec: need_int(
-                &e.rate_per_sec,
-                "rate_per_sec",
-                0,
-                kplay_engine::sim::MAX_RATE_PER_SEC as i64,
-            )? as u64,
-        },
-        "produce" => Action::Produce {
-            producer: need_str(&e.producer, "producer")?,
-            key: e.key.clone(),
-            value: e.value.clone(),
-            partition: e
-                .partition
-                .as_ref()
-                .map(|p| int_in(l, p, "event.partition", 0, U32))
-                .transpose()?
-                .map(|p| p as u32),
-            headers: e.headers.clone().unwrap_or_default().into_iter().collect(),
-        },
-        "stop_consumer" => Action::StopConsumer {
-            consumer: need_str(&e.consumer, "consumer")?,
-        },
-        "add_consumer" => Action::AddConsumer {
-            consumer: need_str(&e.consumer, "consumer")?,
-            topics: match &e.topics {
-                Some(t) if !t.is_empty() => t.clone(),
-                _ => return Err(err("topics", "list at least one topic".to_string())),
-            },
-            group: e.group.clone(),
-            processing_us_per_record: match e.processing_ms_per_record.as_ref() {
-                None => 0,
-                Some(v) => millis_to_us(v.get_ref()).ok_or_else(|| {
-                    err(
-                        "processing_ms_per_record",
-                        "must be a number of milliseconds from 0 to 3600000".to_string(),
-                    )
-                })?,
-            },
-            commit: match e.commit.as_deref() {
-                None => CommitStrategy::Auto,
-                Some(c) => CommitStrategy::parse(c).ok_or_else(|| {
-                    err(
-                        "commit",
-                        format!(
-                            "unknown commit strategy {c:?}; expected one of {}",
-                            CommitStrategy::NAMES.join(", ")
-                        ),
-                    )
-                })?,
-            },
-        },
-        "crash_consumer" => Action::CrashConsumer {
-            consumer: need_str(&e.consumer, "consumer")?,
-        },
-        "restart_consumer" => Action::RestartConsumer {
-            consumer: need_str(&e.consumer, "consumer")?,
-        },
-        "slow_consumer" => Action::SlowConsumer {
-            consumer: need_str(&e.consumer, "consumer")?,
-            processing_us_per_record: match e.processing_ms_per_record.as_ref() {
-                None => {
-                    return Err(err(
-                        "processing_ms_per_record",
-                        format!("action {action_name:?} needs `processing_ms_per_record`"),
-                    ))
-                }
-                Some(v) => millis_to_us(v.get_ref()).ok_or_else(|| {
-                    err(
-                        "processing_ms_per_record",
-                        "must be a number of milliseconds from 0 to 3600000".to_string(),
-                    )
-                })?,
-            },
-        },
-        "seek" => Action::Seek {
-            consumer: need_str(&e.consumer, "consumer")?,
-            topic: need_str(&e.topic, "topic")?,
-            partition: need_int(&e.partition, "partition", 0, U32)? as u32,
-            offset: need_int(&e.offset, "offset", 0, i64::MAX)? as u64,
-        },
-        "create_topic" => Action::CreateTopic {
-            topic: need_str(&e.topic, "topic")?,
-            partitions: need_int(&e.partitions, "partitions", 1, U32)? as u32,
-            replication_factor: e
-                .replication_factor
-                .as_ref()
-                .map_or(Ok(1), |v| int_in(l, v, "event.replication_factor", 1, U32))?
-                as u32,
-        },
-        "delete_topic" => Action::DeleteTopic {
-            topic: need_str(&e.topic, "topic")?,
-        },
-        "partition_network" => {
-            let list = e
-                .brokers
-                .as_ref()
-                .ok_or_else(|| err("brokers", format!("action {action_name:?} needs `brokers`")))?;
-            let brokers = list
-                .iter()
-                .map(|b| int_in(l, b, "event.brokers", 0, U32).map(|b| b as u32))
-                .collect::<Result<_, _>>()?;
-            Action::PartitionNetwork { brokers }
-        }
-        "heal_network" => Action::HealNetwork,
-        "remove_producer" => Action::RemoveProducer {
-            producer: need_str(&e.producer, "producer")?,
-        },
-        "slow_link" => Action::SlowLink {
-            broker: need_int(&e.broker, "broker", 0, U32)? as u32,
-            peer: need_int(&e.peer, "peer", 0, U32)? as u32,
-            extra_ms: need_int(&e.extra_ms, "extra_ms", 0, 600_000)? as u64,
-        },
-        "pause_broker" => Action::PauseBroker {
-            broker: need_int(&e.broker, "broker", 0, U32)? as u32,
-            duration_ms: need_int(&e.duration_ms, "duration_ms", 1, 3_600_000)? as u64,
-        },
-        other => {
-            // Every name in `ACTION_FIELDS` has an arm here; this stays an error, not a panic.
+    let action = match [
+        broker_action,
+        producer_action,
+        consumer_action,
+        topic_action,
+    ]
+    .into_iter()
+    .find_map(|family| family(&ev).transpose())
+    {
+        Some(action) => action?,
+        None => {
+            // Every name in `ACTION_FIELDS` has an arm in a family; this stays an error.
             let m = format!(
-                "unknown action {other:?}; expected one of {}",
+                "unknown action {action_name:?}; expected one of {}",
                 action_names().collect::<Vec<_>>().join(", ")
             );
             return Err(ScenarioError::field(
@@ -669,4 +538,204 @@ fn parse_event(l: &Lines<'_>, e: &RawEvent, line: usize) -> Result<EventDef, Sce
         action,
         line,
     })
+}
+
+/// One `[[event]]` as it is read: its fields, and how to say what is wrong with one.
+struct Event<'a> {
+    l: &'a Lines<'a>,
+    e: &'a RawEvent,
+    line: usize,
+    action_name: &'a str,
+}
+
+impl Event<'_> {
+    fn err(&self, field: &str, m: String) -> ScenarioError {
+        ScenarioError::field(Some(self.line), format!("event.{field}"), m)
+    }
+
+    fn missing(&self, field: &str) -> ScenarioError {
+        self.err(
+            field,
+            format!("action {:?} needs `{field}`", self.action_name),
+        )
+    }
+
+    fn str(&self, v: &Option<String>, field: &str) -> Result<String, ScenarioError> {
+        v.clone().ok_or_else(|| self.missing(field))
+    }
+
+    fn int(&self, v: &Option<Int>, field: &str, min: i64, max: i64) -> Result<i64, ScenarioError> {
+        match v {
+            Some(v) => int_in(self.l, v, &format!("event.{field}"), min, max),
+            None => Err(self.missing(field)),
+        }
+    }
+}
+
+/// Faults on brokers and the network.
+fn broker_action(ev: &Event<'_>) -> Result<Option<Action>, ScenarioError> {
+    Ok(Some(match ev.action_name {
+        "crash_broker" => Action::CrashBroker {
+            broker: ev.int(&ev.e.broker, "broker", 0, U32)? as u32,
+        },
+        "restart_broker" => Action::RestartBroker {
+            broker: ev.int(&ev.e.broker, "broker", 0, U32)? as u32,
+        },
+        "partition_network" => {
+            let list = ev.e.brokers.as_ref().ok_or_else(|| {
+                ev.err(
+                    "brokers",
+                    format!("action {:?} needs `brokers`", ev.action_name),
+                )
+            })?;
+            let brokers = list
+                .iter()
+                .map(|b| int_in(ev.l, b, "event.brokers", 0, U32).map(|b| b as u32))
+                .collect::<Result<_, _>>()?;
+            Action::PartitionNetwork { brokers }
+        }
+        "heal_network" => Action::HealNetwork,
+        "slow_link" => Action::SlowLink {
+            broker: ev.int(&ev.e.broker, "broker", 0, U32)? as u32,
+            peer: ev.int(&ev.e.peer, "peer", 0, U32)? as u32,
+            extra_ms: ev.int(&ev.e.extra_ms, "extra_ms", 0, 600_000)? as u64,
+        },
+        "pause_broker" => Action::PauseBroker {
+            broker: ev.int(&ev.e.broker, "broker", 0, U32)? as u32,
+            duration_ms: ev.int(&ev.e.duration_ms, "duration_ms", 1, 3_600_000)? as u64,
+        },
+        _ => return Ok(None),
+    }))
+}
+
+/// What happens to producers.
+fn producer_action(ev: &Event<'_>) -> Result<Option<Action>, ScenarioError> {
+    Ok(Some(match ev.action_name {
+        "start_producer" => Action::StartProducer {
+            producer: ev.str(&ev.e.producer, "producer")?,
+        },
+        "stop_producer" => Action::StopProducer {
+            producer: ev.str(&ev.e.producer, "producer")?,
+        },
+        "set_rate" => Action::SetRate {
+            producer: ev.str(&ev.e.producer, "producer")?,
+            rate_per_sec: ev.int(
+                &ev.e.rate_per_sec,
+                "rate_per_sec",
+                0,
+                kplay_engine::sim::MAX_RATE_PER_SEC as i64,
+            )? as u64,
+        },
+        "produce" => Action::Produce {
+            producer: ev.str(&ev.e.producer, "producer")?,
+            key: ev.e.key.clone(),
+            value: ev.e.value.clone(),
+            partition: ev
+                .e
+                .partition
+                .as_ref()
+                .map(|p| int_in(ev.l, p, "event.partition", 0, U32))
+                .transpose()?
+                .map(|p| p as u32),
+            headers: ev
+                .e
+                .headers
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+        },
+        "remove_producer" => Action::RemoveProducer {
+            producer: ev.str(&ev.e.producer, "producer")?,
+        },
+        _ => return Ok(None),
+    }))
+}
+
+/// What happens to consumers.
+fn consumer_action(ev: &Event<'_>) -> Result<Option<Action>, ScenarioError> {
+    Ok(Some(match ev.action_name {
+        "stop_consumer" => Action::StopConsumer {
+            consumer: ev.str(&ev.e.consumer, "consumer")?,
+        },
+        "add_consumer" => Action::AddConsumer {
+            consumer: ev.str(&ev.e.consumer, "consumer")?,
+            topics: match &ev.e.topics {
+                Some(t) if !t.is_empty() => t.clone(),
+                _ => return Err(ev.err("topics", "list at least one topic".to_string())),
+            },
+            group: ev.e.group.clone(),
+            processing_us_per_record: match ev.e.processing_ms_per_record.as_ref() {
+                None => 0,
+                Some(v) => millis_to_us(v.get_ref()).ok_or_else(|| {
+                    ev.err(
+                        "processing_ms_per_record",
+                        "must be a number of milliseconds from 0 to 3600000".to_string(),
+                    )
+                })?,
+            },
+            commit: match ev.e.commit.as_deref() {
+                None => CommitStrategy::Auto,
+                Some(c) => CommitStrategy::parse(c).ok_or_else(|| {
+                    ev.err(
+                        "commit",
+                        format!(
+                            "unknown commit strategy {c:?}; expected one of {}",
+                            CommitStrategy::NAMES.join(", ")
+                        ),
+                    )
+                })?,
+            },
+        },
+        "crash_consumer" => Action::CrashConsumer {
+            consumer: ev.str(&ev.e.consumer, "consumer")?,
+        },
+        "restart_consumer" => Action::RestartConsumer {
+            consumer: ev.str(&ev.e.consumer, "consumer")?,
+        },
+        "slow_consumer" => Action::SlowConsumer {
+            consumer: ev.str(&ev.e.consumer, "consumer")?,
+            processing_us_per_record: match ev.e.processing_ms_per_record.as_ref() {
+                None => {
+                    return Err(ev.err(
+                        "processing_ms_per_record",
+                        format!(
+                            "action {:?} needs `processing_ms_per_record`",
+                            ev.action_name
+                        ),
+                    ))
+                }
+                Some(v) => millis_to_us(v.get_ref()).ok_or_else(|| {
+                    ev.err(
+                        "processing_ms_per_record",
+                        "must be a number of milliseconds from 0 to 3600000".to_string(),
+                    )
+                })?,
+            },
+        },
+        "seek" => Action::Seek {
+            consumer: ev.str(&ev.e.consumer, "consumer")?,
+            topic: ev.str(&ev.e.topic, "topic")?,
+            partition: ev.int(&ev.e.partition, "partition", 0, U32)? as u32,
+            offset: ev.int(&ev.e.offset, "offset", 0, i64::MAX)? as u64,
+        },
+        _ => return Ok(None),
+    }))
+}
+
+/// Topics created and deleted.
+fn topic_action(ev: &Event<'_>) -> Result<Option<Action>, ScenarioError> {
+    Ok(Some(match ev.action_name {
+        "create_topic" => Action::CreateTopic {
+            topic: ev.str(&ev.e.topic, "topic")?,
+            partitions: ev.int(&ev.e.partitions, "partitions", 1, U32)? as u32,
+            replication_factor: ev.e.replication_factor.as_ref().map_or(Ok(1), |v| {
+                int_in(ev.l, v, "event.replication_factor", 1, U32)
+            })? as u32,
+        },
+        "delete_topic" => Action::DeleteTopic {
+            topic: ev.str(&ev.e.topic, "topic")?,
+        },
+        _ => return Ok(None),
+    }))
 }
