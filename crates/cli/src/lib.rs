@@ -116,41 +116,73 @@ fn parse_u64(flag: &str, value: Option<&String>, max: u64) -> Result<u64, Failur
     }
 }
 
-fn run(args: &[String], out: &mut dyn Write, memory: MemoryProbe<'_>) -> Result<(), Failure> {
-    let mut file = None;
-    let (mut seed, mut json, mut trace, mut check) = (None, false, 0u64, false);
-    let mut budget_mb = DEFAULT_MEMORY_BUDGET_MB;
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "--seed" => {
-                seed = Some(parse_u64("--seed", args.get(i + 1), i64::MAX as u64)?);
-                i += 1;
-            }
-            "--json" => json = true,
-            "--check" => check = true,
-            "--trace" => {
-                trace = parse_u64("--trace", args.get(i + 1), 1_000_000)?;
-                i += 1;
-            }
-            "--memory-budget-mb" => {
-                budget_mb = parse_u64("--memory-budget-mb", args.get(i + 1), 1 << 30)?;
-                if budget_mb == 0 {
-                    return Err(Failure::BadInput(
-                        "--memory-budget-mb: expected at least 1".into(),
-                    ));
+/// What `kplay run` was asked for.
+struct RunOptions {
+    path: String,
+    seed: Option<u64>,
+    json: bool,
+    check: bool,
+    /// How many of the last trace events to print.
+    trace: u64,
+    budget_mb: u64,
+}
+
+impl RunOptions {
+    fn parse(args: &[String]) -> Result<RunOptions, Failure> {
+        let mut file = None;
+        let (mut seed, mut json, mut trace, mut check) = (None, false, 0u64, false);
+        let mut budget_mb = DEFAULT_MEMORY_BUDGET_MB;
+        let mut i = 0;
+        while i < args.len() {
+            match args[i].as_str() {
+                "--seed" => {
+                    seed = Some(parse_u64("--seed", args.get(i + 1), i64::MAX as u64)?);
+                    i += 1;
                 }
-                i += 1;
+                "--json" => json = true,
+                "--check" => check = true,
+                "--trace" => {
+                    trace = parse_u64("--trace", args.get(i + 1), 1_000_000)?;
+                    i += 1;
+                }
+                "--memory-budget-mb" => {
+                    budget_mb = parse_u64("--memory-budget-mb", args.get(i + 1), 1 << 30)?;
+                    if budget_mb == 0 {
+                        return Err(Failure::BadInput(
+                            "--memory-budget-mb: expected at least 1".into(),
+                        ));
+                    }
+                    i += 1;
+                }
+                flag if flag.starts_with("--") => {
+                    return Err(Failure::BadInput(format!("unknown option {flag:?}")))
+                }
+                path if file.is_none() => file = Some(path.to_string()),
+                extra => return Err(Failure::BadInput(format!("unexpected argument {extra:?}"))),
             }
-            flag if flag.starts_with("--") => {
-                return Err(Failure::BadInput(format!("unknown option {flag:?}")))
-            }
-            path if file.is_none() => file = Some(path.to_string()),
-            extra => return Err(Failure::BadInput(format!("unexpected argument {extra:?}"))),
+            i += 1;
         }
-        i += 1;
+        let path = file.ok_or_else(|| Failure::BadInput("run needs a scenario FILE".into()))?;
+        Ok(RunOptions {
+            path,
+            seed,
+            json,
+            check,
+            trace,
+            budget_mb,
+        })
     }
-    let path = file.ok_or_else(|| Failure::BadInput("run needs a scenario FILE".into()))?;
+}
+
+fn run(args: &[String], out: &mut dyn Write, memory: MemoryProbe<'_>) -> Result<(), Failure> {
+    let RunOptions {
+        path,
+        seed,
+        json,
+        check,
+        trace,
+        budget_mb,
+    } = RunOptions::parse(args)?;
     let text = std::fs::read_to_string(&path)
         .map_err(|e| Failure::BadInput(format!("cannot read {path}: {e}")))?;
     let scenario = Scenario::parse(&text).map_err(|e| Failure::BadInput(format!("{path}: {e}")))?;
@@ -159,30 +191,8 @@ fn run(args: &[String], out: &mut dyn Write, memory: MemoryProbe<'_>) -> Result<
         .map_err(|e| Failure::BadInput(format!("{path}: {e}")))?;
     let end = scenario.end();
     let budget = budget_mb.saturating_mul(1 << 20);
-    // The run goes a second of virtual time at a time (the same run as one call: events are
-    // handled in order whatever the chunks), looking at the heap in between.
-    let mut over_budget = None;
     let mut checker = check.then(kplay_engine::check::Checker::new);
-    let mut checked = Ok(());
-    loop {
-        let until = (sim.now() + MEMORY_CHECK_EVERY).min(end);
-        match &mut checker {
-            Some(c) => checked = kplay_engine::check::run_checked(&mut sim, until, c),
-            None => sim.run_until(until),
-        }
-        if checked.is_err() {
-            break;
-        }
-        if let Some((live, _)) = memory() {
-            if live > budget {
-                over_budget = Some(live);
-                break;
-            }
-        }
-        if until >= end {
-            break;
-        }
-    }
+    let (checked, over_budget) = play(&mut sim, end, budget, checker.as_mut(), memory);
     if check && over_budget.is_none() {
         let checked = checked.and_then(|()| {
             // Loss is only a violation where the settings promise none.
@@ -209,19 +219,63 @@ fn run(args: &[String], out: &mut dyn Write, memory: MemoryProbe<'_>) -> Result<
             report.acked
         )
     });
-    let finish = |stopped: Option<String>| match stopped {
-        Some(why) => Err(Failure::OverBudget(why)),
-        None => Ok(()),
-    };
     if json {
         let _ = writeln!(
             out,
             "{}",
             serde_json::to_string_pretty(&report_json(&report)).expect("json")
         );
-        return finish(stopped);
+    } else {
+        let _ = write!(out, "{}", summary(&path, &report));
+        print_run_details(out, &sim, &report, check, trace, budget_mb, memory);
     }
-    let _ = write!(out, "{}", summary(&path, &report));
+    match stopped {
+        Some(why) => Err(Failure::OverBudget(why)),
+        None => Ok(()),
+    }
+}
+
+/// Runs to `end` a second of virtual time at a time (the same run as one call: events are
+/// handled in order whatever the chunks), checking invariants if asked and looking at the
+/// heap in between. Returns what the checker found and the heap size that stopped the run.
+fn play(
+    sim: &mut kplay_engine::Sim,
+    end: kplay_engine::Instant,
+    budget: u64,
+    mut checker: Option<&mut kplay_engine::check::Checker>,
+    memory: MemoryProbe<'_>,
+) -> (Result<(), kplay_engine::check::Violation>, Option<u64>) {
+    let mut checked = Ok(());
+    loop {
+        let until = (sim.now() + MEMORY_CHECK_EVERY).min(end);
+        match &mut checker {
+            Some(c) => checked = kplay_engine::check::run_checked(sim, until, c),
+            None => sim.run_until(until),
+        }
+        if checked.is_err() {
+            return (checked, None);
+        }
+        if let Some((live, _)) = memory() {
+            if live > budget {
+                return (checked, Some(live));
+            }
+        }
+        if until >= end {
+            return (checked, None);
+        }
+    }
+}
+
+/// The memory held, the invariants checked, and the last trace events, after the summary.
+fn print_run_details(
+    out: &mut dyn Write,
+    sim: &kplay_engine::Sim,
+    report: &kplay_engine::snapshot::Report,
+    check: bool,
+    trace: u64,
+    budget_mb: u64,
+    memory: MemoryProbe<'_>,
+) {
     if let Some((live, peak)) = memory() {
         let held = report.acked.max(1);
         let _ = writeln!(
@@ -233,7 +287,7 @@ fn run(args: &[String], out: &mut dyn Write, memory: MemoryProbe<'_>) -> Result<
         );
     }
     if check {
-        let promise = if kplay_engine::check::promises_no_loss(&sim) {
+        let promise = if kplay_engine::check::promises_no_loss(sim) {
             ", and no acknowledged record was lost"
         } else {
             ""
@@ -257,7 +311,6 @@ fn run(args: &[String], out: &mut dyn Write, memory: MemoryProbe<'_>) -> Result<
             let _ = writeln!(out, "  {:>10}  {}", e.at.to_string(), e.kind);
         }
     }
-    finish(stopped)
 }
 
 fn summary(path: &str, r: &kplay_engine::snapshot::Report) -> String {
