@@ -343,7 +343,7 @@ fn committed_offsets_survive_a_coordinator_failover() {
         "a new coordinator read __consumer_offsets"
     );
     let g = group(&r);
-    assert_ne!(g.coordinator, Some(coordinator));
+    assert_ne!(g.coordinator, Some(coordinator.0));
     assert_eq!(g.state, "Stable");
     assert_eq!(g.lost, Some(0));
     // The new coordinator read the group's membership too (Kafka's GroupMetadata record):

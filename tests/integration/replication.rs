@@ -320,6 +320,7 @@ fn failovers_right_after_fencing_lose_neither_records_nor_commits() {
 /// `[0, 1]` after `after_ms`.
 fn rejoined_after(name: &str, text: &str, after_ms: u64) -> Option<u64> {
     use kplay_engine::check::Checker;
+    use kplay_engine::trace::BrokerId;
     let scenario = kplay_scenario::Scenario::parse(text).expect("parses");
     let mut sim = scenario.build(None).expect("builds");
     let mut checker = Checker::new();
@@ -333,7 +334,10 @@ fn rejoined_after(name: &str, text: &str, after_ms: u64) -> Option<u64> {
             );
         }
         let isr = &sim.metadata().partition("t", 0).expect("t-0").isr;
-        if rejoined.is_none() && sim.now().as_millis() > after_ms && *isr == [0, 1] {
+        if rejoined.is_none()
+            && sim.now().as_millis() > after_ms
+            && *isr == [BrokerId(0), BrokerId(1)]
+        {
             rejoined = Some(sim.now().as_millis());
         }
     }

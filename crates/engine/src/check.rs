@@ -21,7 +21,7 @@ use crate::protocol::Acks;
 use crate::record::{LeaderEpoch, Offset, Record, TopicPartition};
 use crate::sim::{Sim, Touched};
 use crate::time::Instant;
-use crate::trace::NodeId;
+use crate::trace::{numbers, BrokerId, NodeId};
 
 /// A broken invariant.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,9 +54,9 @@ impl fmt::Display for Violation {
 struct Watch {
     latest_epoch: LeaderEpoch,
     /// Which broker claimed to lead each epoch, by epoch.
-    leaders: BTreeMap<LeaderEpoch, u32>,
+    leaders: BTreeMap<LeaderEpoch, BrokerId>,
     /// Per ISR member: offsets below this were already compared with the leader's log.
-    verified: BTreeMap<u32, Offset>,
+    verified: BTreeMap<BrokerId, Offset>,
     /// The highest high watermark any replica has exposed so far.
     max_hw: Offset,
     /// Records the settings promise never to lose: acknowledged batches and the slices
@@ -65,7 +65,7 @@ struct Watch {
     /// One past the highest promised offset.
     promised_end: Offset,
     /// The leader and leader epoch `promised` was last verified against in full.
-    verified_leader: Option<(u32, LeaderEpoch)>,
+    verified_leader: Option<(BrokerId, LeaderEpoch)>,
     /// Idempotent producers' records below the high watermark were checked up to here.
     scanned: Offset,
     /// Per idempotent producer: the newest of its records seen in the log.
@@ -102,7 +102,7 @@ pub struct Checker {
     partitions: BTreeMap<TopicPartition, Watch>,
     /// The brokers coordinating some group, as of the last controller step: another broker's
     /// step cannot change a group.
-    coordinators: Vec<u32>,
+    coordinators: Vec<BrokerId>,
     /// The last acknowledgement or delivery taken from the simulation.
     observed: u64,
     /// Per broker: its replicas as last checked, in the order the broker keeps them, so a
@@ -119,7 +119,7 @@ struct Fingerprint {
     log_end: Offset,
     /// The newest record: a truncation and an append in one step still differ here.
     newest: Option<crate::record::RecordId>,
-    leader: Option<u32>,
+    leader: Option<BrokerId>,
     leader_epoch: LeaderEpoch,
 }
 
@@ -190,14 +190,14 @@ impl Checker {
     }
 
     /// The partitions whose replica on broker `b` changed since the last check.
-    fn changed_replicas(&mut self, sim: &Sim, b: u32) -> Vec<TopicPartition> {
+    fn changed_replicas(&mut self, sim: &Sim, b: BrokerId) -> Vec<TopicPartition> {
         let Some((broker, _)) = sim.broker(b) else {
             return Vec::new();
         };
-        if self.seen.len() <= b as usize {
-            self.seen.resize(b as usize + 1, Vec::new());
+        if self.seen.len() <= b.0 as usize {
+            self.seen.resize(b.0 as usize + 1, Vec::new());
         }
-        let seen = &mut self.seen[b as usize];
+        let seen = &mut self.seen[b.0 as usize];
         let aligned = seen.len() == broker.replicas().len();
         if !aligned {
             seen.clear();
@@ -332,7 +332,7 @@ impl Checker {
             if !pm.isr.contains(&l) {
                 return fail(
                     "LeaderInIsr",
-                    format!("{tp}: leader {l} is not in ISR {:?}", pm.isr),
+                    format!("{tp}: leader {l} is not in ISR {:?}", numbers(&pm.isr)),
                 );
             }
         }
@@ -347,7 +347,7 @@ impl Checker {
             );
         }
         watch.latest_epoch = pm.leader_epoch;
-        let replica_of = |b: u32| -> Option<(bool, &Replica)> {
+        let replica_of = |b: BrokerId| -> Option<(bool, &Replica)> {
             let (broker, up) = sim.broker(b)?;
             broker.replica(tp).map(|r| (up, r))
         };
@@ -563,14 +563,14 @@ impl Checker {
 }
 
 /// The brokers that coordinate the groups of the run's consumers.
-fn coordinators(sim: &Sim) -> Vec<u32> {
+fn coordinators(sim: &Sim) -> Vec<BrokerId> {
     let mut groups: Vec<&Arc<str>> = sim
         .consumers()
         .filter_map(|c| c.membership.as_ref().map(|m| &m.group))
         .collect();
     groups.sort();
     groups.dedup();
-    let mut brokers: Vec<u32> = groups
+    let mut brokers: Vec<BrokerId> = groups
         .into_iter()
         .filter_map(|g| sim.coordinator_of(g).1)
         .collect();
@@ -607,7 +607,7 @@ fn authoritative<'a>(
     sim: &'a Sim,
     tp: &TopicPartition,
     pm: &PartitionMetadata,
-) -> Option<(u32, &'a crate::log::PartitionLog)> {
+) -> Option<(BrokerId, &'a crate::log::PartitionLog)> {
     let leader = pm.leader?;
     let (broker, _) = sim.broker(leader)?;
     broker.replica(tp).map(|r| (leader, &r.log))

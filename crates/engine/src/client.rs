@@ -13,7 +13,7 @@ use crate::protocol::Message;
 
 use crate::rng::Prng;
 use crate::time::{Duration, Instant};
-use crate::trace::NodeId;
+use crate::trace::{BrokerId, NodeId};
 
 /// `reconnect.backoff.ms` and `reconnect.backoff.max.ms` defaults.
 pub(crate) const RECONNECT_BACKOFF: Duration = Duration(50_000);
@@ -34,17 +34,17 @@ pub fn exponential(base: Duration, max: Duration, attempt: u32, rng: &mut Prng) 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Connections {
     /// The bootstrap list, and where its next rotation starts.
-    brokers: Vec<u32>,
+    brokers: Vec<BrokerId>,
     next: usize,
     /// Brokers that refused a connection: until when not to try again, and how many times in
     /// a row.
-    backoff: BTreeMap<u32, (Instant, u32)>,
+    backoff: BTreeMap<BrokerId, (Instant, u32)>,
     correlation_id: u32,
 }
 
 impl Connections {
     /// `start` spreads clients over the bootstrap list (each starts at its own index).
-    pub(crate) fn new(brokers: Vec<u32>, start: usize) -> Connections {
+    pub(crate) fn new(brokers: Vec<BrokerId>, start: usize) -> Connections {
         Connections {
             brokers,
             next: start,
@@ -53,14 +53,14 @@ impl Connections {
         }
     }
 
-    pub(crate) fn brokers(&self) -> &[u32] {
+    pub(crate) fn brokers(&self) -> &[BrokerId] {
         &self.brokers
     }
 
     /// The next broker to ask for metadata or a coordinator, skipping those that refused a
     /// connection while their `reconnect.backoff.ms` runs (Kafka's `leastLoadedNode`, which
     /// here rotates over the bootstrap list); none while every broker is backing off.
-    pub(crate) fn least_loaded_node(&mut self, now: Instant) -> Option<u32> {
+    pub(crate) fn least_loaded_node(&mut self, now: Instant) -> Option<BrokerId> {
         for _ in 0..self.brokers.len() {
             let broker = self.brokers[self.next % self.brokers.len()];
             self.next += 1;
@@ -72,27 +72,27 @@ impl Connections {
     }
 
     /// Whether `broker` may be tried now (no reconnect backoff running).
-    pub(crate) fn connectable(&self, now: Instant, broker: u32) -> bool {
+    pub(crate) fn connectable(&self, now: Instant, broker: BrokerId) -> bool {
         self.backoff
             .get(&broker)
             .is_none_or(|&(until, _)| until <= now)
     }
 
     /// A broker answered: it is reachable again.
-    pub(crate) fn answered(&mut self, broker: u32) {
+    pub(crate) fn answered(&mut self, broker: BrokerId) {
         self.backoff.remove(&broker);
     }
 
     /// A broker refused or dropped the connection: back off from it, longer each time in a
     /// row (`reconnect.backoff.ms` doubling up to `reconnect.backoff.max.ms`).
-    pub(crate) fn refused(&mut self, now: Instant, broker: u32, rng: &mut Prng) {
+    pub(crate) fn refused(&mut self, now: Instant, broker: BrokerId, rng: &mut Prng) {
         let attempts = self.backoff.get(&broker).map_or(0, |&(_, a)| a) + 1;
         let wait = exponential(RECONNECT_BACKOFF, RECONNECT_BACKOFF_MAX, attempts, rng);
         self.backoff.insert(broker, (now + wait, attempts));
     }
 
     /// Until when `broker` is backed off from, if it is.
-    pub(crate) fn backoff_until(&self, broker: u32) -> Option<Instant> {
+    pub(crate) fn backoff_until(&self, broker: BrokerId) -> Option<Instant> {
         self.backoff.get(&broker).map(|&(until, _)| until)
     }
 

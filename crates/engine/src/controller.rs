@@ -17,7 +17,7 @@ use crate::protocol::{AlterPartitionRequest, AlterPartitionResponse, ErrorCode, 
 use crate::record::{LeaderEpoch, TopicPartition};
 use crate::rng::Prng;
 use crate::time::{Duration, Instant};
-use crate::trace::{NodeId, TraceKind};
+use crate::trace::{BrokerId, NodeId, TraceKind};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct BrokerLiveness {
@@ -30,7 +30,7 @@ struct BrokerLiveness {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Controller {
     metadata: Arc<ClusterMetadata>,
-    brokers: BTreeMap<u32, BrokerLiveness>,
+    brokers: BTreeMap<BrokerId, BrokerLiveness>,
     session_timeout: Duration,
     heartbeat_interval: Duration,
     auto_leader_rebalance: bool,
@@ -64,8 +64,8 @@ const MAX_ELECTIONS_PER_BALANCE: usize = 1_000;
 pub fn elect_leader(
     pm: &PartitionMetadata,
     unclean_allowed: bool,
-    alive: impl Fn(u32) -> bool,
-) -> Option<(u32, bool)> {
+    alive: impl Fn(BrokerId) -> bool,
+) -> Option<(BrokerId, bool)> {
     if let Some(current) = pm.leader.filter(|&l| alive(l) && pm.isr.contains(&l)) {
         return Some((current, false));
     }
@@ -120,7 +120,7 @@ impl Controller {
         &self.metadata
     }
 
-    pub fn is_fenced(&self, broker: u32) -> bool {
+    pub fn is_fenced(&self, broker: BrokerId) -> bool {
         self.brokers.get(&broker).is_some_and(|b| b.fenced)
     }
 
@@ -162,7 +162,7 @@ impl Controller {
             },
             Input::Disconnected { .. } => {}
             Input::Timer(Timer::SessionCheck) => {
-                let expired: Vec<u32> = self
+                let expired: Vec<BrokerId> = self
                     .brokers
                     .iter()
                     .filter(|(_, b)| {
@@ -219,7 +219,13 @@ impl Controller {
         });
     }
 
-    fn on_heartbeat(&mut self, now: Instant, broker: u32, incarnation: u32, out: &mut Vec<Effect>) {
+    fn on_heartbeat(
+        &mut self,
+        now: Instant,
+        broker: BrokerId,
+        incarnation: u32,
+        out: &mut Vec<Effect>,
+    ) {
         let Some(b) = self.brokers.get_mut(&broker) else {
             return;
         };
@@ -239,14 +245,13 @@ impl Controller {
 
     /// Applies `change` to every partition, tracing leader and ISR changes. Returns whether
     /// anything changed; the caller publishes.
-    fn update_partitions(
-        &mut self,
-        out: &mut Vec<Effect>,
-        mut change: impl FnMut(&TopicPartition, &mut PartitionMetadata, &dyn Fn(u32) -> bool, bool),
-    ) -> bool {
-        let fenced: BTreeMap<u32, bool> =
+    fn update_partitions<F>(&mut self, out: &mut Vec<Effect>, mut change: F) -> bool
+    where
+        F: FnMut(&TopicPartition, &mut PartitionMetadata, &dyn Fn(BrokerId) -> bool, bool),
+    {
+        let fenced: BTreeMap<BrokerId, bool> =
             self.brokers.iter().map(|(&id, b)| (id, b.fenced)).collect();
-        let alive = |b: u32| fenced.get(&b).is_some_and(|f| !f);
+        let alive = |b: BrokerId| fenced.get(&b).is_some_and(|f| !f);
         let (unclean_always, same_epoch) = (
             planted!(self, UncleanElection),
             planted!(self, EpochNotBumped),
@@ -313,7 +318,7 @@ impl Controller {
 
     /// A broker stopped heartbeating: out of every ISR (never emptying one), and new leaders
     /// where it led.
-    fn fence(&mut self, broker: u32, out: &mut Vec<Effect>) {
+    fn fence(&mut self, broker: BrokerId, out: &mut Vec<Effect>) {
         self.brokers.get_mut(&broker).expect("known broker").fenced = true;
         out.push(Effect::Trace(TraceKind::BrokerFenced { broker }));
         self.sync_registrations();
@@ -337,7 +342,7 @@ impl Controller {
     }
 
     /// A broker is back: offline partitions it can lead get it as leader.
-    fn unfence(&mut self, broker: u32, out: &mut Vec<Effect>) {
+    fn unfence(&mut self, broker: BrokerId, out: &mut Vec<Effect>) {
         self.brokers.get_mut(&broker).expect("known broker").fenced = false;
         out.push(Effect::Trace(TraceKind::BrokerUnfenced { broker }));
         self.sync_registrations();
@@ -363,7 +368,7 @@ impl Controller {
         } else {
             let partitions = self.configs.int("num.partitions") as u32;
             let rf = self.configs.int("default.replication.factor") as u32;
-            let live: Vec<u32> = self
+            let live: Vec<BrokerId> = self
                 .brokers
                 .iter()
                 .filter(|(_, b)| !b.fenced)
@@ -381,7 +386,7 @@ impl Controller {
                 });
                 let by = match from {
                     NodeId::Broker(b) => b,
-                    _ => u32::MAX,
+                    _ => BrokerId(u32::MAX),
                 };
                 out.push(Effect::Trace(TraceKind::TopicAutoCreated {
                     topic: topic.to_string(),
@@ -407,9 +412,9 @@ impl Controller {
             .metadata
             .partition(&request.tp.topic, request.tp.partition)
             .cloned();
-        let fenced: BTreeMap<u32, bool> =
+        let fenced: BTreeMap<BrokerId, bool> =
             self.brokers.iter().map(|(&id, b)| (id, b.fenced)).collect();
-        let alive = |b: u32| fenced.get(&b).is_some_and(|f| !f);
+        let alive = |b: BrokerId| fenced.get(&b).is_some_and(|f| !f);
         let error = match &current {
             None => ErrorCode::UnknownTopicOrPartition,
             Some(pm)
@@ -514,26 +519,33 @@ impl Controller {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trace::ids;
 
     fn pm(replicas: &[u32], leader: Option<u32>, isr: &[u32]) -> PartitionMetadata {
         PartitionMetadata {
-            replicas: replicas.to_vec(),
-            leader,
+            replicas: ids(replicas),
+            leader: leader.map(BrokerId),
             leader_epoch: LeaderEpoch(0),
             partition_epoch: 0,
-            isr: isr.to_vec(),
+            isr: ids(isr),
         }
     }
 
     #[test]
     fn election_prefers_the_first_live_isr_member_in_assignment_order() {
         let p = pm(&[2, 0, 1], Some(2), &[0, 1, 2]);
-        assert_eq!(elect_leader(&p, false, |b| b != 2), Some((0, false)));
+        assert_eq!(
+            elect_leader(&p, false, |b| b != BrokerId(2)),
+            Some((BrokerId(0), false))
+        );
         let p = pm(&[2, 0, 1], Some(2), &[1, 2]);
-        assert_eq!(elect_leader(&p, false, |b| b != 2), Some((1, false)));
+        assert_eq!(
+            elect_leader(&p, false, |b| b != BrokerId(2)),
+            Some((BrokerId(1), false))
+        );
         assert_eq!(
             elect_leader(&p, false, |_| true),
-            Some((2, false)),
+            Some((BrokerId(2), false)),
             "a valid leader is kept"
         );
     }
@@ -541,8 +553,11 @@ mod tests {
     #[test]
     fn without_a_live_isr_member_only_unclean_election_finds_a_leader() {
         let p = pm(&[0, 1, 2], Some(0), &[0]);
-        assert_eq!(elect_leader(&p, false, |b| b != 0), None);
-        assert_eq!(elect_leader(&p, true, |b| b != 0), Some((1, true)));
+        assert_eq!(elect_leader(&p, false, |b| b != BrokerId(0)), None);
+        assert_eq!(
+            elect_leader(&p, true, |b| b != BrokerId(0)),
+            Some((BrokerId(1), true))
+        );
     }
 
     /// Twenty partitions preferring broker 0, one of them (t-7) led by broker 1 with broker 0
@@ -552,14 +567,15 @@ mod tests {
         use crate::config::Scope;
         let broker = Configs::new(Scope::Broker);
         let config = TopicConfig::resolve(&Configs::new(Scope::Topic), &broker);
-        let mut topic = TopicMetadata::created(Arc::from("t"), vec![vec![0, 1, 2]; 20], config);
-        topic.partitions[7].leader = Some(1);
+        let mut topic = TopicMetadata::created(Arc::from("t"), vec![ids(&[0, 1, 2]); 20], config);
+        topic.partitions[7].leader = Some(BrokerId(1));
         let metadata = ClusterMetadata {
             version: 1,
             brokers: (0..3)
+                .map(BrokerId)
                 .map(|id| crate::metadata::BrokerRegistration { id, fenced: false })
                 .collect(),
-            controller: 0,
+            controller: BrokerId(0),
             topics: [(Arc::from("t"), topic)].into_iter().collect(),
         };
         Controller::new(Arc::new(metadata), &broker, Prng::new(1))
@@ -596,8 +612,12 @@ mod tests {
             },
         };
         let at = Instant::from_millis(1_500);
-        c.handle(at, heartbeat(0), &mut out);
-        c.handle(at + Duration::from_millis(100), heartbeat(1), &mut out);
+        c.handle(at, heartbeat(BrokerId(0)), &mut out);
+        c.handle(
+            at + Duration::from_millis(100),
+            heartbeat(BrokerId(1)),
+            &mut out,
+        );
         assert_eq!(
             timers(&out),
             vec![at + Duration::from_millis(300_000)],
@@ -609,7 +629,10 @@ mod tests {
             Input::Timer(Timer::LeaderRebalance),
             &mut out,
         );
-        assert_eq!(c.metadata().partition("t", 7).expect("t-7").leader, Some(0));
+        assert_eq!(
+            c.metadata().partition("t", 7).expect("t-7").leader,
+            Some(BrokerId(0))
+        );
         assert!(
             timers(&out).is_empty(),
             "balanced: nothing more to schedule"

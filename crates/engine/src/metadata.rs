@@ -8,11 +8,12 @@ use std::sync::Arc;
 use crate::config::{Configs, Scope};
 use crate::record::LeaderEpoch;
 use crate::rng::Prng;
+use crate::trace::BrokerId;
 
 /// A broker as the metadata knows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BrokerRegistration {
-    pub id: u32,
+    pub id: BrokerId,
     /// Fenced brokers are not eligible to lead (KRaft).
     pub fenced: bool,
 }
@@ -21,12 +22,12 @@ pub struct BrokerRegistration {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartitionMetadata {
     /// Replica broker ids in assignment order; the first is the preferred leader.
-    pub replicas: Vec<u32>,
-    pub leader: Option<u32>,
+    pub replicas: Vec<BrokerId>,
+    pub leader: Option<BrokerId>,
     pub leader_epoch: LeaderEpoch,
     /// Bumped on every change of leader or ISR.
     pub partition_epoch: u32,
-    pub isr: Vec<u32>,
+    pub isr: Vec<BrokerId>,
 }
 
 /// Topic-level settings resolved against broker defaults.
@@ -115,7 +116,7 @@ impl TopicMetadata {
     /// first of its replicas (`assignment`), every replica in sync, at epoch 0.
     pub fn created(
         name: Arc<str>,
-        assignment: Vec<Vec<u32>>,
+        assignment: Vec<Vec<BrokerId>>,
         config: TopicConfig,
     ) -> TopicMetadata {
         let partitions = assignment
@@ -142,7 +143,7 @@ pub struct ClusterMetadata {
     /// Bumped on every change, so a holder can tell which copy is newer.
     pub version: u64,
     pub brokers: Vec<BrokerRegistration>,
-    pub controller: u32,
+    pub controller: BrokerId,
     pub topics: BTreeMap<Arc<str>, TopicMetadata>,
 }
 
@@ -151,7 +152,7 @@ impl ClusterMetadata {
         self.topics.get(topic)?.partitions.get(partition as usize)
     }
 
-    pub fn leader(&self, topic: &str, partition: u32) -> Option<u32> {
+    pub fn leader(&self, topic: &str, partition: u32) -> Option<BrokerId> {
         self.partition(topic, partition)?.leader
     }
 
@@ -202,11 +203,11 @@ impl ClusterMetadata {
 /// a random start broker, partitions round-robin over brokers, and followers shifted by a random
 /// amount that grows by one after every full round, so replicas spread evenly.
 pub fn assign_replicas(
-    broker_ids: &[u32],
+    broker_ids: &[BrokerId],
     partitions: u32,
     replication_factor: u32,
     rng: &mut Prng,
-) -> Vec<Vec<u32>> {
+) -> Vec<Vec<BrokerId>> {
     let n = broker_ids.len() as u32;
     assert!(n > 0 && replication_factor >= 1 && replication_factor <= n);
     let start_index = rng.below(u64::from(n)) as u32;
@@ -230,18 +231,19 @@ pub fn assign_replicas(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trace::ids;
 
     #[test]
     fn placement_spreads_leaders_and_never_repeats_a_broker() {
         let mut rng = Prng::new(5);
-        let a = assign_replicas(&[0, 1, 2], 12, 3, &mut rng);
+        let a = assign_replicas(&ids(&[0, 1, 2]), 12, 3, &mut rng);
         let mut leaders = [0u32; 3];
         for replicas in &a {
             let mut sorted = replicas.clone();
             sorted.sort_unstable();
             sorted.dedup();
             assert_eq!(sorted.len(), 3, "{replicas:?}");
-            leaders[replicas[0] as usize] += 1;
+            leaders[replicas[0].0 as usize] += 1;
         }
         assert_eq!(leaders, [4, 4, 4]);
     }
@@ -258,7 +260,7 @@ mod tests {
             }
             seed += 1;
         };
-        let a = assign_replicas(&[0, 1, 2, 3, 4], 10, 3, &mut rng);
+        let a = assign_replicas(&ids(&[0, 1, 2, 3, 4]), 10, 3, &mut rng);
         let expected: Vec<Vec<u32>> = vec![
             vec![0, 1, 2],
             vec![1, 2, 3],
@@ -271,6 +273,7 @@ mod tests {
             vec![3, 0, 1],
             vec![4, 1, 2],
         ];
+        let expected: Vec<Vec<BrokerId>> = expected.iter().map(|r| ids(r)).collect();
         assert_eq!(a, expected);
     }
 }

@@ -5,7 +5,7 @@
 use crate::ledger::Observation;
 use crate::protocol::Message;
 use crate::time::Instant;
-use crate::trace::{NodeId, TraceKind};
+use crate::trace::{BrokerId, NodeId, TraceKind};
 
 /// Something arriving at a node.
 #[derive(Clone, Debug)]
@@ -36,7 +36,10 @@ pub enum Timer {
     /// A leader checks its followers for the ISR (every `replica.lag.time.max.ms / 2`).
     IsrCheck,
     /// A follower's fetch to `leader` may have timed out.
-    ReplicaFetchTimeout { leader: u32, correlation_id: u32 },
+    ReplicaFetchTimeout {
+        leader: BrokerId,
+        correlation_id: u32,
+    },
     /// A follower retries fetching after an error (`replica.fetch.backoff.ms`).
     ReplicaFetchBackoff,
     /// The controller looks for brokers past `broker.session.timeout.ms`.

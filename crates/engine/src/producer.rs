@@ -22,7 +22,7 @@ use crate::record::{
 };
 use crate::rng::Prng;
 use crate::time::{Duration, Instant};
-use crate::trace::{NodeId, TraceKind};
+use crate::trace::{BrokerId, NodeId, TraceKind};
 
 /// How often a rate-driven application wakes to call `send()` for the records now due.
 const SEND_TICK: Duration = Duration(1_000);
@@ -282,7 +282,7 @@ impl PartitionQueue {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct InFlight {
-    broker: u32,
+    broker: BrokerId,
     batches: Vec<ProducerBatch>,
 }
 
@@ -313,7 +313,7 @@ pub struct Producer {
     round_robin_counter: u32,
     /// Where each broker's next drain starts among the partitions it leads (Kafka's
     /// `nodesDrainIndex`).
-    drain_index: BTreeMap<u32, usize>,
+    drain_index: BTreeMap<BrokerId, usize>,
     in_flight: BTreeMap<u32, InFlight>,
     producer_id: ProducerId,
     producer_epoch: i16,
@@ -351,7 +351,7 @@ impl Producer {
         index: u32,
         spec: ProducerSpec,
         rng: Prng,
-        brokers: Vec<u32>,
+        brokers: Vec<BrokerId>,
         now: Instant,
     ) -> Result<Producer, ConfigError> {
         let config = ProducerConfig::from_configs(&spec.configs)?;
@@ -843,18 +843,18 @@ impl Producer {
         }
     }
 
-    fn leader_of(&self, partition: u32) -> Option<u32> {
+    fn leader_of(&self, partition: u32) -> Option<BrokerId> {
         self.metadata
             .cluster
             .as_ref()?
             .leader(&self.topic, partition)
     }
 
-    fn connectable(&self, now: Instant, broker: u32) -> bool {
+    fn connectable(&self, now: Instant, broker: BrokerId) -> bool {
         self.connections.connectable(now, broker)
     }
 
-    fn in_flight_to(&self, broker: u32) -> u32 {
+    fn in_flight_to(&self, broker: BrokerId) -> u32 {
         self.in_flight
             .values()
             .filter(|f| f.broker == broker)
@@ -869,7 +869,7 @@ impl Producer {
         if !self.rewrite.is_empty() {
             self.bump_epoch();
         }
-        let mut ready: BTreeSet<u32> = BTreeSet::new();
+        let mut ready: BTreeSet<BrokerId> = BTreeSet::new();
         for p in 0..self.queues.len() as u32 {
             let queue = &self.queues[p as usize];
             if queue.muted || self.ready_at(queue).is_none_or(|at| at > now) {
@@ -903,7 +903,7 @@ impl Producer {
     /// its last drain stopped, each giving its head batch unless it is muted or backing off
     /// to retry; the request stops filling at `max.request.size` and at a partition that
     /// idempotence holds back (`shouldStopDrainBatchesForPartition`).
-    fn drain_broker(&mut self, now: Instant, broker: u32) -> Vec<u32> {
+    fn drain_broker(&mut self, now: Instant, broker: BrokerId) -> Vec<u32> {
         let parts: Vec<u32> = (0..self.queues.len() as u32)
             .filter(|&p| self.leader_of(p) == Some(broker))
             .collect();
@@ -965,7 +965,7 @@ impl Producer {
     fn send_request(
         &mut self,
         now: Instant,
-        broker: u32,
+        broker: BrokerId,
         partitions: &[u32],
         out: &mut Vec<Effect>,
     ) {
@@ -1097,7 +1097,7 @@ impl Producer {
     fn on_disconnect(
         &mut self,
         now: Instant,
-        broker: u32,
+        broker: BrokerId,
         error: ErrorCode,
         out: &mut Vec<Effect>,
     ) {
@@ -1538,6 +1538,7 @@ mod tests {
     use crate::metadata::{BrokerRegistration, TopicConfig, TopicMetadata};
     use crate::protocol::PartitionProduceResult;
     use crate::record::Offset;
+    use crate::trace::ids;
 
     /// What one produce request carried: its broker, and (partition, records) per batch.
     type Drained = Vec<(u32, Vec<(u32, usize)>)>;
@@ -1564,21 +1565,21 @@ mod tests {
                 value_bytes: 0,
                 configs: Configs::parse(Scope::Producer, &pairs).expect("valid settings"),
             };
-            let mut brokers: Vec<u32> = leaders.to_vec();
+            let mut brokers: Vec<BrokerId> = ids(leaders);
             brokers.sort();
             brokers.dedup();
             let mut p = Producer::new(0, spec, Prng::new(1), brokers.clone(), Instant::ZERO)
                 .expect("producer");
             let broker = Configs::new(Scope::Broker);
             let config = TopicConfig::resolve(&Configs::new(Scope::Topic), &broker);
-            let assignment = leaders.iter().map(|&l| vec![l]).collect();
+            let assignment = leaders.iter().map(|&l| vec![BrokerId(l)]).collect();
             let metadata = ClusterMetadata {
                 version: 1,
                 brokers: brokers
                     .iter()
                     .map(|&id| BrokerRegistration { id, fenced: false })
                     .collect(),
-                controller: 0,
+                controller: BrokerId(0),
                 topics: [(
                     Arc::from("t"),
                     TopicMetadata::created(Arc::from("t"), assignment, config),
@@ -1643,7 +1644,7 @@ mod tests {
                     Effect::Send {
                         to: NodeId::Broker(b),
                         msg: Message::ProduceRequest(r),
-                    } => Some((b, r)),
+                    } => Some((b.0, r)),
                     _ => None,
                 })
                 .collect()
@@ -1664,7 +1665,7 @@ mod tests {
                 correlation_id: request.correlation_id,
                 results,
             });
-            let from = NodeId::Broker(broker);
+            let from = NodeId::Broker(BrokerId(broker));
             self.p
                 .handle(self.now, Input::Message { from, msg }, &mut self.out);
         }

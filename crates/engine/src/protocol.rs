@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::group::Generation;
 use crate::metadata::ClusterMetadata;
 use crate::record::{LeaderEpoch, Offset, RecordBatch, TopicPartition};
+use crate::trace::BrokerId;
 
 /// Kafka error codes (reference §7), plus the client-side exceptions the simulation reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -269,7 +270,7 @@ pub struct FetchPartition {
 pub struct FetchRequest {
     pub correlation_id: u32,
     /// The fetching follower's broker id; `None` for a consumer.
-    pub replica_id: Option<u32>,
+    pub replica_id: Option<BrokerId>,
     pub max_wait_ms: u32,
     pub min_bytes: u32,
     pub max_bytes: u32,
@@ -346,10 +347,10 @@ pub struct OffsetsForLeaderEpochResponse {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AlterPartitionRequest {
     pub tp: TopicPartition,
-    pub leader: u32,
+    pub leader: BrokerId,
     pub leader_epoch: LeaderEpoch,
     pub partition_epoch: u32,
-    pub new_isr: Vec<u32>,
+    pub new_isr: Vec<BrokerId>,
     /// Which of the leader's proposals this is; the answer names it again, so a late answer
     /// to an older proposal is not taken for the newest one's.
     pub proposal: u64,
@@ -360,7 +361,7 @@ pub struct AlterPartitionResponse {
     pub tp: TopicPartition,
     pub proposal: u64,
     pub error: ErrorCode,
-    pub isr: Vec<u32>,
+    pub isr: Vec<BrokerId>,
     pub leader_epoch: LeaderEpoch,
     pub partition_epoch: u32,
 }
@@ -483,7 +484,7 @@ pub enum Message {
     /// Carries the broker's metadata version: brokers pull the metadata log in KRaft, so a
     /// broker that missed updates (a network partition) catches up on its next heartbeat.
     BrokerHeartbeat {
-        broker: u32,
+        broker: BrokerId,
         incarnation: u32,
         metadata_version: u64,
     },
@@ -500,7 +501,7 @@ pub enum Message {
     FindCoordinatorResponse {
         correlation_id: u32,
         error: ErrorCode,
-        coordinator: Option<u32>,
+        coordinator: Option<BrokerId>,
     },
     JoinGroup(JoinGroupRequest),
     JoinGroupResponse(JoinGroupResponse),

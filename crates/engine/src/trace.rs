@@ -10,12 +10,36 @@ use crate::protocol::ErrorCode;
 use crate::record::{LeaderEpoch, Offset, TopicPartition};
 use crate::time::Instant;
 
+/// A broker's id (Kafka's `broker.id`, `node.id` in KRaft). Printed as the bare number, so the
+/// trace reads as it did when ids were plain `u32`s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BrokerId(pub u32);
+
+impl fmt::Display for BrokerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The number's own Display, so that width and fill in a format string apply as before.
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// Broker ids as the numbers they print as: a list of them reads `[0, 2]` in the trace, where
+/// the derived `Debug` of `BrokerId`s would read `[BrokerId(0), BrokerId(2)]`.
+pub(crate) fn numbers(ids: &[BrokerId]) -> Vec<u32> {
+    ids.iter().map(|b| b.0).collect()
+}
+
+/// Broker ids from numbers, for tests.
+#[cfg(test)]
+pub(crate) fn ids(numbers: &[u32]) -> Vec<BrokerId> {
+    numbers.iter().copied().map(BrokerId).collect()
+}
+
 /// A node of the simulation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum NodeId {
     /// The KRaft controller quorum, modelled as one always-available node.
     Controller,
-    Broker(u32),
+    Broker(BrokerId),
     Producer(u32),
     Consumer(u32),
 }
@@ -35,13 +59,13 @@ impl fmt::Display for NodeId {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TraceKind {
     BrokerStarted {
-        broker: u32,
+        broker: BrokerId,
     },
     BrokerCrashed {
-        broker: u32,
+        broker: BrokerId,
     },
     BrokerRestarted {
-        broker: u32,
+        broker: BrokerId,
     },
     TopicCreated {
         topic: String,
@@ -57,7 +81,7 @@ pub enum TraceKind {
         partitions: u32,
         replication_factor: u32,
         /// The broker that asked.
-        broker: u32,
+        broker: BrokerId,
     },
     /// A producer's `send()` gave up after `max.block.ms` (no metadata for its topic, or no
     /// room in `buffer.memory`): the record failed before it was batched.
@@ -86,21 +110,21 @@ pub enum TraceKind {
     /// A producer sent a batch (first attempt or a retry).
     BatchSent {
         producer: u32,
-        broker: u32,
+        broker: BrokerId,
         tp: TopicPartition,
         records: u32,
         attempt: u32,
     },
     /// A leader appended a batch.
     BatchAppended {
-        broker: u32,
+        broker: BrokerId,
         tp: TopicPartition,
         base_offset: Offset,
         records: u32,
     },
     /// A leader recognised a retried idempotent batch and did not append it again.
     DuplicateBatch {
-        broker: u32,
+        broker: BrokerId,
         tp: TopicPartition,
         base_offset: Offset,
     },
@@ -157,12 +181,12 @@ pub enum TraceKind {
         to: NodeId,
     },
     SegmentRolled {
-        broker: u32,
+        broker: BrokerId,
         tp: TopicPartition,
         base_offset: Offset,
     },
     SegmentsDeleted {
-        broker: u32,
+        broker: BrokerId,
         tp: TopicPartition,
         log_start: Offset,
     },
@@ -171,15 +195,15 @@ pub enum TraceKind {
         reason: String,
     },
     BrokerFenced {
-        broker: u32,
+        broker: BrokerId,
     },
     BrokerUnfenced {
-        broker: u32,
+        broker: BrokerId,
     },
     /// The controller chose a leader (`unclean`: from outside the ISR, data may be lost).
     LeaderElected {
         tp: TopicPartition,
-        leader: u32,
+        leader: BrokerId,
         leader_epoch: LeaderEpoch,
         unclean: bool,
     },
@@ -189,28 +213,28 @@ pub enum TraceKind {
     },
     IsrChanged {
         tp: TopicPartition,
-        isr: Vec<u32>,
+        isr: Vec<BrokerId>,
     },
     /// A follower removed records its leader does not have.
     FollowerTruncated {
-        broker: u32,
+        broker: BrokerId,
         tp: TopicPartition,
         from: Offset,
         to: Offset,
     },
     NetworkPartitioned {
-        isolated: Vec<u32>,
+        isolated: Vec<BrokerId>,
     },
     NetworkHealed,
     BrokerPaused {
-        broker: u32,
+        broker: BrokerId,
     },
     BrokerResumed {
-        broker: u32,
+        broker: BrokerId,
     },
     LinkDelayed {
-        from: u32,
-        to: u32,
+        from: BrokerId,
+        to: BrokerId,
         extra_ms: u64,
     },
     /// A consumer's position was past where the new leader's log diverged from what it read
@@ -223,13 +247,13 @@ pub enum TraceKind {
     },
     /// A coordinator moved a group to PreparingRebalance.
     RebalanceStarted {
-        broker: u32,
+        broker: BrokerId,
         group: Arc<str>,
         reason: String,
     },
     /// A coordinator completed a join phase: a new generation with these members.
     GenerationStarted {
-        broker: u32,
+        broker: BrokerId,
         group: Arc<str>,
         generation: Generation,
         protocol: String,
@@ -238,27 +262,27 @@ pub enum TraceKind {
     },
     /// The leader's assignment arrived: the group is Stable.
     GroupStable {
-        broker: u32,
+        broker: BrokerId,
         group: Arc<str>,
         generation: Generation,
     },
     /// A join phase reached its deadline with no member rejoined, only static members that
     /// keep their place: it waits another rebalance timeout.
     JoinPhaseExtended {
-        broker: u32,
+        broker: BrokerId,
         group: Arc<str>,
         until_ms: u64,
     },
     /// A coordinator removed a member (left, session expired, rebalance timeout).
     MemberRemoved {
-        broker: u32,
+        broker: BrokerId,
         group: Arc<str>,
         member: Arc<str>,
         reason: String,
     },
     /// A broker became coordinator for a `__consumer_offsets` partition and read it.
     OffsetsLoaded {
-        broker: u32,
+        broker: BrokerId,
         partition: u32,
         offsets: u32,
     },
@@ -347,7 +371,7 @@ impl Digest {
     fn node(&mut self, n: NodeId) {
         let (tag, i) = match n {
             NodeId::Controller => (3, 0),
-            NodeId::Broker(i) => (0, i),
+            NodeId::Broker(BrokerId(i)) => (0, i),
             NodeId::Producer(i) => (1, i),
             NodeId::Consumer(i) => (2, i),
         };
@@ -363,9 +387,9 @@ impl Digest {
         use TraceKind as K;
         self.u64(event.at.0);
         match &event.kind {
-            K::BrokerStarted { broker } => self.ints(1, &[*broker as u64]),
-            K::BrokerCrashed { broker } => self.ints(2, &[*broker as u64]),
-            K::BrokerRestarted { broker } => self.ints(3, &[*broker as u64]),
+            K::BrokerStarted { broker } => self.ints(1, &[broker.0 as u64]),
+            K::BrokerCrashed { broker } => self.ints(2, &[broker.0 as u64]),
+            K::BrokerRestarted { broker } => self.ints(3, &[broker.0 as u64]),
             K::TopicCreated {
                 topic,
                 partitions,
@@ -393,7 +417,7 @@ impl Digest {
                     10,
                     &[
                         *producer as u64,
-                        *broker as u64,
+                        broker.0 as u64,
                         *records as u64,
                         *attempt as u64,
                     ],
@@ -406,7 +430,7 @@ impl Digest {
                 base_offset,
                 records,
             } => {
-                self.ints(11, &[*broker as u64, base_offset.0, *records as u64]);
+                self.ints(11, &[broker.0 as u64, base_offset.0, *records as u64]);
                 self.tp(tp);
             }
             K::DuplicateBatch {
@@ -414,7 +438,7 @@ impl Digest {
                 tp,
                 base_offset,
             } => {
-                self.ints(12, &[*broker as u64, base_offset.0]);
+                self.ints(12, &[broker.0 as u64, base_offset.0]);
                 self.tp(tp);
             }
             K::BatchAcked {
@@ -504,7 +528,7 @@ impl Digest {
                 tp,
                 base_offset,
             } => {
-                self.ints(21, &[*broker as u64, base_offset.0]);
+                self.ints(21, &[broker.0 as u64, base_offset.0]);
                 self.tp(tp);
             }
             K::SegmentsDeleted {
@@ -512,22 +536,22 @@ impl Digest {
                 tp,
                 log_start,
             } => {
-                self.ints(22, &[*broker as u64, log_start.0]);
+                self.ints(22, &[broker.0 as u64, log_start.0]);
                 self.tp(tp);
             }
             K::CommandRejected { reason } => {
                 self.u64(23);
                 self.str(reason);
             }
-            K::BrokerFenced { broker } => self.ints(24, &[*broker as u64]),
-            K::BrokerUnfenced { broker } => self.ints(25, &[*broker as u64]),
+            K::BrokerFenced { broker } => self.ints(24, &[broker.0 as u64]),
+            K::BrokerUnfenced { broker } => self.ints(25, &[broker.0 as u64]),
             K::LeaderElected {
                 tp,
                 leader,
                 leader_epoch: LeaderEpoch(epoch),
                 unclean,
             } => {
-                self.ints(26, &[*leader as u64, *epoch as u64, *unclean as u64]);
+                self.ints(26, &[leader.0 as u64, *epoch as u64, *unclean as u64]);
                 self.tp(tp);
             }
             K::PartitionOffline { tp } => {
@@ -537,7 +561,7 @@ impl Digest {
             K::IsrChanged { tp, isr } => {
                 self.u64(28);
                 self.tp(tp);
-                let isr: Vec<u64> = isr.iter().map(|&b| b as u64).collect();
+                let isr: Vec<u64> = isr.iter().map(|b| b.0 as u64).collect();
                 self.ints(isr.len() as u64, &isr);
             }
             K::FollowerTruncated {
@@ -546,18 +570,18 @@ impl Digest {
                 from,
                 to,
             } => {
-                self.ints(29, &[*broker as u64, from.0, to.0]);
+                self.ints(29, &[broker.0 as u64, from.0, to.0]);
                 self.tp(tp);
             }
             K::NetworkPartitioned { isolated } => {
-                let isolated: Vec<u64> = isolated.iter().map(|&b| b as u64).collect();
+                let isolated: Vec<u64> = isolated.iter().map(|b| b.0 as u64).collect();
                 self.ints(30, &isolated);
             }
             K::NetworkHealed => self.u64(31),
-            K::BrokerPaused { broker } => self.ints(32, &[*broker as u64]),
-            K::BrokerResumed { broker } => self.ints(33, &[*broker as u64]),
+            K::BrokerPaused { broker } => self.ints(32, &[broker.0 as u64]),
+            K::BrokerResumed { broker } => self.ints(33, &[broker.0 as u64]),
             K::LinkDelayed { from, to, extra_ms } => {
-                self.ints(34, &[*from as u64, *to as u64, *extra_ms])
+                self.ints(34, &[from.0 as u64, to.0 as u64, *extra_ms])
             }
             K::TruncationDetected {
                 consumer,
@@ -574,7 +598,7 @@ impl Digest {
                 group,
                 reason,
             } => {
-                self.ints(35, &[*broker as u64]);
+                self.ints(35, &[broker.0 as u64]);
                 self.str(group);
                 self.str(reason);
             }
@@ -586,7 +610,7 @@ impl Digest {
                 leader,
                 members,
             } => {
-                self.ints(36, &[*broker as u64, generation.0 as u64]);
+                self.ints(36, &[broker.0 as u64, generation.0 as u64]);
                 self.str(group);
                 self.str(protocol);
                 self.str(leader);
@@ -600,7 +624,7 @@ impl Digest {
                 group,
                 generation,
             } => {
-                self.ints(37, &[*broker as u64, generation.0 as u64]);
+                self.ints(37, &[broker.0 as u64, generation.0 as u64]);
                 self.str(group);
             }
             K::JoinPhaseExtended {
@@ -608,7 +632,7 @@ impl Digest {
                 group,
                 until_ms,
             } => {
-                self.ints(51, &[*broker as u64, *until_ms]);
+                self.ints(51, &[broker.0 as u64, *until_ms]);
                 self.str(group);
             }
             K::MemberRemoved {
@@ -617,7 +641,7 @@ impl Digest {
                 member,
                 reason,
             } => {
-                self.ints(38, &[*broker as u64]);
+                self.ints(38, &[broker.0 as u64]);
                 self.str(group);
                 self.str(member);
                 self.str(reason);
@@ -626,7 +650,7 @@ impl Digest {
                 broker,
                 partition,
                 offsets,
-            } => self.ints(39, &[*broker as u64, *partition as u64, *offsets as u64]),
+            } => self.ints(39, &[broker.0 as u64, *partition as u64, *offsets as u64]),
             K::MemberJoined {
                 consumer,
                 group,
@@ -701,7 +725,7 @@ impl Digest {
                 let ints = [
                     *partitions as u64,
                     *replication_factor as u64,
-                    *broker as u64,
+                    broker.0 as u64,
                 ];
                 self.ints(48, &ints);
                 self.str(topic);
@@ -880,11 +904,11 @@ impl fmt::Display for TraceKind {
                 write!(f, "{tp}: broker {leader} elected leader{how}, epoch {leader_epoch}")
             }
             K::PartitionOffline { tp } => write!(f, "{tp} is offline: no in-sync replica can lead"),
-            K::IsrChanged { tp, isr } => write!(f, "{tp}: ISR is now {isr:?}"),
+            K::IsrChanged { tp, isr } => write!(f, "{tp}: ISR is now {:?}", numbers(isr)),
             K::FollowerTruncated { broker, tp, from, to } => {
                 write!(f, "broker {broker} truncated {tp} from offset {from} to {to}")
             }
-            K::NetworkPartitioned { isolated } => write!(f, "network partition: brokers {isolated:?} cut off"),
+            K::NetworkPartitioned { isolated } => write!(f, "network partition: brokers {:?} cut off", numbers(isolated)),
             K::NetworkHealed => write!(f, "network healed"),
             K::BrokerPaused { broker } => write!(f, "broker {broker} paused (a long GC stop)"),
             K::BrokerResumed { broker } => write!(f, "broker {broker} resumed"),

@@ -4,6 +4,7 @@ use kplay_engine::config::{ConfigValue, Configs, Scope};
 use kplay_engine::consumer::ConsumerSpec;
 use kplay_engine::net::NetworkConfig;
 use kplay_engine::producer::{KeyMode, ProducerSpec};
+use kplay_engine::trace::BrokerId;
 use kplay_engine::{ClusterSetup, Command, Duration, Instant, Sim};
 
 /// The one helper for this boundary: a cluster with one topic, one producer, one consumer.
@@ -557,7 +558,7 @@ fn a_restarted_broker_serves_nothing_until_it_has_the_controllers_metadata() {
     run.sim
         .apply(Command::RestartBroker { broker: 1 })
         .expect("restart");
-    let (broker, up) = run.sim.broker(1).expect("broker 1");
+    let (broker, up) = run.sim.broker(BrokerId(1)).expect("broker 1");
     assert!(up && !broker.is_serving(), "up, but not listening yet");
     assert!(
         broker.replicas().values().all(|r| r.leader.is_none()),
@@ -565,7 +566,7 @@ fn a_restarted_broker_serves_nothing_until_it_has_the_controllers_metadata() {
     );
     // One round trip to the controller (0.5 ms each way) later, it serves again.
     run.run_ms(15_002);
-    let (broker, _) = run.sim.broker(1).expect("broker 1");
+    let (broker, _) = run.sim.broker(BrokerId(1)).expect("broker 1");
     assert!(broker.is_serving());
     let md = run.sim.metadata();
     for (tp, r) in broker.replicas() {
@@ -621,7 +622,7 @@ fn a_batch_refused_on_one_partition_renumbers_only_that_partition() {
     let leader_1 = run.sim.metadata().leader("orders", 1).expect("a leader");
     run.sim
         .apply(Command::PauseBroker {
-            broker: leader_1,
+            broker: leader_1.0,
             duration_ms: 6_000,
         })
         .expect("pause");

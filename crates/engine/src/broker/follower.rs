@@ -14,7 +14,7 @@ impl Broker {
             return;
         }
         let me = self.id;
-        let mut by_leader: BTreeMap<u32, Vec<FetchPartition>> = BTreeMap::new();
+        let mut by_leader: BTreeMap<BrokerId, Vec<FetchPartition>> = BTreeMap::new();
         for (tp, r) in &self.replicas {
             let Some(leader) = r.leader.filter(|&l| l != me) else {
                 continue;

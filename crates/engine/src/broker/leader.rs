@@ -504,7 +504,7 @@ impl Broker {
     /// ISR expansion (§3.3, Kafka's `maybeExpandIsr`): a follower outside the ISR that reached
     /// the high watermark and the start of the leader's epoch, and may join (not fenced), joins
     /// through the controller.
-    fn maybe_expand_isr(&mut self, tp: &TopicPartition, follower: u32, out: &mut Vec<Effect>) {
+    fn maybe_expand_isr(&mut self, tp: &TopicPartition, follower: BrokerId, out: &mut Vec<Effect>) {
         let me = self.id;
         let eligible = isr_eligible(&self.metadata, follower);
         let early = planted!(self, ExpandBeforeCaughtUp);
@@ -534,7 +534,7 @@ impl Broker {
                 continue;
             }
             let leo = r.log.log_end();
-            let lagging: Vec<u32> = r
+            let lagging: Vec<BrokerId> = r
                 .isr
                 .iter()
                 .filter(|&&f| f != me)
@@ -547,7 +547,7 @@ impl Broker {
             if lagging.is_empty() {
                 continue;
             }
-            let isr: Vec<u32> = r
+            let isr: Vec<BrokerId> = r
                 .isr
                 .iter()
                 .copied()

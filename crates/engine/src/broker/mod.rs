@@ -28,7 +28,7 @@ use crate::protocol::{
 };
 use crate::record::{record_size, Offset, RecordBatch, TopicPartition, BATCH_OVERHEAD};
 use crate::time::{Duration, Instant};
-use crate::trace::{NodeId, TraceKind};
+use crate::trace::{BrokerId, NodeId, TraceKind};
 
 mod follower;
 mod leader;
@@ -45,7 +45,7 @@ use replica::{propose_isr, Role, RoleChange, SequenceCheck};
 /// A broker.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Broker {
-    pub id: u32,
+    pub id: BrokerId,
     incarnation: u32,
     metadata: Arc<ClusterMetadata>,
     replicas: BTreeMap<TopicPartition, Replica>,
@@ -63,7 +63,7 @@ pub struct Broker {
     /// As leader: numbers the ISR changes it proposes.
     next_proposal: u64,
     /// As follower: the fetch in flight to each leader (correlation id).
-    replica_fetches: BTreeMap<u32, u32>,
+    replica_fetches: BTreeMap<BrokerId, u32>,
     replica_fetch_backoff_until: Instant,
     next_request_id: u64,
     next_correlation_id: u32,
@@ -78,7 +78,7 @@ pub struct Broker {
     pub(crate) planted: crate::planted::Planted,
 }
 impl Broker {
-    pub fn new(id: u32, metadata: Arc<ClusterMetadata>, configs: &Configs) -> Broker {
+    pub fn new(id: BrokerId, metadata: Arc<ClusterMetadata>, configs: &Configs) -> Broker {
         let ms = |k: &str| Duration::from_millis(configs.int(k) as u64);
         Broker {
             id,
@@ -526,7 +526,7 @@ impl Broker {
 
 /// Kafka's `isReplicaIsrEligible`: a broker may join an ISR (or hold the high watermark back to
 /// join one) while it is registered and not fenced, as this broker's metadata says.
-fn isr_eligible(metadata: &ClusterMetadata, broker: u32) -> bool {
+fn isr_eligible(metadata: &ClusterMetadata, broker: BrokerId) -> bool {
     metadata.brokers.iter().any(|b| b.id == broker && !b.fenced)
 }
 
@@ -536,16 +536,17 @@ mod tests {
     use crate::config::Scope;
     use crate::metadata::{BrokerRegistration, PartitionMetadata, TopicConfig, TopicMetadata};
     use crate::record::{LeaderEpoch, ProducerId, ProducerIdentity};
+    use crate::trace::ids;
 
     fn broker() -> Broker {
         let topic: Arc<str> = Arc::from("t");
         let mut topics = BTreeMap::new();
         let pm = PartitionMetadata {
             partition_epoch: 0,
-            replicas: vec![0],
-            leader: Some(0),
+            replicas: ids(&[0]),
+            leader: Some(BrokerId(0)),
             leader_epoch: LeaderEpoch(3),
-            isr: vec![0],
+            isr: ids(&[0]),
         };
         topics.insert(
             topic.clone(),
@@ -558,10 +559,10 @@ mod tests {
         let metadata = Arc::new(ClusterMetadata {
             version: 1,
             brokers: vec![BrokerRegistration {
-                id: 0,
+                id: BrokerId(0),
                 fenced: false,
             }],
-            controller: 0,
+            controller: BrokerId(0),
             topics,
         });
         // Born with the cluster's first metadata (no topics), then told of the topic.
@@ -570,7 +571,7 @@ mod tests {
             topics: BTreeMap::new(),
             ..(*metadata).clone()
         });
-        let mut b = Broker::new(0, first, &Configs::new(Scope::Broker));
+        let mut b = Broker::new(BrokerId(0), first, &Configs::new(Scope::Broker));
         b.apply_metadata(Instant::ZERO, metadata, &mut Vec::new());
         b
     }
@@ -691,10 +692,10 @@ mod tests {
         let topic: Arc<str> = Arc::from("t");
         let pm = PartitionMetadata {
             partition_epoch: 0,
-            replicas: vec![0, 1],
-            leader: Some(0),
+            replicas: ids(&[0, 1]),
+            leader: Some(BrokerId(0)),
             leader_epoch: LeaderEpoch(0),
-            isr: vec![0],
+            isr: ids(&[0]),
         };
         let mut topics = BTreeMap::new();
         topics.insert(
@@ -705,11 +706,14 @@ mod tests {
                 config: TopicConfig::defaults(),
             },
         );
-        let registration = |id| BrokerRegistration { id, fenced: false };
+        let registration = |id| BrokerRegistration {
+            id: BrokerId(id),
+            fenced: false,
+        };
         let metadata = Arc::new(ClusterMetadata {
             version: 1,
             brokers: vec![registration(0), registration(1)],
-            controller: 0,
+            controller: BrokerId(0),
             topics,
         });
         let first = Arc::new(ClusterMetadata {
@@ -717,7 +721,7 @@ mod tests {
             topics: BTreeMap::new(),
             ..(*metadata).clone()
         });
-        let mut b = Broker::new(0, first, &Configs::new(Scope::Broker));
+        let mut b = Broker::new(BrokerId(0), first, &Configs::new(Scope::Broker));
         b.apply_metadata(Instant::ZERO, metadata.clone(), &mut Vec::new());
         (b, metadata)
     }
@@ -727,7 +731,7 @@ mod tests {
         let mut out = Vec::new();
         let request = FetchRequest {
             correlation_id: 1,
-            replica_id: Some(1),
+            replica_id: Some(BrokerId(1)),
             max_wait_ms: 0,
             min_bytes: 1,
             max_bytes: 1 << 20,
@@ -741,7 +745,7 @@ mod tests {
         };
         let msg = Message::FetchRequest(request);
         let input = Input::Message {
-            from: NodeId::Broker(1),
+            from: NodeId::Broker(BrokerId(1)),
             msg,
         };
         b.handle(Instant::ZERO, input, &mut out);
@@ -762,15 +766,16 @@ mod tests {
         // delta changes.
         let (mut b, metadata) = leader_of_two();
         let out = follower_fetch(&mut b);
+        let both = ids(&[0, 1]);
         let asked = out.iter().any(|e| {
-            matches!(e, Effect::Send { msg: Message::AlterPartition(r), .. } if r.new_isr == [0, 1])
+            matches!(e, Effect::Send { msg: Message::AlterPartition(r), .. } if r.new_isr == both)
         });
         assert!(asked, "a caught-up follower is proposed: {out:?}");
         assert_eq!(pending(&b, 0), Some(1));
         let mut next = (*metadata).clone();
         next.version = 2;
         let t = next.topics.get_mut("t").expect("topic");
-        t.partitions[1].isr = vec![0, 1];
+        t.partitions[1].isr = ids(&[0, 1]);
         t.partitions[1].partition_epoch = 1;
         b.apply_metadata(Instant::ZERO, Arc::new(next), &mut Vec::new());
         assert_eq!(pending(&b, 0), Some(1), "t-0 did not change: still pending");
@@ -784,7 +789,7 @@ mod tests {
             tp: TopicPartition::new("t", 0),
             proposal: 0,
             error: ErrorCode::None,
-            isr: vec![0],
+            isr: ids(&[0]),
             leader_epoch: LeaderEpoch(0),
             partition_epoch: 1,
         };
@@ -804,7 +809,7 @@ mod tests {
             tp: TopicPartition::new("t", 0),
             proposal: 1,
             error,
-            isr: vec![0],
+            isr: ids(&[0]),
             leader_epoch: LeaderEpoch(0),
             partition_epoch: 0,
         };

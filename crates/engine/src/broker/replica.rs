@@ -12,7 +12,7 @@ use crate::node::Effect;
 use crate::protocol::{AlterPartitionRequest, ErrorCode, Message};
 use crate::record::{LeaderEpoch, Offset, ProducerId, RecordBatch, TopicPartition};
 use crate::time::{Duration, Instant};
-use crate::trace::NodeId;
+use crate::trace::{BrokerId, NodeId};
 
 /// How many batches of each producer a leader remembers for duplicate detection (§2.3).
 const PRODUCER_BATCHES_RETAINED: usize = 5;
@@ -110,7 +110,7 @@ pub(crate) enum RoleChange {
 /// proposed members too (the maximal ISR, KIP-497) and proposes nothing else.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct PendingIsr {
-    pub(crate) isr: Vec<u32>,
+    pub(crate) isr: Vec<BrokerId>,
     /// Matches the controller's answer to this proposal and not to an older one.
     pub(crate) proposal: u64,
 }
@@ -127,7 +127,7 @@ pub enum Role {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Leadership {
     /// Its view of each follower.
-    pub followers: BTreeMap<u32, FollowerState>,
+    pub followers: BTreeMap<BrokerId, FollowerState>,
     /// The ISR change it asked the controller for and has not heard back about.
     pub(crate) pending_isr: Option<PendingIsr>,
 }
@@ -140,9 +140,9 @@ pub struct Replica {
     pub leader_epoch: LeaderEpoch,
     pub partition_epoch: u32,
     /// Who leads, as this broker last heard.
-    pub leader: Option<u32>,
-    pub replicas: Vec<u32>,
-    pub isr: Vec<u32>,
+    pub leader: Option<BrokerId>,
+    pub replicas: Vec<BrokerId>,
+    pub isr: Vec<BrokerId>,
     pub config: TopicConfig,
     /// Leader epoch cache: (epoch, start offset), ascending (KIP-101).
     pub epochs: Vec<(LeaderEpoch, Offset)>,
@@ -176,7 +176,7 @@ impl Replica {
     /// Returns `None`, changing nothing, for a state older than the replica's.
     pub(crate) fn apply_partition_state(
         &mut self,
-        me: u32,
+        me: BrokerId,
         pm: &PartitionMetadata,
         now: Instant,
     ) -> Option<RoleChange> {
@@ -237,7 +237,7 @@ impl Replica {
         })
     }
 
-    pub fn is_leader(&self, me: u32) -> bool {
+    pub fn is_leader(&self, me: BrokerId) -> bool {
         self.leader == Some(me)
     }
 
@@ -257,11 +257,11 @@ impl Replica {
     }
 
     /// As leader: what it knows of `follower`.
-    pub fn follower(&self, follower: u32) -> Option<&FollowerState> {
+    pub fn follower(&self, follower: BrokerId) -> Option<&FollowerState> {
         self.leadership()?.followers.get(&follower)
     }
 
-    pub(crate) fn follower_mut(&mut self, follower: u32) -> Option<&mut FollowerState> {
+    pub(crate) fn follower_mut(&mut self, follower: BrokerId) -> Option<&mut FollowerState> {
         self.leadership_mut()?.followers.get_mut(&follower)
     }
 
@@ -338,7 +338,7 @@ impl Replica {
 
     /// Whether `replica` is in the ISR the leader acts on: the committed one plus any addition
     /// in flight (the maximal ISR, KIP-497).
-    pub(crate) fn in_maximal_isr(&self, replica: u32) -> bool {
+    pub(crate) fn in_maximal_isr(&self, replica: BrokerId) -> bool {
         self.isr.contains(&replica) || self.pending_isr().is_some_and(|p| p.isr.contains(&replica))
     }
 
@@ -350,10 +350,10 @@ impl Replica {
     /// ISR (registered and not fenced, as this broker's metadata says).
     pub(crate) fn next_high_watermark(
         &self,
-        me: u32,
+        me: BrokerId,
         now: Instant,
         lag_max: Duration,
-        eligible: impl Fn(u32) -> bool,
+        eligible: impl Fn(BrokerId) -> bool,
     ) -> Offset {
         if self.isr.len() < self.effective_min_isr() {
             return self.high_watermark;
@@ -377,7 +377,7 @@ impl Replica {
 
     /// Kafka's `isFollowerInSync` for ISR expansion (§3.3): the follower has reached the high
     /// watermark and the start of the leader's epoch.
-    pub(crate) fn may_join_isr(&self, follower: u32) -> bool {
+    pub(crate) fn may_join_isr(&self, follower: BrokerId) -> bool {
         let Some(leo) = self.follower(follower).and_then(|f| f.log_end) else {
             return false;
         };
@@ -492,8 +492,8 @@ impl Replica {
 pub(crate) fn propose_isr(
     r: &mut Replica,
     tp: &TopicPartition,
-    me: u32,
-    isr: Vec<u32>,
+    me: BrokerId,
+    isr: Vec<BrokerId>,
     proposal: u64,
     out: &mut Vec<Effect>,
 ) {
@@ -518,6 +518,7 @@ mod tests {
     use super::*;
     use crate::log::SegmentPolicy;
     use crate::record::test_batch;
+    use crate::trace::ids;
 
     const LAG_MAX: Duration = Duration(30_000_000);
 
@@ -526,10 +527,10 @@ mod tests {
     fn leader(isr: &[u32], leo: u64) -> Replica {
         let pm = PartitionMetadata {
             partition_epoch: 0,
-            replicas: vec![0, 1, 2],
-            leader: Some(0),
+            replicas: ids(&[0, 1, 2]),
+            leader: Some(BrokerId(0)),
             leader_epoch: LeaderEpoch(0),
-            isr: isr.to_vec(),
+            isr: ids(isr),
         };
         let policy = SegmentPolicy {
             segment_bytes: u64::MAX,
@@ -538,19 +539,22 @@ mod tests {
         let mut log = PartitionLog::new(policy, Instant::ZERO);
         log.append(test_batch(Offset(0), 0, leo, 100), Instant::ZERO);
         let mut r = Replica::new(log, &pm, TopicConfig::defaults());
-        r.apply_partition_state(0, &pm, Instant::ZERO);
+        r.apply_partition_state(BrokerId(0), &pm, Instant::ZERO);
         r
     }
 
     fn fetch(r: &mut Replica, follower: u32, offset: u64, now: Instant) {
         let end = r.log.log_end();
         let leadership = r.leadership_mut().expect("a leader");
-        let state = leadership.followers.get_mut(&follower).expect("a follower");
+        let state = leadership
+            .followers
+            .get_mut(&BrokerId(follower))
+            .expect("a follower");
         state.on_fetch(Offset(offset), end, now);
     }
 
     fn hw(r: &Replica, now: Instant) -> Offset {
-        r.next_high_watermark(0, now, LAG_MAX, |_| true)
+        r.next_high_watermark(BrokerId(0), now, LAG_MAX, |_| true)
     }
 
     #[test]
@@ -572,7 +576,7 @@ mod tests {
         fetch(&mut r, 1, 6, t);
         r.high_watermark = Offset(6);
         r.leadership_mut().expect("a leader").pending_isr = Some(PendingIsr {
-            isr: vec![0, 1],
+            isr: ids(&[0, 1]),
             proposal: 1,
         });
         assert_eq!(hw(&r, t), Offset(6));
@@ -593,9 +597,9 @@ mod tests {
         fetch(&mut r, 1, 10, t);
         r.log.append(test_batch(Offset(10), 10, 5, 100), t);
         assert_eq!(hw(&r, t), Offset(10), "caught up a moment ago: waited for");
-        assert!(r.may_join_isr(1));
+        assert!(r.may_join_isr(BrokerId(1)));
         assert_eq!(
-            r.next_high_watermark(0, t, LAG_MAX, |b| b != 1),
+            r.next_high_watermark(BrokerId(0), t, LAG_MAX, |b| b != BrokerId(1)),
             Offset(15),
             "a fenced broker is not waited for"
         );
@@ -623,13 +627,13 @@ mod tests {
         );
         let pm = PartitionMetadata {
             partition_epoch: 1,
-            replicas: vec![0, 1, 2],
-            leader: Some(0),
+            replicas: ids(&[0, 1, 2]),
+            leader: Some(BrokerId(0)),
             leader_epoch: LeaderEpoch(1),
-            isr: vec![0, 1],
+            isr: ids(&[0, 1]),
         };
         assert_eq!(
-            r.apply_partition_state(0, &pm, t),
+            r.apply_partition_state(BrokerId(0), &pm, t),
             Some(RoleChange::NewLeaderEpoch)
         );
         assert_eq!(hw(&r, t), Offset(15));
@@ -647,19 +651,22 @@ mod tests {
         let mut r = leader(&[0, 1, 2], 10);
         let newer = PartitionMetadata {
             partition_epoch: 3,
-            replicas: vec![0, 1, 2],
-            leader: Some(0),
+            replicas: ids(&[0, 1, 2]),
+            leader: Some(BrokerId(0)),
             leader_epoch: LeaderEpoch(0),
-            isr: vec![0, 1],
+            isr: ids(&[0, 1]),
         };
-        r.apply_partition_state(0, &newer, Instant::ZERO);
+        r.apply_partition_state(BrokerId(0), &newer, Instant::ZERO);
         let older = PartitionMetadata {
             partition_epoch: 2,
-            isr: vec![0],
+            isr: ids(&[0]),
             ..newer
         };
-        assert_eq!(r.apply_partition_state(0, &older, Instant::ZERO), None);
-        assert_eq!(r.isr, vec![0, 1]);
+        assert_eq!(
+            r.apply_partition_state(BrokerId(0), &older, Instant::ZERO),
+            None
+        );
+        assert_eq!(r.isr, ids(&[0, 1]));
     }
 
     /// A leader whose log ends at `leo`, with this epoch history, assigned in order as

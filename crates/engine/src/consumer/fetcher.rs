@@ -165,7 +165,7 @@ impl Consumer {
             .refresh_if_due(now, &mut self.connections, request, out);
     }
 
-    fn leader_of(&self, tp: &TopicPartition) -> Option<u32> {
+    fn leader_of(&self, tp: &TopicPartition) -> Option<BrokerId> {
         self.metadata
             .cluster
             .as_ref()?
@@ -173,7 +173,7 @@ impl Consumer {
     }
 
     /// The leader of `tp`, unless it refused a connection and its backoff is running.
-    fn reachable_leader_of(&self, now: Instant, tp: &TopicPartition) -> Option<u32> {
+    fn reachable_leader_of(&self, now: Instant, tp: &TopicPartition) -> Option<BrokerId> {
         let leader = self.leader_of(tp)?;
         self.connections.connectable(now, leader).then_some(leader)
     }
@@ -210,7 +210,7 @@ impl Consumer {
             })
             .map(|(tp, _)| tp.clone())
             .collect();
-        let mut requests: BTreeMap<u32, Vec<TopicPartition>> = BTreeMap::new();
+        let mut requests: BTreeMap<BrokerId, Vec<TopicPartition>> = BTreeMap::new();
         for tp in waiting {
             if self.leader_of(&tp).is_none() {
                 // No leader known: ask for metadata, no faster than the backoff (Kafka's
@@ -318,7 +318,7 @@ impl Consumer {
 
     /// Positions missing: ask the leader for the earliest or latest offset.
     pub(super) fn reset_positions(&mut self, now: Instant, out: &mut Vec<Effect>) {
-        let mut requests: BTreeMap<u32, Vec<(TopicPartition, OffsetSpec)>> = BTreeMap::new();
+        let mut requests: BTreeMap<BrokerId, Vec<(TopicPartition, OffsetSpec)>> = BTreeMap::new();
         let spec = match self.config.auto_offset_reset {
             OffsetReset::Earliest => OffsetSpec::Earliest,
             OffsetReset::Latest => OffsetSpec::Latest,
@@ -413,7 +413,7 @@ impl Consumer {
     /// One fetch per leader, for its partitions that have a position and nothing buffered.
     pub(super) fn send_fetches(&mut self, now: Instant, out: &mut Vec<Effect>) {
         let mut no_leader = false;
-        let mut by_broker: BTreeMap<u32, Vec<FetchPartition>> = BTreeMap::new();
+        let mut by_broker: BTreeMap<BrokerId, Vec<FetchPartition>> = BTreeMap::new();
         for (tp, p) in &self.positions {
             let Some(position) = p.position else { continue };
             if !p.buffered.is_empty() || p.retry_at.is_some_and(|at| at > now) {

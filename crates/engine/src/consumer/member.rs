@@ -18,7 +18,7 @@ pub enum MemberState {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Membership {
     pub group: Arc<str>,
-    pub coordinator: Option<u32>,
+    pub coordinator: Option<BrokerId>,
     find_in_flight: Option<u32>,
     coordinator_retry_at: Option<Instant>,
     pub state: MemberState,
@@ -594,7 +594,7 @@ impl Membership {
         }
     }
 
-    pub(super) fn coordinator_lost(&mut self, c: &mut Consumer, broker: u32) {
+    pub(super) fn coordinator_lost(&mut self, c: &mut Consumer, broker: BrokerId) {
         self.find_in_flight = None;
         if self.coordinator == Some(broker) {
             self.coordinator_gone(c);
@@ -643,7 +643,7 @@ impl Membership {
         now: Instant,
         correlation_id: u32,
         error: ErrorCode,
-        coordinator: Option<u32>,
+        coordinator: Option<BrokerId>,
     ) {
         let retry = c.config.retry_backoff;
         if self.find_in_flight != Some(correlation_id) {

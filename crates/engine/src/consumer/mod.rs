@@ -33,7 +33,7 @@ use crate::protocol::{
 use crate::record::{LeaderEpoch, Offset, RecordBatch, TopicPartition};
 use crate::rng::Prng;
 use crate::time::{Duration, Instant};
-use crate::trace::{NodeId, TraceKind};
+use crate::trace::{BrokerId, NodeId, TraceKind};
 
 mod config;
 mod fetcher;
@@ -106,7 +106,7 @@ pub struct Consumer {
     /// Partitions with buffered data, in the order their data arrived.
     ready: VecDeque<TopicPartition>,
     /// Fetch in flight per broker: correlation id.
-    fetches: BTreeMap<u32, u32>,
+    fetches: BTreeMap<BrokerId, u32>,
     pub state: AppState,
     scheduled_wake: Option<Instant>,
     /// Brokers that refused a connection: (retry no earlier than, attempts), as
@@ -130,7 +130,7 @@ impl Consumer {
     pub fn new(
         index: u32,
         spec: ConsumerSpec,
-        brokers: Vec<u32>,
+        brokers: Vec<BrokerId>,
         rng: Prng,
     ) -> Result<Consumer, ConfigError> {
         let config = ConsumerConfig::from_configs(&spec.configs)?;
@@ -635,7 +635,7 @@ impl Consumer {
 /// Sends `msg` to `broker` and sets the timer that gives up on its answer at `timeout_at`.
 fn send_request(
     out: &mut Vec<Effect>,
-    broker: u32,
+    broker: BrokerId,
     msg: Message,
     correlation_id: u32,
     timeout_at: Instant,

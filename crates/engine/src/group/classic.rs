@@ -18,7 +18,7 @@ use crate::protocol::{
 };
 use crate::record::{Offset, TopicPartition};
 use crate::time::{Duration, Instant};
-use crate::trace::{NodeId, TraceKind};
+use crate::trace::{BrokerId, NodeId, TraceKind};
 
 /// Classic group states (reference §4.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -262,7 +262,7 @@ impl Group {
 
     pub(super) fn prepare_rebalance(
         &mut self,
-        broker: u32,
+        broker: BrokerId,
         config: &CoordinatorConfig,
         now: Instant,
         reason: String,
@@ -303,7 +303,12 @@ impl Group {
         }));
     }
 
-    pub(super) fn maybe_complete_join(&mut self, broker: u32, now: Instant, out: &mut Vec<Effect>) {
+    pub(super) fn maybe_complete_join(
+        &mut self,
+        broker: BrokerId,
+        now: Instant,
+        out: &mut Vec<Effect>,
+    ) {
         if self.state != GroupState::PreparingRebalance {
             return;
         }
@@ -323,7 +328,7 @@ impl Group {
     /// its last subscription) until its session expires or it fails to sync in time. The
     /// leader must be a member that rejoined (`ClassicGroup.maybeElectNewJoinedLeader`); if
     /// none did, the join phase waits another rebalance timeout instead of ending.
-    pub(super) fn complete_join(&mut self, broker: u32, now: Instant, out: &mut Vec<Effect>) {
+    pub(super) fn complete_join(&mut self, broker: BrokerId, now: Instant, out: &mut Vec<Effect>) {
         self.remove_members_that_did_not_rejoin(broker, out);
         if !self.maybe_elect_new_joined_leader(broker, now, out) {
             return;
@@ -343,7 +348,7 @@ impl Group {
     }
 
     /// The dynamic members that did not rejoin leave; static ones keep their place.
-    fn remove_members_that_did_not_rejoin(&mut self, broker: u32, out: &mut Vec<Effect>) {
+    fn remove_members_that_did_not_rejoin(&mut self, broker: BrokerId, out: &mut Vec<Effect>) {
         let late: Vec<Arc<str>> = self
             .members
             .values()
@@ -366,7 +371,7 @@ impl Group {
     /// back: the join phase then waits another rebalance timeout.
     fn maybe_elect_new_joined_leader(
         &mut self,
-        broker: u32,
+        broker: BrokerId,
         now: Instant,
         out: &mut Vec<Effect>,
     ) -> bool {
@@ -407,7 +412,7 @@ impl Group {
     /// A new generation: the protocol every member supports, the leader gets the members'
     /// subscriptions, every member that rejoined its answer, and each has until the rebalance
     /// timeout to send SyncGroup.
-    fn start_generation(&mut self, broker: u32, now: Instant, out: &mut Vec<Effect>) {
+    fn start_generation(&mut self, broker: BrokerId, now: Instant, out: &mut Vec<Effect>) {
         let votes: Vec<Vec<Strategy>> = self
             .members
             .values()
@@ -472,7 +477,7 @@ impl Group {
 
     pub(super) fn member_gone(
         &mut self,
-        broker: u32,
+        broker: BrokerId,
         config: &CoordinatorConfig,
         now: Instant,
         reason: String,

@@ -33,7 +33,7 @@ use crate::protocol::{
 };
 use crate::record::{Offset, Record, RecordId, TopicPartition};
 use crate::time::{Duration, Instant};
-use crate::trace::{NodeId, TraceKind};
+use crate::trace::{BrokerId, NodeId, TraceKind};
 
 /// The internal topic holding committed offsets.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -73,7 +73,7 @@ pub struct CommitPlan {
 /// The coordinator of one broker: every group whose offsets partition this broker leads.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Coordinator {
-    broker: u32,
+    broker: BrokerId,
     config: CoordinatorConfig,
     groups: BTreeMap<Arc<str>, Group>,
     /// Timer index → group id (timers carry no strings).
@@ -89,7 +89,7 @@ pub struct Coordinator {
 }
 
 impl Coordinator {
-    pub fn new(broker: u32, config: CoordinatorConfig) -> Coordinator {
+    pub fn new(broker: BrokerId, config: CoordinatorConfig) -> Coordinator {
         Coordinator {
             broker,
             config,
@@ -770,7 +770,7 @@ mod tests {
             max_session_timeout_ms: 1_800_000,
             offsets_partitions: 50,
         };
-        let mut c = Coordinator::new(0, config.clone());
+        let mut c = Coordinator::new(BrokerId(0), config.clone());
         let p = c.partition_of("g");
         c.load(
             Instant::ZERO,
@@ -859,7 +859,7 @@ mod tests {
         };
         assert_eq!(r.assignment, vec![TopicPartition::new("t", 0)]);
         // Another broker reads the record and knows the member and its assignment.
-        let mut other = Coordinator::new(1, config);
+        let mut other = Coordinator::new(BrokerId(1), config);
         let records = appends.iter().map(|w| (Offset(0), &w.record));
         other.load(Instant(9_000_000), p, records, Offset(1), &mut Vec::new());
         let g = other.groups().next().expect("restored");

@@ -550,23 +550,18 @@ impl Sim {
                     );
                 }
             }
-            Command::CrashBroker { broker } => self.crash_broker(broker),
+            Command::CrashBroker { broker } => self.crash_broker(BrokerId(broker)),
             Command::RestartBroker { broker } => {
                 // It comes back with the metadata it had; the controller's updates reach it
                 // after its first heartbeat, if the network lets them.
                 self.brokers[broker as usize].up = true;
-                self.record(TraceKind::BrokerRestarted { broker });
-                self.start_broker(broker);
+                self.record(TraceKind::BrokerRestarted {
+                    broker: BrokerId(broker),
+                });
+                self.start_broker(BrokerId(broker));
             }
             Command::PartitionNetwork { isolated } => {
-                let side_a: Vec<NodeId> = isolated.iter().map(|&b| NodeId::Broker(b)).collect();
-                let side_b: Vec<NodeId> = (0..self.setup.brokers)
-                    .filter(|b| !isolated.contains(b))
-                    .map(NodeId::Broker)
-                    .chain(std::iter::once(NodeId::Controller))
-                    .collect();
-                self.net.partition(&side_a, &side_b);
-                self.record(TraceKind::NetworkPartitioned { isolated });
+                self.partition_network(isolated.into_iter().map(BrokerId).collect())
             }
             Command::HealNetwork => {
                 let cut = self.net.heal();
@@ -580,13 +575,13 @@ impl Sim {
             }
             Command::SlowLink { a, b, extra_ms } => {
                 self.net.slow_link(
-                    NodeId::Broker(a),
-                    NodeId::Broker(b),
+                    NodeId::Broker(BrokerId(a)),
+                    NodeId::Broker(BrokerId(b)),
                     Duration::from_millis(extra_ms),
                 );
                 self.record(TraceKind::LinkDelayed {
-                    from: a,
-                    to: b,
+                    from: BrokerId(a),
+                    to: BrokerId(b),
                     extra_ms,
                 });
             }
@@ -596,12 +591,16 @@ impl Sim {
             } => {
                 let until = self.now + Duration::from_millis(duration_ms);
                 self.brokers[broker as usize].paused_until = Some(until);
-                self.record(TraceKind::BrokerPaused { broker });
+                self.record(TraceKind::BrokerPaused {
+                    broker: BrokerId(broker),
+                });
                 self.push(until, Event::Command(Command::ResumeBroker { broker }));
             }
             Command::ResumeBroker { broker } => {
                 self.brokers[broker as usize].paused_until = None;
-                self.record(TraceKind::BrokerResumed { broker });
+                self.record(TraceKind::BrokerResumed {
+                    broker: BrokerId(broker),
+                });
             }
         }
         Ok(())
@@ -631,8 +630,22 @@ impl Sim {
         });
     }
 
-    pub(super) fn crash_broker(&mut self, broker: u32) {
-        let slot = &mut self.brokers[broker as usize];
+    /// Cuts the `isolated` brokers off from the other brokers and the controller.
+    fn partition_network(&mut self, isolated: Vec<BrokerId>) {
+        let side_a: Vec<NodeId> = isolated.iter().map(|&b| NodeId::Broker(b)).collect();
+        let side_b: Vec<NodeId> = self
+            .broker_ids()
+            .into_iter()
+            .filter(|b| !isolated.contains(b))
+            .map(NodeId::Broker)
+            .chain(std::iter::once(NodeId::Controller))
+            .collect();
+        self.net.partition(&side_a, &side_b);
+        self.record(TraceKind::NetworkPartitioned { isolated });
+    }
+
+    pub(super) fn crash_broker(&mut self, broker: BrokerId) {
+        let slot = &mut self.brokers[broker.0 as usize];
         slot.up = false;
         slot.paused_until = None;
         slot.incarnation += 1;
@@ -652,7 +665,8 @@ impl Sim {
                     .map(|c| NodeId::Consumer(c.index)),
             )
             .chain(
-                (0..self.setup.brokers)
+                self.broker_ids()
+                    .into_iter()
                     .filter(|&b| b != broker)
                     .map(NodeId::Broker),
             )
@@ -669,7 +683,7 @@ impl Sim {
     pub(super) fn update_metadata(&mut self, f: impl FnOnce(&mut ClusterMetadata)) {
         let metadata = self.controller.admin_update(f);
         // Admin changes reach live brokers at once (CreateTopics waits for propagation).
-        let ids: Vec<u32> = self
+        let ids: Vec<BrokerId> = self
             .brokers
             .iter()
             .filter(|s| s.up)

@@ -25,7 +25,7 @@ use crate::record::{Offset, TopicPartition};
 use crate::rng::{Prng, Stream};
 use crate::snapshot::*;
 use crate::time::{Duration, Instant};
-use crate::trace::{NodeId, Trace, TraceEvent, TraceKind};
+use crate::trace::{numbers, BrokerId, NodeId, Trace, TraceEvent, TraceKind};
 
 mod command;
 mod queue;
@@ -137,12 +137,14 @@ impl Sim {
         let metadata = Arc::new(ClusterMetadata {
             version: 1,
             brokers: (0..setup.brokers)
+                .map(BrokerId)
                 .map(|id| BrokerRegistration { id, fenced: false })
                 .collect(),
-            controller: 0,
+            controller: BrokerId(0),
             topics: BTreeMap::new(),
         });
         let brokers = (0..setup.brokers)
+            .map(BrokerId)
             .map(|id| BrokerSlot {
                 broker: Broker::new(id, metadata.clone(), &setup.configs),
                 up: true,
@@ -183,7 +185,7 @@ impl Sim {
                 c.start(now, out);
             }
         });
-        for id in 0..sim.setup.brokers {
+        for id in sim.broker_ids() {
             sim.record(TraceKind::BrokerStarted { broker: id });
             sim.start_broker(id);
         }
@@ -232,12 +234,12 @@ impl Sim {
     }
 
     /// One broker and whether its process is up.
-    pub fn broker(&self, id: u32) -> Option<(&Broker, bool)> {
-        self.brokers.get(id as usize).map(|s| (&s.broker, s.up))
+    pub fn broker(&self, id: BrokerId) -> Option<(&Broker, bool)> {
+        self.brokers.get(id.0 as usize).map(|s| (&s.broker, s.up))
     }
 
-    fn start_broker(&mut self, id: u32) {
-        let incarnation = self.brokers[id as usize].incarnation;
+    fn start_broker(&mut self, id: BrokerId) {
+        let incarnation = self.brokers[id.0 as usize].incarnation;
         self.with_node(NodeId::Broker(id), |node, now, out| {
             if let NodeRef::Broker(b) = node {
                 b.start(now, incarnation, out);
@@ -329,7 +331,7 @@ impl Sim {
             Event::Command(_) => None,
         };
         if let Some(NodeId::Broker(b)) = target {
-            if let Some(until) = self.brokers[b as usize]
+            if let Some(until) = self.brokers[b.0 as usize]
                 .paused_until
                 .filter(|&u| u > self.now)
             {
@@ -353,7 +355,7 @@ impl Sim {
                     }
                 }
                 if let NodeId::Broker(b) = to {
-                    let slot = &self.brokers[b as usize];
+                    let slot = &self.brokers[b.0 as usize];
                     // A restarted broker opens its listeners once it has the controller's
                     // metadata; until then only the controller reaches it.
                     let listening = slot.broker.is_serving() || from == NodeId::Controller;
@@ -375,7 +377,7 @@ impl Sim {
                 incarnation,
             } => {
                 if let NodeId::Broker(b) = node {
-                    let slot = &self.brokers[b as usize];
+                    let slot = &self.brokers[b.0 as usize];
                     if !slot.up || slot.incarnation != incarnation {
                         return;
                     }
@@ -418,7 +420,7 @@ impl Sim {
             NodeId::Controller => Some(NodeRef::Controller(&mut self.controller)),
             NodeId::Broker(i) => self
                 .brokers
-                .get_mut(i as usize)
+                .get_mut(i.0 as usize)
                 .map(|s| NodeRef::Broker(&mut s.broker)),
             NodeId::Producer(i) => self
                 .producers
@@ -484,7 +486,7 @@ impl Sim {
 
     fn incarnation_of(&self, node: NodeId) -> u32 {
         match node {
-            NodeId::Broker(b) => self.brokers[b as usize].incarnation,
+            NodeId::Broker(b) => self.brokers[b.0 as usize].incarnation,
             NodeId::Consumer(c) => self.consumer_incarnations[c as usize],
             _ => 0,
         }
@@ -502,8 +504,8 @@ impl Sim {
             .position(|c| c.as_ref().is_some_and(|c| c.spec.name == name))
     }
 
-    fn broker_ids(&self) -> Vec<u32> {
-        (0..self.setup.brokers).collect()
+    fn broker_ids(&self) -> Vec<BrokerId> {
+        (0..self.setup.brokers).map(BrokerId).collect()
     }
 
     /// The replica whose log is the partition's truth: the leader's, else the first replica's.
@@ -513,7 +515,7 @@ impl Sim {
         pm: &PartitionMetadata,
     ) -> Option<&crate::broker::Replica> {
         let id = pm.leader.unwrap_or(pm.replicas[0]);
-        self.brokers[id as usize].broker.replica(tp)
+        self.brokers[id.0 as usize].broker.replica(tp)
     }
 
     /// Every group a consumer names, sorted.
@@ -531,7 +533,7 @@ impl Sim {
 
     /// The group's offsets partition, its coordinator (that partition's leader) and the
     /// group's state there.
-    pub fn coordinator_of(&self, group: &str) -> (u32, Option<u32>, Option<&Group>) {
+    pub fn coordinator_of(&self, group: &str) -> (u32, Option<BrokerId>, Option<&Group>) {
         let md = self.controller.metadata();
         let partitions = md
             .topics
@@ -540,7 +542,7 @@ impl Sim {
         let partition = crate::partitioner::coordinator_partition(group, partitions);
         let leader = md.leader(OFFSETS_TOPIC, partition);
         let state = leader
-            .map(|b| &self.brokers[b as usize])
+            .map(|b| &self.brokers[b.0 as usize])
             .filter(|slot| slot.up)
             .and_then(|slot| slot.broker.coordinator.groups().find(|g| &*g.id == group));
         (partition, leader, state)

@@ -144,7 +144,7 @@ impl Sim {
                     .filter(|p| p.leader == Some(id))
                     .count() as u32;
                 BrokerView {
-                    id,
+                    id: id.0,
                     fenced: self.controller.is_fenced(id),
                     paused: s.paused_until.is_some_and(|u| u > self.now),
                     isolated: self.net.is_blocked(NodeId::Broker(id), NodeId::Controller),
@@ -260,10 +260,10 @@ impl Sim {
             .replicas
             .iter()
             .map(|&b| {
-                let slot = &self.brokers[b as usize];
+                let slot = &self.brokers[b.0 as usize];
                 let r = slot.broker.replica(tp);
                 ReplicaView {
-                    broker: b,
+                    broker: b.0,
                     log_end: r.map_or(0, |r| r.log.log_end().0),
                     high_watermark: r.map_or(0, |r| r.high_watermark.0),
                     in_isr: pm.isr.contains(&b),
@@ -276,10 +276,10 @@ impl Sim {
             replica_states,
             topic: tp.topic.to_string(),
             partition: tp.partition,
-            replicas: pm.replicas.clone(),
-            leader: pm.leader,
+            replicas: numbers(&pm.replicas),
+            leader: pm.leader.map(|b| b.0),
             leader_epoch: pm.leader_epoch.0,
-            isr: pm.isr.clone(),
+            isr: numbers(&pm.isr),
             log_start,
             high_watermark: hw,
             log_end: leo,
@@ -321,8 +321,8 @@ impl Sim {
                 PartitionReport {
                     topic: t.name.to_string(),
                     partition: i as u32,
-                    leader: pm.leader,
-                    isr: pm.isr.clone(),
+                    leader: pm.leader.map(|b| b.0),
+                    isr: numbers(&pm.isr),
                     log_start: r.map_or(0, |r| r.log.log_start().0),
                     high_watermark: r.map_or(0, |r| r.high_watermark.0),
                     log_end: r.map_or(0, |r| r.log.log_end().0),
@@ -490,7 +490,7 @@ impl Sim {
         let lost = audit.then(|| self.audit_group_lost(group, &parts));
         GroupView {
             group: group.to_string(),
-            coordinator,
+            coordinator: coordinator.map(|b| b.0),
             offsets_partition,
             state: state.map_or("Empty".to_string(), |g| g.state.name().to_string()),
             generation: state.map_or(0, |g| g.generation.0),
