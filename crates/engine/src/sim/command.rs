@@ -162,6 +162,34 @@ impl Sim {
     /// Checks a command against the current state without applying it.
     pub fn validate(&self, command: &Command) -> Result<(), CommandError> {
         match command {
+            Command::CreateTopic { .. } | Command::DeleteTopic { .. } => {
+                self.validate_topic(command)
+            }
+            Command::AddProducer(_)
+            | Command::RemoveProducer { .. }
+            | Command::SetProducerRunning { .. }
+            | Command::SetProducerRate { .. }
+            | Command::ProduceOne { .. } => self.validate_producer(command),
+            Command::AddConsumer(_)
+            | Command::RemoveConsumer { .. }
+            | Command::StopConsumer { .. }
+            | Command::CrashConsumer { .. }
+            | Command::RestartConsumer { .. }
+            | Command::SetConsumerProcessing { .. }
+            | Command::Seek { .. } => self.validate_consumer(command),
+            Command::CrashBroker { .. }
+            | Command::RestartBroker { .. }
+            | Command::PartitionNetwork { .. }
+            | Command::HealNetwork
+            | Command::SlowLink { .. }
+            | Command::PauseBroker { .. }
+            | Command::ResumeBroker { .. } => self.validate_fault(command),
+        }
+    }
+
+    /// Topics created and deleted.
+    fn validate_topic(&self, command: &Command) -> Result<(), CommandError> {
+        match command {
             Command::CreateTopic {
                 name,
                 partitions,
@@ -213,6 +241,13 @@ impl Sim {
                 true => Ok(()),
                 false => reject("name", format!("no topic {name:?}")),
             },
+            _ => unreachable!("validate routes only topic commands here"),
+        }
+    }
+
+    /// Producers added, removed, started, stopped, throttled, or asked to send one record.
+    fn validate_producer(&self, command: &Command) -> Result<(), CommandError> {
+        match command {
             Command::AddProducer(spec) => {
                 validate_client_name(&spec.name)?;
                 if self.producer_index(&spec.name).is_some() {
@@ -242,6 +277,30 @@ impl Sim {
                 crate::producer::ProducerConfig::from_configs(&spec.configs)?;
                 Ok(())
             }
+            Command::RemoveProducer { name }
+            | Command::SetProducerRunning { name, .. }
+            | Command::SetProducerRate { name, .. }
+            | Command::ProduceOne { producer: name, .. } => {
+                if self.producer_index(name).is_none() {
+                    return reject("producer", format!("no producer {name:?}"));
+                }
+                if let Command::SetProducerRate { rate_per_sec, .. } = command {
+                    if *rate_per_sec > MAX_RATE_PER_SEC {
+                        return reject(
+                            "rate_per_sec",
+                            format!("must be at most {MAX_RATE_PER_SEC}"),
+                        );
+                    }
+                }
+                Ok(())
+            }
+            _ => unreachable!("validate routes only producer commands here"),
+        }
+    }
+
+    /// Consumers added, removed, stopped, crashed, restarted, slowed, or sought.
+    fn validate_consumer(&self, command: &Command) -> Result<(), CommandError> {
+        match command {
             Command::AddConsumer(spec) => {
                 validate_client_name(&spec.name)?;
                 if self.consumer_index(&spec.name).is_some() {
@@ -281,29 +340,19 @@ impl Sim {
                     _ => Ok(()),
                 }
             }
-            Command::RemoveProducer { name }
-            | Command::SetProducerRunning { name, .. }
-            | Command::SetProducerRate { name, .. }
-            | Command::ProduceOne { producer: name, .. } => {
-                if self.producer_index(name).is_none() {
-                    return reject("producer", format!("no producer {name:?}"));
-                }
-                if let Command::SetProducerRate { rate_per_sec, .. } = command {
-                    if *rate_per_sec > MAX_RATE_PER_SEC {
-                        return reject(
-                            "rate_per_sec",
-                            format!("must be at most {MAX_RATE_PER_SEC}"),
-                        );
-                    }
-                }
-                Ok(())
-            }
             Command::RemoveConsumer { name } | Command::Seek { consumer: name, .. } => {
                 match self.consumer_index(name) {
                     Some(_) => Ok(()),
                     None => reject("consumer", format!("no consumer {name:?}")),
                 }
             }
+            _ => unreachable!("validate routes only consumer commands here"),
+        }
+    }
+
+    /// Faults: brokers crashed, restarted and paused, the network partitioned, healed and slowed.
+    fn validate_fault(&self, command: &Command) -> Result<(), CommandError> {
+        match command {
             Command::CrashBroker { broker } | Command::RestartBroker { broker } => {
                 let Some(slot) = self.brokers.get(*broker as usize) else {
                     let m = format!(
@@ -356,6 +405,8 @@ impl Sim {
                 Ok(())
             }
             Command::ResumeBroker { broker } => self.check_broker_ids("broker", &[*broker]),
+
+            _ => unreachable!("validate routes only fault commands here"),
         }
     }
 
@@ -404,6 +455,32 @@ impl Sim {
         self.validate(&command)?;
         self.touched = Touched::Everything;
         match command {
+            Command::CreateTopic { .. } | Command::DeleteTopic { .. } => self.apply_topic(command),
+            Command::AddProducer(_)
+            | Command::RemoveProducer { .. }
+            | Command::SetProducerRunning { .. }
+            | Command::SetProducerRate { .. }
+            | Command::ProduceOne { .. } => self.apply_producer(command),
+            Command::AddConsumer(_)
+            | Command::RemoveConsumer { .. }
+            | Command::StopConsumer { .. }
+            | Command::CrashConsumer { .. }
+            | Command::RestartConsumer { .. }
+            | Command::SetConsumerProcessing { .. }
+            | Command::Seek { .. } => self.apply_consumer(command),
+            Command::CrashBroker { .. }
+            | Command::RestartBroker { .. }
+            | Command::PartitionNetwork { .. }
+            | Command::HealNetwork
+            | Command::SlowLink { .. }
+            | Command::PauseBroker { .. }
+            | Command::ResumeBroker { .. } => self.apply_fault(command),
+        }
+    }
+
+    /// Topics created and deleted.
+    fn apply_topic(&mut self, command: Command) -> Result<(), CommandError> {
+        match command {
             Command::CreateTopic {
                 name,
                 partitions,
@@ -435,6 +512,14 @@ impl Sim {
                 });
                 self.record(TraceKind::TopicDeleted { topic: name });
             }
+            _ => unreachable!("apply routes only topic commands here"),
+        }
+        Ok(())
+    }
+
+    /// Producers added, removed, started, stopped, throttled, or asked to send one record.
+    fn apply_producer(&mut self, command: Command) -> Result<(), CommandError> {
+        match command {
             Command::AddProducer(spec) => {
                 let index = self.producers.len() as u32;
                 let rng = Prng::stream(self.seed, Stream::Producer(index));
@@ -460,27 +545,15 @@ impl Sim {
                 let i = self.producer_index(&producer).expect("validated");
                 self.with_producer(i, |p, now, out| p.produce_one(now, record, out));
             }
-            Command::AddConsumer(spec) => {
-                let index = self.consumers.len() as u32;
-                let rng = Prng::stream(self.seed, Stream::Consumer(index));
-                #[allow(unused_mut)]
-                let mut consumer = Consumer::new(index, spec, self.broker_ids(), rng)?;
-                #[cfg(feature = "planted-bugs")]
-                {
-                    consumer.planted = self.planted;
-                }
-                if consumer.membership.is_some() {
-                    self.ensure_offsets_topic()?;
-                }
-                self.consumers.push(Some(consumer));
-                self.consumer_incarnations.push(0);
-                self.record(TraceKind::ConsumerAdded { consumer: index });
-                self.with_node(NodeId::Consumer(index), |node, now, out| {
-                    if let NodeRef::Consumer(c) = node {
-                        c.start(now, out);
-                    }
-                });
-            }
+            _ => unreachable!("apply routes only producer commands here"),
+        }
+        Ok(())
+    }
+
+    /// Consumers added, removed, stopped, crashed, restarted, slowed, or sought.
+    fn apply_consumer(&mut self, command: Command) -> Result<(), CommandError> {
+        match command {
+            Command::AddConsumer(spec) => self.add_consumer(spec)?,
             Command::RemoveConsumer { name } => {
                 let i = self.consumer_index(&name).expect("validated");
                 self.with_consumer(i, |c, now, out| c.stop(now, out));
@@ -496,30 +569,7 @@ impl Sim {
                 self.with_consumer(i, |c, now, out| c.crash(now, out));
                 self.consumer_incarnations[i] += 1;
             }
-            Command::RestartConsumer { name } => {
-                let i = self.consumer_index(&name).expect("validated");
-                let old = self.consumers[i].as_ref().expect("indexed");
-                let spec = old.spec.clone();
-                let requests_sent = old.requests_sent();
-                let incarnation = self.consumer_incarnations[i] + 1;
-                let stream = Stream::Restart {
-                    consumer: i as u32,
-                    incarnation,
-                };
-                let rng = Prng::stream(self.seed, stream);
-                let mut consumer = Consumer::new(i as u32, spec, self.broker_ids(), rng)?;
-                // A new process has new connections: answers to the old one's requests (a
-                // coordinator may answer a parked JoinGroup after the restart) are not for it.
-                consumer.continue_requests_from(requests_sent);
-                #[cfg(feature = "planted-bugs")]
-                {
-                    consumer.planted = self.planted;
-                }
-                self.consumers[i] = Some(consumer);
-                self.consumer_incarnations[i] = incarnation;
-                self.record(TraceKind::ConsumerRestarted { consumer: i as u32 });
-                self.with_consumer(i, |c, now, out| c.start(now, out));
-            }
+            Command::RestartConsumer { name } => self.restart_consumer(&name)?,
             Command::SetConsumerProcessing {
                 name,
                 per_record_us,
@@ -550,6 +600,66 @@ impl Sim {
                     );
                 }
             }
+            _ => unreachable!("apply routes only consumer commands here"),
+        }
+        Ok(())
+    }
+
+    /// A new consumer starts at once; a group member needs `__consumer_offsets`.
+    fn add_consumer(&mut self, spec: crate::consumer::ConsumerSpec) -> Result<(), CommandError> {
+        let index = self.consumers.len() as u32;
+        let rng = Prng::stream(self.seed, Stream::Consumer(index));
+        #[allow(unused_mut)]
+        let mut consumer = Consumer::new(index, spec, self.broker_ids(), rng)?;
+        #[cfg(feature = "planted-bugs")]
+        {
+            consumer.planted = self.planted;
+        }
+        if consumer.membership.is_some() {
+            self.ensure_offsets_topic()?;
+        }
+        self.consumers.push(Some(consumer));
+        self.consumer_incarnations.push(0);
+        self.record(TraceKind::ConsumerAdded { consumer: index });
+        self.with_node(NodeId::Consumer(index), |node, now, out| {
+            if let NodeRef::Consumer(c) = node {
+                c.start(now, out);
+            }
+        });
+        Ok(())
+    }
+
+    /// A crashed or stopped consumer comes back as a new process: same spec, fresh client
+    /// state, its own random stream per incarnation.
+    fn restart_consumer(&mut self, name: &str) -> Result<(), CommandError> {
+        let i = self.consumer_index(name).expect("validated");
+        let old = self.consumers[i].as_ref().expect("indexed");
+        let spec = old.spec.clone();
+        let requests_sent = old.requests_sent();
+        let incarnation = self.consumer_incarnations[i] + 1;
+        let stream = Stream::Restart {
+            consumer: i as u32,
+            incarnation,
+        };
+        let rng = Prng::stream(self.seed, stream);
+        let mut consumer = Consumer::new(i as u32, spec, self.broker_ids(), rng)?;
+        // A new process has new connections: answers to the old one's requests (a
+        // coordinator may answer a parked JoinGroup after the restart) are not for it.
+        consumer.continue_requests_from(requests_sent);
+        #[cfg(feature = "planted-bugs")]
+        {
+            consumer.planted = self.planted;
+        }
+        self.consumers[i] = Some(consumer);
+        self.consumer_incarnations[i] = incarnation;
+        self.record(TraceKind::ConsumerRestarted { consumer: i as u32 });
+        self.with_consumer(i, |c, now, out| c.start(now, out));
+        Ok(())
+    }
+
+    /// Faults: brokers crashed, restarted and paused, the network partitioned, healed and slowed.
+    fn apply_fault(&mut self, command: Command) -> Result<(), CommandError> {
+        match command {
             Command::CrashBroker { broker } => self.crash_broker(BrokerId(broker)),
             Command::RestartBroker { broker } => {
                 // It comes back with the metadata it had; the controller's updates reach it
@@ -602,6 +712,8 @@ impl Sim {
                     broker: BrokerId(broker),
                 });
             }
+
+            _ => unreachable!("apply routes only fault commands here"),
         }
         Ok(())
     }
