@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::metadata::ClusterMetadata;
-use crate::node::Effect;
+use crate::node::{Effect, Timer};
 use crate::protocol::Message;
 
 use crate::rng::Prng;
@@ -201,5 +201,17 @@ impl Metadata {
     /// When a refresh is due, if one is wanted.
     pub(crate) fn refresh_at(&self) -> Option<Instant> {
         self.refresh_at
+    }
+}
+
+/// Sets a client's wake-up timer for `next`, unless one is already set as early: a client
+/// keeps one `Timer::Wake` pending and is woken by the earliest.
+pub(crate) fn wake_at(scheduled: &mut Option<Instant>, next: Instant, out: &mut Vec<Effect>) {
+    if scheduled.is_none_or(|s| next < s) {
+        *scheduled = Some(next);
+        out.push(Effect::SetTimer {
+            at: next,
+            timer: Timer::Wake,
+        });
     }
 }

@@ -622,13 +622,7 @@ impl Consumer {
         let Some(next) = next else {
             return;
         };
-        if self.scheduled_wake.is_none_or(|s| next < s) {
-            self.scheduled_wake = Some(next);
-            out.push(Effect::SetTimer {
-                at: next,
-                timer: Timer::Wake,
-            });
-        }
+        crate::client::wake_at(&mut self.scheduled_wake, next, out);
     }
 }
 

@@ -490,13 +490,7 @@ impl Producer {
         if next == Instant::MAX {
             return;
         }
-        if self.scheduled_wake.is_none_or(|s| next < s) {
-            self.scheduled_wake = Some(next);
-            out.push(Effect::SetTimer {
-                at: next,
-                timer: Timer::Wake,
-            });
-        }
+        crate::client::wake_at(&mut self.scheduled_wake, next, out);
     }
 }
 
