@@ -536,6 +536,20 @@ pub enum Message {
 }
 
 impl Message {
+    /// An answer of the group protocol, which a group member handles.
+    pub fn is_group_answer(&self) -> bool {
+        matches!(
+            self,
+            Message::FindCoordinatorResponse { .. }
+                | Message::JoinGroupResponse(_)
+                | Message::SyncGroupResponse(_)
+                | Message::HeartbeatResponse { .. }
+                | Message::OffsetCommitResponse { .. }
+                | Message::OffsetFetchResponse { .. }
+                | Message::LeaveGroupResponse { .. }
+        )
+    }
+
     /// Short name for traces and the UI.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -340,29 +340,18 @@ impl Consumer {
                 Message::FetchResponse(r) => self.on_fetch_response(now, from, r),
                 Message::ListOffsetsResponse(r) => self.on_list_offsets(now, r, out),
                 Message::OffsetsForLeaderEpochResponse(r) => self.on_epoch_end_offsets(now, r, out),
-                msg => {
+                msg if msg.is_group_answer() => {
                     // The group protocol's answers; a commit's may release processing.
                     let resume = self.member(|m, c| m.on_response(c, now, msg, out));
                     if let Some(Some(busy)) = resume {
                         self.start_processing(now, busy, out);
                     }
                 }
+                other => unreachable!("consumer got {}", other.kind()),
             },
             Input::Disconnected {
                 peer: NodeId::Broker(b),
-            } => {
-                self.connections.refused(now, b, &mut self.rng);
-                self.fetches.remove(&b);
-                self.metadata.disconnected();
-                self.member(|m, c| m.coordinator_lost(c, b));
-                for p in self.positions.values_mut() {
-                    p.reset_in_flight = false;
-                    if matches!(p.validation, Validation::InFlight { .. }) {
-                        p.validation = Validation::Awaiting;
-                    }
-                }
-                self.metadata.refresh_by(now + self.config.retry_backoff);
-            }
+            } => self.on_disconnected(now, b),
             Input::Disconnected { .. } => {}
             Input::Timer(Timer::Wake) => {
                 if self.scheduled_wake.is_some_and(|at| at <= now) {
@@ -390,6 +379,21 @@ impl Consumer {
             Input::Timer(other) => unreachable!("consumer got timer {other:?}"),
         }
         self.wake(now, out);
+    }
+
+    /// A broker's connection broke: what was in flight to it is lost.
+    fn on_disconnected(&mut self, now: Instant, b: BrokerId) {
+        self.connections.refused(now, b, &mut self.rng);
+        self.fetches.remove(&b);
+        self.metadata.disconnected();
+        self.member(|m, c| m.coordinator_lost(c, b));
+        for p in self.positions.values_mut() {
+            p.reset_in_flight = false;
+            if matches!(p.validation, Validation::InFlight { .. }) {
+                p.validation = Validation::Awaiting;
+            }
+        }
+        self.metadata.refresh_by(now + self.config.retry_backoff);
     }
 
     /// Runs a step of the group member with the rest of the consumer at hand; nothing in
