@@ -151,6 +151,17 @@ pub(super) fn legal_characters(field: &str, name: &str, what: &str) -> Result<()
     }
 }
 
+/// A producer's `rate_per_sec`, as added or changed.
+fn check_rate(rate_per_sec: u64) -> Result<(), CommandError> {
+    match rate_per_sec > MAX_RATE_PER_SEC {
+        true => reject(
+            "rate_per_sec",
+            format!("must be at most {MAX_RATE_PER_SEC}"),
+        ),
+        false => Ok(()),
+    }
+}
+
 pub(super) fn validate_client_name(name: &str) -> Result<(), CommandError> {
     if name.is_empty() || name.len() > 64 {
         return reject("id", "an id has 1 to 64 characters");
@@ -276,12 +287,7 @@ impl Sim {
                     field: "topic".into(),
                     ..e
                 })?;
-                if spec.rate_per_sec > MAX_RATE_PER_SEC {
-                    return reject(
-                        "rate_per_sec",
-                        format!("must be at most {MAX_RATE_PER_SEC}"),
-                    );
-                }
+                check_rate(spec.rate_per_sec)?;
                 if spec.value_bytes > MAX_VALUE_BYTES {
                     return reject("value_bytes", format!("must be at most {MAX_VALUE_BYTES}"));
                 }
@@ -304,12 +310,7 @@ impl Sim {
                     return reject("producer", format!("no producer {name:?}"));
                 }
                 if let Command::SetProducerRate { rate_per_sec, .. } = command {
-                    if *rate_per_sec > MAX_RATE_PER_SEC {
-                        return reject(
-                            "rate_per_sec",
-                            format!("must be at most {MAX_RATE_PER_SEC}"),
-                        );
-                    }
+                    check_rate(*rate_per_sec)?;
                 }
                 Ok(())
             }

@@ -117,6 +117,15 @@ pub(super) fn consumer_view(c: &Consumer) -> ConsumerView {
 }
 
 impl Sim {
+    /// Records the producers' applications handed to `send()`, all producers together.
+    fn produced(&self) -> u64 {
+        self.producers
+            .iter()
+            .flatten()
+            .map(|p| p.stats.produced)
+            .sum()
+    }
+
     /// A plain-data view for UIs, with up to `records_per_partition` newest records each.
     pub fn snapshot(&self, records_per_partition: usize, trace_events: usize) -> Snapshot {
         self.snapshot_of(records_per_partition, RecordsOf::All, trace_events)
@@ -201,12 +210,7 @@ impl Sim {
             .map(|g| self.group_view(g, false))
             .collect();
         let totals = Totals {
-            produced: self
-                .producers
-                .iter()
-                .flatten()
-                .map(|p| p.stats.produced)
-                .sum(),
+            produced: self.produced(),
             acked: self.ledger.acked,
             failed: self.ledger.failed,
             consumed: self.ledger.consumed(),
@@ -345,12 +349,7 @@ impl Sim {
             digest: self.digest(),
             now: self.now,
             events: self.events_processed,
-            produced: self
-                .producers
-                .iter()
-                .flatten()
-                .map(|p| p.stats.produced)
-                .sum(),
+            produced: self.produced(),
             acked: self.ledger.acked,
             failed: self.ledger.failed,
             failures: failures.into_iter().collect(),
