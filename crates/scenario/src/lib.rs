@@ -9,9 +9,11 @@ mod link;
 mod model;
 mod parse;
 mod report;
+mod setting;
 mod write;
 
 pub use link::{decode_link, encode_link, MAX_LINK_CHARS};
 pub use model::*;
 pub use parse::{ScenarioError, MAX_SCENARIO_BYTES};
 pub use report::report_json;
+pub use setting::{parse_value, SettingPath};

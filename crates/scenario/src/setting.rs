@@ -1,0 +1,315 @@
+//! One setting of a scenario named by a dotted path, as a learner, a lesson or `kplay run --set`
+//! names it: `producer.api.acks`, `topic.payments.min.insync.replicas`, `consumer.ledger.commit`,
+//! `cluster.brokers`, `seed`.
+//!
+//! A path is `SECTION.NAME.KEY` for the sections with names (`topic`, `producer`, `consumer`;
+//! the name is matched against the scenario's own names, so a topic called `a.b` works),
+//! `cluster.KEY` and `network.KEY`, or a top-level key. A `KEY` that is a field of the section
+//! in the file format (`partitions`, `rate_per_sec`, `processing_ms_per_record`, ...) sets that
+//! field; any other `KEY` is a Kafka configuration and goes into the section's `config` table,
+//! where the parser checks its name, type and range as it does for a file.
+//!
+//! A change goes through the file format: the scenario is written, the one value changed, and
+//! the result parsed again. So a setting is exactly what the same line in a file would be, and
+//! an impossible one is refused with the parser's own message.
+
+use toml::{Table, Value};
+
+use crate::{Scenario, ScenarioError};
+
+/// The fields each section has in the file format; any other key is a configuration.
+const TOP_FIELDS: &[&str] = &["seed", "duration_ms"];
+const CLUSTER_FIELDS: &[&str] = &["brokers"];
+const NETWORK_FIELDS: &[&str] = &["latency_us", "jitter_us"];
+const TOPIC_FIELDS: &[&str] = &["partitions", "replication_factor", "start_ms"];
+const PRODUCER_FIELDS: &[&str] = &[
+    "topic",
+    "rate_per_sec",
+    "records",
+    "keys",
+    "value_bytes",
+    "start_ms",
+];
+const CONSUMER_FIELDS: &[&str] = &[
+    "topics",
+    "processing_ms_per_record",
+    "commit",
+    "failure_rate",
+    "start_ms",
+];
+
+/// Where a setting lives in the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SettingPath {
+    /// `topic`, `producer`, `consumer`, `cluster`, `network`, or empty for a top-level key.
+    pub section: &'static str,
+    /// The topic's name or the client's id; empty for `cluster`, `network` and the top level.
+    pub name: String,
+    /// A field of the section, or a Kafka configuration name.
+    pub key: String,
+    /// Whether `key` is a Kafka configuration (in the section's `config` table).
+    pub is_config: bool,
+}
+
+impl SettingPath {
+    /// Reads `path` against `scenario`'s names. The error names the path.
+    pub fn parse(scenario: &Scenario, path: &str) -> Result<SettingPath, ScenarioError> {
+        let err = |m: String| ScenarioError::field(None, path, m);
+        let (head, rest) = path.split_once('.').unwrap_or((path, ""));
+        let (section, name, key, fields): (&'static str, String, &str, &[&str]) = match head {
+            "topic" | "producer" | "consumer" => {
+                let (section, names, fields): (&'static str, Vec<&str>, &[&str]) = match head {
+                    "topic" => (
+                        "topic",
+                        scenario.topics.iter().map(|t| t.name.as_str()).collect(),
+                        TOPIC_FIELDS,
+                    ),
+                    "producer" => (
+                        "producer",
+                        scenario.producers.iter().map(|p| p.id.as_str()).collect(),
+                        PRODUCER_FIELDS,
+                    ),
+                    _ => (
+                        "consumer",
+                        scenario.consumers.iter().map(|c| c.id.as_str()).collect(),
+                        CONSUMER_FIELDS,
+                    ),
+                };
+                // The longest name followed by a dot: names may hold dots themselves.
+                let found = names
+                    .iter()
+                    .filter(|n| rest.len() > n.len() + 1 && rest.starts_with(&format!("{n}.")))
+                    .max_by_key(|n| n.len());
+                let Some(name) = found else {
+                    let known = if names.is_empty() {
+                        format!("the scenario has no {head}")
+                    } else {
+                        format!("the scenario's {head}s are {}", names.join(", "))
+                    };
+                    return Err(err(format!(
+                        "expected `{head}.NAME.KEY` naming one of its {head}s; {known}"
+                    )));
+                };
+                let key = &rest[name.len() + 1..];
+                (section, name.to_string(), key, fields)
+            }
+            "cluster" => ("cluster", String::new(), rest, CLUSTER_FIELDS),
+            "network" => ("network", String::new(), rest, NETWORK_FIELDS),
+            _ if TOP_FIELDS.contains(&path) => ("", String::new(), path, TOP_FIELDS),
+            _ => {
+                return Err(err(
+                    "expected seed, duration_ms, cluster.KEY, network.KEY, topic.NAME.KEY, \
+                     producer.ID.KEY or consumer.ID.KEY"
+                        .to_string(),
+                ))
+            }
+        };
+        if key.is_empty() {
+            return Err(err(format!("`{head}` needs a key after it")));
+        }
+        let is_config = !fields.contains(&key);
+        if is_config && matches!(section, "" | "network") {
+            return Err(err(format!("expected one of {}", fields.join(", "))));
+        }
+        Ok(SettingPath {
+            section,
+            name,
+            key: key.to_string(),
+            is_config,
+        })
+    }
+}
+
+/// A value as typed after `=`: a TOML value (`3`, `true`, `"all"`, `["a", "b"]`), or else the
+/// text itself as a string, so `acks=all` needs no quotes.
+pub fn parse_value(text: &str) -> Value {
+    let text = text.trim();
+    match format!("v = {text}").parse::<Table>() {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| Value::String(text.to_string())),
+        Err(_) => Value::String(text.to_string()),
+    }
+}
+
+impl Scenario {
+    /// The scenario with the setting at `path` changed to `value` (see the module's comment).
+    /// Refused, with the path or the parser's message, when the path names nothing or the value
+    /// is impossible; `self` is never changed.
+    pub fn with_setting(&self, path: &str, value: &str) -> Result<Scenario, ScenarioError> {
+        let at = SettingPath::parse(self, path)?;
+        let text = self.to_toml();
+        let mut doc: Table = text
+            .parse()
+            .map_err(|e| ScenarioError::field(None, path, format!("internal: {e}")))?;
+        let table = section_table(&mut doc, &at)
+            .ok_or_else(|| ScenarioError::field(None, path, "no such section in the scenario"))?;
+        let table = if at.is_config {
+            let config = table
+                .entry("config")
+                .or_insert_with(|| Value::Table(Table::new()));
+            match config {
+                Value::Table(t) => t,
+                _ => return Err(ScenarioError::field(None, path, "config is not a table")),
+            }
+        } else {
+            table
+        };
+        table.insert(at.key.clone(), parse_value(value));
+        let changed = toml::to_string(&doc)
+            .map_err(|e| ScenarioError::field(None, path, format!("internal: {e}")))?;
+        let mut out = Scenario::parse(&changed).map_err(|e| ScenarioError {
+            line: None,
+            field: path.to_string(),
+            message: e.message,
+        })?;
+        // The same items in the same order: keep the lines they came from in the user's file.
+        for (o, s) in out.topics.iter_mut().zip(&self.topics) {
+            o.line = s.line;
+        }
+        for (o, s) in out.producers.iter_mut().zip(&self.producers) {
+            o.line = s.line;
+        }
+        for (o, s) in out.consumers.iter_mut().zip(&self.consumers) {
+            o.line = s.line;
+        }
+        for (o, s) in out.events.iter_mut().zip(&self.events) {
+            o.line = s.line;
+        }
+        Ok(out)
+    }
+
+    /// The current value of the setting at `path` as it would be written in a file, or `None`
+    /// where the file leaves it to its default.
+    pub fn setting(&self, path: &str) -> Result<Option<String>, ScenarioError> {
+        let at = SettingPath::parse(self, path)?;
+        let mut doc: Table = self
+            .to_toml()
+            .parse()
+            .map_err(|e| ScenarioError::field(None, path, format!("internal: {e}")))?;
+        let Some(table) = section_table(&mut doc, &at) else {
+            return Ok(None);
+        };
+        let value = if at.is_config {
+            table
+                .get("config")
+                .and_then(Value::as_table)
+                .and_then(|c| c.get(&at.key))
+        } else {
+            table.get(&at.key)
+        };
+        Ok(value.map(|v| match v {
+            Value::String(s) => s.clone(),
+            v => v.to_string(),
+        }))
+    }
+}
+
+/// The table the setting lives in: the document itself, `[cluster]`, `[network]`, or the one
+/// `[[topic]]`, `[[producer]]` or `[[consumer]]` with the name.
+fn section_table<'a>(doc: &'a mut Table, at: &SettingPath) -> Option<&'a mut Table> {
+    match at.section {
+        "" => Some(doc),
+        "cluster" | "network" => match doc
+            .entry(at.section)
+            .or_insert_with(|| Value::Table(Table::new()))
+        {
+            Value::Table(t) => Some(t),
+            _ => None,
+        },
+        section => {
+            let id_key = if section == "topic" { "name" } else { "id" };
+            doc.get_mut(section)?
+                .as_array_mut()?
+                .iter_mut()
+                .filter_map(Value::as_table_mut)
+                .find(|t| t.get(id_key).and_then(Value::as_str) == Some(at.name.as_str()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = r#"
+seed = 7
+duration_ms = 1000
+[cluster]
+brokers = 3
+[[topic]]
+name = "a.b"
+partitions = 2
+replication_factor = 3
+[[topic]]
+name = "a"
+partitions = 1
+[[producer]]
+id = "api"
+topic = "a.b"
+rate_per_sec = 10
+config = { acks = "1" }
+[[consumer]]
+id = "ledger"
+topics = ["a.b"]
+"#;
+
+    fn scenario() -> Scenario {
+        Scenario::parse(FILE).unwrap()
+    }
+
+    #[test]
+    fn a_config_goes_into_the_config_table_and_a_field_into_the_section() {
+        let s = scenario();
+        let t = s
+            .with_setting("topic.a.b.min.insync.replicas", "2")
+            .unwrap();
+        assert_eq!(
+            t.setting("topic.a.b.min.insync.replicas")
+                .unwrap()
+                .as_deref(),
+            Some("2")
+        );
+        assert_eq!(t.setting("topic.a.min.insync.replicas").unwrap(), None);
+        let t = s.with_setting("topic.a.partitions", "6").unwrap();
+        assert_eq!(t.topics[1].partitions, 6);
+        assert_eq!(t.topics[0].partitions, 2);
+        let p = s.with_setting("producer.api.acks", "all").unwrap();
+        assert_eq!(
+            p.setting("producer.api.acks").unwrap().as_deref(),
+            Some("all")
+        );
+        let c = s
+            .with_setting("consumer.ledger.processing_ms_per_record", "2")
+            .unwrap();
+        assert_eq!(c.consumers[0].processing_us_per_record, 2000);
+        let c = s.with_setting("cluster.brokers", "5").unwrap();
+        assert_eq!(c.cluster.brokers, 5);
+        assert_eq!(s.with_setting("seed", "9").unwrap().seed, 9);
+        // Nothing else moved.
+        let back = p.with_setting("producer.api.acks", "\"1\"").unwrap();
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn an_impossible_setting_is_refused_naming_the_path() {
+        let s = scenario();
+        for (path, value, says) in [
+            ("topic.a.b.replication_factor", "4", "between"),
+            ("producer.api.acks", "2", "must be one of"),
+            ("producer.nobody.acks", "all", "producers are api"),
+            (
+                "topic.a.b.no.such.config",
+                "1",
+                "unknown topic configuration",
+            ),
+            ("consumer.ledger", "1", "consumer.NAME.KEY"),
+            ("bogus", "1", "expected seed"),
+            ("seed", "-1", "between"),
+        ] {
+            let e = s.with_setting(path, value).unwrap_err();
+            assert_eq!(e.field, path, "{path}: {e}");
+            assert!(e.message.contains(says), "{path}: {e}");
+        }
+    }
+}
