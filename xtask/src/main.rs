@@ -199,7 +199,7 @@ fn modified(path: &Path) -> Option<std::time::SystemTime> {
 fn ensure_npm_packages() -> Result<()> {
     let browser = root().join("tests/browser");
     let modules = browser.join("node_modules");
-    let present = ["playwright-core", "binaryen"]
+    let present = ["playwright-core", "binaryen", "axe-core"]
         .iter()
         .all(|p| modules.join(p).exists());
     let fresh = match (
@@ -210,12 +210,12 @@ fn ensure_npm_packages() -> Result<()> {
         _ => false,
     };
     if present && fresh {
-        println!("ok   tests/browser/node_modules (playwright-core, binaryen)");
+        println!("ok   tests/browser/node_modules (playwright-core, binaryen, axe-core)");
         Ok(())
     } else {
         println!("installing tests/browser/node_modules (missing or older than package-lock.json)");
         run(
-            "npm ci (playwright-core, binaryen)",
+            "npm ci (playwright-core, binaryen, axe-core)",
             cmd("npm")
                 .args(["ci", "--no-audit", "--no-fund"])
                 .current_dir(&browser),
