@@ -2,6 +2,8 @@
 //! and consumers (position and lag per partition).
 
 use kplay_engine::partitioner::explain_key;
+use kplay_engine::producer::KeyMode;
+use kplay_engine::snapshot::{ProducerView, Snapshot};
 use kplay_playground::{Action, Edit, TimelineAction as Live};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
@@ -101,6 +103,27 @@ fn ProduceForm() -> Html {
     }
 }
 
+/// A key pool smaller than the topic's partition count leaves partitions empty: say so, or a
+/// user who made a 100-partition topic wonders why 90 of them stay at offset 0.
+fn few_keys(p: &ProducerView, snapshot: &Snapshot) -> Html {
+    let KeyMode::Pool(keys) = p.keys else {
+        return html! {};
+    };
+    let partitions = snapshot
+        .topics
+        .iter()
+        .find(|t| t.name == p.topic)
+        .map_or(0, |t| t.partitions.len() as u32);
+    if keys >= partitions {
+        return html! {};
+    }
+    html! {
+        <div class="note" data-testid={format!("producer-few-keys-{}", p.name)}>
+            { format!("keys pool:{keys}: {keys} distinct keys reach at most {keys} of {}'s {partitions} partitions (a key always goes to the same one); choose more keys or unique to fill them all.", p.topic) }
+        </div>
+    }
+}
+
 #[function_component]
 pub fn Producers() -> Html {
     let ctx = use_context::<Ctx>().expect("context");
@@ -123,10 +146,10 @@ pub fn Producers() -> Html {
                     keys: e.target_unchecked_into::<HtmlInputElement>().value(),
                 }));
                 let producer = p.name.clone();
-                // Unparsable rates become out-of-range ones, which the engine refuses by name.
-                let rate = d.reform(move |e: Event| Action::Live(Live::SetRate {
+                // As typed: the playground says what is wrong with it.
+                let rate = d.reform(move |e: Event| Action::Edit(Edit::SetRate {
                     producer: producer.clone(),
-                    rate_per_sec: e.target_unchecked_into::<HtmlInputElement>().value().trim().parse().unwrap_or(u64::MAX),
+                    rate_per_sec: e.target_unchecked_into::<HtmlInputElement>().value(),
                 }));
                 html! {
                     <div class="client" key={p.name.clone()} data-testid={format!("producer-{}", p.name)}>
@@ -147,12 +170,28 @@ pub fn Producers() -> Html {
                             { format!(" sent {} · acked {} · failed {} · retries {} · batches {} in flight, {} queued",
                                 p.produced, p.acked, p.failed, p.retries, p.in_flight_batches, p.queued_batches) }
                         </div>
+                        { few_keys(p, &ctx.snapshot) }
                     </div>
                 }
             }) }
             <ProduceForm />
         </div>
     }
+}
+
+/// Microseconds as the milliseconds a user types (`2`, `0.5`).
+fn millis(us: u64) -> String {
+    match us % 1000 {
+        0 => (us / 1000).to_string(),
+        frac => format!("{}.{frac:03}", us / 1000)
+            .trim_end_matches('0')
+            .to_string(),
+    }
+}
+
+/// A position or high watermark the consumer may not know yet.
+fn known(offset: Option<u64>) -> String {
+    offset.map_or("not known yet".to_string(), |o| o.to_string())
 }
 
 #[function_component]
@@ -164,6 +203,12 @@ pub fn Consumers() -> Html {
             if ctx.snapshot.consumers.is_empty() { <p class="empty">{ "No consumers: add one below." }</p> }
             { for ctx.snapshot.consumers.iter().map(|c| {
                 let live = |l: Live| ctx.dispatch.reform(move |_| Action::Live(l.clone()));
+                let processing = |consumer: String| ctx.dispatch.reform(move |e: Event| {
+                    Action::Edit(Edit::SetProcessing {
+                        consumer: consumer.clone(),
+                        processing_ms: e.target_unchecked_into::<HtmlInputElement>().value(),
+                    })
+                });
                 let down = c.state == "crashed" || c.state == "stopped";
                 let slower = (c.processing_us_per_record / 1000).max(1) * 10;
                 let max_lag = c.partitions.iter().filter_map(|p| p.lag).max().unwrap_or(0).max(1);
@@ -184,7 +229,12 @@ pub fn Consumers() -> Html {
                             } else {
                                 <button class="small" data-testid={format!("consumer-stop-{}", c.name)} onclick={live(Live::StopConsumer { consumer: c.name.clone() })} title="close(): commit, leave the group">{ "Stop" }</button>
                                 <button class="small" data-testid={format!("consumer-crash-{}", c.name)} onclick={live(Live::CrashConsumer { consumer: c.name.clone() })} title="The process dies: no commit, no LeaveGroup">{ "Crash" }</button>
-                                <button class="small" data-testid={format!("consumer-slow-{}", c.name)} onclick={live(Live::SlowConsumer { consumer: c.name.clone(), processing_us_per_record: slower.saturating_mul(1000) })} title="Ten times slower processing">{ format!("Slow ({slower} ms/rec)") }</button>
+                                <button class="small" data-testid={format!("consumer-slow-{}", c.name)} onclick={live(Live::SlowConsumer { consumer: c.name.clone(), processing_us_per_record: slower.saturating_mul(1000) })} aria-label={format!("Make {} ten times slower: {slower} ms per record", c.name)}>{ format!("Slow ×10 ({slower} ms/rec)") }</button>
+                                <label class="inline small-label">{ "ms/record " }
+                                    <input class="num" type="number" min="0" step="0.1" data-testid={format!("consumer-processing-{}", c.name)}
+                                        value={millis(c.processing_us_per_record)} onchange={processing(c.name.clone())}
+                                        aria-label={format!("{} processing time per record, milliseconds", c.name)} title="Any value, 0 included: this is also how to undo Slow" />
+                                </label>
                             }
 
                         </div>
@@ -192,7 +242,7 @@ pub fn Consumers() -> Html {
                             { for c.partitions.iter().map(|p| {
                                 let lag = p.lag.unwrap_or(0);
                                 html! {
-                                    <div class="lag" key={format!("{}-{}", p.topic, p.partition)} title={format!("{}-{}: position {:?}, high watermark {:?}", p.topic, p.partition, p.position, p.high_watermark)}>
+                                    <div class="lag" key={format!("{}-{}", p.topic, p.partition)} title={format!("{}-{}: position {}, high watermark {}", p.topic, p.partition, known(p.position), known(p.high_watermark))}>
                                         <span class="lname">{ format!("{}-{}", p.topic, p.partition) }</span>
                                         <span class="bar"><span class="fill lagfill" style={format!("width:{}%", lag * 100 / max_lag)}></span></span>
                                         <span class="lval">{ lag }</span>

@@ -1,6 +1,8 @@
 //! Playback controls (play, pause, step, speed, seed, reset, share), the memory gauge and the
 //! notice banner.
 
+use std::cell::Cell;
+
 use kplay_engine::Instant;
 use kplay_playground::{whole_mb, Action, Notice, SPEEDS};
 use web_sys::HtmlSelectElement;
@@ -78,11 +80,64 @@ pub fn Controls() -> Html {
             <button data-testid="reset" onclick={reset} title="Restart from 0 s">{ "Reset" }</button>
             <button data-testid="share" onclick={share} title="Put this run in the page address">{ "Share" }</button>
             <span class="clock" data-testid="clock" data-now-us={now.as_micros().to_string()}>{ clock_text(now, ctx.playing) }</span>
+            { pending(&ctx) }
             if let Some(url) = ctx.share.clone() {
                 <input data-testid="share-link" class="share-link" readonly=true value={url} aria-label="Share link" />
             }
         </div>
     }
+}
+
+/// The user's actions that wait for the clock while it is paused: a live action runs at the
+/// next whole millisecond, so without this line a change made while paused shows nothing
+/// until Play or Step. (Actions a scenario file schedules later are not the user's waiting.)
+fn pending(ctx: &Ctx) -> Html {
+    let now_ms = ctx.snapshot.now.as_micros() / 1000;
+    let waiting: Vec<String> = ctx
+        .pending
+        .iter()
+        .filter(|(at, _)| *at <= now_ms + 1)
+        .map(|(at, name)| {
+            format!(
+                "{} at {}.{:03} s",
+                name.replace('_', " "),
+                at / 1000,
+                at % 1000
+            )
+        })
+        .collect();
+    if ctx.playing || waiting.is_empty() {
+        return html! {};
+    }
+    html! {
+        <span class="pending" data-testid="pending" role="status">
+            { format!("Waiting for the clock: {}. Press Play or Step.", waiting.join(", ")) }
+        </span>
+    }
+}
+
+thread_local! {
+    /// Where the control of the last refused action is on the page: see [`remember_anchor`].
+    static ANCHOR: Cell<Option<(f64, f64)>> = const { Cell::new(None) };
+}
+
+/// Remembers where the focused control is (its left edge and bottom, in page coordinates), or
+/// forgets it (`refused` false). A refused action's message is shown there, beside the field
+/// the user is looking at, as well as in the banner at the top of a page that may have
+/// scrolled away from it.
+pub fn remember_anchor(refused: bool) {
+    let at = refused
+        .then(|| {
+            let window = gloo::utils::window();
+            let focused = gloo::utils::document().active_element()?;
+            let rect = focused.get_bounding_client_rect();
+            let (x, y) = (window.scroll_x().ok()?, window.scroll_y().ok()?);
+            // The body itself has focus after a click on something that takes none.
+            (rect.height() > 0.0 && focused.tag_name() != "BODY")
+                .then(|| (rect.left() + x, rect.bottom() + y))
+        })
+        .flatten();
+    ANCHOR.with(|a| a.set(at));
 }
 
 /// What the banner shows: the notice, and whether the saved session is kept.
@@ -111,11 +166,20 @@ pub fn Banner(props: &BannerProps) -> Html {
     });
     match (&ctx.notice, kept) {
         (Some(Notice::Error(message)), kept) => html! {
-            <div class="banner error" role="alert" data-testid="error-banner">
-                <span>{ message }</span>
-                { kept.unwrap_or_default() }
-                <button onclick={dismiss} aria-label="Dismiss">{ "×" }</button>
-            </div>
+            <>
+                <div class="banner error" role="alert" data-testid="error-banner">
+                    <span>{ message }</span>
+                    { kept.unwrap_or_default() }
+                    <button onclick={dismiss.clone()} aria-label="Dismiss">{ "×" }</button>
+                </div>
+                if let Some((left, top)) = ANCHOR.with(Cell::get) {
+                    // The banner announces it; this copy is for the eyes.
+                    <div class="field-error" data-testid="field-error" aria-hidden="true"
+                        style={format!("left:{left:.0}px;top:{:.0}px", top + 4.0)} onclick={dismiss}>
+                        { message }
+                    </div>
+                }
+            </>
         },
         (notice, kept) => html! {
             <>

@@ -24,19 +24,44 @@ pub struct Ctx {
     /// The playground keeps the saved session (a broken link opened instead of it): the page
     /// offers to restore or replace it.
     pub keeps_saved: bool,
+    /// Actions the user made that wait for the clock (`Playground::pending`), with their time.
+    pub pending: Rc<[(u64, &'static str)]>,
 }
 
 impl Ctx {
-    /// The context of the side panel in `slot`, whose last shown snapshot is `shown`: a new
-    /// snapshot on the panel's turn (see `crate::TURNS`), or whenever everything refreshes.
-    pub fn for_panel(&self, slot: usize, shown: &mut Option<Rc<Snapshot>>) -> Ctx {
-        let on_turn = !self.playing
-            || match self.snapshot.records_of {
-                RecordsOf::All => true,
-                RecordsOf::Turn { turn, .. } => turn as usize == slot,
-            };
+    /// Whether this render brings every panel up to date: paused, or a snapshot of everything.
+    fn refreshes_all(&self) -> bool {
+        !self.playing || self.snapshot.records_of == RecordsOf::All
+    }
+
+    /// The snapshot the side panels show during this cycle of turns: the one of turn 0 (or of
+    /// the last refresh of everything). Each panel re-renders on its own turn, but all of them
+    /// show this one, so counters in different panels are of the same instant: a new user saw
+    /// "produced 22,253" beside "sent 22,319" and "consumed 22,384" when each panel showed the
+    /// snapshot of its own frame.
+    pub fn cycle(&self, cycle: &mut Option<Rc<Snapshot>>) -> Rc<Snapshot> {
+        let starts = self.refreshes_all()
+            || matches!(self.snapshot.records_of, RecordsOf::Turn { turn: 0, .. });
+        if starts || cycle.is_none() {
+            *cycle = Some(self.snapshot.clone());
+        }
+        cycle.clone().expect("set above")
+    }
+
+    /// The context of the side panel in `slot`, whose last shown snapshot is `shown`: the
+    /// cycle's snapshot on the panel's turn (see `crate::TURNS`), or whenever everything
+    /// refreshes.
+    pub fn for_panel(
+        &self,
+        slot: usize,
+        shown: &mut Option<Rc<Snapshot>>,
+        cycle: &Rc<Snapshot>,
+    ) -> Ctx {
+        let on_turn = self.refreshes_all()
+            || matches!(self.snapshot.records_of,
+                RecordsOf::Turn { turn, .. } if turn as usize == slot);
         if on_turn || shown.is_none() {
-            *shown = Some(self.snapshot.clone());
+            *shown = Some(cycle.clone());
         }
         Ctx {
             snapshot: shown.clone().expect("set above"),

@@ -228,7 +228,9 @@ fn use_dispatch(
             let chose = matches!(action, Action::RestoreSaved | Action::ReplaceSaved);
             let sharing = matches!(action, Action::Share { .. });
             let mut p = playground.borrow_mut();
-            if p.dispatch(action).is_ok() && chose {
+            let done = p.dispatch(action);
+            controls::remember_anchor(done.is_err());
+            if done.is_ok() && chose {
                 // The broken link is dealt with: a reload opens the saved session.
                 forget_link();
             }
@@ -349,6 +351,8 @@ fn App() -> Html {
     let snapshot = use_state(|| Rc::new(playground.borrow().snapshot(RECORD_WINDOW, TRACE_WINDOW)));
     // Per side panel slot: the snapshot it shows.
     let panels = use_mut_ref(|| vec![None::<Rc<Snapshot>>; TURNS as usize]);
+    // The snapshot of the current cycle of turns, which every side panel shows (`Ctx::cycle`).
+    let cycle = use_mut_ref(|| None::<Rc<Snapshot>>);
 
     // Re-read the playground into the rendered state, with the records of some partitions.
     let refresh = {
@@ -384,10 +388,12 @@ fn App() -> Html {
         exported: p.exported().cloned(),
         audit: p.audit().cloned(),
         keeps_saved: !p.may_save(),
+        pending: p.pending().into(),
     };
     drop(p);
+    let cycle = ctx.cycle(&mut cycle.borrow_mut());
     let mut panels = panels.borrow_mut();
-    let mut panel = |slot: usize| ctx.for_panel(slot, &mut panels[slot]);
+    let mut panel = |slot: usize| ctx.for_panel(slot, &mut panels[slot], &cycle);
     let (brokers, producers, consumers, groups, events, setup) = (
         panel(BROKERS),
         panel(PRODUCERS),

@@ -91,6 +91,8 @@ pub struct ProducerView {
     pub rate_per_sec: u64,
     pub acks: String,
     pub idempotent: bool,
+    /// The workload's keys: `KeyMode::Pool(n)` writes to at most `n` partitions.
+    pub keys: crate::producer::KeyMode,
     pub produced: u64,
     pub acked: u64,
     pub failed: u64,

@@ -104,6 +104,18 @@ pub enum Edit {
         producer: String,
         keys: String,
     },
+    /// A running producer's rate as typed: checked here, so `-10` is refused as not a rate
+    /// (not as a number too large), then changed live like [`TimelineAction::SetRate`].
+    SetRate {
+        producer: String,
+        rate_per_sec: String,
+    },
+    /// A consumer's processing time per record as typed (milliseconds, `0.5` allowed), changed
+    /// live like [`TimelineAction::SlowConsumer`]; 0 undoes a slowdown.
+    SetProcessing {
+        consumer: String,
+        processing_ms: String,
+    },
 }
 
 /// Everything the UI can ask for.
@@ -217,6 +229,23 @@ fn baseline_of(scenario: &Scenario) -> String {
 
 fn err(e: ScenarioError) -> String {
     e.to_string()
+}
+
+/// Milliseconds as typed (`2`, `0.25`) in whole microseconds, at most an hour; `None` for
+/// anything else (a sign, a fourth decimal, text).
+fn micros_of_millis(ms: &str) -> Option<u64> {
+    let ms = ms.trim();
+    let (whole, frac) = ms.split_once('.').unwrap_or((ms, ""));
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || frac.len() > 3 || !digits(whole) || !digits(frac) {
+        return None;
+    }
+    let us = whole
+        .parse::<u64>()
+        .ok()?
+        .checked_mul(1000)?
+        .checked_add(format!("{frac:0<3}").parse().ok()?)?;
+    (us <= 3_600_000_000).then_some(us)
 }
 
 fn parse_u32(field: &str, text: &str, min: u32, max: u32) -> Result<u32, String> {
@@ -389,6 +418,18 @@ impl Playground {
     }
     pub fn sim(&self) -> &Sim {
         &self.sim
+    }
+    /// The timeline's actions that have not run yet, as `(at_ms, action name)`: a live action
+    /// waits for the next whole millisecond, so one made while paused waits for Play or Step,
+    /// and the page says so instead of showing nothing.
+    pub fn pending(&self) -> Vec<(u64, &'static str)> {
+        let now = self.sim.now();
+        self.scenario
+            .events
+            .iter()
+            .filter(|e| Instant::from_millis(e.at_ms) > now)
+            .map(|e| (e.at_ms, e.action.name()))
+            .collect()
     }
     /// The link [`Action::Share`] made, until an action changes the run.
     pub fn share_link(&self) -> Option<&str> {
@@ -675,6 +716,40 @@ impl Playground {
             Edit::SetProducerKeys { producer, keys } => {
                 let mode = key_mode(&keys)?;
                 return self.change_setup(|s| set_keys(s, &producer, mode));
+            }
+            Edit::SetRate {
+                producer,
+                rate_per_sec,
+            } => {
+                let max = kplay_engine::sim::MAX_RATE_PER_SEC;
+                let rate = match rate_per_sec.trim().parse::<u64>() {
+                    Ok(n) if n <= max => n,
+                    _ => {
+                        return Err(format!(
+                            "`rate_per_sec`: enter a whole number of records per second from \
+                             0 to {max}, got {rate_per_sec:?}"
+                        ))
+                    }
+                };
+                return self.live(TimelineAction::SetRate {
+                    producer,
+                    rate_per_sec: rate,
+                });
+            }
+            Edit::SetProcessing {
+                consumer,
+                processing_ms,
+            } => {
+                let us = micros_of_millis(&processing_ms).ok_or_else(|| {
+                    format!(
+                        "`processing_ms_per_record`: enter milliseconds per record from 0 to \
+                         3600000 (0.001 is the smallest step), got {processing_ms:?}"
+                    )
+                })?;
+                return self.live(TimelineAction::SlowConsumer {
+                    consumer,
+                    processing_us_per_record: us,
+                });
             }
             Edit::SetBrokers(text) => {
                 let n = parse_u32("brokers", &text, 1, kplay_engine::sim::MAX_BROKERS)?;

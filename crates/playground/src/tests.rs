@@ -565,3 +565,62 @@ fn share_export_and_audit_are_actions_whose_results_the_page_reads() {
     assert_eq!(p.exported(), Some(&exported), "kept over an import");
     assert_eq!(p.audit(), Some(&audit), "kept over an import");
 }
+
+#[test]
+fn an_action_made_while_paused_is_pending_until_the_clock_reaches_it() {
+    let mut p = Playground::welcome();
+    playing(&mut p, 500);
+    p.dispatch(Action::Pause).expect("pause");
+    assert_eq!(p.pending(), vec![]);
+    p.dispatch(Action::Live(TimelineAction::CrashBroker { broker: 1 }))
+        .expect("crash");
+    assert_eq!(p.pending(), vec![(501, "crash_broker")]);
+    playing(&mut p, 16);
+    assert_eq!(p.pending(), vec![], "ran once the clock passed 501 ms");
+}
+
+#[test]
+fn a_typed_rate_or_processing_time_is_refused_for_what_it_is() {
+    let mut p = Playground::welcome();
+    let producer = p.snapshot(0, 0).producers[0].name.clone();
+    let consumer = p.snapshot(0, 0).consumers[0].name.clone();
+    let e = p
+        .dispatch(Action::Edit(Edit::SetRate {
+            producer: producer.clone(),
+            rate_per_sec: "-10".into(),
+        }))
+        .unwrap_err();
+    assert!(
+        e.contains("`rate_per_sec`: enter a whole number") && e.contains("\"-10\""),
+        "{e}"
+    );
+    p.dispatch(Action::Edit(Edit::SetRate {
+        producer: producer.clone(),
+        rate_per_sec: " 250 ".into(),
+    }))
+    .expect("a rate");
+    for bad in ["-1", "0.0005", "x", "", "3600000.001"] {
+        let e = p
+            .dispatch(Action::Edit(Edit::SetProcessing {
+                consumer: consumer.clone(),
+                processing_ms: bad.into(),
+            }))
+            .unwrap_err();
+        assert!(e.starts_with("`processing_ms_per_record`"), "{bad}: {e}");
+    }
+    for (typed, us) in [("20", 20_000), ("0.25", 250), ("0", 0)] {
+        p.dispatch(Action::Edit(Edit::SetProcessing {
+            consumer: consumer.clone(),
+            processing_ms: typed.into(),
+        }))
+        .expect("a time");
+        let last = p.scenario().events.last().expect("recorded").action.clone();
+        assert_eq!(
+            last,
+            TimelineAction::SlowConsumer {
+                consumer: consumer.clone(),
+                processing_us_per_record: us
+            }
+        );
+    }
+}

@@ -154,6 +154,14 @@ fn edit() -> impl Strategy<Value = Edit> {
         (target(), text()).prop_map(|(target, key)| Edit::RemoveConfig { target, key }),
         text().prop_map(Edit::SetBrokers),
         (text(), text()).prop_map(|(producer, keys)| Edit::SetProducerKeys { producer, keys }),
+        (text(), text()).prop_map(|(producer, rate_per_sec)| Edit::SetRate {
+            producer,
+            rate_per_sec
+        }),
+        (text(), text()).prop_map(|(consumer, processing_ms)| Edit::SetProcessing {
+            consumer,
+            processing_ms
+        }),
     ]
 }
 

@@ -64,6 +64,7 @@ pub(super) fn producer_view(p: &Producer) -> ProducerView {
         rate_per_sec: p.spec.rate_per_sec,
         acks: c.acks.name().to_string(),
         idempotent: c.idempotent,
+        keys: p.spec.keys.clone(),
         produced: p.stats.produced,
         acked: p.stats.acked,
         failed: p.stats.failed,
