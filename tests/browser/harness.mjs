@@ -106,3 +106,14 @@ export function servedApp(before, after) {
   });
   return app;
 }
+
+/// The serious and critical accessibility violations axe-core finds on the page, as
+/// "rule-id (impact, N nodes): first target" lines (empty when there are none).
+export async function axeViolations(page) {
+  const source = readFileSync(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+  await page.addScriptTag({ content: source });
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}, ${v.nodes.length} nodes): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+}

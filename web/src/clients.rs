@@ -9,6 +9,7 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::colour::key_colour;
+use crate::glossary::term;
 use crate::input::use_text_field;
 use crate::Ctx;
 
@@ -218,11 +219,11 @@ pub fn Consumers() -> Html {
                     <div class="client" key={c.name.clone()} data-testid={format!("consumer-{}", c.name)} data-lag={c.lag.to_string()}>
                         <div class="client-head">
                             <strong>{ &c.name }</strong>
-                            <span class="meta">{ format!("{} · consumed {} · processed {} · lag {}", c.state, c.consumed, c.processed, c.lag) }</span>
+                            <span class="meta">{ format!("{} · fetched {} · processed {} · ", c.state, c.consumed, c.processed) }{ term("lag", "lag") }{ format!(" {}", c.lag) }</span>
                             if let (Some(g), Some(m)) = (&c.group, &c.member_id) {
-                                <span class="meta">{ format!(" · {g} as {} (gen {}, {}) · commit {} · {} commits, {} failed · paused {} ms",
-                                    if m.is_empty() { "-" } else { m }, generation, c.member_state.as_deref().unwrap_or(""),
-                                    c.commit, c.commits, c.failed_commits, c.paused_ms) }</span>
+                                <span class="meta">{ format!(" · {g} as {} (", if m.is_empty() { "-" } else { m }) }{ term("generation", "gen") }
+                                    { format!(" {}, {}) · commit {} · {} commits, {} failed · paused {} ms", generation,
+                                    c.member_state.as_deref().unwrap_or(""), c.commit, c.commits, c.failed_commits, c.paused_ms) }</span>
                             }
                             if down {
                                 <button class="small" data-testid={format!("consumer-restart-{}", c.name)} onclick={live(Live::RestartConsumer { consumer: c.name.clone() })}>{ "Restart" }</button>

@@ -1,11 +1,11 @@
 //! Playback controls (play, pause, step, speed, seed, reset, share), the memory gauge and the
 //! notice banner.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 
 use kplay_engine::Instant;
 use kplay_playground::{whole_mb, Action, Notice, SPEEDS};
-use web_sys::HtmlSelectElement;
+use web_sys::{Element, HtmlSelectElement};
 use yew::prelude::*;
 
 use crate::input::use_text_field;
@@ -117,27 +117,61 @@ fn pending(ctx: &Ctx) -> Html {
 }
 
 thread_local! {
-    /// Where the control of the last refused action is on the page: see [`remember_anchor`].
-    static ANCHOR: Cell<Option<(f64, f64)>> = const { Cell::new(None) };
+    /// The control of the last refused action: see [`remember_anchor`].
+    static ANCHOR: RefCell<Option<Element>> = const { RefCell::new(None) };
 }
 
-/// Remembers where the focused control is (its left edge and bottom, in page coordinates), or
-/// forgets it (`refused` false). A refused action's message is shown there, beside the field
-/// the user is looking at, as well as in the banner at the top of a page that may have
-/// scrolled away from it.
+/// Remembers the focused control, or forgets it (`refused` false). A refused action's message
+/// is shown beside it, where the user is looking, as well as in the banner at the top of a
+/// page that may have scrolled away from it.
 pub fn remember_anchor(refused: bool) {
-    let at = refused
+    let focused = refused
+        .then(|| gloo::utils::document().active_element())
+        .flatten()
+        // The body itself has focus after a click on something that takes none.
+        .filter(|e| e.tag_name() != "BODY");
+    ANCHOR.with(|a| *a.borrow_mut() = focused);
+}
+
+/// Where the anchor is now, in page coordinates (left, bottom): measured after the banner
+/// rendered, since the banner moves everything below it.
+fn anchor_position() -> Option<(f64, f64)> {
+    let window = gloo::utils::window();
+    let rect = ANCHOR.with(|a| a.borrow().as_ref().map(Element::get_bounding_client_rect))?;
+    (rect.height() > 0.0)
         .then(|| {
-            let window = gloo::utils::window();
-            let focused = gloo::utils::document().active_element()?;
-            let rect = focused.get_bounding_client_rect();
-            let (x, y) = (window.scroll_x().ok()?, window.scroll_y().ok()?);
-            // The body itself has focus after a click on something that takes none.
-            (rect.height() > 0.0 && focused.tag_name() != "BODY")
-                .then(|| (rect.left() + x, rect.bottom() + y))
+            Some((
+                rect.left() + window.scroll_x().ok()?,
+                rect.bottom() + window.scroll_y().ok()?,
+            ))
         })
-        .flatten();
-    ANCHOR.with(|a| a.set(at));
+        .flatten()
+}
+
+#[derive(Properties, PartialEq)]
+struct FieldErrorProps {
+    message: String,
+    dismiss: Callback<MouseEvent>,
+}
+
+/// A refused action's message beside the control that made it (the banner announces it; this
+/// copy is for the eyes).
+#[function_component]
+fn FieldError(props: &FieldErrorProps) -> Html {
+    let at = use_state(|| None::<(f64, f64)>);
+    {
+        let at = at.clone();
+        use_effect_with(props.message.clone(), move |_| at.set(anchor_position()));
+    }
+    let Some((left, top)) = *at else {
+        return html! {};
+    };
+    html! {
+        <div class="field-error" data-testid="field-error" aria-hidden="true"
+            style={format!("left:{left:.0}px;top:{:.0}px", top + 4.0)} onclick={props.dismiss.clone()}>
+            { &props.message }
+        </div>
+    }
 }
 
 /// What the banner shows: the notice, and whether the saved session is kept.
@@ -172,13 +206,7 @@ pub fn Banner(props: &BannerProps) -> Html {
                     { kept.unwrap_or_default() }
                     <button onclick={dismiss.clone()} aria-label="Dismiss">{ "×" }</button>
                 </div>
-                if let Some((left, top)) = ANCHOR.with(Cell::get) {
-                    // The banner announces it; this copy is for the eyes.
-                    <div class="field-error" data-testid="field-error" aria-hidden="true"
-                        style={format!("left:{left:.0}px;top:{:.0}px", top + 4.0)} onclick={dismiss}>
-                        { message }
-                    </div>
-                }
+                <FieldError message={message.clone()} {dismiss} />
             </>
         },
         (notice, kept) => html! {

@@ -16,6 +16,7 @@ mod controls;
 mod crash;
 mod ctx;
 mod events;
+mod glossary;
 mod groups;
 mod input;
 mod memory;
@@ -412,6 +413,7 @@ fn App() -> Html {
                 </div>
                 <controls::Controls />
                 <controls::Memory memory={memory_use} />
+                { glossary::term("offset", "Glossary") }
             </header>
             <controls::Banner notice={ctx.notice.clone()} keeps_saved={ctx.keeps_saved}
                 dispatch={ctx.dispatch.clone()} />
@@ -428,6 +430,7 @@ fn App() -> Html {
                     <ContextProvider<Ctx> context={events}><events::EventLog /></ContextProvider<Ctx>>
                 </section>
             </main>
+            <glossary::Glossary />
         </ContextProvider<Ctx>>
     }
 }

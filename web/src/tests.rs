@@ -40,6 +40,7 @@ fn ctx_of(p: &Playground, notice: Option<Notice>) -> Ctx {
         exported: None,
         audit: None,
         keeps_saved: false,
+        pending: p.pending().into(),
     }
 }
 
