@@ -5,6 +5,7 @@ mod cli;
 mod determinism;
 mod groups;
 mod kafka_tests;
+mod lessons;
 mod malformed;
 mod missing_topics;
 mod replication;

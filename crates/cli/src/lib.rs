@@ -29,9 +29,18 @@ USAGE:
         {"strategy": "range" | "roundrobin" | "sticky" | "cooperative-sticky",
          "topics": {"t0": 3}, "members": [{"id": "C0", "topics": ["t0"],
          "owned": [["t0", 0]], "generation": 1, "instance_id": null}]}
+    kplay lesson list
+        List the built-in lessons by level, and which have a challenge.
+    kplay lesson show ID|FILE
+        Print a lesson's steps and its challenge.
+    kplay lesson check [ID|FILE]
+        Run the lesson's setup, which must fail its challenge, and its reference
+        solution, which must pass (every built-in lesson without an argument);
+        print each goal with the values found. Exit code 1 when either is wrong.
     kplay help
 "#;
 
+mod lesson;
 pub mod memory;
 
 /// The memory budget of `kplay run` unless `--memory-budget-mb` says otherwise: room for about
@@ -76,6 +85,7 @@ pub fn main_with_memory(
         Some("run") => run(&args[1..], out, memory),
         Some("partition") => partition(&args[1..], stdin, out),
         Some("assign") => assign(stdin, out),
+        Some("lesson") => lesson::lesson(&args[1..], out),
         Some("help" | "--help" | "-h") => {
             let _ = write!(out, "{USAGE}");
             Ok(())

@@ -5,6 +5,8 @@
 //! field; [`Scenario::to_toml`] writes one back; [`Scenario::build`] turns one into a running
 //! [`kplay_engine::Sim`]. Nothing here panics on user input.
 
+pub mod goal;
+mod lesson;
 mod link;
 mod model;
 mod parse;
@@ -12,6 +14,9 @@ mod report;
 mod setting;
 mod write;
 
+pub use lesson::{
+    builtin, Challenge, Check, Goal, Lesson, Part, Step, Track, Verdict, MAX_CHECK_EVENTS,
+};
 pub use link::{decode_link, encode_link, MAX_LINK_CHARS};
 pub use model::*;
 pub use parse::{ScenarioError, MAX_SCENARIO_BYTES};

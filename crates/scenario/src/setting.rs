@@ -207,7 +207,7 @@ impl Scenario {
 
 /// The table the setting lives in: the document itself, `[cluster]`, `[network]`, or the one
 /// `[[topic]]`, `[[producer]]` or `[[consumer]]` with the name.
-fn section_table<'a>(doc: &'a mut Table, at: &SettingPath) -> Option<&'a mut Table> {
+pub(crate) fn section_table<'a>(doc: &'a mut Table, at: &SettingPath) -> Option<&'a mut Table> {
     match at.section {
         "" => Some(doc),
         "cluster" | "network" => match doc
