@@ -230,7 +230,7 @@ pub fn Consumers() -> Html {
                             } else {
                                 <button class="small" data-testid={format!("consumer-stop-{}", c.name)} onclick={live(Live::StopConsumer { consumer: c.name.clone() })} title="close(): commit, leave the group">{ "Stop" }</button>
                                 <button class="small" data-testid={format!("consumer-crash-{}", c.name)} onclick={live(Live::CrashConsumer { consumer: c.name.clone() })} title="The process dies: no commit, no LeaveGroup">{ "Crash" }</button>
-                                <button class="small" data-testid={format!("consumer-slow-{}", c.name)} onclick={live(Live::SlowConsumer { consumer: c.name.clone(), processing_us_per_record: slower.saturating_mul(1000) })} aria-label={format!("Make {} ten times slower: {slower} ms per record", c.name)}>{ format!("Slow ×10 ({slower} ms/rec)") }</button>
+                                <button class="small" data-testid={format!("consumer-slow-{}", c.name)} onclick={live(Live::SlowConsumer { consumer: c.name.clone(), processing_us_per_record: slower.saturating_mul(1000) })} title={format!("Make {} ten times slower: {slower} ms per record", c.name)}>{ format!("Slow ×10 ({slower} ms/rec)") }</button>
                                 <label class="inline small-label">{ "ms/record " }
                                     <input class="num" type="number" min="0" step="0.1" data-testid={format!("consumer-processing-{}", c.name)}
                                         value={millis(c.processing_us_per_record)} onchange={processing(c.name.clone())}

@@ -19,6 +19,7 @@ mod events;
 mod glossary;
 mod groups;
 mod input;
+mod lessons;
 mod memory;
 mod onscreen;
 mod setup;
@@ -34,7 +35,7 @@ use gloo::render::{request_animation_frame, AnimationFrame};
 use gloo::storage::{LocalStorage, Storage};
 use kplay_engine::snapshot::{RecordsOf, Snapshot};
 use kplay_engine::Instant;
-use kplay_playground::{memory_budget_bytes, Action, Playground};
+use kplay_playground::{memory_budget_bytes, Action, LessonAction, Playground};
 use yew::prelude::*;
 
 pub use ctx::{Ctx, MemoryUse};
@@ -178,6 +179,19 @@ pub fn forget_link() {
         .and_then(|h| h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url)));
 }
 
+/// Whether `action` replaces the user's run with one of ours (a lesson's setup), so unsaved
+/// changes need the user's word first. A lesson's solution replaces only the lesson's run.
+fn replaces_run(action: &Action) -> bool {
+    matches!(action, Action::Lesson(LessonAction::Open(_)))
+}
+
+/// Asks the user; `false` when the browser cannot ask.
+fn confirm(question: &str) -> bool {
+    web_sys::window()
+        .and_then(|w| w.confirm_with_message(question).ok())
+        .unwrap_or(false)
+}
+
 /// A share link arrived in the address of a running tab: opens it, asking first when that
 /// would lose unsaved changes. A declined or broken link leaves the session as it was (a
 /// broken one without asking: it would replace nothing).
@@ -187,16 +201,10 @@ fn open_link(playground: &RefCell<Playground>, fragment: String, options: &PageO
     };
     if p.has_unsaved_changes() && Playground::check_link(&fragment).is_ok() {
         drop(p);
-        let confirmed = web_sys::window()
-            .and_then(|w| {
-                w.confirm_with_message(
-                    "Open the share link? It replaces this session, whose changes have not \
-                     been shared or exported.",
-                )
-                .ok()
-            })
-            .unwrap_or(false);
-        if !confirmed {
+        if !confirm(
+            "Open the share link? It replaces this session, whose changes have not been \
+             shared or exported.",
+        ) {
             forget_link();
             return;
         }
@@ -228,6 +236,15 @@ fn use_dispatch(
             }
             let chose = matches!(action, Action::RestoreSaved | Action::ReplaceSaved);
             let sharing = matches!(action, Action::Share { .. });
+            if replaces_run(&action)
+                && playground.borrow().has_unsaved_changes()
+                && !confirm(
+                    "Open the lesson? It replaces this session, whose changes have not been \
+                 shared or exported.",
+                )
+            {
+                return;
+            }
             let mut p = playground.borrow_mut();
             let done = p.dispatch(action);
             controls::remember_anchor(done.is_err());
@@ -391,6 +408,7 @@ fn App() -> Html {
         keeps_saved: !p.may_save(),
         pending: p.pending().into(),
     };
+    let lesson = p.lesson().cloned().map(Rc::new);
     drop(p);
     let cycle = ctx.cycle(&mut cycle.borrow_mut());
     let mut panels = panels.borrow_mut();
@@ -423,6 +441,7 @@ fn App() -> Html {
                     <topics::Topics />
                 </section>
                 <section class="column">
+                    <lessons::Lessons state={lesson} dispatch={ctx.dispatch.clone()} />
                     <ContextProvider<Ctx> context={producers}><clients::Producers /></ContextProvider<Ctx>>
                     <ContextProvider<Ctx> context={consumers}><clients::Consumers /></ContextProvider<Ctx>>
                     <ContextProvider<Ctx> context={groups}><groups::Groups /></ContextProvider<Ctx>>

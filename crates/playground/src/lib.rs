@@ -13,8 +13,10 @@
 //! about first ([`Playground::has_unsaved_changes`]), and a run that reached the memory budget
 //! pauses instead of crashing the tab ([`Playground::enforce_memory_budget`]).
 
+pub mod lessons;
 mod memory;
 
+pub use lessons::{LessonAction, LessonState};
 pub use memory::{memory_budget_bytes, whole_mb, MEMORY_BUDGET_BYTES};
 
 use kplay_engine::config::{ConfigValue, Configs, Scope};
@@ -157,6 +159,8 @@ pub enum Action {
     Export,
     /// Check every acknowledged record against the logs (see [`Playground::audit`]).
     Audit,
+    /// Open, follow, check or leave a lesson (see [`lessons`]).
+    Lesson(LessonAction),
 }
 
 impl Action {
@@ -170,6 +174,7 @@ impl Action {
                 | Action::DismissShare
                 | Action::Export
                 | Action::Audit
+                | Action::Lesson(LessonAction::Step(_) | LessonAction::Check)
         )
     }
 }
@@ -217,6 +222,8 @@ struct Outputs {
     /// Shared with the page: it can be large, and the page holds it every frame.
     exported: Option<Rc<str>>,
     audit: Option<Audit>,
+    /// The lesson the learner follows: it outlives the runs it loads (its setup, its solution).
+    lesson: Option<LessonState>,
 }
 
 /// A scenario as compared for unsaved changes: its text without the duration, since how far
@@ -498,6 +505,7 @@ impl Playground {
                 self.notice = None;
             }
             self.outputs.share_link = None;
+            self.forget_lesson_check();
         }
         let result = self.apply(action);
         if let Err(e) = &result {
@@ -563,6 +571,7 @@ impl Playground {
             }
             Action::DismissShare => self.outputs.share_link = None,
             Action::Export => self.outputs.exported = Some(Rc::from(self.export())),
+            Action::Lesson(action) => self.lesson_action(action)?,
             Action::Audit => self.outputs.audit = Some(self.audit_now()),
         }
         Ok(())

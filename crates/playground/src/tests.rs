@@ -624,3 +624,48 @@ fn a_typed_rate_or_processing_time_is_refused_for_what_it_is() {
         );
     }
 }
+
+#[test]
+fn a_lesson_opens_at_its_setup_fails_its_check_and_passes_with_the_solution() {
+    let mut p = Playground::welcome();
+    let lesson = |a| Action::Lesson(a);
+    let e = p
+        .dispatch(lesson(LessonAction::Open("no-such".into())))
+        .unwrap_err();
+    assert!(e.contains("no lesson \"no-such\""), "{e}");
+    p.dispatch(lesson(LessonAction::Open("acks-and-leader-crash".into())))
+        .expect("open");
+    assert_eq!(p.now(), Instant::ZERO);
+    let state = p.lesson().expect("open");
+    assert_eq!(p.scenario(), &state.lesson.setup);
+    p.dispatch(lesson(LessonAction::Step(1))).expect("step");
+    assert_eq!(p.lesson().expect("open").step, 1);
+    assert!(p.dispatch(lesson(LessonAction::Step(99))).is_err());
+
+    p.dispatch(lesson(LessonAction::Check)).expect("check");
+    let check = p.lesson().and_then(|l| l.check.clone()).expect("checked");
+    assert!(!check.passed, "the setup loses acknowledged records");
+    assert!(check
+        .parts
+        .iter()
+        .any(|part| !part.passed && part.expect == "lost_acked == 0"));
+
+    // The learner changes an allowed setting: the old check is stale at once.
+    p.dispatch(Action::Edit(Edit::SetConfig {
+        target: Target::Producer("api".into()),
+        key: "acks".into(),
+        value: "all".into(),
+    }))
+    .expect("acks=all");
+    assert_eq!(p.lesson().expect("open").check, None);
+
+    p.dispatch(lesson(LessonAction::ShowSolution))
+        .expect("show me");
+    p.dispatch(lesson(LessonAction::Check)).expect("check");
+    let state = p.lesson().expect("open");
+    assert!(state.showing_solution);
+    assert!(state.check.as_ref().expect("checked").passed);
+    assert_eq!(state.outside, Vec::<String>::new());
+    p.dispatch(lesson(LessonAction::Close)).expect("close");
+    assert!(p.lesson().is_none());
+}

@@ -2,7 +2,7 @@
 //! never panic the playground, and a refused action changes nothing.
 
 use kplay_engine::consumer::CommitStrategy;
-use kplay_playground::{Action, Edit, Playground, Target, TimelineAction};
+use kplay_playground::{Action, Edit, LessonAction, Playground, Target, TimelineAction};
 use proptest::prelude::*;
 
 fn text() -> impl Strategy<Value = String> {
@@ -188,6 +188,17 @@ fn action() -> impl Strategy<Value = Action> {
         Just(Action::DismissShare),
         Just(Action::Export),
         Just(Action::Audit),
+        lesson().prop_map(Action::Lesson),
+    ]
+}
+
+fn lesson() -> impl Strategy<Value = LessonAction> {
+    prop_oneof![
+        prop_oneof![text(), Just("where-a-key-goes".to_string())].prop_map(LessonAction::Open),
+        (0usize..6).prop_map(LessonAction::Step),
+        Just(LessonAction::Check),
+        Just(LessonAction::ShowSolution),
+        Just(LessonAction::Close),
     ]
 }
 

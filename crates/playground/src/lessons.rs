@@ -1,0 +1,122 @@
+//! The lesson a learner follows in the playground: which one, at which step, and what the last
+//! "check my answer" found. The lessons themselves are data (`kplay_scenario::lesson`); this is
+//! only where the learner is in one.
+
+use kplay_scenario::{builtin, Check, Lesson};
+
+use crate::Playground;
+
+/// What the learner does with lessons.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LessonAction {
+    /// Start the built-in lesson with this id from its setup, at 0 s, paused.
+    Open(String),
+    /// Show step `n` (0-based) of the open lesson.
+    Step(usize),
+    /// Run the learner's scenario (setup, changes, and what they did while playing) on its own
+    /// and evaluate the challenge's goals.
+    Check,
+    /// Load the reference solution (the setup with the solution's settings), at 0 s.
+    ShowSolution,
+    Close,
+}
+
+/// The open lesson and the learner's place in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LessonState {
+    pub lesson: Lesson,
+    pub step: usize,
+    /// The last check, until the scenario changes again.
+    pub check: Option<Check>,
+    /// Settings the learner changed outside the challenge's `may_change`, as file lines: the
+    /// check still runs, but the page says the answer bends the rules.
+    pub outside: Vec<String>,
+    /// The solution is loaded ("show me"): a pass then is the lesson's, not the learner's.
+    pub showing_solution: bool,
+}
+
+/// Every built-in lesson, parsed. A lesson that does not parse is our bug (the integration test
+/// parses and checks them all), so it is left out rather than stopping the page.
+pub fn all() -> Vec<Lesson> {
+    builtin()
+        .iter()
+        .filter_map(|(_, text)| Lesson::parse(text).ok())
+        .collect()
+}
+
+impl Playground {
+    /// The open lesson, if any.
+    pub fn lesson(&self) -> Option<&LessonState> {
+        self.outputs.lesson.as_ref()
+    }
+
+    pub(crate) fn lesson_action(&mut self, action: LessonAction) -> Result<(), String> {
+        match action {
+            LessonAction::Open(id) => {
+                let lesson = all()
+                    .into_iter()
+                    .find(|l| l.id == id)
+                    .ok_or_else(|| format!("`lesson`: there is no lesson {id:?}"))?;
+                self.replace_with(Playground::new(lesson.setup.clone())?);
+                self.outputs.lesson = Some(LessonState {
+                    lesson,
+                    step: 0,
+                    check: None,
+                    outside: Vec::new(),
+                    showing_solution: false,
+                });
+            }
+            LessonAction::Step(n) => {
+                let state = self.open_lesson()?;
+                if n >= state.lesson.steps.len() {
+                    return Err(format!(
+                        "`step`: the lesson has {} steps",
+                        state.lesson.steps.len()
+                    ));
+                }
+                state.step = n;
+            }
+            LessonAction::Check => {
+                let mut scenario = self.scenario.clone();
+                let state = self.open_lesson()?;
+                // The learner's run as the lesson means it: to the setup's end (or further, if
+                // the learner's own timeline goes on).
+                scenario.duration_ms = scenario.duration_ms.max(state.lesson.setup.duration_ms);
+                let check = state
+                    .lesson
+                    .check_run(&scenario)
+                    .map_err(|e| e.to_string())?;
+                state.outside = state.lesson.changes_outside(&scenario);
+                state.check = Some(check);
+            }
+            LessonAction::ShowSolution => {
+                let solution = self
+                    .open_lesson()?
+                    .lesson
+                    .solution_scenario()
+                    .map_err(|e| e.to_string())?;
+                self.replace_with(Playground::new(solution)?);
+                let state = self.open_lesson()?;
+                state.check = None;
+                state.showing_solution = true;
+            }
+            LessonAction::Close => self.outputs.lesson = None,
+        }
+        Ok(())
+    }
+
+    fn open_lesson(&mut self) -> Result<&mut LessonState, String> {
+        self.outputs
+            .lesson
+            .as_mut()
+            .ok_or_else(|| "no lesson is open".to_string())
+    }
+
+    /// Any change to the run makes the last check stale (called for every action that does
+    /// more than look).
+    pub(crate) fn forget_lesson_check(&mut self) {
+        if let Some(state) = &mut self.outputs.lesson {
+            state.check = None;
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! The lessons panel: the list by level (progress kept in this browser), the open lesson's
+//! step beside the cluster with the elements it names highlighted, "check my answer" and "show
+//! me". The lessons are data (`lessons/*.toml`, built in); the playground keeps where the
+//! learner is (`LessonState`); this only shows it and sends `LessonAction`s.
+
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use gloo::storage::{LocalStorage, Storage};
+use kplay_playground::lessons::all as all_lessons;
+use kplay_playground::{Action, LessonAction, LessonState};
+use kplay_scenario::{Check, Lesson, Track};
+use yew::prelude::*;
+
+/// Where the ids of the lessons passed in this browser are kept.
+const PROGRESS_KEY: &str = "kplay.lessons.v1";
+
+/// The levels of understanding Kafka, as the lessons are grouped.
+fn level_name(level: u32) -> &'static str {
+    match level {
+        1 => "Level 1: producer, topic, consumer",
+        2 => "Level 2: partitions, replication, groups, offsets",
+        3 => "Level 3: delivery semantics",
+        4 => "Level 4: design patterns",
+        5 => "Level 5: performance tuning",
+        _ => "Level 6: operations",
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct LessonsProps {
+    pub state: Option<Rc<LessonState>>,
+    pub dispatch: Callback<Action>,
+}
+
+/// The lessons passed in this browser.
+fn passed() -> BTreeSet<String> {
+    LocalStorage::get(PROGRESS_KEY).unwrap_or_default()
+}
+
+#[function_component]
+pub fn Lessons(props: &LessonsProps) -> Html {
+    let lessons = use_memo((), |_| all_lessons());
+    let done = use_state(passed);
+    {
+        // A pass of the learner's own run (not of the solution "show me" loaded) is progress.
+        let done = done.clone();
+        let won = props.state.as_ref().and_then(|s| {
+            let passed = s.check.as_ref()?.passed && !s.showing_solution;
+            passed.then(|| s.lesson.id.clone())
+        });
+        use_effect_with(won, move |won| {
+            if let Some(id) = won {
+                let mut set = passed();
+                if set.insert(id.clone()) {
+                    let _ = LocalStorage::set(PROGRESS_KEY, &set);
+                }
+                done.set(set);
+            }
+        });
+    }
+    let d = &props.dispatch;
+    let open = props.state.as_ref().map(|s| s.lesson.id.clone());
+    html! {
+        <div class="panel lessons" data-testid="lessons">
+            <div class="panel-head">
+                <h2>{ "Lessons" }</h2>
+                <span class="meta" data-testid="lesson-progress">
+                    { format!("{} of {} passed", done.iter().filter(|id| lessons.iter().any(|l| &l.id == *id)).count(),
+                        lessons.iter().filter(|l| l.challenge.is_some()).count()) }
+                </span>
+            </div>
+            if let Some(state) = &props.state {
+                <OpenLesson state={state.clone()} dispatch={d.clone()} />
+            }
+            <details class="lesson-list" data-testid="lesson-list" open={open.is_none()}>
+                <summary>{ if open.is_some() { "All lessons" } else { "Choose a lesson" } }</summary>
+                { lesson_list(&lessons, &done, open.as_deref(), d) }
+            </details>
+        </div>
+    }
+}
+
+/// The lessons by level, then the production failures, each with a tick when passed.
+fn lesson_list(
+    lessons: &[Lesson],
+    done: &BTreeSet<String>,
+    open: Option<&str>,
+    d: &Callback<Action>,
+) -> Html {
+    let mut groups: Vec<(String, Vec<&Lesson>)> = Vec::new();
+    for l in lessons {
+        let name = match l.track {
+            Track::Concepts => level_name(l.level).to_string(),
+            Track::Failures => "Production failures".to_string(),
+        };
+        match groups.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, ls)) => ls.push(l),
+            None => groups.push((name, vec![l])),
+        }
+    }
+    groups.sort_by_key(|(_, ls)| (ls[0].track, ls[0].level));
+    html! {
+        { for groups.into_iter().map(|(name, ls)| html! {
+            <section key={name.clone()} class="lesson-level">
+                <h3>{ name }</h3>
+                <ul>
+                    { for ls.into_iter().map(|l| {
+                        let id = l.id.clone();
+                        let start = d.reform(move |_| Action::Lesson(LessonAction::Open(id.clone())));
+                        let passed = done.contains(&l.id);
+                        html! {
+                            <li key={l.id.clone()}>
+                                <button class={classes!("lesson-link", (open == Some(l.id.as_str())).then_some("current"))}
+                                    data-testid={format!("lesson-{}", l.id)} onclick={start} title={l.summary.clone()}>
+                                    { &l.title }
+                                    if passed { <span class="tick" aria-label="passed">{ " ✓" }</span> }
+                                    if l.challenge.is_none() { <span class="meta">{ " (walk-through)" }</span> }
+                                </button>
+                            </li>
+                        }
+                    }) }
+                </ul>
+            </section>
+        }) }
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct OpenProps {
+    state: Rc<LessonState>,
+    dispatch: Callback<Action>,
+}
+
+/// The open lesson: its step, the challenge, the last check.
+#[function_component]
+fn OpenLesson(props: &OpenProps) -> Html {
+    let (s, d) = (&props.state, &props.dispatch);
+    let lesson = &s.lesson;
+    let n = lesson.steps.len();
+    let step = lesson.steps.get(s.step);
+    let go = |to: usize| d.reform(move |_| Action::Lesson(LessonAction::Step(to)));
+    let close = d.reform(|_| Action::Lesson(LessonAction::Close));
+    html! {
+        <div class="lesson" data-testid="lesson-open" data-lesson={lesson.id.clone()}>
+            <h3>{ &lesson.title }</h3>
+            <p class="summary">{ &lesson.summary }</p>
+            if let Some(step) = step {
+                <div class="lesson-step" data-testid="lesson-step" data-step={s.step.to_string()} aria-live="polite">
+                    <p class="step-count">{ format!("Step {} of {n}", s.step + 1) }</p>
+                    <p>{ &step.text }</p>
+                    if let Some(todo) = &step.action { <p class="do"><strong>{ "Do: " }</strong>{ todo }</p> }
+                </div>
+                <style>{ highlight(&step.watch) }</style>
+            }
+            <div class="row">
+                <button disabled={s.step == 0} onclick={go(s.step.saturating_sub(1))} data-testid="lesson-back">{ "← Back" }</button>
+                <button disabled={s.step + 1 >= n} onclick={go(s.step + 1)} data-testid="lesson-next">{ "Next →" }</button>
+                <button onclick={close} data-testid="lesson-close">{ "Close lesson" }</button>
+            </div>
+            if let Some(challenge) = &lesson.challenge {
+                <div class="challenge">
+                    <h4>{ "Challenge" }</h4>
+                    <p>{ "Change " }{ for challenge.may_change.iter().enumerate().map(|(i, p)| html! {
+                        <>{ if i > 0 { ", " } else { "" } }<code>{ p }</code></>
+                    }) }{ " (in the setup forms below) so that:" }</p>
+                    <ul>
+                        { for challenge.goals.iter().map(|g| html! {
+                            <li><code>{ &g.expect }</code>{ g.at_ms.map(|t| format!(" at {} s", t as f64 / 1000.0)).unwrap_or_default() }{ format!(": {}", g.why) }</li>
+                        }) }
+                    </ul>
+                    { check_buttons(s, d) }
+                    if let Some(check) = &s.check { { check_result(check, s) } }
+                </div>
+            }
+        </div>
+    }
+}
+
+fn check_buttons(s: &LessonState, d: &Callback<Action>) -> Html {
+    let check = d.reform(|_| Action::Lesson(LessonAction::Check));
+    let solution = d.reform(|_| Action::Lesson(LessonAction::ShowSolution));
+    let passed = s.check.as_ref().map(|c| c.passed.to_string());
+    html! {
+        <div class="row">
+            <button class="primary" data-testid="lesson-check" data-passed={passed} onclick={check}
+                title="Run your setup from 0 s on its own and test every goal">{ "Check my answer" }</button>
+            <button data-testid="lesson-solution" onclick={solution}
+                title="Load the lesson's reference solution (from 0 s)">{ "Show me" }</button>
+        </div>
+    }
+}
+
+/// Which goals held, with the values read, and why a failed one matters.
+fn check_result(check: &Check, s: &LessonState) -> Html {
+    let explain = s
+        .lesson
+        .challenge
+        .as_ref()
+        .map(|c| c.explain.clone())
+        .unwrap_or_default();
+    html! {
+        <div class={classes!("check", if check.passed { "passed" } else { "failed" })} data-testid="lesson-result" role="status">
+            <p><strong>{ match (check.passed, s.showing_solution) {
+                (true, true) => "The reference solution passes.",
+                (true, false) => "Passed: every goal holds.",
+                (false, _) => "Not yet: a goal does not hold.",
+            } }</strong></p>
+            <ul>
+                { for check.parts.iter().map(|p| html! {
+                    <li class={if p.passed { "ok" } else { "bad" }} data-passed={p.passed.to_string()}>
+                        { if p.passed { "✓ " } else { "✗ " } }<code>{ &p.expect }</code>
+                        { format!(" at {} s: {}", p.at_ms as f64 / 1000.0, p.actual) }
+                        if !p.passed { <span class="why">{ format!(" ({})", p.why) }</span> }
+                    </li>
+                }) }
+            </ul>
+            if !s.outside.is_empty() {
+                <p class="note" data-testid="lesson-outside">{ "You also changed settings the challenge did not ask for: " }
+                    { for s.outside.iter().map(|l| html! { <code>{ format!("{l} ") }</code> }) }</p>
+            }
+            if s.showing_solution && !explain.is_empty() { <p class="explain">{ explain }</p> }
+        </div>
+    }
+}
+
+/// A style sheet outlining the elements the step names (by `data-testid`): no element is
+/// touched, so what Yew renders stays Yew's.
+fn highlight(watch: &[String]) -> String {
+    watch
+        .iter()
+        .filter(|id| {
+            id.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(|id| {
+            format!(
+                "[data-testid=\"{id}\"] {{ outline: 3px solid #b45309; outline-offset: 2px; \
+                 border-radius: 4px; }}\n"
+            )
+        })
+        .collect()
+}
