@@ -61,20 +61,26 @@ pub fn Lessons(props: &LessonsProps) -> Html {
     }
     let d = &props.dispatch;
     let open = props.state.as_ref().map(|s| s.lesson.id.clone());
+    let passed = lessons.iter().filter(|l| done.contains(&l.id)).count();
+    let challenges = lessons.iter().filter(|l| l.challenge.is_some()).count();
+    let list_title = if open.is_some() {
+        "All lessons"
+    } else {
+        "Choose a lesson"
+    };
     html! {
         <div class="panel lessons" data-testid="lessons">
             <div class="panel-head">
                 <h2>{ "Lessons" }</h2>
                 <span class="meta" data-testid="lesson-progress">
-                    { format!("{} of {} passed", done.iter().filter(|id| lessons.iter().any(|l| &l.id == *id)).count(),
-                        lessons.iter().filter(|l| l.challenge.is_some()).count()) }
+                    { format!("{passed} of {challenges} passed") }
                 </span>
             </div>
             if let Some(state) = &props.state {
                 <OpenLesson state={state.clone()} dispatch={d.clone()} />
             }
             <details class="lesson-list" data-testid="lesson-list" open={open.is_none()}>
-                <summary>{ if open.is_some() { "All lessons" } else { "Choose a lesson" } }</summary>
+                <summary>{ list_title }</summary>
                 { lesson_list(&lessons, &done, open.as_deref(), d) }
             </details>
         </div>
@@ -107,15 +113,22 @@ fn lesson_list(
                 <ul>
                     { for ls.into_iter().map(|l| {
                         let id = l.id.clone();
-                        let start = d.reform(move |_| Action::Lesson(LessonAction::Open(id.clone())));
+                        let start =
+                            d.reform(move |_| Action::Lesson(LessonAction::Open(id.clone())));
+                        let current = (open == Some(l.id.as_str())).then_some("current");
                         let passed = done.contains(&l.id);
                         html! {
                             <li key={l.id.clone()}>
-                                <button class={classes!("lesson-link", (open == Some(l.id.as_str())).then_some("current"))}
-                                    data-testid={format!("lesson-{}", l.id)} onclick={start} title={l.summary.clone()}>
+                                <button class={classes!("lesson-link", current)}
+                                    data-testid={format!("lesson-{}", l.id)} onclick={start}
+                                    title={l.summary.clone()}>
                                     { &l.title }
-                                    if passed { <span class="tick" aria-label="passed">{ " ✓" }</span> }
-                                    if l.challenge.is_none() { <span class="meta">{ " (walk-through)" }</span> }
+                                    if passed {
+                                        <span class="tick" aria-label="passed">{ " ✓" }</span>
+                                    }
+                                    if l.challenge.is_none() {
+                                        <span class="meta">{ " (walk-through)" }</span>
+                                    }
                                 </button>
                             </li>
                         }
@@ -146,27 +159,34 @@ fn OpenLesson(props: &OpenProps) -> Html {
             <h3>{ &lesson.title }</h3>
             <p class="summary">{ &lesson.summary }</p>
             if let Some(step) = step {
-                <div class="lesson-step" data-testid="lesson-step" data-step={s.step.to_string()} aria-live="polite">
+                <div class="lesson-step" data-testid="lesson-step" data-step={s.step.to_string()}
+                    aria-live="polite">
                     <p class="step-count">{ format!("Step {} of {n}", s.step + 1) }</p>
                     <p>{ &step.text }</p>
-                    if let Some(todo) = &step.action { <p class="do"><strong>{ "Do: " }</strong>{ todo }</p> }
+                    if let Some(todo) = &step.action {
+                        <p class="do"><strong>{ "Do: " }</strong>{ todo }</p>
+                    }
                 </div>
                 <style>{ highlight(&step.watch) }</style>
             }
             <div class="row">
-                <button disabled={s.step == 0} onclick={go(s.step.saturating_sub(1))} data-testid="lesson-back">{ "← Back" }</button>
-                <button disabled={s.step + 1 >= n} onclick={go(s.step + 1)} data-testid="lesson-next">{ "Next →" }</button>
+                <button disabled={s.step == 0} onclick={go(s.step.saturating_sub(1))}
+                    data-testid="lesson-back">{ "← Back" }</button>
+                <button disabled={s.step + 1 >= n} onclick={go(s.step + 1)}
+                    data-testid="lesson-next">{ "Next →" }</button>
                 <button onclick={close} data-testid="lesson-close">{ "Close lesson" }</button>
             </div>
             if let Some(challenge) = &lesson.challenge {
                 <div class="challenge">
                     <h4>{ "Challenge" }</h4>
-                    <p>{ "Change " }{ for challenge.may_change.iter().enumerate().map(|(i, p)| html! {
+                    <p>{ "Change " }{ for challenge.may_change.iter().enumerate()
+                        .map(|(i, p)| html! {
                         <>{ if i > 0 { ", " } else { "" } }<code>{ p }</code></>
                     }) }{ " (in the setup forms below) so that:" }</p>
                     <ul>
                         { for challenge.goals.iter().map(|g| html! {
-                            <li><code>{ &g.expect }</code>{ g.at_ms.map(|t| format!(" at {} s", t as f64 / 1000.0)).unwrap_or_default() }{ format!(": {}", g.why) }</li>
+                            <li><code>{ &g.expect }</code>{ seconds(g.at_ms) }
+                                { format!(": {}", g.why) }</li>
                         }) }
                     </ul>
                     { check_buttons(s, d) }
@@ -184,7 +204,9 @@ fn check_buttons(s: &LessonState, d: &Callback<Action>) -> Html {
     html! {
         <div class="row">
             <button class="primary" data-testid="lesson-check" data-passed={passed} onclick={check}
-                title="Run your setup from 0 s on its own and test every goal">{ "Check my answer" }</button>
+                title="Run your setup from 0 s on its own and test every goal">
+                { "Check my answer" }
+            </button>
             <button data-testid="lesson-solution" onclick={solution}
                 title="Load the lesson's reference solution (from 0 s)">{ "Show me" }</button>
         </div>
@@ -200,7 +222,8 @@ fn check_result(check: &Check, s: &LessonState) -> Html {
         .map(|c| c.explain.clone())
         .unwrap_or_default();
     html! {
-        <div class={classes!("check", if check.passed { "passed" } else { "failed" })} data-testid="lesson-result" role="status">
+        <div class={classes!("check", if check.passed { "passed" } else { "failed" })}
+            data-testid="lesson-result" role="status">
             <p><strong>{ match (check.passed, s.showing_solution) {
                 (true, true) => "The reference solution passes.",
                 (true, false) => "Passed: every goal holds.",
@@ -208,20 +231,29 @@ fn check_result(check: &Check, s: &LessonState) -> Html {
             } }</strong></p>
             <ul>
                 { for check.parts.iter().map(|p| html! {
-                    <li class={if p.passed { "ok" } else { "bad" }} data-passed={p.passed.to_string()}>
+                    <li class={if p.passed { "ok" } else { "bad" }}
+                        data-passed={p.passed.to_string()}>
                         { if p.passed { "✓ " } else { "✗ " } }<code>{ &p.expect }</code>
-                        { format!(" at {} s: {}", p.at_ms as f64 / 1000.0, p.actual) }
+                        { format!("{}: {}", seconds(Some(p.at_ms)), p.actual) }
                         if !p.passed { <span class="why">{ format!(" ({})", p.why) }</span> }
                     </li>
                 }) }
             </ul>
             if !s.outside.is_empty() {
-                <p class="note" data-testid="lesson-outside">{ "You also changed settings the challenge did not ask for: " }
+                <p class="note" data-testid="lesson-outside">
+                    { "You also changed settings the challenge did not ask for: " }
                     { for s.outside.iter().map(|l| html! { <code>{ format!("{l} ") }</code> }) }</p>
             }
             if s.showing_solution && !explain.is_empty() { <p class="explain">{ explain }</p> }
         </div>
     }
+}
+
+/// " at 12.5 s" for a goal looked at then; nothing for the run's end.
+fn seconds(at_ms: Option<u64>) -> String {
+    at_ms.map_or(String::new(), |t| {
+        format!(" at {}.{:03} s", t / 1000, t % 1000)
+    })
 }
 
 /// A style sheet outlining the elements the step names (by `data-testid`): no element is

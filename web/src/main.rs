@@ -63,6 +63,8 @@ const CONSUMERS: usize = 4;
 const GROUPS: usize = 6;
 const EVENTS: usize = 8;
 const SETUP: usize = 10;
+/// Where the snapshot of the current cycle of turns is kept, after the panels' slots.
+const CYCLE: usize = TURNS as usize;
 
 /// What the page address asks of the app, read once at start.
 #[derive(Clone, Debug, PartialEq)]
@@ -367,10 +369,8 @@ fn App() -> Html {
         Playground::open(saved.as_deref(), location_hash().as_deref())
     });
     let snapshot = use_state(|| Rc::new(playground.borrow().snapshot(RECORD_WINDOW, TRACE_WINDOW)));
-    // Per side panel slot: the snapshot it shows.
-    let panels = use_mut_ref(|| vec![None::<Rc<Snapshot>>; TURNS as usize]);
-    // The snapshot of the current cycle of turns, which every side panel shows (`Ctx::cycle`).
-    let cycle = use_mut_ref(|| None::<Rc<Snapshot>>);
+    // Per side panel slot the snapshot it shows; then the cycle's (`CYCLE`, `Ctx::cycle`).
+    let panels = use_mut_ref(|| vec![None::<Rc<Snapshot>>; CYCLE + 1]);
 
     // Re-read the playground into the rendered state, with the records of some partitions.
     let refresh = {
@@ -410,8 +410,8 @@ fn App() -> Html {
     };
     let lesson = p.lesson().cloned().map(Rc::new);
     drop(p);
-    let cycle = ctx.cycle(&mut cycle.borrow_mut());
     let mut panels = panels.borrow_mut();
+    let cycle = ctx.cycle(&mut panels[CYCLE]);
     let mut panel = |slot: usize| ctx.for_panel(slot, &mut panels[slot], &cycle);
     let (brokers, producers, consumers, groups, events, setup) = (
         panel(BROKERS),
