@@ -157,8 +157,8 @@ pub fn Producers() -> Html {
                         <div class="client-head">
                             <strong>{ &p.name }</strong>
                             <span class="meta">{ format!("→ {} · acks={}{}", p.topic, p.acks, if p.idempotent { " · idempotent" } else { "" }) }</span>
-                            <button class="small" onclick={toggle}>{ if p.running { "Stop" } else { "Start" } }</button>
-                            <button class="small" onclick={remove} title="Close the producer">{ "Remove" }</button>
+                            <button class="small" onclick={toggle} aria-label={format!("{} producer {}", if p.running { "Stop" } else { "Start" }, p.name)}>{ if p.running { "Stop" } else { "Start" } }</button>
+                            <button class="small" onclick={remove} title="Close the producer" aria-label={format!("Remove producer {}", p.name)}>{ "Remove" }</button>
                             <label class="inline small-label">{ "keys " }
                                 <select onchange={keys} aria-label={format!("{} key mode", p.name)} title="Changing the key mode restarts the run">
                                     { for ["none", "pool:10", "pool:100", "unique"].iter().map(|k| html! { <option value={*k}>{ *k }</option> }) }
@@ -226,10 +226,10 @@ pub fn Consumers() -> Html {
                                     c.member_state.as_deref().unwrap_or(""), c.commit, c.commits, c.failed_commits, c.paused_ms) }</span>
                             }
                             if down {
-                                <button class="small" data-testid={format!("consumer-restart-{}", c.name)} onclick={live(Live::RestartConsumer { consumer: c.name.clone() })}>{ "Restart" }</button>
+                                <button class="small" data-testid={format!("consumer-restart-{}", c.name)} onclick={live(Live::RestartConsumer { consumer: c.name.clone() })} aria-label={format!("Restart consumer {}", c.name)}>{ "Restart" }</button>
                             } else {
-                                <button class="small" data-testid={format!("consumer-stop-{}", c.name)} onclick={live(Live::StopConsumer { consumer: c.name.clone() })} title="close(): commit, leave the group">{ "Stop" }</button>
-                                <button class="small" data-testid={format!("consumer-crash-{}", c.name)} onclick={live(Live::CrashConsumer { consumer: c.name.clone() })} title="The process dies: no commit, no LeaveGroup">{ "Crash" }</button>
+                                <button class="small" data-testid={format!("consumer-stop-{}", c.name)} onclick={live(Live::StopConsumer { consumer: c.name.clone() })} title="close(): commit, leave the group" aria-label={format!("Stop consumer {}", c.name)}>{ "Stop" }</button>
+                                <button class="small" data-testid={format!("consumer-crash-{}", c.name)} onclick={live(Live::CrashConsumer { consumer: c.name.clone() })} title="The process dies: no commit, no LeaveGroup" aria-label={format!("Crash consumer {}", c.name)}>{ "Crash" }</button>
                                 <button class="small" data-testid={format!("consumer-slow-{}", c.name)} onclick={live(Live::SlowConsumer { consumer: c.name.clone(), processing_us_per_record: slower.saturating_mul(1000) })} title={format!("Make {} ten times slower: {slower} ms per record", c.name)}>{ format!("Slow ×10 ({slower} ms/rec)") }</button>
                                 <label class="inline small-label">{ "ms/record " }
                                     <input class="num" type="number" min="0" step="0.1" data-testid={format!("consumer-processing-{}", c.name)}

@@ -121,12 +121,12 @@ pub fn Brokers() -> Html {
                             </div>
                             <div class="broker-actions">
                                 if b.status == BrokerStatus::Crashed {
-                                    <button onclick={live(Live::RestartBroker { broker: id })} data-testid={format!("restart-{id}")}>{ "Restart" }</button>
+                                    <button onclick={live(Live::RestartBroker { broker: id })} data-testid={format!("restart-{id}")} aria-label={format!("Restart broker {id}")}>{ "Restart" }</button>
                                 } else {
-                                    <button onclick={live(Live::CrashBroker { broker: id })} data-testid={format!("crash-{id}")}>{ "Crash" }</button>
-                                    <button onclick={live(Live::PauseBroker { broker: id, duration_ms: 15_000 })} title="A 15 s GC pause">{ "Pause" }</button>
+                                    <button onclick={live(Live::CrashBroker { broker: id })} data-testid={format!("crash-{id}")} aria-label={format!("Crash broker {id}")}>{ "Crash" }</button>
+                                    <button onclick={live(Live::PauseBroker { broker: id, duration_ms: 15_000 })} title="A 15 s GC pause" aria-label={format!("Pause broker {id} for 15 s")}>{ "Pause" }</button>
                                     if !b.isolated {
-                                        <button onclick={live(Live::PartitionNetwork { brokers: vec![id] })} title="Cut it off from the other brokers and the controller">{ "Isolate" }</button>
+                                        <button onclick={live(Live::PartitionNetwork { brokers: vec![id] })} title="Cut it off from the other brokers and the controller" aria-label={format!("Isolate broker {id}")}>{ "Isolate" }</button>
                                     }
                                 }
                             </div>
