@@ -129,6 +129,8 @@ pub struct Goal {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Check {
     pub passed: bool,
+    /// Events the run processed: what the check cost, the same natively and in wasm.
+    pub events: u64,
     /// One per goal, in the lesson's order.
     pub parts: Vec<Part>,
 }
@@ -324,6 +326,7 @@ impl Lesson {
         let parts: Vec<Part> = parts.into_iter().flatten().collect();
         Ok(Check {
             passed: parts.iter().all(|p| p.passed),
+            events,
             parts,
         })
     }
@@ -759,14 +762,18 @@ impl fmt::Display for Verdict {
                 } else {
                     "fails, as it must"
                 };
-                writeln!(f, "{}: the setup {s}", self.id)?;
+                writeln!(f, "{}: the setup {s} ({} events)", self.id, setup.events)?;
                 write!(f, "{setup}")?;
                 let s = if solution.passed {
                     "passes"
                 } else {
                     "FAILS (it must pass)"
                 };
-                writeln!(f, "{}: the solution {s}", self.id)?;
+                writeln!(
+                    f,
+                    "{}: the solution {s} ({} events)",
+                    self.id, solution.events
+                )?;
                 write!(f, "{solution}")?;
             }
             _ => writeln!(f, "{}: no challenge; the setup runs to its end", self.id)?,
