@@ -82,7 +82,7 @@ pub struct Outcome {
 impl Predicate {
     /// Reads a goal. The error says what is wrong; the caller names the field.
     pub fn parse(text: &str) -> Result<Predicate, String> {
-        let found = (0..text.len()).find_map(|i| {
+        let found = text.char_indices().find_map(|(i, _)| {
             Op::ALL
                 .iter()
                 .find(|(s, _)| text[i..].starts_with(s))
@@ -408,9 +408,22 @@ mod tests {
             ("acked >= 95% produced", "95% of PATH"),
             ("acked >= 95% of ", "95% of PATH"),
             ("acked => 5", "report path"),
+            ("é == 1", "report path"),
+            ("acked == 1é", "report path"),
+            ("acked >= 9é% of produced", "before `%`"),
         ] {
             let e = Predicate::parse(goal).unwrap_err();
             assert!(e.contains(says), "{goal}: {e}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Any text parses or is refused, and a parsed goal evaluates or names what is wrong.
+        #[test]
+        fn no_goal_text_makes_it_panic(text in "[ a-z0-9_.:%<>=!+-]{0,40}|\\PC{0,20}") {
+            if let Ok(p) = Predicate::parse(&text) {
+                let _ = p.eval(&report());
+            }
         }
     }
 }

@@ -31,7 +31,24 @@ macro_rules! lessons {
     };
 }
 
-const BUILTIN: &[(&str, &str)] = lessons!["where-a-key-goes", "acks-and-leader-crash",];
+const BUILTIN: &[(&str, &str)] = lessons![
+    "where-a-key-goes",
+    "null-keys-sticky-partitioner",
+    "ordering-per-partition",
+    "acks-and-leader-crash",
+    "min-insync-replicas",
+    "broker-failure",
+    "retries-duplicate-records",
+    "unclean-leader-election",
+    "consumer-group-scale-out",
+    "eager-vs-cooperative",
+    "hot-key",
+    "static-membership",
+    "commit-before-or-after-processing",
+    "slow-consumer-lag",
+    "max-poll-interval",
+    "exactly-once-myth",
+];
 
 /// The most events one check may run: a learner's setting can make a run far larger than the
 /// lesson meant, and the browser checks synchronously.
@@ -112,6 +129,8 @@ pub struct Goal {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Check {
     pub passed: bool,
+    /// Events the run processed: what the check cost, the same natively and in wasm.
+    pub events: u64,
     /// One per goal, in the lesson's order.
     pub parts: Vec<Part>,
 }
@@ -229,12 +248,31 @@ impl Lesson {
     /// The setup with the reference solution's settings applied, or the setup itself for a
     /// lesson without a challenge.
     pub fn solution_scenario(&self) -> Result<Scenario, ScenarioError> {
+        // Settings may depend on each other (a replication factor before the
+        // min.insync.replicas it allows), and the file's table has no order: apply in passes
+        // until every setting applies, or a pass makes no progress.
         let mut s = self.setup.clone();
-        for (path, value) in self.challenge.iter().flat_map(|c| &c.solution) {
-            s = s.with_setting(path, value).map_err(|e| ScenarioError {
-                field: format!("challenge.solution.{path:?}"),
-                ..e
-            })?;
+        let mut pending: Vec<&(String, String)> =
+            self.challenge.iter().flat_map(|c| &c.solution).collect();
+        while !pending.is_empty() {
+            let mut refused = Vec::new();
+            let mut first_error = None;
+            for setting @ (path, value) in pending.iter().copied() {
+                match s.with_setting(path, value) {
+                    Ok(next) => s = next,
+                    Err(e) => {
+                        first_error.get_or_insert(ScenarioError {
+                            field: format!("challenge.solution.{path:?}"),
+                            ..e
+                        });
+                        refused.push(setting);
+                    }
+                }
+            }
+            if let Some(e) = first_error.filter(|_| refused.len() == pending.len()) {
+                return Err(e);
+            }
+            pending = refused;
         }
         Ok(s)
     }
@@ -288,6 +326,7 @@ impl Lesson {
         let parts: Vec<Part> = parts.into_iter().flatten().collect();
         Ok(Check {
             passed: parts.iter().all(|p| p.passed),
+            events,
             parts,
         })
     }
@@ -723,14 +762,18 @@ impl fmt::Display for Verdict {
                 } else {
                     "fails, as it must"
                 };
-                writeln!(f, "{}: the setup {s}", self.id)?;
+                writeln!(f, "{}: the setup {s} ({} events)", self.id, setup.events)?;
                 write!(f, "{setup}")?;
                 let s = if solution.passed {
                     "passes"
                 } else {
                     "FAILS (it must pass)"
                 };
-                writeln!(f, "{}: the solution {s}", self.id)?;
+                writeln!(
+                    f,
+                    "{}: the solution {s} ({} events)",
+                    self.id, solution.events
+                )?;
                 write!(f, "{solution}")?;
             }
             _ => writeln!(f, "{}: no challenge; the setup runs to its end", self.id)?,

@@ -1,7 +1,7 @@
 //! The machine-readable run report (`kplay run --json`), the same for the CLI and the wasm
 //! facade.
 
-use kplay_engine::snapshot::Report;
+use kplay_engine::snapshot::{GroupView, Report};
 use serde_json::{json, Value};
 
 /// The report as JSON. `digest` is a 16-digit hex string so JavaScript reads it exactly.
@@ -52,59 +52,7 @@ pub fn report_json(r: &Report) -> Value {
             })
         })
         .collect();
-    let groups: Vec<Value> = r
-        .groups
-        .iter()
-        .map(|g| {
-            let assignment: serde_json::Map<String, Value> = g
-                .members
-                .iter()
-                .map(|m| (m.member_id.clone(), json!(m.assignment)))
-                .collect();
-            let members: Vec<Value> = g
-                .members
-                .iter()
-                .map(|m| {
-                    json!({
-                        "member_id": m.member_id,
-                        "consumer": m.consumer,
-                        "instance_id": m.instance_id,
-                    })
-                })
-                .collect();
-            let committed: Vec<Value> = g
-                .partitions
-                .iter()
-                .map(|p| {
-                    json!({
-                        "topic": p.topic,
-                        "partition": p.partition,
-                        "committed": p.committed,
-                        "hw": p.high_watermark,
-                        "lag": p.lag,
-                        "owner": p.owner,
-                    })
-                })
-                .collect();
-            json!({
-                "group": g.group,
-                "coordinator": g.coordinator,
-                "state": g.state,
-                "generation": g.generation,
-                "protocol": g.protocol,
-                "leader": g.leader,
-                "members": members,
-                "assignment": assignment,
-                "committed": committed,
-                "lag": g.lag,
-                "rebalances": g.rebalances,
-                "paused_ms": g.paused_ms,
-                "processed": g.processed,
-                "duplicates": g.duplicates,
-                "lost": g.lost,
-            })
-        })
-        .collect();
+    let groups: Vec<Value> = r.groups.iter().map(group_json).collect();
     json!({
         "seed": r.seed,
         "digest": format!("{:016x}", r.digest),
@@ -136,5 +84,61 @@ pub fn report_json(r: &Report) -> Value {
             "consumer": c,
             "topic": t,
         })).collect::<Vec<_>>(),
+    })
+}
+
+/// One group of the report: its state, members, committed offsets and what it did.
+fn group_json(g: &GroupView) -> Value {
+    let assignment: serde_json::Map<String, Value> = g
+        .members
+        .iter()
+        .map(|m| (m.member_id.clone(), json!(m.assignment)))
+        .collect();
+    let members: Vec<Value> = g
+        .members
+        .iter()
+        .map(|m| {
+            json!({
+                "member_id": m.member_id,
+                "consumer": m.consumer,
+                "instance_id": m.instance_id,
+            })
+        })
+        .collect();
+    let committed: Vec<Value> = g
+        .partitions
+        .iter()
+        .map(|p| {
+            json!({
+                "topic": p.topic,
+                "partition": p.partition,
+                "committed": p.committed,
+                "hw": p.high_watermark,
+                "lag": p.lag,
+                "owner": p.owner,
+            })
+        })
+        .collect();
+    json!({
+        "group": g.group,
+        "coordinator": g.coordinator,
+        "state": g.state,
+        "generation": g.generation,
+        "protocol": g.protocol,
+        "leader": g.leader,
+        "members": members,
+        "assignment": assignment,
+        "committed": committed,
+        "lag": g.lag,
+        // The highest lag sampled so far (the lag history is sampled, at least every
+        // half second): how far behind the group fell, for lessons on backpressure.
+        "max_lag": g.lag_history.iter().map(|(_, lag)| *lag).max().unwrap_or(0).max(g.lag),
+        // Members the assignor gave nothing: more members than partitions.
+        "idle_members": g.members.iter().filter(|m| m.assignment.is_empty()).count(),
+        "rebalances": g.rebalances,
+        "paused_ms": g.paused_ms,
+        "processed": g.processed,
+        "duplicates": g.duplicates,
+        "lost": g.lost,
     })
 }
