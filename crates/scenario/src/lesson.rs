@@ -36,6 +36,7 @@ const BUILTIN: &[(&str, &str)] = lessons![
     "null-keys-sticky-partitioner",
     "ordering-per-partition",
     "acks-and-leader-crash",
+    "acks-zero-fire-and-forget",
     "min-insync-replicas",
     "broker-failure",
     "retries-duplicate-records",
