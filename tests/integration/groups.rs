@@ -666,3 +666,38 @@ fn a_static_member_busy_through_a_rebalance_is_kept_and_its_old_partitions_do_no
     let back = trace_lines(&sim, "g1-host-2 rejoined");
     assert!(!back.is_empty(), "and back after its poll");
 }
+
+/// With `range` also listed, members rebalance eagerly (the protocol is the highest one every
+/// listed assignor supports), even when the group picks cooperative-sticky. An eager member
+/// revoked everything before joining, so its `ownedPartitions` are empty and the assignor
+/// withholds nothing: every partition has an owner after one rebalance. kplay used to send the
+/// last assignment as owned, so cooperative-sticky withheld partitions under a protocol that
+/// has no second round, and orders-5 stayed unread (found by a review of the lessons).
+#[test]
+fn cooperative_sticky_listed_with_range_rebalances_eagerly_and_assigns_everything() {
+    let (sim, r) = run(
+        "coop-with-range.toml",
+        &three_plus_late_fourth(r#"cooperative-sticky", "range"#),
+    );
+    let g = group(&r);
+    assert_eq!(g.protocol.as_deref(), Some("cooperative-sticky"));
+    assert_eq!(g.state, "Stable");
+    let mut sizes: Vec<usize> = g.members.iter().map(|m| m.assignment.len()).collect();
+    sizes.sort();
+    assert_eq!(
+        sizes,
+        vec![1, 1, 2, 2],
+        "every partition owned: {:?}",
+        g.members
+    );
+    assert_eq!(
+        g.rebalances, 2,
+        "the first join and the fourth member's, no second round"
+    );
+    assert_eq!(
+        trace_lines(&sim, "revoked orders").len(),
+        3,
+        "eager: all three revoked"
+    );
+    assert!(g.partitions.iter().all(|p| p.owner.is_some()));
+}

@@ -504,8 +504,15 @@ impl Checker {
                 // stored, and a static member rejoining a Stable group gets its stored
                 // assignment without a rebalance (`GroupCoordinator.updateStaticMemberAndRebalance`).
                 // What is never excused: a partition the generation assigned that its member
-                // does not own, and an eager generation that leaves one out.
-                let cooperative = state.protocol.as_deref() == Some("cooperative-sticky");
+                // does not own, and an eager generation that leaves one out (the protocol is
+                // the members', not the assignor's: with `range` also listed, cooperative-sticky
+                // runs under the eager protocol, which has no second round).
+                let cooperative = state.protocol.as_deref() == Some("cooperative-sticky")
+                    && members.iter().all(|c| {
+                        c.membership.as_ref().is_some_and(|m| {
+                            m.protocol == crate::group::assignor::RebalanceProtocol::Cooperative
+                        })
+                    });
                 let withheld = |tp: &TopicPartition| {
                     cooperative && !state.members.values().any(|m| m.assignment.contains(tp))
                 };

@@ -371,7 +371,15 @@ pub struct AlterPartitionResponse {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Subscription {
     pub topics: Vec<String>,
+    /// `ownedPartitions`: what the member still owns as it joins. Empty for an eager member,
+    /// which revoked everything in `onJoinPrepare` before `ConsumerCoordinator.metadata()`
+    /// built this (so a cooperative-sticky assignment under the eager protocol, chosen when
+    /// `range` is also listed, withholds nothing).
     pub owned: Vec<TopicPartition>,
+    /// The eager `StickyAssignor`'s user data: the member's last assignment
+    /// (`memberAssignment`), which that assignor reads instead of `owned`
+    /// (`StickyAssignor.memberData`).
+    pub previous: Vec<TopicPartition>,
     /// The generation in which `owned` was assigned, if any.
     pub generation: Option<Generation>,
 }

@@ -587,6 +587,8 @@ impl Generator<'_> {
             &[STICKY_CLASS],
             &[COOPERATIVE_STICKY_CLASS],
             &[RANGE_CLASS, COOPERATIVE_STICKY_CLASS],
+            // Cooperative-sticky picked, but eager: range supports nothing else.
+            &[COOPERATIVE_STICKY_CLASS, RANGE_CLASS],
         ];
         let strategy = self.pick(strategies).to_vec();
         let subscribed: Vec<String> = if topics.len() > 1 && self.chance(30) {

@@ -505,9 +505,11 @@ impl Membership {
     }
 
     fn send_join(&mut self, c: &mut Consumer, out: &mut Vec<Effect>) {
+        // Kafka's ConsumerCoordinator: an eager member revoked everything in onJoinPrepare, so
+        // its `ownedPartitions` are empty; only the sticky assignor's user data remembers.
         let owned = match self.protocol {
             RebalanceProtocol::Cooperative => c.positions.keys().cloned().collect(),
-            RebalanceProtocol::Eager => self.last_assignment.clone(),
+            RebalanceProtocol::Eager => Vec::new(),
         };
         let request = JoinGroupRequest {
             correlation_id: 0,
@@ -530,6 +532,7 @@ impl Membership {
             subscription: Subscription {
                 topics: c.spec.topics.clone(),
                 owned,
+                previous: self.last_assignment.clone(),
                 generation: self.generation,
             },
         };
@@ -769,12 +772,15 @@ impl Membership {
                 id: jm.member_id.to_string(),
                 instance_id: jm.instance_id.as_ref().map(|s| s.to_string()),
                 topics: jm.subscription.topics.clone(),
-                owned: jm
-                    .subscription
-                    .owned
-                    .iter()
-                    .map(|tp| (tp.topic.to_string(), tp.partition))
-                    .collect(),
+                // The eager sticky assignor reads the member's last assignment from its user
+                // data; the cooperative one reads `ownedPartitions` (AbstractStickyAssignor).
+                owned: match strategy {
+                    Strategy::Sticky => &jm.subscription.previous,
+                    _ => &jm.subscription.owned,
+                }
+                .iter()
+                .map(|tp| (tp.topic.to_string(), tp.partition))
+                .collect(),
                 generation: jm.subscription.generation.map(|g| g.0 as i32),
             })
             .collect();

@@ -757,6 +757,7 @@ mod tests {
             subscription: Subscription {
                 topics: vec!["t".into()],
                 owned: vec![],
+                previous: vec![],
                 generation: None,
             },
         }

@@ -148,6 +148,7 @@ pub(super) fn parse_group(record: &Record) -> Option<StoredGroup> {
             subscription: Subscription {
                 topics: list(topics),
                 owned: assignment.clone(),
+                previous: assignment.clone(),
                 generation: Some(generation),
             },
             assignment,
