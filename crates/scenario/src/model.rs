@@ -158,6 +158,23 @@ pub enum Action {
         broker: u32,
         duration_ms: u64,
     },
+    /// `kafka-configs.sh --alter --entity-type topics --entity-name TOPIC --add-config ...`:
+    /// these topic configs change now, on the live topic.
+    AlterTopicConfig {
+        topic: String,
+        config: ConfigPairs,
+    },
+    /// The producer is redeployed with these configs changed (a client's configuration is
+    /// fixed while it runs): the old instance closes, a new one takes over its workload.
+    ReconfigureProducer {
+        producer: String,
+        config: ConfigPairs,
+    },
+    /// The consumer is redeployed with these configs changed: `close()`, then a new process.
+    ReconfigureConsumer {
+        consumer: String,
+        config: ConfigPairs,
+    },
     /// Close a producer for good (what it already sent stays).
     RemoveProducer {
         producer: String,
@@ -187,6 +204,9 @@ impl Action {
             Action::SlowLink { .. } => "slow_link",
             Action::PauseBroker { .. } => "pause_broker",
             Action::RemoveProducer { .. } => "remove_producer",
+            Action::AlterTopicConfig { .. } => "alter_topic_config",
+            Action::ReconfigureProducer { .. } => "reconfigure_producer",
+            Action::ReconfigureConsumer { .. } => "reconfigure_consumer",
         }
     }
 }
@@ -227,6 +247,9 @@ pub const ACTION_FIELDS: &[(&str, &[&str])] = &[
     ("slow_link", &["broker", "peer", "extra_ms"]),
     ("pause_broker", &["broker", "duration_ms"]),
     ("remove_producer", &["producer"]),
+    ("alter_topic_config", &["topic", "config"]),
+    ("reconfigure_producer", &["producer", "config"]),
+    ("reconfigure_consumer", &["consumer", "config"]),
 ];
 
 /// Every action name, for error messages and the UI.
@@ -567,6 +590,17 @@ impl Action {
                 duration_ms,
             },
             Action::RemoveProducer { producer } => Command::RemoveProducer { name: producer },
+            Action::AlterTopicConfig { topic, config } => {
+                Command::AlterTopicConfig { topic, set: config }
+            }
+            Action::ReconfigureProducer { producer, config } => Command::ReconfigureProducer {
+                name: producer,
+                set: config,
+            },
+            Action::ReconfigureConsumer { consumer, config } => Command::ReconfigureConsumer {
+                name: consumer,
+                set: config,
+            },
         }
     }
 }

@@ -144,6 +144,21 @@ impl Scenario {
 }
 
 fn write_action_fields(o: &mut String, action: &Action) {
+    match action {
+        Action::AlterTopicConfig { topic, config } => {
+            let _ = writeln!(o, "topic = {}", quote(topic));
+            return config_line(o, config);
+        }
+        Action::ReconfigureProducer { producer, config } => {
+            let _ = writeln!(o, "producer = {}", quote(producer));
+            return config_line(o, config);
+        }
+        Action::ReconfigureConsumer { consumer, config } => {
+            let _ = writeln!(o, "consumer = {}", quote(consumer));
+            return config_line(o, config);
+        }
+        _ => {}
+    }
     let mut field = |k: &str, v: String| {
         let _ = writeln!(o, "{k} = {v}");
     };
@@ -263,5 +278,8 @@ fn write_action_fields(o: &mut String, action: &Action) {
             field("broker", broker.to_string());
             field("duration_ms", duration_ms.to_string());
         }
+        Action::AlterTopicConfig { .. }
+        | Action::ReconfigureProducer { .. }
+        | Action::ReconfigureConsumer { .. } => {}
     }
 }

@@ -225,6 +225,13 @@ impl Broker {
                     topic: name.clone(),
                     partition: p as u32,
                 };
+                // A topic's configs altered (`kafka-configs.sh --alter`) apply to the replicas
+                // this broker already holds, as Kafka's `LogManager` updates a log's config.
+                if let Some(r) = self.replicas.get_mut(&tp) {
+                    if r.config != topic.config {
+                        r.config = topic.config.clone();
+                    }
+                }
                 let unchanged = self.metadata.partition(name, p as u32) == Some(pm)
                     && self.replicas.contains_key(&tp);
                 if !pm.replicas.contains(&me) || (unchanged && !whole) {

@@ -167,6 +167,10 @@ impl Producer {
     pub fn config(&self) -> &ProducerConfig {
         &self.config
     }
+    /// Records the workload generated so far (records produced by hand aside).
+    pub fn generated(&self) -> u64 {
+        self.generated
+    }
     pub fn is_running(&self) -> bool {
         self.running
     }
