@@ -45,7 +45,7 @@ impl Fork {
         if now >= self.sim.now() {
             self.sim.run_until_bounded(now, FRAME_EVENT_BUDGET);
         } else {
-            self.sim = self.checkpoints.at_time(now);
+            self.checkpoints.at_time(&mut self.sim, now);
         }
         self.checkpoints.observe(&self.sim);
     }

@@ -246,6 +246,16 @@ fn err(e: ScenarioError) -> String {
     e.to_string()
 }
 
+/// Trace events a playground's run keeps: the page shows the newest 200 and the timeline's
+/// markers are read after every frame, and every checkpoint copies the window (100,000 events
+/// were 5 MB a checkpoint).
+pub const TRACE_CAPACITY: usize = 10_000;
+
+/// The run of a scenario from time zero, as the playground keeps it.
+fn build(scenario: &Scenario) -> Result<Sim, String> {
+    scenario.build_traced(None, TRACE_CAPACITY).map_err(err)
+}
+
 fn parse_u32(field: &str, text: &str, min: u32, max: u32) -> Result<u32, String> {
     match text.trim().parse::<u64>() {
         Ok(n) if n >= u64::from(min) && n <= u64::from(max) => Ok(n as u32),
@@ -271,7 +281,7 @@ fn config_value(text: &str) -> ConfigValue {
 impl Playground {
     /// A playground running `scenario` from time zero, paused.
     pub fn new(scenario: Scenario) -> Result<Playground, String> {
-        let sim = scenario.build(None).map_err(err)?;
+        let sim = build(&scenario)?;
         Ok(Playground {
             checkpoints: Checkpoints::new(&sim),
             markers: Markers::default(),
@@ -610,7 +620,7 @@ impl Playground {
 
     /// Rebuilds the run from time zero with the current scenario, keeping play state.
     fn restart(&mut self) -> Result<(), String> {
-        let sim = self.scenario.build(None).map_err(err)?;
+        let sim = build(&self.scenario)?;
         self.set_run(sim);
         Ok(())
     }
@@ -750,7 +760,7 @@ impl Playground {
     ) -> Result<(), String> {
         if start_ms == 0 {
             // Before anything ran: simply rebuild (which checks the whole scenario).
-            let sim = candidate.build(None).map_err(err)?;
+            let sim = build(&candidate)?;
             self.set_run(sim);
             self.scenario = candidate;
             return Ok(());

@@ -4,19 +4,36 @@
 //! The scenario's timeline is the truth and the `Sim` a cache of it: landing at a time restores
 //! the newest checkpoint at or before it (a clone of the `Sim`) and replays from there, which
 //! is deterministic, so the state is exactly the one the run had. Checkpoints are taken as the
-//! run advances, evenly spaced in virtual time; when there are [`MAX_CHECKPOINTS`], every other
-//! one goes and the spacing doubles, so both the memory they hold and the replay to land
-//! anywhere stay bounded (see `benches/travel.rs` for the measured cost).
+//! run advances, evenly spaced in virtual time; when there are [`MAX_CHECKPOINTS`], or they
+//! would hold more than [`CHECKPOINT_BUDGET_BYTES`], every other one goes and the spacing
+//! doubles, so the memory they hold stays bounded and the replay to land anywhere is at most
+//! a spacing long (see `benches/travel.rs` for the measured cost).
+//!
+//! A clone shares the record batches with the run but copies the ledger's outcomes and every
+//! replica's list of batches: about 37 bytes per acknowledged record (measured at 1.2 M
+//! records), so a long, busy run keeps few checkpoints and lands more slowly. Sharing those
+//! lists between clones (copy on write by chunk) would make checkpoints nearly free.
 
 use kplay_engine::trace::TraceKind;
 use kplay_engine::{Duration, Instant, Sim};
 use std::rc::Rc;
 
 /// Most checkpoints kept; the oldest (the run at its start) is never thinned.
-pub const MAX_CHECKPOINTS: usize = 24;
+pub const MAX_CHECKPOINTS: usize = 48;
+
+/// Most heap the checkpoints may hold together, estimated (see [`clone_bytes`]): an eighth of
+/// the page's memory budget, so a run the budget allows is not paused by its checkpoints.
+pub const CHECKPOINT_BUDGET_BYTES: u64 = 32 << 20;
+
+/// What a clone of `sim` holds, estimated: per acknowledged record its ledger entry and its
+/// share of the replicas' batch lists (37 bytes measured, rounded up), plus the trace window
+/// (`TRACE_CAPACITY` events) and the rest, which do not grow with the run.
+fn clone_bytes(sim: &Sim) -> u64 {
+    48 * sim.ledger().acked + (1 << 20)
+}
 
 /// The first spacing between checkpoints, in virtual time: it doubles each time the list is
-/// full, so a ten-minute run keeps one about every 40 s.
+/// full, so a ten-minute run of the welcome scenario keeps one about every 20 s.
 const FIRST_SPACING: Duration = Duration(2_500_000);
 
 /// Most markers kept: a long run with faults every second keeps its first ones.
@@ -45,28 +62,37 @@ impl Checkpoints {
             return;
         }
         self.sims.push(sim.clone());
-        if self.sims.len() > MAX_CHECKPOINTS {
+        while self.sims.len() > 2
+            && (self.sims.len() > MAX_CHECKPOINTS || self.bytes() > CHECKPOINT_BUDGET_BYTES)
+        {
             // Keep the start and every other one after it; the spacing doubles.
             let mut i = 0;
             self.sims.retain(|_| {
                 i += 1;
-                i == 1 || i % 2 == 1
+                i % 2 == 1
             });
             self.spacing = Duration(self.spacing.0 * 2);
         }
     }
 
-    /// The run at `at` (a checkpoint replayed up to it).
-    pub(crate) fn at_time(&self, at: Instant) -> Sim {
+    /// What the checkpoints hold, estimated.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.sims.iter().map(clone_bytes).sum()
+    }
+
+    /// The run at `at`: `current` played on, if it is before `at` and no checkpoint is
+    /// closer, else the newest checkpoint before it replayed up to it.
+    pub(crate) fn at_time(&self, current: &mut Sim, at: Instant) {
         let base = self
             .sims
             .iter()
             .rev()
             .find(|s| s.now() <= at)
             .unwrap_or(&self.sims[0]);
-        let mut sim = base.clone();
-        sim.run_until(at);
-        sim
+        if current.now() > at || current.now() < base.now() {
+            *current = base.clone();
+        }
+        current.run_until(at);
     }
 
     /// The run after exactly `events` events (a checkpoint stepped up to it).
@@ -102,6 +128,11 @@ impl Checkpoints {
 
     pub(crate) fn len(&self) -> usize {
         self.sims.len()
+    }
+
+    /// The spacing between checkpoints now: the longest replay to land anywhere.
+    pub(crate) fn spacing(&self) -> Duration {
+        self.spacing
     }
 }
 
@@ -254,11 +285,7 @@ impl crate::Playground {
     pub(crate) fn seek(&mut self, at_ms: u64) {
         self.playing = false;
         let at = Instant::from_millis(at_ms).min(self.furthest);
-        if at >= self.sim.now() {
-            self.sim.run_until(at);
-        } else {
-            self.sim = self.checkpoints.at_time(at);
-        }
+        self.checkpoints.at_time(&mut self.sim, at);
     }
 
     /// Goes back one event, paused.
@@ -300,9 +327,11 @@ impl crate::Playground {
         self.markers.add(marker);
     }
 
-    /// How many checkpoints the run holds (for tests and benchmarks).
-    pub fn checkpoint_count(&self) -> usize {
-        self.checkpoints.len()
+    /// How many checkpoints the run holds, their estimated bytes and their spacing in
+    /// virtual microseconds (for tests and benchmarks).
+    pub fn checkpoint_stats(&self) -> (usize, u64, u64) {
+        let c = &self.checkpoints;
+        (c.len(), c.bytes(), c.spacing().0)
     }
 }
 

@@ -13,6 +13,9 @@ use crate::parse::ScenarioError;
 /// The longest run a scenario may ask for: one simulated day.
 pub const MAX_DURATION_MS: u64 = 86_400_000;
 
+/// Trace events a run keeps (the newest), for `--trace` and the reports.
+pub const TRACE_CAPACITY: usize = 100_000;
+
 /// Every command of a scenario with its time and the line it came from (0: added in the UI).
 pub type Timeline = Vec<(Instant, Command, usize)>;
 
@@ -295,7 +298,7 @@ impl Scenario {
                 latency: Duration(self.cluster.latency_us),
                 jitter: Duration(self.cluster.jitter_us),
             },
-            trace_capacity: 100_000,
+            trace_capacity: TRACE_CAPACITY,
         })
     }
 
@@ -329,6 +332,17 @@ impl Scenario {
 
     /// A simulation at time zero with every command scheduled. `seed` overrides the file's.
     pub fn build(&self, seed: Option<u64>) -> Result<Sim, ScenarioError> {
+        self.build_traced(seed, TRACE_CAPACITY)
+    }
+
+    /// [`Scenario::build`] keeping the newest `trace_capacity` trace events (the digest covers
+    /// all of them whatever the window): the playground keeps fewer, since every checkpoint of
+    /// a run copies the window.
+    pub fn build_traced(
+        &self,
+        seed: Option<u64>,
+        trace_capacity: usize,
+    ) -> Result<Sim, ScenarioError> {
         if self.duration_ms == 0 || self.duration_ms > MAX_DURATION_MS {
             let m = format!(
                 "must be between 1 and {MAX_DURATION_MS} (one day), got {}",
@@ -336,7 +350,10 @@ impl Scenario {
             );
             return Err(ScenarioError::field(None, "duration_ms", m));
         }
-        let setup = self.setup()?;
+        let setup = ClusterSetup {
+            trace_capacity,
+            ..self.setup()?
+        };
         let seed = seed.unwrap_or(self.seed);
         let mut sim = Sim::new(setup, seed).map_err(|e| command_error(None, "cluster", e))?;
         let commands = self.dry_run(&sim)?;

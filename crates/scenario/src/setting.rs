@@ -216,8 +216,8 @@ impl Scenario {
     /// is refused with the path. The value is checked as the same line in a file would be.
     pub fn live_setting(&self, path: &str, value: &str) -> Result<Action, ScenarioError> {
         let at = SettingPath::parse(self, path)?;
+        refuse_offline(&at, path)?;
         let changed = self.with_setting(path, value)?;
-        let refuse = |why: &str| Err(ScenarioError::field(None, path, why.to_string()));
         let config_of = |pairs: &ConfigPairs| -> ConfigPairs {
             pairs
                 .iter()
@@ -265,17 +265,7 @@ impl Scenario {
                     config,
                 })
             }
-            ("cluster", "brokers", _) => {
-                refuse("a running cluster keeps its brokers; crash or restart one instead")
-            }
-            ("cluster", _, _) => refuse(
-                "broker configs are read when the cluster starts; change the setup instead \
-                 (alter a topic config to change one topic live)",
-            ),
-            ("", "seed", _) => {
-                refuse("a fork keeps the seed, so the two runs differ only by the change")
-            }
-            _ => refuse("cannot change while the run plays; change the setup instead"),
+            _ => unreachable!("refused above"),
         }
     }
 
@@ -294,6 +284,32 @@ impl Scenario {
         // Stable: the original's events at `at_ms` stay before the fork's.
         fork.events.sort_by_key(|e| e.at_ms);
         fork
+    }
+}
+
+/// Refuses, naming the path, a setting a running cluster cannot change: its broker count, the
+/// seed, broker configs (read at the start here), a topic's partitions, a client's topic.
+fn refuse_offline(at: &SettingPath, path: &str) -> Result<(), ScenarioError> {
+    let refuse = |why: &str| Err(ScenarioError::field(None, path, why.to_string()));
+    let live = matches!(
+        (at.section, at.key.as_str(), at.is_config),
+        ("topic" | "producer" | "consumer", _, true)
+            | ("producer", "rate_per_sec", false)
+            | ("consumer", "processing_ms_per_record", false)
+    );
+    if live {
+        return Ok(());
+    }
+    match (at.section, at.key.as_str()) {
+        ("cluster", "brokers") => {
+            refuse("a running cluster keeps its brokers; crash or restart one instead")
+        }
+        ("cluster", _) => refuse(
+            "broker configs are read when the cluster starts; change the setup instead \
+                 (alter a topic config to change one topic live)",
+        ),
+        ("", "seed") => refuse("a fork keeps the seed, so the two runs differ only by the change"),
+        _ => refuse("cannot change while the run plays; change the setup instead"),
     }
 }
 
@@ -401,6 +417,62 @@ topics = ["a.b"]
         ] {
             let e = s.with_setting(path, value).unwrap_err();
             assert_eq!(e.field, path, "{path}: {e}");
+            assert!(e.message.contains(says), "{path}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_live_setting_is_what_a_running_cluster_does_and_a_fork_round_trips() {
+        // Goal: each kind of setting becomes the action Kafka's operators would take on a
+        // running cluster, and a fork's file reads back to the same scenario.
+        let s = scenario();
+        let cases = [
+            ("topic.a.b.min.insync.replicas", "2", "alter_topic_config"),
+            ("producer.api.acks", "all", "reconfigure_producer"),
+            ("producer.api.rate_per_sec", "50", "set_rate"),
+            (
+                "consumer.ledger.max.poll.records",
+                "10",
+                "reconfigure_consumer",
+            ),
+            (
+                "consumer.ledger.processing_ms_per_record",
+                "3",
+                "slow_consumer",
+            ),
+        ];
+        let mut actions = Vec::new();
+        for (path, value, name) in cases {
+            let action = s.live_setting(path, value).unwrap();
+            assert_eq!(action.name(), name, "{path}");
+            actions.push(action);
+        }
+        assert_eq!(
+            actions[0],
+            Action::AlterTopicConfig {
+                topic: "a.b".into(),
+                config: vec![(
+                    "min.insync.replicas".into(),
+                    kplay_engine::config::ConfigValue::Int(2)
+                )],
+            }
+        );
+        let fork = s.fork(500, actions);
+        assert_eq!(fork.events.len(), 5);
+        let mut back = Scenario::parse(&fork.to_toml()).unwrap();
+        for e in &mut back.events {
+            e.line = 0;
+        }
+        assert_eq!(back.events, fork.events);
+        fork.validate().unwrap();
+        for (path, says) in [
+            ("cluster.brokers", "keeps its brokers"),
+            ("seed", "keeps the seed"),
+            ("topic.a.partitions", "cannot change while the run plays"),
+            ("cluster.min.insync.replicas", "broker configs"),
+        ] {
+            let e = s.live_setting(path, "2").unwrap_err();
+            assert_eq!(e.field, path);
             assert!(e.message.contains(says), "{path}: {e}");
         }
     }
