@@ -23,6 +23,7 @@ mod onscreen;
 mod setup;
 #[cfg(test)]
 mod tests;
+mod timeline;
 mod topics;
 
 use std::cell::RefCell;
@@ -46,6 +47,9 @@ pub const RECORD_WINDOW: usize = 16;
 pub const TRACE_WINDOW: usize = 200;
 /// How often (in frames) the playground is saved while it plays.
 const SAVE_EVERY_FRAMES: u32 = 120;
+/// How often (in frames) a fork's comparison is brought up to date while playing: it reads
+/// every record of both runs (about once a second at 60 fps).
+const FORK_EVERY_FRAMES: u32 = 60;
 
 /// While playing, the page refreshes in turns, so no frame re-renders everything (the frame
 /// budget of issue #3; `tests/browser/frame-time.mjs`). Frame `n` is turn `n % TURNS`: it
@@ -346,23 +350,9 @@ fn App() -> Html {
         let saved: Option<String> = LocalStorage::get(STORAGE_KEY).ok();
         Playground::open(saved.as_deref(), location_hash().as_deref())
     });
-    let snapshot = use_state(|| Rc::new(playground.borrow().snapshot(RECORD_WINDOW, TRACE_WINDOW)));
     // Per side panel slot: the snapshot it shows.
     let panels = use_mut_ref(|| vec![None::<Rc<Snapshot>>; TURNS as usize]);
-
-    // Re-read the playground into the rendered state, with the records of some partitions.
-    let refresh = {
-        let playground = playground.clone();
-        let snapshot = snapshot.setter();
-        Rc::new(move |records_of: RecordsOf| {
-            snapshot.set(Rc::new(playground.borrow().snapshot_of(
-                RECORD_WINDOW,
-                records_of,
-                TRACE_WINDOW,
-            )));
-        })
-    };
-
+    let (snapshot, travel, refresh) = use_view(&playground);
     let dispatch = use_dispatch(playground.clone(), refresh.clone(), options.clone());
 
     use_frame_loop(playground.clone(), refresh.clone(), options.clone());
@@ -375,7 +365,7 @@ fn App() -> Html {
     };
     let p = playground.borrow();
     let ctx = Ctx {
-        snapshot: (*snapshot).clone(),
+        snapshot,
         dispatch,
         playing: p.is_playing(),
         speed: p.speed(),
@@ -407,6 +397,7 @@ fn App() -> Html {
                 <controls::Controls />
                 <controls::Memory memory={memory_use} />
             </header>
+            <timeline::TimelineBar travel={travel} dispatch={ctx.dispatch.clone()} />
             <controls::Banner notice={ctx.notice.clone()} keeps_saved={ctx.keeps_saved}
                 dispatch={ctx.dispatch.clone()} />
             <main data-testid="app-ready">
@@ -424,6 +415,39 @@ fn App() -> Html {
             </main>
         </ContextProvider<Ctx>>
     }
+}
+
+/// Re-reads the playground into the rendered state, with the records of some partitions.
+type Refresh = Rc<dyn Fn(RecordsOf)>;
+
+/// The rendered state (the snapshot, the timeline) and the refresh that re-reads it. The
+/// timeline's fork figures are re-read on user actions and pauses (`RecordsOf::All`) and every
+/// `FORK_EVERY_FRAMES` refreshes; its clock and marks every time.
+#[hook]
+fn use_view(playground: &Rc<RefCell<Playground>>) -> (Rc<Snapshot>, Rc<timeline::Travel>, Refresh) {
+    let snapshot = use_state(|| Rc::new(playground.borrow().snapshot(RECORD_WINDOW, TRACE_WINDOW)));
+    let travel = use_state(|| timeline::travel_of(&playground.borrow(), None));
+    // The last timeline shown, for the refresh (the frame loop keeps the first one made).
+    let last = use_mut_ref(|| (*travel).clone());
+    let refreshes = use_mut_ref(|| 0u32);
+    let (playground, set_snapshot, set_travel) =
+        (playground.clone(), snapshot.setter(), travel.setter());
+    let refresh = Rc::new(move |records_of: RecordsOf| {
+        let p = playground.borrow();
+        set_snapshot.set(Rc::new(p.snapshot_of(
+            RECORD_WINDOW,
+            records_of,
+            TRACE_WINDOW,
+        )));
+        let mut n = refreshes.borrow_mut();
+        *n += 1;
+        let keep = records_of != RecordsOf::All && !n.is_multiple_of(FORK_EVERY_FRAMES);
+        let mut last = last.borrow_mut();
+        let next = timeline::travel_of(&p, keep.then_some(&**last));
+        *last = next.clone();
+        set_travel.set(next);
+    });
+    ((*snapshot).clone(), (*travel).clone(), refresh)
 }
 
 fn main() {

@@ -361,6 +361,39 @@ fn fork_differences(
     ]
 }
 
+/// Both reports and their differences, as JSON.
+fn print_fork_json(
+    out: &mut dyn Write,
+    opts: &RunOptions,
+    original: &Finished,
+    fork: &Finished,
+    diff: &[(&'static str, u64, u64)],
+) {
+    let at_ms = opts.fork_at.unwrap_or(0);
+    let set: serde_json::Map<String, serde_json::Value> = opts
+        .set
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    let difference: serde_json::Map<String, serde_json::Value> = diff
+        .iter()
+        .map(|(name, a, b)| (name.to_string(), serde_json::json!(*b as i64 - *a as i64)))
+        .collect();
+    let json = serde_json::json!({
+        "fork_at_ms": at_ms,
+        "set": set,
+        "original": report_json(&original.report),
+        "fork": report_json(&fork.report),
+        "difference": difference,
+        "latency": null,
+    });
+    let _ = writeln!(
+        out,
+        "{}",
+        serde_json::to_string_pretty(&json).expect("json")
+    );
+}
+
 /// Both reports and their differences.
 fn print_fork(
     out: &mut dyn Write,
@@ -372,28 +405,7 @@ fn print_fork(
     let at_ms = opts.fork_at.unwrap_or(0);
     let diff = fork_differences(&original.report, &fork.report);
     if opts.json {
-        let set: serde_json::Map<String, serde_json::Value> = opts
-            .set
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-            .collect();
-        let difference: serde_json::Map<String, serde_json::Value> = diff
-            .iter()
-            .map(|(name, a, b)| (name.to_string(), serde_json::json!(*b as i64 - *a as i64)))
-            .collect();
-        let json = serde_json::json!({
-            "fork_at_ms": at_ms,
-            "set": set,
-            "original": report_json(&original.report),
-            "fork": report_json(&fork.report),
-            "difference": difference,
-            "latency": null,
-        });
-        let _ = writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&json).expect("json")
-        );
+        print_fork_json(out, opts, original, fork, &diff);
         return;
     }
     let path = &opts.path;

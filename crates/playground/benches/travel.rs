@@ -1,7 +1,8 @@
 //! What time travel costs: a ten-minute run of the welcome scenario (as it is, 20 records per
 //! second, and at 2,000, the load of ten minutes at 100x), then landing at random moments of it
 //! (`Action::Seek`) and stepping back; prints the time to land (mean, worst), the checkpoints
-//! kept and the heap they hold. The browser's figure is measured by `tests/browser/travel.test.mjs`.
+//! kept and the heap they hold. The browser's figure is measured by
+//! `tests/browser/travel.test.mjs`.
 //! Run with `cargo bench -p kplay-playground --bench travel`.
 #![allow(clippy::disallowed_methods)] // Wall-clock timing is the point of a benchmark.
 

@@ -781,7 +781,9 @@ impl Playground {
         self.restart()?;
         if was > Instant::ZERO {
             self.notice = Some(Notice::Info(
-                "The setup changed, so the run restarted from 0 s with the new settings.".into(),
+                "The setup changed, so the run restarted from 0 s with the new settings. To keep \
+                 the run and change a setting from a moment on, use Fork on the timeline."
+                    .into(),
             ));
         }
         Ok(())

@@ -517,7 +517,6 @@ fn parse_event(l: &Lines<'_>, e: &RawEvent, line: usize) -> Result<EventDef, Sce
         producer_action,
         consumer_action,
         topic_action,
-        config_action,
     ]
     .into_iter()
     .find_map(|family| family(&ev).transpose())
@@ -726,7 +725,7 @@ fn consumer_action(ev: &Event<'_>) -> Result<Option<Action>, ScenarioError> {
     }))
 }
 
-/// Topics created and deleted.
+/// Topics created and deleted (and configs altered, see [`config_action`]).
 fn topic_action(ev: &Event<'_>) -> Result<Option<Action>, ScenarioError> {
     Ok(Some(match ev.action_name {
         "create_topic" => Action::CreateTopic {
@@ -739,7 +738,7 @@ fn topic_action(ev: &Event<'_>) -> Result<Option<Action>, ScenarioError> {
         "delete_topic" => Action::DeleteTopic {
             topic: ev.str(&ev.e.topic, "topic")?,
         },
-        _ => return Ok(None),
+        _ => return config_action(ev),
     }))
 }
 

@@ -143,21 +143,30 @@ impl Scenario {
     }
 }
 
-fn write_action_fields(o: &mut String, action: &Action) {
+/// The fields of an action that carries configs (`alter_topic_config`, ...); false for any
+/// other action.
+fn write_config_fields(o: &mut String, action: &Action) -> bool {
     match action {
         Action::AlterTopicConfig { topic, config } => {
             let _ = writeln!(o, "topic = {}", quote(topic));
-            return config_line(o, config);
+            config_line(o, config);
         }
         Action::ReconfigureProducer { producer, config } => {
             let _ = writeln!(o, "producer = {}", quote(producer));
-            return config_line(o, config);
+            config_line(o, config);
         }
         Action::ReconfigureConsumer { consumer, config } => {
             let _ = writeln!(o, "consumer = {}", quote(consumer));
-            return config_line(o, config);
+            config_line(o, config);
         }
-        _ => {}
+        _ => return false,
+    }
+    true
+}
+
+fn write_action_fields(o: &mut String, action: &Action) {
+    if write_config_fields(o, action) {
+        return;
     }
     let mut field = |k: &str, v: String| {
         let _ = writeln!(o, "{k} = {v}");
