@@ -397,8 +397,16 @@ impl Playground {
     fn resume(scenario: Scenario) -> Result<Playground, String> {
         let mut p = Playground::new(scenario)?;
         let end = p.scenario.end();
-        // Bounded, so a long session cannot freeze the tab; the rest plays on from there.
-        if !p.sim.run_until_bounded(end, RESUME_EVENT_BUDGET) {
+        // Bounded, so a long session cannot freeze the tab; the rest plays on from there. A
+        // second at a time, so the timeline gets its checkpoints and markers on the way.
+        let mut reached = true;
+        while reached && p.sim.now() < end {
+            let until = (p.sim.now() + kplay_engine::Duration(1_000_000)).min(end);
+            let left = RESUME_EVENT_BUDGET.saturating_sub(p.sim.events_processed());
+            reached = left > 0 && p.sim.run_until_bounded(until, left);
+            p.observe();
+        }
+        if !reached {
             let ms = p.sim.now().as_micros().div_ceil(1000);
             p.sim.run_until(Instant::from_millis(ms));
             p.notice = Some(Notice::Info(format!(
