@@ -266,6 +266,11 @@ struct ForkTableProps {
     dispatch: Callback<Action>,
 }
 
+/// A median and 99th percentile in ms, or a dash before any acknowledgement.
+fn latency(p: Option<(u64, u64)>) -> String {
+    p.map_or("–".to_string(), |(p50, p99)| format!("{p50} / {p99} ms"))
+}
+
 /// The original and the fork side by side, with the difference.
 #[function_component]
 fn ForkTable(props: &ForkTableProps) -> Html {
@@ -309,9 +314,11 @@ fn ForkTable(props: &ForkTableProps) -> Html {
                             </tr>
                         }
                     }) }
-                    <tr>
-                        <th scope="row">{ "produce latency" }</th>
-                        <td colspan="3">{ "not measured yet" }</td>
+                    <tr data-row="latency">
+                        <th scope="row">{ "produce latency p50 / p99" }</th>
+                        <td>{ latency(v.original.latency_ms) }</td>
+                        <td>{ latency(v.fork.latency_ms) }</td>
+                        <td></td>
                     </tr>
                 </tbody>
             </table>

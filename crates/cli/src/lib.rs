@@ -361,6 +361,14 @@ fn fork_differences(
     ]
 }
 
+/// `{p50, p99}` of the produce latency in ms, or null before any acknowledgement.
+fn latency_json(sim: &kplay_engine::Sim) -> serde_json::Value {
+    sim.produce_latency_ms().map_or(
+        serde_json::Value::Null,
+        |(p50, p99)| serde_json::json!({ "p50": p50, "p99": p99 }),
+    )
+}
+
 /// Both reports and their differences, as JSON.
 fn print_fork_json(
     out: &mut dyn Write,
@@ -385,7 +393,10 @@ fn print_fork_json(
         "original": report_json(&original.report),
         "fork": report_json(&fork.report),
         "difference": difference,
-        "latency": null,
+        "produce_latency_ms": {
+            "original": latency_json(&original.sim),
+            "fork": latency_json(&fork.sim),
+        },
     });
     let _ = writeln!(
         out,
@@ -440,9 +451,16 @@ fn print_fork(
             *b as i64 - *a as i64
         );
     }
+    let latency = |sim: &kplay_engine::Sim| {
+        sim.produce_latency_ms()
+            .map_or("-".to_string(), |(p50, p99)| format!("{p50} / {p99} ms"))
+    };
     let _ = writeln!(
         out,
-        "latency: not measured (the report has no produce latency yet)"
+        "{:<12} {:>12} {:>12}   (produce latency p50 / p99)",
+        "latency",
+        latency(&original.sim),
+        latency(&fork.sim)
     );
 }
 

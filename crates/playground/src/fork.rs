@@ -63,6 +63,8 @@ pub struct RunFigures {
     pub duplicates: u64,
     /// Every group's lag (high watermark − committed), summed.
     pub lag: u64,
+    /// Produce latency in ms (median, 99th percentile), once a record was acknowledged.
+    pub latency_ms: Option<(u64, u64)>,
     pub digest: u64,
 }
 
@@ -77,6 +79,7 @@ impl RunFigures {
             lost: r.lost_acked,
             duplicates: r.duplicates,
             lag: r.groups.iter().map(|g| g.lag).sum(),
+            latency_ms: sim.produce_latency_ms(),
             digest: r.digest,
         }
     }

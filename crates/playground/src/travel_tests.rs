@@ -158,6 +158,13 @@ fn a_fork_is_the_original_plus_one_change_and_replays_from_its_scenario() {
         view.fork.produced > view.fork.acked,
         "the fork's acks=all writes wait"
     );
+    // acks=all waits for every ISR member: the records sent while the crashed broker was
+    // still in the ISR waited until the controller fenced it and the ISR shrank.
+    let (p50, p99) = view
+        .original
+        .latency_ms
+        .expect("acknowledged records have a latency");
+    assert!(p50 < 100 && p99 > 1_000, "{view:?}");
     let fork = p.fork_scenario().expect("scenario").clone();
     let mut replay = fork.build(None).expect("builds");
     replay.run_until(p.fork_sim().expect("sim").now());
