@@ -317,3 +317,94 @@ fn a_run_over_its_memory_budget_stops_reports_and_exits_3() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("--memory-budget-mb"), "{}", out.stderr);
 }
+
+#[test]
+fn fork_at_runs_the_original_and_the_fork_and_prints_the_difference() {
+    // Goal: `--fork-at MS --set KEY=VALUE` runs both and says how they differ. Method: in
+    // min-insync-rejects (two of three brokers crash at 5 s, min.insync.replicas 2), lowering
+    // min.insync.replicas to 1 at 1 s lets acks=all writes succeed on the one in-sync replica:
+    // the fork acknowledges what the original failed, and the fork's digest is not the
+    // original's while the original's is the plain run's.
+    let file = scenario("min-insync-rejects.toml");
+    let plain = kplay(&["run", &file, "--json"], "");
+    let plain: serde_json::Value = serde_json::from_str(&plain.stdout).expect("json");
+    let set = "topic.transfers.min.insync.replicas=1";
+    let out = kplay(
+        &["run", &file, "--json", "--fork-at", "1000", "--set", set],
+        "",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(v["original"]["digest"], plain["digest"]);
+    assert_ne!(v["fork"]["digest"], plain["digest"]);
+    assert!(
+        v["original"]["failed"].as_u64() > Some(1000),
+        "{}",
+        v["original"]
+    );
+    assert_eq!(v["fork"]["failed"], 0);
+    let acked = |r: &serde_json::Value| r["acked"].as_i64().expect("acked");
+    assert_eq!(
+        v["difference"]["acked"].as_i64(),
+        Some(acked(&v["fork"]) - acked(&v["original"]))
+    );
+    assert_eq!(v["fork_at_ms"], 1000);
+    // acks=all still waits for every ISR member: until the dead ones leave the ISR, the
+    // fork's records wait, so its slowest acknowledgements take seconds.
+    let p99 = |run: &str| v["produce_latency_ms"][run]["p99"].as_u64().expect("p99");
+    assert!(p99("fork") > 1000, "{}", v["produce_latency_ms"]);
+    assert!(p99("original") > p99("fork"), "{}", v["produce_latency_ms"]);
+    let text = kplay(&["run", &file, "--fork-at", "1000", "--set", set], "");
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    for line in [
+        "== original ==",
+        "== fork at 1000 ms: topic.transfers.min.insync.replicas=1 ==",
+        "--fork-at 1000 --set topic.transfers.min.insync.replicas=1",
+        "== fork − original ==",
+        "(produce latency p50 / p99)",
+    ] {
+        assert!(
+            text.stdout.contains(line),
+            "missing {line:?} in\n{}",
+            text.stdout
+        );
+    }
+}
+
+#[test]
+fn fork_flags_are_checked_and_errors_name_the_flag_or_path() {
+    let file = scenario("broker-crash.toml");
+    for (args, says) in [
+        (
+            vec!["--fork-at", "1000"],
+            "--fork-at: say what the fork changes",
+        ),
+        (vec!["--set", "producer.api.acks=all"], "--set: say when"),
+        (
+            vec!["--fork-at", "1000", "--set", "acks"],
+            "--set: expected KEY=VALUE",
+        ),
+        (
+            vec!["--fork-at", "99000", "--set", "producer.api.acks=1"],
+            "--fork-at: 99000",
+        ),
+        (
+            vec!["--fork-at", "1000", "--set", "cluster.brokers=5"],
+            "`cluster.brokers`",
+        ),
+        (
+            vec!["--fork-at", "1000", "--set", "producer.api.acks=most"],
+            "`producer.api.acks`",
+        ),
+        (
+            vec!["--fork-at", "1000", "--set", "producer.nope.acks=1"],
+            "producers are api",
+        ),
+    ] {
+        let mut all = vec!["run", file.as_str()];
+        all.extend(args.iter().copied());
+        let out = kplay(&all, "");
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stdout);
+        assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
+    }
+}

@@ -25,6 +25,7 @@ mod onscreen;
 mod setup;
 #[cfg(test)]
 mod tests;
+mod timeline;
 mod topics;
 
 use std::cell::RefCell;
@@ -48,6 +49,9 @@ pub const RECORD_WINDOW: usize = 16;
 pub const TRACE_WINDOW: usize = 200;
 /// How often (in frames) the playground is saved while it plays.
 const SAVE_EVERY_FRAMES: u32 = 120;
+/// How often (in frames) a fork's comparison is brought up to date while playing: it reads
+/// every record of both runs (about once a second at 60 fps).
+const FORK_EVERY_FRAMES: u32 = 60;
 
 /// While playing, the page refreshes in turns, so no frame re-renders everything (the frame
 /// budget of issue #3; `tests/browser/frame-time.mjs`). Frame `n` is turn `n % TURNS`: it
@@ -368,23 +372,9 @@ fn App() -> Html {
         let saved: Option<String> = LocalStorage::get(STORAGE_KEY).ok();
         Playground::open(saved.as_deref(), location_hash().as_deref())
     });
-    let snapshot = use_state(|| Rc::new(playground.borrow().snapshot(RECORD_WINDOW, TRACE_WINDOW)));
     // Per side panel slot the snapshot it shows; then the cycle's (`CYCLE`, `Ctx::cycle`).
     let panels = use_mut_ref(|| vec![None::<Rc<Snapshot>>; CYCLE + 1]);
-
-    // Re-read the playground into the rendered state, with the records of some partitions.
-    let refresh = {
-        let playground = playground.clone();
-        let snapshot = snapshot.setter();
-        Rc::new(move |records_of: RecordsOf| {
-            snapshot.set(Rc::new(playground.borrow().snapshot_of(
-                RECORD_WINDOW,
-                records_of,
-                TRACE_WINDOW,
-            )));
-        })
-    };
-
+    let (snapshot, travel, refresh) = use_view(&playground);
     let dispatch = use_dispatch(playground.clone(), refresh.clone(), options.clone());
 
     use_frame_loop(playground.clone(), refresh.clone(), options.clone());
@@ -396,19 +386,10 @@ fn App() -> Html {
         budget_bytes: options.memory_budget_bytes,
     };
     let p = playground.borrow();
-    let ctx = Ctx {
-        snapshot: (*snapshot).clone(),
-        dispatch,
-        playing: p.is_playing(),
-        speed: p.speed(),
-        notice: p.notice().cloned(),
-        share: p.share_link().map(str::to_string),
-        exported: p.exported().cloned(),
-        audit: p.audit().cloned(),
-        keeps_saved: !p.may_save(),
-        pending: p.pending().into(),
-    };
-    let lesson = p.lesson().cloned().map(Rc::new);
+    let (ctx, lesson) = (
+        ctx_of(&p, snapshot, dispatch),
+        p.lesson().cloned().map(Rc::new),
+    );
     drop(p);
     let mut panels = panels.borrow_mut();
     let cycle = ctx.cycle(&mut panels[CYCLE]);
@@ -433,6 +414,7 @@ fn App() -> Html {
                 <controls::Memory memory={memory_use} />
                 { glossary::term("offset", "Glossary") }
             </header>
+            <timeline::TimelineBar travel={travel} dispatch={ctx.dispatch.clone()} />
             <controls::Banner notice={ctx.notice.clone()} keeps_saved={ctx.keeps_saved}
                 dispatch={ctx.dispatch.clone()} />
             <main data-testid="app-ready">
@@ -452,6 +434,55 @@ fn App() -> Html {
             <glossary::Glossary />
         </ContextProvider<Ctx>>
     }
+}
+
+/// Re-reads the playground into the rendered state, with the records of some partitions.
+type Refresh = Rc<dyn Fn(RecordsOf)>;
+
+/// The rendered state (the snapshot, the timeline) and the refresh that re-reads it. The
+/// timeline's fork figures are re-read on user actions and pauses (`RecordsOf::All`) and every
+/// `FORK_EVERY_FRAMES` refreshes; its clock and marks every time.
+#[hook]
+/// What every panel reads of the playground, with this render's snapshot.
+fn ctx_of(p: &Playground, snapshot: Rc<Snapshot>, dispatch: Callback<Action>) -> Ctx {
+    Ctx {
+        snapshot,
+        dispatch,
+        playing: p.is_playing(),
+        speed: p.speed(),
+        notice: p.notice().cloned(),
+        share: p.share_link().map(str::to_string),
+        exported: p.exported().cloned(),
+        audit: p.audit().cloned(),
+        keeps_saved: !p.may_save(),
+        pending: p.pending().into(),
+    }
+}
+
+fn use_view(playground: &Rc<RefCell<Playground>>) -> (Rc<Snapshot>, Rc<timeline::Travel>, Refresh) {
+    let snapshot = use_state(|| Rc::new(playground.borrow().snapshot(RECORD_WINDOW, TRACE_WINDOW)));
+    let travel = use_state(|| timeline::travel_of(&playground.borrow(), None));
+    // The last timeline shown, for the refresh (the frame loop keeps the first one made).
+    let last = use_mut_ref(|| (*travel).clone());
+    let refreshes = use_mut_ref(|| 0u32);
+    let (playground, set_snapshot, set_travel) =
+        (playground.clone(), snapshot.setter(), travel.setter());
+    let refresh = Rc::new(move |records_of: RecordsOf| {
+        let p = playground.borrow();
+        set_snapshot.set(Rc::new(p.snapshot_of(
+            RECORD_WINDOW,
+            records_of,
+            TRACE_WINDOW,
+        )));
+        let mut n = refreshes.borrow_mut();
+        *n += 1;
+        let keep = records_of != RecordsOf::All && !n.is_multiple_of(FORK_EVERY_FRAMES);
+        let mut last = last.borrow_mut();
+        let next = timeline::travel_of(&p, keep.then_some(&**last));
+        *last = next.clone();
+        set_travel.set(next);
+    });
+    ((*snapshot).clone(), (*travel).clone(), refresh)
 }
 
 fn main() {

@@ -21,6 +21,13 @@ USAGE:
         --memory-budget-mb N
                     stop the run, report what it did so far and exit with code 3
                     if it holds more than N MB (default 2048)
+        --fork-at MS --set KEY=VALUE [--set KEY=VALUE ...]
+                    also run a fork: the same scenario and seed, with each setting
+                    changed at MS as a running cluster would change it (a topic
+                    config altered live, a producer or consumer redeployed with the
+                    new config); KEY is a setting path such as producer.ID.acks or
+                    topic.NAME.min.insync.replicas. Prints both reports and the
+                    differences
     kplay partition --partitions N [--json] [KEY...]
         Print the partition Kafka's default partitioner picks for each key
         (keys from standard input, one per line, when none are given).
@@ -135,6 +142,10 @@ struct RunOptions {
     /// How many of the last trace events to print.
     trace: u64,
     budget_mb: u64,
+    /// `--fork-at`: the millisecond the fork's changes happen at.
+    fork_at: Option<u64>,
+    /// `--set KEY=VALUE`, in order.
+    set: Vec<(String, String)>,
 }
 
 impl RunOptions {
@@ -142,6 +153,7 @@ impl RunOptions {
         let mut file = None;
         let (mut seed, mut json, mut trace, mut check) = (None, false, 0u64, false);
         let mut budget_mb = DEFAULT_MEMORY_BUDGET_MB;
+        let (mut fork_at, mut set) = (None, Vec::new());
         let mut i = 0;
         while i < args.len() {
             match args[i].as_str() {
@@ -164,6 +176,15 @@ impl RunOptions {
                     }
                     i += 1;
                 }
+                "--fork-at" => {
+                    let max = kplay_scenario::MAX_DURATION_MS;
+                    fork_at = Some(parse_u64("--fork-at", args.get(i + 1), max)?);
+                    i += 1;
+                }
+                "--set" => {
+                    set.push(parse_set(args.get(i + 1))?);
+                    i += 1;
+                }
                 flag if flag.starts_with("--") => {
                     return Err(Failure::BadInput(format!("unknown option {flag:?}")))
                 }
@@ -173,6 +194,19 @@ impl RunOptions {
             i += 1;
         }
         let path = file.ok_or_else(|| Failure::BadInput("run needs a scenario FILE".into()))?;
+        match (fork_at, set.is_empty()) {
+            (Some(_), true) => {
+                return Err(Failure::BadInput(
+                    "--fork-at: say what the fork changes with --set KEY=VALUE".into(),
+                ))
+            }
+            (None, false) => {
+                return Err(Failure::BadInput(
+                    "--set: say when the fork changes it with --fork-at MS".into(),
+                ))
+            }
+            _ => {}
+        }
         Ok(RunOptions {
             path,
             seed,
@@ -180,30 +214,113 @@ impl RunOptions {
             check,
             trace,
             budget_mb,
+            fork_at,
+            set,
         })
     }
 }
 
+/// `--set KEY=VALUE`.
+fn parse_set(value: Option<&String>) -> Result<(String, String), Failure> {
+    let v = value.ok_or_else(|| Failure::BadInput("--set needs KEY=VALUE".into()))?;
+    match v.split_once('=') {
+        Some((k, val)) if !k.trim().is_empty() => Ok((k.trim().to_string(), val.to_string())),
+        _ => Err(Failure::BadInput(format!(
+            "--set: expected KEY=VALUE such as producer.api.acks=all, got {v:?}"
+        ))),
+    }
+}
+
+/// A scenario run to its end (or its memory budget).
+struct Finished {
+    sim: kplay_engine::Sim,
+    report: kplay_engine::snapshot::Report,
+    /// Why the run stopped before its end (its memory budget).
+    stopped: Option<String>,
+}
+
 fn run(args: &[String], out: &mut dyn Write, memory: MemoryProbe<'_>) -> Result<(), Failure> {
-    let RunOptions {
-        path,
-        seed,
-        json,
-        check,
-        trace,
-        budget_mb,
-    } = RunOptions::parse(args)?;
-    let text = std::fs::read_to_string(&path)
+    let opts = RunOptions::parse(args)?;
+    let path = &opts.path;
+    let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::BadInput(format!("cannot read {path}: {e}")))?;
     let scenario = Scenario::parse(&text).map_err(|e| Failure::BadInput(format!("{path}: {e}")))?;
+    let fork = match opts.fork_at {
+        Some(at_ms) => Some(fork_of(&scenario, at_ms, &opts.set)?),
+        None => None,
+    };
+    let original = execute(&opts, &scenario, "", memory)?;
+    let Some(fork) = fork else {
+        if opts.json {
+            let json = report_json(&original.report);
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&json).expect("json")
+            );
+        } else {
+            let _ = write!(out, "{}", summary(path, &original.report));
+            print_run_details(out, &original.sim, &original.report, &opts, memory);
+        }
+        return original
+            .stopped
+            .map_or(Ok(()), |why| Err(Failure::OverBudget(why)));
+    };
+    let replay = fork_flags(&opts);
+    let forked = execute(&opts, &fork, &replay, memory)?;
+    print_fork(out, &opts, &original, &forked, memory);
+    match original.stopped.or(forked.stopped) {
+        Some(why) => Err(Failure::OverBudget(why)),
+        None => Ok(()),
+    }
+}
+
+/// The scenario with each `--set` changed at `at_ms` as a running cluster changes it.
+fn fork_of(scenario: &Scenario, at_ms: u64, set: &[(String, String)]) -> Result<Scenario, Failure> {
+    if at_ms >= scenario.duration_ms {
+        return Err(Failure::BadInput(format!(
+            "--fork-at: {at_ms} is not before the run's end (duration_ms = {})",
+            scenario.duration_ms
+        )));
+    }
+    let mut actions = Vec::new();
+    for (path, value) in set {
+        let action = scenario
+            .live_setting(path, value)
+            .map_err(|e| Failure::BadInput(format!("--set {e}")))?;
+        actions.push(action);
+    }
+    let fork = scenario.fork(at_ms, actions);
+    fork.validate()
+        .map_err(|e| Failure::BadInput(format!("--fork-at {at_ms}: the fork cannot run: {e}")))?;
+    Ok(fork)
+}
+
+/// `--fork-at MS --set K=V ...` as typed again in a replay line.
+fn fork_flags(opts: &RunOptions) -> String {
+    let mut flags = format!(" --fork-at {}", opts.fork_at.unwrap_or(0));
+    for (k, v) in &opts.set {
+        flags.push_str(&format!(" --set {k}={v}"));
+    }
+    flags
+}
+
+/// Runs `scenario` as `opts` ask; `replay` is what a violation's replay line adds.
+fn execute(
+    opts: &RunOptions,
+    scenario: &Scenario,
+    replay: &str,
+    memory: MemoryProbe<'_>,
+) -> Result<Finished, Failure> {
+    let path = &opts.path;
     let mut sim = scenario
-        .build(seed)
+        .build(opts.seed)
         .map_err(|e| Failure::BadInput(format!("{path}: {e}")))?;
     let end = scenario.end();
-    let budget = budget_mb.saturating_mul(1 << 20);
-    let mut checker = check.then(kplay_engine::check::Checker::new);
+    let budget = opts.budget_mb.saturating_mul(1 << 20);
+    let mut checker = opts.check.then(kplay_engine::check::Checker::new);
     let (checked, over_budget) = play(&mut sim, end, budget, checker.as_mut(), memory);
-    if check && over_budget.is_none() {
+    if opts.check && over_budget.is_none() {
         let checked = checked.and_then(|()| {
             // Loss is only a violation where the settings promise none.
             if kplay_engine::check::promises_no_loss(&sim) {
@@ -215,34 +332,146 @@ fn run(args: &[String], out: &mut dyn Write, memory: MemoryProbe<'_>) -> Result<
         if let Err(v) = checked {
             let seed = sim.seed();
             return Err(Failure::Violation(format!(
-                "{v}\nseed {seed}\nreplay: kplay run {path} --seed {seed} --check"
+                "{v}\nseed {seed}\nreplay: kplay run {path} --seed {seed}{replay} --check"
             )));
         }
     }
     let report = sim.report();
     let stopped = over_budget.map(|live| {
         format!(
-            "stopped at {} of {end}: the run holds {} MB, over its memory budget of {budget_mb} MB \
+            "stopped at {} of {end}: the run holds {} MB, over its memory budget of {} MB \
              ({} records held); raise --memory-budget-mb, or shorten the run",
             sim.now(),
             live >> 20,
+            opts.budget_mb,
             report.acked
         )
     });
-    if json {
+    Ok(Finished {
+        sim,
+        report,
+        stopped,
+    })
+}
+
+/// The figures a fork is compared by: (name, original, fork).
+fn fork_differences(
+    a: &kplay_engine::snapshot::Report,
+    b: &kplay_engine::snapshot::Report,
+) -> Vec<(&'static str, u64, u64)> {
+    let lag = |r: &kplay_engine::snapshot::Report| r.groups.iter().map(|g| g.lag).sum::<u64>();
+    vec![
+        ("produced", a.produced, b.produced),
+        ("acked", a.acked, b.acked),
+        ("failed", a.failed, b.failed),
+        ("lost_acked", a.lost_acked, b.lost_acked),
+        ("duplicates", a.duplicates, b.duplicates),
+        ("consumed", a.consumed, b.consumed),
+        ("lag", lag(a), lag(b)),
+    ]
+}
+
+/// `{p50, p99}` of the produce latency in ms, or null before any acknowledgement.
+fn latency_json(sim: &kplay_engine::Sim) -> serde_json::Value {
+    sim.produce_latency_ms().map_or(
+        serde_json::Value::Null,
+        |(p50, p99)| serde_json::json!({ "p50": p50, "p99": p99 }),
+    )
+}
+
+/// Both reports and their differences, as JSON.
+fn print_fork_json(
+    out: &mut dyn Write,
+    opts: &RunOptions,
+    original: &Finished,
+    fork: &Finished,
+    diff: &[(&'static str, u64, u64)],
+) {
+    let at_ms = opts.fork_at.unwrap_or(0);
+    let set: serde_json::Map<String, serde_json::Value> = opts
+        .set
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    let difference: serde_json::Map<String, serde_json::Value> = diff
+        .iter()
+        .map(|(name, a, b)| (name.to_string(), serde_json::json!(*b as i64 - *a as i64)))
+        .collect();
+    let json = serde_json::json!({
+        "fork_at_ms": at_ms,
+        "set": set,
+        "original": report_json(&original.report),
+        "fork": report_json(&fork.report),
+        "difference": difference,
+        "produce_latency_ms": {
+            "original": latency_json(&original.sim),
+            "fork": latency_json(&fork.sim),
+        },
+    });
+    let _ = writeln!(
+        out,
+        "{}",
+        serde_json::to_string_pretty(&json).expect("json")
+    );
+}
+
+/// Both reports and their differences.
+fn print_fork(
+    out: &mut dyn Write,
+    opts: &RunOptions,
+    original: &Finished,
+    fork: &Finished,
+    memory: MemoryProbe<'_>,
+) {
+    let at_ms = opts.fork_at.unwrap_or(0);
+    let diff = fork_differences(&original.report, &fork.report);
+    if opts.json {
+        print_fork_json(out, opts, original, fork, &diff);
+        return;
+    }
+    let path = &opts.path;
+    let _ = writeln!(out, "== original ==");
+    let _ = write!(out, "{}", summary(path, &original.report));
+    print_run_details(out, &original.sim, &original.report, opts, memory);
+    let sets: Vec<String> = opts.set.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let _ = writeln!(out, "\n== fork at {at_ms} ms: {} ==", sets.join(" "));
+    // The summary's replay line would replay the original: the fork's has the flags.
+    let text = summary(path, &fork.report);
+    let text = text
+        .rsplit_once("\nreplay:")
+        .map_or(text.as_str(), |(s, _)| s);
+    let _ = writeln!(out, "{text}");
+    let _ = writeln!(
+        out,
+        "replay: kplay run {path} --seed {}{}",
+        fork.report.seed,
+        fork_flags(opts)
+    );
+    print_run_details(out, &fork.sim, &fork.report, opts, memory);
+    let _ = writeln!(out, "\n== fork − original ==");
+    let _ = writeln!(
+        out,
+        "{:<12} {:>12} {:>12} {:>12}",
+        "", "original", "fork", "difference"
+    );
+    for (name, a, b) in &diff {
         let _ = writeln!(
             out,
-            "{}",
-            serde_json::to_string_pretty(&report_json(&report)).expect("json")
+            "{name:<12} {a:>12} {b:>12} {:>+12}",
+            *b as i64 - *a as i64
         );
-    } else {
-        let _ = write!(out, "{}", summary(&path, &report));
-        print_run_details(out, &sim, &report, check, trace, budget_mb, memory);
     }
-    match stopped {
-        Some(why) => Err(Failure::OverBudget(why)),
-        None => Ok(()),
-    }
+    let latency = |sim: &kplay_engine::Sim| {
+        sim.produce_latency_ms()
+            .map_or("-".to_string(), |(p50, p99)| format!("{p50} / {p99} ms"))
+    };
+    let _ = writeln!(
+        out,
+        "{:<12} {:>12} {:>12}   (produce latency p50 / p99)",
+        "latency",
+        latency(&original.sim),
+        latency(&fork.sim)
+    );
 }
 
 /// Runs to `end` a second of virtual time at a time (the same run as one call: events are
@@ -281,11 +510,10 @@ fn print_run_details(
     out: &mut dyn Write,
     sim: &kplay_engine::Sim,
     report: &kplay_engine::snapshot::Report,
-    check: bool,
-    trace: u64,
-    budget_mb: u64,
+    opts: &RunOptions,
     memory: MemoryProbe<'_>,
 ) {
+    let (check, trace, budget_mb) = (opts.check, opts.trace, opts.budget_mb);
     if let Some((live, peak)) = memory() {
         let held = report.acked.max(1);
         let _ = writeln!(

@@ -14,7 +14,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::broker::Replica;
-use crate::consumer::{AppState, MemberState};
+use crate::consumer::{AppState, Consumer, MemberState};
 use crate::group::coordinator::{GroupState, OFFSETS_TOPIC};
 use crate::metadata::{ClusterMetadata, PartitionMetadata};
 use crate::protocol::Acks;
@@ -504,15 +504,8 @@ impl Checker {
                 // stored, and a static member rejoining a Stable group gets its stored
                 // assignment without a rebalance (`GroupCoordinator.updateStaticMemberAndRebalance`).
                 // What is never excused: a partition the generation assigned that its member
-                // does not own, and an eager generation that leaves one out (the protocol is
-                // the members', not the assignor's: with `range` also listed, cooperative-sticky
-                // runs under the eager protocol, which has no second round).
-                let cooperative = state.protocol.as_deref() == Some("cooperative-sticky")
-                    && members.iter().all(|c| {
-                        c.membership.as_ref().is_some_and(|m| {
-                            m.protocol == crate::group::assignor::RebalanceProtocol::Cooperative
-                        })
-                    });
+                // does not own, and an eager generation that leaves one out.
+                let cooperative = cooperative_generation(state.protocol.as_deref(), &members);
                 let withheld = |tp: &TopicPartition| {
                     cooperative && !state.members.values().any(|m| m.assignment.contains(tp))
                 };
@@ -775,4 +768,16 @@ pub fn run_checked(sim: &mut Sim, until: Instant, checker: &mut Checker) -> Resu
     }
     sim.run_until(until);
     Ok(())
+}
+
+/// Whether a generation with this assignor and these members is cooperative. The protocol is
+/// the members', not the assignor's: with `range` also listed, cooperative-sticky runs under
+/// the eager protocol, which has no second round to assign what it withheld.
+fn cooperative_generation(assignor: Option<&str>, members: &[&&Consumer]) -> bool {
+    assignor == Some("cooperative-sticky")
+        && members.iter().all(|c| {
+            c.membership.as_ref().is_some_and(|m| {
+                m.protocol == crate::group::assignor::RebalanceProtocol::Cooperative
+            })
+        })
 }

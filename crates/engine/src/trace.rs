@@ -75,6 +75,11 @@ pub enum TraceKind {
     TopicDeleted {
         topic: String,
     },
+    /// Topic configs altered (`kafka-configs.sh --alter`); `keys` names them.
+    TopicConfigAltered {
+        topic: String,
+        keys: String,
+    },
     /// The controller created a topic a client asked for (`auto.create.topics.enable`).
     TopicAutoCreated {
         topic: String,
@@ -401,6 +406,11 @@ impl Digest {
             K::TopicDeleted { topic } => {
                 self.u64(5);
                 self.str(topic);
+            }
+            K::TopicConfigAltered { topic, keys } => {
+                self.u64(54);
+                self.str(topic);
+                self.str(keys);
             }
             K::ProducerAdded { producer } => self.ints(6, &[*producer as u64]),
             K::ProducerRemoved { producer } => self.ints(7, &[*producer as u64]),
@@ -818,6 +828,9 @@ impl fmt::Display for TraceKind {
                 "topic {topic} created: {partitions} partitions, replication factor {replication_factor}"
             ),
             K::TopicDeleted { topic } => write!(f, "topic {topic} deleted"),
+            K::TopicConfigAltered { topic, keys } => {
+                write!(f, "topic {topic}: configs altered ({keys})")
+            }
             K::TopicAutoCreated {
                 topic,
                 partitions,

@@ -13,11 +13,18 @@
 //! about first ([`Playground::has_unsaved_changes`]), and a run that reached the memory budget
 //! pauses instead of crashing the tab ([`Playground::enforce_memory_budget`]).
 
+mod fork;
 pub mod lessons;
 mod memory;
+mod travel;
 
+pub use fork::{ForkChange, ForkView, RunFigures};
 pub use lessons::{LessonAction, LessonState};
 pub use memory::{memory_budget_bytes, whole_mb, MEMORY_BUDGET_BYTES};
+pub use travel::{Marker, MarkerKind, Timeline, MAX_CHECKPOINTS, MAX_MARKERS};
+
+use fork::Fork;
+use travel::{Checkpoints, Markers};
 
 use kplay_engine::config::{ConfigValue, Configs, Scope};
 use kplay_engine::consumer::CommitStrategy;
@@ -161,6 +168,18 @@ pub enum Action {
     Audit,
     /// Open, follow, check or leave a lesson (see [`lessons`]).
     Lesson(LessonAction),
+    /// Land at this virtual time (at most as far as the run went), paused: the state is the
+    /// one the run had then. Play continues from there, as the run did.
+    Seek {
+        at_ms: u64,
+    },
+    /// Go back one event: the state just before the newest event processed.
+    StepBack,
+    /// From this moment, a second run with one change, side by side with this one (see
+    /// [`Playground::fork_view`]). A fork replaces the previous one.
+    Fork(ForkChange),
+    /// Stop showing the fork.
+    CloseFork,
 }
 
 impl Action {
@@ -212,6 +231,14 @@ pub struct Playground {
     /// What the page asked for. It outlives a run that is replaced (an import, a link), as the
     /// page showed it until asked again.
     outputs: Outputs,
+    /// Clones of this run's past, to land anywhere in it.
+    checkpoints: Checkpoints,
+    /// The notable moments as far as the run went.
+    markers: Markers,
+    /// The furthest virtual time the run reached (the timeline's end).
+    furthest: Instant,
+    /// The second run, forked from this one.
+    fork: Option<Box<Fork>>,
 }
 
 /// The last share link, export and loss audit the page asked for.
@@ -255,6 +282,16 @@ fn micros_of_millis(ms: &str) -> Option<u64> {
     (us <= 3_600_000_000).then_some(us)
 }
 
+/// Trace events a playground's run keeps: the page shows the newest 200 and the timeline's
+/// markers are read after every frame, and every checkpoint copies the window (100,000 events
+/// were 5 MB a checkpoint).
+pub const TRACE_CAPACITY: usize = 10_000;
+
+/// The run of a scenario from time zero, as the playground keeps it.
+fn build(scenario: &Scenario) -> Result<Sim, String> {
+    scenario.build_traced(None, TRACE_CAPACITY).map_err(err)
+}
+
 fn parse_u32(field: &str, text: &str, min: u32, max: u32) -> Result<u32, String> {
     match text.trim().parse::<u64>() {
         Ok(n) if n >= u64::from(min) && n <= u64::from(max) => Ok(n as u32),
@@ -280,8 +317,12 @@ fn config_value(text: &str) -> ConfigValue {
 impl Playground {
     /// A playground running `scenario` from time zero, paused.
     pub fn new(scenario: Scenario) -> Result<Playground, String> {
-        let sim = scenario.build(None).map_err(err)?;
+        let sim = build(&scenario)?;
         Ok(Playground {
+            checkpoints: Checkpoints::new(&sim),
+            markers: Markers::default(),
+            furthest: sim.now(),
+            fork: None,
             baseline: baseline_of(&scenario),
             scenario,
             sim,
@@ -392,8 +433,16 @@ impl Playground {
     fn resume(scenario: Scenario) -> Result<Playground, String> {
         let mut p = Playground::new(scenario)?;
         let end = p.scenario.end();
-        // Bounded, so a long session cannot freeze the tab; the rest plays on from there.
-        if !p.sim.run_until_bounded(end, RESUME_EVENT_BUDGET) {
+        // Bounded, so a long session cannot freeze the tab; the rest plays on from there. A
+        // second at a time, so the timeline gets its checkpoints and markers on the way.
+        let mut reached = true;
+        while reached && p.sim.now() < end {
+            let until = (p.sim.now() + kplay_engine::Duration(1_000_000)).min(end);
+            let left = RESUME_EVENT_BUDGET.saturating_sub(p.sim.events_processed());
+            reached = left > 0 && p.sim.run_until_bounded(until, left);
+            p.observe();
+        }
+        if !reached {
             let ms = p.sim.now().as_micros().div_ceil(1000);
             p.sim.run_until(Instant::from_millis(ms));
             p.notice = Some(Notice::Info(format!(
@@ -508,6 +557,7 @@ impl Playground {
             self.forget_lesson_check();
         }
         let result = self.apply(action);
+        self.observe();
         if let Err(e) = &result {
             self.notice = Some(Notice::Error(e.clone()));
         }
@@ -527,6 +577,10 @@ impl Playground {
                 self.playing = false;
                 self.sim.step();
             }
+            Action::Seek { at_ms } => self.seek(at_ms),
+            Action::StepBack => self.step_back()?,
+            Action::Fork(change) => self.fork_with(change)?,
+            Action::CloseFork => self.fork = None,
             Action::SetSpeed(percent) => {
                 if !SPEEDS.contains(&percent) {
                     return Err(format!("speed {percent}% is not offered"));
@@ -624,9 +678,18 @@ impl Playground {
 
     /// Rebuilds the run from time zero with the current scenario, keeping play state.
     fn restart(&mut self) -> Result<(), String> {
-        let sim = self.scenario.build(None).map_err(err)?;
-        self.sim = sim;
+        let sim = build(&self.scenario)?;
+        self.set_run(sim);
         Ok(())
+    }
+
+    /// A new run from time zero: its past so far is only its start.
+    fn set_run(&mut self, sim: Sim) {
+        self.checkpoints = Checkpoints::new(&sim);
+        self.markers = Markers::default();
+        self.furthest = sim.now();
+        self.fork = None;
+        self.sim = sim;
     }
 
     /// The millisecond at which a live action takes effect: the next whole one.
@@ -641,7 +704,7 @@ impl Playground {
         let at_ms = self.next_ms();
         let command = action.command();
         self.sim.validate(&command).map_err(|e| e.to_string())?;
-        let mut candidate = self.scenario.clone();
+        let mut candidate = self.editable_scenario();
         candidate.events.push(EventDef {
             at_ms,
             action,
@@ -655,15 +718,24 @@ impl Playground {
     /// state has not applied what waits in the timeline (an action clicked in the same
     /// millisecond, or the rest of a timeline after a reset), and an export must open as a
     /// file. Otherwise nothing changes.
+    ///
+    /// After a seek back, the run's future is replaced, as editing history would: what the
+    /// timeline held from `at_ms` on is dropped (see [`Self::replace_future`]).
     fn commit_live(
         &mut self,
         candidate: Scenario,
         at_ms: u64,
         command: Command,
     ) -> Result<(), String> {
+        let rewound = self.rewound();
         candidate.check_timeline().map_err(err)?;
         self.scenario = candidate;
-        self.sim.schedule(Instant::from_millis(at_ms), command);
+        let at = Instant::from_millis(at_ms);
+        if rewound {
+            self.replace_future(at);
+        }
+        self.checkpoints.schedule(at, &command);
+        self.sim.schedule(at, command);
         Ok(())
     }
 
@@ -673,7 +745,7 @@ impl Playground {
         } else {
             self.next_ms()
         };
-        let mut candidate = self.scenario.clone();
+        let mut candidate = self.editable_scenario();
         let command = match edit {
             Edit::AddTopic {
                 name,
@@ -780,7 +852,8 @@ impl Playground {
     ) -> Result<(), String> {
         if start_ms == 0 {
             // Before anything ran: simply rebuild (which checks the whole scenario).
-            self.sim = candidate.build(None).map_err(err)?;
+            let sim = build(&candidate)?;
+            self.set_run(sim);
             self.scenario = candidate;
             return Ok(());
         }
@@ -800,11 +873,22 @@ impl Playground {
         self.restart()?;
         if was > Instant::ZERO {
             self.notice = Some(Notice::Info(
-                "The setup changed, so the run restarted from 0 s with the new settings.".into(),
+                "The setup changed, so the run restarted from 0 s with the new settings. To keep \
+                 the run and change a setting from a moment on, use Fork on the timeline."
+                    .into(),
             ));
         }
         Ok(())
     }
+}
+
+/// Drops what the timeline holds from `from_ms` on: events, and topics and clients defined to
+/// start then.
+fn drop_future(s: &mut Scenario, from_ms: u64) {
+    s.events.retain(|e| e.at_ms < from_ms);
+    s.topics.retain(|t| t.start_ms < from_ms);
+    s.producers.retain(|p| p.start_ms < from_ms);
+    s.consumers.retain(|c| c.start_ms < from_ms);
 }
 
 /// A topic as typed in the form, starting at time zero.
@@ -1014,3 +1098,5 @@ fn set_config(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod travel_tests;

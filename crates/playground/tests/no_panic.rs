@@ -188,6 +188,24 @@ fn action() -> impl Strategy<Value = Action> {
         Just(Action::DismissShare),
         Just(Action::Export),
         Just(Action::Audit),
+        (0u64..20_000).prop_map(|at_ms| Action::Seek { at_ms }),
+        Just(Action::StepBack),
+        (text(), text()).prop_map(|(path, value)| Action::Fork(
+            kplay_playground::ForkChange::Setting { path, value }
+        )),
+        prop_oneof![
+            Just("topic.orders.min.insync.replicas"),
+            Just("producer.checkout.acks"),
+            Just("consumer.billing.max.poll.records"),
+        ]
+        .prop_flat_map(|path| text().prop_map(move |value| Action::Fork(
+            kplay_playground::ForkChange::Setting {
+                path: path.into(),
+                value
+            }
+        ))),
+        live().prop_map(|a| Action::Fork(kplay_playground::ForkChange::Live(a))),
+        Just(Action::CloseFork),
         lesson().prop_map(Action::Lesson),
     ]
 }

@@ -13,6 +13,9 @@ use crate::parse::ScenarioError;
 /// The longest run a scenario may ask for: one simulated day.
 pub const MAX_DURATION_MS: u64 = 86_400_000;
 
+/// Trace events a run keeps (the newest), for `--trace` and the reports.
+pub const TRACE_CAPACITY: usize = 100_000;
+
 /// Every command of a scenario with its time and the line it came from (0: added in the UI).
 pub type Timeline = Vec<(Instant, Command, usize)>;
 
@@ -158,6 +161,23 @@ pub enum Action {
         broker: u32,
         duration_ms: u64,
     },
+    /// `kafka-configs.sh --alter --entity-type topics --entity-name TOPIC --add-config ...`:
+    /// these topic configs change now, on the live topic.
+    AlterTopicConfig {
+        topic: String,
+        config: ConfigPairs,
+    },
+    /// The producer is redeployed with these configs changed (a client's configuration is
+    /// fixed while it runs): the old instance closes, a new one takes over its workload.
+    ReconfigureProducer {
+        producer: String,
+        config: ConfigPairs,
+    },
+    /// The consumer is redeployed with these configs changed: `close()`, then a new process.
+    ReconfigureConsumer {
+        consumer: String,
+        config: ConfigPairs,
+    },
     /// Close a producer for good (what it already sent stays).
     RemoveProducer {
         producer: String,
@@ -187,6 +207,9 @@ impl Action {
             Action::SlowLink { .. } => "slow_link",
             Action::PauseBroker { .. } => "pause_broker",
             Action::RemoveProducer { .. } => "remove_producer",
+            Action::AlterTopicConfig { .. } => "alter_topic_config",
+            Action::ReconfigureProducer { .. } => "reconfigure_producer",
+            Action::ReconfigureConsumer { .. } => "reconfigure_consumer",
         }
     }
 }
@@ -227,6 +250,9 @@ pub const ACTION_FIELDS: &[(&str, &[&str])] = &[
     ("slow_link", &["broker", "peer", "extra_ms"]),
     ("pause_broker", &["broker", "duration_ms"]),
     ("remove_producer", &["producer"]),
+    ("alter_topic_config", &["topic", "config"]),
+    ("reconfigure_producer", &["producer", "config"]),
+    ("reconfigure_consumer", &["consumer", "config"]),
 ];
 
 /// Every action name, for error messages and the UI.
@@ -272,7 +298,7 @@ impl Scenario {
                 latency: Duration(self.cluster.latency_us),
                 jitter: Duration(self.cluster.jitter_us),
             },
-            trace_capacity: 100_000,
+            trace_capacity: TRACE_CAPACITY,
         })
     }
 
@@ -306,6 +332,17 @@ impl Scenario {
 
     /// A simulation at time zero with every command scheduled. `seed` overrides the file's.
     pub fn build(&self, seed: Option<u64>) -> Result<Sim, ScenarioError> {
+        self.build_traced(seed, TRACE_CAPACITY)
+    }
+
+    /// [`Scenario::build`] keeping the newest `trace_capacity` trace events (the digest covers
+    /// all of them whatever the window): the playground keeps fewer, since every checkpoint of
+    /// a run copies the window.
+    pub fn build_traced(
+        &self,
+        seed: Option<u64>,
+        trace_capacity: usize,
+    ) -> Result<Sim, ScenarioError> {
         if self.duration_ms == 0 || self.duration_ms > MAX_DURATION_MS {
             let m = format!(
                 "must be between 1 and {MAX_DURATION_MS} (one day), got {}",
@@ -313,7 +350,10 @@ impl Scenario {
             );
             return Err(ScenarioError::field(None, "duration_ms", m));
         }
-        let setup = self.setup()?;
+        let setup = ClusterSetup {
+            trace_capacity,
+            ..self.setup()?
+        };
         let seed = seed.unwrap_or(self.seed);
         let mut sim = Sim::new(setup, seed).map_err(|e| command_error(None, "cluster", e))?;
         let commands = self.dry_run(&sim)?;
@@ -567,6 +607,17 @@ impl Action {
                 duration_ms,
             },
             Action::RemoveProducer { producer } => Command::RemoveProducer { name: producer },
+            Action::AlterTopicConfig { topic, config } => {
+                Command::AlterTopicConfig { topic, set: config }
+            }
+            Action::ReconfigureProducer { producer, config } => Command::ReconfigureProducer {
+                name: producer,
+                set: config,
+            },
+            Action::ReconfigureConsumer { consumer, config } => Command::ReconfigureConsumer {
+                name: consumer,
+                set: config,
+            },
         }
     }
 }

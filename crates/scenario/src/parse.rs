@@ -155,6 +155,7 @@ struct RawEvent {
     topics: Option<Vec<String>>,
     group: Option<String>,
     commit: Option<String>,
+    config: Option<ConfigTable>,
 }
 
 /// Maps byte offsets to 1-based line numbers.
@@ -491,6 +492,7 @@ fn parse_event(l: &Lines<'_>, e: &RawEvent, line: usize) -> Result<EventDef, Sce
         ("topics", e.topics.is_some()),
         ("group", e.group.is_some()),
         ("commit", e.commit.is_some()),
+        ("config", e.config.is_some()),
     ]
     .into_iter()
     .filter(|(_, p)| *p)
@@ -723,7 +725,7 @@ fn consumer_action(ev: &Event<'_>) -> Result<Option<Action>, ScenarioError> {
     }))
 }
 
-/// Topics created and deleted.
+/// Topics created and deleted (and configs altered, see [`config_action`]).
 fn topic_action(ev: &Event<'_>) -> Result<Option<Action>, ScenarioError> {
     Ok(Some(match ev.action_name {
         "create_topic" => Action::CreateTopic {
@@ -735,6 +737,32 @@ fn topic_action(ev: &Event<'_>) -> Result<Option<Action>, ScenarioError> {
         },
         "delete_topic" => Action::DeleteTopic {
             topic: ev.str(&ev.e.topic, "topic")?,
+        },
+        _ => return config_action(ev),
+    }))
+}
+
+/// Configs altered on a live topic, or a client redeployed with new ones.
+fn config_action(ev: &Event<'_>) -> Result<Option<Action>, ScenarioError> {
+    let config = || -> Result<ConfigPairs, ScenarioError> {
+        let pairs = config_pairs(ev.l, &ev.e.config, "event")?;
+        if pairs.is_empty() {
+            return Err(ev.missing("config"));
+        }
+        Ok(pairs)
+    };
+    Ok(Some(match ev.action_name {
+        "alter_topic_config" => Action::AlterTopicConfig {
+            topic: ev.str(&ev.e.topic, "topic")?,
+            config: config()?,
+        },
+        "reconfigure_producer" => Action::ReconfigureProducer {
+            producer: ev.str(&ev.e.producer, "producer")?,
+            config: config()?,
+        },
+        "reconfigure_consumer" => Action::ReconfigureConsumer {
+            consumer: ev.str(&ev.e.consumer, "consumer")?,
+            config: config()?,
         },
         _ => return Ok(None),
     }))

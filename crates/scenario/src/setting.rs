@@ -15,6 +15,7 @@
 
 use toml::{Table, Value};
 
+use crate::model::{Action, ConfigPairs, EventDef};
 use crate::{Scenario, ScenarioError};
 
 /// The fields each section has in the file format; any other key is a configuration.
@@ -205,6 +206,113 @@ impl Scenario {
     }
 }
 
+impl Scenario {
+    /// The timeline action that changes the setting at `path` to `value` in a run that is
+    /// already playing, as it would change in a Kafka cluster: a topic config is altered live
+    /// (`kafka-configs.sh --alter`); a producer's or consumer's config means a redeployed client
+    /// (`reconfigure_producer`, `reconfigure_consumer`); a producer's rate and a consumer's
+    /// processing time are the application's own (`set_rate`, `slow_consumer`). What a running
+    /// cluster cannot change (its broker count, the seed, broker configs, a topic's partitions)
+    /// is refused with the path. The value is checked as the same line in a file would be.
+    pub fn live_setting(&self, path: &str, value: &str) -> Result<Action, ScenarioError> {
+        let at = SettingPath::parse(self, path)?;
+        refuse_offline(&at, path)?;
+        let changed = self.with_setting(path, value)?;
+        let config_of = |pairs: &ConfigPairs| -> ConfigPairs {
+            pairs
+                .iter()
+                .filter(|(k, _)| *k == at.key)
+                .cloned()
+                .collect()
+        };
+        let name = at.name.clone();
+        match (at.section, at.key.as_str(), at.is_config) {
+            ("topic", _, true) => {
+                let t = changed.topics.iter().find(|t| t.name == name);
+                let config = t.map(|t| config_of(&t.config)).unwrap_or_default();
+                Ok(Action::AlterTopicConfig {
+                    topic: name,
+                    config,
+                })
+            }
+            ("producer", "rate_per_sec", false) => {
+                let p = changed.producers.iter().find(|p| p.id == name);
+                Ok(Action::SetRate {
+                    producer: name,
+                    rate_per_sec: p.map_or(0, |p| p.rate_per_sec),
+                })
+            }
+            ("producer", _, true) => {
+                let p = changed.producers.iter().find(|p| p.id == name);
+                let config = p.map(|p| config_of(&p.config)).unwrap_or_default();
+                Ok(Action::ReconfigureProducer {
+                    producer: name,
+                    config,
+                })
+            }
+            ("consumer", "processing_ms_per_record", false) => {
+                let c = changed.consumers.iter().find(|c| c.id == name);
+                Ok(Action::SlowConsumer {
+                    consumer: name,
+                    processing_us_per_record: c.map_or(0, |c| c.processing_us_per_record),
+                })
+            }
+            ("consumer", _, true) => {
+                let c = changed.consumers.iter().find(|c| c.id == name);
+                let config = c.map(|c| config_of(&c.config)).unwrap_or_default();
+                Ok(Action::ReconfigureConsumer {
+                    consumer: name,
+                    config,
+                })
+            }
+            _ => unreachable!("refused above"),
+        }
+    }
+
+    /// The scenario forked at `at_ms`: the same setup and timeline, plus `actions` at `at_ms`
+    /// (after anything already there), so its run is the original's up to that millisecond and
+    /// a file of it replays the fork.
+    pub fn fork(&self, at_ms: u64, actions: Vec<Action>) -> Scenario {
+        let mut fork = self.clone();
+        for action in actions {
+            fork.events.push(EventDef {
+                at_ms,
+                action,
+                line: 0,
+            });
+        }
+        // Stable: the original's events at `at_ms` stay before the fork's.
+        fork.events.sort_by_key(|e| e.at_ms);
+        fork
+    }
+}
+
+/// Refuses, naming the path, a setting a running cluster cannot change: its broker count, the
+/// seed, broker configs (read at the start here), a topic's partitions, a client's topic.
+fn refuse_offline(at: &SettingPath, path: &str) -> Result<(), ScenarioError> {
+    let refuse = |why: &str| Err(ScenarioError::field(None, path, why.to_string()));
+    let live = matches!(
+        (at.section, at.key.as_str(), at.is_config),
+        ("topic" | "producer" | "consumer", _, true)
+            | ("producer", "rate_per_sec", false)
+            | ("consumer", "processing_ms_per_record", false)
+    );
+    if live {
+        return Ok(());
+    }
+    match (at.section, at.key.as_str()) {
+        ("cluster", "brokers") => {
+            refuse("a running cluster keeps its brokers; crash or restart one instead")
+        }
+        ("cluster", _) => refuse(
+            "broker configs are read when the cluster starts; change the setup instead \
+                 (alter a topic config to change one topic live)",
+        ),
+        ("", "seed") => refuse("a fork keeps the seed, so the two runs differ only by the change"),
+        _ => refuse("cannot change while the run plays; change the setup instead"),
+    }
+}
+
 /// The table the setting lives in: the document itself, `[cluster]`, `[network]`, or the one
 /// `[[topic]]`, `[[producer]]` or `[[consumer]]` with the name.
 pub(crate) fn section_table<'a>(doc: &'a mut Table, at: &SettingPath) -> Option<&'a mut Table> {
@@ -309,6 +417,62 @@ topics = ["a.b"]
         ] {
             let e = s.with_setting(path, value).unwrap_err();
             assert_eq!(e.field, path, "{path}: {e}");
+            assert!(e.message.contains(says), "{path}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_live_setting_is_what_a_running_cluster_does_and_a_fork_round_trips() {
+        // Goal: each kind of setting becomes the action Kafka's operators would take on a
+        // running cluster, and a fork's file reads back to the same scenario.
+        let s = scenario();
+        let cases = [
+            ("topic.a.b.min.insync.replicas", "2", "alter_topic_config"),
+            ("producer.api.acks", "all", "reconfigure_producer"),
+            ("producer.api.rate_per_sec", "50", "set_rate"),
+            (
+                "consumer.ledger.max.poll.records",
+                "10",
+                "reconfigure_consumer",
+            ),
+            (
+                "consumer.ledger.processing_ms_per_record",
+                "3",
+                "slow_consumer",
+            ),
+        ];
+        let mut actions = Vec::new();
+        for (path, value, name) in cases {
+            let action = s.live_setting(path, value).unwrap();
+            assert_eq!(action.name(), name, "{path}");
+            actions.push(action);
+        }
+        assert_eq!(
+            actions[0],
+            Action::AlterTopicConfig {
+                topic: "a.b".into(),
+                config: vec![(
+                    "min.insync.replicas".into(),
+                    kplay_engine::config::ConfigValue::Int(2)
+                )],
+            }
+        );
+        let fork = s.fork(500, actions);
+        assert_eq!(fork.events.len(), 5);
+        let mut back = Scenario::parse(&fork.to_toml()).unwrap();
+        for e in &mut back.events {
+            e.line = 0;
+        }
+        assert_eq!(back.events, fork.events);
+        fork.validate().unwrap();
+        for (path, says) in [
+            ("cluster.brokers", "keeps its brokers"),
+            ("seed", "keeps the seed"),
+            ("topic.a.partitions", "cannot change while the run plays"),
+            ("cluster.min.insync.replicas", "broker configs"),
+        ] {
+            let e = s.live_setting(path, "2").unwrap_err();
+            assert_eq!(e.field, path);
             assert!(e.message.contains(says), "{path}: {e}");
         }
     }

@@ -143,7 +143,31 @@ impl Scenario {
     }
 }
 
+/// The fields of an action that carries configs (`alter_topic_config`, ...); false for any
+/// other action.
+fn write_config_fields(o: &mut String, action: &Action) -> bool {
+    match action {
+        Action::AlterTopicConfig { topic, config } => {
+            let _ = writeln!(o, "topic = {}", quote(topic));
+            config_line(o, config);
+        }
+        Action::ReconfigureProducer { producer, config } => {
+            let _ = writeln!(o, "producer = {}", quote(producer));
+            config_line(o, config);
+        }
+        Action::ReconfigureConsumer { consumer, config } => {
+            let _ = writeln!(o, "consumer = {}", quote(consumer));
+            config_line(o, config);
+        }
+        _ => return false,
+    }
+    true
+}
+
 fn write_action_fields(o: &mut String, action: &Action) {
+    if write_config_fields(o, action) {
+        return;
+    }
     let mut field = |k: &str, v: String| {
         let _ = writeln!(o, "{k} = {v}");
     };
@@ -263,5 +287,8 @@ fn write_action_fields(o: &mut String, action: &Action) {
             field("broker", broker.to_string());
             field("duration_ms", duration_ms.to_string());
         }
+        Action::AlterTopicConfig { .. }
+        | Action::ReconfigureProducer { .. }
+        | Action::ReconfigureConsumer { .. } => {}
     }
 }

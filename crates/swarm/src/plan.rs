@@ -14,6 +14,21 @@ use kplay_engine::producer::KeyMode;
 use kplay_engine::rng::Prng;
 use kplay_scenario::{Action, ConsumerDef, EventDef, ProducerDef, Scenario, TopicDef};
 
+use kplay_engine::group::assignor::{
+    COOPERATIVE_STICKY_CLASS, RANGE_CLASS, ROUND_ROBIN_CLASS, STICKY_CLASS,
+};
+
+/// The assignor lists members are drawn with (`partition.assignment.strategy`).
+const STRATEGIES: &[&[&str]] = &[
+    &[RANGE_CLASS],
+    &[ROUND_ROBIN_CLASS],
+    &[STICKY_CLASS],
+    &[COOPERATIVE_STICKY_CLASS],
+    &[RANGE_CLASS, COOPERATIVE_STICKY_CLASS],
+    // Cooperative-sticky picked, but eager: range supports nothing else.
+    &[COOPERATIVE_STICKY_CLASS, RANGE_CLASS],
+];
+
 /// One fault: what, and from when (virtual milliseconds).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fault {
@@ -578,19 +593,7 @@ impl Generator<'_> {
         if members == 0 {
             return (infos, (session_max, poll_max), at_least_once);
         }
-        use kplay_engine::group::assignor::{
-            COOPERATIVE_STICKY_CLASS, RANGE_CLASS, ROUND_ROBIN_CLASS, STICKY_CLASS,
-        };
-        let strategies: &[&[&str]] = &[
-            &[RANGE_CLASS],
-            &[ROUND_ROBIN_CLASS],
-            &[STICKY_CLASS],
-            &[COOPERATIVE_STICKY_CLASS],
-            &[RANGE_CLASS, COOPERATIVE_STICKY_CLASS],
-            // Cooperative-sticky picked, but eager: range supports nothing else.
-            &[COOPERATIVE_STICKY_CLASS, RANGE_CLASS],
-        ];
-        let strategy = self.pick(strategies).to_vec();
+        let strategy = self.pick(STRATEGIES).to_vec();
         let subscribed: Vec<String> = if topics.len() > 1 && self.chance(30) {
             vec![self.pick(topics).clone()]
         } else {

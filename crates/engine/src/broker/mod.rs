@@ -199,32 +199,22 @@ impl Broker {
             return;
         }
         let me = self.id;
-        let dropped: Vec<TopicPartition> = self
-            .replicas
-            .keys()
-            .filter(|tp| {
-                metadata
-                    .partition(&tp.topic, tp.partition)
-                    .is_none_or(|pm| !pm.replicas.contains(&me))
-            })
-            .cloned()
-            .collect();
         let mut became_leader = Vec::new();
-        let mut stopped_leading = Vec::new();
+        let mut stopped_leading = self.drop_unassigned(&metadata, out);
         let mut leads = Vec::new();
-        for tp in dropped {
-            if &*tp.topic == OFFSETS_TOPIC {
-                stopped_leading.push(tp.partition);
-            }
-            self.replicas.remove(&tp);
-            self.fail_waiting(&tp, out);
-        }
         for (name, topic) in &metadata.topics {
             for (p, pm) in topic.partitions.iter().enumerate() {
                 let tp = TopicPartition {
                     topic: name.clone(),
                     partition: p as u32,
                 };
+                // A topic's configs altered (`kafka-configs.sh --alter`) apply to the replicas
+                // this broker already holds, as Kafka's `LogManager` updates a log's config.
+                if let Some(r) = self.replicas.get_mut(&tp) {
+                    if r.config != topic.config {
+                        r.config = topic.config.clone();
+                    }
+                }
                 let unchanged = self.metadata.partition(name, p as u32) == Some(pm)
                     && self.replicas.contains_key(&tp);
                 if !pm.replicas.contains(&me) || (unchanged && !whole) {
@@ -276,6 +266,31 @@ impl Broker {
             self.set_high_watermark(now, &tp, hw, out);
         }
         self.send_replica_fetches(now, out);
+    }
+
+    /// Drops the replicas `metadata` no longer assigns to this broker, answering what waited
+    /// on them; returns the `__consumer_offsets` partitions among them.
+    fn drop_unassigned(&mut self, metadata: &ClusterMetadata, out: &mut Vec<Effect>) -> Vec<u32> {
+        let me = self.id;
+        let dropped: Vec<TopicPartition> = self
+            .replicas
+            .keys()
+            .filter(|tp| {
+                metadata
+                    .partition(&tp.topic, tp.partition)
+                    .is_none_or(|pm| !pm.replicas.contains(&me))
+            })
+            .cloned()
+            .collect();
+        let mut offsets = Vec::new();
+        for tp in dropped {
+            if &*tp.topic == OFFSETS_TOPIC {
+                offsets.push(tp.partition);
+            }
+            self.replicas.remove(&tp);
+            self.fail_waiting(&tp, out);
+        }
+        offsets
     }
 
     /// This broker no longer leads `tp`: answer what waited on it.

@@ -54,6 +54,10 @@ pub struct ProducerStats {
     pub requests: u64,
     /// Batches sent, retries included.
     pub batches: u64,
+    /// Acknowledged records by produce latency: milliseconds from `send()` (the record's
+    /// timestamp) to the acknowledgement the producer received, as Kafka's
+    /// `record-queue-time` plus `request-latency` add up for one record.
+    pub latency_ms: BTreeMap<u64, u64>,
 }
 
 /// A producer client and the application driving it.
@@ -166,6 +170,10 @@ impl Producer {
 
     pub fn config(&self) -> &ProducerConfig {
         &self.config
+    }
+    /// Records the workload generated so far (records produced by hand aside).
+    pub fn generated(&self) -> u64 {
+        self.generated
     }
     pub fn is_running(&self) -> bool {
         self.running

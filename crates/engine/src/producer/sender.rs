@@ -97,7 +97,7 @@ impl Producer {
             // Fire and forget: the send counts as done the moment it leaves.
             for batch in batches {
                 self.queues[batch.partition as usize].in_flight -= 1;
-                self.complete(batch, None, out);
+                self.complete(now, batch, None, out);
             }
             return;
         }
@@ -148,7 +148,7 @@ impl Producer {
                 continue;
             }
             match result.error {
-                ErrorCode::None => self.complete(batch, result.base_offset, out),
+                ErrorCode::None => self.complete(now, batch, result.base_offset, out),
                 error => self.retry_or_fail(now, batch, error, out),
             }
         }
@@ -186,11 +186,17 @@ impl Producer {
 
     fn complete(
         &mut self,
+        now: Instant,
         batch: ProducerBatch,
         base_offset: Option<crate::record::Offset>,
         out: &mut Vec<Effect>,
     ) {
         let records = batch.records.len() as u64;
+        for r in batch.records.iter() {
+            let sent_ms = u64::try_from(r.timestamp_ms).unwrap_or(0);
+            let latency = now.as_millis().saturating_sub(sent_ms);
+            *self.stats.latency_ms.entry(latency).or_default() += 1;
+        }
         let tp = TopicPartition {
             topic: self.topic.clone(),
             partition: batch.partition,

@@ -26,6 +26,12 @@ pub enum Command {
     DeleteTopic {
         name: String,
     },
+    /// `kafka-configs.sh --alter --entity-type topics --add-config`: these topic configs change
+    /// now, the others stay as they are (Kafka's `IncrementalAlterConfigs`).
+    AlterTopicConfig {
+        topic: String,
+        set: Vec<(String, ConfigValue)>,
+    },
     AddProducer(ProducerSpec),
     RemoveProducer {
         name: String,
@@ -41,6 +47,14 @@ pub enum Command {
     ProduceOne {
         producer: String,
         record: ManualRecord,
+    },
+    /// An operator redeploys the producer with these configs changed: the running instance is
+    /// closed (`close()` sends what it holds: its workload stops, its batches still go) and a
+    /// new instance with the new configuration takes over the application's workload. A Kafka
+    /// client cannot change its configuration while it runs.
+    ReconfigureProducer {
+        name: String,
+        set: Vec<(String, ConfigValue)>,
     },
     AddConsumer(ConsumerSpec),
     RemoveConsumer {
@@ -68,6 +82,13 @@ pub enum Command {
         topic: String,
         partition: u32,
         offset: u64,
+    },
+    /// An operator redeploys the consumer with these configs changed: a running consumer is
+    /// closed (`close()`: commit, LeaveGroup) and starts again as a new process with the new
+    /// configuration; a stopped or crashed one keeps it for its next start.
+    ReconfigureConsumer {
+        name: String,
+        set: Vec<(String, ConfigValue)>,
     },
     CrashBroker {
         broker: u32,
@@ -182,19 +203,23 @@ enum Family {
 impl Command {
     fn family(&self) -> Family {
         match self {
-            Command::CreateTopic { .. } | Command::DeleteTopic { .. } => Family::Topic,
+            Command::CreateTopic { .. }
+            | Command::DeleteTopic { .. }
+            | Command::AlterTopicConfig { .. } => Family::Topic,
             Command::AddProducer(_)
             | Command::RemoveProducer { .. }
             | Command::SetProducerRunning { .. }
             | Command::SetProducerRate { .. }
-            | Command::ProduceOne { .. } => Family::Producer,
+            | Command::ProduceOne { .. }
+            | Command::ReconfigureProducer { .. } => Family::Producer,
             Command::AddConsumer(_)
             | Command::RemoveConsumer { .. }
             | Command::StopConsumer { .. }
             | Command::CrashConsumer { .. }
             | Command::RestartConsumer { .. }
             | Command::SetConsumerProcessing { .. }
-            | Command::Seek { .. } => Family::Consumer,
+            | Command::Seek { .. }
+            | Command::ReconfigureConsumer { .. } => Family::Consumer,
             Command::CrashBroker { .. }
             | Command::RestartBroker { .. }
             | Command::PartitionNetwork { .. }
@@ -271,6 +296,7 @@ impl Sim {
                 true => Ok(()),
                 false => reject("name", format!("no topic {name:?}")),
             },
+            Command::AlterTopicConfig { topic, set } => self.altered_topic(topic, set).map(|_| ()),
             _ => unreachable!("validate routes only topic commands here"),
         }
     }
@@ -301,6 +327,9 @@ impl Sim {
                 }
                 crate::producer::ProducerConfig::from_configs(&spec.configs)?;
                 Ok(())
+            }
+            Command::ReconfigureProducer { name, set } => {
+                self.reconfigured_producer(name, set).map(|_| ())
             }
             Command::RemoveProducer { name }
             | Command::SetProducerRunning { name, .. }
@@ -359,6 +388,9 @@ impl Sim {
                     }
                     _ => Ok(()),
                 }
+            }
+            Command::ReconfigureConsumer { name, set } => {
+                self.reconfigured_consumer(name, set).map(|_| ())
             }
             Command::RemoveConsumer { name } | Command::Seek { consumer: name, .. } => {
                 match self.consumer_index(name) {
@@ -516,6 +548,20 @@ impl Sim {
                 });
                 self.record(TraceKind::TopicDeleted { topic: name });
             }
+            Command::AlterTopicConfig { topic, set } => {
+                let config = self.altered_topic(&topic, &set)?;
+                let keys = set
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                self.update_metadata(|m| {
+                    if let Some(t) = m.topics.get_mut(topic.as_str()) {
+                        t.config = config;
+                    }
+                });
+                self.record(TraceKind::TopicConfigAltered { topic, keys });
+            }
             _ => unreachable!("apply routes only topic commands here"),
         }
         Ok(())
@@ -549,6 +595,7 @@ impl Sim {
                 let i = self.producer_index(&producer).expect("validated");
                 self.with_producer(i, |p, now, out| p.produce_one(now, record, out));
             }
+            Command::ReconfigureProducer { name, set } => self.reconfigure_producer(&name, &set)?,
             _ => unreachable!("apply routes only producer commands here"),
         }
         Ok(())
@@ -574,6 +621,17 @@ impl Sim {
                 self.consumer_incarnations[i] += 1;
             }
             Command::RestartConsumer { name } => self.restart_consumer(&name)?,
+            Command::ReconfigureConsumer { name, set } => {
+                let spec = self.reconfigured_consumer(&name, &set)?;
+                let i = self.consumer_index(&name).expect("validated");
+                let c = self.consumers[i].as_mut().expect("indexed");
+                let running = !matches!(c.state, AppState::Stopped | AppState::Crashed);
+                c.spec = spec;
+                if running {
+                    self.with_consumer(i, |c, now, out| c.stop(now, out));
+                    self.restart_consumer(&name)?;
+                }
+            }
             Command::SetConsumerProcessing {
                 name,
                 per_record_us,
@@ -796,6 +854,98 @@ impl Sim {
         }
     }
 
+    /// The topic's configuration with `set` applied over its explicit configs, checked as
+    /// Kafka's `AlterConfigs` checks it: the names and values, and that `min.insync.replicas`
+    /// does not exceed the replication factor.
+    fn altered_topic(
+        &self,
+        topic: &str,
+        set: &[(String, ConfigValue)],
+    ) -> Result<TopicConfig, CommandError> {
+        let Some(t) = self.metadata().topics.get(topic) else {
+            return reject("topic", format!("no topic {topic:?}"));
+        };
+        if set.is_empty() {
+            return reject("config", "name at least one topic config to alter");
+        }
+        let mut configs = t.config.configs.clone();
+        set_all(&mut configs, set)?;
+        let resolved = TopicConfig::resolve(&configs, &self.setup.configs);
+        let rf = t.partitions.first().map_or(0, |p| p.replicas.len() as u32);
+        if resolved.min_insync_replicas > rf {
+            let m = format!(
+                "{} exceeds the replication factor {rf}, so acks=all writes could never succeed",
+                resolved.min_insync_replicas
+            );
+            return reject("min.insync.replicas", m);
+        }
+        Ok(resolved)
+    }
+
+    /// The producer's spec with `set` applied over its configs, checked.
+    fn reconfigured_producer(
+        &self,
+        name: &str,
+        set: &[(String, ConfigValue)],
+    ) -> Result<crate::producer::ProducerSpec, CommandError> {
+        let Some(i) = self.producer_index(name) else {
+            return reject("producer", format!("no producer {name:?}"));
+        };
+        let mut spec = self.producers[i].as_ref().expect("indexed").spec.clone();
+        set_all(&mut spec.configs, set)?;
+        crate::producer::ProducerConfig::from_configs(&spec.configs)?;
+        Ok(spec)
+    }
+
+    /// The running instance closes and a new one with the new configs takes its workload (see
+    /// [`Command::ReconfigureProducer`]). The new instance is a new producer (a new index,
+    /// so a new producer id, as a restarted Kafka producer gets one); the name finds it.
+    fn reconfigure_producer(
+        &mut self,
+        name: &str,
+        set: &[(String, ConfigValue)],
+    ) -> Result<(), CommandError> {
+        let mut spec = self.reconfigured_producer(name, set)?;
+        let i = self.producer_index(name).expect("validated");
+        let old = self.producers[i].as_ref().expect("indexed");
+        let running = old.is_running();
+        // The application's cap counts what it already sent through the old instance.
+        spec.max_records = spec.max_records.map(|m| m.saturating_sub(old.generated()));
+        self.with_producer(i, |p, now, out| p.set_running(now, false, out));
+        let index = self.producers.len() as u32;
+        let rng = Prng::stream(self.seed, Stream::Producer(index));
+        let producer = Producer::new(index, spec, rng, self.broker_ids(), self.now)?;
+        self.producers.push(Some(producer));
+        self.record(TraceKind::ProducerAdded { producer: index });
+        let index = index as usize;
+        self.with_producer(index, |p, now, out| {
+            if running {
+                p.start(now, out);
+            } else {
+                p.set_running(now, false, out);
+            }
+        });
+        Ok(())
+    }
+
+    /// The consumer's spec with `set` applied over its configs, checked.
+    fn reconfigured_consumer(
+        &self,
+        name: &str,
+        set: &[(String, ConfigValue)],
+    ) -> Result<crate::consumer::ConsumerSpec, CommandError> {
+        let Some(i) = self.consumer_index(name) else {
+            return reject("consumer", format!("no consumer {name:?}"));
+        };
+        let mut spec = self.consumers[i].as_ref().expect("indexed").spec.clone();
+        set_all(&mut spec.configs, set)?;
+        let config = crate::consumer::ConsumerConfig::from_configs(&spec.configs)?;
+        if config.group_id.is_some() {
+            self.check_offsets_topic()?;
+        }
+        Ok(spec)
+    }
+
     pub(super) fn update_metadata(&mut self, f: impl FnOnce(&mut ClusterMetadata)) {
         let metadata = self.controller.admin_update(f);
         // Admin changes reach live brokers at once (CreateTopics waits for propagation).
@@ -814,4 +964,12 @@ impl Sim {
             });
         }
     }
+}
+
+/// Sets each config in turn; the error names the config.
+fn set_all(configs: &mut Configs, set: &[(String, ConfigValue)]) -> Result<(), CommandError> {
+    for (key, value) in set {
+        configs.set(key, value.clone())?;
+    }
+    Ok(())
 }

@@ -8,7 +8,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::broker::Broker;
-use crate::config::{ConfigError, Configs};
+use crate::config::{ConfigError, ConfigValue, Configs};
 use crate::consumer::{AppState, Consumer, ConsumerSpec};
 use crate::controller::Controller;
 use crate::group::coordinator::{Group, OFFSETS_TOPIC};
@@ -261,6 +261,12 @@ impl Sim {
         self.push(at, Event::Command(command));
     }
 
+    /// Forgets the scheduled commands due at `from` or later: a timeline whose future was
+    /// replaced (the playground edits history after a seek back) schedules its new future.
+    pub fn drop_commands_from(&mut self, from: Instant) {
+        self.queue.drop_commands_from(from);
+    }
+
     /// Processes the next event. Returns false when nothing is left to do.
     pub fn step(&mut self) -> bool {
         let Some((at, event)) = self.queue.pop() else {
@@ -492,10 +498,12 @@ impl Sim {
         }
     }
 
+    /// The newest producer of that name: a reconfigured producer's closed instance keeps it
+    /// while it sends what it holds (see [`Command::ReconfigureProducer`]).
     fn producer_index(&self, name: &str) -> Option<usize> {
         self.producers
             .iter()
-            .position(|p| p.as_ref().is_some_and(|p| p.spec.name == name))
+            .rposition(|p| p.as_ref().is_some_and(|p| p.spec.name == name))
     }
 
     fn consumer_index(&self, name: &str) -> Option<usize> {

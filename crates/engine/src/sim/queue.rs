@@ -60,4 +60,19 @@ impl Queue {
         self.free.push(next.slot);
         Some((next.at, event))
     }
+
+    /// Removes the commands due at `from` or later; other events stay in their order.
+    pub(super) fn drop_commands_from(&mut self, from: Instant) {
+        let slots = &mut self.slots;
+        let free = &mut self.free;
+        self.heap.retain(|Reverse(s)| {
+            let command = matches!(slots[s.slot as usize], Some(Event::Command(_)));
+            if command && s.at >= from {
+                slots[s.slot as usize] = None;
+                free.push(s.slot);
+                return false;
+            }
+            true
+        });
+    }
 }

@@ -127,6 +127,27 @@ impl Sim {
             .sum()
     }
 
+    /// The produce latency (milliseconds from `send()` to the acknowledgement) of the
+    /// records acknowledged so far, every producer together: its median and 99th percentile.
+    pub fn produce_latency_ms(&self) -> Option<(u64, u64)> {
+        let mut all: BTreeMap<u64, u64> = BTreeMap::new();
+        for p in self.producers.iter().flatten() {
+            for (ms, n) in &p.stats.latency_ms {
+                *all.entry(*ms).or_default() += n;
+            }
+        }
+        let total: u64 = all.values().sum();
+        let at = |share_percent: u64| {
+            let rank = (total * share_percent).div_ceil(100).max(1);
+            let mut seen = 0;
+            all.iter().find_map(|(ms, n)| {
+                seen += n;
+                (seen >= rank).then_some(*ms)
+            })
+        };
+        Some((at(50)?, at(99)?))
+    }
+
     /// A plain-data view for UIs, with up to `records_per_partition` newest records each.
     pub fn snapshot(&self, records_per_partition: usize, trace_events: usize) -> Snapshot {
         self.snapshot_of(records_per_partition, RecordsOf::All, trace_events)
