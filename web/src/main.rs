@@ -439,10 +439,6 @@ fn App() -> Html {
 /// Re-reads the playground into the rendered state, with the records of some partitions.
 type Refresh = Rc<dyn Fn(RecordsOf)>;
 
-/// The rendered state (the snapshot, the timeline) and the refresh that re-reads it. The
-/// timeline's fork figures are re-read on user actions and pauses (`RecordsOf::All`) and every
-/// `FORK_EVERY_FRAMES` refreshes; its clock and marks every time.
-#[hook]
 /// What every panel reads of the playground, with this render's snapshot.
 fn ctx_of(p: &Playground, snapshot: Rc<Snapshot>, dispatch: Callback<Action>) -> Ctx {
     Ctx {
@@ -459,6 +455,10 @@ fn ctx_of(p: &Playground, snapshot: Rc<Snapshot>, dispatch: Callback<Action>) ->
     }
 }
 
+/// The rendered state (the snapshot, the timeline) and the refresh that re-reads it. The
+/// timeline's fork figures are re-read on user actions and pauses (`RecordsOf::All`) and every
+/// `FORK_EVERY_FRAMES` refreshes; its clock and marks every time.
+#[hook]
 fn use_view(playground: &Rc<RefCell<Playground>>) -> (Rc<Snapshot>, Rc<timeline::Travel>, Refresh) {
     let snapshot = use_state(|| Rc::new(playground.borrow().snapshot(RECORD_WINDOW, TRACE_WINDOW)));
     let travel = use_state(|| timeline::travel_of(&playground.borrow(), None));
