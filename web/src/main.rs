@@ -18,6 +18,7 @@ mod ctx;
 mod events;
 mod groups;
 mod input;
+mod journey;
 mod memory;
 mod onscreen;
 mod setup;
@@ -373,19 +374,7 @@ fn App() -> Html {
         wasm_bytes: memory::wasm_bytes(),
         budget_bytes: options.memory_budget_bytes,
     };
-    let p = playground.borrow();
-    let ctx = Ctx {
-        snapshot: (*snapshot).clone(),
-        dispatch,
-        playing: p.is_playing(),
-        speed: p.speed(),
-        notice: p.notice().cloned(),
-        share: p.share_link().map(str::to_string),
-        exported: p.exported().cloned(),
-        audit: p.audit().cloned(),
-        keeps_saved: !p.may_save(),
-    };
-    drop(p);
+    let ctx = Ctx::of(&playground.borrow(), (*snapshot).clone(), dispatch);
     let mut panels = panels.borrow_mut();
     let mut panel = |slot: usize| ctx.for_panel(slot, &mut panels[slot]);
     let (brokers, producers, consumers, groups, events, setup) = (

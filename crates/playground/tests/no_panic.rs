@@ -180,6 +180,11 @@ fn action() -> impl Strategy<Value = Action> {
         Just(Action::DismissShare),
         Just(Action::Export),
         Just(Action::Audit),
+        (0u32..4, 0u64..5000).prop_map(|(producer, seq)| {
+            Action::FollowRecord(kplay_engine::record::RecordId { producer, seq })
+        }),
+        Just(Action::FollowProduced),
+        Just(Action::CloseJourney),
     ]
 }
 
