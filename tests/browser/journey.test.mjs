@@ -89,3 +89,26 @@ test('on a small screen the record is a sheet at the bottom of the window', asyn
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('a consumer far behind keeps its marker, and an empty partition has empty replica bars', async () => {
+  const { page, context, errors } = await openPage(app.browser, `${app.server.url}?test_time_warp=20`);
+  await page.waitForSelector('[data-testid=app-ready]', { timeout: 30_000 });
+  await page.fill('[data-testid=topic-name]', 'quiet');
+  await page.fill('[data-testid=topic-partitions]', '1');
+  await page.fill('[data-testid=topic-rf]', '3');
+  await page.click('[data-testid=topic-add]');
+  await page.waitForSelector('[data-testid=partition-quiet-0]');
+  // Ten times slower processing: billing falls further behind than the 16 records a row shows.
+  await page.click('[data-testid=consumer-slow-billing]');
+  await playUntil(page, 40_000_000);
+  const behind = await page.$$eval('[data-testid=readers-behind]', (marks) => marks.map((m) => m.textContent));
+  assert.ok(behind.length > 0, 'some row shows billing behind');
+  for (const text of behind) {
+    const n = Number(text.match(/billing: (\d+) behind/)[1]);
+    assert.ok(n >= 10, text);
+  }
+  const widths = await page.$$eval('[data-testid=partition-quiet-0] .replica .fill', (fills) => fills.map((f) => f.style.width));
+  assert.deepEqual(widths, ['0%', '0%', '0%']);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
