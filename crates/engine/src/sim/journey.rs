@@ -177,7 +177,10 @@ impl Watch {
         }))
     }
 
-    /// A trace event of the step (kept only when it may concern the record).
+    /// A trace event of the step (kept only when it may concern the record). Cold, as every
+    /// hook here: kept out of the loop's hot code, which only tests whether a record is followed.
+    #[cold]
+    #[inline(never)]
     pub(super) fn on_trace(&mut self, kind: &TraceKind) {
         let Watch::Record(w) = self else { return };
         use TraceKind as K;
@@ -198,6 +201,8 @@ impl Watch {
     }
 
     /// A ledger observation of the step (kept only when it is about the record).
+    #[cold]
+    #[inline(never)]
     pub(super) fn on_observation(&mut self, observation: &Observation) {
         let Watch::Record(w) = self else { return };
         let id = w.journey.record;
@@ -219,6 +224,8 @@ impl Watch {
     }
 
     /// A message a producer sends: the key search looks into Produce requests.
+    #[cold]
+    #[inline(never)]
     pub(super) fn on_send(&mut self, msg: &Message) {
         let Watch::Key { key, found } = self else {
             return;
@@ -386,6 +393,8 @@ impl Sim {
 
     /// Before a step: where the record is in its producer, the log end of the broker that
     /// handles the event, and whether a consumer's fetch brings it.
+    #[cold]
+    #[inline(never)]
     pub(super) fn watch_before(&mut self, event: &Event) {
         let Some(Watch::Record(w)) = &self.watch else {
             return;
@@ -454,6 +463,8 @@ impl Sim {
     }
 
     /// After a step: what it did to the record.
+    #[cold]
+    #[inline(never)]
     pub(super) fn watch_after(&mut self) {
         let Some(Watch::Record(w)) = &mut self.watch else {
             return;
