@@ -112,3 +112,32 @@ test('a consumer far behind keeps its marker, and an empty partition has empty r
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('a topic of a hundred partitions is a heat map, and a square opens its row', async () => {
+  const { page, context, errors } = await openPage(app.browser, app.server.url);
+  await page.waitForSelector('[data-testid=app-ready]', { timeout: 30_000 });
+  const scenario = [
+    'seed = 1', 'duration_ms = 1', '[cluster]', 'brokers = 3',
+    '[[topic]]', 'name = "wide"', 'partitions = 100', 'replication_factor = 1',
+    '[[producer]]', 'id = "p"', 'topic = "wide"', 'rate_per_sec = 500', 'keys = "unique"',
+    '[[consumer]]', 'id = "slow"', 'topics = ["wide"]', 'processing_ms_per_record = 50',
+    'config = { "auto.offset.reset" = "earliest" }',
+  ].join('\n');
+  await page.fill('[data-testid=scenario-text]', scenario);
+  await page.click('[data-testid=import]');
+  await page.waitForSelector('[data-testid=heatmap-wide] canvas');
+  await playUntil(page, 3_000_000);
+  assert.equal(await page.locator('[data-testid^=partition-wide-]').count(), 0, 'no rows until opened');
+  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  assert.ok(height < 3000, `the page is ${height} px long`);
+  // Squares are 30 x 22 px, twenty to a line: partition 21 is the second of the second line.
+  const canvas = page.locator('[data-testid=heatmap-wide] canvas');
+  await canvas.click({ position: { x: 45, y: 33 } });
+  await page.waitForSelector('[data-testid=partition-wide-21]');
+  assert.equal(await page.locator('[data-testid^=partition-wide-]').count(), 1);
+  assert.match(await canvas.getAttribute('aria-label'), /^100 partitions: \d+ with readers behind, 0 under-replicated$/);
+  await canvas.click({ position: { x: 45, y: 33 } });
+  await page.waitForSelector('[data-testid=partition-wide-21]', { state: 'detached' });
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -17,6 +17,7 @@ mod crash;
 mod ctx;
 mod events;
 mod groups;
+mod heatmap;
 mod input;
 mod journey;
 mod memory;

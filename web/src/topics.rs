@@ -11,6 +11,7 @@ use kplay_playground::{Action, TimelineAction as Live};
 use yew::prelude::*;
 
 use crate::colour::{key_class, key_label, member_colour};
+use crate::heatmap::{cells_of, HeatMap, COMPACT_OVER};
 use crate::journey::JourneyView;
 use crate::onscreen::OnScreen;
 use crate::Ctx;
@@ -331,19 +332,13 @@ fn PartitionRow(props: &PartitionProps) -> Html {
 pub fn Topics() -> Html {
     let ctx = use_context::<Ctx>().expect("context");
     let (clicked, on_select, close) = use_clicked(&ctx.dispatch);
+    let (opened, on_open) = use_opened();
     let selected = clicked.as_ref().map(|c| c.at.clone());
     // The rows as last shown: a row's props change only on its turn (the partitions whose
     // records this snapshot carries, see `crate::TURNS`), so Yew skips the others.
     let shown = use_mut_ref(BTreeMap::<(String, u32), Rc<Row>>::new);
     let on_screen = use_memo((), |_| OnScreen::new());
-    // The same callback from frame to frame (a new one would make every row render again).
-    // Rows of deleted topics (or partitions) go: the record detail reads the rows as shown.
-    shown.borrow_mut().retain(|(topic, partition), _| {
-        ctx.snapshot
-            .topics
-            .iter()
-            .any(|t| t.name == *topic && (*partition as usize) < t.partitions.len())
-    });
+    forget_gone(&mut shown.borrow_mut(), &ctx.snapshot);
     // `__consumer_offsets` (50 partitions by default) is internal: the group panel shows
     // its coordinator partition; Kafka's tools hide internal topics too.
     let topic_list: Html = ctx.snapshot.topics.iter().filter(|t| !t.internal).map(|t| {
@@ -359,7 +354,8 @@ pub fn Topics() -> Html {
                     { for t.configs.iter().map(|(k, v)| html! { <span class="tag" key={k.clone()}>{ format!("{k}={v}") }</span> }) }
                     <button class="small" onclick={delete} title="Delete the topic">{ "Delete" }</button>
                 </div>
-                { for t.partitions.iter().map(|p| {
+                { heat_map(&ctx.snapshot, t, &opened, &on_open) }
+                { for t.partitions.iter().filter(|p| row_shown(t, p, &opened)).map(|p| {
                     let id = (p.topic.clone(), p.partition);
                     let mut cache = shown.borrow_mut();
                     // While playing, a row refreshes on its turn if it is on screen.
@@ -405,6 +401,53 @@ pub fn Topics() -> Html {
     }
 }
 
+/// Partitions by topic and number.
+type Opened = std::collections::BTreeSet<(String, u32)>;
+
+/// The partitions opened from a topic's heat map, and the callback that opens or closes one.
+#[hook]
+fn use_opened() -> (UseStateHandle<Opened>, Callback<(String, u32)>) {
+    let opened = use_state(Opened::new);
+    let on_open = use_callback(opened.clone(), |id: (String, u32), opened| {
+        let mut next = (**opened).clone();
+        if !next.remove(&id) {
+            next.insert(id);
+        }
+        opened.set(next);
+    });
+    (opened, on_open)
+}
+
+/// Rows of deleted topics (or partitions) go: the record detail reads the rows as shown.
+fn forget_gone(shown: &mut BTreeMap<(String, u32), Rc<Row>>, snapshot: &Snapshot) {
+    shown.retain(|(topic, partition), _| {
+        (snapshot.topics.iter())
+            .any(|t| t.name == *topic && (*partition as usize) < t.partitions.len())
+    });
+}
+
+/// Whether a partition has its detailed row: always, unless its topic is a heat map and the
+/// row was not opened from it.
+fn row_shown(t: &kplay_engine::snapshot::TopicView, p: &PartitionView, opened: &Opened) -> bool {
+    t.partitions.len() <= COMPACT_OVER || opened.contains(&(p.topic.clone(), p.partition))
+}
+
+/// A topic of many partitions as a heat map (see `crate::heatmap`); nothing for a few.
+fn heat_map(
+    snapshot: &Snapshot,
+    t: &kplay_engine::snapshot::TopicView,
+    opened: &Opened,
+    on_open: &Callback<(String, u32)>,
+) -> Html {
+    if t.partitions.len() <= COMPACT_OVER {
+        return Html::default();
+    }
+    let cells = cells_of(snapshot, t, |p| opened.contains(&(t.name.clone(), p)));
+    let topic = t.name.clone();
+    let on_open = on_open.reform(move |p: u32| (topic.clone(), p));
+    html! { <HeatMap topic={t.name.clone()} cells={Rc::new(cells)} on_open={on_open} /> }
+}
+
 /// The clicked record, its selection callback (clicking a record shows it and traces its
 /// journey; clicking it again closes both) and the close button's.
 #[hook]
@@ -416,6 +459,7 @@ fn use_clicked(
     Callback<MouseEvent>,
 ) {
     let clicked = use_state(|| None::<Clicked>);
+    // The same callback from frame to frame (a new one would make every row render again).
     let on_select = use_callback(
         (clicked.clone(), dispatch.clone()),
         |c: Clicked, (clicked, dispatch)| {
