@@ -408,3 +408,100 @@ fn fork_flags_are_checked_and_errors_name_the_flag_or_path() {
         assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
     }
 }
+
+#[test]
+fn trace_record_prints_a_records_journey_by_key_and_by_offset() {
+    let file = scenario("quickstart.toml");
+    let by_key = kplay(&["trace-record", &file, "--key", "key-7"], "");
+    assert_eq!(by_key.code, 0, "{}", by_key.stderr);
+    for line in [
+        "send(): to orders-",
+        "linger.ms = 5 expired",
+        "appended it at offset",
+        "acknowledged",
+    ] {
+        assert!(
+            by_key.stdout.contains(line),
+            "missing {line:?} in\n{}",
+            by_key.stdout
+        );
+    }
+    assert!(
+        by_key.stdout.contains("replay: kplay trace-record"),
+        "{}",
+        by_key.stdout
+    );
+    let by_offset = kplay(
+        &[
+            "trace-record",
+            &file,
+            "--offset",
+            "orders:2:100",
+            "--seed",
+            "42",
+        ],
+        "",
+    );
+    assert_eq!(by_offset.code, 0, "{}", by_offset.stderr);
+    assert!(
+        by_offset.stdout.contains("orders-2 offset 100"),
+        "{}",
+        by_offset.stdout
+    );
+    assert!(
+        by_offset.stdout.contains("appended it at offset 100"),
+        "{}",
+        by_offset.stdout
+    );
+}
+
+#[test]
+fn trace_record_errors_name_the_flag() {
+    let file = scenario("quickstart.toml");
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["--key", "no-such-key"],
+            "--key: no record with key \"no-such-key\"",
+        ),
+        (
+            &["--offset", "orders:2"],
+            "--offset: expected TOPIC:PARTITION:OFFSET",
+        ),
+        (
+            &["--offset", "orders:x:1"],
+            "--offset: expected TOPIC:PARTITION:OFFSET",
+        ),
+        (
+            &["--offset", "orders:2:99999999"],
+            "--offset: orders-2 holds offsets 0 to",
+        ),
+        (
+            &["--offset", "orders:9:0"],
+            "--offset: orders has 6 partitions",
+        ),
+        (&[], "trace-record needs --key K or --offset"),
+    ];
+    for (flags, message) in cases {
+        let mut args = vec!["trace-record", file.as_str()];
+        args.extend_from_slice(flags);
+        let out = kplay(&args, "");
+        assert_eq!(out.code, 2, "{flags:?}: {}", out.stdout);
+        assert!(out.stderr.contains(message), "{flags:?}: {}", out.stderr);
+    }
+    let both = kplay(
+        &[
+            "trace-record",
+            &file,
+            "--key",
+            "a",
+            "--offset",
+            "orders:0:0",
+        ],
+        "",
+    );
+    assert!(
+        both.stderr.contains("one of --key and --offset"),
+        "{}",
+        both.stderr
+    );
+}

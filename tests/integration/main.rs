@@ -4,6 +4,7 @@
 mod cli;
 mod determinism;
 mod groups;
+mod journey;
 mod kafka_tests;
 mod lessons;
 mod malformed;

@@ -11,6 +11,8 @@ use yew::prelude::*;
 use crate::colour::key_colour;
 use crate::glossary::term;
 use crate::input::use_text_field;
+use crate::journey::JourneyView;
+use crate::topics::quoted_key;
 use crate::Ctx;
 
 /// Where a record with `key` lands in `topic`, and why.
@@ -22,12 +24,62 @@ fn explanation(key: &str, topic: &str, partitions: u32) -> Html {
     } else {
         let e = explain_key(key.as_bytes(), partitions);
         let p = e.partition;
+        let shown = quoted_key(key);
         html! {
             <span data-testid="produce-explanation" data-partition={p.to_string()}>
-                { format!("murmur2({key:?}) = {} → toPositive = {} → {} % {partitions} = ", e.murmur2, e.positive, e.positive) }
+                { format!("murmur2({shown}) = {} → toPositive = {} → {} % {partitions} = ",
+                    e.murmur2, e.positive, e.positive) }
                 <strong style={format!("border-bottom: 3px solid {}", key_colour(Some(key)))}>{ format!("partition {p}") }</strong>
             </span>
         }
+    }
+}
+
+const FOLLOW_TITLE: &str =
+    "Trace the record you sent: its batch, request, append, replication, acknowledgement, readers";
+
+/// The producer the form sends with (the one chosen, else the first): its name, its topic and
+/// the topic's partition count (0 if it does not exist yet).
+fn chosen_producer(
+    snapshot: &kplay_engine::snapshot::Snapshot,
+    chosen: &str,
+) -> Option<(String, String, u32)> {
+    let first = snapshot.producers.first()?;
+    let p = snapshot
+        .producers
+        .iter()
+        .find(|p| p.name == chosen)
+        .unwrap_or(first);
+    let partitions = snapshot
+        .topics
+        .iter()
+        .find(|t| t.name == p.topic)
+        .map_or(0, |t| t.partitions.len() as u32);
+    Some((p.name.clone(), p.topic.clone(), partitions))
+}
+
+/// "Follow this record" for the record the form sent last, and its journey once asked.
+#[function_component]
+fn FollowSent() -> Html {
+    let ctx = use_context::<Ctx>().expect("context");
+    let following = use_state(|| false);
+    let follow = {
+        let (d, following) = (ctx.dispatch.clone(), following.clone());
+        Callback::from(move |_: MouseEvent| {
+            following.set(true);
+            d.emit(Action::FollowProduced);
+        })
+    };
+    let journey = ctx
+        .journey
+        .clone()
+        .filter(|_| *following && ctx.journey_of_produced);
+    html! {
+        <>
+            <button type="button" class="small" data-testid="follow-produced"
+                    onclick={follow.clone()} title={FOLLOW_TITLE}>{ "Follow this record" }</button>
+            if let Some(j) = journey { <JourneyView journey={j} on_refresh={follow} /> }
+        </>
     }
 }
 
@@ -37,27 +89,11 @@ fn ProduceForm() -> Html {
     let key = use_text_field(String::new);
     let value = use_text_field(|| "hello".to_string());
     let chosen = use_state(String::new);
-    let Some(producer) = ctx
-        .snapshot
-        .producers
-        .first()
-        .map(|p| (p.name.clone(), p.topic.clone()))
-    else {
+    // Records sent from this form: the latest can be followed.
+    let sends = use_state(|| 0u32);
+    let Some((name, topic, partitions)) = chosen_producer(&ctx.snapshot, &chosen) else {
         return html! {};
     };
-    let (name, topic) = ctx
-        .snapshot
-        .producers
-        .iter()
-        .find(|p| p.name == *chosen)
-        .map(|p| (p.name.clone(), p.topic.clone()))
-        .unwrap_or(producer);
-    let partitions = ctx
-        .snapshot
-        .topics
-        .iter()
-        .find(|t| t.name == topic)
-        .map_or(0, |t| t.partitions.len() as u32);
     let explanation = explanation(&key.value(), &topic, partitions);
     let submit = {
         let (d, key, value, name) = (
@@ -66,8 +102,10 @@ fn ProduceForm() -> Html {
             value.clone(),
             name.clone(),
         );
+        let sends = sends.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
+            sends.set(*sends + 1);
             let k = Some(key.value()).filter(|k| !k.is_empty());
             d.emit(Action::Live(Live::Produce {
                 producer: name.clone(),
@@ -100,6 +138,8 @@ fn ProduceForm() -> Html {
                 <button type="submit" data-testid="produce-submit" class="primary">{ "Send" }</button>
             </div>
             <div class="explain">{ explanation }</div>
+            // Keyed by the number of sends: a new record starts unfollowed.
+            if *sends > 0 { <FollowSent key={*sends} /> }
         </form>
     }
 }

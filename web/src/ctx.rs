@@ -3,8 +3,9 @@
 
 use std::rc::Rc;
 
+use kplay_engine::sim::Journey;
 use kplay_engine::snapshot::{RecordsOf, Snapshot};
-use kplay_playground::{Action, Audit, Notice};
+use kplay_playground::{Action, Audit, Notice, Playground};
 use yew::prelude::*;
 
 /// What every panel gets: the current snapshot and a way to act.
@@ -21,6 +22,10 @@ pub struct Ctx {
     pub exported: Option<Rc<str>>,
     /// The last loss audit: at what time, and what it found.
     pub audit: Option<Audit>,
+    /// The journey of the record followed last (shared: every panel's context holds it).
+    pub journey: Option<Rc<Journey>>,
+    /// The journey is that of the record produced by hand last (the produce form shows it).
+    pub journey_of_produced: bool,
     /// The playground keeps the saved session (a broken link opened instead of it): the page
     /// offers to restore or replace it.
     pub keeps_saved: bool,
@@ -29,6 +34,24 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The context of the playground `p` as it is now, with its latest snapshot.
+    pub fn of(p: &Playground, snapshot: Rc<Snapshot>, dispatch: Callback<Action>) -> Ctx {
+        Ctx {
+            snapshot,
+            dispatch,
+            playing: p.is_playing(),
+            speed: p.speed(),
+            notice: p.notice().cloned(),
+            share: p.share_link().map(str::to_string),
+            exported: p.exported().cloned(),
+            audit: p.audit().cloned(),
+            journey: p.journey().cloned(),
+            journey_of_produced: p.journey_of_produced(),
+            keeps_saved: !p.may_save(),
+            pending: p.pending().into(),
+        }
+    }
+
     /// Whether this render brings every panel up to date: paused, or a snapshot of everything.
     fn refreshes_all(&self) -> bool {
         !self.playing || self.snapshot.records_of == RecordsOf::All

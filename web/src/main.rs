@@ -18,7 +18,9 @@ mod ctx;
 mod events;
 mod glossary;
 mod groups;
+mod heatmap;
 mod input;
+mod journey;
 mod lessons;
 mod memory;
 mod onscreen;
@@ -387,7 +389,7 @@ fn App() -> Html {
     };
     let p = playground.borrow();
     let (ctx, lesson) = (
-        ctx_of(&p, snapshot, dispatch),
+        Ctx::of(&p, snapshot, dispatch),
         p.lesson().cloned().map(Rc::new),
     );
     drop(p);
@@ -438,22 +440,6 @@ fn App() -> Html {
 
 /// Re-reads the playground into the rendered state, with the records of some partitions.
 type Refresh = Rc<dyn Fn(RecordsOf)>;
-
-/// What every panel reads of the playground, with this render's snapshot.
-fn ctx_of(p: &Playground, snapshot: Rc<Snapshot>, dispatch: Callback<Action>) -> Ctx {
-    Ctx {
-        snapshot,
-        dispatch,
-        playing: p.is_playing(),
-        speed: p.speed(),
-        notice: p.notice().cloned(),
-        share: p.share_link().map(str::to_string),
-        exported: p.exported().cloned(),
-        audit: p.audit().cloned(),
-        keeps_saved: !p.may_save(),
-        pending: p.pending().into(),
-    }
-}
 
 /// The rendered state (the snapshot, the timeline) and the refresh that re-reads it. The
 /// timeline's fork figures are re-read on user actions and pauses (`RecordsOf::All`) and every

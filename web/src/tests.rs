@@ -39,6 +39,8 @@ fn ctx_of(p: &Playground, notice: Option<Notice>) -> Ctx {
         share: None,
         exported: None,
         audit: None,
+        journey: None,
+        journey_of_produced: false,
         keeps_saved: false,
         pending: p.pending().into(),
     }

@@ -4,19 +4,20 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use kplay_engine::partitioner::explain_key;
+use kplay_engine::record::RecordId;
 use kplay_engine::snapshot::{PartitionView, RecordView, Snapshot};
 use kplay_playground::{Action, TimelineAction as Live};
 use yew::prelude::*;
 
-use crate::colour::{key_class, member_colour};
+use crate::colour::{key_class, key_label, member_colour};
+use crate::heatmap::{cells_of, HeatMap, COMPACT_OVER};
+use crate::journey::JourneyView;
 use crate::onscreen::OnScreen;
 use crate::Ctx;
 
 fn record_title(r: &RecordView) -> String {
-    let key = r
-        .key
-        .as_deref()
-        .map_or("null".to_string(), |k| format!("{k:?}"));
+    let key = r.key.as_deref().map_or("null".to_string(), quoted_key);
     let value = match &r.value {
         None => "null (tombstone)".to_string(),
         Some(v) if r.value_bytes > 24 => format!("{} bytes: {v:.24}…", r.value_bytes),
@@ -37,12 +38,46 @@ fn record_title(r: &RecordView) -> String {
     )
 }
 
+/// A key, quoted, as a line of text shows it: its first 40 characters, and how long it is if
+/// longer (a 10,000-character key must not overflow its panel).
+pub fn quoted_key(k: &str) -> String {
+    match k.char_indices().nth(40) {
+        None => format!("{k:?}"),
+        Some((end, _)) => format!("{:?}… ({} characters)", &k[..end], k.chars().count()),
+    }
+}
+
 /// A cell's hover and focus text; the click panel has everything.
 fn short_title(r: &RecordView) -> String {
     match r.key.as_deref() {
-        Some(k) => format!("offset {} · key {k:?} · click for details", r.offset),
+        Some(k) => format!(
+            "offset {} · key {} ({}) · click for details and journey",
+            r.offset,
+            quoted_key(k),
+            key_label(Some(k))
+        ),
         None => format!("offset {} · null key · click for details", r.offset),
     }
+}
+
+/// Readers behind the records shown ("billing: 23 behind" the high watermark), and readers
+/// caught up with the log end.
+fn reader_marks<'a>(
+    p: &PartitionView,
+    readers: &'a [(String, u64)],
+) -> (Vec<String>, Vec<&'a str>) {
+    let first_shown = p.latest.first().map_or(p.log_end, |r| r.offset);
+    let behind = readers
+        .iter()
+        .filter(|(_, pos)| *pos < first_shown)
+        .map(|(n, pos)| format!("{n}: {} behind", p.high_watermark.saturating_sub(*pos)))
+        .collect();
+    let caught_up = readers
+        .iter()
+        .filter(|(_, pos)| *pos >= p.log_end)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    (behind, caught_up)
 }
 
 /// A group member owning a partition: (group, consumer, colour).
@@ -102,12 +137,65 @@ fn cell_of(e: &Event) -> Option<web_sys::Element> {
         .flatten()
 }
 
+/// A record clicked: its partition and offset, its identity, and where its cell is in the
+/// Topics panel (left, bottom, top in pixels), to show its detail beside it.
+#[derive(Clone, Debug, PartialEq)]
+struct Clicked {
+    at: (String, u32, u64),
+    id: RecordId,
+    anchor: (i32, i32, i32),
+}
+
+/// Where the clicked cell is, relative to the Topics panel's wrapper the detail is drawn in.
+fn anchor_of(e: &MouseEvent) -> (i32, i32, i32) {
+    let Some(cell) = cell_of(e) else {
+        return (0, 0, 0);
+    };
+    let rect = cell.get_bounding_client_rect();
+    let panel = cell.closest(".topics-wrap").ok().flatten();
+    let (left, top) = panel.map_or((0.0, 0.0), |p| {
+        let r = p.get_bounding_client_rect();
+        (r.left(), r.top())
+    });
+    (
+        (rect.left() - left) as i32,
+        (rect.bottom() - top) as i32,
+        (rect.top() - top) as i32,
+    )
+}
+
+/// A bar per replica: its log end against the partition's, the high watermark across it.
+fn replica_bars(p: &PartitionView) -> Html {
+    html! {
+                <div class="replicas">
+                { for p.replica_states.iter().map(|r| {
+                    let scale = p.log_end.max(r.log_end).max(1);
+                    // An empty log is an empty bar: every replica is at 0 of nothing yet.
+                    let width = (r.log_end * 100 / scale).min(100);
+                    // The high watermark as a line across every replica's bar.
+                    let hw_at = (p.high_watermark * 100 / scale).min(100);
+                    html! {
+                        <div class={classes!("replica", r.is_leader.then_some("leader"), (!r.in_isr).then_some("out"), (!r.up).then_some("down"))}
+                             key={r.broker} title={format!("broker {}: {}{}", r.broker, if r.in_isr { "in sync" } else { "out of sync" }, if r.up { "" } else { ", down" })}>
+                            <span class="rname">{ format!("broker {}{}", r.broker, if r.is_leader { " ★" } else { "" }) }</span>
+                            <span class="bar">
+                                <span class="fill" style={format!("width:{width}%")}></span>
+                                <span class="hw" style={format!("left:{hw_at}%")} title="high watermark"></span>
+                            </span>
+                            <span class="rleo">{ format!("LEO {}", r.log_end) }</span>
+                        </div>
+                    }
+                }) }
+            </div>
+    }
+}
+
 #[derive(Properties, PartialEq)]
 struct PartitionProps {
     /// The partition, the consumers reading it (name, position) and the members owning it.
     row: Rc<Row>,
     selected: Option<(String, u32, u64)>,
-    on_select: Callback<(String, u32, u64)>,
+    on_select: Callback<Clicked>,
     on_screen: Rc<OnScreen>,
 }
 
@@ -169,11 +257,7 @@ fn PartitionRow(props: &PartitionProps) -> Html {
     };
     let on_leave = Callback::from(move |e: MouseEvent| forget(&e));
     let on_blur = Callback::from(move |e: FocusEvent| forget(&e));
-    let caught_up: Vec<&str> = readers
-        .iter()
-        .filter(|(_, pos)| *pos >= p.log_end)
-        .map(|(n, _)| n.as_str())
-        .collect();
+    let (behind, caught_up) = reader_marks(p, readers);
     html! {
         <div ref={node} class={classes!("partition", offline.then_some("offline"))} data-testid={testid}
              data-leo={p.log_end.to_string()} data-log-start={p.log_start.to_string()} data-hw={p.high_watermark.to_string()}>
@@ -192,7 +276,16 @@ fn PartitionRow(props: &PartitionProps) -> Html {
             <div class="log" role="list" aria-label={format!("{} partition {} newest records", p.topic, p.partition)}
                  onmousemove={on_hover} onfocusin={on_focus} onmouseout={on_leave} onfocusout={on_blur}>
                 if p.latest.first().is_some_and(|r| r.offset > p.log_start) {
-                    <span class="ellipsis" title="older records">{ "…" }</span>
+                    <span class="ellipsis" title="older records">{ "…" }
+                        // Readers behind the records shown keep a marker, with how far behind
+                        // the high watermark they are (hanging under the row, as the others).
+                        if !behind.is_empty() {
+                            <span class="reader behind" data-testid="readers-behind"
+                                  title="consumers reading older records than these">
+                                { format!("▲ {}", behind.join(", ")) }
+                            </span>
+                        }
+                    </span>
                 } else if p.log_start > 0 {
                     <span class="marker start" title="log start offset (older records were deleted)">{ format!("{} →", p.log_start) }</span>
                 }
@@ -201,8 +294,12 @@ fn PartitionRow(props: &PartitionProps) -> Html {
                     let is_selected = props.selected == Some((p.topic.clone(), p.partition, r.offset));
                     let on_select = {
                         let cb = props.on_select.clone();
-                        let key = (p.topic.clone(), p.partition, r.offset);
-                        Callback::from(move |_| cb.emit(key.clone()))
+                        let at = (p.topic.clone(), p.partition, r.offset);
+                        let id = r.id;
+                        Callback::from(move |e: MouseEvent| {
+                            let anchor = anchor_of(&e);
+                            cb.emit(Clicked { at: at.clone(), id, anchor })
+                        })
                     };
                     let here: Vec<&str> = readers.iter().filter(|(_, pos)| *pos == r.offset).map(|(n, _)| n.as_str()).collect();
                     // Unkeyed on purpose: as the window slides, the same buttons show newer
@@ -226,27 +323,7 @@ fn PartitionRow(props: &PartitionProps) -> Html {
                     }
                 </span>
             </div>
-            if p.replica_states.len() > 1 {
-                <div class="replicas">
-                    { for p.replica_states.iter().map(|r| {
-                        let scale = p.log_end.max(r.log_end).max(1);
-                        let width = if p.log_end == 0 { 100 } else { (r.log_end * 100 / scale).min(100) };
-                        // The high watermark as a line across every replica's bar.
-                        let hw_at = (p.high_watermark * 100 / scale).min(100);
-                        html! {
-                            <div class={classes!("replica", r.is_leader.then_some("leader"), (!r.in_isr).then_some("out"), (!r.up).then_some("down"))}
-                                 key={r.broker} title={format!("broker {}: {}{}", r.broker, if r.in_isr { "in sync" } else { "out of sync" }, if r.up { "" } else { ", down" })}>
-                                <span class="rname">{ format!("broker {}{}", r.broker, if r.is_leader { " ★" } else { "" }) }</span>
-                                <span class="bar">
-                                    <span class="fill" style={format!("width:{width}%")}></span>
-                                    <span class="hw" style={format!("left:{hw_at}%")} title="high watermark"></span>
-                                </span>
-                                <span class="rleo">{ format!("LEO {}", r.log_end) }</span>
-                            </div>
-                        }
-                    }) }
-                </div>
-            }
+            if p.replica_states.len() > 1 { { replica_bars(p) } }
         </div>
     }
 }
@@ -254,23 +331,14 @@ fn PartitionRow(props: &PartitionProps) -> Html {
 #[function_component]
 pub fn Topics() -> Html {
     let ctx = use_context::<Ctx>().expect("context");
-    let selected = use_state(|| None::<(String, u32, u64)>);
+    let (clicked, on_select, close) = use_clicked(&ctx.dispatch);
+    let (opened, on_open) = use_opened();
+    let selected = clicked.as_ref().map(|c| c.at.clone());
     // The rows as last shown: a row's props change only on its turn (the partitions whose
     // records this snapshot carries, see `crate::TURNS`), so Yew skips the others.
     let shown = use_mut_ref(BTreeMap::<(String, u32), Rc<Row>>::new);
     let on_screen = use_memo((), |_| OnScreen::new());
-    // The same callback from frame to frame (a new one would make every row render again).
-    let on_select = use_callback(selected.clone(), |key: (String, u32, u64), selected| {
-        let same = selected.as_ref() == Some(&key);
-        selected.set(if same { None } else { Some(key) });
-    });
-    // Rows of deleted topics (or partitions) go: the record detail reads the rows as shown.
-    shown.borrow_mut().retain(|(topic, partition), _| {
-        ctx.snapshot
-            .topics
-            .iter()
-            .any(|t| t.name == *topic && (*partition as usize) < t.partitions.len())
-    });
+    forget_gone(&mut shown.borrow_mut(), &ctx.snapshot);
     // `__consumer_offsets` (50 partitions by default) is internal: the group panel shows
     // its coordinator partition; Kafka's tools hide internal topics too.
     let topic_list: Html = ctx.snapshot.topics.iter().filter(|t| !t.internal).map(|t| {
@@ -286,7 +354,8 @@ pub fn Topics() -> Html {
                     { for t.configs.iter().map(|(k, v)| html! { <span class="tag" key={k.clone()}>{ format!("{k}={v}") }</span> }) }
                     <button class="small" onclick={delete} title="Delete the topic">{ "Delete" }</button>
                 </div>
-                { for t.partitions.iter().map(|p| {
+                { heat_map(&ctx.snapshot, t, &opened, &on_open) }
+                { for t.partitions.iter().filter(|p| row_shown(t, p, &opened)).map(|p| {
                     let id = (p.topic.clone(), p.partition);
                     let mut cache = shown.borrow_mut();
                     // While playing, a row refreshes on its turn if it is on screen.
@@ -299,23 +368,21 @@ pub fn Topics() -> Html {
                     let row = cache[&id].clone();
                     html! {
                     <PartitionRow key={p.partition} row={row}
-                        selected={(*selected).clone()} on_select={on_select.clone()} on_screen={on_screen.clone()} />
+                        selected={selected.clone()} on_select={on_select.clone()}
+                        on_screen={on_screen.clone()} />
                     }
                 }) }
             </div>
         }
     }).collect();
     // From the row as shown: a snapshot between the row's turns has no records for it.
-    let detail = selected.as_ref().and_then(|(t, p, o)| {
-        let rows = shown.borrow();
-        let row = rows.get(&(t.clone(), *p))?;
-        row.partition
-            .latest
-            .iter()
-            .find(|r| r.offset == *o)
-            .map(|r| (t.clone(), *p, r.clone()))
-    });
+    let detail = clicked
+        .as_ref()
+        .and_then(|c| detail_of(c, &shown.borrow(), &ctx.snapshot));
+    // The detail is beside the panel, not in it: the panel's paint containment would clip it,
+    // and its layout containment would hold the small screens' sheet inside it.
     html! {
+        <div class="topics-wrap">
         <div class="panel">
             <div class="panel-head"><h2>{ "Topics" }</h2>
                 <span class="hint">{ "Each square is a record at its offset, coloured by key; faded ones are above the high watermark, not yet readable." }</span>
@@ -324,12 +391,173 @@ pub fn Topics() -> Html {
                 <p class="empty">{ "No topics yet: add one below." }</p>
             }
             { topic_list }
-            if let Some((t, p, r)) = detail {
-                <div class="record-detail" data-testid="record-detail">
-                    <h3>{ format!("{t}-{p} offset {}", r.offset) }</h3>
-                    <pre>{ record_title(&r) }</pre>
-                </div>
+        </div>
+            if let (Some((t, p, r, partitions)), Some(c)) = (detail, clicked.as_ref()) {
+                <RecordDetail topic={t} partition={p} record={r} partitions={partitions}
+                    anchor={c.anchor} journey={ctx.journey.clone()} on_close={close}
+                    dispatch={ctx.dispatch.clone()} />
             }
+        </div>
+    }
+}
+
+/// Partitions by topic and number.
+type Opened = std::collections::BTreeSet<(String, u32)>;
+
+/// The partitions opened from a topic's heat map, and the callback that opens or closes one.
+#[hook]
+fn use_opened() -> (UseStateHandle<Opened>, Callback<(String, u32)>) {
+    let opened = use_state(Opened::new);
+    let on_open = use_callback(opened.clone(), |id: (String, u32), opened| {
+        let mut next = (**opened).clone();
+        if !next.remove(&id) {
+            next.insert(id);
+        }
+        opened.set(next);
+    });
+    (opened, on_open)
+}
+
+/// Rows of deleted topics (or partitions) go: the record detail reads the rows as shown.
+fn forget_gone(shown: &mut BTreeMap<(String, u32), Rc<Row>>, snapshot: &Snapshot) {
+    shown.retain(|(topic, partition), _| {
+        (snapshot.topics.iter())
+            .any(|t| t.name == *topic && (*partition as usize) < t.partitions.len())
+    });
+}
+
+/// Whether a partition has its detailed row: always, unless its topic is a heat map and the
+/// row was not opened from it.
+fn row_shown(t: &kplay_engine::snapshot::TopicView, p: &PartitionView, opened: &Opened) -> bool {
+    t.partitions.len() <= COMPACT_OVER || opened.contains(&(p.topic.clone(), p.partition))
+}
+
+/// A topic of many partitions as a heat map (see `crate::heatmap`); nothing for a few.
+fn heat_map(
+    snapshot: &Snapshot,
+    t: &kplay_engine::snapshot::TopicView,
+    opened: &Opened,
+    on_open: &Callback<(String, u32)>,
+) -> Html {
+    if t.partitions.len() <= COMPACT_OVER {
+        return Html::default();
+    }
+    let cells = cells_of(snapshot, t, |p| opened.contains(&(t.name.clone(), p)));
+    let topic = t.name.clone();
+    let on_open = on_open.reform(move |p: u32| (topic.clone(), p));
+    html! { <HeatMap topic={t.name.clone()} cells={Rc::new(cells)} on_open={on_open} /> }
+}
+
+/// The clicked record, its selection callback (clicking a record shows it and traces its
+/// journey; clicking it again closes both) and the close button's.
+#[hook]
+fn use_clicked(
+    dispatch: &Callback<Action>,
+) -> (
+    UseStateHandle<Option<Clicked>>,
+    Callback<Clicked>,
+    Callback<MouseEvent>,
+) {
+    let clicked = use_state(|| None::<Clicked>);
+    // The same callback from frame to frame (a new one would make every row render again).
+    let on_select = use_callback(
+        (clicked.clone(), dispatch.clone()),
+        |c: Clicked, (clicked, dispatch)| {
+            if clicked.as_ref().is_some_and(|old| old.at == c.at) {
+                clicked.set(None);
+                dispatch.emit(Action::CloseJourney);
+            } else {
+                dispatch.emit(Action::FollowRecord(c.id));
+                clicked.set(Some(c));
+            }
+        },
+    );
+    let close = {
+        let (clicked, dispatch) = (clicked.clone(), dispatch.clone());
+        Callback::from(move |_: MouseEvent| {
+            clicked.set(None);
+            dispatch.emit(Action::CloseJourney);
+        })
+    };
+    (clicked, on_select, close)
+}
+
+/// The clicked record as its row shows it (a snapshot between the row's turns has no records
+/// for it), with its topic's partition count and where its cell is.
+fn detail_of(
+    c: &Clicked,
+    shown: &BTreeMap<(String, u32), Rc<Row>>,
+    snapshot: &Snapshot,
+) -> Option<(String, u32, RecordView, u32)> {
+    let (t, p, o) = &c.at;
+    let row = shown.get(&(t.clone(), *p))?;
+    let partitions = snapshot
+        .topics
+        .iter()
+        .find(|x| &x.name == t)?
+        .partitions
+        .len();
+    let r = row.partition.latest.iter().find(|r| r.offset == *o)?;
+    Some((t.clone(), *p, r.clone(), partitions as u32))
+}
+
+#[derive(Properties, PartialEq)]
+struct DetailProps {
+    topic: String,
+    partition: u32,
+    record: RecordView,
+    /// The topic's partition count, for the key's murmur2 line.
+    partitions: u32,
+    /// The clicked cell: left, bottom and top in the panel, in pixels.
+    anchor: (i32, i32, i32),
+    journey: Option<Rc<kplay_engine::sim::Journey>>,
+    on_close: Callback<MouseEvent>,
+    dispatch: Callback<Action>,
+}
+
+/// The clicked record beside its cell (a sheet at the bottom on small screens): its key and
+/// where the key sends it, its fields, and its journey.
+#[function_component]
+fn RecordDetail(props: &DetailProps) -> Html {
+    let r = &props.record;
+    let (t, p) = (&props.topic, props.partition);
+    let (left, bottom, _top) = props.anchor;
+    let key_line = match r.key.as_deref() {
+        None => "null key: the sticky partitioner chose the partition".to_string(),
+        Some(k) => {
+            let e = explain_key(k.as_bytes(), props.partitions);
+            format!(
+                "murmur2 = {} → toPositive = {} → {} % {} = partition {}",
+                e.murmur2, e.positive, e.positive, props.partitions, e.partition
+            )
+        }
+    };
+    let id = r.id;
+    let refresh = props.dispatch.reform(move |_| Action::FollowRecord(id));
+    let journey = props.journey.clone().filter(|j| j.record == r.id);
+    let label = key_label(r.key.as_deref());
+    let key_text = r
+        .key
+        .as_deref()
+        .map_or("null".to_string(), |k| format!("{k:?}"));
+    html! {
+        <div class="record-detail" data-testid="record-detail" role="dialog"
+             aria-label={format!("{t}-{p} offset {}", r.offset)}
+             style={format!("left:{}px;top:{}px", left.max(0), bottom + 6)}>
+            <h3>{ format!("{t}-{p} offset {}", r.offset) }</h3>
+            <div class="detail-key">
+                <span class={classes!("chip", key_class(r.key.as_deref()))}>{ label }</span>
+                <span class="key-text" title={r.key.clone()}>{ key_text }</span>
+            </div>
+            <p class="murmur" data-testid="record-murmur2">{ key_line }</p>
+            <pre>{ record_title(r) }</pre>
+            if let Some(j) = journey {
+                <JourneyView journey={j} on_refresh={refresh} />
+            } else {
+                <p class="hint" data-testid="journey-pending">{ "Tracing its journey…" }</p>
+            }
+            <button class="small close" onclick={props.on_close.clone()} aria-label="Close"
+                    data-testid="record-detail-close">{ "×" }</button>
         </div>
     }
 }

@@ -28,6 +28,14 @@ USAGE:
                     new config); KEY is a setting path such as producer.ID.acks or
                     topic.NAME.min.insync.replicas. Prints both reports and the
                     differences
+    kplay trace-record FILE (--key K | --offset TOPIC:PARTITION:OFFSET) [--seed N]
+        Follow one record through the run: the first record sent with key K, or
+        the record at that offset at the end of the run. Prints each step with its
+        virtual time and the reason for each wait: send(), its batch and why it
+        closed (batch.size, linger.ms), the request to the leader, the append,
+        each follower's fetch, the high watermark, the acknowledgement, each
+        group's poll, processing and commit; or where it ended (failed, lost,
+        expired, written twice).
     kplay partition --partitions N [--json] [KEY...]
         Print the partition Kafka's default partitioner picks for each key
         (keys from standard input, one per line, when none are given).
@@ -49,6 +57,7 @@ USAGE:
 
 mod lesson;
 pub mod memory;
+mod trace_record;
 
 /// The memory budget of `kplay run` unless `--memory-budget-mb` says otherwise: room for about
 /// 15 million records at replication factor 3 (about 130 bytes per record held).
@@ -91,6 +100,7 @@ pub fn main_with_memory(
     let result = match args.first().map(String::as_str) {
         Some("run") => run(&args[1..], out, memory),
         Some("partition") => partition(&args[1..], stdin, out),
+        Some("trace-record") => trace_record::trace_record(&args[1..], out),
         Some("assign") => assign(stdin, out),
         Some("lesson") => lesson::lesson(&args[1..], out),
         Some("help" | "--help" | "-h") => {

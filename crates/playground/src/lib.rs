@@ -29,6 +29,8 @@ use travel::{Checkpoints, Markers};
 use kplay_engine::config::{ConfigValue, Configs, Scope};
 use kplay_engine::consumer::CommitStrategy;
 use kplay_engine::producer::KeyMode;
+use kplay_engine::record::RecordId;
+use kplay_engine::sim::Journey;
 use kplay_engine::snapshot::{RecordsOf, Snapshot};
 use kplay_engine::{Command, Instant, Sim};
 use kplay_scenario::{
@@ -180,6 +182,12 @@ pub enum Action {
     Fork(ForkChange),
     /// Stop showing the fork.
     CloseFork,
+    /// Follow a record through the run so far (see [`Playground::journey`]).
+    FollowRecord(RecordId),
+    /// Follow the record the latest `produce` action on the timeline sent.
+    FollowProduced,
+    /// Stop showing the journey.
+    CloseJourney,
 }
 
 impl Action {
@@ -194,6 +202,9 @@ impl Action {
                 | Action::Export
                 | Action::Audit
                 | Action::Lesson(LessonAction::Step(_) | LessonAction::Check)
+                | Action::FollowRecord(_)
+                | Action::FollowProduced
+                | Action::CloseJourney
         )
     }
 }
@@ -251,6 +262,10 @@ struct Outputs {
     audit: Option<Audit>,
     /// The lesson the learner follows: it outlives the runs it loads (its setup, its solution).
     lesson: Option<LessonState>,
+    /// The journey of the record followed last, as far as the run had gone then.
+    journey: Option<Rc<Journey>>,
+    /// It is the journey of the record produced by hand last (`Action::FollowProduced`).
+    journey_of_produced: bool,
 }
 
 /// A scenario as compared for unsaved changes: its text without the duration, since how far
@@ -499,6 +514,14 @@ impl Playground {
     pub fn audit(&self) -> Option<&Audit> {
         self.outputs.audit.as_ref()
     }
+    /// The journey [`Action::FollowRecord`] or [`Action::FollowProduced`] traced last.
+    pub fn journey(&self) -> Option<&Rc<Journey>> {
+        self.outputs.journey.as_ref()
+    }
+    /// Whether [`Self::journey`] is that of the record produced by hand last.
+    pub fn journey_of_produced(&self) -> bool {
+        self.outputs.journey_of_produced
+    }
 
     pub fn snapshot(&self, records_per_partition: usize, trace_events: usize) -> Snapshot {
         self.sim.snapshot(records_per_partition, trace_events)
@@ -627,6 +650,9 @@ impl Playground {
             Action::Export => self.outputs.exported = Some(Rc::from(self.export())),
             Action::Lesson(action) => self.lesson_action(action)?,
             Action::Audit => self.outputs.audit = Some(self.audit_now()),
+            Action::FollowRecord(id) => self.show_journey(self.follow(id, Instant::ZERO)?, false),
+            Action::FollowProduced => self.show_journey(self.follow_produced()?, true),
+            Action::CloseJourney => self.outputs.journey = None,
         }
         Ok(())
     }
@@ -674,6 +700,52 @@ impl Playground {
             lost: r.lost_acked,
             examples,
         }
+    }
+
+    fn show_journey(&mut self, journey: Journey, of_produced: bool) {
+        self.outputs.journey = Some(Rc::new(journey));
+        self.outputs.journey_of_produced = of_produced;
+    }
+
+    /// The journey of record `id` up to now: the run is deterministic, so a replay of the
+    /// scenario from zero is this run, and an observer follows the record in it from `from`
+    /// (before the record was sent) without changing it.
+    fn follow(&self, id: RecordId, from: Instant) -> Result<Journey, String> {
+        let mut replay = self.scenario.build(None).map_err(err)?;
+        replay.run_until(from.min(self.sim.now()));
+        replay.watch_record(id);
+        replay.run_until(self.sim.now());
+        replay
+            .journey()
+            .ok_or_else(|| "The record could not be followed.".to_string())
+    }
+
+    /// The journey of the record sent by the timeline's latest `produce` action: it is the
+    /// next record its producer numbers when the action runs (commands run first at their
+    /// instant), which a replay up to just before that millisecond tells.
+    fn follow_produced(&self) -> Result<Journey, String> {
+        let (producer, at_ms) = self
+            .scenario
+            .events
+            .iter()
+            .rev()
+            .find_map(|e| match &e.action {
+                TimelineAction::Produce { producer, .. } => Some((producer.clone(), e.at_ms)),
+                _ => None,
+            })
+            .ok_or_else(|| "No record was produced by hand yet: send one first.".to_string())?;
+        let before = Instant((at_ms * 1000).saturating_sub(1));
+        let mut replay = self.scenario.build(None).map_err(err)?;
+        replay.run_until(before);
+        let p = replay
+            .producers()
+            .find(|p| p.spec.name == producer)
+            .ok_or_else(|| format!("Producer {producer} was not running when it sent it."))?;
+        let id = RecordId {
+            producer: p.index,
+            seq: p.stats.produced,
+        };
+        self.follow(id, before)
     }
 
     /// Rebuilds the run from time zero with the current scenario, keeping play state.

@@ -669,3 +669,54 @@ fn a_lesson_opens_at_its_setup_fails_its_check_and_passes_with_the_solution() {
     p.dispatch(lesson(LessonAction::Close)).expect("close");
     assert!(p.lesson().is_none());
 }
+
+#[test]
+fn a_record_produced_by_hand_can_be_followed_to_its_acknowledgement() {
+    // The page's "Follow this record" after Send: the journey of exactly that record, with
+    // the run left as it was (following replays a copy).
+    let mut p = Playground::welcome();
+    assert!(
+        p.dispatch(Action::FollowProduced).is_err(),
+        "nothing sent by hand yet"
+    );
+    playing(&mut p, 1500);
+    let produce = TimelineAction::Produce {
+        producer: "checkout".into(),
+        key: Some("user-42".into()),
+        value: Some("hi".into()),
+        partition: None,
+        headers: Vec::new(),
+    };
+    p.dispatch(Action::Live(produce)).expect("produce");
+    p.dispatch(Action::FollowProduced).expect("follow");
+    let early = p.journey().expect("a journey").clone();
+    assert_eq!(early.end, kplay_engine::sim::EndKind::NotSent, "{early:?}");
+    playing(&mut p, 1000);
+    let digest = p.sim().digest();
+    p.dispatch(Action::FollowProduced).expect("follow");
+    assert_eq!(p.sim().digest(), digest, "following changes nothing");
+    let j = p.journey().expect("a journey").clone();
+    assert_eq!(j.key.as_deref(), Some("user-42"));
+    let kinds: Vec<_> = j.steps.iter().map(|s| s.kind).collect();
+    use kplay_engine::sim::StepKind as K;
+    for k in [K::Send, K::Request, K::Appended, K::Acknowledged] {
+        assert!(kinds.contains(&k), "{k:?} missing from {kinds:?}");
+    }
+    // The same record followed from the partition view, by its identity.
+    let offset = j.offset.expect("appended");
+    let snapshot = p.snapshot(100_000, 0);
+    let partition = j.partition.expect("placed");
+    let mut view = snapshot.topics.iter().flat_map(|t| &t.partitions);
+    let row = view
+        .find(|v| Some(&v.topic) == j.topic.as_ref() && v.partition == partition)
+        .expect("its partition");
+    let record = row
+        .latest
+        .iter()
+        .find(|r| r.offset == offset)
+        .expect("in the log");
+    p.dispatch(Action::FollowRecord(record.id)).expect("follow");
+    assert_eq!(p.journey().map(|j| j.record), Some(j.record));
+    p.dispatch(Action::CloseJourney).expect("close");
+    assert!(p.journey().is_none());
+}

@@ -207,6 +207,11 @@ fn action() -> impl Strategy<Value = Action> {
         live().prop_map(|a| Action::Fork(kplay_playground::ForkChange::Live(a))),
         Just(Action::CloseFork),
         lesson().prop_map(Action::Lesson),
+        (0u32..4, 0u64..5000).prop_map(|(producer, seq)| {
+            Action::FollowRecord(kplay_engine::record::RecordId { producer, seq })
+        }),
+        Just(Action::FollowProduced),
+        Just(Action::CloseJourney),
     ]
 }
 

@@ -511,3 +511,91 @@ fn metadata_request(topic: &Arc<str>) -> impl Fn(u32) -> Message + '_ {
         allow_auto_create: true,
     }
 }
+
+/// Where one of a producer's records is, for a record's journey (`sim::journey`): read from
+/// the producer's state between steps, so following a record changes nothing it does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordPlace {
+    pub partition: u32,
+    /// The batch holding it: records and bytes (of `batch.size`), when it opened, its attempts.
+    pub batch_records: u32,
+    pub batch_bytes: u32,
+    pub created_at: Instant,
+    pub attempts: u32,
+    /// The record's key.
+    pub key: Option<Bytes>,
+    /// The state of its batch.
+    pub state: BatchState,
+}
+
+/// Where a record's batch is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BatchState {
+    /// In the accumulator. `closed`: no record may join it (one did not fit); `behind`: a newer
+    /// batch of the same partition waits behind it, which makes it full in Kafka's eyes
+    /// (`RecordAccumulator.ready`: `deque.size() > 1`); `exhausted`: the application waits
+    /// for `buffer.memory`, so every batch may go.
+    Queued {
+        closed: bool,
+        behind: bool,
+        exhausted: bool,
+    },
+    /// In a Produce request to `broker` (correlation id `request`).
+    InFlight { broker: BrokerId, request: u32 },
+}
+
+impl Producer {
+    /// Where record number `seq` is now: in a batch of the accumulator, or in a request;
+    /// `None` before `send()` and once its batch completed.
+    pub fn locate(&self, seq: u64) -> Option<RecordPlace> {
+        let holds = |b: &ProducerBatch| b.records.binary_search_by_key(&seq, |r| r.id.seq).is_ok();
+        let key = |b: &ProducerBatch| {
+            let i = b.records.binary_search_by_key(&seq, |r| r.id.seq).ok()?;
+            b.records[i].key.clone()
+        };
+        let place = |b: &ProducerBatch, state| RecordPlace {
+            partition: b.partition,
+            key: key(b),
+            batch_records: b.records.len() as u32,
+            batch_bytes: b.size_bytes,
+            created_at: b.created_at,
+            attempts: b.attempts,
+            state,
+        };
+        for queue in &self.queues {
+            if let Some(i) = queue.batches.iter().position(holds) {
+                let state = BatchState::Queued {
+                    closed: queue.batches[i].closed,
+                    behind: i + 1 < queue.batches.len(),
+                    exhausted: self.waiting.is_some(),
+                };
+                return Some(place(&queue.batches[i], state));
+            }
+        }
+        self.in_flight.iter().find_map(|(&request, f)| {
+            let b = f.batches.iter().find(|b| holds(b))?;
+            let state = BatchState::InFlight {
+                broker: f.broker,
+                request,
+            };
+            Some(place(b, state))
+        })
+    }
+
+    /// The topic it produces to.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// How many batches wait in the accumulator for `partition`.
+    pub fn queued_in(&self, partition: u32) -> usize {
+        self.queues
+            .get(partition as usize)
+            .map_or(0, |q| q.batches.len())
+    }
+
+    /// How many partitions it knows its topic has (0 before its first metadata).
+    pub fn partitions_known(&self) -> u32 {
+        self.queues.len() as u32
+    }
+}

@@ -28,11 +28,14 @@ use crate::time::{Duration, Instant};
 use crate::trace::{numbers, BrokerId, NodeId, Trace, TraceEvent, TraceKind};
 
 mod command;
+mod journey;
 mod queue;
 mod stats;
 mod view;
 
 pub use command::*;
+use journey::Watch;
+pub use journey::{EndKind, Journey, JourneyStep, StepKind};
 use queue::*;
 use stats::*;
 
@@ -107,6 +110,8 @@ pub struct Sim {
     touched: Touched,
     step_observations: Vec<StepObservation>,
     observations: u64,
+    /// The one record followed, if any (`journey`): it reads and never changes the run.
+    watch: Option<Watch>,
     /// Deliberate bugs for the checker's tests (`planted`).
     #[cfg(feature = "planted-bugs")]
     planted: crate::planted::Planted,
@@ -177,6 +182,7 @@ impl Sim {
             touched: Touched::Everything,
             step_observations: Vec::new(),
             observations: 0,
+            watch: None,
             #[cfg(feature = "planted-bugs")]
             planted: Default::default(),
         };
@@ -281,7 +287,15 @@ impl Sim {
             Event::Timer { node, .. } => Touched::Node(*node),
             Event::Command(_) => Touched::Everything,
         };
+        // Following a record costs this branch when nothing is followed.
+        let watching = self.watch.is_some();
+        if watching {
+            self.watch_before(&event);
+        }
         self.dispatch(event);
+        if watching {
+            self.watch_after();
+        }
         if self.now >= self.groups.next_lag_sample {
             self.sample_lag();
         }
@@ -326,6 +340,9 @@ impl Sim {
                 .map(|m| m.group.clone())
         };
         self.groups.on_trace(self.now, &kind, group_of);
+        if let Some(watch) = &mut self.watch {
+            watch.on_trace(&kind);
+        }
         self.trace.push(TraceEvent { at: self.now, kind });
     }
 
@@ -450,6 +467,9 @@ impl Sim {
         for effect in out.drain(..) {
             match effect {
                 Effect::Send { to, msg } => {
+                    if let (Some(watch), NodeId::Producer(_)) = (&mut self.watch, from) {
+                        watch.on_send(&msg);
+                    }
                     let at = self.net.delivery_time(self.now, from, to);
                     let incarnation = self.incarnation_of(to);
                     self.push(
@@ -476,6 +496,9 @@ impl Sim {
                 Effect::Trace(kind) => self.record(kind),
                 Effect::Observe(observation) => {
                     use crate::ledger::Observation as O;
+                    if let Some(watch) = &mut self.watch {
+                        watch.on_observation(&observation);
+                    }
                     if matches!(
                         observation,
                         O::Acked { .. } | O::Delivered { .. } | O::CommitAcked { .. }
