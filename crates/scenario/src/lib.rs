@@ -5,6 +5,7 @@
 //! field; [`Scenario::to_toml`] writes one back; [`Scenario::build`] turns one into a running
 //! [`kplay_engine::Sim`]. Nothing here panics on user input.
 
+pub mod kafka_tools;
 mod link;
 mod model;
 mod parse;

@@ -25,7 +25,7 @@ use crate::record::{Offset, TopicPartition};
 use crate::rng::{Prng, Stream};
 use crate::snapshot::*;
 use crate::time::{Duration, Instant};
-use crate::trace::{numbers, BrokerId, NodeId, Trace, TraceEvent, TraceKind};
+use crate::trace::{numbers, BrokerId, NodeId, NodeNames, Trace, TraceEvent, TraceKind};
 
 mod command;
 mod queue;
@@ -93,6 +93,9 @@ pub struct Sim {
     brokers: Vec<BrokerSlot>,
     producers: Vec<Option<Producer>>,
     consumers: Vec<Option<Consumer>>,
+    /// Every client's name by its index, kept after it is removed, so its events still read
+    /// with the name the panels showed.
+    names: NodeNames,
     /// Per consumer: its process incarnation; messages and timers of an older one are dropped.
     consumer_incarnations: Vec<u32>,
     /// What is recorded about groups over time, fed every trace event.
@@ -168,6 +171,7 @@ impl Sim {
             brokers,
             producers: Vec::new(),
             consumers: Vec::new(),
+            names: NodeNames::default(),
             consumer_incarnations: Vec::new(),
             groups: GroupObserver::default(),
             ledger: Ledger::new(),
@@ -190,6 +194,11 @@ impl Sim {
             sim.start_broker(id);
         }
         Ok(sim)
+    }
+
+    /// The clients' names by the index their trace events carry.
+    pub fn names(&self) -> &NodeNames {
+        &self.names
     }
 
     pub fn seed(&self) -> u64 {

@@ -15,6 +15,45 @@ pub(super) struct GroupPartition {
 }
 
 /// Time to drain `lag` at the rate it fell over the last samples (None when not falling).
+/// The consumer (by name) that holds `member` now: a running one whose membership has its id.
+fn consumer_of(members_of: &[&Consumer], member: &str) -> Option<String> {
+    members_of
+        .iter()
+        .filter(|c| !matches!(c.state, AppState::Crashed | AppState::Stopped))
+        .find(|c| {
+            c.membership
+                .as_ref()
+                .is_some_and(|m| &*m.member_id == member)
+        })
+        .map(|c| c.spec.name.clone())
+}
+
+/// The `client.id` a member joined with: its consumer's (the consumer's name when unset, as
+/// its JoinGroup says), found by member id or by `group.instance.id`; else the member id's
+/// prefix, as the coordinator names a dynamic member `client.id` plus `-` and a number
+/// (`GroupCoordinator::new_member_id`; Kafka appends a UUID the same way).
+fn client_id_of(members_of: &[&Consumer], member: &crate::group::classic::Member) -> String {
+    let holds = |c: &&&Consumer| {
+        c.membership
+            .as_ref()
+            .is_some_and(|m| m.member_id == member.id)
+            || (member.instance_id.is_some() && c.config().instance_id == member.instance_id)
+    };
+    match members_of.iter().find(holds) {
+        Some(c) => c
+            .config()
+            .client_id
+            .as_deref()
+            .unwrap_or(&c.spec.name)
+            .to_string(),
+        None => member
+            .id
+            .rsplit_once('-')
+            .map_or(&*member.id, |(client, _)| client)
+            .to_string(),
+    }
+}
+
 pub(super) fn drain_time(history: &[(u64, u64)]) -> Option<u64> {
     let last = *history.last()?;
     let first = history[history.len().saturating_sub(10)];
@@ -131,15 +170,9 @@ impl Sim {
         self.snapshot_of(records_per_partition, RecordsOf::All, trace_events)
     }
 
-    /// A snapshot with newest records for the partitions `records_of` names only.
-    pub fn snapshot_of(
-        &self,
-        records_per_partition: usize,
-        records_of: RecordsOf,
-        trace_events: usize,
-    ) -> Snapshot {
-        let brokers = self
-            .brokers
+    /// Every broker as the Brokers panel shows it.
+    fn broker_views(&self) -> Vec<BrokerView> {
+        self.brokers
             .iter()
             .map(|s| {
                 let id = s.broker.id;
@@ -155,6 +188,8 @@ impl Sim {
                 BrokerView {
                     id: id.0,
                     fenced: self.controller.is_fenced(id),
+                    session_expires: self.controller.session_expires(id),
+                    session_timeout_ms: self.controller.session_timeout().as_millis(),
                     paused: s.paused_until.is_some_and(|u| u > self.now),
                     isolated: self.net.is_blocked(NodeId::Broker(id), NodeId::Controller),
                     status: if s.up {
@@ -167,7 +202,17 @@ impl Sim {
                     replicas,
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    /// A snapshot with newest records for the partitions `records_of` names only.
+    pub fn snapshot_of(
+        &self,
+        records_per_partition: usize,
+        records_of: RecordsOf,
+        trace_events: usize,
+    ) -> Snapshot {
+        let brokers = self.broker_views();
         let topics = self
             .controller
             .metadata()
@@ -181,7 +226,7 @@ impl Sim {
                     .config
                     .configs
                     .explicit()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .map(|(k, v)| (k.to_string(), v.kafka_text()))
                     .collect(),
                 partitions: t
                     .partitions
@@ -232,6 +277,7 @@ impl Sim {
             group_events: self.groups.events.iter().cloned().collect(),
             totals,
             trace: recent.skip(skip).cloned().collect(),
+            names: self.names.clone(),
             trace_total: self.trace.total(),
             digest: self.digest(),
         }
@@ -453,23 +499,13 @@ impl Sim {
             .flatten()
             .filter(|c| c.membership.as_ref().is_some_and(|m| m.group == *group))
             .collect();
-        let consumer_of = |member: &str| {
-            members_of
-                .iter()
-                .filter(|c| !matches!(c.state, AppState::Crashed | AppState::Stopped))
-                .find(|c| {
-                    c.membership
-                        .as_ref()
-                        .is_some_and(|m| &*m.member_id == member)
-                })
-                .map(|c| c.spec.name.clone())
-        };
         let members = state.map_or(Vec::new(), |g| {
             g.members
                 .values()
                 .map(|m| GroupMemberView {
                     member_id: m.id.to_string(),
-                    consumer: consumer_of(&m.id),
+                    consumer: consumer_of(&members_of, &m.id),
+                    client_id: client_id_of(&members_of, m),
                     instance_id: m.instance_id.as_ref().map(|s| s.to_string()),
                     assignment: m
                         .assignment
