@@ -15,6 +15,7 @@ mod colour;
 mod controls;
 mod crash;
 mod ctx;
+mod describe;
 mod events;
 mod groups;
 mod input;

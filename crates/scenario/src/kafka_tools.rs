@@ -35,6 +35,22 @@ pub fn create_topic(topic: &TopicDef) -> String {
     s
 }
 
+/// `kafka-topics.sh --create` for a topic as the cluster has it (the web app shows it for
+/// every topic, created in the setup or by an action).
+pub fn create_topic_view(topic: &TopicView) -> String {
+    let mut s = format!(
+        "kafka-topics.sh --bootstrap-server {BOOTSTRAP} --create --topic {} \
+         --partitions {} --replication-factor {}",
+        topic.name,
+        topic.partitions.len(),
+        topic.replication_factor
+    );
+    for (key, value) in &topic.configs {
+        let _ = write!(s, " --config {key}={value}");
+    }
+    s
+}
+
 /// `kafka-configs.sh --alter` for one topic config.
 pub fn alter_topic_config(topic: &str, key: &str, value: &str) -> String {
     format!(
