@@ -21,11 +21,18 @@ test('a crash is explained, pinned, filterable, and described as Kafka tools wou
   await page.waitForFunction(() => document.querySelector('[data-testid=pinned-events]')?.textContent.includes('broker 1 crashed'), null, { timeout: 30_000 });
   await page.waitForSelector('[data-testid=play]', { timeout: 30_000 });
 
+  // Until the controller fences it, the crashed broker still counts: the Brokers panel says
+  // when and why, and the rows it led say their leader is down.
+  assert.match(await page.textContent('[data-testid=fence-countdown-1]'), /^fenced in \d+\.\d s: broker\.session\.timeout\.ms = 9000$/);
+  const rows = (await texts(page, '[data-testid^=partition-orders-]')).join('\n');
+  assert.match(rows, /leader 1 \(down, not fenced yet\) · epoch/);
+
   // Play on without pausing until the controller fences broker 1 (broker.session.timeout.ms).
   await page.uncheck('[data-testid=pause-on-important]');
   await page.click('[data-testid=play]');
   await page.waitForFunction(() => document.querySelector('[data-testid=pinned-events]')?.textContent.includes('controller fenced broker 1'), null, { timeout: 60_000 });
   await page.click('[data-testid=pause]');
+  assert.equal(await page.locator('[data-testid=fence-countdown-1]').count(), 0, 'fenced: no countdown');
   const pinned = (await texts(page, '[data-testid=pinned-events] li')).join('\n');
   assert.match(pinned, /controller fenced broker 1: no heartbeat for broker\.session\.timeout\.ms = 9000/);
   assert.match(pinned, /orders-\d: broker \d elected leader, epoch \d+: leader 1 was fenced/);

@@ -8,6 +8,7 @@ use kplay_engine::snapshot::{PartitionView, RecordView, Snapshot};
 use kplay_playground::{Action, TimelineAction as Live};
 use yew::prelude::*;
 
+use crate::cluster::held_back;
 use crate::colour::{key_class, member_colour};
 use crate::onscreen::OnScreen;
 use crate::Ctx;
@@ -116,7 +117,7 @@ fn PartitionRow(props: &PartitionProps) -> Html {
     let p = &props.row.partition;
     let readers = &props.row.readers;
     let testid = format!("partition-{}-{}", p.topic, p.partition);
-    let leader = p.leader.map_or("none".to_string(), |l| l.to_string());
+    let leader = p.leader.map_or("none".into(), |l| l.to_string()) + &held_back(p);
     let offline = p.leader.is_none();
     let node = use_node_ref();
     {
