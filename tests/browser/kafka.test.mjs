@@ -58,6 +58,10 @@ test('a crash is explained, pinned, filterable, and described as Kafka tools wou
   assert.equal(groups, '', 'the welcome consumer has no group.id: kafka-consumer-groups.sh has nothing to show');
   const commands = await texts(page, '[data-testid=kafka-command]');
   assert.deepEqual(commands, ['kafka-topics.sh --bootstrap-server localhost:9092 --create --topic orders --partitions 6 --replication-factor 3 --config min.insync.replicas=2']);
+  // The setup and the live crash, as a Kafka user would do them.
+  const scenario = await texts(page, '[data-testid=scenario-command]');
+  assert.ok(scenario.some((c) => c.includes('bootstrap.servers=localhost:9092\nacks=all\nlinger.ms=5\n')), scenario.join('\n'));
+  assert.match(scenario.at(-1), /^# at \d+ ms: crash_broker\nkill -9 <pid of broker 1>/);
   assert.deepEqual(errors, []);
   await context.close();
 });

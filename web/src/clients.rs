@@ -192,7 +192,7 @@ pub fn Consumers() -> Html {
                             { for c.partitions.iter().map(|p| {
                                 let lag = p.lag.unwrap_or(0);
                                 html! {
-                                    <div class="lag" key={format!("{}-{}", p.topic, p.partition)} title={format!("{}-{}: position {:?}, high watermark {:?}", p.topic, p.partition, p.position, p.high_watermark)}>
+                                    <div class="lag" key={format!("{}-{}", p.topic, p.partition)} title={format!("{}-{}: position {}, high watermark {}", p.topic, p.partition, p.position.map_or("none yet".into(), |o| o.to_string()), p.high_watermark.map_or("unknown".into(), |o| o.to_string()))}>
                                         <span class="lname">{ format!("{}-{}", p.topic, p.partition) }</span>
                                         <span class="bar"><span class="fill lagfill" style={format!("width:{}%", lag * 100 / max_lag)}></span></span>
                                         <span class="lval">{ lag }</span>

@@ -21,6 +21,9 @@ pub struct Ctx {
     pub exported: Option<Rc<str>>,
     /// The last loss audit: at what time, and what it found.
     pub audit: Option<Audit>,
+    /// The setup and the timeline as a Kafka user would type them (shared: made again only
+    /// after a user action).
+    pub kafka_commands: Rc<[String]>,
     /// The playground keeps the saved session (a broken link opened instead of it): the page
     /// offers to restore or replace it.
     pub keeps_saved: bool,

@@ -30,10 +30,15 @@ pub fn Describe() -> Html {
         let topics = kafka_tools::describe_topics(s, true);
         let groups = kafka_tools::describe_groups(s);
         let bootstrap = kafka_tools::BOOTSTRAP;
+        let scenario = ctx.kafka_commands.iter().enumerate().map(|(i, c)| {
+            html! { <pre class="kafka" data-testid="scenario-command" key={i}>{ c.clone() }</pre> }
+        });
         html! {
             <>
                 <h3>{ "The topics, as created" }</h3>
                 { for creates }
+                <h3>{ "The setup and your actions, as a Kafka user would do them" }</h3>
+                { for scenario }
                 <h3><code>
                     { format!("kafka-topics.sh --bootstrap-server {bootstrap} --describe") }
                     { " --exclude-internal" }

@@ -340,6 +340,15 @@ fn use_share_links(
     });
 }
 
+/// The page's memory now, against its budget.
+fn memory_use(options: &PageOptions) -> MemoryUse {
+    MemoryUse {
+        live_bytes: memory::live_bytes(),
+        wasm_bytes: memory::wasm_bytes(),
+        budget_bytes: options.memory_budget_bytes,
+    }
+}
+
 #[function_component]
 fn App() -> Html {
     let options = use_memo((), |_| page_options());
@@ -369,11 +378,7 @@ fn App() -> Html {
     use_frame_loop(playground.clone(), refresh.clone(), options.clone());
     use_share_links(playground.clone(), refresh.clone(), options.clone());
 
-    let memory_use = MemoryUse {
-        live_bytes: memory::live_bytes(),
-        wasm_bytes: memory::wasm_bytes(),
-        budget_bytes: options.memory_budget_bytes,
-    };
+    let memory_use = memory_use(&options);
     let p = playground.borrow();
     let ctx = Ctx {
         snapshot: (*snapshot).clone(),
@@ -384,6 +389,7 @@ fn App() -> Html {
         share: p.share_link().map(str::to_string),
         exported: p.exported().cloned(),
         audit: p.audit().cloned(),
+        kafka_commands: p.kafka_commands().clone(),
         keeps_saved: !p.may_save(),
     };
     drop(p);

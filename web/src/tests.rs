@@ -39,6 +39,7 @@ fn ctx_of(p: &Playground, notice: Option<Notice>) -> Ctx {
         share: None,
         exported: None,
         audit: None,
+        kafka_commands: p.kafka_commands().clone(),
         keeps_saved: false,
     }
 }

@@ -23,7 +23,8 @@ use kplay_engine::producer::KeyMode;
 use kplay_engine::snapshot::{RecordsOf, Snapshot};
 use kplay_engine::{Command, Instant, Sim};
 use kplay_scenario::{
-    decode_link, encode_link, ConsumerDef, EventDef, ProducerDef, Scenario, ScenarioError, TopicDef,
+    decode_link, encode_link, kafka_tools, ConsumerDef, EventDef, ProducerDef, Scenario,
+    ScenarioError, TopicDef,
 };
 use std::rc::Rc;
 
@@ -195,6 +196,9 @@ pub struct Playground {
     /// What the page asked for. It outlives a run that is replaced (an import, a link), as the
     /// page showed it until asked again.
     outputs: Outputs,
+    /// The scenario as a Kafka user would type it (see [`Playground::kafka_commands`]): made
+    /// again after each user action, never per frame.
+    kafka_commands: Rc<[String]>,
 }
 
 /// The last share link, export and loss audit the page asked for.
@@ -241,12 +245,34 @@ fn config_value(text: &str) -> ConfigValue {
     }
 }
 
+/// The setup as Kafka commands and client properties, then every action of the timeline with
+/// its time and what a Kafka user would do (`kplay_scenario::kafka_tools`).
+fn kafka_commands_of(scenario: &Scenario) -> Rc<[String]> {
+    let mut out = kafka_tools::setup_commands(scenario);
+    for e in &scenario.events {
+        let command = kafka_tools::action_command(&e.action, scenario);
+        out.push(format!(
+            "# at {} ms: {}\n{command}",
+            e.at_ms,
+            e.action.name()
+        ));
+    }
+    out.into()
+}
+
 impl Playground {
+    /// What a Kafka user would type for this playground: the setup's commands and client
+    /// properties, then each action of the timeline, in order.
+    pub fn kafka_commands(&self) -> &Rc<[String]> {
+        &self.kafka_commands
+    }
+
     /// A playground running `scenario` from time zero, paused.
     pub fn new(scenario: Scenario) -> Result<Playground, String> {
         let sim = scenario.build(None).map_err(err)?;
         Ok(Playground {
             baseline: baseline_of(&scenario),
+            kafka_commands: kafka_commands_of(&scenario),
             scenario,
             sim,
             playing: false,
@@ -458,7 +484,11 @@ impl Playground {
             }
             self.outputs.share_link = None;
         }
+        let changes = !action.only_looks();
         let result = self.apply(action);
+        if changes {
+            self.kafka_commands = kafka_commands_of(&self.scenario);
+        }
         if let Err(e) = &result {
             self.notice = Some(Notice::Error(e.clone()));
         }
