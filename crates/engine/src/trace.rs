@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::group::Generation;
 use crate::protocol::ErrorCode;
-use crate::record::{LeaderEpoch, Offset, TopicPartition};
+use crate::record::{LeaderEpoch, Offset, RecordId, TopicPartition};
 use crate::time::Instant;
 
 /// A broker's id (Kafka's `broker.id`, `node.id` in KRaft). Printed as the bare number, so the
@@ -122,6 +122,17 @@ pub enum PartitionChangeCause {
     },
     /// `auto.leader.rebalance.enable`: leadership goes back to the preferred (first) replica.
     PreferredLeader,
+}
+
+/// The records a follower's truncation removed, for the event log's words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TruncatedRecords {
+    /// As the broker removed them, with their offsets; the simulator, which keeps the ledger,
+    /// turns them into [`TruncatedRecords::Acknowledged`] before recording the event.
+    Removed(Vec<(Offset, RecordId)>),
+    /// Per producer (index, records, its `acks`): the removed records its application had
+    /// heard acknowledged, which the leader that now leads does not have: lost.
+    Acknowledged(Vec<(u32, u64, String)>),
 }
 
 /// What happened.
@@ -300,6 +311,8 @@ pub enum TraceKind {
         tp: TopicPartition,
         from: Offset,
         to: Offset,
+        /// Which of them had been acknowledged. Not hashed: it follows from the run.
+        records: TruncatedRecords,
     },
     NetworkPartitioned {
         isolated: Vec<BrokerId>,
@@ -550,10 +563,8 @@ impl Digest {
                 error,
                 attempt,
             } => {
-                self.ints(
-                    14,
-                    &[*producer as u64, error.code() as u64, *attempt as u64],
-                );
+                let ints = [*producer as u64, error.code() as u64, *attempt as u64];
+                self.ints(14, &ints);
                 self.str(error.name());
                 self.tp(tp);
             }
@@ -654,6 +665,7 @@ impl Digest {
                 tp,
                 from,
                 to,
+                ..
             } => {
                 self.ints(29, &[broker.0 as u64, from.0, to.0]);
                 self.tp(tp);
@@ -1057,6 +1069,31 @@ fn rebalance_started(
     }
 }
 
+fn truncated(
+    f: &mut fmt::Formatter<'_>,
+    (broker, tp, from, to): (BrokerId, &TopicPartition, Offset, Offset),
+    records: &TruncatedRecords,
+    names: &NodeNames,
+) -> fmt::Result {
+    write!(
+        f,
+        "broker {broker} truncated {tp} from offset {from} to {to}: its leader's log diverges there"
+    )?;
+    let TruncatedRecords::Acknowledged(lost) = records else {
+        return Ok(());
+    };
+    for (producer, n, acks) in lost {
+        let what = if *n == 1 { "record" } else { "records" };
+        write!(
+            f,
+            "; {what} lost: {n} acknowledged to {} with acks={acks}, which the new leader \
+             never had",
+            names.producer(*producer)
+        )?;
+    }
+    Ok(())
+}
+
 fn send_timed_out(f: &mut fmt::Formatter<'_>, p: &str, topic: &str, e: ErrorCode) -> fmt::Result {
     match e {
         ErrorCode::MetadataTimeout => write!(
@@ -1189,11 +1226,9 @@ impl fmt::Display for Explained<'_> {
             }
             K::PartitionOffline { tp } => write!(f, "{tp} is offline: no in-sync replica can lead"),
             K::IsrChanged { tp, isr, previous, cause } => isr_changed(f, tp, isr, previous, cause),
-            K::FollowerTruncated { broker, tp, from, to } => write!(
-                f,
-                "broker {broker} truncated {tp} from offset {from} to {to}: \
-                 its leader's log diverges there"
-            ),
+            K::FollowerTruncated { broker, tp, from, to, records } => {
+                truncated(f, (*broker, tp, *from, *to), records, n)
+            }
             K::NetworkPartitioned { isolated } => {
                 write!(f, "network partition: brokers {} cut off", list(isolated))
             }

@@ -25,7 +25,9 @@ use crate::record::{Offset, TopicPartition};
 use crate::rng::{Prng, Stream};
 use crate::snapshot::*;
 use crate::time::{Duration, Instant};
-use crate::trace::{numbers, BrokerId, NodeId, NodeNames, Trace, TraceEvent, TraceKind};
+use crate::trace::{
+    numbers, BrokerId, NodeId, NodeNames, Trace, TraceEvent, TraceKind, TruncatedRecords,
+};
 
 mod command;
 mod queue;
@@ -318,6 +320,51 @@ impl Sim {
     }
 
     /// Every trace event goes to the trace and to the observers beside the loop.
+    /// A truncation's removed records become, for its words, how many of each producer's had
+    /// been acknowledged (the ledger knows; the broker does not).
+    fn with_acknowledged(&self, kind: TraceKind) -> TraceKind {
+        let TraceKind::FollowerTruncated {
+            broker,
+            tp,
+            from,
+            to,
+            records: TruncatedRecords::Removed(ids),
+        } = kind
+        else {
+            return kind;
+        };
+        let mut lost: Vec<(u32, u64, String)> = Vec::new();
+        for (offset, id) in ids {
+            // Acknowledged at this very place: a copy whose retry was acknowledged elsewhere
+            // is not lost.
+            let here = Outcome::Acked {
+                partition: tp.partition,
+                offset: Some(offset),
+            };
+            if self.ledger.outcome(id) != here {
+                continue;
+            }
+            match lost.iter_mut().find(|(p, _, _)| *p == id.producer) {
+                Some(entry) => entry.1 += 1,
+                None => {
+                    let acks = self
+                        .producers
+                        .get(id.producer as usize)
+                        .and_then(|p| p.as_ref().map(|p| p.config().acks.name().to_string()));
+                    lost.push((id.producer, 1, acks.unwrap_or_default()));
+                }
+            }
+        }
+        let records = TruncatedRecords::Acknowledged(lost);
+        TraceKind::FollowerTruncated {
+            broker,
+            tp,
+            from,
+            to,
+            records,
+        }
+    }
+
     fn record(&mut self, kind: TraceKind) {
         let consumers = &self.consumers;
         let group_of = |c: u32| {
@@ -476,7 +523,10 @@ impl Sim {
                         },
                     );
                 }
-                Effect::Trace(kind) => self.record(kind),
+                Effect::Trace(kind) => {
+                    let kind = self.with_acknowledged(kind);
+                    self.record(kind)
+                }
                 Effect::Observe(observation) => {
                     use crate::ledger::Observation as O;
                     if matches!(
