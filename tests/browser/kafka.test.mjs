@@ -62,6 +62,12 @@ test('a crash is explained, pinned, filterable, and described as Kafka tools wou
   const scenario = await texts(page, '[data-testid=scenario-command]');
   assert.ok(scenario.some((c) => c.includes('bootstrap.servers=localhost:9092\nacks=all\nlinger.ms=5\n')), scenario.join('\n'));
   assert.match(scenario.at(-1), /^# at \d+ ms: crash_broker\nkill -9 <pid of broker 1>/);
+  // A setting as a Kafka user would change it, before it is set.
+  await page.selectOption('[data-testid=config-target]', 'topic:orders');
+  await page.fill('[data-testid=config-key]', 'retention.ms');
+  await page.fill('[data-testid=config-value]', '60000');
+  assert.equal(await page.textContent('[data-testid=setting-command]'),
+    'kafka-configs.sh --bootstrap-server localhost:9092 --alter --entity-type topics --entity-name orders --add-config retention.ms=60000');
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -59,6 +59,19 @@ pub fn alter_topic_config(topic: &str, key: &str, value: &str) -> String {
     )
 }
 
+/// A setting changed in the setup, as a Kafka user would change it: `kafka-configs.sh` for a
+/// topic, a line of the client's `.properties` (the client restarts with it), a line of every
+/// broker's `server.properties`. `section` is `topic`, `producer`, `consumer` or `cluster`.
+pub fn setting_command(section: &str, name: &str, key: &str, value: &str) -> String {
+    match section {
+        "topic" => alter_topic_config(name, key, value),
+        "producer" | "consumer" => {
+            format!("# {name}.properties ({section} {name} restarts with it)\n{key}={value}")
+        }
+        _ => broker_setting(key, value),
+    }
+}
+
 /// A cluster setting: a line of every broker's `server.properties`. The scenario starts its
 /// brokers with it, as a changed static setting needs a restart; many can also be changed on a
 /// running cluster with `kafka-configs.sh --entity-type brokers --entity-default`.
@@ -515,5 +528,25 @@ mod tests {
             "kafka-console-producer.sh --bootstrap-server localhost:9092 --topic orders\n> 42\n"
         ));
         assert!(chosen.contains("new ProducerRecord<>(\"orders\", 2, null, value)"));
+    }
+
+    /// Goal: a setting reads as the tool or file a Kafka user would change it in: a topic's
+    /// through `kafka-configs.sh`, a client's in its `.properties`, the cluster's in
+    /// `server.properties`.
+    #[test]
+    fn a_setting_is_changed_where_kafka_users_change_it() {
+        assert_eq!(
+            setting_command("topic", "orders", "retention.ms", "60000"),
+            "kafka-configs.sh --bootstrap-server localhost:9092 --alter --entity-type topics \
+             --entity-name orders --add-config retention.ms=60000"
+        );
+        assert_eq!(
+            setting_command("producer", "checkout", "linger.ms", "20"),
+            "# checkout.properties (producer checkout restarts with it)\nlinger.ms=20"
+        );
+        assert_eq!(
+            setting_command("cluster", "", "min.insync.replicas", "2"),
+            "# server.properties of every broker\nmin.insync.replicas=2"
+        );
     }
 }
