@@ -86,6 +86,10 @@ pub struct TopicView {
     pub replication_factor: u32,
     /// Explicit topic configs by Kafka name.
     pub configs: Vec<(String, String)>,
+    /// Topic configs the cluster's broker configuration sets for this topic (it sets none of
+    /// its own for them), by the topic config's name: `min.insync.replicas=2` from
+    /// `server.properties`, `segment.bytes` from `log.segment.bytes`.
+    pub broker_overrides: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -292,8 +292,9 @@ fn client_command(action: &Action) -> String {
 /// Differences from Kafka's output, said here rather than faked: there is no `TopicId` (the
 /// simulation gives topics none, and Kafka prints the field only for a non-zero id); `Elr` and
 /// `LastKnownElr` are empty, as in Kafka 4.0 where eligible leader replicas are off by default;
-/// `Configs` lists the topic's own settings (Kafka also lists broker settings that override a
-/// topic default, from `server.properties`).
+/// `Configs` lists the topic's own settings, then those the brokers' configuration sets for it
+/// (`server.properties`, Kafka's `STATIC_BROKER_CONFIG`), which Kafka lists too (the order of
+/// Kafka's own list may differ).
 pub fn describe_topics(snapshot: &Snapshot, exclude_internal: bool) -> String {
     let mut topics: Vec<&TopicView> = snapshot
         .topics
@@ -303,7 +304,12 @@ pub fn describe_topics(snapshot: &Snapshot, exclude_internal: bool) -> String {
     topics.sort_by(|a, b| a.name.cmp(&b.name));
     let mut s = String::new();
     for t in topics {
-        let configs: Vec<String> = t.configs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let configs: Vec<String> = t
+            .configs
+            .iter()
+            .chain(&t.broker_overrides)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         let _ = writeln!(
             s,
             "Topic: {}\tPartitionCount: {}\tReplicationFactor: {}\tConfigs: {}",
@@ -547,6 +553,27 @@ mod tests {
         assert_eq!(
             setting_command("cluster", "", "min.insync.replicas", "2"),
             "# server.properties of every broker\nmin.insync.replicas=2"
+        );
+    }
+
+    /// Goal: `Configs` lists the topic's own settings and, as Kafka does, those the brokers'
+    /// `server.properties` sets for it (by the topic config's name), but not one the topic
+    /// overrides itself. Method: describe a built scenario at time zero.
+    #[test]
+    fn describe_lists_broker_settings_the_topic_does_not_override() {
+        let scenario = Scenario::parse(
+            "[cluster]\nbrokers = 3\nconfig = { \"min.insync.replicas\" = 2, \
+             \"log.retention.hours\" = 1 }\n[[topic]]\nname = \"orders\"\npartitions = 1\n\
+             replication_factor = 3\nconfig = { \"retention.ms\" = 60000 }\n",
+        )
+        .expect("parses");
+        let sim = scenario.build(None).expect("builds");
+        let text = describe_topics(&sim.snapshot(0, 0), true);
+        let first = text.lines().next().expect("a line");
+        assert_eq!(
+            first,
+            "Topic: orders\tPartitionCount: 1\tReplicationFactor: 3\t\
+             Configs: retention.ms=60000,min.insync.replicas=2"
         );
     }
 }

@@ -15,6 +15,36 @@ pub(super) struct GroupPartition {
 }
 
 /// Time to drain `lag` at the rate it fell over the last samples (None when not falling).
+/// The topic settings the brokers' own configuration sets for every topic that does not set
+/// its own (Kafka's `STATIC_BROKER_CONFIG` source, which `kafka-topics.sh --describe` lists
+/// with the topic's own), by the topic config's name: the synonyms `TopicConfig::resolve`
+/// reads.
+fn broker_overrides(topic: &Configs, broker: &Configs) -> Vec<(String, String)> {
+    const SYNONYMS: &[(&str, &str)] = &[
+        ("max.message.bytes", "message.max.bytes"),
+        ("min.insync.replicas", "min.insync.replicas"),
+        ("retention.bytes", "log.retention.bytes"),
+        ("segment.bytes", "log.segment.bytes"),
+        (
+            "unclean.leader.election.enable",
+            "unclean.leader.election.enable",
+        ),
+    ];
+    let set = |key: &str| broker.explicit().find(|(k, _)| *k == key).map(|(_, v)| v);
+    let mut out = Vec::new();
+    if !topic.is_explicit("retention.ms") && set("log.retention.hours").is_some() {
+        let hours = broker.int("log.retention.hours");
+        let ms = if hours < 0 { -1 } else { hours * 3_600_000 };
+        out.push(("retention.ms".to_string(), ms.to_string()));
+    }
+    for (key, broker_key) in SYNONYMS {
+        if let Some(v) = set(broker_key).filter(|_| !topic.is_explicit(key)) {
+            out.push((key.to_string(), v.kafka_text()));
+        }
+    }
+    out
+}
+
 /// The consumer (by name) that holds `member` now: a running one whose membership has its id.
 fn consumer_of(members_of: &[&Consumer], member: &str) -> Option<String> {
     members_of
@@ -205,6 +235,43 @@ impl Sim {
             .collect()
     }
 
+    /// A topic as the UI shows it, with the newest records of the partitions `records_of` names.
+    fn topic_view(
+        &self,
+        t: &crate::metadata::TopicMetadata,
+        records_per_partition: usize,
+        records_of: RecordsOf,
+    ) -> TopicView {
+        let topic = &t.config.configs;
+        TopicView {
+            name: t.name.to_string(),
+            internal: &*t.name == OFFSETS_TOPIC,
+            replication_factor: t.partitions.first().map_or(0, |p| p.replicas.len() as u32),
+            configs: topic
+                .explicit()
+                .map(|(k, v)| (k.to_string(), v.kafka_text()))
+                .collect(),
+            broker_overrides: broker_overrides(topic, &self.setup.configs),
+            partitions: t
+                .partitions
+                .iter()
+                .enumerate()
+                .map(|(i, pm)| {
+                    let tp = TopicPartition {
+                        topic: t.name.clone(),
+                        partition: i as u32,
+                    };
+                    let n = if records_of.includes(i as u32) {
+                        records_per_partition
+                    } else {
+                        0
+                    };
+                    self.partition_view(&tp, pm, n)
+                })
+                .collect(),
+        }
+    }
+
     /// A snapshot with newest records for the partitions `records_of` names only.
     pub fn snapshot_of(
         &self,
@@ -218,34 +285,7 @@ impl Sim {
             .metadata()
             .topics
             .values()
-            .map(|t| TopicView {
-                name: t.name.to_string(),
-                internal: &*t.name == OFFSETS_TOPIC,
-                replication_factor: t.partitions.first().map_or(0, |p| p.replicas.len() as u32),
-                configs: t
-                    .config
-                    .configs
-                    .explicit()
-                    .map(|(k, v)| (k.to_string(), v.kafka_text()))
-                    .collect(),
-                partitions: t
-                    .partitions
-                    .iter()
-                    .enumerate()
-                    .map(|(i, pm)| {
-                        let tp = TopicPartition {
-                            topic: t.name.clone(),
-                            partition: i as u32,
-                        };
-                        let n = if records_of.includes(i as u32) {
-                            records_per_partition
-                        } else {
-                            0
-                        };
-                        self.partition_view(&tp, pm, n)
-                    })
-                    .collect(),
-            })
+            .map(|t| self.topic_view(t, records_per_partition, records_of))
             .collect();
         let producers = self.producers.iter().flatten().map(producer_view).collect();
         let consumers = self.consumers.iter().flatten().map(consumer_view).collect();
