@@ -183,7 +183,10 @@ impl Pinned {
         let mut new = 0;
         for (i, e) in s.trace.iter().enumerate() {
             let index = first + i as u64;
-            if index >= self.seen && important(&e.kind) {
+            // A fence moves dozens of `__consumer_offsets` partitions at once: pinned, they
+            // would push the user's own topics out of the list.
+            let internal = partition_of(&e.kind).is_some_and(|(t, _)| t == "__consumer_offsets");
+            if index >= self.seen && important(&e.kind) && !internal {
                 let text = e.kind.explained(&s.names).to_string();
                 self.rows.push((index, e.at, text));
                 new += 1;
