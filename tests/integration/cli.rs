@@ -505,3 +505,166 @@ fn trace_record_errors_name_the_flag() {
         both.stderr
     );
 }
+
+/// A small cluster for `kplay describe`: a topic of three partitions at RF 3, a producer, a
+/// group of two consumers (one with its own `client.id`), and broker 1 crashing at 3 s.
+const DESCRIBED: &str = r#"seed = 7
+duration_ms = 20000
+
+[cluster]
+brokers = 3
+
+[[topic]]
+name = "orders"
+partitions = 3
+replication_factor = 3
+config = { "min.insync.replicas" = 2 }
+
+[[producer]]
+id = "checkout"
+topic = "orders"
+rate_per_sec = 10
+keys = "pool:5"
+
+[[consumer]]
+id = "ledger"
+topics = ["orders"]
+processing_ms_per_record = 5
+config = { "group.id" = "billing", "auto.offset.reset" = "earliest" }
+
+[[consumer]]
+id = "audit"
+topics = ["orders"]
+processing_ms_per_record = 5
+config = { "group.id" = "billing", "auto.offset.reset" = "earliest", "client.id" = "audit-app" }
+
+[[event]]
+at_ms = 3000
+action = "crash_broker"
+broker = 1
+"#;
+
+fn described_file() -> String {
+    let dir = std::env::temp_dir().join(format!("kplay-describe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let path = dir.join("described.toml");
+    std::fs::write(&path, DESCRIBED).expect("write");
+    path.to_string_lossy().into_owned()
+}
+
+/// `kafka-topics.sh --describe`'s line for one partition of `orders`, as `TopicCommand`'s
+/// `PartitionDescription.printDescription` writes it.
+fn partition_line(partition: u32, leader: u32, replicas: &str, isr: &str) -> String {
+    format!(
+        "\tTopic: orders\tPartition: {partition}\tLeader: {leader}\tReplicas: {replicas}\
+         \tIsr: {isr}\tElr: \tLastKnownElr: \n"
+    )
+}
+
+/// Goal: `kplay describe topics` prints `kafka-topics.sh --describe`'s layout exactly (tabs,
+/// field names, comma lists, `Elr`/`LastKnownElr` as Kafka 4.0 prints them with eligible
+/// leader replicas off), and `--at` shows the cluster at that moment: before the crash every
+/// replica is in sync; after broker 1 is fenced (9 s later) it left every ISR and the
+/// partition it led has a new leader, while Replicas keeps the assignment.
+#[test]
+fn describe_topics_prints_kafka_topics_layout_at_a_time() {
+    let file = described_file();
+    let topic = "Topic: orders\tPartitionCount: 3\tReplicationFactor: 3\t\
+                 Configs: min.insync.replicas=2\n";
+    let describe = |at: &str| {
+        let out = kplay(
+            &[
+                "describe",
+                "topics",
+                &file,
+                "--exclude-internal",
+                "--at",
+                at,
+            ],
+            "",
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout
+    };
+    let before = [
+        partition_line(0, 1, "1,0,2", "1,0,2"),
+        partition_line(1, 2, "2,1,0", "2,1,0"),
+        partition_line(2, 0, "0,2,1", "0,2,1"),
+    ];
+    assert_eq!(describe("2000"), format!("{topic}{}", before.concat()));
+    let after = [
+        partition_line(0, 0, "1,0,2", "0,2"),
+        partition_line(1, 2, "2,1,0", "2,0"),
+        partition_line(2, 0, "0,2,1", "0,2"),
+    ];
+    assert_eq!(describe("15000"), format!("{topic}{}", after.concat()));
+    let all = kplay(&["describe", "topics", &file, "--at", "2000"], "");
+    assert!(
+        all.stdout
+            .starts_with("Topic: __consumer_offsets\tPartitionCount: 50\t"),
+        "internal topics are listed, sorted by name, unless excluded: {}",
+        all.stdout
+    );
+}
+
+/// Goal: `kplay describe groups` prints `kafka-consumer-groups.sh --describe`'s table: the
+/// member with most partitions first, CURRENT-OFFSET the committed offset, LOG-END-OFFSET the
+/// high watermark (what ListOffsets answers a read_uncommitted client), LAG their difference,
+/// CONSUMER-ID the member id, CLIENT-ID the consumer's `client.id`; and a group still in its
+/// first rebalance says so as Kafka does, with no rows.
+#[test]
+fn describe_groups_prints_kafka_consumer_groups_layout() {
+    let file = described_file();
+    let out = kplay(&["describe", "groups", &file, "--at", "19500"], "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // `printOffsetFormat`: GROUP, TOPIC, CONSUMER-ID and HOST 15 wide at least, PARTITION 10,
+    // the offsets and LAG 15, one space between.
+    let row = |[g, t, p]: [&str; 3], [c, e, l]: [&str; 3], [id, host, client]: [&str; 3]| {
+        format!("{g:15} {t:15} {p:10} {c:15} {e:15} {l:15} {id:15} {host:15} {client}")
+    };
+    const HOST: &str = "/127.0.0.1";
+    let (audit, ledger) = (
+        ["audit-app-2", HOST, "audit-app"],
+        ["ledger-1", HOST, "ledger"],
+    );
+    let head = ["CONSUMER-ID", "HOST", "CLIENT-ID"];
+    let lines = [
+        row(
+            ["GROUP", "TOPIC", "PARTITION"],
+            ["CURRENT-OFFSET", "LOG-END-OFFSET", "LAG"],
+            head,
+        ),
+        row(["billing", "orders", "0"], ["61", "69", "8"], audit),
+        row(["billing", "orders", "1"], ["39", "46", "7"], audit),
+        row(["billing", "orders", "2"], ["70", "80", "10"], ledger),
+    ];
+    assert_eq!(out.stdout, format!("\n{}\n", lines.join("\n")));
+    let early = kplay(&["describe", "groups", &file, "--at", "1000"], "");
+    assert_eq!(
+        early.stdout,
+        "\nWarning: Consumer group 'billing' is rebalancing.\n"
+    );
+}
+
+/// Goal: bad `describe` input exits 2 naming what is wrong.
+#[test]
+fn describe_refuses_bad_input_naming_the_flag() {
+    let file = described_file();
+    let cases: &[(&[&str], &str)] = &[
+        (&["describe"], "`topics` or `groups`"),
+        (&["describe", "partitions", &file], "`topics` or `groups`"),
+        (&["describe", "topics"], "needs a scenario FILE"),
+        (&["describe", "topics", &file, "--at", "soon"], "--at"),
+        (&["describe", "groups", &file, "--at"], "--at needs a value"),
+        (&["describe", "groups", &file, "--seed", "x"], "--seed"),
+        (
+            &["describe", "groups", &file, "--members"],
+            "unknown option",
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = kplay(args, "");
+        assert_eq!(out.code, 2, "{args:?}");
+        assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+    }
+}

@@ -445,11 +445,14 @@ fn a_cooperative_round_lost_in_a_coordinator_failover_leaves_a_partition_unread(
 
 /// The offsets `consumer` polled of `tp`, in trace order, with their time in ms.
 fn polled(sim: &Sim, consumer: &str, tp: &str) -> Vec<(u64, u64, u64)> {
-    trace_lines(sim, &format!("{consumer} polled {tp} offsets "))
+    // "polled t0-1 offsets 3 to 7", or "polled t0-1 offset 3" for one record.
+    trace_lines(sim, &format!("{consumer} polled {tp} offset"))
         .iter()
         .map(|l| {
-            let range = l.rsplit(' ').next().expect("a range");
-            let (first, last) = range.split_once("..=").expect("first..=last");
+            let (_, range) = l.split_once(" polled ").expect("polled");
+            let range = range.split_once(" offset").expect("offsets").1;
+            let range = range.trim_start_matches('s').trim();
+            let (first, last) = range.split_once(" to ").unwrap_or((range, range));
             (
                 at_ms(l),
                 first.parse().expect("offset"),

@@ -62,7 +62,7 @@ fn a_producer_auto_creates_its_topic_with_the_broker_defaults() {
     let created = trace_lines(&sim, "auto-created");
     assert_eq!(created.len(), 1, "{created:?}");
     assert!(
-        created[0].contains("3 partitions, replication factor 2"),
+        created[0].contains("3 partitions (num.partitions), replication factor 2"),
         "{created:?}"
     );
     let parts = partitions_of(&r, "orders");

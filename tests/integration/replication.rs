@@ -41,6 +41,16 @@ fn an_isolated_acks_1_leader_loses_what_it_acknowledged_and_the_report_says_whic
         truncations.iter().any(|l| l.contains("broker 0")),
         "{truncations:?}"
     );
+    // The event log says it where it happens, with the ledger's count: the old leader's
+    // truncation removes the last copies of what it acknowledged alone.
+    let says = format!(
+        "records lost: {} acknowledged to producer #0 with acks=1, which the new leader never had",
+        r.lost_acked
+    );
+    assert!(
+        truncations.iter().any(|l| l.ends_with(&says)),
+        "{truncations:?}"
+    );
     // Every lost record was written while broker 0 was cut off (10 s to 25 s).
     let outcomes = sim.ledger().outcomes(0);
     for l in &r.lost {

@@ -1,11 +1,78 @@
 //! The brokers: up, crashed, paused, cut off or fenced; the controller; fault buttons.
 
-use kplay_engine::snapshot::BrokerStatus;
+use kplay_engine::snapshot::{BrokerStatus, BrokerView, PartitionView};
+use kplay_engine::Instant;
 use kplay_playground::{Action, TimelineAction as Live};
 use yew::prelude::*;
 
 use crate::input::{use_text_field, TextField};
 use crate::Ctx;
+
+/// A broker's state as the panel says it, and its CSS class.
+fn state_of(b: &BrokerView) -> (&'static str, &'static str) {
+    match (b.status, b.paused, b.isolated) {
+        (BrokerStatus::Crashed, _, _) => ("crashed", "down"),
+        (_, true, _) => ("paused", "paused"),
+        (_, _, true) => ("cut off", "isolated"),
+        _ => ("up", "up"),
+    }
+}
+
+/// Why a broker that stopped heartbeating still counts: the controller fences it only when its
+/// session runs out (at its first session check after `broker.session.timeout.ms` without a
+/// heartbeat). Until then it stays in every ISR, so acks=all writes wait for it, and the
+/// partitions it led have no working leader.
+fn fence_countdown(b: &BrokerView, now: Instant) -> Html {
+    let silent = b.status == BrokerStatus::Crashed || b.paused || b.isolated;
+    let Some(expires) = b.session_expires.filter(|_| silent && !b.fenced) else {
+        return Html::default();
+    };
+    let left_ms = expires.saturating_since(now).as_millis();
+    let when = if left_ms == 0 {
+        "session expired: fenced at the controller's next check".to_string()
+    } else {
+        format!("fenced in {}.{} s", left_ms / 1000, left_ms % 1000 / 100)
+    };
+    let id = b.id;
+    html! {
+        <div class="fence-countdown" data-testid={format!("fence-countdown-{id}")}
+            title="Until it is fenced, it stays in every ISR: acks=all writes wait for it">
+            { format!("{when}: broker.session.timeout.ms = {}", b.session_timeout_ms) }
+        </div>
+    }
+}
+
+/// What holds a partition back, said after its leader in its row: a leader that is down but
+/// not yet fenced (the metadata still names it), or in-sync followers that are down, behind the
+/// leader: the high watermark waits for them (it is the lowest log end of the ISR) until the
+/// controller fences them or the leader drops them after `replica.lag.time.max.ms`.
+pub fn held_back(p: &PartitionView) -> String {
+    let state = |b: u32| p.replica_states.iter().find(|r| r.broker == b);
+    let Some(leader) = p.leader.and_then(state) else {
+        return String::new();
+    };
+    if !leader.up {
+        return " (down, not fenced yet)".to_string();
+    }
+    let behind: Vec<String> = p
+        .isr
+        .iter()
+        .filter_map(|&b| state(b))
+        // A follower a few milliseconds behind is replication at work; one that is down
+        // holds the high watermark until the controller fences it.
+        .filter(|r| r.broker != leader.broker && !r.up && r.log_end < leader.log_end)
+        .map(|r| r.broker.to_string())
+        .collect();
+    match behind.as_slice() {
+        _ if p.high_watermark >= leader.log_end => String::new(),
+        [] => String::new(),
+        [one] => format!(" · waiting for replica {one} (down, still in the ISR)"),
+        many => format!(
+            " · waiting for replicas {} (down, still in the ISR)",
+            many.join(", ")
+        ),
+    }
+}
 
 #[derive(Properties, PartialEq)]
 struct SlowLinkProps {
@@ -98,12 +165,7 @@ pub fn Brokers() -> Html {
                     <div class="broker-stats">{ "fences silent brokers, elects leaders" }</div>
                 </div>
                 { for ctx.snapshot.brokers.iter().map(|b| {
-                    let (state, class) = match (b.status, b.paused, b.isolated) {
-                        (BrokerStatus::Crashed, _, _) => ("crashed", "down"),
-                        (_, true, _) => ("paused", "paused"),
-                        (_, _, true) => ("cut off", "isolated"),
-                        _ => ("up", "up"),
-                    };
+                    let (state, class) = state_of(b);
                     let id = b.id;
                     html! {
                         <div class={classes!("broker", class)} key={id} data-testid={format!("broker-{id}")} data-state={state}>
@@ -113,6 +175,7 @@ pub fn Brokers() -> Html {
                             <div class="broker-state">{ state }
                                 if b.fenced { <span class="tag warn" title="No heartbeat for broker.session.timeout.ms">{ "fenced" }</span> }
                             </div>
+                            { fence_countdown(b, ctx.snapshot.now) }
                             <div class="broker-stats">{ format!("leads {} · hosts {}", b.leader_of, b.replicas) }</div>
                             <div class="hosted" title="partitions on this broker; ★ leads">
                                 { for hosted.get(&id).into_iter().flatten().map(|(name, leads)| html! {

@@ -26,6 +26,9 @@ pub struct Ctx {
     pub journey: Option<Rc<Journey>>,
     /// The journey is that of the record produced by hand last (the produce form shows it).
     pub journey_of_produced: bool,
+    /// The setup and the timeline as a Kafka user would type them (shared: made again only
+    /// after a user action).
+    pub kafka_commands: Rc<[String]>,
     /// The playground keeps the saved session (a broken link opened instead of it): the page
     /// offers to restore or replace it.
     pub keeps_saved: bool,
@@ -47,6 +50,7 @@ impl Ctx {
             audit: p.audit().cloned(),
             journey: p.journey().cloned(),
             journey_of_produced: p.journey_of_produced(),
+            kafka_commands: p.kafka_commands().clone(),
             keeps_saved: !p.may_save(),
             pending: p.pending().into(),
         }

@@ -1,45 +1,311 @@
-//! The event log: the simulation's trace, newest first, filterable.
+//! The event log: the simulation's trace in words, newest first, filterable by text, kind,
+//! topic and partition; the important events (crash, fence, election, ISR change, rebalance,
+//! truncation) pinned in a list of their own that does not scroll away, and optionally a pause
+//! when one happens.
 
-use web_sys::HtmlInputElement;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use kplay_engine::trace::{TraceEvent, TraceKind};
+use kplay_engine::Instant;
+use kplay_playground::Action;
+use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 use crate::Ctx;
 
 /// Rows shown at most, so the list stays small however busy the run.
 const ROWS: usize = 60;
+/// Pinned events kept at most (the newest).
+const PINNED: usize = 40;
+
+/// The kinds the log filters by, as the select offers them.
+const KINDS: &[&str] = &[
+    "all",
+    "important",
+    "broker",
+    "partition",
+    "producer",
+    "consumer",
+    "group",
+];
+
+/// Whether an event is one a learner must not miss: it changes who leads, who is in sync, who
+/// owns what, or which records exist.
+fn important(kind: &TraceKind) -> bool {
+    use TraceKind as K;
+    matches!(
+        kind,
+        K::BrokerCrashed { .. }
+            | K::BrokerFenced { .. }
+            | K::LeaderElected { .. }
+            | K::PartitionOffline { .. }
+            | K::IsrChanged { .. }
+            | K::RebalanceStarted { .. }
+            | K::FollowerTruncated { .. }
+            | K::TruncationDetected { .. }
+            | K::ConsumerCrashed { .. }
+            | K::BatchFailed { .. }
+    )
+}
+
+/// The kind an event is filed under.
+fn kind_of(kind: &TraceKind) -> &'static str {
+    use TraceKind as K;
+    match kind {
+        K::BrokerStarted { .. }
+        | K::BrokerCrashed { .. }
+        | K::BrokerRestarted { .. }
+        | K::BrokerFenced { .. }
+        | K::BrokerUnfenced { .. }
+        | K::BrokerPaused { .. }
+        | K::BrokerResumed { .. }
+        | K::NetworkPartitioned { .. }
+        | K::NetworkHealed
+        | K::LinkDelayed { .. }
+        | K::ConnectionClosed { .. }
+        | K::CommandRejected { .. } => "broker",
+        K::TopicCreated { .. }
+        | K::TopicDeleted { .. }
+        | K::TopicAutoCreated { .. }
+        | K::BatchAppended { .. }
+        | K::DuplicateBatch { .. }
+        | K::SegmentRolled { .. }
+        | K::SegmentsDeleted { .. }
+        | K::LeaderElected { .. }
+        | K::PartitionOffline { .. }
+        | K::IsrChanged { .. }
+        | K::FollowerTruncated { .. } => "partition",
+        K::SendTimedOut { .. }
+        | K::ProducerAdded { .. }
+        | K::ProducerRemoved { .. }
+        | K::BatchSent { .. }
+        | K::BatchAcked { .. }
+        | K::BatchRetrying { .. }
+        | K::BatchSplit { .. }
+        | K::BatchFailed { .. } => "producer",
+        K::RebalanceStarted { .. }
+        | K::GenerationStarted { .. }
+        | K::GroupStable { .. }
+        | K::JoinPhaseExtended { .. }
+        | K::MemberRemoved { .. }
+        | K::OffsetsLoaded { .. }
+        | K::MemberJoined { .. }
+        | K::PartitionsRevoked { .. }
+        | K::PartitionsAssigned { .. }
+        | K::MemberLeaving { .. } => "group",
+        _ => "consumer",
+    }
+}
+
+/// The topic and partition an event is about, if one.
+fn partition_of(kind: &TraceKind) -> Option<(&str, Option<u32>)> {
+    use TraceKind as K;
+    match kind {
+        K::TopicCreated { topic, .. }
+        | K::TopicDeleted { topic }
+        | K::TopicAutoCreated { topic, .. }
+        | K::SendTimedOut { topic, .. }
+        | K::TopicNotPresent { topic, .. } => Some((topic, None)),
+        K::BatchSent { tp, .. }
+        | K::BatchAppended { tp, .. }
+        | K::DuplicateBatch { tp, .. }
+        | K::BatchAcked { tp, .. }
+        | K::BatchRetrying { tp, .. }
+        | K::BatchSplit { tp, .. }
+        | K::BatchFailed { tp, .. }
+        | K::RecordsPolled { tp, .. }
+        | K::OffsetReset { tp, .. }
+        | K::Seek { tp, .. }
+        | K::ConsumerFailed { tp, .. }
+        | K::SegmentRolled { tp, .. }
+        | K::SegmentsDeleted { tp, .. }
+        | K::LeaderElected { tp, .. }
+        | K::PartitionOffline { tp }
+        | K::IsrChanged { tp, .. }
+        | K::FollowerTruncated { tp, .. }
+        | K::TruncationDetected { tp, .. } => Some((&tp.topic, Some(tp.partition))),
+        _ => None,
+    }
+}
+
+/// What the filters ask for.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Filter {
+    text: String,
+    kind: String,
+    topic: String,
+    partition: String,
+}
+
+impl Filter {
+    fn keeps(&self, e: &TraceEvent, text: &str) -> bool {
+        let needle = self.text.to_lowercase();
+        if !needle.is_empty() && !text.to_lowercase().contains(&needle) {
+            return false;
+        }
+        match self.kind.as_str() {
+            "" | "all" => {}
+            "important" if important(&e.kind) => {}
+            k if k == kind_of(&e.kind) => {}
+            _ => return false,
+        }
+        let (topic, partition) = (self.topic.trim(), self.partition.trim());
+        if topic.is_empty() && partition.is_empty() {
+            return true;
+        }
+        let Some((t, p)) = partition_of(&e.kind) else {
+            return false;
+        };
+        (topic.is_empty() || t == topic)
+            && (partition.is_empty() || p.is_some_and(|p| p.to_string() == partition))
+    }
+}
+
+/// The important events seen so far, kept beyond the trace window: (index in the whole run,
+/// time, sentence).
+#[derive(Default)]
+struct Pinned {
+    /// How many trace events of the run were looked at.
+    seen: u64,
+    rows: Vec<(u64, Instant, String)>,
+}
+
+impl Pinned {
+    /// Takes the important events of `trace` not seen yet; returns how many were new. A run
+    /// that started again (fewer events than seen) starts the list again.
+    fn take(&mut self, ctx: &Ctx) -> usize {
+        let s = &ctx.snapshot;
+        if s.trace_total < self.seen {
+            *self = Pinned::default();
+        }
+        let first = s.trace_total - s.trace.len() as u64;
+        let mut new = 0;
+        for (i, e) in s.trace.iter().enumerate() {
+            let index = first + i as u64;
+            // A fence moves dozens of `__consumer_offsets` partitions at once: pinned, they
+            // would push the user's own topics out of the list.
+            let internal = partition_of(&e.kind).is_some_and(|(t, _)| t == "__consumer_offsets");
+            if index >= self.seen && important(&e.kind) && !internal {
+                let text = e.kind.explained(&s.names).to_string();
+                self.rows.push((index, e.at, text));
+                new += 1;
+            }
+        }
+        self.seen = s.trace_total;
+        let excess = self.rows.len().saturating_sub(PINNED);
+        self.rows.drain(..excess);
+        new
+    }
+}
+
+fn input_value(e: InputEvent) -> String {
+    e.target_unchecked_into::<HtmlInputElement>().value()
+}
 
 #[function_component]
 pub fn EventLog() -> Html {
     let ctx = use_context::<Ctx>().expect("context");
-    let filter = use_state(String::new);
-    let on_filter = {
-        let filter = filter.clone();
-        Callback::from(move |e: InputEvent| {
-            filter.set(e.target_unchecked_into::<HtmlInputElement>().value())
-        })
-    };
-    let needle = filter.to_lowercase();
-    let rows: Vec<Html> = ctx
-        .snapshot
+    let filter = use_state(Filter::default);
+    let pinned = use_mut_ref(Pinned::default);
+    let pause_on = use_state(|| false);
+    let new = pinned.borrow_mut().take(&ctx);
+    {
+        // Pausing is the playground's decision, asked through its one way in.
+        let (dispatch, playing, pause) = (ctx.dispatch.clone(), ctx.playing, *pause_on);
+        use_effect_with(ctx.snapshot.trace_total, move |_| {
+            if pause && playing && new > 0 {
+                dispatch.emit(Action::Pause);
+            }
+        });
+    }
+    let s = &ctx.snapshot;
+    let rows: Vec<Html> = s
         .trace
         .iter()
         .rev()
-        .map(|e| (e.at, e.kind.to_string()))
-        .filter(|(_, text)| needle.is_empty() || text.to_lowercase().contains(&needle))
+        .map(|e| (e, e.kind.explained(&s.names).to_string()))
+        .filter(|(e, text)| filter.keeps(e, text))
         .take(ROWS)
         // Unkeyed on purpose: while playing, every row is new at each refresh, and rows that
         // change their text cost far less than rows destroyed and made again.
-        .map(|(at, text)| html! { <li><span class="at">{ at.to_string() }</span>{ text }</li> })
+        .map(|(e, text)| html! { <li><span class="at">{ e.at.to_string() }</span>{ text }</li> })
         .collect();
+    let pinned_rows = pinned_list(&pinned);
+    let on_pause = {
+        let pause_on = pause_on.clone();
+        Callback::from(move |e: Event| {
+            pause_on.set(e.target_unchecked_into::<HtmlInputElement>().checked())
+        })
+    };
     html! {
+        <>
         <div class="panel">
             <div class="panel-head">
                 <h2>{ "Events" }</h2>
-                <input class="filter" placeholder="filter: leader, truncated, broker 1…" value={(*filter).clone()} oninput={on_filter} aria-label="Filter events" />
+                <label class="check">
+                    <input type="checkbox" checked={*pause_on} onchange={on_pause}
+                        data-testid="pause-on-important" />
+                    { "pause when an important event happens" }
+                </label>
             </div>
+            <h3>{ "Important (crash, fence, election, ISR, rebalance, truncation)" }</h3>
+            <ol class="events pinned" data-testid="pinned-events" reversed=true>
+                { for pinned_rows }
+            </ol>
+            { filters(&filter) }
             <ol class="events" data-testid="event-log" reversed=true>
                 { for rows.into_iter() }
             </ol>
         </div>
+        <crate::describe::Describe />
+        </>
     }
+}
+
+/// The filter inputs: text, kind, topic and partition.
+fn filters(filter: &UseStateHandle<Filter>) -> Html {
+    let set = |f: fn(&mut Filter, String)| {
+        let filter = filter.clone();
+        Callback::from(move |v: String| {
+            let mut next = (*filter).clone();
+            f(&mut next, v);
+            filter.set(next);
+        })
+    };
+    let on_text = set(|f, v| f.text = v).reform(input_value);
+    let on_topic = set(|f, v| f.topic = v).reform(input_value);
+    let on_partition = set(|f, v| f.partition = v).reform(input_value);
+    let on_kind = set(|f, v| f.kind = v)
+        .reform(|e: Event| e.target_unchecked_into::<HtmlSelectElement>().value());
+    let kinds = KINDS
+        .iter()
+        .map(|k| html! { <option value={*k} selected={filter.kind == *k}>{ *k }</option> });
+    html! {
+        <div class="panel-head event-filters">
+            <input class="filter" placeholder="filter: leader, truncated, broker 1…"
+                value={filter.text.clone()} oninput={on_text} aria-label="Filter events"
+                data-testid="event-filter-text" />
+            <select onchange={on_kind} aria-label="Kind" data-testid="event-filter-kind">
+                { for kinds }
+            </select>
+            <input class="short" placeholder="topic" value={filter.topic.clone()}
+                oninput={on_topic} aria-label="Topic" data-testid="event-filter-topic" />
+            <input class="short" placeholder="partition" value={filter.partition.clone()}
+                oninput={on_partition} aria-label="Partition"
+                data-testid="event-filter-partition" />
+        </div>
+    }
+}
+
+fn pinned_list(pinned: &Rc<RefCell<Pinned>>) -> Vec<Html> {
+    pinned
+        .borrow()
+        .rows
+        .iter()
+        .rev()
+        .map(|(i, at, text)| {
+            html! { <li key={*i}><span class="at">{ at.to_string() }</span>{ text.clone() }</li> }
+        })
+        .collect()
 }

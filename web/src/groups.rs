@@ -94,7 +94,7 @@ pub fn Groups() -> Html {
                         <div class="lags">
                             { for g.partitions.iter().map(|p| html! {
                                 <div class="lag" key={format!("{}-{}", p.topic, p.partition)}
-                                     title={format!("{}-{}: committed {:?}, high watermark {}, owner {}", p.topic, p.partition, p.committed, p.high_watermark, p.owner.as_deref().unwrap_or("none"))}>
+                                     title={format!("{}-{}: committed {}, high watermark {}, owner {}", p.topic, p.partition, p.committed.map_or("none".into(), |o| o.to_string()), p.high_watermark, p.owner.as_deref().unwrap_or("none"))}>
                                     <span class="swatch" style={format!("background:{}", member_colour(g, p.owner.as_deref()))}></span>
                                     <span class="lname">{ format!("{}-{}", p.topic, p.partition) }</span>
                                     <span class="bar"><span class="fill lagfill" style={format!("width:{}%", p.lag * 100 / max_lag)}></span></span>
@@ -116,7 +116,7 @@ pub fn Groups() -> Html {
                         TraceKind::ConsumerCrashed { .. } | TraceKind::MemberRemoved { .. } | TraceKind::MemberLeaving { .. } => "left",
                         _ => "",
                     };
-                    html! { <li class={class}><span class="at">{ format!("{}", e.at) }</span>{ " " }{ e.kind.to_string() }</li> }
+                    html! { <li class={class}><span class="at">{ format!("{}", e.at) }</span>{ " " }{ e.kind.explained(&s.names).to_string() }</li> }
                 }) }
             </ol>
         </div>

@@ -15,6 +15,7 @@ mod colour;
 mod controls;
 mod crash;
 mod ctx;
+mod describe;
 mod events;
 mod glossary;
 mod groups;
@@ -367,6 +368,15 @@ fn use_share_links(
     });
 }
 
+/// The page's memory now, against its budget.
+fn memory_use(options: &PageOptions) -> MemoryUse {
+    MemoryUse {
+        live_bytes: memory::live_bytes(),
+        wasm_bytes: memory::wasm_bytes(),
+        budget_bytes: options.memory_budget_bytes,
+    }
+}
+
 #[function_component]
 fn App() -> Html {
     let options = use_memo((), |_| page_options());
@@ -382,11 +392,7 @@ fn App() -> Html {
     use_frame_loop(playground.clone(), refresh.clone(), options.clone());
     use_share_links(playground.clone(), refresh.clone(), options.clone());
 
-    let memory_use = MemoryUse {
-        live_bytes: memory::live_bytes(),
-        wasm_bytes: memory::wasm_bytes(),
-        budget_bytes: options.memory_budget_bytes,
-    };
+    let memory_use = memory_use(&options);
     let p = playground.borrow();
     let (ctx, lesson) = (
         Ctx::of(&p, snapshot, dispatch),

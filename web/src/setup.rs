@@ -4,6 +4,7 @@
 use std::rc::Rc;
 
 use kplay_playground::{Action, Edit, Target};
+use kplay_scenario::kafka_tools;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -197,6 +198,8 @@ fn ConfigEditor(props: &FormProps) -> Html {
             }));
         })
     };
+    let (section, name) = target.split_once(':').unwrap_or(("cluster", ""));
+    let preview = kafka_tools::setting_command(section, name, &key.value(), &value.value());
     html! {
         <form class="edit" onsubmit={submit}>
             <h3>{ "Change a setting" }</h3>
@@ -211,6 +214,7 @@ fn ConfigEditor(props: &FormProps) -> Html {
                 <button type="submit" data-testid="config-set">{ "Set" }</button>
             </div>
             <p class="hint">{ "Changing a setting restarts the run from 0 s, as restarting a Kafka client or broker would." }</p>
+            <pre class="kafka" data-testid="setting-command">{ preview }</pre>
         </form>
     }
 }

@@ -41,6 +41,7 @@ fn ctx_of(p: &Playground, notice: Option<Notice>) -> Ctx {
         audit: None,
         journey: None,
         journey_of_produced: false,
+        kafka_commands: p.kafka_commands().clone(),
         keeps_saved: false,
         pending: p.pending().into(),
     }

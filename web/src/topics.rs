@@ -10,6 +10,7 @@ use kplay_engine::snapshot::{PartitionView, RecordView, Snapshot};
 use kplay_playground::{Action, TimelineAction as Live};
 use yew::prelude::*;
 
+use crate::cluster::held_back;
 use crate::colour::{key_class, key_label, member_colour};
 use crate::heatmap::{cells_of, HeatMap, COMPACT_OVER};
 use crate::journey::JourneyView;
@@ -204,7 +205,7 @@ fn PartitionRow(props: &PartitionProps) -> Html {
     let p = &props.row.partition;
     let readers = &props.row.readers;
     let testid = format!("partition-{}-{}", p.topic, p.partition);
-    let leader = p.leader.map_or("none".to_string(), |l| l.to_string());
+    let leader = p.leader.map_or("none".into(), |l| l.to_string()) + &held_back(p);
     let offline = p.leader.is_none();
     let node = use_node_ref();
     {

@@ -5,7 +5,7 @@
 use std::io::{BufRead, Write};
 
 use kplay_engine::partitioner;
-use kplay_scenario::{report_json, Scenario};
+use kplay_scenario::{kafka_tools, report_json, Scenario};
 
 const USAGE: &str = r#"kplay: a deterministic Apache Kafka cluster simulator
 
@@ -36,6 +36,11 @@ USAGE:
         each follower's fetch, the high watermark, the acknowledgement, each
         group's poll, processing and commit; or where it ended (failed, lost,
         expired, written twice).
+    kplay describe topics|groups FILE [--at MS] [--seed N] [--exclude-internal]
+        Run a scenario file to MS milliseconds (default: its end) and print its
+        topics as `kafka-topics.sh --describe` does, or its consumer groups as
+        `kafka-consumer-groups.sh --describe --all-groups` does.
+        --exclude-internal  leave __consumer_offsets out (topics)
     kplay partition --partitions N [--json] [KEY...]
         Print the partition Kafka's default partitioner picks for each key
         (keys from standard input, one per line, when none are given).
@@ -99,6 +104,7 @@ pub fn main_with_memory(
 ) -> u8 {
     let result = match args.first().map(String::as_str) {
         Some("run") => run(&args[1..], out, memory),
+        Some("describe") => describe(&args[1..], out),
         Some("partition") => partition(&args[1..], stdin, out),
         Some("trace-record") => trace_record::trace_record(&args[1..], out),
         Some("assign") => assign(stdin, out),
@@ -556,9 +562,89 @@ fn print_run_details(
             sim.trace().total()
         );
         for e in &recent[skip..] {
-            let _ = writeln!(out, "  {:>10}  {}", e.at.to_string(), e.kind);
+            let text = e.kind.explained(sim.names());
+            let _ = writeln!(out, "  {:>10}  {text}", e.at.to_string());
         }
     }
+}
+
+/// What `kplay describe` was asked for.
+struct DescribeOptions {
+    groups: bool,
+    path: String,
+    at_ms: Option<u64>,
+    seed: Option<u64>,
+    exclude_internal: bool,
+}
+
+impl DescribeOptions {
+    fn parse(args: &[String]) -> Result<DescribeOptions, Failure> {
+        let groups = match args.first().map(String::as_str) {
+            Some("topics") => false,
+            Some("groups") => true,
+            other => {
+                return Err(Failure::BadInput(format!(
+                    "describe: expected `topics` or `groups`, got {other:?}"
+                )))
+            }
+        };
+        let (mut path, mut at_ms, mut seed, mut exclude_internal) = (None, None, None, false);
+        let mut i = 1;
+        while i < args.len() {
+            match args[i].as_str() {
+                "--at" => {
+                    let max = kplay_scenario::MAX_DURATION_MS;
+                    at_ms = Some(parse_u64("--at", args.get(i + 1), max)?);
+                    i += 1;
+                }
+                "--seed" => {
+                    seed = Some(parse_u64("--seed", args.get(i + 1), i64::MAX as u64)?);
+                    i += 1;
+                }
+                "--exclude-internal" => exclude_internal = true,
+                flag if flag.starts_with("--") => {
+                    return Err(Failure::BadInput(format!("unknown option {flag:?}")))
+                }
+                file if path.is_none() => path = Some(file.to_string()),
+                extra => return Err(Failure::BadInput(format!("unexpected argument {extra:?}"))),
+            }
+            i += 1;
+        }
+        let path =
+            path.ok_or_else(|| Failure::BadInput("describe needs a scenario FILE".into()))?;
+        Ok(DescribeOptions {
+            groups,
+            path,
+            at_ms,
+            seed,
+            exclude_internal,
+        })
+    }
+}
+
+/// `kplay describe topics|groups FILE`: the run at `--at` (its end by default) as Kafka's
+/// describe tools print it (`kplay_scenario::kafka_tools`).
+fn describe(args: &[String], out: &mut dyn Write) -> Result<(), Failure> {
+    let o = DescribeOptions::parse(args)?;
+    let path = &o.path;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::BadInput(format!("cannot read {path}: {e}")))?;
+    let scenario = Scenario::parse(&text).map_err(|e| Failure::BadInput(format!("{path}: {e}")))?;
+    let mut sim = scenario
+        .build(o.seed)
+        .map_err(|e| Failure::BadInput(format!("{path}: {e}")))?;
+    let end = o
+        .at_ms
+        .map_or(scenario.end(), kplay_engine::Instant::from_millis);
+    sim.run_until(end);
+    let snapshot = sim.snapshot(0, 0);
+    let text = if o.groups {
+        kafka_tools::describe_groups(&snapshot)
+    } else {
+        kafka_tools::describe_topics(&snapshot, o.exclude_internal)
+    };
+    let _ = write!(out, "{text}");
+    Ok(())
 }
 
 fn summary(path: &str, r: &kplay_engine::snapshot::Report) -> String {

@@ -41,6 +41,18 @@ impl fmt::Display for ConfigError {
     }
 }
 
+impl ConfigValue {
+    /// The value as Kafka's tools and `.properties` files write it: text bare, a list joined
+    /// with commas (where `Display` quotes text, as the scenario's TOML does).
+    pub fn kafka_text(&self) -> String {
+        match self {
+            ConfigValue::Str(v) => v.clone(),
+            ConfigValue::List(v) => v.join(","),
+            other => other.to_string(),
+        }
+    }
+}
+
 fn err(key: &str, message: impl Into<String>) -> ConfigError {
     ConfigError {
         key: key.to_string(),

@@ -17,7 +17,7 @@ use crate::protocol::{AlterPartitionRequest, AlterPartitionResponse, ErrorCode, 
 use crate::record::{LeaderEpoch, TopicPartition};
 use crate::rng::Prng;
 use crate::time::{Duration, Instant};
-use crate::trace::{BrokerId, NodeId, TraceKind};
+use crate::trace::{BrokerId, FenceCause, NodeId, PartitionChangeCause, TraceKind};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct BrokerLiveness {
@@ -120,6 +120,18 @@ impl Controller {
         &self.metadata
     }
 
+    /// When an unfenced broker's session runs out unless it heartbeats (its last heartbeat
+    /// plus `broker.session.timeout.ms`); the controller fences it at its first session check
+    /// after that. `None` for a fenced or unknown broker.
+    pub fn session_expires(&self, broker: BrokerId) -> Option<Instant> {
+        let b = self.brokers.get(&broker).filter(|b| !b.fenced)?;
+        Some(b.last_heartbeat + self.session_timeout)
+    }
+
+    pub fn session_timeout(&self) -> Duration {
+        self.session_timeout
+    }
+
     pub fn is_fenced(&self, broker: BrokerId) -> bool {
         self.brokers.get(&broker).is_some_and(|b| b.fenced)
     }
@@ -170,8 +182,11 @@ impl Controller {
                     })
                     .map(|(&id, _)| id)
                     .collect();
+                let cause = FenceCause::SessionExpired {
+                    session_timeout_ms: self.session_timeout.as_millis(),
+                };
                 for broker in expired {
-                    self.fence(broker, out);
+                    self.fence(broker, cause.clone(), out);
                 }
                 out.push(Effect::SetTimer {
                     at: now + self.heartbeat_interval,
@@ -236,7 +251,7 @@ impl Controller {
         if restarted && !was_fenced {
             // A new incarnation without a fence means an unclean restart inside the session
             // timeout: treat it as a failure first, so it rejoins as a follower (KIP-966).
-            self.fence(broker, out);
+            self.fence(broker, FenceCause::RestartedWithinSession, out);
         }
         if restarted || was_fenced {
             self.unfence(broker, out);
@@ -245,7 +260,12 @@ impl Controller {
 
     /// Applies `change` to every partition, tracing leader and ISR changes. Returns whether
     /// anything changed; the caller publishes.
-    fn update_partitions<F>(&mut self, out: &mut Vec<Effect>, mut change: F) -> bool
+    fn update_partitions<F>(
+        &mut self,
+        out: &mut Vec<Effect>,
+        cause: PartitionChangeCause,
+        mut change: F,
+    ) -> bool
     where
         F: FnMut(&TopicPartition, &mut PartitionMetadata, &dyn Fn(BrokerId) -> bool, bool),
     {
@@ -284,6 +304,8 @@ impl Controller {
                                 leader,
                                 leader_epoch: pm.leader_epoch,
                                 unclean,
+                                previous: before.leader,
+                                cause: cause.clone(),
                             };
                             out.push(Effect::Trace(event));
                         }
@@ -296,6 +318,8 @@ impl Controller {
                     out.push(Effect::Trace(TraceKind::IsrChanged {
                         tp,
                         isr: pm.isr.clone(),
+                        previous: before.isr.clone(),
+                        cause: cause.clone(),
                     }));
                 }
             }
@@ -318,11 +342,12 @@ impl Controller {
 
     /// A broker stopped heartbeating: out of every ISR (never emptying one), and new leaders
     /// where it led.
-    fn fence(&mut self, broker: BrokerId, out: &mut Vec<Effect>) {
+    fn fence(&mut self, broker: BrokerId, cause: FenceCause, out: &mut Vec<Effect>) {
         self.brokers.get_mut(&broker).expect("known broker").fenced = true;
-        out.push(Effect::Trace(TraceKind::BrokerFenced { broker }));
+        out.push(Effect::Trace(TraceKind::BrokerFenced { broker, cause }));
         self.sync_registrations();
-        self.update_partitions(out, |_, pm, alive, unclean| {
+        let cause = PartitionChangeCause::Fenced(broker);
+        self.update_partitions(out, cause, |_, pm, alive, unclean| {
             if pm.isr.len() > 1 {
                 pm.isr.retain(|&r| r != broker);
             }
@@ -346,7 +371,8 @@ impl Controller {
         self.brokers.get_mut(&broker).expect("known broker").fenced = false;
         out.push(Effect::Trace(TraceKind::BrokerUnfenced { broker }));
         self.sync_registrations();
-        self.update_partitions(out, |_, pm, alive, unclean| {
+        let cause = PartitionChangeCause::Unfenced(broker);
+        self.update_partitions(out, cause, |_, pm, alive, unclean| {
             if pm.leader.is_none() {
                 if let Some((leader, was_unclean)) = elect_leader(pm, unclean, alive) {
                     pm.leader = Some(leader);
@@ -402,6 +428,14 @@ impl Controller {
         out.push(Effect::Send { to: from, msg });
     }
 
+    /// Why a leader's AlterPartition changes an ISR, with the setting that decides it.
+    fn alter_partition_cause(&self, leader: BrokerId) -> PartitionChangeCause {
+        PartitionChangeCause::AlterPartition {
+            leader,
+            replica_lag_time_max_ms: self.configs.int("replica.lag.time.max.ms") as u64,
+        }
+    }
+
     fn on_alter_partition(
         &mut self,
         from: NodeId,
@@ -412,9 +446,7 @@ impl Controller {
             .metadata
             .partition(&request.tp.topic, request.tp.partition)
             .cloned();
-        let fenced: BTreeMap<BrokerId, bool> =
-            self.brokers.iter().map(|(&id, b)| (id, b.fenced)).collect();
-        let alive = |b: BrokerId| fenced.get(&b).is_some_and(|f| !f);
+        let alive = |b: BrokerId| self.brokers.get(&b).is_some_and(|l| !l.fenced);
         let error = match &current {
             None => ErrorCode::UnknownTopicOrPartition,
             Some(pm)
@@ -445,6 +477,7 @@ impl Controller {
         };
         if error == ErrorCode::None {
             let tp = request.tp.clone();
+            let cause = self.alter_partition_cause(request.leader);
             let mut new_isr = request.new_isr.clone();
             let shrink = current
                 .as_ref()
@@ -452,7 +485,7 @@ impl Controller {
             if planted!(self, ShrinkRemovesLeader) && shrink && new_isr.len() > 1 {
                 new_isr.retain(|&b| b != request.leader);
             }
-            let changed = self.update_partitions(out, |t, pm, _, _| {
+            let changed = self.update_partitions(out, cause, |t, pm, _, _| {
                 if *t == tp {
                     pm.isr = new_isr.clone();
                 }
@@ -486,7 +519,8 @@ impl Controller {
     /// returns whether the run stopped there.
     fn preferred_leader_election(&mut self, out: &mut Vec<Effect>) -> bool {
         let mut elections = 0;
-        let changed = self.update_partitions(out, |_, pm, alive, _| {
+        let cause = PartitionChangeCause::PreferredLeader;
+        let changed = self.update_partitions(out, cause, |_, pm, alive, _| {
             let p = pm.replicas[0];
             if elections < MAX_ELECTIONS_PER_BALANCE
                 && pm.leader != Some(p)

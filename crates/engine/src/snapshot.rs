@@ -4,7 +4,7 @@
 use crate::protocol::ErrorCode;
 use crate::record::RecordId;
 use crate::time::Instant;
-use crate::trace::TraceEvent;
+use crate::trace::{NodeNames, TraceEvent};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BrokerStatus {
@@ -18,6 +18,11 @@ pub struct BrokerView {
     pub status: BrokerStatus,
     /// The controller stopped counting on it (no heartbeat for `broker.session.timeout.ms`).
     pub fenced: bool,
+    /// When its session runs out unless it heartbeats again (unfenced brokers only): the
+    /// controller fences it at its next session check after that.
+    pub session_expires: Option<Instant>,
+    /// The controller's `broker.session.timeout.ms`.
+    pub session_timeout_ms: u64,
     /// In a long pause (GC).
     pub paused: bool,
     /// Cut off from the other brokers and the controller.
@@ -81,6 +86,10 @@ pub struct TopicView {
     pub replication_factor: u32,
     /// Explicit topic configs by Kafka name.
     pub configs: Vec<(String, String)>,
+    /// Topic configs the cluster's broker configuration sets for this topic (it sets none of
+    /// its own for them), by the topic config's name: `min.insync.replicas=2` from
+    /// `server.properties`, `segment.bytes` from `log.segment.bytes`.
+    pub broker_overrides: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -140,6 +149,8 @@ pub struct GroupMemberView {
     pub member_id: String,
     /// The consumer (by name) that holds this member id now, if any.
     pub consumer: Option<String>,
+    /// The `client.id` the member joined with (its member id is `client.id` plus a number).
+    pub client_id: String,
     pub instance_id: Option<String>,
     /// The partitions the coordinator assigned in this generation.
     pub assignment: Vec<(String, u32)>,
@@ -235,6 +246,9 @@ pub struct Snapshot {
     pub totals: Totals,
     /// The newest trace events, newest last.
     pub trace: Vec<TraceEvent>,
+    /// The clients' names by the index their trace events carry (for
+    /// [`crate::trace::TraceKind::explained`]).
+    pub names: NodeNames,
     /// How many trace events the run has recorded in all (the last one is `trace_total - 1`).
     pub trace_total: u64,
     pub digest: u64,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::group::Generation;
 use crate::protocol::ErrorCode;
-use crate::record::{LeaderEpoch, Offset, TopicPartition};
+use crate::record::{LeaderEpoch, Offset, RecordId, TopicPartition};
 use crate::time::Instant;
 
 /// A broker's id (Kafka's `broker.id`, `node.id` in KRaft). Printed as the bare number, so the
@@ -53,6 +53,86 @@ impl fmt::Display for NodeId {
             NodeId::Consumer(i) => write!(f, "consumer #{i}"),
         }
     }
+}
+
+/// The names the panels use for producers and consumers, by the index their events carry, so
+/// the event log says "producer checkout" where the trace holds `producer: 0`. An index
+/// without a name reads `producer #0`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeNames {
+    pub producers: Vec<String>,
+    pub consumers: Vec<String>,
+}
+
+impl NodeNames {
+    /// No names: every client reads by its index.
+    pub const NONE: NodeNames = NodeNames {
+        producers: Vec::new(),
+        consumers: Vec::new(),
+    };
+
+    pub fn producer(&self, index: u32) -> String {
+        match self.producers.get(index as usize) {
+            Some(name) => format!("producer {name}"),
+            None => format!("producer #{index}"),
+        }
+    }
+
+    pub fn consumer(&self, index: u32) -> String {
+        match self.consumers.get(index as usize) {
+            Some(name) => format!("consumer {name}"),
+            None => format!("consumer #{index}"),
+        }
+    }
+
+    fn node(&self, node: NodeId) -> String {
+        match node {
+            NodeId::Producer(i) => self.producer(i),
+            NodeId::Consumer(i) => self.consumer(i),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Why the controller fenced a broker. It explains the event and is not hashed: the digest
+/// already covers what caused it (the heartbeats, the restart), and explaining better must
+/// not change any run's digest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FenceCause {
+    /// No heartbeat for `broker.session.timeout.ms`.
+    SessionExpired { session_timeout_ms: u64 },
+    /// It heartbeated as a new process before its session expired (an unclean restart): the
+    /// controller fences it first, so it comes back as a follower (KIP-966).
+    RestartedWithinSession,
+}
+
+/// Why the controller changed a partition's leader or ISR. Explains the event and, like
+/// [`FenceCause`], is not hashed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PartitionChangeCause {
+    /// This broker was fenced: it leaves every ISR, and the partitions it led elect another.
+    Fenced(BrokerId),
+    /// This broker came back: offline partitions it can lead get it as leader.
+    Unfenced(BrokerId),
+    /// The leader asked (AlterPartition): it removes followers that have not caught up for
+    /// `replica.lag.time.max.ms`, and adds ones that reached its high watermark.
+    AlterPartition {
+        leader: BrokerId,
+        replica_lag_time_max_ms: u64,
+    },
+    /// `auto.leader.rebalance.enable`: leadership goes back to the preferred (first) replica.
+    PreferredLeader,
+}
+
+/// The records a follower's truncation removed, for the event log's words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TruncatedRecords {
+    /// As the broker removed them, with their offsets; the simulator, which keeps the ledger,
+    /// turns them into [`TruncatedRecords::Acknowledged`] before recording the event.
+    Removed(Vec<(Offset, RecordId)>),
+    /// Per producer (index, records, its `acks`): the removed records its application had
+    /// heard acknowledged, which the leader that now leads does not have: lost.
+    Acknowledged(Vec<(u32, u64, String)>),
 }
 
 /// What happened.
@@ -201,6 +281,8 @@ pub enum TraceKind {
     },
     BrokerFenced {
         broker: BrokerId,
+        /// Not hashed (see [`FenceCause`]).
+        cause: FenceCause,
     },
     BrokerUnfenced {
         broker: BrokerId,
@@ -211,6 +293,10 @@ pub enum TraceKind {
         leader: BrokerId,
         leader_epoch: LeaderEpoch,
         unclean: bool,
+        /// The leader before; not hashed (the previous events say it).
+        previous: Option<BrokerId>,
+        /// Not hashed (see [`PartitionChangeCause`]).
+        cause: PartitionChangeCause,
     },
     /// No replica may lead: the partition is offline.
     PartitionOffline {
@@ -219,6 +305,10 @@ pub enum TraceKind {
     IsrChanged {
         tp: TopicPartition,
         isr: Vec<BrokerId>,
+        /// The ISR before; not hashed (the previous events say it).
+        previous: Vec<BrokerId>,
+        /// Not hashed (see [`PartitionChangeCause`]).
+        cause: PartitionChangeCause,
     },
     /// A follower removed records its leader does not have.
     FollowerTruncated {
@@ -226,6 +316,8 @@ pub enum TraceKind {
         tp: TopicPartition,
         from: Offset,
         to: Offset,
+        /// Which of them had been acknowledged. Not hashed: it follows from the run.
+        records: TruncatedRecords,
     },
     NetworkPartitioned {
         isolated: Vec<BrokerId>,
@@ -255,6 +347,10 @@ pub enum TraceKind {
         broker: BrokerId,
         group: Arc<str>,
         reason: String,
+        /// Every member rebalances cooperatively (keeps what stays its own) rather than
+        /// eagerly (stops and gives up everything). Not hashed: it follows from the members'
+        /// `partition.assignment.strategy`, and only explains.
+        cooperative: bool,
     },
     /// A coordinator completed a join phase: a new generation with these members.
     GenerationStarted {
@@ -387,7 +483,10 @@ impl Digest {
         self.u64(o.map_or(u64::MAX, |o| o.0));
     }
 
-    /// Folds one event in. Every field is hashed, so any change of behaviour changes the digest.
+    /// Folds one event in. Every field that records behaviour is hashed, so any change of
+    /// behaviour changes the digest; the fields that only explain an event (its cause, the
+    /// state before it) follow from what was hashed before and are left out, so better
+    /// explanations never change a digest.
     pub fn add(&mut self, event: &TraceEvent) {
         use TraceKind as K;
         self.u64(event.at.0);
@@ -423,15 +522,13 @@ impl Digest {
                 records,
                 attempt,
             } => {
-                self.ints(
-                    10,
-                    &[
-                        *producer as u64,
-                        broker.0 as u64,
-                        *records as u64,
-                        *attempt as u64,
-                    ],
-                );
+                let ints = [
+                    *producer as u64,
+                    broker.0 as u64,
+                    *records as u64,
+                    *attempt as u64,
+                ];
+                self.ints(10, &ints);
                 self.tp(tp);
             }
             K::BatchAppended {
@@ -476,10 +573,8 @@ impl Digest {
                 error,
                 attempt,
             } => {
-                self.ints(
-                    14,
-                    &[*producer as u64, error.code() as u64, *attempt as u64],
-                );
+                let ints = [*producer as u64, error.code() as u64, *attempt as u64];
+                self.ints(14, &ints);
                 self.str(error.name());
                 self.tp(tp);
             }
@@ -553,13 +648,14 @@ impl Digest {
                 self.u64(23);
                 self.str(reason);
             }
-            K::BrokerFenced { broker } => self.ints(24, &[broker.0 as u64]),
+            K::BrokerFenced { broker, .. } => self.ints(24, &[broker.0 as u64]),
             K::BrokerUnfenced { broker } => self.ints(25, &[broker.0 as u64]),
             K::LeaderElected {
                 tp,
                 leader,
                 leader_epoch: LeaderEpoch(epoch),
                 unclean,
+                ..
             } => {
                 self.ints(26, &[leader.0 as u64, *epoch as u64, *unclean as u64]);
                 self.tp(tp);
@@ -568,7 +664,7 @@ impl Digest {
                 self.u64(27);
                 self.tp(tp);
             }
-            K::IsrChanged { tp, isr } => {
+            K::IsrChanged { tp, isr, .. } => {
                 self.u64(28);
                 self.tp(tp);
                 let isr: Vec<u64> = isr.iter().map(|b| b.0 as u64).collect();
@@ -579,6 +675,7 @@ impl Digest {
                 tp,
                 from,
                 to,
+                ..
             } => {
                 self.ints(29, &[broker.0 as u64, from.0, to.0]);
                 self.tp(tp);
@@ -607,6 +704,7 @@ impl Digest {
                 broker,
                 group,
                 reason,
+                ..
             } => {
                 self.ints(35, &[broker.0 as u64]);
                 self.str(group);
@@ -816,93 +914,315 @@ impl Trace {
     }
 }
 
+/// An event's sentence with the clients named as the panels name them (see
+/// [`TraceKind::explained`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Explained<'a> {
+    kind: &'a TraceKind,
+    names: &'a NodeNames,
+}
+
+impl TraceKind {
+    /// The event in words, naming producers and consumers from `names`, and saying why where
+    /// the event knows (a config and its value, the broker at fault).
+    pub fn explained<'a>(&'a self, names: &'a NodeNames) -> Explained<'a> {
+        Explained { kind: self, names }
+    }
+}
+
 impl fmt::Display for TraceKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.explained(&NodeNames::NONE).fmt(f)
+    }
+}
+
+/// Broker ids as Kafka's tools list them: `[0, 2]`.
+fn list(ids: &[BrokerId]) -> String {
+    let ids: Vec<String> = ids.iter().map(|b| b.0.to_string()).collect();
+    format!("[{}]", ids.join(", "))
+}
+
+/// Offsets `first` to `last` as words: `offset 7`, or `offsets 273 to 277`.
+fn offsets(first: Offset, last: Offset) -> String {
+    if first == last {
+        format!("offset {first}")
+    } else {
+        format!("offsets {first} to {last}")
+    }
+}
+
+fn fenced(f: &mut fmt::Formatter<'_>, broker: BrokerId, cause: &FenceCause) -> fmt::Result {
+    match cause {
+        FenceCause::SessionExpired { session_timeout_ms } => write!(
+            f,
+            "controller fenced broker {broker}: no heartbeat for \
+             broker.session.timeout.ms = {session_timeout_ms}; it leaves every ISR and \
+             the partitions it led elect new leaders"
+        ),
+        FenceCause::RestartedWithinSession => write!(
+            f,
+            "controller fenced broker {broker}: it restarted before its session expired, \
+             so it rejoins as a follower"
+        ),
+    }
+}
+
+/// `ISR of orders-3 shrank to [0, 1]: broker 2 did not catch up for ...`: the replicas that
+/// left or joined, and why, from the cause the controller recorded.
+fn isr_changed(
+    f: &mut fmt::Formatter<'_>,
+    tp: &TopicPartition,
+    isr: &[BrokerId],
+    previous: &[BrokerId],
+    cause: &PartitionChangeCause,
+) -> fmt::Result {
+    let left: Vec<BrokerId> = previous
+        .iter()
+        .filter(|b| !isr.contains(b))
+        .copied()
+        .collect();
+    let joined: Vec<BrokerId> = isr
+        .iter()
+        .filter(|b| !previous.contains(b))
+        .copied()
+        .collect();
+    let how = match (left.is_empty(), joined.is_empty()) {
+        (false, true) => "shrank to",
+        (true, false) => "grew to",
+        _ => "is now",
+    };
+    write!(f, "ISR of {tp} {how} {}", list(isr))?;
+    let who = |ids: &[BrokerId]| match ids {
+        [one] => format!("broker {one}"),
+        many => format!("brokers {}", list(many)),
+    };
+    match cause {
+        PartitionChangeCause::AlterPartition {
+            replica_lag_time_max_ms,
+            ..
+        } if !left.is_empty() => write!(
+            f,
+            ": {} did not catch up for replica.lag.time.max.ms = {replica_lag_time_max_ms}",
+            who(&left)
+        ),
+        PartitionChangeCause::AlterPartition { .. } if !joined.is_empty() => write!(
+            f,
+            ": {} caught up with the leader's high watermark",
+            who(&joined)
+        ),
+        PartitionChangeCause::Fenced(b) if !left.is_empty() => write!(
+            f,
+            ": broker {b} was fenced, and a fenced broker leaves every ISR"
+        ),
+        PartitionChangeCause::Fenced(_) | PartitionChangeCause::Unfenced(_) if isr.len() == 1 => {
+            write!(f, ": an unclean election keeps only its new leader")
+        }
+        _ => Ok(()),
+    }
+}
+
+fn leader_elected(
+    f: &mut fmt::Formatter<'_>,
+    tp: &TopicPartition,
+    (leader, epoch, unclean): (BrokerId, LeaderEpoch, bool),
+    previous: Option<BrokerId>,
+    cause: &PartitionChangeCause,
+) -> fmt::Result {
+    let how = if unclean {
+        " UNCLEAN (from outside the ISR: unclean.leader.election.enable = true)"
+    } else {
+        ""
+    };
+    write!(
+        f,
+        "{tp}: broker {leader} elected leader{how}, epoch {epoch}"
+    )?;
+    match (cause, previous) {
+        (PartitionChangeCause::Fenced(b), Some(p)) if *b == p => write!(
+            f,
+            ": leader {p} was fenced; broker {leader} is the first replica in the assignment \
+             that is in the ISR and not fenced"
+        ),
+        (PartitionChangeCause::Unfenced(b), _) => {
+            write!(
+                f,
+                ": the partition had no leader until broker {b} came back"
+            )
+        }
+        (PartitionChangeCause::PreferredLeader, _) => write!(
+            f,
+            ": back to its preferred replica (auto.leader.rebalance.enable = true)"
+        ),
+        _ => Ok(()),
+    }
+}
+
+fn rebalance_started(
+    f: &mut fmt::Formatter<'_>,
+    (broker, group, reason): (BrokerId, &str, &str),
+    cooperative: bool,
+) -> fmt::Result {
+    write!(
+        f,
+        "rebalance of group {group} (coordinator {broker}): {reason}; "
+    )?;
+    if cooperative {
+        write!(
+            f,
+            "cooperative protocol: members keep the partitions that stay theirs"
+        )
+    } else {
+        write!(
+            f,
+            "eager protocol: every member stops and gives up its partitions"
+        )
+    }
+}
+
+fn truncated(
+    f: &mut fmt::Formatter<'_>,
+    (broker, tp, from, to): (BrokerId, &TopicPartition, Offset, Offset),
+    records: &TruncatedRecords,
+    names: &NodeNames,
+) -> fmt::Result {
+    write!(
+        f,
+        "broker {broker} truncated {tp} from offset {from} to {to}: its leader's log diverges there"
+    )?;
+    let TruncatedRecords::Acknowledged(lost) = records else {
+        return Ok(());
+    };
+    for (producer, n, acks) in lost {
+        let what = if *n == 1 { "record" } else { "records" };
+        write!(
+            f,
+            "; {what} lost: {n} acknowledged to {} with acks={acks}, which the new leader \
+             never had",
+            names.producer(*producer)
+        )?;
+    }
+    Ok(())
+}
+
+fn send_timed_out(f: &mut fmt::Formatter<'_>, p: &str, topic: &str, e: ErrorCode) -> fmt::Result {
+    match e {
+        ErrorCode::MetadataTimeout => write!(
+            f,
+            "{p}: send() failed: topic {topic} not present in metadata after max.block.ms"
+        ),
+        _ => write!(
+            f,
+            "{p}: send() failed: buffer.memory had no room for a new batch within \
+             max.block.ms ({})",
+            e.name()
+        ),
+    }
+}
+
+fn truncation_detected(
+    f: &mut fmt::Formatter<'_>,
+    c: &str,
+    tp: &TopicPartition,
+    position: Offset,
+    resume: Option<Offset>,
+) -> fmt::Result {
+    write!(f, "{c}: truncation detected in {tp} at offset {position}: ")?;
+    match resume {
+        Some(resume) => write!(
+            f,
+            "the new leader's log diverges at {resume}; resuming there (KIP-320)"
+        ),
+        None => write!(
+            f,
+            "the new leader knows no such epoch; resetting as auto.offset.reset says (KIP-320)"
+        ),
+    }
+}
+
+impl fmt::Display for Explained<'_> {
+    // A table, one sentence per event: rustfmt would spread every arm's pattern over a line per
+    // field and double its length without making it clearer.
+    #[rustfmt::skip]
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use TraceKind as K;
-        match self {
+        let n = self.names;
+        let pr = |i: &u32| n.producer(*i);
+        let co = |i: &u32| n.consumer(*i);
+        match self.kind {
             K::BrokerStarted { broker } => write!(f, "broker {broker} started"),
             K::BrokerCrashed { broker } => write!(f, "broker {broker} crashed"),
             K::BrokerRestarted { broker } => write!(f, "broker {broker} restarted"),
-            K::TopicCreated { topic, partitions, replication_factor } => write!(
-                f,
-                "topic {topic} created: {partitions} partitions, replication factor {replication_factor}"
-            ),
+            K::TopicCreated { topic, partitions, replication_factor: rf } => {
+                write!(f, "topic {topic} created: {partitions} partitions, replication factor {rf}")
+            }
             K::TopicDeleted { topic } => write!(f, "topic {topic} deleted"),
             K::TopicConfigAltered { topic, keys } => {
                 write!(f, "topic {topic}: configs altered ({keys})")
             }
-            K::TopicAutoCreated {
-                topic,
-                partitions,
-                replication_factor,
-                broker,
-            } => write!(
+            K::TopicAutoCreated { topic, partitions, replication_factor: rf, broker } => write!(
                 f,
-                "topic {topic} auto-created (asked by broker {broker}): {partitions} partitions, replication factor {replication_factor}"
+                "topic {topic} auto-created (asked by broker {broker}, \
+                 auto.create.topics.enable = true): {partitions} partitions (num.partitions), \
+                 replication factor {rf} (default.replication.factor)"
             ),
-            K::SendTimedOut {
-                producer,
-                topic,
-                error,
-            } => match error {
-                ErrorCode::MetadataTimeout => write!(
-                    f,
-                    "producer #{producer}: send() failed: topic {topic} not present in metadata after max.block.ms"
-                ),
-                _ => write!(
-                    f,
-                    "producer #{producer}: send() failed: buffer.memory had no room for a new batch within max.block.ms ({})",
-                    error.name()
-                ),
-            },
-            K::TopicNotPresent { consumer, topic } => write!(
-                f,
-                "consumer #{consumer}: topic {topic} not present in metadata (waiting for it)"
-            ),
-            K::ProducerAdded { producer } => write!(f, "producer #{producer} added"),
-            K::ProducerRemoved { producer } => write!(f, "producer #{producer} removed"),
-            K::ConsumerAdded { consumer } => write!(f, "consumer #{consumer} added"),
-            K::ConsumerRemoved { consumer } => write!(f, "consumer #{consumer} removed"),
+            K::SendTimedOut { producer, topic, error } => send_timed_out(f, &pr(producer), topic, *error),
+            K::TopicNotPresent { consumer, topic } => {
+                let c = co(consumer);
+                write!(f, "{c}: topic {topic} not present in metadata (waiting for it)")
+            }
+            K::ProducerAdded { producer } => write!(f, "{} added", pr(producer)),
+            K::ProducerRemoved { producer } => write!(f, "{} removed", pr(producer)),
+            K::ConsumerAdded { consumer } => write!(f, "{} added", co(consumer)),
+            K::ConsumerRemoved { consumer } => write!(f, "{} removed", co(consumer)),
             K::BatchSent { producer, broker, tp, records, attempt } => {
-                write!(f, "producer #{producer} sent {records} records of {tp} to broker {broker}")?;
+                write!(f, "{} sent {records} records of {tp} to broker {broker}", pr(producer))?;
                 if *attempt > 0 {
                     write!(f, " (retry {attempt})")?;
                 }
                 Ok(())
             }
             K::BatchAppended { broker, tp, base_offset, records } => {
-                write!(f, "broker {broker} appended {records} records to {tp} at offset {base_offset}")
+                let at = base_offset;
+                write!(f, "broker {broker} appended {records} records to {tp} at offset {at}")
             }
             K::DuplicateBatch { broker, tp, base_offset } => write!(
                 f,
-                "broker {broker} ignored a duplicate batch of {tp} (already at offset {base_offset})"
+                "broker {broker} ignored a duplicate batch of {tp} \
+                 (already at offset {base_offset}; enable.idempotence)"
             ),
-            K::BatchAcked { producer, tp, base_offset, records } => match base_offset {
-                Some(o) => write!(f, "producer #{producer}: {records} records of {tp} acked at offset {o}"),
-                None => write!(f, "producer #{producer}: {records} records of {tp} sent with acks=0"),
-            },
+            K::BatchAcked { producer, tp, base_offset: Some(o), records } => {
+                write!(f, "{}: {records} records of {tp} acked at offset {o}", pr(producer))
+            }
+            K::BatchAcked { producer, tp, base_offset: None, records } => {
+                write!(f, "{}: {records} records of {tp} sent with acks=0", pr(producer))
+            }
             K::BatchSplit { producer, tp, records, batches } => write!(
                 f,
-                "producer #{producer}: batch of {tp} too large (MESSAGE_TOO_LARGE): its {records} records go again in {batches} batches of at most batch.size"
+                "{}: batch of {tp} too large (MESSAGE_TOO_LARGE): its {records} records go again \
+                 in {batches} batches of at most batch.size",
+                pr(producer)
             ),
             K::BatchRetrying { producer, tp, error, attempt } => {
-                write!(f, "producer #{producer}: batch of {tp} failed with {error}, retry {attempt}")
+                write!(f, "{}: batch of {tp} failed with {error}, retry {attempt}", pr(producer))
             }
             K::BatchFailed { producer, tp, records, error } => {
-                write!(f, "producer #{producer}: {records} records of {tp} failed: {error}")
+                write!(f, "{}: {records} records of {tp} failed: {error}", pr(producer))
             }
             K::RecordsPolled { consumer, tp, first, last } => {
-                write!(f, "consumer #{consumer} polled {tp} offsets {first}..={last}")
+                write!(f, "{} polled {tp} {}", co(consumer), offsets(*first, *last))
             }
             K::OffsetReset { consumer, tp, offset, earliest } => {
                 let to = if *earliest { "earliest" } else { "latest" };
-                write!(f, "consumer #{consumer} reset {tp} to {to} offset {offset}")
+                let c = co(consumer);
+                write!(f, "{c} reset {tp} to the {to} offset, {offset} (auto.offset.reset = {to})")
             }
-            K::Seek { consumer, tp, offset } => write!(f, "consumer #{consumer} seeked {tp} to {offset}"),
+            K::Seek { consumer, tp, offset } => write!(f, "{} seeked {tp} to {offset}", co(consumer)),
             K::ConsumerFailed { consumer, tp, error } => {
-                write!(f, "consumer #{consumer} failed on {tp}: {error}")
+                write!(f, "{} failed on {tp}: {error}", co(consumer))
             }
-            K::ConnectionClosed { from, to } => write!(f, "connection {from} → {to} closed"),
+            K::ConnectionClosed { from, to } => {
+                write!(f, "connection {} → {} closed", n.node(*from), n.node(*to))
+            }
             K::SegmentRolled { broker, tp, base_offset } => {
                 write!(f, "broker {broker} rolled a segment of {tp} at offset {base_offset}")
             }
@@ -910,42 +1230,40 @@ impl fmt::Display for TraceKind {
                 write!(f, "broker {broker} deleted old segments of {tp}; log start now {log_start}")
             }
             K::CommandRejected { reason } => write!(f, "command rejected: {reason}"),
-            K::BrokerFenced { broker } => write!(f, "controller fenced broker {broker} (no heartbeat)"),
-            K::BrokerUnfenced { broker } => write!(f, "controller unfenced broker {broker}"),
-            K::LeaderElected { tp, leader, leader_epoch, unclean } => {
-                let how = if *unclean { " UNCLEAN (from outside the ISR)" } else { "" };
-                write!(f, "{tp}: broker {leader} elected leader{how}, epoch {leader_epoch}")
+            K::BrokerFenced { broker, cause } => fenced(f, *broker, cause),
+            K::BrokerUnfenced { broker } => {
+                write!(f, "controller unfenced broker {broker}: it heartbeats again")
+            }
+            K::LeaderElected { tp, leader, leader_epoch, unclean, previous, cause } => {
+                leader_elected(f, tp, (*leader, *leader_epoch, *unclean), *previous, cause)
             }
             K::PartitionOffline { tp } => write!(f, "{tp} is offline: no in-sync replica can lead"),
-            K::IsrChanged { tp, isr } => write!(f, "{tp}: ISR is now {:?}", numbers(isr)),
-            K::FollowerTruncated { broker, tp, from, to } => {
-                write!(f, "broker {broker} truncated {tp} from offset {from} to {to}")
+            K::IsrChanged { tp, isr, previous, cause } => isr_changed(f, tp, isr, previous, cause),
+            K::FollowerTruncated { broker, tp, from, to, records } => {
+                truncated(f, (*broker, tp, *from, *to), records, n)
             }
-            K::NetworkPartitioned { isolated } => write!(f, "network partition: brokers {:?} cut off", numbers(isolated)),
+            K::NetworkPartitioned { isolated } => {
+                write!(f, "network partition: brokers {} cut off", list(isolated))
+            }
             K::NetworkHealed => write!(f, "network healed"),
             K::BrokerPaused { broker } => write!(f, "broker {broker} paused (a long GC stop)"),
             K::BrokerResumed { broker } => write!(f, "broker {broker} resumed"),
             K::LinkDelayed { from, to, extra_ms } => {
                 write!(f, "link broker {from} ↔ broker {to} slowed by {extra_ms} ms")
             }
-            K::TruncationDetected { consumer, tp, position, resume } => match resume {
-                Some(resume) => write!(
-                    f,
-                    "consumer #{consumer}: truncation detected in {tp} at offset {position}: the new leader's log diverges at {resume}; resuming there (KIP-320)"
-                ),
-                None => write!(
-                    f,
-                    "consumer #{consumer}: truncation detected in {tp} at offset {position}: the new leader knows no such epoch; resetting as auto.offset.reset says (KIP-320)"
-                ),
-            },
-            K::RebalanceStarted { broker, group, reason } => {
-                write!(f, "coordinator {broker}: group {group} rebalancing ({reason})")
+            K::TruncationDetected { consumer, tp, position, resume } => {
+                truncation_detected(f, &co(consumer), tp, *position, *resume)
+            }
+            K::RebalanceStarted { broker, group, reason, cooperative } => {
+                rebalance_started(f, (*broker, group, reason), *cooperative)
             }
             K::GenerationStarted { broker, group, generation, protocol, leader, members } => {
                 let members: Vec<&str> = members.iter().map(|m| &**m).collect();
                 write!(
                     f,
-                    "coordinator {broker}: group {group} generation {generation} ({protocol}), leader {leader}, members {members:?}"
+                    "coordinator {broker}: group {group} generation {generation} ({protocol}), \
+                     leader {leader}, members [{}]",
+                    members.join(", ")
                 )
             }
             K::GroupStable { broker, group, generation } => {
@@ -953,7 +1271,8 @@ impl fmt::Display for TraceKind {
             }
             K::JoinPhaseExtended { broker, group, until_ms } => write!(
                 f,
-                "coordinator {broker}: group {group}: no member rejoined, only static members kept; the join phase waits until {}",
+                "coordinator {broker}: group {group}: no member rejoined, only static members \
+                 kept; the join phase waits until {}",
                 Instant(*until_ms * 1000)
             ),
             K::MemberRemoved { broker, group, member, reason } => {
@@ -961,37 +1280,39 @@ impl fmt::Display for TraceKind {
             }
             K::OffsetsLoaded { broker, partition, offsets } => write!(
                 f,
-                "broker {broker} became coordinator for __consumer_offsets-{partition}: {offsets} committed offsets loaded"
+                "broker {broker} became coordinator for __consumer_offsets-{partition}: \
+                 {offsets} committed offsets loaded"
             ),
             K::MemberJoined { consumer, group, member, generation, leader } => {
                 let role = if *leader { "leader" } else { "follower" };
-                write!(f, "consumer #{consumer} joined {group} as {member} ({role}), generation {generation}")
+                let c = co(consumer);
+                write!(f, "{c} joined {group} as {member} ({role}), generation {generation}")
             }
             K::PartitionsRevoked { consumer, tps, lost } => {
                 let tps: Vec<String> = tps.iter().map(|t| t.to_string()).collect();
                 let how = if *lost { "lost" } else { "revoked" };
-                write!(f, "consumer #{consumer} {how} {}", tps.join(", "))
+                write!(f, "{} {how} {}", co(consumer), tps.join(", "))
             }
             K::PartitionsAssigned { consumer, generation, added, owned } => {
                 let tps: Vec<String> = added.iter().map(|t| t.to_string()).collect();
-                write!(
-                    f,
-                    "consumer #{consumer} assigned [{}] in generation {generation}, owns {owned}",
-                    tps.join(", ")
-                )
+                let (c, tps) = (co(consumer), tps.join(", "));
+                write!(f, "{c} assigned [{tps}] in generation {generation}, owns {owned}")
             }
-            K::OffsetsCommitted { consumer, offsets, error } => match error {
-                ErrorCode::None => write!(f, "consumer #{consumer} committed {offsets} offsets"),
-                e => write!(f, "consumer #{consumer}: commit of {offsets} offsets failed: {e}"),
-            },
-            K::MemberLeaving { consumer, why } => write!(f, "consumer #{consumer} leaves its group: {why}"),
+            K::OffsetsCommitted { consumer, offsets, error: ErrorCode::None } => {
+                write!(f, "{} committed {offsets} offsets", co(consumer))
+            }
+            K::OffsetsCommitted { consumer, offsets, error } => {
+                write!(f, "{}: commit of {offsets} offsets failed: {error}", co(consumer))
+            }
+            K::MemberLeaving { consumer, why } => write!(f, "{} leaves its group: {why}", co(consumer)),
             K::ConsumerCrashed { consumer, processed, unprocessed } => write!(
                 f,
-                "consumer #{consumer} crashed ({processed} records of its poll processed, {unprocessed} not)"
+                "{} crashed ({processed} records of its poll processed, {unprocessed} not)",
+                co(consumer)
             ),
-            K::ConsumerRestarted { consumer } => write!(f, "consumer #{consumer} restarted"),
-            K::ProcessingTimeChanged { consumer, per_record_us } => {
-                write!(f, "consumer #{consumer} now needs {per_record_us} µs per record")
+            K::ConsumerRestarted { consumer } => write!(f, "{} restarted", co(consumer)),
+            K::ProcessingTimeChanged { consumer, per_record_us: us } => {
+                write!(f, "{} now needs {us} µs per record", co(consumer))
             }
         }
     }

@@ -34,7 +34,8 @@ use kplay_engine::sim::Journey;
 use kplay_engine::snapshot::{RecordsOf, Snapshot};
 use kplay_engine::{Command, Instant, Sim};
 use kplay_scenario::{
-    decode_link, encode_link, ConsumerDef, EventDef, ProducerDef, Scenario, ScenarioError, TopicDef,
+    decode_link, encode_link, kafka_tools, ConsumerDef, EventDef, ProducerDef, Scenario,
+    ScenarioError, TopicDef,
 };
 use std::rc::Rc;
 
@@ -250,6 +251,9 @@ pub struct Playground {
     furthest: Instant,
     /// The second run, forked from this one.
     fork: Option<Box<Fork>>,
+    /// The scenario as a Kafka user would type it (see [`Playground::kafka_commands`]): made
+    /// again after each user action, never per frame.
+    kafka_commands: Rc<[String]>,
 }
 
 /// The last share link, export and loss audit the page asked for.
@@ -329,7 +333,28 @@ fn config_value(text: &str) -> ConfigValue {
     }
 }
 
+/// The setup as Kafka commands and client properties, then every action of the timeline with
+/// its time and what a Kafka user would do (`kplay_scenario::kafka_tools`).
+fn kafka_commands_of(scenario: &Scenario) -> Rc<[String]> {
+    let mut out = kafka_tools::setup_commands(scenario);
+    for e in &scenario.events {
+        let command = kafka_tools::action_command(&e.action, scenario);
+        out.push(format!(
+            "# at {} ms: {}\n{command}",
+            e.at_ms,
+            e.action.name()
+        ));
+    }
+    out.into()
+}
+
 impl Playground {
+    /// What a Kafka user would type for this playground: the setup's commands and client
+    /// properties, then each action of the timeline, in order.
+    pub fn kafka_commands(&self) -> &Rc<[String]> {
+        &self.kafka_commands
+    }
+
     /// A playground running `scenario` from time zero, paused.
     pub fn new(scenario: Scenario) -> Result<Playground, String> {
         let sim = build(&scenario)?;
@@ -339,6 +364,7 @@ impl Playground {
             furthest: sim.now(),
             fork: None,
             baseline: baseline_of(&scenario),
+            kafka_commands: kafka_commands_of(&scenario),
             scenario,
             sim,
             playing: false,
@@ -579,8 +605,12 @@ impl Playground {
             self.outputs.share_link = None;
             self.forget_lesson_check();
         }
+        let changes = !action.only_looks();
         let result = self.apply(action);
         self.observe();
+        if changes {
+            self.kafka_commands = kafka_commands_of(&self.scenario);
+        }
         if let Err(e) = &result {
             self.notice = Some(Notice::Error(e.clone()));
         }

@@ -720,3 +720,44 @@ fn a_record_produced_by_hand_can_be_followed_to_its_acknowledgement() {
     p.dispatch(Action::CloseJourney).expect("close");
     assert!(p.journey().is_none());
 }
+
+/// Goal: the page's Kafka commands follow the scenario: the welcome setup as
+/// `kafka-topics.sh --create` and client properties, then each live action with its time, and
+/// nothing changes while frames only play on. Method: crash a broker live and compare.
+#[test]
+fn kafka_commands_follow_the_setup_and_every_live_action() {
+    let mut p = Playground::welcome();
+    let create = "kafka-topics.sh --bootstrap-server localhost:9092 --create --topic orders \
+                  --partitions 6 --replication-factor 3 --config min.insync.replicas=2";
+    assert!(
+        p.kafka_commands().iter().any(|c| c == create),
+        "{:?}",
+        p.kafka_commands()
+    );
+    assert!(p
+        .kafka_commands()
+        .iter()
+        .any(|c| c.contains("bootstrap.servers=localhost:9092\nacks=all\nlinger.ms=5\n")));
+    let before = p.kafka_commands().len();
+    playing(&mut p, 100);
+    p.dispatch(Action::Pause).expect("pause");
+    p.dispatch(Action::Live(TimelineAction::CrashBroker { broker: 1 }))
+        .expect("crash");
+    let commands = p.kafka_commands().clone();
+    assert_eq!(commands.len(), before + 1);
+    let last = commands.last().expect("one");
+    // A live action takes effect at the next whole millisecond.
+    assert!(
+        last.starts_with("# at 101 ms: crash_broker\nkill -9"),
+        "{last}"
+    );
+    p.dispatch(Action::Play).expect("play");
+    let shown = p.kafka_commands().clone();
+    for _ in 0..3 {
+        p.dispatch(Action::Frame { elapsed_ms: 16 }).expect("frame");
+    }
+    assert!(
+        Rc::ptr_eq(&shown, p.kafka_commands()),
+        "frames leave them alone"
+    );
+}

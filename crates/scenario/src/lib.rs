@@ -6,6 +6,7 @@
 //! [`kplay_engine::Sim`]. Nothing here panics on user input.
 
 pub mod goal;
+pub mod kafka_tools;
 mod lesson;
 mod link;
 mod model;

@@ -3,6 +3,8 @@
 //! from the leader's (KIP-101/279), and backing off after an error.
 
 use super::*;
+use crate::record::{LeaderEpoch, RecordId};
+use crate::trace::TruncatedRecords;
 
 /// How long a follower waits for a fetch response before sending another.
 const REPLICA_FETCH_TIMEOUT: Duration = Duration(30_000_000);
@@ -84,21 +86,8 @@ impl Broker {
                 backoff = true;
                 continue;
             }
-            if let Some((epoch, end)) = fetched.diverging {
-                let from_offset = r.log.log_end();
-                let target = end
-                    .min(r.local_end_offset_for_epoch(epoch))
-                    .min(from_offset);
-                r.truncate_to(target);
-                let to = r.log.log_end();
-                if to < from_offset {
-                    out.push(Effect::Trace(TraceKind::FollowerTruncated {
-                        broker: me,
-                        tp: fetched.tp.clone(),
-                        from: from_offset,
-                        to,
-                    }));
-                }
+            if let Some(diverging) = fetched.diverging {
+                out.extend(truncate_diverged(me, &fetched.tp, r, diverging));
                 continue;
             }
             for batch in fetched.batches {
@@ -122,4 +111,36 @@ impl Broker {
             self.send_replica_fetches(now, out);
         }
     }
+}
+
+/// A follower's log diverges from its leader's after `end` of `epoch` (KIP-279): it removes
+/// what the leader does not have, and says which records went (the simulator tells the event
+/// log which of them had been acknowledged).
+fn truncate_diverged(
+    me: BrokerId,
+    tp: &TopicPartition,
+    r: &mut Replica,
+    (epoch, end): (LeaderEpoch, Offset),
+) -> Option<Effect> {
+    let from = r.log.log_end();
+    let target = end.min(r.local_end_offset_for_epoch(epoch)).min(from);
+    // From the batch holding the target, since a batch straddling it goes whole.
+    let floor = r.log.batch_at(target).map_or(target, |b| b.base_offset);
+    let removed: Vec<(Offset, RecordId)> = r
+        .log
+        .records_between(floor, from)
+        .map(|(o, rec)| (o, rec.id))
+        .collect();
+    r.truncate_to(target);
+    let to = r.log.log_end();
+    (to < from).then(|| {
+        let removed = removed.into_iter().filter(|&(o, _)| o >= to).collect();
+        Effect::Trace(TraceKind::FollowerTruncated {
+            broker: me,
+            tp: tp.clone(),
+            from,
+            to,
+            records: TruncatedRecords::Removed(removed),
+        })
+    })
 }

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::assignor::{choose_strategy, Strategy};
+use super::assignor::{choose_strategy, rebalance_protocol, RebalanceProtocol, Strategy};
 use super::coordinator::{strategy_name, CoordinatorConfig};
 use super::Generation;
 use crate::node::{Effect, Timer};
@@ -108,6 +108,20 @@ impl Group {
             pending_sync: BTreeSet::new(),
             sync_deadline: None,
         }
+    }
+
+    /// Whether every member rebalances cooperatively (KIP-429: each consumer's protocol is the
+    /// highest its assignors all support), so members keep what stays theirs.
+    fn cooperative(&self) -> bool {
+        !self.members.is_empty()
+            && self.members.values().all(|m| {
+                let strategies: Vec<Strategy> = m
+                    .protocols
+                    .iter()
+                    .filter_map(|s| Strategy::parse(s))
+                    .collect();
+                rebalance_protocol(&strategies) == RebalanceProtocol::Cooperative
+            })
     }
 
     /// Whether the group's members and the joiner still share an assignor.
@@ -300,6 +314,7 @@ impl Group {
             broker,
             group: self.id.clone(),
             reason,
+            cooperative: self.cooperative(),
         }));
     }
 

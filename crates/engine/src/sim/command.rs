@@ -573,8 +573,10 @@ impl Sim {
             Command::AddProducer(spec) => {
                 let index = self.producers.len() as u32;
                 let rng = Prng::stream(self.seed, Stream::Producer(index));
+                let name = spec.name.clone();
                 let producer = Producer::new(index, spec, rng, self.broker_ids(), self.now)?;
                 self.producers.push(Some(producer));
+                self.names.producers.push(name);
                 self.record(TraceKind::ProducerAdded { producer: index });
                 self.with_producer(index as usize, |p, now, out| p.start(now, out));
             }
@@ -680,6 +682,7 @@ impl Sim {
         if consumer.membership.is_some() {
             self.ensure_offsets_topic()?;
         }
+        self.names.consumers.push(consumer.spec.name.clone());
         self.consumers.push(Some(consumer));
         self.consumer_incarnations.push(0);
         self.record(TraceKind::ConsumerAdded { consumer: index });

@@ -25,7 +25,9 @@ use crate::record::{Offset, TopicPartition};
 use crate::rng::{Prng, Stream};
 use crate::snapshot::*;
 use crate::time::{Duration, Instant};
-use crate::trace::{numbers, BrokerId, NodeId, Trace, TraceEvent, TraceKind};
+use crate::trace::{
+    numbers, BrokerId, NodeId, NodeNames, Trace, TraceEvent, TraceKind, TruncatedRecords,
+};
 
 mod command;
 mod journey;
@@ -96,6 +98,9 @@ pub struct Sim {
     brokers: Vec<BrokerSlot>,
     producers: Vec<Option<Producer>>,
     consumers: Vec<Option<Consumer>>,
+    /// Every client's name by its index, kept after it is removed, so its events still read
+    /// with the name the panels showed.
+    names: NodeNames,
     /// Per consumer: its process incarnation; messages and timers of an older one are dropped.
     consumer_incarnations: Vec<u32>,
     /// What is recorded about groups over time, fed every trace event.
@@ -173,6 +178,7 @@ impl Sim {
             brokers,
             producers: Vec::new(),
             consumers: Vec::new(),
+            names: NodeNames::default(),
             consumer_incarnations: Vec::new(),
             groups: GroupObserver::default(),
             ledger: Ledger::new(),
@@ -196,6 +202,11 @@ impl Sim {
             sim.start_broker(id);
         }
         Ok(sim)
+    }
+
+    /// The clients' names by the index their trace events carry.
+    pub fn names(&self) -> &NodeNames {
+        &self.names
     }
 
     pub fn seed(&self) -> u64 {
@@ -329,6 +340,51 @@ impl Sim {
     }
 
     /// Every trace event goes to the trace and to the observers beside the loop.
+    /// A truncation's removed records become, for its words, how many of each producer's had
+    /// been acknowledged (the ledger knows; the broker does not).
+    fn with_acknowledged(&self, kind: TraceKind) -> TraceKind {
+        let TraceKind::FollowerTruncated {
+            broker,
+            tp,
+            from,
+            to,
+            records: TruncatedRecords::Removed(ids),
+        } = kind
+        else {
+            return kind;
+        };
+        let mut lost: Vec<(u32, u64, String)> = Vec::new();
+        for (offset, id) in ids {
+            // Acknowledged at this very place: a copy whose retry was acknowledged elsewhere
+            // is not lost.
+            let here = Outcome::Acked {
+                partition: tp.partition,
+                offset: Some(offset),
+            };
+            if self.ledger.outcome(id) != here {
+                continue;
+            }
+            match lost.iter_mut().find(|(p, _, _)| *p == id.producer) {
+                Some(entry) => entry.1 += 1,
+                None => {
+                    let acks = self
+                        .producers
+                        .get(id.producer as usize)
+                        .and_then(|p| p.as_ref().map(|p| p.config().acks.name().to_string()));
+                    lost.push((id.producer, 1, acks.unwrap_or_default()));
+                }
+            }
+        }
+        let records = TruncatedRecords::Acknowledged(lost);
+        TraceKind::FollowerTruncated {
+            broker,
+            tp,
+            from,
+            to,
+            records,
+        }
+    }
+
     fn record(&mut self, kind: TraceKind) {
         let consumers = &self.consumers;
         let group_of = |c: u32| {
@@ -493,7 +549,10 @@ impl Sim {
                         },
                     );
                 }
-                Effect::Trace(kind) => self.record(kind),
+                Effect::Trace(kind) => {
+                    let kind = self.with_acknowledged(kind);
+                    self.record(kind)
+                }
                 Effect::Observe(observation) => {
                     use crate::ledger::Observation as O;
                     if let Some(watch) = &mut self.watch {

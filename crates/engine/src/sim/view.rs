@@ -15,6 +15,75 @@ pub(super) struct GroupPartition {
 }
 
 /// Time to drain `lag` at the rate it fell over the last samples (None when not falling).
+/// The topic settings the brokers' own configuration sets for every topic that does not set
+/// its own (Kafka's `STATIC_BROKER_CONFIG` source, which `kafka-topics.sh --describe` lists
+/// with the topic's own), by the topic config's name: the synonyms `TopicConfig::resolve`
+/// reads.
+fn broker_overrides(topic: &Configs, broker: &Configs) -> Vec<(String, String)> {
+    const SYNONYMS: &[(&str, &str)] = &[
+        ("max.message.bytes", "message.max.bytes"),
+        ("min.insync.replicas", "min.insync.replicas"),
+        ("retention.bytes", "log.retention.bytes"),
+        ("segment.bytes", "log.segment.bytes"),
+        (
+            "unclean.leader.election.enable",
+            "unclean.leader.election.enable",
+        ),
+    ];
+    let set = |key: &str| broker.explicit().find(|(k, _)| *k == key).map(|(_, v)| v);
+    let mut out = Vec::new();
+    if !topic.is_explicit("retention.ms") && set("log.retention.hours").is_some() {
+        let hours = broker.int("log.retention.hours");
+        let ms = if hours < 0 { -1 } else { hours * 3_600_000 };
+        out.push(("retention.ms".to_string(), ms.to_string()));
+    }
+    for (key, broker_key) in SYNONYMS {
+        if let Some(v) = set(broker_key).filter(|_| !topic.is_explicit(key)) {
+            out.push((key.to_string(), v.kafka_text()));
+        }
+    }
+    out
+}
+
+/// The consumer (by name) that holds `member` now: a running one whose membership has its id.
+fn consumer_of(members_of: &[&Consumer], member: &str) -> Option<String> {
+    members_of
+        .iter()
+        .filter(|c| !matches!(c.state, AppState::Crashed | AppState::Stopped))
+        .find(|c| {
+            c.membership
+                .as_ref()
+                .is_some_and(|m| &*m.member_id == member)
+        })
+        .map(|c| c.spec.name.clone())
+}
+
+/// The `client.id` a member joined with: its consumer's (the consumer's name when unset, as
+/// its JoinGroup says), found by member id or by `group.instance.id`; else the member id's
+/// prefix, as the coordinator names a dynamic member `client.id` plus `-` and a number
+/// (`GroupCoordinator::new_member_id`; Kafka appends a UUID the same way).
+fn client_id_of(members_of: &[&Consumer], member: &crate::group::classic::Member) -> String {
+    let holds = |c: &&&Consumer| {
+        c.membership
+            .as_ref()
+            .is_some_and(|m| m.member_id == member.id)
+            || (member.instance_id.is_some() && c.config().instance_id == member.instance_id)
+    };
+    match members_of.iter().find(holds) {
+        Some(c) => c
+            .config()
+            .client_id
+            .as_deref()
+            .unwrap_or(&c.spec.name)
+            .to_string(),
+        None => member
+            .id
+            .rsplit_once('-')
+            .map_or(&*member.id, |(client, _)| client)
+            .to_string(),
+    }
+}
+
 pub(super) fn drain_time(history: &[(u64, u64)]) -> Option<u64> {
     let last = *history.last()?;
     let first = history[history.len().saturating_sub(10)];
@@ -153,15 +222,9 @@ impl Sim {
         self.snapshot_of(records_per_partition, RecordsOf::All, trace_events)
     }
 
-    /// A snapshot with newest records for the partitions `records_of` names only.
-    pub fn snapshot_of(
-        &self,
-        records_per_partition: usize,
-        records_of: RecordsOf,
-        trace_events: usize,
-    ) -> Snapshot {
-        let brokers = self
-            .brokers
+    /// Every broker as the Brokers panel shows it.
+    fn broker_views(&self) -> Vec<BrokerView> {
+        self.brokers
             .iter()
             .map(|s| {
                 let id = s.broker.id;
@@ -177,6 +240,8 @@ impl Sim {
                 BrokerView {
                     id: id.0,
                     fenced: self.controller.is_fenced(id),
+                    session_expires: self.controller.session_expires(id),
+                    session_timeout_ms: self.controller.session_timeout().as_millis(),
                     paused: s.paused_until.is_some_and(|u| u > self.now),
                     isolated: self.net.is_blocked(NodeId::Broker(id), NodeId::Controller),
                     status: if s.up {
@@ -189,40 +254,60 @@ impl Sim {
                     replicas,
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    /// A topic as the UI shows it, with the newest records of the partitions `records_of` names.
+    fn topic_view(
+        &self,
+        t: &crate::metadata::TopicMetadata,
+        records_per_partition: usize,
+        records_of: RecordsOf,
+    ) -> TopicView {
+        let topic = &t.config.configs;
+        TopicView {
+            name: t.name.to_string(),
+            internal: &*t.name == OFFSETS_TOPIC,
+            replication_factor: t.partitions.first().map_or(0, |p| p.replicas.len() as u32),
+            configs: topic
+                .explicit()
+                .map(|(k, v)| (k.to_string(), v.kafka_text()))
+                .collect(),
+            broker_overrides: broker_overrides(topic, &self.setup.configs),
+            partitions: t
+                .partitions
+                .iter()
+                .enumerate()
+                .map(|(i, pm)| {
+                    let tp = TopicPartition {
+                        topic: t.name.clone(),
+                        partition: i as u32,
+                    };
+                    let n = if records_of.includes(i as u32) {
+                        records_per_partition
+                    } else {
+                        0
+                    };
+                    self.partition_view(&tp, pm, n)
+                })
+                .collect(),
+        }
+    }
+
+    /// A snapshot with newest records for the partitions `records_of` names only.
+    pub fn snapshot_of(
+        &self,
+        records_per_partition: usize,
+        records_of: RecordsOf,
+        trace_events: usize,
+    ) -> Snapshot {
+        let brokers = self.broker_views();
         let topics = self
             .controller
             .metadata()
             .topics
             .values()
-            .map(|t| TopicView {
-                name: t.name.to_string(),
-                internal: &*t.name == OFFSETS_TOPIC,
-                replication_factor: t.partitions.first().map_or(0, |p| p.replicas.len() as u32),
-                configs: t
-                    .config
-                    .configs
-                    .explicit()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-                partitions: t
-                    .partitions
-                    .iter()
-                    .enumerate()
-                    .map(|(i, pm)| {
-                        let tp = TopicPartition {
-                            topic: t.name.clone(),
-                            partition: i as u32,
-                        };
-                        let n = if records_of.includes(i as u32) {
-                            records_per_partition
-                        } else {
-                            0
-                        };
-                        self.partition_view(&tp, pm, n)
-                    })
-                    .collect(),
-            })
+            .map(|t| self.topic_view(t, records_per_partition, records_of))
             .collect();
         let producers = self.producers.iter().flatten().map(producer_view).collect();
         let consumers = self.consumers.iter().flatten().map(consumer_view).collect();
@@ -254,6 +339,7 @@ impl Sim {
             group_events: self.groups.events.iter().cloned().collect(),
             totals,
             trace: recent.skip(skip).cloned().collect(),
+            names: self.names.clone(),
             trace_total: self.trace.total(),
             digest: self.digest(),
         }
@@ -475,23 +561,13 @@ impl Sim {
             .flatten()
             .filter(|c| c.membership.as_ref().is_some_and(|m| m.group == *group))
             .collect();
-        let consumer_of = |member: &str| {
-            members_of
-                .iter()
-                .filter(|c| !matches!(c.state, AppState::Crashed | AppState::Stopped))
-                .find(|c| {
-                    c.membership
-                        .as_ref()
-                        .is_some_and(|m| &*m.member_id == member)
-                })
-                .map(|c| c.spec.name.clone())
-        };
         let members = state.map_or(Vec::new(), |g| {
             g.members
                 .values()
                 .map(|m| GroupMemberView {
                     member_id: m.id.to_string(),
-                    consumer: consumer_of(&m.id),
+                    consumer: consumer_of(&members_of, &m.id),
+                    client_id: client_id_of(&members_of, m),
                     instance_id: m.instance_id.as_ref().map(|s| s.to_string()),
                     assignment: m
                         .assignment
