@@ -24,14 +24,22 @@ pub fn Describe() -> Html {
             .map(|t| {
                 let cmd = kafka_tools::create_topic_view(t);
                 let key = t.name.clone();
-                html! { <pre class="kafka" data-testid="kafka-command" key={key}>{ cmd }</pre> }
+                html! {
+                    <pre class="kafka" tabindex="0" data-testid="kafka-command" key={key}>
+                        { cmd }
+                    </pre>
+                }
             })
             .collect();
         let topics = kafka_tools::describe_topics(s, true);
         let groups = kafka_tools::describe_groups(s);
         let bootstrap = kafka_tools::BOOTSTRAP;
         let scenario = ctx.kafka_commands.iter().enumerate().map(|(i, c)| {
-            html! { <pre class="kafka" data-testid="scenario-command" key={i}>{ c.clone() }</pre> }
+            html! {
+                <pre class="kafka" tabindex="0" data-testid="scenario-command" key={i}>
+                    { c.clone() }
+                </pre>
+            }
         });
         html! {
             <>
@@ -43,12 +51,12 @@ pub fn Describe() -> Html {
                     { format!("kafka-topics.sh --bootstrap-server {bootstrap} --describe") }
                     { " --exclude-internal" }
                 </code></h3>
-                <pre class="kafka" data-testid="describe-topics">{ topics }</pre>
+                <pre class="kafka" tabindex="0" data-testid="describe-topics">{ topics }</pre>
                 <h3><code>
                     { format!("kafka-consumer-groups.sh --bootstrap-server {bootstrap}") }
                     { " --describe --all-groups" }
                 </code></h3>
-                <pre class="kafka" data-testid="describe-groups">{ groups }</pre>
+                <pre class="kafka" tabindex="0" data-testid="describe-groups">{ groups }</pre>
             </>
         }
     } else {

@@ -210,6 +210,8 @@ pub fn EventLog() -> Html {
     let pinned = use_mut_ref(Pinned::default);
     let pause_on = use_state(|| false);
     let new = pinned.borrow_mut().take(&ctx);
+    let announcer = use_mut_ref(Announcer::default);
+    let announced = announcer.borrow_mut().after(new, &pinned.borrow());
     {
         // Pausing is the playground's decision, asked through its one way in.
         let (dispatch, playing, pause) = (ctx.dispatch.clone(), ctx.playing, *pause_on);
@@ -250,11 +252,16 @@ pub fn EventLog() -> Html {
                 </label>
             </div>
             <h3>{ "Important (crash, fence, election, ISR, rebalance, truncation)" }</h3>
+            <div class="sr-only" role="status" aria-live="polite" data-testid="announcer">
+                { announced }
+            </div>
             <ol class="events pinned" data-testid="pinned-events" reversed=true>
                 { for pinned_rows }
             </ol>
             { filters(&filter) }
-            <ol class="events" data-testid="event-log" reversed=true>
+            // Focusable, so the list scrolls from the keyboard too.
+            <ol class="events" data-testid="event-log" reversed=true tabindex="0"
+                aria-label="Event log, newest first">
                 { for rows.into_iter() }
             </ol>
         </div>
@@ -295,6 +302,39 @@ fn filters(filter: &UseStateHandle<Filter>) -> Html {
                 oninput={on_partition} aria-label="Partition"
                 data-testid="event-filter-partition" />
         </div>
+    }
+}
+
+/// What a screen reader is told of the important events: the newest, at most every
+/// `ANNOUNCE_EVERY_MS` of wall time (a broker crash brings a fence, elections and ISR changes
+/// within a few frames, and a polite region that changes every frame says nothing useful).
+#[derive(Default)]
+struct Announcer {
+    /// Wall time (ms since the epoch, from the browser) of the last announcement.
+    last_ms: f64,
+    /// Important events not announced yet.
+    waiting: usize,
+    text: String,
+}
+
+const ANNOUNCE_EVERY_MS: f64 = 5_000.0;
+
+impl Announcer {
+    /// After `new` important events were pinned: the text the live region holds now.
+    fn after(&mut self, new: usize, pinned: &Pinned) -> String {
+        self.waiting += new;
+        let now = js_sys::Date::now();
+        if self.waiting > 0 && now - self.last_ms >= ANNOUNCE_EVERY_MS {
+            if let Some((_, at, text)) = pinned.rows.last() {
+                self.text = match self.waiting {
+                    1 => format!("{at}: {text}"),
+                    n => format!("{at}: {text} (and {} more important events)", n - 1),
+                };
+            }
+            self.waiting = 0;
+            self.last_ms = now;
+        }
+        self.text.clone()
     }
 }
 

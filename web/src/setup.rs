@@ -214,7 +214,7 @@ fn ConfigEditor(props: &FormProps) -> Html {
                 <button type="submit" data-testid="config-set">{ "Set" }</button>
             </div>
             <p class="hint">{ "Changing a setting restarts the run from 0 s, as restarting a Kafka client or broker would." }</p>
-            <pre class="kafka" data-testid="setting-command">{ preview }</pre>
+            <pre class="kafka" data-testid="setting-command" tabindex="0">{ preview }</pre>
         </form>
     }
 }
