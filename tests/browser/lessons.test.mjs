@@ -82,3 +82,23 @@ test('"show me" loads the solution, which passes; a passing solution is not the 
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('every lesson opens from the panel, its setup fails the check in the browser and its solution passes', async () => {
+  const { page, context, errors } = await openPage(app.browser, app.server.url);
+  await page.waitForSelector('[data-testid=lesson-list]', { timeout: 30_000 });
+  const ids = await page.$$eval('[data-testid=lesson-list] [data-testid^=lesson-]', (es) => es.map((e) => e.dataset.testid.slice('lesson-'.length)));
+  assert.ok(ids.length >= 15, `${ids.length} lessons`);
+  // Opening a lesson over one that was changed asks first: accept.
+  page.on('dialog', (d) => d.accept());
+  for (const id of ids) {
+    await page.click(`[data-testid=lesson-${id}]`, { force: true });
+    await page.waitForSelector(`[data-testid=lesson-open][data-lesson="${id}"]`);
+    assert.equal(await check(page), 'false', `${id}: the setup must fail`);
+    await page.click('[data-testid=lesson-solution]');
+    assert.equal(await check(page), 'true', `${id}: the solution must pass`);
+    // The list is folded while a lesson is open: unfold it for the next one.
+    await page.$eval('[data-testid=lesson-list]', (d) => { d.open = true; });
+  }
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -4,7 +4,7 @@
 
 use kplay_scenario::{builtin, Check, Lesson};
 
-use crate::Playground;
+use crate::{Marker, MarkerKind, Playground};
 
 /// What the learner does with lessons.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,6 +75,16 @@ impl Playground {
                     ));
                 }
                 state.step = n;
+                let label = format!("{}: step {} of {}", state.lesson.title, n + 1, {
+                    state.lesson.steps.len()
+                });
+                // The timeline shows where in the run the learner moved on.
+                let at_ms = self.sim.now().as_millis();
+                self.mark(Marker {
+                    at_ms,
+                    kind: MarkerKind::Lesson,
+                    label,
+                });
             }
             LessonAction::Check => {
                 let mut scenario = self.scenario.clone();
