@@ -641,8 +641,10 @@ fn a_lesson_opens_at_its_setup_fails_its_check_and_passes_with_the_solution() {
     p.dispatch(lesson(LessonAction::Step(1))).expect("step");
     assert_eq!(p.lesson().expect("open").step, 1);
     assert!(
-        p.timeline().markers.iter().any(|m| m.kind == MarkerKind::Lesson
-            && m.label.ends_with("step 2 of 3")),
+        p.timeline()
+            .markers
+            .iter()
+            .any(|m| m.kind == MarkerKind::Lesson && m.label.ends_with("step 2 of 3")),
         "the step is marked on the timeline"
     );
     assert!(p.dispatch(lesson(LessonAction::Step(99))).is_err());

@@ -201,27 +201,22 @@ struct RawGoal {
     why: Option<String>,
 }
 
-/// Byte offsets to 1-based lines.
-struct Lines<'a>(&'a str);
+/// Lines as the scenario parser counts them; a lesson's errors always know theirs.
+struct Lines<'a>(crate::parse::Lines<'a>);
 
 impl Lines<'_> {
     fn at(&self, offset: usize) -> usize {
-        let end = offset.min(self.0.len());
-        self.0.as_bytes()[..end]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1
+        self.0.at(offset)
     }
     fn of<T>(&self, s: &Spanned<T>) -> Option<usize> {
-        Some(self.at(s.span().start))
+        Some(self.0.of(s))
     }
 }
 
 impl Lesson {
     /// Reads and checks a lesson file, reporting the first problem with its line and field.
     pub fn parse(text: &str) -> Result<Lesson, ScenarioError> {
-        let lines = Lines(text);
+        let lines = Lines(crate::parse::Lines(text));
         let raw: RawLesson = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| lines.at(s.start));
             ScenarioError::field(line, "", e.message().trim_end().to_string())
@@ -419,7 +414,8 @@ impl Lesson {
 fn parse_setup(lines: &Lines<'_>, setup: &Spanned<String>) -> Result<Scenario, ScenarioError> {
     // A multi-line string's first line is the one after its opening quotes.
     let quote_line = lines.at(setup.span().start);
-    let after = &lines.0[setup.span().start.min(lines.0.len())..];
+    let text = lines.0 .0;
+    let after = &text[setup.span().start.min(text.len())..];
     let first = after
         .find('\n')
         .filter(|&n| after[..n].trim_end().len() == 3)

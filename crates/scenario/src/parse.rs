@@ -159,10 +159,10 @@ struct RawEvent {
 }
 
 /// Maps byte offsets to 1-based line numbers.
-struct Lines<'a>(&'a str);
+pub(crate) struct Lines<'a>(pub(crate) &'a str);
 
 impl Lines<'_> {
-    fn at(&self, offset: usize) -> usize {
+    pub(crate) fn at(&self, offset: usize) -> usize {
         let end = offset.min(self.0.len());
         self.0.as_bytes()[..end]
             .iter()
@@ -170,7 +170,7 @@ impl Lines<'_> {
             .count()
             + 1
     }
-    fn of<T>(&self, s: &Spanned<T>) -> usize {
+    pub(crate) fn of<T>(&self, s: &Spanned<T>) -> usize {
         self.at(s.span().start)
     }
 }
