@@ -400,8 +400,8 @@ impl Lesson {
                 t.insert(at.key.clone(), value);
             }
         }
-        let ours = toml::to_string(&reference).unwrap_or_default();
-        let theirs = toml::to_string(&theirs).unwrap_or_default();
+        let ours = crate::emit::table(&reference);
+        let theirs = crate::emit::table(&theirs);
         let ours: Vec<&str> = ours.lines().collect();
         theirs
             .lines()

@@ -5,6 +5,7 @@
 //! field; [`Scenario::to_toml`] writes one back; [`Scenario::build`] turns one into a running
 //! [`kplay_engine::Sim`]. Nothing here panics on user input.
 
+mod emit;
 pub mod goal;
 pub mod kafka_tools;
 mod lesson;

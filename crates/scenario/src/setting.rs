@@ -157,8 +157,7 @@ impl Scenario {
             table
         };
         table.insert(at.key.clone(), parse_value(value));
-        let changed = toml::to_string(&doc)
-            .map_err(|e| ScenarioError::field(None, path, format!("internal: {e}")))?;
+        let changed = crate::emit::table(&doc);
         let mut out = Scenario::parse(&changed).map_err(|e| ScenarioError {
             line: None,
             field: path.to_string(),
@@ -201,7 +200,7 @@ impl Scenario {
         };
         Ok(value.map(|v| match v {
             Value::String(s) => s.clone(),
-            v => v.to_string(),
+            v => crate::emit::value(v),
         }))
     }
 }

@@ -11,7 +11,7 @@ use crate::model::*;
 
 /// A TOML string literal with escapes.
 fn quote(s: &str) -> String {
-    toml::Value::String(s.to_string()).to_string()
+    crate::emit::value(&toml::Value::String(s.to_string()))
 }
 
 fn config_value(v: &ConfigValue) -> String {
