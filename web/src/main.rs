@@ -394,10 +394,7 @@ fn App() -> Html {
 
     let memory_use = memory_use(&options);
     let p = playground.borrow();
-    let (ctx, lesson) = (
-        Ctx::of(&p, snapshot, dispatch),
-        p.lesson().cloned().map(Rc::new),
-    );
+    let (ctx, lesson) = (Ctx::of(&p, snapshot, dispatch), p.lesson().cloned());
     drop(p);
     let mut panels = panels.borrow_mut();
     let cycle = ctx.cycle(&mut panels[CYCLE]);

@@ -2,6 +2,8 @@
 //! "check my answer" found. The lessons themselves are data (`kplay_scenario::lesson`); this is
 //! only where the learner is in one.
 
+use std::rc::Rc;
+
 use kplay_scenario::{builtin, Check, Lesson};
 
 use crate::{Marker, MarkerKind, Playground};
@@ -45,26 +47,27 @@ pub fn all() -> Vec<Lesson> {
 }
 
 impl Playground {
-    /// The open lesson, if any.
-    pub fn lesson(&self) -> Option<&LessonState> {
+    /// The open lesson, if any; shared, so the page holds it every frame without a copy.
+    pub fn lesson(&self) -> Option<&Rc<LessonState>> {
         self.outputs.lesson.as_ref()
     }
 
     pub(crate) fn lesson_action(&mut self, action: LessonAction) -> Result<(), String> {
         match action {
             LessonAction::Open(id) => {
-                let lesson = all()
-                    .into_iter()
-                    .find(|l| l.id == id)
+                let lesson = builtin()
+                    .iter()
+                    .find(|(builtin, _)| *builtin == id)
+                    .and_then(|(_, text)| Lesson::parse(text).ok())
                     .ok_or_else(|| format!("`lesson`: there is no lesson {id:?}"))?;
                 self.replace_with(Playground::new(lesson.setup.clone())?);
-                self.outputs.lesson = Some(LessonState {
+                self.outputs.lesson = Some(Rc::new(LessonState {
                     lesson,
                     step: 0,
                     check: None,
                     outside: Vec::new(),
                     showing_solution: false,
-                });
+                }));
             }
             LessonAction::Step(n) => {
                 let state = self.open_lesson()?;
@@ -119,6 +122,7 @@ impl Playground {
         self.outputs
             .lesson
             .as_mut()
+            .map(Rc::make_mut)
             .ok_or_else(|| "no lesson is open".to_string())
     }
 
@@ -126,7 +130,9 @@ impl Playground {
     /// more than look).
     pub(crate) fn forget_lesson_check(&mut self) {
         if let Some(state) = &mut self.outputs.lesson {
-            state.check = None;
+            if state.check.is_some() {
+                Rc::make_mut(state).check = None;
+            }
         }
     }
 }

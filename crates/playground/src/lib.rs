@@ -265,7 +265,7 @@ struct Outputs {
     exported: Option<Rc<str>>,
     audit: Option<Audit>,
     /// The lesson the learner follows: it outlives the runs it loads (its setup, its solution).
-    lesson: Option<LessonState>,
+    lesson: Option<Rc<LessonState>>,
     /// The journey of the record followed last, as far as the run had gone then.
     journey: Option<Rc<Journey>>,
     /// It is the journey of the record produced by hand last (`Action::FollowProduced`).

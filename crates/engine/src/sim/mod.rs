@@ -339,7 +339,6 @@ impl Sim {
         self.queue.push(at, self.next_seq, event);
     }
 
-    /// Every trace event goes to the trace and to the observers beside the loop.
     /// A truncation's removed records become, for its words, how many of each producer's had
     /// been acknowledged (the ledger knows; the broker does not).
     fn with_acknowledged(&self, kind: TraceKind) -> TraceKind {
@@ -385,6 +384,7 @@ impl Sim {
         }
     }
 
+    /// Every trace event goes to the trace and to the observers beside the loop.
     fn record(&mut self, kind: TraceKind) {
         let consumers = &self.consumers;
         let group_of = |c: u32| {
