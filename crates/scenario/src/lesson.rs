@@ -721,7 +721,7 @@ fn parse_solution(
                 "the solution changes a setting outside `may_change`",
             ));
         }
-        solution.push((path.clone(), value.to_string()));
+        solution.push((path.clone(), crate::emit::value(value)));
     }
     if solution.is_empty() {
         return Err(ScenarioError::field(
