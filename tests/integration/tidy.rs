@@ -118,6 +118,37 @@ fn the_engine_stays_deterministic_and_std_only() {
 }
 
 #[test]
+fn the_page_sorts_through_one_instantiation() {
+    // Each `sort_by` (or `collect` into a BTreeMap/BTreeSet) compiles its own ~4 KB copy of the
+    // standard sort into the wasm; `kplay_engine::sort` has the one copy. Tests may sort freely.
+    let banned = [".sort()", ".sort_by(", ".sort_by_key(", ".sort_unstable"];
+    let mut hits = Vec::new();
+    for (path, text) in sources() {
+        let rel = relative(&path);
+        let shipped = [
+            "crates/engine/",
+            "crates/scenario/",
+            "crates/playground/",
+            "web/src/",
+        ];
+        if !shipped.iter().any(|d| rel.starts_with(d)) || rel.ends_with("engine/src/sort.rs") {
+            continue;
+        }
+        if rel.contains("/tests") || rel.contains("/benches/") || rel.ends_with("_tests.rs") {
+            continue;
+        }
+        // Code after the first `#[cfg(test)]` is the file's test module.
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        for (n, line) in code.lines().enumerate() {
+            if let Some(b) = banned.iter().find(|b| line.contains(*b)) {
+                hits.push(format!("{rel}:{}: {b} (use kplay_engine::sort)", n + 1));
+            }
+        }
+    }
+    assert!(hits.is_empty(), "{}", hits.join("\n"));
+}
+
+#[test]
 fn unsafe_code_is_only_in_the_counting_allocators() {
     // The workspace denies `unsafe_code`; a counting `GlobalAlloc` (the memory budget's
     // measure) cannot be written without it. Anything else that wants it needs a review.

@@ -105,7 +105,7 @@ fn lesson_list(
             None => groups.push((name, vec![l])),
         }
     }
-    groups.sort_by_key(|(_, ls)| (ls[0].track, ls[0].level));
+    kplay_engine::sort::sort_by_key(&mut groups, |(_, ls)| (ls[0].track, ls[0].level));
     html! {
         { for groups.into_iter().map(|(name, ls)| html! {
             <section key={name.clone()} class="lesson-level">

@@ -444,7 +444,7 @@ impl Checker {
             .iter()
             .map(|c| c.membership.as_ref().expect("filtered").group.clone())
             .collect();
-        groups.sort();
+        crate::sort::sort(&mut groups);
         groups.dedup();
         let metadata = sim.metadata();
         let no_loss = !groups.is_empty() && promises_no_loss(sim);
@@ -568,13 +568,13 @@ fn coordinators(sim: &Sim) -> Vec<BrokerId> {
         .consumers()
         .filter_map(|c| c.membership.as_ref().map(|m| &m.group))
         .collect();
-    groups.sort();
+    crate::sort::sort(&mut groups);
     groups.dedup();
     let mut brokers: Vec<BrokerId> = groups
         .into_iter()
         .filter_map(|g| sim.coordinator_of(g).1)
         .collect();
-    brokers.sort_unstable();
+    crate::sort::sort(&mut brokers);
     brokers.dedup();
     brokers
 }

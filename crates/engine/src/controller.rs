@@ -85,20 +85,16 @@ pub fn elect_leader(
 impl Controller {
     pub fn new(metadata: Arc<ClusterMetadata>, configs: &Configs, rng: Prng) -> Controller {
         let ms = |k: &str| Duration::from_millis(configs.int(k) as u64);
-        let brokers = metadata
-            .brokers
-            .iter()
-            .map(|b| {
-                (
-                    b.id,
-                    BrokerLiveness {
-                        last_heartbeat: Instant::ZERO,
-                        incarnation: 0,
-                        fenced: false,
-                    },
-                )
-            })
-            .collect();
+        let brokers = crate::sort::map(metadata.brokers.iter().map(|b| {
+            (
+                b.id,
+                BrokerLiveness {
+                    last_heartbeat: Instant::ZERO,
+                    incarnation: 0,
+                    fenced: false,
+                },
+            )
+        }));
         Controller {
             metadata,
             brokers,
@@ -270,7 +266,7 @@ impl Controller {
         F: FnMut(&TopicPartition, &mut PartitionMetadata, &dyn Fn(BrokerId) -> bool, bool),
     {
         let fenced: BTreeMap<BrokerId, bool> =
-            self.brokers.iter().map(|(&id, b)| (id, b.fenced)).collect();
+            crate::sort::map(self.brokers.iter().map(|(&id, b)| (id, b.fenced)));
         let alive = |b: BrokerId| fenced.get(&b).is_some_and(|f| !f);
         let (unclean_always, same_epoch) = (
             planted!(self, UncleanElection),

@@ -41,6 +41,7 @@ pub mod record;
 pub mod rng;
 pub mod sim;
 pub mod snapshot;
+pub mod sort;
 pub mod time;
 pub mod trace;
 

@@ -301,7 +301,7 @@ pub fn describe_topics(snapshot: &Snapshot, exclude_internal: bool) -> String {
         .iter()
         .filter(|t| !(exclude_internal && t.internal))
         .collect();
-    topics.sort_by(|a, b| a.name.cmp(&b.name));
+    kplay_engine::sort::sort_by(&mut topics, |a, b| a.name.cmp(&b.name));
     let mut s = String::new();
     for t in topics {
         let configs: Vec<String> = t
@@ -361,7 +361,7 @@ struct GroupRow {
 /// here.
 pub fn describe_groups(snapshot: &Snapshot) -> String {
     let mut groups: Vec<&GroupView> = snapshot.groups.iter().collect();
-    groups.sort_by(|a, b| a.group.cmp(&b.group));
+    kplay_engine::sort::sort_by(&mut groups, |a, b| a.group.cmp(&b.group));
     let mut s = String::new();
     for g in groups {
         let rows = group_rows(snapshot, g);
@@ -416,11 +416,11 @@ fn group_rows(snapshot: &Snapshot, g: &GroupView) -> Vec<GroupRow> {
         .filter(|m| !m.assignment.is_empty())
         .collect();
     // Stable: members with as many partitions keep the coordinator's order.
-    members.sort_by_key(|m| std::cmp::Reverse(m.assignment.len()));
+    kplay_engine::sort::sort_by_key(&mut members, |m| std::cmp::Reverse(m.assignment.len()));
     let mut rows = Vec::new();
     for m in members {
         let mut owned = m.assignment.clone();
-        owned.sort();
+        kplay_engine::sort::sort(&mut owned);
         for (topic, p) in owned {
             rows.push(row(&topic, p, Some((&m.member_id, &m.client_id))));
         }
@@ -435,7 +435,9 @@ fn group_rows(snapshot: &Snapshot, g: &GroupView) -> Vec<GroupRow> {
         .iter()
         .filter(|gp| gp.committed.is_some() && !assigned(&gp.topic, gp.partition))
         .collect();
-    unowned.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+    kplay_engine::sort::sort_by(&mut unowned, |a, b| {
+        (&a.topic, a.partition).cmp(&(&b.topic, b.partition))
+    });
     for gp in unowned {
         rows.push(row(&gp.topic, gp.partition, None));
     }

@@ -288,7 +288,7 @@ impl Lesson {
             .enumerate()
             .map(|(i, g)| (g.at_ms.unwrap_or(scenario.duration_ms), i))
             .collect();
-        order.sort();
+        kplay_engine::sort::sort(&mut order);
         let mut parts: Vec<Option<Part>> = vec![None; challenge.goals.len()];
         let mut events = 0u64;
         for (at_ms, i) in order {

@@ -318,7 +318,7 @@ impl Scenario {
             out.push((Instant::from_millis(e.at_ms), e.action.command(), e.line));
         }
         // Stable: equal times keep definition order.
-        out.sort_by_key(|(at, _, _)| *at);
+        kplay_engine::sort::sort_by_key(&mut out, |(at, _, _)| *at);
         Ok(out)
     }
 

@@ -35,11 +35,11 @@ pub fn report_json(r: &Report) -> Value {
             })
         })
         .collect();
-    let failures: serde_json::Map<String, Value> = r
-        .failures
-        .iter()
-        .map(|(e, n)| (e.name().to_string(), json!(n)))
-        .collect();
+    let failures = object(
+        r.failures
+            .iter()
+            .map(|(e, n)| (e.name().to_string(), json!(n))),
+    );
     let audiences: Vec<Value> = r
         .audiences
         .iter()
@@ -87,13 +87,23 @@ pub fn report_json(r: &Report) -> Value {
     })
 }
 
+/// A JSON object of `pairs`, by insertion rather than `collect` (which sorts through its own copy
+/// of the standard sort: see `kplay_engine::sort`).
+fn object(pairs: impl Iterator<Item = (String, Value)>) -> serde_json::Map<String, Value> {
+    let mut map = serde_json::Map::new();
+    for (k, v) in pairs {
+        map.insert(k, v);
+    }
+    map
+}
+
 /// One group of the report: its state, members, committed offsets and what it did.
 fn group_json(g: &GroupView) -> Value {
-    let assignment: serde_json::Map<String, Value> = g
-        .members
-        .iter()
-        .map(|m| (m.member_id.clone(), json!(m.assignment)))
-        .collect();
+    let assignment = object(
+        g.members
+            .iter()
+            .map(|m| (m.member_id.clone(), json!(m.assignment))),
+    );
     let members: Vec<Value> = g
         .members
         .iter()

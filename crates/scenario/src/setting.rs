@@ -281,7 +281,7 @@ impl Scenario {
             });
         }
         // Stable: the original's events at `at_ms` stay before the fork's.
-        fork.events.sort_by_key(|e| e.at_ms);
+        kplay_engine::sort::sort_by_key(&mut fork.events, |e| e.at_ms);
         fork
     }
 }

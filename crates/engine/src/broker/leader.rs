@@ -518,7 +518,7 @@ impl Broker {
         if r.may_join_isr(follower) || (early && fetched) {
             let mut isr = r.isr.clone();
             isr.push(follower);
-            isr.sort_unstable();
+            crate::sort::sort(&mut isr);
             self.next_proposal += 1;
             propose_isr(r, tp, me, isr, self.next_proposal, out);
         }

@@ -126,7 +126,7 @@ pub fn assign(
         out.entry(m.id.clone()).or_default();
     }
     for v in out.values_mut() {
-        v.sort();
+        crate::sort::sort(v);
     }
     out
 }
@@ -135,7 +135,7 @@ pub fn assign(
 /// dynamic members by member id.
 fn kafka_order(members: &[Member]) -> Vec<&Member> {
     let mut sorted: Vec<&Member> = members.iter().collect();
-    sorted.sort_by(|a, b| match (&a.instance_id, &b.instance_id) {
+    crate::sort::sort_by(&mut sorted, |a, b| match (&a.instance_id, &b.instance_id) {
         (Some(x), Some(y)) => x.cmp(y).then(a.id.cmp(&b.id)),
         (Some(_), None) => std::cmp::Ordering::Less,
         (None, Some(_)) => std::cmp::Ordering::Greater,
@@ -214,14 +214,11 @@ fn newest_claims<'m>(
             }
         }
     }
-    claims
-        .into_iter()
-        .map(|(tp, c)| {
-            let newest = c.iter().map(|claim| claim.0).max().expect("a claim");
-            let winners = c.iter().filter(|(g, _)| *g == newest).map(|(_, id)| *id);
-            (tp, winners.collect())
-        })
-        .collect()
+    crate::sort::map(claims.into_iter().map(|(tp, c)| {
+        let newest = c.iter().map(|claim| claim.0).max().expect("a claim");
+        let winners = c.iter().filter(|(g, _)| *g == newest).map(|(_, id)| *id);
+        (tp, winners.collect())
+    }))
 }
 
 /// Each member's valid owned partitions: existing, subscribed, and not claimed by another
@@ -231,7 +228,7 @@ fn valid_owned(
     members: &[Member],
 ) -> BTreeMap<String, Vec<Tp>> {
     let mut out: BTreeMap<String, Vec<Tp>> =
-        members.iter().map(|m| (m.id.clone(), Vec::new())).collect();
+        crate::sort::map(members.iter().map(|m| (m.id.clone(), Vec::new())));
     for (tp, winners) in newest_claims(partitions, members) {
         if let [owner] = winners[..] {
             out.get_mut(owner).expect("member").push(tp);
@@ -239,7 +236,7 @@ fn valid_owned(
     }
     for v in out.values_mut() {
         // "Sorted by partition then topic", as Kafka's constrained assignor keeps them.
-        v.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+        crate::sort::sort_by(v, |a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
     }
     out
 }
@@ -261,8 +258,8 @@ fn sticky(partitions: &BTreeMap<String, u32>, members: &[Member]) -> Assignment 
 
 fn identical_subscriptions(members: &[Member]) -> bool {
     members.windows(2).all(|w| {
-        let a: BTreeSet<&String> = w[0].topics.iter().collect();
-        let b: BTreeSet<&String> = w[1].topics.iter().collect();
+        let a: BTreeSet<&String> = crate::sort::set(&w[0].topics);
+        let b: BTreeSet<&String> = crate::sort::set(&w[1].topics);
         a == b
     })
 }
@@ -281,7 +278,7 @@ fn constrained(
     members: &[Member],
     owned: BTreeMap<String, Vec<Tp>>,
 ) -> Assignment {
-    let topics: BTreeSet<&String> = members[0].topics.iter().collect();
+    let topics: BTreeSet<&String> = crate::sort::set(&members[0].topics);
     let all = all_partitions(partitions, &topics);
     let m = members.len();
     let (min_quota, max_quota) = (all.len() / m, all.len().div_ceil(m));
@@ -293,7 +290,7 @@ fn constrained(
     let mut taken: BTreeSet<Tp> = BTreeSet::new();
     // Step 1: keep owned partitions up to the quotas.
     let mut ids: Vec<&String> = owned.keys().collect();
-    ids.sort();
+    crate::sort::sort(&mut ids);
     for id in ids {
         let mine = &owned[id];
         let keep = if mine.len() < min_quota {
@@ -377,7 +374,7 @@ fn general(
         .keys()
         .filter(|t| !potential(t).is_empty())
         .collect();
-    topics.sort_by_key(|t| (potential(t).len(), *t));
+    crate::sort::sort_by_key(&mut topics, |t| (potential(t).len(), *t));
     let sorted: Vec<Tp> = topics
         .iter()
         .flat_map(|t| (0..partitions[*t]).map(move |p| ((*t).clone(), p)))
@@ -395,7 +392,7 @@ fn general(
             .map(|(id, _)| id.clone())
     };
     let before = out.clone();
-    let taken: BTreeSet<Tp> = out.values().flatten().cloned().collect();
+    let taken: BTreeSet<Tp> = crate::sort::set(out.values().flatten().cloned());
     for tp in sorted.iter().filter(|tp| !taken.contains(*tp)) {
         if let Some(id) = least_loaded(&out, &tp.0) {
             out.get_mut(&id).expect("member").push(tp.clone());
@@ -457,13 +454,13 @@ fn is_balanced(out: &Assignment, partitions: &BTreeMap<String, u32>, members: &[
     if min + 1 >= max {
         return true;
     }
-    let owner: BTreeMap<&Tp, &String> = out
-        .iter()
-        .flat_map(|(id, v)| v.iter().map(move |tp| (tp, id)))
-        .collect();
+    let owner: BTreeMap<&Tp, &String> = crate::sort::map(
+        out.iter()
+            .flat_map(|(id, v)| v.iter().map(move |tp| (tp, id))),
+    );
     for m in members {
         let Some(mine) = out.get(&m.id) else { continue };
-        let topics: BTreeSet<&String> = m.topics.iter().collect();
+        let topics: BTreeSet<&String> = crate::sort::set(&m.topics);
         for tp in all_partitions(partitions, &topics) {
             if mine.contains(&tp) {
                 continue;
@@ -501,15 +498,16 @@ fn cooperative_sticky(partitions: &BTreeMap<String, u32>, members: &[Member]) ->
     let mut out = sticky(partitions, members);
     let transferring: BTreeSet<Tp> = if identical_subscriptions(members) {
         let claims = newest_claims(partitions, members);
-        out.iter()
-            .flat_map(|(id, tps)| tps.iter().map(move |tp| (id, tp)))
-            .filter(|(id, tp)| match claims.get(*tp).map(Vec::as_slice) {
-                Some([owner]) => owner != id,
-                Some(_) => true, // Claimed twice in one generation.
-                None => false,
-            })
-            .map(|(_, tp)| tp.clone())
-            .collect()
+        crate::sort::set(
+            out.iter()
+                .flat_map(|(id, tps)| tps.iter().map(move |tp| (id, tp)))
+                .filter(|(id, tp)| match claims.get(*tp).map(Vec::as_slice) {
+                    Some([owner]) => owner != id,
+                    Some(_) => true, // Claimed twice in one generation.
+                    None => false,
+                })
+                .map(|(_, tp)| tp.clone()),
+        )
     } else {
         let mut added = BTreeSet::new();
         let mut revoked = BTreeSet::new();
@@ -518,7 +516,7 @@ fn cooperative_sticky(partitions: &BTreeMap<String, u32>, members: &[Member]) ->
             added.extend(assigned.iter().filter(|tp| !m.owned.contains(tp)).cloned());
             revoked.extend(m.owned.iter().filter(|tp| !assigned.contains(tp)).cloned());
         }
-        added.intersection(&revoked).cloned().collect()
+        crate::sort::set(added.intersection(&revoked).cloned())
     };
     for tps in out.values_mut() {
         tps.retain(|tp| !transferring.contains(tp));

@@ -460,7 +460,7 @@ impl Group {
             })
             .collect();
         let mut earliest = Instant::MAX;
-        self.pending_sync = self.members.keys().cloned().collect();
+        self.pending_sync = crate::sort::set(self.members.keys().cloned());
         let sync_deadline = now + self.max_rebalance_timeout();
         self.sync_deadline = Some(sync_deadline);
         self.wake_at(out, sync_deadline);

@@ -426,7 +426,7 @@ impl Coordinator {
                     return; // The same assignment is being written already.
                 }
                 let mut given: BTreeMap<Arc<str>, Vec<TopicPartition>> =
-                    req.assignments.into_iter().collect();
+                    crate::sort::map(req.assignments);
                 for m in group.members.values_mut() {
                     m.assignment = given.remove(&m.id).unwrap_or_default();
                 }

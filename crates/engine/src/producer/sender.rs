@@ -419,7 +419,7 @@ impl Producer {
                 .chain(self.queues[p as usize].batches.iter_mut())
                 .filter(|b| b.partition == p && b.sequence.is_some())
                 .collect();
-            unfinished.sort_by_key(|b| b.sequence.map(|s| s.1));
+            crate::sort::sort_by_key(&mut unfinished, |b| b.sequence.map(|s| s.1));
             let mut next = 0i32;
             for b in unfinished {
                 b.sequence = Some((epoch, next));

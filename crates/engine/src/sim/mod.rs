@@ -616,7 +616,7 @@ impl Sim {
             .flatten()
             .filter_map(|c| c.membership.as_ref().map(|m| m.group.clone()))
             .collect();
-        names.sort();
+        crate::sort::sort(&mut names);
         names.dedup();
         names
     }

@@ -505,7 +505,7 @@ impl Sim {
             .filter(in_group)
             .flat_map(|c| c.spec.topics.iter().map(String::as_str))
             .collect();
-        topics.sort();
+        crate::sort::sort(&mut topics);
         topics.dedup();
         let mut out = Vec::new();
         for t in topics {
