@@ -10,7 +10,7 @@ import { chromium } from 'playwright-core';
 
 // KPLAY_DIST serves another build (say, to compare two builds' frame times in one sitting).
 const dist = process.env.KPLAY_DIST ? normalize(process.env.KPLAY_DIST + '/') : fileURLToPath(new URL('../../dist/', import.meta.url));
-const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.png': 'image/png', '.svg': 'image/svg+xml' };
+const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.png': 'image/png', '.svg': 'image/svg+xml', '.toml': 'text/plain' };
 
 export async function serveDist() {
   const server = createServer(async (req, res) => {

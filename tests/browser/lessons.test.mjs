@@ -3,6 +3,7 @@
 // kept in this browser.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { servedApp, openPage, openTab, axeViolations } from './harness.mjs';
 
 const app = servedApp(before, after);
@@ -21,13 +22,30 @@ async function check(page) {
   return page.getAttribute('[data-testid=lesson-check]', 'data-passed');
 }
 
-test('every built-in lesson is in the list, grouped by level', async () => {
+// The page fetches the lesson files beside it (Trunk copies lessons/ into dist/).
+const FILES = readdirSync(new URL('../../lessons/', import.meta.url)).filter((f) => f.endsWith('.toml'));
+
+test('every lesson file is in the list, grouped by level', async () => {
   const { page, context, errors } = await openPage(app.browser, app.server.url);
-  await page.waitForSelector('[data-testid=lesson-list]');
-  const ids = await page.$$eval('[data-testid=lesson-list] [data-testid^=lesson-]', (es) => es.map((e) => e.dataset.testid));
-  assert.ok(ids.includes(`lesson-${LESSON}`), ids.join(' '));
+  await page.waitForSelector(`[data-testid=lesson-${LESSON}]`, { timeout: 30_000 });
+  const ids = await page.$$eval('[data-testid=lesson-list] button[data-testid^=lesson-]', (es) => es.map((e) => e.dataset.testid));
+  assert.deepEqual(ids.sort(), FILES.map((f) => `lesson-${f.replace('.toml', '')}`).sort());
   assert.ok(await page.locator('.lesson-level h3:has-text("Level 2")').count() >= 1);
+  assert.equal(await page.locator('[data-testid=lesson-load-error]').count(), 0);
   assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('a lesson file that cannot be fetched is named; the others are listed', async () => {
+  const context = await app.browser.newContext();
+  const page = await context.newPage();
+  await page.route('**/lessons/hot-key.toml', (route) => route.fulfill({ status: 404, body: 'not found' }));
+  await page.goto(app.server.url);
+  const error = page.locator('[data-testid=lesson-load-error]');
+  await error.waitFor({ timeout: 30_000 });
+  assert.match(await error.textContent(), /lessons\/hot-key\.toml: HTTP 404/);
+  assert.equal(await page.locator('[data-testid=lesson-hot-key]').count(), 0);
+  assert.equal(await page.locator(`[data-testid=lesson-${LESSON}]`).count(), 1);
   await context.close();
 });
 

@@ -1,15 +1,18 @@
 //! The lessons panel: the list by level (progress kept in this browser), the open lesson's
 //! step beside the cluster with the elements it names highlighted, "check my answer" and "show
-//! me". The lessons are data (`lessons/*.toml`, built in); the playground keeps where the
-//! learner is (`LessonState`); this only shows it and sends `LessonAction`s.
+//! me". The lessons are data: the files of `lessons/`, which Trunk copies beside the wasm and
+//! this panel fetches when it first shows (the page need not carry 49 KB of lesson text); the
+//! playground keeps where the learner is (`LessonState`); this only shows it and sends
+//! `LessonAction`s.
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::rc::Rc;
 
+use gloo::net::http::Request;
 use gloo::storage::{LocalStorage, Storage};
-use kplay_playground::lessons::all as all_lessons;
 use kplay_playground::{Action, LessonAction, LessonState};
-use kplay_scenario::{Check, Lesson, Track};
+use kplay_scenario::{Check, Lesson, Track, LESSON_IDS};
 use yew::prelude::*;
 
 /// Where the ids of the lessons passed in this browser are kept.
@@ -38,9 +41,68 @@ fn passed() -> BTreeSet<String> {
     LocalStorage::get(PROGRESS_KEY).unwrap_or_default()
 }
 
+/// The lesson files as the panel has them.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Library {
+    /// Every lesson read, in teaching order; empty until all have answered.
+    lessons: Vec<Rc<Lesson>>,
+    /// A file that could not be fetched or read, with why (our bug, or a host that does not
+    /// serve `lessons/`): said in the panel, the other lessons still listed.
+    failed: Vec<String>,
+    loaded: bool,
+}
+
+/// Each lesson file's answer, in `LESSON_IDS` order, once it has come.
+type Answers = Rc<RefCell<Vec<Option<Result<Lesson, String>>>>>;
+
+/// Fetches every lesson file at once and sets `library` when the last has answered.
+fn fetch_library(library: UseStateHandle<Library>) {
+    let answers: Answers = Rc::new(RefCell::new(LESSON_IDS.iter().map(|_| None).collect()));
+    for (i, id) in LESSON_IDS.iter().enumerate() {
+        let (answers, library) = (answers.clone(), library.clone());
+        yew::platform::spawn_local(async move {
+            let answer = fetch_lesson(id).await;
+            let mut answers = answers.borrow_mut();
+            answers[i] = Some(answer);
+            if answers.iter().all(Option::is_some) {
+                let mut next = Library {
+                    loaded: true,
+                    ..Library::default()
+                };
+                for answer in answers.drain(..).flatten() {
+                    match answer {
+                        Ok(lesson) => next.lessons.push(Rc::new(lesson)),
+                        Err(e) => next.failed.push(e),
+                    }
+                }
+                library.set(next);
+            }
+        });
+    }
+}
+
+/// `lessons/{id}.toml`, relative to the page, read as a lesson.
+async fn fetch_lesson(id: &str) -> Result<Lesson, String> {
+    let url = format!("lessons/{id}.toml");
+    let response = Request::get(&url)
+        .send()
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    if !response.ok() {
+        return Err(format!("{url}: HTTP {}", response.status()));
+    }
+    let text = response.text().await.map_err(|e| format!("{url}: {e}"))?;
+    Lesson::parse(&text).map_err(|e| format!("{url}: {e}"))
+}
+
 #[function_component]
 pub fn Lessons(props: &LessonsProps) -> Html {
-    let lessons = use_memo((), |_| all_lessons());
+    let library = use_state(Library::default);
+    {
+        let library = library.clone();
+        use_effect_with((), move |_| fetch_library(library));
+    }
+    let lessons = &library.lessons;
     let done = use_state(passed);
     {
         // A pass of the learner's own run (not of the solution "show me" loaded) is progress.
@@ -81,7 +143,15 @@ pub fn Lessons(props: &LessonsProps) -> Html {
             }
             <details class="lesson-list" data-testid="lesson-list" open={open.is_none()}>
                 <summary>{ list_title }</summary>
-                { lesson_list(&lessons, &done, open.as_deref(), d) }
+                if !library.loaded {
+                    <p class="meta" role="status">{ "Loading the lessons…" }</p>
+                }
+                { for library.failed.iter().map(|e| html! {
+                    <p class="error" data-testid="lesson-load-error">
+                        { format!("A lesson could not be loaded: {e}") }
+                    </p>
+                }) }
+                { lesson_list(lessons, &done, open.as_deref(), d) }
             </details>
         </div>
     }
@@ -89,12 +159,12 @@ pub fn Lessons(props: &LessonsProps) -> Html {
 
 /// The lessons by level, then the production failures, each with a tick when passed.
 fn lesson_list(
-    lessons: &[Lesson],
+    lessons: &[Rc<Lesson>],
     done: &BTreeSet<String>,
     open: Option<&str>,
     d: &Callback<Action>,
 ) -> Html {
-    let mut groups: Vec<(String, Vec<&Lesson>)> = Vec::new();
+    let mut groups: Vec<(String, Vec<&Rc<Lesson>>)> = Vec::new();
     for l in lessons {
         let name = match l.track {
             Track::Concepts => level_name(l.level).to_string(),
@@ -112,9 +182,10 @@ fn lesson_list(
                 <h3>{ name }</h3>
                 <ul>
                     { for ls.into_iter().map(|l| {
-                        let id = l.id.clone();
-                        let start =
-                            d.reform(move |_| Action::Lesson(LessonAction::Open(id.clone())));
+                        let lesson = Rc::clone(l);
+                        let start = d.reform(move |_| {
+                            Action::Lesson(LessonAction::Open(Rc::clone(&lesson)))
+                        });
                         let current = (open == Some(l.id.as_str())).then_some("current");
                         let passed = done.contains(&l.id);
                         html! {

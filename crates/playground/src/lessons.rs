@@ -4,15 +4,17 @@
 
 use std::rc::Rc;
 
-use kplay_scenario::{builtin, Check, Lesson};
+use kplay_scenario::{Check, Lesson};
 
 use crate::{Marker, MarkerKind, Playground};
 
 /// What the learner does with lessons.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LessonAction {
-    /// Start the built-in lesson with this id from its setup, at 0 s, paused.
-    Open(String),
+    /// Start this lesson from its setup, at 0 s, paused. The host reads the lesson (the CLI
+    /// and the tests from the files built in, the page from the files beside it), so the
+    /// playground does not carry every lesson's text.
+    Open(Rc<Lesson>),
     /// Show step `n` (0-based) of the open lesson.
     Step(usize),
     /// Run the learner's scenario (setup, changes, and what they did while playing) on its own
@@ -37,15 +39,6 @@ pub struct LessonState {
     pub showing_solution: bool,
 }
 
-/// Every built-in lesson, parsed. A lesson that does not parse is our bug (the integration test
-/// parses and checks them all), so it is left out rather than stopping the page.
-pub fn all() -> Vec<Lesson> {
-    builtin()
-        .iter()
-        .filter_map(|(_, text)| Lesson::parse(text).ok())
-        .collect()
-}
-
 impl Playground {
     /// The open lesson, if any; shared, so the page holds it every frame without a copy.
     pub fn lesson(&self) -> Option<&Rc<LessonState>> {
@@ -54,15 +47,10 @@ impl Playground {
 
     pub(crate) fn lesson_action(&mut self, action: LessonAction) -> Result<(), String> {
         match action {
-            LessonAction::Open(id) => {
-                let lesson = builtin()
-                    .iter()
-                    .find(|(builtin, _)| *builtin == id)
-                    .and_then(|(_, text)| Lesson::parse(text).ok())
-                    .ok_or_else(|| format!("`lesson`: there is no lesson {id:?}"))?;
+            LessonAction::Open(lesson) => {
                 self.replace_with(Playground::new(lesson.setup.clone())?);
                 self.outputs.lesson = Some(Rc::new(LessonState {
-                    lesson,
+                    lesson: Rc::unwrap_or_clone(lesson),
                     step: 0,
                     check: None,
                     outside: Vec::new(),

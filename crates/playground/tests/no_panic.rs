@@ -217,7 +217,12 @@ fn action() -> impl Strategy<Value = Action> {
 
 fn lesson() -> impl Strategy<Value = LessonAction> {
     prop_oneof![
-        prop_oneof![text(), Just("where-a-key-goes".to_string())].prop_map(LessonAction::Open),
+        (0..kplay_scenario::builtin().len()).prop_map(|i| {
+            let text = kplay_scenario::builtin()[i].1;
+            LessonAction::Open(std::rc::Rc::new(
+                kplay_scenario::Lesson::parse(text).expect("a built-in lesson parses"),
+            ))
+        }),
         (0usize..6).prop_map(LessonAction::Step),
         Just(LessonAction::Check),
         Just(LessonAction::ShowSolution),

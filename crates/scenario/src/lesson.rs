@@ -13,25 +13,31 @@
 use std::fmt;
 
 use kplay_engine::time::Instant;
-use serde::Deserialize;
 use toml::Spanned;
 
 use crate::goal::Predicate;
+use crate::read::Fields;
 use crate::setting::section_table;
 use crate::{report_json, Scenario, ScenarioError, SettingPath};
 
 /// Every lesson shipped with kplay, as (id, file text), in teaching order.
+#[cfg(feature = "builtin-lessons")]
 pub fn builtin() -> &'static [(&'static str, &'static str)] {
     BUILTIN
 }
 
 macro_rules! lessons {
     ($($id:literal),* $(,)?) => {
-        &[$(($id, include_str!(concat!("../../../lessons/", $id, ".toml")))),*]
+        /// The id of every lesson shipped with kplay (`lessons/{id}.toml`), in teaching order:
+        /// the page fetches the files beside its wasm.
+        pub const IDS: &[&str] = &[$($id),*];
+        #[cfg(feature = "builtin-lessons")]
+        const BUILTIN: &[(&str, &str)] =
+            &[$(($id, include_str!(concat!("../../../lessons/", $id, ".toml")))),*];
     };
 }
 
-const BUILTIN: &[(&str, &str)] = lessons![
+lessons![
     "where-a-key-goes",
     "null-keys-sticky-partitioner",
     "ordering-per-partition",
@@ -159,8 +165,7 @@ pub struct Verdict {
     pub ok: bool,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A lesson file's tables as written, read by hand (`crate::read`) with every value's place.
 struct RawLesson {
     id: Spanned<String>,
     level: Spanned<i64>,
@@ -168,37 +173,93 @@ struct RawLesson {
     title: Spanned<String>,
     summary: Option<String>,
     setup: Spanned<String>,
-    #[serde(default)]
     step: Vec<Spanned<RawStep>>,
     challenge: Option<Spanned<RawChallenge>>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawStep {
     text: String,
-    #[serde(rename = "do")]
+    /// `do` in the file.
     action: Option<String>,
-    #[serde(default)]
     watch: Vec<Spanned<String>>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawChallenge {
-    #[serde(default)]
     may_change: Vec<String>,
-    #[serde(default)]
     goal: Vec<Spanned<RawGoal>>,
     solution: Option<Spanned<toml::Table>>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawGoal {
     at_ms: Option<Spanned<i64>>,
     expect: Spanned<String>,
     why: Option<String>,
+}
+
+impl RawLesson {
+    fn read(text: &str, lines: &crate::parse::Lines<'_>) -> Result<RawLesson, ScenarioError> {
+        let doc = crate::read::document(text, lines)?;
+        let mut f = Fields::new(lines, "", Spanned::new(doc.span(), doc.get_ref()));
+        let (id, level, title, setup) = (
+            f.string("id")?,
+            f.int("level")?,
+            f.string("title")?,
+            f.string("setup")?,
+        );
+        let mut steps = Vec::new();
+        for t in f.tables("step")? {
+            let span = t.span();
+            let mut s = Fields::new(lines, "step", t);
+            let text = s.string("text")?;
+            let step = RawStep {
+                text: s.required("text", text)?.into_inner(),
+                action: s.string("do")?.map(Spanned::into_inner),
+                watch: s.spanned_strings("watch")?.unwrap_or_default(),
+            };
+            s.finish()?;
+            steps.push(Spanned::new(span, step));
+        }
+        let challenge = match f.table("challenge")? {
+            None => None,
+            Some(t) => {
+                let span = t.span();
+                let mut c = Fields::new(lines, "challenge", t);
+                let may_change = c.strings("may_change")?.map(Spanned::into_inner);
+                let mut goals = Vec::new();
+                for t in c.tables("goal")? {
+                    let span = t.span();
+                    let mut g = Fields::new(lines, "challenge.goal", t);
+                    let (at_ms, expect) = (g.int("at_ms")?, g.string("expect")?);
+                    let goal = RawGoal {
+                        at_ms,
+                        expect: g.required("expect", expect)?,
+                        why: g.string("why")?.map(Spanned::into_inner),
+                    };
+                    g.finish()?;
+                    goals.push(Spanned::new(span, goal));
+                }
+                let challenge = RawChallenge {
+                    may_change: may_change.unwrap_or_default(),
+                    goal: goals,
+                    solution: c.plain_table("solution")?,
+                };
+                c.finish()?;
+                Some(Spanned::new(span, challenge))
+            }
+        };
+        let raw = RawLesson {
+            id: f.required("id", id)?,
+            level: f.required("level", level)?,
+            track: f.string("track")?,
+            title: f.required("title", title)?,
+            summary: f.string("summary")?.map(Spanned::into_inner),
+            setup: f.required("setup", setup)?,
+            step: steps,
+            challenge,
+        };
+        f.finish()?;
+        Ok(raw)
+    }
 }
 
 /// Lines as the scenario parser counts them; a lesson's errors always know theirs.
@@ -217,10 +278,7 @@ impl Lesson {
     /// Reads and checks a lesson file, reporting the first problem with its line and field.
     pub fn parse(text: &str) -> Result<Lesson, ScenarioError> {
         let lines = Lines(crate::parse::Lines(text));
-        let raw: RawLesson = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| lines.at(s.start));
-            ScenarioError::field(line, "", e.message().trim_end().to_string())
-        })?;
+        let raw = RawLesson::read(text, &lines.0)?;
         let setup = parse_setup(&lines, &raw.setup)?;
         let lesson = Lesson {
             id: parse_id(&lines, &raw.id)?,
@@ -366,7 +424,7 @@ impl Lesson {
         let table = |s: &Scenario| -> Option<toml::Table> {
             let mut s = s.clone();
             s.events.clear();
-            s.to_toml().parse().ok()
+            crate::read::table(&s.to_toml()).ok()
         };
         let (Some(mut reference), Some(theirs)) = (table(&self.setup), table(scenario)) else {
             return Vec::new();

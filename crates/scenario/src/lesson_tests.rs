@@ -117,7 +117,7 @@ fn errors_name_the_line_and_the_field() {
                 .replace("{GOAL}", "acked > 1")
                 .replace("rate_per_sec = 100", "rate = 100"),
             15,
-            "setup",
+            "setup.producer.rate",
             "unknown field `rate`",
         ),
         (
@@ -185,6 +185,7 @@ fn no_input_makes_it_panic() {
     }
 }
 
+#[cfg(feature = "builtin-lessons")]
 #[test]
 fn every_builtin_lesson_parses() {
     for (id, text) in builtin() {

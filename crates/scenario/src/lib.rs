@@ -12,12 +12,15 @@ mod lesson;
 mod link;
 mod model;
 mod parse;
+mod read;
 mod report;
 mod setting;
 mod write;
 
+#[cfg(feature = "builtin-lessons")]
+pub use lesson::builtin;
 pub use lesson::{
-    builtin, Challenge, Check, Goal, Lesson, Part, Step, Track, Verdict, MAX_CHECK_EVENTS,
+    Challenge, Check, Goal, Lesson, Part, Step, Track, Verdict, IDS as LESSON_IDS, MAX_CHECK_EVENTS,
 };
 pub use link::{decode_link, encode_link, MAX_LINK_CHARS};
 pub use model::*;

@@ -1,5 +1,5 @@
-//! Reading a scenario file: TOML syntax and types first (serde, with spans), then field-level
-//! checks, each error naming the line and the field.
+//! Reading a scenario file: TOML syntax and types first (`crate::read`, with the place of every
+//! value), then field-level checks, each error naming the line and the field.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -7,7 +7,6 @@ use std::fmt;
 use kplay_engine::config::ConfigValue;
 use kplay_engine::consumer::CommitStrategy;
 use kplay_engine::producer::KeyMode;
-use serde::Deserialize;
 use toml::Spanned;
 
 use crate::model::*;
@@ -53,42 +52,31 @@ impl std::error::Error for ScenarioError {}
 /// The largest scenario file accepted (share links carry the whole file).
 pub const MAX_SCENARIO_BYTES: usize = 256 * 1024;
 
-type Int = Spanned<i64>;
-type ConfigTable = BTreeMap<String, Spanned<toml::Value>>;
+use crate::read::{ConfigTable, Fields, Int, Number as Millis, Section};
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A scenario file's sections as written, each read by hand (`crate::read`) with the place of
+/// every value, before the field-level checks below.
 struct RawScenario {
     seed: Option<Int>,
     duration_ms: Option<Int>,
     cluster: Option<RawCluster>,
     network: Option<RawNetwork>,
-    #[serde(default)]
     topic: Vec<Spanned<RawTopic>>,
-    #[serde(default)]
     producer: Vec<Spanned<RawProducer>>,
-    #[serde(default)]
     consumer: Vec<Spanned<RawConsumer>>,
-    #[serde(default)]
     event: Vec<Spanned<RawEvent>>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawCluster {
     brokers: Option<Int>,
     config: Option<ConfigTable>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawNetwork {
     latency_us: Option<Int>,
     jitter_us: Option<Int>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawTopic {
     name: Spanned<String>,
     partitions: Option<Int>,
@@ -97,8 +85,6 @@ struct RawTopic {
     config: Option<ConfigTable>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawProducer {
     id: Spanned<String>,
     topic: Spanned<String>,
@@ -110,19 +96,10 @@ struct RawProducer {
     config: Option<ConfigTable>,
 }
 
-/// Milliseconds may be fractional (`0.25`); they become whole microseconds on reading.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Millis {
-    Int(i64),
-    Float(f64),
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawConsumer {
     id: Spanned<String>,
     topics: Spanned<Vec<String>>,
+    /// Milliseconds may be fractional (`0.25`); they become whole microseconds on reading.
     processing_ms_per_record: Option<Spanned<Millis>>,
     commit: Option<Spanned<String>>,
     failure_rate: Option<Spanned<Millis>>,
@@ -130,8 +107,6 @@ struct RawConsumer {
     config: Option<ConfigTable>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawEvent {
     at_ms: Int,
     action: Spanned<String>,
@@ -156,6 +131,148 @@ struct RawEvent {
     group: Option<String>,
     commit: Option<String>,
     config: Option<ConfigTable>,
+}
+
+/// Reads every `[[key]]` table of `f` with `read`, each with its place.
+fn each<'a, 'i, T>(
+    f: &mut Fields<'a, 'i>,
+    lines: &'a Lines<'a>,
+    key: &'static str,
+    read: impl Fn(Fields<'a, 'i>) -> Result<T, ScenarioError>,
+) -> Result<Vec<Spanned<T>>, ScenarioError> {
+    let mut out = Vec::new();
+    for t in f.tables(key)? {
+        let span = t.span();
+        out.push(Spanned::new(span, read(Fields::new(lines, key, t))?));
+    }
+    Ok(out)
+}
+
+fn text(v: Option<Spanned<String>>) -> Option<String> {
+    v.map(Spanned::into_inner)
+}
+
+impl RawScenario {
+    fn read<'a>(lines: &'a Lines<'a>, doc: Section<'a, '_>) -> Result<RawScenario, ScenarioError> {
+        let mut f = Fields::new(lines, "", doc);
+        let raw = RawScenario {
+            seed: f.int("seed")?,
+            duration_ms: f.int("duration_ms")?,
+            cluster: match f.table("cluster")? {
+                None => None,
+                Some(t) => {
+                    let mut c = Fields::new(lines, "cluster", t);
+                    let cluster = RawCluster {
+                        brokers: c.int("brokers")?,
+                        config: c.config("config")?,
+                    };
+                    c.finish()?;
+                    Some(cluster)
+                }
+            },
+            network: match f.table("network")? {
+                None => None,
+                Some(t) => {
+                    let mut n = Fields::new(lines, "network", t);
+                    let network = RawNetwork {
+                        latency_us: n.int("latency_us")?,
+                        jitter_us: n.int("jitter_us")?,
+                    };
+                    n.finish()?;
+                    Some(network)
+                }
+            },
+            topic: each(&mut f, lines, "topic", RawTopic::read)?,
+            producer: each(&mut f, lines, "producer", RawProducer::read)?,
+            consumer: each(&mut f, lines, "consumer", RawConsumer::read)?,
+            event: each(&mut f, lines, "event", RawEvent::read)?,
+        };
+        f.finish()?;
+        Ok(raw)
+    }
+}
+
+impl RawTopic {
+    fn read(mut f: Fields<'_, '_>) -> Result<RawTopic, ScenarioError> {
+        let name = f.string("name")?;
+        let t = RawTopic {
+            name: f.required("name", name)?,
+            partitions: f.int("partitions")?,
+            replication_factor: f.int("replication_factor")?,
+            start_ms: f.int("start_ms")?,
+            config: f.config("config")?,
+        };
+        f.finish()?;
+        Ok(t)
+    }
+}
+
+impl RawProducer {
+    fn read(mut f: Fields<'_, '_>) -> Result<RawProducer, ScenarioError> {
+        let (id, topic) = (f.string("id")?, f.string("topic")?);
+        let p = RawProducer {
+            id: f.required("id", id)?,
+            topic: f.required("topic", topic)?,
+            rate_per_sec: f.int("rate_per_sec")?,
+            records: f.int("records")?,
+            keys: f.string("keys")?,
+            value_bytes: f.int("value_bytes")?,
+            start_ms: f.int("start_ms")?,
+            config: f.config("config")?,
+        };
+        f.finish()?;
+        Ok(p)
+    }
+}
+
+impl RawConsumer {
+    fn read(mut f: Fields<'_, '_>) -> Result<RawConsumer, ScenarioError> {
+        let (id, topics) = (f.string("id")?, f.strings("topics")?);
+        let c = RawConsumer {
+            id: f.required("id", id)?,
+            topics: f.required("topics", topics)?,
+            processing_ms_per_record: f.number("processing_ms_per_record")?,
+            commit: f.string("commit")?,
+            failure_rate: f.number("failure_rate")?,
+            start_ms: f.int("start_ms")?,
+            config: f.config("config")?,
+        };
+        f.finish()?;
+        Ok(c)
+    }
+}
+
+impl RawEvent {
+    fn read(mut f: Fields<'_, '_>) -> Result<RawEvent, ScenarioError> {
+        let (at_ms, action) = (f.int("at_ms")?, f.string("action")?);
+        let e = RawEvent {
+            at_ms: f.required("at_ms", at_ms)?,
+            action: f.required("action", action)?,
+            broker: f.int("broker")?,
+            producer: text(f.string("producer")?),
+            consumer: text(f.string("consumer")?),
+            topic: text(f.string("topic")?),
+            partition: f.int("partition")?,
+            partitions: f.int("partitions")?,
+            replication_factor: f.int("replication_factor")?,
+            offset: f.int("offset")?,
+            rate_per_sec: f.int("rate_per_sec")?,
+            key: text(f.string("key")?),
+            value: text(f.string("value")?),
+            headers: f.string_table("headers")?,
+            brokers: f.ints("brokers")?,
+            peer: f.int("peer")?,
+            extra_ms: f.int("extra_ms")?,
+            duration_ms: f.int("duration_ms")?,
+            processing_ms_per_record: f.number("processing_ms_per_record")?,
+            topics: f.strings("topics")?.map(Spanned::into_inner),
+            group: text(f.string("group")?),
+            commit: text(f.string("commit")?),
+            config: f.config("config")?,
+        };
+        f.finish()?;
+        Ok(e)
+    }
 }
 
 /// Maps byte offsets to 1-based line numbers.
@@ -293,10 +410,8 @@ impl Scenario {
             return Err(ScenarioError::field(None, "", m));
         }
         let lines = Lines(text);
-        let raw: RawScenario = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| lines.at(s.start));
-            ScenarioError::field(line, "", e.message().trim_end().to_string())
-        })?;
+        let doc = crate::read::document(text, &lines)?;
+        let raw = RawScenario::read(&lines, Spanned::new(doc.span(), doc.get_ref()))?;
         let l = &lines;
         let mut s = Scenario::empty(1);
         s.seed = opt_int(l, &raw.seed, "seed", 0, i64::MAX, 42)? as u64;

@@ -125,7 +125,7 @@ impl SettingPath {
 /// text itself as a string, so `acks=all` needs no quotes.
 pub fn parse_value(text: &str) -> Value {
     let text = text.trim();
-    match format!("v = {text}").parse::<Table>() {
+    match crate::read::table(&format!("v = {text}")) {
         Ok(mut t) => t
             .remove("v")
             .unwrap_or_else(|| Value::String(text.to_string())),
@@ -140,8 +140,7 @@ impl Scenario {
     pub fn with_setting(&self, path: &str, value: &str) -> Result<Scenario, ScenarioError> {
         let at = SettingPath::parse(self, path)?;
         let text = self.to_toml();
-        let mut doc: Table = text
-            .parse()
+        let mut doc = crate::read::table(&text)
             .map_err(|e| ScenarioError::field(None, path, format!("internal: {e}")))?;
         let table = section_table(&mut doc, &at)
             .ok_or_else(|| ScenarioError::field(None, path, "no such section in the scenario"))?;
@@ -183,9 +182,7 @@ impl Scenario {
     /// where the file leaves it to its default.
     pub fn setting(&self, path: &str) -> Result<Option<String>, ScenarioError> {
         let at = SettingPath::parse(self, path)?;
-        let mut doc: Table = self
-            .to_toml()
-            .parse()
+        let mut doc = crate::read::table(&self.to_toml())
             .map_err(|e| ScenarioError::field(None, path, format!("internal: {e}")))?;
         let Some(table) = section_table(&mut doc, &at) else {
             return Ok(None);
