@@ -229,15 +229,17 @@ fn build_site() -> Result<()> {
         "trunk build --release (wasm-opt -Oz)",
         trunk().args(["build", "--release", "--offline"]),
     )?;
-    report_size();
-    Ok(())
+    report_size()
 }
 
-/// Prints the size of the built wasm, raw and gzipped (the figure the budget is about).
-fn report_size() {
-    let Ok(entries) = std::fs::read_dir(root().join("dist")) else {
-        return;
-    };
+/// The page's wasm budget, gzipped: what a first visit downloads.
+const WASM_BUDGET_GZ: usize = 600 * 1024;
+
+/// Prints the size of the built wasm, raw and gzipped (the figure the budget is about), and
+/// fails the build past the budget, so growth is noticed in the commit that causes it.
+fn report_size() -> Result<()> {
+    let entries = std::fs::read_dir(root().join("dist"))
+        .map_err(|e| format!("dist/ after the build: {e}"))?;
     for e in entries.flatten() {
         let path = e.path();
         if path.extension().is_some_and(|x| x == "wasm") {
@@ -246,20 +248,30 @@ fn report_size() {
                 .args(["-9", "-c"])
                 .arg(&path)
                 .output()
-                .map(|o| o.stdout.len())
-                .unwrap_or(0);
+                .map_err(|e| format!("gzip: {e}"))?
+                .stdout
+                .len();
             let name = path
                 .file_name()
                 .unwrap_or_default()
                 .to_string_lossy()
                 .into_owned();
             println!(
-                "     {name}: {} KB, {} KB gzipped (budget 600 KB)",
+                "     {name}: {} KB, {} KB gzipped (budget {} KB)",
                 raw / 1024,
-                gz / 1024
+                gz / 1024,
+                WASM_BUDGET_GZ / 1024
             );
+            if gz > WASM_BUDGET_GZ {
+                return Err(format!(
+                    "{name} is {} KB gzipped, over the {} KB budget",
+                    gz / 1024,
+                    WASM_BUDGET_GZ / 1024
+                ));
+            }
         }
     }
+    Ok(())
 }
 
 fn serve() -> Result<()> {
