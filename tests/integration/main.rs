@@ -9,6 +9,7 @@ mod kafka_tests;
 mod lessons;
 mod malformed;
 mod missing_topics;
+mod playground;
 mod replication;
 mod scenarios;
 mod swarm;

@@ -34,6 +34,8 @@ pub struct Ctx {
     pub keeps_saved: bool,
     /// Actions the user made that wait for the clock (`Playground::pending`), with their time.
     pub pending: Rc<[(u64, &'static str)]>,
+    /// The invariant the run broke (kplay's bug), pinned among the important events.
+    pub violation: Option<kplay_engine::check::Violation>,
 }
 
 impl Ctx {
@@ -53,6 +55,7 @@ impl Ctx {
             kafka_commands: p.kafka_commands().clone(),
             keeps_saved: !p.may_save(),
             pending: p.pending().into(),
+            violation: p.violation().cloned(),
         }
     }
 

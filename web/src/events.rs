@@ -251,11 +251,12 @@ pub fn EventLog() -> Html {
                     { "pause when an important event happens" }
                 </label>
             </div>
-            <h3>{ "Important (crash, fence, election, ISR, rebalance, truncation)" }</h3>
+            <h3>{ "Important (crash, fence, election, ISR, rebalance, truncation, invariant)" }</h3>
             <div class="sr-only" role="status" aria-live="polite" data-testid="announcer">
                 { announced }
             </div>
             <ol class="events pinned" data-testid="pinned-events" reversed=true>
+                { violation_row(&ctx) }
                 { for pinned_rows }
             </ol>
             { filters(&filter) }
@@ -335,6 +336,22 @@ impl Announcer {
             self.last_ms = now;
         }
         self.text.clone()
+    }
+}
+
+/// The invariant the run broke, first among the pinned events: kplay's bug, said as such.
+fn violation_row(ctx: &Ctx) -> Html {
+    let Some(v) = &ctx.violation else {
+        return Html::default();
+    };
+    let text = format!(
+        "invariant {} violated: {} (a bug in kplay)",
+        v.invariant, v.detail
+    );
+    html! {
+        <li class="violation" data-testid="pinned-violation">
+            <span class="at">{ v.at.to_string() }</span>{ text }
+        </li>
     }
 }
 

@@ -25,6 +25,7 @@ fn Host(props: &HostProps) -> Html {
             <crate::cluster::Brokers />
             <crate::topics::Topics />
             <crate::clients::Consumers />
+            <crate::events::EventLog />
         </ContextProvider<Ctx>>
     }
 }
@@ -44,6 +45,7 @@ fn ctx_of(p: &Playground, notice: Option<Notice>) -> Ctx {
         kafka_commands: p.kafka_commands().clone(),
         keeps_saved: false,
         pending: p.pending().into(),
+        violation: None,
     }
 }
 
@@ -142,6 +144,29 @@ async fn an_error_notice_shows_the_banner() {
         .ok()
         .flatten()
         .is_none());
+}
+
+#[wasm_bindgen_test]
+async fn a_broken_invariant_is_pinned_among_the_important_events() {
+    let p = Playground::welcome();
+    let mut ctx = ctx_of(&p, None);
+    let pinned = |root: &web_sys::Element| {
+        root.query_selector("[data-testid=pinned-violation]")
+            .ok()
+            .flatten()
+            .map(|e| e.text_content().unwrap_or_default())
+    };
+    assert_eq!(pinned(&render(ctx.clone()).await), None);
+    ctx.violation = Some(kplay_engine::check::Violation {
+        invariant: "NoAcknowledgedRecordLost",
+        at: kplay_engine::Instant::from_millis(1500),
+        detail: "orders-0 offset 7".into(),
+    });
+    let text = pinned(&render(ctx).await).expect("pinned");
+    assert!(
+        text.contains("NoAcknowledgedRecordLost") && text.contains("a bug in kplay"),
+        "{text}"
+    );
 }
 
 #[wasm_bindgen_test]

@@ -47,7 +47,7 @@ impl Fork {
         } else {
             self.checkpoints.at_time(&mut self.sim, now);
         }
-        self.checkpoints.observe(&self.sim);
+        self.checkpoints.observe(&self.sim, None);
     }
 }
 
@@ -119,7 +119,7 @@ impl Playground {
         sim.schedule(at, command);
         self.fork = Some(Box::new(Fork {
             scenario,
-            checkpoints: Checkpoints::new(&sim),
+            checkpoints: Checkpoints::new(&sim, None),
             sim,
             at: self.sim.now(),
             at_ms,

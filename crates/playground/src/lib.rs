@@ -14,6 +14,7 @@
 //! pauses instead of crashing the tab ([`Playground::enforce_memory_budget`]).
 
 mod fork;
+mod guard;
 pub mod lessons;
 mod memory;
 mod travel;
@@ -24,6 +25,7 @@ pub use memory::{memory_budget_bytes, whole_mb, MEMORY_BUDGET_BYTES};
 pub use travel::{Marker, MarkerKind, Timeline, MAX_CHECKPOINTS, MAX_MARKERS};
 
 use fork::Fork;
+use guard::Guard;
 use travel::{Checkpoints, Markers};
 
 use kplay_engine::config::{ConfigValue, Configs, Scope};
@@ -245,6 +247,10 @@ pub struct Playground {
     outputs: Outputs,
     /// Clones of this run's past, to land anywhere in it.
     checkpoints: Checkpoints,
+    /// The invariants, checked after every step the run takes for the first time.
+    guard: Guard,
+    /// The invariant this run broke, if any (checking stops there).
+    violation: Option<kplay_engine::check::Violation>,
     /// The notable moments as far as the run went.
     markers: Markers,
     /// The furthest virtual time the run reached (the timeline's end).
@@ -358,8 +364,11 @@ impl Playground {
     /// A playground running `scenario` from time zero, paused.
     pub fn new(scenario: Scenario) -> Result<Playground, String> {
         let sim = build(&scenario)?;
-        Ok(Playground {
-            checkpoints: Checkpoints::new(&sim),
+        let (guard, violation) = Guard::new(&sim);
+        let mut p = Playground {
+            checkpoints: Checkpoints::new(&sim, guard.checker_at(&sim)),
+            guard,
+            violation: None,
             markers: Markers::default(),
             furthest: sim.now(),
             fork: None,
@@ -373,7 +382,11 @@ impl Playground {
             kept: None,
             budget_reached: false,
             outputs: Outputs::default(),
-        })
+        };
+        if let Some(v) = violation {
+            p.violated(v);
+        }
+        Ok(p)
     }
 
     /// The welcome scenario.
@@ -480,7 +493,7 @@ impl Playground {
         while reached && p.sim.now() < end {
             let until = (p.sim.now() + kplay_engine::Duration(1_000_000)).min(end);
             let left = RESUME_EVENT_BUDGET.saturating_sub(p.sim.events_processed());
-            reached = left > 0 && p.sim.run_until_bounded(until, left);
+            reached = left > 0 && p.advance(until, left);
             p.observe();
         }
         if !reached {
@@ -569,7 +582,7 @@ impl Playground {
     /// Finishes the current millisecond first, so the state is one a run can reach.
     fn export(&mut self) -> String {
         let now_ms = self.sim.now().as_micros().div_ceil(1000).max(1);
-        self.sim.run_until(Instant::from_millis(now_ms));
+        self.advance(Instant::from_millis(now_ms), u64::MAX);
         let mut s = self.scenario.clone();
         s.seed = self.sim.seed();
         s.duration_ms = now_ms;
@@ -624,12 +637,9 @@ impl Playground {
                 self.playing = false;
                 // Stop on a whole millisecond: what is saved or shared is then exactly this.
                 let ms = self.sim.now().as_micros().div_ceil(1000);
-                self.sim.run_until(Instant::from_millis(ms));
+                self.advance(Instant::from_millis(ms), u64::MAX);
             }
-            Action::Step => {
-                self.playing = false;
-                self.sim.step();
-            }
+            Action::Step => self.step_forward(),
             Action::Seek { at_ms } => self.seek(at_ms),
             Action::StepBack => self.step_back()?,
             Action::Fork(change) => self.fork_with(change)?,
@@ -650,7 +660,7 @@ impl Playground {
                     let wall = u64::from(elapsed_ms.min(MAX_FRAME_MS));
                     let advance_us = wall * 1000 * u64::from(self.speed) / 100;
                     let target = self.sim.now() + kplay_engine::Duration(advance_us);
-                    self.sim.run_until_bounded(target, FRAME_EVENT_BUDGET);
+                    self.advance(target, FRAME_EVENT_BUDGET);
                 }
             }
             Action::Live(live) => self.live(live)?,
@@ -785,13 +795,67 @@ impl Playground {
         Ok(())
     }
 
+    /// Runs towards `until` (at most `budget` events), checking the invariants on new
+    /// ground; a violation pauses the run. Returns whether `until` was reached.
+    fn advance(&mut self, until: Instant, budget: u64) -> bool {
+        let (reached, violation) = self.guard.run(&mut self.sim, until, budget);
+        if let Some(v) = violation {
+            self.violated(v);
+        }
+        reached
+    }
+
+    /// Plants a deliberate bug in the run from now on (see `kplay_engine::planted`): for the
+    /// test that the page's checker catches one.
+    #[cfg(feature = "planted-bugs")]
+    pub fn plant(&mut self, planted: kplay_engine::planted::Planted) {
+        self.sim.plant(planted);
+    }
+
+    /// The invariant this run broke, if any: kplay's bug (see [`Playground::violated`]).
+    pub fn violation(&self) -> Option<&kplay_engine::check::Violation> {
+        self.violation.as_ref()
+    }
+
+    /// One event forward, paused (checked if the run takes it for the first time).
+    fn step_forward(&mut self) {
+        self.playing = false;
+        if let Some(v) = self.guard.step(&mut self.sim) {
+            self.violated(v);
+        }
+    }
+
+    /// An invariant broke: kplay's bug, not the learner's. The run pauses where it broke, the
+    /// timeline marks it, and the page says how to replay it.
+    fn violated(&mut self, v: kplay_engine::check::Violation) {
+        self.playing = false;
+        self.violation = Some(v.clone());
+        self.mark(Marker {
+            at_ms: v.at.as_millis(),
+            kind: MarkerKind::Violation,
+            label: format!("invariant {} violated", v.invariant),
+        });
+        self.notice = Some(Notice::Error(format!(
+            "kplay broke one of its own guarantees: {v}. This is a bug in kplay, not in your \
+             settings. Export the scenario and replay it with `kplay run FILE --check` (seed {}) \
+             to report it.",
+            self.sim.seed()
+        )));
+    }
+
     /// A new run from time zero: its past so far is only its start.
     fn set_run(&mut self, sim: Sim) {
-        self.checkpoints = Checkpoints::new(&sim);
+        let (guard, violation) = Guard::new(&sim);
+        self.guard = guard;
+        self.violation = None;
+        self.checkpoints = Checkpoints::new(&sim, self.guard.checker_at(&sim));
         self.markers = Markers::default();
         self.furthest = sim.now();
         self.fork = None;
         self.sim = sim;
+        if let Some(v) = violation {
+            self.violated(v);
+        }
     }
 
     /// The millisecond at which a live action takes effect: the next whole one.

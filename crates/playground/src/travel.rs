@@ -14,9 +14,12 @@
 //! records), so a long, busy run keeps few checkpoints and lands more slowly. Sharing those
 //! lists between clones (copy on write by chunk) would make checkpoints nearly free.
 
+use kplay_engine::check::Checker;
 use kplay_engine::trace::TraceKind;
 use kplay_engine::{Duration, Instant, Sim};
 use std::rc::Rc;
+
+use crate::guard::Guard;
 
 /// Most checkpoints kept; the oldest (the run at its start) is never thinned.
 pub const MAX_CHECKPOINTS: usize = 48;
@@ -44,35 +47,58 @@ pub const MAX_MARKERS: usize = 2_000;
 pub(crate) struct Checkpoints {
     /// In time order; the first is the run as built.
     sims: Vec<Sim>,
+    /// Beside each checkpoint, the invariant checker of its moment (`crate::guard`); `None`
+    /// where checking had stopped.
+    checkers: Vec<Option<Checker>>,
     spacing: Duration,
 }
 
 impl Checkpoints {
-    pub(crate) fn new(start: &Sim) -> Checkpoints {
+    pub(crate) fn new(start: &Sim, checker: Option<Checker>) -> Checkpoints {
         Checkpoints {
             sims: vec![start.clone()],
+            checkers: vec![checker],
             spacing: FIRST_SPACING,
         }
     }
 
     /// Takes a checkpoint of `sim` if it is a spacing past the newest one.
-    pub(crate) fn observe(&mut self, sim: &Sim) {
+    /// `guard` gives the checker of `sim`'s moment, kept beside it (a fork is not checked).
+    pub(crate) fn observe(&mut self, sim: &Sim, guard: Option<&Guard>) {
         let last = self.sims.last().expect("the start is kept");
         if sim.now() < last.now() + self.spacing {
             return;
         }
         self.sims.push(sim.clone());
+        self.checkers.push(guard.and_then(|g| g.checker_at(sim)));
         while self.sims.len() > 2
             && (self.sims.len() > MAX_CHECKPOINTS || self.bytes() > CHECKPOINT_BUDGET_BYTES)
         {
             // Keep the start and every other one after it; the spacing doubles.
-            let mut i = 0;
-            self.sims.retain(|_| {
-                i += 1;
-                i % 2 == 1
-            });
+            let keep: Vec<bool> = (0..self.sims.len()).map(|i| i % 2 == 0).collect();
+            self.keep(&keep);
             self.spacing = Duration(self.spacing.0 * 2);
         }
+    }
+
+    /// Keeps the checkpoints (and their checkers) whose `keep` is true.
+    fn keep(&mut self, keep: &[bool]) {
+        let mut flags = keep.iter();
+        self.sims.retain(|_| *flags.next().unwrap_or(&true));
+        let mut flags = keep.iter();
+        self.checkers.retain(|_| *flags.next().unwrap_or(&true));
+    }
+
+    /// The newest checkpoint at or before `sim` (by events), with its checker, if checking
+    /// still ran there.
+    pub(crate) fn checked_base(&self, sim: &Sim) -> Option<(&Sim, &Checker)> {
+        let i = self
+            .sims
+            .iter()
+            .rposition(|s| s.events_processed() <= sim.events_processed())
+            .unwrap_or(0);
+        let checker = self.checkers.get(i)?.as_ref()?;
+        Some((&self.sims[i], checker))
     }
 
     /// What the checkpoints hold, estimated.
@@ -111,8 +137,12 @@ impl Checkpoints {
     /// The future from `from` was replaced: checkpoints at or after it go, and the ones
     /// before forget the commands the old future scheduled.
     pub(crate) fn cut(&mut self, from: Instant) {
-        self.sims
-            .retain(|s| s.now() < from || s.events_processed() == 0);
+        let keep: Vec<bool> = self
+            .sims
+            .iter()
+            .map(|s| s.now() < from || s.events_processed() == 0)
+            .collect();
+        self.keep(&keep);
         for s in &mut self.sims {
             s.drop_commands_from(from);
         }
@@ -279,6 +309,10 @@ impl crate::Playground {
         self.checkpoints.cut(from);
         self.markers.cut(from.as_millis(), &self.sim);
         self.furthest = self.sim.now();
+        let base = self.checkpoints.checked_base(&self.sim);
+        if let Some(v) = self.guard.rewind(&self.sim, base) {
+            self.violated(v);
+        }
     }
 
     /// Lands at `at_ms` (at most the furthest time reached), paused.
@@ -302,7 +336,7 @@ impl crate::Playground {
     /// After every action: checkpoints and markers of the run as it advanced, and the fork
     /// brought to the same moment.
     pub(crate) fn observe(&mut self) {
-        self.checkpoints.observe(&self.sim);
+        self.checkpoints.observe(&self.sim, Some(&self.guard));
         if self.sim.now() >= self.furthest {
             self.furthest = self.sim.now();
             self.markers.observe(&self.sim);

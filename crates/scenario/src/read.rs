@@ -390,7 +390,8 @@ mod tests {
     fn errors_name_the_field_and_its_line_in_the_derive_s_words() {
         assert_eq!(
             error("[network]\nlatency = 3\n"),
-            "line 2: `network.latency`: unknown field `latency`, expected `latency_us` or `jitter_us`"
+            "line 2: `network.latency`: unknown field `latency`, \
+             expected `latency_us` or `jitter_us`"
         );
         assert_eq!(
             error("[cluster]\nbrokers = 1\n[[topic]]\npartitions = 3\n"),
