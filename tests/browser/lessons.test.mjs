@@ -103,8 +103,10 @@ test('"show me" loads the solution, which passes; a passing solution is not the 
 
 test('every lesson opens from the panel, its setup fails the check in the browser and its solution passes', async () => {
   const { page, context, errors } = await openPage(app.browser, app.server.url);
-  await page.waitForSelector('[data-testid=lesson-list]', { timeout: 30_000 });
-  const ids = await page.$$eval('[data-testid=lesson-list] [data-testid^=lesson-]', (es) => es.map((e) => e.dataset.testid.slice('lesson-'.length)));
+  // The list shows once the lesson files have been fetched.
+  await page.waitForSelector(`[data-testid=lesson-${LESSON}]`, { timeout: 30_000 });
+  const ids = await page.$$eval('[data-testid=lesson-list] button[data-testid^=lesson-]', (es) => es.map((e) => e.dataset.testid.slice('lesson-'.length)));
+  assert.equal(ids.length, FILES.length, `${ids.length} lessons`);
   assert.ok(ids.length >= 15, `${ids.length} lessons`);
   // Opening a lesson over one that was changed asks first: accept.
   page.on('dialog', (d) => d.accept());

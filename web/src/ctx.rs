@@ -34,6 +34,8 @@ pub struct Ctx {
     pub keeps_saved: bool,
     /// Actions the user made that wait for the clock (`Playground::pending`), with their time.
     pub pending: Rc<[(u64, &'static str)]>,
+    /// The important events of the run so far (the playground reads every step for them).
+    pub pins: Rc<Vec<kplay_playground::Pin>>,
     /// The invariant the run broke (kplay's bug), pinned among the important events.
     pub violation: Option<kplay_engine::check::Violation>,
 }
@@ -55,6 +57,7 @@ impl Ctx {
             kafka_commands: p.kafka_commands().clone(),
             keeps_saved: !p.may_save(),
             pending: p.pending().into(),
+            pins: p.pins(),
             violation: p.violation().cloned(),
         }
     }

@@ -1,14 +1,11 @@
 //! The event log: the simulation's trace in words, newest first, filterable by text, kind,
 //! topic and partition; the important events (crash, fence, election, ISR change, rebalance,
-//! truncation) pinned in a list of their own that does not scroll away, and optionally a pause
-//! when one happens.
-
-use std::cell::RefCell;
-use std::rc::Rc;
+//! truncation, and an invariant the run broke) pinned in a list of their own that does not
+//! scroll away (the playground keeps it, `Playground::pins`), and optionally a pause when one
+//! happens.
 
 use kplay_engine::trace::{TraceEvent, TraceKind};
-use kplay_engine::Instant;
-use kplay_playground::Action;
+use kplay_playground::{important, Action, Pin};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
@@ -16,8 +13,6 @@ use crate::Ctx;
 
 /// Rows shown at most, so the list stays small however busy the run.
 const ROWS: usize = 60;
-/// Pinned events kept at most (the newest).
-const PINNED: usize = 40;
 
 /// The kinds the log filters by, as the select offers them.
 const KINDS: &[&str] = &[
@@ -29,25 +24,6 @@ const KINDS: &[&str] = &[
     "consumer",
     "group",
 ];
-
-/// Whether an event is one a learner must not miss: it changes who leads, who is in sync, who
-/// owns what, or which records exist.
-fn important(kind: &TraceKind) -> bool {
-    use TraceKind as K;
-    matches!(
-        kind,
-        K::BrokerCrashed { .. }
-            | K::BrokerFenced { .. }
-            | K::LeaderElected { .. }
-            | K::PartitionOffline { .. }
-            | K::IsrChanged { .. }
-            | K::RebalanceStarted { .. }
-            | K::FollowerTruncated { .. }
-            | K::TruncationDetected { .. }
-            | K::ConsumerCrashed { .. }
-            | K::BatchFailed { .. }
-    )
-}
 
 /// The kind an event is filed under.
 fn kind_of(kind: &TraceKind) -> &'static str {
@@ -162,39 +138,22 @@ impl Filter {
     }
 }
 
-/// The important events seen so far, kept beyond the trace window: (index in the whole run,
-/// time, sentence).
+/// Where the announcer is in the important events: the index of the newest one it counted.
 #[derive(Default)]
 struct Pinned {
-    /// How many trace events of the run were looked at.
-    seen: u64,
-    rows: Vec<(u64, Instant, String)>,
+    newest: Option<u64>,
 }
 
 impl Pinned {
-    /// Takes the important events of `trace` not seen yet; returns how many were new. A run
-    /// that started again (fewer events than seen) starts the list again.
-    fn take(&mut self, ctx: &Ctx) -> usize {
-        let s = &ctx.snapshot;
-        if s.trace_total < self.seen {
-            *self = Pinned::default();
+    /// How many of `pins` are new since the last call. A run that started again (its newest
+    /// is older than the one counted) starts counting again.
+    fn take(&mut self, pins: &[Pin]) -> usize {
+        let newest = pins.last().map(|p| p.index);
+        if newest < self.newest {
+            self.newest = None;
         }
-        let first = s.trace_total - s.trace.len() as u64;
-        let mut new = 0;
-        for (i, e) in s.trace.iter().enumerate() {
-            let index = first + i as u64;
-            // A fence moves dozens of `__consumer_offsets` partitions at once: pinned, they
-            // would push the user's own topics out of the list.
-            let internal = partition_of(&e.kind).is_some_and(|(t, _)| t == "__consumer_offsets");
-            if index >= self.seen && important(&e.kind) && !internal {
-                let text = e.kind.explained(&s.names).to_string();
-                self.rows.push((index, e.at, text));
-                new += 1;
-            }
-        }
-        self.seen = s.trace_total;
-        let excess = self.rows.len().saturating_sub(PINNED);
-        self.rows.drain(..excess);
+        let new = pins.iter().filter(|p| Some(p.index) > self.newest).count();
+        self.newest = newest.max(self.newest);
         new
     }
 }
@@ -209,13 +168,13 @@ pub fn EventLog() -> Html {
     let filter = use_state(Filter::default);
     let pinned = use_mut_ref(Pinned::default);
     let pause_on = use_state(|| false);
-    let new = pinned.borrow_mut().take(&ctx);
+    let new = pinned.borrow_mut().take(&ctx.pins);
     let announcer = use_mut_ref(Announcer::default);
-    let announced = announcer.borrow_mut().after(new, &pinned.borrow());
+    let announced = announcer.borrow_mut().after(new, &ctx.pins);
     {
         // Pausing is the playground's decision, asked through its one way in.
         let (dispatch, playing, pause) = (ctx.dispatch.clone(), ctx.playing, *pause_on);
-        use_effect_with(ctx.snapshot.trace_total, move |_| {
+        use_effect_with(ctx.pins.last().map(|p| p.index), move |_| {
             if pause && playing && new > 0 {
                 dispatch.emit(Action::Pause);
             }
@@ -233,7 +192,7 @@ pub fn EventLog() -> Html {
         // change their text cost far less than rows destroyed and made again.
         .map(|(e, text)| html! { <li><span class="at">{ e.at.to_string() }</span>{ text }</li> })
         .collect();
-    let pinned_rows = pinned_list(&pinned);
+    let pinned_rows = pinned_list(&ctx.pins);
     let on_pause = {
         let pause_on = pause_on.clone();
         Callback::from(move |e: Event| {
@@ -322,11 +281,11 @@ const ANNOUNCE_EVERY_MS: f64 = 5_000.0;
 
 impl Announcer {
     /// After `new` important events were pinned: the text the live region holds now.
-    fn after(&mut self, new: usize, pinned: &Pinned) -> String {
+    fn after(&mut self, new: usize, pins: &[Pin]) -> String {
         self.waiting += new;
         let now = js_sys::Date::now();
         if self.waiting > 0 && now - self.last_ms >= ANNOUNCE_EVERY_MS {
-            if let Some((_, at, text)) = pinned.rows.last() {
+            if let Some(Pin { at, text, .. }) = pins.last() {
                 self.text = match self.waiting {
                     1 => format!("{at}: {text}"),
                     n => format!("{at}: {text} (and {} more important events)", n - 1),
@@ -355,14 +314,11 @@ fn violation_row(ctx: &Ctx) -> Html {
     }
 }
 
-fn pinned_list(pinned: &Rc<RefCell<Pinned>>) -> Vec<Html> {
-    pinned
-        .borrow()
-        .rows
-        .iter()
+fn pinned_list(pins: &[Pin]) -> Vec<Html> {
+    pins.iter()
         .rev()
-        .map(|(i, at, text)| {
-            html! { <li key={*i}><span class="at">{ at.to_string() }</span>{ text.clone() }</li> }
+        .map(|p| {
+            html! { <li key={p.index}><span class="at">{ p.at.to_string() }</span>{ p.text.clone() }</li> }
         })
         .collect()
 }

@@ -45,6 +45,7 @@ fn ctx_of(p: &Playground, notice: Option<Notice>) -> Ctx {
         kafka_commands: p.kafka_commands().clone(),
         keeps_saved: false,
         pending: p.pending().into(),
+        pins: p.pins(),
         violation: None,
     }
 }

@@ -108,6 +108,8 @@ pub struct Checker {
     /// Per broker: its replicas as last checked, in the order the broker keeps them, so a
     /// step of that broker rechecks only the partitions it changed.
     seen: Vec<Vec<(TopicPartition, Fingerprint)>>,
+    /// At most this many promised batches remembered per partition (the newest), or all.
+    window: Option<usize>,
 }
 
 /// What the invariants read of one replica; any change to it (or to the controller's state)
@@ -143,6 +145,28 @@ impl Fingerprint {
 impl Checker {
     pub fn new() -> Checker {
         Checker::default()
+    }
+
+    /// A checker that remembers only the newest `window` promised batches per partition, for
+    /// a host whose memory is small and whose checker is cloned (the page keeps one beside
+    /// each checkpoint). It still sees any truncation below a promised record (a log cut at an
+    /// old offset loses the newest ones too) and any record missing from the newest batches
+    /// after a leader change; an older record gone from the middle of a log, the rest kept,
+    /// only the full checker (`kplay run --check`, the swarm) sees.
+    pub fn windowed(window: usize) -> Checker {
+        Checker {
+            window: Some(window),
+            ..Checker::default()
+        }
+    }
+
+    /// The heap this checker holds, estimated (what a clone costs).
+    pub fn bytes(&self) -> u64 {
+        let promised: usize = self.partitions.values().map(|w| w.promised.len()).sum();
+        let seen: usize = self.seen.iter().map(Vec::len).sum();
+        (promised * std::mem::size_of::<Promised>()
+            + seen * std::mem::size_of::<(TopicPartition, Fingerprint)>()
+            + self.partitions.len() * 256) as u64
     }
 
     /// Checks every invariant against the simulation's current state. Call it after every step
@@ -313,6 +337,10 @@ impl Checker {
             let watch = self.partitions.entry(tp.clone()).or_default();
             watch.promised_end = watch.promised_end.max(promised.end());
             watch.promised.push(promised);
+            if let Some(window) = self.window {
+                let excess = watch.promised.len().saturating_sub(window);
+                watch.promised.drain(..excess);
+            }
         }
         Ok(())
     }

@@ -9,9 +9,17 @@
 //! moment from the checkpoint before it (each checkpoint keeps the checker of its moment) and
 //! checks again from there. A violation is kplay's bug, never the learner's: the run pauses,
 //! the timeline marks it, and the page says how to replay it.
+//!
+//! The page's checker remembers only the newest promised batches of each partition (see
+//! [`PROMISED_WINDOW`]); `kplay run --check` and the swarm remember them all.
 
 use kplay_engine::check::{Checker, Violation};
-use kplay_engine::{Instant, Sim};
+use kplay_engine::Sim;
+
+/// Promised batches the page's checker remembers per partition (`Checker::windowed`): a
+/// checker is kept beside every checkpoint, and the full one holds a few dozen bytes per
+/// acknowledged batch for the whole run (96 MB at the 1.2 M records of the memory test).
+pub(crate) const PROMISED_WINDOW: usize = 128;
 
 /// The checker of one run and how far it has checked.
 #[derive(Clone, Debug)]
@@ -25,7 +33,7 @@ pub(crate) struct Guard {
 impl Guard {
     /// The checker of a run at its start (checked there once, as `run_checked` does).
     pub(crate) fn new(sim: &Sim) -> (Guard, Option<Violation>) {
-        let mut checker = Checker::new();
+        let mut checker = Checker::windowed(PROMISED_WINDOW);
         let violation = checker.check(sim).err();
         let guard = Guard {
             checker: violation.is_none().then_some(checker),
@@ -43,37 +51,8 @@ impl Guard {
         }
     }
 
-    /// Runs `sim` towards `until`, at most `budget` events, checking each step the run takes
-    /// for the first time; stops at a violation. Returns whether `until` was reached.
-    pub(crate) fn run(
-        &mut self,
-        sim: &mut Sim,
-        until: Instant,
-        budget: u64,
-    ) -> (bool, Option<Violation>) {
-        if self.checker.is_none() {
-            return (sim.run_until_bounded(until, budget), None);
-        }
-        for _ in 0..budget {
-            if sim.next_event_at().is_none_or(|at| at > until) {
-                sim.run_until(until);
-                return (true, None);
-            }
-            sim.step();
-            if let Some(v) = self.after_step(sim) {
-                return (false, Some(v));
-            }
-        }
-        (false, None)
-    }
-
-    /// One step, checked if new.
-    pub(crate) fn step(&mut self, sim: &mut Sim) -> Option<Violation> {
-        sim.step();
-        self.after_step(sim)
-    }
-
-    fn after_step(&mut self, sim: &Sim) -> Option<Violation> {
+    /// After a step of `sim`: checks it if the run takes it for the first time.
+    pub(crate) fn after_step(&mut self, sim: &Sim) -> Option<Violation> {
         let checker = self.checker.as_mut()?;
         if sim.events_processed() <= self.checked {
             return None;

@@ -22,7 +22,9 @@ mod travel;
 pub use fork::{ForkChange, ForkView, RunFigures};
 pub use lessons::{LessonAction, LessonState};
 pub use memory::{memory_budget_bytes, whole_mb, MEMORY_BUDGET_BYTES};
-pub use travel::{Marker, MarkerKind, Timeline, MAX_CHECKPOINTS, MAX_MARKERS};
+pub use travel::{
+    important, Marker, MarkerKind, Pin, Timeline, MAX_CHECKPOINTS, MAX_MARKERS, MAX_PINNED,
+};
 
 use fork::Fork;
 use guard::Guard;
@@ -797,12 +799,35 @@ impl Playground {
 
     /// Runs towards `until` (at most `budget` events), checking the invariants on new
     /// ground; a violation pauses the run. Returns whether `until` was reached.
+    /// One step at a time, so the checker and the markers see every step the run takes for
+    /// the first time (the trace keeps only the newest events, and a frame may run 200,000).
     fn advance(&mut self, until: Instant, budget: u64) -> bool {
-        let (reached, violation) = self.guard.run(&mut self.sim, until, budget);
-        if let Some(v) = violation {
-            self.violated(v);
+        for _ in 0..budget {
+            if self.sim.next_event_at().is_none_or(|at| at > until) {
+                self.sim.run_until(until);
+                return true;
+            }
+            if !self.step_checked() {
+                return false;
+            }
         }
-        reached
+        false
+    }
+
+    /// One step, checked and read for markers if new; false when it broke an invariant.
+    fn step_checked(&mut self) -> bool {
+        self.sim.step();
+        if let Some(v) = self.guard.after_step(&self.sim) {
+            self.violated(v);
+            return false;
+        }
+        self.markers.observe(&self.sim);
+        true
+    }
+
+    /// The important events of the run as far as it went (the event log pins them).
+    pub fn pins(&self) -> Rc<Vec<Pin>> {
+        self.markers.pins()
     }
 
     /// Plants a deliberate bug in the run from now on (see `kplay_engine::planted`): for the
@@ -820,9 +845,7 @@ impl Playground {
     /// One event forward, paused (checked if the run takes it for the first time).
     fn step_forward(&mut self) {
         self.playing = false;
-        if let Some(v) = self.guard.step(&mut self.sim) {
-            self.violated(v);
-        }
+        self.step_checked();
     }
 
     /// An invariant broke: kplay's bug, not the learner's. The run pauses where it broke, the

@@ -103,7 +103,8 @@ impl Checkpoints {
 
     /// What the checkpoints hold, estimated.
     pub(crate) fn bytes(&self) -> u64 {
-        self.sims.iter().map(clone_bytes).sum()
+        let checkers: u64 = self.checkers.iter().flatten().map(Checker::bytes).sum();
+        self.sims.iter().map(clone_bytes).sum::<u64>() + checkers
     }
 
     /// The run at `at`: `current` played on, if it is before `at` and no checkpoint is
@@ -229,10 +230,57 @@ fn marker_of(at: Instant, kind: &TraceKind) -> Option<Marker> {
     })
 }
 
-/// The notable moments of the run as far as it went.
+/// Whether an event is one a learner must not miss (the event log pins it): it changes who
+/// leads, who is in sync, who owns what, or which records exist. `__consumer_offsets` is left
+/// out: a fence moves dozens of its partitions at once, which would push the user's own topics
+/// out of the list.
+pub fn important(kind: &TraceKind) -> bool {
+    use TraceKind as K;
+    let internal = match kind {
+        K::LeaderElected { tp, .. }
+        | K::PartitionOffline { tp }
+        | K::IsrChanged { tp, .. }
+        | K::FollowerTruncated { tp, .. }
+        | K::TruncationDetected { tp, .. }
+        | K::BatchFailed { tp, .. } => &*tp.topic == "__consumer_offsets",
+        _ => false,
+    };
+    !internal
+        && matches!(
+            kind,
+            K::BrokerCrashed { .. }
+                | K::BrokerFenced { .. }
+                | K::LeaderElected { .. }
+                | K::PartitionOffline { .. }
+                | K::IsrChanged { .. }
+                | K::RebalanceStarted { .. }
+                | K::FollowerTruncated { .. }
+                | K::TruncationDetected { .. }
+                | K::ConsumerCrashed { .. }
+                | K::BatchFailed { .. }
+        )
+}
+
+/// Most important events kept for the event log (the newest): a broker crash in a cluster of
+/// 36 partitions pins an election and an ISR change for each, and the crash must stay in view.
+pub const MAX_PINNED: usize = 200;
+
+/// An important event, in the event log's words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pin {
+    /// Its place among all the trace events of the run.
+    pub index: u64,
+    pub at: Instant,
+    pub text: String,
+}
+
+/// The notable moments of the run as far as it went: the timeline's markers and the event
+/// log's important events. Read after every step the page plays (`Playground::advance`), so
+/// none is missed however many events a frame runs (the trace keeps only the newest).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Markers {
     list: Rc<Vec<Marker>>,
+    pins: Rc<Vec<Pin>>,
     /// Trace events read so far (the trace's `total`).
     seen: u64,
 }
@@ -248,13 +296,30 @@ impl Markers {
         self.seen = total;
         let recent = sim.trace().recent();
         let skip = recent.len().saturating_sub(new);
-        let found: Vec<Marker> = recent
-            .skip(skip)
-            .filter_map(|e| marker_of(e.at, &e.kind))
-            .collect();
+        // The index in the whole run of the first event read (the trace keeps the newest).
+        let start = total - (recent.len() - skip) as u64;
+        let mut found = Vec::new();
+        for (i, e) in recent.skip(skip).enumerate() {
+            found.extend(marker_of(e.at, &e.kind));
+            if important(&e.kind) {
+                let pins = Rc::make_mut(&mut self.pins);
+                pins.push(Pin {
+                    index: start + i as u64,
+                    at: e.at,
+                    text: e.kind.explained(sim.names()).to_string(),
+                });
+                let excess = pins.len().saturating_sub(MAX_PINNED);
+                pins.drain(..excess);
+            }
+        }
         for m in found {
             self.add(m);
         }
+    }
+
+    /// The important events, oldest first.
+    pub(crate) fn pins(&self) -> Rc<Vec<Pin>> {
+        self.pins.clone()
     }
 
     /// Adds a marker, unless the list is full or the same kind is already there at that
@@ -278,6 +343,7 @@ impl Markers {
     /// where the run is.
     pub(crate) fn cut(&mut self, from_ms: u64, sim: &Sim) {
         Rc::make_mut(&mut self.list).retain(|m| m.at_ms < from_ms);
+        Rc::make_mut(&mut self.pins).retain(|p| p.at.as_millis() < from_ms);
         self.seen = sim.trace().total();
     }
 

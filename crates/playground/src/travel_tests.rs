@@ -211,3 +211,39 @@ fn a_fork_redeploys_a_client_and_refuses_what_a_running_cluster_cannot_change() 
         assert!(e.contains(says), "{path}: {e}");
     }
 }
+
+#[test]
+fn important_events_are_pinned_however_many_events_a_frame_runs() {
+    // 5,000 records/s at 100x: a frame of 250 ms runs 25 virtual seconds, far more trace
+    // events than the trace keeps, so reading the trace after the frame would miss the crash.
+    let text = include_str!("../../../tests/browser/frame-scenario.toml");
+    let mut p = Playground::new(Scenario::parse(text).expect("parses")).expect("builds");
+    p.dispatch(Action::Live(TimelineAction::CrashBroker { broker: 1 }))
+        .expect("crash");
+    p.dispatch(Action::SetSpeed(10_000)).expect("100x");
+    p.dispatch(Action::Play).expect("play");
+    p.dispatch(Action::Frame { elapsed_ms: 250 })
+        .expect("frame");
+    let crash_in_trace = p
+        .sim()
+        .trace()
+        .recent()
+        .any(|e| matches!(e.kind, kplay_engine::trace::TraceKind::BrokerCrashed { .. }));
+    assert!(
+        !crash_in_trace,
+        "the trace window still holds the crash: test needs more load"
+    );
+    let pins = p.pins();
+    assert!(
+        pins.iter()
+            .any(|pin| pin.text.contains("broker 1") && pin.text.contains("crashed")),
+        "{pins:#?}"
+    );
+    assert!(p
+        .timeline()
+        .markers
+        .iter()
+        .any(|m| m.kind == MarkerKind::Fault));
+    // In order, without repeats.
+    assert!(pins.windows(2).all(|w| w[0].index < w[1].index));
+}
