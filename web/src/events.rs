@@ -318,7 +318,8 @@ fn pinned_list(pins: &[Pin]) -> Vec<Html> {
     pins.iter()
         .rev()
         .map(|p| {
-            html! { <li key={p.index}><span class="at">{ p.at.to_string() }</span>{ p.text.clone() }</li> }
+            let at = p.at.to_string();
+            html! { <li key={p.index}><span class="at">{ at }</span>{ p.text.clone() }</li> }
         })
         .collect()
 }

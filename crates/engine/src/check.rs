@@ -72,6 +72,18 @@ struct Watch {
     newest: BTreeMap<u32, u64>,
 }
 
+impl Watch {
+    /// Remembers `promised`, and only the newest `window` promises if there is one.
+    fn promise(&mut self, promised: Promised, window: Option<usize>) {
+        self.promised_end = self.promised_end.max(promised.end());
+        self.promised.push(promised);
+        if let Some(window) = window {
+            let excess = self.promised.len().saturating_sub(window);
+            self.promised.drain(..excess);
+        }
+    }
+}
+
 /// Records promised never to be lost, and why (acknowledged, or read by an application).
 #[derive(Clone, Debug)]
 struct Promised {
@@ -335,12 +347,7 @@ impl Checker {
                 }
             }
             let watch = self.partitions.entry(tp.clone()).or_default();
-            watch.promised_end = watch.promised_end.max(promised.end());
-            watch.promised.push(promised);
-            if let Some(window) = self.window {
-                let excess = watch.promised.len().saturating_sub(window);
-                watch.promised.drain(..excess);
-            }
+            watch.promise(promised, self.window);
         }
         Ok(())
     }
