@@ -185,20 +185,12 @@ impl<'a, 'i> Fields<'a, 'i> {
         &mut self,
         key: &'static str,
     ) -> Result<Option<Spanned<Vec<String>>>, ScenarioError> {
-        let Some(v) = self.get(key) else {
+        let Some(items) = self.spanned_strings(key)? else {
             return Ok(None);
         };
-        let DeValue::Array(items) = v.get_ref() else {
-            return Err(self.wrong(key, v, "an array of strings"));
-        };
-        let mut out = Vec::new();
-        for item in items {
-            match item.get_ref() {
-                DeValue::String(s) => out.push(s.to_string()),
-                _ => return Err(self.wrong(key, item, "a string in the array")),
-            }
-        }
-        Ok(Some(Spanned::new(v.span(), out)))
+        let span = self.table.get(key).map(Spanned::span).unwrap_or_default();
+        let items = items.into_iter().map(Spanned::into_inner).collect();
+        Ok(Some(Spanned::new(span, items)))
     }
 
     /// An array of strings, each with its place.
