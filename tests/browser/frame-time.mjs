@@ -6,6 +6,7 @@
 //   node tests/browser/frame-time.mjs [seconds]   (45 by default: past 30 virtual seconds, the
 //   30 s request timeouts of the first requests start firing and the engine does more per frame)
 // Env: KPLAY_DIST=<dir> measures another build (side by side, to beat the noise);
+//      KPLAY_WELCOME=1 plays the welcome scenario instead of the frame scenario;
 //      KPLAY_CSS=<css> adds a style sheet, to try a rendering idea without a rebuild.
 import { readFileSync } from 'node:fs';
 import { serveDist, launch, openPage, openFrameScenario } from './harness.mjs';
@@ -23,7 +24,9 @@ const cpu = () => {
 const server = await serveDist();
 const browser = await launch();
 const { page, errors } = await openPage(browser, server.url);
-await openFrameScenario(page);
+// KPLAY_WELCOME=1 measures the welcome scenario as a first visit plays it instead.
+if (process.env.KPLAY_WELCOME) await page.waitForSelector('[data-testid=app-ready]');
+else await openFrameScenario(page);
 await page.evaluate(() => {
   window.__frames = [];
   const loop = (ts) => {
