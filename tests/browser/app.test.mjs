@@ -220,3 +220,30 @@ test('a group rebalances when a member leaves, and the panel shows it', async ()
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('a redeployed producer is listed once under its name, its closed instance apart', async () => {
+  // The welcome scenario with the producer redeployed at 1 s with acks=1 (a client's configs
+  // are fixed while it runs: the old instance closes, a new one takes the workload).
+  const { readFile } = await import('node:fs/promises');
+  const welcome = await readFile(new URL('../../crates/playground/src/welcome.toml', import.meta.url), 'utf8');
+  const text = `${welcome.replace('duration_ms = 1', 'duration_ms = 3000')}
+[[event]]
+at_ms = 1000
+action = "reconfigure_producer"
+producer = "checkout"
+config = { acks = "1" }
+`;
+  const { page, context, errors } = await openPage(app.browser, app.server.url);
+  await page.waitForSelector('[data-testid=app-ready]');
+  await page.fill('[data-testid=scenario-text]', text);
+  await page.click('[data-testid=import]');
+  await page.waitForSelector('[data-testid^=producer-checkout-instance-]');
+  assert.equal(await page.locator('[data-testid=producer-checkout]').count(), 1);
+  assert.match(await page.textContent('[data-testid=producer-checkout]'), /acks=1/);
+  const old = page.locator('[data-testid^=producer-checkout-instance-]');
+  assert.equal(await old.count(), 1);
+  assert.match(await old.textContent(), /previous instance, clos(ed|ing) by a redeploy/);
+  assert.equal(await old.locator('button').count(), 0, 'no controls on a closed instance');
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -172,7 +172,13 @@ pub fn Producers() -> Html {
         <div class="panel">
             <div class="panel-head"><h2>{ "Producers" }</h2></div>
             if ctx.snapshot.producers.is_empty() { <p class="empty">{ "No producers: add one below." }</p> }
-            { for ctx.snapshot.producers.iter().map(|p| {
+            { for ctx.snapshot.producers.iter().enumerate().map(|(i, p)| {
+                // A redeploy (`reconfigure_producer`) closes the old instance and starts a new
+                // one under the same name: the old one is listed as such, without controls.
+                let newer = ctx.snapshot.producers[i + 1..].iter().any(|q| q.name == p.name);
+                if newer {
+                    return previous_instance(i, p);
+                }
                 let (d, running) = (&ctx.dispatch, p.running);
                 let producer = p.name.clone();
                 let toggle = d.reform(move |_| Action::Live(match running {
@@ -216,6 +222,25 @@ pub fn Producers() -> Html {
                 }
             }) }
             <ProduceForm />
+        </div>
+    }
+}
+
+/// A producer instance a redeploy closed (`reconfigure_producer`): what it did, and no
+/// controls (actions by name go to the newest instance).
+fn previous_instance(i: usize, p: &kplay_engine::snapshot::ProducerView) -> Html {
+    let state = if p.running { "closing" } else { "closed" };
+    html! {
+        <div class="client previous" key={format!("{}#{i}", p.name)}
+            data-testid={format!("producer-{}-instance-{i}", p.name)}>
+            <div class="client-head">
+                <strong>{ &p.name }</strong>
+                <span class="meta">{ format!("previous instance, {state} by a redeploy") }</span>
+            </div>
+            <div class="client-stats">
+                { format!("sent {} · acked {} · failed {} · {} in flight, {} queued",
+                    p.produced, p.acked, p.failed, p.in_flight_batches, p.queued_batches) }
+            </div>
         </div>
     }
 }
