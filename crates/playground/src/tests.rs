@@ -14,6 +14,17 @@ fn playing(p: &mut Playground, ms: u32) {
     }
 }
 
+/// The record the tests send by hand: key `user-42` through the welcome producer.
+fn produce_user_42() -> TimelineAction {
+    TimelineAction::Produce {
+        producer: "checkout".into(),
+        key: Some("user-42".into()),
+        value: Some("hi".into()),
+        partition: None,
+        headers: Vec::new(),
+    }
+}
+
 #[test]
 fn frames_advance_virtual_time_by_speed_only_while_playing() {
     let mut p = Playground::welcome();
@@ -50,14 +61,8 @@ fn step_processes_exactly_one_event() {
 fn an_exported_live_session_replays_to_the_same_digest() {
     let mut p = Playground::welcome();
     playing(&mut p, 1500);
-    let produce = TimelineAction::Produce {
-        producer: "checkout".into(),
-        key: Some("user-42".into()),
-        value: Some("hi".into()),
-        partition: None,
-        headers: Vec::new(),
-    };
-    p.dispatch(Action::Live(produce)).expect("produce");
+    p.dispatch(Action::Live(produce_user_42()))
+        .expect("produce");
     playing(&mut p, 700);
     p.dispatch(Action::Live(TimelineAction::CrashBroker { broker: 1 }))
         .expect("crash");
@@ -687,14 +692,8 @@ fn a_record_produced_by_hand_can_be_followed_to_its_acknowledgement() {
         "nothing sent by hand yet"
     );
     playing(&mut p, 1500);
-    let produce = TimelineAction::Produce {
-        producer: "checkout".into(),
-        key: Some("user-42".into()),
-        value: Some("hi".into()),
-        partition: None,
-        headers: Vec::new(),
-    };
-    p.dispatch(Action::Live(produce)).expect("produce");
+    p.dispatch(Action::Live(produce_user_42()))
+        .expect("produce");
     p.dispatch(Action::FollowProduced).expect("follow");
     let early = p.journey().expect("a journey").clone();
     assert_eq!(early.end, kplay_engine::sim::EndKind::NotSent, "{early:?}");

@@ -403,10 +403,8 @@ impl crate::Playground {
     /// brought to the same moment.
     pub(crate) fn observe(&mut self) {
         self.checkpoints.observe(&self.sim, Some(&self.guard));
-        if self.sim.now() >= self.furthest {
-            self.furthest = self.sim.now();
-            self.markers.observe(&self.sim);
-        }
+        // The markers were read after each step (`Playground::advance`).
+        self.furthest = self.furthest.max(self.sim.now());
         if let Some(fork) = &mut self.fork {
             fork.follow(self.sim.now());
         }
