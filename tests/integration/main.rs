@@ -14,3 +14,4 @@ mod replication;
 mod scenarios;
 mod swarm;
 mod tidy;
+mod transactions;

@@ -263,7 +263,8 @@ fn PartitionRow(props: &PartitionProps) -> Html {
     let (behind, caught_up) = reader_marks(p, readers);
     html! {
         <div ref={node} class={classes!("partition", offline.then_some("offline"))} data-testid={testid}
-             data-leo={p.log_end.to_string()} data-log-start={p.log_start.to_string()} data-hw={p.high_watermark.to_string()}>
+             data-leo={p.log_end.to_string()} data-log-start={p.log_start.to_string()} data-hw={p.high_watermark.to_string()}
+             data-lso={p.last_stable_offset.to_string()}>
             <div class="partition-head">
                 <span class="pname">{ format!("p{}", p.partition) }</span>
                 { for props.row.owners.iter().map(|(g, c, colour)| html! {
@@ -274,7 +275,7 @@ fn PartitionRow(props: &PartitionProps) -> Html {
                 <span class="meta" title="leader, epoch, in-sync replicas">
                     { format!("leader {leader} · epoch {} · ISR {:?}", p.leader_epoch, p.isr) }
                 </span>
-                <span class="meta offsets">{ format!("start {} · HW {} · LEO {}", p.log_start, p.high_watermark, p.log_end) }</span>
+                <span class="meta offsets">{ offsets_text(p) }</span>
             </div>
             <div class="log" role="group" tabindex="0" aria-label={log_label(p)}
                  onkeydown={Callback::from(on_log_key)} onmousemove={on_hover} onfocusin={on_focus} onmouseout={on_leave} onfocusout={on_blur}>
@@ -294,6 +295,9 @@ fn PartitionRow(props: &PartitionProps) -> Html {
                 }
                 { for p.latest.iter().map(|r| {
                     let uncommitted = r.offset >= p.high_watermark;
+                    // Records of a transaction still open (between the LSO and the HW).
+                    let open_txn = r.offset >= p.last_stable_offset && !uncommitted;
+                    let marker = r.marker.map(|commit| if commit { "marker commit" } else { "marker abort" });
                     let is_selected = props.selected == Some((p.topic.clone(), p.partition, r.offset));
                     let on_select = {
                         let cb = props.on_select.clone();
@@ -310,7 +314,7 @@ fn PartitionRow(props: &PartitionProps) -> Html {
                     // again, which was most of a frame's DOM work at thousands of records/s.
                     html! {
                         <button onclick={on_select} tabindex="-1" aria-label={cell_label(r)}
-                            class={classes!("cell", key_class(r.key.as_deref()), uncommitted.then_some("uncommitted"), is_selected.then_some("selected"))}>
+                            class={classes!("cell", key_class(r.key.as_deref()), uncommitted.then_some("uncommitted"), open_txn.then_some("open-txn"), marker, is_selected.then_some("selected"))}>
                             { r.offset }
                             if !here.is_empty() { <span class="reader" title={format!("next for {}", here.join(", "))}>{ "▲" }</span> }
                         </button>
@@ -618,5 +622,16 @@ fn on_log_key(e: KeyboardEvent) {
         .and_then(|c| c.dyn_into::<HtmlElement>().ok())
     {
         let _ = cell.focus();
+    }
+}
+
+/// The partition's offsets line: the LSO beside the HW when a transaction holds it back.
+fn offsets_text(p: &PartitionView) -> String {
+    let (start, hw, leo) = (p.log_start, p.high_watermark, p.log_end);
+    if p.last_stable_offset < hw {
+        let lso = p.last_stable_offset;
+        format!("start {start} · LSO {lso} · HW {hw} · LEO {leo}")
+    } else {
+        format!("start {start} · HW {hw} · LEO {leo}")
     }
 }

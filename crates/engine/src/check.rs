@@ -70,6 +70,10 @@ struct Watch {
     scanned: Offset,
     /// Per idempotent producer: the newest of its records seen in the log.
     newest: BTreeMap<u32, u64>,
+    /// Batches below the high watermark were checked for fenced writes up to here.
+    epochs_scanned: Offset,
+    /// Per producer id: the newest epoch seen in the log (data or marker).
+    epochs: BTreeMap<crate::record::ProducerId, i16>,
 }
 
 impl Watch {
@@ -276,6 +280,24 @@ impl Checker {
                 continue;
             }
             self.observed = *n;
+            if let O::Delivered {
+                audience,
+                tp,
+                base_offset,
+                read_committed: true,
+                ..
+            } = observation
+            {
+                // Where a marker below the high watermark survives any failover.
+                let safe = topic_is_safe(sim, tp);
+                if let Some(detail) = uncommitted_read(sim, tp, *base_offset).filter(|_| safe) {
+                    return violated(
+                        "ReadCommittedSeesOnlyCommitted",
+                        sim.now(),
+                        format!("{audience} (read_committed) read {tp} {detail}"),
+                    );
+                }
+            }
             let (tp, promised) = match observation {
                 O::Acked {
                     producer,
@@ -457,6 +479,17 @@ impl Checker {
         }
         if let Some(detail) = idempotence_broken(sim, &lr.log, hw, watch) {
             return fail("IdempotentOnceInOrder", format!("{tp}: {detail}"));
+        }
+        if let Some(detail) = fenced_write(&lr.log, hw, watch) {
+            return fail("FencedProducerNeverWrites", format!("{tp}: {detail}"));
+        }
+        // The last stable offset never passes the high watermark (reference §5).
+        let lso = lr.last_stable_offset();
+        if lso > hw {
+            return fail(
+                "LsoWithinHighWatermark",
+                format!("{tp}: last stable offset {lso} above the high watermark {hw}"),
+            );
         }
         Ok(())
     }
@@ -744,6 +777,68 @@ fn idempotence_broken(
                 watch.newest.insert(producer, record.id.seq);
             }
         }
+    }
+    None
+}
+
+/// ReadCommittedSeesOnlyCommitted: the batch a read_committed application read at `base` is
+/// not transactional, or its transaction's next marker in the leader's log is a COMMIT.
+/// Read from the log itself, not from the replica's transaction index, which it checks.
+fn uncommitted_read(sim: &Sim, tp: &TopicPartition, base: Offset) -> Option<String> {
+    let pm = sim.metadata().partition(&tp.topic, tp.partition)?;
+    let (_, log) = authoritative(sim, tp, pm)?;
+    let batch = log.batch_at(base)?;
+    let pid = batch
+        .producer
+        .filter(|_| batch.is_transactional)?
+        .producer_id;
+    let mut at = batch.next_offset();
+    while at < log.log_end() {
+        let Some(next) = log.batch_at(at) else {
+            break;
+        };
+        at = next.next_offset();
+        let marker = next
+            .control_type()
+            .filter(|_| next.producer.is_some_and(|p| p.producer_id == pid));
+        match marker {
+            Some(crate::record::ControlType::Commit) => return None,
+            Some(crate::record::ControlType::Abort) => {
+                return Some(format!(
+                    "offset {base} of an aborted transaction (producer id {}, ABORT at {})",
+                    pid.0, next.base_offset
+                ))
+            }
+            None => {}
+        }
+    }
+    Some(format!(
+        "offset {base} of an open transaction (producer id {}, no marker yet)",
+        pid.0
+    ))
+}
+
+/// FencedProducerNeverWrites: along a partition's log, a producer id's epoch never goes
+/// back. A batch at an older epoch after a newer one (a marker written at the epoch a new
+/// instance or the coordinator's abort fenced it with) is a fenced producer's write accepted.
+fn fenced_write(log: &crate::log::PartitionLog, hw: Offset, watch: &mut Watch) -> Option<String> {
+    let mut at = watch.epochs_scanned.max(log.log_start());
+    while at < hw {
+        let batch = log.batch_at(at)?;
+        at = batch.next_offset();
+        watch.epochs_scanned = at;
+        let Some(p) = batch.producer else { continue };
+        let newest = watch
+            .epochs
+            .entry(p.producer_id)
+            .or_insert(p.producer_epoch);
+        if p.producer_epoch < *newest {
+            return Some(format!(
+                "offset {}: producer id {} wrote at epoch {} after epoch {}",
+                batch.base_offset, p.producer_id.0, p.producer_epoch, newest
+            ));
+        }
+        *newest = p.producer_epoch;
     }
     None
 }

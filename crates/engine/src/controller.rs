@@ -41,6 +41,8 @@ pub struct Controller {
     configs: Configs,
     /// Replica placement of those topics.
     rng: Prng,
+    /// The first producer id of the next block (`ProducerIdControlManager.nextProducerBlock`).
+    next_producer_id: i64,
     /// Deliberate bugs for the checker's tests (`planted`).
     #[cfg(feature = "planted-bugs")]
     pub(crate) planted: crate::planted::Planted,
@@ -107,6 +109,7 @@ impl Controller {
             balance: BalanceSchedule::Deferred,
             configs: configs.clone(),
             rng,
+            next_producer_id: 0,
             #[cfg(feature = "planted-bugs")]
             planted: Default::default(),
         }
@@ -166,6 +169,14 @@ impl Controller {
                 }
                 Message::AlterPartition(request) => self.on_alter_partition(from, request, out),
                 Message::CreateTopics { topic } => self.on_create_topic(from, topic, out),
+                Message::AllocateProducerIds { .. } => {
+                    // `ProducerIdControlManager`: consecutive blocks from 0, each handed once.
+                    let first = crate::record::ProducerId(self.next_producer_id);
+                    let count = crate::txn::PRODUCER_ID_BLOCK;
+                    self.next_producer_id += i64::from(count);
+                    let msg = Message::AllocateProducerIdsResponse { first, count };
+                    out.push(Effect::Send { to: from, msg });
+                }
                 other => unreachable!("controller got {}", other.kind()),
             },
             Input::Disconnected { .. } => {}

@@ -41,6 +41,8 @@ pub enum Observation {
         records: Arc<Vec<Record>>,
         from: u32,
         to: u32,
+        /// The application reads with `isolation.level=read_committed`.
+        read_committed: bool,
     },
 }
 

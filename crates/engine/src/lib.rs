@@ -44,6 +44,7 @@ pub mod snapshot;
 pub mod sort;
 pub mod time;
 pub mod trace;
+pub mod txn;
 
 pub use sim::{ClusterSetup, Command, CommandError, Sim};
 pub use time::{Duration, Instant};

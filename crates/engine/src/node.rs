@@ -51,6 +51,10 @@ pub enum Timer {
     /// A coordinator's write (an offset commit, a generation) reached
     /// `offsets.commit.timeout.ms`.
     CoordinatorWriteExpiry { id: u64 },
+    /// A transaction coordinator looks for transactions past their timeout.
+    TxnAbortCheck,
+    /// A transaction coordinator sends again the markers that failed.
+    TxnMarkerRetry,
 }
 
 /// What a node asks the simulator to do.

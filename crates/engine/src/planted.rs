@@ -36,10 +36,17 @@ pub enum Bug {
     ShrinkRemovesLeader,
     /// A consumer that commits after processing commits before it too.
     CommitBeforeProcessing,
+    /// A leader lets read_committed consumers fetch up to its high watermark, past the last
+    /// stable offset (open transactions' records).
+    ReadCommittedPastLso,
+    /// A leader leaves out the aborted transactions of a read_committed fetch.
+    NoAbortedTransactions,
+    /// A leader accepts a transactional write at an epoch older than one it has seen.
+    FencedWriteAccepted,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 13] = [
+    pub const ALL: [Bug; 16] = [
         Bug::HwOverCommittedIsrOnly,
         Bug::ExpandBeforeCaughtUp,
         Bug::UncleanElection,
@@ -53,6 +60,9 @@ impl Bug {
         Bug::EpochNotBumped,
         Bug::ShrinkRemovesLeader,
         Bug::CommitBeforeProcessing,
+        Bug::ReadCommittedPastLso,
+        Bug::NoAbortedTransactions,
+        Bug::FencedWriteAccepted,
     ];
 
     /// The bug named as in the source (`--plant` of `kplay-swarm`).
@@ -76,6 +86,10 @@ impl Bug {
             Bug::EpochNotBumped => &["OneLeaderPerEpoch"],
             Bug::ShrinkRemovesLeader => &["LeaderInIsr"],
             Bug::CommitBeforeProcessing => &["CommitsAfterProcessingLoseNothing"],
+            Bug::ReadCommittedPastLso | Bug::NoAbortedTransactions => {
+                &["ReadCommittedSeesOnlyCommitted"]
+            }
+            Bug::FencedWriteAccepted => &["FencedProducerNeverWrites"],
         }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::group::Generation;
 use crate::metadata::ClusterMetadata;
-use crate::record::{LeaderEpoch, Offset, RecordBatch, TopicPartition};
+use crate::record::{LeaderEpoch, Offset, ProducerId, RecordBatch, TopicPartition};
 use crate::trace::BrokerId;
 
 /// Kafka error codes (reference §7), plus the client-side exceptions the simulation reports.
@@ -58,12 +58,27 @@ pub enum ErrorCode {
     MemberIdRequired,
     FencedInstanceId,
     InconsistentGroupProtocol,
+    /// A transactional request in a state that does not allow it (a write outside the
+    /// transaction, an EndTxn with nothing begun).
+    InvalidTxnState,
+    /// The transaction coordinator has no such producer id for the transactional id.
+    InvalidProducerIdMapping,
+    /// `transaction.timeout.ms` above the broker's `transaction.max.timeout.ms`.
+    InvalidTransactionTimeout,
+    /// The coordinator is completing the previous transaction: retry.
+    ConcurrentTransactions,
+    /// A newer instance with the same `transactional.id` took over (KIP-588).
+    ProducerFenced,
+    /// Client side: the application aborted the transaction these records were in, or the
+    /// producer was fenced before they could be sent (Java's `TransactionAbortedException`
+    /// and `ProducerFencedException`).
+    TransactionAborted,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order (`code as usize` indexes it): the ledger stores an
     /// outcome's error as that index.
-    pub const ALL: [ErrorCode; 34] = [
+    pub const ALL: [ErrorCode; 40] = [
         ErrorCode::None,
         ErrorCode::OffsetOutOfRange,
         ErrorCode::UnknownTopicOrPartition,
@@ -98,6 +113,12 @@ impl ErrorCode {
         ErrorCode::MemberIdRequired,
         ErrorCode::FencedInstanceId,
         ErrorCode::InconsistentGroupProtocol,
+        ErrorCode::InvalidTxnState,
+        ErrorCode::InvalidProducerIdMapping,
+        ErrorCode::InvalidTransactionTimeout,
+        ErrorCode::ConcurrentTransactions,
+        ErrorCode::ProducerFenced,
+        ErrorCode::TransactionAborted,
     ];
 
     /// The wire code; client-side exceptions have none and return -1.
@@ -133,7 +154,13 @@ impl ErrorCode {
             ErrorCode::RebalanceInProgress => 27,
             ErrorCode::MemberIdRequired => 79,
             ErrorCode::FencedInstanceId => 82,
-            ErrorCode::DeliveryTimeout
+            ErrorCode::InvalidTxnState => 48,
+            ErrorCode::InvalidProducerIdMapping => 49,
+            ErrorCode::InvalidTransactionTimeout => 50,
+            ErrorCode::ConcurrentTransactions => 51,
+            ErrorCode::ProducerFenced => 90,
+            ErrorCode::TransactionAborted
+            | ErrorCode::DeliveryTimeout
             | ErrorCode::NoOffsetForPartition
             | ErrorCode::LogTruncation => -1,
         }
@@ -175,6 +202,12 @@ impl ErrorCode {
             ErrorCode::RebalanceInProgress => "REBALANCE_IN_PROGRESS",
             ErrorCode::MemberIdRequired => "MEMBER_ID_REQUIRED",
             ErrorCode::FencedInstanceId => "FENCED_INSTANCE_ID",
+            ErrorCode::InvalidTxnState => "INVALID_TXN_STATE",
+            ErrorCode::InvalidProducerIdMapping => "INVALID_PRODUCER_ID_MAPPING",
+            ErrorCode::InvalidTransactionTimeout => "INVALID_TRANSACTION_TIMEOUT",
+            ErrorCode::ConcurrentTransactions => "CONCURRENT_TRANSACTIONS",
+            ErrorCode::ProducerFenced => "PRODUCER_FENCED",
+            ErrorCode::TransactionAborted => "TRANSACTION_ABORTED",
         }
     }
 
@@ -266,9 +299,20 @@ pub struct FetchPartition {
     pub last_fetched_epoch: Option<LeaderEpoch>,
 }
 
+/// A consumer's `isolation.level`: how far a fetch may read (reference §5).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Isolation {
+    /// Up to the high watermark, aborted and open transactions included.
+    #[default]
+    ReadUncommitted,
+    /// Up to the last stable offset, with the aborted transactions to drop.
+    ReadCommitted,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FetchRequest {
     pub correlation_id: u32,
+    pub isolation: Isolation,
     /// The fetching follower's broker id; `None` for a consumer.
     pub replica_id: Option<BrokerId>,
     pub max_wait_ms: u32,
@@ -284,6 +328,11 @@ pub struct FetchedPartition {
     pub high_watermark: Offset,
     pub log_start: Offset,
     pub batches: Vec<RecordBatch>,
+    /// The last stable offset (read_committed reads below it).
+    pub last_stable_offset: Offset,
+    /// read_committed: the aborted transactions overlapping the batches returned, as
+    /// (producer id, first offset) (Kafka's `FetchResponse.abortedTransactions`).
+    pub aborted: Vec<(ProducerId, Offset)>,
     /// The follower's log diverges from the leader's: truncate to this (epoch, end offset).
     pub diverging: Option<(LeaderEpoch, Offset)>,
 }
@@ -304,6 +353,8 @@ pub enum OffsetSpec {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListOffsetsRequest {
     pub correlation_id: u32,
+    /// "Latest" is the last stable offset for read_committed, the high watermark otherwise.
+    pub isolation: Isolation,
     pub partitions: Vec<(TopicPartition, OffsetSpec)>,
 }
 
@@ -456,6 +507,29 @@ pub struct OffsetCommitRequest {
     pub offsets: Vec<(TopicPartition, Offset)>,
 }
 
+/// Which coordinator `FindCoordinator` looks for (its `keyType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoordinatorType {
+    Group,
+    Transaction,
+}
+
+/// A producer id and epoch, as transactional requests carry them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ProducerIdAndEpoch {
+    pub producer_id: ProducerId,
+    pub epoch: i16,
+}
+
+/// One transaction's markers for the partitions one leader holds (`WriteTxnMarkersRequest`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxnMarker {
+    pub producer: ProducerIdAndEpoch,
+    pub commit: bool,
+    pub coordinator_epoch: u32,
+    pub partitions: Vec<TopicPartition>,
+}
+
 /// Every message of the simulation. A closed set: `match` exhaustiveness is the checklist.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
@@ -504,7 +578,9 @@ pub enum Message {
     AlterPartitionResponse(AlterPartitionResponse),
     FindCoordinator {
         correlation_id: u32,
-        group_id: Arc<str>,
+        /// The group id, or the transactional id.
+        key: Arc<str>,
+        key_type: CoordinatorType,
     },
     FindCoordinatorResponse {
         correlation_id: u32,
@@ -540,6 +616,60 @@ pub enum Message {
         error: ErrorCode,
         /// The committed offset (the next to read) per partition, if any.
         offsets: Vec<(TopicPartition, Option<Offset>)>,
+    },
+    /// A producer asks for its id: a fresh one (idempotent, `transactional_id` none), or its
+    /// transactional id's, with the epoch bumped to fence older instances (KIP-98, KIP-360).
+    InitProducerId {
+        correlation_id: u32,
+        transactional_id: Option<Arc<str>>,
+        timeout_ms: u32,
+        /// The id and epoch it has, when it asks again after an error (KIP-360).
+        current: Option<ProducerIdAndEpoch>,
+    },
+    InitProducerIdResponse {
+        correlation_id: u32,
+        error: ErrorCode,
+        producer: ProducerIdAndEpoch,
+    },
+    AddPartitionsToTxn {
+        correlation_id: u32,
+        transactional_id: Arc<str>,
+        producer: ProducerIdAndEpoch,
+        partitions: Vec<TopicPartition>,
+    },
+    AddPartitionsToTxnResponse {
+        correlation_id: u32,
+        error: ErrorCode,
+    },
+    EndTxn {
+        correlation_id: u32,
+        transactional_id: Arc<str>,
+        producer: ProducerIdAndEpoch,
+        commit: bool,
+    },
+    /// Transactions V2 (KIP-890): the answer carries the epoch the next transaction uses.
+    EndTxnResponse {
+        correlation_id: u32,
+        error: ErrorCode,
+        producer: ProducerIdAndEpoch,
+    },
+    /// Coordinator → partition leader: write the markers that end a transaction.
+    WriteTxnMarkers {
+        correlation_id: u32,
+        marker: TxnMarker,
+    },
+    WriteTxnMarkersResponse {
+        correlation_id: u32,
+        results: Vec<(TopicPartition, ErrorCode)>,
+    },
+    /// Broker → controller: a block of producer ids (`AllocateProducerIds`, KIP-730).
+    AllocateProducerIds {
+        broker: BrokerId,
+        incarnation: u32,
+    },
+    AllocateProducerIdsResponse {
+        first: ProducerId,
+        count: u32,
     },
 }
 
@@ -591,6 +721,16 @@ impl Message {
             Message::OffsetCommitResponse { .. } => "OffsetCommitResponse",
             Message::OffsetFetch { .. } => "OffsetFetch",
             Message::OffsetFetchResponse { .. } => "OffsetFetchResponse",
+            Message::InitProducerId { .. } => "InitProducerId",
+            Message::InitProducerIdResponse { .. } => "InitProducerIdResponse",
+            Message::AddPartitionsToTxn { .. } => "AddPartitionsToTxn",
+            Message::AddPartitionsToTxnResponse { .. } => "AddPartitionsToTxnResponse",
+            Message::EndTxn { .. } => "EndTxn",
+            Message::EndTxnResponse { .. } => "EndTxnResponse",
+            Message::WriteTxnMarkers { .. } => "WriteTxnMarkers",
+            Message::WriteTxnMarkersResponse { .. } => "WriteTxnMarkersResponse",
+            Message::AllocateProducerIds { .. } => "AllocateProducerIds",
+            Message::AllocateProducerIdsResponse { .. } => "AllocateProducerIdsResponse",
         }
     }
 }

@@ -218,7 +218,69 @@ pub struct BatchData {
     pub records: Arc<Vec<Record>>,
 }
 
+/// A control record's type (Kafka's `ControlRecordType`): the marker that ends a transaction
+/// in one partition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ControlType {
+    Abort,
+    Commit,
+}
+
+impl ControlType {
+    /// The control record's key: version (int16, 0) and type (int16: 0 ABORT, 1 COMMIT).
+    fn key(self) -> [u8; 4] {
+        [0, 0, 0, self as u8]
+    }
+}
+
+/// The marker batch a partition leader appends when a transaction ends there
+/// (`EndTransactionMarker`): transactional and control, one record whose key is the type and
+/// whose value is the version (int16) and the coordinator epoch (int32); no sequence.
+pub fn marker_batch(
+    producer_id: ProducerId,
+    epoch: i16,
+    kind: ControlType,
+    coordinator_epoch: u32,
+    timestamp_ms: i64,
+) -> RecordBatch {
+    let mut value = vec![0, 0];
+    value.extend_from_slice(&coordinator_epoch.to_be_bytes());
+    let record = Record {
+        timestamp_ms,
+        key: Some(Arc::from(&kind.key()[..])),
+        value: Some(Arc::from(value)),
+        headers: Headers::default(),
+        id: crate::group::coordinator::INTERNAL_RECORD,
+    };
+    RecordBatch::from(BatchData {
+        base_offset: Offset(0),
+        partition_leader_epoch: None,
+        producer: Some(ProducerIdentity {
+            producer_id,
+            producer_epoch: epoch,
+            base_sequence: -1,
+        }),
+        is_transactional: true,
+        is_control: true,
+        size_bytes: BATCH_OVERHEAD + record_size(0, 0, &record),
+        max_timestamp_ms: timestamp_ms,
+        records: Arc::new(vec![record]),
+    })
+}
+
 impl BatchData {
+    /// The marker a control batch holds.
+    pub fn control_type(&self) -> Option<ControlType> {
+        if !self.is_control {
+            return None;
+        }
+        let key = self.records.first()?.key.as_deref()?;
+        Some(match key.get(3) {
+            Some(1) => ControlType::Commit,
+            _ => ControlType::Abort,
+        })
+    }
+
     pub fn record_count(&self) -> u32 {
         self.records.len() as u32
     }
@@ -232,6 +294,9 @@ impl BatchData {
     }
     /// Last sequence number of an idempotent batch.
     pub fn last_sequence(&self) -> Option<i32> {
+        if self.is_control {
+            return None;
+        }
         let delta = self.records.len() as i32 - 1;
         self.producer
             .map(|p| p.base_sequence.wrapping_add(delta) & i32::MAX)

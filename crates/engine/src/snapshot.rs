@@ -36,6 +36,8 @@ pub struct BrokerView {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordView {
+    /// A transaction marker (control record): `Some(true)` COMMIT, `Some(false)` ABORT.
+    pub marker: Option<bool>,
     pub offset: u64,
     pub timestamp_ms: i64,
     /// The key as text (lossy UTF-8); `None` for a null key.
@@ -68,6 +70,10 @@ pub struct PartitionView {
     pub isr: Vec<u32>,
     pub log_start: u64,
     pub high_watermark: u64,
+    /// The last stable offset: read_committed consumers read below it (reference §5).
+    pub last_stable_offset: u64,
+    /// Transactions open on this partition (no marker yet).
+    pub open_transactions: u32,
     pub log_end: u64,
     pub segments: u32,
     pub size_bytes: u64,
@@ -272,6 +278,7 @@ pub struct PartitionReport {
     pub isr: Vec<u32>,
     pub log_start: u64,
     pub high_watermark: u64,
+    pub last_stable_offset: u64,
     pub log_end: u64,
 }
 
@@ -282,6 +289,20 @@ pub struct AudienceReport {
     pub consumed: u64,
     pub duplicates: u64,
     pub out_of_order: u64,
+    /// Records of aborted transactions it read (read_uncommitted sees them; read_committed
+    /// never should).
+    pub read_aborted: u64,
+}
+
+/// Transactions over a run, counted as their coordinators completed them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TransactionsReport {
+    pub committed: u64,
+    pub aborted: u64,
+    /// Producers that learned they were fenced.
+    pub fenced: u64,
+    /// Transactions their coordinator aborted after `transaction.timeout.ms`.
+    pub timed_out: u64,
 }
 
 /// The outcome of a run, as `kplay run` prints it.
@@ -312,4 +333,5 @@ pub struct Report {
     pub refused_count: u64,
     /// (consumer, topic): consumers still waiting for a topic the cluster does not have.
     pub waiting_for_topics: Vec<(String, String)>,
+    pub transactions: TransactionsReport,
 }

@@ -432,6 +432,31 @@ pub enum TraceKind {
         consumer: u32,
         per_record_us: u64,
     },
+    /// A transaction coordinator persisted CompleteCommit or CompleteAbort: every marker of
+    /// the transaction is written.
+    TransactionCompleted {
+        broker: BrokerId,
+        transactional_id: String,
+        producer_id: i64,
+        committed: bool,
+        /// Aborted by the coordinator because `transaction.timeout.ms` passed.
+        timed_out: bool,
+        partitions: u32,
+    },
+    /// A coordinator aborts an open transaction older than its `transaction.timeout.ms`,
+    /// fencing its producer.
+    TransactionTimedOut {
+        broker: BrokerId,
+        transactional_id: String,
+        timeout_ms: u32,
+    },
+    /// A transactional producer learned it was fenced: a newer instance with its
+    /// `transactional.id` started, or its coordinator aborted its transaction (fatal: it
+    /// must be closed).
+    ProducerFenced {
+        producer: u32,
+        error: ErrorCode,
+    },
 }
 
 /// One trace entry.
@@ -824,6 +849,36 @@ impl Digest {
                 consumer,
                 per_record_us,
             } => self.ints(47, &[*consumer as u64, *per_record_us]),
+            K::TransactionCompleted {
+                broker,
+                transactional_id,
+                producer_id,
+                committed,
+                timed_out,
+                partitions,
+            } => {
+                let flags = u64::from(*committed) | u64::from(*timed_out) << 1;
+                let ints = [
+                    broker.0 as u64,
+                    *producer_id as u64,
+                    flags,
+                    *partitions as u64,
+                ];
+                self.ints(54, &ints);
+                self.str(transactional_id);
+            }
+            K::TransactionTimedOut {
+                broker,
+                transactional_id,
+                timeout_ms,
+            } => {
+                self.ints(55, &[broker.0 as u64, *timeout_ms as u64]);
+                self.str(transactional_id);
+            }
+            K::ProducerFenced { producer, error } => {
+                self.ints(56, &[*producer as u64]);
+                self.str(error.name());
+            }
             K::TopicAutoCreated {
                 topic,
                 partitions,
@@ -1314,6 +1369,27 @@ impl fmt::Display for Explained<'_> {
             K::ProcessingTimeChanged { consumer, per_record_us: us } => {
                 write!(f, "{} now needs {us} µs per record", co(consumer))
             }
+            K::TransactionCompleted {
+                broker, transactional_id: id, committed, timed_out, partitions, ..
+            } => {
+                let what = match (committed, timed_out) {
+                    (true, _) => "committed",
+                    (false, true) => "aborted (timed out)",
+                    (false, false) => "aborted",
+                };
+                let n = partitions;
+                write!(f, "transaction of {id} {what}: markers in {n} partitions (coordinator {broker})")
+            }
+            K::TransactionTimedOut { transactional_id: id, timeout_ms, broker } => write!(
+                f,
+                "coordinator {broker} aborts the transaction of {id}: open longer than \
+                 transaction.timeout.ms = {timeout_ms}; its producer is fenced"
+            ),
+            K::ProducerFenced { producer, error } => write!(
+                f,
+                "{} is fenced ({error}): a newer instance or its coordinator took over",
+                pr(producer)
+            ),
         }
     }
 }

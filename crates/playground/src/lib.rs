@@ -1146,6 +1146,8 @@ fn producer_def(
         records: None,
         keys,
         value_bytes: 100,
+        records_per_transaction: kplay_scenario::DEFAULT_RECORDS_PER_TRANSACTION,
+        abort_ppm: 0,
         start_ms: 0,
         config,
         line: 0,

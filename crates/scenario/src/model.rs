@@ -61,10 +61,17 @@ pub struct ProducerDef {
     pub records: Option<u64>,
     pub keys: KeyMode,
     pub value_bytes: u32,
+    /// With a `transactional.id`: records per transaction, and the chance in a million that
+    /// the application aborts one (`abort_rate`).
+    pub records_per_transaction: u64,
+    pub abort_ppm: u32,
     pub start_ms: u64,
     pub config: ConfigPairs,
     pub line: usize,
 }
+
+/// Records per transaction when a transactional producer does not say.
+pub const DEFAULT_RECORDS_PER_TRANSACTION: u64 = 100;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConsumerDef {
@@ -446,6 +453,8 @@ impl ProducerDef {
             max_records: self.records,
             keys: self.keys.clone(),
             value_bytes: self.value_bytes,
+            records_per_transaction: self.records_per_transaction,
+            abort_ppm: self.abort_ppm,
             configs,
         }))
     }

@@ -92,6 +92,8 @@ struct RawProducer {
     records: Option<Int>,
     keys: Option<Spanned<String>>,
     value_bytes: Option<Int>,
+    records_per_transaction: Option<Int>,
+    abort_rate: Option<Spanned<Millis>>,
     start_ms: Option<Int>,
     config: Option<ConfigTable>,
 }
@@ -217,6 +219,8 @@ impl RawProducer {
             records: f.int("records")?,
             keys: f.string("keys")?,
             value_bytes: f.int("value_bytes")?,
+            records_per_transaction: f.int("records_per_transaction")?,
+            abort_rate: f.number("abort_rate")?,
             start_ms: f.int("start_ms")?,
             config: f.config("config")?,
         };
@@ -488,6 +492,21 @@ impl Scenario {
                     kplay_engine::sim::MAX_VALUE_BYTES as i64,
                     100,
                 )? as u32,
+                records_per_transaction: opt_int(
+                    l,
+                    &p.records_per_transaction,
+                    "producer.records_per_transaction",
+                    1,
+                    1_000_000,
+                    DEFAULT_RECORDS_PER_TRANSACTION as i64,
+                )? as u64,
+                abort_ppm: match p.abort_rate.as_ref() {
+                    None => 0,
+                    Some(v) => rate_to_ppm(v.get_ref()).ok_or_else(|| {
+                        let m = "must be a probability per transaction from 0 to 1 (0.1: one transaction in ten aborts)";
+                        ScenarioError::field(Some(lines.of(v)), "producer.abort_rate", m)
+                    })?,
+                },
                 start_ms: start_ms(l, &p.start_ms, "producer")?,
                 config: config_pairs(l, &p.config, "producer")?,
                 line,

@@ -18,6 +18,7 @@ pub fn report_json(r: &Report) -> Value {
                 "isr": p.isr,
                 "log_start": p.log_start,
                 "hw": p.high_watermark,
+                "lso": p.last_stable_offset,
                 "leo": p.log_end,
             })
         })
@@ -49,10 +50,25 @@ pub fn report_json(r: &Report) -> Value {
                 "consumed": a.consumed,
                 "duplicates": a.duplicates,
                 "out_of_order": a.out_of_order,
+                "read_aborted": a.read_aborted,
             })
         })
         .collect();
-    let groups: Vec<Value> = r.groups.iter().map(group_json).collect();
+    let read_aborted = |group: &str| {
+        let name = format!("group:{group}");
+        let a = r.audiences.iter().find(|a| a.audience == name);
+        a.map_or(0, |a| a.read_aborted)
+    };
+    let groups: Vec<Value> = r
+        .groups
+        .iter()
+        .map(|g| {
+            let mut v = group_json(g);
+            v["read_aborted"] = json!(read_aborted(&g.group));
+            v
+        })
+        .collect();
+    let t = &r.transactions;
     json!({
         "seed": r.seed,
         "digest": format!("{:016x}", r.digest),
@@ -80,6 +96,12 @@ pub fn report_json(r: &Report) -> Value {
             "reason": why,
         })).collect::<Vec<_>>(),
         "refused_count": r.refused_count,
+        "transactions": {
+            "committed": t.committed,
+            "aborted": t.aborted,
+            "fenced": t.fenced,
+            "timed_out": t.timed_out,
+        },
         "waiting_for_topics": r.waiting_for_topics.iter().map(|(c, t)| json!({
             "consumer": c,
             "topic": t,

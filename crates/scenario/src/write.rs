@@ -95,6 +95,12 @@ impl Scenario {
                 quote(&keys),
                 p.value_bytes
             );
+            if p.records_per_transaction != DEFAULT_RECORDS_PER_TRANSACTION {
+                let _ = writeln!(o, "records_per_transaction = {}", p.records_per_transaction);
+            }
+            if p.abort_ppm > 0 {
+                let _ = writeln!(o, "abort_rate = {}", ppm_text(p.abort_ppm));
+            }
             if p.start_ms > 0 {
                 let _ = writeln!(o, "start_ms = {}", p.start_ms);
             }
@@ -114,13 +120,7 @@ impl Scenario {
                 millis(c.processing_us_per_record)
             );
             if c.failure_ppm > 0 {
-                let rate = format!(
-                    "{}.{:06}",
-                    c.failure_ppm / 1_000_000,
-                    c.failure_ppm % 1_000_000
-                );
-                let rate = rate.trim_end_matches('0').trim_end_matches('.');
-                let _ = writeln!(o, "failure_rate = {rate}");
+                let _ = writeln!(o, "failure_rate = {}", ppm_text(c.failure_ppm));
             }
             if c.commit != CommitStrategy::Auto {
                 let _ = writeln!(o, "commit = {}", quote(c.commit.name()));
@@ -291,4 +291,10 @@ fn write_action_fields(o: &mut String, action: &Action) {
         | Action::ReconfigureProducer { .. }
         | Action::ReconfigureConsumer { .. } => {}
     }
+}
+
+/// A chance in a million as the decimal a scenario writes (`0.001`).
+fn ppm_text(ppm: u32) -> String {
+    let rate = format!("{}.{:06}", ppm / 1_000_000, ppm % 1_000_000);
+    rate.trim_end_matches('0').trim_end_matches('.').to_string()
 }

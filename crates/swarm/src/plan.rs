@@ -449,6 +449,10 @@ impl Generator<'_> {
                 "offsets.topic.replication.factor",
                 Int(i64::from(brokers.min(3))),
             ),
+            cfg(
+                "transaction.state.log.num.partitions",
+                Int(offsets_partitions as i64),
+            ),
         ];
         if self.chance(50) {
             let delay = self.below(3_001) as i64;
@@ -524,8 +528,20 @@ impl Generator<'_> {
                     Int(1 + self.below(5) as i64),
                 ),
             ];
+            let mut per_txn = 0;
+            let mut abort_ppm = 0;
             if self.chance(20) {
                 config.push(cfg("enable.idempotence", Bool(false)));
+            } else if self.chance(30) {
+                // Transactional: commits every few records, sometimes aborts; a timeout near
+                // the faults' durations, or Kafka's minute.
+                config.push(cfg("transactional.id", Str(format!("tx-{i}"))));
+                if self.chance(50) {
+                    let timeout = 3_000 + self.below(20_001) as i64;
+                    config.push(cfg("transaction.timeout.ms", Int(timeout)));
+                }
+                per_txn = 1 + self.below(200);
+                abort_ppm = if self.chance(50) { 100_000 } else { 0 };
             }
             let keys = match self.below(3) {
                 0 => KeyMode::Null,
@@ -539,6 +555,8 @@ impl Generator<'_> {
                 records: None,
                 keys,
                 value_bytes: 20 + self.below(181) as u32,
+                records_per_transaction: per_txn.max(1),
+                abort_ppm,
                 start_ms: 0,
                 config,
                 line: 0,
@@ -570,7 +588,14 @@ impl Generator<'_> {
                 commit: CommitStrategy::Auto,
                 failure_ppm: 0,
                 start_ms: 0,
-                config: vec![cfg("auto.offset.reset", Str("earliest".into()))],
+                config: if self.chance(40) {
+                    vec![
+                        cfg("auto.offset.reset", Str("earliest".into())),
+                        cfg("isolation.level", Str("read_committed".into())),
+                    ]
+                } else {
+                    vec![cfg("auto.offset.reset", Str("earliest".into()))]
+                },
                 line: 0,
             });
             infos.push(ConsumerInfo {
@@ -615,6 +640,8 @@ impl Generator<'_> {
         session_max = session_max.max(session);
         poll_max = poll_max.max(poll_interval);
         let mut every_member_after = true;
+        // The group reads committed transactions only, or everything.
+        let read_committed = self.chance(40);
         for i in 0..members {
             let id = format!("g{i}");
             let commit = match self.below(10) {
@@ -641,6 +668,9 @@ impl Generator<'_> {
             ];
             if static_member {
                 config.push(cfg("group.instance.id", Str(format!("{id}-host"))));
+            }
+            if read_committed {
+                config.push(cfg("isolation.level", Str("read_committed".into())));
             }
             let processing = self.below(max_processing_us);
             let start_ms = if i > 0 && self.chance(30) {

@@ -226,6 +226,9 @@ fn withheld(sim: &Sim, audience: &str, topic: &str) -> Vec<u32> {
 /// Every acknowledged record reached every at-least-once reader of its topic (but those of
 /// partitions a cooperative generation withheld: see [`withheld`]).
 fn every_record_read(plan: &Plan, sim: &Sim) -> Result<(), Failure> {
+    // Records of aborted transactions were acknowledged to their producer but never
+    // committed: a read_committed reader never sees them.
+    let aborted = sim.aborted_records();
     for reader in &plan.at_least_once {
         let audience = &reader.audience;
         let delivered = sim.ledger().audiences().get(audience.as_str());
@@ -242,6 +245,7 @@ fn every_record_read(plan: &Plan, sim: &Sim) -> Result<(), Failure> {
                 };
                 matches!(o, RecordOutcome::Acked { partition, .. } if !excused.contains(partition))
                     && !delivered.is_some_and(|a| a.was_delivered(id))
+                    && !aborted.contains(&id)
             });
             let count = unread.clone().count();
             if count > 0 {

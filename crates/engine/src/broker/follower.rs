@@ -36,6 +36,7 @@ impl Broker {
             self.next_correlation_id = self.next_correlation_id.wrapping_add(1);
             let correlation_id = self.next_correlation_id;
             let request = FetchRequest {
+                isolation: crate::protocol::Isolation::ReadUncommitted,
                 correlation_id,
                 replica_id: Some(me),
                 max_wait_ms: self.replica_fetch_wait,

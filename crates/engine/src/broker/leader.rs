@@ -14,11 +14,20 @@ pub(super) struct ParkedFetch {
     request: FetchRequest,
 }
 
-/// An acks=all produce waiting for the high watermark to pass its records.
+/// What an append answers: a client's produce, or a coordinator's markers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Reply {
+    Produce,
+    Markers,
+}
+
+/// An acks=all produce (or a transaction's markers) waiting for the high watermark to pass
+/// its records.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct DelayedProduce {
     from: NodeId,
     correlation_id: u32,
+    reply: Reply,
     results: Vec<PartitionProduceResult>,
     /// (index into results, offset the HW must reach).
     waiting: Vec<(usize, Offset)>,
@@ -58,14 +67,18 @@ impl DelayedProduce {
 
     /// Sends the produce response with every partition's result as it stands.
     pub(super) fn answer(self, out: &mut Vec<Effect>) {
-        let response = ProduceResponse {
-            correlation_id: self.correlation_id,
-            results: self.results,
+        let correlation_id = self.correlation_id;
+        let msg = match self.reply {
+            Reply::Produce => Message::ProduceResponse(ProduceResponse {
+                correlation_id,
+                results: self.results,
+            }),
+            Reply::Markers => Message::WriteTxnMarkersResponse {
+                correlation_id,
+                results: self.results.into_iter().map(|r| (r.tp, r.error)).collect(),
+            },
         };
-        out.push(Effect::Send {
-            to: self.from,
-            msg: Message::ProduceResponse(response),
-        });
+        out.push(Effect::Send { to: self.from, msg });
     }
 }
 
@@ -115,34 +128,57 @@ impl Broker {
             }
             results.push(result);
         }
-        match request.acks {
-            Acks::Zero => {}
-            Acks::All if !waiting.is_empty() => {
-                let id = self.next_id();
-                let delayed = DelayedProduce {
-                    from,
-                    correlation_id: request.correlation_id,
-                    results,
-                    waiting,
-                };
-                self.delayed_produces.hold(id, delayed);
-                let at = now + Duration::from_millis(u64::from(request.timeout_ms));
-                out.push(Effect::SetTimer {
-                    at,
-                    timer: Timer::ProduceExpiry { id },
-                });
-            }
-            Acks::One | Acks::All => {
-                let response = ProduceResponse {
-                    correlation_id: request.correlation_id,
-                    results,
-                };
-                out.push(Effect::Send {
-                    to: from,
-                    msg: Message::ProduceResponse(response),
-                });
-            }
+        if request.acks == Acks::Zero {
+            return;
         }
+        let waiting = match request.acks {
+            Acks::All => waiting,
+            _ => Vec::new(),
+        };
+        let (id, timeout) = (request.correlation_id, request.timeout_ms);
+        self.hold_or_answer(
+            now,
+            from,
+            id,
+            results,
+            waiting,
+            Reply::Produce,
+            timeout,
+            out,
+        );
+    }
+
+    /// Answers an append now, or holds it until the high watermark passes what it waits for
+    /// (Kafka's `DelayedProduce`), up to `timeout_ms`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn hold_or_answer(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        correlation_id: u32,
+        results: Vec<PartitionProduceResult>,
+        waiting: Vec<(usize, Offset)>,
+        reply: Reply,
+        timeout_ms: u32,
+        out: &mut Vec<Effect>,
+    ) {
+        let delayed = DelayedProduce {
+            from,
+            correlation_id,
+            reply,
+            results,
+            waiting,
+        };
+        if delayed.waiting.is_empty() {
+            return delayed.answer(out);
+        }
+        let id = self.next_id();
+        self.delayed_produces.hold(id, delayed);
+        let at = now + Duration::from_millis(u64::from(timeout_ms));
+        out.push(Effect::SetTimer {
+            at,
+            timer: Timer::ProduceExpiry { id },
+        });
     }
 
     /// Appends one batch as leader. Returns the partition result and, for acks=all, the offset
@@ -161,6 +197,7 @@ impl Broker {
             planted!(self, OutOfOrderAccepted),
             planted!(self, AckBeforeHighWatermark),
         );
+        let fenced_accepted = planted!(self, FencedWriteAccepted);
         let replica = match self.leader_replica(&tp) {
             Ok(r) => r,
             Err(error) => {
@@ -190,9 +227,20 @@ impl Broker {
         if acks == Acks::All && replica.isr.len() < replica.effective_min_isr() {
             return fail(tp, ErrorCode::NotEnoughReplicas);
         }
+        // A non-transactional write by a producer with a transaction open here
+        // (`ProducerAppendInfo.checkProducerEpoch` and the transactional flag check).
+        let open = |p: crate::record::ProducerIdentity| replica.txns.open(p.producer_id).is_some();
+        if !batch.is_transactional && batch.producer.is_some_and(open) {
+            return fail(tp, ErrorCode::InvalidTxnState);
+        }
         let check = match replica.check_sequence(&batch) {
             SequenceCheck::Duplicate(_) if append_duplicates => SequenceCheck::Append,
             SequenceCheck::Reject(ErrorCode::OutOfOrderSequenceNumber) if append_out_of_order => {
+                SequenceCheck::Append
+            }
+            SequenceCheck::Reject(ErrorCode::InvalidProducerEpoch)
+                if fenced_accepted && batch.is_transactional =>
+            {
                 SequenceCheck::Append
             }
             check => check,
@@ -383,6 +431,8 @@ impl Broker {
             };
             let limit = if request.replica_id.is_some() {
                 r.log.log_end()
+            } else if request.isolation == Isolation::ReadCommitted {
+                r.last_stable_offset()
             } else {
                 r.high_watermark
             };
@@ -464,8 +514,12 @@ impl Broker {
                     }
                 }
             }
+            let committed = request.isolation == Isolation::ReadCommitted;
+            let lso = replica.last_stable_offset();
             let limit = if request.replica_id.is_some() || read_past_hw {
                 log_end
+            } else if committed && !planted!(self, ReadCommittedPastLso) {
+                lso
             } else {
                 replica.high_watermark
             };
@@ -477,12 +531,20 @@ impl Broker {
             };
             let bytes: u64 = batches.iter().map(|b| u64::from(b.size_bytes)).sum();
             remaining = remaining.saturating_sub(bytes);
+            let aborted = match batches.last() {
+                Some(last) if committed && !planted!(self, NoAbortedTransactions) => replica
+                    .txns
+                    .aborted_between(fp.fetch_offset, last.next_offset()),
+                _ => Vec::new(),
+            };
             partitions.push(FetchedPartition {
                 tp: fp.tp.clone(),
                 error: ErrorCode::None,
                 high_watermark: replica.high_watermark,
                 log_start: replica.log.log_start(),
                 batches,
+                last_stable_offset: lso,
+                aborted,
                 diverging: None,
             });
         }
@@ -666,10 +728,12 @@ impl Broker {
             .iter()
             .map(|(tp, spec)| match self.replicas.get(tp) {
                 Some(r) if r.is_leader(me) => {
-                    let offset = match spec {
-                        OffsetSpec::Earliest => r.log.log_start(),
-                        // "Latest" for read_uncommitted is the high watermark, not the true LEO.
-                        OffsetSpec::Latest => r.high_watermark,
+                    let offset = match (spec, request.isolation) {
+                        (OffsetSpec::Earliest, _) => r.log.log_start(),
+                        // "Latest" is the last stable offset for read_committed, and the high
+                        // watermark (not the log end) for read_uncommitted.
+                        (OffsetSpec::Latest, Isolation::ReadCommitted) => r.last_stable_offset(),
+                        (OffsetSpec::Latest, Isolation::ReadUncommitted) => r.high_watermark,
                     };
                     (tp.clone(), ErrorCode::None, offset)
                 }
@@ -690,6 +754,8 @@ fn empty_fetch(tp: &TopicPartition, error: ErrorCode) -> FetchedPartition {
         high_watermark: Offset(0),
         log_start: Offset(0),
         batches: Vec::new(),
+        last_stable_offset: Offset(0),
+        aborted: Vec::new(),
         diverging: None,
     }
 }

@@ -22,8 +22,8 @@ use crate::metadata::ClusterMetadata;
 use crate::node::{Effect, Input, Timer};
 use crate::protocol::{
     Acks, AlterPartitionRequest, AlterPartitionResponse, EpochEndOffset, ErrorCode, FetchPartition,
-    FetchRequest, FetchResponse, FetchedPartition, ListOffsetsRequest, ListOffsetsResponse,
-    Message, OffsetCommitRequest, OffsetSpec, OffsetsForLeaderEpochRequest,
+    FetchRequest, FetchResponse, FetchedPartition, Isolation, ListOffsetsRequest,
+    ListOffsetsResponse, Message, OffsetCommitRequest, OffsetSpec, OffsetsForLeaderEpochRequest,
     OffsetsForLeaderEpochResponse, PartitionProduceResult, ProduceRequest, ProduceResponse,
 };
 use crate::record::{record_size, Offset, RecordBatch, TopicPartition, BATCH_OVERHEAD};
@@ -35,12 +35,16 @@ mod leader;
 mod offsets;
 mod purgatory;
 pub mod replica;
+mod transactions;
 
-use leader::{DelayedProduce, ParkedFetch};
+use crate::protocol::CoordinatorType;
+use crate::txn::TRANSACTION_TOPIC;
+use leader::{DelayedProduce, ParkedFetch, Reply};
 use offsets::DelayedWrite;
 use purgatory::Purgatory;
 pub use replica::Replica;
 use replica::{propose_isr, Role, RoleChange, SequenceCheck};
+pub use transactions::TxnCoordinator;
 
 /// A broker.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,6 +58,10 @@ pub struct Broker {
     delayed_produces: Purgatory<DelayedProduce>,
     delayed_writes: Purgatory<DelayedWrite>,
     pub coordinator: Coordinator,
+    /// The transaction coordinator for the `__transaction_state` partitions it leads.
+    pub txn: TxnCoordinator,
+    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`.
+    txn_abort_check: Duration,
     offsets_commit_timeout: Duration,
     /// Whether it has applied the controller's metadata since it (re)started.
     caught_up: bool,
@@ -97,6 +105,8 @@ impl Broker {
                     offsets_partitions: configs.int("offsets.topic.num.partitions") as u32,
                 },
             ),
+            txn: TxnCoordinator::new(configs),
+            txn_abort_check: ms("transaction.abort.timed.out.transaction.cleanup.interval.ms"),
             offsets_commit_timeout: ms("offsets.commit.timeout.ms"),
             caught_up: true,
             auto_create: configs.bool("auto.create.topics.enable"),
@@ -133,6 +143,7 @@ impl Broker {
             at: now + self.heartbeat_interval,
             timer: Timer::Heartbeat,
         });
+        self.start_transactions(now, out);
         // Leading and following wait for the controller's metadata (`apply_metadata`).
     }
 
@@ -142,6 +153,7 @@ impl Broker {
         self.delayed_produces.clear();
         self.delayed_writes.clear();
         self.coordinator.crash();
+        self.txn.crash();
         self.replica_fetches.clear();
         // The fetcher's backoff was in memory too, and its wake-up timer died with the process:
         // kept, it silenced the restarted follower until some metadata happened to arrive
@@ -200,7 +212,8 @@ impl Broker {
         }
         let me = self.id;
         let mut became_leader = Vec::new();
-        let mut stopped_leading = self.drop_unassigned(&metadata, out);
+        let (mut stopped_leading, mut txn_stopped) = self.drop_unassigned(&metadata, out);
+        let mut txn_led = Vec::new();
         let mut leads = Vec::new();
         for (name, topic) in &metadata.topics {
             for (p, pm) in topic.partitions.iter().enumerate() {
@@ -231,6 +244,7 @@ impl Broker {
                     continue;
                 };
                 let offsets = &**name == OFFSETS_TOPIC;
+                let txns = &**name == TRANSACTION_TOPIC;
                 match change {
                     RoleChange::BecameLeader | RoleChange::NewLeaderEpoch => {
                         // Reload even if this broker led before: it may have missed commits
@@ -238,12 +252,18 @@ impl Broker {
                         if offsets {
                             became_leader.push(tp.partition);
                         }
+                        if txns {
+                            txn_led.push(tp.partition);
+                        }
                         leads.push(tp);
                     }
                     RoleChange::StillLeads => leads.push(tp),
                     RoleChange::StoppedLeading => {
                         if offsets {
                             stopped_leading.push(tp.partition);
+                        }
+                        if txns {
+                            txn_stopped.push(tp.partition);
                         }
                         self.fail_waiting(&tp, out);
                     }
@@ -260,6 +280,13 @@ impl Broker {
             self.coordinator.unload(p, out);
             self.load_offsets_partition(now, p, out);
         }
+        for p in txn_stopped {
+            self.unload_txn_partition(p);
+        }
+        for p in txn_led {
+            self.unload_txn_partition(p);
+            self.load_txn_partition(now, p, out);
+        }
         // A smaller ISR may let the high watermark move (Kafka's `makeLeader` tries too).
         for tp in leads {
             let hw = self.next_high_watermark(now, &tp);
@@ -269,8 +296,13 @@ impl Broker {
     }
 
     /// Drops the replicas `metadata` no longer assigns to this broker, answering what waited
-    /// on them; returns the `__consumer_offsets` partitions among them.
-    fn drop_unassigned(&mut self, metadata: &ClusterMetadata, out: &mut Vec<Effect>) -> Vec<u32> {
+    /// on them; returns the `__consumer_offsets` and `__transaction_state` partitions among
+    /// them.
+    fn drop_unassigned(
+        &mut self,
+        metadata: &ClusterMetadata,
+        out: &mut Vec<Effect>,
+    ) -> (Vec<u32>, Vec<u32>) {
         let me = self.id;
         let dropped: Vec<TopicPartition> = self
             .replicas
@@ -282,15 +314,18 @@ impl Broker {
             })
             .cloned()
             .collect();
-        let mut offsets = Vec::new();
+        let (mut offsets, mut txns) = (Vec::new(), Vec::new());
         for tp in dropped {
             if &*tp.topic == OFFSETS_TOPIC {
                 offsets.push(tp.partition);
             }
+            if &*tp.topic == TRANSACTION_TOPIC {
+                txns.push(tp.partition);
+            }
             self.replicas.remove(&tp);
             self.fail_waiting(&tp, out);
         }
-        offsets
+        (offsets, txns)
     }
 
     /// This broker no longer leads `tp`: answer what waited on it.
@@ -315,6 +350,7 @@ impl Broker {
             Input::Disconnected {
                 peer: NodeId::Broker(leader),
             } => {
+                self.markers_disconnected(now, leader, out);
                 if self.replica_fetches.remove(&leader).is_some() {
                     self.replica_fetch_backoff_until = now + self.replica_fetch_backoff;
                     out.push(Effect::SetTimer {
@@ -327,6 +363,7 @@ impl Broker {
                 peer: NodeId::Controller,
             } => {
                 self.creating.clear();
+                self.id_request_lost();
                 self.resend_isr_changes(out);
             }
             Input::Disconnected { .. } => {}
@@ -380,6 +417,8 @@ impl Broker {
                 }
             }
             Input::Timer(Timer::ReplicaFetchBackoff) => self.send_replica_fetches(now, out),
+            Input::Timer(Timer::TxnAbortCheck) => self.abort_timed_out(now, out),
+            Input::Timer(Timer::TxnMarkerRetry) => self.on_marker_retry(now, out),
             Input::Timer(
                 other @ (Timer::Wake
                 | Timer::RequestTimeout { .. }
@@ -439,10 +478,16 @@ impl Broker {
             }
             Message::FindCoordinator {
                 correlation_id,
-                group_id,
+                key,
+                key_type,
             } => {
-                let partition = self.coordinator.partition_of(&group_id);
-                let coordinator = self.metadata.leader(OFFSETS_TOPIC, partition);
+                let coordinator = match key_type {
+                    CoordinatorType::Group => {
+                        let partition = self.coordinator.partition_of(&key);
+                        self.metadata.leader(OFFSETS_TOPIC, partition)
+                    }
+                    CoordinatorType::Transaction => self.on_find_txn_coordinator(&key),
+                };
                 let error = match coordinator {
                     Some(_) => ErrorCode::None,
                     None => ErrorCode::CoordinatorNotAvailable,
@@ -455,6 +500,47 @@ impl Broker {
                 out.push(Effect::Send { to: from, msg });
             }
             Message::OffsetCommit(req) => self.on_offset_commit(now, from, req, out),
+            Message::InitProducerId {
+                correlation_id,
+                transactional_id,
+                timeout_ms,
+                current: _,
+            } => {
+                let (id, timeout) = (transactional_id, timeout_ms);
+                self.on_init_producer_id(now, from, correlation_id, id, timeout, out)
+            }
+            Message::AddPartitionsToTxn {
+                correlation_id,
+                transactional_id,
+                producer,
+                partitions,
+            } => {
+                let (c, id) = (correlation_id, transactional_id);
+                self.on_add_partitions(now, from, c, id, producer, partitions, out)
+            }
+            Message::EndTxn {
+                correlation_id,
+                transactional_id,
+                producer,
+                commit,
+            } => self.on_end_txn(
+                now,
+                from,
+                correlation_id,
+                transactional_id,
+                producer,
+                commit,
+                out,
+            ),
+            Message::WriteTxnMarkers {
+                correlation_id,
+                marker,
+            } => self.on_write_markers(now, from, correlation_id, marker, out),
+            Message::WriteTxnMarkersResponse {
+                correlation_id,
+                results,
+            } => self.on_markers_written(now, correlation_id, results, out),
+            Message::AllocateProducerIdsResponse { first, count } => self.on_id_block(first, count),
             msg @ (Message::JoinGroup(_)
             | Message::SyncGroup(_)
             | Message::Heartbeat(_)
@@ -476,7 +562,11 @@ impl Broker {
             | Message::HeartbeatResponse { .. }
             | Message::LeaveGroupResponse { .. }
             | Message::OffsetCommitResponse { .. }
-            | Message::OffsetFetchResponse { .. } => unreachable!("broker got {}", msg.kind()),
+            | Message::OffsetFetchResponse { .. }
+            | Message::InitProducerIdResponse { .. }
+            | Message::AddPartitionsToTxnResponse { .. }
+            | Message::EndTxnResponse { .. }
+            | Message::AllocateProducerIds { .. } => unreachable!("broker got {}", msg.kind()),
         }
     }
 

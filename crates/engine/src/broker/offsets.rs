@@ -15,7 +15,7 @@ pub(super) struct DelayedWrite {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Written {
+pub(super) enum Written {
     /// An offset commit, answered then.
     Commit {
         from: NodeId,
@@ -27,6 +27,11 @@ enum Written {
     Generation {
         group: Arc<str>,
         generation: crate::group::Generation,
+    },
+    /// A transaction's new state in `__transaction_state`.
+    Txn {
+        id: Arc<str>,
+        reply: super::transactions::TxnReply,
     },
 }
 
@@ -63,6 +68,7 @@ impl DelayedWrite {
                 let c = &mut broker.coordinator;
                 c.generation_stored(now, &group, generation, error, out);
             }
+            Written::Txn { id, reply } => broker.txn_write_settled(now, id, reply, error, out),
         }
     }
 }
@@ -70,7 +76,7 @@ impl DelayedWrite {
 /// A commit's records in `__consumer_offsets`, observed when the commit is acknowledged: the
 /// checker holds acknowledged commits to the same promise as acknowledged records.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct CommitAcked {
+pub(super) struct CommitAcked {
     base_offset: Offset,
     records: Arc<Vec<crate::record::Record>>,
 }
@@ -136,7 +142,7 @@ impl Broker {
 
     /// An append to `__consumer_offsets` was made: settle it now if it is replicated or
     /// failed, else when the high watermark passes `wait_for` (or the timeout).
-    fn await_write(
+    pub(super) fn await_write(
         &mut self,
         now: Instant,
         tp: TopicPartition,

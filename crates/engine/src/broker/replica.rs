@@ -10,7 +10,7 @@ use crate::log::PartitionLog;
 use crate::metadata::{PartitionMetadata, TopicConfig};
 use crate::node::Effect;
 use crate::protocol::{AlterPartitionRequest, ErrorCode, Message};
-use crate::record::{LeaderEpoch, Offset, ProducerId, RecordBatch, TopicPartition};
+use crate::record::{ControlType, LeaderEpoch, Offset, ProducerId, RecordBatch, TopicPartition};
 use crate::time::{Duration, Instant};
 use crate::trace::{BrokerId, NodeId};
 
@@ -23,6 +23,72 @@ struct ProducerStateEntry {
     epoch: i16,
     /// (first sequence, last sequence, base offset) of the newest batches.
     batches: VecDeque<(i32, i32, Offset)>,
+}
+
+/// The transaction half of a replica's producer state (Kafka's `ProducerStateManager` with
+/// the `.txnindex` beside the log): built from the log on every replica, leader or follower, so
+/// a new leader knows the open transactions and the aborted ones at once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TxnIndex {
+    /// Open transactions: producer id → offset of its first record here.
+    ongoing: BTreeMap<ProducerId, Offset>,
+    /// Ended transactions the high watermark may not have passed yet, as (first offset,
+    /// marker offset): still unstable until it does (`UnifiedLog.firstUnstableOffset`).
+    unstable: Vec<(Offset, Offset)>,
+    /// Aborted transactions, as (producer id, first offset, marker offset).
+    pub aborted: Vec<(ProducerId, Offset, Offset)>,
+}
+
+impl TxnIndex {
+    fn on_batch(&mut self, batch: &RecordBatch, hw: Offset) {
+        let Some(identity) = batch.producer.filter(|_| batch.is_transactional) else {
+            return;
+        };
+        let pid = identity.producer_id;
+        let Some(kind) = batch.control_type() else {
+            self.ongoing.entry(pid).or_insert(batch.base_offset);
+            return;
+        };
+        let marker = batch.base_offset;
+        let first = self.ongoing.remove(&pid).unwrap_or(marker);
+        self.unstable.retain(|&(_, m)| m >= hw);
+        self.unstable.push((first, marker));
+        if kind == ControlType::Abort {
+            self.aborted.push((pid, first, marker));
+        }
+    }
+
+    /// Kafka's last stable offset: below the first record of the earliest transaction still
+    /// open, or ended with a marker the high watermark has not passed; at most the HW.
+    pub fn last_stable_offset(&self, hw: Offset) -> Offset {
+        let open = self.ongoing.values().copied();
+        let unstable = self
+            .unstable
+            .iter()
+            .filter(|&&(_, m)| m >= hw)
+            .map(|&(f, _)| f);
+        open.chain(unstable).fold(hw, Offset::min)
+    }
+
+    /// The open transaction of `pid` here, by its first offset.
+    pub fn open(&self, pid: ProducerId) -> Option<Offset> {
+        self.ongoing.get(&pid).copied()
+    }
+
+    /// How many transactions are open here.
+    pub fn open_count(&self) -> usize {
+        self.ongoing.len()
+    }
+
+    /// The aborted transactions a read of `[from, to)` must know (Kafka's
+    /// `collectAbortedTransactions`): those ending at or after `from` and starting before `to`.
+    pub fn aborted_between(&self, from: Offset, to: Offset) -> Vec<(ProducerId, Offset)> {
+        let overlapping = self
+            .aborted
+            .iter()
+            .filter(|&&(_, f, l)| l >= from && f < to);
+        overlapping.map(|&(p, f, _)| (p, f)).collect()
+    }
 }
 
 /// Outcome of the idempotence check.
@@ -149,6 +215,7 @@ pub struct Replica {
     /// Leader or follower: what only a leader keeps lives in its role.
     pub role: Role,
     producers: BTreeMap<ProducerId, ProducerStateEntry>,
+    pub txns: TxnIndex,
 }
 
 impl Replica {
@@ -166,6 +233,7 @@ impl Replica {
             epochs: Vec::new(),
             role: Role::Follower,
             producers: BTreeMap::new(),
+            txns: TxnIndex::default(),
         }
     }
 
@@ -270,6 +338,11 @@ impl Replica {
         self.leadership()?.pending_isr.as_ref()
     }
 
+    /// The last stable offset (reference §5): read_committed reads below it.
+    pub fn last_stable_offset(&self) -> Offset {
+        self.txns.last_stable_offset(self.high_watermark)
+    }
+
     pub(crate) fn check_sequence(&self, batch: &RecordBatch) -> SequenceCheck {
         let (Some(identity), Some(last_seq)) = (batch.producer, batch.last_sequence()) else {
             return SequenceCheck::Append;
@@ -309,6 +382,23 @@ impl Replica {
     /// Producer state follows the log: leaders and followers both remember appended batches, so
     /// a new leader recognises retries of batches its predecessor appended.
     pub(crate) fn remember_batch(&mut self, batch: &RecordBatch) {
+        self.txns.on_batch(batch, self.high_watermark);
+        if let (Some(identity), true) = (batch.producer, batch.is_control) {
+            // A marker written at a newer epoch (Transactions V2 bumps it per transaction)
+            // fences every older one here: a late write of the ended transaction is refused.
+            let entry = self
+                .producers
+                .entry(identity.producer_id)
+                .or_insert(ProducerStateEntry {
+                    epoch: identity.producer_epoch,
+                    batches: VecDeque::new(),
+                });
+            if identity.producer_epoch > entry.epoch {
+                entry.epoch = identity.producer_epoch;
+                entry.batches.clear();
+            }
+            return;
+        }
         let (Some(identity), Some(last_seq)) = (batch.producer, batch.last_sequence()) else {
             return;
         };
@@ -475,6 +565,7 @@ impl Replica {
         // Kafka rebuilds producer state from the log after a truncation; so do we, so the
         // newest retained batches of each producer are the ones still in the log.
         self.producers.clear();
+        self.txns = TxnIndex::default();
         let batches: Vec<RecordBatch> = self
             .log
             .segments()

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::config::{ConfigError, Configs};
 use crate::group::assignor::Strategy;
+use crate::protocol::Isolation;
 use crate::time::Duration;
 
 /// Everything needed to create a consumer.
@@ -88,6 +89,8 @@ pub struct ConsumerConfig {
     pub fetch_min_bytes: u32,
     pub fetch_max_bytes: u32,
     pub fetch_max_wait: Duration,
+    /// `isolation.level`.
+    pub isolation: Isolation,
     pub max_partition_fetch_bytes: u32,
     pub auto_offset_reset: OffsetReset,
     pub request_timeout: Duration,
@@ -163,6 +166,10 @@ impl ConsumerConfig {
             fetch_min_bytes: c.int("fetch.min.bytes") as u32,
             fetch_max_bytes: c.int("fetch.max.bytes") as u32,
             fetch_max_wait: ms("fetch.max.wait.ms"),
+            isolation: match c.str("isolation.level").as_deref() {
+                Some("read_committed") => Isolation::ReadCommitted,
+                _ => Isolation::ReadUncommitted,
+            },
             max_partition_fetch_bytes: c.int("max.partition.fetch.bytes") as u32,
             auto_offset_reset: reset,
             request_timeout: ms("request.timeout.ms"),

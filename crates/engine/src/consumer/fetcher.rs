@@ -3,6 +3,7 @@
 //! fetches per leader into a buffer of fetched batches that `poll()` drains.
 
 use super::*;
+use crate::protocol::Isolation;
 /// One assigned partition, as the consumer sees it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PartitionPosition {
@@ -13,6 +14,11 @@ pub struct PartitionPosition {
     pub log_start: Offset,
     /// Fetched batches not yet returned by `poll()`.
     pub(super) buffered: VecDeque<RecordBatch>,
+    /// read_committed: base offsets of buffered batches of aborted transactions, which
+    /// `poll()` steps over as it steps over control batches.
+    pub(super) aborted: BTreeSet<Offset>,
+    /// The last stable offset from the last fetch response.
+    pub last_stable_offset: Option<Offset>,
     pub(super) reset_in_flight: bool,
     /// Group mode: the committed offset is asked for before `auto.offset.reset` applies.
     pub(super) committed: Committed,
@@ -194,6 +200,7 @@ impl Consumer {
             if known && p.position.is_some() && p.offset_epoch.is_some() {
                 p.validation = Validation::Awaiting;
                 p.buffered.clear();
+                p.aborted.clear();
                 self.ready.retain(|t| t != tp);
             }
         }
@@ -367,6 +374,7 @@ impl Consumer {
         for (broker, partitions) in requests {
             let correlation_id = self.next_correlation();
             let msg = Message::ListOffsetsRequest(ListOffsetsRequest {
+                isolation: self.config.isolation,
                 correlation_id,
                 partitions,
             });
@@ -453,6 +461,7 @@ impl Consumer {
             let correlation_id = self.next_correlation();
             let request = FetchRequest {
                 correlation_id,
+                isolation: self.config.isolation,
                 replica_id: None,
                 max_wait_ms: self.config.fetch_max_wait.as_millis() as u32,
                 min_bytes: self.config.fetch_min_bytes,
@@ -497,6 +506,7 @@ impl Consumer {
                     p.position = None;
                     p.offset_epoch = None;
                     p.buffered.clear();
+                    p.aborted.clear();
                     continue;
                 }
                 error => {
@@ -508,7 +518,12 @@ impl Consumer {
                 }
             }
             p.high_watermark = Some(fetched.high_watermark);
+            p.last_stable_offset = Some(fetched.last_stable_offset);
             p.log_start = fetched.log_start;
+            if self.config.isolation == Isolation::ReadCommitted {
+                p.aborted
+                    .extend(aborted_batches(&fetched.batches, &fetched.aborted));
+            }
             // Reassigned since the fetch went out (its position is being looked up): the data
             // may not start where the new owner will.
             let Some(position) = p.position else { continue };
@@ -525,4 +540,45 @@ impl Consumer {
             }
         }
     }
+}
+
+/// The batches a read_committed consumer drops (Kafka's `CompletedFetch.nextFetchedRecord`
+/// with `abortedProducerIds`): walking the batches in order, a producer whose aborted
+/// transaction starts at or before a batch is aborted until its ABORT marker.
+fn aborted_batches(
+    batches: &[RecordBatch],
+    aborted: &[(crate::record::ProducerId, Offset)],
+) -> Vec<Offset> {
+    let mut pending: Vec<(Offset, crate::record::ProducerId)> =
+        aborted.iter().map(|&(p, o)| (o, p)).collect();
+    crate::sort::sort(&mut pending);
+    let mut pending = pending.into_iter().peekable();
+    let mut aborting = BTreeSet::new();
+    let mut dropped = Vec::new();
+    for b in batches {
+        let Some(pid) = b
+            .producer
+            .filter(|_| b.is_transactional)
+            .map(|p| p.producer_id)
+        else {
+            continue;
+        };
+        if b.is_control {
+            if b.control_type() == Some(crate::record::ControlType::Abort) {
+                aborting.remove(&pid);
+            }
+            continue;
+        }
+        while let Some(&(first, p)) = pending.peek() {
+            if first > b.last_offset() {
+                break;
+            }
+            aborting.insert(p);
+            pending.next();
+        }
+        if aborting.contains(&pid) {
+            dropped.push(b.base_offset);
+        }
+    }
+    dropped
 }

@@ -150,7 +150,8 @@ impl Membership {
                     to: NodeId::Broker(broker),
                     msg: Message::FindCoordinator {
                         correlation_id,
-                        group_id: self.group.clone(),
+                        key: self.group.clone(),
+                        key_type: crate::protocol::CoordinatorType::Group,
                     },
                 });
             }

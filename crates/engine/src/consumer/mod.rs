@@ -300,6 +300,7 @@ impl Consumer {
         p.offset_epoch = None;
         p.validation = Validation::Valid;
         p.buffered.clear();
+        p.aborted.clear();
         p.retry_at = None;
         self.ready.retain(|t| t != tp);
         out.push(Effect::Trace(TraceKind::Seek {
@@ -471,6 +472,8 @@ impl Consumer {
                 }
             }
             if taken == 0 {
+                // Only markers or aborted batches were stepped over: fetch on from there.
+                self.send_fetches(now, out);
                 return;
             }
             self.stats.polls += 1;
@@ -552,6 +555,7 @@ impl Consumer {
             records: p.records,
             from: p.from,
             to: p.to,
+            read_committed: self.config.isolation == crate::protocol::Isolation::ReadCommitted,
         }));
     }
 
@@ -568,6 +572,15 @@ impl Consumer {
                 break;
             };
             let position = p.position.expect("buffered data implies a position");
+            // Control batches (transaction markers) and, read_committed, the batches of aborted
+            // transactions are stepped over: the position passes them, the application never
+            // sees them.
+            if batch.is_control || p.aborted.remove(&batch.base_offset) {
+                p.position = Some(position.max(batch.next_offset()));
+                p.offset_epoch = batch.partition_leader_epoch;
+                p.buffered.pop_front();
+                continue;
+            }
             let from = position.0.saturating_sub(batch.base_offset.0) as u32;
             let available = batch.record_count() - from.min(batch.record_count());
             let n = available.min(max - taken);

@@ -300,7 +300,7 @@ impl Producer {
         let mut ready: BTreeSet<BrokerId> = BTreeSet::new();
         for p in 0..self.queues.len() as u32 {
             let queue = &self.queues[p as usize];
-            if queue.muted || self.ready_at(queue).is_none_or(|at| at > now) {
+            if queue.muted || self.ready_at(queue).is_none_or(|at| at > now) || self.txn_holds(p) {
                 continue;
             }
             match self.leader_of(p) {
@@ -356,6 +356,10 @@ impl Producer {
                         break;
                     }
                     if self.config.idempotent && self.holds_back(p) {
+                        break;
+                    }
+                    // `shouldStopDrainBatchesForPartition`: not yet in the transaction.
+                    if self.txn_holds(p) {
                         break;
                     }
                     bytes += head.size_bytes;

@@ -25,6 +25,11 @@ pub struct ProducerSpec {
     pub max_records: Option<u64>,
     pub keys: KeyMode,
     pub value_bytes: u32,
+    /// With a `transactional.id`: the application commits every this many records.
+    pub records_per_transaction: u64,
+    /// With a `transactional.id`: the chance, in a million, that the application aborts a
+    /// transaction instead of committing it.
+    pub abort_ppm: u32,
     pub configs: Configs,
 }
 
@@ -81,8 +86,11 @@ impl ProducerConfig {
             // Not asked for explicitly: Kafka quietly turns idempotence off.
             idempotent = false;
         }
-        if c.str("transactional.id").is_some() {
-            let message = "transactions are not simulated yet".to_string();
+        if c.str("transactional.id").is_some() && !idempotent {
+            // `ProducerConfig.postProcessAndValidateIdempotenceConfigs`.
+            let why = conflict.unwrap_or("enable.idempotence must not be false");
+            let message =
+                format!("Cannot set a transactional.id without also enabling idempotence: {why}");
             return Err(ConfigError {
                 key: "transactional.id".into(),
                 message,

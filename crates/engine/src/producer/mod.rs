@@ -34,10 +34,12 @@ use crate::trace::{BrokerId, NodeId, TraceKind};
 mod accumulator;
 mod config;
 mod sender;
+mod transactions;
 
 use accumulator::{PartitionQueue, ProducerBatch};
 pub use config::{KeyMode, ManualRecord, ProducerConfig, ProducerSpec};
 use sender::InFlight;
+pub use transactions::{TxnClientState, TxnManager};
 
 /// How often a rate-driven application wakes to call `send()` for the records now due.
 const SEND_TICK: Duration = Duration(1_000);
@@ -105,6 +107,8 @@ pub struct Producer {
     /// formatting.
     key_cache: Vec<Bytes>,
     scheduled_wake: Option<Instant>,
+    /// With a `transactional.id`: its transactions.
+    pub txn: Option<TxnManager>,
     pub stats: ProducerStats,
 }
 impl Producer {
@@ -133,8 +137,13 @@ impl Producer {
             index,
             topic: Arc::from(spec.topic.as_str()),
             sticky: StickyPartitioner::new(config.batch_size),
-            // Producer ids come from the cluster in Kafka; here each producer has a fixed one.
-            producer_id: ProducerId(1000 + i64::from(index)),
+            // A transactional producer gets its id from its coordinator (InitProducerId). An
+            // idempotent one still has a fixed id, above any block the controller hands out.
+            producer_id: ProducerId((1 << 40) + i64::from(index)),
+            txn: spec
+                .configs
+                .str("transactional.id")
+                .map(|id| TxnManager::new(&id, &spec.configs, &spec)),
             config,
             spec,
             rng,
@@ -194,6 +203,12 @@ impl Producer {
 
     /// Starts or stops the application's send loop; batches already accepted still go out.
     pub fn set_running(&mut self, now: Instant, running: bool, out: &mut Vec<Effect>) {
+        if let Some(t) = self.txn.as_mut().filter(|_| !running) {
+            // The application stops sending: it commits the transaction it has open.
+            if t.state == TxnClientState::InTransaction {
+                t.state = TxnClientState::Ending { commit: true };
+            }
+        }
         if running && !self.running {
             // Resume the rate from now instead of catching up on the pause.
             self.started_at = now;
@@ -244,11 +259,12 @@ impl Producer {
                 Message::ProduceResponse(response) => {
                     self.on_produce_response(now, from, response, out)
                 }
-                other => unreachable!("producer got {}", other.kind()),
+                other => self.on_txn_message(now, other, out),
             },
             Input::Disconnected {
                 peer: NodeId::Broker(b),
             } => {
+                self.txn_request_lost(now, b, out);
                 self.on_disconnect(now, b, ErrorCode::NetworkException, out);
                 self.metadata.disconnected();
             }
@@ -264,6 +280,7 @@ impl Producer {
                     let broker = f.broker;
                     self.on_disconnect(now, broker, ErrorCode::RequestTimedOut, out);
                 }
+                self.txn_timed_out(now, correlation_id, out);
             }
             Input::Timer(other) => unreachable!("producer got timer {other:?}"),
         }
@@ -318,13 +335,19 @@ impl Producer {
         }
         if !self.queues.is_empty() {
             self.expire_batches(now, out);
+            self.txn_step(now, out);
             self.drain(now, out);
+        } else if self.txn.is_some() {
+            self.txn_step(now, out);
         }
         self.schedule_wake(now, out);
     }
 
     /// Whether the application has a record to hand to `send()` now.
     fn send_due(&self, now: Instant) -> bool {
+        if !self.txn_accepts() {
+            return false;
+        }
         let generated = self.running
             && self.spec.rate_per_sec > 0
             && self.spec.max_records.is_none_or(|m| self.generated < m)
@@ -370,8 +393,15 @@ impl Producer {
         self.started_at + Duration(offset)
     }
 
+    /// Whether the application may call `send()` now (a transactional one not before
+    /// `initTransactions()`, nor inside `commitTransaction()`).
+    fn txn_accepts(&self) -> bool {
+        self.txn.as_ref().is_none_or(TxnManager::accepts_records)
+    }
+
     fn generating(&self) -> bool {
-        self.running
+        self.txn_accepts()
+            && self.running
             && self.spec.rate_per_sec > 0
             && self.spec.max_records.is_none_or(|m| self.generated < m)
     }
@@ -385,6 +415,9 @@ impl Producer {
         loop {
             let (record, partition) = if let Some(waiting) = self.waiting.take() {
                 waiting
+            } else if !self.txn_accepts() {
+                self.blocked_since = None;
+                return;
             } else if let Some(manual) = self.manual.pop_front() {
                 self.manual_record(now, manual)
             } else if self.generating() && self.record_due_at(self.next_record) <= now {
@@ -406,6 +439,7 @@ impl Producer {
             }
             self.blocked_since = None;
             self.send(now, record, partition);
+            self.txn_record_sent();
         }
     }
 
@@ -494,6 +528,11 @@ impl Producer {
         }
         if let Some(since) = self.blocked_since {
             next = next.min(since + self.config.max_block);
+        }
+        if let Some(at) = self.txn.as_ref().and_then(TxnManager::wake_at) {
+            if at > now {
+                next = next.min(at);
+            }
         }
         if next == Instant::MAX {
             return;

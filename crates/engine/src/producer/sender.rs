@@ -119,7 +119,7 @@ impl Producer {
                 producer_epoch: epoch,
                 base_sequence: seq,
             }),
-            is_transactional: false,
+            is_transactional: self.txn.is_some(),
             is_control: false,
             size_bytes: batch.size_bytes,
             max_timestamp_ms: batch.max_timestamp_ms,
@@ -328,8 +328,11 @@ impl Producer {
         if error.invalidates_metadata() {
             self.request_metadata(now, out);
         }
+        // A transactional producer cannot bump its epoch alone: a sequence error aborts the
+        // transaction (`TransactionManager.canRetry`), and an epoch error fences it.
         let retriable = error.is_retriable()
             || (error == ErrorCode::OutOfOrderSequenceNumber
+                && self.txn.is_none()
                 && self.sequence_error_retriable(&batch));
         let in_time = now < batch.created_at + self.config.delivery_timeout;
         if retriable && batch.attempts < self.config.retries && in_time {
@@ -382,7 +385,10 @@ impl Producer {
     /// marks its sequence unresolved rather than reusing it; a first attempt does not).
     fn expire(&mut self, batch: ProducerBatch, out: &mut Vec<Effect>) {
         let partition = batch.partition;
-        let retried = self.config.idempotent && batch.sequence.is_some() && batch.attempts > 0;
+        let retried = self.config.idempotent
+            && self.txn.is_none()
+            && batch.sequence.is_some()
+            && batch.attempts > 0;
         self.fail(batch, ErrorCode::DeliveryTimeout, false, out);
         if retried {
             self.queues[partition as usize].unresolved = true;
@@ -435,7 +441,7 @@ impl Producer {
         }
     }
 
-    fn fail(
+    pub(super) fn fail(
         &mut self,
         batch: ProducerBatch,
         error: ErrorCode,
@@ -460,7 +466,7 @@ impl Producer {
         // `handleFailedBatch`: a refused batch leaves a gap in its partition's sequences,
         // which a new epoch closes; only that partition's sequences are rewritten.
         let refused = error == ErrorCode::OutOfOrderSequenceNumber || adjust;
-        if self.config.idempotent && batch.sequence.is_some() && refused {
+        if self.config.idempotent && self.txn.is_none() && batch.sequence.is_some() && refused {
             self.rewrite.insert(batch.partition);
         }
         out.push(Effect::Observe(Observation::Failed {
@@ -468,6 +474,7 @@ impl Producer {
             records: batch.records,
             error,
         }));
+        self.txn_batch_failed(error, out);
     }
 
     /// Batches waiting longer than `delivery.timeout.ms` fail (Kafka's `TimeoutException`).

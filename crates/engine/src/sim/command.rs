@@ -2,6 +2,7 @@
 //! simulation, their validation (naming the field at fault) and their application.
 
 use super::*;
+use crate::txn::TRANSACTION_TOPIC;
 
 /// Limits that keep a run inside a browser tab's memory. Bigger values are rejected, not clamped.
 pub const MAX_BROKERS: u32 = 64;
@@ -326,6 +327,25 @@ impl Sim {
                     }
                 }
                 crate::producer::ProducerConfig::from_configs(&spec.configs)?;
+                if spec.configs.str("transactional.id").is_some() {
+                    if spec.records_per_transaction == 0 || spec.records_per_transaction > 1_000_000
+                    {
+                        return reject("records_per_transaction", "between 1 and 1000000");
+                    }
+                    if spec.abort_ppm > 1_000_000 {
+                        return reject("abort_rate", "between 0 and 1");
+                    }
+                    let timeout = spec.configs.int("transaction.timeout.ms");
+                    let max = self.setup.configs.int("transaction.max.timeout.ms");
+                    if timeout > max {
+                        let m = format!("{timeout} exceeds the brokers' transaction.max.timeout.ms ({max}): InitProducerId fails with INVALID_TRANSACTION_TIMEOUT");
+                        return reject("transaction.timeout.ms", m);
+                    }
+                    self.check_internal_topic(
+                        "transaction.state.log.replication.factor",
+                        TRANSACTION_TOPIC,
+                    )?;
+                }
                 Ok(())
             }
             Command::ReconfigureProducer { name, set } => {
@@ -465,18 +485,52 @@ impl Sim {
     /// `__consumer_offsets` exists or can be created (Kafka refuses while the cluster has fewer
     /// brokers than `offsets.topic.replication.factor`, and groups cannot work).
     pub(super) fn check_offsets_topic(&self) -> Result<(), CommandError> {
-        if self.metadata().topics.contains_key(OFFSETS_TOPIC) {
+        self.check_internal_topic("offsets.topic.replication.factor", OFFSETS_TOPIC)
+    }
+
+    /// An internal topic exists or can be created with the replication factor `config` asks
+    /// for (Kafka refuses while the cluster has fewer brokers).
+    fn check_internal_topic(&self, config: &str, topic: &str) -> Result<(), CommandError> {
+        if self.metadata().topics.contains_key(topic) {
             return Ok(());
         }
-        let rf = self.setup.configs.int("offsets.topic.replication.factor") as u32;
+        let rf = self.setup.configs.int(config) as u32;
         if rf > self.setup.brokers {
+            let what = match topic {
+                OFFSETS_TOPIC => "consumer groups",
+                _ => "transactions",
+            };
             let m = format!(
-                "{rf} exceeds the number of brokers ({}): Kafka cannot create __consumer_offsets, so consumer groups cannot work; set it to at most {} in the cluster configs",
+                "{rf} exceeds the number of brokers ({}): Kafka cannot create {topic}, so {what} cannot work; set it to at most {} in the cluster configs",
                 self.setup.brokers, self.setup.brokers
             );
-            return reject("offsets.topic.replication.factor", m);
+            return reject(config, m);
         }
         Ok(())
+    }
+
+    /// Creates `__transaction_state` as Kafka does on the first transactional coordinator
+    /// lookup: `transaction.state.log.*` partitions, replication factor and min ISR.
+    fn ensure_transaction_topic(&mut self) -> Result<(), CommandError> {
+        if self.metadata().topics.contains_key(TRANSACTION_TOPIC) {
+            return Ok(());
+        }
+        let c = &self.setup.configs;
+        let mut configs = Configs::new(crate::config::Scope::Topic);
+        let min_isr = c.int("transaction.state.log.min.isr");
+        let value = crate::config::ConfigValue::Int(min_isr);
+        configs
+            .set("min.insync.replicas", value)
+            .map_err(|e| CommandError {
+                field: "transaction.state.log.min.isr".into(),
+                message: e.message,
+            })?;
+        self.apply(Command::CreateTopic {
+            name: TRANSACTION_TOPIC.to_string(),
+            partitions: c.int("transaction.state.log.num.partitions") as u32,
+            replication_factor: c.int("transaction.state.log.replication.factor") as u32,
+            configs,
+        })
     }
 
     /// Creates `__consumer_offsets` as Kafka does on the first coordinator lookup.
@@ -571,6 +625,9 @@ impl Sim {
     fn apply_producer(&mut self, command: Command) -> Result<(), CommandError> {
         match command {
             Command::AddProducer(spec) => {
+                if spec.configs.str("transactional.id").is_some() {
+                    self.ensure_transaction_topic()?;
+                }
                 let index = self.producers.len() as u32;
                 let rng = Prng::stream(self.seed, Stream::Producer(index));
                 let name = spec.name.clone();

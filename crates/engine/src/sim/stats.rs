@@ -22,6 +22,8 @@ pub(super) struct GroupObserver {
     /// Per group and partition: where the group started reading (its first offset reset).
     pub(super) starts: BTreeMap<(Arc<str>, TopicPartition), Offset>,
     pub(super) events: std::collections::VecDeque<TraceEvent>,
+    /// Transactions completed, aborted, timed out, and producers fenced.
+    pub(super) transactions: crate::snapshot::TransactionsReport,
 }
 
 /// How many group events the rebalance timeline keeps.
@@ -40,6 +42,16 @@ impl GroupObserver {
             K::GenerationStarted { group, .. } => {
                 self.stats.entry(group.clone()).or_default().rebalances += 1;
             }
+            K::TransactionCompleted { committed, .. } => {
+                let t = &mut self.transactions;
+                *if *committed {
+                    &mut t.committed
+                } else {
+                    &mut t.aborted
+                } += 1;
+            }
+            K::TransactionTimedOut { .. } => self.transactions.timed_out += 1,
+            K::ProducerFenced { .. } => self.transactions.fenced += 1,
             K::OffsetReset {
                 consumer,
                 tp,

@@ -104,7 +104,13 @@ pub(super) fn record_view(offset: Offset, r: &crate::record::Record) -> RecordVi
             s
         }
     };
+    // A transaction marker: a control record (key: version 0, type 0 ABORT or 1 COMMIT).
+    let marker = match r.key.as_deref() {
+        Some(&[0, 0, 0, t]) if r.id == crate::group::coordinator::INTERNAL_RECORD => Some(t == 1),
+        _ => None,
+    };
     RecordView {
+        marker,
         offset: offset.0,
         timestamp_ms: r.timestamp_ms,
         key: r.key.as_deref().map(text),
@@ -385,6 +391,8 @@ impl Sim {
             })
             .collect();
         PartitionView {
+            last_stable_offset: replica.map_or(0, |r| r.last_stable_offset().0),
+            open_transactions: replica.map_or(0, |r| r.txns.open_count() as u32),
             replica_states,
             topic: tp.topic.to_string(),
             partition: tp.partition,
@@ -399,6 +407,35 @@ impl Sim {
             size_bytes: size,
             latest,
         }
+    }
+
+    /// The records of aborted transactions, read from every partition's log and its aborted
+    /// transaction index (acknowledged to their producer, never committed).
+    pub fn aborted_records(&self) -> std::collections::BTreeSet<crate::record::RecordId> {
+        let mut aborted = std::collections::BTreeSet::new();
+        for topic in self.controller.metadata().topics.values() {
+            for (i, pm) in topic.partitions.iter().enumerate() {
+                let tp = TopicPartition {
+                    topic: topic.name.clone(),
+                    partition: i as u32,
+                };
+                let Some(r) = self.authoritative_replica(&tp, pm) else {
+                    continue;
+                };
+                for &(pid, first, last) in &r.txns.aborted {
+                    let mut at = first.max(r.log.log_start());
+                    while at < last {
+                        let Some(b) = r.log.batch_at(at) else { break };
+                        at = b.next_offset();
+                        let of_it = b.producer.is_some_and(|p| p.producer_id == pid);
+                        if of_it && b.is_transactional && !b.is_control {
+                            aborted.extend(b.records.iter().map(|r| r.id));
+                        }
+                    }
+                }
+            }
+        }
+        aborted
     }
 
     /// The run's outcome: counts, losses found by auditing every acknowledged record against
@@ -437,10 +474,18 @@ impl Sim {
                     isr: numbers(&pm.isr),
                     log_start: r.map_or(0, |r| r.log.log_start().0),
                     high_watermark: r.map_or(0, |r| r.high_watermark.0),
+                    last_stable_offset: r.map_or(0, |r| r.last_stable_offset().0),
                     log_end: r.map_or(0, |r| r.log.log_end().0),
                 }
             })
             .collect();
+        let aborted = self.aborted_records();
+        let audiences_read_aborted = |name: &str| {
+            let a = self.ledger.audiences().get(name);
+            a.map_or(0, |a| {
+                aborted.iter().filter(|&&id| a.was_delivered(id)).count() as u64
+            })
+        };
         let audiences = self
             .ledger
             .audiences()
@@ -450,6 +495,7 @@ impl Sim {
                 consumed: a.consumed,
                 duplicates: a.duplicates,
                 out_of_order: a.out_of_order,
+                read_aborted: audiences_read_aborted(name),
             })
             .collect();
         Report {
@@ -477,6 +523,7 @@ impl Sim {
             refused: self.refused.clone(),
             refused_count: self.refused_count,
             waiting_for_topics: self.waiting_for_topics(),
+            transactions: self.groups.transactions.clone(),
         }
     }
 
@@ -623,6 +670,11 @@ impl Sim {
             return 0;
         };
         let md = self.controller.metadata();
+        // A read_committed group never reads aborted transactions' records.
+        let committed_only = self.consumers.iter().flatten().any(|c| {
+            c.membership.as_ref().is_some_and(|m| m.group == *group)
+                && c.config().isolation == crate::protocol::Isolation::ReadCommitted
+        });
         let mut lost = 0;
         for GroupPartition { tp, committed, .. } in parts {
             let Some(committed) = committed else { continue };
@@ -636,6 +688,19 @@ impl Sim {
                 continue;
             };
             for batch in r.log.segments().iter().flat_map(|s| s.batches.iter()) {
+                // Markers are never delivered; aborted records not to read_committed readers.
+                let aborted = |b: &crate::record::RecordBatch| {
+                    let Some(p) = b.producer.filter(|_| b.is_transactional) else {
+                        return false;
+                    };
+                    let of = |&&(pid, f, l): &&(_, Offset, Offset)| {
+                        pid == p.producer_id && f <= b.base_offset && b.base_offset < l
+                    };
+                    r.txns.aborted.iter().any(|a| of(&a))
+                };
+                if batch.is_control || (committed_only && aborted(batch)) {
+                    continue;
+                }
                 for (i, rec) in batch.records.iter().enumerate() {
                     let offset = batch.base_offset.0 + i as u64;
                     if offset >= start.0 && offset < *committed && !audience.was_delivered(rec.id) {

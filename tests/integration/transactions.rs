@@ -1,0 +1,126 @@
+//! Transactions (issue #15): the example scenarios show what their headers claim, under every
+//! invariant, for 200 seeds each; and the moments they are about (a pinned last stable offset,
+//! a fenced zombie) are seen while they happen.
+
+use kplay_engine::snapshot::Report;
+use kplay_scenario::Scenario;
+use kplay_tests::{par_map, run_checked, scenario_text, sweep_seeds};
+
+/// Runs `name` under every invariant for each seed and checks `claim` on its report.
+fn for_200_seeds(name: &str, claim: impl Fn(&Report) -> Result<(), String> + Sync) {
+    let path = format!("scenarios/{name}");
+    let text = scenario_text(name);
+    let seeds = sweep_seeds(200);
+    let failures: Vec<String> = par_map(&seeds, |seed| {
+        let (_, r) = run_checked(&path, &text, Some(seed));
+        claim(&r).err().map(|why| {
+            format!("seed {seed}: {why}; replay: kplay run {path} --seed {seed} --check")
+        })
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn read_aborted(r: &Report, group: &str) -> u64 {
+    let name = format!("group:{group}");
+    let a = r.audiences.iter().find(|a| a.audience == name);
+    a.map_or(0, |a| a.read_aborted)
+}
+
+#[test]
+fn read_committed_never_sees_an_aborted_record_and_read_uncommitted_does() {
+    for_200_seeds("read-committed-vs-uncommitted.toml", |r| {
+        let t = &r.transactions;
+        if t.committed == 0 || t.aborted == 0 {
+            return Err(format!(
+                "transactions {t:?}: some must commit and some abort"
+            ));
+        }
+        let (committed, everything) = (read_aborted(r, "committed"), read_aborted(r, "everything"));
+        if committed != 0 || everything == 0 {
+            return Err(format!(
+                "read_aborted: committed {committed}, everything {everything}"
+            ));
+        }
+        if r.lost_acked != 0 || r.duplicates != 0 {
+            return Err(format!("lost {} duplicated {}", r.lost_acked, r.duplicates));
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn a_hanging_transaction_is_aborted_after_its_timeout() {
+    for_200_seeds("hanging-transaction.toml", |r| {
+        let t = &r.transactions;
+        if t.timed_out != 1 {
+            return Err(format!("timed_out {} (want 1)", t.timed_out));
+        }
+        if read_aborted(r, "billing") != 0 || read_aborted(r, "audit") == 0 {
+            return Err("billing (read_committed) must skip the aborted records".into());
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn a_zombie_is_fenced_and_its_open_transaction_aborted() {
+    for_200_seeds("zombie-fencing.toml", |r| {
+        let t = &r.transactions;
+        if t.fenced != 1 || t.aborted == 0 {
+            return Err(format!(
+                "transactions {t:?}: the old instance must be fenced"
+            ));
+        }
+        if read_aborted(r, "reader") != 0 || r.duplicates != 0 {
+            return Err("the read_committed reader read an aborted record or a duplicate".into());
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn while_the_transaction_hangs_the_lso_is_pinned_and_read_committed_lag_grows() {
+    let scenario = Scenario::parse(&scenario_text("hanging-transaction.toml")).expect("parses");
+    let mut sim = scenario.build(None).expect("builds");
+    let lag = |sim: &kplay_engine::Sim, group: &str| {
+        let s = sim.snapshot(0, 0);
+        s.groups
+            .iter()
+            .find(|g| g.group == group)
+            .map_or(0, |g| g.lag)
+    };
+    // The producer died at 10 s with a transaction open; its timeout is 15 s.
+    sim.run_until(kplay_engine::Instant::from_millis(20_000));
+    let s = sim.snapshot(0, 0);
+    let pinned = s
+        .topics
+        .iter()
+        .filter(|t| t.name == "payments")
+        .flat_map(|t| &t.partitions)
+        .filter(|p| p.last_stable_offset < p.high_watermark && p.open_transactions == 1)
+        .count();
+    assert!(pinned > 0, "an open transaction pins the LSO below the HW");
+    let (billing, audit) = (lag(&sim, "billing"), lag(&sim, "audit"));
+    assert!(
+        billing > audit + 100,
+        "billing lag {billing}, audit lag {audit}"
+    );
+    sim.run_until(scenario.end());
+    let s = sim.snapshot(0, 0);
+    for p in s
+        .topics
+        .iter()
+        .filter(|t| t.name == "payments")
+        .flat_map(|t| &t.partitions)
+    {
+        assert_eq!(p.open_transactions, 0, "aborted by its coordinator");
+    }
+    assert!(
+        lag(&sim, "billing") < 100,
+        "billing caught up: {}",
+        lag(&sim, "billing")
+    );
+}
