@@ -118,9 +118,10 @@ fn while_the_transaction_hangs_the_lso_is_pinned_and_read_committed_lag_grows() 
     {
         assert_eq!(p.open_transactions, 0, "aborted by its coordinator");
     }
+    // Caught up: no further behind than the group that never waited (both commit every 5 s).
+    let (billing, audit) = (lag(&sim, "billing"), lag(&sim, "audit"));
     assert!(
-        lag(&sim, "billing") < 100,
-        "billing caught up: {}",
-        lag(&sim, "billing")
+        billing <= audit + 50,
+        "billing lag {billing}, audit lag {audit}"
     );
 }

@@ -294,10 +294,6 @@ fn PartitionRow(props: &PartitionProps) -> Html {
                     <span class="marker start" title="log start offset (older records were deleted)">{ format!("{} →", p.log_start) }</span>
                 }
                 { for p.latest.iter().map(|r| {
-                    let uncommitted = r.offset >= p.high_watermark;
-                    // Records of a transaction still open (between the LSO and the HW).
-                    let open_txn = r.offset >= p.last_stable_offset && !uncommitted;
-                    let marker = r.marker.map(|commit| if commit { "marker commit" } else { "marker abort" });
                     let is_selected = props.selected == Some((p.topic.clone(), p.partition, r.offset));
                     let on_select = {
                         let cb = props.on_select.clone();
@@ -314,7 +310,7 @@ fn PartitionRow(props: &PartitionProps) -> Html {
                     // again, which was most of a frame's DOM work at thousands of records/s.
                     html! {
                         <button onclick={on_select} tabindex="-1" aria-label={cell_label(r)}
-                            class={classes!("cell", key_class(r.key.as_deref()), uncommitted.then_some("uncommitted"), open_txn.then_some("open-txn"), marker, is_selected.then_some("selected"))}>
+                            class={classes!("cell", key_class(r.key.as_deref()), offset_class(p, r), is_selected.then_some("selected"))}>
                             { r.offset }
                             if !here.is_empty() { <span class="reader" title={format!("next for {}", here.join(", "))}>{ "▲" }</span> }
                         </button>
@@ -633,5 +629,17 @@ fn offsets_text(p: &PartitionView) -> String {
         format!("start {start} · LSO {lso} · HW {hw} · LEO {leo}")
     } else {
         format!("start {start} · HW {hw} · LEO {leo}")
+    }
+}
+
+/// A cell's class by where its record stands: above the high watermark (not yet replicated),
+/// in a transaction still open (between the LSO and the HW), or a transaction marker.
+fn offset_class(p: &PartitionView, r: &RecordView) -> Option<&'static str> {
+    match r.marker {
+        Some(true) => Some("marker commit"),
+        Some(false) => Some("marker abort"),
+        None if r.offset >= p.high_watermark => Some("uncommitted"),
+        None if r.offset >= p.last_stable_offset => Some("open-txn"),
+        None => None,
     }
 }

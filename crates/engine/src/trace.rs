@@ -1378,7 +1378,8 @@ impl fmt::Display for Explained<'_> {
                     (false, false) => "aborted",
                 };
                 let n = partitions;
-                write!(f, "transaction of {id} {what}: markers in {n} partitions (coordinator {broker})")
+                let by = format!("(coordinator {broker})");
+                write!(f, "transaction of {id} {what}: markers in {n} partitions {by}")
             }
             K::TransactionTimedOut { transactional_id: id, timeout_ms, broker } => write!(
                 f,

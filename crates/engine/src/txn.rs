@@ -20,7 +20,8 @@ use crate::time::Instant;
 /// The internal topic holding transaction state.
 pub const TRANSACTION_TOPIC: &str = "__transaction_state";
 
-/// Producer ids the controller hands a broker at a time (`ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE`).
+/// Producer ids the controller hands a broker at a time
+/// (`ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE`).
 pub const PRODUCER_ID_BLOCK: u32 = 1000;
 
 /// The largest epoch before the producer id is replaced (`Short.MAX_VALUE - 1`).

@@ -503,7 +503,8 @@ impl Scenario {
                 abort_ppm: match p.abort_rate.as_ref() {
                     None => 0,
                     Some(v) => rate_to_ppm(v.get_ref()).ok_or_else(|| {
-                        let m = "must be a probability per transaction from 0 to 1 (0.1: one transaction in ten aborts)";
+                        let m = "must be a probability per transaction from 0 to 1 \
+                                 (0.1: one transaction in ten aborts)";
                         ScenarioError::field(Some(lines.of(v)), "producer.abort_rate", m)
                     })?,
                 },

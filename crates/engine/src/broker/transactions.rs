@@ -202,17 +202,7 @@ impl Broker {
         };
         self.request_id_block(out);
         let Some(id) = transactional_id else {
-            // An idempotent producer: a fresh id at epoch 0, nothing persisted.
-            return match self.txn.ids.next() {
-                Some(producer_id) => {
-                    let producer = ProducerIdAndEpoch {
-                        producer_id,
-                        epoch: 0,
-                    };
-                    reply.answer(ErrorCode::None, producer, out)
-                }
-                None => reply.answer(ErrorCode::CoordinatorLoadInProgress, none, out),
-            };
+            return self.init_idempotent(reply, out);
         };
         if !self.txn.coordinates(&id) {
             return reply.answer(ErrorCode::NotCoordinator, none, out);
@@ -256,6 +246,15 @@ impl Broker {
         m.partitions.clear();
         self.txn.txns.insert(id.clone(), m);
         self.persist_txn(now, &id, TxnState::Empty, reply, out);
+    }
+
+    /// InitProducerId without a transactional id: a fresh id at epoch 0, nothing persisted.
+    fn init_idempotent(&mut self, reply: TxnReply, out: &mut Vec<Effect>) {
+        let (error, producer_id, epoch) = match self.txn.ids.next() {
+            Some(id) => (ErrorCode::None, id, 0),
+            None => (ErrorCode::CoordinatorLoadInProgress, ProducerId(-1), -1),
+        };
+        reply.answer(error, ProducerIdAndEpoch { producer_id, epoch }, out);
     }
 
     /// AddPartitionsToTxn (V1 clients; Transactions V2 brokers add them on the first write).
@@ -468,30 +467,7 @@ impl Broker {
             return;
         };
         if error != ErrorCode::None {
-            // Not persisted: the state stays as it was (a coordinator that lost its partition
-            // unloads it; the client retries).
-            let error = match error {
-                ErrorCode::RequestTimedOut => ErrorCode::CoordinatorNotAvailable,
-                e => e,
-            };
-            if state.is_preparing() {
-                // Still Ongoing, at the epoch bumped for it: the retried EndTxn is a retry.
-                m.epoch = m.last_epoch.unwrap_or(m.epoch);
-            }
-            let producer = m.producer();
-            if matches!(state, TxnState::CompleteCommit | TxnState::CompleteAbort) {
-                // The markers are written: persisting the completion is tried again.
-                let done = PendingMarkers {
-                    commit: state == TxnState::CompleteCommit,
-                    producer,
-                    coordinator_epoch: epoch.unwrap_or(0),
-                    waiting: BTreeSet::new(),
-                    in_flight: BTreeMap::new(),
-                };
-                self.txn.markers.insert(id, done);
-                self.schedule_marker_retry(now, out);
-            }
-            return reply.answer(error, producer, out);
+            return self.txn_write_failed(now, id, state, reply, error, epoch, out);
         }
         m.state = state;
         let producer = m.producer();
@@ -520,6 +496,48 @@ impl Broker {
             }
             _ => {}
         }
+    }
+
+    /// A transition that was not persisted: the state stays as it was (a coordinator that lost
+    /// its partition unloads it; the client retries).
+    #[allow(clippy::too_many_arguments)]
+    fn txn_write_failed(
+        &mut self,
+        now: Instant,
+        id: Arc<str>,
+        state: TxnState,
+        reply: TxnReply,
+        error: ErrorCode,
+        epoch: Option<u32>,
+        out: &mut Vec<Effect>,
+    ) {
+        let m = self
+            .txn
+            .txns
+            .get_mut(&id)
+            .expect("settling a known transaction");
+        let error = match error {
+            ErrorCode::RequestTimedOut => ErrorCode::CoordinatorNotAvailable,
+            e => e,
+        };
+        if state.is_preparing() {
+            // Still Ongoing, at the epoch bumped for it: the retried EndTxn is a retry.
+            m.epoch = m.last_epoch.unwrap_or(m.epoch);
+        }
+        let producer = m.producer();
+        if matches!(state, TxnState::CompleteCommit | TxnState::CompleteAbort) {
+            // The markers are written: persisting the completion is tried again.
+            let done = PendingMarkers {
+                commit: state == TxnState::CompleteCommit,
+                producer,
+                coordinator_epoch: epoch.unwrap_or(0),
+                waiting: BTreeSet::new(),
+                in_flight: BTreeMap::new(),
+            };
+            self.txn.markers.insert(id, done);
+            self.schedule_marker_retry(now, out);
+        }
+        reply.answer(error, producer, out);
     }
 
     /// Sends every waiting marker to its partition's leader; a partition without one waits

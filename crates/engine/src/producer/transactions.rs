@@ -241,10 +241,28 @@ impl Producer {
                     };
                     return self.txn_send(now, coordinator, TxnRequest::AddPartitions, msg, out);
                 }
-                let TxnClientState::Ending { commit } = t.state else {
-                    return;
-                };
-                let commit = commit && !t.abort_required;
+                if let TxnClientState::Ending { commit } = t.state {
+                    let commit = commit && !t.abort_required;
+                    self.txn_end(now, coordinator, id, producer, commit, out);
+                }
+            }
+            TxnClientState::Ready | TxnClientState::Fenced => {}
+        }
+    }
+
+    /// `commitTransaction()` / `abortTransaction()`: flush, then EndTxn (if any partition
+    /// was added; else the transaction ends here).
+    fn txn_end(
+        &mut self,
+        now: Instant,
+        coordinator: BrokerId,
+        id: Arc<str>,
+        producer: ProducerIdAndEpoch,
+        commit: bool,
+        out: &mut Vec<Effect>,
+    ) {
+        {
+            {
                 if !commit {
                     // `abortTransaction()`: what was never sent is dropped.
                     self.fail_queued(ErrorCode::TransactionAborted, out);
@@ -265,7 +283,6 @@ impl Producer {
                 };
                 self.txn_send(now, coordinator, TxnRequest::EndTxn, msg, out);
             }
-            TxnClientState::Ready | TxnClientState::Fenced => {}
         }
     }
 

@@ -338,7 +338,10 @@ impl Sim {
                     let timeout = spec.configs.int("transaction.timeout.ms");
                     let max = self.setup.configs.int("transaction.max.timeout.ms");
                     if timeout > max {
-                        let m = format!("{timeout} exceeds the brokers' transaction.max.timeout.ms ({max}): InitProducerId fails with INVALID_TRANSACTION_TIMEOUT");
+                        let m = format!(
+                            "{timeout} exceeds the brokers' transaction.max.timeout.ms \
+                             ({max}): InitProducerId fails with INVALID_TRANSACTION_TIMEOUT"
+                        );
                         return reject("transaction.timeout.ms", m);
                     }
                     self.check_internal_topic(
