@@ -56,6 +56,8 @@ fn simulate(acks: &str, replication_factor: u32) -> u64 {
         max_records: Some(RECORDS),
         keys: KeyMode::Pool(1000),
         value_bytes: 100,
+        records_per_transaction: 100,
+        abort_ppm: 0,
         configs: configs(Scope::Producer, &[("acks", ConfigValue::Str(acks.into()))]),
     };
     sim.apply(Command::AddProducer(producer)).expect("producer");

@@ -275,29 +275,10 @@ impl Checker {
     /// watermark, so replicated to the whole ISR).
     fn take_observations(&mut self, sim: &Sim) -> Result<(), Violation> {
         use crate::ledger::Observation as O;
-        for (n, observation) in sim.step_observations() {
-            if *n <= self.observed {
-                continue;
-            }
+        let seen = self.observed;
+        for (n, observation) in sim.step_observations().iter().filter(|(n, _)| *n > seen) {
             self.observed = *n;
-            if let O::Delivered {
-                audience,
-                tp,
-                base_offset,
-                read_committed: true,
-                ..
-            } = observation
-            {
-                // Where a marker below the high watermark survives any failover.
-                let safe = topic_is_safe(sim, tp);
-                if let Some(detail) = uncommitted_read(sim, tp, *base_offset).filter(|_| safe) {
-                    return violated(
-                        "ReadCommittedSeesOnlyCommitted",
-                        sim.now(),
-                        format!("{audience} (read_committed) read {tp} {detail}"),
-                    );
-                }
-            }
+            committed_read(sim, observation)?;
             let (tp, promised) = match observation {
                 O::Acked {
                     producer,
@@ -477,21 +458,10 @@ impl Checker {
             }
             watch.verified.insert(member, hw.max(from));
         }
-        if let Some(detail) = idempotence_broken(sim, &lr.log, hw, watch) {
-            return fail("IdempotentOnceInOrder", format!("{tp}: {detail}"));
+        match producers_broken(sim, lr, hw, watch) {
+            Some((invariant, detail)) => fail(invariant, format!("{tp}: {detail}")),
+            None => Ok(()),
         }
-        if let Some(detail) = fenced_write(&lr.log, hw, watch) {
-            return fail("FencedProducerNeverWrites", format!("{tp}: {detail}"));
-        }
-        // The last stable offset never passes the high watermark (reference §5).
-        let lso = lr.last_stable_offset();
-        if lso > hw {
-            return fail(
-                "LsoWithinHighWatermark",
-                format!("{tp}: last stable offset {lso} above the high watermark {hw}"),
-            );
-        }
-        Ok(())
     }
 
     /// Consumer group invariants (issue #5): one owner per partition among the members the
@@ -779,6 +749,54 @@ fn idempotence_broken(
         }
     }
     None
+}
+
+/// A delivery to a read_committed application: its records' transaction committed.
+fn committed_read(sim: &Sim, observation: &crate::ledger::Observation) -> Result<(), Violation> {
+    let crate::ledger::Observation::Delivered {
+        audience,
+        tp,
+        base_offset,
+        read_committed: true,
+        ..
+    } = observation
+    else {
+        return Ok(());
+    };
+    // Where a marker below the high watermark survives any failover.
+    if !topic_is_safe(sim, tp) {
+        return Ok(());
+    }
+    match uncommitted_read(sim, tp, *base_offset) {
+        Some(detail) => violated(
+            "ReadCommittedSeesOnlyCommitted",
+            sim.now(),
+            format!("{audience} (read_committed) read {tp} {detail}"),
+        ),
+        None => Ok(()),
+    }
+}
+
+/// The producers' invariants of a leader's log: idempotence, no fenced write, an LSO within
+/// the HW.
+fn producers_broken(
+    sim: &Sim,
+    lr: &Replica,
+    hw: Offset,
+    watch: &mut Watch,
+) -> Option<(&'static str, String)> {
+    if let Some(detail) = idempotence_broken(sim, &lr.log, hw, watch) {
+        return Some(("IdempotentOnceInOrder", detail));
+    }
+    if let Some(detail) = fenced_write(&lr.log, hw, watch) {
+        return Some(("FencedProducerNeverWrites", detail));
+    }
+    // The last stable offset never passes the high watermark (reference §5).
+    let lso = lr.last_stable_offset();
+    (lso > hw).then(|| {
+        let detail = format!("last stable offset {lso} above the high watermark {hw}");
+        ("LsoWithinHighWatermark", detail)
+    })
 }
 
 /// ReadCommittedSeesOnlyCommitted: the batch a read_committed application read at `base` is

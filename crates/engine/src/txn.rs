@@ -249,7 +249,7 @@ pub struct ProducerIdManager {
 
 impl ProducerIdManager {
     /// The next id, or `None` when the blocks are used up (ask the controller).
-    pub fn next(&mut self) -> Option<ProducerId> {
+    pub fn next_id(&mut self) -> Option<ProducerId> {
         if self.current.is_none_or(|(next, end)| next >= end) {
             self.current = self.next_block.take();
         }
@@ -351,19 +351,19 @@ mod tests {
     fn a_block_is_prefetched_at_ninety_percent() {
         let mut ids = ProducerIdManager::default();
         assert!(ids.wants_block());
-        assert_eq!(ids.next(), None, "no block yet");
+        assert_eq!(ids.next_id(), None, "no block yet");
         ids.requested = true;
         ids.block_arrived(ProducerId(0), PRODUCER_ID_BLOCK);
         for i in 0..900 {
-            assert_eq!(ids.next(), Some(ProducerId(i)));
+            assert_eq!(ids.next_id(), Some(ProducerId(i)));
         }
         assert!(ids.wants_block(), "900 of 1000 used");
         ids.requested = true;
         ids.block_arrived(ProducerId(5000), PRODUCER_ID_BLOCK);
         for _ in 900..1000 {
-            ids.next();
+            ids.next_id();
         }
-        assert_eq!(ids.next(), Some(ProducerId(5000)), "then the next block");
+        assert_eq!(ids.next_id(), Some(ProducerId(5000)), "then the next block");
     }
 
     #[test]

@@ -54,6 +54,8 @@ impl Run {
             max_records: Some(records),
             keys,
             value_bytes: 100,
+            records_per_transaction: 100,
+            abort_ppm: 0,
             configs: configs(Scope::Producer, cfg),
         };
         self.sim
@@ -434,6 +436,8 @@ fn retention_deletes_old_segments_and_moves_the_log_start() {
         max_records: Some(60_000),
         keys: KeyMode::Pool(10),
         value_bytes: 100,
+        records_per_transaction: 100,
+        abort_ppm: 0,
         configs: Configs::new(Scope::Producer),
     };
     sim.apply(Command::AddProducer(spec)).expect("producer");

@@ -477,12 +477,7 @@ impl Scenario {
                     kplay_engine::sim::MAX_RATE_PER_SEC as i64,
                     100,
                 )? as u64,
-                records: p
-                    .records
-                    .as_ref()
-                    .map(|r| int_in(l, r, "producer.records", 0, i64::MAX))
-                    .transpose()?
-                    .map(|r| r as u64),
+                records: records_cap(l, p)?,
                 keys: key_mode(l, &p.keys)?,
                 value_bytes: opt_int(
                     l,
@@ -492,22 +487,8 @@ impl Scenario {
                     kplay_engine::sim::MAX_VALUE_BYTES as i64,
                     100,
                 )? as u32,
-                records_per_transaction: opt_int(
-                    l,
-                    &p.records_per_transaction,
-                    "producer.records_per_transaction",
-                    1,
-                    1_000_000,
-                    DEFAULT_RECORDS_PER_TRANSACTION as i64,
-                )? as u64,
-                abort_ppm: match p.abort_rate.as_ref() {
-                    None => 0,
-                    Some(v) => rate_to_ppm(v.get_ref()).ok_or_else(|| {
-                        let m = "must be a probability per transaction from 0 to 1 \
-                                 (0.1: one transaction in ten aborts)";
-                        ScenarioError::field(Some(lines.of(v)), "producer.abort_rate", m)
-                    })?,
-                },
+                records_per_transaction: records_per_transaction(l, p)?,
+                abort_ppm: abort_ppm(l, p)?,
                 start_ms: start_ms(l, &p.start_ms, "producer")?,
                 config: config_pairs(l, &p.config, "producer")?,
                 line,
@@ -574,6 +555,38 @@ fn start_ms(l: &Lines<'_>, v: &Option<Int>, context: &str) -> Result<u64, Scenar
 
 /// Whole microseconds from milliseconds; floats are converted once here, never used later.
 /// A probability from 0 to 1, in parts per million (the engine decides with integers only).
+/// A producer's `records`: how many it sends before it stops, if it stops.
+fn records_cap(l: &Lines<'_>, p: &RawProducer) -> Result<Option<u64>, ScenarioError> {
+    let cap = p.records.as_ref();
+    let n = cap.map(|r| int_in(l, r, "producer.records", 0, i64::MAX));
+    Ok(n.transpose()?.map(|r| r as u64))
+}
+
+/// A transactional producer's `records_per_transaction` (100 by default).
+fn records_per_transaction(l: &Lines<'_>, p: &RawProducer) -> Result<u64, ScenarioError> {
+    let n = opt_int(
+        l,
+        &p.records_per_transaction,
+        "producer.records_per_transaction",
+        1,
+        1_000_000,
+        DEFAULT_RECORDS_PER_TRANSACTION as i64,
+    )?;
+    Ok(n as u64)
+}
+
+/// A transactional producer's `abort_rate`, as a chance in a million.
+fn abort_ppm(l: &Lines<'_>, p: &RawProducer) -> Result<u32, ScenarioError> {
+    let Some(v) = p.abort_rate.as_ref() else {
+        return Ok(0);
+    };
+    rate_to_ppm(v.get_ref()).ok_or_else(|| {
+        let m = "must be a probability per transaction from 0 to 1 \
+                 (0.1: one transaction in ten aborts)";
+        ScenarioError::field(Some(l.of(v)), "producer.abort_rate", m)
+    })
+}
+
 fn rate_to_ppm(m: &Millis) -> Option<u32> {
     let ppm = match *m {
         Millis::Int(i @ 0..=1) => i * 1_000_000,

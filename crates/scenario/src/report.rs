@@ -6,23 +6,9 @@ use serde_json::{json, Value};
 
 /// The report as JSON. `digest` is a 16-digit hex string so JavaScript reads it exactly.
 pub fn report_json(r: &Report) -> Value {
-    let partitions: Vec<Value> = r
-        .partitions
-        .iter()
-        .filter(|p| p.topic != "__consumer_offsets")
-        .map(|p| {
-            json!({
-                "topic": p.topic,
-                "partition": p.partition,
-                "leader": p.leader,
-                "isr": p.isr,
-                "log_start": p.log_start,
-                "hw": p.high_watermark,
-                "lso": p.last_stable_offset,
-                "leo": p.log_end,
-            })
-        })
-        .collect();
+    // Internal topics (`__consumer_offsets`, `__transaction_state`) are not the user's data.
+    let users = r.partitions.iter().filter(|p| !p.topic.starts_with("__"));
+    let partitions: Vec<Value> = users.map(partition_json).collect();
     let lost: Vec<Value> = r
         .lost
         .iter()
@@ -54,21 +40,7 @@ pub fn report_json(r: &Report) -> Value {
             })
         })
         .collect();
-    let read_aborted = |group: &str| {
-        let name = format!("group:{group}");
-        let a = r.audiences.iter().find(|a| a.audience == name);
-        a.map_or(0, |a| a.read_aborted)
-    };
-    let groups: Vec<Value> = r
-        .groups
-        .iter()
-        .map(|g| {
-            let mut v = group_json(g);
-            v["read_aborted"] = json!(read_aborted(&g.group));
-            v
-        })
-        .collect();
-    let t = &r.transactions;
+    let groups: Vec<Value> = r.groups.iter().map(|g| group_with_audience(r, g)).collect();
     json!({
         "seed": r.seed,
         "digest": format!("{:016x}", r.digest),
@@ -96,12 +68,7 @@ pub fn report_json(r: &Report) -> Value {
             "reason": why,
         })).collect::<Vec<_>>(),
         "refused_count": r.refused_count,
-        "transactions": {
-            "committed": t.committed,
-            "aborted": t.aborted,
-            "fenced": t.fenced,
-            "timed_out": t.timed_out,
-        },
+        "transactions": transactions_json(&r.transactions),
         "waiting_for_topics": r.waiting_for_topics.iter().map(|(c, t)| json!({
             "consumer": c,
             "topic": t,
@@ -117,6 +84,37 @@ fn object(pairs: impl Iterator<Item = (String, Value)>) -> serde_json::Map<Strin
         map.insert(k, v);
     }
     map
+}
+
+fn partition_json(p: &kplay_engine::snapshot::PartitionReport) -> Value {
+    json!({
+        "topic": p.topic,
+        "partition": p.partition,
+        "leader": p.leader,
+        "isr": p.isr,
+        "log_start": p.log_start,
+        "hw": p.high_watermark,
+        "lso": p.last_stable_offset,
+        "leo": p.log_end,
+    })
+}
+
+/// A group with what its audience read of aborted transactions.
+fn group_with_audience(r: &Report, g: &GroupView) -> Value {
+    let name = format!("group:{}", g.group);
+    let a = r.audiences.iter().find(|a| a.audience == name);
+    let mut v = group_json(g);
+    v["read_aborted"] = json!(a.map_or(0, |a| a.read_aborted));
+    v
+}
+
+fn transactions_json(t: &kplay_engine::snapshot::TransactionsReport) -> Value {
+    json!({
+        "committed": t.committed,
+        "aborted": t.aborted,
+        "fenced": t.fenced,
+        "timed_out": t.timed_out,
+    })
 }
 
 /// One group of the report: its state, members, committed offsets and what it did.

@@ -208,18 +208,23 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         0u32..10_000,
         0u64..10_000,
         config(),
+        (1u64..=1_000_000, 0u32..=1_000_000),
     )
         .prop_map(
-            |(id, topic, rate_per_sec, records, keys, value_bytes, start_ms, config)| ProducerDef {
-                id,
-                topic,
-                rate_per_sec,
-                records,
-                keys,
-                value_bytes,
-                start_ms,
-                config,
-                line: 0,
+            |(id, topic, rate_per_sec, records, keys, value_bytes, start_ms, config, txn)| {
+                ProducerDef {
+                    id,
+                    topic,
+                    rate_per_sec,
+                    records,
+                    keys,
+                    value_bytes,
+                    records_per_transaction: txn.0,
+                    abort_ppm: txn.1,
+                    start_ms,
+                    config,
+                    line: 0,
+                }
             },
         );
     let consumer = (

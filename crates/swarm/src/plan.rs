@@ -565,6 +565,38 @@ impl Generator<'_> {
         ((request_max, delivery_max), total_rate)
     }
 
+    /// A standalone consumer of every topic, from the earliest offset, sometimes
+    /// read_committed.
+    fn solo(
+        &mut self,
+        s: &mut Scenario,
+        topics: &[String],
+        max_processing_us: u64,
+    ) -> ConsumerInfo {
+        let processing = self.below(max_processing_us);
+        let mut config = vec![cfg("auto.offset.reset", Str("earliest".into()))];
+        if self.chance(40) {
+            config.push(cfg("isolation.level", Str("read_committed".into())));
+        }
+        s.consumers.push(ConsumerDef {
+            id: "solo".into(),
+            topics: topics.to_vec(),
+            processing_us_per_record: processing,
+            commit: CommitStrategy::Auto,
+            failure_ppm: 0,
+            start_ms: 0,
+            config,
+            line: 0,
+        });
+        ConsumerInfo {
+            id: "solo".into(),
+            start_ms: 0,
+            static_member: false,
+            processing_us: processing,
+            max_poll_records: 500,
+        }
+    }
+
     /// Maybe a standalone consumer, maybe a group of one to four members (some static), all
     /// fast enough to keep up. Returns what the fault generator needs, the longest session
     /// and poll timeouts, and the audiences that must read every acknowledged record.
@@ -580,31 +612,7 @@ impl Generator<'_> {
         let mut at_least_once = Vec::new();
         let (mut session_max, mut poll_max) = (0, 0);
         if self.chance(50) {
-            let processing = self.below(max_processing_us);
-            s.consumers.push(ConsumerDef {
-                id: "solo".into(),
-                topics: topics.to_vec(),
-                processing_us_per_record: processing,
-                commit: CommitStrategy::Auto,
-                failure_ppm: 0,
-                start_ms: 0,
-                config: if self.chance(40) {
-                    vec![
-                        cfg("auto.offset.reset", Str("earliest".into())),
-                        cfg("isolation.level", Str("read_committed".into())),
-                    ]
-                } else {
-                    vec![cfg("auto.offset.reset", Str("earliest".into()))]
-                },
-                line: 0,
-            });
-            infos.push(ConsumerInfo {
-                id: "solo".into(),
-                start_ms: 0,
-                static_member: false,
-                processing_us: processing,
-                max_poll_records: 500,
-            });
+            infos.push(self.solo(s, topics, max_processing_us));
             at_least_once.push(Reader {
                 audience: "consumer:solo".into(),
                 topics: topics.to_vec(),

@@ -192,12 +192,12 @@ impl Broker {
         out: &mut Vec<Effect>,
     ) -> (PartitionProduceResult, Option<Offset>) {
         let broker = self.id;
-        let (append_duplicates, append_out_of_order, ack_early) = (
-            planted!(self, DuplicateAppend),
-            planted!(self, OutOfOrderAccepted),
-            planted!(self, AckBeforeHighWatermark),
-        );
-        let fenced_accepted = planted!(self, FencedWriteAccepted);
+        let ack_early = planted!(self, AckBeforeHighWatermark);
+        let lenient = Lenient {
+            duplicates: planted!(self, DuplicateAppend),
+            out_of_order: planted!(self, OutOfOrderAccepted),
+            fenced: planted!(self, FencedWriteAccepted),
+        };
         let replica = match self.leader_replica(&tp) {
             Ok(r) => r,
             Err(error) => {
@@ -221,31 +221,7 @@ impl Broker {
                 None,
             )
         };
-        if batch.size_bytes > replica.config.max_message_bytes {
-            return fail(tp, ErrorCode::MessageTooLarge);
-        }
-        if acks == Acks::All && replica.isr.len() < replica.effective_min_isr() {
-            return fail(tp, ErrorCode::NotEnoughReplicas);
-        }
-        // A non-transactional write by a producer with a transaction open here
-        // (`ProducerAppendInfo.checkProducerEpoch` and the transactional flag check).
-        let open = |p: crate::record::ProducerIdentity| replica.txns.open(p.producer_id).is_some();
-        if !batch.is_transactional && batch.producer.is_some_and(open) {
-            return fail(tp, ErrorCode::InvalidTxnState);
-        }
-        let check = match replica.check_sequence(&batch) {
-            SequenceCheck::Duplicate(_) if append_duplicates => SequenceCheck::Append,
-            SequenceCheck::Reject(ErrorCode::OutOfOrderSequenceNumber) if append_out_of_order => {
-                SequenceCheck::Append
-            }
-            SequenceCheck::Reject(ErrorCode::InvalidProducerEpoch)
-                if fenced_accepted && batch.is_transactional =>
-            {
-                SequenceCheck::Append
-            }
-            check => check,
-        };
-        match check {
+        match admit(replica, &batch, acks, lenient) {
             SequenceCheck::Reject(error) => return fail(tp, error),
             SequenceCheck::Duplicate(base_offset) => {
                 out.push(Effect::Trace(TraceKind::DuplicateBatch {
@@ -464,6 +440,10 @@ impl Broker {
             planted!(self, NoTruncation),
             planted!(self, ReadPastHighWatermark),
         );
+        let lenient_reads = (
+            planted!(self, ReadCommittedPastLso),
+            planted!(self, NoAbortedTransactions),
+        );
         let (metadata, lag_max) = (&self.metadata, self.replica_lag_max);
         for fp in &request.partitions {
             let Some(replica) = self.replicas.get_mut(&fp.tp).filter(|r| r.is_leader(me)) else {
@@ -514,39 +494,13 @@ impl Broker {
                     }
                 }
             }
-            let committed = request.isolation == Isolation::ReadCommitted;
-            let lso = replica.last_stable_offset();
-            let limit = if request.replica_id.is_some() || read_past_hw {
-                log_end
-            } else if committed && !planted!(self, ReadCommittedPastLso) {
-                lso
-            } else {
-                replica.high_watermark
+            let reader = match request.replica_id {
+                Some(_) => Reader::Follower,
+                None if read_past_hw => Reader::Follower,
+                None => Reader::Consumer(request.isolation),
             };
-            let max_bytes = u64::from(fp.partition_max_bytes).min(remaining);
-            let batches = if remaining == 0 {
-                Vec::new()
-            } else {
-                replica.log.read(fp.fetch_offset, limit, max_bytes)
-            };
-            let bytes: u64 = batches.iter().map(|b| u64::from(b.size_bytes)).sum();
-            remaining = remaining.saturating_sub(bytes);
-            let aborted = match batches.last() {
-                Some(last) if committed && !planted!(self, NoAbortedTransactions) => replica
-                    .txns
-                    .aborted_between(fp.fetch_offset, last.next_offset()),
-                _ => Vec::new(),
-            };
-            partitions.push(FetchedPartition {
-                tp: fp.tp.clone(),
-                error: ErrorCode::None,
-                high_watermark: replica.high_watermark,
-                log_start: replica.log.log_start(),
-                batches,
-                last_stable_offset: lso,
-                aborted,
-                diverging: None,
-            });
+            let fetched = read_partition(replica, fp, reader, &mut remaining, lenient_reads);
+            partitions.push(fetched);
         }
         // A follower's progress may move the high watermark and grow the ISR.
         for (tp, index) in hw_moves {
@@ -744,6 +698,94 @@ impl Broker {
             correlation_id: request.correlation_id,
             partitions,
         }
+    }
+}
+
+/// Who reads: a follower up to the log end, a consumer by its isolation level.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reader {
+    Follower,
+    Consumer(Isolation),
+}
+
+/// One partition of a fetch: a follower reads to the log end; a consumer to the high
+/// watermark, or read_committed to the last stable offset with the aborted transactions its
+/// batches overlap (`Partition.fetchRecords`, `UnifiedLog.collectAbortedTransactions`).
+/// `lenient` holds deliberate bugs: past the LSO, no aborted list.
+fn read_partition(
+    replica: &Replica,
+    fp: &FetchPartition,
+    reader: Reader,
+    remaining: &mut u64,
+    lenient: (bool, bool),
+) -> FetchedPartition {
+    let committed = reader == Reader::Consumer(Isolation::ReadCommitted);
+    let lso = replica.last_stable_offset();
+    let limit = match reader {
+        Reader::Follower => replica.log.log_end(),
+        _ if committed && !lenient.0 => lso,
+        Reader::Consumer(_) => replica.high_watermark,
+    };
+    let max_bytes = u64::from(fp.partition_max_bytes).min(*remaining);
+    let batches = if *remaining == 0 {
+        Vec::new()
+    } else {
+        replica.log.read(fp.fetch_offset, limit, max_bytes)
+    };
+    let bytes: u64 = batches.iter().map(|b| u64::from(b.size_bytes)).sum();
+    *remaining = remaining.saturating_sub(bytes);
+    let aborted = match batches.last() {
+        Some(last) if committed && !lenient.1 => replica
+            .txns
+            .aborted_between(fp.fetch_offset, last.next_offset()),
+        _ => Vec::new(),
+    };
+    FetchedPartition {
+        tp: fp.tp.clone(),
+        error: ErrorCode::None,
+        high_watermark: replica.high_watermark,
+        log_start: replica.log.log_start(),
+        batches,
+        last_stable_offset: lso,
+        aborted,
+        diverging: None,
+    }
+}
+
+/// Deliberate bugs that make a leader accept what it must refuse (`planted`).
+#[derive(Clone, Copy)]
+struct Lenient {
+    duplicates: bool,
+    out_of_order: bool,
+    fenced: bool,
+}
+
+/// Whether a leader appends a batch (Kafka's `Partition.appendRecordsToLeader` checks, then
+/// `ProducerAppendInfo`): not too large, enough in-sync replicas for acks=all, no plain write
+/// by a producer with a transaction open here, then the idempotence check (a duplicate is
+/// answered with the original's offset).
+fn admit(r: &Replica, batch: &RecordBatch, acks: Acks, lenient: Lenient) -> SequenceCheck {
+    if batch.size_bytes > r.config.max_message_bytes {
+        return SequenceCheck::Reject(ErrorCode::MessageTooLarge);
+    }
+    if acks == Acks::All && r.isr.len() < r.effective_min_isr() {
+        return SequenceCheck::Reject(ErrorCode::NotEnoughReplicas);
+    }
+    let open = |p: crate::record::ProducerIdentity| r.txns.open(p.producer_id).is_some();
+    if !batch.is_transactional && batch.producer.is_some_and(open) {
+        return SequenceCheck::Reject(ErrorCode::InvalidTxnState);
+    }
+    match r.check_sequence(batch) {
+        SequenceCheck::Duplicate(_) if lenient.duplicates => SequenceCheck::Append,
+        SequenceCheck::Reject(ErrorCode::OutOfOrderSequenceNumber) if lenient.out_of_order => {
+            SequenceCheck::Append
+        }
+        SequenceCheck::Reject(ErrorCode::InvalidProducerEpoch)
+            if lenient.fenced && batch.is_transactional =>
+        {
+            SequenceCheck::Append
+        }
+        check => check,
     }
 }
 

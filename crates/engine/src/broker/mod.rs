@@ -211,9 +211,10 @@ impl Broker {
             return;
         }
         let me = self.id;
-        let mut became_leader = Vec::new();
-        let (mut stopped_leading, mut txn_stopped) = self.drop_unassigned(&metadata, out);
-        let mut txn_led = Vec::new();
+        let mut moves = CoordinatorMoves {
+            stopped: self.drop_unassigned(&metadata, out),
+            led: Vec::new(),
+        };
         let mut leads = Vec::new();
         for (name, topic) in &metadata.topics {
             for (p, pm) in topic.partitions.iter().enumerate() {
@@ -243,28 +244,16 @@ impl Broker {
                 let Some(change) = replica.apply_partition_state(me, pm, now) else {
                     continue;
                 };
-                let offsets = &**name == OFFSETS_TOPIC;
-                let txns = &**name == TRANSACTION_TOPIC;
                 match change {
                     RoleChange::BecameLeader | RoleChange::NewLeaderEpoch => {
                         // Reload even if this broker led before: it may have missed commits
                         // another leader took in between.
-                        if offsets {
-                            became_leader.push(tp.partition);
-                        }
-                        if txns {
-                            txn_led.push(tp.partition);
-                        }
+                        moves.note(&tp, true);
                         leads.push(tp);
                     }
                     RoleChange::StillLeads => leads.push(tp),
                     RoleChange::StoppedLeading => {
-                        if offsets {
-                            stopped_leading.push(tp.partition);
-                        }
-                        if txns {
-                            txn_stopped.push(tp.partition);
-                        }
+                        moves.note(&tp, false);
                         self.fail_waiting(&tp, out);
                     }
                     RoleChange::Follows => {}
@@ -273,20 +262,7 @@ impl Broker {
         }
         self.metadata = metadata;
         self.caught_up = true;
-        for p in stopped_leading {
-            self.coordinator.unload(p, out);
-        }
-        for p in became_leader {
-            self.coordinator.unload(p, out);
-            self.load_offsets_partition(now, p, out);
-        }
-        for p in txn_stopped {
-            self.unload_txn_partition(p);
-        }
-        for p in txn_led {
-            self.unload_txn_partition(p);
-            self.load_txn_partition(now, p, out);
-        }
+        self.move_coordinators(now, moves, out);
         // A smaller ISR may let the high watermark move (Kafka's `makeLeader` tries too).
         for tp in leads {
             let hw = self.next_high_watermark(now, &tp);
@@ -295,14 +271,34 @@ impl Broker {
         self.send_replica_fetches(now, out);
     }
 
+    /// Unloads the coordinator partitions it stopped leading, then loads those it leads now
+    /// (both coordinators: groups in `__consumer_offsets`, transactions in
+    /// `__transaction_state`).
+    fn move_coordinators(&mut self, now: Instant, moves: CoordinatorMoves, out: &mut Vec<Effect>) {
+        for tp in moves.stopped {
+            match &*tp.topic {
+                OFFSETS_TOPIC => self.coordinator.unload(tp.partition, out),
+                _ => self.unload_txn_partition(tp.partition),
+            }
+        }
+        for tp in moves.led {
+            if &*tp.topic == OFFSETS_TOPIC {
+                self.coordinator.unload(tp.partition, out);
+                self.load_offsets_partition(now, tp.partition, out);
+            } else {
+                self.unload_txn_partition(tp.partition);
+                self.load_txn_partition(now, tp.partition, out);
+            }
+        }
+    }
+
     /// Drops the replicas `metadata` no longer assigns to this broker, answering what waited
-    /// on them; returns the `__consumer_offsets` and `__transaction_state` partitions among
-    /// them.
+    /// on them; returns the coordinator partitions among them.
     fn drop_unassigned(
         &mut self,
         metadata: &ClusterMetadata,
         out: &mut Vec<Effect>,
-    ) -> (Vec<u32>, Vec<u32>) {
+    ) -> Vec<TopicPartition> {
         let me = self.id;
         let dropped: Vec<TopicPartition> = self
             .replicas
@@ -314,18 +310,15 @@ impl Broker {
             })
             .cloned()
             .collect();
-        let (mut offsets, mut txns) = (Vec::new(), Vec::new());
+        let mut coordinators = Vec::new();
         for tp in dropped {
-            if &*tp.topic == OFFSETS_TOPIC {
-                offsets.push(tp.partition);
-            }
-            if &*tp.topic == TRANSACTION_TOPIC {
-                txns.push(tp.partition);
+            if is_coordinator_topic(&tp) {
+                coordinators.push(tp.clone());
             }
             self.replicas.remove(&tp);
             self.fail_waiting(&tp, out);
         }
-        (offsets, txns)
+        coordinators
     }
 
     /// This broker no longer leads `tp`: answer what waited on it.
@@ -367,66 +360,68 @@ impl Broker {
                 self.resend_isr_changes(out);
             }
             Input::Disconnected { .. } => {}
-            Input::Timer(Timer::FetchExpiry { id }) => {
+            Input::Timer(timer) => self.on_timer(now, timer, out),
+        }
+    }
+
+    fn on_timer(&mut self, now: Instant, timer: Timer, out: &mut Vec<Effect>) {
+        match timer {
+            Timer::FetchExpiry { id } => {
                 if let Some(parked) = self.parked_fetches.take(id) {
                     self.answer_parked(now, parked, out);
                 }
             }
-            Input::Timer(Timer::ProduceExpiry { id }) => {
+            Timer::ProduceExpiry { id } => {
                 if let Some(delayed) = self.delayed_produces.take(id) {
                     delayed.time_out(out);
                 }
             }
-            Input::Timer(Timer::CoordinatorWriteExpiry { id }) => {
+            Timer::CoordinatorWriteExpiry { id } => {
                 if let Some(d) = self.delayed_writes.take(id) {
                     d.settle(ErrorCode::RequestTimedOut, now, self, out);
                 }
             }
-            Input::Timer(Timer::GroupDeadline { group }) => {
+            Timer::GroupDeadline { group } => {
                 self.coordinator.on_deadline(now, group, out);
                 self.persist_groups(now, out);
             }
-            Input::Timer(Timer::RetentionCheck) => {
+            Timer::RetentionCheck => {
                 self.apply_retention(now, out);
                 out.push(Effect::SetTimer {
                     at: now + self.retention_check,
                     timer: Timer::RetentionCheck,
                 });
             }
-            Input::Timer(Timer::Heartbeat) => {
+            Timer::Heartbeat => {
                 self.heartbeat(out);
                 out.push(Effect::SetTimer {
                     at: now + self.heartbeat_interval,
                     timer: Timer::Heartbeat,
                 });
             }
-            Input::Timer(Timer::IsrCheck) => {
+            Timer::IsrCheck => {
                 self.shrink_isrs(now, out);
                 out.push(Effect::SetTimer {
                     at: now + Duration(self.replica_lag_max.as_micros() / 2),
                     timer: Timer::IsrCheck,
                 });
             }
-            Input::Timer(Timer::ReplicaFetchTimeout {
+            Timer::ReplicaFetchTimeout {
                 leader,
                 correlation_id,
-            }) => {
+            } => {
                 if self.replica_fetches.get(&leader) == Some(&correlation_id) {
                     self.replica_fetches.remove(&leader);
                     self.send_replica_fetches(now, out);
                 }
             }
-            Input::Timer(Timer::ReplicaFetchBackoff) => self.send_replica_fetches(now, out),
-            Input::Timer(Timer::TxnAbortCheck) => self.abort_timed_out(now, out),
-            Input::Timer(Timer::TxnMarkerRetry) => self.on_marker_retry(now, out),
-            Input::Timer(
-                other @ (Timer::Wake
-                | Timer::RequestTimeout { .. }
-                | Timer::SessionCheck
-                | Timer::LeaderRebalance),
-            ) => {
-                unreachable!("broker got timer {other:?}")
-            }
+            Timer::ReplicaFetchBackoff => self.send_replica_fetches(now, out),
+            Timer::TxnAbortCheck => self.abort_timed_out(now, out),
+            Timer::TxnMarkerRetry => self.on_marker_retry(now, out),
+            other @ (Timer::Wake
+            | Timer::RequestTimeout { .. }
+            | Timer::SessionCheck
+            | Timer::LeaderRebalance) => unreachable!("broker got timer {other:?}"),
         }
     }
 
@@ -476,71 +471,16 @@ impl Broker {
             Message::AlterPartitionResponse(response) => {
                 self.on_alter_partition_response(now, response, out)
             }
-            Message::FindCoordinator {
-                correlation_id,
-                key,
-                key_type,
-            } => {
-                let coordinator = match key_type {
-                    CoordinatorType::Group => {
-                        let partition = self.coordinator.partition_of(&key);
-                        self.metadata.leader(OFFSETS_TOPIC, partition)
-                    }
-                    CoordinatorType::Transaction => self.on_find_txn_coordinator(&key),
-                };
-                let error = match coordinator {
-                    Some(_) => ErrorCode::None,
-                    None => ErrorCode::CoordinatorNotAvailable,
-                };
-                let msg = Message::FindCoordinatorResponse {
-                    correlation_id,
-                    error,
-                    coordinator,
-                };
-                out.push(Effect::Send { to: from, msg });
+            msg @ (Message::FindCoordinator { .. }
+            | Message::OffsetCommit(_)
+            | Message::InitProducerId { .. }
+            | Message::AddPartitionsToTxn { .. }
+            | Message::EndTxn { .. }
+            | Message::WriteTxnMarkers { .. }
+            | Message::WriteTxnMarkersResponse { .. }
+            | Message::AllocateProducerIdsResponse { .. }) => {
+                self.on_coordinator_message(now, from, msg, out)
             }
-            Message::OffsetCommit(req) => self.on_offset_commit(now, from, req, out),
-            Message::InitProducerId {
-                correlation_id,
-                transactional_id,
-                timeout_ms,
-                current: _,
-            } => {
-                let (id, timeout) = (transactional_id, timeout_ms);
-                self.on_init_producer_id(now, from, correlation_id, id, timeout, out)
-            }
-            Message::AddPartitionsToTxn {
-                correlation_id,
-                transactional_id,
-                producer,
-                partitions,
-            } => {
-                let (c, id) = (correlation_id, transactional_id);
-                self.on_add_partitions(now, from, c, id, producer, partitions, out)
-            }
-            Message::EndTxn {
-                correlation_id,
-                transactional_id,
-                producer,
-                commit,
-            } => self.on_end_txn(
-                now,
-                from,
-                correlation_id,
-                transactional_id,
-                producer,
-                commit,
-                out,
-            ),
-            Message::WriteTxnMarkers {
-                correlation_id,
-                marker,
-            } => self.on_write_markers(now, from, correlation_id, marker, out),
-            Message::WriteTxnMarkersResponse {
-                correlation_id,
-                results,
-            } => self.on_markers_written(now, correlation_id, results, out),
-            Message::AllocateProducerIdsResponse { first, count } => self.on_id_block(first, count),
             msg @ (Message::JoinGroup(_)
             | Message::SyncGroup(_)
             | Message::Heartbeat(_)
@@ -567,6 +507,44 @@ impl Broker {
             | Message::AddPartitionsToTxnResponse { .. }
             | Message::EndTxnResponse { .. }
             | Message::AllocateProducerIds { .. } => unreachable!("broker got {}", msg.kind()),
+        }
+    }
+
+    /// What coordinators handle: FindCoordinator, offset commits, and the transaction
+    /// protocol (coordinator and partition leader sides).
+    fn on_coordinator_message(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        msg: Message,
+        out: &mut Vec<Effect>,
+    ) {
+        match msg {
+            Message::FindCoordinator {
+                correlation_id,
+                key,
+                key_type,
+            } => {
+                let coordinator = match key_type {
+                    CoordinatorType::Group => {
+                        let partition = self.coordinator.partition_of(&key);
+                        self.metadata.leader(OFFSETS_TOPIC, partition)
+                    }
+                    CoordinatorType::Transaction => self.on_find_txn_coordinator(&key),
+                };
+                let error = match coordinator {
+                    Some(_) => ErrorCode::None,
+                    None => ErrorCode::CoordinatorNotAvailable,
+                };
+                let msg = Message::FindCoordinatorResponse {
+                    correlation_id,
+                    error,
+                    coordinator,
+                };
+                out.push(Effect::Send { to: from, msg });
+            }
+            Message::OffsetCommit(req) => self.on_offset_commit(now, from, req, out),
+            msg => self.on_txn_message(now, from, msg, out),
         }
     }
 
@@ -626,6 +604,30 @@ impl Broker {
     fn next_id(&mut self) -> u64 {
         self.next_request_id += 1;
         self.next_request_id
+    }
+}
+
+/// The partitions of the topics coordinators live on.
+fn is_coordinator_topic(tp: &TopicPartition) -> bool {
+    &*tp.topic == OFFSETS_TOPIC || &*tp.topic == TRANSACTION_TOPIC
+}
+
+/// The coordinator partitions a metadata change moved to or from this broker.
+struct CoordinatorMoves {
+    stopped: Vec<TopicPartition>,
+    led: Vec<TopicPartition>,
+}
+
+impl CoordinatorMoves {
+    fn note(&mut self, tp: &TopicPartition, led: bool) {
+        if is_coordinator_topic(tp) {
+            let list = if led {
+                &mut self.led
+            } else {
+                &mut self.stopped
+            };
+            list.push(tp.clone());
+        }
     }
 }
 
@@ -835,6 +837,7 @@ mod tests {
     fn follower_fetch(b: &mut Broker) -> Vec<Effect> {
         let mut out = Vec::new();
         let request = FetchRequest {
+            isolation: Isolation::ReadUncommitted,
             correlation_id: 1,
             replica_id: Some(BrokerId(1)),
             max_wait_ms: 0,

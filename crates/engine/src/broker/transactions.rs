@@ -182,6 +182,61 @@ impl Broker {
         self.metadata.leader(TRANSACTION_TOPIC, partition)
     }
 
+    /// The transaction protocol, coordinator and partition leader sides.
+    pub(super) fn on_txn_message(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        msg: Message,
+        out: &mut Vec<Effect>,
+    ) {
+        match msg {
+            Message::InitProducerId {
+                correlation_id,
+                transactional_id,
+                timeout_ms,
+                current: _,
+            } => {
+                let (id, timeout) = (transactional_id, timeout_ms);
+                self.on_init_producer_id(now, from, correlation_id, id, timeout, out)
+            }
+            Message::AddPartitionsToTxn {
+                correlation_id,
+                transactional_id,
+                producer,
+                partitions,
+            } => {
+                let reply = TxnReply::AddPartitions {
+                    to: from,
+                    correlation_id,
+                };
+                self.on_add_partitions(now, reply, transactional_id, producer, partitions, out)
+            }
+            Message::EndTxn {
+                correlation_id,
+                transactional_id,
+                producer,
+                commit,
+            } => {
+                let reply = TxnReply::EndTxn {
+                    to: from,
+                    correlation_id,
+                };
+                self.on_end_txn(now, reply, transactional_id, producer, commit, out)
+            }
+            Message::WriteTxnMarkers {
+                correlation_id,
+                marker,
+            } => self.on_write_markers(now, from, correlation_id, marker, out),
+            Message::WriteTxnMarkersResponse {
+                correlation_id,
+                results,
+            } => self.on_markers_written(now, correlation_id, results, out),
+            Message::AllocateProducerIdsResponse { first, count } => self.on_id_block(first, count),
+            other => unreachable!("not a transaction message: {}", other.kind()),
+        }
+    }
+
     /// InitProducerId (`TransactionCoordinator.handleInitProducerId`).
     pub(super) fn on_init_producer_id(
         &mut self,
@@ -213,7 +268,7 @@ impl Broker {
         let existing = self.txn.txns.get(&id).cloned();
         let mut m = match existing {
             None => {
-                let Some(producer_id) = self.txn.ids.next() else {
+                let Some(producer_id) = self.txn.ids.next_id() else {
                     return reply.answer(ErrorCode::CoordinatorLoadInProgress, none, out);
                 };
                 // Epoch −1 bumped to 0 below, as Kafka's first InitProducerId does.
@@ -235,7 +290,7 @@ impl Broker {
             Some(m) => m,
         };
         if !m.bump_epoch() {
-            let Some(producer_id) = self.txn.ids.next() else {
+            let Some(producer_id) = self.txn.ids.next_id() else {
                 return reply.answer(ErrorCode::CoordinatorLoadInProgress, none, out);
             };
             m.producer_id = producer_id;
@@ -250,7 +305,7 @@ impl Broker {
 
     /// InitProducerId without a transactional id: a fresh id at epoch 0, nothing persisted.
     fn init_idempotent(&mut self, reply: TxnReply, out: &mut Vec<Effect>) {
-        let (error, producer_id, epoch) = match self.txn.ids.next() {
+        let (error, producer_id, epoch) = match self.txn.ids.next_id() {
             Some(id) => (ErrorCode::None, id, 0),
             None => (ErrorCode::CoordinatorLoadInProgress, ProducerId(-1), -1),
         };
@@ -261,17 +316,12 @@ impl Broker {
     pub(super) fn on_add_partitions(
         &mut self,
         now: Instant,
-        from: NodeId,
-        correlation_id: u32,
+        reply: TxnReply,
         id: Arc<str>,
         producer: ProducerIdAndEpoch,
         partitions: Vec<TopicPartition>,
         out: &mut Vec<Effect>,
     ) {
-        let reply = TxnReply::AddPartitions {
-            to: from,
-            correlation_id,
-        };
         let error = match self.txn_validate(&id, producer) {
             Err(e) => e,
             Ok(m) if m.pending.is_some() || m.state.is_preparing() => {
@@ -302,17 +352,12 @@ impl Broker {
     pub(super) fn on_end_txn(
         &mut self,
         now: Instant,
-        from: NodeId,
-        correlation_id: u32,
+        reply: TxnReply,
         id: Arc<str>,
         producer: ProducerIdAndEpoch,
         commit: bool,
         out: &mut Vec<Effect>,
     ) {
-        let reply = TxnReply::EndTxn {
-            to: from,
-            correlation_id,
-        };
         let Some(m) = self.txn.txns.get(&id).filter(|_| self.txn.coordinates(&id)) else {
             return reply.answer(ErrorCode::NotCoordinator, producer, out);
         };

@@ -109,6 +109,20 @@ pub struct ConsumerConfig {
     pub metadata_max_age: Duration,
 }
 
+/// `partition.assignment.strategy`, the assignors kplay has.
+fn strategies(c: &Configs) -> Vec<Strategy> {
+    let names = c.list("partition.assignment.strategy");
+    names.iter().filter_map(|s| Strategy::parse(s)).collect()
+}
+
+/// `isolation.level`.
+fn isolation(c: &Configs) -> Isolation {
+    match c.str("isolation.level").as_deref() {
+        Some("read_committed") => Isolation::ReadCommitted,
+        _ => Isolation::ReadUncommitted,
+    }
+}
+
 impl ConsumerConfig {
     pub fn from_configs(c: &Configs) -> Result<ConsumerConfig, ConfigError> {
         let reset = match c.str("auto.offset.reset").as_deref() {
@@ -155,21 +169,13 @@ impl ConsumerConfig {
                 ),
             });
         }
-        let strategies = c
-            .list("partition.assignment.strategy")
-            .iter()
-            .filter_map(|s| Strategy::parse(s))
-            .collect();
         Ok(ConsumerConfig {
             group_id: c.str("group.id"),
             max_poll_records: c.int("max.poll.records") as u32,
             fetch_min_bytes: c.int("fetch.min.bytes") as u32,
             fetch_max_bytes: c.int("fetch.max.bytes") as u32,
             fetch_max_wait: ms("fetch.max.wait.ms"),
-            isolation: match c.str("isolation.level").as_deref() {
-                Some("read_committed") => Isolation::ReadCommitted,
-                _ => Isolation::ReadUncommitted,
-            },
+            isolation: isolation(c),
             max_partition_fetch_bytes: c.int("max.partition.fetch.bytes") as u32,
             auto_offset_reset: reset,
             request_timeout: ms("request.timeout.ms"),
@@ -179,7 +185,7 @@ impl ConsumerConfig {
             session_timeout: ms("session.timeout.ms"),
             heartbeat_interval: ms("heartbeat.interval.ms"),
             max_poll_interval: ms("max.poll.interval.ms"),
-            strategies,
+            strategies: strategies(c),
             enable_auto_commit: c.bool("enable.auto.commit"),
             auto_commit_interval: ms("auto.commit.interval.ms"),
             client_id: c.str("client.id").map(Arc::from),

@@ -148,11 +148,7 @@ impl Membership {
                 self.find_in_flight = Some(correlation_id);
                 out.push(Effect::Send {
                     to: NodeId::Broker(broker),
-                    msg: Message::FindCoordinator {
-                        correlation_id,
-                        key: self.group.clone(),
-                        key_type: crate::protocol::CoordinatorType::Group,
-                    },
+                    msg: find_group_coordinator(correlation_id, &self.group),
                 });
             }
             return;
@@ -991,5 +987,14 @@ impl Membership {
                 }
             }),
         ]
+    }
+}
+
+/// FindCoordinator for a group.
+fn find_group_coordinator(correlation_id: u32, group: &Arc<str>) -> Message {
+    Message::FindCoordinator {
+        correlation_id,
+        key: group.clone(),
+        key_type: crate::protocol::CoordinatorType::Group,
     }
 }

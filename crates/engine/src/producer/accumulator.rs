@@ -457,6 +457,8 @@ mod tests {
                 max_records: None,
                 keys: KeyMode::Null,
                 value_bytes: 0,
+                records_per_transaction: 100,
+                abort_ppm: 0,
                 configs: Configs::parse(Scope::Producer, &pairs).expect("valid settings"),
             };
             let mut brokers: Vec<BrokerId> = ids(leaders);

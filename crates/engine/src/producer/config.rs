@@ -55,6 +55,23 @@ pub struct ProducerConfig {
     pub adaptive: bool,
 }
 
+/// `ProducerConfig.postProcessAndValidateIdempotenceConfigs`: a `transactional.id` needs
+/// idempotence, whatever turned it off.
+fn transactions_need_idempotence(
+    c: &Configs,
+    idempotent: bool,
+    conflict: Option<&str>,
+) -> Result<(), ConfigError> {
+    if c.str("transactional.id").is_none() || idempotent {
+        return Ok(());
+    }
+    let why = conflict.unwrap_or("enable.idempotence must not be false");
+    Err(ConfigError {
+        key: "transactional.id".into(),
+        message: format!("Cannot set a transactional.id without also enabling idempotence: {why}"),
+    })
+}
+
 impl ProducerConfig {
     /// Kafka's `postProcessAndValidateIdempotenceConfigs` and delivery-timeout rules (§2.1).
     pub fn from_configs(c: &Configs) -> Result<ProducerConfig, ConfigError> {
@@ -86,16 +103,7 @@ impl ProducerConfig {
             // Not asked for explicitly: Kafka quietly turns idempotence off.
             idempotent = false;
         }
-        if c.str("transactional.id").is_some() && !idempotent {
-            // `ProducerConfig.postProcessAndValidateIdempotenceConfigs`.
-            let why = conflict.unwrap_or("enable.idempotence must not be false");
-            let message =
-                format!("Cannot set a transactional.id without also enabling idempotence: {why}");
-            return Err(ConfigError {
-                key: "transactional.id".into(),
-                message,
-            });
-        }
+        transactions_need_idempotence(c, idempotent, conflict)?;
         let ms = |k: &str| Duration::from_millis(c.int(k) as u64);
         let linger = ms("linger.ms");
         let request_timeout = ms("request.timeout.ms");

@@ -438,6 +438,26 @@ impl Sim {
         aborted
     }
 
+    /// What each audience read: counts, duplicates, records out of order, and records of
+    /// aborted transactions.
+    fn audience_reports(&self) -> Vec<AudienceReport> {
+        let aborted = self.aborted_records();
+        let read_aborted = |a: &crate::ledger::Audience| {
+            aborted.iter().filter(|&&id| a.was_delivered(id)).count() as u64
+        };
+        self.ledger
+            .audiences()
+            .iter()
+            .map(|(name, a)| AudienceReport {
+                audience: name.to_string(),
+                consumed: a.consumed,
+                duplicates: a.duplicates,
+                out_of_order: a.out_of_order,
+                read_aborted: read_aborted(a),
+            })
+            .collect()
+    }
+
     /// The run's outcome: counts, losses found by auditing every acknowledged record against
     /// the logs, and the final partition states.
     pub fn report(&self) -> Report {
@@ -479,25 +499,7 @@ impl Sim {
                 }
             })
             .collect();
-        let aborted = self.aborted_records();
-        let audiences_read_aborted = |name: &str| {
-            let a = self.ledger.audiences().get(name);
-            a.map_or(0, |a| {
-                aborted.iter().filter(|&&id| a.was_delivered(id)).count() as u64
-            })
-        };
-        let audiences = self
-            .ledger
-            .audiences()
-            .iter()
-            .map(|(name, a)| AudienceReport {
-                audience: name.to_string(),
-                consumed: a.consumed,
-                duplicates: a.duplicates,
-                out_of_order: a.out_of_order,
-                read_aborted: audiences_read_aborted(name),
-            })
-            .collect();
+        let audiences = self.audience_reports();
         Report {
             seed: self.seed,
             digest: self.digest(),
