@@ -29,6 +29,15 @@ fn configs(scope: Scope, pairs: &[(&str, ConfigValue)]) -> Configs {
 
 /// One full run; returns the records consumed (all of them, or the run is wrong).
 fn simulate(acks: &str, replication_factor: u32) -> u64 {
+    run(acks, replication_factor, false)
+}
+
+/// A transactional producer committing every 100 records, read by a read_committed consumer.
+fn transactional() -> u64 {
+    run("all", 3, true)
+}
+
+fn run(acks: &str, replication_factor: u32, transactional: bool) -> u64 {
     let setup = ClusterSetup {
         brokers: 3,
         configs: Configs::new(Scope::Broker),
@@ -58,7 +67,7 @@ fn simulate(acks: &str, replication_factor: u32) -> u64 {
         value_bytes: 100,
         records_per_transaction: 100,
         abort_ppm: 0,
-        configs: configs(Scope::Producer, &[("acks", ConfigValue::Str(acks.into()))]),
+        configs: configs(Scope::Producer, &producer_configs(acks, transactional)),
     };
     sim.apply(Command::AddProducer(producer)).expect("producer");
     let consumer = ConsumerSpec {
@@ -69,7 +78,13 @@ fn simulate(acks: &str, replication_factor: u32) -> u64 {
         failure_ppm: 0,
         configs: configs(
             Scope::Consumer,
-            &[("auto.offset.reset", ConfigValue::Str("earliest".into()))],
+            &[
+                ("auto.offset.reset", ConfigValue::Str("earliest".into())),
+                (
+                    "isolation.level",
+                    ConfigValue::Str(isolation(transactional).into()),
+                ),
+            ],
         ),
     };
     sim.apply(Command::AddConsumer(consumer)).expect("consumer");
@@ -79,6 +94,21 @@ fn simulate(acks: &str, replication_factor: u32) -> u64 {
     assert_eq!(report.acked, RECORDS, "every record acknowledged");
     assert_eq!(report.consumed, RECORDS, "every record consumed");
     report.consumed
+}
+
+fn producer_configs(acks: &str, transactional: bool) -> Vec<(&'static str, ConfigValue)> {
+    let mut c = vec![("acks", ConfigValue::Str(acks.into()))];
+    if transactional {
+        c.push(("transactional.id", ConfigValue::Str("bench-tx".into())));
+    }
+    c
+}
+
+fn isolation(transactional: bool) -> &'static str {
+    match transactional {
+        true => "read_committed",
+        false => "read_uncommitted",
+    }
 }
 
 /// The baseline: the same records, built the same way, pushed into a `Vec`.
@@ -122,6 +152,7 @@ fn main() {
     let acks1 = best_rate(|| simulate("1", 1));
     let acks_all = best_rate(|| simulate("all", 1));
     let replicated = best_rate(|| simulate("all", 3));
+    let txn = best_rate(transactional);
     println!("kplay end-to-end throughput, 3 brokers, 12 partitions, 100-byte values, {RECORDS} records, best of {ROUNDS}");
     println!("  Vec<Record> push baseline   {:>12.0} records/s", vec_rate);
     println!(
@@ -140,7 +171,16 @@ fn main() {
         replicated / vec_rate
     );
     println!(
+        "  transactional, RF=3, commit every 100, read_committed {:>12.0} records/s  ({:.4} of baseline)",
+        txn,
+        txn / vec_rate
+    );
+    println!(
         "  acks=all RF=3 / acks=1 RF=1 = {:.2} (Kafka's own figure: 0.51; target at least 0.6)",
         replicated / acks1
+    );
+    println!(
+        "  transactional / idempotent (both acks=all RF=3) = {:.2}",
+        txn / replicated
     );
 }

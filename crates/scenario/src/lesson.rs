@@ -52,6 +52,7 @@ lessons![
     "hot-key",
     "static-membership",
     "commit-before-or-after-processing",
+    "read-committed",
     "slow-consumer-lag",
     "max-poll-interval",
     "exactly-once-myth",

@@ -344,6 +344,18 @@ impl Replica {
     }
 
     pub(crate) fn check_sequence(&self, batch: &RecordBatch) -> SequenceCheck {
+        if let (Some(identity), true) = (batch.producer, batch.is_control) {
+            // A marker from an older epoch (a coordinator's request delayed past the
+            // transactions after it) is refused (`ProducerAppendInfo.checkProducerEpoch`):
+            // appended, it would end whatever transaction is open now (swarm seed 400108).
+            let known = self.producers.get(&identity.producer_id).map(|e| e.epoch);
+            return match known {
+                Some(epoch) if identity.producer_epoch < epoch => {
+                    SequenceCheck::Reject(ErrorCode::InvalidProducerEpoch)
+                }
+                _ => SequenceCheck::Append,
+            };
+        }
         let (Some(identity), Some(last_seq)) = (batch.producer, batch.last_sequence()) else {
             return SequenceCheck::Append;
         };
