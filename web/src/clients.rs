@@ -217,11 +217,27 @@ pub fn Producers() -> Html {
                             { format!(" sent {} · acked {} · failed {} · retries {} · batches {} in flight, {} queued",
                                 p.produced, p.acked, p.failed, p.retries, p.in_flight_batches, p.queued_batches) }
                         </div>
+                        { transaction_line(p) }
                         { few_keys(p, &ctx.snapshot) }
                     </div>
                 }
             }) }
             <ProduceForm />
+        </div>
+    }
+}
+
+/// A transactional producer's own state: its transactional id, where it is in its loop,
+/// transactions committed and aborted; "fenced" stands out.
+fn transaction_line(p: &kplay_engine::snapshot::ProducerView) -> Html {
+    let Some(t) = &p.transaction else {
+        return html! {};
+    };
+    let fenced = t.state == "fenced";
+    html! {
+        <div class={classes!("client-stats", fenced.then_some("fenced"))} data-txn-state={t.state}>
+            { format!("transactional.id {} · {} · {} committed, {} aborted",
+                t.transactional_id, t.state, t.committed, t.aborted) }
         </div>
     }
 }

@@ -30,6 +30,7 @@ mod setup;
 mod tests;
 mod timeline;
 mod topics;
+mod transactions;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -431,7 +432,8 @@ fn App() -> Html {
                     <lessons::Lessons state={lesson} dispatch={ctx.dispatch.clone()} />
                     <ContextProvider<Ctx> context={producers}><clients::Producers /></ContextProvider<Ctx>>
                     <ContextProvider<Ctx> context={consumers}><clients::Consumers /></ContextProvider<Ctx>>
-                    <ContextProvider<Ctx> context={groups}><groups::Groups /></ContextProvider<Ctx>>
+                    <ContextProvider<Ctx> context={groups.clone()}><groups::Groups /></ContextProvider<Ctx>>
+                    <ContextProvider<Ctx> context={groups}><transactions::Transactions /></ContextProvider<Ctx>>
                     <ContextProvider<Ctx> context={setup}><setup::Setup /></ContextProvider<Ctx>>
                     <ContextProvider<Ctx> context={events}><events::EventLog /></ContextProvider<Ctx>>
                 </section>

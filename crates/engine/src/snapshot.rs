@@ -116,6 +116,18 @@ pub struct ProducerView {
     pub batches: u64,
     pub queued_batches: u32,
     pub in_flight_batches: u32,
+    /// With a `transactional.id`: the client's side of its transactions.
+    pub transaction: Option<ProducerTxnView>,
+}
+
+/// A transactional producer's own view (`TransactionManager`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducerTxnView {
+    pub transactional_id: String,
+    /// initializing, ready, in transaction, committing, aborting, fenced.
+    pub state: &'static str,
+    pub committed: u64,
+    pub aborted: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -233,6 +245,24 @@ impl RecordsOf {
     }
 }
 
+/// One transactional id as its coordinator holds it (Kafka's `TransactionMetadata`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxnView {
+    pub transactional_id: String,
+    /// The broker coordinating it: the leader of its `__transaction_state` partition.
+    pub coordinator: u32,
+    pub producer_id: i64,
+    pub epoch: i16,
+    /// Empty, Ongoing, PrepareCommit, PrepareAbort, CompleteCommit, CompleteAbort, Dead,
+    /// PrepareEpochFence.
+    pub state: &'static str,
+    /// The partitions in the transaction, as `topic-partition`.
+    pub partitions: Vec<String>,
+    pub timeout_ms: u32,
+    /// How long the open transaction has been open.
+    pub open_ms: Option<u64>,
+}
+
 /// Everything a UI draws, at one moment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Snapshot {
@@ -250,6 +280,8 @@ pub struct Snapshot {
     /// crashes), newest last: a rebalance timeline that outlives the busy trace window.
     pub group_events: Vec<TraceEvent>,
     pub totals: Totals,
+    /// Every transactional id, as its coordinator holds it.
+    pub transactions: Vec<TxnView>,
     /// The newest trace events, newest last.
     pub trace: Vec<TraceEvent>,
     /// The clients' names by the index their trace events carry (for

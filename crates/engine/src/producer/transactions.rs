@@ -32,6 +32,19 @@ pub enum TxnClientState {
     Fenced,
 }
 
+impl TxnClientState {
+    pub fn name(self) -> &'static str {
+        match self {
+            TxnClientState::Initializing => "initializing",
+            TxnClientState::Ready => "ready",
+            TxnClientState::InTransaction => "in transaction",
+            TxnClientState::Ending { commit: true } => "committing",
+            TxnClientState::Ending { commit: false } => "aborting",
+            TxnClientState::Fenced => "fenced",
+        }
+    }
+}
+
 /// A request to the coordinator in flight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TxnRequest {

@@ -148,6 +148,12 @@ pub(super) fn producer_view(p: &Producer) -> ProducerView {
         batches: p.stats.batches,
         queued_batches: p.queued_batches(),
         in_flight_batches: p.in_flight_batches(),
+        transaction: p.txn.as_ref().map(|t| crate::snapshot::ProducerTxnView {
+            transactional_id: t.transactional_id.to_string(),
+            state: t.state.name(),
+            committed: t.committed,
+            aborted: t.aborted,
+        }),
     }
 }
 
@@ -343,6 +349,7 @@ impl Sim {
             consumers,
             groups,
             group_events: self.groups.events.iter().cloned().collect(),
+            transactions: self.transaction_views(),
             totals,
             trace: recent.skip(skip).cloned().collect(),
             names: self.names.clone(),
@@ -436,6 +443,37 @@ impl Sim {
             }
         }
         aborted
+    }
+
+    /// Every transactional id, from the broker that coordinates it now (the leader of its
+    /// `__transaction_state` partition, by the controller), in id order.
+    pub fn transaction_views(&self) -> Vec<crate::snapshot::TxnView> {
+        let md = self.controller.metadata();
+        let mut views = Vec::new();
+        for slot in self.brokers.iter().filter(|s| s.up) {
+            let b = &slot.broker;
+            for m in b.txn.coordinated() {
+                let partition = b.txn.partition_of(&m.transactional_id);
+                if md.leader(crate::txn::TRANSACTION_TOPIC, partition) != Some(b.id) {
+                    continue;
+                }
+                let open = m.state == crate::txn::TxnState::Ongoing;
+                views.push(crate::snapshot::TxnView {
+                    transactional_id: m.transactional_id.to_string(),
+                    coordinator: b.id.0,
+                    producer_id: m.producer_id.0,
+                    epoch: m.epoch,
+                    state: m.state.name(),
+                    partitions: m.partitions.iter().map(|tp| tp.to_string()).collect(),
+                    timeout_ms: m.timeout_ms,
+                    open_ms: open.then(|| self.now.saturating_since(m.started_at).as_millis()),
+                });
+            }
+        }
+        crate::sort::sort_by(&mut views, |a, b| {
+            a.transactional_id.cmp(&b.transactional_id)
+        });
+        views
     }
 
     /// What each audience read: counts, duplicates, records out of order, and records of
