@@ -69,6 +69,9 @@ pub enum ErrorCode {
     ConcurrentTransactions,
     /// A newer instance with the same `transactional.id` took over (KIP-588).
     ProducerFenced,
+    /// A marker from a transaction coordinator older than one this partition has heard from
+    /// (its `__transaction_state` partition moved since).
+    TransactionCoordinatorFenced,
     /// Client side: the application aborted the transaction these records were in, or the
     /// producer was fenced before they could be sent (Java's `TransactionAbortedException`
     /// and `ProducerFencedException`).
@@ -78,7 +81,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code, in declaration order (`code as usize` indexes it): the ledger stores an
     /// outcome's error as that index.
-    pub const ALL: [ErrorCode; 40] = [
+    pub const ALL: [ErrorCode; 41] = [
         ErrorCode::None,
         ErrorCode::OffsetOutOfRange,
         ErrorCode::UnknownTopicOrPartition,
@@ -119,6 +122,7 @@ impl ErrorCode {
         ErrorCode::ConcurrentTransactions,
         ErrorCode::ProducerFenced,
         ErrorCode::TransactionAborted,
+        ErrorCode::TransactionCoordinatorFenced,
     ];
 
     /// The wire code; client-side exceptions have none and return -1.
@@ -159,6 +163,7 @@ impl ErrorCode {
             ErrorCode::InvalidTransactionTimeout => 50,
             ErrorCode::ConcurrentTransactions => 51,
             ErrorCode::ProducerFenced => 90,
+            ErrorCode::TransactionCoordinatorFenced => 52,
             ErrorCode::TransactionAborted
             | ErrorCode::DeliveryTimeout
             | ErrorCode::NoOffsetForPartition
@@ -207,6 +212,7 @@ impl ErrorCode {
             ErrorCode::InvalidTransactionTimeout => "INVALID_TRANSACTION_TIMEOUT",
             ErrorCode::ConcurrentTransactions => "CONCURRENT_TRANSACTIONS",
             ErrorCode::ProducerFenced => "PRODUCER_FENCED",
+            ErrorCode::TransactionCoordinatorFenced => "TRANSACTION_COORDINATOR_FENCED",
             ErrorCode::TransactionAborted => "TRANSACTION_ABORTED",
         }
     }

@@ -281,6 +281,13 @@ impl BatchData {
         })
     }
 
+    /// The coordinator epoch a marker carries (its value: version int16, epoch int32).
+    pub fn marker_coordinator_epoch(&self) -> Option<u32> {
+        self.control_type()?;
+        let v = self.records.first()?.value.as_deref()?;
+        Some(u32::from_be_bytes(v.get(2..6)?.try_into().ok()?))
+    }
+
     pub fn record_count(&self) -> u32 {
         self.records.len() as u32
     }

@@ -21,6 +21,8 @@ const PRODUCER_BATCHES_RETAINED: usize = 5;
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct ProducerStateEntry {
     epoch: i16,
+    /// The coordinator epoch of the newest marker (`ProducerStateEntry.coordinatorEpoch`).
+    coordinator_epoch: u32,
     /// (first sequence, last sequence, base offset) of the newest batches.
     batches: VecDeque<(i32, i32, Offset)>,
 }
@@ -348,12 +350,18 @@ impl Replica {
             // A marker from an older epoch (a coordinator's request delayed past the
             // transactions after it) is refused (`ProducerAppendInfo.checkProducerEpoch`):
             // appended, it would end whatever transaction is open now (swarm seed 400108).
-            let known = self.producers.get(&identity.producer_id).map(|e| e.epoch);
-            return match known {
-                Some(epoch) if identity.producer_epoch < epoch => {
-                    SequenceCheck::Reject(ErrorCode::InvalidProducerEpoch)
-                }
-                _ => SequenceCheck::Append,
+            let Some(entry) = self.producers.get(&identity.producer_id) else {
+                return SequenceCheck::Append;
+            };
+            // And one from a coordinator older than the last one heard from (its partition
+            // of `__transaction_state` moved since): `TransactionCoordinatorFencedException`.
+            let coordinator = batch.marker_coordinator_epoch().unwrap_or(0);
+            return if identity.producer_epoch < entry.epoch {
+                SequenceCheck::Reject(ErrorCode::InvalidProducerEpoch)
+            } else if coordinator < entry.coordinator_epoch {
+                SequenceCheck::Reject(ErrorCode::TransactionCoordinatorFenced)
+            } else {
+                SequenceCheck::Append
             };
         }
         let (Some(identity), Some(last_seq)) = (batch.producer, batch.last_sequence()) else {
@@ -403,12 +411,15 @@ impl Replica {
                 .entry(identity.producer_id)
                 .or_insert(ProducerStateEntry {
                     epoch: identity.producer_epoch,
+                    coordinator_epoch: 0,
                     batches: VecDeque::new(),
                 });
             if identity.producer_epoch > entry.epoch {
                 entry.epoch = identity.producer_epoch;
                 entry.batches.clear();
             }
+            let coordinator = batch.marker_coordinator_epoch().unwrap_or(0);
+            entry.coordinator_epoch = entry.coordinator_epoch.max(coordinator);
             return;
         }
         let (Some(identity), Some(last_seq)) = (batch.producer, batch.last_sequence()) else {
@@ -419,6 +430,7 @@ impl Replica {
             .entry(identity.producer_id)
             .or_insert(ProducerStateEntry {
                 epoch: identity.producer_epoch,
+                coordinator_epoch: 0,
                 batches: VecDeque::new(),
             });
         if identity.producer_epoch != entry.epoch {
@@ -627,6 +639,42 @@ mod tests {
 
     /// Broker 0 leads a partition on brokers 0, 1, 2 with ISR `isr`, its log holding `leo`
     /// records, min.insync.replicas 1.
+    #[test]
+    fn a_marker_from_an_older_epoch_or_coordinator_is_refused() {
+        use crate::record::{marker_batch, ProducerId};
+        let mut r = leader(&[0], 1);
+        let marker = |epoch, coordinator| {
+            let mut m = marker_batch(ProducerId(7), epoch, ControlType::Commit, coordinator, 0);
+            m.base_offset = Offset(1);
+            m.partition_leader_epoch = Some(LeaderEpoch(0));
+            m
+        };
+        assert!(matches!(
+            r.check_sequence(&marker(3, 5)),
+            SequenceCheck::Append
+        ));
+        r.append_stamped(marker(3, 5), Instant::ZERO);
+        let refused = |r: &Replica, m| match r.check_sequence(&m) {
+            SequenceCheck::Reject(e) => Some(e),
+            _ => None,
+        };
+        assert_eq!(
+            refused(&r, marker(3, 4)),
+            Some(ErrorCode::TransactionCoordinatorFenced),
+            "a coordinator that lost its partition"
+        );
+        assert_eq!(
+            refused(&r, marker(2, 6)),
+            Some(ErrorCode::InvalidProducerEpoch),
+            "a delayed marker of an earlier transaction"
+        );
+        assert_eq!(
+            refused(&r, marker(4, 5)),
+            None,
+            "the next transaction's marker"
+        );
+    }
+
     fn leader(isr: &[u32], leo: u64) -> Replica {
         let pm = PartitionMetadata {
             partition_epoch: 0,

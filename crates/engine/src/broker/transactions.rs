@@ -690,6 +690,7 @@ impl Broker {
                     // gone): `TransactionMarkerRequestCompletionHandler` stops retrying.
                     ErrorCode::None
                     | ErrorCode::InvalidProducerEpoch
+                    | ErrorCode::TransactionCoordinatorFenced
                     | ErrorCode::UnknownTopicOrPartition => {}
                     _ => {
                         retry = true;
