@@ -432,8 +432,12 @@ fn App() -> Html {
                     <lessons::Lessons state={lesson} dispatch={ctx.dispatch.clone()} />
                     <ContextProvider<Ctx> context={producers}><clients::Producers /></ContextProvider<Ctx>>
                     <ContextProvider<Ctx> context={consumers}><clients::Consumers /></ContextProvider<Ctx>>
-                    <ContextProvider<Ctx> context={groups.clone()}><groups::Groups /></ContextProvider<Ctx>>
-                    <ContextProvider<Ctx> context={groups}><transactions::Transactions /></ContextProvider<Ctx>>
+                    <ContextProvider<Ctx> context={groups.clone()}>
+                        <groups::Groups />
+                    </ContextProvider<Ctx>>
+                    <ContextProvider<Ctx> context={groups}>
+                        <transactions::Transactions />
+                    </ContextProvider<Ctx>>
                     <ContextProvider<Ctx> context={setup}><setup::Setup /></ContextProvider<Ctx>>
                     <ContextProvider<Ctx> context={events}><events::EventLog /></ContextProvider<Ctx>>
                 </section>

@@ -16,20 +16,32 @@ pub fn Transactions() -> Html {
     html! {
         <div class="panel" data-testid="transactions">
             <div class="panel-head"><h2>{ "Transactions" }</h2></div>
-            { for txns.iter().map(|t| {
-                let open = t.open_ms.map(|ms| format!(" · open {:.1} s of {} s", ms as f64 / 1000.0, t.timeout_ms / 1000)).unwrap_or_default();
-                let parts = if t.partitions.is_empty() { "no partitions".to_string() } else { t.partitions.join(", ") };
-                html! {
-                    <div class="client" data-testid={format!("txn-{}", t.transactional_id)} data-state={t.state}>
-                        <div class="client-head">
-                            <strong>{ &t.transactional_id }</strong>
-                            <span class={classes!("txn-state", t.state)}>{ t.state }</span>
-                            <span class="meta">{ format!("coordinator broker {} · producer id {} epoch {}{open}", t.coordinator, t.producer_id, t.epoch) }</span>
-                        </div>
-                        <div class="client-stats">{ parts }</div>
-                    </div>
-                }
-            }) }
+            { for txns.iter().map(transaction) }
+        </div>
+    }
+}
+
+fn transaction(t: &kplay_engine::snapshot::TxnView) -> Html {
+    let timeout_s = t.timeout_ms / 1000;
+    let open = t
+        .open_ms
+        .map(|ms| format!(" · open {:.1} s of {timeout_s} s", ms as f64 / 1000.0))
+        .unwrap_or_default();
+    let parts = match t.partitions.is_empty() {
+        true => "no partitions".to_string(),
+        false => t.partitions.join(", "),
+    };
+    let (b, pid, epoch) = (t.coordinator, t.producer_id, t.epoch);
+    let who = format!("coordinator broker {b} · producer id {pid} epoch {epoch}{open}");
+    let testid = format!("txn-{}", t.transactional_id);
+    html! {
+        <div class="client" data-testid={testid} data-state={t.state}>
+            <div class="client-head">
+                <strong>{ &t.transactional_id }</strong>
+                <span class={classes!("txn-state", t.state)}>{ t.state }</span>
+                <span class="meta">{ who }</span>
+            </div>
+            <div class="client-stats">{ parts }</div>
         </div>
     }
 }

@@ -171,7 +171,7 @@ fn main() {
         replicated / vec_rate
     );
     println!(
-        "  transactional, RF=3, commit every 100, read_committed {:>12.0} records/s  ({:.4} of baseline)",
+        "  transactional (commit every 100), RF=3 {:>12.0} records/s  ({:.4} of baseline)",
         txn,
         txn / vec_rate
     );

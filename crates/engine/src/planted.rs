@@ -76,7 +76,13 @@ impl Bug {
             Bug::HwOverCommittedIsrOnly | Bug::ExpandBeforeCaughtUp => {
                 &["HighWatermarkBelowIsrLeo", "StrongIsr"]
             }
-            Bug::UncleanElection => &["NoAcknowledgedRecordLost", "NoConsumedRecordLost"],
+            // Whichever acknowledged write the out-of-sync leader lacks: a record, a read record
+            // or an offset commit in `__consumer_offsets`.
+            Bug::UncleanElection => &[
+                "NoAcknowledgedRecordLost",
+                "NoConsumedRecordLost",
+                "NoAcknowledgedCommitLost",
+            ],
             Bug::NoTruncation => &["StrongIsr"],
             Bug::DuplicateAppend | Bug::OutOfOrderAccepted => &["IdempotentOnceInOrder"],
             Bug::AckBeforeHighWatermark => &["NoAcknowledgedRecordLost"],

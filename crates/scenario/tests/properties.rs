@@ -183,23 +183,14 @@ fn action() -> impl Strategy<Value = Action> {
     ]
 }
 
-fn scenario() -> impl Strategy<Value = Scenario> {
-    let topic = (name(), 1u32..100, 1u32..4, config(), 0u64..10_000).prop_map(
-        |(name, partitions, replication_factor, config, start_ms)| TopicDef {
-            name,
-            partitions,
-            replication_factor,
-            config,
-            start_ms,
-            line: 0,
-        },
-    );
+/// Any producer the format can hold.
+fn producer() -> impl Strategy<Value = ProducerDef> {
     let keys = prop_oneof![
         Just(KeyMode::Null),
         Just(KeyMode::Unique),
         (1u32..1000).prop_map(KeyMode::Pool)
     ];
-    let producer = (
+    (
         name(),
         name(),
         0u64..1_000_000,
@@ -226,7 +217,21 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     line: 0,
                 }
             },
-        );
+        )
+}
+
+fn scenario() -> impl Strategy<Value = Scenario> {
+    let topic = (name(), 1u32..100, 1u32..4, config(), 0u64..10_000).prop_map(
+        |(name, partitions, replication_factor, config, start_ms)| TopicDef {
+            name,
+            partitions,
+            replication_factor,
+            config,
+            start_ms,
+            line: 0,
+        },
+    );
+    let producer = producer();
     let consumer = (
         name(),
         proptest::collection::vec(name(), 1..3),
