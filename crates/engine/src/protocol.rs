@@ -121,8 +121,8 @@ impl ErrorCode {
         ErrorCode::InvalidTransactionTimeout,
         ErrorCode::ConcurrentTransactions,
         ErrorCode::ProducerFenced,
-        ErrorCode::TransactionAborted,
         ErrorCode::TransactionCoordinatorFenced,
+        ErrorCode::TransactionAborted,
     ];
 
     /// The wire code; client-side exceptions have none and return -1.
@@ -737,6 +737,19 @@ impl Message {
             Message::WriteTxnMarkersResponse { .. } => "WriteTxnMarkersResponse",
             Message::AllocateProducerIds { .. } => "AllocateProducerIds",
             Message::AllocateProducerIdsResponse { .. } => "AllocateProducerIdsResponse",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_listed_at_its_declaration_index() {
+        // The ledger stores an outcome's error as `code as usize`.
+        for (i, code) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!(*code as usize, i, "{code} listed out of order");
         }
     }
 }

@@ -117,6 +117,9 @@ pub struct TxnMetadata {
     pub started_at: Instant,
     /// A transition being persisted: requests wait (CONCURRENT_TRANSACTIONS) until it is.
     pub pending: Option<TxnState>,
+    /// The epoch the pending transition bumps to: applied with it, as Kafka's
+    /// `TxnTransitMetadata` (until then requests at the current epoch are not fenced).
+    pub pending_epoch: Option<i16>,
     /// Aborted by the coordinator (`transaction.timeout.ms`), not by its producer.
     pub timed_out: bool,
 }
@@ -133,6 +136,7 @@ impl TxnMetadata {
             partitions: BTreeSet::new(),
             started_at: Instant::ZERO,
             pending: None,
+            pending_epoch: None,
             timed_out: false,
         }
     }
@@ -164,15 +168,23 @@ impl TxnMetadata {
         Ok(())
     }
 
-    /// Bumps the epoch, remembering the previous one; `false` when the epoch is exhausted and
-    /// the producer id must be replaced.
+    /// Bumps the epoch with the next transition (applied once it is persisted); `false` when
+    /// the epoch is exhausted and the producer id must be replaced.
     pub fn bump_epoch(&mut self) -> bool {
         if self.epoch >= MAX_EPOCH {
             return false;
         }
-        self.last_epoch = Some(self.epoch);
-        self.epoch += 1;
+        self.pending_epoch = Some(self.epoch + 1);
         true
+    }
+
+    /// The pending transition was persisted: it applies, with its epoch bump.
+    pub fn apply_pending(&mut self, state: TxnState) {
+        self.state = state;
+        if let Some(epoch) = self.pending_epoch.take() {
+            self.last_epoch = Some(self.epoch);
+            self.epoch = epoch;
+        }
     }
 
     /// The record persisting this entry in `__transaction_state` (key: the transactional id;
@@ -187,7 +199,7 @@ impl TxnMetadata {
         let value = format!(
             "{},{},{},{},{};{}",
             self.producer_id.0,
-            self.epoch,
+            self.pending_epoch.unwrap_or(self.epoch),
             self.timeout_ms,
             state as u8,
             self.started_at.as_micros(),
@@ -231,6 +243,7 @@ impl TxnMetadata {
             partitions,
             started_at,
             pending: None,
+            pending_epoch: None,
             timed_out: false,
         })
     }

@@ -342,6 +342,22 @@ struct ConsumerInfo {
     max_poll_records: u64,
 }
 
+/// How long a coordinator may take to abort a transaction left open: the longest
+/// `transaction.timeout.ms` of the transactional producers, plus the coordinator's check
+/// interval (`transaction.abort.timed.out.transaction.cleanup.interval.ms`, 10 s).
+fn transaction_abort_ms(s: &Scenario) -> u64 {
+    let timeout = |p: &ProducerDef| {
+        let set = p.config.iter().find(|(k, _)| k == "transaction.timeout.ms");
+        match set {
+            Some((_, Int(ms))) => *ms as u64,
+            _ => 60_000,
+        }
+    };
+    let transactional = |p: &&ProducerDef| p.config.iter().any(|(k, _)| k == "transactional.id");
+    let longest = s.producers.iter().filter(transactional).map(timeout).max();
+    longest.map_or(0, |ms| ms + 10_000)
+}
+
 impl Generator<'_> {
     fn below(&mut self, n: u64) -> u64 {
         self.rng.below(n.max(1))
@@ -395,8 +411,10 @@ impl Generator<'_> {
             .max()
             .unwrap_or(0);
         // Long enough after the heal for a retried batch to time out, a dead member's session
-        // to expire and a rebalance to finish.
+        // to expire, a rebalance to finish, and a transaction left open (its producer fenced
+        // mid-transaction) to be aborted by its coordinator.
         let settle = (timeouts.delivery + timeouts.request)
+            .max(transaction_abort_ms(&s))
             .max(2 * timeouts.consumer_session + 3_000)
             .max(timeouts.max_poll_interval.min(60_000))
             .max(timeouts.broker_session)

@@ -296,6 +296,7 @@ impl Broker {
             m.producer_id = producer_id;
             m.epoch = 0;
             m.last_epoch = None;
+            m.pending_epoch = None;
         }
         m.timeout_ms = timeout_ms;
         m.partitions.clear();
@@ -372,8 +373,10 @@ impl Broker {
         } else {
             TxnState::PrepareAbort
         };
+        // Transactions V2 recognises it by the epoch alone (the bumped one is the request's
+        // plus one), so a retry to a new coordinator after a failover is one too.
         let retried = m.producer_id == producer.producer_id
-            && m.last_epoch == Some(producer.epoch)
+            && m.epoch == producer.epoch.saturating_add(1)
             && (m.state == target_done || m.state == target_prepare);
         if retried {
             return reply.answer(ErrorCode::None, m.producer(), out);
@@ -514,7 +517,7 @@ impl Broker {
         if error != ErrorCode::None {
             return self.txn_write_failed(now, id, state, reply, error, epoch, out);
         }
-        m.state = state;
+        m.apply_pending(state);
         let producer = m.producer();
         reply.answer(ErrorCode::None, producer, out);
         match state {
@@ -565,10 +568,8 @@ impl Broker {
             ErrorCode::RequestTimedOut => ErrorCode::CoordinatorNotAvailable,
             e => e,
         };
-        if state.is_preparing() {
-            // Still Ongoing, at the epoch bumped for it: the retried EndTxn is a retry.
-            m.epoch = m.last_epoch.unwrap_or(m.epoch);
-        }
+        // Not persisted: nor is its epoch bump.
+        m.pending_epoch = None;
         let producer = m.producer();
         if matches!(state, TxnState::CompleteCommit | TxnState::CompleteAbort) {
             // The markers are written: persisting the completion is tried again.
