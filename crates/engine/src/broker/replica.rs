@@ -10,7 +10,9 @@ use crate::log::PartitionLog;
 use crate::metadata::{PartitionMetadata, TopicConfig};
 use crate::node::Effect;
 use crate::protocol::{AlterPartitionRequest, ErrorCode, Message};
-use crate::record::{ControlType, LeaderEpoch, Offset, ProducerId, RecordBatch, TopicPartition};
+use crate::record::{
+    ControlType, LeaderEpoch, Offset, ProducerId, ProducerIdentity, RecordBatch, TopicPartition,
+};
 use crate::time::{Duration, Instant};
 use crate::trace::{BrokerId, NodeId};
 
@@ -399,6 +401,16 @@ impl Replica {
         }
     }
 
+    /// The state kept for a batch's producer id, new at the batch's epoch if there is none.
+    fn producer_entry(&mut self, identity: ProducerIdentity) -> &mut ProducerStateEntry {
+        let entry = self.producers.entry(identity.producer_id);
+        entry.or_insert(ProducerStateEntry {
+            epoch: identity.producer_epoch,
+            coordinator_epoch: 0,
+            batches: VecDeque::new(),
+        })
+    }
+
     /// Producer state follows the log: leaders and followers both remember appended batches, so
     /// a new leader recognises retries of batches its predecessor appended.
     pub(crate) fn remember_batch(&mut self, batch: &RecordBatch) {
@@ -406,14 +418,7 @@ impl Replica {
         if let (Some(identity), true) = (batch.producer, batch.is_control) {
             // A marker written at a newer epoch (Transactions V2 bumps it per transaction)
             // fences every older one here: a late write of the ended transaction is refused.
-            let entry = self
-                .producers
-                .entry(identity.producer_id)
-                .or_insert(ProducerStateEntry {
-                    epoch: identity.producer_epoch,
-                    coordinator_epoch: 0,
-                    batches: VecDeque::new(),
-                });
+            let entry = self.producer_entry(identity);
             if identity.producer_epoch > entry.epoch {
                 entry.epoch = identity.producer_epoch;
                 entry.batches.clear();
@@ -425,14 +430,7 @@ impl Replica {
         let (Some(identity), Some(last_seq)) = (batch.producer, batch.last_sequence()) else {
             return;
         };
-        let entry = self
-            .producers
-            .entry(identity.producer_id)
-            .or_insert(ProducerStateEntry {
-                epoch: identity.producer_epoch,
-                coordinator_epoch: 0,
-                batches: VecDeque::new(),
-            });
+        let entry = self.producer_entry(identity);
         if identity.producer_epoch != entry.epoch {
             entry.epoch = identity.producer_epoch;
             entry.batches.clear();

@@ -394,11 +394,8 @@ impl Producer {
                 error,
                 producer,
             } => {
-                if self.txn_answered(correlation_id).is_none() {
+                if !self.txn_succeeded(now, correlation_id, error, out) {
                     return;
-                }
-                if error != ErrorCode::None {
-                    return self.txn_retry(now, error, out);
                 }
                 self.producer_id = producer.producer_id;
                 self.producer_epoch = producer.epoch;
@@ -409,11 +406,8 @@ impl Producer {
                 correlation_id,
                 error,
             } => {
-                if self.txn_answered(correlation_id).is_none() {
+                if !self.txn_succeeded(now, correlation_id, error, out) {
                     return;
-                }
-                if error != ErrorCode::None {
-                    return self.txn_retry(now, error, out);
                 }
                 let t = self.txn.as_mut().expect("transactional");
                 let adding = std::mem::take(&mut t.adding);
@@ -424,11 +418,8 @@ impl Producer {
                 error,
                 producer,
             } => {
-                if self.txn_answered(correlation_id).is_none() {
+                if !self.txn_succeeded(now, correlation_id, error, out) {
                     return;
-                }
-                if error != ErrorCode::None {
-                    return self.txn_retry(now, error, out);
                 }
                 let commit = matches!(
                     self.txn.as_ref().map(|t| t.state),
@@ -440,6 +431,25 @@ impl Producer {
             }
             other => unreachable!("producer got {}", other.kind()),
         }
+    }
+
+    /// Whether `correlation_id` answers the request in flight, successfully; an error is
+    /// handled here (retried, or fatal).
+    fn txn_succeeded(
+        &mut self,
+        now: Instant,
+        correlation_id: u32,
+        error: ErrorCode,
+        out: &mut Vec<Effect>,
+    ) -> bool {
+        if self.txn_answered(correlation_id).is_none() {
+            return false;
+        }
+        if error != ErrorCode::None {
+            self.txn_retry(now, error, out);
+            return false;
+        }
+        true
     }
 
     /// A request to the coordinator timed out or its connection broke.
