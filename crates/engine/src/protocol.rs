@@ -629,8 +629,6 @@ pub enum Message {
         correlation_id: u32,
         transactional_id: Option<Arc<str>>,
         timeout_ms: u32,
-        /// The id and epoch it has, when it asks again after an error (KIP-360).
-        current: Option<ProducerIdAndEpoch>,
     },
     InitProducerIdResponse {
         correlation_id: u32,

@@ -87,6 +87,22 @@ impl TxnState {
         }
     }
 
+    /// The state EndTxn moves an open transaction to.
+    pub fn prepare(commit: bool) -> TxnState {
+        match commit {
+            true => TxnState::PrepareCommit,
+            false => TxnState::PrepareAbort,
+        }
+    }
+
+    /// The state a transaction reaches once its markers are written.
+    pub fn complete(commit: bool) -> TxnState {
+        match commit {
+            true => TxnState::CompleteCommit,
+            false => TxnState::CompleteAbort,
+        }
+    }
+
     /// Whether the transaction is between EndTxn and its markers.
     pub fn is_preparing(self) -> bool {
         matches!(self, TxnState::PrepareCommit | TxnState::PrepareAbort)
@@ -107,9 +123,6 @@ pub struct TxnMetadata {
     pub transactional_id: Arc<str>,
     pub producer_id: ProducerId,
     pub epoch: i16,
-    /// The epoch before the last bump, so a retried EndTxn is recognised (KIP-360); not
-    /// persisted, as in Kafka.
-    pub last_epoch: Option<i16>,
     pub timeout_ms: u32,
     pub state: TxnState,
     pub partitions: BTreeSet<TopicPartition>,
@@ -130,7 +143,6 @@ impl TxnMetadata {
             transactional_id: id,
             producer_id: producer.producer_id,
             epoch: producer.epoch,
-            last_epoch: None,
             timeout_ms,
             state: TxnState::Empty,
             partitions: BTreeSet::new(),
@@ -182,7 +194,6 @@ impl TxnMetadata {
     pub fn apply_pending(&mut self, state: TxnState) {
         self.state = state;
         if let Some(epoch) = self.pending_epoch.take() {
-            self.last_epoch = Some(self.epoch);
             self.epoch = epoch;
         }
     }
@@ -237,7 +248,6 @@ impl TxnMetadata {
             transactional_id: Arc::from(id),
             producer_id,
             epoch,
-            last_epoch: None,
             timeout_ms,
             state,
             partitions,
@@ -311,6 +321,22 @@ pub struct PendingMarkers {
 }
 
 impl PendingMarkers {
+    /// Markers for `partitions`, none sent yet.
+    pub fn new(
+        commit: bool,
+        producer: ProducerIdAndEpoch,
+        coordinator_epoch: u32,
+        partitions: BTreeSet<TopicPartition>,
+    ) -> PendingMarkers {
+        PendingMarkers {
+            commit,
+            producer,
+            coordinator_epoch,
+            waiting: partitions,
+            in_flight: BTreeMap::new(),
+        }
+    }
+
     pub fn is_done(&self) -> bool {
         self.waiting.is_empty() && self.in_flight.is_empty()
     }

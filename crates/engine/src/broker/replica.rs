@@ -74,6 +74,22 @@ impl TxnIndex {
         open.chain(unstable).fold(hw, Offset::min)
     }
 
+    /// Whether `batch` belongs to a transaction aborted here (between its first offset and
+    /// its ABORT marker).
+    pub fn is_aborted(&self, batch: &RecordBatch) -> bool {
+        let Some(p) = batch
+            .producer
+            .filter(|_| batch.is_transactional && !batch.is_control)
+        else {
+            return false;
+        };
+        let at = batch.base_offset;
+        let of = |&&(pid, first, marker): &&(ProducerId, Offset, Offset)| {
+            pid == p.producer_id && first <= at && at < marker
+        };
+        self.aborted.iter().any(|a| of(&a))
+    }
+
     /// The open transaction of `pid` here, by its first offset.
     pub fn open(&self, pid: ProducerId) -> Option<Offset> {
         self.ongoing.get(&pid).copied()

@@ -32,7 +32,7 @@ pub struct TxnCoordinator {
     ids: ProducerIdManager,
     partitions: u32,
     max_timeout_ms: u32,
-    /// Counted for the report: ended by the coordinator's timeout.
+    /// A `TxnMarkerRetry` timer is set (one at a time).
     retry_scheduled: bool,
 }
 
@@ -154,13 +154,8 @@ impl Broker {
             if m.state.is_preparing() {
                 m.started_at = m.started_at.min(now);
                 let commit = m.state == TxnState::PrepareCommit;
-                let pending = PendingMarkers {
-                    commit,
-                    producer: m.producer(),
-                    coordinator_epoch: epoch,
-                    waiting: m.partitions.clone(),
-                    in_flight: BTreeMap::new(),
-                };
+                let pending =
+                    PendingMarkers::new(commit, m.producer(), epoch, m.partitions.clone());
                 c.markers.insert(id.clone(), pending);
             }
             c.txns.insert(id, m);
@@ -195,7 +190,6 @@ impl Broker {
                 correlation_id,
                 transactional_id,
                 timeout_ms,
-                current: _,
             } => {
                 let (id, timeout) = (transactional_id, timeout_ms);
                 self.on_init_producer_id(now, from, correlation_id, id, timeout, out)
@@ -295,7 +289,6 @@ impl Broker {
             };
             m.producer_id = producer_id;
             m.epoch = 0;
-            m.last_epoch = None;
             m.pending_epoch = None;
         }
         m.timeout_ms = timeout_ms;
@@ -362,17 +355,8 @@ impl Broker {
         let Some(m) = self.txn.txns.get(&id).filter(|_| self.txn.coordinates(&id)) else {
             return reply.answer(ErrorCode::NotCoordinator, producer, out);
         };
-        // A retry of an EndTxn already done: its answer again (KIP-360's last epoch).
-        let target_done = if commit {
-            TxnState::CompleteCommit
-        } else {
-            TxnState::CompleteAbort
-        };
-        let target_prepare = if commit {
-            TxnState::PrepareCommit
-        } else {
-            TxnState::PrepareAbort
-        };
+        // A retry of an EndTxn already done: its answer again.
+        let (target_prepare, target_done) = (TxnState::prepare(commit), TxnState::complete(commit));
         // Transactions V2 recognises it by the epoch alone (the bumped one is the request's
         // plus one), so a retry to a new coordinator after a failover is one too.
         let retried = m.producer_id == producer.producer_id
@@ -522,13 +506,10 @@ impl Broker {
         reply.answer(ErrorCode::None, producer, out);
         match state {
             TxnState::PrepareCommit | TxnState::PrepareAbort => {
-                let pending = PendingMarkers {
-                    commit: state == TxnState::PrepareCommit,
-                    producer,
-                    coordinator_epoch: epoch.unwrap_or(0),
-                    waiting: m.partitions.clone(),
-                    in_flight: BTreeMap::new(),
-                };
+                let commit = state == TxnState::PrepareCommit;
+                let coordinator_epoch = epoch.unwrap_or(0);
+                let pending =
+                    PendingMarkers::new(commit, producer, coordinator_epoch, m.partitions.clone());
                 self.txn.markers.insert(id, pending);
                 self.send_markers(now, out);
             }
@@ -573,13 +554,8 @@ impl Broker {
         let producer = m.producer();
         if matches!(state, TxnState::CompleteCommit | TxnState::CompleteAbort) {
             // The markers are written: persisting the completion is tried again.
-            let done = PendingMarkers {
-                commit: state == TxnState::CompleteCommit,
-                producer,
-                coordinator_epoch: epoch.unwrap_or(0),
-                waiting: BTreeSet::new(),
-                in_flight: BTreeMap::new(),
-            };
+            let commit = state == TxnState::CompleteCommit;
+            let done = PendingMarkers::new(commit, producer, epoch.unwrap_or(0), BTreeSet::new());
             self.txn.markers.insert(id, done);
             self.schedule_marker_retry(now, out);
         }
@@ -657,11 +633,7 @@ impl Broker {
             .collect();
         for (id, commit) in done {
             self.txn.markers.remove(&id);
-            let state = if commit {
-                TxnState::CompleteCommit
-            } else {
-                TxnState::CompleteAbort
-            };
+            let state = TxnState::complete(commit);
             if self
                 .txn
                 .txns

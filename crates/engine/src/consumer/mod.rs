@@ -458,7 +458,7 @@ impl Consumer {
                 }
             }
             let mut budget = self.config.max_poll_records;
-            let mut taken = 0u64;
+            let (mut taken, mut drained) = (0u64, false);
             while budget > 0 {
                 let Some(tp) = self.ready.front().cloned() else {
                     break;
@@ -469,11 +469,14 @@ impl Consumer {
                 let p = &self.positions[&tp];
                 if p.buffered.is_empty() {
                     self.ready.pop_front();
+                    drained = true;
                 }
             }
             if taken == 0 {
-                // Only markers or aborted batches were stepped over: fetch on from there.
-                self.send_fetches(now, out);
+                if drained {
+                    // Only markers or aborted batches were stepped over: fetch on from there.
+                    self.send_fetches(now, out);
+                }
                 return;
             }
             self.stats.polls += 1;

@@ -335,10 +335,10 @@ impl Producer {
         }
         if !self.queues.is_empty() {
             self.expire_batches(now, out);
-            self.txn_step(now, out);
+        }
+        self.txn_step(now, out);
+        if !self.queues.is_empty() {
             self.drain(now, out);
-        } else if self.txn.is_some() {
-            self.txn_step(now, out);
         }
         self.schedule_wake(now, out);
     }

@@ -45,15 +45,6 @@ impl TxnClientState {
     }
 }
 
-/// A request to the coordinator in flight.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum TxnRequest {
-    FindCoordinator,
-    InitProducerId,
-    AddPartitions,
-    EndTxn,
-}
-
 /// The application's transaction loop and what the client keeps for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TxnManager {
@@ -64,7 +55,8 @@ pub struct TxnManager {
     abort_ppm: u32,
     pub state: TxnClientState,
     coordinator: Option<BrokerId>,
-    in_flight: Option<(u32, TxnRequest, BrokerId)>,
+    /// The one request to the coordinator out: its correlation id and broker.
+    in_flight: Option<(u32, BrokerId)>,
     retry_at: Instant,
     /// Partitions in the open transaction, and those being added.
     added: BTreeSet<u32>,
@@ -194,9 +186,7 @@ impl Producer {
     /// The coordinator work of one wake: find it, initialise, add partitions, end the
     /// transaction once everything sent is answered.
     pub(super) fn txn_step(&mut self, now: Instant, out: &mut Vec<Effect>) {
-        let queued: Vec<u32> = (0..self.queues.len() as u32)
-            .filter(|&p| !self.queues[p as usize].batches.is_empty())
-            .collect();
+        let queues = &self.queues;
         let Some(t) = &mut self.txn else { return };
         if t.in_flight.is_some() || now < t.retry_at || t.state == TxnClientState::Fenced {
             return;
@@ -211,7 +201,7 @@ impl Producer {
                 key,
                 key_type: CoordinatorType::Transaction,
             };
-            return self.txn_send(now, broker, TxnRequest::FindCoordinator, msg, out);
+            return self.txn_send(now, broker, msg, out);
         };
         let producer = ProducerIdAndEpoch {
             producer_id: self.producer_id,
@@ -225,14 +215,13 @@ impl Producer {
                     correlation_id,
                     transactional_id: Some(id),
                     timeout_ms,
-                    current: None,
                 };
-                self.txn_send(now, coordinator, TxnRequest::InitProducerId, msg, out);
+                self.txn_send(now, coordinator, msg, out);
             }
             TxnClientState::InTransaction | TxnClientState::Ending { .. } => {
-                let new: Vec<u32> = queued
-                    .into_iter()
-                    .filter(|p| !t.added.contains(p))
+                // Partitions with batches waiting and not yet in the transaction.
+                let new: Vec<u32> = (0..queues.len() as u32)
+                    .filter(|&p| !queues[p as usize].batches.is_empty() && !t.added.contains(&p))
                     .collect();
                 let aborting =
                     t.abort_required || t.state == TxnClientState::Ending { commit: false };
@@ -252,7 +241,7 @@ impl Producer {
                         producer,
                         partitions,
                     };
-                    return self.txn_send(now, coordinator, TxnRequest::AddPartitions, msg, out);
+                    return self.txn_send(now, coordinator, msg, out);
                 }
                 if let TxnClientState::Ending { commit } = t.state {
                     let commit = commit && !t.abort_required;
@@ -274,42 +263,37 @@ impl Producer {
         commit: bool,
         out: &mut Vec<Effect>,
     ) {
-        {
-            {
-                if !commit {
-                    // `abortTransaction()`: what was never sent is dropped.
-                    self.fail_queued(ErrorCode::TransactionAborted, out);
-                }
-                if self.pending_records() > 0 {
-                    return; // `flush()`: wait for every batch sent to be answered.
-                }
-                let t = self.txn.as_mut().expect("transactional");
-                if t.added.is_empty() {
-                    // Nothing reached a partition: nothing to tell the coordinator.
-                    return self.txn_ended(commit);
-                }
-                let msg = |correlation_id| Message::EndTxn {
-                    correlation_id,
-                    transactional_id: id,
-                    producer,
-                    commit,
-                };
-                self.txn_send(now, coordinator, TxnRequest::EndTxn, msg, out);
-            }
+        if !commit {
+            // `abortTransaction()`: what was never sent is dropped.
+            self.fail_queued(ErrorCode::TransactionAborted, out);
         }
+        if self.pending_records() > 0 {
+            return; // `flush()`: wait for every batch sent to be answered.
+        }
+        let t = self.txn.as_mut().expect("transactional");
+        if t.added.is_empty() {
+            // Nothing reached a partition: nothing to tell the coordinator.
+            return self.txn_ended(commit);
+        }
+        let msg = |correlation_id| Message::EndTxn {
+            correlation_id,
+            transactional_id: id,
+            producer,
+            commit,
+        };
+        self.txn_send(now, coordinator, msg, out);
     }
 
     fn txn_send(
         &mut self,
         now: Instant,
         broker: BrokerId,
-        kind: TxnRequest,
         msg: impl FnOnce(u32) -> Message,
         out: &mut Vec<Effect>,
     ) {
         let correlation_id = self.next_correlation();
         let t = self.txn.as_mut().expect("transactional");
-        t.in_flight = Some((correlation_id, kind, broker));
+        t.in_flight = Some((correlation_id, broker));
         out.push(Effect::Send {
             to: NodeId::Broker(broker),
             msg: msg(correlation_id),
@@ -335,15 +319,15 @@ impl Producer {
     }
 
     /// Whether `correlation_id` is the coordinator request in flight (then it is answered).
-    fn txn_answered(&mut self, correlation_id: u32) -> Option<TxnRequest> {
-        let t = self.txn.as_mut()?;
-        match t.in_flight {
-            Some((c, kind, _)) if c == correlation_id => {
-                t.in_flight = None;
-                Some(kind)
-            }
-            _ => None,
+    fn txn_answered(&mut self, correlation_id: u32) -> bool {
+        let Some(t) = self.txn.as_mut() else {
+            return false;
+        };
+        let ours = t.in_flight.is_some_and(|(c, _)| c == correlation_id);
+        if ours {
+            t.in_flight = None;
         }
+        ours
     }
 
     /// A coordinator error: fatal ones fence; the coordinator moved: find it again; busy:
@@ -381,7 +365,7 @@ impl Producer {
                 error,
                 coordinator,
             } => {
-                if self.txn_answered(correlation_id).is_none() {
+                if !self.txn_answered(correlation_id) {
                     return;
                 }
                 match coordinator.filter(|_| error == ErrorCode::None) {
@@ -442,7 +426,7 @@ impl Producer {
         error: ErrorCode,
         out: &mut Vec<Effect>,
     ) -> bool {
-        if self.txn_answered(correlation_id).is_none() {
+        if !self.txn_answered(correlation_id) {
             return false;
         }
         if error != ErrorCode::None {
@@ -463,7 +447,7 @@ impl Producer {
             .txn
             .as_ref()
             .and_then(|t| t.in_flight)
-            .is_some_and(|(_, _, b)| b == broker);
+            .is_some_and(|(_, b)| b == broker);
         if lost {
             self.txn.as_mut().expect("transactional").in_flight = None;
             self.txn_retry(now, ErrorCode::NetworkException, out);
@@ -476,7 +460,7 @@ impl Producer {
         correlation_id: u32,
         out: &mut Vec<Effect>,
     ) {
-        if self.txn_answered(correlation_id).is_some() {
+        if self.txn_answered(correlation_id) {
             self.txn_retry(now, ErrorCode::RequestTimedOut, out);
         }
     }

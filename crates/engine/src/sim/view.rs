@@ -729,16 +729,7 @@ impl Sim {
             };
             for batch in r.log.segments().iter().flat_map(|s| s.batches.iter()) {
                 // Markers are never delivered; aborted records not to read_committed readers.
-                let aborted = |b: &crate::record::RecordBatch| {
-                    let Some(p) = b.producer.filter(|_| b.is_transactional) else {
-                        return false;
-                    };
-                    let of = |&&(pid, f, l): &&(_, Offset, Offset)| {
-                        pid == p.producer_id && f <= b.base_offset && b.base_offset < l
-                    };
-                    r.txns.aborted.iter().any(|a| of(&a))
-                };
-                if batch.is_control || (committed_only && aborted(batch)) {
+                if batch.is_control || (committed_only && r.txns.is_aborted(batch)) {
                     continue;
                 }
                 for (i, rec) in batch.records.iter().enumerate() {
