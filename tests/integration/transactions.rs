@@ -4,7 +4,7 @@
 
 use kplay_engine::snapshot::Report;
 use kplay_scenario::Scenario;
-use kplay_tests::{par_map, run_checked, scenario_text, sweep_seeds};
+use kplay_tests::{par_map, regression_text, run_checked, scenario_text, sweep_seeds};
 
 /// Runs `name` under every invariant for each seed and checks `claim` on its report.
 fn for_200_seeds(name: &str, claim: impl Fn(&Report) -> Result<(), String> + Sync) {
@@ -124,4 +124,34 @@ fn while_the_transaction_hangs_the_lso_is_pinned_and_read_committed_lag_grows() 
         billing <= audit + 50,
         "billing lag {billing}, audit lag {audit}"
     );
+}
+
+/// Swarm seeds 400108, 401307 and 501141 (see each file's header): a stale marker, a commit
+/// retried across a paused coordinator, a partition added by a write that never persisted.
+/// Each ended with a transaction nobody would end. Once every fault healed and the producers
+/// stopped, no transaction may stay open and every partition's LSO must reach its HW.
+#[test]
+fn once_the_faults_heal_no_transaction_stays_open() {
+    for file in [
+        "stale-transaction-marker.toml",
+        "coordinator-paused-mid-commit.toml",
+        "add-partitions-not-persisted.toml",
+    ] {
+        let name = format!("tests/regressions/{file}");
+        let (sim, _) = run_checked(&name, &regression_text(file), None);
+        let s = sim.snapshot(0, 0);
+        for t in &s.topics {
+            for p in &t.partitions {
+                assert!(
+                    p.open_transactions == 0 && p.last_stable_offset == p.high_watermark,
+                    "{}-{}: {} open transactions, LSO {} below HW {}; replay: kplay run {name} --check",
+                    t.name,
+                    p.partition,
+                    p.open_transactions,
+                    p.last_stable_offset,
+                    p.high_watermark
+                );
+            }
+        }
+    }
 }

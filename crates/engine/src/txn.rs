@@ -133,6 +133,12 @@ pub struct TxnMetadata {
     /// The epoch the pending transition bumps to: applied with it, as Kafka's
     /// `TxnTransitMetadata` (until then requests at the current epoch are not fenced).
     pub pending_epoch: Option<i16>,
+    /// The partitions the pending transition adds: they join `partitions` only once it is
+    /// persisted (`TxnTransitMetadata.topicPartitions`). Added eagerly, a failed write left
+    /// them in memory and the retry was answered at once, so the producer wrote to a
+    /// partition the persisted transaction never named and whose marker never came (swarm
+    /// seed 501141).
+    pub pending_partitions: BTreeSet<TopicPartition>,
     /// Aborted by the coordinator (`transaction.timeout.ms`), not by its producer.
     pub timed_out: bool,
 }
@@ -149,6 +155,7 @@ impl TxnMetadata {
             started_at: Instant::ZERO,
             pending: None,
             pending_epoch: None,
+            pending_partitions: BTreeSet::new(),
             timed_out: false,
         }
     }
@@ -196,6 +203,14 @@ impl TxnMetadata {
         if let Some(epoch) = self.pending_epoch.take() {
             self.epoch = epoch;
         }
+        self.partitions.append(&mut self.pending_partitions);
+    }
+
+    /// The pending transition failed to persist: nothing of it applies.
+    pub fn drop_pending(&mut self) {
+        self.pending = None;
+        self.pending_epoch = None;
+        self.pending_partitions.clear();
     }
 
     /// The record persisting this entry in `__transaction_state` (key: the transactional id;
@@ -205,7 +220,10 @@ impl TxnMetadata {
     pub fn to_record(&self, state: TxnState, now: Instant) -> Record {
         let partitions: Vec<String> = match state {
             TxnState::Empty => Vec::new(),
-            _ => self.partitions.iter().map(|tp| tp.to_string()).collect(),
+            _ => (self.partitions.iter())
+                .chain(&self.pending_partitions)
+                .map(|tp| tp.to_string())
+                .collect(),
         };
         let value = format!(
             "{},{},{},{},{};{}",
@@ -254,6 +272,7 @@ impl TxnMetadata {
             started_at,
             pending: None,
             pending_epoch: None,
+            pending_partitions: BTreeSet::new(),
             timed_out: false,
         })
     }

@@ -334,7 +334,10 @@ impl Broker {
                     m.started_at = now;
                     m.timed_out = false;
                 }
-                m.partitions.extend(partitions);
+                m.pending_partitions = partitions
+                    .into_iter()
+                    .filter(|tp| !m.partitions.contains(tp))
+                    .collect();
                 return self.persist_txn(now, &id, TxnState::Ongoing, reply, out);
             }
         };
@@ -549,8 +552,8 @@ impl Broker {
             ErrorCode::RequestTimedOut => ErrorCode::CoordinatorNotAvailable,
             e => e,
         };
-        // Not persisted: nor is its epoch bump.
-        m.pending_epoch = None;
+        // Not persisted: nor is its epoch bump, nor the partitions it adds.
+        m.drop_pending();
         let producer = m.producer();
         if matches!(state, TxnState::CompleteCommit | TxnState::CompleteAbort) {
             // The markers are written: persisting the completion is tried again.
