@@ -59,6 +59,7 @@ fn run(acks: &str, replication_factor: u32, transactional: bool) -> u64 {
     };
     sim.apply(topic).expect("topic");
     let producer = ProducerSpec {
+        processor: None,
         name: "p".into(),
         topic: "bench".into(),
         rate_per_sec: RATE,
@@ -71,6 +72,7 @@ fn run(acks: &str, replication_factor: u32, transactional: bool) -> u64 {
     };
     sim.apply(Command::AddProducer(producer)).expect("producer");
     let consumer = ConsumerSpec {
+        processor: None,
         name: "c".into(),
         topics: vec!["bench".into()],
         processing_per_record: Duration::ZERO,

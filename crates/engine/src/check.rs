@@ -74,6 +74,9 @@ struct Watch {
     epochs_scanned: Offset,
     /// Per producer id: the newest epoch seen in the log (data or marker).
     epochs: BTreeMap<crate::record::ProducerId, i16>,
+    /// An exactly-once processor's output partition: committed records were checked up to
+    /// here.
+    outputs_scanned: Offset,
 }
 
 impl Watch {
@@ -126,6 +129,10 @@ pub struct Checker {
     seen: Vec<Vec<(TopicPartition, Fingerprint)>>,
     /// At most this many promised batches remembered per partition (the newest), or all.
     window: Option<usize>,
+    /// Exactly-once processors' output topics, with the producer writing each (as of the
+    /// last command), and per producer the inputs whose output is committed.
+    exactly_once: BTreeMap<Arc<str>, u32>,
+    committed_inputs: BTreeMap<u32, std::collections::BTreeSet<(TopicPartition, Offset)>>,
 }
 
 /// What the invariants read of one replica; any change to it (or to the controller's state)
@@ -192,6 +199,7 @@ impl Checker {
         let metadata = sim.metadata();
         match sim.touched() {
             Touched::Everything | Touched::Node(NodeId::Controller) => {
+                self.exactly_once = sim.exactly_once_outputs();
                 self.partitions
                     .retain(|tp, _| metadata.topics.contains_key(&tp.topic));
                 self.seen.clear();
@@ -202,6 +210,7 @@ impl Checker {
                             partition: p as u32,
                         };
                         self.check_partition(sim, &tp, pm)?;
+                        self.check_exactly_once(sim, &tp)?;
                     }
                 }
             }
@@ -209,6 +218,7 @@ impl Checker {
                 for tp in self.changed_replicas(sim, b) {
                     if let Some(pm) = metadata.partition(&tp.topic, tp.partition) {
                         self.check_partition(sim, &tp, pm)?;
+                        self.check_exactly_once(sim, &tp)?;
                     }
                 }
             }
@@ -462,6 +472,31 @@ impl Checker {
             Some((invariant, detail)) => fail(invariant, format!("{tp}: {detail}")),
             None => Ok(()),
         }
+    }
+
+    /// ExactlyOnceOutput: among an exactly-once processor's committed outputs (what a
+    /// read_committed reader of the leader gets), at most one per input record.
+    fn check_exactly_once(&mut self, sim: &Sim, tp: &TopicPartition) -> Result<(), Violation> {
+        let Some(&producer) = self.exactly_once.get(&tp.topic) else {
+            return Ok(());
+        };
+        let watch = self.partitions.entry(tp.clone()).or_default();
+        let seen = self.committed_inputs.entry(producer).or_default();
+        let (records, lso) = sim.committed_records(tp, watch.outputs_scanned, Offset(u64::MAX));
+        for (offset, output) in records {
+            let Some(input) = sim.ledger().source(output) else {
+                continue;
+            };
+            if output.producer == producer && !seen.insert(input.clone()) {
+                let (itp, ioffset) = input;
+                let detail = format!(
+                    "{tp} offset {offset}: a second committed output of {itp} offset {ioffset}"
+                );
+                return violated("ExactlyOnceOutput", sim.now(), detail);
+            }
+        }
+        watch.outputs_scanned = watch.outputs_scanned.max(lso);
+        Ok(())
     }
 
     /// Consumer group invariants (issue #5): one owner per partition among the members the

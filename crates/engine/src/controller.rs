@@ -153,6 +153,7 @@ impl Controller {
 
     pub fn handle(&mut self, now: Instant, input: Input, out: &mut Vec<Effect>) {
         match input {
+            Input::App(call) => unreachable!("the controller got {call:?}"),
             Input::Message { from, msg } => match msg {
                 Message::BrokerHeartbeat {
                     broker,

@@ -33,6 +33,12 @@ pub enum Observation {
         base_offset: Offset,
         records: Arc<Vec<Record>>,
     },
+    /// A processor made record `output` from the record at `input` (a partition and an
+    /// offset: a record its producer wrote twice is two inputs).
+    Transformed {
+        output: RecordId,
+        input: (TopicPartition, Offset),
+    },
     /// `poll()` returned `records[from..to]` (a slice of one batch) to an application.
     Delivered {
         audience: Arc<str>,
@@ -175,6 +181,8 @@ pub struct Ledger {
     /// Per producer, per record number: the packed [`Outcome`].
     outcomes: Vec<Chunked<u64>>,
     audiences: BTreeMap<Arc<str>, Audience>,
+    /// Per processor output record: the input record it was made from.
+    sources: BTreeMap<RecordId, (TopicPartition, Offset)>,
     pub acked: u64,
     pub failed: u64,
 }
@@ -237,7 +245,16 @@ impl Ledger {
                 a.record_deliveries(&tp, &records[from as usize..to as usize]);
             }
             Observation::CommitAcked { .. } => {}
+            Observation::Transformed { output, input } => {
+                self.sources.insert(output, input);
+            }
         }
+    }
+
+    /// The input record (its partition and offset) a processor made `output` from, if it is
+    /// a processor's output.
+    pub fn source(&self, output: RecordId) -> Option<&(TopicPartition, Offset)> {
+        self.sources.get(&output)
     }
 
     pub fn outcome(&self, id: RecordId) -> Outcome {

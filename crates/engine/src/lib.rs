@@ -35,6 +35,7 @@ pub(crate) mod node;
 pub mod partitioner;
 #[cfg(feature = "planted-bugs")]
 pub mod planted;
+pub mod processor;
 pub mod producer;
 pub(crate) mod protocol;
 pub mod record;

@@ -185,12 +185,13 @@ impl PartitionLog {
         batch.records.get((offset.0 - batch.base_offset.0) as usize)
     }
 
-    /// The records at offsets `from..to`, oldest first, with their offsets.
-    pub fn records_between(
+    /// The batches holding offsets in `[from, to)`, in order (the first and last may hold
+    /// offsets outside it).
+    pub fn batches_between(
         &self,
         from: Offset,
         to: Offset,
-    ) -> impl Iterator<Item = (Offset, &Record)> + '_ {
+    ) -> impl Iterator<Item = &RecordBatch> + Clone + '_ {
         let seg_index = self
             .segments
             .partition_point(|s| s.base_offset <= from)
@@ -202,6 +203,15 @@ impl PartitionLog {
                 segment.batches[start..].iter()
             })
             .take_while(move |batch| batch.base_offset < to)
+    }
+
+    /// The records at offsets `from..to`, oldest first, with their offsets.
+    pub fn records_between(
+        &self,
+        from: Offset,
+        to: Offset,
+    ) -> impl Iterator<Item = (Offset, &Record)> + '_ {
+        self.batches_between(from, to)
             .flat_map(|batch| {
                 let base = batch.base_offset.0;
                 batch

@@ -16,6 +16,8 @@ pub enum Input {
     Disconnected { peer: NodeId },
     /// A timer the node set went off.
     Timer(Timer),
+    /// The other client of the same processor calls (see `processor`).
+    App(crate::processor::AppCall),
 }
 
 /// Timers. A node ignores a timer that no longer applies (there is no cancellation).
@@ -71,4 +73,6 @@ pub enum Effect {
     Trace(TraceKind),
     /// A fact for the ledger (acknowledgements, failures, deliveries).
     Observe(Observation),
+    /// A call to the other client of the same processor, within the process.
+    Handoff(crate::processor::AppCall),
 }

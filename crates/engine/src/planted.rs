@@ -43,10 +43,13 @@ pub enum Bug {
     NoAbortedTransactions,
     /// A leader accepts a transactional write at an epoch older than one it has seen.
     FencedWriteAccepted,
+    /// An exactly-once processor commits its input offsets with a plain OffsetCommit after
+    /// its transaction commits, instead of inside it (`sendOffsetsToTransaction`).
+    OffsetsOutsideTransaction,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 16] = [
+    pub const ALL: [Bug; 17] = [
         Bug::HwOverCommittedIsrOnly,
         Bug::ExpandBeforeCaughtUp,
         Bug::UncleanElection,
@@ -63,6 +66,7 @@ impl Bug {
         Bug::ReadCommittedPastLso,
         Bug::NoAbortedTransactions,
         Bug::FencedWriteAccepted,
+        Bug::OffsetsOutsideTransaction,
     ];
 
     /// The bug named as in the source (`--plant` of `kplay-swarm`).
@@ -82,6 +86,7 @@ impl Bug {
                 "NoAcknowledgedRecordLost",
                 "NoConsumedRecordLost",
                 "NoAcknowledgedCommitLost",
+                "ExactlyOnceOutput",
             ],
             Bug::NoTruncation => &["StrongIsr"],
             Bug::DuplicateAppend | Bug::OutOfOrderAccepted => &["IdempotentOnceInOrder"],
@@ -96,6 +101,7 @@ impl Bug {
                 &["ReadCommittedSeesOnlyCommitted"]
             }
             Bug::FencedWriteAccepted => &["FencedProducerNeverWrites"],
+            Bug::OffsetsOutsideTransaction => &["ExactlyOnceOutput"],
         }
     }
 }

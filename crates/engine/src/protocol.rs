@@ -76,12 +76,15 @@ pub enum ErrorCode {
     /// producer was fenced before they could be sent (Java's `TransactionAbortedException`
     /// and `ProducerFencedException`).
     TransactionAborted,
+    /// An OffsetFetch that requires stable offsets asked for a partition with offsets pending
+    /// in an open transaction (KIP-447); the consumer retries.
+    UnstableOffsetCommit,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order (`code as usize` indexes it): the ledger stores an
     /// outcome's error as that index.
-    pub const ALL: [ErrorCode; 41] = [
+    pub const ALL: [ErrorCode; 42] = [
         ErrorCode::None,
         ErrorCode::OffsetOutOfRange,
         ErrorCode::UnknownTopicOrPartition,
@@ -123,6 +126,7 @@ impl ErrorCode {
         ErrorCode::ProducerFenced,
         ErrorCode::TransactionCoordinatorFenced,
         ErrorCode::TransactionAborted,
+        ErrorCode::UnstableOffsetCommit,
     ];
 
     /// The wire code; client-side exceptions have none and return -1.
@@ -164,6 +168,7 @@ impl ErrorCode {
             ErrorCode::ConcurrentTransactions => 51,
             ErrorCode::ProducerFenced => 90,
             ErrorCode::TransactionCoordinatorFenced => 52,
+            ErrorCode::UnstableOffsetCommit => 88,
             ErrorCode::TransactionAborted
             | ErrorCode::DeliveryTimeout
             | ErrorCode::NoOffsetForPartition
@@ -214,6 +219,7 @@ impl ErrorCode {
             ErrorCode::ProducerFenced => "PRODUCER_FENCED",
             ErrorCode::TransactionCoordinatorFenced => "TRANSACTION_COORDINATOR_FENCED",
             ErrorCode::TransactionAborted => "TRANSACTION_ABORTED",
+            ErrorCode::UnstableOffsetCommit => "UNSTABLE_OFFSET_COMMIT",
         }
     }
 
@@ -513,6 +519,20 @@ pub struct OffsetCommitRequest {
     pub offsets: Vec<(TopicPartition, Offset)>,
 }
 
+/// TxnOffsetCommit (`sendOffsetsToTransaction`): a transactional producer commits a group's
+/// offsets inside its transaction; they apply only if it commits. The group's generation and
+/// member id fence a member that lost its partitions (KIP-447).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxnOffsetCommitRequest {
+    pub correlation_id: u32,
+    pub transactional_id: Arc<str>,
+    pub producer: ProducerIdAndEpoch,
+    pub group_id: Arc<str>,
+    pub generation: Option<Generation>,
+    pub member_id: Arc<str>,
+    pub offsets: Vec<(TopicPartition, Offset)>,
+}
+
 /// Which coordinator `FindCoordinator` looks for (its `keyType`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CoordinatorType {
@@ -616,6 +636,8 @@ pub enum Message {
         correlation_id: u32,
         group_id: Arc<str>,
         partitions: Vec<TopicPartition>,
+        /// A read_committed consumer asks for stable offsets only (KIP-447 `requireStable`).
+        require_stable: bool,
     },
     OffsetFetchResponse {
         correlation_id: u32,
@@ -642,6 +664,24 @@ pub enum Message {
         partitions: Vec<TopicPartition>,
     },
     AddPartitionsToTxnResponse {
+        correlation_id: u32,
+        error: ErrorCode,
+    },
+    /// `sendOffsetsToTransaction` step 1: the group's `__consumer_offsets` partition joins the
+    /// transaction, so that it gets the markers.
+    AddOffsetsToTxn {
+        correlation_id: u32,
+        transactional_id: Arc<str>,
+        producer: ProducerIdAndEpoch,
+        group_id: Arc<str>,
+    },
+    AddOffsetsToTxnResponse {
+        correlation_id: u32,
+        error: ErrorCode,
+    },
+    /// Step 2, to the group coordinator.
+    TxnOffsetCommit(TxnOffsetCommitRequest),
+    TxnOffsetCommitResponse {
         correlation_id: u32,
         error: ErrorCode,
     },
@@ -729,6 +769,10 @@ impl Message {
             Message::InitProducerIdResponse { .. } => "InitProducerIdResponse",
             Message::AddPartitionsToTxn { .. } => "AddPartitionsToTxn",
             Message::AddPartitionsToTxnResponse { .. } => "AddPartitionsToTxnResponse",
+            Message::AddOffsetsToTxn { .. } => "AddOffsetsToTxn",
+            Message::AddOffsetsToTxnResponse { .. } => "AddOffsetsToTxnResponse",
+            Message::TxnOffsetCommit(_) => "TxnOffsetCommit",
+            Message::TxnOffsetCommitResponse { .. } => "TxnOffsetCommitResponse",
             Message::EndTxn { .. } => "EndTxn",
             Message::EndTxnResponse { .. } => "EndTxnResponse",
             Message::WriteTxnMarkers { .. } => "WriteTxnMarkers",

@@ -37,6 +37,8 @@ pub enum Stream {
     /// Replica placement of topics the controller creates on a client's request
     /// (`auto.create.topics.enable`).
     AutoCreate,
+    /// A restarted processor's new producer (its `incarnation`-th start).
+    ProducerRestart { producer: u32, incarnation: u32 },
 }
 
 impl Stream {
@@ -52,6 +54,10 @@ impl Stream {
                 incarnation,
             } => (6 << 56) | (u64::from(incarnation) << 32) | u64::from(consumer),
             Stream::AutoCreate => 7,
+            Stream::ProducerRestart {
+                producer,
+                incarnation,
+            } => (8 << 56) | (u64::from(incarnation) << 32) | u64::from(producer),
         }
     }
 }

@@ -151,6 +151,7 @@ pub struct ConsumerView {
     pub generation: Option<u32>,
     pub member_state: Option<String>,
     pub processing_us_per_record: u64,
+    /// Its commit strategy, or for a processor's consumer "processor, GUARANTEE".
     pub commit: String,
     pub processed: u64,
     pub commits: u64,
@@ -337,6 +338,18 @@ pub struct TransactionsReport {
     pub timed_out: u64,
 }
 
+/// What a processor did: inputs it processed (again after an abort or a crash, too), and
+/// its outputs in committed form (committed transactions, or acknowledged writes without
+/// transactions) with how many inputs have more than one there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessorReport {
+    pub name: String,
+    pub guarantee: &'static str,
+    pub inputs_processed: u64,
+    pub outputs_committed: u64,
+    pub duplicates_in_output: u64,
+}
+
 /// The outcome of a run, as `kplay run` prints it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Report {
@@ -347,6 +360,9 @@ pub struct Report {
     pub produced: u64,
     pub acked: u64,
     pub failed: u64,
+    /// Records a crashed processor's producer held unanswered: neither acknowledged nor
+    /// failed, their fate is what the log holds (an aborted transaction's, mostly).
+    pub abandoned: u64,
     pub failures: Vec<(ErrorCode, u64)>,
     pub consumed: u64,
     pub lost_acked: u64,
@@ -366,4 +382,5 @@ pub struct Report {
     /// (consumer, topic): consumers still waiting for a topic the cluster does not have.
     pub waiting_for_topics: Vec<(String, String)>,
     pub transactions: TransactionsReport,
+    pub processors: Vec<ProcessorReport>,
 }

@@ -296,7 +296,7 @@ fn natural_name(v: &Value) -> Option<String> {
     if let (Some(t), Some(p)) = (o.get("topic"), o.get("partition")) {
         return Some(format!("{}-{}", t.as_str()?, p.as_u64()?));
     }
-    ["group", "audience", "consumer"]
+    ["group", "audience", "consumer", "name"]
         .iter()
         .find_map(|k| o.get(*k).and_then(Value::as_str))
         .map(str::to_string)

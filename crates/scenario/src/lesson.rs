@@ -56,6 +56,7 @@ lessons![
     "slow-consumer-lag",
     "max-poll-interval",
     "exactly-once-myth",
+    "exactly-once-pipeline",
 ];
 
 /// The most events one check may run: a learner's setting can make a run far larger than the
@@ -647,6 +648,12 @@ fn check_watch(setup: &Scenario, w: &str) -> Result<(), String> {
             consumers.push(consumer.clone());
             groups.extend(group.clone());
         }
+    }
+    for p in &setup.processors {
+        // A processor shows as its producer and its consumer, both named after it.
+        named.push(format!("producer-{}", p.id));
+        named.push(format!("consumer-{}", p.id));
+        groups.push(p.group.clone());
     }
     for c in consumers {
         for p in [

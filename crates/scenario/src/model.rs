@@ -3,6 +3,7 @@
 use kplay_engine::config::{ConfigValue, Configs, Scope};
 use kplay_engine::consumer::{CommitStrategy, ConsumerSpec};
 use kplay_engine::net::NetworkConfig;
+use kplay_engine::processor::{Guarantee, ProcessorSpec, Transform};
 use kplay_engine::producer::{KeyMode, ManualRecord, ProducerSpec};
 use kplay_engine::record::Header;
 use kplay_engine::{ClusterSetup, Command, CommandError, Duration, Instant, Sim};
@@ -30,6 +31,7 @@ pub struct Scenario {
     pub topics: Vec<TopicDef>,
     pub producers: Vec<ProducerDef>,
     pub consumers: Vec<ConsumerDef>,
+    pub processors: Vec<ProcessorDef>,
     pub events: Vec<EventDef>,
 }
 
@@ -87,6 +89,23 @@ pub struct ConsumerDef {
     pub line: usize,
 }
 
+/// A consume-transform-produce application (`[[processor]]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessorDef {
+    pub id: String,
+    pub inputs: Vec<String>,
+    pub output: String,
+    /// Its consumer's `group.id` (default: its id).
+    pub group: String,
+    pub transform: Transform,
+    pub guarantee: Guarantee,
+    pub processing_us_per_record: u64,
+    pub start_ms: u64,
+    pub consumer_config: ConfigPairs,
+    pub producer_config: ConfigPairs,
+    pub line: usize,
+}
+
 /// A timeline action.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -132,6 +151,14 @@ pub enum Action {
     /// Start a stopped or crashed consumer again.
     RestartConsumer {
         consumer: String,
+    },
+    /// A processor's process dies mid-poll (its open transaction stays open).
+    CrashProcessor {
+        processor: String,
+    },
+    /// A crashed processor starts again.
+    RestartProcessor {
+        processor: String,
     },
     /// Change how long the consumer needs per record.
     SlowConsumer {
@@ -205,6 +232,8 @@ impl Action {
             Action::AddConsumer { .. } => "add_consumer",
             Action::CrashConsumer { .. } => "crash_consumer",
             Action::RestartConsumer { .. } => "restart_consumer",
+            Action::CrashProcessor { .. } => "crash_processor",
+            Action::RestartProcessor { .. } => "restart_processor",
             Action::SlowConsumer { .. } => "slow_consumer",
             Action::Seek { .. } => "seek",
             Action::CreateTopic { .. } => "create_topic",
@@ -245,6 +274,8 @@ pub const ACTION_FIELDS: &[(&str, &[&str])] = &[
     ),
     ("crash_consumer", &["consumer"]),
     ("restart_consumer", &["consumer"]),
+    ("crash_processor", &["processor"]),
+    ("restart_processor", &["processor"]),
     ("slow_consumer", &["consumer", "processing_ms_per_record"]),
     ("seek", &["consumer", "topic", "partition", "offset"]),
     (
@@ -289,6 +320,7 @@ impl Scenario {
             topics: Vec::new(),
             producers: Vec::new(),
             consumers: Vec::new(),
+            processors: Vec::new(),
             events: Vec::new(),
         }
     }
@@ -320,6 +352,9 @@ impl Scenario {
         }
         for c in &self.consumers {
             out.push((Instant::from_millis(c.start_ms), c.command()?, c.line));
+        }
+        for p in &self.processors {
+            out.push((Instant::from_millis(p.start_ms), p.command()?, p.line));
         }
         for e in &self.events {
             out.push((Instant::from_millis(e.at_ms), e.action.command(), e.line));
@@ -447,6 +482,7 @@ impl ProducerDef {
         let configs = Configs::parse(Scope::Producer, &self.config)
             .map_err(|e| config_error(self.line, "producer", e))?;
         Ok(Command::AddProducer(ProducerSpec {
+            processor: None,
             name: self.id.clone(),
             topic: self.topic.clone(),
             rate_per_sec: self.rate_per_sec,
@@ -466,6 +502,7 @@ impl ConsumerDef {
         let configs = Configs::parse(Scope::Consumer, &self.config)
             .map_err(|e| config_error(self.line, "consumer", e))?;
         Ok(Command::AddConsumer(ConsumerSpec {
+            processor: None,
             name: self.id.clone(),
             topics: self.topics.clone(),
             processing_per_record: Duration(self.processing_us_per_record),
@@ -476,11 +513,53 @@ impl ConsumerDef {
     }
 }
 
+impl ProcessorDef {
+    /// The engine command that adds this processor.
+    pub fn command(&self) -> Result<Command, ScenarioError> {
+        let consumer_configs = Configs::parse(Scope::Consumer, &self.consumer_config)
+            .map_err(|e| config_error(self.line, "processor.consumer", e))?;
+        let producer_configs = Configs::parse(Scope::Producer, &self.producer_config)
+            .map_err(|e| config_error(self.line, "processor.producer", e))?;
+        Ok(Command::AddProcessor(ProcessorSpec {
+            name: self.id.clone(),
+            inputs: self.inputs.clone(),
+            output: self.output.clone(),
+            group: self.group.clone(),
+            transform: self.transform,
+            guarantee: self.guarantee,
+            processing_per_record: Duration(self.processing_us_per_record),
+            consumer_configs,
+            producer_configs,
+        }))
+    }
+}
+
+/// A record produced by hand (`produce`), as the engine takes it.
+fn manual_record(
+    key: Option<String>,
+    value: Option<String>,
+    headers: Vec<(String, String)>,
+    partition: Option<u32>,
+) -> ManualRecord {
+    let headers = headers.into_iter().map(|(k, v)| Header {
+        key: Arc::from(k.as_str()),
+        value: Some(Arc::from(v.into_bytes())),
+    });
+    ManualRecord {
+        source: None,
+        key: key.map(|k| Arc::from(k.into_bytes())),
+        value: value.map(|v| Arc::from(v.into_bytes())),
+        headers: headers.collect(),
+        partition,
+    }
+}
+
 fn context_of(command: &Command) -> &'static str {
     match command {
         Command::CreateTopic { .. } | Command::DeleteTopic { .. } => "topic",
         Command::AddProducer(_) => "producer",
         Command::AddConsumer(_) => "consumer",
+        Command::AddProcessor(_) => "processor",
         _ => "event",
     }
 }
@@ -531,18 +610,7 @@ impl Action {
                 headers,
             } => Command::ProduceOne {
                 producer,
-                record: ManualRecord {
-                    key: key.map(|k| Arc::from(k.into_bytes())),
-                    value: value.map(|v| Arc::from(v.into_bytes())),
-                    headers: headers
-                        .into_iter()
-                        .map(|(k, v)| Header {
-                            key: Arc::from(k.as_str()),
-                            value: Some(Arc::from(v.into_bytes())),
-                        })
-                        .collect(),
-                    partition,
-                },
+                record: manual_record(key, value, headers, partition),
             },
             Action::StopConsumer { consumer } => Command::StopConsumer { name: consumer },
             Action::AddConsumer {
@@ -558,6 +626,7 @@ impl Action {
                     let _ = configs.set("group.id", ConfigValue::Str(g));
                 }
                 Command::AddConsumer(ConsumerSpec {
+                    processor: None,
                     name: consumer,
                     topics,
                     processing_per_record: Duration(processing_us_per_record),
@@ -568,6 +637,8 @@ impl Action {
             }
             Action::CrashConsumer { consumer } => Command::CrashConsumer { name: consumer },
             Action::RestartConsumer { consumer } => Command::RestartConsumer { name: consumer },
+            Action::CrashProcessor { processor } => Command::CrashProcessor { name: processor },
+            Action::RestartProcessor { processor } => Command::RestartProcessor { name: processor },
             Action::SlowConsumer {
                 consumer,
                 processing_us_per_record,

@@ -6,6 +6,7 @@ use std::fmt;
 
 use kplay_engine::config::ConfigValue;
 use kplay_engine::consumer::CommitStrategy;
+use kplay_engine::processor::{Guarantee, Transform};
 use kplay_engine::producer::KeyMode;
 use toml::Spanned;
 
@@ -64,6 +65,7 @@ struct RawScenario {
     topic: Vec<Spanned<RawTopic>>,
     producer: Vec<Spanned<RawProducer>>,
     consumer: Vec<Spanned<RawConsumer>>,
+    processor: Vec<Spanned<RawProcessor>>,
     event: Vec<Spanned<RawEvent>>,
 }
 
@@ -109,12 +111,26 @@ struct RawConsumer {
     config: Option<ConfigTable>,
 }
 
+struct RawProcessor {
+    id: Spanned<String>,
+    inputs: Spanned<Vec<String>>,
+    output: Spanned<String>,
+    group: Option<Spanned<String>>,
+    transform: Option<Spanned<String>>,
+    guarantee: Option<Spanned<String>>,
+    processing_ms_per_record: Option<Spanned<Millis>>,
+    start_ms: Option<Int>,
+    consumer_config: Option<ConfigTable>,
+    producer_config: Option<ConfigTable>,
+}
+
 struct RawEvent {
     at_ms: Int,
     action: Spanned<String>,
     broker: Option<Int>,
     producer: Option<String>,
     consumer: Option<String>,
+    processor: Option<String>,
     topic: Option<String>,
     partition: Option<Int>,
     partitions: Option<Int>,
@@ -187,6 +203,7 @@ impl RawScenario {
             topic: each(&mut f, lines, "topic", RawTopic::read)?,
             producer: each(&mut f, lines, "producer", RawProducer::read)?,
             consumer: each(&mut f, lines, "consumer", RawConsumer::read)?,
+            processor: each(&mut f, lines, "processor", RawProcessor::read)?,
             event: each(&mut f, lines, "event", RawEvent::read)?,
         };
         f.finish()?;
@@ -246,6 +263,26 @@ impl RawConsumer {
     }
 }
 
+impl RawProcessor {
+    fn read(mut f: Fields<'_, '_>) -> Result<RawProcessor, ScenarioError> {
+        let (id, inputs, output) = (f.string("id")?, f.strings("inputs")?, f.string("output")?);
+        let p = RawProcessor {
+            id: f.required("id", id)?,
+            inputs: f.required("inputs", inputs)?,
+            output: f.required("output", output)?,
+            group: f.string("group")?,
+            transform: f.string("transform")?,
+            guarantee: f.string("guarantee")?,
+            processing_ms_per_record: f.number("processing_ms_per_record")?,
+            start_ms: f.int("start_ms")?,
+            consumer_config: f.config("consumer_config")?,
+            producer_config: f.config("producer_config")?,
+        };
+        f.finish()?;
+        Ok(p)
+    }
+}
+
 impl RawEvent {
     fn read(mut f: Fields<'_, '_>) -> Result<RawEvent, ScenarioError> {
         let (at_ms, action) = (f.int("at_ms")?, f.string("action")?);
@@ -255,6 +292,7 @@ impl RawEvent {
             broker: f.int("broker")?,
             producer: text(f.string("producer")?),
             consumer: text(f.string("consumer")?),
+            processor: text(f.string("processor")?),
             topic: text(f.string("topic")?),
             partition: f.int("partition")?,
             partitions: f.int("partitions")?,
@@ -533,12 +571,74 @@ impl Scenario {
                 line,
             });
         }
-        for e in &raw.event {
-            let line = lines.of(e);
-            s.events.push(parse_event(l, e.get_ref(), line)?);
-        }
+        read_processors_and_events(l, &raw, &mut s)?;
         Ok(s)
     }
+}
+
+fn read_processors_and_events(
+    l: &Lines<'_>,
+    raw: &RawScenario,
+    s: &mut Scenario,
+) -> Result<(), ScenarioError> {
+    for p in &raw.processor {
+        s.processors.push(processor_def(l, p.get_ref(), l.of(p))?);
+    }
+    for e in &raw.event {
+        s.events.push(parse_event(l, e.get_ref(), l.of(e))?);
+    }
+    Ok(())
+}
+
+/// A `[[processor]]` as the model holds it: the group defaults to its id, the transform to
+/// `uppercase`, the guarantee to `at-least-once` (Kafka Streams' `processing.guarantee`
+/// default).
+fn processor_def(
+    l: &Lines<'_>,
+    p: &RawProcessor,
+    line: usize,
+) -> Result<ProcessorDef, ScenarioError> {
+    let named = |v: &Option<Spanned<String>>, field: &str, names: &[&str], default: &str| {
+        let Some(v) = v else {
+            return Ok(default.to_string());
+        };
+        if names.contains(&v.get_ref().as_str()) {
+            return Ok(v.get_ref().clone());
+        }
+        let m = format!(
+            "unknown {field} {:?}; expected one of {}",
+            v.get_ref(),
+            names.join(", ")
+        );
+        Err(ScenarioError::field(
+            Some(l.of(v)),
+            format!("processor.{field}"),
+            m,
+        ))
+    };
+    let transform = named(&p.transform, "transform", Transform::NAMES, "uppercase")?;
+    let guarantee = named(&p.guarantee, "guarantee", Guarantee::NAMES, "at-least-once")?;
+    let processing_us_per_record = match p.processing_ms_per_record.as_ref() {
+        None => 0,
+        Some(v) => millis_to_us(v.get_ref()).ok_or_else(|| {
+            let m = "must be a number of milliseconds from 0 to 3600000";
+            ScenarioError::field(Some(l.of(v)), "processor.processing_ms_per_record", m)
+        })?,
+    };
+    let id = p.id.get_ref().clone();
+    Ok(ProcessorDef {
+        group: p.group.as_ref().map_or(id.clone(), |g| g.get_ref().clone()),
+        id,
+        inputs: p.inputs.get_ref().clone(),
+        output: p.output.get_ref().clone(),
+        transform: Transform::parse(&transform).expect("checked"),
+        guarantee: Guarantee::parse(&guarantee).expect("checked"),
+        processing_us_per_record,
+        start_ms: start_ms(l, &p.start_ms, "processor")?,
+        consumer_config: config_pairs(l, &p.consumer_config, "processor.consumer")?,
+        producer_config: config_pairs(l, &p.producer_config, "processor.producer")?,
+        line,
+    })
 }
 
 /// When a topic, producer or consumer starts: 0 (before anything else) up to the longest run.
@@ -616,10 +716,59 @@ fn parse_event(l: &Lines<'_>, e: &RawEvent, line: usize) -> Result<EventDef, Sce
         action_name,
     };
     // Fields each action may use; anything else present is a mistake worth reporting.
-    let present: Vec<&str> = [
+    let present = present_fields(e);
+    let Some(&(_, allowed)) = ACTION_FIELDS.iter().find(|(n, _)| *n == action_name) else {
+        let m = format!(
+            "unknown action {action_name:?}; expected one of {}",
+            action_names().collect::<Vec<_>>().join(", ")
+        );
+        return Err(ScenarioError::field(
+            Some(l.of(&e.action)),
+            "event.action",
+            m,
+        ));
+    };
+    if let Some(extra) = present.iter().find(|f| !allowed.contains(f)) {
+        return Err(ev.err(extra, format!("does not apply to action {action_name:?}")));
+    }
+    let action = match [
+        broker_action,
+        producer_action,
+        consumer_action,
+        processor_action,
+        topic_action,
+    ]
+    .into_iter()
+    .find_map(|family| family(&ev).transpose())
+    {
+        Some(action) => action?,
+        None => {
+            // Every name in `ACTION_FIELDS` has an arm in a family; this stays an error.
+            let m = format!(
+                "unknown action {action_name:?}; expected one of {}",
+                action_names().collect::<Vec<_>>().join(", ")
+            );
+            return Err(ScenarioError::field(
+                Some(l.of(&e.action)),
+                "event.action",
+                m,
+            ));
+        }
+    };
+    Ok(EventDef {
+        at_ms,
+        action,
+        line,
+    })
+}
+
+/// The fields an `[[event]]` has.
+fn present_fields(e: &RawEvent) -> Vec<&'static str> {
+    [
         ("broker", e.broker.is_some()),
         ("producer", e.producer.is_some()),
         ("consumer", e.consumer.is_some()),
+        ("processor", e.processor.is_some()),
         ("topic", e.topic.is_some()),
         ("partition", e.partition.is_some()),
         ("partitions", e.partitions.is_some()),
@@ -645,49 +794,7 @@ fn parse_event(l: &Lines<'_>, e: &RawEvent, line: usize) -> Result<EventDef, Sce
     .into_iter()
     .filter(|(_, p)| *p)
     .map(|(n, _)| n)
-    .collect();
-    let Some(&(_, allowed)) = ACTION_FIELDS.iter().find(|(n, _)| *n == action_name) else {
-        let m = format!(
-            "unknown action {action_name:?}; expected one of {}",
-            action_names().collect::<Vec<_>>().join(", ")
-        );
-        return Err(ScenarioError::field(
-            Some(l.of(&e.action)),
-            "event.action",
-            m,
-        ));
-    };
-    if let Some(extra) = present.iter().find(|f| !allowed.contains(f)) {
-        return Err(ev.err(extra, format!("does not apply to action {action_name:?}")));
-    }
-    let action = match [
-        broker_action,
-        producer_action,
-        consumer_action,
-        topic_action,
-    ]
-    .into_iter()
-    .find_map(|family| family(&ev).transpose())
-    {
-        Some(action) => action?,
-        None => {
-            // Every name in `ACTION_FIELDS` has an arm in a family; this stays an error.
-            let m = format!(
-                "unknown action {action_name:?}; expected one of {}",
-                action_names().collect::<Vec<_>>().join(", ")
-            );
-            return Err(ScenarioError::field(
-                Some(l.of(&e.action)),
-                "event.action",
-                m,
-            ));
-        }
-    };
-    Ok(EventDef {
-        at_ms,
-        action,
-        line,
-    })
+    .collect()
 }
 
 /// One `[[event]]` as it is read: its fields, and how to say what is wrong with one.
@@ -803,6 +910,19 @@ fn producer_action(ev: &Event<'_>) -> Result<Option<Action>, ScenarioError> {
 }
 
 /// What happens to consumers.
+fn processor_action(ev: &Event<'_>) -> Result<Option<Action>, ScenarioError> {
+    let processor = || ev.str(&ev.e.processor, "processor");
+    Ok(Some(match ev.action_name {
+        "crash_processor" => Action::CrashProcessor {
+            processor: processor()?,
+        },
+        "restart_processor" => Action::RestartProcessor {
+            processor: processor()?,
+        },
+        _ => return Ok(None),
+    }))
+}
+
 fn consumer_action(ev: &Event<'_>) -> Result<Option<Action>, ScenarioError> {
     Ok(Some(match ev.action_name {
         "stop_consumer" => Action::StopConsumer {

@@ -27,19 +27,7 @@ pub fn report_json(r: &Report) -> Value {
             .iter()
             .map(|(e, n)| (e.name().to_string(), json!(n))),
     );
-    let audiences: Vec<Value> = r
-        .audiences
-        .iter()
-        .map(|a| {
-            json!({
-                "audience": a.audience,
-                "consumed": a.consumed,
-                "duplicates": a.duplicates,
-                "out_of_order": a.out_of_order,
-                "read_aborted": a.read_aborted,
-            })
-        })
-        .collect();
+    let audiences: Vec<Value> = r.audiences.iter().map(audience_json).collect();
     let groups: Vec<Value> = r.groups.iter().map(|g| group_with_audience(r, g)).collect();
     json!({
         "seed": r.seed,
@@ -49,6 +37,7 @@ pub fn report_json(r: &Report) -> Value {
         "produced": r.produced,
         "acked": r.acked,
         "failed": r.failed,
+        "abandoned": r.abandoned,
         "failures": failures,
         "consumed": r.consumed,
         "lost_acked": r.lost_acked,
@@ -69,6 +58,7 @@ pub fn report_json(r: &Report) -> Value {
         })).collect::<Vec<_>>(),
         "refused_count": r.refused_count,
         "transactions": transactions_json(&r.transactions),
+        "processors": processors_json(r),
         "waiting_for_topics": r.waiting_for_topics.iter().map(|(c, t)| json!({
             "consumer": c,
             "topic": t,
@@ -99,6 +89,16 @@ fn partition_json(p: &kplay_engine::snapshot::PartitionReport) -> Value {
     })
 }
 
+fn audience_json(a: &kplay_engine::snapshot::AudienceReport) -> Value {
+    json!({
+        "audience": a.audience,
+        "consumed": a.consumed,
+        "duplicates": a.duplicates,
+        "out_of_order": a.out_of_order,
+        "read_aborted": a.read_aborted,
+    })
+}
+
 /// A group with what its audience read of aborted transactions.
 fn group_with_audience(r: &Report, g: &GroupView) -> Value {
     let name = format!("group:{}", g.group);
@@ -106,6 +106,20 @@ fn group_with_audience(r: &Report, g: &GroupView) -> Value {
     let mut v = group_json(g);
     v["read_aborted"] = json!(a.map_or(0, |a| a.read_aborted));
     v
+}
+
+fn processors_json(r: &Report) -> Vec<Value> {
+    (r.processors.iter())
+        .map(|p| {
+            json!({
+                "name": p.name,
+                "guarantee": p.guarantee,
+                "inputs_processed": p.inputs_processed,
+                "outputs_committed": p.outputs_committed,
+                "duplicates_in_output": p.duplicates_in_output,
+            })
+        })
+        .collect()
 }
 
 fn transactions_json(t: &kplay_engine::snapshot::TransactionsReport) -> Value {

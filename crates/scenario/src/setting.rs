@@ -2,7 +2,8 @@
 //! names it: `producer.api.acks`, `topic.payments.min.insync.replicas`, `consumer.ledger.commit`,
 //! `cluster.brokers`, `seed`.
 //!
-//! A path is `SECTION.NAME.KEY` for the sections with names (`topic`, `producer`, `consumer`;
+//! A path is `SECTION.NAME.KEY` for the sections with names (`topic`, `producer`, `consumer`,
+//! `processor` (its fields only);
 //! the name is matched against the scenario's own names, so a topic called `a.b` works),
 //! `cluster.KEY` and `network.KEY`, or a top-level key. A `KEY` that is a field of the section
 //! in the file format (`partitions`, `rate_per_sec`, `processing_ms_per_record`, ...) sets that
@@ -29,6 +30,17 @@ const PRODUCER_FIELDS: &[&str] = &[
     "records",
     "keys",
     "value_bytes",
+    "start_ms",
+];
+/// A processor's fields; its Kafka configurations are in two tables, `consumer_config` and
+/// `producer_config`, which a setting path does not reach.
+const PROCESSOR_FIELDS: &[&str] = &[
+    "inputs",
+    "output",
+    "group",
+    "transform",
+    "guarantee",
+    "processing_ms_per_record",
     "start_ms",
 ];
 const CONSUMER_FIELDS: &[&str] = &[
@@ -58,7 +70,7 @@ impl SettingPath {
         let err = |m: String| ScenarioError::field(None, path, m);
         let (head, rest) = path.split_once('.').unwrap_or((path, ""));
         let (section, name, key, fields): (&'static str, String, &str, &[&str]) = match head {
-            "topic" | "producer" | "consumer" => {
+            "topic" | "producer" | "consumer" | "processor" => {
                 let (section, names, fields): (&'static str, Vec<&str>, &[&str]) = match head {
                     "topic" => (
                         "topic",
@@ -69,6 +81,11 @@ impl SettingPath {
                         "producer",
                         scenario.producers.iter().map(|p| p.id.as_str()).collect(),
                         PRODUCER_FIELDS,
+                    ),
+                    "processor" => (
+                        "processor",
+                        scenario.processors.iter().map(|p| p.id.as_str()).collect(),
+                        PROCESSOR_FIELDS,
                     ),
                     _ => (
                         "consumer",
@@ -100,7 +117,7 @@ impl SettingPath {
             _ => {
                 return Err(err(
                     "expected seed, duration_ms, cluster.KEY, network.KEY, topic.NAME.KEY, \
-                     producer.ID.KEY or consumer.ID.KEY"
+                     producer.ID.KEY, consumer.ID.KEY or processor.ID.KEY"
                         .to_string(),
                 ))
             }
@@ -109,7 +126,7 @@ impl SettingPath {
             return Err(err(format!("`{head}` needs a key after it")));
         }
         let is_config = !fields.contains(&key);
-        if is_config && matches!(section, "" | "network") {
+        if is_config && matches!(section, "" | "network" | "processor") {
             return Err(err(format!("expected one of {}", fields.join(", "))));
         }
         Ok(SettingPath {
@@ -170,6 +187,9 @@ impl Scenario {
             o.line = s.line;
         }
         for (o, s) in out.consumers.iter_mut().zip(&self.consumers) {
+            o.line = s.line;
+        }
+        for (o, s) in out.processors.iter_mut().zip(&self.processors) {
             o.line = s.line;
         }
         for (o, s) in out.events.iter_mut().zip(&self.events) {

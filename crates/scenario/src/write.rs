@@ -130,17 +130,22 @@ impl Scenario {
             }
             config_line(&mut o, &c.config);
         }
-        for e in &self.events {
-            let _ = writeln!(
-                o,
-                "\n[[event]]\nat_ms = {}\naction = {}",
-                e.at_ms,
-                quote(e.action.name())
-            );
-            write_action_fields(&mut o, &e.action);
-        }
+        self.processors
+            .iter()
+            .for_each(|p| write_processor(&mut o, p));
+        self.events.iter().for_each(|e| write_event(&mut o, e));
         o
     }
+}
+
+fn write_event(o: &mut String, e: &EventDef) {
+    let _ = writeln!(
+        o,
+        "\n[[event]]\nat_ms = {}\naction = {}",
+        e.at_ms,
+        quote(e.action.name())
+    );
+    write_action_fields(o, &e.action);
 }
 
 /// The fields of an action that carries configs (`alter_topic_config`, ...); false for any
@@ -164,8 +169,51 @@ fn write_config_fields(o: &mut String, action: &Action) -> bool {
     true
 }
 
+fn write_processor(o: &mut String, p: &crate::model::ProcessorDef) {
+    let inputs: Vec<String> = p.inputs.iter().map(|t| quote(t)).collect();
+    let _ = writeln!(
+        o,
+        "\n[[processor]]\nid = {}\ninputs = [{}]\noutput = {}\ngroup = {}",
+        quote(&p.id),
+        inputs.join(", "),
+        quote(&p.output),
+        quote(&p.group)
+    );
+    let _ = writeln!(
+        o,
+        "transform = {}\nguarantee = {}\nprocessing_ms_per_record = {}",
+        quote(p.transform.name()),
+        quote(p.guarantee.name()),
+        millis(p.processing_us_per_record)
+    );
+    if p.start_ms > 0 {
+        let _ = writeln!(o, "start_ms = {}", p.start_ms);
+    }
+    for (key, pairs) in [
+        ("consumer_config", &p.consumer_config),
+        ("producer_config", &p.producer_config),
+    ] {
+        if !pairs.is_empty() {
+            let mut line = String::new();
+            config_line(&mut line, pairs);
+            let _ = write!(o, "{}", line.replacen("config = ", &format!("{key} = "), 1));
+        }
+    }
+}
+
+/// The fields of a processor's action; false for any other action.
+fn write_processor_fields(o: &mut String, action: &Action) -> bool {
+    match action {
+        Action::CrashProcessor { processor } | Action::RestartProcessor { processor } => {
+            let _ = writeln!(o, "processor = {}", quote(processor));
+            true
+        }
+        _ => false,
+    }
+}
+
 fn write_action_fields(o: &mut String, action: &Action) {
-    if write_config_fields(o, action) {
+    if write_config_fields(o, action) || write_processor_fields(o, action) {
         return;
     }
     let mut field = |k: &str, v: String| {
@@ -287,9 +335,8 @@ fn write_action_fields(o: &mut String, action: &Action) {
             field("broker", broker.to_string());
             field("duration_ms", duration_ms.to_string());
         }
-        Action::AlterTopicConfig { .. }
-        | Action::ReconfigureProducer { .. }
-        | Action::ReconfigureConsumer { .. } => {}
+        // Config and processor actions: written above.
+        _ => {}
     }
 }
 

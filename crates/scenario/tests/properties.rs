@@ -101,6 +101,16 @@ fn config() -> impl Strategy<Value = ConfigPairs> {
         .prop_map(|m| m.into_iter().collect())
 }
 
+/// A consumer or a processor crashed or restarted.
+fn crash_or_restart() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        name().prop_map(|consumer| Action::CrashConsumer { consumer }),
+        name().prop_map(|consumer| Action::RestartConsumer { consumer }),
+        name().prop_map(|processor| Action::CrashProcessor { processor }),
+        name().prop_map(|processor| Action::RestartProcessor { processor }),
+    ]
+}
+
 fn action() -> impl Strategy<Value = Action> {
     prop_oneof![
         any::<u32>().prop_map(|broker| Action::CrashBroker { broker }),
@@ -120,7 +130,7 @@ fn action() -> impl Strategy<Value = Action> {
             duration_ms
         }),
         name().prop_map(|producer| Action::RemoveProducer { producer }),
-        name().prop_map(|consumer| Action::CrashConsumer { consumer }),
+        crash_or_restart(),
         (
             name(),
             proptest::collection::vec(name(), 1..3),
@@ -140,7 +150,6 @@ fn action() -> impl Strategy<Value = Action> {
                     }
                 }
             ),
-        name().prop_map(|consumer| Action::RestartConsumer { consumer }),
         (name(), 0u64..3_600_000_000).prop_map(|(consumer, processing_us_per_record)| {
             Action::SlowConsumer {
                 consumer,
@@ -181,6 +190,64 @@ fn action() -> impl Strategy<Value = Action> {
             }
         }),
     ]
+}
+
+/// Any consumer the format can hold.
+fn consumer() -> impl Strategy<Value = ConsumerDef> {
+    (
+        name(),
+        proptest::collection::vec(name(), 1..3),
+        0u64..3_600_000_000,
+        0u64..10_000,
+        config(),
+        proptest::sample::select(kplay_engine::consumer::CommitStrategy::NAMES),
+    )
+        .prop_map(
+            |(id, topics, processing_us_per_record, start_ms, config, commit)| ConsumerDef {
+                id,
+                topics,
+                processing_us_per_record,
+                commit: kplay_engine::consumer::CommitStrategy::parse(commit).expect("a name"),
+                failure_ppm: commit.len() as u32 * 1000,
+                start_ms,
+                config,
+                line: 0,
+            },
+        )
+}
+
+/// Any processor the format can hold.
+fn processor() -> impl Strategy<Value = ProcessorDef> {
+    (
+        (
+            name(),
+            proptest::collection::vec(name(), 1..3),
+            name(),
+            name(),
+        ),
+        proptest::sample::select(kplay_engine::processor::Transform::NAMES),
+        proptest::sample::select(kplay_engine::processor::Guarantee::NAMES),
+        (0u64..3_600_000_000, 0u64..10_000, config(), config()),
+    )
+        .prop_map(
+            |((id, inputs, output, group), transform, guarantee, (us, start_ms, cc, pc))| {
+                ProcessorDef {
+                    id,
+                    inputs,
+                    output,
+                    group,
+                    transform: kplay_engine::processor::Transform::parse(transform)
+                        .expect("a name"),
+                    guarantee: kplay_engine::processor::Guarantee::parse(guarantee)
+                        .expect("a name"),
+                    processing_us_per_record: us,
+                    start_ms,
+                    consumer_config: cc,
+                    producer_config: pc,
+                    line: 0,
+                }
+            },
+        )
 }
 
 /// Any producer the format can hold.
@@ -232,26 +299,6 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         },
     );
     let producer = producer();
-    let consumer = (
-        name(),
-        proptest::collection::vec(name(), 1..3),
-        0u64..3_600_000_000,
-        0u64..10_000,
-        config(),
-        proptest::sample::select(kplay_engine::consumer::CommitStrategy::NAMES),
-    )
-        .prop_map(
-            |(id, topics, processing_us_per_record, start_ms, config, commit)| ConsumerDef {
-                id,
-                topics,
-                processing_us_per_record,
-                commit: kplay_engine::consumer::CommitStrategy::parse(commit).expect("a name"),
-                failure_ppm: commit.len() as u32 * 1000,
-                start_ms,
-                config,
-                line: 0,
-            },
-        );
     let event = (0u64..86_400_000, action()).prop_map(|(at_ms, action)| EventDef {
         at_ms,
         action,
@@ -264,11 +311,22 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         0u64..1_000_000,
         proptest::collection::vec(topic, 0..3),
         proptest::collection::vec(producer, 0..3),
-        proptest::collection::vec(consumer, 0..3),
+        proptest::collection::vec(consumer(), 0..3),
+        proptest::collection::vec(processor(), 0..2),
         proptest::collection::vec(event, 0..4),
     )
         .prop_map(
-            |(seed, duration_ms, brokers, latency_us, topics, producers, consumers, events)| {
+            |(
+                seed,
+                duration_ms,
+                brokers,
+                latency_us,
+                topics,
+                producers,
+                consumers,
+                processors,
+                events,
+            )| {
                 Scenario {
                     seed,
                     duration_ms,
@@ -281,6 +339,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     topics,
                     producers,
                     consumers,
+                    processors,
                     events,
                 }
             },

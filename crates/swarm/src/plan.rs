@@ -71,6 +71,10 @@ pub enum FaultKind {
         for_ms: u64,
         normal_us: u64,
     },
+    CrashProcessor {
+        processor: String,
+        down_ms: u64,
+    },
 }
 
 impl FaultKind {
@@ -79,7 +83,8 @@ impl FaultKind {
         match self {
             FaultKind::CrashBroker { down_ms, .. }
             | FaultKind::CrashConsumer { down_ms, .. }
-            | FaultKind::CloseConsumer { down_ms, .. } => *down_ms,
+            | FaultKind::CloseConsumer { down_ms, .. }
+            | FaultKind::CrashProcessor { down_ms, .. } => *down_ms,
             FaultKind::IsolateBrokers { for_ms, .. }
             | FaultKind::SlowLink { for_ms, .. }
             | FaultKind::PauseBroker { for_ms, .. }
@@ -129,24 +134,24 @@ impl FaultKind {
                     duration_ms: for_ms,
                 },
             )],
-            FaultKind::CrashConsumer { consumer, .. } => vec![
-                (
-                    at,
-                    Action::CrashConsumer {
-                        consumer: consumer.clone(),
-                    },
-                ),
-                (end, Action::RestartConsumer { consumer }),
-            ],
-            FaultKind::CloseConsumer { consumer, .. } => vec![
-                (
-                    at,
-                    Action::StopConsumer {
-                        consumer: consumer.clone(),
-                    },
-                ),
-                (end, Action::RestartConsumer { consumer }),
-            ],
+            FaultKind::CrashConsumer { consumer, .. } => {
+                let crash = Action::CrashConsumer {
+                    consumer: consumer.clone(),
+                };
+                vec![(at, crash), (end, Action::RestartConsumer { consumer })]
+            }
+            FaultKind::CloseConsumer { consumer, .. } => {
+                let close = Action::StopConsumer {
+                    consumer: consumer.clone(),
+                };
+                vec![(at, close), (end, Action::RestartConsumer { consumer })]
+            }
+            FaultKind::CrashProcessor { processor, .. } => {
+                let crash = Action::CrashProcessor {
+                    processor: processor.clone(),
+                };
+                vec![(at, crash), (end, Action::RestartProcessor { processor })]
+            }
             FaultKind::SlowConsumer {
                 consumer,
                 per_record_us,
@@ -180,6 +185,7 @@ impl FaultKind {
             FaultKind::CrashConsumer { consumer, .. }
             | FaultKind::CloseConsumer { consumer, .. }
             | FaultKind::SlowConsumer { consumer, .. } => Target::Consumer(consumer.clone()),
+            FaultKind::CrashProcessor { processor, .. } => Target::Consumer(processor.clone()),
             FaultKind::IsolateBrokers { .. } => Target::Network,
             FaultKind::SlowLink { broker, peer, .. } => {
                 Target::Link(*broker.min(peer), *broker.max(peer))
@@ -390,7 +396,16 @@ impl Generator<'_> {
         let heal_ms = 15_000 + self.below(45_001);
         let layout = Layout { brokers, consumers };
         let profile = self.profile(&layout);
-        let faults = self.faults(&profile, &layout, &timeouts, heal_ms);
+        let mut faults = self.faults(&profile, &layout, &timeouts, heal_ms);
+        let mut at_least_once = at_least_once;
+        let processor_settle = self
+            .maybe_processor(&mut s, &topics, total_rate, &profile, heal_ms)
+            .map_or(0, |(reader, settle, crashes)| {
+                at_least_once.push(reader);
+                faults.extend(crashes);
+                faults.sort_by_key(|f| f.at_ms);
+                settle
+            });
         // A poll taken while a consumer was slow is processed at that speed to its end; the
         // backlog built meanwhile drains at least as fast as it grew (consumers have twice
         // the producers' rate at least).
@@ -419,6 +434,7 @@ impl Generator<'_> {
             .max(timeouts.max_poll_interval.min(60_000))
             .max(timeouts.broker_session)
             .max(slow_ms)
+            .max(processor_settle)
             + 20_000;
         Plan {
             seed: self.seed,
@@ -729,6 +745,124 @@ impl Generator<'_> {
             });
         }
         (infos, (session_max, poll_max), at_least_once)
+    }
+
+    /// Three seeds in ten have a processor, drawn from a stream of its own so that the rest
+    /// of each seed's plan stays what it was before processors came.
+    fn maybe_processor(
+        &self,
+        s: &mut Scenario,
+        topics: &[String],
+        total_rate: u64,
+        profile: &Profile,
+        heal_ms: u64,
+    ) -> Option<(Reader, u64, Vec<Fault>)> {
+        let mut prng = Prng::new(self.seed ^ 0x7072_6f63_6573_736f);
+        let mut p = Generator {
+            rng: &mut prng,
+            seed: self.seed,
+        };
+        p.chance(30)
+            .then(|| p.processor(s, topics, total_rate, profile, heal_ms))
+    }
+
+    /// A consume-transform-produce processor of every topic into `out`, exactly-once or
+    /// at-least-once, fast enough to keep up; with the profile's faults, crashes of it around
+    /// its session timeout. Returns it as an at-least-once reader of its inputs, how long a
+    /// crashed instance may take to be replaced (its old member's session; its transaction's
+    /// timeout), and its crashes.
+    fn processor(
+        &mut self,
+        s: &mut Scenario,
+        topics: &[String],
+        total_rate: u64,
+        profile: &Profile,
+        heal_ms: u64,
+    ) -> (Reader, u64, Vec<Fault>) {
+        use kplay_engine::processor::{Guarantee, Transform};
+        let rf = 2 + u32::from(s.cluster.brokers >= 3 && self.chance(70));
+        s.topics.push(TopicDef {
+            name: "out".into(),
+            partitions: 1 + self.below(6) as u32,
+            replication_factor: rf,
+            config: vec![cfg("min.insync.replicas", Int(2))],
+            start_ms: 0,
+            line: 0,
+        });
+        let guarantee = if self.chance(60) {
+            Guarantee::ExactlyOnce
+        } else {
+            Guarantee::AtLeastOnce
+        };
+        let session = 6_000 + self.below(14_001);
+        // A poll is a transaction: ten records a poll would cap it near 300 records a second
+        // (a commit's round trips), below what the producers may write.
+        let max_poll_records = [100, 500][self.below(2) as usize];
+        let consumer_config = vec![
+            cfg("auto.offset.reset", Str("earliest".into())),
+            cfg("session.timeout.ms", Int(session as i64)),
+            cfg("heartbeat.interval.ms", Int((session / 3) as i64)),
+            cfg("max.poll.records", Int(max_poll_records)),
+        ];
+        let linger = self.below(21);
+        let mut producer_config = vec![cfg("linger.ms", Int(linger as i64))];
+        let mut txn_timeout = 60_000;
+        if guarantee == Guarantee::ExactlyOnce && self.chance(50) {
+            txn_timeout = 3_000 + self.below(20_001);
+            producer_config.push(cfg("transaction.timeout.ms", Int(txn_timeout as i64)));
+        }
+        s.processors.push(kplay_scenario::ProcessorDef {
+            id: "proc".into(),
+            inputs: topics.to_vec(),
+            output: "out".into(),
+            group: "proc".into(),
+            transform: if self.chance(50) {
+                Transform::Uppercase
+            } else {
+                Transform::Copy
+            },
+            guarantee,
+            processing_us_per_record: self.below(500_000 / total_rate.max(1)),
+            start_ms: 0,
+            consumer_config,
+            producer_config,
+            line: 0,
+        });
+        let crashes = self.processor_crashes(profile, session, heal_ms);
+        let reader = Reader {
+            audience: "group:proc".into(),
+            topics: topics.to_vec(),
+        };
+        // A crashed instance's member holds the group's rebalance until its session ends; its
+        // open transaction ends when the next instance starts, or after its timeout.
+        let settle = (2 * session + 3_000).max(txn_timeout + 10_000);
+        (reader, settle, crashes)
+    }
+
+    /// With the profile's faults, up to three crashes of the processor, none overlapping,
+    /// some around its session timeout.
+    fn processor_crashes(&mut self, profile: &Profile, session: u64, heal_ms: u64) -> Vec<Fault> {
+        let mut crashes = Vec::new();
+        let count = if profile.faults == 0 {
+            0
+        } else {
+            self.below(4)
+        };
+        for _ in 0..count {
+            let at = 1_000 + self.below(heal_ms.saturating_sub(2_000));
+            let down_ms = match self.below(3) {
+                0 => self.around(session),
+                1 => 1 + self.below(500),
+                _ => 100 + self.below(20_000),
+            };
+            let overlaps = |f: &Fault| f.at_ms <= at + down_ms && at <= f.at_ms + f.kind.lasts_ms();
+            if at + down_ms < heal_ms && !crashes.iter().any(overlaps) {
+                let processor = "proc".to_string();
+                let kind = FaultKind::CrashProcessor { processor, down_ms };
+                crashes.push(Fault { at_ms: at, kind });
+            }
+        }
+        crashes
     }
 
     /// Which kinds of fault this seed has, and how many faults: some seeds are calm, some

@@ -136,7 +136,7 @@ fn run_with(plan: &Plan, prepare: impl FnOnce(&mut Sim)) -> Outcome {
 fn settled(plan: &Plan, sim: &Sim) -> Result<(), Failure> {
     let fail = |what, detail| Err(Failure::Liveness { what, detail });
     let report = sim.report();
-    let pending = report.produced - report.acked - report.failed;
+    let pending = report.produced - report.acked - report.failed - report.abandoned;
     if pending > 0 {
         return fail(
             "NothingPending",
@@ -190,7 +190,63 @@ fn settled(plan: &Plan, sim: &Sim) -> Result<(), Failure> {
             return fail("CommitsAfterProcessingLoseNothing", detail);
         }
     }
-    every_record_read(plan, sim)
+    every_record_read(plan, sim)?;
+    every_input_has_output(plan, sim)
+}
+
+/// Every acknowledged (and not aborted) record of a processor's inputs has its output among
+/// the committed records of its output topic: exactly-once or at-least-once, none is lost.
+fn every_input_has_output(plan: &Plan, sim: &Sim) -> Result<(), Failure> {
+    let aborted = sim.aborted_records();
+    for proc in &plan.base.processors {
+        let mut made = std::collections::BTreeSet::new();
+        for tp in sim.partitions_of(&proc.output) {
+            let end = kplay_engine::record::Offset(u64::MAX);
+            let (records, _) = sim.committed_records(&tp, kplay_engine::record::Offset(0), end);
+            for (_, output) in records {
+                made.extend(sim.ledger().source(output).cloned());
+            }
+        }
+        for p in sim
+            .producers()
+            .filter(|p| proc.inputs.contains(&p.spec.topic))
+        {
+            let outcomes = sim.ledger().outcomes(p.index);
+            let topic = &p.spec.topic;
+            let missing = outcomes.iter().enumerate().filter(|(seq, o)| {
+                let id = kplay_engine::record::RecordId {
+                    producer: p.index,
+                    seq: *seq as u64,
+                };
+                let RecordOutcome::Acked {
+                    partition,
+                    offset: Some(offset),
+                } = o
+                else {
+                    return false;
+                };
+                let at = (
+                    kplay_engine::record::TopicPartition::new(topic, *partition),
+                    *offset,
+                );
+                !aborted.contains(&id) && !made.contains(&at)
+            });
+            let count = missing.clone().count();
+            if count > 0 {
+                let first = missing.map(|(seq, _)| seq).next();
+                let (who, of) = (&proc.id, &p.spec.name);
+                let detail = format!(
+                    "processor {who}: no committed output for {count} acknowledged records \
+                     of {of} (first #{first:?})"
+                );
+                return Err(Failure::Liveness {
+                    what: "EveryInputHasOutput",
+                    detail,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Partitions of `topic` a settled cooperative group's generation hands to nobody: withheld by

@@ -25,6 +25,7 @@ use crate::protocol::{
     FetchRequest, FetchResponse, FetchedPartition, Isolation, ListOffsetsRequest,
     ListOffsetsResponse, Message, OffsetCommitRequest, OffsetSpec, OffsetsForLeaderEpochRequest,
     OffsetsForLeaderEpochResponse, PartitionProduceResult, ProduceRequest, ProduceResponse,
+    TxnOffsetCommitRequest,
 };
 use crate::record::{record_size, Offset, RecordBatch, TopicPartition, BATCH_OVERHEAD};
 use crate::time::{Duration, Instant};
@@ -40,6 +41,8 @@ mod transactions;
 use crate::protocol::CoordinatorType;
 use crate::txn::TRANSACTION_TOPIC;
 use leader::{DelayedProduce, ParkedFetch, Reply};
+#[cfg(test)]
+pub(crate) use offsets::internal_batch;
 use offsets::DelayedWrite;
 use purgatory::Purgatory;
 pub use replica::Replica;
@@ -339,6 +342,7 @@ impl Broker {
 
     pub fn handle(&mut self, now: Instant, input: Input, out: &mut Vec<Effect>) {
         match input {
+            Input::App(call) => unreachable!("a broker got {call:?}"),
             Input::Message { from, msg } => self.on_message(now, from, msg, out),
             Input::Disconnected {
                 peer: NodeId::Broker(leader),
@@ -471,10 +475,19 @@ impl Broker {
             Message::AlterPartitionResponse(response) => {
                 self.on_alter_partition_response(now, response, out)
             }
+            msg => self.on_coordination(now, from, msg, out),
+        }
+    }
+
+    /// What the coordinators (group and transaction) take; a client's answer never comes here.
+    fn on_coordination(&mut self, now: Instant, from: NodeId, msg: Message, out: &mut Vec<Effect>) {
+        match msg {
             msg @ (Message::FindCoordinator { .. }
             | Message::OffsetCommit(_)
             | Message::InitProducerId { .. }
             | Message::AddPartitionsToTxn { .. }
+            | Message::AddOffsetsToTxn { .. }
+            | Message::TxnOffsetCommit(_)
             | Message::EndTxn { .. }
             | Message::WriteTxnMarkers { .. }
             | Message::WriteTxnMarkersResponse { .. }
@@ -484,11 +497,11 @@ impl Broker {
             msg @ (Message::JoinGroup(_)
             | Message::SyncGroup(_)
             | Message::Heartbeat(_)
-            | Message::LeaveGroup(_)
-            | Message::OffsetFetch { .. }) => {
+            | Message::LeaveGroup(_)) => {
                 self.coordinator.handle(now, from, msg, out);
                 self.persist_groups(now, out);
             }
+            msg @ Message::OffsetFetch { .. } => self.on_offset_fetch(now, from, msg, out),
             Message::MetadataResponse { .. }
             | Message::ProduceResponse(_)
             | Message::ListOffsetsResponse(_)
@@ -505,8 +518,19 @@ impl Broker {
             | Message::OffsetFetchResponse { .. }
             | Message::InitProducerIdResponse { .. }
             | Message::AddPartitionsToTxnResponse { .. }
+            | Message::AddOffsetsToTxnResponse { .. }
+            | Message::TxnOffsetCommitResponse { .. }
             | Message::EndTxnResponse { .. }
-            | Message::AllocateProducerIds { .. } => unreachable!("broker got {}", msg.kind()),
+            | Message::AllocateProducerIds { .. }
+            | Message::MetadataRequest { .. }
+            | Message::ProduceRequest(_)
+            | Message::FetchRequest(_)
+            | Message::FetchResponse(_)
+            | Message::ListOffsetsRequest(_)
+            | Message::OffsetsForLeaderEpochRequest(_)
+            | Message::MetadataUpdate { .. }
+            | Message::CreateTopicsResponse { .. }
+            | Message::AlterPartitionResponse(_) => unreachable!("broker got {}", msg.kind()),
         }
     }
 
@@ -544,6 +568,7 @@ impl Broker {
                 out.push(Effect::Send { to: from, msg });
             }
             Message::OffsetCommit(req) => self.on_offset_commit(now, from, req, out),
+            Message::TxnOffsetCommit(req) => self.on_txn_offset_commit(now, from, req, out),
             msg => self.on_txn_message(now, from, msg, out),
         }
     }

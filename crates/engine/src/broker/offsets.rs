@@ -28,6 +28,8 @@ pub(super) enum Written {
         group: Arc<str>,
         generation: crate::group::Generation,
     },
+    /// A TxnOffsetCommit, answered then (its offsets apply with the COMMIT marker).
+    TxnCommit { from: NodeId, correlation_id: u32 },
     /// A transaction's new state in `__transaction_state`.
     Txn {
         id: Arc<str>,
@@ -68,6 +70,16 @@ impl DelayedWrite {
                 let c = &mut broker.coordinator;
                 c.generation_stored(now, &group, generation, error, out);
             }
+            Written::TxnCommit {
+                from,
+                correlation_id,
+            } => {
+                let msg = Message::TxnOffsetCommitResponse {
+                    correlation_id,
+                    error,
+                };
+                out.push(Effect::Send { to: from, msg });
+            }
             Written::Txn { id, reply } => broker.txn_write_settled(now, id, reply, error, out),
         }
     }
@@ -103,9 +115,9 @@ impl Broker {
             return;
         };
         let log = &replica.log;
-        let records = log.records_between(log.log_start(), log.log_end());
+        let batches = log.batches_between(log.log_start(), log.log_end());
         let hw = replica.high_watermark;
-        self.coordinator.load(now, partition, records, hw, out);
+        self.coordinator.load(now, partition, batches, hw, out);
     }
 
     /// The high watermark of an offsets partition this broker coordinates moved: the commits
@@ -117,8 +129,8 @@ impl Broker {
         let replica = &self.replicas[tp];
         let hw = replica.high_watermark;
         if hw > applied {
-            let records = replica.log.records_between(applied, hw).map(|(_, r)| r);
-            self.coordinator.apply_commits(tp.partition, records, hw);
+            let batches = replica.log.batches_between(applied, hw);
+            self.coordinator.apply_commits(tp.partition, batches, hw);
         }
     }
 
@@ -219,6 +231,86 @@ impl Broker {
         self.await_write(now, tp, result.error, wait_for, what, out);
     }
 
+    /// TxnOffsetCommit (`GroupCoordinator.handleTxnCommitOffsets`): validated as a commit,
+    /// appended as a transactional batch of the producer (no sequence, as the coordinator
+    /// appends), answered once replicated; the offsets apply when the COMMIT marker does.
+    pub(super) fn on_txn_offset_commit(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        request: TxnOffsetCommitRequest,
+        out: &mut Vec<Effect>,
+    ) {
+        let correlation_id = request.correlation_id;
+        let answer = |error, out: &mut Vec<Effect>| {
+            let msg = Message::TxnOffsetCommitResponse {
+                correlation_id,
+                error,
+            };
+            out.push(Effect::Send { to: from, msg });
+        };
+        if !self.coordinator.coordinates(&request.group_id) {
+            return answer(ErrorCode::NotCoordinator, out);
+        }
+        let plan = match self.coordinator.plan_txn_commit(now, &request) {
+            Ok(plan) => plan,
+            Err(error) => return answer(error, out),
+        };
+        if plan.records.is_empty() {
+            return answer(ErrorCode::None, out);
+        }
+        let mut batch = internal_batch(plan.records);
+        batch.producer = Some(crate::record::ProducerIdentity {
+            producer_id: request.producer.producer_id,
+            producer_epoch: request.producer.epoch,
+            base_sequence: -1,
+        });
+        batch.is_transactional = true;
+        let tp = TopicPartition::new(OFFSETS_TOPIC, plan.partition);
+        let (result, wait_for) = self.append_as_leader(now, tp.clone(), batch, Acks::All, out);
+        let what = Written::TxnCommit {
+            from,
+            correlation_id,
+        };
+        self.await_write(now, tp, result.error, wait_for, what, out);
+    }
+
+    /// OffsetFetch: a read_committed consumer requires stable offsets, so it hears
+    /// UNSTABLE_OFFSET_COMMIT while a transaction holds offsets for its partitions (KIP-447);
+    /// else the coordinator answers.
+    pub(super) fn on_offset_fetch(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        msg: Message,
+        out: &mut Vec<Effect>,
+    ) {
+        if let Message::OffsetFetch {
+            correlation_id,
+            group_id,
+            partitions,
+            require_stable: true,
+        } = &msg
+        {
+            let tp = TopicPartition::new(OFFSETS_TOPIC, self.coordinator.partition_of(group_id));
+            let unstable = self.coordinator.coordinates(group_id)
+                && self.replicas.get(&tp).is_some_and(|r| {
+                    let tail = r.log.batches_between(r.high_watermark, r.log.log_end());
+                    self.coordinator
+                        .offsets_unstable(group_id, partitions, tail)
+                });
+            if unstable {
+                let msg = Message::OffsetFetchResponse {
+                    correlation_id: *correlation_id,
+                    error: ErrorCode::UnstableOffsetCommit,
+                    offsets: Vec::new(),
+                };
+                return out.push(Effect::Send { to: from, msg });
+            }
+        }
+        self.coordinator.handle(now, from, msg, out);
+    }
+
     /// The high watermark of an offsets partition moved: settle the writes it passed.
     pub(super) fn complete_delayed_writes(
         &mut self,
@@ -237,7 +329,7 @@ impl Broker {
 }
 
 /// A batch of the coordinator's own records for `__consumer_offsets` (no producer id).
-pub(super) fn internal_batch(records: Vec<crate::record::Record>) -> RecordBatch {
+pub(crate) fn internal_batch(records: Vec<crate::record::Record>) -> RecordBatch {
     let size = BATCH_OVERHEAD
         + records
             .iter()

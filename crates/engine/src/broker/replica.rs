@@ -382,6 +382,16 @@ impl Replica {
                 SequenceCheck::Append
             };
         }
+        if let Some(identity) = batch.producer.filter(|p| p.base_sequence < 0) {
+            // A coordinator's append for a producer (TxnOffsetCommit): no sequence to check,
+            // but an older epoch is fenced (`AppendOrigin.COORDINATOR`).
+            let fenced = (self.producers.get(&identity.producer_id))
+                .is_some_and(|e| identity.producer_epoch < e.epoch);
+            return match fenced {
+                true => SequenceCheck::Reject(ErrorCode::InvalidProducerEpoch),
+                false => SequenceCheck::Append,
+            };
+        }
         let (Some(identity), Some(last_seq)) = (batch.producer, batch.last_sequence()) else {
             return SequenceCheck::Append;
         };

@@ -47,6 +47,10 @@ pub(super) enum TxnReply {
         to: NodeId,
         correlation_id: u32,
     },
+    AddOffsets {
+        to: NodeId,
+        correlation_id: u32,
+    },
     EndTxn {
         to: NodeId,
         correlation_id: u32,
@@ -69,6 +73,13 @@ impl TxnReply {
             TxnReply::AddPartitions { to, correlation_id } => (
                 to,
                 Message::AddPartitionsToTxnResponse {
+                    correlation_id,
+                    error,
+                },
+            ),
+            TxnReply::AddOffsets { to, correlation_id } => (
+                to,
+                Message::AddOffsetsToTxnResponse {
                     correlation_id,
                     error,
                 },
@@ -205,6 +216,21 @@ impl Broker {
                     correlation_id,
                 };
                 self.on_add_partitions(now, reply, transactional_id, producer, partitions, out)
+            }
+            Message::AddOffsetsToTxn {
+                correlation_id,
+                transactional_id,
+                producer,
+                group_id,
+            } => {
+                // `handleAddPartitionsToTransaction` with the group's offsets partition.
+                let reply = TxnReply::AddOffsets {
+                    to: from,
+                    correlation_id,
+                };
+                let partition = self.coordinator.partition_of(&group_id);
+                let tp = TopicPartition::new(OFFSETS_TOPIC, partition);
+                self.on_add_partitions(now, reply, transactional_id, producer, vec![tp], out)
             }
             Message::EndTxn {
                 correlation_id,

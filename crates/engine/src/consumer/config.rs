@@ -22,6 +22,8 @@ pub struct ConsumerSpec {
     /// [`RESTART_AFTER_FAILURE`].
     pub failure_ppm: u32,
     pub configs: Configs,
+    /// The input half of a processor: it hands its outputs to its producer.
+    pub processor: Option<crate::processor::Role>,
 }
 
 /// How long a supervisor (systemd, Kubernetes) takes to restart a consumer that threw.

@@ -38,6 +38,8 @@ pub struct Membership {
     /// A synchronous commit to send when the coordinator is known again.
     commit_retry: Option<Vec<(TopicPartition, Offset)>>,
     offset_fetch_in_flight: Option<u32>,
+    /// After UNSTABLE_OFFSET_COMMIT: the next OffsetFetch waits for `retry.backoff.ms`.
+    offset_fetch_retry_at: Option<Instant>,
     /// `onJoinPrepare` ran for the coming JoinGroup (auto-commit before revoking).
     prepared: bool,
     /// A cooperative member's `onJoinPrepare` auto-commit that the JoinGroup waits for.
@@ -71,6 +73,7 @@ impl Membership {
             commit_in_flight: None,
             commit_retry: None,
             offset_fetch_in_flight: None,
+            offset_fetch_retry_at: None,
             prepared: false,
             join_prepare: None,
             pending_assignment: None,
@@ -159,31 +162,7 @@ impl Membership {
                 self.send_commit(c, offsets, true, out);
             }
         }
-        // The committed offsets of newly assigned partitions.
-        if self.offset_fetch_in_flight.is_none() && self.state == MemberState::Stable {
-            let wanted: Vec<TopicPartition> = c
-                .positions
-                .iter()
-                .filter(|(_, p)| p.committed == Committed::Unknown)
-                .map(|(tp, _)| tp.clone())
-                .collect();
-            if !wanted.is_empty() {
-                for tp in &wanted {
-                    c.positions.get_mut(tp).expect("present").committed = Committed::Fetching;
-                }
-                let group_id = self.group.clone();
-                let sent = self.send_to_coordinator(
-                    c,
-                    |correlation_id| Message::OffsetFetch {
-                        correlation_id,
-                        group_id,
-                        partitions: wanted,
-                    },
-                    out,
-                );
-                self.offset_fetch_in_flight = sent;
-            }
-        }
+        self.fetch_committed(c, now, out);
         // The heartbeat thread.
         if self.state == MemberState::Stable
             && self.heartbeat_in_flight.is_none()
@@ -206,7 +185,7 @@ impl Membership {
         // `max.poll.interval.ms`: the application has not polled for too long.
         let busy = matches!(
             c.state,
-            AppState::Processing { .. } | AppState::Committing { .. }
+            AppState::Processing { .. } | AppState::Committing { .. } | AppState::AwaitingOutput
         );
         if busy && self.generation.is_some() && now >= self.last_poll + c.config.max_poll_interval {
             let why = format!(
@@ -214,6 +193,40 @@ impl Membership {
                 c.config.max_poll_interval.as_millis()
             );
             self.leave_group(c, &why, out);
+        }
+    }
+
+    /// Asks the coordinator for the committed offsets of newly assigned partitions (after
+    /// UNSTABLE_OFFSET_COMMIT, once the backoff passed).
+    fn fetch_committed(&mut self, c: &mut Consumer, now: Instant, out: &mut Vec<Effect>) {
+        let fetch_due = self.offset_fetch_retry_at.is_none_or(|at| at <= now);
+        if self.offset_fetch_in_flight.is_none() && self.state == MemberState::Stable && fetch_due {
+            self.offset_fetch_retry_at = None;
+            let wanted: Vec<TopicPartition> = c
+                .positions
+                .iter()
+                .filter(|(_, p)| p.committed == Committed::Unknown)
+                .map(|(tp, _)| tp.clone())
+                .collect();
+            if !wanted.is_empty() {
+                for tp in &wanted {
+                    c.positions.get_mut(tp).expect("present").committed = Committed::Fetching;
+                }
+                let group_id = self.group.clone();
+                let require_stable =
+                    c.config.isolation == crate::protocol::Isolation::ReadCommitted;
+                let sent = self.send_to_coordinator(
+                    c,
+                    |correlation_id| Message::OffsetFetch {
+                        correlation_id,
+                        group_id,
+                        partitions: wanted,
+                        require_stable,
+                    },
+                    out,
+                );
+                self.offset_fetch_in_flight = sent;
+            }
         }
     }
 
@@ -630,7 +643,7 @@ impl Membership {
                 correlation_id,
                 error,
                 offsets,
-            } => self.on_offset_fetch(c, correlation_id, error, offsets),
+            } => self.on_offset_fetch(c, now, correlation_id, error, offsets),
             Message::LeaveGroupResponse { .. } => {}
             other => unreachable!("consumer got {}", other.kind()),
         }
@@ -922,6 +935,7 @@ impl Membership {
     fn on_offset_fetch(
         &mut self,
         c: &mut Consumer,
+        now: Instant,
         correlation_id: u32,
         error: ErrorCode,
         offsets: Vec<(TopicPartition, Option<Offset>)>,
@@ -942,6 +956,11 @@ impl Membership {
             ) {
                 self.coordinator_gone(c);
             }
+            if error == ErrorCode::UnstableOffsetCommit {
+                // A transaction holds offsets for these partitions: ask again after the
+                // backoff, until its marker settles them (KIP-447).
+                self.offset_fetch_retry_at = Some(now + c.config.retry_backoff);
+            }
             return;
         }
         for (tp, offset) in offsets {
@@ -961,16 +980,17 @@ impl Membership {
 
     /// When this member needs to act on its own: a coordinator lookup retry, a heartbeat, an
     /// auto-commit, a poll timeout (each may already be past).
-    pub(super) fn group_wakes(&self, c: &Consumer) -> [Option<Instant>; 5] {
+    pub(super) fn group_wakes(&self, c: &Consumer) -> [Option<Instant>; 6] {
         let stable = self.state == MemberState::Stable;
         let busy = matches!(
             c.state,
-            AppState::Processing { .. } | AppState::Committing { .. }
+            AppState::Processing { .. } | AppState::Committing { .. } | AppState::AwaitingOutput
         );
         let auto_commit = c.config.enable_auto_commit && c.state == AppState::Polling;
         [
             self.coordinator_retry_at
                 .filter(|_| self.coordinator.is_none()),
+            self.offset_fetch_retry_at,
             stable.then_some(self.next_heartbeat),
             (stable && auto_commit).then_some(self.next_auto_commit),
             (self.generation.is_some() && busy)

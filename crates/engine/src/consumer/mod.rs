@@ -56,6 +56,9 @@ pub enum AppState {
     /// Blocked in `commitSync()`; then processes for `then` (commit before processing) or
     /// polls again.
     Committing { then: Option<Duration> },
+    /// A processor's application waits for its producer: in `commitTransaction()`
+    /// (exactly-once) or `flush()` (at-least-once).
+    AwaitingOutput,
     /// Stopped by an error the application did not handle.
     Failed(ErrorCode),
     /// Closed by the user.
@@ -336,6 +339,7 @@ impl Consumer {
             }));
         }
         match input {
+            Input::App(call) => self.on_app_call(now, call, out),
             Input::Message { from, msg } => match msg {
                 Message::MetadataResponse { metadata, .. } => self.on_metadata(now, metadata, out),
                 Message::FetchResponse(r) => self.on_fetch_response(now, from, r),
@@ -513,6 +517,24 @@ impl Consumer {
 
     fn start_processing(&mut self, now: Instant, mut busy: Duration, out: &mut Vec<Effect>) {
         self.processing_started = now;
+        if let Some(role) = self.spec.processor {
+            // A processor sends each output as it finishes its input.
+            let per = self.spec.processing_per_record;
+            let records = (self.processing.iter())
+                .flat_map(|p| {
+                    (p.from..p.to).map(move |i| {
+                        let offset = Offset(p.base_offset.0 + u64::from(i));
+                        (&p.tp, offset, &p.records[i as usize])
+                    })
+                })
+                .enumerate()
+                .map(|(i, (tp, offset, r))| {
+                    let at = now + Duration(per.as_micros().saturating_mul(i as u64 + 1));
+                    (at, role.transform.apply(r, (tp, offset)))
+                })
+                .collect();
+            out.push(Effect::Handoff(crate::processor::AppCall::Send { records }));
+        }
         if self.spec.failure_ppm > 0 {
             let n: u32 = self.processing.iter().map(|p| p.to - p.from).sum();
             let ppm = u64::from(self.spec.failure_ppm);
@@ -535,6 +557,9 @@ impl Consumer {
         if let Some(k) = self.failing_at.take() {
             return self.die_and_restart(now, k, out);
         }
+        if let Some(role) = self.spec.processor {
+            return self.hand_over(role, out);
+        }
         let had = !self.processing.is_empty();
         for p in std::mem::take(&mut self.processing) {
             self.deliver(p, out);
@@ -547,6 +572,101 @@ impl Consumer {
                 self.state = AppState::Committing { then: None };
             }
         }
+    }
+
+    /// A processor's application processed a poll (its outputs were sent meanwhile):
+    /// exactly-once, it hands the positions to commit in the transaction with the group's
+    /// metadata and waits in `commitTransaction()`; at-least-once, it waits in `flush()`.
+    /// At-most-once committed before processing and polls on.
+    fn hand_over(&mut self, role: crate::processor::Role, out: &mut Vec<Effect>) {
+        use crate::processor::{AppCall, Guarantee, TxnOffsets};
+        let polled = std::mem::take(&mut self.processing);
+        if polled.is_empty() {
+            if matches!(self.state, AppState::Processing { .. }) {
+                self.state = AppState::Polling;
+            }
+            return;
+        }
+        for p in polled {
+            self.deliver(p, out);
+        }
+        let offsets = match (role.guarantee, &self.membership) {
+            _ if planted!(self, OffsetsOutsideTransaction) => None,
+            (Guarantee::ExactlyOnce, Some(m)) => Some(TxnOffsets {
+                group: m.group.clone(),
+                generation: m.generation,
+                member_id: m.member_id.clone(),
+                offsets: (self.positions.iter())
+                    .filter_map(|(tp, p)| Some((tp.clone(), p.position?)))
+                    .collect(),
+            }),
+            _ => None,
+        };
+        let flush = role.guarantee == Guarantee::AtLeastOnce;
+        self.state = match role.guarantee {
+            Guarantee::AtMostOnce => AppState::Polling,
+            Guarantee::ExactlyOnce | Guarantee::AtLeastOnce => AppState::AwaitingOutput,
+        };
+        if role.guarantee != Guarantee::AtMostOnce {
+            out.push(Effect::Handoff(AppCall::Commit { offsets, flush }));
+        }
+    }
+
+    /// A call from the producer of the same processor.
+    fn on_app_call(
+        &mut self,
+        now: Instant,
+        call: crate::processor::AppCall,
+        out: &mut Vec<Effect>,
+    ) {
+        use crate::processor::AppCall;
+        match call {
+            AppCall::TransactionEnded { committed } => {
+                if self.state == AppState::AwaitingOutput {
+                    self.state = AppState::Polling;
+                }
+                if !committed {
+                    self.rewind_to_committed();
+                } else if planted!(self, OffsetsOutsideTransaction) && self.commit(now, true, out) {
+                    self.state = AppState::Committing { then: None };
+                }
+            }
+            AppCall::Flushed => {
+                if self.state == AppState::AwaitingOutput {
+                    self.state = AppState::Polling;
+                    if self.commit(now, true, out) {
+                        self.state = AppState::Committing { then: None };
+                    }
+                }
+            }
+            AppCall::Fenced => {
+                // `ProducerFencedException` is fatal to the producer: the application closes
+                // both clients and its supervisor starts it again, with a new producer.
+                self.processing.clear();
+                self.die_and_restart(now, 0, out);
+                out.push(Effect::Handoff(AppCall::Restart));
+            }
+            other => unreachable!("a consumer got {other:?}"),
+        }
+    }
+
+    /// After an aborted transaction the application seeks every partition back to its
+    /// committed offset (what the aborted transaction did not commit is processed again).
+    fn rewind_to_committed(&mut self) {
+        if self.membership.is_none() {
+            return;
+        }
+        for p in self.positions.values_mut() {
+            p.position = None;
+            p.offset_epoch = None;
+            p.committed = Committed::Unknown;
+            p.buffered.clear();
+            p.aborted.clear();
+            p.retry_at = None;
+            p.validation = Validation::Valid;
+        }
+        self.ready.clear();
+        self.fetches.clear();
     }
 
     fn deliver(&mut self, p: Polled, out: &mut Vec<Effect>) {

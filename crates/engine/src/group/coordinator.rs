@@ -31,7 +31,9 @@ use crate::partitioner::coordinator_partition;
 use crate::protocol::{
     ErrorCode, JoinGroupRequest, MemberRef, Message, OffsetCommitRequest, SyncGroupRequest,
 };
-use crate::record::{Offset, Record, RecordId, TopicPartition};
+use crate::record::{
+    ControlType, Offset, ProducerId, Record, RecordBatch, RecordId, TopicPartition,
+};
 use crate::time::{Duration, Instant};
 use crate::trace::{BrokerId, NodeId, TraceKind};
 
@@ -70,6 +72,9 @@ pub struct CommitPlan {
     pub records: Vec<Record>,
 }
 
+/// One offset commit: group, partition, offset.
+type Commit = (Arc<str>, TopicPartition, Offset);
+
 /// The coordinator of one broker: every group whose offsets partition this broker leads.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Coordinator {
@@ -82,6 +87,10 @@ pub struct Coordinator {
     /// The offsets partitions this broker leads and has loaded, with the offset below which
     /// their commits are applied (their high watermark, as last handed over).
     loaded: BTreeMap<u32, Offset>,
+    /// Offsets committed inside transactions (TxnOffsetCommit) below the high watermark, by
+    /// offsets partition and producer id, waiting for their marker: COMMIT applies them, ABORT
+    /// drops them (`GroupMetadata.pendingTransactionalOffsetCommits`).
+    txn_offsets: BTreeMap<(u32, ProducerId), Vec<Commit>>,
     next_member: u64,
     /// Deliberate bugs for the checker's tests (`planted`).
     #[cfg(feature = "planted-bugs")]
@@ -97,6 +106,7 @@ impl Coordinator {
             indices: BTreeMap::new(),
             next_index: 0,
             loaded: BTreeMap::new(),
+            txn_offsets: BTreeMap::new(),
             #[cfg(feature = "planted-bugs")]
             planted: Default::default(),
             next_member: 0,
@@ -121,6 +131,7 @@ impl Coordinator {
         self.groups.clear();
         self.indices.clear();
         self.loaded.clear();
+        self.txn_offsets.clear();
     }
 
     /// This broker became leader of `__consumer_offsets-{partition}`: read its records, the
@@ -130,11 +141,12 @@ impl Coordinator {
         &mut self,
         now: Instant,
         partition: u32,
-        records: impl Iterator<Item = (Offset, &'a Record)>,
+        batches: impl Iterator<Item = &'a RecordBatch> + Clone,
         hw: Offset,
         out: &mut Vec<Effect>,
     ) {
-        self.loaded.insert(partition, Offset(0));
+        self.loaded.insert(partition, hw);
+        self.txn_offsets.retain(|(p, _), _| *p != partition);
         // Groups left Dead by an earlier unload start over from the log.
         let dead: Vec<Arc<str>> = self
             .groups
@@ -149,14 +161,13 @@ impl Coordinator {
         let mut count = 0;
         let mut any = false;
         let mut restored = BTreeSet::new();
-        for (at, record) in records {
+        for batch in batches.clone() {
             any = true;
-            if let Some((group, tp, offset)) = parse_commit(record) {
-                if at < hw && self.partition_of(&group) == partition {
-                    count += 1;
-                    self.commit(&group, tp, offset);
-                }
-            } else if let Some(stored) = parse_group(record) {
+            count += self.fold_commits(partition, batch, Offset(0), hw);
+        }
+        let records = batches.flat_map(|b| b.records.iter());
+        for record in records {
+            if let Some(stored) = parse_group(record) {
                 if self.partition_of(&stored.id) != partition {
                     continue;
                 }
@@ -209,6 +220,7 @@ impl Coordinator {
         if self.loaded.remove(&partition).is_none() {
             return;
         }
+        self.txn_offsets.retain(|(p, _), _| *p != partition);
         let gone: Vec<Arc<str>> = self
             .groups
             .keys()
@@ -277,6 +289,7 @@ impl Coordinator {
                 correlation_id,
                 group_id,
                 partitions,
+                ..
             } => {
                 let offsets = self.fetch_offsets(&group_id, &partitions);
                 let msg = Message::OffsetFetchResponse {
@@ -688,18 +701,108 @@ impl Coordinator {
     pub fn apply_commits<'a>(
         &mut self,
         partition: u32,
-        records: impl Iterator<Item = &'a Record>,
+        batches: impl Iterator<Item = &'a RecordBatch>,
         hw: Offset,
     ) {
         let Some(applied) = self.loaded.get_mut(&partition) else {
             return;
         };
-        *applied = hw;
-        for (group, tp, offset) in records.filter_map(parse_commit) {
-            if self.partition_of(&group) == partition {
+        let from = std::mem::replace(applied, hw);
+        for batch in batches {
+            self.fold_commits(partition, batch, from, hw);
+        }
+    }
+
+    /// Applies the commits of `batch` at offsets in `[from, to)`, in log order: a plain
+    /// commit at once, a transactional one (TxnOffsetCommit) when its producer's COMMIT
+    /// marker comes, never if ABORT does (`GroupMetadataManager`'s load and replay). Returns
+    /// how many were applied.
+    fn fold_commits(
+        &mut self,
+        partition: u32,
+        batch: &RecordBatch,
+        from: Offset,
+        to: Offset,
+    ) -> u32 {
+        let in_range = |i: usize| (from.0..to.0).contains(&(batch.base_offset.0 + i as u64));
+        if let (Some(p), Some(marker)) = (batch.producer, batch.control_type()) {
+            if !in_range(0) {
+                return 0;
+            }
+            let pending = self.txn_offsets.remove(&(partition, p.producer_id));
+            let pending = pending.filter(|_| marker == ControlType::Commit);
+            let mut n = 0;
+            for (group, tp, offset) in pending.into_iter().flatten() {
+                n += 1;
                 self.commit(&group, tp, offset);
             }
+            return n;
         }
+        let txn = batch
+            .producer
+            .filter(|_| batch.is_transactional)
+            .map(|p| p.producer_id);
+        let mut n = 0;
+        for (i, record) in batch.records.iter().enumerate() {
+            let Some((group, tp, offset)) = parse_commit(record).filter(|_| in_range(i)) else {
+                continue;
+            };
+            if self.partition_of(&group) != partition {
+                continue;
+            }
+            match txn {
+                Some(pid) => {
+                    let pending = self.txn_offsets.entry((partition, pid)).or_default();
+                    pending.push((group, tp, offset));
+                }
+                None => {
+                    n += 1;
+                    self.commit(&group, tp, offset);
+                }
+            }
+        }
+        n
+    }
+
+    /// Whether an OffsetFetch requiring stable offsets must wait (UNSTABLE_OFFSET_COMMIT): a
+    /// transaction holds offsets for one of `partitions` of `group`, below the high watermark
+    /// or in `tail`, the batches above it
+    /// (`GroupMetadata.hasPendingOffsetCommitsForTopicPartition`).
+    pub fn offsets_unstable<'a>(
+        &self,
+        group: &str,
+        partitions: &[TopicPartition],
+        mut tail: impl Iterator<Item = &'a RecordBatch>,
+    ) -> bool {
+        let ours = |(g, tp, _): &Commit| &**g == group && partitions.contains(tp);
+        let partition = self.partition_of(group);
+        let pending = self
+            .txn_offsets
+            .range((partition, ProducerId(i64::MIN))..=(partition, ProducerId(i64::MAX)))
+            .any(|(_, commits)| commits.iter().any(ours));
+        pending
+            || tail.any(|b| {
+                b.is_transactional
+                    && !b.is_control
+                    && b.records.iter().filter_map(parse_commit).any(|c| ours(&c))
+            })
+    }
+
+    /// TxnOffsetCommit's validation (as OffsetCommit's: the member and its generation, which
+    /// fence a zombie that lost its partitions, KIP-447) and its records.
+    pub fn plan_txn_commit(
+        &mut self,
+        now: Instant,
+        req: &crate::protocol::TxnOffsetCommitRequest,
+    ) -> Result<CommitPlan, ErrorCode> {
+        let as_commit = OffsetCommitRequest {
+            correlation_id: req.correlation_id,
+            group_id: req.group_id.clone(),
+            generation: req.generation,
+            member_id: req.member_id.clone(),
+            offsets: req.offsets.clone(),
+        };
+        self.plan_commit(now, &as_commit)
     }
 
     fn commit(&mut self, group: &Arc<str>, tp: TopicPartition, offset: Offset) {
@@ -861,12 +964,25 @@ mod tests {
         assert_eq!(r.assignment, vec![TopicPartition::new("t", 0)]);
         // Another broker reads the record and knows the member and its assignment.
         let mut other = Coordinator::new(BrokerId(1), config);
-        let records = appends.iter().map(|w| (Offset(0), &w.record));
-        other.load(Instant(9_000_000), p, records, Offset(1), &mut Vec::new());
+        let records = appends.iter().map(|w| w.record.clone());
+        load_records(&mut other, p, records, Offset(1));
         let g = other.groups().next().expect("restored");
         assert_eq!((g.state, g.generation), (GroupState::Stable, G1));
         assert_eq!(g.members[&id].assignment, vec![TopicPartition::new("t", 0)]);
         assert_eq!(g.members[&id].client, client);
+    }
+
+    /// Loads `records` as the log of offsets partition `p` (each its own batch).
+    fn load_records(
+        c: &mut Coordinator,
+        p: u32,
+        records: impl Iterator<Item = Record>,
+        hw: Offset,
+    ) {
+        let batches: Vec<RecordBatch> = records
+            .map(|r| crate::broker::internal_batch(vec![r]))
+            .collect();
+        c.load(Instant(9_000_000), p, batches.iter(), hw, &mut Vec::new());
     }
 
     /// A coordinator whose group deadlines fire as the clock moves (Kafka's `MockTimer`), for

@@ -451,6 +451,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), ConfigValue::Int(*v)))
                 .collect();
             let spec = ProducerSpec {
+                processor: None,
                 name: "p".into(),
                 topic: "t".into(),
                 rate_per_sec: 0,
@@ -491,6 +492,25 @@ mod tests {
             p.start(Instant::ZERO, &mut out);
             let from = NodeId::Broker(brokers[0]);
             p.handle(Instant::ZERO, Input::Message { from, msg }, &mut out);
+            // The idempotent producer's InitProducerId, answered: batches may drain.
+            let asked = out.iter().find_map(|e| match e {
+                Effect::Send {
+                    msg: Message::InitProducerId { correlation_id, .. },
+                    ..
+                } => Some(*correlation_id),
+                _ => None,
+            });
+            if let Some(correlation_id) = asked {
+                let msg = Message::InitProducerIdResponse {
+                    correlation_id,
+                    error: crate::protocol::ErrorCode::None,
+                    producer: crate::protocol::ProducerIdAndEpoch {
+                        producer_id: crate::record::ProducerId(1),
+                        epoch: 0,
+                    },
+                };
+                p.handle(Instant::ZERO, Input::Message { from, msg }, &mut out);
+            }
             Accumulator {
                 p,
                 now: Instant::ZERO,
@@ -502,6 +522,7 @@ mod tests {
         fn append(&mut self, partition: u32, n: usize, value_bytes: usize) {
             for _ in 0..n {
                 let record = ManualRecord {
+                    source: None,
                     key: None,
                     value: Some(Arc::from(vec![b'v'; value_bytes])),
                     headers: vec![],

@@ -31,6 +31,8 @@ pub struct ProducerSpec {
     /// transaction instead of committing it.
     pub abort_ppm: u32,
     pub configs: Configs,
+    /// The output half of a processor: it sends what its consumer hands it.
+    pub processor: Option<crate::processor::Role>,
 }
 
 /// The producer configuration the client acts on, derived and validated as Kafka does.
@@ -151,4 +153,6 @@ pub struct ManualRecord {
     pub value: Option<Bytes>,
     pub headers: Vec<Header>,
     pub partition: Option<u32>,
+    /// A processor's output: the input record (partition, offset) it was made from.
+    pub source: Option<(TopicPartition, crate::record::Offset)>,
 }

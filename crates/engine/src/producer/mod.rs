@@ -33,6 +33,7 @@ use crate::trace::{BrokerId, NodeId, TraceKind};
 
 mod accumulator;
 mod config;
+mod producer_id;
 mod sender;
 mod transactions;
 
@@ -56,6 +57,9 @@ pub struct ProducerStats {
     pub requests: u64,
     /// Batches sent, retries included.
     pub batches: u64,
+    /// Records an earlier process of this producer held unanswered when it died (a crashed
+    /// processor): their fate is the log's, not this instance's to wait for.
+    pub abandoned: u64,
     /// Acknowledged records by produce latency: milliseconds from `send()` (the record's
     /// timestamp) to the acknowledgement the producer received, as Kafka's
     /// `record-queue-time` plus `request-latency` add up for one record.
@@ -110,6 +114,16 @@ pub struct Producer {
     /// With a `transactional.id`: its transactions.
     pub txn: Option<TxnManager>,
     pub stats: ProducerStats,
+    /// A processor's outputs, each `send()` at its time (as its input's processing ends).
+    scheduled: VecDeque<(Instant, ManualRecord)>,
+    /// A processor's producer whose consumer waits in `flush()` (at-least-once).
+    flush_waiter: bool,
+    /// The process died (a crashed processor): it handles nothing until replaced.
+    pub crashed: bool,
+    /// How many times its process was started again (a processor's restarts).
+    pub incarnation: u32,
+    /// An idempotent producer's id, asked for with InitProducerId.
+    id_state: producer_id::IdState,
 }
 impl Producer {
     pub fn new(
@@ -137,9 +151,13 @@ impl Producer {
             index,
             topic: Arc::from(spec.topic.as_str()),
             sticky: StickyPartitioner::new(config.batch_size),
-            // A transactional producer gets its id from its coordinator (InitProducerId). An
-            // idempotent one still has a fixed id, above any block the controller hands out.
-            producer_id: ProducerId((1 << 40) + i64::from(index)),
+            // Asked for before the first batch (InitProducerId): an idempotent producer of any
+            // broker, a transactional one of its coordinator.
+            producer_id: ProducerId(-1),
+            id_state: producer_id::IdState::new(
+                &config,
+                spec.configs.str("transactional.id").is_some(),
+            ),
             txn: spec
                 .configs
                 .str("transactional.id")
@@ -168,7 +186,24 @@ impl Producer {
             key_cache,
             scheduled_wake: None,
             stats: ProducerStats::default(),
+            scheduled: VecDeque::new(),
+            flush_waiter: false,
+            crashed: false,
+            incarnation: 0,
         })
+    }
+
+    /// A new instance of `old`'s process: fresh client state; its counters, record numbers
+    /// and correlation ids carry on, so that nothing of the old instance is taken for new.
+    pub fn restarted(old: &Producer, rng: Prng, now: Instant) -> Result<Producer, ConfigError> {
+        let brokers = old.connections.brokers().to_vec();
+        let mut p = Producer::new(old.index, old.spec.clone(), rng, brokers, now)?;
+        p.stats = old.stats.clone();
+        p.stats.abandoned += old.pending_records();
+        p.incarnation = old.incarnation + 1;
+        p.connections
+            .continue_requests_from(old.connections.requests_sent());
+        Ok(p)
     }
 
     /// Whether record `seq` was in a batch an epoch bump renumbered while unfinished (it may
@@ -189,7 +224,7 @@ impl Producer {
     }
     /// Records accepted by `send()` and not yet acknowledged or failed.
     pub fn pending_records(&self) -> u64 {
-        self.stats.produced - self.stats.acked - self.stats.failed
+        self.stats.produced - self.stats.acked - self.stats.failed - self.stats.abandoned
     }
     pub fn in_flight_batches(&self) -> u32 {
         self.in_flight
@@ -253,7 +288,12 @@ impl Producer {
             // A broker that answers is reachable again: forget its reconnect backoff.
             self.connections.answered(*b);
         }
+        if self.crashed {
+            return;
+        }
         match input {
+            Input::App(call) => self.on_app_call(call),
+            Input::Message { msg, .. } if self.on_producer_id(now, &msg) => {}
             Input::Message { from, msg } => match msg {
                 Message::MetadataResponse { metadata, .. } => self.on_metadata(now, metadata),
                 Message::ProduceResponse(response) => {
@@ -264,6 +304,7 @@ impl Producer {
             Input::Disconnected {
                 peer: NodeId::Broker(b),
             } => {
+                self.producer_id_request_lost(now, |_, broker| broker == b);
                 self.txn_request_lost(now, b, out);
                 self.on_disconnect(now, b, ErrorCode::NetworkException, out);
                 self.metadata.disconnected();
@@ -281,6 +322,7 @@ impl Producer {
                     self.on_disconnect(now, broker, ErrorCode::RequestTimedOut, out);
                 }
                 self.txn_timed_out(now, correlation_id, out);
+                self.producer_id_request_lost(now, |c, _| c == correlation_id);
             }
             Input::Timer(other) => unreachable!("producer got timer {other:?}"),
         }
@@ -320,6 +362,10 @@ impl Producer {
 
     /// Everything the producer does when it gets to run: send() due records, expire, drain.
     fn wake(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        while self.scheduled.front().is_some_and(|(at, _)| *at <= now) {
+            let (_, record) = self.scheduled.pop_front().expect("checked");
+            self.manual.push_back(record);
+        }
         let request = metadata_request(&self.topic);
         self.metadata
             .refresh_if_due(now, &mut self.connections, request, out);
@@ -337,10 +383,41 @@ impl Producer {
             self.expire_batches(now, out);
         }
         self.txn_step(now, out);
-        if !self.queues.is_empty() {
+        self.ask_producer_id(now, out);
+        if !self.queues.is_empty() && !self.awaits_producer_id() {
             self.drain(now, out);
         }
+        if self.flush_waiter && self.flushed() {
+            self.flush_waiter = false;
+            out.push(Effect::Handoff(crate::processor::AppCall::Flushed));
+        }
         self.schedule_wake(now, out);
+    }
+
+    /// Whether everything the application handed over was answered (`flush()` returns).
+    fn flushed(&self) -> bool {
+        self.handed_over() && self.pending_records() == 0
+    }
+
+    /// Whether every output the application has made so far went through `send()`.
+    fn handed_over(&self) -> bool {
+        self.scheduled.is_empty() && self.manual.is_empty() && self.waiting.is_none()
+    }
+
+    /// A call from the consumer of the same processor.
+    fn on_app_call(&mut self, call: crate::processor::AppCall) {
+        use crate::processor::AppCall;
+        match call {
+            AppCall::Send { records } => self.scheduled.extend(records),
+            AppCall::Commit { offsets, flush } => {
+                self.flush_waiter |= flush;
+                if let Some(t) = &mut self.txn {
+                    t.end_with(offsets);
+                }
+            }
+            AppCall::Restart => unreachable!("the simulator replaces a restarted producer"),
+            other => unreachable!("a producer got {other:?}"),
+        }
     }
 
     /// Whether the application has a record to hand to `send()` now.
@@ -419,7 +496,13 @@ impl Producer {
                 self.blocked_since = None;
                 return;
             } else if let Some(manual) = self.manual.pop_front() {
-                self.manual_record(now, manual)
+                let source = manual.source.clone();
+                let made = self.manual_record(now, manual);
+                if let Some(input) = source {
+                    let output = made.0.id;
+                    out.push(Effect::Observe(Observation::Transformed { output, input }));
+                }
+                made
             } else if self.generating() && self.record_due_at(self.next_record) <= now {
                 (self.generate_record(), None)
             } else {
@@ -490,7 +573,10 @@ impl Producer {
 
     /// Sets a wake-up timer for the next moment something can happen without a message.
     fn schedule_wake(&mut self, now: Instant, out: &mut Vec<Effect>) {
-        let mut next = Instant::MAX;
+        let mut next = self.scheduled.front().map_or(Instant::MAX, |(at, _)| *at);
+        if let Some(at) = self.producer_id_wake().filter(|&at| at > now) {
+            next = next.min(at);
+        }
         if !self.queues.is_empty() && self.generating() {
             next = next.min(self.record_due_at(self.next_record).max(now + SEND_TICK));
         }

@@ -67,6 +67,18 @@ pub struct TxnManager {
     abort_required: bool,
     pub committed: u64,
     pub aborted: u64,
+    /// A processor's producer: its consumer's application ends each transaction.
+    processor: bool,
+    /// The application called `commitTransaction()` while outputs still wait for `send()`.
+    end_pending: bool,
+    /// Offsets to commit in the transaction before EndTxn (`sendOffsetsToTransaction`).
+    offsets: Option<crate::processor::TxnOffsets>,
+    /// AddOffsetsToTxn answered: the group's offsets partition is in the transaction.
+    offsets_added: bool,
+    /// The group coordinator that takes TxnOffsetCommit, and whether a FindCoordinator for
+    /// it is the request out.
+    group_coordinator: Option<BrokerId>,
+    finding_group: bool,
 }
 
 impl TxnManager {
@@ -86,7 +98,35 @@ impl TxnManager {
             abort_required: false,
             committed: 0,
             aborted: 0,
+            processor: spec.processor.is_some(),
+            end_pending: false,
+            offsets: None,
+            offsets_added: false,
+            group_coordinator: None,
+            finding_group: false,
         }
+    }
+
+    /// A processor's transaction ends once the outputs its application handed over are sent
+    /// (the application called `commitTransaction()`), or at once when it must abort (its
+    /// outputs not sent yet are dropped).
+    fn processor_ends(&mut self, handed_over: bool) {
+        if !self.processor || self.state != TxnClientState::InTransaction {
+            return;
+        }
+        if self.abort_required || (self.end_pending && handed_over) {
+            self.state = TxnClientState::Ending {
+                commit: !self.abort_required,
+            };
+            self.end_pending = false;
+        }
+    }
+
+    /// A processor's application calls `sendOffsetsToTransaction` (exactly-once, with
+    /// offsets) and `commitTransaction()` once the outputs it just handed over are sent.
+    pub(super) fn end_with(&mut self, offsets: Option<crate::processor::TxnOffsets>) {
+        self.end_pending = true;
+        self.offsets = offsets;
     }
 
     /// Whether `send()` may take a record now: after `initTransactions()`, and not while the
@@ -160,6 +200,9 @@ impl Producer {
         }
         t.state = TxnClientState::Fenced;
         t.in_flight = None;
+        if t.processor {
+            out.push(Effect::Handoff(crate::processor::AppCall::Fenced));
+        }
         self.running = false;
         out.push(Effect::Trace(TraceKind::ProducerFenced {
             producer: self.index,
@@ -181,13 +224,20 @@ impl Producer {
         if let Some((record, _)) = self.waiting.take() {
             self.send_failed(record, error, out);
         }
+        if self.spec.processor.is_some() {
+            // Outputs not handed to `send()` yet: the aborted poll is processed again.
+            self.manual.clear();
+            self.scheduled.clear();
+        }
     }
 
     /// The coordinator work of one wake: find it, initialise, add partitions, end the
     /// transaction once everything sent is answered.
     pub(super) fn txn_step(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        let handed_over = self.handed_over();
         let queues = &self.queues;
         let Some(t) = &mut self.txn else { return };
+        t.processor_ends(handed_over);
         if t.in_flight.is_some() || now < t.retry_at || t.state == TxnClientState::Fenced {
             return;
         }
@@ -271,9 +321,12 @@ impl Producer {
             return; // `flush()`: wait for every batch sent to be answered.
         }
         let t = self.txn.as_mut().expect("transactional");
-        if t.added.is_empty() {
+        if commit && t.offsets.is_some() {
+            return self.txn_send_offsets(now, coordinator, id, producer, out);
+        }
+        if t.added.is_empty() && !t.offsets_added {
             // Nothing reached a partition: nothing to tell the coordinator.
-            return self.txn_ended(commit);
+            return self.txn_ended(commit, out);
         }
         let msg = |correlation_id| Message::EndTxn {
             correlation_id,
@@ -282,6 +335,53 @@ impl Producer {
             commit,
         };
         self.txn_send(now, coordinator, msg, out);
+    }
+
+    /// `sendOffsetsToTransaction`: AddOffsetsToTxn to the transaction coordinator, then
+    /// TxnOffsetCommit to the group's coordinator (found first).
+    fn txn_send_offsets(
+        &mut self,
+        now: Instant,
+        coordinator: BrokerId,
+        id: Arc<str>,
+        producer: ProducerIdAndEpoch,
+        out: &mut Vec<Effect>,
+    ) {
+        let t = self.txn.as_mut().expect("transactional");
+        let offsets = t.offsets.clone().expect("checked");
+        if !t.offsets_added {
+            let msg = |correlation_id| Message::AddOffsetsToTxn {
+                correlation_id,
+                transactional_id: id,
+                producer,
+                group_id: offsets.group,
+            };
+            return self.txn_send(now, coordinator, msg, out);
+        }
+        let Some(group_coordinator) = t.group_coordinator else {
+            let Some(broker) = self.connections.least_loaded_node(now) else {
+                return;
+            };
+            self.txn.as_mut().expect("transactional").finding_group = true;
+            let msg = |correlation_id| Message::FindCoordinator {
+                correlation_id,
+                key: offsets.group,
+                key_type: CoordinatorType::Group,
+            };
+            return self.txn_send(now, broker, msg, out);
+        };
+        let msg = |correlation_id| {
+            Message::TxnOffsetCommit(crate::protocol::TxnOffsetCommitRequest {
+                correlation_id,
+                transactional_id: id,
+                producer,
+                group_id: offsets.group,
+                generation: offsets.generation,
+                member_id: offsets.member_id,
+                offsets: offsets.offsets,
+            })
+        };
+        self.txn_send(now, group_coordinator, msg, out);
     }
 
     fn txn_send(
@@ -304,7 +404,7 @@ impl Producer {
         });
     }
 
-    fn txn_ended(&mut self, commit: bool) {
+    fn txn_ended(&mut self, commit: bool, out: &mut Vec<Effect>) {
         let t = self.txn.as_mut().expect("transactional");
         if commit {
             t.committed += 1;
@@ -315,7 +415,13 @@ impl Producer {
         t.adding.clear();
         t.records_in_txn = 0;
         t.abort_required = false;
+        t.offsets = None;
+        t.offsets_added = false;
         t.state = TxnClientState::Ready;
+        if t.processor {
+            let call = crate::processor::AppCall::TransactionEnded { committed: commit };
+            out.push(Effect::Handoff(call));
+        }
     }
 
     /// Whether `correlation_id` is the coordinator request in flight (then it is answered).
@@ -344,6 +450,7 @@ impl Producer {
         let backoff = self.config.retry_backoff;
         let t = self.txn.as_mut().expect("transactional");
         t.adding.clear();
+        t.finding_group = false;
         let backoff = match error {
             ErrorCode::ConcurrentTransactions => CONCURRENT_BACKOFF,
             ErrorCode::NotCoordinator
@@ -351,6 +458,7 @@ impl Producer {
             | ErrorCode::RequestTimedOut
             | ErrorCode::NetworkException => {
                 t.coordinator = None;
+                t.group_coordinator = None;
                 backoff
             }
             _ => backoff,
@@ -368,8 +476,11 @@ impl Producer {
                 if !self.txn_answered(correlation_id) {
                     return;
                 }
+                let t = self.txn.as_mut().expect("transactional");
+                let group = std::mem::take(&mut t.finding_group);
                 match coordinator.filter(|_| error == ErrorCode::None) {
-                    Some(b) => self.txn.as_mut().expect("transactional").coordinator = Some(b),
+                    Some(b) if group => t.group_coordinator = Some(b),
+                    Some(b) => t.coordinator = Some(b),
                     None => self.txn_retry(now, ErrorCode::CoordinatorNotAvailable, out),
                 }
             }
@@ -397,6 +508,8 @@ impl Producer {
                 let adding = std::mem::take(&mut t.adding);
                 t.added.extend(adding);
             }
+            msg @ (Message::AddOffsetsToTxnResponse { .. }
+            | Message::TxnOffsetCommitResponse { .. }) => self.on_offsets_answer(now, msg, out),
             Message::EndTxnResponse {
                 correlation_id,
                 error,
@@ -411,9 +524,52 @@ impl Producer {
                 ) && !self.txn.as_ref().is_some_and(|t| t.abort_required);
                 // Transactions V2: the next transaction writes at the epoch the answer names.
                 self.producer_epoch = producer.epoch;
-                self.txn_ended(commit);
+                self.txn_ended(commit, out);
             }
             other => unreachable!("producer got {}", other.kind()),
+        }
+    }
+
+    /// `sendOffsetsToTransaction`'s answers: AddOffsetsToTxn's, then TxnOffsetCommit's.
+    fn on_offsets_answer(&mut self, now: Instant, msg: Message, out: &mut Vec<Effect>) {
+        match msg {
+            Message::AddOffsetsToTxnResponse {
+                correlation_id,
+                error,
+            } => {
+                if self.txn_succeeded(now, correlation_id, error, out) {
+                    self.txn.as_mut().expect("transactional").offsets_added = true;
+                }
+            }
+            Message::TxnOffsetCommitResponse {
+                correlation_id,
+                error,
+            } => {
+                if !self.txn_answered(correlation_id) {
+                    return;
+                }
+                let t = self.txn.as_mut().expect("transactional");
+                match error {
+                    ErrorCode::None => t.offsets = None,
+                    // The member lost its partitions to a rebalance (KIP-447's zombie
+                    // fencing): `CommitFailedException`, the application aborts.
+                    ErrorCode::UnknownMemberId
+                    | ErrorCode::IllegalGeneration
+                    | ErrorCode::FencedInstanceId
+                    | ErrorCode::RebalanceInProgress => {
+                        t.abort_required = true;
+                        t.state = TxnClientState::Ending { commit: false };
+                    }
+                    ErrorCode::NotCoordinator
+                    | ErrorCode::CoordinatorNotAvailable
+                    | ErrorCode::RequestTimedOut => {
+                        t.group_coordinator = None;
+                        t.retry_at = now + self.config.retry_backoff;
+                    }
+                    e => self.txn_retry(now, e, out),
+                }
+            }
+            other => unreachable!("not an offsets answer: {}", other.kind()),
         }
     }
 

@@ -91,6 +91,17 @@ pub enum Command {
         name: String,
         set: Vec<(String, ConfigValue)>,
     },
+    /// A consume-transform-produce application: its consumer and producer, named after it.
+    AddProcessor(crate::processor::ProcessorSpec),
+    /// The processor's process dies: neither client says goodbye; its open transaction stays
+    /// open until its timeout or its next instance's `initTransactions()`.
+    CrashProcessor {
+        name: String,
+    },
+    /// A crashed processor starts again: a new process with both clients new.
+    RestartProcessor {
+        name: String,
+    },
     CrashBroker {
         broker: u32,
     },
@@ -198,6 +209,7 @@ enum Family {
     Topic,
     Producer,
     Consumer,
+    Processor,
     Fault,
 }
 
@@ -221,6 +233,9 @@ impl Command {
             | Command::SetConsumerProcessing { .. }
             | Command::Seek { .. }
             | Command::ReconfigureConsumer { .. } => Family::Consumer,
+            Command::AddProcessor(_)
+            | Command::CrashProcessor { .. }
+            | Command::RestartProcessor { .. } => Family::Processor,
             Command::CrashBroker { .. }
             | Command::RestartBroker { .. }
             | Command::PartitionNetwork { .. }
@@ -239,6 +254,7 @@ impl Sim {
             Family::Topic => self.validate_topic(command),
             Family::Producer => self.validate_producer(command),
             Family::Consumer => self.validate_consumer(command),
+            Family::Processor => self.validate_processor(command),
             Family::Fault => self.validate_fault(command),
         }
     }
@@ -352,6 +368,7 @@ impl Sim {
                 Ok(())
             }
             Command::ReconfigureProducer { name, set } => {
+                self.refuse_processor_client(name, "producer")?;
                 self.reconfigured_producer(name, set).map(|_| ())
             }
             Command::RemoveProducer { name }
@@ -361,6 +378,7 @@ impl Sim {
                 if self.producer_index(name).is_none() {
                     return reject("producer", format!("no producer {name:?}"));
                 }
+                self.refuse_processor_client(name, "producer")?;
                 if let Command::SetProducerRate { rate_per_sec, .. } = command {
                     check_rate(*rate_per_sec)?;
                 }
@@ -394,6 +412,9 @@ impl Sim {
                 let Some(i) = self.consumer_index(name) else {
                     return reject("consumer", format!("no consumer {name:?}"));
                 };
+                if !matches!(command, Command::SetConsumerProcessing { .. }) {
+                    self.refuse_processor_client(name, "consumer")?;
+                }
                 let state = self.consumers[i].as_ref().expect("indexed").state;
                 let down = matches!(state, AppState::Stopped | AppState::Crashed);
                 match command {
@@ -413,10 +434,14 @@ impl Sim {
                 }
             }
             Command::ReconfigureConsumer { name, set } => {
+                self.refuse_processor_client(name, "consumer")?;
                 self.reconfigured_consumer(name, set).map(|_| ())
             }
             Command::RemoveConsumer { name } | Command::Seek { consumer: name, .. } => {
                 match self.consumer_index(name) {
+                    Some(_) if matches!(command, Command::RemoveConsumer { .. }) => {
+                        self.refuse_processor_client(name, "consumer")
+                    }
                     Some(_) => Ok(()),
                     None => reject("consumer", format!("no consumer {name:?}")),
                 }
@@ -567,6 +592,7 @@ impl Sim {
             Family::Topic => self.apply_topic(command),
             Family::Producer => self.apply_producer(command),
             Family::Consumer => self.apply_consumer(command),
+            Family::Processor => self.apply_processor(command),
             Family::Fault => self.apply_fault(command),
         }
     }
@@ -627,19 +653,7 @@ impl Sim {
     /// Producers added, removed, started, stopped, throttled, or asked to send one record.
     fn apply_producer(&mut self, command: Command) -> Result<(), CommandError> {
         match command {
-            Command::AddProducer(spec) => {
-                if spec.configs.str("transactional.id").is_some() {
-                    self.ensure_transaction_topic()?;
-                }
-                let index = self.producers.len() as u32;
-                let rng = Prng::stream(self.seed, Stream::Producer(index));
-                let name = spec.name.clone();
-                let producer = Producer::new(index, spec, rng, self.broker_ids(), self.now)?;
-                self.producers.push(Some(producer));
-                self.names.producers.push(name);
-                self.record(TraceKind::ProducerAdded { producer: index });
-                self.with_producer(index as usize, |p, now, out| p.start(now, out));
-            }
+            Command::AddProducer(spec) => self.add_producer(spec)?,
             Command::RemoveProducer { name } => {
                 let i = self.producer_index(&name).expect("validated");
                 self.producers[i] = None;
@@ -729,8 +743,27 @@ impl Sim {
         Ok(())
     }
 
+    /// A new producer starts at once; a transactional one needs `__transaction_state`.
+    pub(super) fn add_producer(&mut self, spec: ProducerSpec) -> Result<(), CommandError> {
+        if spec.configs.str("transactional.id").is_some() {
+            self.ensure_transaction_topic()?;
+        }
+        let index = self.producers.len() as u32;
+        let rng = Prng::stream(self.seed, Stream::Producer(index));
+        let name = spec.name.clone();
+        let producer = Producer::new(index, spec, rng, self.broker_ids(), self.now)?;
+        self.producers.push(Some(producer));
+        self.names.producers.push(name);
+        self.record(TraceKind::ProducerAdded { producer: index });
+        self.with_producer(index as usize, |p, now, out| p.start(now, out));
+        Ok(())
+    }
+
     /// A new consumer starts at once; a group member needs `__consumer_offsets`.
-    fn add_consumer(&mut self, spec: crate::consumer::ConsumerSpec) -> Result<(), CommandError> {
+    pub(super) fn add_consumer(
+        &mut self,
+        spec: crate::consumer::ConsumerSpec,
+    ) -> Result<(), CommandError> {
         let index = self.consumers.len() as u32;
         let rng = Prng::stream(self.seed, Stream::Consumer(index));
         #[allow(unused_mut)]
@@ -756,7 +789,7 @@ impl Sim {
 
     /// A crashed or stopped consumer comes back as a new process: same spec, fresh client
     /// state, its own random stream per incarnation.
-    fn restart_consumer(&mut self, name: &str) -> Result<(), CommandError> {
+    pub(super) fn restart_consumer(&mut self, name: &str) -> Result<(), CommandError> {
         let i = self.consumer_index(name).expect("validated");
         let old = self.consumers[i].as_ref().expect("indexed");
         let spec = old.spec.clone();

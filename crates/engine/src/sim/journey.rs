@@ -216,7 +216,7 @@ impl Watch {
             Observation::Delivered {
                 records, from, to, ..
             } => holds(&records[*from as usize..*to as usize], id),
-            Observation::CommitAcked { .. } => false,
+            Observation::CommitAcked { .. } | Observation::Transformed { .. } => false,
         };
         if mine {
             w.observations.push(observation.clone());
@@ -403,6 +403,7 @@ impl Sim {
         let target = match event {
             Event::Deliver { to, .. } | Event::Disconnect { to, .. } => Some(*to),
             Event::Timer { node, .. } => Some(*node),
+            Event::Handoff { to, .. } => Some(*to),
             Event::Command(_) => None,
         };
         let pre_place = match target {
@@ -1096,7 +1097,7 @@ impl Sim {
             }
             Observation::Failed { error, .. } => w.failed(now, *error),
             Observation::Delivered { audience, .. } => w.processed(now, audience),
-            Observation::CommitAcked { .. } => {}
+            Observation::CommitAcked { .. } | Observation::Transformed { .. } => {}
         }
     }
 

@@ -31,6 +31,7 @@ use crate::trace::{
 
 mod command;
 mod journey;
+mod processors;
 mod queue;
 mod stats;
 mod view;
@@ -71,6 +72,22 @@ enum Event {
         incarnation: u32,
     },
     Command(Command),
+    /// A call from one client of a processor to the other, within the process.
+    Handoff {
+        to: NodeId,
+        call: crate::processor::AppCall,
+    },
+}
+
+impl Event {
+    /// The node a message, a disconnection or a timer is for.
+    fn network_target(&self) -> Option<NodeId> {
+        match self {
+            Event::Deliver { to, .. } | Event::Disconnect { to, .. } => Some(*to),
+            Event::Timer { node, .. } => Some(*node),
+            Event::Handoff { .. } | Event::Command(_) => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -296,6 +313,7 @@ impl Sim {
         self.touched = match &event {
             Event::Deliver { to, .. } | Event::Disconnect { to, .. } => Touched::Node(*to),
             Event::Timer { node, .. } => Touched::Node(*node),
+            Event::Handoff { to, .. } => Touched::Node(*to),
             Event::Command(_) => Touched::Everything,
         };
         // Following a record costs this branch when nothing is followed.
@@ -404,12 +422,7 @@ impl Sim {
 
     fn dispatch(&mut self, event: Event) {
         // A paused broker handles nothing: its events wait, in order, until it resumes.
-        let target = match &event {
-            Event::Deliver { to, .. } | Event::Disconnect { to, .. } => Some(*to),
-            Event::Timer { node, .. } => Some(*node),
-            Event::Command(_) => None,
-        };
-        if let Some(NodeId::Broker(b)) = target {
+        if let Some(NodeId::Broker(b)) = event.network_target() {
             if let Some(until) = self.brokers[b.0 as usize]
                 .paused_until
                 .filter(|&u| u > self.now)
@@ -468,6 +481,7 @@ impl Sim {
                 }
                 self.deliver(node, Input::Timer(timer));
             }
+            Event::Handoff { to, call } => self.hand_off(to, call),
             Event::Command(command) => {
                 if let Err(e) = self.apply(command) {
                     let reason = e.to_string();
@@ -552,6 +566,11 @@ impl Sim {
                 Effect::Trace(kind) => {
                     let kind = self.with_acknowledged(kind);
                     self.record(kind)
+                }
+                Effect::Handoff(call) => {
+                    if let Some(to) = self.partner_of(from) {
+                        self.push(self.now, Event::Handoff { to, call });
+                    }
                 }
                 Effect::Observe(observation) => {
                     use crate::ledger::Observation as O;

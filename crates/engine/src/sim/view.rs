@@ -173,6 +173,7 @@ pub(super) fn consumer_view(c: &Consumer) -> ConsumerView {
         AppState::Polling => "polling".to_string(),
         AppState::Processing { .. } => "processing".to_string(),
         AppState::Committing { .. } => "committing".to_string(),
+        AppState::AwaitingOutput => "waiting for its producer".to_string(),
         AppState::Crashed => "crashed".to_string(),
         AppState::Restarting { .. } => "restarting".to_string(),
         AppState::Stopped => "stopped".to_string(),
@@ -187,7 +188,12 @@ pub(super) fn consumer_view(c: &Consumer) -> ConsumerView {
         generation: m.and_then(|m| m.generation).map(|g| g.0),
         member_state: m.map(|m| format!("{:?}", m.state)),
         processing_us_per_record: c.spec.processing_per_record.as_micros(),
-        commit: c.spec.commit.name().to_string(),
+        // A processor commits as its guarantee says (in its transaction, after a flush, or
+        // before processing).
+        commit: match c.spec.processor {
+            Some(role) => format!("processor, {}", role.guarantee.name()),
+            None => c.spec.commit.name().to_string(),
+        },
         processed: c.stats.processed,
         commits: c.stats.commits,
         failed_commits: c.stats.failed_commits,
@@ -546,6 +552,7 @@ impl Sim {
             produced: self.produced(),
             acked: self.ledger.acked,
             failed: self.ledger.failed,
+            abandoned: self.producers().map(|p| p.stats.abandoned).sum(),
             failures: failures.into_iter().collect(),
             consumed: self.ledger.consumed(),
             lost_acked,
@@ -564,7 +571,98 @@ impl Sim {
             refused_count: self.refused_count,
             waiting_for_topics: self.waiting_for_topics(),
             transactions: self.groups.transactions.clone(),
+            processors: self.processor_reports(),
         }
+    }
+
+    /// Every processor's inputs processed and committed outputs, read from the output
+    /// topic's logs (the leaders').
+    fn processor_reports(&self) -> Vec<ProcessorReport> {
+        let mut out = Vec::new();
+        for c in self.consumers.iter().flatten() {
+            let (Some(role), Some(p)) = (c.spec.processor, self.producer_index(&c.spec.name))
+            else {
+                continue;
+            };
+            let producer = self.producers[p].as_ref().expect("indexed");
+            let mut inputs = std::collections::BTreeSet::new();
+            let (mut outputs, mut duplicates) = (0, 0);
+            for tp in self.partitions_of(producer.topic()) {
+                let (records, _) = self.committed_records(&tp, Offset(0), Offset(u64::MAX));
+                for (_, output) in records {
+                    let Some(input) = self.ledger.source(output) else {
+                        continue;
+                    };
+                    outputs += 1;
+                    if !inputs.insert(input.clone()) {
+                        duplicates += 1;
+                    }
+                }
+            }
+            out.push(ProcessorReport {
+                name: c.spec.name.clone(),
+                guarantee: role.guarantee.name(),
+                // Over every process it ran as (a restart starts the counters anew).
+                inputs_processed: (self.ledger.audiences().get(c.audience()))
+                    .map_or(0, |a| a.consumed),
+                outputs_committed: outputs,
+                duplicates_in_output: duplicates,
+            });
+        }
+        out
+    }
+
+    /// Exactly-once processors' output topics, with the index of the producer writing each.
+    pub fn exactly_once_outputs(&self) -> BTreeMap<Arc<str>, u32> {
+        use crate::processor::Guarantee;
+        (self.producers.iter().flatten())
+            .filter(|p| {
+                p.spec
+                    .processor
+                    .is_some_and(|r| r.guarantee == Guarantee::ExactlyOnce)
+            })
+            .map(|p| (Arc::from(p.topic()), p.index))
+            .collect()
+    }
+
+    /// The partitions of `topic` now.
+    pub fn partitions_of(&self, topic: &str) -> Vec<TopicPartition> {
+        let md = self.controller.metadata();
+        let n = md
+            .topics
+            .get(topic)
+            .map_or(0, |t| t.partitions.len() as u32);
+        (0..n).map(|p| TopicPartition::new(topic, p)).collect()
+    }
+
+    /// The records of `tp` in `[from, to)` as a read_committed reader sees them on its
+    /// leader: below the last stable offset, neither markers nor aborted transactions; and
+    /// where that stopped (`to`, or the last stable offset below it).
+    pub fn committed_records(
+        &self,
+        tp: &TopicPartition,
+        from: Offset,
+        to: Offset,
+    ) -> (Vec<(Offset, crate::record::RecordId)>, Offset) {
+        let md = self.controller.metadata();
+        let pm = md.partition(&tp.topic, tp.partition);
+        let Some(r) = pm.and_then(|pm| self.authoritative_replica(tp, pm)) else {
+            return (Vec::new(), from);
+        };
+        let to = to.min(r.last_stable_offset());
+        let mut out = Vec::new();
+        for batch in r.log.batches_between(from.max(r.log.log_start()), to) {
+            if batch.is_control || r.txns.is_aborted(batch) {
+                continue;
+            }
+            for (i, record) in batch.records.iter().enumerate() {
+                let at = Offset(batch.base_offset.0 + i as u64);
+                if from <= at && at < to {
+                    out.push((at, record.id));
+                }
+            }
+        }
+        (out, to.max(from))
     }
 
     /// (consumer, topic) for every topic a running consumer wants that does not exist.
