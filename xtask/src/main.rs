@@ -232,8 +232,10 @@ fn build_site() -> Result<()> {
     report_size()
 }
 
-/// The page's wasm budget, gzipped: what a first visit downloads.
-const WASM_BUDGET_GZ: usize = 600 * 1024;
+/// The page's wasm budget, gzipped: what a first visit downloads. 600 KB until processors
+/// (consume-transform-produce, issue 15) took the page from 596 to 623 KB; 640 KB until the
+/// savings that bring it back under 600 (see the stop's closing note).
+const WASM_BUDGET_GZ: usize = 640 * 1024;
 
 /// Prints the size of the built wasm, raw and gzipped (the figure the budget is about), and
 /// fails the build past the budget, so growth is noticed in the commit that causes it.
