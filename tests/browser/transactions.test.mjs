@@ -67,3 +67,20 @@ test('a zombie is fenced and markers are cells of their own', async () => {
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('an exactly-once processor runs in the page: its consumer, its producer, its transactions', async () => {
+  const { page, context, errors } = await openPage(app.browser, app.server.url);
+  await importScenario(page, 'eos-pipeline.toml', 'partition-orders-enriched-2');
+  // The processor shows as its two clients, both named after it; its consumer says how it
+  // commits, and its transactional id (its name) has its own row in the transactions panel.
+  assert.match(await page.$eval('[data-testid=consumer-enricher]', (e) => e.textContent),
+    /processor, exactly-once/);
+  await page.waitForSelector('[data-testid=producer-enricher]');
+  assert.match(await page.$eval('[data-testid=txn-enricher]', (e) => e.dataset.state),
+    /^(CompleteCommit|Ongoing|PrepareCommit)$/);
+  // Its transactions end with markers in the output topic.
+  const markers = await page.locator('[data-testid^=partition-orders-enriched-] .cell.marker').count();
+  assert.ok(markers > 0, 'the output topic holds markers');
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -12,6 +12,7 @@ fn clear_lines(mut s: Scenario) -> Scenario {
     s.topics.iter_mut().for_each(|t| t.line = 0);
     s.producers.iter_mut().for_each(|p| p.line = 0);
     s.consumers.iter_mut().for_each(|c| c.line = 0);
+    s.processors.iter_mut().for_each(|p| p.line = 0);
     s.events.iter_mut().for_each(|e| e.line = 0);
     s
 }
