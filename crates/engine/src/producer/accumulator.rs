@@ -437,6 +437,28 @@ mod tests {
     /// What one produce request carried: its broker, and (partition, records) per batch.
     type Drained = Vec<(u32, Vec<(u32, usize)>)>;
 
+    /// Answers the idempotent producer's InitProducerId (if it asked): batches may drain.
+    fn answer_producer_id(p: &mut Producer, from: NodeId, out: &mut Vec<Effect>) {
+        let asked = out.iter().find_map(|e| match e {
+            Effect::Send {
+                msg: Message::InitProducerId { correlation_id, .. },
+                ..
+            } => Some(*correlation_id),
+            _ => None,
+        });
+        if let Some(correlation_id) = asked {
+            let msg = Message::InitProducerIdResponse {
+                correlation_id,
+                error: crate::protocol::ErrorCode::None,
+                producer: crate::protocol::ProducerIdAndEpoch {
+                    producer_id: crate::record::ProducerId(1),
+                    epoch: 0,
+                },
+            };
+            p.handle(Instant::ZERO, Input::Message { from, msg }, out);
+        }
+    }
+
     struct Accumulator {
         p: Producer,
         now: Instant,
@@ -492,25 +514,7 @@ mod tests {
             p.start(Instant::ZERO, &mut out);
             let from = NodeId::Broker(brokers[0]);
             p.handle(Instant::ZERO, Input::Message { from, msg }, &mut out);
-            // The idempotent producer's InitProducerId, answered: batches may drain.
-            let asked = out.iter().find_map(|e| match e {
-                Effect::Send {
-                    msg: Message::InitProducerId { correlation_id, .. },
-                    ..
-                } => Some(*correlation_id),
-                _ => None,
-            });
-            if let Some(correlation_id) = asked {
-                let msg = Message::InitProducerIdResponse {
-                    correlation_id,
-                    error: crate::protocol::ErrorCode::None,
-                    producer: crate::protocol::ProducerIdAndEpoch {
-                        producer_id: crate::record::ProducerId(1),
-                        epoch: 0,
-                    },
-                };
-                p.handle(Instant::ZERO, Input::Message { from, msg }, &mut out);
-            }
+            answer_producer_id(&mut p, from, &mut out);
             Accumulator {
                 p,
                 now: Instant::ZERO,
