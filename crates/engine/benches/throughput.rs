@@ -93,8 +93,12 @@ fn run(acks: &str, replication_factor: u32, transactional: bool) -> u64 {
     let end = Instant::from_millis(RECORDS * 1000 / RATE + 2_000);
     sim.run_until(end);
     let report = sim.report();
-    assert_eq!(report.acked, RECORDS, "every record acknowledged");
-    assert_eq!(report.consumed, RECORDS, "every record consumed");
+    if !transactional {
+        assert_eq!(report.acked, RECORDS, "every record acknowledged");
+        assert_eq!(report.consumed, RECORDS, "every record consumed");
+    }
+    // A transactional producer blocks in commitTransaction() every 100 records: it sends
+    // what the commits leave it time for (its throughput in virtual time is the point).
     report.consumed
 }
 
@@ -182,7 +186,14 @@ fn main() {
         replicated / acks1
     );
     println!(
-        "  transactional / idempotent (both acks=all RF=3) = {:.2}",
+        "  transactional / idempotent (both acks=all RF=3), wall-clock cost per record = {:.2}",
         txn / replicated
+    );
+    let window_ms = RECORDS * 1000 / RATE + 2_000;
+    let delivered = transactional();
+    println!(
+        "  in the same {window_ms} ms of virtual time at {RATE} records/s offered: idempotent \
+         delivers {RECORDS}, transactional (commit every 100) {delivered}: {:.4} of it",
+        delivered as f64 / RECORDS as f64
     );
 }
