@@ -3,6 +3,7 @@
 
 mod cli;
 mod determinism;
+mod failed_records;
 mod groups;
 mod journey;
 mod kafka_tests;

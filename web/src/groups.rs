@@ -59,11 +59,7 @@ pub fn Groups() -> Html {
                     })))
                 };
                 let max_lag = g.partitions.iter().map(|p| p.lag).max().unwrap_or(0).max(1);
-                let drain = match g.drain_ms {
-                    Some(ms) => format!("drains in ~{} s at the current rate", ms / 1000),
-                    None if g.lag == 0 => "caught up".to_string(),
-                    None => "lag not falling".to_string(),
-                };
+                let drain = drain_text(g);
                 html! {
                     <div class="group" key={g.group.clone()} data-testid={format!("group-{}", g.group)}
                          data-state={g.state.clone()} data-generation={g.generation.to_string()} data-lag={g.lag.to_string()}>
@@ -76,6 +72,7 @@ pub fn Groups() -> Html {
                         </div>
                         <div class="client-stats">{ format!("lag {} ({drain}) · {} rebalances · members paused {} ms in total · processed {} · processed twice {}",
                             g.lag, g.rebalances, g.paused_ms, g.processed, g.duplicates) }</div>
+                        { failed_records(g) }
                         <ul class="members">
                             { for g.members.iter().map(|m| {
                                 let tps: Vec<String> = m.assignment.iter().map(|(t, p)| format!("{t}-{p}")).collect();
@@ -120,5 +117,32 @@ pub fn Groups() -> Html {
                 }) }
             </ol>
         </div>
+    }
+}
+
+/// What a group handling failed records (`on_failure`) made of them; nothing otherwise.
+fn failed_records(g: &GroupView) -> Html {
+    let f = g.failed;
+    if !f.routed {
+        return Html::default();
+    }
+    let text = format!(
+        "failed records: {} retried · {} in a dead letter topic · {} skipped · \
+         {} processed after a later record of their key",
+        f.retried, f.dead_lettered, f.skipped, f.reordered
+    );
+    html! {
+        <div class="client-stats" data-testid={format!("failed-{}", g.group)}
+            data-retried={f.retried.to_string()} data-dlq={f.dead_lettered.to_string()}
+            data-reordered={f.reordered.to_string()}>{ text }</div>
+    }
+}
+
+/// When the group's lag will be gone, at the rate it falls.
+fn drain_text(g: &GroupView) -> String {
+    match g.drain_ms {
+        Some(ms) => format!("drains in ~{} s at the current rate", ms / 1000),
+        None if g.lag == 0 => "caught up".to_string(),
+        None => "lag not falling".to_string(),
     }
 }

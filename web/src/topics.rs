@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use kplay_engine::partitioner::explain_key;
 use kplay_engine::record::RecordId;
-use kplay_engine::snapshot::{PartitionView, RecordView, Snapshot};
+use kplay_engine::snapshot::{PartitionView, RecordView, Snapshot, TopicView};
 use kplay_playground::{Action, TimelineAction as Live};
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement};
@@ -344,15 +344,15 @@ pub fn Topics() -> Html {
     forget_gone(&mut shown.borrow_mut(), &ctx.snapshot);
     // `__consumer_offsets` (50 partitions by default) is internal: the group panel shows
     // its coordinator partition; Kafka's tools hide internal topics too.
-    let topic_list: Html = ctx.snapshot.topics.iter().filter(|t| !t.internal).map(|t| {
+    let topic_list: Html = grouped_topics(&ctx.snapshot.topics).into_iter().map(|t| {
         let topic = t.name.clone();
         let delete = ctx
             .dispatch
             .reform(move |_| Action::Live(Live::DeleteTopic { topic: topic.clone() }));
         html! {
-            <div class="topic" key={t.name.clone()} data-testid={format!("topic-{}", t.name)} data-replication-factor={t.replication_factor.to_string()}>
+            <div class={classes!("topic", t.retry_of.is_some().then_some("derived"))} key={t.name.clone()} data-testid={format!("topic-{}", t.name)} data-replication-factor={t.replication_factor.to_string()}>
                 <div class="topic-head">
-                    <h3>{ &t.name }</h3>
+                    <h3>{ &t.name }</h3>{ retry_badge(t) }
                     <span class="meta">{ format!("{} partitions · replication factor {}", t.partitions.len(), t.replication_factor) }</span>
                     { for t.configs.iter().map(|(k, v)| html! { <span class="tag" key={k.clone()}>{ format!("{k}={v}") }</span> }) }
                     <button class="small" onclick={delete} title="Delete the topic">{ "Delete" }</button>
@@ -401,6 +401,53 @@ pub fn Topics() -> Html {
                     dispatch={ctx.dispatch.clone()} />
             }
         </div>
+    }
+}
+
+/// The topics users see (not `__consumer_offsets`), each source topic followed by its retry
+/// topics in attempt order and its dead letter topic.
+fn grouped_topics(topics: &[TopicView]) -> Vec<&TopicView> {
+    let mut out = Vec::with_capacity(topics.len());
+    for t in topics
+        .iter()
+        .filter(|t| !t.internal && t.retry_of.is_none())
+    {
+        out.push(t);
+        let mut derived: Vec<&TopicView> = topics
+            .iter()
+            .filter(|d| d.retry_of.as_ref().is_some_and(|r| r.source == t.name))
+            .collect();
+        kplay_engine::sort::sort_by_key(&mut derived, |d| {
+            d.retry_of
+                .as_ref()
+                .and_then(|r| r.attempt)
+                .unwrap_or(u32::MAX)
+        });
+        out.extend(derived);
+    }
+    out
+}
+
+/// What a retry or dead letter topic is, and how many records it holds (readable ones).
+fn retry_badge(t: &TopicView) -> Html {
+    let Some(r) = &t.retry_of else {
+        return Html::default();
+    };
+    let readable = |p: &PartitionView| p.high_watermark.saturating_sub(p.log_start);
+    let count: u64 = t.partitions.iter().map(readable).sum();
+    match r.attempt {
+        Some(attempt) => html! {
+            <span class="tag retry" title="Records that failed, waiting for their next attempt">
+                { format!("retries of {} · attempt {attempt} · {count} records", r.source) }
+            </span>
+        },
+        None => html! {
+            <span class="tag dlq" data-testid={format!("dlq-{}", r.source)}
+                data-count={count.to_string()}
+                title="Records that failed every attempt, set aside with their error and origin">
+                { format!("dead letters of {} · {count} records", r.source) }
+            </span>
+        },
     }
 }
 

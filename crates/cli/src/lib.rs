@@ -647,6 +647,50 @@ fn describe(args: &[String], out: &mut dyn Write) -> Result<(), Failure> {
     Ok(())
 }
 
+/// A group's line, what it made of failed records, and its members.
+fn group_lines(s: &mut String, g: &kplay_engine::snapshot::GroupView) {
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        s,
+        "\ngroup {} on coordinator {}: {} generation {} ({}), {} rebalances, {} ms paused, lag {}, processed {}, duplicates {}, lost {}",
+        g.group,
+        g.coordinator.map_or("none".to_string(), |c| c.to_string()),
+        g.state,
+        g.generation,
+        g.protocol.as_deref().unwrap_or("-"),
+        g.rebalances,
+        g.paused_ms,
+        g.lag,
+        g.processed,
+        g.duplicates,
+        g.lost.unwrap_or(0)
+    );
+    failed_records_line(s, g);
+    for m in &g.members {
+        let tps: Vec<String> = m
+            .assignment
+            .iter()
+            .map(|(t, p)| format!("{t}-{p}"))
+            .collect();
+        let who = m.consumer.as_deref().unwrap_or("(gone)");
+        let _ = writeln!(s, "  {:<24} {:<12} [{}]", m.member_id, who, tps.join(", "));
+    }
+}
+
+/// What a group handling failed records (`on_failure`) made of them.
+fn failed_records_line(s: &mut String, g: &kplay_engine::snapshot::GroupView) {
+    use std::fmt::Write as _;
+    let f = g.failed;
+    if f.routed {
+        let _ = writeln!(
+            s,
+            "  failed records: {} retried, {} dead-lettered, {} skipped; \
+             {} processed after a later record of their key",
+            f.retried, f.dead_lettered, f.skipped, f.reordered
+        );
+    }
+}
+
 fn summary(path: &str, r: &kplay_engine::snapshot::Report) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
@@ -725,30 +769,7 @@ fn summary(path: &str, r: &kplay_engine::snapshot::Report) -> String {
         }
     }
     for g in &r.groups {
-        let _ = writeln!(
-            s,
-            "\ngroup {} on coordinator {}: {} generation {} ({}), {} rebalances, {} ms paused, lag {}, processed {}, duplicates {}, lost {}",
-            g.group,
-            g.coordinator.map_or("none".to_string(), |c| c.to_string()),
-            g.state,
-            g.generation,
-            g.protocol.as_deref().unwrap_or("-"),
-            g.rebalances,
-            g.paused_ms,
-            g.lag,
-            g.processed,
-            g.duplicates,
-            g.lost.unwrap_or(0)
-        );
-        for m in &g.members {
-            let tps: Vec<String> = m
-                .assignment
-                .iter()
-                .map(|(t, p)| format!("{t}-{p}"))
-                .collect();
-            let who = m.consumer.as_deref().unwrap_or("(gone)");
-            let _ = writeln!(s, "  {:<24} {:<12} [{}]", m.member_id, who, tps.join(", "));
-        }
+        group_lines(&mut s, g);
     }
     let _ = writeln!(s, "\nreplay: kplay run {path} --seed {}", r.seed);
     s

@@ -77,7 +77,7 @@ fn run(acks: &str, replication_factor: u32, transactional: bool) -> u64 {
         topics: vec!["bench".into()],
         processing_per_record: Duration::ZERO,
         commit: Default::default(),
-        failure_ppm: 0,
+        failures: Default::default(),
         configs: configs(
             Scope::Consumer,
             &[

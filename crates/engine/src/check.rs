@@ -133,6 +133,8 @@ pub struct Checker {
     /// last command), and per producer the inputs whose output is committed.
     exactly_once: BTreeMap<Arc<str>, u32>,
     committed_inputs: BTreeMap<u32, std::collections::BTreeSet<(TopicPartition, Offset)>>,
+    /// Groups that publish failed records: each partition's committed offset as last checked.
+    routed_commits: BTreeMap<(Arc<str>, TopicPartition), Offset>,
 }
 
 /// What the invariants read of one replica; any change to it (or to the controller's state)
@@ -592,19 +594,67 @@ impl Checker {
                     );
                 }
             }
-            for (tp, &offset) in &state.offsets {
-                // CommittedWithinHighWatermark: committed offsets point at written records.
-                if no_loss {
-                    // Against the highest high watermark ever exposed: a new leader's may
-                    // briefly trail its predecessor's, in Kafka too.
-                    let hw = self.partitions.get(tp).map_or(Offset(0), |w| w.max_hw);
-                    if offset > hw {
-                        return fail(
-                            "CommittedWithinHighWatermark",
-                            format!("group {g}: {tp} committed at {offset}, above every high watermark ({hw})"),
-                        );
-                    }
-                }
+            self.check_failed_records(sim, &g, &state.offsets)?;
+            if no_loss {
+                self.check_committed_offsets(at, &g, &state.offsets)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// CommittedWithinHighWatermark: committed offsets point at written records; against the
+    /// highest high watermark ever exposed, as a new leader's may briefly trail its
+    /// predecessor's, in Kafka too.
+    fn check_committed_offsets(
+        &self,
+        at: Instant,
+        g: &Arc<str>,
+        offsets: &BTreeMap<TopicPartition, Offset>,
+    ) -> Result<(), Violation> {
+        for (tp, &offset) in offsets {
+            let hw = self.partitions.get(tp).map_or(Offset(0), |w| w.max_hw);
+            if offset > hw {
+                let detail = format!(
+                    "group {g}: {tp} committed at {offset}, above every high watermark ({hw})"
+                );
+                return violated("CommittedWithinHighWatermark", at, detail);
+            }
+        }
+        Ok(())
+    }
+
+    /// FailedRecordNeverLost: a group that publishes failed records (retry or dead letter
+    /// topics) never commits an offset past a failed record whose copy is not acknowledged.
+    /// Checked as its committed offsets advance: a zombie that fails a record the group has
+    /// already committed past loses nothing (someone else processed it).
+    fn check_failed_records(
+        &mut self,
+        sim: &Sim,
+        group: &Arc<str>,
+        offsets: &BTreeMap<TopicPartition, Offset>,
+    ) -> Result<(), Violation> {
+        let audience = format!("group:{group}");
+        let Some(routing) =
+            (sim.ledger().audiences().get(audience.as_str())).and_then(|a| a.routing.as_deref())
+        else {
+            return Ok(());
+        };
+        for (tp, &offset) in offsets {
+            let key = (group.clone(), tp.clone());
+            let before = self.routed_commits.insert(key, offset);
+            let from = before.unwrap_or(Offset(0));
+            if offset <= from {
+                continue;
+            }
+            if let Some(failed) = routing.unforwarded_between(tp, from, offset) {
+                return violated(
+                    "FailedRecordNeverLost",
+                    sim.now(),
+                    format!(
+                        "group {group} committed {tp} at {offset}, past its failed record at \
+                         {failed} whose copy is not acknowledged"
+                    ),
+                );
             }
         }
         Ok(())

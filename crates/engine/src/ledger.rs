@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::protocol::ErrorCode;
-use crate::record::{Offset, Record, RecordId, TopicPartition};
+use crate::record::{Bytes, Offset, Record, RecordId, TopicPartition};
 
 /// A fact a node reports for the ledger.
 #[derive(Clone, Debug)]
@@ -39,6 +39,12 @@ pub enum Observation {
         output: RecordId,
         input: (TopicPartition, Offset),
     },
+    /// What an application that routes failed records (`on_failure`) made of the records of
+    /// one poll, as it finished processing them.
+    Handled {
+        audience: Arc<str>,
+        records: Vec<Handled>,
+    },
     /// `poll()` returned `records[from..to]` (a slice of one batch) to an application.
     Delivered {
         audience: Arc<str>,
@@ -50,6 +56,29 @@ pub enum Observation {
         /// The application reads with `isolation.level=read_committed`.
         read_committed: bool,
     },
+}
+
+/// One record an application handled, and what became of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Handled {
+    /// Where it was read.
+    pub at: (TopicPartition, Offset),
+    /// Where it first came from (a retry topic's copy names its original).
+    pub origin: (TopicPartition, Offset),
+    pub key: Option<Bytes>,
+    pub fate: Fate,
+}
+
+/// The end of one processing of a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    Processed,
+    /// Failed for good and dropped (`on_failure = "skip"`).
+    Skipped,
+    /// Failed, and a copy was published to a retry topic.
+    Retried,
+    /// Failed for good, and a copy was published to the dead letter topic.
+    DeadLettered,
 }
 
 /// What became of one record, from its producer's point of view.
@@ -173,6 +202,28 @@ pub struct Audience {
     pub consumed: u64,
     pub duplicates: u64,
     pub out_of_order: u64,
+    /// For an audience that routes failed records: what it did with them.
+    pub routing: Option<Box<Routing>>,
+}
+
+/// An audience's failed records: counts for the report, and the ones whose copy is not yet
+/// acknowledged (whose offsets must not be committed: `FailedRecordNeverLost`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Routing {
+    pub processed: u64,
+    pub retried: u64,
+    pub skipped: u64,
+    /// Copies acknowledged in a dead letter topic.
+    pub dead_lettered: u64,
+    /// Records processed after a later record of the same key and origin partition: the order
+    /// retries cost.
+    pub reordered: u64,
+    /// Per origin partition and key: the newest origin offset processed.
+    newest: BTreeMap<(TopicPartition, Bytes), Offset>,
+    /// Failed records (where they were read) whose copy is not acknowledged yet.
+    pub unforwarded: BTreeMap<TopicPartition, std::collections::BTreeSet<Offset>>,
+    /// Records (where they were read) with an acknowledged copy.
+    forwarded: std::collections::BTreeSet<(TopicPartition, Offset)>,
 }
 
 /// The whole run's bookkeeping.
@@ -183,6 +234,8 @@ pub struct Ledger {
     audiences: BTreeMap<Arc<str>, Audience>,
     /// Per processor output record: the input record it was made from.
     sources: BTreeMap<RecordId, (TopicPartition, Offset)>,
+    /// Producers publishing an audience's failed records (its retry and dead letter topics).
+    forwarders: BTreeMap<u32, Arc<str>>,
     pub acked: u64,
     pub failed: u64,
 }
@@ -219,6 +272,11 @@ impl Ledger {
                     .pack();
                 }
                 self.acked += records.len() as u64;
+                if let Some(audience) = self.forwarders.get(&producer) {
+                    let a = self.audiences.entry(audience.clone()).or_default();
+                    let routing = a.routing.get_or_insert_with(Default::default);
+                    routing.copies_acked(&tp, &records, &self.sources);
+                }
             }
             Observation::Failed {
                 producer,
@@ -244,11 +302,23 @@ impl Ledger {
                 let a = self.audiences.entry(audience).or_default();
                 a.record_deliveries(&tp, &records[from as usize..to as usize]);
             }
+            Observation::Handled { audience, records } => {
+                let a = self.audiences.entry(audience).or_default();
+                let routing = a.routing.get_or_insert_with(Default::default);
+                for h in records {
+                    routing.handled(h);
+                }
+            }
             Observation::CommitAcked { .. } => {}
             Observation::Transformed { output, input } => {
                 self.sources.insert(output, input);
             }
         }
+    }
+
+    /// `producer` publishes `audience`'s failed records.
+    pub fn register_forwarder(&mut self, producer: u32, audience: Arc<str>) {
+        self.forwarders.insert(producer, audience);
     }
 
     /// The input record (its partition and offset) a processor made `output` from, if it is
@@ -290,6 +360,71 @@ impl Ledger {
     }
     pub fn out_of_order(&self) -> u64 {
         self.audiences.values().map(|a| a.out_of_order).sum()
+    }
+}
+
+impl Routing {
+    fn handled(&mut self, h: Handled) {
+        match h.fate {
+            Fate::Processed | Fate::Skipped => {
+                if h.fate == Fate::Skipped {
+                    self.skipped += 1;
+                } else {
+                    self.processed += 1;
+                    if let Some(key) = &h.key {
+                        let newest = self.newest.entry((h.origin.0.clone(), key.clone()));
+                        let newest = newest.or_insert(h.origin.1);
+                        if h.origin.1 < *newest {
+                            self.reordered += 1;
+                        }
+                        *newest = (*newest).max(h.origin.1);
+                    }
+                }
+                if let Some(offsets) = self.unforwarded.get_mut(&h.at.0) {
+                    offsets.remove(&h.at.1);
+                }
+            }
+            Fate::Retried | Fate::DeadLettered => {
+                if h.fate == Fate::Retried {
+                    self.retried += 1;
+                }
+                if !self.forwarded.contains(&h.at) {
+                    let offsets = self.unforwarded.entry(h.at.0.clone()).or_default();
+                    offsets.insert(h.at.1);
+                }
+            }
+        }
+    }
+
+    /// Copies of failed records acknowledged in `tp` (a retry or dead letter topic).
+    fn copies_acked(
+        &mut self,
+        tp: &TopicPartition,
+        records: &[Record],
+        sources: &BTreeMap<RecordId, (TopicPartition, Offset)>,
+    ) {
+        if tp.topic.ends_with("-dlt") {
+            self.dead_lettered += records.len() as u64;
+        }
+        for r in records {
+            if let Some(input) = sources.get(&r.id) {
+                if let Some(offsets) = self.unforwarded.get_mut(&input.0) {
+                    offsets.remove(&input.1);
+                }
+                self.forwarded.insert(input.clone());
+            }
+        }
+    }
+
+    /// The first failed record of `tp` in `from..to` whose copy is not acknowledged.
+    pub fn unforwarded_between(
+        &self,
+        tp: &TopicPartition,
+        from: Offset,
+        to: Offset,
+    ) -> Option<Offset> {
+        let offsets = self.unforwarded.get(tp)?;
+        offsets.range(from..to).next().copied()
     }
 }
 

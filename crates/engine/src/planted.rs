@@ -46,10 +46,13 @@ pub enum Bug {
     /// An exactly-once processor commits its input offsets with a plain OffsetCommit after
     /// its transaction commits, instead of inside it (`sendOffsetsToTransaction`).
     OffsetsOutsideTransaction,
+    /// A consumer that publishes failed records to retry or dead letter topics commits
+    /// without waiting for their copies to be acknowledged.
+    CommitBeforeForwarded,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 17] = [
+    pub const ALL: [Bug; 18] = [
         Bug::HwOverCommittedIsrOnly,
         Bug::ExpandBeforeCaughtUp,
         Bug::UncleanElection,
@@ -67,6 +70,7 @@ impl Bug {
         Bug::NoAbortedTransactions,
         Bug::FencedWriteAccepted,
         Bug::OffsetsOutsideTransaction,
+        Bug::CommitBeforeForwarded,
     ];
 
     /// The bug named as in the source (`--plant` of `kplay-swarm`).
@@ -102,6 +106,7 @@ impl Bug {
             }
             Bug::FencedWriteAccepted => &["FencedProducerNeverWrites"],
             Bug::OffsetsOutsideTransaction => &["ExactlyOnceOutput"],
+            Bug::CommitBeforeForwarded => &["FailedRecordNeverLost"],
         }
     }
 }

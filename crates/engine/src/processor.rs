@@ -151,8 +151,12 @@ pub enum AppCall {
     },
     /// Producer → consumer: `commitTransaction()` returned (or the transaction aborted).
     TransactionEnded { committed: bool },
-    /// Producer → consumer: `flush()` returned.
-    Flushed,
+    /// Producer → consumer: `flush()` returned; `failed` records handed over since the last
+    /// `flush()` were not delivered.
+    Flushed { failed: u64 },
+    /// Consumer → the producer publishing its failed records to `topic` (a retry or dead
+    /// letter topic): `call` (`Send`, `Commit` for its `flush()`, or `Restart`).
+    Forward { topic: String, call: Box<AppCall> },
     /// Producer → consumer: the producer is fenced (PRODUCER_FENCED): the application
     /// closes both clients and its supervisor starts it again.
     Fenced,

@@ -88,6 +88,8 @@ pub struct TopicView {
     pub name: String,
     /// `__consumer_offsets`: UIs list it apart.
     pub internal: bool,
+    /// A retry or dead letter topic (`<source>-retry-N`, `<source>-dlt`) whose source exists.
+    pub retry_of: Option<RetryOf>,
     pub partitions: Vec<PartitionView>,
     pub replication_factor: u32,
     /// Explicit topic configs by Kafka name.
@@ -96,6 +98,14 @@ pub struct TopicView {
     /// its own for them), by the topic config's name: `min.insync.replicas=2` from
     /// `server.properties`, `segment.bytes` from `log.segment.bytes`.
     pub broker_overrides: Vec<(String, String)>,
+}
+
+/// Where a retry or dead letter topic's records come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryOf {
+    pub source: String,
+    /// The attempt its records are for (2 for `-retry-0`); `None` for the dead letter topic.
+    pub attempt: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -211,6 +221,8 @@ pub struct GroupView {
     pub paused_ms: u64,
     pub processed: u64,
     pub duplicates: u64,
+    /// With `on_failure`: what became of its failed records.
+    pub failed: FailedRecords,
     /// Records below the committed offsets that the group never processed (report only).
     pub lost: Option<u64>,
 }
@@ -325,6 +337,23 @@ pub struct AudienceReport {
     /// Records of aborted transactions it read (read_uncommitted sees them; read_committed
     /// never should).
     pub read_aborted: u64,
+    /// With `on_failure` handling failed records: what became of them (all 0 otherwise).
+    pub failed: FailedRecords,
+}
+
+/// What an application handling failed records (`on_failure`) made of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FailedRecords {
+    /// Whether it handles them (anything but `crash`).
+    pub routed: bool,
+    /// Copies published to a retry topic.
+    pub retried: u64,
+    /// Copies acknowledged in a dead letter topic.
+    pub dead_lettered: u64,
+    /// Records dropped after their last attempt.
+    pub skipped: u64,
+    /// Records processed after a later record of the same key and origin partition.
+    pub reordered: u64,
 }
 
 /// Transactions over a run, counted as their coordinators completed them.

@@ -71,7 +71,7 @@ impl Run {
             topics: vec!["orders".into()],
             processing_per_record: Duration(per_record_us),
             commit: Default::default(),
-            failure_ppm: 0,
+            failures: Default::default(),
             configs: configs(Scope::Consumer, cfg),
         };
         self.sim

@@ -1192,7 +1192,7 @@ fn consumer_def(
         topics,
         processing_us_per_record: ms.saturating_mul(1000),
         commit,
-        failure_ppm: 0,
+        failures: Default::default(),
         start_ms: 0,
         config,
         line: 0,

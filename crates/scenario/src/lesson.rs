@@ -57,6 +57,7 @@ lessons![
     "max-poll-interval",
     "exactly-once-myth",
     "exactly-once-pipeline",
+    "dead-letter-queues",
 ];
 
 /// The most events one check may run: a learner's setting can make a run far larger than the

@@ -1,6 +1,7 @@
 //! The scenario model: plain data a user (or the web UI) edits, validated and built into a sim.
 
 use kplay_engine::config::{ConfigValue, Configs, Scope};
+pub use kplay_engine::consumer::failure::{FailurePolicy, OnFailure};
 use kplay_engine::consumer::{CommitStrategy, ConsumerSpec};
 use kplay_engine::net::NetworkConfig;
 use kplay_engine::processor::{Guarantee, ProcessorSpec, Transform};
@@ -82,8 +83,9 @@ pub struct ConsumerDef {
     pub processing_us_per_record: u64,
     /// Manual commits: "auto" (none), or sync/async before/after processing.
     pub commit: CommitStrategy,
-    /// Share of records (per million) whose processing throws and kills the application.
-    pub failure_ppm: u32,
+    /// Which records fail (`failure_rate` per attempt, `poison_keys` always) and what the
+    /// application does then (`on_failure`, `retry`).
+    pub failures: FailurePolicy,
     pub start_ms: u64,
     pub config: ConfigPairs,
     pub line: usize,
@@ -507,7 +509,7 @@ impl ConsumerDef {
             topics: self.topics.clone(),
             processing_per_record: Duration(self.processing_us_per_record),
             commit: self.commit,
-            failure_ppm: self.failure_ppm,
+            failures: self.failures.clone(),
             configs,
         }))
     }
@@ -631,7 +633,7 @@ impl Action {
                     topics,
                     processing_per_record: Duration(processing_us_per_record),
                     commit,
-                    failure_ppm: 0,
+                    failures: Default::default(),
                     configs,
                 })
             }

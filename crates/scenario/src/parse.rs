@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use kplay_engine::config::ConfigValue;
-use kplay_engine::consumer::CommitStrategy;
+use kplay_engine::consumer::{failure, CommitStrategy};
 use kplay_engine::processor::{Guarantee, Transform};
 use kplay_engine::producer::KeyMode;
 use toml::Spanned;
@@ -107,6 +107,10 @@ struct RawConsumer {
     processing_ms_per_record: Option<Spanned<Millis>>,
     commit: Option<Spanned<String>>,
     failure_rate: Option<Spanned<Millis>>,
+    on_failure: Option<Spanned<String>>,
+    retry_attempts: Option<Int>,
+    retry_backoff_ms: Option<Vec<Int>>,
+    poison_keys: Option<Spanned<Vec<String>>>,
     start_ms: Option<Int>,
     config: Option<ConfigTable>,
 }
@@ -255,9 +259,19 @@ impl RawConsumer {
             processing_ms_per_record: f.number("processing_ms_per_record")?,
             commit: f.string("commit")?,
             failure_rate: f.number("failure_rate")?,
+            on_failure: f.string("on_failure")?,
+            retry_attempts: None,
+            retry_backoff_ms: None,
+            poison_keys: f.strings("poison_keys")?,
             start_ms: f.int("start_ms")?,
             config: f.config("config")?,
         };
+        let mut c = c;
+        if let Some(mut r) = f.nested("retry", "consumer.retry")? {
+            c.retry_attempts = r.int("attempts")?;
+            c.retry_backoff_ms = r.int_or_ints("backoff_ms")?;
+            r.finish()?;
+        }
         f.finish()?;
         Ok(c)
     }
@@ -553,19 +567,12 @@ impl Scenario {
                     ScenarioError::field(Some(lines.of(v)), "consumer.commit", m)
                 })?,
             };
-            let failure_ppm = match c.failure_rate.as_ref() {
-                None => 0,
-                Some(v) => rate_to_ppm(v.get_ref()).ok_or_else(|| {
-                    let m = "must be a probability per record from 0 to 1 (0.001: one record in a thousand)";
-                    ScenarioError::field(Some(lines.of(v)), "consumer.failure_rate", m)
-                })?,
-            };
             s.consumers.push(ConsumerDef {
                 id: c.id.get_ref().clone(),
                 topics: c.topics.get_ref().clone(),
                 processing_us_per_record,
                 commit,
-                failure_ppm,
+                failures: failure_policy(l, c, line)?,
                 start_ms: start_ms(l, &c.start_ms, "consumer")?,
                 config: config_pairs(l, &c.config, "consumer")?,
                 line,
@@ -574,6 +581,62 @@ impl Scenario {
         read_processors_and_events(l, &raw, &mut s)?;
         Ok(s)
     }
+}
+
+/// A consumer's `failure_rate`, `poison_keys`, `on_failure` and `retry`.
+fn failure_policy(
+    l: &Lines<'_>,
+    c: &RawConsumer,
+    line: usize,
+) -> Result<FailurePolicy, ScenarioError> {
+    let mut policy = FailurePolicy::default();
+    if let Some(v) = &c.failure_rate {
+        policy.failure_ppm = rate_to_ppm(v.get_ref()).ok_or_else(|| {
+            let m = "must be a chance per attempt from 0 to 1 (0.001: one in a thousand)";
+            ScenarioError::field(Some(l.of(v)), "consumer.failure_rate", m)
+        })?;
+    }
+    if let Some(v) = &c.on_failure {
+        policy.on_failure = OnFailure::parse(v.get_ref()).ok_or_else(|| {
+            let m = format!(
+                "unknown {:?}; expected one of {}",
+                v.get_ref(),
+                OnFailure::NAMES.join(", ")
+            );
+            ScenarioError::field(Some(l.of(v)), "consumer.on_failure", m)
+        })?;
+    }
+    let retry_given = c.retry_attempts.is_some() || c.retry_backoff_ms.is_some();
+    if retry_given && !policy.on_failure.routes() {
+        let m = "retries need on_failure = \"skip\", \"dlq\" or \"retry-topics\" \
+                 (\"crash\" does not retry)";
+        return Err(ScenarioError::field(Some(line), "consumer.retry", m));
+    }
+    if let Some(v) = &c.retry_attempts {
+        let max = i64::from(failure::MAX_ATTEMPTS);
+        policy.attempts = int_in(l, v, "consumer.retry.attempts", 1, max)? as u32;
+    }
+    if let Some(items) = &c.retry_backoff_ms {
+        if items.is_empty() {
+            let m = "list at least one backoff";
+            return Err(ScenarioError::field(
+                Some(line),
+                "consumer.retry.backoff_ms",
+                m,
+            ));
+        }
+        policy.backoff = items
+            .iter()
+            .map(|v| int_in(l, v, "consumer.retry.backoff_ms", 0, 3_600_000))
+            .map(|ms| ms.map(|ms| kplay_engine::Duration(ms as u64 * 1_000)))
+            .collect::<Result<_, _>>()?;
+    }
+    if let Some(keys) = &c.poison_keys {
+        policy.poison_keys = (keys.get_ref().iter())
+            .map(|k| kplay_engine::record::Bytes::from(k.as_bytes()))
+            .collect();
+    }
+    Ok(policy)
 }
 
 fn read_processors_and_events(

@@ -305,6 +305,30 @@ impl<'a, 'i> Fields<'a, 'i> {
         }
     }
 
+    /// A nested table (`retry = { attempts = 3 }`, or `retry.attempts = 3`), to read with its
+    /// own `Fields`, whose errors name `path`.
+    pub(crate) fn nested(
+        &mut self,
+        key: &'static str,
+        path: &'a str,
+    ) -> Result<Option<Fields<'a, 'i>>, ScenarioError> {
+        let Some(t) = self.table(key)? else {
+            return Ok(None);
+        };
+        Ok(Some(Fields::new(self.lines, path, t)))
+    }
+
+    /// A whole number, or an array of them.
+    pub(crate) fn int_or_ints(
+        &mut self,
+        key: &'static str,
+    ) -> Result<Option<Vec<Int>>, ScenarioError> {
+        match self.table.get(key).map(Spanned::get_ref) {
+            Some(DeValue::Array(_)) => self.ints(key),
+            _ => Ok(self.int(key)?.map(|i| vec![i])),
+        }
+    }
+
     /// An array of tables (`[[topic]]`), each to read with its own `Fields`.
     pub(crate) fn tables(
         &mut self,

@@ -96,6 +96,10 @@ fn audience_json(a: &kplay_engine::snapshot::AudienceReport) -> Value {
         "duplicates": a.duplicates,
         "out_of_order": a.out_of_order,
         "read_aborted": a.read_aborted,
+        "retried": a.failed.retried,
+        "dlq": a.failed.dead_lettered,
+        "skipped": a.failed.skipped,
+        "reordered": a.failed.reordered,
     })
 }
 
@@ -105,6 +109,11 @@ fn group_with_audience(r: &Report, g: &GroupView) -> Value {
     let a = r.audiences.iter().find(|a| a.audience == name);
     let mut v = group_json(g);
     v["read_aborted"] = json!(a.map_or(0, |a| a.read_aborted));
+    let failed = a.map(|a| a.failed).unwrap_or_default();
+    v["retried"] = json!(failed.retried);
+    v["dlq"] = json!(failed.dead_lettered);
+    v["skipped"] = json!(failed.skipped);
+    v["reordered"] = json!(failed.reordered);
     v
 }
 

@@ -48,6 +48,8 @@ const CONSUMER_FIELDS: &[&str] = &[
     "processing_ms_per_record",
     "commit",
     "failure_rate",
+    "on_failure",
+    "poison_keys",
     "start_ms",
 ];
 

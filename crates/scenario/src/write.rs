@@ -119,12 +119,10 @@ impl Scenario {
                 "processing_ms_per_record = {}",
                 millis(c.processing_us_per_record)
             );
-            if c.failure_ppm > 0 {
-                let _ = writeln!(o, "failure_rate = {}", ppm_text(c.failure_ppm));
-            }
             if c.commit != CommitStrategy::Auto {
                 let _ = writeln!(o, "commit = {}", quote(c.commit.name()));
             }
+            write_failures(&mut o, &c.failures);
             if c.start_ms > 0 {
                 let _ = writeln!(o, "start_ms = {}", c.start_ms);
             }
@@ -344,4 +342,32 @@ fn write_action_fields(o: &mut String, action: &Action) {
 fn ppm_text(ppm: u32) -> String {
     let rate = format!("{}.{:06}", ppm / 1_000_000, ppm % 1_000_000);
     rate.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// A consumer's `on_failure`, `retry` and `poison_keys`, where they differ from the defaults.
+fn write_failures(o: &mut String, f: &FailurePolicy) {
+    let default = FailurePolicy::default();
+    if f.failure_ppm > 0 {
+        let _ = writeln!(o, "failure_rate = {}", ppm_text(f.failure_ppm));
+    }
+    if f.on_failure != default.on_failure {
+        let _ = writeln!(o, "on_failure = {}", quote(f.on_failure.name()));
+    }
+    if f.attempts != default.attempts {
+        let _ = writeln!(o, "retry.attempts = {}", f.attempts);
+    }
+    if f.backoff != default.backoff {
+        let ms: Vec<String> = f
+            .backoff
+            .iter()
+            .map(|b| b.as_millis().to_string())
+            .collect();
+        let _ = writeln!(o, "retry.backoff_ms = [{}]", ms.join(", "));
+    }
+    if !f.poison_keys.is_empty() {
+        let keys: Vec<String> = (f.poison_keys.iter())
+            .map(|k| quote(&String::from_utf8_lossy(k)))
+            .collect();
+        let _ = writeln!(o, "poison_keys = [{}]", keys.join(", "));
+    }
 }

@@ -193,6 +193,34 @@ fn action() -> impl Strategy<Value = Action> {
     ]
 }
 
+/// Any handling of failed records the format can hold (retries only where it retries).
+fn failures() -> impl Strategy<Value = kplay_scenario::FailurePolicy> {
+    use kplay_scenario::{FailurePolicy, OnFailure};
+    (
+        proptest::sample::select(OnFailure::NAMES),
+        1u32..=10,
+        proptest::collection::vec(0u64..=3_600_000, 1..3),
+        proptest::collection::vec(name(), 0..3),
+    )
+        .prop_map(|(on_failure, attempts, backoff, keys)| {
+            let on_failure = OnFailure::parse(on_failure).expect("a name");
+            let retries = on_failure.routes();
+            FailurePolicy {
+                failure_ppm: 0,
+                on_failure,
+                attempts: if retries { attempts } else { 3 },
+                backoff: match retries {
+                    true => backoff
+                        .into_iter()
+                        .map(|ms| kplay_engine::Duration(ms * 1_000))
+                        .collect(),
+                    false => FailurePolicy::default().backoff,
+                },
+                poison_keys: keys.into_iter().map(|k| k.into_bytes().into()).collect(),
+            }
+        })
+}
+
 /// Any consumer the format can hold.
 fn consumer() -> impl Strategy<Value = ConsumerDef> {
     (
@@ -202,17 +230,23 @@ fn consumer() -> impl Strategy<Value = ConsumerDef> {
         0u64..10_000,
         config(),
         proptest::sample::select(kplay_engine::consumer::CommitStrategy::NAMES),
+        failures(),
     )
         .prop_map(
-            |(id, topics, processing_us_per_record, start_ms, config, commit)| ConsumerDef {
-                id,
-                topics,
-                processing_us_per_record,
-                commit: kplay_engine::consumer::CommitStrategy::parse(commit).expect("a name"),
-                failure_ppm: commit.len() as u32 * 1000,
-                start_ms,
-                config,
-                line: 0,
+            |(id, topics, processing_us_per_record, start_ms, config, commit, failures)| {
+                ConsumerDef {
+                    id,
+                    topics,
+                    processing_us_per_record,
+                    commit: kplay_engine::consumer::CommitStrategy::parse(commit).expect("a name"),
+                    failures: FailurePolicy {
+                        failure_ppm: commit.len() as u32 * 1000,
+                        ..failures
+                    },
+                    start_ms,
+                    config,
+                    line: 0,
+                }
             },
         )
 }

@@ -384,7 +384,7 @@ impl Generator<'_> {
         let timeouts = self.cluster(&mut s);
         let topics = self.topics(&mut s);
         let (producer_timeouts, total_rate) = self.producers(&mut s, &topics);
-        let (consumers, consumer_timeouts, at_least_once) =
+        let (consumers, consumer_timeouts, mut at_least_once) =
             self.consumers(&mut s, &topics, total_rate);
         let timeouts = Timeouts {
             request: producer_timeouts.0,
@@ -397,7 +397,7 @@ impl Generator<'_> {
         let layout = Layout { brokers, consumers };
         let profile = self.profile(&layout);
         let mut faults = self.faults(&profile, &layout, &timeouts, heal_ms);
-        let mut at_least_once = at_least_once;
+        let failures_settle = self.maybe_failed_records(&mut s, &mut at_least_once);
         let processor_settle = self
             .maybe_processor(&mut s, &topics, total_rate, &profile, heal_ms)
             .map_or(0, |(reader, settle, crashes)| {
@@ -434,7 +434,7 @@ impl Generator<'_> {
             .max(timeouts.max_poll_interval.min(60_000))
             .max(timeouts.broker_session)
             .max(slow_ms)
-            .max(processor_settle)
+            .max(processor_settle.max(failures_settle))
             + 20_000;
         Plan {
             seed: self.seed,
@@ -617,7 +617,7 @@ impl Generator<'_> {
             topics: topics.to_vec(),
             processing_us_per_record: processing,
             commit: CommitStrategy::Auto,
-            failure_ppm: 0,
+            failures: Default::default(),
             start_ms: 0,
             config,
             line: 0,
@@ -725,7 +725,7 @@ impl Generator<'_> {
                 topics: subscribed.clone(),
                 processing_us_per_record: processing,
                 commit,
-                failure_ppm: 0,
+                failures: Default::default(),
                 start_ms,
                 config,
                 line: 0,
@@ -745,6 +745,76 @@ impl Generator<'_> {
             });
         }
         (infos, (session_max, poll_max), at_least_once)
+    }
+
+    /// Three seeds in ten make group `g` handle failing records (`on_failure`): retry topics,
+    /// blocking retries then the dead letter topic, or skipping; at a rate of 1 to 5 in a
+    /// hundred attempts, some with a poison key. Drawn from a stream of its own, so that the
+    /// rest of each seed's plan stays what it was. The group then reads its retry topics too,
+    /// and must read every copy in them. Returns how long the run needs to settle: the longest
+    /// chain of retries, and the default `delivery.timeout.ms` of the producers publishing the
+    /// copies (they take Kafka's defaults).
+    fn maybe_failed_records(&self, s: &mut Scenario, at_least_once: &mut [Reader]) -> u64 {
+        use kplay_engine::consumer::failure::{FailurePolicy, OnFailure};
+        use kplay_engine::Duration;
+        let mut prng = Prng::new(self.seed ^ 0x6661_696c_6564_7265);
+        let mut f = Generator {
+            rng: &mut prng,
+            seed: self.seed,
+        };
+        let members = s.consumers.iter().filter(|c| c.id.starts_with('g')).count();
+        if members == 0 || !f.chance(30) {
+            return 0;
+        }
+        let commits_after = s
+            .consumers
+            .iter()
+            .filter(|c| c.id.starts_with('g'))
+            .all(|c| !matches!(c.commit, CommitStrategy::BeforeProcessing { .. }));
+        let on_failure = match f.below(10) {
+            _ if !commits_after => OnFailure::Skip,
+            0..=5 => OnFailure::RetryTopics,
+            6..=8 => OnFailure::DeadLetter,
+            _ => OnFailure::Skip,
+        };
+        // Blocking retries hold the partition: short backoffs, or the group falls behind.
+        let max_backoff = match on_failure {
+            OnFailure::RetryTopics => 3_000,
+            _ => 100,
+        };
+        let attempts = 1 + f.below(4) as u32;
+        let backoff: Vec<Duration> = (0..1 + f.below(3))
+            .map(|_| Duration(f.below(max_backoff + 1) * 1_000))
+            .collect();
+        let poison_keys = if on_failure == OnFailure::RetryTopics && f.chance(40) {
+            vec![kplay_engine::record::Bytes::from(&b"key-1"[..])]
+        } else {
+            Vec::new()
+        };
+        let policy = FailurePolicy {
+            failure_ppm: 10_000 + f.below(40_001) as u32,
+            on_failure,
+            attempts,
+            backoff,
+            poison_keys,
+        };
+        let mut retry_topics = Vec::new();
+        for c in s.consumers.iter_mut().filter(|c| c.id.starts_with('g')) {
+            c.failures = policy.clone();
+            retry_topics = c
+                .topics
+                .iter()
+                .flat_map(|t| policy.retry_topics(t))
+                .collect();
+        }
+        if let Some(r) = at_least_once.iter_mut().find(|r| r.audience == "group:g") {
+            r.topics.extend(retry_topics);
+        }
+        let chain: u64 = (0..attempts).map(|i| policy.backoff(i).as_millis()).sum();
+        match on_failure {
+            OnFailure::Skip => chain,
+            _ => chain + 150_000,
+        }
     }
 
     /// Three seeds in ten have a processor, drawn from a stream of its own so that the rest

@@ -17,10 +17,10 @@ pub struct ConsumerSpec {
     pub processing_per_record: Duration,
     /// When the application commits by hand (besides `enable.auto.commit`).
     pub commit: CommitStrategy,
-    /// Records (per million) whose processing throws: the application dies there, mid-batch,
-    /// without committing or leaving, and its supervisor restarts it after
-    /// [`RESTART_AFTER_FAILURE`].
-    pub failure_ppm: u32,
+    /// Which records throw, and what the application does then (with `on_failure = "crash"`
+    /// it dies there, mid-batch, without committing or leaving, and its supervisor restarts it
+    /// after [`RESTART_AFTER_FAILURE`]).
+    pub failures: super::failure::FailurePolicy,
     pub configs: Configs,
     /// The input half of a processor: it hands its outputs to its producer.
     pub processor: Option<crate::processor::Role>,

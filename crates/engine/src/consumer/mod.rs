@@ -36,6 +36,7 @@ use crate::time::{Duration, Instant};
 use crate::trace::{BrokerId, NodeId, TraceKind};
 
 mod config;
+pub mod failure;
 mod fetcher;
 mod member;
 
@@ -120,8 +121,16 @@ pub struct Consumer {
     /// The records of the poll being processed, and when processing started.
     processing: Vec<Polled>,
     processing_started: Instant,
-    /// Processing throws at this record of the current poll (see `failure_ppm`).
+    /// Processing throws at this record of the current poll (see `failures`).
     failing_at: Option<u32>,
+    /// What became of each record of the current poll, when failures are routed.
+    fates: Vec<crate::ledger::Handled>,
+    /// The topics the current poll's failed records were published to.
+    forward_topics: Vec<String>,
+    /// `flush()`es of those topics' producers not yet answered; whether one reported a
+    /// failed send.
+    awaiting_forwards: u32,
+    forward_failed: bool,
     /// Topics it wanted that were missing, already said so.
     reported_missing: BTreeSet<String>,
     /// Deliberate bugs for the checker's tests (`planted`).
@@ -137,10 +146,7 @@ impl Consumer {
         rng: Prng,
     ) -> Result<Consumer, ConfigError> {
         let config = ConsumerConfig::from_configs(&spec.configs)?;
-        let audience: Arc<str> = match &config.group_id {
-            Some(g) => Arc::from(format!("group:{g}")),
-            None => Arc::from(format!("consumer:{}", spec.name)),
-        };
+        let audience = audience_of(&config, &spec.name);
         Ok(Consumer {
             index,
             spec,
@@ -162,6 +168,10 @@ impl Consumer {
             processing: Vec::new(),
             processing_started: Instant::ZERO,
             failing_at: None,
+            fates: Vec::new(),
+            forward_topics: Vec::new(),
+            awaiting_forwards: 0,
+            forward_failed: false,
             reported_missing: BTreeSet::new(),
             #[cfg(feature = "planted-bugs")]
             planted: Default::default(),
@@ -199,11 +209,19 @@ impl Consumer {
             return;
         }
         self.finish_processing(now, out);
-        if self.config.enable_auto_commit {
+        // Not past failed records whose copies are still unacknowledged: whoever takes the
+        // partitions over processes them again.
+        if self.config.enable_auto_commit && !self.awaits_forwards() {
             self.commit(now, false, out);
         }
         self.member(|m, c| m.leave_group(c, "closed", out));
         self.state = AppState::Stopped;
+    }
+
+    /// Whether the application is waiting for its failed records' copies to be acknowledged
+    /// (its offsets must not be committed meanwhile).
+    pub fn awaits_forwards(&self) -> bool {
+        self.awaiting_forwards > 0
     }
 
     /// The process dies: the records of the current poll processed so far count as processed,
@@ -464,16 +482,21 @@ impl Consumer {
             let mut budget = self.config.max_poll_records;
             let (mut taken, mut drained) = (0u64, false);
             while budget > 0 {
-                let Some(tp) = self.ready.front().cloned() else {
+                // The first partition with data due (a retry topic's record waits for its due
+                // time: Spring pauses its partition until then).
+                let Some(i) = (0..self.ready.len()).find(|&i| self.head_due(i, now)) else {
                     break;
                 };
-                let n = self.take_records(&tp, budget, out);
+                let tp = self.ready[i].clone();
+                let n = self.take_records(&tp, budget, now, out);
                 budget -= n;
                 taken += u64::from(n);
                 let p = &self.positions[&tp];
                 if p.buffered.is_empty() {
-                    self.ready.pop_front();
+                    self.ready.remove(i);
                     drained = true;
+                } else if n == 0 {
+                    break;
                 }
             }
             if taken == 0 {
@@ -520,13 +543,7 @@ impl Consumer {
         if let Some(role) = self.spec.processor {
             // A processor sends each output as it finishes its input.
             let per = self.spec.processing_per_record;
-            let records = (self.processing.iter())
-                .flat_map(|p| {
-                    (p.from..p.to).map(move |i| {
-                        let offset = Offset(p.base_offset.0 + u64::from(i));
-                        (&p.tp, offset, &p.records[i as usize])
-                    })
-                })
+            let records = polled_records(&self.processing)
                 .enumerate()
                 .map(|(i, (tp, offset, r))| {
                     let at = now + Duration(per.as_micros().saturating_mul(i as u64 + 1));
@@ -535,10 +552,16 @@ impl Consumer {
                 .collect();
             out.push(Effect::Handoff(crate::processor::AppCall::Send { records }));
         }
-        if self.spec.failure_ppm > 0 {
-            let n: u32 = self.processing.iter().map(|p| p.to - p.from).sum();
-            let ppm = u64::from(self.spec.failure_ppm);
-            self.failing_at = (0..n).find(|_| self.rng.chance(ppm, 1_000_000));
+        if self.spec.failures.on_failure.routes() {
+            busy = self.plan_failures(now, out);
+        } else if self.spec.failures.failure_ppm > 0 || !self.spec.failures.poison_keys.is_empty() {
+            let ppm = u64::from(self.spec.failures.failure_ppm);
+            let (rng, failures) = (&mut self.rng, &self.spec.failures);
+            self.failing_at = polled_records(&self.processing)
+                .position(|(_, _, r)| {
+                    failures.is_poison(r) || (ppm > 0 && rng.chance(ppm, 1_000_000))
+                })
+                .map(|k| k as u32);
             if let Some(k) = self.failing_at {
                 // It throws at the end of record k's processing.
                 let per = self.spec.processing_per_record.as_micros();
@@ -552,7 +575,8 @@ impl Consumer {
         }
     }
 
-    /// The application processed the poll's records; with commit-after-processing it commits.
+    /// The application processed the poll's records; with commit-after-processing it commits
+    /// (once the copies of its failed records are acknowledged).
     fn finish_processing(&mut self, now: Instant, out: &mut Vec<Effect>) {
         if let Some(k) = self.failing_at.take() {
             return self.die_and_restart(now, k, out);
@@ -567,6 +591,19 @@ impl Consumer {
         if matches!(self.state, AppState::Processing { .. }) {
             self.state = AppState::Polling;
         }
+        if !self.fates.is_empty() {
+            out.push(Effect::Observe(Observation::Handled {
+                audience: self.audience.clone(),
+                records: std::mem::take(&mut self.fates),
+            }));
+        }
+        if self.await_forwards(out) {
+            return;
+        }
+        self.commit_after_processing(now, had, out);
+    }
+
+    fn commit_after_processing(&mut self, now: Instant, had: bool, out: &mut Vec<Effect>) {
         if let CommitStrategy::AfterProcessing { sync } = self.spec.commit {
             if had && self.commit(now, sync, out) && sync {
                 self.state = AppState::Committing { then: None };
@@ -631,7 +668,10 @@ impl Consumer {
                     self.state = AppState::Committing { then: None };
                 }
             }
-            AppCall::Flushed => {
+            AppCall::Flushed { failed } if self.spec.failures.on_failure.forwards() => {
+                self.forwards_flushed(now, failed, out)
+            }
+            AppCall::Flushed { .. } => {
                 if self.state == AppState::AwaitingOutput {
                     self.state = AppState::Polling;
                     if self.commit(now, true, out) {
@@ -683,7 +723,14 @@ impl Consumer {
     }
 
     /// Returns up to `max` records of `tp` to the application, advancing its position.
-    fn take_records(&mut self, tp: &TopicPartition, max: u32, out: &mut Vec<Effect>) -> u32 {
+    fn take_records(
+        &mut self,
+        tp: &TopicPartition,
+        max: u32,
+        now: Instant,
+        out: &mut Vec<Effect>,
+    ) -> u32 {
+        let waits = self.waits_for_due(tp);
         let p = self
             .positions
             .get_mut(tp)
@@ -706,7 +753,10 @@ impl Consumer {
             }
             let from = position.0.saturating_sub(batch.base_offset.0) as u32;
             let available = batch.record_count() - from.min(batch.record_count());
-            let n = available.min(max - taken);
+            let mut n = available.min(max - taken);
+            if waits {
+                n = failure::due_prefix(&batch.records[from as usize..], n, now);
+            }
             if n > 0 {
                 first.get_or_insert(Offset(batch.base_offset.0 + u64::from(from)));
                 self.processing.push(Polled {
@@ -722,6 +772,8 @@ impl Consumer {
             }
             if from + n >= batch.record_count() {
                 p.buffered.pop_front();
+            } else if waits {
+                break;
             }
         }
         if let (Some(first), Some(position)) = (first, p.position) {
@@ -745,6 +797,7 @@ impl Consumer {
             _ => None,
         };
         let backoffs = self.connections.backoff_ends();
+        let due = (0..self.ready.len()).filter_map(|i| self.head_due_at(i));
         let retries = self.positions.values().filter_map(|p| p.retry_at);
         let next = processing
             .into_iter()
@@ -757,6 +810,7 @@ impl Consumer {
             )
             .chain(backoffs)
             .chain(retries)
+            .chain(due)
             .filter(|&at| at > now)
             .min();
         let Some(next) = next else {
@@ -764,6 +818,26 @@ impl Consumer {
         };
         crate::client::wake_at(&mut self.scheduled_wake, next, out);
     }
+}
+
+/// Who counts as one reader for the ledger: the group, else the consumer.
+pub fn audience_of(config: &ConsumerConfig, name: &str) -> Arc<str> {
+    match &config.group_id {
+        Some(g) => Arc::from(format!("group:{g}")),
+        None => Arc::from(format!("consumer:{name}")),
+    }
+}
+
+/// The records of a poll in order, each with its partition and offset.
+fn polled_records(
+    polled: &[Polled],
+) -> impl Iterator<Item = (&TopicPartition, Offset, &crate::record::Record)> {
+    polled.iter().flat_map(|p| {
+        (p.from..p.to).map(move |i| {
+            let offset = Offset(p.base_offset.0 + u64::from(i));
+            (&p.tp, offset, &p.records[i as usize])
+        })
+    })
 }
 
 /// Sends `msg` to `broker` and sets the timer that gives up on its answer at `timeout_at`.

@@ -118,6 +118,8 @@ pub struct Producer {
     scheduled: VecDeque<(Instant, ManualRecord)>,
     /// A processor's producer whose consumer waits in `flush()` (at-least-once).
     flush_waiter: bool,
+    /// Records failed when the last `flush()` returned.
+    failed_at_flush: u64,
     /// The process died (a crashed processor): it handles nothing until replaced.
     pub crashed: bool,
     /// How many times its process was started again (a processor's restarts).
@@ -188,6 +190,7 @@ impl Producer {
             stats: ProducerStats::default(),
             scheduled: VecDeque::new(),
             flush_waiter: false,
+            failed_at_flush: 0,
             crashed: false,
             incarnation: 0,
         })
@@ -200,6 +203,7 @@ impl Producer {
         let mut p = Producer::new(old.index, old.spec.clone(), rng, brokers, now)?;
         p.stats = old.stats.clone();
         p.stats.abandoned += old.pending_records();
+        p.failed_at_flush = p.stats.failed;
         p.incarnation = old.incarnation + 1;
         p.connections
             .continue_requests_from(old.connections.requests_sent());
@@ -389,7 +393,11 @@ impl Producer {
         }
         if self.flush_waiter && self.flushed() {
             self.flush_waiter = false;
-            out.push(Effect::Handoff(crate::processor::AppCall::Flushed));
+            let failed = self.stats.failed - self.failed_at_flush;
+            self.failed_at_flush = self.stats.failed;
+            out.push(Effect::Handoff(crate::processor::AppCall::Flushed {
+                failed,
+            }));
         }
         self.schedule_wake(now, out);
     }

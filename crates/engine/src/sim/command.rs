@@ -369,6 +369,7 @@ impl Sim {
             }
             Command::ReconfigureProducer { name, set } => {
                 self.refuse_processor_client(name, "producer")?;
+                self.refuse_forwarder(name)?;
                 self.reconfigured_producer(name, set).map(|_| ())
             }
             Command::RemoveProducer { name }
@@ -379,6 +380,7 @@ impl Sim {
                     return reject("producer", format!("no producer {name:?}"));
                 }
                 self.refuse_processor_client(name, "producer")?;
+                self.refuse_forwarder(name)?;
                 if let Command::SetProducerRate { rate_per_sec, .. } = command {
                     check_rate(*rate_per_sec)?;
                 }
@@ -399,6 +401,7 @@ impl Sim {
                 if spec.topics.is_empty() {
                     return reject("topics", "list at least one topic");
                 }
+                self.validate_failures(spec)?;
                 let config = crate::consumer::ConsumerConfig::from_configs(&spec.configs)?;
                 if config.group_id.is_some() {
                     self.check_offsets_topic()?;
@@ -695,6 +698,7 @@ impl Sim {
                 let i = self.consumer_index(&name).expect("validated");
                 self.with_consumer(i, |c, now, out| c.crash(now, out));
                 self.consumer_incarnations[i] += 1;
+                self.crash_forwarders(i);
             }
             Command::RestartConsumer { name } => self.restart_consumer(&name)?,
             Command::ReconfigureConsumer { name, set } => {
@@ -762,8 +766,11 @@ impl Sim {
     /// A new consumer starts at once; a group member needs `__consumer_offsets`.
     pub(super) fn add_consumer(
         &mut self,
-        spec: crate::consumer::ConsumerSpec,
+        mut spec: crate::consumer::ConsumerSpec,
     ) -> Result<(), CommandError> {
+        let config = crate::consumer::ConsumerConfig::from_configs(&spec.configs)?;
+        let audience = crate::consumer::audience_of(&config, &spec.name);
+        self.prepare_failures(&mut spec, audience)?;
         let index = self.consumers.len() as u32;
         let rng = Prng::stream(self.seed, Stream::Consumer(index));
         #[allow(unused_mut)]
@@ -810,6 +817,7 @@ impl Sim {
         }
         self.consumers[i] = Some(consumer);
         self.consumer_incarnations[i] = incarnation;
+        self.restart_forwarders(i)?;
         self.record(TraceKind::ConsumerRestarted { consumer: i as u32 });
         self.with_consumer(i, |c, now, out| c.start(now, out));
         Ok(())

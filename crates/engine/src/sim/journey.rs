@@ -216,7 +216,9 @@ impl Watch {
             Observation::Delivered {
                 records, from, to, ..
             } => holds(&records[*from as usize..*to as usize], id),
-            Observation::CommitAcked { .. } | Observation::Transformed { .. } => false,
+            Observation::CommitAcked { .. }
+            | Observation::Transformed { .. }
+            | Observation::Handled { .. } => false,
         };
         if mine {
             w.observations.push(observation.clone());
@@ -1097,7 +1099,9 @@ impl Sim {
             }
             Observation::Failed { error, .. } => w.failed(now, *error),
             Observation::Delivered { audience, .. } => w.processed(now, audience),
-            Observation::CommitAcked { .. } | Observation::Transformed { .. } => {}
+            Observation::CommitAcked { .. }
+            | Observation::Transformed { .. }
+            | Observation::Handled { .. } => {}
         }
     }
 

@@ -30,6 +30,7 @@ use crate::trace::{
 };
 
 mod command;
+mod failed_records;
 mod journey;
 mod processors;
 mod queue;
@@ -568,7 +569,15 @@ impl Sim {
                     self.record(kind)
                 }
                 Effect::Handoff(call) => {
-                    if let Some(to) = self.partner_of(from) {
+                    let (topic, call) = failed_records::unwrap_forward(call);
+                    let to = match (topic, from) {
+                        (Some(topic), NodeId::Consumer(c)) => self.forwarder(c, &topic),
+                        (_, NodeId::Producer(p)) => {
+                            self.partner_of(from).or(self.forwarding_consumer(p))
+                        }
+                        _ => self.partner_of(from),
+                    };
+                    if let Some(to) = to {
                         self.push(self.now, Event::Handoff { to, call });
                     }
                 }

@@ -89,7 +89,7 @@ impl Sim {
     /// A processor's new process gets a new producer: same spec and transactional id (its
     /// `initTransactions()` fences the old instance and aborts what it left open), fresh
     /// client state; record numbers and correlation ids carry on.
-    fn restart_processor_producer(&mut self, name: &str) -> Result<(), CommandError> {
+    pub(super) fn restart_processor_producer(&mut self, name: &str) -> Result<(), CommandError> {
         let i = self
             .producer_index(name)
             .expect("a processor has a producer");
@@ -170,7 +170,7 @@ fn processor_clients(spec: &ProcessorSpec) -> Result<(ConsumerSpec, ProducerSpec
             Guarantee::AtMostOnce => CommitStrategy::BeforeProcessing { sync: true },
             _ => CommitStrategy::Auto,
         },
-        failure_ppm: 0,
+        failures: Default::default(),
         configs: cc,
         processor: role,
     };

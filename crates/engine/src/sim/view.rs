@@ -286,6 +286,7 @@ impl Sim {
         TopicView {
             name: t.name.to_string(),
             internal: &*t.name == OFFSETS_TOPIC,
+            retry_of: retry_of(&t.name, &self.controller.metadata().topics),
             replication_factor: t.partitions.first().map_or(0, |p| p.replicas.len() as u32),
             configs: topic
                 .explicit()
@@ -498,6 +499,7 @@ impl Sim {
                 duplicates: a.duplicates,
                 out_of_order: a.out_of_order,
                 read_aborted: read_aborted(a),
+                failed: failed_records(a),
             })
             .collect()
     }
@@ -633,6 +635,23 @@ impl Sim {
             .get(topic)
             .map_or(0, |t| t.partitions.len() as u32);
         (0..n).map(|p| TopicPartition::new(topic, p)).collect()
+    }
+
+    /// The records of `tp` on its leader up to its high watermark, with their offsets
+    /// (markers left out): what a read_uncommitted reader of the whole log gets.
+    pub fn records_of(&self, tp: &TopicPartition) -> Vec<(Offset, crate::record::Record)> {
+        let md = self.controller.metadata();
+        let pm = md.partition(&tp.topic, tp.partition);
+        let Some(r) = pm.and_then(|pm| self.authoritative_replica(tp, pm)) else {
+            return Vec::new();
+        };
+        let batches = r.log.batches_between(r.log.log_start(), r.high_watermark);
+        let records = batches.filter(|b| !b.is_control).flat_map(|b| {
+            let base = b.base_offset.0;
+            (b.records.iter().enumerate())
+                .map(move |(i, rec)| (Offset(base + i as u64), rec.clone()))
+        });
+        records.filter(|(at, _)| *at < r.high_watermark).collect()
     }
 
     /// The records of `tp` in `[from, to)` as a read_committed reader sees them on its
@@ -797,6 +816,7 @@ impl Sim {
             paused_ms: members_of.iter().map(|c| c.stats.paused.as_millis()).sum(),
             processed: audience.map_or(0, |a| a.consumed),
             duplicates: audience.map_or(0, |a| a.duplicates),
+            failed: audience.map_or_else(Default::default, failed_records),
             lost,
         }
     }
@@ -908,4 +928,38 @@ impl Sim {
         }
         (lost, lost_count, expired)
     }
+}
+
+/// What an audience that handles failed records made of them.
+fn failed_records(a: &crate::ledger::Audience) -> FailedRecords {
+    let Some(r) = a.routing.as_deref() else {
+        return FailedRecords::default();
+    };
+    FailedRecords {
+        routed: true,
+        retried: r.retried,
+        dead_lettered: r.dead_lettered,
+        skipped: r.skipped,
+        reordered: r.reordered,
+    }
+}
+
+/// A retry or dead letter topic's source topic and attempt, if its source exists.
+fn retry_of(
+    name: &str,
+    topics: &BTreeMap<Arc<str>, crate::metadata::TopicMetadata>,
+) -> Option<RetryOf> {
+    use crate::consumer::failure::source_topic;
+    let source = source_topic(name).filter(|s| topics.contains_key(*s))?;
+    let index = name
+        .rsplit_once("-retry-")
+        .and_then(|(_, i)| i.parse::<u32>().ok());
+    Some(RetryOf {
+        source: source.to_string(),
+        attempt: if name.ends_with("-dlt") {
+            None
+        } else {
+            index.map(|i| i + 2)
+        },
+    })
 }
