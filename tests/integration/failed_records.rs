@@ -259,3 +259,63 @@ fn crashing_on_a_poison_record_stalls_its_partition_for_ever() {
     assert!(g.lag > 100, "lag {}", g.lag);
     assert!(!sim.metadata().topics.contains_key("orders-dlt"));
 }
+
+#[test]
+fn a_copy_that_cannot_be_written_makes_the_consumer_throw_and_nothing_is_committed_past_it() {
+    // orders-dlt needs all 3 replicas in sync, and broker 2 is down from 1 s to 170 s: every
+    // copy is refused (NOT_ENOUGH_REPLICAS) until its delivery.timeout.ms (120 s) passes.
+    // The recoverer's send fails, so the consumer throws without committing, and processes
+    // those orders again once it is back; after the broker's return the copies land.
+    let text = r#"
+seed = 1
+duration_ms = 240000
+[cluster]
+brokers = 3
+[[topic]]
+name = "orders"
+partitions = 3
+replication_factor = 3
+[[topic]]
+name = "orders-dlt"
+partitions = 3
+replication_factor = 3
+config = { "min.insync.replicas" = 3 }
+[[producer]]
+id = "shop"
+topic = "orders"
+rate_per_sec = 50
+records = 500
+keys = "pool:50"
+[[consumer]]
+id = "billing"
+topics = ["orders"]
+processing_ms_per_record = 2
+commit = "sync-after"
+poison_keys = ["key-7"]
+on_failure = "dlq"
+retry.attempts = 1
+config = { "group.id" = "billing", "auto.offset.reset" = "earliest" }
+[[event]]
+at_ms = 1000
+action = "crash_broker"
+broker = 2
+[[event]]
+at_ms = 170000
+action = "restart_broker"
+broker = 2
+"#;
+    let (sim, r) = run_checked("dlt-unwritable", text, Some(1));
+    let crashes = trace_lines(&sim, "crashed (");
+    assert!(!crashes.is_empty(), "the consumer never threw");
+    assert!(at_ms(&crashes[0]) >= 120_000, "{}", crashes[0]);
+    let g = group(&r, "billing");
+    assert!(g.duplicates > 0, "the poll is processed again");
+    assert_eq!((g.lag, g.lost), (0, Some(0)));
+    let poison = poison_orders(&sim);
+    assert_eq!(origins(&sim, "orders-dlt", "billing/orders-dlt"), poison);
+    assert_eq!(
+        failed(&r, "billing").reordered,
+        0,
+        "processed again is not reordered"
+    );
+}

@@ -65,6 +65,8 @@ pub struct Handled {
     pub at: (TopicPartition, Offset),
     /// Where it first came from (a retry topic's copy names its original).
     pub origin: (TopicPartition, Offset),
+    /// The record read (a copy is a record of its own).
+    pub id: RecordId,
     pub key: Option<Bytes>,
     pub fate: Fate,
 }
@@ -304,9 +306,11 @@ impl Ledger {
             }
             Observation::Handled { audience, records } => {
                 let a = self.audiences.entry(audience).or_default();
-                let routing = a.routing.get_or_insert_with(Default::default);
                 for h in records {
-                    routing.handled(h);
+                    // Processed again (a poll after a crash): a duplicate, not a reordering.
+                    let again = a.deliveries(h.id) > 1;
+                    let routing = a.routing.get_or_insert_with(Default::default);
+                    routing.handled(h, again);
                 }
             }
             Observation::CommitAcked { .. } => {}
@@ -364,14 +368,14 @@ impl Ledger {
 }
 
 impl Routing {
-    fn handled(&mut self, h: Handled) {
+    fn handled(&mut self, h: Handled, again: bool) {
         match h.fate {
             Fate::Processed | Fate::Skipped => {
                 if h.fate == Fate::Skipped {
                     self.skipped += 1;
                 } else {
                     self.processed += 1;
-                    if let Some(key) = &h.key {
+                    if let Some(key) = h.key.as_ref().filter(|_| !again) {
                         let newest = self.newest.entry((h.origin.0.clone(), key.clone()));
                         let newest = newest.or_insert(h.origin.1);
                         if h.origin.1 < *newest {
@@ -456,9 +460,14 @@ impl Audience {
 
     /// Whether the record reached this audience at least once.
     pub fn was_delivered(&self, id: RecordId) -> bool {
+        self.deliveries(id) > 0
+    }
+
+    /// How many times the record reached this audience (at most 255).
+    pub fn deliveries(&self, id: RecordId) -> u8 {
         self.delivered
             .get(id.producer as usize)
-            .is_some_and(|v| v.get(id.seq as usize) > 0)
+            .map_or(0, |v| v.get(id.seq as usize))
     }
 }
 

@@ -307,6 +307,7 @@ impl Consumer {
             self.fates.push(Handled {
                 at: (tp.clone(), offset),
                 origin,
+                id: r.id,
                 key: r.key.clone(),
                 fate,
             });
