@@ -319,3 +319,61 @@ broker = 2
         "processed again is not reordered"
     );
 }
+
+#[test]
+fn an_at_least_once_processor_sets_failed_inputs_aside_and_writes_every_other_output() {
+    // A processor with retry topics: every input but the poison ones has its output (a
+    // transient failure is retried through the retry topics); each poison input is in the
+    // dead letter topic, and has no output.
+    let text = scenario_text("retry-and-dlq.toml");
+    let head = &text[..text.find("[[consumer]]").expect("consumers")];
+    let text = format!(
+        "{head}[[topic]]
+name = \"orders-enriched\"
+partitions = 3
+replication_factor = 3
+[[processor]]
+id = \"enricher\"
+inputs = [\"orders\"]
+output = \"orders-enriched\"
+processing_ms_per_record = 2
+failure_rate = 0.02
+poison_keys = [\"key-7\"]
+on_failure = \"retry-topics\"
+retry.backoff_ms = [500, 2000]
+consumer_config = {{ \"auto.offset.reset\" = \"earliest\" }}
+"
+    );
+    let (sim, r) = run_checked(EXAMPLE, &text, Some(4));
+    let poison = poison_orders(&sim);
+    assert_eq!(origins(&sim, "orders-dlt", "enricher/orders-dlt"), poison);
+    let outputs = records(&sim, "orders-enriched");
+    let sources: BTreeSet<(u32, u64)> = outputs
+        .iter()
+        .map(|(_, _, out)| sim.ledger().source(out.id).expect("an output has an input"))
+        .map(|(tp, offset)| {
+            let origin = (tp.topic.as_ref() == "orders").then_some((tp.partition, offset.0));
+            // An output of a retry topic's copy: its input named its origin.
+            origin.unwrap_or_else(|| {
+                let copy = records(&sim, &tp.topic).into_iter();
+                let copy = copy
+                    .filter(|(p, o, _)| *p == tp.partition && o == offset)
+                    .last();
+                let (_, _, c) = copy.expect("the copy is in its retry topic");
+                let p = header(&c, failure::ORIGINAL_PARTITION).parse().unwrap();
+                (p, header(&c, failure::ORIGINAL_OFFSET).parse().unwrap())
+            })
+        })
+        .collect();
+    let orders: BTreeSet<(u32, u64)> = records(&sim, "orders")
+        .iter()
+        .map(|(p, o, _)| (*p, o.0))
+        .collect();
+    let wanted: BTreeSet<_> = orders.difference(&poison).copied().collect();
+    assert_eq!(
+        sources, wanted,
+        "every input but the poison ones has an output"
+    );
+    assert!(failed(&r, "enricher").retried > 0);
+    assert_eq!(group(&r, "enricher").lag, 0);
+}

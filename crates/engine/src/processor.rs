@@ -112,6 +112,10 @@ pub struct ProcessorSpec {
     pub transform: Transform,
     pub guarantee: Guarantee,
     pub processing_per_record: Duration,
+    /// Which inputs fail, and what the application does then: crash and skip with any
+    /// guarantee; the dead letter and retry topics at-least-once only (their copies are sent
+    /// outside any transaction, and at-most-once commits before it knows what failed).
+    pub failures: crate::consumer::failure::FailurePolicy,
     /// Its consumer's configuration (beyond what the guarantee sets).
     pub consumer_configs: Configs,
     /// Its producer's configuration (beyond what the guarantee sets).

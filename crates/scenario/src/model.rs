@@ -102,6 +102,8 @@ pub struct ProcessorDef {
     pub transform: Transform,
     pub guarantee: Guarantee,
     pub processing_us_per_record: u64,
+    /// Which inputs fail, and what the application does then.
+    pub failures: FailurePolicy,
     pub start_ms: u64,
     pub consumer_config: ConfigPairs,
     pub producer_config: ConfigPairs,
@@ -530,6 +532,7 @@ impl ProcessorDef {
             transform: self.transform,
             guarantee: self.guarantee,
             processing_per_record: Duration(self.processing_us_per_record),
+            failures: self.failures.clone(),
             consumer_configs,
             producer_configs,
         }))

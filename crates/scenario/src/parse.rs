@@ -106,13 +106,47 @@ struct RawConsumer {
     /// Milliseconds may be fractional (`0.25`); they become whole microseconds on reading.
     processing_ms_per_record: Option<Spanned<Millis>>,
     commit: Option<Spanned<String>>,
+    failures: RawFailures,
+    start_ms: Option<Int>,
+    config: Option<ConfigTable>,
+}
+
+/// Which records fail and what the application does then, as a consumer or a processor
+/// writes it.
+struct RawFailures {
+    /// `consumer` or `processor`, for errors.
+    section: &'static str,
+    line: usize,
     failure_rate: Option<Spanned<Millis>>,
     on_failure: Option<Spanned<String>>,
     retry_attempts: Option<Int>,
     retry_backoff_ms: Option<Vec<Int>>,
     poison_keys: Option<Spanned<Vec<String>>>,
-    start_ms: Option<Int>,
-    config: Option<ConfigTable>,
+}
+
+impl RawFailures {
+    fn read(f: &mut Fields<'_, '_>, section: &'static str) -> Result<RawFailures, ScenarioError> {
+        let mut r = RawFailures {
+            section,
+            line: f.line(),
+            failure_rate: f.number("failure_rate")?,
+            on_failure: f.string("on_failure")?,
+            retry_attempts: None,
+            retry_backoff_ms: None,
+            poison_keys: f.strings("poison_keys")?,
+        };
+        let path = if section == "consumer" {
+            "consumer.retry"
+        } else {
+            "processor.retry"
+        };
+        if let Some(mut retry) = f.nested("retry", path)? {
+            r.retry_attempts = retry.int("attempts")?;
+            r.retry_backoff_ms = retry.int_or_ints("backoff_ms")?;
+            retry.finish()?;
+        }
+        Ok(r)
+    }
 }
 
 struct RawProcessor {
@@ -123,6 +157,7 @@ struct RawProcessor {
     transform: Option<Spanned<String>>,
     guarantee: Option<Spanned<String>>,
     processing_ms_per_record: Option<Spanned<Millis>>,
+    failures: RawFailures,
     start_ms: Option<Int>,
     consumer_config: Option<ConfigTable>,
     producer_config: Option<ConfigTable>,
@@ -258,20 +293,10 @@ impl RawConsumer {
             topics: f.required("topics", topics)?,
             processing_ms_per_record: f.number("processing_ms_per_record")?,
             commit: f.string("commit")?,
-            failure_rate: f.number("failure_rate")?,
-            on_failure: f.string("on_failure")?,
-            retry_attempts: None,
-            retry_backoff_ms: None,
-            poison_keys: f.strings("poison_keys")?,
+            failures: RawFailures::read(&mut f, "consumer")?,
             start_ms: f.int("start_ms")?,
             config: f.config("config")?,
         };
-        let mut c = c;
-        if let Some(mut r) = f.nested("retry", "consumer.retry")? {
-            c.retry_attempts = r.int("attempts")?;
-            c.retry_backoff_ms = r.int_or_ints("backoff_ms")?;
-            r.finish()?;
-        }
         f.finish()?;
         Ok(c)
     }
@@ -288,6 +313,7 @@ impl RawProcessor {
             transform: f.string("transform")?,
             guarantee: f.string("guarantee")?,
             processing_ms_per_record: f.number("processing_ms_per_record")?,
+            failures: RawFailures::read(&mut f, "processor")?,
             start_ms: f.int("start_ms")?,
             consumer_config: f.config("consumer_config")?,
             producer_config: f.config("producer_config")?,
@@ -572,7 +598,7 @@ impl Scenario {
                 topics: c.topics.get_ref().clone(),
                 processing_us_per_record,
                 commit,
-                failures: failure_policy(l, c, line)?,
+                failures: failure_policy(l, &c.failures)?,
                 start_ms: start_ms(l, &c.start_ms, "consumer")?,
                 config: config_pairs(l, &c.config, "consumer")?,
                 line,
@@ -584,16 +610,14 @@ impl Scenario {
 }
 
 /// A consumer's `failure_rate`, `poison_keys`, `on_failure` and `retry`.
-fn failure_policy(
-    l: &Lines<'_>,
-    c: &RawConsumer,
-    line: usize,
-) -> Result<FailurePolicy, ScenarioError> {
+fn failure_policy(l: &Lines<'_>, c: &RawFailures) -> Result<FailurePolicy, ScenarioError> {
+    let field = |name: &str| format!("{}.{name}", c.section);
+    let line = c.line;
     let mut policy = FailurePolicy::default();
     if let Some(v) = &c.failure_rate {
         policy.failure_ppm = rate_to_ppm(v.get_ref()).ok_or_else(|| {
             let m = "must be a chance per attempt from 0 to 1 (0.001: one in a thousand)";
-            ScenarioError::field(Some(l.of(v)), "consumer.failure_rate", m)
+            ScenarioError::field(Some(l.of(v)), field("failure_rate"), m)
         })?;
     }
     if let Some(v) = &c.on_failure {
@@ -603,31 +627,31 @@ fn failure_policy(
                 v.get_ref(),
                 OnFailure::NAMES.join(", ")
             );
-            ScenarioError::field(Some(l.of(v)), "consumer.on_failure", m)
+            ScenarioError::field(Some(l.of(v)), field("on_failure"), m)
         })?;
     }
     let retry_given = c.retry_attempts.is_some() || c.retry_backoff_ms.is_some();
     if retry_given && !policy.on_failure.routes() {
         let m = "retries need on_failure = \"skip\", \"dlq\" or \"retry-topics\" \
                  (\"crash\" does not retry)";
-        return Err(ScenarioError::field(Some(line), "consumer.retry", m));
+        return Err(ScenarioError::field(Some(line), field("retry"), m));
     }
     if let Some(v) = &c.retry_attempts {
         let max = i64::from(failure::MAX_ATTEMPTS);
-        policy.attempts = int_in(l, v, "consumer.retry.attempts", 1, max)? as u32;
+        policy.attempts = int_in(l, v, &field("retry.attempts"), 1, max)? as u32;
     }
     if let Some(items) = &c.retry_backoff_ms {
         if items.is_empty() {
             let m = "list at least one backoff";
             return Err(ScenarioError::field(
                 Some(line),
-                "consumer.retry.backoff_ms",
+                field("retry.backoff_ms"),
                 m,
             ));
         }
         policy.backoff = items
             .iter()
-            .map(|v| int_in(l, v, "consumer.retry.backoff_ms", 0, 3_600_000))
+            .map(|v| int_in(l, v, &field("retry.backoff_ms"), 0, 3_600_000))
             .map(|ms| ms.map(|ms| kplay_engine::Duration(ms as u64 * 1_000)))
             .collect::<Result<_, _>>()?;
     }
@@ -697,6 +721,7 @@ fn processor_def(
         transform: Transform::parse(&transform).expect("checked"),
         guarantee: Guarantee::parse(&guarantee).expect("checked"),
         processing_us_per_record,
+        failures: failure_policy(l, &p.failures)?,
         start_ms: start_ms(l, &p.start_ms, "processor")?,
         consumer_config: config_pairs(l, &p.consumer_config, "processor.consumer")?,
         producer_config: config_pairs(l, &p.producer_config, "processor.producer")?,

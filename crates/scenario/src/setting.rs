@@ -41,6 +41,7 @@ const PROCESSOR_FIELDS: &[&str] = &[
     "transform",
     "guarantee",
     "processing_ms_per_record",
+    "on_failure",
     "start_ms",
 ];
 const CONSUMER_FIELDS: &[&str] = &[

@@ -184,6 +184,7 @@ fn write_processor(o: &mut String, p: &crate::model::ProcessorDef) {
         quote(p.guarantee.name()),
         millis(p.processing_us_per_record)
     );
+    write_failures(o, &p.failures);
     if p.start_ms > 0 {
         let _ = writeln!(o, "start_ms = {}", p.start_ms);
     }

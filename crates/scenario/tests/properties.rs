@@ -263,9 +263,16 @@ fn processor() -> impl Strategy<Value = ProcessorDef> {
         proptest::sample::select(kplay_engine::processor::Transform::NAMES),
         proptest::sample::select(kplay_engine::processor::Guarantee::NAMES),
         (0u64..3_600_000_000, 0u64..10_000, config(), config()),
+        failures(),
     )
         .prop_map(
-            |((id, inputs, output, group), transform, guarantee, (us, start_ms, cc, pc))| {
+            |(
+                (id, inputs, output, group),
+                transform,
+                guarantee,
+                (us, start_ms, cc, pc),
+                failures,
+            )| {
                 ProcessorDef {
                     id,
                     inputs,
@@ -276,6 +283,13 @@ fn processor() -> impl Strategy<Value = ProcessorDef> {
                     guarantee: kplay_engine::processor::Guarantee::parse(guarantee)
                         .expect("a name"),
                     processing_us_per_record: us,
+                    failures: FailurePolicy {
+                        on_failure: match guarantee {
+                            "at-least-once" => failures.on_failure,
+                            _ => kplay_scenario::OnFailure::Skip,
+                        },
+                        ..failures
+                    },
                     start_ms,
                     consumer_config: cc,
                     producer_config: pc,

@@ -893,6 +893,7 @@ impl Generator<'_> {
             },
             guarantee,
             processing_us_per_record: self.below(500_000 / total_rate.max(1)),
+            failures: Default::default(),
             start_ms: 0,
             consumer_config,
             producer_config,

@@ -258,14 +258,20 @@ impl Consumer {
     /// Plans the processing of the current poll when the application handles failures: each
     /// record's attempts (each takes the processing time; a retry in place waits its backoff
     /// first), its fate, and the copies of failed records, handed to the producers of their
-    /// topics at the time each failure is known. Returns how long processing takes.
-    pub(super) fn plan_failures(&mut self, now: Instant, out: &mut Vec<Effect>) -> Duration {
+    /// topics at the time each failure is known. Returns how long processing takes, and when
+    /// each record's processing ended.
+    pub(super) fn plan_failures(
+        &mut self,
+        now: Instant,
+        out: &mut Vec<Effect>,
+    ) -> (Duration, Vec<Instant>) {
         let per = self.spec.processing_per_record;
         let policy = &self.spec.failures;
         let ppm = u64::from(policy.failure_ppm);
         let rng = &mut self.rng;
         let mut t = now;
         let mut copies: BTreeMap<String, Vec<(Instant, ManualRecord)>> = BTreeMap::new();
+        let mut ends = Vec::new();
         for (tp, offset, r) in polled_records(&self.processing) {
             let poison = policy.is_poison(r);
             let mut fails = || poison || (ppm > 0 && rng.chance(ppm, 1_000_000));
@@ -304,6 +310,7 @@ impl Consumer {
                     }
                 }
             };
+            ends.push(t);
             self.fates.push(Handled {
                 at: (tp.clone(), offset),
                 origin,
@@ -317,7 +324,18 @@ impl Consumer {
             let call = Box::new(AppCall::Send { records });
             out.push(Effect::Handoff(AppCall::Forward { topic, call }));
         }
-        Duration(t.0 - now.0)
+        (Duration(t.0 - now.0), ends)
+    }
+
+    /// Tells the ledger what became of the poll's records (their fates were planned as its
+    /// processing started).
+    pub(super) fn report_fates(&mut self, out: &mut Vec<Effect>) {
+        if !self.fates.is_empty() {
+            out.push(Effect::Observe(crate::ledger::Observation::Handled {
+                audience: self.audience.clone(),
+                records: std::mem::take(&mut self.fates),
+            }));
+        }
     }
 
     /// After a poll whose failed records were published: `flush()` their producers and wait
@@ -353,17 +371,17 @@ impl Consumer {
             return;
         }
         if self.forward_failed {
-            self.die_and_restart(now, 0, out);
-            for topic in self.spec.failures.all_destinations(&self.spec.topics) {
-                out.push(Effect::Handoff(AppCall::Forward {
-                    topic,
-                    call: Box::new(AppCall::Restart),
-                }));
-            }
-            return;
+            return self.die_and_restart(now, 0, out);
         }
         self.state = AppState::Polling;
-        self.commit_after_processing(now, true, out);
+        if self.spec.processor.is_some() {
+            // An at-least-once processor's `flush()` returned: it commits.
+            if self.commit(now, true, out) {
+                self.state = AppState::Committing { then: None };
+            }
+        } else {
+            self.commit_after_processing(now, true, out);
+        }
     }
 
     /// Whether `tp` is one of its retry topics, whose records wait for their due time.

@@ -288,6 +288,18 @@ impl Consumer {
             ..fresh
         };
         self.connections.continue_requests_from(sent);
+        // The clients in the same process die with it and start again with it: a
+        // processor's producer, and those publishing failed records.
+        if self.spec.processor.is_some() {
+            out.push(Effect::Handoff(crate::processor::AppCall::Restart));
+        }
+        for topic in self.spec.failures.all_destinations(&self.spec.topics) {
+            let call = Box::new(crate::processor::AppCall::Restart);
+            out.push(Effect::Handoff(crate::processor::AppCall::Forward {
+                topic,
+                call,
+            }));
+        }
         let at = now + RESTART_AFTER_FAILURE;
         self.state = AppState::Restarting { at };
         self.scheduled_wake = Some(at);
@@ -540,20 +552,10 @@ impl Consumer {
 
     fn start_processing(&mut self, now: Instant, mut busy: Duration, out: &mut Vec<Effect>) {
         self.processing_started = now;
-        if let Some(role) = self.spec.processor {
-            // A processor sends each output as it finishes its input.
-            let per = self.spec.processing_per_record;
-            let records = polled_records(&self.processing)
-                .enumerate()
-                .map(|(i, (tp, offset, r))| {
-                    let at = now + Duration(per.as_micros().saturating_mul(i as u64 + 1));
-                    (at, role.transform.apply(r, (tp, offset)))
-                })
-                .collect();
-            out.push(Effect::Handoff(crate::processor::AppCall::Send { records }));
-        }
+        let mut ends = None;
         if self.spec.failures.on_failure.routes() {
-            busy = self.plan_failures(now, out);
+            let (b, e) = self.plan_failures(now, out);
+            (busy, ends) = (b, Some(e));
         } else if self.spec.failures.failure_ppm > 0 || !self.spec.failures.poison_keys.is_empty() {
             let ppm = u64::from(self.spec.failures.failure_ppm);
             let (rng, failures) = (&mut self.rng, &self.spec.failures);
@@ -568,11 +570,40 @@ impl Consumer {
                 busy = Duration(per.saturating_mul(u64::from(k) + 1));
             }
         }
+        if let Some(role) = self.spec.processor {
+            self.send_outputs(role, now, ends.as_deref(), out);
+        }
         if busy > Duration::ZERO {
             self.state = AppState::Processing { until: now + busy };
         } else {
             self.finish_processing(now, out);
         }
+    }
+
+    /// A processor sends each output as it finishes its input: every input's, or with
+    /// `on_failure` handling failures, each processed input's at its end (`ends`).
+    fn send_outputs(
+        &mut self,
+        role: crate::processor::Role,
+        now: Instant,
+        ends: Option<&[Instant]>,
+        out: &mut Vec<Effect>,
+    ) {
+        use crate::ledger::Fate;
+        let per = self.spec.processing_per_record;
+        let fates = &self.fates;
+        let records = polled_records(&self.processing)
+            .enumerate()
+            .filter_map(|(i, (tp, offset, r))| {
+                let at = match ends {
+                    Some(_) if fates[i].fate != Fate::Processed => return None,
+                    Some(ends) => ends[i],
+                    None => now + Duration(per.as_micros().saturating_mul(i as u64 + 1)),
+                };
+                Some((at, role.transform.apply(r, (tp, offset))))
+            })
+            .collect();
+        out.push(Effect::Handoff(crate::processor::AppCall::Send { records }));
     }
 
     /// The application processed the poll's records; with commit-after-processing it commits
@@ -591,12 +622,7 @@ impl Consumer {
         if matches!(self.state, AppState::Processing { .. }) {
             self.state = AppState::Polling;
         }
-        if !self.fates.is_empty() {
-            out.push(Effect::Observe(Observation::Handled {
-                audience: self.audience.clone(),
-                records: std::mem::take(&mut self.fates),
-            }));
-        }
+        self.report_fates(out);
         if self.await_forwards(out) {
             return;
         }
@@ -627,6 +653,7 @@ impl Consumer {
         for p in polled {
             self.deliver(p, out);
         }
+        self.report_fates(out);
         let offsets = match (role.guarantee, &self.membership) {
             _ if planted!(self, OffsetsOutsideTransaction) => None,
             (Guarantee::ExactlyOnce, Some(m)) => Some(TxnOffsets {
@@ -646,6 +673,12 @@ impl Consumer {
         };
         if role.guarantee != Guarantee::AtMostOnce {
             out.push(Effect::Handoff(AppCall::Commit { offsets, flush }));
+        }
+        if flush && self.spec.failures.on_failure.forwards() {
+            // Its output producer's `flush()` is awaited with its failed records' copies.
+            self.forward_failed = false;
+            self.await_forwards(out);
+            self.awaiting_forwards += 1;
         }
     }
 
@@ -684,7 +717,6 @@ impl Consumer {
                 // both clients and its supervisor starts it again, with a new producer.
                 self.processing.clear();
                 self.die_and_restart(now, 0, out);
-                out.push(Effect::Handoff(AppCall::Restart));
             }
             other => unreachable!("a consumer got {other:?}"),
         }

@@ -13,6 +13,15 @@ impl Sim {
         match command {
             Command::AddProcessor(spec) => {
                 let (consumer, producer) = processor_clients(spec)?;
+                if spec.failures.on_failure.forwards() && spec.guarantee != Guarantee::AtLeastOnce {
+                    let m = format!(
+                        "{:?} needs guarantee = \"at-least-once\": copies of failed records \
+                         are not sent inside a transaction here, and at-most-once commits \
+                         before it knows what failed",
+                        spec.failures.on_failure.name()
+                    );
+                    return reject("on_failure", m);
+                }
                 if spec.inputs.contains(&spec.output) {
                     let m = format!("{:?} is also one of its inputs", spec.output);
                     return reject("output", m);
@@ -54,6 +63,7 @@ impl Sim {
                 if let Some(p) = self.producer_index(&name) {
                     self.producers[p].as_mut().expect("indexed").crashed = true;
                 }
+                self.crash_forwarders(i);
             }
             Command::RestartProcessor { name } => {
                 self.restart_processor_producer(&name)?;
@@ -170,7 +180,7 @@ fn processor_clients(spec: &ProcessorSpec) -> Result<(ConsumerSpec, ProducerSpec
             Guarantee::AtMostOnce => CommitStrategy::BeforeProcessing { sync: true },
             _ => CommitStrategy::Auto,
         },
-        failures: Default::default(),
+        failures: spec.failures.clone(),
         configs: cc,
         processor: role,
     };
