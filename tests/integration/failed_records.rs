@@ -377,3 +377,48 @@ consumer_config = {{ \"auto.offset.reset\" = \"earliest\" }}
     assert!(failed(&r, "enricher").retried > 0);
     assert_eq!(group(&r, "enricher").lag, 0);
 }
+
+#[test]
+fn a_hand_made_record_in_a_retry_topic_with_bad_headers_is_routed_by_where_it_was_read() {
+    // Anyone may write to a retry topic: headers claiming attempt 0 and an origin that does
+    // not exist must neither panic nor strand the consumer; its copies follow the topic it
+    // was read from.
+    let text = r#"
+seed = 1
+duration_ms = 20000
+[cluster]
+brokers = 3
+[[topic]]
+name = "orders"
+partitions = 1
+[[topic]]
+name = "orders-retry-0"
+partitions = 1
+[[producer]]
+id = "intruder"
+topic = "orders-retry-0"
+rate_per_sec = 0
+[[consumer]]
+id = "billing"
+topics = ["orders"]
+commit = "sync-after"
+poison_keys = ["key-7"]
+on_failure = "retry-topics"
+config = { "group.id" = "billing", "auto.offset.reset" = "earliest" }
+[[event]]
+at_ms = 5000
+action = "produce"
+producer = "intruder"
+key = "key-7"
+[event.headers]
+"retry_topic-attempts" = "0"
+"kafka_dlt-original-topic" = "nowhere"
+"kafka_dlt-original-partition" = "9"
+"#;
+    let (sim, r) = run_checked("hand-made-copy", text, Some(1));
+    assert_eq!(group(&r, "billing").lag, 0, "the consumer is not stranded");
+    // Attempt 0 counts as the first: it goes on to orders-retry-1, then orders-dlt.
+    assert_eq!(records(&sim, "orders-retry-1").len(), 1);
+    assert_eq!(records(&sim, "orders-dlt").len(), 1);
+    assert_eq!(failed(&r, "billing").dead_lettered, 1);
+}

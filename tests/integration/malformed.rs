@@ -49,6 +49,7 @@ const CASES: &[(&str, &str, Option<usize>)] = &[
     ("[[topic]]\nname = \"t\"\n[[consumer]]\nid = \"c\"\ntopics = [\"t\"]\ncommit = \"sync-before\"\non_failure = \"retry-topics\"", "on_failure", Some(3)),
     ("[[consumer]]\nid = \"c\"\ntopics = [\"ghost\"]\non_failure = \"dlq\"", "on_failure", Some(1)),
     ("[[topic]]\nname = \"t\"\n[[processor]]\nid = \"p\"\ninputs = [\"t\"]\noutput = \"o\"\nguarantee = \"exactly-once\"\non_failure = \"dlq\"", "on_failure", None),
+    ("[[topic]]\nname = \"t-dlt\"\n[[consumer]]\nid = \"c\"\ntopics = [\"t-dlt\"]\non_failure = \"dlq\"", "on_failure", None),
     ("[[event]]\nat_ms = 5\naction = \"explode\"", "event.action", Some(3)),
     ("[[event]]\nat_ms = 5\naction = \"crash_broker\"", "event.broker", Some(1)),
     ("[[event]]\nat_ms = 5\naction = \"crash_broker\"\nbroker = 7", "event.broker", Some(1)),

@@ -971,7 +971,7 @@ impl Playground {
             } => {
                 let form =
                     consumer_def(&id, &topics, &processing_ms, &offset_reset, &group, &commit)?;
-                let def = ConsumerDef { start_ms, ..form };
+                let def = like_its_group(&candidate, ConsumerDef { start_ms, ..form });
                 let command = def.command().map_err(err)?;
                 candidate.consumers.push(def);
                 command
@@ -1152,6 +1152,29 @@ fn producer_def(
         config,
         line: 0,
     })
+}
+
+/// A new member handles failed records as its group's members do (`on_failure`, retries,
+/// which records fail); with retry topics it names the source topics only, as the group's
+/// members were written, and subscribes to their retry topics as they do.
+fn like_its_group(s: &Scenario, mut def: ConsumerDef) -> ConsumerDef {
+    let group_of = |c: &ConsumerDef| {
+        let g = c.config.iter().find(|(k, _)| k == "group.id");
+        g.map(|(_, v)| v.clone())
+    };
+    let group = group_of(&def);
+    let member = s
+        .consumers
+        .iter()
+        .find(|c| group.is_some() && group_of(c) == group);
+    if let Some(member) = member {
+        def.failures = member.failures.clone();
+        if def.failures.on_failure.forwards() {
+            let derived = kplay_engine::consumer::failure::source_topic;
+            def.topics.retain(|t| derived(t).is_none());
+        }
+    }
+    def
 }
 
 /// A consumer as typed in the form, starting at time zero.

@@ -767,3 +767,33 @@ fn kafka_commands_follow_the_setup_and_every_live_action() {
         "frames leave them alone"
     );
 }
+
+#[test]
+fn a_member_added_to_a_group_with_retry_topics_handles_failures_as_its_group_does() {
+    let mut p = Playground::welcome();
+    let text = include_str!("../../../scenarios/retry-and-dlq.toml");
+    p.dispatch(Action::Import(text.into())).expect("import");
+    // As the page's "Add a member" sends it: the group's topics, its retry topics among them.
+    let add = Edit::AddConsumer {
+        id: "billing-2".into(),
+        topics: "orders,orders-retry-0,orders-retry-1".into(),
+        processing_ms: "1".into(),
+        offset_reset: "earliest".into(),
+        group: "billing".into(),
+        commit: "sync-after".into(),
+    };
+    p.dispatch(Action::Edit(add)).expect("add a member");
+    let def = p.scenario().consumers.iter().find(|c| c.id == "billing-2");
+    let def = def.expect("added");
+    let billing = &p.scenario().consumers[0];
+    assert_eq!(def.failures, billing.failures);
+    assert_eq!(
+        def.topics,
+        ["orders"],
+        "its retry topics follow from on_failure"
+    );
+    playing(&mut p, 100);
+    let member = p.sim().consumers().find(|c| c.spec.name == "billing-2");
+    let topics = &member.expect("running").spec.topics;
+    assert_eq!(topics, &["orders", "orders-retry-0", "orders-retry-1"]);
+}

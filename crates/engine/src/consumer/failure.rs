@@ -281,7 +281,10 @@ impl Consumer {
                 TRANSIENT_MESSAGE
             };
             let origin = origin(r, (tp, offset));
-            let mut attempt = attempt(r);
+            // Where copies go follows the topic it was read from (its headers may say
+            // anything: a user can produce to a retry topic by hand).
+            let source = source_topic(&tp.topic).unwrap_or(&tp.topic);
+            let mut attempt = attempt(r).max(1);
             let fate = loop {
                 t = t + per;
                 if !fails() {
@@ -291,7 +294,7 @@ impl Consumer {
                 match policy.on_failure {
                     OnFailure::RetryTopics if retries_left => {
                         let due = t + policy.backoff(attempt - 1);
-                        let topic = retry_topic(&origin.0.topic, attempt - 1);
+                        let topic = retry_topic(source, attempt - 1);
                         let copy = copy(r, (tp, offset), error, Some((attempt + 1, due)));
                         copies.entry(topic).or_default().push((t, copy));
                         break Fate::Retried;
@@ -303,7 +306,7 @@ impl Consumer {
                     }
                     OnFailure::Skip => break Fate::Skipped,
                     _ => {
-                        let topic = dead_letter_topic(&origin.0.topic);
+                        let topic = dead_letter_topic(source);
                         let copy = copy(r, (tp, offset), error, None);
                         copies.entry(topic).or_default().push((t, copy));
                         break Fate::DeadLettered;

@@ -787,7 +787,8 @@ impl Consumer {
             let available = batch.record_count() - from.min(batch.record_count());
             let mut n = available.min(max - taken);
             if waits {
-                n = failure::due_prefix(&batch.records[from as usize..], n, now);
+                let rest = batch.records.get(from as usize..).unwrap_or(&[]);
+                n = failure::due_prefix(rest, n, now);
             }
             if n > 0 {
                 first.get_or_insert(Offset(batch.base_offset.0 + u64::from(from)));

@@ -39,6 +39,13 @@ impl Sim {
             );
             return reject("on_failure", m);
         }
+        if let Some(t) = spec.topics.iter().find(|t| source_topic(t).is_some()) {
+            let m = format!(
+                "{t:?} is itself a retry or dead letter topic: its copies would have nowhere \
+                 to go (read it with \"crash\" or \"skip\")"
+            );
+            return reject("on_failure", m);
+        }
         for topic in spec.topics.iter().filter(|t| source_topic(t).is_none()) {
             if !self.metadata().topics.contains_key(topic.as_str()) {
                 let m = format!(
