@@ -10,6 +10,7 @@ mod kafka_tests;
 mod lessons;
 mod malformed;
 mod missing_topics;
+mod perf;
 mod playground;
 mod replication;
 mod scenarios;

@@ -213,7 +213,7 @@ pub fn Producers() -> Html {
                             </label>
                         </div>
                         <div class="client-stats">
-                            <label class="inline">{ "rate/s " }<input class="num" type="number" min="0" value={p.rate_per_sec.to_string()} onchange={rate} aria-label={format!("{} rate", p.name)} /></label>
+                            <label class="inline">{ "rate/s " }<input class="num" type="text" inputmode="numeric" value={rate_text(p.rate_per_sec)} onchange={rate} aria-label={format!("{} rate", p.name)} title="records a second, or max (as fast as send() goes: needs a hardware profile)" /></label>
                             { format!(" sent {} · acked {} · failed {} · retries {} · batches {} in flight, {} queued",
                                 p.produced, p.acked, p.failed, p.retries, p.in_flight_batches, p.queued_batches) }
                         </div>
@@ -336,5 +336,13 @@ pub fn Consumers() -> Html {
                 }
             }) }
         </div>
+    }
+}
+
+/// A producer's rate as its field shows it: records a second, or "max" for a closed loop.
+fn rate_text(rate: u64) -> String {
+    match rate {
+        kplay_engine::producer::RATE_MAX => "max".to_string(),
+        n => n.to_string(),
     }
 }

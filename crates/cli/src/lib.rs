@@ -57,9 +57,15 @@ USAGE:
         Run the lesson's setup, which must fail its challenge, and its reference
         solution, which must pass (every built-in lesson without an argument);
         print each goal with the values found. Exit code 1 when either is wrong.
+    kplay bench-table
+        Run the setups of Jay Kreps' 2014 benchmark (scenarios/perf/) on the
+        "kreps-2014" hardware profile and print simulated figures against the
+        post's, with the ratios between setups. Exit code 1 when one is outside
+        its tolerance (figures ±25%, ratios ±15%).
     kplay help
 "#;
 
+pub mod bench_table;
 mod lesson;
 pub mod memory;
 mod trace_record;
@@ -109,6 +115,7 @@ pub fn main_with_memory(
         Some("trace-record") => trace_record::trace_record(&args[1..], out),
         Some("assign") => assign(stdin, out),
         Some("lesson") => lesson::lesson(&args[1..], out),
+        Some("bench-table") => bench_table::bench_table(&args[1..], out),
         Some("help" | "--help" | "-h") => {
             let _ = write!(out, "{USAGE}");
             Ok(())

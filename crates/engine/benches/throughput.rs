@@ -42,6 +42,7 @@ fn run(acks: &str, replication_factor: u32, transactional: bool) -> u64 {
         brokers: 3,
         configs: Configs::new(Scope::Broker),
         network: NetworkConfig::lan(),
+        hardware: kplay_engine::hardware::Hardware::ideal(),
         trace_capacity: 0,
     };
     let mut sim = Sim::new(setup, 7).expect("setup");

@@ -372,10 +372,12 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         I32,
         "How often the coordinator aborts transactions past their timeout.",
     ),
-    unmodelled(
+    int(
         "num.io.threads",
-        "8",
-        "request handler threads are not simulated (requests cost no time here)",
+        8,
+        1,
+        256,
+        "Request handler threads per broker (with a hardware profile, a request takes one).",
     ),
     unmodelled(
         "num.network.threads",

@@ -27,6 +27,8 @@ pub mod config;
 pub mod consumer;
 pub(crate) mod controller;
 pub mod group;
+pub mod hardware;
+pub mod histogram;
 pub mod ledger;
 pub(crate) mod log;
 pub(crate) mod metadata;

@@ -718,6 +718,43 @@ pub enum Message {
 }
 
 impl Message {
+    /// Its size on the wire, for the cost model: the record batches it carries (their v2
+    /// size), plus a header and a few bytes per partition or topic named. Close enough for
+    /// bandwidth, where batches dominate; exact sizes of the small requests do not matter.
+    pub fn wire_bytes(&self) -> u64 {
+        const HEADER: u64 = 40;
+        const PER_PARTITION: u64 = 30;
+        let batches = |b: &[RecordBatch]| b.iter().map(|b| u64::from(b.size_bytes)).sum::<u64>();
+        HEADER
+            + match self {
+                Message::ProduceRequest(r) => r
+                    .partitions
+                    .iter()
+                    .map(|(_, b)| PER_PARTITION + u64::from(b.size_bytes))
+                    .sum(),
+                Message::FetchResponse(r) => r
+                    .partitions
+                    .iter()
+                    .map(|p| PER_PARTITION + batches(&p.batches))
+                    .sum(),
+                Message::ProduceResponse(r) => PER_PARTITION * r.results.len() as u64,
+                Message::FetchRequest(r) => PER_PARTITION * r.partitions.len() as u64,
+                Message::MetadataResponse { metadata, .. }
+                | Message::MetadataUpdate { metadata } => metadata
+                    .topics
+                    .values()
+                    .map(|t| PER_PARTITION * t.partitions.len() as u64)
+                    .sum(),
+                _ => 0,
+            }
+    }
+
+    /// An answer to a request this node sent (every answer's kind ends so): at a broker, a
+    /// follower's fetch result or a peer's answer, which no request handler thread takes.
+    pub fn is_response(&self) -> bool {
+        self.kind().ends_with("Response")
+    }
+
     /// An answer of the group protocol, which a group member handles.
     pub fn is_group_answer(&self) -> bool {
         matches!(

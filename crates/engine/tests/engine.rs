@@ -26,6 +26,7 @@ impl Run {
             brokers,
             configs: Configs::new(Scope::Broker),
             network: NetworkConfig::lan(),
+            hardware: kplay_engine::hardware::Hardware::ideal(),
             trace_capacity: 1_000_000,
         };
         let mut sim = Sim::new(setup, seed).expect("valid setup");
@@ -425,6 +426,7 @@ fn retention_deletes_old_segments_and_moves_the_log_start() {
             &[("log.retention.check.interval.ms", i(1_000))],
         ),
         network: NetworkConfig::lan(),
+        hardware: kplay_engine::hardware::Hardware::ideal(),
         trace_capacity: 100,
     };
     let mut sim = Sim::new(setup, 12).expect("setup");

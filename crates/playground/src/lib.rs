@@ -994,10 +994,12 @@ impl Playground {
                 let max = kplay_engine::sim::MAX_RATE_PER_SEC;
                 let rate = match rate_per_sec.trim().parse::<u64>() {
                     Ok(n) if n <= max => n,
+                    // A closed loop (the engine refuses it without a hardware profile).
+                    _ if rate_per_sec.trim() == "max" => kplay_engine::producer::RATE_MAX,
                     _ => {
                         return Err(format!(
                             "`rate_per_sec`: enter a whole number of records per second from \
-                             0 to {max}, got {rate_per_sec:?}"
+                             0 to {max}, or \"max\", got {rate_per_sec:?}"
                         ))
                     }
                 };

@@ -604,6 +604,19 @@ fn a_typed_rate_or_processing_time_is_refused_for_what_it_is() {
         rate_per_sec: " 250 ".into(),
     }))
     .expect("a rate");
+    // The welcome cluster has no hardware profile: nothing would pace a closed loop.
+    let e = p
+        .dispatch(Action::Edit(Edit::SetRate {
+            producer: producer.clone(),
+            rate_per_sec: "max".into(),
+        }))
+        .unwrap_err();
+    assert!(e.contains("rate_per_sec") && e.contains("hardware"), "{e}");
+    p.dispatch(Action::Edit(Edit::SetRate {
+        producer: producer.clone(),
+        rate_per_sec: "300".into(),
+    }))
+    .expect("the session goes on after the refusal");
     for bad in ["-1", "0.0005", "x", "", "3600000.001"] {
         let e = p
             .dispatch(Action::Edit(Edit::SetProcessing {

@@ -43,6 +43,8 @@ pub struct ClusterDef {
     /// One-way network latency, microseconds.
     pub latency_us: u64,
     pub jitter_us: u64,
+    /// What the machines cost: a named profile with any fields overridden (`[hardware]`).
+    pub hardware: kplay_engine::hardware::Hardware,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -320,6 +322,7 @@ impl Scenario {
                 config: Vec::new(),
                 latency_us: 500,
                 jitter_us: 0,
+                hardware: kplay_engine::hardware::Hardware::ideal(),
             },
             topics: Vec::new(),
             producers: Vec::new(),
@@ -341,6 +344,7 @@ impl Scenario {
                 latency: Duration(self.cluster.latency_us),
                 jitter: Duration(self.cluster.jitter_us),
             },
+            hardware: self.cluster.hardware.clone(),
             trace_capacity: TRACE_CAPACITY,
         })
     }

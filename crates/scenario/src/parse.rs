@@ -62,6 +62,7 @@ struct RawScenario {
     duration_ms: Option<Int>,
     cluster: Option<RawCluster>,
     network: Option<RawNetwork>,
+    hardware: Option<ConfigTable>,
     topic: Vec<Spanned<RawTopic>>,
     producer: Vec<Spanned<RawProducer>>,
     consumer: Vec<Spanned<RawConsumer>>,
@@ -71,6 +72,7 @@ struct RawScenario {
 
 struct RawCluster {
     brokers: Option<Int>,
+    hardware: Option<Spanned<String>>,
     config: Option<ConfigTable>,
 }
 
@@ -221,6 +223,7 @@ impl RawScenario {
                     let mut c = Fields::new(lines, "cluster", t);
                     let cluster = RawCluster {
                         brokers: c.int("brokers")?,
+                        hardware: c.string("hardware")?,
                         config: c.config("config")?,
                     };
                     c.finish()?;
@@ -239,6 +242,7 @@ impl RawScenario {
                     Some(network)
                 }
             },
+            hardware: f.config("hardware")?,
             topic: each(&mut f, lines, "topic", RawTopic::read)?,
             producer: each(&mut f, lines, "producer", RawProducer::read)?,
             consumer: each(&mut f, lines, "consumer", RawConsumer::read)?,
@@ -271,7 +275,7 @@ impl RawProducer {
         let p = RawProducer {
             id: f.required("id", id)?,
             topic: f.required("topic", topic)?,
-            rate_per_sec: f.int("rate_per_sec")?,
+            rate_per_sec: f.int_or_max("rate_per_sec")?,
             records: f.int("records")?,
             keys: f.string("keys")?,
             value_bytes: f.int("value_bytes")?,
@@ -338,7 +342,7 @@ impl RawEvent {
             partitions: f.int("partitions")?,
             replication_factor: f.int("replication_factor")?,
             offset: f.int("offset")?,
-            rate_per_sec: f.int("rate_per_sec")?,
+            rate_per_sec: f.int_or_max("rate_per_sec")?,
             key: text(f.string("key")?),
             value: text(f.string("value")?),
             headers: f.string_table("headers")?,
@@ -387,6 +391,54 @@ fn int_in(
         return Err(ScenarioError::field(Some(lines.of(v)), field, m));
     }
     Ok(x)
+}
+
+/// A producer's rate: records a second, or `"max"` (`RATE_MAX`, a closed loop).
+fn rate(lines: &Lines<'_>, v: &Int, field: &str) -> Result<u64, ScenarioError> {
+    if *v.get_ref() == i64::MAX {
+        return Ok(kplay_engine::producer::RATE_MAX);
+    }
+    Ok(int_in(
+        lines,
+        v,
+        field,
+        0,
+        kplay_engine::sim::MAX_RATE_PER_SEC as i64,
+    )? as u64)
+}
+
+/// `[cluster] hardware` and the `[hardware]` table's overrides.
+fn hardware(
+    lines: &Lines<'_>,
+    profile: &Option<Spanned<String>>,
+    overrides: &Option<ConfigTable>,
+) -> Result<kplay_engine::hardware::Hardware, ScenarioError> {
+    use kplay_engine::hardware::{Hardware, MAX_FIELD, PROFILES};
+    let mut hw = match profile {
+        None => Hardware::ideal(),
+        Some(name) => Hardware::named(name.get_ref()).ok_or_else(|| {
+            let m = format!(
+                "unknown hardware profile {:?}, expected one of {}",
+                name.get_ref(),
+                PROFILES.join(", ")
+            );
+            ScenarioError::field(Some(lines.of(name)), "cluster.hardware", m)
+        })?,
+    };
+    for (key, value) in overrides.iter().flatten() {
+        let line = Some(lines.of(value));
+        let field = format!("hardware.{key}");
+        let n = match value.get_ref() {
+            toml::Value::Integer(i) if (0..=MAX_FIELD as i64).contains(i) => *i as u64,
+            _ => {
+                let m = format!("must be a whole number between 0 and {MAX_FIELD}");
+                return Err(ScenarioError::field(line, field, m));
+            }
+        };
+        hw.set(key, n)
+            .map_err(|m| ScenarioError::field(line, field, m))?;
+    }
+    Ok(hw)
 }
 
 fn opt_int(
@@ -516,6 +568,8 @@ impl Scenario {
             )? as u32;
             s.cluster.config = config_pairs(l, &c.config, "cluster")?;
         }
+        let profile = raw.cluster.as_ref().and_then(|c| c.hardware.clone());
+        s.cluster.hardware = hardware(l, &profile, &raw.hardware)?;
         if let Some(n) = &raw.network {
             s.cluster.latency_us =
                 opt_int(l, &n.latency_us, "network.latency_us", 0, 60_000_000, 500)? as u64;
@@ -547,14 +601,10 @@ impl Scenario {
             s.producers.push(ProducerDef {
                 id: p.id.get_ref().clone(),
                 topic: p.topic.get_ref().clone(),
-                rate_per_sec: opt_int(
-                    l,
-                    &p.rate_per_sec,
-                    "producer.rate_per_sec",
-                    0,
-                    kplay_engine::sim::MAX_RATE_PER_SEC as i64,
-                    100,
-                )? as u64,
+                rate_per_sec: match &p.rate_per_sec {
+                    None => 100,
+                    Some(r) => rate(l, r, "producer.rate_per_sec")?,
+                },
                 records: records_cap(l, p)?,
                 keys: key_mode(l, &p.keys)?,
                 value_bytes: opt_int(
@@ -964,12 +1014,10 @@ fn producer_action(ev: &Event<'_>) -> Result<Option<Action>, ScenarioError> {
         },
         "set_rate" => Action::SetRate {
             producer: ev.str(&ev.e.producer, "producer")?,
-            rate_per_sec: ev.int(
-                &ev.e.rate_per_sec,
-                "rate_per_sec",
-                0,
-                kplay_engine::sim::MAX_RATE_PER_SEC as i64,
-            )? as u64,
+            rate_per_sec: match &ev.e.rate_per_sec {
+                Some(v) => rate(ev.l, v, "event.rate_per_sec")?,
+                None => return Err(ev.missing("rate_per_sec")),
+            },
         },
         "produce" => Action::Produce {
             producer: ev.str(&ev.e.producer, "producer")?,

@@ -148,6 +148,22 @@ impl<'a, 'i> Fields<'a, 'i> {
         }
     }
 
+    /// A whole number, or `"max"` (read as `i64::MAX`).
+    pub(crate) fn int_or_max(&mut self, key: &'static str) -> Result<Option<Int>, ScenarioError> {
+        match self.table.get(key) {
+            Some(v) if matches!(v.get_ref(), DeValue::String(_)) => {
+                self.known.push(key);
+                match v.get_ref() {
+                    DeValue::String(s) if s.as_ref() == "max" => {
+                        Ok(Some(Spanned::new(v.span(), i64::MAX)))
+                    }
+                    _ => Err(self.wrong(key, v, "a whole number or \"max\"")),
+                }
+            }
+            _ => self.int(key),
+        }
+    }
+
     pub(crate) fn string(
         &mut self,
         key: &'static str,

@@ -37,6 +37,24 @@ fn config_line(out: &mut String, pairs: &ConfigPairs) {
     let _ = writeln!(out, "config = {{ {} }}", items.join(", "));
 }
 
+/// `[hardware]`: the fields that differ from the named profile.
+fn write_hardware_overrides(o: &mut String, hw: &kplay_engine::hardware::Hardware) {
+    let named = kplay_engine::hardware::Hardware::named(hw.profile).unwrap_or_else(|| hw.clone());
+    let changed: Vec<_> = hw
+        .fields()
+        .into_iter()
+        .zip(named.fields())
+        .filter(|(mine, theirs)| mine != theirs)
+        .map(|(mine, _)| mine)
+        .collect();
+    if !changed.is_empty() {
+        let _ = writeln!(o, "\n[hardware]");
+        for (field, value) in changed {
+            let _ = writeln!(o, "{field} = {value}");
+        }
+    }
+}
+
 fn millis(us: u64) -> String {
     if us.is_multiple_of(1000) {
         (us / 1000).to_string()
@@ -55,12 +73,17 @@ impl Scenario {
         let _ = writeln!(o, "seed = {}", self.seed);
         let _ = writeln!(o, "duration_ms = {}", self.duration_ms);
         let _ = writeln!(o, "\n[cluster]\nbrokers = {}", self.cluster.brokers);
+        let hw = &self.cluster.hardware;
+        if hw.profile != "ideal" {
+            let _ = writeln!(o, "hardware = {}", quote(hw.profile));
+        }
         config_line(&mut o, &self.cluster.config);
         let _ = writeln!(
             o,
             "\n[network]\nlatency_us = {}\njitter_us = {}",
             self.cluster.latency_us, self.cluster.jitter_us
         );
+        write_hardware_overrides(&mut o, hw);
         for t in &self.topics {
             let _ = writeln!(o, "\n[[topic]]\nname = {}", quote(&t.name));
             let _ = writeln!(
@@ -80,7 +103,14 @@ impl Scenario {
                 quote(&p.id),
                 quote(&p.topic)
             );
-            let _ = writeln!(o, "rate_per_sec = {}", p.rate_per_sec);
+            match p.rate_per_sec {
+                kplay_engine::producer::RATE_MAX => {
+                    let _ = writeln!(o, "rate_per_sec = \"max\"");
+                }
+                rate => {
+                    let _ = writeln!(o, "rate_per_sec = {rate}");
+                }
+            }
             if let Some(r) = p.records {
                 let _ = writeln!(o, "records = {r}");
             }

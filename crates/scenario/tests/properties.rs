@@ -384,6 +384,17 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                         config: Vec::new(),
                         latency_us,
                         jitter_us: 0,
+                        // Written back and read again whatever the profile: one with an
+                        // override rides along when the seed is odd.
+                        hardware: match seed % 2 {
+                            0 => kplay_engine::hardware::Hardware::ideal(),
+                            _ => {
+                                let mut hw = kplay_engine::hardware::Hardware::named("kreps-2014")
+                                    .expect("a profile");
+                                hw.disk_bytes_per_sec = latency_us + 1;
+                                hw
+                            }
+                        },
                     },
                     topics,
                     producers,

@@ -122,11 +122,14 @@ impl Broker {
         let mut results = Vec::with_capacity(request.partitions.len());
         let mut waiting = Vec::new();
         for (tp, batch) in request.partitions {
-            let (result, wait_for) = self.append_as_leader(now, tp, batch, request.acks, out);
+            let (result, wait_for) = self.append_locally(now, tp, batch, request.acks, out);
             if let Some(required) = wait_for {
                 waiting.push((results.len(), required));
             }
             results.push(result);
+        }
+        for result in results.iter().filter(|r| r.error == ErrorCode::None) {
+            self.complete_parked_fetches(now, &result.tp, out);
         }
         if request.acks == Acks::Zero {
             return;
@@ -184,6 +187,26 @@ impl Broker {
     /// Appends one batch as leader. Returns the partition result and, for acks=all, the offset
     /// the high watermark must reach before the result may be sent.
     pub(super) fn append_as_leader(
+        &mut self,
+        now: Instant,
+        tp: TopicPartition,
+        batch: RecordBatch,
+        acks: Acks,
+        out: &mut Vec<Effect>,
+    ) -> (PartitionProduceResult, Option<Offset>) {
+        let appended = self.append_locally(now, tp, batch, acks, out);
+        if appended.0.error == ErrorCode::None {
+            // Followers parked on this partition can now be answered.
+            self.complete_parked_fetches(now, &appended.0.tp, out);
+        }
+        appended
+    }
+
+    /// [`Self::append_as_leader`] without answering the fetches parked on the partition: a
+    /// produce request appends every partition first (Kafka's `ReplicaManager.appendRecords`
+    /// completes delayed fetches once the whole request is appended), so a follower's fetch
+    /// brings all of the request's batches at once.
+    fn append_locally(
         &mut self,
         now: Instant,
         tp: TopicPartition,
@@ -265,8 +288,6 @@ impl Broker {
         }));
         let hw = self.next_high_watermark(now, &tp);
         let wait_for = (acks == Acks::All && hw < next && !ack_early).then_some(next);
-        // Followers parked on this partition can now be answered.
-        self.complete_parked_fetches(now, &tp, out);
         self.set_high_watermark(now, &tp, hw, out);
         let result = PartitionProduceResult {
             tp,

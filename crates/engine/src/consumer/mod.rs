@@ -84,6 +84,9 @@ pub struct ConsumerStats {
     pub rebalances: u64,
     /// Time spent owning nothing during rebalances (eager: the whole rebalance).
     pub paused: Duration,
+    /// End-to-end latency of every record `poll()` returned: from its timestamp (`send()`)
+    /// to the poll, as Kafka's `EndToEndLatency` tool measures it.
+    pub end_to_end_ms: crate::histogram::Histogram,
 }
 
 /// One poll's records, delivered to the ledger as processing completes.
@@ -475,8 +478,11 @@ impl Consumer {
         }
         self.validate_positions(now, out);
         self.reset_positions(now, out);
-        self.send_fetches(now, out);
+        // `KafkaConsumer.poll` returns what is buffered before it sends the next fetches, so a
+        // partition just drained rides in the next fetch to its leader; fetching first would
+        // leave it out, and then wait behind that fetch's long poll (one fetch per broker).
         self.poll(now, out);
+        self.send_fetches(now, out);
         self.schedule_wake(now, out);
     }
 
@@ -791,6 +797,11 @@ impl Consumer {
                 n = failure::due_prefix(rest, n, now);
             }
             if n > 0 {
+                let polled = batch.records.get(from as usize..(from + n) as usize);
+                for r in polled.unwrap_or(&[]) {
+                    let ms = now.as_millis().saturating_sub(r.timestamp_ms.max(0) as u64);
+                    self.stats.end_to_end_ms.record(ms);
+                }
                 first.get_or_insert(Offset(batch.base_offset.0 + u64::from(from)));
                 self.processing.push(Polled {
                     tp: tp.clone(),

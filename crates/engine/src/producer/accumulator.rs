@@ -312,19 +312,40 @@ impl Producer {
             }
         }
         for broker in ready {
-            if !self.connectable(now, broker) {
-                continue;
-            }
-            if self.config.acks != Acks::Zero
-                && self.in_flight_to(broker) >= self.config.max_in_flight
-            {
-                continue;
-            }
-            let partitions = self.drain_broker(now, broker);
-            if !partitions.is_empty() {
+            // The sender loop does not wait between requests while a batch is ready: it
+            // sends one request after another to a ready broker until
+            // `max.in.flight.requests.per.connection` are out (`Sender.runOnce`, whose poll
+            // returns at once while `nextReadyCheckDelayMs` is 0).
+            loop {
+                if !self.connectable(now, broker) {
+                    break;
+                }
+                if self.config.acks != Acks::Zero
+                    && self.in_flight_to(broker) >= self.config.max_in_flight
+                {
+                    break;
+                }
+                let partitions = self.drain_broker(now, broker);
+                if partitions.is_empty() {
+                    break;
+                }
                 self.send_request(now, broker, &partitions, out);
+                if !self.broker_ready(now, broker) {
+                    break;
+                }
             }
         }
+    }
+
+    /// Whether a partition `broker` leads has a batch ready to go now.
+    fn broker_ready(&self, now: Instant, broker: BrokerId) -> bool {
+        (0..self.queues.len() as u32).any(|p| {
+            let queue = &self.queues[p as usize];
+            !queue.muted
+                && self.ready_at(queue).is_some_and(|at| at <= now)
+                && !self.txn_holds(p)
+                && self.leader_of(p) == Some(broker)
+        })
     }
 
     /// `RecordAccumulator.drainBatchesForOneNode`: the partitions `broker` leads, from where

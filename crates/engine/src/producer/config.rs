@@ -14,6 +14,12 @@ pub enum KeyMode {
     Unique,
 }
 
+/// `rate_per_sec` of an application that calls `send()` in a loop, as fast as its machine
+/// allows (`rate_per_sec = "max"`, Kafka's `ProducerPerformance --throughput -1`): it needs a
+/// hardware profile, which says what a `send()` costs; `buffer.memory` and `max.block.ms`
+/// then hold it back.
+pub const RATE_MAX: u64 = u64::MAX;
+
 /// Everything needed to create a producer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProducerSpec {

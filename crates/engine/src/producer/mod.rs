@@ -38,7 +38,7 @@ mod sender;
 mod transactions;
 
 use accumulator::{PartitionQueue, ProducerBatch};
-pub use config::{KeyMode, ManualRecord, ProducerConfig, ProducerSpec};
+pub use config::{KeyMode, ManualRecord, ProducerConfig, ProducerSpec, RATE_MAX};
 use sender::InFlight;
 pub use transactions::{TxnClientState, TxnManager};
 
@@ -126,6 +126,8 @@ pub struct Producer {
     pub incarnation: u32,
     /// An idempotent producer's id, asked for with InitProducerId.
     id_state: producer_id::IdState,
+    /// What one `send()` costs the application (the hardware's), which paces a closed loop.
+    send_ns: u64,
 }
 impl Producer {
     pub fn new(
@@ -193,6 +195,7 @@ impl Producer {
             failed_at_flush: 0,
             crashed: false,
             incarnation: 0,
+            send_ns: 0,
         })
     }
 
@@ -205,6 +208,7 @@ impl Producer {
         p.stats.abandoned += old.pending_records();
         p.failed_at_flush = p.stats.failed;
         p.incarnation = old.incarnation + 1;
+        p.send_ns = old.send_ns;
         p.connections
             .continue_requests_from(old.connections.requests_sent());
         Ok(p)
@@ -264,6 +268,17 @@ impl Producer {
             .max_records
             .map(|m| m.saturating_sub(self.generated));
         self.generated = 0;
+    }
+
+    /// What one `send()` costs the application on this machine (the simulator's hardware):
+    /// with `rate_per_sec = RATE_MAX` the application sends one record after another at it.
+    pub fn set_send_cost(&mut self, ns_per_record: u64) {
+        self.send_ns = ns_per_record;
+    }
+
+    /// Whether the application sends as fast as it can (`rate_per_sec = "max"`).
+    fn closed_loop(&self) -> bool {
+        self.spec.rate_per_sec == RATE_MAX
     }
 
     pub fn set_rate(&mut self, now: Instant, rate_per_sec: u64, out: &mut Vec<Effect>) {
@@ -473,6 +488,10 @@ impl Producer {
     }
 
     fn record_due_at(&self, n: u64) -> Instant {
+        if self.closed_loop() {
+            let ns = u128::from(n) * u128::from(self.send_ns.max(1));
+            return self.started_at + Duration((ns / 1_000) as u64);
+        }
         let rate = self.spec.rate_per_sec.max(1);
         let offset = (u128::from(n) * 1_000_000 / u128::from(rate)) as u64;
         self.started_at + Duration(offset)
@@ -498,6 +517,7 @@ impl Producer {
     /// next `send()` blocks anew.
     fn send_due_records(&mut self, now: Instant, out: &mut Vec<Effect>) {
         loop {
+            let unblocked = self.waiting.is_some();
             let (record, partition) = if let Some(waiting) = self.waiting.take() {
                 waiting
             } else if !self.txn_accepts() {
@@ -531,6 +551,12 @@ impl Producer {
             self.blocked_since = None;
             self.send(now, record, partition);
             self.txn_record_sent();
+            if unblocked && self.closed_loop() {
+                // A closed loop goes on from where `send()` returned, without catching up.
+                self.started_at = now;
+                self.next_record = 0;
+                self.generated_at_resume();
+            }
         }
     }
 

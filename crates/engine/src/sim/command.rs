@@ -184,12 +184,27 @@ pub(super) fn legal_characters(field: &str, name: &str, what: &str) -> Result<()
     }
 }
 
-/// A producer's `rate_per_sec`, as added or changed.
-fn check_rate(rate_per_sec: u64) -> Result<(), CommandError> {
+/// A producer's `rate_per_sec`, as added or changed: `"max"` (a closed loop) needs a machine
+/// whose `send()` costs something, or the loop would never end.
+fn check_rate(rate_per_sec: u64, hardware: &crate::hardware::Hardware) -> Result<(), CommandError> {
+    if rate_per_sec == crate::producer::RATE_MAX {
+        return match hardware.producer_send_ns_per_record {
+            0 => reject(
+                "rate_per_sec",
+                format!(
+                    "\"max\" needs a hardware profile whose producer_send_ns_per_record is \
+                     above 0 (hardware {:?} has none): set [cluster] hardware, e.g. \
+                     \"kreps-2014\"",
+                    hardware.profile
+                ),
+            ),
+            _ => Ok(()),
+        };
+    }
     match rate_per_sec > MAX_RATE_PER_SEC {
         true => reject(
             "rate_per_sec",
-            format!("must be at most {MAX_RATE_PER_SEC}"),
+            format!("must be at most {MAX_RATE_PER_SEC}, or \"max\""),
         ),
         false => Ok(()),
     }
@@ -330,7 +345,7 @@ impl Sim {
                     field: "topic".into(),
                     ..e
                 })?;
-                check_rate(spec.rate_per_sec)?;
+                check_rate(spec.rate_per_sec, &self.setup.hardware)?;
                 if spec.value_bytes > MAX_VALUE_BYTES {
                     return reject("value_bytes", format!("must be at most {MAX_VALUE_BYTES}"));
                 }
@@ -382,7 +397,7 @@ impl Sim {
                 self.refuse_processor_client(name, "producer")?;
                 self.refuse_forwarder(name)?;
                 if let Command::SetProducerRate { rate_per_sec, .. } = command {
-                    check_rate(*rate_per_sec)?;
+                    check_rate(*rate_per_sec, &self.setup.hardware)?;
                 }
                 Ok(())
             }
@@ -755,7 +770,8 @@ impl Sim {
         let index = self.producers.len() as u32;
         let rng = Prng::stream(self.seed, Stream::Producer(index));
         let name = spec.name.clone();
-        let producer = Producer::new(index, spec, rng, self.broker_ids(), self.now)?;
+        let mut producer = Producer::new(index, spec, rng, self.broker_ids(), self.now)?;
+        producer.set_send_cost(self.setup.hardware.producer_send_ns_per_record);
         self.producers.push(Some(producer));
         self.names.producers.push(name);
         self.record(TraceKind::ProducerAdded { producer: index });
@@ -928,6 +944,7 @@ impl Sim {
         slot.paused_until = None;
         slot.incarnation += 1;
         slot.broker.crash();
+        self.costs_broker_crashed(broker);
         self.record(TraceKind::BrokerCrashed { broker });
         // The process is gone: connections to it reset, for clients and other brokers alike.
         let from = NodeId::Broker(broker);
@@ -1018,7 +1035,8 @@ impl Sim {
         self.with_producer(i, |p, now, out| p.set_running(now, false, out));
         let index = self.producers.len() as u32;
         let rng = Prng::stream(self.seed, Stream::Producer(index));
-        let producer = Producer::new(index, spec, rng, self.broker_ids(), self.now)?;
+        let mut producer = Producer::new(index, spec, rng, self.broker_ids(), self.now)?;
+        producer.set_send_cost(self.setup.hardware.producer_send_ns_per_record);
         self.producers.push(Some(producer));
         self.record(TraceKind::ProducerAdded { producer: index });
         let index = index as usize;

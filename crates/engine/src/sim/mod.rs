@@ -12,6 +12,7 @@ use crate::config::{ConfigError, ConfigValue, Configs};
 use crate::consumer::{AppState, Consumer, ConsumerSpec};
 use crate::controller::Controller;
 use crate::group::coordinator::{Group, OFFSETS_TOPIC};
+use crate::hardware::Hardware;
 use crate::ledger::{Ledger, Outcome};
 use crate::metadata::{
     assign_replicas, BrokerRegistration, ClusterMetadata, PartitionMetadata, TopicConfig,
@@ -30,6 +31,7 @@ use crate::trace::{
 };
 
 mod command;
+mod costs;
 mod failed_records;
 mod journey;
 mod processors;
@@ -49,6 +51,8 @@ pub struct ClusterSetup {
     pub brokers: u32,
     pub configs: Configs,
     pub network: NetworkConfig,
+    /// What the machines cost (`ideal`: nothing but latency).
+    pub hardware: Hardware,
     /// How many recent trace events to keep (the digest covers all of them regardless).
     pub trace_capacity: usize,
 }
@@ -62,6 +66,9 @@ enum Event {
         to: NodeId,
         msg: Message,
         incarnation: u32,
+        /// Through the cost model already: read off its connection and served by a request
+        /// handler thread (`costs`), so it is handled now whatever the network does.
+        admitted: bool,
     },
     Disconnect {
         from: NodeId,
@@ -111,6 +118,8 @@ pub struct Sim {
     events_processed: u64,
     setup: ClusterSetup,
     net: Network,
+    /// The cost model's queues, unless the hardware is `ideal`.
+    costs: Option<Box<costs::Costs>>,
     placement_rng: Prng,
     controller: Controller,
     brokers: Vec<BrokerSlot>,
@@ -189,6 +198,7 @@ impl Sim {
             next_seq: 0,
             events_processed: 0,
             net: Network::new(setup.network.clone(), Prng::stream(seed, Stream::Network)),
+            costs: costs::Costs::of(&setup),
             placement_rng: Prng::stream(seed, Stream::Placement),
             trace: Trace::new(setup.trace_capacity),
             setup,
@@ -438,8 +448,9 @@ impl Sim {
                 to,
                 msg,
                 incarnation,
+                admitted,
             } => {
-                if self.net.is_blocked(from, to) {
+                if !admitted && self.net.is_blocked(from, to) {
                     return; // Lost in a network partition.
                 }
                 if let NodeId::Consumer(c) = to {
@@ -458,6 +469,10 @@ impl Sim {
                             let at = self.net.delivery_time(self.now, to, from);
                             self.push(at, Event::Disconnect { from: to, to: from });
                         }
+                        return;
+                    }
+                    if self.costs.is_some() && from != NodeId::Controller {
+                        self.served(from, b, msg, incarnation, admitted);
                         return;
                     }
                 }
@@ -541,7 +556,11 @@ impl Sim {
                     if let (Some(watch), NodeId::Producer(_)) = (&mut self.watch, from) {
                         watch.on_send(&msg);
                     }
-                    let at = self.net.delivery_time(self.now, from, to);
+                    let sent = match self.costs.is_some() {
+                        true => self.transmit(from, to, &msg),
+                        false => self.now,
+                    };
+                    let at = self.net.delivery_time(sent, from, to);
                     let incarnation = self.incarnation_of(to);
                     self.push(
                         at,
@@ -550,6 +569,7 @@ impl Sim {
                             to,
                             msg,
                             incarnation,
+                            admitted: false,
                         },
                     );
                 }

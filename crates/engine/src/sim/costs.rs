@@ -1,0 +1,347 @@
+//! The cost model applied: what the cluster's hardware (`hardware::Hardware`) makes each
+//! message wait for. With the `ideal` profile none of this runs and a message costs only its
+//! link's latency.
+//!
+//! - **Network cards.** A message carrying records takes `size / bandwidth` on its sender's
+//!   card, after the transfers queued there, and as long on its receiver's card, as it
+//!   arrives and after the transfers queued there: a saturated card delays every transfer
+//!   queued behind it, replication traffic included. A message that fits in one frame (a
+//!   request without records, an answer) takes only its own time: its frame goes in between
+//!   the frames of the transfers under way.
+//! - **Request handler threads.** A request reaching a broker waits for the first free of its
+//!   `num.io.threads` threads (Kafka's `KafkaRequestHandlerPool` taking from the one
+//!   `RequestChannel` queue, so first come first served), which spends `request_cpu_ns` plus
+//!   its bytes at `request_cpu_bytes_per_sec`; a produce request then appends its bytes to the
+//!   log at the disk's rate, one append after another. The broker handles the request when
+//!   its thread is done.
+//! - **One request per connection.** Kafka's `SocketServer` mutes a connection once it has
+//!   read a request and unmutes it when the response is sent, so "requests will be processed
+//!   in the order they are sent" (the protocol guide): a producer's
+//!   `max.in.flight.requests.per.connection` only fills the socket, and a produce request with
+//!   acks=all holds its connection until the followers have the records. kplay keeps this for
+//!   produce requests, the only ones a client pipelines (a consumer and a follower have one
+//!   fetch per broker at a time); an acks=0 request unmutes as soon as it is handled.
+//! - **Follower appends.** A follower's fetcher thread appends what it fetched at the disk's
+//!   rate before it handles the response.
+//!
+//! Time here is in nanoseconds, rounded up to the clock's microseconds when an event is set.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::hardware::{transfer_ns, Hardware};
+use crate::protocol::{Acks, Message};
+use crate::time::Instant;
+use crate::trace::{BrokerId, NodeId};
+
+/// A message of at most one Ethernet frame: it takes its own time on the card and queues
+/// behind no transfer. Larger messages (record batches) queue behind each other on a card, in
+/// the order they were sent, so the card's bandwidth is shared and never exceeded.
+const FRAME_BYTES: u64 = 1_500;
+
+/// A message waiting for its connection to unmute, with the broker incarnation it was sent to.
+type Waiting = (NodeId, Message, u32);
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Connection {
+    /// The broker's incarnation the mute belongs to: a restarted broker has fresh connections.
+    incarnation: u32,
+    busy: bool,
+    waiting: VecDeque<Waiting>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Costs {
+    hw: Hardware,
+    /// When each machine's card is next free to send, and to receive.
+    card_out: BTreeMap<NodeId, u64>,
+    card_in: BTreeMap<NodeId, u64>,
+    /// Per broker: when each request handler thread is next free.
+    io_threads: Vec<Vec<u64>>,
+    /// Per broker: when its log is next free to append.
+    disk: Vec<u64>,
+    /// Produce connections, by (producer, broker).
+    produce: BTreeMap<(NodeId, BrokerId), Connection>,
+}
+
+fn ns(at: Instant) -> u64 {
+    at.as_micros().saturating_mul(1_000)
+}
+
+fn instant(ns: u64) -> Instant {
+    Instant(ns.div_ceil(1_000))
+}
+
+/// What handling a request takes once a thread has it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Admission {
+    /// Handle it at this instant.
+    At(Instant),
+    /// Its connection is muted: it waits for the response before it.
+    Queued,
+}
+
+impl Costs {
+    /// The running model of a cluster's profile, or `None` for a free one.
+    pub(super) fn of(setup: &super::ClusterSetup) -> Option<Box<Costs>> {
+        let threads = setup.configs.int("num.io.threads") as u32;
+        Costs::new(&setup.hardware, setup.brokers, threads).map(Box::new)
+    }
+
+    fn new(hw: &Hardware, brokers: u32, io_threads: u32) -> Option<Costs> {
+        if hw.is_ideal() {
+            return None;
+        }
+        Some(Costs {
+            hw: hw.clone(),
+            card_out: BTreeMap::new(),
+            card_in: BTreeMap::new(),
+            io_threads: vec![vec![0; io_threads.max(1) as usize]; brokers as usize],
+            disk: vec![0; brokers as usize],
+            produce: BTreeMap::new(),
+        })
+    }
+
+    fn card(&self, node: NodeId) -> u64 {
+        match node {
+            NodeId::Broker(_) => self.hw.broker_network_bytes_per_sec,
+            NodeId::Producer(_) | NodeId::Consumer(_) => self.hw.client_network_bytes_per_sec,
+            NodeId::Controller => 0,
+        }
+    }
+
+    /// When a message of `bytes` sent now from `from` would leave if the link's latency came
+    /// after its last byte: the sender's card sends it after the transfers queued there, the
+    /// receiver's card takes it in as it arrives (no sooner than `latency` after each byte
+    /// left) and after the transfers queued there. Two queues in tandem, each busy only with
+    /// its own bytes, so neither idles while the other is saturated.
+    pub(super) fn transmit(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        to: NodeId,
+        bytes: u64,
+        latency_ns: u64,
+    ) -> Instant {
+        let out_span = transfer_ns(bytes, self.card(from));
+        let in_span = transfer_ns(bytes, self.card(to));
+        if bytes <= FRAME_BYTES {
+            // One frame slips in between the frames of the transfers under way (TCP streams
+            // share a card frame by frame): it waits for none of them.
+            return instant(ns(now) + out_span.max(in_span));
+        }
+        let out_done = ns(now).max(self.card_out.get(&from).copied().unwrap_or(0)) + out_span;
+        if out_span > 0 {
+            self.card_out.insert(from, out_done);
+        }
+        let in_free = self.card_in.get(&to).copied().unwrap_or(0);
+        let in_done = (out_done + latency_ns).max(in_free + in_span);
+        if in_span > 0 {
+            self.card_in.insert(to, in_done);
+        }
+        instant(in_done - latency_ns)
+    }
+
+    /// A request has reached broker `to` (incarnation `incarnation`) from `from`: when its
+    /// handler is done with it, or that it waits for its connection.
+    pub(super) fn admit(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        to: BrokerId,
+        msg: &Message,
+        incarnation: u32,
+    ) -> Admission {
+        if let Message::ProduceRequest(_) = msg {
+            let conn = self.produce.entry((from, to)).or_default();
+            if conn.incarnation != incarnation {
+                *conn = Connection {
+                    incarnation,
+                    ..Connection::default()
+                };
+            }
+            if conn.busy {
+                conn.waiting.push_back((from, msg.clone(), incarnation));
+                return Admission::Queued;
+            }
+            conn.busy = true;
+        }
+        Admission::At(self.serve(now, to, msg))
+    }
+
+    /// A request handler thread takes the request at the first moment one is free.
+    fn serve(&mut self, now: Instant, broker: BrokerId, msg: &Message) -> Instant {
+        let b = broker.0 as usize;
+        let bytes = msg.wire_bytes();
+        let (slot, free) = self.io_threads[b]
+            .iter()
+            .copied()
+            .enumerate()
+            .min_by_key(|&(i, at)| (at, i))
+            .expect("at least one thread");
+        let start = ns(now).max(free);
+        let mut done =
+            start + self.hw.request_cpu_ns + transfer_ns(bytes, self.hw.request_cpu_bytes_per_sec);
+        if let Message::ProduceRequest(r) = msg {
+            let appended: u64 = r.partitions.iter().map(|(_, b)| b.size_bytes as u64).sum();
+            done = self.append(b, done, appended);
+        }
+        self.io_threads[b][slot] = done;
+        instant(done)
+    }
+
+    /// The broker's log takes `bytes` from `at` on, after the appends before them.
+    fn append(&mut self, broker: usize, at: u64, bytes: u64) -> u64 {
+        let span = transfer_ns(bytes, self.hw.disk_bytes_per_sec);
+        if span == 0 {
+            return at;
+        }
+        let done = at.max(self.disk[broker]) + span;
+        self.disk[broker] = done;
+        done
+    }
+
+    /// A follower's fetcher appends what a fetch brought before it handles the response.
+    pub(super) fn follower_append(
+        &mut self,
+        now: Instant,
+        broker: BrokerId,
+        msg: &Message,
+    ) -> Instant {
+        let Message::FetchResponse(r) = msg else {
+            return now;
+        };
+        let bytes: u64 = r
+            .partitions
+            .iter()
+            .flat_map(|p| &p.batches)
+            .map(|b| b.size_bytes as u64)
+            .sum();
+        instant(self.append(broker.0 as usize, ns(now), bytes))
+    }
+
+    /// The broker sent `msg` to `to`: a produce response unmutes its connection, and the
+    /// request waiting behind it, if any, is read next.
+    pub(super) fn responded(
+        &mut self,
+        broker: BrokerId,
+        to: NodeId,
+        msg: &Message,
+    ) -> Option<Waiting> {
+        if !matches!(msg, Message::ProduceResponse(_)) {
+            return None;
+        }
+        self.unmute(broker, to)
+    }
+
+    /// An acks=0 produce request has no response: its connection unmutes once it is handled.
+    pub(super) fn handled(
+        &mut self,
+        broker: BrokerId,
+        from: NodeId,
+        msg: &Message,
+    ) -> Option<Waiting> {
+        match msg {
+            Message::ProduceRequest(r) if r.acks == Acks::Zero => self.unmute(broker, from),
+            _ => None,
+        }
+    }
+
+    fn broker_crashed(&mut self, broker: BrokerId) {
+        self.produce.retain(|(_, b), _| *b != broker);
+        self.io_threads[broker.0 as usize].fill(0);
+    }
+
+    fn unmute(&mut self, broker: BrokerId, client: NodeId) -> Option<Waiting> {
+        let conn = self.produce.get_mut(&(client, broker))?;
+        conn.busy = false;
+        conn.waiting.pop_front()
+    }
+}
+
+impl super::Sim {
+    /// A message leaves `from` through the cost model: when it has left its sender's card. A
+    /// broker's produce response unmutes its connection, and the request behind it is read.
+    pub(super) fn transmit(&mut self, from: NodeId, to: NodeId, msg: &Message) -> Instant {
+        let latency = self.setup.network.latency.as_micros() * 1_000;
+        let Some(costs) = self.costs.as_mut() else {
+            return self.now;
+        };
+        let sent = costs.transmit(self.now, from, to, msg.wire_bytes(), latency);
+        if let NodeId::Broker(b) = from {
+            let next = costs.responded(b, to, msg);
+            self.admit_waiting(b, next);
+        }
+        sent
+    }
+
+    /// A message reached broker `b`'s process, which is up and listening: a request waits
+    /// for its connection and a request handler thread, a follower's fetch result for its
+    /// log append; then the broker handles it.
+    pub(super) fn served(
+        &mut self,
+        from: NodeId,
+        b: BrokerId,
+        msg: Message,
+        incarnation: u32,
+        admitted: bool,
+    ) {
+        let costs = self.costs.as_mut().expect("only with a cost model");
+        let to = NodeId::Broker(b);
+        if admitted {
+            let next = costs.handled(b, from, &msg);
+            self.deliver(to, crate::node::Input::Message { from, msg });
+            self.admit_waiting(b, next);
+            return;
+        }
+        let at = if msg.is_response() {
+            Some(costs.follower_append(self.now, b, &msg))
+        } else {
+            match costs.admit(self.now, from, b, &msg, incarnation) {
+                Admission::At(at) => Some(at),
+                Admission::Queued => None,
+            }
+        };
+        if let Some(at) = at {
+            self.push_admitted(at, from, b, msg, incarnation);
+        }
+    }
+
+    fn push_admitted(
+        &mut self,
+        at: Instant,
+        from: NodeId,
+        b: BrokerId,
+        msg: Message,
+        incarnation: u32,
+    ) {
+        let event = super::Event::Deliver {
+            from,
+            to: NodeId::Broker(b),
+            msg,
+            incarnation,
+            admitted: true,
+        };
+        self.push(at, event);
+    }
+
+    /// The request read off a connection that just unmuted, if its broker is the same process.
+    fn admit_waiting(&mut self, b: BrokerId, next: Option<Waiting>) {
+        let Some((from, msg, incarnation)) = next else {
+            return;
+        };
+        if self.brokers[b.0 as usize].incarnation != incarnation {
+            return; // Its connection died with the process it was sent to.
+        }
+        let costs = self.costs.as_mut().expect("only with a cost model");
+        if let Admission::At(at) = costs.admit(self.now, from, b, &msg, incarnation) {
+            self.push_admitted(at, from, b, msg, incarnation);
+        }
+    }
+
+    /// A crashed broker's connections and queues are gone with it.
+    pub(super) fn costs_broker_crashed(&mut self, b: BrokerId) {
+        if let Some(costs) = self.costs.as_mut() {
+            costs.broker_crashed(b);
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The cost model (`[cluster] hardware`): calibrated against Kreps 2014 (`kplay bench-table`),
+//! and showing what the settings do to throughput, as Kafka does.
+
+use kplay_tests::run_checked;
+
+/// The post's figures and ratios hold within the issue's tolerances. Virtual time, so this is
+/// a property of the model, not of the machine running the test.
+#[test]
+fn the_kreps_2014_table_holds() {
+    let (rows, ratios) = kplay_cli::bench_table::measure().expect("the setups run");
+    assert_eq!(rows.len(), 6);
+    for r in &rows {
+        assert!(
+            r.holds(),
+            "{} simulated {} against {}",
+            r.label,
+            r.simulated,
+            r.published
+        );
+    }
+    for r in &ratios {
+        assert!(
+            r.holds(),
+            "{}: {} against {}",
+            r.label,
+            r.simulated_milli,
+            r.published_milli
+        );
+    }
+}
+
+/// One producer as fast as it can, acks=all at RF 3, with `batch.size` set: its acknowledged
+/// records a second, measured after a second of warm-up.
+fn acks_all_throughput(batch_size: u32) -> u64 {
+    let text = format!(
+        r#"
+seed = 3
+duration_ms = 2000
+[cluster]
+brokers = 3
+hardware = "kreps-2014"
+[[topic]]
+name = "t"
+partitions = 6
+replication_factor = 3
+[[producer]]
+id = "p"
+topic = "t"
+rate_per_sec = "max"
+keys = "none"
+value_bytes = 100
+config = {{ acks = "all", "batch.size" = {batch_size}, "linger.ms" = 0 }}
+"#
+    );
+    let (sim, report) = run_checked("batch-size", &text, None);
+    assert_eq!(report.lost_acked, 0);
+    assert_eq!(report.duplicates, 0);
+    let acked: u64 = sim.producers().map(|p| p.stats.acked).sum();
+    acked / 2
+}
+
+/// A broker handles one request per connection at a time and an acks=all request holds its
+/// connection until the followers have it: what a request carries decides the throughput,
+/// so it grows with `batch.size`, until the producer's own `send()` is the limit.
+#[test]
+fn acks_all_throughput_grows_with_batch_size_then_levels_off() {
+    let small = acks_all_throughput(1_024);
+    let default = acks_all_throughput(16_384);
+    let large = acks_all_throughput(262_144);
+    assert!(small * 4 < default, "1 KB {small}, 16 KB {default}");
+    // The producer's send() takes 1.2 µs: about 833,000 records a second at most.
+    assert!(
+        large <= 840_000 && large * 10 >= 833_000 * 9,
+        "256 KB {large}"
+    );
+    assert!(default < large, "16 KB {default}, 256 KB {large}");
+}
+
+/// Without a hardware profile a message costs only latency, and a closed loop has nothing to
+/// pace it: it is refused, naming the field and what it needs.
+#[test]
+fn a_closed_loop_needs_a_hardware_profile() {
+    let text =
+        "[[topic]]\nname = \"t\"\n[[producer]]\nid = \"p\"\ntopic = \"t\"\nrate_per_sec = \"max\"";
+    let err = kplay_scenario::Scenario::parse(text)
+        .and_then(|s| s.validate())
+        .expect_err("refused");
+    let message = err.to_string();
+    assert!(
+        message.contains("rate_per_sec") && message.contains("hardware"),
+        "{message}"
+    );
+}
+
+/// A scenario with a profile and overrides is written back as it was read.
+#[test]
+fn hardware_round_trips_through_toml() {
+    let text = concat!(
+        "[cluster]\nbrokers = 3\nhardware = \"kreps-2014\"\n",
+        "[hardware]\ndisk_bytes_per_sec = 5000000\n",
+        "[[topic]]\nname = \"t\"\n",
+        "[[producer]]\nid = \"p\"\ntopic = \"t\"\nrate_per_sec = \"max\"",
+    );
+    let s = kplay_scenario::Scenario::parse(text).expect("parses");
+    assert_eq!(s.cluster.hardware.profile, "kreps-2014");
+    assert_eq!(s.cluster.hardware.disk_bytes_per_sec, 5_000_000);
+    let again = kplay_scenario::Scenario::parse(&s.to_toml()).expect("reads back");
+    assert_eq!(again.cluster.hardware, s.cluster.hardware);
+    assert_eq!(
+        again.producers[0].rate_per_sec,
+        kplay_engine::producer::RATE_MAX
+    );
+}
