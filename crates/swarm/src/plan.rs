@@ -398,6 +398,7 @@ impl Generator<'_> {
         let profile = self.profile(&layout);
         let mut faults = self.faults(&profile, &layout, &timeouts, heal_ms);
         let failures_settle = self.maybe_failed_records(&mut s, &mut at_least_once);
+        self.maybe_hardware(&mut s);
         let processor_settle = self
             .maybe_processor(&mut s, &topics, total_rate, &profile, heal_ms)
             .map_or(0, |(reader, settle, crashes)| {
@@ -745,6 +746,37 @@ impl Generator<'_> {
             });
         }
         (infos, (session_max, poll_max), at_least_once)
+    }
+
+    /// Four seeds in ten run on a hardware profile (`kreps-2014` or `cloud-2024`), half of
+    /// them with slower machines (cards down to 5 MB/s, up to 200 µs of CPU per request, one
+    /// to eight handler threads), so requests queue on cards and threads and produce
+    /// connections hold their requests one at a time while faults strike. Drawn from a stream
+    /// of its own, so that the rest of each seed's plan stays what it was.
+    fn maybe_hardware(&self, s: &mut Scenario) {
+        use kplay_engine::config::ConfigValue;
+        use kplay_engine::hardware::Hardware;
+        let mut prng = Prng::new(self.seed ^ 0x6861_7264_7761_7265);
+        let mut h = Generator {
+            rng: &mut prng,
+            seed: self.seed,
+        };
+        if !h.chance(40) {
+            return;
+        }
+        let name = *h.pick(&["kreps-2014", "cloud-2024"]);
+        let mut hw = Hardware::named(name).expect("a listed profile");
+        if h.chance(50) {
+            let card = 5_000_000 + h.below(95_000_001);
+            hw.broker_network_bytes_per_sec = card;
+            hw.client_network_bytes_per_sec = card;
+            hw.request_cpu_ns = 1_000 + h.below(199_001);
+            let threads = 1 + h.below(8) as i64;
+            s.cluster
+                .config
+                .push(("num.io.threads".into(), ConfigValue::Int(threads)));
+        }
+        s.cluster.hardware = hw;
     }
 
     /// Three seeds in ten make group `g` handle failing records (`on_failure`): retry topics
