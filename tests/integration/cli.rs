@@ -634,9 +634,9 @@ fn describe_groups_prints_kafka_consumer_groups_layout() {
             ["CURRENT-OFFSET", "LOG-END-OFFSET", "LAG"],
             head,
         ),
-        row(["billing", "orders", "0"], ["61", "69", "8"], audit),
-        row(["billing", "orders", "1"], ["39", "46", "7"], audit),
-        row(["billing", "orders", "2"], ["70", "80", "10"], ledger),
+        row(["billing", "orders", "0"], ["59", "67", "8"], audit),
+        row(["billing", "orders", "1"], ["39", "45", "6"], audit),
+        row(["billing", "orders", "2"], ["72", "83", "11"], ledger),
     ];
     assert_eq!(out.stdout, format!("\n{}\n", lines.join("\n")));
     let early = kplay(&["describe", "groups", &file, "--at", "1000"], "");

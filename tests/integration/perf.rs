@@ -111,3 +111,22 @@ fn hardware_round_trips_through_toml() {
         kplay_engine::producer::RATE_MAX
     );
 }
+
+/// The report gives each producer's produce latency and each group's end-to-end latency, as
+/// percentiles: at low load on the calibrated profile, a few milliseconds.
+#[test]
+fn the_report_has_latency_percentiles_per_producer_and_group() {
+    let text = kplay_tests::scenario_text("perf/kreps-end-to-end-latency.toml");
+    let (_, report) = run_checked("kreps-end-to-end-latency.toml", &text, None);
+    let json = kplay_scenario::report_json(&report);
+    let produce = &json["producers"][0]["produce_latency_ms"];
+    assert_eq!(produce["count"], json["acked"], "{produce}");
+    assert!(
+        produce["p50"].as_u64().is_some_and(|ms| ms <= 2),
+        "{produce}"
+    );
+    let e2e = &json["groups"][0]["end_to_end_ms"];
+    // The backlog of the group's first rebalance (3 s) is in it: the median is not.
+    assert!(e2e["p50"].as_u64().is_some_and(|ms| ms <= 3), "{e2e}");
+    assert!(e2e["p99_9"].as_u64().is_some_and(|ms| ms >= 1_000), "{e2e}");
+}

@@ -673,6 +673,13 @@ fn group_lines(s: &mut String, g: &kplay_engine::snapshot::GroupView) {
         g.lost.unwrap_or(0)
     );
     failed_records_line(s, g);
+    if let Some(e) = g.end_to_end {
+        let _ = writeln!(
+            s,
+            "  end-to-end latency (send() to poll()): {}",
+            percentiles(&e)
+        );
+    }
     for m in &g.members {
         let tps: Vec<String> = m
             .assignment
@@ -681,6 +688,33 @@ fn group_lines(s: &mut String, g: &kplay_engine::snapshot::GroupView) {
             .collect();
         let who = m.consumer.as_deref().unwrap_or("(gone)");
         let _ = writeln!(s, "  {:<24} {:<12} [{}]", m.member_id, who, tps.join(", "));
+    }
+}
+
+/// "p50 2 ms, p99 3 ms, p99.9 14 ms (N records)".
+fn percentiles(p: &kplay_engine::histogram::Percentiles) -> String {
+    format!(
+        "p50 {} ms, p99 {} ms, p99.9 {} ms ({} records)",
+        p.p50, p.p99, p.p999, p.count
+    )
+}
+
+/// Why records failed, and each producer's produce latency (`send()` to acknowledgement).
+fn producer_lines(s: &mut String, r: &kplay_engine::snapshot::Report) {
+    use std::fmt::Write as _;
+    for (error, n) in &r.failures {
+        let _ = writeln!(s, "  failed with {error}: {n}");
+    }
+    for p in &r.producers {
+        if let Some(l) = &p.produce_latency {
+            let _ = writeln!(
+                s,
+                "producer {} (acks={}): produce latency {}",
+                p.name,
+                p.acks,
+                percentiles(l)
+            );
+        }
     }
 }
 
@@ -711,9 +745,7 @@ fn summary(path: &str, r: &kplay_engine::snapshot::Report) -> String {
         "records: produced {}, acked {}, failed {}, consumed {}",
         r.produced, r.acked, r.failed, r.consumed
     );
-    for (error, n) in &r.failures {
-        let _ = writeln!(s, "  failed with {error}: {n}");
-    }
+    producer_lines(&mut s, r);
     let _ = writeln!(
         s,
         "lost (acked but unreadable): {}, duplicates: {}, out of order: {}, expired by retention: {}",

@@ -126,6 +126,8 @@ pub struct ProducerView {
     pub batches: u64,
     pub queued_batches: u32,
     pub in_flight_batches: u32,
+    /// Produce latency (`send()` to acknowledgement) of its acknowledged records, in ms.
+    pub produce_latency: Option<crate::histogram::Percentiles>,
     /// With a `transactional.id`: the client's side of its transactions.
     pub transaction: Option<ProducerTxnView>,
 }
@@ -223,6 +225,8 @@ pub struct GroupView {
     pub duplicates: u64,
     /// With `on_failure`: what became of its failed records.
     pub failed: FailedRecords,
+    /// End-to-end latency (`send()` to `poll()`) of the records its members polled, in ms.
+    pub end_to_end: Option<crate::histogram::Percentiles>,
     /// Records below the committed offsets that the group never processed (report only).
     pub lost: Option<u64>,
 }
@@ -412,4 +416,5 @@ pub struct Report {
     pub waiting_for_topics: Vec<(String, String)>,
     pub transactions: TransactionsReport,
     pub processors: Vec<ProcessorReport>,
+    pub producers: Vec<ProducerView>,
 }

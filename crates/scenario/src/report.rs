@@ -59,6 +59,7 @@ pub fn report_json(r: &Report) -> Value {
         "refused_count": r.refused_count,
         "transactions": transactions_json(&r.transactions),
         "processors": processors_json(r),
+        "producers": r.producers.iter().map(producer_json).collect::<Vec<_>>(),
         "waiting_for_topics": r.waiting_for_topics.iter().map(|(c, t)| json!({
             "consumer": c,
             "topic": t,
@@ -193,5 +194,29 @@ fn group_json(g: &GroupView) -> Value {
         "processed": g.processed,
         "duplicates": g.duplicates,
         "lost": g.lost,
+        "end_to_end_ms": percentiles_json(g.end_to_end),
+    })
+}
+
+/// Latency percentiles in ms (`null` before the first sample).
+fn percentiles_json(p: Option<kplay_engine::histogram::Percentiles>) -> Value {
+    p.map_or(
+        Value::Null,
+        |p| json!({ "p50": p.p50, "p99": p.p99, "p99_9": p.p999, "count": p.count }),
+    )
+}
+
+fn producer_json(p: &kplay_engine::snapshot::ProducerView) -> Value {
+    json!({
+        "producer": p.name,
+        "topic": p.topic,
+        "acks": p.acks,
+        "produced": p.produced,
+        "acked": p.acked,
+        "failed": p.failed,
+        "retries": p.retries,
+        "requests": p.requests,
+        "batches": p.batches,
+        "produce_latency_ms": percentiles_json(p.produce_latency),
     })
 }

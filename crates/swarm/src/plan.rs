@@ -398,7 +398,6 @@ impl Generator<'_> {
         let profile = self.profile(&layout);
         let mut faults = self.faults(&profile, &layout, &timeouts, heal_ms);
         let failures_settle = self.maybe_failed_records(&mut s, &mut at_least_once);
-        self.maybe_hardware(&mut s);
         let processor_settle = self
             .maybe_processor(&mut s, &topics, total_rate, &profile, heal_ms)
             .map_or(0, |(reader, settle, crashes)| {
@@ -494,6 +493,7 @@ impl Generator<'_> {
             config.push(cfg("group.initial.rebalance.delay.ms", Int(delay)));
         }
         s.cluster.config = config;
+        self.maybe_hardware(s);
         Timeouts {
             broker_session,
             broker_heartbeat,

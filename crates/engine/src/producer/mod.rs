@@ -63,7 +63,7 @@ pub struct ProducerStats {
     /// Acknowledged records by produce latency: milliseconds from `send()` (the record's
     /// timestamp) to the acknowledgement the producer received, as Kafka's
     /// `record-queue-time` plus `request-latency` add up for one record.
-    pub latency_ms: BTreeMap<u64, u64>,
+    pub latency_ms: crate::histogram::Histogram,
 }
 
 /// A producer client and the application driving it.

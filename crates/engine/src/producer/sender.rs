@@ -195,7 +195,7 @@ impl Producer {
         for r in batch.records.iter() {
             let sent_ms = u64::try_from(r.timestamp_ms).unwrap_or(0);
             let latency = now.as_millis().saturating_sub(sent_ms);
-            *self.stats.latency_ms.entry(latency).or_default() += 1;
+            self.stats.latency_ms.record(latency);
         }
         let tp = TopicPartition {
             topic: self.topic.clone(),

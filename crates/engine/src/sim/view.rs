@@ -148,6 +148,7 @@ pub(super) fn producer_view(p: &Producer) -> ProducerView {
         batches: p.stats.batches,
         queued_batches: p.queued_batches(),
         in_flight_batches: p.in_flight_batches(),
+        produce_latency: p.stats.latency_ms.summary(),
         transaction: p.txn.as_ref().map(|t| crate::snapshot::ProducerTxnView {
             transactional_id: t.transactional_id.to_string(),
             state: t.state.name(),
@@ -217,22 +218,11 @@ impl Sim {
     /// The produce latency (milliseconds from `send()` to the acknowledgement) of the
     /// records acknowledged so far, every producer together: its median and 99th percentile.
     pub fn produce_latency_ms(&self) -> Option<(u64, u64)> {
-        let mut all: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut all = crate::histogram::Histogram::default();
         for p in self.producers.iter().flatten() {
-            for (ms, n) in &p.stats.latency_ms {
-                *all.entry(*ms).or_default() += n;
-            }
+            all.merge(&p.stats.latency_ms);
         }
-        let total: u64 = all.values().sum();
-        let at = |share_percent: u64| {
-            let rank = (total * share_percent).div_ceil(100).max(1);
-            let mut seen = 0;
-            all.iter().find_map(|(ms, n)| {
-                seen += n;
-                (seen >= rank).then_some(*ms)
-            })
-        };
-        Some((at(50)?, at(99)?))
+        Some((all.percentile(500)?, all.percentile(990)?))
     }
 
     /// A plain-data view for UIs, with up to `records_per_partition` newest records each.
@@ -564,17 +554,20 @@ impl Sim {
             out_of_order: self.ledger.out_of_order(),
             partitions,
             audiences,
-            groups: self
-                .group_names()
-                .iter()
-                .map(|g| self.group_view(g, true))
-                .collect(),
+            groups: self.group_views(true),
             refused: self.refused.clone(),
             refused_count: self.refused_count,
             waiting_for_topics: self.waiting_for_topics(),
             transactions: self.groups.transactions.clone(),
             processors: self.processor_reports(),
+            producers: self.producers.iter().flatten().map(producer_view).collect(),
         }
+    }
+
+    /// Every group's view (`audit`: with the records it never processed).
+    fn group_views(&self, audit: bool) -> Vec<GroupView> {
+        let names = self.group_names();
+        names.iter().map(|g| self.group_view(g, audit)).collect()
     }
 
     /// Every processor's inputs processed and committed outputs, read from the output
@@ -818,6 +811,13 @@ impl Sim {
             duplicates: audience.map_or(0, |a| a.duplicates),
             failed: audience.map_or_else(Default::default, failed_records),
             lost,
+            end_to_end: {
+                let mut all = crate::histogram::Histogram::default();
+                for c in &members_of {
+                    all.merge(&c.stats.end_to_end_ms);
+                }
+                all.summary()
+            },
         }
     }
 
