@@ -322,7 +322,7 @@ broker = 2
 
 #[test]
 fn an_at_least_once_processor_sets_failed_inputs_aside_and_writes_every_other_output() {
-    // A processor with retry topics: every input but the poison ones has its output (a
+    // A processor with retry topics: every input but the dead-lettered ones has its output (a
     // transient failure is retried through the retry topics); each poison input is in the
     // dead letter topic, and has no output.
     let text = scenario_text("retry-and-dlq.toml");
@@ -346,7 +346,19 @@ consumer_config = {{ \"auto.offset.reset\" = \"earliest\" }}
     );
     let (sim, r) = run_checked(EXAMPLE, &text, Some(4));
     let poison = poison_orders(&sim);
-    assert_eq!(origins(&sim, "orders-dlt", "enricher/orders-dlt"), poison);
+    let dead = origins(&sim, "orders-dlt", "enricher/orders-dlt");
+    assert!(
+        poison.is_subset(&dead),
+        "every poison order is dead-lettered"
+    );
+    // Besides, a transient failure may fail all three attempts (2% each): such an order went
+    // through both retry topics first.
+    let last_retry = origins(&sim, "orders-retry-1", "enricher/orders-retry-1");
+    let unlucky: BTreeSet<_> = dead.difference(&poison).copied().collect();
+    assert!(
+        unlucky.is_subset(&last_retry),
+        "{unlucky:?} skipped a retry"
+    );
     let outputs = records(&sim, "orders-enriched");
     let sources: BTreeSet<(u32, u64)> = outputs
         .iter()
@@ -369,10 +381,10 @@ consumer_config = {{ \"auto.offset.reset\" = \"earliest\" }}
         .iter()
         .map(|(p, o, _)| (*p, o.0))
         .collect();
-    let wanted: BTreeSet<_> = orders.difference(&poison).copied().collect();
+    let wanted: BTreeSet<_> = orders.difference(&dead).copied().collect();
     assert_eq!(
         sources, wanted,
-        "every input but the poison ones has an output"
+        "every input but the dead-lettered ones has an output"
     );
     assert!(failed(&r, "enricher").retried > 0);
     assert_eq!(group(&r, "enricher").lag, 0);

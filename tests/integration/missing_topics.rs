@@ -158,7 +158,6 @@ fn a_consumer_waiting_for_a_topic_reads_it_once_a_producer_creates_it() {
 #[test]
 fn unmodelled_settings_are_refused_unless_they_keep_their_default() {
     let refused = [
-        ("[cluster]\nconfig = { \"num.io.threads\" = 16 }", "num.io.threads"),
         ("[cluster]\nconfig = { \"num.network.threads\" = 6 }", "num.network.threads"),
         (
             "[[topic]]\nname = \"t\"\nconfig = { \"compression.type\" = \"zstd\" }",
