@@ -9,6 +9,7 @@ mod journey;
 mod kafka_tests;
 mod lessons;
 mod malformed;
+mod metrics;
 mod missing_topics;
 mod perf;
 mod playground;

@@ -21,6 +21,11 @@ USAGE:
         --memory-budget-mb N
                     stop the run, report what it did so far and exit with code 3
                     if it holds more than N MB (default 2048)
+        --metrics FILE, --metrics-json FILE [--metrics-interval-ms N]
+                    write Kafka's metrics by their names (record-send-rate,
+                    request-latency-avg, records-lag-max, UnderReplicatedPartitions,
+                    RequestQueueSize, ...) every N ms of virtual time (default
+                    1000) as CSV (time_ms,scope,metric,value) or as JSON
         --fork-at MS --set KEY=VALUE [--set KEY=VALUE ...]
                     also run a fork: the same scenario and seed, with each setting
                     changed at MS as a running cluster would change it (a topic
@@ -156,6 +161,37 @@ fn parse_u64(flag: &str, value: Option<&String>, max: u64) -> Result<u64, Failur
     }
 }
 
+/// `--fork-at` and `--set` come together.
+fn fork_needs_both(fork_at: Option<u64>, set: &[(String, String)]) -> Result<(), Failure> {
+    match (fork_at, set.is_empty()) {
+        (Some(_), true) => Err(Failure::BadInput(
+            "--fork-at: say what the fork changes with --set KEY=VALUE".into(),
+        )),
+        (None, false) => Err(Failure::BadInput(
+            "--set: say when the fork changes it with --fork-at MS".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A flag's FILE.
+fn file_of(flag: &str, value: Option<&String>) -> Result<String, Failure> {
+    let file = value.filter(|f| !f.starts_with("--"));
+    file.cloned()
+        .ok_or_else(|| Failure::BadInput(format!("{flag} needs a FILE")))
+}
+
+/// `--metrics-interval-ms`: at least 10 ms of virtual time.
+fn metrics_interval(value: Option<&String>) -> Result<u64, Failure> {
+    let max = kplay_scenario::MAX_DURATION_MS;
+    match parse_u64("--metrics-interval-ms", value, max)? {
+        ms if ms < 10 => Err(Failure::BadInput(
+            "--metrics-interval-ms: expected at least 10".into(),
+        )),
+        ms => Ok(ms),
+    }
+}
+
 /// What `kplay run` was asked for.
 struct RunOptions {
     path: String,
@@ -169,6 +205,10 @@ struct RunOptions {
     fork_at: Option<u64>,
     /// `--set KEY=VALUE`, in order.
     set: Vec<(String, String)>,
+    /// `--metrics FILE` or `--metrics-json FILE`: where Kafka's metrics go, and whether as JSON.
+    metrics: Option<(String, bool)>,
+    /// `--metrics-interval-ms`.
+    metrics_interval_ms: u64,
 }
 
 impl RunOptions {
@@ -177,6 +217,7 @@ impl RunOptions {
         let (mut seed, mut json, mut trace, mut check) = (None, false, 0u64, false);
         let mut budget_mb = DEFAULT_MEMORY_BUDGET_MB;
         let (mut fork_at, mut set) = (None, Vec::new());
+        let (mut metrics, mut metrics_interval_ms) = (None, 1_000);
         let mut i = 0;
         while i < args.len() {
             match args[i].as_str() {
@@ -208,6 +249,14 @@ impl RunOptions {
                     set.push(parse_set(args.get(i + 1))?);
                     i += 1;
                 }
+                flag @ ("--metrics" | "--metrics-json") => {
+                    metrics = Some((file_of(flag, args.get(i + 1))?, flag == "--metrics-json"));
+                    i += 1;
+                }
+                "--metrics-interval-ms" => {
+                    metrics_interval_ms = metrics_interval(args.get(i + 1))?;
+                    i += 1;
+                }
                 flag if flag.starts_with("--") => {
                     return Err(Failure::BadInput(format!("unknown option {flag:?}")))
                 }
@@ -217,19 +266,7 @@ impl RunOptions {
             i += 1;
         }
         let path = file.ok_or_else(|| Failure::BadInput("run needs a scenario FILE".into()))?;
-        match (fork_at, set.is_empty()) {
-            (Some(_), true) => {
-                return Err(Failure::BadInput(
-                    "--fork-at: say what the fork changes with --set KEY=VALUE".into(),
-                ))
-            }
-            (None, false) => {
-                return Err(Failure::BadInput(
-                    "--set: say when the fork changes it with --fork-at MS".into(),
-                ))
-            }
-            _ => {}
-        }
+        fork_needs_both(fork_at, &set)?;
         Ok(RunOptions {
             path,
             seed,
@@ -238,6 +275,8 @@ impl RunOptions {
             trace,
             budget_mb,
             fork_at,
+            metrics,
+            metrics_interval_ms,
             set,
         })
     }
@@ -342,7 +381,20 @@ fn execute(
     let end = scenario.end();
     let budget = opts.budget_mb.saturating_mul(1 << 20);
     let mut checker = opts.check.then(kplay_engine::check::Checker::new);
-    let (checked, over_budget) = play(&mut sim, end, budget, checker.as_mut(), memory);
+    let interval = kplay_engine::Duration::from_millis(opts.metrics_interval_ms);
+    let mut recorder = (opts.metrics.is_some() && replay.is_empty())
+        .then(|| (kplay_engine::sim::Metrics::new(interval), Vec::new()));
+    let (checked, over_budget) = play(
+        &mut sim,
+        end,
+        budget,
+        checker.as_mut(),
+        recorder.as_mut(),
+        memory,
+    );
+    if let (Some((file, json)), Some((_, points))) = (&opts.metrics, &recorder) {
+        write_metrics(file, *json, points)?;
+    }
     if opts.check && over_budget.is_none() {
         let checked = checked.and_then(|()| {
             // Loss is only a violation where the settings promise none.
@@ -497,6 +549,43 @@ fn print_fork(
     );
 }
 
+/// A metrics recorder and the points it sampled.
+type Recorder = (
+    kplay_engine::sim::Metrics,
+    Vec<kplay_engine::sim::MetricPoint>,
+);
+
+/// Writes the sampled metrics: CSV (`time_ms,scope,metric,value`) or a JSON array.
+fn write_metrics(
+    file: &str,
+    json: bool,
+    points: &[kplay_engine::sim::MetricPoint],
+) -> Result<(), Failure> {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    if json {
+        let all: Vec<serde_json::Value> = points
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "time_ms": p.at_ms,
+                    "scope": p.scope,
+                    "metric": p.name,
+                    "value": p.milli as f64 / 1_000.0,
+                })
+            })
+            .collect();
+        text = serde_json::to_string_pretty(&all).expect("json");
+        text.push('\n');
+    } else {
+        text.push_str("time_ms,scope,metric,value\n");
+        for p in points {
+            let _ = writeln!(text, "{},{},{},{}", p.at_ms, p.scope, p.name, p.value());
+        }
+    }
+    std::fs::write(file, text).map_err(|e| Failure::BadInput(format!("cannot write {file}: {e}")))
+}
+
 /// Runs to `end` a second of virtual time at a time (the same run as one call: events are
 /// handled in order whatever the chunks), checking invariants if asked and looking at the
 /// heap in between. Returns what the checker found and the heap size that stopped the run.
@@ -505,14 +594,23 @@ fn play(
     end: kplay_engine::Instant,
     budget: u64,
     mut checker: Option<&mut kplay_engine::check::Checker>,
+    mut metrics: Option<&mut Recorder>,
     memory: MemoryProbe<'_>,
 ) -> (Result<(), kplay_engine::check::Violation>, Option<u64>) {
     let mut checked = Ok(());
     loop {
-        let until = (sim.now() + MEMORY_CHECK_EVERY).min(end);
+        let mut until = (sim.now() + MEMORY_CHECK_EVERY).min(end);
+        if let Some((m, _)) = &metrics {
+            until = until.min(m.next_at());
+        }
         match &mut checker {
             Some(c) => checked = kplay_engine::check::run_checked(sim, until, c),
             None => sim.run_until(until),
+        }
+        if let Some((m, points)) = &mut metrics {
+            if m.next_at() <= sim.now() {
+                points.extend(m.sample(sim));
+            }
         }
         if checked.is_err() {
             return (checked, None);

@@ -469,6 +469,7 @@ impl Consumer {
                 partitions,
             };
             self.fetches.insert(broker, correlation_id);
+            self.fetch_sent_at.insert(broker, now);
             self.stats.fetches += 1;
             // A fetch may wait fetch.max.wait.ms on the broker before the request timeout starts.
             let at = now + self.config.fetch_max_wait + self.config.request_timeout;
@@ -495,6 +496,10 @@ impl Consumer {
             return; // A response to a fetch we gave up on.
         }
         self.fetches.remove(&broker);
+        if let Some(sent) = self.fetch_sent_at.remove(&broker) {
+            self.stats.fetch_responses += 1;
+            self.stats.fetch_latency_us_total += now.saturating_since(sent).as_micros();
+        }
         for fetched in response.partitions {
             let Some(p) = self.positions.get_mut(&fetched.tp) else {
                 continue;

@@ -87,6 +87,9 @@ pub struct ConsumerStats {
     /// End-to-end latency of every record `poll()` returned: from its timestamp (`send()`)
     /// to the poll, as Kafka's `EndToEndLatency` tool measures it.
     pub end_to_end_ms: crate::histogram::Histogram,
+    /// Answered fetches and their summed latency (`fetch-latency-avg`).
+    pub fetch_responses: u64,
+    pub fetch_latency_us_total: u64,
 }
 
 /// One poll's records, delivered to the ledger as processing completes.
@@ -114,6 +117,8 @@ pub struct Consumer {
     ready: VecDeque<TopicPartition>,
     /// Fetch in flight per broker: correlation id.
     fetches: BTreeMap<BrokerId, u32>,
+    /// When each broker's fetch left (`fetch-latency`).
+    fetch_sent_at: BTreeMap<BrokerId, Instant>,
     pub state: AppState,
     scheduled_wake: Option<Instant>,
     /// Brokers that refused a connection: (retry no earlier than, attempts), as
@@ -159,6 +164,7 @@ impl Consumer {
             positions: BTreeMap::new(),
             ready: VecDeque::new(),
             fetches: BTreeMap::new(),
+            fetch_sent_at: BTreeMap::new(),
             state: AppState::Polling,
             scheduled_wake: None,
             rng,

@@ -64,6 +64,29 @@ pub struct ProducerStats {
     /// timestamp) to the acknowledgement the producer received, as Kafka's
     /// `record-queue-time` plus `request-latency` add up for one record.
     pub latency_ms: crate::histogram::Histogram,
+    /// For Kafka's producer metrics (`sim::metrics`): records and bytes in the batches sent
+    /// (retries included), records in retried batches, the answered requests' latency, the
+    /// time batches waited in the accumulator, and the time `send()` waited for memory.
+    pub records_sent: u64,
+    pub bytes_sent: u64,
+    pub records_retried: u64,
+    pub responses: u64,
+    pub request_latency_us_total: u64,
+    pub request_latency_us_max: u64,
+    pub queue_time_us_total: u64,
+    pub buffer_wait_us_total: u64,
+}
+
+impl ProducerStats {
+    /// A batch goes out (`record-send-rate`, `batch-size-avg`, `record-queue-time-avg`).
+    fn count_sent(&mut self, now: Instant, batch: &ProducerBatch) {
+        self.batches += 1;
+        self.records_sent += batch.records.len() as u64;
+        self.bytes_sent += u64::from(batch.size_bytes);
+        if batch.attempts == 0 {
+            self.queue_time_us_total += now.saturating_since(batch.created_at).as_micros();
+        }
+    }
 }
 
 /// A producer client and the application driving it.
@@ -274,6 +297,11 @@ impl Producer {
     /// with `rate_per_sec = RATE_MAX` the application sends one record after another at it.
     pub fn set_send_cost(&mut self, ns_per_record: u64) {
         self.send_ns = ns_per_record;
+    }
+
+    /// `buffer.memory` not held by unfinished batches (`buffer-available-bytes`).
+    pub fn buffer_available_bytes(&self) -> u64 {
+        self.config.buffer_memory.saturating_sub(self.pool_used)
     }
 
     /// Whether the application sends as fast as it can (`rate_per_sec = "max"`).
@@ -547,6 +575,9 @@ impl Producer {
                 }
                 self.waiting = Some((record, partition));
                 return;
+            }
+            if let (true, Some(since)) = (unblocked, self.blocked_since) {
+                self.stats.buffer_wait_us_total += now.saturating_since(since).as_micros();
             }
             self.blocked_since = None;
             self.send(now, record, partition);

@@ -9,6 +9,18 @@ use super::*;
 pub(super) struct InFlight {
     pub(super) broker: BrokerId,
     pub(super) batches: Vec<ProducerBatch>,
+    /// When the request left (`request-latency`).
+    pub(super) sent_at: Instant,
+}
+
+impl InFlight {
+    fn new(broker: BrokerId, batches: Vec<ProducerBatch>, sent_at: Instant) -> InFlight {
+        InFlight {
+            broker,
+            batches,
+            sent_at,
+        }
+    }
 }
 
 impl Producer {
@@ -66,7 +78,7 @@ impl Producer {
             if self.config.max_in_flight == 1 && self.config.acks != Acks::Zero {
                 self.queues[p as usize].muted = true;
             }
-            self.stats.batches += 1;
+            self.stats.count_sent(now, &batch);
             let tp = TopicPartition {
                 topic: self.topic.clone(),
                 partition: p,
@@ -102,12 +114,10 @@ impl Producer {
             return;
         }
         let at = now + self.config.request_timeout;
-        out.push(Effect::SetTimer {
-            at,
-            timer: Timer::RequestTimeout { correlation_id },
-        });
+        let timer = Timer::RequestTimeout { correlation_id };
+        out.push(Effect::SetTimer { at, timer });
         self.in_flight
-            .insert(correlation_id, InFlight { broker, batches });
+            .insert(correlation_id, InFlight::new(broker, batches, now));
     }
 
     fn seal(&self, batch: &ProducerBatch) -> RecordBatch {
@@ -137,6 +147,10 @@ impl Producer {
         let Some(flight) = self.in_flight.remove(&response.correlation_id) else {
             return; // Already failed by a timeout or disconnect.
         };
+        let latency = now.saturating_since(flight.sent_at).as_micros();
+        self.stats.responses += 1;
+        self.stats.request_latency_us_total += latency;
+        self.stats.request_latency_us_max = self.stats.request_latency_us_max.max(latency);
         assert_eq!(from, NodeId::Broker(flight.broker));
         assert_eq!(flight.batches.len(), response.results.len());
         for (batch, result) in flight.batches.into_iter().zip(response.results) {
@@ -345,6 +359,7 @@ impl Producer {
             );
             batch.retry_at = now + backoff;
             self.stats.retries += 1;
+            self.stats.records_retried += batch.records.len() as u64;
             out.push(Effect::Trace(TraceKind::BatchRetrying {
                 producer: self.index,
                 tp,

@@ -61,6 +61,10 @@ pub(super) struct Costs {
     disk: Vec<u64>,
     /// Produce connections, by (producer, broker).
     produce: BTreeMap<(NodeId, BrokerId), Connection>,
+    /// Per broker, for its metrics: when each request not yet started starts (in order:
+    /// the first free thread takes the next request), and the handler threads' busy time.
+    starts: Vec<VecDeque<u64>>,
+    busy_ns: Vec<u64>,
 }
 
 fn ns(at: Instant) -> u64 {
@@ -98,6 +102,8 @@ impl Costs {
             io_threads: vec![vec![0; io_threads.max(1) as usize]; brokers as usize],
             disk: vec![0; brokers as usize],
             produce: BTreeMap::new(),
+            starts: vec![VecDeque::new(); brokers as usize],
+            busy_ns: vec![0; brokers as usize],
         })
     }
 
@@ -186,6 +192,12 @@ impl Costs {
             done = self.append(b, done, appended);
         }
         self.io_threads[b][slot] = done;
+        self.busy_ns[b] += done - start;
+        let starts = &mut self.starts[b];
+        while starts.front().is_some_and(|&at| at <= ns(now)) {
+            starts.pop_front();
+        }
+        starts.push_back(start);
         instant(done)
     }
 
@@ -246,7 +258,24 @@ impl Costs {
         }
     }
 
+    /// Requests waiting for a handler thread at `now` (`RequestQueueSize`).
+    pub(super) fn request_queue(&self, broker: BrokerId, now: Instant) -> u64 {
+        let starts = &self.starts[broker.0 as usize];
+        starts.iter().filter(|&&at| at > ns(now)).count() as u64
+    }
+
+    /// The handler threads' time spent on requests so far, summed over threads.
+    pub(super) fn busy_ns(&self, broker: BrokerId) -> u64 {
+        self.busy_ns[broker.0 as usize]
+    }
+
+    /// The handler threads a broker has.
+    pub(super) fn threads(&self, broker: BrokerId) -> u64 {
+        self.io_threads[broker.0 as usize].len() as u64
+    }
+
     fn broker_crashed(&mut self, broker: BrokerId) {
+        self.starts[broker.0 as usize].clear();
         self.produce.retain(|(_, b), _| *b != broker);
         self.io_threads[broker.0 as usize].fill(0);
     }

@@ -34,6 +34,7 @@ mod command;
 mod costs;
 mod failed_records;
 mod journey;
+mod metrics;
 mod processors;
 mod queue;
 mod stats;
@@ -42,6 +43,7 @@ mod view;
 pub use command::*;
 use journey::Watch;
 pub use journey::{EndKind, Journey, JourneyStep, StepKind};
+pub use metrics::{MetricPoint, Metrics, METRICS};
 use queue::*;
 use stats::*;
 
@@ -120,6 +122,8 @@ pub struct Sim {
     net: Network,
     /// The cost model's queues, unless the hardware is `ideal`.
     costs: Option<Box<costs::Costs>>,
+    /// Per broker, what producers sent it and consumers fetched from it (its metrics).
+    traffic: Vec<metrics::Traffic>,
     placement_rng: Prng,
     controller: Controller,
     brokers: Vec<BrokerSlot>,
@@ -199,6 +203,7 @@ impl Sim {
             events_processed: 0,
             net: Network::new(setup.network.clone(), Prng::stream(seed, Stream::Network)),
             costs: costs::Costs::of(&setup),
+            traffic: Vec::new(),
             placement_rng: Prng::stream(seed, Stream::Placement),
             trace: Trace::new(setup.trace_capacity),
             setup,
@@ -553,9 +558,7 @@ impl Sim {
         for effect in out.drain(..) {
             match effect {
                 Effect::Send { to, msg } => {
-                    if let (Some(watch), NodeId::Producer(_)) = (&mut self.watch, from) {
-                        watch.on_send(&msg);
-                    }
+                    self.count_traffic(from, to, &msg);
                     let sent = match self.costs.is_some() {
                         true => self.transmit(from, to, &msg),
                         false => self.now,

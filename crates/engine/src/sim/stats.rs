@@ -8,6 +8,10 @@ pub(super) struct GroupStats {
     /// (virtual ms, lag); halved and re-spaced when full, so it stays bounded.
     pub(super) history: std::collections::VecDeque<(u64, u64)>,
     pub(super) rebalances: u64,
+    /// When the rebalance under way started, and the rebalances' summed time
+    /// (`rebalance-latency-avg`: from its start to its generation).
+    pub(super) rebalance_started: Option<Instant>,
+    pub(super) rebalance_us_total: u64,
 }
 
 pub(super) const LAG_SAMPLES: usize = 240;
@@ -24,12 +28,39 @@ pub(super) struct GroupObserver {
     pub(super) events: std::collections::VecDeque<TraceEvent>,
     /// Transactions completed, aborted, timed out, and producers fenced.
     pub(super) transactions: crate::snapshot::TransactionsReport,
+    /// ISR changes that removed replicas, and that added some (`IsrShrinksPerSec`, ...).
+    pub(super) isr_shrinks: u64,
+    pub(super) isr_expands: u64,
 }
 
 /// How many group events the rebalance timeline keeps.
 const GROUP_EVENTS: usize = 200;
 
 impl GroupObserver {
+    /// Rebalances and their time per group, ISR shrinks and expands (`sim::metrics`).
+    fn count_for_metrics(&mut self, at: Instant, kind: &TraceKind) {
+        use TraceKind as K;
+        match kind {
+            K::GenerationStarted { group, .. } => {
+                let stats = self.stats.entry(group.clone()).or_default();
+                stats.rebalances += 1;
+                if let Some(started) = stats.rebalance_started.take() {
+                    stats.rebalance_us_total += at.saturating_since(started).as_micros();
+                }
+            }
+            K::RebalanceStarted { group, .. } => {
+                let stats = self.stats.entry(group.clone()).or_default();
+                stats.rebalance_started.get_or_insert(at);
+            }
+            K::IsrChanged { isr, previous, .. } => match isr.len().cmp(&previous.len()) {
+                std::cmp::Ordering::Less => self.isr_shrinks += 1,
+                std::cmp::Ordering::Greater => self.isr_expands += 1,
+                std::cmp::Ordering::Equal => {}
+            },
+            _ => {}
+        }
+    }
+
     /// `group_of` names the group of a consumer (by index), if it has one.
     pub(super) fn on_trace(
         &mut self,
@@ -39,8 +70,8 @@ impl GroupObserver {
     ) {
         use TraceKind as K;
         match kind {
-            K::GenerationStarted { group, .. } => {
-                self.stats.entry(group.clone()).or_default().rebalances += 1;
+            K::GenerationStarted { .. } | K::RebalanceStarted { .. } | K::IsrChanged { .. } => {
+                self.count_for_metrics(at, kind)
             }
             K::TransactionCompleted { committed, .. } => {
                 let t = &mut self.transactions;

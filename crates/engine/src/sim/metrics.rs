@@ -1,0 +1,490 @@
+//! Kafka's metrics, by Kafka's names, computed from the simulation: what `kplay run --metrics`
+//! writes as time series, and what the page charts and alerts read.
+//!
+//! A [`Metrics`] recorder samples a [`Sim`] between steps (it reads and never changes the
+//! run): cumulative counters the nodes keep (`ProducerStats`, `ConsumerStats`, the group
+//! observer, the simulator's per-broker traffic and the cost model's handler threads) become
+//! rates and averages over the interval since the previous sample, and gauges are read as
+//! they are. Values are integers in thousandths (`milli`), so a run's metrics are the same
+//! natively and in wasm.
+//!
+//! Scopes: `producer:NAME` (Kafka's `producer-metrics`), `consumer:NAME`
+//! (`consumer-fetch-manager-metrics`), `group:NAME` (`consumer-coordinator-metrics`, as its
+//! members see the group), `broker:ID` (`kafka.server` and `kafka.network` MBeans), and
+//! `cluster` (`kafka.controller`, and the ISR rates summed over brokers).
+
+use std::collections::BTreeMap;
+
+use super::Sim;
+use crate::time::{Duration, Instant};
+use crate::trace::BrokerId;
+
+/// One value of one metric at one time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricPoint {
+    pub at_ms: u64,
+    /// `producer:NAME`, `consumer:NAME`, `group:NAME`, `broker:ID` or `cluster`.
+    pub scope: String,
+    /// Kafka's name (`record-send-rate`, `UnderReplicatedPartitions`, ...).
+    pub name: &'static str,
+    /// The value in thousandths.
+    pub milli: i64,
+}
+
+impl MetricPoint {
+    /// The value as Kafka prints it: three decimals, trailing zeros dropped.
+    pub fn value(&self) -> String {
+        let (sign, v) = (
+            if self.milli < 0 { "-" } else { "" },
+            self.milli.unsigned_abs(),
+        );
+        let text = format!("{sign}{}.{:03}", v / 1_000, v % 1_000);
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// Every metric name by scope kind, with what it is, for docs and the page's picker.
+pub const METRICS: &[(&str, &str, &str)] = &[
+    (
+        "producer",
+        "record-send-rate",
+        "records sent a second (retries included)",
+    ),
+    ("producer", "record-error-rate", "records failed a second"),
+    ("producer", "record-retry-rate", "records retried a second"),
+    (
+        "producer",
+        "request-latency-avg",
+        "ms from a produce request to its answer",
+    ),
+    ("producer", "request-latency-max", "ms, the longest so far"),
+    ("producer", "batch-size-avg", "bytes per batch sent"),
+    (
+        "producer",
+        "records-per-request-avg",
+        "records per produce request",
+    ),
+    (
+        "producer",
+        "compression-rate-avg",
+        "compressed size over uncompressed size",
+    ),
+    (
+        "producer",
+        "record-queue-time-avg",
+        "ms a batch waited in the accumulator",
+    ),
+    (
+        "producer",
+        "buffer-available-bytes",
+        "buffer.memory not held by batches",
+    ),
+    (
+        "producer",
+        "bufferpool-wait-time-ns-total",
+        "ns send() waited for buffer memory",
+    ),
+    (
+        "consumer",
+        "records-consumed-rate",
+        "records poll() returned a second",
+    ),
+    (
+        "consumer",
+        "records-lag-max",
+        "the largest lag of its partitions",
+    ),
+    (
+        "consumer",
+        "fetch-latency-avg",
+        "ms from a fetch request to its answer",
+    ),
+    (
+        "group",
+        "rebalance-latency-avg",
+        "ms from a rebalance's start to its generation",
+    ),
+    (
+        "group",
+        "rebalance-rate-per-hour",
+        "generations started an hour",
+    ),
+    (
+        "broker",
+        "MessagesInPerSec",
+        "records produced to it a second",
+    ),
+    ("broker", "BytesInPerSec", "bytes produced to it a second"),
+    (
+        "broker",
+        "BytesOutPerSec",
+        "bytes fetched by consumers a second",
+    ),
+    (
+        "broker",
+        "UnderReplicatedPartitions",
+        "partitions it leads with a replica out of the ISR",
+    ),
+    (
+        "broker",
+        "UnderMinIsrPartitionCount",
+        "partitions it leads with an ISR below min.insync",
+    ),
+    (
+        "broker",
+        "RequestQueueSize",
+        "requests waiting for a handler thread",
+    ),
+    (
+        "broker",
+        "RequestHandlerAvgIdlePercent",
+        "the handler threads' idle share, 0 to 1",
+    ),
+    (
+        "cluster",
+        "OfflinePartitionsCount",
+        "partitions without a leader",
+    ),
+    (
+        "cluster",
+        "ActiveControllerCount",
+        "controllers active (the quorum is one node here)",
+    ),
+    (
+        "cluster",
+        "IsrShrinksPerSec",
+        "ISR changes removing replicas a second",
+    ),
+    (
+        "cluster",
+        "IsrExpandsPerSec",
+        "ISR changes adding replicas a second",
+    ),
+];
+
+/// Cumulative counters at one instant.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Counters {
+    at: Instant,
+    producers: BTreeMap<String, [u64; 9]>,
+    consumers: BTreeMap<String, [u64; 3]>,
+    groups: BTreeMap<String, [u64; 2]>,
+    brokers: Vec<[u64; 4]>,
+    isr: [u64; 2],
+}
+
+/// Samples a run's metrics at a fixed interval of virtual time.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    pub interval: Duration,
+    last: Option<Counters>,
+}
+
+impl Metrics {
+    pub fn new(interval: Duration) -> Metrics {
+        Metrics {
+            interval: Duration(interval.as_micros().max(1)),
+            last: None,
+        }
+    }
+
+    /// When the next sample is due.
+    pub fn next_at(&self) -> Instant {
+        self.last
+            .as_ref()
+            .map_or(Instant::ZERO, |c| c.at + self.interval)
+    }
+
+    /// Every metric now, rates over the time since the previous sample (none at the first).
+    pub fn sample(&mut self, sim: &Sim) -> Vec<MetricPoint> {
+        let now = sim.counters();
+        let mut out = Vec::new();
+        if let Some(before) = &self.last {
+            let span = now.at.saturating_since(before.at).as_micros().max(1);
+            points(sim, before, &now, span, &mut out);
+        }
+        self.last = Some(now);
+        out
+    }
+}
+
+/// Per second, in thousandths: `delta` over `span_us`.
+fn rate(delta: u64, span_us: u64) -> i64 {
+    (u128::from(delta) * 1_000_000_000 / u128::from(span_us)) as i64
+}
+
+/// `total / count` in thousandths (0 without samples); `scale` divides the total first
+/// (1,000 turns microseconds into milliseconds).
+fn average(total: u64, count: u64, scale: u64) -> i64 {
+    match count {
+        0 => 0,
+        n => (u128::from(total) * 1_000 / u128::from(scale) / u128::from(n)) as i64,
+    }
+}
+
+fn diff<const N: usize>(now: &[u64; N], before: Option<&[u64; N]>) -> [u64; N] {
+    let mut d = *now;
+    if let Some(b) = before {
+        for (x, y) in d.iter_mut().zip(b) {
+            *x = x.saturating_sub(*y);
+        }
+    }
+    d
+}
+
+fn points(sim: &Sim, before: &Counters, now: &Counters, span: u64, out: &mut Vec<MetricPoint>) {
+    let at_ms = now.at.as_millis();
+    let mut push = |scope: &str, name: &'static str, milli: i64| {
+        out.push(MetricPoint {
+            at_ms,
+            scope: scope.to_string(),
+            name,
+            milli,
+        })
+    };
+    client_points(sim, before, now, span, &mut push);
+    broker_points(sim, before, now, span, &mut push);
+}
+
+/// A metric's value for a scope, in thousandths.
+type Push<'a> = dyn FnMut(&str, &'static str, i64) + 'a;
+
+fn client_points(sim: &Sim, before: &Counters, now: &Counters, span: u64, push: &mut Push<'_>) {
+    for (name, c) in &now.producers {
+        let d = diff(c, before.producers.get(name));
+        let scope = format!("producer:{name}");
+        // [records sent, failed, retried, responses, latency µs, latency max µs, batches,
+        //  bytes, queue µs] and the buffer's gauges after.
+        push(&scope, "record-send-rate", rate(d[0], span));
+        push(&scope, "record-error-rate", rate(d[1], span));
+        push(&scope, "record-retry-rate", rate(d[2], span));
+        push(&scope, "request-latency-avg", average(d[4], d[3], 1_000));
+        push(&scope, "request-latency-max", (c[5] / 1_000 * 1_000) as i64);
+        push(&scope, "batch-size-avg", average(d[7], d[6], 1));
+        push(&scope, "records-per-request-avg", average(d[0], d[3], 1));
+        push(&scope, "compression-rate-avg", 1_000);
+        push(&scope, "record-queue-time-avg", average(d[8], d[6], 1_000));
+        let (available, waited_us) = sim.producer_buffer(name);
+        push(&scope, "buffer-available-bytes", (available * 1_000) as i64);
+        push(
+            &scope,
+            "bufferpool-wait-time-ns-total",
+            (waited_us * 1_000_000) as i64,
+        );
+    }
+    for (name, c) in &now.consumers {
+        let d = diff(c, before.consumers.get(name));
+        let scope = format!("consumer:{name}");
+        push(&scope, "records-consumed-rate", rate(d[0], span));
+        push(
+            &scope,
+            "records-lag-max",
+            (sim.consumer_lag_max(name) * 1_000) as i64,
+        );
+        push(&scope, "fetch-latency-avg", average(d[2], d[1], 1_000));
+    }
+    for (name, c) in &now.groups {
+        let d = diff(c, before.groups.get(name));
+        let scope = format!("group:{name}");
+        push(&scope, "rebalance-latency-avg", average(c[1], c[0], 1_000));
+        push(&scope, "rebalance-rate-per-hour", rate(d[0], span) * 3_600);
+    }
+}
+
+fn broker_points(sim: &Sim, before: &Counters, now: &Counters, span: u64, push: &mut Push<'_>) {
+    let health = sim.partition_health();
+    for (b, c) in now.brokers.iter().enumerate() {
+        let d = diff(c, before.brokers.get(b));
+        let scope = format!("broker:{b}");
+        let (under_replicated, under_min_isr) =
+            health.per_broker.get(b).copied().unwrap_or_default();
+        push(&scope, "MessagesInPerSec", rate(d[0], span));
+        push(&scope, "BytesInPerSec", rate(d[1], span));
+        push(&scope, "BytesOutPerSec", rate(d[2], span));
+        push(
+            &scope,
+            "UnderReplicatedPartitions",
+            (under_replicated * 1_000) as i64,
+        );
+        push(
+            &scope,
+            "UnderMinIsrPartitionCount",
+            (under_min_isr * 1_000) as i64,
+        );
+        let (queue, threads) = sim.request_handlers(BrokerId(b as u32));
+        push(&scope, "RequestQueueSize", (queue * 1_000) as i64);
+        let busy = d[3].min(threads * span * 1_000);
+        let idle = 1_000 - (u128::from(busy) * 1_000 / u128::from(threads * span * 1_000)) as i64;
+        push(&scope, "RequestHandlerAvgIdlePercent", idle);
+    }
+    let d = diff(&now.isr, Some(&before.isr));
+    push(
+        "cluster",
+        "OfflinePartitionsCount",
+        (health.offline * 1_000) as i64,
+    );
+    push("cluster", "ActiveControllerCount", 1_000);
+    push("cluster", "IsrShrinksPerSec", rate(d[0], span));
+    push("cluster", "IsrExpandsPerSec", rate(d[1], span));
+}
+
+/// Partitions by health: per broker (under-replicated, under min ISR) among those it leads,
+/// and those without a leader.
+struct Health {
+    per_broker: Vec<(u64, u64)>,
+    offline: u64,
+}
+
+/// One broker's traffic: records and bytes produced to it, bytes fetched from it by consumers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Traffic {
+    pub(super) messages_in: u64,
+    pub(super) bytes_in: u64,
+    pub(super) bytes_out: u64,
+}
+
+impl Sim {
+    fn counters(&self) -> Counters {
+        let mut c = Counters {
+            at: self.now,
+            ..Counters::default()
+        };
+        for p in self.producers.iter().flatten() {
+            let s = &p.stats;
+            let entry = c.producers.entry(p.spec.name.clone()).or_default();
+            let add = [
+                s.records_sent,
+                s.failed,
+                s.records_retried,
+                s.responses,
+                s.request_latency_us_total,
+                0,
+                s.batches,
+                s.bytes_sent,
+                s.queue_time_us_total,
+            ];
+            for (x, y) in entry.iter_mut().zip(add) {
+                *x += y;
+            }
+            entry[5] = entry[5].max(s.request_latency_us_max);
+        }
+        for consumer in self.consumers.iter().flatten() {
+            let s = &consumer.stats;
+            let entry = c.consumers.entry(consumer.spec.name.clone()).or_default();
+            entry[0] += s.consumed;
+            entry[1] += s.fetch_responses;
+            entry[2] += s.fetch_latency_us_total;
+        }
+        for (group, stats) in &self.groups.stats {
+            c.groups.insert(
+                group.to_string(),
+                [stats.rebalances, stats.rebalance_us_total],
+            );
+        }
+        c.brokers = (0..self.setup.brokers)
+            .map(|b| {
+                let t = self.traffic.get(b as usize).copied().unwrap_or_default();
+                let busy = self.costs.as_ref().map_or(0, |k| k.busy_ns(BrokerId(b)));
+                [t.messages_in, t.bytes_in, t.bytes_out, busy]
+            })
+            .collect();
+        c.isr = [self.groups.isr_shrinks, self.groups.isr_expands];
+        c
+    }
+
+    /// A producer's `buffer-available-bytes` and its time waited for memory, in µs (every
+    /// instance of that name: a reconfigured producer's old one may still be draining).
+    fn producer_buffer(&self, name: &str) -> (u64, u64) {
+        let named = self
+            .producers
+            .iter()
+            .flatten()
+            .filter(|p| p.spec.name == name);
+        named.fold((0, 0), |(a, w), p| {
+            (
+                a + p.buffer_available_bytes(),
+                w + p.stats.buffer_wait_us_total,
+            )
+        })
+    }
+
+    fn consumer_lag_max(&self, name: &str) -> u64 {
+        let named = self
+            .consumers
+            .iter()
+            .flatten()
+            .filter(|c| c.spec.name == name);
+        named
+            .flat_map(|c| c.positions.values().filter_map(|p| p.lag()))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Requests waiting for a thread, and how many threads (1 without a cost model, which
+    /// is never busy).
+    fn request_handlers(&self, broker: BrokerId) -> (u64, u64) {
+        self.costs.as_ref().map_or((0, 1), |k| {
+            (k.request_queue(broker, self.now), k.threads(broker))
+        })
+    }
+
+    fn partition_health(&self) -> Health {
+        let mut health = Health {
+            per_broker: vec![(0, 0); self.setup.brokers as usize],
+            offline: 0,
+        };
+        for t in self.controller.metadata().topics.values() {
+            for p in &t.partitions {
+                let Some(leader) = p.leader else {
+                    health.offline += 1;
+                    continue;
+                };
+                let slot = &mut health.per_broker[leader.0 as usize];
+                if p.isr.len() < p.replicas.len() {
+                    slot.0 += 1;
+                }
+                if (p.isr.len() as u32) < t.config.min_insync_replicas.min(p.replicas.len() as u32)
+                {
+                    slot.1 += 1;
+                }
+            }
+        }
+        health
+    }
+
+    /// Counts what reaches a broker and what it sends consumers, for its metrics. (The
+    /// followed record's journey sees a producer's requests here too.)
+    pub(super) fn count_traffic(
+        &mut self,
+        from: crate::trace::NodeId,
+        to: crate::trace::NodeId,
+        msg: &crate::protocol::Message,
+    ) {
+        use crate::protocol::Message;
+        use crate::trace::NodeId;
+        if let (Some(watch), NodeId::Producer(_)) = (&mut self.watch, from) {
+            watch.on_send(msg);
+        }
+        let (broker, produced) = match (from, to, msg) {
+            (NodeId::Producer(_), NodeId::Broker(b), Message::ProduceRequest(_)) => (b, true),
+            (NodeId::Broker(b), NodeId::Consumer(_), Message::FetchResponse(_)) => (b, false),
+            _ => return,
+        };
+        let i = broker.0 as usize;
+        if self.traffic.len() <= i {
+            self.traffic.resize(i + 1, Traffic::default());
+        }
+        let t = &mut self.traffic[i];
+        match (produced, msg) {
+            (true, Message::ProduceRequest(r)) => {
+                t.messages_in += r
+                    .partitions
+                    .iter()
+                    .map(|(_, b)| b.records.len() as u64)
+                    .sum::<u64>();
+                t.bytes_in += msg.wire_bytes();
+            }
+            _ => t.bytes_out += msg.wire_bytes(),
+        }
+    }
+}

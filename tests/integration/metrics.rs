@@ -1,0 +1,145 @@
+//! Kafka's metrics from a run (`sim::Metrics`, `kplay run --metrics`): by Kafka's names, and
+//! moving as the run does.
+
+use kplay_engine::sim::{MetricPoint, Metrics, METRICS};
+use kplay_engine::Duration;
+use kplay_tests::{kplay, root, scenario_text};
+
+/// Every sample of a scenario's run, one a second.
+fn sampled(name: &str) -> Vec<MetricPoint> {
+    let scenario = kplay_scenario::Scenario::parse(&scenario_text(name)).expect("parses");
+    let mut sim = scenario.build(None).expect("builds");
+    let mut metrics = Metrics::new(Duration::from_millis(1_000));
+    let mut points = Vec::new();
+    while metrics.next_at() <= scenario.end() {
+        sim.run_until(metrics.next_at());
+        points.extend(metrics.sample(&sim));
+    }
+    points
+}
+
+/// `(time_ms, value in thousandths)` of one metric of one scope.
+fn series(points: &[MetricPoint], scope: &str, name: &str) -> Vec<(u64, i64)> {
+    let of = points.iter().filter(|p| p.scope == scope && p.name == name);
+    of.map(|p| (p.at_ms, p.milli)).collect()
+}
+
+fn value_at(series: &[(u64, i64)], ms: u64) -> i64 {
+    series.iter().find(|(at, _)| *at == ms).expect("sampled").1
+}
+
+#[test]
+fn a_crashed_single_replica_broker_takes_its_partitions_offline_until_it_returns() {
+    // scenarios/broker-crash.toml: broker 1 crashes at 10 s and returns at 20 s; its
+    // partitions have one replica. The controller fences it after broker.session.timeout.ms
+    // (9 s): offline from 19 s, back once it has restarted and registered.
+    let points = sampled("broker-crash.toml");
+    let offline = series(&points, "cluster", "OfflinePartitionsCount");
+    assert_eq!(value_at(&offline, 10_000), 0);
+    assert_eq!(value_at(&offline, 20_000), 2_000, "{offline:?}");
+    assert_eq!(value_at(&offline, 30_000), 0, "{offline:?}");
+    // The producer's rate, as it sends it (1,000 a second), before the crash.
+    let sent = series(&points, "producer:api", "record-send-rate");
+    assert!(
+        (900_000..=1_100_000).contains(&value_at(&sent, 5_000)),
+        "{sent:?}"
+    );
+    for p in &points {
+        assert!(
+            METRICS.iter().any(|(_, name, _)| *name == p.name),
+            "{}",
+            p.name
+        );
+    }
+}
+
+#[test]
+fn a_slow_consumer_s_lag_grows() {
+    let points = sampled("slow-consumer.toml");
+    let lag = series(&points, "consumer:analytics", "records-lag-max");
+    let (early, late) = (value_at(&lag, 5_000), value_at(&lag, 15_000));
+    assert!(late > early && early > 0, "{lag:?}");
+    let rate = series(&points, "consumer:analytics", "records-consumed-rate");
+    assert!(value_at(&rate, 10_000) > 0, "{rate:?}");
+}
+
+#[test]
+fn a_saturated_producer_waits_for_buffer_memory_and_its_batches_queue() {
+    // One producer as fast as it can, acks=all: its requests hold their connections while the
+    // followers fetch, so batches wait in the accumulator and buffer.memory fills.
+    let points = sampled("perf/kreps-1-producer-rf3-acks-all.toml");
+    let scope = "producer:perf";
+    let queue = series(&points, scope, "record-queue-time-avg");
+    assert!(value_at(&queue, 2_000) > 100_000, "over 100 ms: {queue:?}");
+    let buffer = series(&points, scope, "buffer-available-bytes");
+    assert!(value_at(&buffer, 2_000) < 67_108_864_000 / 10, "{buffer:?}");
+    let waited = series(&points, scope, "bufferpool-wait-time-ns-total");
+    assert!(
+        value_at(&waited, 3_000) > value_at(&waited, 1_000),
+        "{waited:?}"
+    );
+    let latency = series(&points, scope, "request-latency-avg");
+    assert!(
+        value_at(&latency, 2_000) >= 1_000,
+        "at least a follower round: {latency:?}"
+    );
+    let idle = series(&points, "broker:0", "RequestHandlerAvgIdlePercent");
+    assert!((1..1_000).contains(&value_at(&idle, 2_000)), "{idle:?}");
+    let records = series(&points, scope, "records-per-request-avg");
+    assert!(value_at(&records, 2_000) > 100_000, "{records:?}");
+}
+
+#[test]
+fn kplay_run_writes_metrics_as_csv_and_json() {
+    let dir = std::env::temp_dir().join(format!("kplay-metrics-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let file = root().join("scenarios/broker-crash.toml");
+    let file = file.to_string_lossy();
+    let csv = dir.join("m.csv").to_string_lossy().into_owned();
+    let out = kplay(
+        &[
+            "run",
+            &file,
+            "--metrics",
+            &csv,
+            "--metrics-interval-ms",
+            "5000",
+        ],
+        "",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let text = std::fs::read_to_string(&csv).expect("written");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("time_ms,scope,metric,value"));
+    assert!(
+        text.contains("\n20000,cluster,OfflinePartitionsCount,2\n"),
+        "{text}"
+    );
+    assert!(
+        text.lines().last().is_some_and(|l| l.starts_with("40000,")),
+        "to the end"
+    );
+    let json = dir.join("m.json").to_string_lossy().into_owned();
+    let out = kplay(&["run", &file, "--metrics-json", &json], "");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("written")).expect("json");
+    assert!(v.as_array().is_some_and(|a| a.len() > 100));
+    let bad = kplay(
+        &[
+            "run",
+            &file,
+            "--metrics-interval-ms",
+            "5",
+            "--metrics",
+            &csv,
+        ],
+        "",
+    );
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("--metrics-interval-ms"),
+        "{}",
+        bad.stderr
+    );
+}
