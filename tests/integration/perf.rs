@@ -130,3 +130,49 @@ fn the_report_has_latency_percentiles_per_producer_and_group() {
     assert!(e2e["p50"].as_u64().is_some_and(|ms| ms <= 3), "{e2e}");
     assert!(e2e["p99_9"].as_u64().is_some_and(|ms| ms >= 1_000), "{e2e}");
 }
+
+/// The group's lag (as `kafka-consumer-groups.sh` computes it, from committed offsets) at
+/// `ms`, from its sampled history.
+fn lag_at(history: &[(u64, u64)], ms: u64) -> i64 {
+    let at = history.iter().rfind(|(t, _)| *t <= ms);
+    at.expect("sampled").1 as i64
+}
+
+/// scenarios/perf/slow-consumer-backpressure.toml: the lag grows at the producer's rate less
+/// the consumer's (1,000 - 667 a second) and drains at the consumer's once the producer stops.
+#[test]
+fn a_slow_consumer_s_lag_grows_and_drains_at_predictable_rates() {
+    let name = "perf/slow-consumer-backpressure.toml";
+    let (_, r) = run_checked(name, &kplay_tests::scenario_text(name), None);
+    let g = r
+        .groups
+        .iter()
+        .find(|g| g.group == "billing")
+        .expect("group");
+    let h = &g.lag_history;
+    let growth = (lag_at(h, 18_000) - lag_at(h, 8_000)) / 10;
+    assert!((250..=420).contains(&growth), "grew {growth}/s: {h:?}");
+    // Committed offsets move in steps (a commit a second, a poll of 500 every 0.75 s): over
+    // 9.5 s the steps average out.
+    let drain = (lag_at(h, 20_500) - lag_at(h, 30_000)) * 2 / 19;
+    assert!((550..=780).contains(&drain), "drained {drain}/s: {h:?}");
+    assert_eq!((g.lag, g.processed), (0, 20_000));
+}
+
+/// scenarios/perf/producer-buffer-full.toml: records wait seconds in buffer.memory, and those
+/// that find no room within max.block.ms fail unsent; nothing acknowledged is lost.
+#[test]
+fn a_producer_faster_than_its_cluster_fills_its_buffer_and_send_gives_up() {
+    let name = "perf/producer-buffer-full.toml";
+    let (_, r) = run_checked(name, &kplay_tests::scenario_text(name), None);
+    let exhausted = r
+        .failures
+        .iter()
+        .find(|(e, _)| e.name() == "BUFFER_EXHAUSTED");
+    assert!(exhausted.is_some_and(|(_, n)| *n > 0), "{:?}", r.failures);
+    let latency = r.producers[0]
+        .produce_latency
+        .expect("acknowledged records");
+    assert!(latency.p50 > 1_000, "queued in the buffer: {latency:?}");
+    assert_eq!(r.lost_acked, 0);
+}
