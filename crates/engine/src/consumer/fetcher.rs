@@ -469,7 +469,8 @@ impl Consumer {
                 partitions,
             };
             self.fetches.insert(broker, correlation_id);
-            self.fetch_sent_at.insert(broker, now);
+            self.fetch_sent_at.retain(|(b, _)| *b != broker);
+            self.fetch_sent_at.push((broker, now));
             self.stats.fetches += 1;
             // A fetch may wait fetch.max.wait.ms on the broker before the request timeout starts.
             let at = now + self.config.fetch_max_wait + self.config.request_timeout;
@@ -496,7 +497,8 @@ impl Consumer {
             return; // A response to a fetch we gave up on.
         }
         self.fetches.remove(&broker);
-        if let Some(sent) = self.fetch_sent_at.remove(&broker) {
+        if let Some(i) = self.fetch_sent_at.iter().position(|(b, _)| *b == broker) {
+            let (_, sent) = self.fetch_sent_at.swap_remove(i);
             self.stats.fetch_responses += 1;
             self.stats.fetch_latency_us_total += now.saturating_since(sent).as_micros();
         }

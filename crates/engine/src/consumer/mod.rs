@@ -117,8 +117,8 @@ pub struct Consumer {
     ready: VecDeque<TopicPartition>,
     /// Fetch in flight per broker: correlation id.
     fetches: BTreeMap<BrokerId, u32>,
-    /// When each broker's fetch left (`fetch-latency`).
-    fetch_sent_at: BTreeMap<BrokerId, Instant>,
+    /// When each broker's fetch left (`fetch-latency`): a few entries, a vector.
+    fetch_sent_at: Vec<(BrokerId, Instant)>,
     pub state: AppState,
     scheduled_wake: Option<Instant>,
     /// Brokers that refused a connection: (retry no earlier than, attempts), as
@@ -164,7 +164,7 @@ impl Consumer {
             positions: BTreeMap::new(),
             ready: VecDeque::new(),
             fetches: BTreeMap::new(),
-            fetch_sent_at: BTreeMap::new(),
+            fetch_sent_at: Vec::new(),
             state: AppState::Polling,
             scheduled_wake: None,
             rng,

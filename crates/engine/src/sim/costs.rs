@@ -26,7 +26,7 @@
 //!
 //! Time here is in nanoseconds, rounded up to the clock's microseconds when an event is set.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use crate::hardware::{transfer_ns, Hardware};
 use crate::protocol::{Acks, Message};
@@ -53,18 +53,41 @@ struct Connection {
 pub(super) struct Costs {
     hw: Hardware,
     /// When each machine's card is next free to send, and to receive.
-    card_out: BTreeMap<NodeId, u64>,
-    card_in: BTreeMap<NodeId, u64>,
+    /// By `slot` (vectors rather than maps: each map type is kilobytes of the page's wasm).
+    card_out: Vec<u64>,
+    card_in: Vec<u64>,
     /// Per broker: when each request handler thread is next free.
     io_threads: Vec<Vec<u64>>,
     /// Per broker: when its log is next free to append.
     disk: Vec<u64>,
-    /// Produce connections, by (producer, broker).
-    produce: BTreeMap<(NodeId, BrokerId), Connection>,
+    /// Produce connections, by producer then broker.
+    produce: Vec<Vec<Connection>>,
     /// Per broker, for its metrics: when each request not yet started starts (in order:
     /// the first free thread takes the next request), and the handler threads' busy time.
     starts: Vec<VecDeque<u64>>,
     busy_ns: Vec<u64>,
+}
+
+/// A node's place in the cards' vectors: the controller, brokers, then clients interleaved.
+fn slot(node: NodeId) -> usize {
+    let brokers = crate::sim::MAX_BROKERS as usize;
+    match node {
+        NodeId::Controller => 0,
+        NodeId::Broker(b) => 1 + b.0 as usize,
+        NodeId::Producer(p) => 1 + brokers + 2 * p as usize,
+        NodeId::Consumer(c) => 2 + brokers + 2 * c as usize,
+    }
+}
+
+fn free_at(cards: &[u64], slot: usize) -> u64 {
+    cards.get(slot).copied().unwrap_or(0)
+}
+
+fn set_free_at(cards: &mut Vec<u64>, slot: usize, at: u64) {
+    if cards.len() <= slot {
+        cards.resize(slot + 1, 0);
+    }
+    cards[slot] = at;
 }
 
 fn ns(at: Instant) -> u64 {
@@ -97,11 +120,11 @@ impl Costs {
         }
         Some(Costs {
             hw: hw.clone(),
-            card_out: BTreeMap::new(),
-            card_in: BTreeMap::new(),
+            card_out: Vec::new(),
+            card_in: Vec::new(),
             io_threads: vec![vec![0; io_threads.max(1) as usize]; brokers as usize],
             disk: vec![0; brokers as usize],
-            produce: BTreeMap::new(),
+            produce: Vec::new(),
             starts: vec![VecDeque::new(); brokers as usize],
             busy_ns: vec![0; brokers as usize],
         })
@@ -135,14 +158,15 @@ impl Costs {
             // share a card frame by frame): it waits for none of them.
             return instant(ns(now) + out_span.max(in_span));
         }
-        let out_done = ns(now).max(self.card_out.get(&from).copied().unwrap_or(0)) + out_span;
+        let (from, to) = (slot(from), slot(to));
+        let out_done = ns(now).max(free_at(&self.card_out, from)) + out_span;
         if out_span > 0 {
-            self.card_out.insert(from, out_done);
+            set_free_at(&mut self.card_out, from, out_done);
         }
-        let in_free = self.card_in.get(&to).copied().unwrap_or(0);
+        let in_free = free_at(&self.card_in, to);
         let in_done = (out_done + latency_ns).max(in_free + in_span);
         if in_span > 0 {
-            self.card_in.insert(to, in_done);
+            set_free_at(&mut self.card_in, to, in_done);
         }
         instant(in_done - latency_ns)
     }
@@ -158,7 +182,7 @@ impl Costs {
         incarnation: u32,
     ) -> Admission {
         if let Message::ProduceRequest(_) = msg {
-            let conn = self.produce.entry((from, to)).or_default();
+            let conn = self.connection(from, to);
             if conn.incarnation != incarnation {
                 *conn = Connection {
                     incarnation,
@@ -274,14 +298,35 @@ impl Costs {
         self.io_threads[broker.0 as usize].len() as u64
     }
 
+    /// A producer's connection to a broker (only producers have their requests muted here).
+    fn connection(&mut self, client: NodeId, broker: BrokerId) -> &mut Connection {
+        let NodeId::Producer(p) = client else {
+            unreachable!("only produce connections are muted")
+        };
+        let p = p as usize;
+        if self.produce.len() <= p {
+            self.produce.resize_with(p + 1, Vec::new);
+        }
+        let conns = &mut self.produce[p];
+        let b = broker.0 as usize;
+        if conns.len() <= b {
+            conns.resize_with(b + 1, Connection::default);
+        }
+        &mut conns[b]
+    }
+
     fn broker_crashed(&mut self, broker: BrokerId) {
         self.starts[broker.0 as usize].clear();
-        self.produce.retain(|(_, b), _| *b != broker);
+        for conns in &mut self.produce {
+            if let Some(conn) = conns.get_mut(broker.0 as usize) {
+                *conn = Connection::default();
+            }
+        }
         self.io_threads[broker.0 as usize].fill(0);
     }
 
     fn unmute(&mut self, broker: BrokerId, client: NodeId) -> Option<Waiting> {
-        let conn = self.produce.get_mut(&(client, broker))?;
+        let conn = self.connection(client, broker);
         conn.busy = false;
         conn.waiting.pop_front()
     }
