@@ -213,7 +213,7 @@ pub fn Producers() -> Html {
                             </label>
                         </div>
                         <div class="client-stats">
-                            <label class="inline">{ "rate/s " }<input class="num" type="text" inputmode="numeric" value={rate_text(p.rate_per_sec)} onchange={rate} aria-label={format!("{} rate", p.name)} title="records a second, or max (as fast as send() goes: needs a hardware profile)" /></label>
+                            <label class="inline">{ "rate/s " }<input class="num" type={rate_input_type(p.rate_per_sec)} value={rate_text(p.rate_per_sec)} onchange={rate} aria-label={format!("{} rate", p.name)} title="records a second, or max (as fast as send() goes: needs a hardware profile)" /></label>
                             { format!(" sent {} · acked {} · failed {} · retries {} · batches {} in flight, {} queued",
                                 p.produced, p.acked, p.failed, p.retries, p.in_flight_batches, p.queued_batches) }
                         </div>
@@ -336,6 +336,14 @@ pub fn Consumers() -> Html {
                 }
             }) }
         </div>
+    }
+}
+
+/// A number field for a rate, a text field for "max" (which a number field cannot show).
+fn rate_input_type(rate: u64) -> &'static str {
+    match rate {
+        kplay_engine::producer::RATE_MAX => "text",
+        _ => "number",
     }
 }
 

@@ -107,18 +107,30 @@ impl TxnManager {
         }
     }
 
-    /// A processor's transaction ends once the outputs its application handed over are sent
-    /// (the application called `commitTransaction()`), or at once when it must abort (its
-    /// outputs not sent yet are dropped).
+    /// A processor's transaction ends when its application calls `commitTransaction()`, once
+    /// the outputs it handed over are sent; if a send failed meanwhile, the error surfaces
+    /// there, as Kafka's `commitTransaction()` throws it, and the application aborts at once
+    /// (its outputs not sent yet are dropped). Ending earlier, while the application still
+    /// processed the poll, left its commit to a producer with no transaction: swarm seed
+    /// 1212409's processor waited for an answer for ever.
     fn processor_ends(&mut self, handed_over: bool) {
-        if !self.processor || self.state != TxnClientState::InTransaction {
+        if !self.processor || !self.end_pending {
             return;
         }
-        if self.abort_required || (self.end_pending && handed_over) {
-            self.state = TxnClientState::Ending {
-                commit: !self.abort_required,
-            };
-            self.end_pending = false;
+        match self.state {
+            TxnClientState::InTransaction if self.abort_required || handed_over => {
+                self.state = TxnClientState::Ending {
+                    commit: !self.abort_required,
+                };
+                self.end_pending = false;
+            }
+            // Nothing sent in this poll (every input failed): its offsets alone make the
+            // transaction (`sendOffsetsToTransaction` begins one), or there is nothing to do.
+            TxnClientState::Ready if handed_over => {
+                self.state = TxnClientState::Ending { commit: true };
+                self.end_pending = false;
+            }
+            _ => {}
         }
     }
 
