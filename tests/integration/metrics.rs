@@ -1,21 +1,19 @@
-//! Kafka's metrics from a run (`sim::Metrics`, `kplay run --metrics`): by Kafka's names, and
-//! moving as the run does.
+//! Kafka's metrics from a run (`Sim::keep_metric_points`, `kplay run --metrics`): by Kafka's
+//! names, and moving as the run does; and alerts on them.
 
-use kplay_engine::sim::{MetricPoint, Metrics, METRICS};
+use kplay_engine::sim::{MetricPoint, METRICS};
+use kplay_engine::trace::TraceKind;
 use kplay_engine::Duration;
+use kplay_scenario::Scenario;
 use kplay_tests::{kplay, root, scenario_text};
 
 /// Every sample of a scenario's run, one a second.
 fn sampled(name: &str) -> Vec<MetricPoint> {
     let scenario = kplay_scenario::Scenario::parse(&scenario_text(name)).expect("parses");
     let mut sim = scenario.build(None).expect("builds");
-    let mut metrics = Metrics::new(Duration::from_millis(1_000));
-    let mut points = Vec::new();
-    while metrics.next_at() <= scenario.end() {
-        sim.run_until(metrics.next_at());
-        points.extend(metrics.sample(&sim));
-    }
-    points
+    sim.keep_metric_points(Duration::from_millis(1_000));
+    sim.run_until(scenario.end());
+    sim.take_metric_points()
 }
 
 /// `(time_ms, value in thousandths)` of one metric of one scope.
@@ -141,5 +139,95 @@ fn kplay_run_writes_metrics_as_csv_and_json() {
         bad.stderr.contains("--metrics-interval-ms"),
         "{}",
         bad.stderr
+    );
+}
+
+/// `(at_ms, scope, fired)` of every alert change of a rule.
+fn alert_changes(r: &kplay_engine::snapshot::Report, rule: &str) -> Vec<(u64, String, bool)> {
+    let of = r.alerts.iter().filter(|a| a.rule == rule);
+    of.map(|a| (a.at_ms, a.scope.clone(), a.fired)).collect()
+}
+
+#[test]
+fn alerts_fire_when_their_condition_has_held_and_resolve_when_it_stops() {
+    // scenarios/alerts.toml: broker 2 crashes at 10 s and returns at 25 s; the consumer is
+    // half as fast as the producer.
+    let r = kplay_tests::run_scenario(&scenario_text("alerts.toml"), None);
+    let urp = alert_changes(&r, "UnderReplicatedPartitions > 0");
+    let fired: Vec<_> = urp.iter().filter(|c| c.2).collect();
+    let resolved: Vec<_> = urp.iter().filter(|c| !c.2).collect();
+    // The leaders of the partitions broker 2 followed, once the controller fenced it (9 s).
+    let scopes: Vec<&str> = fired.iter().map(|c| c.1.as_str()).collect();
+    assert_eq!(scopes, ["broker:0", "broker:1"], "{urp:?}");
+    assert!(
+        fired.iter().all(|c| (17_000..=20_000).contains(&c.0)),
+        "{urp:?}"
+    );
+    assert_eq!(resolved.len(), 2, "{urp:?}");
+    assert!(
+        resolved.iter().all(|c| (25_000..=30_000).contains(&c.0)),
+        "{urp:?}"
+    );
+    assert!(alert_changes(&r, "OfflinePartitionsCount > 0").is_empty());
+    // Lag: it fires only once it held for 5 s, so never in the first 5 s of the run.
+    let lag = alert_changes(&r, "records-lag-max > 1000 for 5 s");
+    assert!(lag.first().is_some_and(|c| c.2 && c.0 >= 10_000), "{lag:?}");
+    assert!(lag.iter().all(|c| c.1 == "consumer:billing"), "{lag:?}");
+    assert!(
+        lag.last().is_some_and(|c| !c.2),
+        "resolved at the end: {lag:?}"
+    );
+}
+
+#[test]
+fn alerts_read_the_run_and_change_nothing_else_in_it() {
+    let with = Scenario::parse(&scenario_text("alerts.toml")).expect("parses");
+    let without = Scenario {
+        alerts: Vec::new(),
+        ..with.clone()
+    };
+    let trace = |s: &Scenario, keep: bool| {
+        let mut sim = s.build_traced(None, 1_000_000).expect("builds");
+        if keep {
+            sim.keep_metric_points(Duration::from_millis(250));
+        }
+        sim.run_until(s.end());
+        let kinds = sim.trace().recent().map(|e| (e.at, e.kind.clone()));
+        let others = kinds.filter(|(_, k)| !matches!(k, TraceKind::Alert { .. }));
+        (others.collect::<Vec<_>>(), sim.events_processed())
+    };
+    let base = trace(&without, false);
+    assert_eq!(trace(&with, false), base);
+    assert_eq!(trace(&without, true), base);
+}
+
+#[test]
+fn alert_rules_round_trip_and_a_bad_one_names_its_field_and_line() {
+    let s = Scenario::parse(&scenario_text("alerts.toml")).expect("parses");
+    assert_eq!(s.alerts.len(), 3);
+    let again = Scenario::parse(&s.to_toml()).expect("reads back");
+    assert_eq!(again.alerts, s.alerts);
+    let bad = "seed = 1\n\n[[alert]]\nwhen = \"lag > 1000\"\n";
+    let e = Scenario::parse(bad).unwrap_err().to_string();
+    assert!(
+        e.starts_with("line 4: `alert.when`: unknown metric \"lag\""),
+        "{e}"
+    );
+    let bad = "[metrics]\ninterval_ms = 1\n";
+    let e = Scenario::parse(bad).unwrap_err().to_string();
+    assert!(e.contains("`metrics.interval_ms`"), "{e}");
+    let out = kplay(
+        &[
+            "run",
+            &root().join("scenarios/alerts.toml").to_string_lossy(),
+        ],
+        "",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("alert fired at 18000 ms: UnderReplicatedPartitions > 0 (broker:0 is"),
+        "{}",
+        out.stdout
     );
 }

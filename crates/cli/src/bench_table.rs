@@ -192,11 +192,15 @@ fn acked(sim: &Sim) -> u64 {
 }
 
 pub(crate) fn bench_table(args: &[String], out: &mut dyn Write) -> Result<(), Failure> {
-    if !args.is_empty() {
-        return Err(Failure::BadInput(
-            "`bench-table` takes no arguments".to_string(),
-        ));
-    }
+    let with_curves = match args {
+        [] => false,
+        [flag] if flag == "--curves" => true,
+        _ => {
+            return Err(Failure::BadInput(
+                "`bench-table` takes only `--curves`".to_string(),
+            ))
+        }
+    };
     let (rows, ratios) = measure().map_err(Failure::BadInput)?;
     let (figures, ratios_percent) = (FIGURE_TOLERANCE_PERCENT, RATIO_TOLERANCE_PERCENT);
     let _ = writeln!(
@@ -233,6 +237,9 @@ pub(crate) fn bench_table(args: &[String], out: &mut dyn Write) -> Result<(), Fa
             if r.holds() { "yes" } else { "NO" }
         );
     }
+    if with_curves {
+        print_curves(out)?;
+    }
     let failing =
         rows.iter().filter(|r| !r.holds()).count() + ratios.iter().filter(|r| !r.holds()).count();
     match failing {
@@ -254,4 +261,142 @@ fn thousands(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+/// One point of a curve: a setting's value, the acknowledged records a second after the
+/// warm-up, and the produce latency's p50 and p99 over the same time (ms).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CurvePoint {
+    pub value: u64,
+    pub records_per_sec: u64,
+    /// Produce requests a second, and bytes per batch sent.
+    pub requests_per_sec: u64,
+    pub batch_bytes: u64,
+    pub p50_ms: u64,
+    pub p99_ms: u64,
+}
+
+/// A curve: what varies, and its points.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Curve {
+    pub title: &'static str,
+    pub setting: &'static str,
+    pub points: Vec<CurvePoint>,
+}
+
+/// The acks=all setup of the table, with `edit` applied: one point.
+fn curve_point(edit: &dyn Fn(&mut Scenario), value: u64) -> Result<CurvePoint, String> {
+    let text = include_str!("../../../scenarios/perf/kreps-1-producer-rf3-acks-all.toml");
+    let mut scenario = Scenario::parse(text).map_err(|e| e.to_string())?;
+    edit(&mut scenario);
+    let mut sim = scenario.build(None).map_err(|e| e.to_string())?;
+    let end = Instant::from_millis(scenario.duration_ms);
+    sim.run_until(Instant::ZERO + WARM_UP);
+    let (before, latency_before) = (acked(&sim), produce_latency(&sim));
+    let sent = |sim: &Sim| {
+        let stats = sim.producers().map(|p| &p.stats);
+        stats.fold((0, 0, 0), |(r, b, n), s| {
+            (r + s.requests, b + s.bytes_sent, n + s.batches)
+        })
+    };
+    let sent_before = sent(&sim);
+    sim.run_until(end);
+    let seconds_us = end
+        .saturating_since(Instant::ZERO + WARM_UP)
+        .as_micros()
+        .max(1);
+    let latency = produce_latency(&sim).since(&latency_before).summary();
+    let (requests, bytes, batches) = sent(&sim);
+    let batches = batches - sent_before.2;
+    Ok(CurvePoint {
+        value,
+        records_per_sec: (acked(&sim) - before) * 1_000_000 / seconds_us,
+        requests_per_sec: (requests - sent_before.0) * 1_000_000 / seconds_us,
+        batch_bytes: (bytes - sent_before.1) / batches.max(1),
+        p50_ms: latency.map_or(0, |l| l.p50),
+        p99_ms: latency.map_or(0, |l| l.p99),
+    })
+}
+
+fn produce_latency(sim: &Sim) -> kplay_engine::histogram::Histogram {
+    let mut all = kplay_engine::histogram::Histogram::default();
+    for p in sim.producers() {
+        all.merge(&p.stats.latency_ms);
+    }
+    all
+}
+
+/// Sets a producer config of the setup's one producer.
+fn set_producer(s: &mut Scenario, key: &str, value: kplay_engine::config::ConfigValue) {
+    let config = &mut s.producers[0].config;
+    config.retain(|(k, _)| k != key);
+    config.push((key.to_string(), value));
+}
+
+/// The curves a learner expects from the acks=all setup: throughput against `batch.size`
+/// and `linger.ms` (rising, then flat), and latency against load (flat, then climbing as
+/// the brokers' request handling saturates).
+pub fn curves() -> Result<Vec<Curve>, String> {
+    use kplay_engine::config::ConfigValue::Int;
+    let mut out = Vec::new();
+    let mut points = Vec::new();
+    for kb in [1, 2, 4, 8, 16, 64, 256] {
+        let edit = move |s: &mut Scenario| set_producer(s, "batch.size", Int(kb * 1_024));
+        points.push(curve_point(&edit, kb as u64 * 1_024)?);
+    }
+    out.push(Curve {
+        title: "throughput against batch.size (closed loop, linger.ms = 0)",
+        setting: "batch.size",
+        points: std::mem::take(&mut points),
+    });
+    // A producer as fast as it can fills every batch at once whatever linger.ms: it matters
+    // below that, where it trades latency for fewer, fuller requests (less work per record
+    // for the brokers; RecordAccumulator.ready() waits for it unless a batch is full).
+    for ms in [0, 1, 2, 5, 10, 20, 50] {
+        let edit = move |s: &mut Scenario| {
+            s.producers[0].rate_per_sec = 100_000;
+            set_producer(s, "batch.size", Int(65_536));
+            set_producer(s, "linger.ms", Int(ms));
+        };
+        points.push(curve_point(&edit, ms as u64)?);
+    }
+    out.push(Curve {
+        title: "linger.ms at 100,000 records/s (batch.size = 64 KB)",
+        setting: "linger.ms",
+        points: std::mem::take(&mut points),
+    });
+    for rate in [50_000, 100_000, 200_000, 300_000, 380_000, 420_000, 460_000] {
+        let edit = move |s: &mut Scenario| s.producers[0].rate_per_sec = rate;
+        points.push(curve_point(&edit, rate)?);
+    }
+    out.push(Curve {
+        title: "produce latency against load (records/s offered)",
+        setting: "rate_per_sec",
+        points,
+    });
+    Ok(out)
+}
+
+fn print_curves(out: &mut dyn Write) -> Result<(), Failure> {
+    for c in curves().map_err(Failure::BadInput)? {
+        let _ = writeln!(out, "\n{}", c.title);
+        let _ = writeln!(
+            out,
+            "{:>14} {:>12} {:>10} {:>12} {:>8} {:>8}",
+            c.setting, "records/s", "requests/s", "batch bytes", "p50 ms", "p99 ms"
+        );
+        for p in &c.points {
+            let _ = writeln!(
+                out,
+                "{:>14} {:>12} {:>10} {:>12} {:>8} {:>8}",
+                thousands(p.value),
+                thousands(p.records_per_sec),
+                thousands(p.requests_per_sec),
+                thousands(p.batch_bytes),
+                p.p50_ms,
+                p.p99_ms
+            );
+        }
+    }
+    Ok(())
 }

@@ -24,8 +24,11 @@ USAGE:
         --metrics FILE, --metrics-json FILE [--metrics-interval-ms N]
                     write Kafka's metrics by their names (record-send-rate,
                     request-latency-avg, records-lag-max, UnderReplicatedPartitions,
-                    RequestQueueSize, ...) every N ms of virtual time (default
-                    1000) as CSV (time_ms,scope,metric,value) or as JSON
+                    RequestQueueSize, ...) every N ms of virtual time (default:
+                    the scenario's [metrics] interval_ms, 1000) as CSV
+                    (time_ms,scope,metric,value) or as JSON. A scenario's
+                    [[alert]] when = "records-lag-max > 1000 for 30 s" rules are
+                    checked at each sample; the summary lists them firing
         --fork-at MS --set KEY=VALUE [--set KEY=VALUE ...]
                     also run a fork: the same scenario and seed, with each setting
                     changed at MS as a running cluster would change it (a topic
@@ -62,11 +65,12 @@ USAGE:
         Run the lesson's setup, which must fail its challenge, and its reference
         solution, which must pass (every built-in lesson without an argument);
         print each goal with the values found. Exit code 1 when either is wrong.
-    kplay bench-table
+    kplay bench-table [--curves]
         Run the setups of Jay Kreps' 2014 benchmark (scenarios/perf/) on the
         "kreps-2014" hardware profile and print simulated figures against the
         post's, with the ratios between setups. Exit code 1 when one is outside
-        its tolerance (figures ±25%, ratios ±15%).
+        its tolerance (figures ±25%, ratios ±15%). --curves adds throughput
+        against batch.size and linger.ms, and latency against load.
     kplay help
 "#;
 
@@ -208,7 +212,7 @@ struct RunOptions {
     /// `--metrics FILE` or `--metrics-json FILE`: where Kafka's metrics go, and whether as JSON.
     metrics: Option<(String, bool)>,
     /// `--metrics-interval-ms`.
-    metrics_interval_ms: u64,
+    metrics_interval_ms: Option<u64>,
 }
 
 impl RunOptions {
@@ -217,7 +221,7 @@ impl RunOptions {
         let (mut seed, mut json, mut trace, mut check) = (None, false, 0u64, false);
         let mut budget_mb = DEFAULT_MEMORY_BUDGET_MB;
         let (mut fork_at, mut set) = (None, Vec::new());
-        let (mut metrics, mut metrics_interval_ms) = (None, 1_000);
+        let (mut metrics, mut metrics_interval_ms) = (None, None);
         let mut i = 0;
         while i < args.len() {
             match args[i].as_str() {
@@ -254,7 +258,7 @@ impl RunOptions {
                     i += 1;
                 }
                 "--metrics-interval-ms" => {
-                    metrics_interval_ms = metrics_interval(args.get(i + 1))?;
+                    metrics_interval_ms = Some(metrics_interval(args.get(i + 1))?);
                     i += 1;
                 }
                 flag if flag.starts_with("--") => {
@@ -367,6 +371,17 @@ fn fork_flags(opts: &RunOptions) -> String {
     flags
 }
 
+/// `--metrics-interval-ms` samples (and checks alerts) at its own interval.
+fn with_metrics_interval(scenario: &Scenario, ms: Option<u64>) -> std::borrow::Cow<'_, Scenario> {
+    match ms {
+        Some(ms) => std::borrow::Cow::Owned(Scenario {
+            metrics_interval_ms: ms,
+            ..scenario.clone()
+        }),
+        None => std::borrow::Cow::Borrowed(scenario),
+    }
+}
+
 /// Runs `scenario` as `opts` ask; `replay` is what a violation's replay line adds.
 fn execute(
     opts: &RunOptions,
@@ -375,15 +390,17 @@ fn execute(
     memory: MemoryProbe<'_>,
 ) -> Result<Finished, Failure> {
     let path = &opts.path;
+    let scenario = &with_metrics_interval(scenario, opts.metrics_interval_ms);
     let mut sim = scenario
         .build(opts.seed)
         .map_err(|e| Failure::BadInput(format!("{path}: {e}")))?;
     let end = scenario.end();
     let budget = opts.budget_mb.saturating_mul(1 << 20);
     let mut checker = opts.check.then(kplay_engine::check::Checker::new);
-    let interval = kplay_engine::Duration::from_millis(opts.metrics_interval_ms);
-    let mut recorder = (opts.metrics.is_some() && replay.is_empty())
-        .then(|| (kplay_engine::sim::Metrics::new(interval), Vec::new()));
+    let mut recorder = (opts.metrics.is_some() && replay.is_empty()).then(Vec::new);
+    if recorder.is_some() {
+        sim.keep_metric_points(scenario.metrics_interval());
+    }
     let (checked, over_budget) = play(
         &mut sim,
         end,
@@ -392,7 +409,7 @@ fn execute(
         recorder.as_mut(),
         memory,
     );
-    if let (Some((file, json)), Some((_, points))) = (&opts.metrics, &recorder) {
+    if let (Some((file, json)), Some(points)) = (&opts.metrics, &recorder) {
         write_metrics(file, *json, points)?;
     }
     if opts.check && over_budget.is_none() {
@@ -549,11 +566,8 @@ fn print_fork(
     );
 }
 
-/// A metrics recorder and the points it sampled.
-type Recorder = (
-    kplay_engine::sim::Metrics,
-    Vec<kplay_engine::sim::MetricPoint>,
-);
+/// The metric points sampled so far.
+type Recorder = Vec<kplay_engine::sim::MetricPoint>;
 
 /// Writes the sampled metrics: CSV (`time_ms,scope,metric,value`) or a JSON array.
 fn write_metrics(
@@ -599,18 +613,13 @@ fn play(
 ) -> (Result<(), kplay_engine::check::Violation>, Option<u64>) {
     let mut checked = Ok(());
     loop {
-        let mut until = (sim.now() + MEMORY_CHECK_EVERY).min(end);
-        if let Some((m, _)) = &metrics {
-            until = until.min(m.next_at());
-        }
+        let until = (sim.now() + MEMORY_CHECK_EVERY).min(end);
         match &mut checker {
             Some(c) => checked = kplay_engine::check::run_checked(sim, until, c),
             None => sim.run_until(until),
         }
-        if let Some((m, points)) = &mut metrics {
-            if m.next_at() <= sim.now() {
-                points.extend(m.sample(sim));
-            }
+        if let Some(points) = &mut metrics {
+            points.extend(sim.take_metric_points());
         }
         if checked.is_err() {
             return (checked, None);
@@ -830,6 +839,28 @@ fn failed_records_line(s: &mut String, g: &kplay_engine::snapshot::GroupView) {
     }
 }
 
+/// The alerts that fired and resolved, the first 20.
+fn alert_lines(s: &mut String, r: &kplay_engine::snapshot::Report) {
+    use std::fmt::Write as _;
+    for a in r.alerts.iter().take(20) {
+        let what = if a.fired { "fired" } else { "resolved" };
+        let value = kplay_engine::sim::MetricPoint {
+            at_ms: a.at_ms,
+            scope: a.scope.clone(),
+            name: "",
+            milli: a.value_milli,
+        };
+        let _ = writeln!(
+            s,
+            "alert {what} at {} ms: {} ({} is {})",
+            a.at_ms,
+            a.rule,
+            a.scope,
+            value.value()
+        );
+    }
+}
+
 fn summary(path: &str, r: &kplay_engine::snapshot::Report) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
@@ -859,6 +890,7 @@ fn summary(path: &str, r: &kplay_engine::snapshot::Report) -> String {
             let _ = writeln!(s, "  {at}: {why}");
         }
     }
+    alert_lines(&mut s, r);
     for (consumer, topic) in &r.waiting_for_topics {
         let _ = writeln!(
             s,

@@ -417,4 +417,17 @@ pub struct Report {
     pub transactions: TransactionsReport,
     pub processors: Vec<ProcessorReport>,
     pub producers: Vec<ProducerView>,
+    /// Alerts that fired or resolved, in order (the first 1,000).
+    pub alerts: Vec<AlertEvent>,
+}
+
+/// An alert that fired or resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertEvent {
+    pub at_ms: u64,
+    pub rule: String,
+    pub scope: String,
+    pub fired: bool,
+    /// The metric's value then, in thousandths.
+    pub value_milli: i64,
 }

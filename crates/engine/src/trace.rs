@@ -457,6 +457,14 @@ pub enum TraceKind {
         producer: u32,
         error: ErrorCode,
     },
+    /// An alert rule on Kafka's metrics fired (its condition held for its duration) or
+    /// resolved, on one scope (`consumer:c1`, `broker:0`), with the value sampled then.
+    Alert {
+        rule: String,
+        scope: String,
+        fired: bool,
+        value_milli: i64,
+    },
 }
 
 /// One trace entry.
@@ -878,6 +886,16 @@ impl Digest {
             K::ProducerFenced { producer, error } => {
                 self.ints(56, &[*producer as u64]);
                 self.str(error.name());
+            }
+            K::Alert {
+                rule,
+                scope,
+                fired,
+                value_milli,
+            } => {
+                self.ints(57, &[u64::from(*fired), *value_milli as u64]);
+                self.str(rule);
+                self.str(scope);
             }
             K::TopicAutoCreated {
                 topic,
@@ -1391,6 +1409,17 @@ impl fmt::Display for Explained<'_> {
                 "{} is fenced ({error}): a newer instance or its coordinator took over",
                 pr(producer)
             ),
+            K::Alert { rule, scope, fired, value_milli } => {
+                let value = crate::sim::MetricPoint {
+                    at_ms: 0,
+                    scope: String::new(),
+                    name: "",
+                    milli: *value_milli,
+                }
+                .value();
+                let what = if *fired { "fired" } else { "resolved" };
+                write!(f, "alert {what}: {rule} ({scope} is {value})")
+            }
         }
     }
 }

@@ -34,7 +34,16 @@ pub struct Scenario {
     pub consumers: Vec<ConsumerDef>,
     pub processors: Vec<ProcessorDef>,
     pub events: Vec<EventDef>,
+    /// How often Kafka's metrics are sampled (`[metrics] interval_ms`): the charts' step
+    /// and how often alerts are checked.
+    pub metrics_interval_ms: u64,
+    /// Alert rules on the metrics (`[[alert]] when = "..."`).
+    pub alerts: Vec<kplay_engine::sim::AlertRule>,
 }
+
+/// The default `[metrics] interval_ms`: Kafka's `metrics.sample.window.ms` is 30 s, but a
+/// playground run lasts seconds, so a second shows its changes.
+pub const METRICS_INTERVAL_MS: u64 = 1_000;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClusterDef {
@@ -329,6 +338,8 @@ impl Scenario {
             consumers: Vec::new(),
             processors: Vec::new(),
             events: Vec::new(),
+            metrics_interval_ms: METRICS_INTERVAL_MS,
+            alerts: Vec::new(),
         }
     }
 
@@ -406,6 +417,9 @@ impl Scenario {
         };
         let seed = seed.unwrap_or(self.seed);
         let mut sim = Sim::new(setup, seed).map_err(|e| command_error(None, "cluster", e))?;
+        if !self.alerts.is_empty() {
+            sim.monitor(self.metrics_interval(), &self.alerts);
+        }
         let commands = self.dry_run(&sim)?;
         for (at, command, _) in commands {
             if at == Instant::ZERO {
@@ -416,6 +430,11 @@ impl Scenario {
             }
         }
         Ok(sim)
+    }
+
+    /// `[metrics] interval_ms` as a duration.
+    pub fn metrics_interval(&self) -> Duration {
+        Duration::from_millis(self.metrics_interval_ms.max(1))
     }
 
     /// Checks the timeline alone, for a scenario whose setup and duration were checked before

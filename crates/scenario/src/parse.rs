@@ -63,6 +63,10 @@ struct RawScenario {
     cluster: Option<RawCluster>,
     network: Option<RawNetwork>,
     hardware: Option<ConfigTable>,
+    /// `[metrics] interval_ms`.
+    metrics_interval_ms: Option<Int>,
+    /// `[[alert]] when = "records-lag-max > 1000 for 30 s"`.
+    alert: Vec<Spanned<Spanned<String>>>,
     topic: Vec<Spanned<RawTopic>>,
     producer: Vec<Spanned<RawProducer>>,
     consumer: Vec<Spanned<RawConsumer>>,
@@ -243,6 +247,21 @@ impl RawScenario {
                 }
             },
             hardware: f.config("hardware")?,
+            metrics_interval_ms: match f.table("metrics")? {
+                None => None,
+                Some(t) => {
+                    let mut m = Fields::new(lines, "metrics", t);
+                    let interval = m.int("interval_ms")?;
+                    m.finish()?;
+                    interval
+                }
+            },
+            alert: each(&mut f, lines, "alert", |mut a| {
+                let when = a.string("when")?;
+                let when = a.required("when", when)?;
+                a.finish()?;
+                Ok(when)
+            })?,
             topic: each(&mut f, lines, "topic", RawTopic::read)?,
             producer: each(&mut f, lines, "producer", RawProducer::read)?,
             consumer: each(&mut f, lines, "consumer", RawConsumer::read)?,
@@ -405,6 +424,29 @@ fn rate(lines: &Lines<'_>, v: &Int, field: &str) -> Result<u64, ScenarioError> {
         0,
         kplay_engine::sim::MAX_RATE_PER_SEC as i64,
     )? as u64)
+}
+
+/// `[metrics] interval_ms` and the `[[alert]]` rules.
+fn metrics_and_alerts(
+    l: &Lines<'_>,
+    raw: &RawScenario,
+    s: &mut Scenario,
+) -> Result<(), ScenarioError> {
+    s.metrics_interval_ms = opt_int(
+        l,
+        &raw.metrics_interval_ms,
+        "metrics.interval_ms",
+        10,
+        MAX_DURATION_MS as i64,
+        crate::model::METRICS_INTERVAL_MS as i64,
+    )? as u64;
+    for a in &raw.alert {
+        let when = a.get_ref();
+        let rule = kplay_engine::sim::AlertRule::parse(when.get_ref())
+            .map_err(|m| ScenarioError::field(Some(l.of(when)), "alert.when", m))?;
+        s.alerts.push(rule);
+    }
+    Ok(())
 }
 
 /// `[cluster] hardware` and the `[hardware]` table's overrides.
@@ -570,6 +612,7 @@ impl Scenario {
         }
         let profile = raw.cluster.as_ref().and_then(|c| c.hardware.clone());
         s.cluster.hardware = hardware(l, &profile, &raw.hardware)?;
+        metrics_and_alerts(l, &raw, &mut s)?;
         if let Some(n) = &raw.network {
             s.cluster.latency_us =
                 opt_int(l, &n.latency_us, "network.latency_us", 0, 60_000_000, 500)? as u64;

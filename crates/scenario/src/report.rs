@@ -60,6 +60,13 @@ pub fn report_json(r: &Report) -> Value {
         "transactions": transactions_json(&r.transactions),
         "processors": processors_json(r),
         "producers": r.producers.iter().map(producer_json).collect::<Vec<_>>(),
+        "alerts": r.alerts.iter().map(|a| json!({
+            "at_ms": a.at_ms,
+            "rule": a.rule,
+            "scope": a.scope,
+            "state": if a.fired { "fired" } else { "resolved" },
+            "value": a.value_milli as f64 / 1_000.0,
+        })).collect::<Vec<_>>(),
         "waiting_for_topics": r.waiting_for_topics.iter().map(|(c, t)| json!({
             "consumer": c,
             "topic": t,

@@ -37,6 +37,16 @@ fn config_line(out: &mut String, pairs: &ConfigPairs) {
     let _ = writeln!(out, "config = {{ {} }}", items.join(", "));
 }
 
+/// `[metrics]` when its interval is not the default, and every `[[alert]]`.
+fn write_metrics_and_alerts(o: &mut String, s: &Scenario) {
+    if s.metrics_interval_ms != crate::model::METRICS_INTERVAL_MS {
+        let _ = writeln!(o, "\n[metrics]\ninterval_ms = {}", s.metrics_interval_ms);
+    }
+    for rule in &s.alerts {
+        let _ = writeln!(o, "\n[[alert]]\nwhen = {}", quote(&rule.to_string()));
+    }
+}
+
 /// `[hardware]`: the fields that differ from the named profile.
 fn write_hardware_overrides(o: &mut String, hw: &kplay_engine::hardware::Hardware) {
     let named = kplay_engine::hardware::Hardware::named(hw.profile).unwrap_or_else(|| hw.clone());
@@ -84,6 +94,7 @@ impl Scenario {
             self.cluster.latency_us, self.cluster.jitter_us
         );
         write_hardware_overrides(&mut o, hw);
+        write_metrics_and_alerts(&mut o, self);
         for t in &self.topics {
             let _ = writeln!(o, "\n[[topic]]\nname = {}", quote(&t.name));
             let _ = writeln!(

@@ -401,7 +401,22 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     consumers,
                     processors,
                     events,
+                    metrics_interval_ms: 10 + seed % 3 * 495,
+                    alerts: alerts(seed),
                 }
             },
         )
+}
+
+/// Rules ride along on some seeds (with the interval), written back and read.
+fn alerts(seed: u64) -> Vec<kplay_engine::sim::AlertRule> {
+    [
+        "records-lag-max > 1000 for 30 s",
+        "UnderReplicatedPartitions on broker:1 >= 0.5",
+        "RequestHandlerAvgIdlePercent < 0.25 for 1500 ms",
+    ]
+    .iter()
+    .take((seed % 4) as usize)
+    .map(|r| kplay_engine::sim::AlertRule::parse(r).expect("a rule"))
+    .collect()
 }

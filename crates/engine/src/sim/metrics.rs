@@ -15,7 +15,9 @@
 
 use std::collections::BTreeMap;
 
+use super::alerts::{AlertChange, AlertRule, Alerts};
 use super::Sim;
+use crate::histogram::Histogram;
 use crate::time::{Duration, Instant};
 use crate::trace::BrokerId;
 
@@ -34,12 +36,7 @@ pub struct MetricPoint {
 impl MetricPoint {
     /// The value as Kafka prints it: three decimals, trailing zeros dropped.
     pub fn value(&self) -> String {
-        let (sign, v) = (
-            if self.milli < 0 { "-" } else { "" },
-            self.milli.unsigned_abs(),
-        );
-        let text = format!("{sign}{}.{:03}", v / 1_000, v % 1_000);
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
+        super::alerts::decimal(self.milli)
     }
 }
 
@@ -85,6 +82,22 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "ns send() waited for buffer memory",
     ),
     (
+        "producer",
+        "produce-latency-p50",
+        "ms from send() to acknowledgement, median over the interval (kplay's; \
+         kafka-producer-perf-test prints it)",
+    ),
+    (
+        "producer",
+        "produce-latency-p99",
+        "ms from send() to acknowledgement, p99 over the interval (kplay's)",
+    ),
+    (
+        "producer",
+        "produce-latency-p99.9",
+        "ms from send() to acknowledgement, p99.9 over the interval (kplay's)",
+    ),
+    (
         "consumer",
         "records-consumed-rate",
         "records poll() returned a second",
@@ -108,6 +121,22 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "group",
         "rebalance-rate-per-hour",
         "generations started an hour",
+    ),
+    (
+        "group",
+        "end-to-end-latency-p50",
+        "ms from send() to poll() by the group, median over the interval (kplay's; Kafka's \
+         EndToEndLatency tool measures it)",
+    ),
+    (
+        "group",
+        "end-to-end-latency-p99",
+        "ms from send() to poll() by the group, p99 over the interval (kplay's)",
+    ),
+    (
+        "group",
+        "end-to-end-latency-p99.9",
+        "ms from send() to poll() by the group, p99.9 over the interval (kplay's)",
     ),
     (
         "broker",
@@ -171,17 +200,98 @@ struct Counters {
     groups: BTreeMap<String, [u64; 2]>,
     brokers: Vec<[u64; 4]>,
     isr: [u64; 2],
+    /// Per producer, its produce latencies so far; per group, its end-to-end latencies.
+    produce_latency: BTreeMap<String, Histogram>,
+    end_to_end: BTreeMap<String, Histogram>,
 }
 
 /// Samples a run's metrics at a fixed interval of virtual time.
 #[derive(Clone, Debug)]
-pub struct Metrics {
-    pub interval: Duration,
+struct Metrics {
+    interval: Duration,
     last: Option<Counters>,
 }
 
+/// What a run watches of its metrics: the sampler, the alert rules, and the points sampled
+/// since the owner last took them (kept only when asked: a scenario with alerts and nobody
+/// reading its metrics keeps none).
+#[derive(Clone, Debug)]
+pub(super) struct Monitor {
+    metrics: Metrics,
+    alerts: Alerts,
+    keep: bool,
+    points: Vec<MetricPoint>,
+    /// Alerts fired and resolved, the first [`MAX_ALERT_HISTORY`].
+    history: Vec<crate::snapshot::AlertEvent>,
+}
+
+/// Alert changes a run remembers for its report.
+const MAX_ALERT_HISTORY: usize = 1_000;
+
+impl Monitor {
+    pub(super) fn new(interval: Duration, rules: &[AlertRule]) -> Monitor {
+        Monitor {
+            metrics: Metrics::new(interval),
+            alerts: Alerts::new(rules),
+            keep: false,
+            points: Vec::new(),
+            history: Vec::new(),
+        }
+    }
+
+    pub(super) fn next_at(&self) -> Instant {
+        self.metrics.next_at()
+    }
+
+    /// Samples the run at `at`: the alerts that changed.
+    pub(super) fn sample(&mut self, sim: &Sim, at: Instant) -> Vec<AlertChange> {
+        let points = self.metrics.sample(sim, at);
+        let changes = if self.alerts.is_empty() {
+            Vec::new()
+        } else {
+            self.alerts.check(at.as_millis(), &points)
+        };
+        if self.keep {
+            self.points.extend(points);
+        }
+        for c in changes
+            .iter()
+            .take(MAX_ALERT_HISTORY.saturating_sub(self.history.len()))
+        {
+            self.history.push(crate::snapshot::AlertEvent {
+                at_ms: at.as_millis(),
+                rule: c.rule.clone(),
+                scope: c.scope.clone(),
+                fired: c.fired,
+                value_milli: c.value_milli,
+            });
+        }
+        changes
+    }
+
+    pub(super) fn history(&self) -> &[crate::snapshot::AlertEvent] {
+        &self.history
+    }
+
+    pub(super) fn keep_points(&mut self) {
+        self.keep = true;
+    }
+
+    pub(super) fn take_points(&mut self) -> Vec<MetricPoint> {
+        std::mem::take(&mut self.points)
+    }
+
+    pub(super) fn alerts(&self) -> Vec<super::alerts::AlertView> {
+        self.alerts.views()
+    }
+
+    pub(super) fn interval(&self) -> Duration {
+        self.metrics.interval
+    }
+}
+
 impl Metrics {
-    pub fn new(interval: Duration) -> Metrics {
+    fn new(interval: Duration) -> Metrics {
         Metrics {
             interval: Duration(interval.as_micros().max(1)),
             last: None,
@@ -189,15 +299,16 @@ impl Metrics {
     }
 
     /// When the next sample is due.
-    pub fn next_at(&self) -> Instant {
+    fn next_at(&self) -> Instant {
         self.last
             .as_ref()
             .map_or(Instant::ZERO, |c| c.at + self.interval)
     }
 
-    /// Every metric now, rates over the time since the previous sample (none at the first).
-    pub fn sample(&mut self, sim: &Sim) -> Vec<MetricPoint> {
-        let now = sim.counters();
+    /// Every metric at `at` (the run is there: no event after it was processed), rates over
+    /// the time since the previous sample (none at the first).
+    fn sample(&mut self, sim: &Sim, at: Instant) -> Vec<MetricPoint> {
+        let now = sim.counters(at);
         let mut out = Vec::new();
         if let Some(before) = &self.last {
             let span = now.at.saturating_since(before.at).as_micros().max(1);
@@ -272,6 +383,13 @@ fn client_points(sim: &Sim, before: &Counters, now: &Counters, span: u64, push: 
             (waited_us * 1_000_000) as i64,
         );
     }
+    latency_points(
+        "producer",
+        "produce-latency",
+        &before.produce_latency,
+        &now.produce_latency,
+        push,
+    );
     for (name, c) in &now.consumers {
         let d = diff(c, before.consumers.get(name));
         let scope = format!("consumer:{name}");
@@ -288,6 +406,40 @@ fn client_points(sim: &Sim, before: &Counters, now: &Counters, span: u64, push: 
         let scope = format!("group:{name}");
         push(&scope, "rebalance-latency-avg", average(c[1], c[0], 1_000));
         push(&scope, "rebalance-rate-per-hour", rate(d[0], span) * 3_600);
+    }
+    latency_points(
+        "group",
+        "end-to-end-latency",
+        &before.end_to_end,
+        &now.end_to_end,
+        push,
+    );
+}
+
+/// p50, p99 and p99.9 of the latencies recorded over the interval, per scope (none for a
+/// scope that recorded none: a gap in the chart, not a zero).
+fn latency_points(
+    kind: &str,
+    metric: &str,
+    before: &BTreeMap<String, Histogram>,
+    now: &BTreeMap<String, Histogram>,
+    push: &mut Push<'_>,
+) {
+    for (name, h) in now {
+        let interval = match before.get(name) {
+            Some(b) => h.since(b),
+            None => h.clone(),
+        };
+        let scope = format!("{kind}:{name}");
+        for (per_mille, suffix) in [(500, "p50"), (990, "p99"), (999, "p99.9")] {
+            let Some(ms) = interval.percentile(per_mille) else {
+                continue;
+            };
+            let full = format!("{metric}-{suffix}");
+            if let Some((_, name, _)) = METRICS.iter().find(|(_, n, _)| *n == full) {
+                push(&scope, name, ms as i64 * 1_000);
+            }
+        }
     }
 }
 
@@ -344,9 +496,9 @@ pub(super) struct Traffic {
 }
 
 impl Sim {
-    fn counters(&self) -> Counters {
+    fn counters(&self, at: Instant) -> Counters {
         let mut c = Counters {
-            at: self.now,
+            at,
             ..Counters::default()
         };
         for p in self.producers.iter().flatten() {
@@ -367,6 +519,10 @@ impl Sim {
                 *x += y;
             }
             entry[5] = entry[5].max(s.request_latency_us_max);
+            c.produce_latency
+                .entry(p.spec.name.clone())
+                .or_default()
+                .merge(&s.latency_ms);
         }
         for consumer in self.consumers.iter().flatten() {
             let s = &consumer.stats;
@@ -374,6 +530,12 @@ impl Sim {
             entry[0] += s.consumed;
             entry[1] += s.fetch_responses;
             entry[2] += s.fetch_latency_us_total;
+            if let Some(m) = &consumer.membership {
+                c.end_to_end
+                    .entry(m.group.to_string())
+                    .or_default()
+                    .merge(&s.end_to_end_ms);
+            }
         }
         for (group, stats) in &self.groups.stats {
             c.groups.insert(

@@ -30,6 +30,7 @@ use crate::trace::{
     numbers, BrokerId, NodeId, NodeNames, Trace, TraceEvent, TraceKind, TruncatedRecords,
 };
 
+mod alerts;
 mod command;
 mod costs;
 mod failed_records;
@@ -40,10 +41,11 @@ mod queue;
 mod stats;
 mod view;
 
+pub use alerts::{AlertRule, AlertView};
 pub use command::*;
 use journey::Watch;
 pub use journey::{EndKind, Journey, JourneyStep, StepKind};
-pub use metrics::{MetricPoint, Metrics, METRICS};
+pub use metrics::{MetricPoint, METRICS};
 use queue::*;
 use stats::*;
 
@@ -148,6 +150,9 @@ pub struct Sim {
     observations: u64,
     /// The one record followed, if any (`journey`): it reads and never changes the run.
     watch: Option<Watch>,
+    /// Kafka's metrics sampled at an interval, and the alert rules on them, if watched: it
+    /// reads the run, and adds alerts to the trace.
+    monitor: Option<Box<metrics::Monitor>>,
     /// Deliberate bugs for the checker's tests (`planted`).
     #[cfg(feature = "planted-bugs")]
     planted: crate::planted::Planted,
@@ -222,6 +227,7 @@ impl Sim {
             step_observations: Vec::new(),
             observations: 0,
             watch: None,
+            monitor: None,
             #[cfg(feature = "planted-bugs")]
             planted: Default::default(),
         };
@@ -323,6 +329,9 @@ impl Sim {
             return false;
         };
         assert!(at >= self.now, "time never goes backwards");
+        if self.monitor.is_some() {
+            self.sample_metrics(at, false);
+        }
         self.now = at;
         self.events_processed += 1;
         self.step_observations.clear();
@@ -352,6 +361,9 @@ impl Sim {
         while self.queue.next_at().is_some_and(|at| at <= until) {
             self.step();
         }
+        if self.monitor.is_some() {
+            self.sample_metrics(until, true);
+        }
         self.now = self.now.max(until);
     }
 
@@ -360,12 +372,77 @@ impl Sim {
     pub fn run_until_bounded(&mut self, until: Instant, max_events: u64) -> bool {
         for _ in 0..max_events {
             if self.queue.next_at().is_none_or(|at| at > until) {
+                if self.monitor.is_some() {
+                    self.sample_metrics(until, true);
+                }
                 self.now = self.now.max(until);
                 return true;
             }
             self.step();
         }
         false
+    }
+
+    /// Takes every metrics sample due before `limit` (or at it, if `inclusive`): a sample at
+    /// T sees every event up to and including T. Alerts that fire or resolve are traced at
+    /// the sample's time.
+    fn sample_metrics(&mut self, limit: Instant, inclusive: bool) {
+        while let Some(due) = self.monitor.as_ref().map(|m| m.next_at()) {
+            if due > limit || (due == limit && !inclusive) {
+                return;
+            }
+            let mut monitor = self.monitor.take().expect("checked above");
+            self.now = self.now.max(due);
+            let changes = monitor.sample(self, due);
+            self.monitor = Some(monitor);
+            for c in changes {
+                self.record(TraceKind::Alert {
+                    rule: c.rule,
+                    scope: c.scope,
+                    fired: c.fired,
+                    value_milli: c.value_milli,
+                });
+            }
+        }
+    }
+
+    /// Samples Kafka's metrics every `interval` of virtual time from now on, and checks
+    /// `rules` against each sample: a fired or resolved alert is a trace event. It reads the
+    /// run and changes nothing else in it. Replaces any earlier monitor.
+    pub fn monitor(&mut self, interval: Duration, rules: &[AlertRule]) {
+        self.monitor = Some(Box::new(metrics::Monitor::new(interval, rules)));
+    }
+
+    /// Keeps every metrics sample for [`Sim::take_metric_points`] (starting a monitor without
+    /// alerts, every `interval`, unless one runs).
+    pub fn keep_metric_points(&mut self, interval: Duration) {
+        self.monitor
+            .get_or_insert_with(|| Box::new(metrics::Monitor::new(interval, &[])))
+            .keep_points();
+    }
+
+    /// The metric points sampled since the last call (see [`Sim::keep_metric_points`]).
+    pub fn take_metric_points(&mut self) -> Vec<MetricPoint> {
+        self.monitor
+            .as_mut()
+            .map_or_else(Vec::new, |m| m.take_points())
+    }
+
+    /// The metrics sampling interval, if metrics are watched.
+    pub fn metrics_interval(&self) -> Option<Duration> {
+        self.monitor.as_ref().map(|m| m.interval())
+    }
+
+    /// Alerts fired and resolved so far, in order.
+    pub fn alert_history(&self) -> Vec<crate::snapshot::AlertEvent> {
+        self.monitor
+            .as_ref()
+            .map_or_else(Vec::new, |m| m.history().to_vec())
+    }
+
+    /// The alert rules and the scopes each fires on now.
+    pub fn alerts(&self) -> Vec<AlertView> {
+        self.monitor.as_ref().map_or_else(Vec::new, |m| m.alerts())
     }
 
     fn push(&mut self, at: Instant, event: Event) {

@@ -561,6 +561,7 @@ impl Sim {
             transactions: self.groups.transactions.clone(),
             processors: self.processor_reports(),
             producers: self.producers.iter().flatten().map(producer_view).collect(),
+            alerts: self.alert_history(),
         }
     }
 
