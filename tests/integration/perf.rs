@@ -176,3 +176,62 @@ fn a_producer_faster_than_its_cluster_fills_its_buffer_and_send_gives_up() {
     assert!(latency.p50 > 1_000, "queued in the buffer: {latency:?}");
     assert_eq!(r.lost_acked, 0);
 }
+
+/// scenarios/perf/request-timeout-too-low.toml: a loaded broker answers after the producers'
+/// request.timeout.ms; they send the requests again, the broker works through every copy, and
+/// far fewer records are acknowledged than with Kafka's default timeout. Nothing is lost or
+/// written twice (idempotence).
+#[test]
+fn a_request_timeout_below_the_broker_s_answer_time_makes_a_retry_storm() {
+    let name = "perf/request-timeout-too-low.toml";
+    let text = kplay_tests::scenario_text(name);
+    let (low, r_low) = run_checked(name, &text, None);
+    let default_timeout = text.replace(r#""request.timeout.ms" = 1000, "#, "");
+    let (default, r_default) = run_checked(name, &default_timeout, None);
+    let retried =
+        |sim: &kplay_engine::Sim| -> u64 { sim.producers().map(|p| p.stats.records_retried).sum() };
+    assert!(retried(&low) > 20_000, "retries {}", retried(&low));
+    assert_eq!(retried(&default), 0);
+    assert!(
+        r_low.acked * 3 < r_default.acked,
+        "acknowledged: {} with 1 s, {} with 30 s",
+        r_low.acked,
+        r_default.acked
+    );
+    for r in [&r_low, &r_default] {
+        assert_eq!((r.lost_acked, r.duplicates), (0, 0));
+    }
+}
+
+/// `kplay bench-table --curves`: throughput rises with batch.size then levels off at the
+/// producer's own send() rate; linger.ms at a moderate load makes fewer, fuller requests;
+/// latency is flat while the brokers keep up and climbs once the offered load passes what
+/// they take.
+#[test]
+fn the_curves_rise_then_level_off_and_latency_climbs_past_saturation() {
+    let curves = kplay_cli::bench_table::curves().expect("the curves run");
+    let [batch, linger, load] = &curves[..] else {
+        panic!("three curves, got {}", curves.len());
+    };
+    let rate: Vec<u64> = batch.points.iter().map(|p| p.records_per_sec).collect();
+    assert!(
+        rate.windows(2).take(4).all(|w| w[0] * 3 < w[1] * 2),
+        "{rate:?}"
+    );
+    let (last, before) = (rate[rate.len() - 1], rate[rate.len() - 2]);
+    assert!(
+        last.abs_diff(before) * 50 < before,
+        "flat at the end: {rate:?}"
+    );
+    let (l0, l5) = (&linger.points[0], &linger.points[3]);
+    assert_eq!(l5.value, 5);
+    assert!(
+        l5.requests_per_sec * 4 < l0.requests_per_sec,
+        "{l0:?} {l5:?}"
+    );
+    assert!(l5.batch_bytes > l0.batch_bytes * 4, "{l0:?} {l5:?}");
+    let (light, heavy) = (&load.points[0], &load.points[load.points.len() - 1]);
+    assert!(light.p99_ms <= 10, "{light:?}");
+    assert!(heavy.p99_ms > light.p99_ms * 20, "{light:?} {heavy:?}");
+    assert!(heavy.records_per_sec < heavy.value, "saturated: {heavy:?}");
+}

@@ -24,6 +24,7 @@ mod input;
 mod journey;
 mod lessons;
 mod memory;
+mod metrics;
 mod onscreen;
 mod setup;
 #[cfg(test)]
@@ -396,6 +397,7 @@ fn App() -> Html {
     let memory_use = memory_use(&options);
     let p = playground.borrow();
     let (ctx, lesson) = (Ctx::of(&p, snapshot, dispatch), p.lesson().cloned());
+    let metrics_view = p.metrics();
     drop(p);
     let mut panels = panels.borrow_mut();
     let cycle = ctx.cycle(&mut panels[CYCLE]);
@@ -427,6 +429,7 @@ fn App() -> Html {
                 <section class="column wide">
                     <ContextProvider<Ctx> context={brokers}><cluster::Brokers /></ContextProvider<Ctx>>
                     <topics::Topics />
+                    <metrics::MetricsPanel view={metrics_view} dispatch={ctx.dispatch.clone()} />
                 </section>
                 <section class="column">
                     <lessons::Lessons state={lesson} dispatch={ctx.dispatch.clone()} />

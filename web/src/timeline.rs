@@ -185,6 +185,7 @@ fn Legend() -> Html {
         (MarkerKind::Rebalance, "rebalance"),
         (MarkerKind::Lesson, "lesson step"),
         (MarkerKind::Violation, "invariant violated"),
+        (MarkerKind::Alert, "alert"),
     ];
     html! {
         <ul class="travel-legend">

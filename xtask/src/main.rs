@@ -235,9 +235,11 @@ fn build_site() -> Result<()> {
 /// The page's wasm budget, gzipped: what a first visit downloads. 600 KB until processors
 /// (consume-transform-produce, issue 15) took the page from 596 to 623 KB; 640 KB until
 /// failed records (638 KB) and the cost model with its metrics (issue 16: 649 KB, of which
-/// 2 KB won back by vectors instead of maps in `sim::costs`); 656 KB until the savings that
-/// bring it back under 600, which are overdue (see the stops' closing notes).
-const WASM_BUDGET_GZ: usize = 656 * 1024;
+/// 2 KB won back by vectors instead of maps in `sim::costs`); 656 KB until the metrics
+/// panel and alerts (issue 16: 680 KB; the engine's metrics had been cut out of the page as
+/// unused until the page charted them); 688 KB until the savings that bring it back under
+/// 600, which are overdue and need an issue of their own (see the stops' closing notes).
+const WASM_BUDGET_GZ: usize = 688 * 1024;
 
 /// Prints the size of the built wasm, raw and gzipped (the figure the budget is about), and
 /// fails the build past the budget, so growth is noticed in the commit that causes it.

@@ -17,6 +17,7 @@ mod fork;
 mod guard;
 pub mod lessons;
 mod memory;
+pub mod metrics;
 mod travel;
 
 pub use fork::{ForkChange, ForkView, RunFigures};
@@ -132,6 +133,10 @@ pub enum Edit {
         consumer: String,
         processing_ms: String,
     },
+    /// An alert rule as an operator types it (`records-lag-max > 1000 for 30 s`).
+    AddAlert(String),
+    /// The alert rule at this index.
+    RemoveAlert(usize),
 }
 
 /// Everything the UI can ask for.
@@ -262,6 +267,8 @@ pub struct Playground {
     /// The scenario as a Kafka user would type it (see [`Playground::kafka_commands`]): made
     /// again after each user action, never per frame.
     kafka_commands: Rc<[String]>,
+    /// Kafka's metrics sampled so far, for the charts.
+    metrics: metrics::MetricStore,
 }
 
 /// The last share link, export and loss audit the page asked for.
@@ -316,7 +323,9 @@ pub const TRACE_CAPACITY: usize = 10_000;
 
 /// The run of a scenario from time zero, as the playground keeps it.
 fn build(scenario: &Scenario) -> Result<Sim, String> {
-    scenario.build_traced(None, TRACE_CAPACITY).map_err(err)
+    let mut sim = scenario.build_traced(None, TRACE_CAPACITY).map_err(err)?;
+    sim.keep_metric_points(scenario.metrics_interval());
+    Ok(sim)
 }
 
 fn parse_u32(field: &str, text: &str, min: u32, max: u32) -> Result<u32, String> {
@@ -363,6 +372,12 @@ impl Playground {
         &self.kafka_commands
     }
 
+    /// Kafka's metrics up to the run's time, and the alerts (shared: made again only when a
+    /// sample is taken or the run's time crosses one).
+    pub fn metrics(&self) -> Rc<metrics::MetricsView> {
+        self.metrics.view()
+    }
+
     /// A playground running `scenario` from time zero, paused.
     pub fn new(scenario: Scenario) -> Result<Playground, String> {
         let sim = build(&scenario)?;
@@ -384,10 +399,12 @@ impl Playground {
             kept: None,
             budget_reached: false,
             outputs: Outputs::default(),
+            metrics: metrics::MetricStore::default(),
         };
         if let Some(v) = violation {
             p.violated(v);
         }
+        p.metrics.refresh(&mut p.sim);
         Ok(p)
     }
 
@@ -489,24 +506,7 @@ impl Playground {
     fn resume(scenario: Scenario) -> Result<Playground, String> {
         let mut p = Playground::new(scenario)?;
         let end = p.scenario.end();
-        // Bounded, so a long session cannot freeze the tab; the rest plays on from there. A
-        // second at a time, so the timeline gets its checkpoints and markers on the way.
-        let mut reached = true;
-        while reached && p.sim.now() < end {
-            let until = (p.sim.now() + kplay_engine::Duration(1_000_000)).min(end);
-            let left = RESUME_EVENT_BUDGET.saturating_sub(p.sim.events_processed());
-            reached = left > 0 && p.advance(until, left);
-            p.observe();
-        }
-        if !reached {
-            let ms = p.sim.now().as_micros().div_ceil(1000);
-            p.sim.run_until(Instant::from_millis(ms));
-            p.notice = Some(Notice::Info(format!(
-                "This run is long: it was replayed up to {} of {}. Press play to continue.",
-                p.sim.now(),
-                end
-            )));
-        }
+        p.replay_to(end);
         Ok(p)
     }
 
@@ -875,6 +875,7 @@ impl Playground {
         self.markers = Markers::default();
         self.furthest = sim.now();
         self.fork = None;
+        self.metrics = metrics::MetricStore::default();
         self.sim = sim;
         if let Some(v) = violation {
             self.violated(v);
@@ -1023,6 +1024,7 @@ impl Playground {
                     processing_us_per_record: us,
                 });
             }
+            Edit::AddAlert(_) | Edit::RemoveAlert(_) => return self.edit_alerts(edit),
             Edit::SetBrokers(text) => {
                 let n = parse_u32("brokers", &text, 1, kplay_engine::sim::MAX_BROKERS)?;
                 return self.change_setup(|s| {
@@ -1049,6 +1051,62 @@ impl Playground {
             return Ok(());
         }
         self.commit_live(candidate, start_ms, command)
+    }
+
+    /// Adds or removes an alert rule.
+    fn edit_alerts(&mut self, edit: Edit) -> Result<(), String> {
+        let mut candidate = self.scenario.clone();
+        match edit {
+            Edit::AddAlert(text) => {
+                let rule = kplay_engine::sim::AlertRule::parse(&text)
+                    .map_err(|e| format!("`alert`: {e}"))?;
+                if candidate.alerts.contains(&rule) {
+                    return Err(format!("`alert`: the rule {rule} is already set"));
+                }
+                candidate.alerts.push(rule);
+            }
+            Edit::RemoveAlert(i) if i < candidate.alerts.len() => {
+                candidate.alerts.remove(i);
+            }
+            _ => return Err("there is no such alert rule".into()),
+        }
+        self.change_alerts(candidate)
+    }
+
+    /// New alert rules: they only read the run, so it is played again from zero to where it
+    /// was (the same run, with the rules checked over all of it), paused there.
+    fn change_alerts(&mut self, candidate: Scenario) -> Result<(), String> {
+        let was = self.sim.now();
+        let playing = self.playing;
+        self.scenario = candidate;
+        self.restart()?;
+        self.observe();
+        self.replay_to(was);
+        self.playing = playing;
+        Ok(())
+    }
+
+    /// Plays to `target` a second at a time, so the timeline gets its checkpoints and
+    /// markers on the way; bounded, so a long session cannot freeze the tab. Returns whether
+    /// it got there (else it stopped on a whole millisecond, and says so).
+    fn replay_to(&mut self, target: Instant) -> bool {
+        let mut reached = true;
+        while reached && self.sim.now() < target {
+            let until = (self.sim.now() + kplay_engine::Duration(1_000_000)).min(target);
+            let left = RESUME_EVENT_BUDGET.saturating_sub(self.sim.events_processed());
+            reached = left > 0 && self.advance(until, left);
+            self.observe();
+        }
+        if !reached {
+            let ms = self.sim.now().as_micros().div_ceil(1000);
+            self.sim.run_until(Instant::from_millis(ms));
+            self.notice = Some(Notice::Info(format!(
+                "This run is long: it was replayed up to {} of {}. Press play to continue.",
+                self.sim.now(),
+                target
+            )));
+        }
+        reached
     }
 
     /// Changes the setup of things that already exist: validated, then the run restarts.

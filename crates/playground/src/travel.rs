@@ -181,6 +181,8 @@ pub enum MarkerKind {
     Lesson,
     /// An invariant violated (set by a checker through [`crate::Playground::mark`]).
     Violation,
+    /// An alert rule fired or resolved.
+    Alert,
 }
 
 impl MarkerKind {
@@ -193,6 +195,7 @@ impl MarkerKind {
             MarkerKind::Rebalance => "rebalance",
             MarkerKind::Lesson => "lesson",
             MarkerKind::Violation => "violation",
+            MarkerKind::Alert => "alert",
         }
     }
 }
@@ -221,6 +224,7 @@ fn marker_of(at: Instant, kind: &TraceKind) -> Option<Marker> {
         K::LeaderElected { .. } | K::PartitionOffline { .. } => MarkerKind::Election,
         K::IsrChanged { .. } => MarkerKind::IsrChange,
         K::RebalanceStarted { .. } => MarkerKind::Rebalance,
+        K::Alert { .. } => MarkerKind::Alert,
         _ => return None,
     };
     Some(Marker {
@@ -258,6 +262,7 @@ pub fn important(kind: &TraceKind) -> bool {
                 | K::TruncationDetected { .. }
                 | K::ConsumerCrashed { .. }
                 | K::BatchFailed { .. }
+                | K::Alert { .. }
         )
 }
 
@@ -402,6 +407,8 @@ impl crate::Playground {
     /// After every action: checkpoints and markers of the run as it advanced, and the fork
     /// brought to the same moment.
     pub(crate) fn observe(&mut self) {
+        // Before a checkpoint copies the run: the samples it holds are taken first.
+        self.metrics.refresh(&mut self.sim);
         self.checkpoints.observe(&self.sim, Some(&self.guard));
         // The markers were read after each step (`Playground::advance`).
         self.furthest = self.furthest.max(self.sim.now());
