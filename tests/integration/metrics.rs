@@ -231,3 +231,31 @@ fn alert_rules_round_trip_and_a_bad_one_names_its_field_and_line() {
         out.stdout
     );
 }
+
+#[test]
+fn compression_rate_avg_is_compressed_over_uncompressed_and_values_are_checked() {
+    let text = scenario_text("perf/compression.toml");
+    let scenario = Scenario::parse(&text).expect("parses");
+    let mut sim = scenario.build(None).expect("builds");
+    sim.keep_metric_points(Duration::from_millis(1_000));
+    sim.run_until(scenario.end());
+    let points = sim.take_metric_points();
+    let rate = series(&points, "producer:app", "compression-rate-avg");
+    // lz4 on JSON: about 0.35 on large batches.
+    assert!(
+        rate.iter().skip(1).all(|(_, v)| (330..=380).contains(v)),
+        "{rate:?}"
+    );
+    let bad = text.replace(r#"values = "json""#, r#"values = "xml""#);
+    let e = Scenario::parse(&bad).unwrap_err().to_string();
+    assert!(
+        e.contains("`producer.values`: expected \"random\" or \"json\", got \"xml\""),
+        "{e}"
+    );
+    let bad = text.replace(
+        r#""compression.type" = "lz4""#,
+        r#""compression.type" = "brotli""#,
+    );
+    let e = Scenario::parse(&bad).unwrap_err().to_string();
+    assert!(e.contains("compression.type"), "{e}");
+}

@@ -268,6 +268,8 @@ fn thousands(n: u64) -> String {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CurvePoint {
     pub value: u64,
+    /// The value as the table prints it.
+    pub label: String,
     pub records_per_sec: u64,
     /// Produce requests a second, and bytes per batch sent.
     pub requests_per_sec: u64,
@@ -287,6 +289,16 @@ pub struct Curve {
 /// The acks=all setup of the table, with `edit` applied: one point.
 fn curve_point(edit: &dyn Fn(&mut Scenario), value: u64) -> Result<CurvePoint, String> {
     let text = include_str!("../../../scenarios/perf/kreps-1-producer-rf3-acks-all.toml");
+    point_of(text, edit, value, thousands(value))
+}
+
+/// `text` with `edit` applied, run: one point.
+fn point_of(
+    text: &str,
+    edit: &dyn Fn(&mut Scenario),
+    value: u64,
+    label: String,
+) -> Result<CurvePoint, String> {
     let mut scenario = Scenario::parse(text).map_err(|e| e.to_string())?;
     edit(&mut scenario);
     let mut sim = scenario.build(None).map_err(|e| e.to_string())?;
@@ -310,6 +322,7 @@ fn curve_point(edit: &dyn Fn(&mut Scenario), value: u64) -> Result<CurvePoint, S
     let batches = batches - sent_before.2;
     Ok(CurvePoint {
         value,
+        label,
         records_per_sec: (acked(&sim) - before) * 1_000_000 / seconds_us,
         requests_per_sec: (requests - sent_before.0) * 1_000_000 / seconds_us,
         batch_bytes: (bytes - sent_before.1) / batches.max(1),
@@ -372,6 +385,20 @@ pub fn curves() -> Result<Vec<Curve>, String> {
     out.push(Curve {
         title: "produce latency against load (records/s offered)",
         setting: "rate_per_sec",
+        points: std::mem::take(&mut points),
+    });
+    let text = include_str!("../../../scenarios/perf/compression.toml");
+    for (i, codec) in ["none", "lz4", "snappy", "zstd", "gzip"]
+        .into_iter()
+        .enumerate()
+    {
+        let value = kplay_engine::config::ConfigValue::Str(codec.to_string());
+        let edit = move |s: &mut Scenario| set_producer(s, "compression.type", value.clone());
+        points.push(point_of(text, &edit, i as u64, codec.to_string())?);
+    }
+    out.push(Curve {
+        title: "compression.type, 1 KB JSON values (scenarios/perf/compression.toml)",
+        setting: "compression",
         points,
     });
     Ok(out)
@@ -389,7 +416,7 @@ fn print_curves(out: &mut dyn Write) -> Result<(), Failure> {
             let _ = writeln!(
                 out,
                 "{:>14} {:>12} {:>10} {:>12} {:>8} {:>8}",
-                thousands(p.value),
+                p.label,
                 thousands(p.records_per_sec),
                 thousands(p.requests_per_sec),
                 thousands(p.batch_bytes),

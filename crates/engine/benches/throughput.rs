@@ -67,6 +67,7 @@ fn run(acks: &str, replication_factor: u32, transactional: bool) -> u64 {
         max_records: Some(RECORDS),
         keys: KeyMode::Pool(1000),
         value_bytes: 100,
+        values: Default::default(),
         records_per_transaction: 100,
         abort_ppm: 0,
         configs: configs(Scope::Producer, &producer_configs(acks, transactional)),

@@ -461,10 +461,12 @@ pub const TOPIC_CONFIGS: &[ConfigDef] = &[
         i64::MAX,
         "Youngest record compaction may touch.",
     ),
-    unmodelled(
+    choice(
         "compression.type",
         "producer",
-        "compression is not simulated: batches keep their uncompressed size",
+        &["producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"],
+        "How the topic stores batches: as the producer compressed them, or recompressed by the \
+         broker (CPU on every append).",
     ),
 ];
 
@@ -576,10 +578,11 @@ pub const PRODUCER_CONFIGS: &[ConfigDef] = &[
     inert("bootstrap.servers"),
     inert("key.serializer"),
     inert("value.serializer"),
-    unmodelled(
+    choice(
         "compression.type",
         "none",
-        "compression is not simulated: batches keep their uncompressed size",
+        &["none", "gzip", "snappy", "lz4", "zstd"],
+        "How the producer compresses each batch: fewer bytes on the wire and on disk, more CPU.",
     ),
     int(
         "max.block.ms",

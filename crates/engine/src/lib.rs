@@ -23,6 +23,7 @@ macro_rules! planted {
 pub(crate) mod broker;
 pub mod check;
 pub(crate) mod client;
+pub mod compression;
 pub mod config;
 pub mod consumer;
 pub(crate) mod controller;

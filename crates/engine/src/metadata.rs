@@ -45,6 +45,9 @@ pub struct TopicConfig {
     pub log_append_time: bool,
     pub cleanup_delete: bool,
     pub cleanup_compact: bool,
+    /// `compression.type`: `None` keeps what the producer sent (`producer`), else the codec
+    /// the broker recompresses every batch to (`uncompressed` is `Codec::None`).
+    pub compression: Option<crate::compression::Codec>,
     /// The explicit settings, to export.
     pub configs: Configs,
 }
@@ -94,6 +97,11 @@ impl TopicConfig {
                 == Some("LogAppendTime"),
             cleanup_delete: policy.iter().any(|p| p == "delete"),
             cleanup_compact: policy.iter().any(|p| p == "compact"),
+            compression: match topic.str("compression.type").as_deref() {
+                Some("uncompressed") => Some(crate::compression::Codec::None),
+                Some(name) => crate::compression::Codec::parse(name),
+                None => None,
+            },
             configs: topic.clone(),
         }
     }

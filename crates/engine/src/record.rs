@@ -213,7 +213,13 @@ pub struct BatchData {
     pub producer: Option<ProducerIdentity>,
     pub is_transactional: bool,
     pub is_control: bool,
+    /// Its size on the wire and on disk: compressed, if its codec compresses.
     pub size_bytes: u32,
+    /// What it takes uncompressed (`size_bytes` without compression).
+    pub uncompressed_bytes: u32,
+    pub codec: crate::compression::Codec,
+    /// What its values are like (how a broker recompressing it finds them).
+    pub values: crate::compression::Values,
     pub max_timestamp_ms: i64,
     pub records: Arc<Vec<Record>>,
 }
@@ -263,6 +269,9 @@ pub fn marker_batch(
         is_transactional: true,
         is_control: true,
         size_bytes: BATCH_OVERHEAD + record_size(0, 0, &record),
+        uncompressed_bytes: BATCH_OVERHEAD + record_size(0, 0, &record),
+        codec: crate::compression::Codec::None,
+        values: crate::compression::Values::Random,
         max_timestamp_ms: timestamp_ms,
         records: Arc::new(vec![record]),
     })
@@ -338,6 +347,9 @@ pub(crate) fn test_batch(
         is_transactional: false,
         is_control: false,
         size_bytes,
+        uncompressed_bytes: size_bytes,
+        codec: crate::compression::Codec::None,
+        values: crate::compression::Values::Random,
         max_timestamp_ms: 0,
         records: Arc::new(records),
     })

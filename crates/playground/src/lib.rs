@@ -1206,6 +1206,7 @@ fn producer_def(
         records: None,
         keys,
         value_bytes: 100,
+        values: Default::default(),
         records_per_transaction: kplay_scenario::DEFAULT_RECORDS_PER_TRANSACTION,
         abort_ppm: 0,
         start_ms: 0,

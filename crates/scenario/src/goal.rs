@@ -290,13 +290,14 @@ fn step<'a>(here: &'a Value, rest: &str) -> Option<(&'a Value, usize)> {
     }
 }
 
-/// What a table in an array is called: `topic-partition`, or its group, audience or consumer.
+/// What a table in an array is called: `topic-partition`, or its group, audience, consumer or
+/// producer.
 fn natural_name(v: &Value) -> Option<String> {
     let o = v.as_object()?;
     if let (Some(t), Some(p)) = (o.get("topic"), o.get("partition")) {
         return Some(format!("{}-{}", t.as_str()?, p.as_u64()?));
     }
-    ["group", "audience", "consumer", "name"]
+    ["group", "audience", "consumer", "producer", "name"]
         .iter()
         .find_map(|k| o.get(*k).and_then(Value::as_str))
         .map(str::to_string)

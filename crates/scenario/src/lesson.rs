@@ -55,9 +55,11 @@ lessons![
     "read-committed",
     "slow-consumer-lag",
     "max-poll-interval",
+    "compression",
     "exactly-once-myth",
     "exactly-once-pipeline",
     "dead-letter-queues",
+    "alerts-on-lag",
 ];
 
 /// The most events one check may run: a learner's setting can make a run far larger than the
@@ -611,6 +613,9 @@ const WATCH_FIXED: &[&str] = &[
     "consumer-add",
     "share",
     "export",
+    "metrics",
+    "metric-picker",
+    "alerts",
 ];
 
 /// Whether `w` names something the web app shows for `setup`.

@@ -75,6 +75,8 @@ pub struct ProducerDef {
     pub records: Option<u64>,
     pub keys: KeyMode,
     pub value_bytes: u32,
+    /// What the values are like (`values = "random" | "json"`), for how well they compress.
+    pub values: kplay_engine::compression::Values,
     /// With a `transactional.id`: records per transaction, and the chance in a million that
     /// the application aborts one (`abort_rate`).
     pub records_per_transaction: u64,
@@ -516,6 +518,7 @@ impl ProducerDef {
             max_records: self.records,
             keys: self.keys.clone(),
             value_bytes: self.value_bytes,
+            values: self.values,
             records_per_transaction: self.records_per_transaction,
             abort_ppm: self.abort_ppm,
             configs,

@@ -100,6 +100,7 @@ struct RawProducer {
     records: Option<Int>,
     keys: Option<Spanned<String>>,
     value_bytes: Option<Int>,
+    values: Option<Spanned<String>>,
     records_per_transaction: Option<Int>,
     abort_rate: Option<Spanned<Millis>>,
     start_ms: Option<Int>,
@@ -298,6 +299,7 @@ impl RawProducer {
             records: f.int("records")?,
             keys: f.string("keys")?,
             value_bytes: f.int("value_bytes")?,
+            values: f.string("values")?,
             records_per_transaction: f.int("records_per_transaction")?,
             abort_rate: f.number("abort_rate")?,
             start_ms: f.int("start_ms")?,
@@ -424,6 +426,20 @@ fn rate(lines: &Lines<'_>, v: &Int, field: &str) -> Result<u64, ScenarioError> {
         0,
         kplay_engine::sim::MAX_RATE_PER_SEC as i64,
     )? as u64)
+}
+
+/// A producer's `values`: `random` (the default) or `json`.
+fn values(
+    l: &Lines<'_>,
+    v: &Option<Spanned<String>>,
+) -> Result<kplay_engine::compression::Values, ScenarioError> {
+    let Some(v) = v else {
+        return Ok(Default::default());
+    };
+    kplay_engine::compression::Values::parse(v.get_ref()).ok_or_else(|| {
+        let m = format!("expected \"random\" or \"json\", got {:?}", v.get_ref());
+        ScenarioError::field(Some(l.of(v)), "producer.values", m)
+    })
 }
 
 /// `[metrics] interval_ms` and the `[[alert]]` rules.
@@ -658,6 +674,7 @@ impl Scenario {
                     kplay_engine::sim::MAX_VALUE_BYTES as i64,
                     100,
                 )? as u32,
+                values: values(l, &p.values)?,
                 records_per_transaction: records_per_transaction(l, p)?,
                 abort_ppm: abort_ppm(l, p)?,
                 start_ms: start_ms(l, &p.start_ms, "producer")?,

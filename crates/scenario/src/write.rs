@@ -130,12 +130,12 @@ impl Scenario {
                 KeyMode::Unique => "unique".to_string(),
                 KeyMode::Pool(n) => format!("pool:{n}"),
             };
-            let _ = writeln!(
-                o,
-                "keys = {}\nvalue_bytes = {}",
-                quote(&keys),
-                p.value_bytes
-            );
+            let values = match p.values {
+                kplay_engine::compression::Values::Random => String::new(),
+                v => format!("\nvalues = {}", quote(v.name())),
+            };
+            let (keys, bytes) = (quote(&keys), p.value_bytes);
+            let _ = writeln!(o, "keys = {keys}\nvalue_bytes = {bytes}{values}");
             if p.records_per_transaction != DEFAULT_RECORDS_PER_TRANSACTION {
                 let _ = writeln!(o, "records_per_transaction = {}", p.records_per_transaction);
             }

@@ -1,6 +1,7 @@
 //! Property tests: the parser never panics, whatever it is given, and writing a scenario then
 //! reading it back gives the same scenario.
 
+use kplay_engine::compression::Values;
 use kplay_engine::config::ConfigValue;
 use kplay_engine::producer::KeyMode;
 use kplay_scenario::*;
@@ -326,6 +327,11 @@ fn producer() -> impl Strategy<Value = ProducerDef> {
                     records,
                     keys,
                     value_bytes,
+                    values: if value_bytes % 2 == 0 {
+                        Values::Json
+                    } else {
+                        Values::Random
+                    },
                     records_per_transaction: txn.0,
                     abort_ppm: txn.1,
                     start_ms,

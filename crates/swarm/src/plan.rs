@@ -590,6 +590,7 @@ impl Generator<'_> {
                 records: None,
                 keys,
                 value_bytes: 20 + self.below(181) as u32,
+                values: Default::default(),
                 records_per_transaction: per_txn.max(1),
                 abort_ppm,
                 start_ms: 0,
@@ -597,6 +598,7 @@ impl Generator<'_> {
                 line: 0,
             });
         }
+        self.maybe_compression(s);
         ((request_max, delivery_max), total_rate)
     }
 
@@ -777,6 +779,36 @@ impl Generator<'_> {
                 .push(("num.io.threads".into(), ConfigValue::Int(threads)));
         }
         s.cluster.hardware = hw;
+    }
+
+    /// Four seeds in ten compress: each producer picks a codec and its values (JSON, or random
+    /// bytes that do not shrink), and some topics recompress to a codec of their own, so
+    /// batches change size between the producer, the request and the log while faults strike.
+    /// Drawn from a stream of its own, so that the rest of each seed's plan stays what it was.
+    fn maybe_compression(&self, s: &mut Scenario) {
+        use kplay_engine::compression::{Values, CODECS};
+        use kplay_engine::config::ConfigValue;
+        let mut prng = Prng::new(self.seed ^ 0x636f_6d70_7265_7373);
+        let mut h = Generator {
+            rng: &mut prng,
+            seed: self.seed,
+        };
+        if !h.chance(40) {
+            return;
+        }
+        for p in &mut s.producers {
+            let (codec, _) = *h.pick(&CODECS);
+            p.config
+                .push(("compression.type".into(), ConfigValue::Str(codec.into())));
+            p.values = *h.pick(&[Values::Json, Values::Random]);
+        }
+        for t in &mut s.topics {
+            if h.chance(25) {
+                let codec = *h.pick(&["uncompressed", "gzip", "snappy", "lz4", "zstd"]);
+                t.config
+                    .push(("compression.type".into(), ConfigValue::Str(codec.into())));
+            }
+        }
     }
 
     /// Three seeds in ten make group `g` handle failing records (`on_failure`): retry topics

@@ -269,6 +269,7 @@ impl Broker {
         let base_offset = replica.log.log_end();
         batch.base_offset = base_offset;
         batch.partition_leader_epoch = Some(replica.leader_epoch);
+        recompress(&mut batch, replica.config.compression);
         let records = batch.record_count();
         let next = batch.next_offset();
         let segments_before = replica.log.segments().len();
@@ -785,6 +786,21 @@ struct Lenient {
 /// `ProducerAppendInfo`): not too large, enough in-sync replicas for acks=all, no plain write
 /// by a producer with a transaction open here, then the idempotence check (a duplicate is
 /// answered with the original's offset).
+/// The batch as its topic stores it: recompressed when the topic has a compression.type of
+/// its own (`LogValidator`), else as the producer sent it.
+fn recompress(batch: &mut RecordBatch, topic_codec: Option<crate::compression::Codec>) {
+    let Some(codec) = topic_codec.filter(|c| *c != batch.codec) else {
+        return;
+    };
+    let overhead = crate::record::BATCH_OVERHEAD;
+    let records = batch.uncompressed_bytes.saturating_sub(overhead);
+    batch.size_bytes = match codec {
+        crate::compression::Codec::None => batch.uncompressed_bytes,
+        c => overhead + c.compressed(batch.values, records),
+    };
+    batch.codec = codec;
+}
+
 fn admit(r: &Replica, batch: &RecordBatch, acks: Acks, lenient: Lenient) -> SequenceCheck {
     if batch.size_bytes > r.config.max_message_bytes {
         return SequenceCheck::Reject(ErrorCode::MessageTooLarge);

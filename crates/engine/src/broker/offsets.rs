@@ -343,6 +343,9 @@ pub(crate) fn internal_batch(records: Vec<crate::record::Record>) -> RecordBatch
         is_transactional: false,
         is_control: false,
         size_bytes: size,
+        uncompressed_bytes: size,
+        codec: crate::compression::Codec::None,
+        values: crate::compression::Values::Random,
         max_timestamp_ms: records.iter().map(|r| r.timestamp_ms).max().unwrap_or(0),
         records: Arc::new(records),
     })

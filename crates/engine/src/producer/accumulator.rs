@@ -4,6 +4,7 @@
 //! drained into one request per broker (`drainBatchesForOneNode`).
 
 use super::*;
+use crate::compression::{Codec, RatioEstimate, Values};
 
 /// A batch in the accumulator or in flight.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,12 +71,13 @@ impl ProducerBatch {
         }
     }
 
-    /// What `record` adds to this batch if it still fits in `batch_size`
-    /// (`MemoryRecordsBuilder.hasRoomFor`).
-    pub(super) fn room_for(&self, record: &Record, batch_size: u32) -> Option<u32> {
+    /// What `record` adds to this batch if it still fits in `batch.size`
+    /// (`MemoryRecordsBuilder.hasRoomFor`: the batch so far at its estimated compressed size,
+    /// plus the record uncompressed).
+    pub(super) fn room_for(&self, record: &Record, fit: Fit) -> Option<u32> {
         let delta = self.records.len() as u32;
         let size = record_size(delta, record.timestamp_ms - self.first_timestamp_ms, record);
-        (self.size_bytes + size <= batch_size).then_some(size)
+        (fit.estimated(self.size_bytes) + size <= fit.batch_size).then_some(size)
     }
 
     /// Adds `record`, of `size` bytes here (from `room_for`).
@@ -89,8 +91,33 @@ impl ProducerBatch {
     /// Kafka's `MemoryRecordsBuilder.isFull`: closed (a record did not fit, or it was sent)
     /// or at `batch.size`. Not a guess at the next record: a batch with room for less than
     /// one more waits for that record, which closes it, or for `linger.ms`.
-    fn is_full(&self, batch_size: u32) -> bool {
-        self.closed || self.size_bytes >= batch_size
+    fn is_full(&self, fit: Fit) -> bool {
+        self.closed || fit.estimated(self.size_bytes) >= fit.batch_size
+    }
+
+    /// Its size compressed (`size_bytes` is the uncompressed size, which the producer knows
+    /// as it appends): what the request carries and the log stores.
+    pub(super) fn wire_bytes(&self, codec: Codec, values: Values) -> u32 {
+        match codec {
+            Codec::None => self.size_bytes,
+            _ => BATCH_OVERHEAD + codec.compressed(values, self.size_bytes - BATCH_OVERHEAD),
+        }
+    }
+}
+
+/// How full a batch may get: `batch.size` against the estimated compressed size
+/// (`MemoryRecordsBuilder.estimatedBytesWritten`: exact without compression).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Fit {
+    pub(super) batch_size: u32,
+    pub(super) codec: Codec,
+    pub(super) ratio: RatioEstimate,
+}
+
+impl Fit {
+    fn estimated(self, size_bytes: u32) -> u32 {
+        let records = size_bytes.saturating_sub(BATCH_OVERHEAD);
+        BATCH_OVERHEAD + self.ratio.estimate(self.codec, records)
     }
 }
 
@@ -137,9 +164,10 @@ impl Producer {
             .placement(record, explicit)
             .or_else(|| self.sticky.current());
         let fits = partition.is_some_and(|p| {
-            self.queues[p as usize].batches.back().is_some_and(|last| {
-                !last.closed && last.room_for(record, self.config.batch_size).is_some()
-            })
+            self.queues[p as usize]
+                .batches
+                .back()
+                .is_some_and(|last| !last.closed && last.room_for(record, self.fit()).is_some())
         });
         if fits {
             0
@@ -154,6 +182,15 @@ impl Producer {
 
     fn available(&self) -> Vec<bool> {
         available(self.metadata.cluster.as_deref(), &self.topic)
+    }
+
+    /// How full its batches may get now.
+    pub(super) fn fit(&self) -> Fit {
+        Fit {
+            batch_size: self.config.batch_size,
+            codec: self.config.compression,
+            ratio: self.ratio,
+        }
     }
 
     /// `KafkaProducer.send`: partition, then append to the accumulator.
@@ -196,10 +233,7 @@ impl Producer {
     /// (`RecordAccumulator.allBatchesFull`).
     fn all_batches_full(&self, partition: u32) -> bool {
         let queue = &self.queues[partition as usize];
-        queue
-            .batches
-            .back()
-            .is_none_or(|b| b.is_full(self.config.batch_size))
+        queue.batches.back().is_none_or(|b| b.is_full(self.fit()))
     }
 
     /// `RecordAccumulator.append` for a record the built-in partitioner places. Before the
@@ -230,6 +264,8 @@ impl Producer {
             }
         };
         let switch = self.all_batches_full(partition);
+        // What the record added to the batch's estimated size (`appendedBytes`).
+        let size = self.ratio.estimate(self.config.compression, size);
         let (queues, metadata) = (&self.queues, self.metadata.cluster.as_deref());
         let load = || load_stats(queues, self.config.adaptive, metadata, &self.topic);
         self.sticky.on_append(size, switch, load, &mut self.rng);
@@ -246,10 +282,10 @@ impl Producer {
     /// `RecordAccumulator.tryAppend`: into the partition's open batch if the record fits;
     /// if not, the batch is closed and the record comes back.
     fn try_append(&mut self, partition: u32, record: Record) -> Result<u32, Record> {
-        let batch_size = self.config.batch_size;
+        let fit = self.fit();
         let queue = &mut self.queues[partition as usize];
         if let Some(last) = queue.batches.back_mut().filter(|b| !b.closed) {
-            if let Some(size) = last.room_for(&record, batch_size) {
+            if let Some(size) = last.room_for(&record, fit) {
                 last.push(record, size);
                 return Ok(size);
             }
@@ -275,7 +311,7 @@ impl Producer {
         }
         // Someone waits for pool memory: every batch may go (`RecordAccumulator.ready`).
         let exhausted = self.waiting.is_some();
-        if queue.batches.len() > 1 || head.is_full(self.config.batch_size) || exhausted {
+        if queue.batches.len() > 1 || head.is_full(self.fit()) || exhausted {
             Some(head.created_at)
         } else {
             Some(head.created_at + self.config.linger)
@@ -373,7 +409,8 @@ impl Producer {
             if let Some(head) = queue.batches.front().filter(|_| !queue.muted) {
                 let backing_off = head.attempts > 0 && head.retry_at > now;
                 if !backing_off {
-                    if !taken.is_empty() && bytes + head.size_bytes > self.config.max_request_size {
+                    let size = head.wire_bytes(self.config.compression, self.spec.values);
+                    if !taken.is_empty() && bytes + size > self.config.max_request_size {
                         break;
                     }
                     if self.config.idempotent && self.holds_back(p) {
@@ -383,7 +420,7 @@ impl Producer {
                     if self.txn_holds(p) {
                         break;
                     }
-                    bytes += head.size_bytes;
+                    bytes += size;
                     taken.push(p);
                 }
             }
@@ -501,6 +538,7 @@ mod tests {
                 max_records: None,
                 keys: KeyMode::Null,
                 value_bytes: 0,
+                values: Default::default(),
                 records_per_transaction: 100,
                 abort_ppm: 0,
                 configs: Configs::parse(Scope::Producer, &pairs).expect("valid settings"),

@@ -31,6 +31,8 @@ pub struct ProducerSpec {
     pub max_records: Option<u64>,
     pub keys: KeyMode,
     pub value_bytes: u32,
+    /// What its values are like, for how well they compress.
+    pub values: crate::compression::Values,
     /// With a `transactional.id`: the application commits every this many records.
     pub records_per_transaction: u64,
     /// With a `transactional.id`: the chance, in a million, that the application aborts a
@@ -61,6 +63,8 @@ pub struct ProducerConfig {
     pub round_robin: bool,
     pub ignore_keys: bool,
     pub adaptive: bool,
+    /// `compression.type`.
+    pub compression: crate::compression::Codec,
 }
 
 /// `ProducerConfig.postProcessAndValidateIdempotenceConfigs`: a `transactional.id` needs
@@ -148,6 +152,7 @@ impl ProducerConfig {
             round_robin: c.str("partitioner.class").is_some(),
             ignore_keys: c.bool("partitioner.ignore.keys"),
             adaptive: c.bool("partitioner.adaptive.partitioning.enable"),
+            compression: codec(c),
         })
     }
 }
@@ -161,4 +166,10 @@ pub struct ManualRecord {
     pub partition: Option<u32>,
     /// A processor's output: the input record (partition, offset) it was made from.
     pub source: Option<(TopicPartition, crate::record::Offset)>,
+}
+
+/// `compression.type` (checked against its choices when set).
+fn codec(c: &Configs) -> crate::compression::Codec {
+    let name = c.str("compression.type").unwrap_or_default();
+    crate::compression::Codec::parse(&name).unwrap_or_default()
 }

@@ -68,7 +68,9 @@ pub struct ProducerStats {
     /// (retries included), records in retried batches, the answered requests' latency, the
     /// time batches waited in the accumulator, and the time `send()` waited for memory.
     pub records_sent: u64,
+    /// On the wire (compressed), and what those batches were uncompressed.
     pub bytes_sent: u64,
+    pub uncompressed_bytes_sent: u64,
     pub records_retried: u64,
     pub responses: u64,
     pub request_latency_us_total: u64,
@@ -79,10 +81,11 @@ pub struct ProducerStats {
 
 impl ProducerStats {
     /// A batch goes out (`record-send-rate`, `batch-size-avg`, `record-queue-time-avg`).
-    fn count_sent(&mut self, now: Instant, batch: &ProducerBatch) {
+    fn count_sent(&mut self, now: Instant, batch: &ProducerBatch, wire_bytes: u32) {
         self.batches += 1;
         self.records_sent += batch.records.len() as u64;
-        self.bytes_sent += u64::from(batch.size_bytes);
+        self.bytes_sent += u64::from(wire_bytes);
+        self.uncompressed_bytes_sent += u64::from(batch.size_bytes);
         if batch.attempts == 0 {
             self.queue_time_us_total += now.saturating_since(batch.created_at).as_micros();
         }
@@ -151,6 +154,8 @@ pub struct Producer {
     id_state: producer_id::IdState,
     /// What one `send()` costs the application (the hardware's), which paces a closed loop.
     send_ns: u64,
+    /// The compression ratio it expects of its next batch (see `compression::RatioEstimate`).
+    ratio: crate::compression::RatioEstimate,
 }
 impl Producer {
     pub fn new(
@@ -219,6 +224,7 @@ impl Producer {
             crashed: false,
             incarnation: 0,
             send_ns: 0,
+            ratio: Default::default(),
         })
     }
 
@@ -232,6 +238,8 @@ impl Producer {
         p.failed_at_flush = p.stats.failed;
         p.incarnation = old.incarnation + 1;
         p.send_ns = old.send_ns;
+        // Kafka keeps the estimates in a static map: a client in the same process inherits.
+        p.ratio = old.ratio;
         p.connections
             .continue_requests_from(old.connections.requests_sent());
         Ok(p)
@@ -517,7 +525,11 @@ impl Producer {
 
     fn record_due_at(&self, n: u64) -> Instant {
         if self.closed_loop() {
-            let ns = u128::from(n) * u128::from(self.send_ns.max(1));
+            // send() compresses as it appends (`MemoryRecordsBuilder` writes through the
+            // codec's stream): the application's thread pays for it.
+            let record = u64::from(self.spec.value_bytes) + 20;
+            let per_record = self.send_ns + self.config.compression.compress_ns(record);
+            let ns = u128::from(n) * u128::from(per_record.max(1));
             return self.started_at + Duration((ns / 1_000) as u64);
         }
         let rate = self.spec.rate_per_sec.max(1);

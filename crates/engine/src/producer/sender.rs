@@ -78,7 +78,8 @@ impl Producer {
             if self.config.max_in_flight == 1 && self.config.acks != Acks::Zero {
                 self.queues[p as usize].muted = true;
             }
-            self.stats.count_sent(now, &batch);
+            let sealed = self.seal_sent(&batch);
+            self.stats.count_sent(now, &batch, sealed.size_bytes);
             let tp = TopicPartition {
                 topic: self.topic.clone(),
                 partition: p,
@@ -90,7 +91,7 @@ impl Producer {
                 records: batch.records.len() as u32,
                 attempt: batch.attempts,
             }));
-            wire.push((tp, self.seal(&batch)));
+            wire.push((tp, sealed));
             batches.push(batch);
         }
         let correlation_id = self.next_correlation();
@@ -120,7 +121,20 @@ impl Producer {
             .insert(correlation_id, InFlight::new(broker, batches, now));
     }
 
+    /// The batch as it goes on the wire; the first time it goes, the compression estimate
+    /// learns from it (`ProducerBatch.close`).
+    fn seal_sent(&mut self, batch: &ProducerBatch) -> RecordBatch {
+        let sealed = self.seal(batch);
+        if batch.attempts == 0 {
+            let overhead = crate::record::BATCH_OVERHEAD;
+            let (before, after) = (sealed.uncompressed_bytes, sealed.size_bytes);
+            self.ratio.observe(before - overhead, after - overhead);
+        }
+        sealed
+    }
+
     fn seal(&self, batch: &ProducerBatch) -> RecordBatch {
+        let codec = self.config.compression;
         RecordBatch::from(crate::record::BatchData {
             base_offset: crate::record::Offset(0),
             partition_leader_epoch: None,
@@ -131,7 +145,10 @@ impl Producer {
             }),
             is_transactional: self.txn.is_some(),
             is_control: false,
-            size_bytes: batch.size_bytes,
+            size_bytes: batch.wire_bytes(codec, self.spec.values),
+            uncompressed_bytes: batch.size_bytes,
+            codec,
+            values: self.spec.values,
             max_timestamp_ms: batch.max_timestamp_ms,
             records: batch.records.clone(),
         })
@@ -281,12 +298,12 @@ impl Producer {
     /// `max.message.bytes` is below `batch.size` the same batch goes again and again until
     /// `delivery.timeout.ms` (KAFKA-8202; later versions halve it instead).
     fn split_and_reenqueue(&mut self, batch: ProducerBatch, out: &mut Vec<Effect>) {
-        let batch_size = self.config.batch_size;
+        let (batch_size, fit) = (self.config.batch_size, self.fit());
         let mut pieces: Vec<ProducerBatch> = Vec::new();
         let mut sequence = batch.sequence;
         for record in batch.records.iter() {
             if let Some(last) = pieces.last_mut() {
-                if let Some(size) = last.room_for(record, batch_size) {
+                if let Some(size) = last.room_for(record, fit) {
                     last.push(record.clone(), size);
                     continue;
                 }

@@ -180,6 +180,7 @@ impl Costs {
         to: BrokerId,
         msg: &Message,
         incarnation: u32,
+        codec_ns: u64,
     ) -> Admission {
         if let Message::ProduceRequest(_) = msg {
             let conn = self.connection(from, to);
@@ -195,11 +196,12 @@ impl Costs {
             }
             conn.busy = true;
         }
-        Admission::At(self.serve(now, to, msg))
+        Admission::At(self.serve(now, to, msg, codec_ns))
     }
 
-    /// A request handler thread takes the request at the first moment one is free.
-    fn serve(&mut self, now: Instant, broker: BrokerId, msg: &Message) -> Instant {
+    /// A request handler thread takes the request at the first moment one is free; it also
+    /// spends `codec_ns` on its batches' compression (see `Sim::codec_ns`).
+    fn serve(&mut self, now: Instant, broker: BrokerId, msg: &Message, codec_ns: u64) -> Instant {
         let b = broker.0 as usize;
         let bytes = msg.wire_bytes();
         let (slot, free) = self.io_threads[b]
@@ -209,8 +211,10 @@ impl Costs {
             .min_by_key(|&(i, at)| (at, i))
             .expect("at least one thread");
         let start = ns(now).max(free);
-        let mut done =
-            start + self.hw.request_cpu_ns + transfer_ns(bytes, self.hw.request_cpu_bytes_per_sec);
+        let mut done = start
+            + self.hw.request_cpu_ns
+            + transfer_ns(bytes, self.hw.request_cpu_bytes_per_sec)
+            + codec_ns;
         if let Message::ProduceRequest(r) = msg {
             let appended: u64 = r.partitions.iter().map(|(_, b)| b.size_bytes as u64).sum();
             done = self.append(b, done, appended);
@@ -370,7 +374,9 @@ impl super::Sim {
         let at = if msg.is_response() {
             Some(costs.follower_append(self.now, b, &msg))
         } else {
-            match costs.admit(self.now, from, b, &msg, incarnation) {
+            let codec_ns = self.codec_ns(&msg);
+            let costs = self.costs.as_mut().expect("only with a cost model");
+            match costs.admit(self.now, from, b, &msg, incarnation, codec_ns) {
                 Admission::At(at) => Some(at),
                 Admission::Queued => None,
             }
@@ -406,10 +412,28 @@ impl super::Sim {
         if self.brokers[b.0 as usize].incarnation != incarnation {
             return; // Its connection died with the process it was sent to.
         }
+        let codec_ns = self.codec_ns(&msg);
         let costs = self.costs.as_mut().expect("only with a cost model");
-        if let Admission::At(at) = costs.admit(self.now, from, b, &msg, incarnation) {
+        if let Admission::At(at) = costs.admit(self.now, from, b, &msg, incarnation, codec_ns) {
             self.push_admitted(at, from, b, msg, incarnation);
         }
+    }
+
+    /// What a produce request's batches cost a handler thread beyond their bytes: each
+    /// compressed batch decompressed to be validated, and recompressed when its topic has a
+    /// compression.type of its own (`LogValidator`).
+    fn codec_ns(&self, msg: &Message) -> u64 {
+        let Message::ProduceRequest(r) = msg else {
+            return 0;
+        };
+        let md = self.controller.metadata();
+        let topic_codec = |topic: &str| md.topics.get(topic).and_then(|t| t.config.compression);
+        let batch_ns = |(tp, b): &(crate::record::TopicPartition, crate::record::RecordBatch)| {
+            let bytes = u64::from(b.uncompressed_bytes);
+            let recompress = topic_codec(&tp.topic).filter(|c| *c != b.codec);
+            b.codec.decompress_ns(bytes) + recompress.map_or(0, |c| c.compress_ns(bytes))
+        };
+        r.partitions.iter().map(batch_ns).sum()
     }
 
     /// A crashed broker's connections and queues are gone with it.

@@ -183,6 +183,7 @@ fn forwarder_spec(name: String, topic: &str) -> ProducerSpec {
         max_records: None,
         keys: KeyMode::Null,
         value_bytes: 0,
+        values: Default::default(),
         // Not transactional: unused.
         records_per_transaction: 1,
         abort_ppm: 0,

@@ -195,7 +195,7 @@ pub const METRICS: &[(&str, &str, &str)] = &[
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Counters {
     at: Instant,
-    producers: BTreeMap<String, [u64; 9]>,
+    producers: BTreeMap<String, [u64; 10]>,
     consumers: BTreeMap<String, [u64; 3]>,
     groups: BTreeMap<String, [u64; 2]>,
     brokers: Vec<[u64; 4]>,
@@ -365,7 +365,7 @@ fn client_points(sim: &Sim, before: &Counters, now: &Counters, span: u64, push: 
         let d = diff(c, before.producers.get(name));
         let scope = format!("producer:{name}");
         // [records sent, failed, retried, responses, latency µs, latency max µs, batches,
-        //  bytes, queue µs] and the buffer's gauges after.
+        //  bytes, queue µs, bytes uncompressed] and the buffer's gauges after.
         push(&scope, "record-send-rate", rate(d[0], span));
         push(&scope, "record-error-rate", rate(d[1], span));
         push(&scope, "record-retry-rate", rate(d[2], span));
@@ -373,7 +373,12 @@ fn client_points(sim: &Sim, before: &Counters, now: &Counters, span: u64, push: 
         push(&scope, "request-latency-max", (c[5] / 1_000 * 1_000) as i64);
         push(&scope, "batch-size-avg", average(d[7], d[6], 1));
         push(&scope, "records-per-request-avg", average(d[0], d[3], 1));
-        push(&scope, "compression-rate-avg", 1_000);
+        // Compressed over uncompressed (1 without compression, or without batches).
+        let compression = match d[9] {
+            0 => 1_000,
+            n => (u128::from(d[7]) * 1_000 / u128::from(n)) as i64,
+        };
+        push(&scope, "compression-rate-avg", compression);
         push(&scope, "record-queue-time-avg", average(d[8], d[6], 1_000));
         let (available, waited_us) = sim.producer_buffer(name);
         push(&scope, "buffer-available-bytes", (available * 1_000) as i64);
@@ -514,6 +519,7 @@ impl Sim {
                 s.batches,
                 s.bytes_sent,
                 s.queue_time_us_total,
+                s.uncompressed_bytes_sent,
             ];
             for (x, y) in entry.iter_mut().zip(add) {
                 *x += y;

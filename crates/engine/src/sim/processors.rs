@@ -191,6 +191,7 @@ fn processor_clients(spec: &ProcessorSpec) -> Result<(ConsumerSpec, ProducerSpec
         max_records: None,
         keys: KeyMode::Null,
         value_bytes: 0,
+        values: Default::default(),
         // The application ends each transaction itself, after each poll.
         records_per_transaction: 1_000_000,
         abort_ppm: 0,
