@@ -325,3 +325,33 @@ config = {{ "compression.type" = "{producer_codec}", "linger.ms" = 20 }}
     );
     assert!(random * 100 > plain * 99, "{random} against {plain}");
 }
+
+/// scenarios/perf/too-many-partitions.toml: the same records over 1,000 partitions instead of
+/// 10 make smaller batches and requests naming hundreds of partitions, each of which costs a
+/// broker CPU: produce latency climbs several times over.
+#[test]
+fn the_same_records_over_a_thousand_partitions_are_slower_than_over_ten() {
+    let name = "perf/too-many-partitions.toml";
+    let many = kplay_tests::scenario_text(name);
+    let few = many.replace("partitions = 1000", "partitions = 10");
+    let run = |text: &str| {
+        let (sim, report) = run_checked(name, text, None);
+        assert_eq!(report.lost_acked, 0);
+        let p = sim.producers().next().expect("the producer");
+        let bytes_per_batch = p.stats.bytes_sent / p.stats.batches.max(1);
+        let p50 = report.producers[0]
+            .produce_latency
+            .expect("acknowledged")
+            .p50;
+        (p50, bytes_per_batch)
+    };
+    let ((p50_many, batch_many), (p50_few, batch_few)) = (run(&many), run(&few));
+    assert!(
+        p50_many > p50_few * 5,
+        "p50 {p50_many} ms against {p50_few} ms"
+    );
+    assert!(
+        batch_many * 4 < batch_few,
+        "{batch_many} bytes a batch against {batch_few}"
+    );
+}

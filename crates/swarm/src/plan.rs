@@ -777,6 +777,7 @@ impl Generator<'_> {
             s.cluster
                 .config
                 .push(("num.io.threads".into(), ConfigValue::Int(threads)));
+            hw.request_cpu_ns_per_partition = h.below(20_001);
         }
         s.cluster.hardware = hw;
     }

@@ -211,8 +211,14 @@ impl Costs {
             .min_by_key(|&(i, at)| (at, i))
             .expect("at least one thread");
         let start = ns(now).max(free);
+        let partitions = match msg {
+            Message::ProduceRequest(r) => r.partitions.len() as u64,
+            Message::FetchRequest(r) => r.partitions.len() as u64,
+            _ => 0,
+        };
         let mut done = start
             + self.hw.request_cpu_ns
+            + partitions * self.hw.request_cpu_ns_per_partition
             + transfer_ns(bytes, self.hw.request_cpu_bytes_per_sec)
             + codec_ns;
         if let Message::ProduceRequest(r) = msg {
