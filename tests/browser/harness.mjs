@@ -84,6 +84,23 @@ export function frames(page, n) {
   }), n);
 }
 
+/// Drags the timeline to `ms` (sets the range input and fires its input event), then waits
+/// until the clock shows it; returns the milliseconds that took, as the page measured them.
+export const seek = (page, ms) => page.evaluate((target) => new Promise((resolve, reject) => {
+  const input = document.querySelector('[data-testid=timeline]');
+  const start = performance.now();
+  input.value = String(target);
+  input.dispatchEvent(new Event('input', { bubbles: true }));
+  let left = 600;
+  const check = () => {
+    const now = Number(document.querySelector('[data-testid=clock]').dataset.nowUs);
+    if (now === target * 1000) resolve(performance.now() - start);
+    else if (--left <= 0) reject(new Error(`clock ${now} never reached ${target} ms`));
+    else requestAnimationFrame(check);
+  };
+  check();
+}), ms);
+
 /// The virtual time the page shows, in microseconds.
 export const clock = (page) => page.$eval('[data-testid=clock]', (e) => Number(e.dataset.nowUs));
 

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { servedApp, openPage } from './harness.mjs';
+import { servedApp, openPage, seek } from './harness.mjs';
 
 const app = servedApp(before, after);
 
@@ -16,21 +16,6 @@ async function importScenario(page, name, row) {
   await page.click('[data-testid=import]');
   await page.waitForSelector(`[data-testid=${row}]`);
 }
-
-/// Drags the timeline to `ms` and waits until the clock shows it.
-const seek = (page, ms) => page.evaluate((target) => new Promise((resolve, reject) => {
-  const input = document.querySelector('[data-testid=timeline]');
-  input.value = String(target);
-  input.dispatchEvent(new Event('input', { bubbles: true }));
-  let left = 600;
-  const check = () => {
-    const now = Number(document.querySelector('[data-testid=clock]').dataset.nowUs);
-    if (now === target * 1000) resolve();
-    else if (--left <= 0) reject(new Error(`clock ${now} never reached ${target} ms`));
-    else requestAnimationFrame(check);
-  };
-  check();
-}), ms);
 
 const lsoBehind = (page) => page.$$eval('[data-testid^=partition-payments-]',
   (rows) => rows.filter((r) => Number(r.dataset.lso) < Number(r.dataset.hw)).length);
