@@ -13,6 +13,10 @@ const texts = (page, sel) => page.$$eval(sel, (els) => els.map((e) => e.textCont
 test('a crash is explained, pinned, filterable, and described as Kafka tools would', async () => {
   const { page, context, errors } = await openPage(app.browser, `${app.server.url}?test_time_warp=20`);
   await page.waitForSelector('[data-testid=app-ready]', { timeout: 30_000 });
+  // The lesson list above the event log arrives by fetch after the page is ready and pushes
+  // the log down: a click aimed before it lands can hit what moved under it (this test once
+  // saw its checkbox "not change state").
+  await page.waitForSelector('[data-testid=lesson-list] button[data-testid^=lesson-]');
 
   // Pause on important events, then crash broker 1 and play: the crash pauses the run.
   await page.check('[data-testid=pause-on-important]');
