@@ -844,19 +844,13 @@ fn alert_lines(s: &mut String, r: &kplay_engine::snapshot::Report) {
     use std::fmt::Write as _;
     for a in r.alerts.iter().take(20) {
         let what = if a.fired { "fired" } else { "resolved" };
-        let value = kplay_engine::sim::MetricPoint {
-            at_ms: a.at_ms,
-            scope: a.scope.clone(),
-            name: "",
-            milli: a.value_milli,
-        };
         let _ = writeln!(
             s,
             "alert {what} at {} ms: {} ({} is {})",
             a.at_ms,
             a.rule,
             a.scope,
-            value.value()
+            kplay_engine::sim::decimal(a.value_milli)
         );
     }
 }

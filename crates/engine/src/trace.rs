@@ -1410,13 +1410,7 @@ impl fmt::Display for Explained<'_> {
                 pr(producer)
             ),
             K::Alert { rule, scope, fired, value_milli } => {
-                let value = crate::sim::MetricPoint {
-                    at_ms: 0,
-                    scope: String::new(),
-                    name: "",
-                    milli: *value_milli,
-                }
-                .value();
+                let value = crate::sim::decimal(*value_milli);
                 let what = if *fired { "fired" } else { "resolved" };
                 write!(f, "alert {what}: {rule} ({scope} is {value})")
             }

@@ -198,7 +198,7 @@ fn duration_ms(amount: &str, unit: &str) -> Result<u64, String> {
 }
 
 /// A value in thousandths as Kafka prints it (`1523`, `0.75`).
-pub(super) fn decimal(milli: i64) -> String {
+pub fn decimal(milli: i64) -> String {
     let sign = if milli < 0 { "-" } else { "" };
     let v = milli.unsigned_abs();
     let text = format!("{sign}{}.{:03}", v / 1_000, v % 1_000);

@@ -41,7 +41,7 @@ mod queue;
 mod stats;
 mod view;
 
-pub use alerts::{AlertRule, AlertView};
+pub use alerts::{decimal, AlertRule, AlertView};
 pub use command::*;
 use journey::Watch;
 pub use journey::{EndKind, Journey, JourneyStep, StepKind};
