@@ -355,3 +355,71 @@ fn the_same_records_over_a_thousand_partitions_are_slower_than_over_ten() {
         "{batch_many} bytes a batch against {batch_few}"
     );
 }
+
+/// scenarios/perf/too-many-partitions-failover.toml: a ZooKeeper-era controller electing
+/// leaders one after another (5 ms each) leaves a crashed broker's partitions leaderless for
+/// longer the more it led; KRaft's (no cost per election) does not.
+#[test]
+fn a_slow_controller_takes_longer_to_fail_over_a_thousand_partitions_than_ten() {
+    let name = "perf/too-many-partitions-failover.toml";
+    let zk_era = kplay_tests::scenario_text(name);
+    let kraft = zk_era.replace("controller_ns_per_election = 5000000", "");
+    assert_ne!(zk_era, kraft, "the scenario sets the election cost");
+    let tail = |text: &str| {
+        let (_, report) = run_checked(name, text, None);
+        assert_eq!(report.lost_acked, 0);
+        let latency = report.producers[0].produce_latency.expect("acknowledged");
+        latency.p999
+    };
+    let few = |text: &str| text.replace("partitions = 1000", "partitions = 10");
+    // About 333 elections at 5 ms: 1.7 s, seen by the last records waiting for a leader.
+    let (slow, fast) = (tail(&zk_era), tail(&kraft));
+    assert!(slow >= fast + 800, "p99.9 {slow} ms against {fast} ms");
+    // With 10 partitions, 3 or 4 elections: 20 ms.
+    let (slow, fast) = (tail(&few(&zk_era)), tail(&few(&kraft)));
+    assert!(slow <= fast + 100, "p99.9 {slow} ms against {fast} ms");
+}
+
+/// Three producers as fast as they can on the kreps-2014 machines, with `[cluster]` set to
+/// `cluster` and `[hardware]` to `hardware`: records acknowledged, and the request queue's
+/// largest sampled size over the brokers.
+fn three_producers(cluster: &str, hardware: &str) -> (u64, i64) {
+    let name = "perf/kreps-3-producers-rf3-acks1.toml";
+    let text = kplay_tests::scenario_text(name).replace(
+        "hardware = \"kreps-2014\"",
+        &format!("hardware = \"kreps-2014\"\n{cluster}\n[hardware]\n{hardware}"),
+    );
+    let scenario = kplay_scenario::Scenario::parse(&text).expect("parses");
+    let mut sim = scenario.build(None).expect("builds");
+    sim.keep_metric_points(kplay_engine::Duration::from_millis(10));
+    sim.run_until(scenario.end());
+    let points = sim.take_metric_points();
+    let queue = points.iter().filter(|p| p.name == "RequestQueueSize");
+    let largest = queue.map(|p| p.milli / 1_000).max().expect("sampled");
+    let acked = sim.producers().map(|p| p.stats.acked).sum();
+    (acked, largest)
+}
+
+#[test]
+fn a_full_request_queue_stops_the_network_threads_and_never_grows_past_queued_max_requests() {
+    // One handler thread for three producers and two followers: requests queue for it.
+    let one = "config = { \"num.io.threads\" = 1 }";
+    let capped = "config = { \"num.io.threads\" = 1, \"queued.max.requests\" = 1 }";
+    let (_, open) = three_producers(one, "");
+    let (_, held) = three_producers(capped, "");
+    assert!(open > 1, "the queue grows past one without the cap: {open}");
+    assert!(held <= 1, "queued.max.requests = 1 holds it to one: {held}");
+}
+
+#[test]
+fn network_threads_read_requests_and_write_responses_one_at_a_time() {
+    // 200 µs of a network thread per request and per response: one thread per broker carries
+    // at most 2,500 requests a second, three carry more.
+    let cost = "network_cpu_ns = 200000";
+    let (one, _) = three_producers("config = { \"num.network.threads\" = 1 }", cost);
+    let (three, _) = three_producers("config = { \"num.network.threads\" = 3 }", cost);
+    assert!(
+        three * 2 > one * 3,
+        "3 threads: {three} records, 1 thread: {one}"
+    );
+}

@@ -380,13 +380,36 @@ pub const BROKER_CONFIGS: &[ConfigDef] = &[
         "Request handler threads per broker (with a hardware profile, a request takes one).",
     ),
     unmodelled(
+        "log.flush.interval.messages",
+        "9223372036854775807",
+        FLUSH_NOT_SIMULATED,
+    ),
+    int(
         "num.network.threads",
-        "3",
-        "network threads are not simulated (requests cost no time here)",
+        3,
+        1,
+        256,
+        "Network threads per broker: each reads its connections' requests and writes their \
+         responses (with a hardware profile, network_cpu_ns each).",
+    ),
+    int(
+        "queued.max.requests",
+        500,
+        1,
+        I32,
+        "Requests the queue to the handler threads holds; a network thread with one more \
+         to queue stops, and its connections wait (with a hardware profile).",
     ),
 ];
 
+/// Why flush settings keep their default (Kafka's default never forces a flush either).
+const FLUSH_NOT_SIMULATED: &str = "flushes are not simulated: a broker here crashes as a \
+     process, and a process crash keeps the page cache, which the OS writes out; only a \
+     machine losing power loses unflushed writes, and replication is what covers that";
+
 pub const TOPIC_CONFIGS: &[ConfigDef] = &[
+    unmodelled("flush.messages", "9223372036854775807", FLUSH_NOT_SIMULATED),
+    unmodelled("flush.ms", "9223372036854775807", FLUSH_NOT_SIMULATED),
     int(
         "retention.ms",
         604_800_000,

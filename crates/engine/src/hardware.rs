@@ -29,6 +29,8 @@ pub struct Hardware {
     pub client_network_bytes_per_sec: u64,
     /// CPU time a request handler thread spends on any request.
     pub request_cpu_ns: u64,
+    /// CPU time a network thread spends reading a request, and writing a response.
+    pub network_cpu_ns: u64,
     /// And on each partition a produce or fetch request names, data or not.
     pub request_cpu_ns_per_partition: u64,
     /// Bytes per second a request handler thread gets through (checksums, copies).
@@ -37,6 +39,24 @@ pub struct Hardware {
     pub disk_bytes_per_sec: u64,
     /// A producer application's time per `send()`.
     pub producer_send_ns_per_record: u64,
+    /// A consumer's `poll()` time per fetch response it parses (Kafka's consumer parses a
+    /// fetch's data on the application thread, `FetchCollector`), per record it returns, and
+    /// its bytes' rate (checksums, `check.crcs`, and copies); decompression comes on top, by
+    /// codec.
+    pub consumer_ns_per_fetch: u64,
+    pub consumer_ns_per_record: u64,
+    pub consumer_bytes_per_sec: u64,
+    /// The controller's time per partition leader it elects, one after another: its
+    /// MetadataUpdate (and everything after it) waits for them all.
+    pub controller_ns_per_election: u64,
+}
+
+/// What a consumer's `poll()` costs its application thread (from [`Hardware`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConsumerCost {
+    pub ns_per_fetch: u64,
+    pub ns_per_record: u64,
+    pub bytes_per_sec: u64,
 }
 
 /// Every named profile, for errors and the UI's choice.
@@ -48,12 +68,32 @@ pub const FIELDS: &[(&str, &str)] = &[
     ("client_network_bytes_per_sec", "bytes per second, each way"),
     ("request_cpu_ns", "nanoseconds per request"),
     (
+        "network_cpu_ns",
+        "nanoseconds per request read and per response written",
+    ),
+    (
         "request_cpu_ns_per_partition",
         "nanoseconds per partition a produce or fetch request names",
     ),
     ("request_cpu_bytes_per_sec", "bytes per second per thread"),
     ("disk_bytes_per_sec", "bytes per second"),
     ("producer_send_ns_per_record", "nanoseconds per record"),
+    (
+        "consumer_ns_per_fetch",
+        "nanoseconds per fetch response a consumer parses",
+    ),
+    (
+        "consumer_ns_per_record",
+        "nanoseconds per record poll() returns",
+    ),
+    (
+        "consumer_bytes_per_sec",
+        "bytes per second a consumer's poll() gets through",
+    ),
+    (
+        "controller_ns_per_election",
+        "nanoseconds per partition leader the controller elects",
+    ),
 ];
 
 /// The largest number a field takes: a petabyte a second, or 1,000 s per item.
@@ -67,10 +107,24 @@ impl Hardware {
             broker_network_bytes_per_sec: 0,
             client_network_bytes_per_sec: 0,
             request_cpu_ns: 0,
+            network_cpu_ns: 0,
             request_cpu_ns_per_partition: 0,
             request_cpu_bytes_per_sec: 0,
             disk_bytes_per_sec: 0,
             producer_send_ns_per_record: 0,
+            consumer_ns_per_fetch: 0,
+            consumer_ns_per_record: 0,
+            consumer_bytes_per_sec: 0,
+            controller_ns_per_election: 0,
+        }
+    }
+
+    /// What a consumer pays in `poll()`.
+    pub fn consumer_cost(&self) -> ConsumerCost {
+        ConsumerCost {
+            ns_per_fetch: self.consumer_ns_per_fetch,
+            ns_per_record: self.consumer_ns_per_record,
+            bytes_per_sec: self.consumer_bytes_per_sec,
         }
     }
 
@@ -100,6 +154,8 @@ impl Hardware {
                 broker_network_bytes_per_sec: 225_000_000,
                 client_network_bytes_per_sec: 225_000_000,
                 request_cpu_ns: 10_000,
+                // Inside request_cpu_ns: the post gives no way to tell them apart.
+                network_cpu_ns: 0,
                 // Not calibrated: Kreps' setups name six partitions a request, and any cost here
                 // moves the low-load latency off the post's 2 ms. A scenario sets it where the
                 // partition count is the point (scenarios/perf/too-many-partitions.toml).
@@ -107,6 +163,15 @@ impl Hardware {
                 request_cpu_bytes_per_sec: 1_000_000_000,
                 disk_bytes_per_sec: 1_000_000_000,
                 producer_send_ns_per_record: 1_200,
+                // The post's one consumer read 940,521 records/s (1.06 µs each, fetching
+                // included); parsing a fetch costs about what handling a request does.
+                consumer_ns_per_fetch: 10_000,
+                consumer_ns_per_record: 1_000,
+                consumer_bytes_per_sec: 1_000_000_000,
+                // KRaft (what kplay models) writes a failover's elections as one batch of
+                // metadata records: no cost a run could see. The ZooKeeper-era controller
+                // took about 5 ms a partition (scenarios/perf/too-many-partitions-failover.toml).
+                controller_ns_per_election: 0,
             }),
             // A current cloud instance: 10 Gb/s cards, NVMe, faster cores.
             "cloud-2024" => Some(Hardware {
@@ -114,10 +179,15 @@ impl Hardware {
                 broker_network_bytes_per_sec: 1_250_000_000,
                 client_network_bytes_per_sec: 1_250_000_000,
                 request_cpu_ns: 10_000,
+                network_cpu_ns: 0,
                 request_cpu_ns_per_partition: 0,
                 request_cpu_bytes_per_sec: 1_000_000_000,
                 disk_bytes_per_sec: 2_000_000_000,
                 producer_send_ns_per_record: 600,
+                consumer_ns_per_fetch: 10_000,
+                consumer_ns_per_record: 500,
+                consumer_bytes_per_sec: 2_000_000_000,
+                controller_ns_per_election: 0,
             }),
             _ => None,
         }
@@ -132,10 +202,15 @@ impl Hardware {
             "broker_network_bytes_per_sec" => &mut self.broker_network_bytes_per_sec,
             "client_network_bytes_per_sec" => &mut self.client_network_bytes_per_sec,
             "request_cpu_ns" => &mut self.request_cpu_ns,
+            "network_cpu_ns" => &mut self.network_cpu_ns,
             "request_cpu_ns_per_partition" => &mut self.request_cpu_ns_per_partition,
             "request_cpu_bytes_per_sec" => &mut self.request_cpu_bytes_per_sec,
             "disk_bytes_per_sec" => &mut self.disk_bytes_per_sec,
             "producer_send_ns_per_record" => &mut self.producer_send_ns_per_record,
+            "consumer_ns_per_fetch" => &mut self.consumer_ns_per_fetch,
+            "consumer_ns_per_record" => &mut self.consumer_ns_per_record,
+            "consumer_bytes_per_sec" => &mut self.consumer_bytes_per_sec,
+            "controller_ns_per_election" => &mut self.controller_ns_per_election,
             _ => {
                 let known: Vec<&str> = FIELDS.iter().map(|(f, _)| *f).collect();
                 return Err(format!(
@@ -149,7 +224,7 @@ impl Hardware {
     }
 
     /// Every field with its value, in `FIELDS` order (for writing a scenario back).
-    pub fn fields(&self) -> [(&'static str, u64); 7] {
+    pub fn fields(&self) -> [(&'static str, u64); 12] {
         [
             (
                 "broker_network_bytes_per_sec",
@@ -160,6 +235,7 @@ impl Hardware {
                 self.client_network_bytes_per_sec,
             ),
             ("request_cpu_ns", self.request_cpu_ns),
+            ("network_cpu_ns", self.network_cpu_ns),
             (
                 "request_cpu_ns_per_partition",
                 self.request_cpu_ns_per_partition,
@@ -169,6 +245,13 @@ impl Hardware {
             (
                 "producer_send_ns_per_record",
                 self.producer_send_ns_per_record,
+            ),
+            ("consumer_ns_per_fetch", self.consumer_ns_per_fetch),
+            ("consumer_ns_per_record", self.consumer_ns_per_record),
+            ("consumer_bytes_per_sec", self.consumer_bytes_per_sec),
+            (
+                "controller_ns_per_election",
+                self.controller_ns_per_election,
             ),
         ]
     }

@@ -752,7 +752,9 @@ impl Generator<'_> {
 
     /// Four seeds in ten run on a hardware profile (`kreps-2014` or `cloud-2024`), half of
     /// them with slower machines (cards down to 5 MB/s, up to 200 µs of CPU per request, one
-    /// to eight handler threads), so requests queue on cards and threads and produce
+    /// to eight handler threads, one to three network threads stopping at a request queue of
+    /// 1 to 20, consumers paying up to 100 µs a fetch and 20 µs a record, a controller taking
+    /// up to 5 ms an election), so requests queue on cards and threads and produce
     /// connections hold their requests one at a time while faults strike. Drawn from a stream
     /// of its own, so that the rest of each seed's plan stays what it was.
     fn maybe_hardware(&self, s: &mut Scenario) {
@@ -778,6 +780,17 @@ impl Generator<'_> {
                 .config
                 .push(("num.io.threads".into(), ConfigValue::Int(threads)));
             hw.request_cpu_ns_per_partition = h.below(20_001);
+            // Network threads that cost time, a request queue that fills (stopping them),
+            // consumers paying for their polls, a controller slow to elect.
+            let network = 1 + h.below(3) as i64;
+            let queued = 1 + h.below(20) as i64;
+            let config = &mut s.cluster.config;
+            config.push(("num.network.threads".into(), ConfigValue::Int(network)));
+            config.push(("queued.max.requests".into(), ConfigValue::Int(queued)));
+            hw.network_cpu_ns = h.below(100_001);
+            hw.consumer_ns_per_fetch = h.below(100_001);
+            hw.consumer_ns_per_record = h.below(20_001);
+            hw.controller_ns_per_election = h.below(5_000_001);
         }
         s.cluster.hardware = hw;
     }

@@ -502,6 +502,7 @@ impl Consumer {
             self.stats.fetch_responses += 1;
             self.stats.fetch_latency_us_total += now.saturating_since(sent).as_micros();
         }
+        self.owed_ns += self.cost.ns_per_fetch;
         for fetched in response.partitions {
             let Some(p) = self.positions.get_mut(&fetched.tp) else {
                 continue;

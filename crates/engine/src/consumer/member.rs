@@ -103,6 +103,8 @@ impl Membership {
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct InFlightCommit {
     correlation_id: u32,
+    /// For `commit-latency-avg`.
+    sent_at: Instant,
     offsets: Vec<(TopicPartition, Offset)>,
     /// `commitSync`: the application waits for it (and it is retried).
     sync: bool,
@@ -159,7 +161,7 @@ impl Membership {
         // A synchronous commit waiting for the coordinator.
         if self.commit_in_flight.is_none() {
             if let Some(offsets) = self.commit_retry.take() {
-                self.send_commit(c, offsets, true, out);
+                self.send_commit(c, now, offsets, true, out);
             }
         }
         self.fetch_committed(c, now, out);
@@ -286,7 +288,7 @@ impl Membership {
     pub(super) fn commit(
         &mut self,
         c: &mut Consumer,
-        _now: Instant,
+        now: Instant,
         sync: bool,
         out: &mut Vec<Effect>,
     ) -> bool {
@@ -315,12 +317,13 @@ impl Membership {
             }
             return false;
         }
-        self.send_commit(c, offsets, sync, out)
+        self.send_commit(c, now, offsets, sync, out)
     }
 
     fn send_commit(
         &mut self,
         c: &mut Consumer,
+        now: Instant,
         offsets: Vec<(TopicPartition, Offset)>,
         sync: bool,
         out: &mut Vec<Effect>,
@@ -346,6 +349,7 @@ impl Membership {
             Some(correlation_id) => {
                 self.commit_in_flight = Some(InFlightCommit {
                     correlation_id,
+                    sent_at: now,
                     offsets,
                     sync,
                     join_prepare: false,
@@ -872,8 +876,10 @@ impl Membership {
             offsets,
             sync,
             join_prepare,
+            sent_at,
             ..
         } = self.commit_in_flight.take().expect("checked");
+        c.stats.commit_answered(sent_at, now);
         let count = offsets.len() as u32;
         let retriable = matches!(
             error,

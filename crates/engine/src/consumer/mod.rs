@@ -90,6 +90,25 @@ pub struct ConsumerStats {
     /// Answered fetches and their summed latency (`fetch-latency-avg`).
     pub fetch_responses: u64,
     pub fetch_latency_us_total: u64,
+    /// Answered offset commits and their summed latency (`commit-latency-avg`).
+    pub commit_responses: u64,
+    pub commit_latency_us_total: u64,
+}
+
+impl ConsumerStats {
+    /// `poll()` returned `records` at `now`: their end-to-end latencies.
+    fn polled(&mut self, records: &[crate::record::Record], now: Instant) {
+        for r in records {
+            let ms = now.as_millis().saturating_sub(r.timestamp_ms.max(0) as u64);
+            self.end_to_end_ms.record(ms);
+        }
+    }
+
+    /// An offset commit sent at `sent_at` was answered at `now` (`commit-latency-avg`).
+    pub(super) fn commit_answered(&mut self, sent_at: Instant, now: Instant) {
+        self.commit_responses += 1;
+        self.commit_latency_us_total += now.saturating_since(sent_at).as_micros();
+    }
 }
 
 /// One poll's records, delivered to the ledger as processing completes.
@@ -141,6 +160,10 @@ pub struct Consumer {
     forward_failed: bool,
     /// Topics it wanted that were missing, already said so.
     reported_missing: BTreeSet<String>,
+    /// What `poll()` costs the application thread, and what it owes so far (ns): fetches
+    /// parsed since the last poll, and this poll's records.
+    cost: crate::hardware::ConsumerCost,
+    owed_ns: u64,
     /// Deliberate bugs for the checker's tests (`planted`).
     #[cfg(feature = "planted-bugs")]
     pub(crate) planted: crate::planted::Planted,
@@ -182,9 +205,16 @@ impl Consumer {
             awaiting_forwards: 0,
             forward_failed: false,
             reported_missing: BTreeSet::new(),
+            cost: Default::default(),
+            owed_ns: 0,
             #[cfg(feature = "planted-bugs")]
             planted: Default::default(),
         })
+    }
+
+    /// The hardware's price of `poll()` (none by default).
+    pub fn set_cost(&mut self, cost: crate::hardware::ConsumerCost) {
+        self.cost = cost;
     }
 
     /// How many requests this process numbered (its correlation ids so far).
@@ -488,7 +518,13 @@ impl Consumer {
         // partition just drained rides in the next fetch to its leader; fetching first would
         // leave it out, and then wait behind that fetch's long poll (one fetch per broker).
         self.poll(now, out);
-        self.send_fetches(now, out);
+        // Only `poll()` sends fetches (the classic consumer's `Fetcher` runs on the
+        // application thread): one taking records sends them above, as it returns; while the
+        // application processes, or waits in `commitSync()`, answers wait for the next poll,
+        // which drains what they brought before it fetches again.
+        if self.state == AppState::Polling {
+            self.send_fetches(now, out);
+        }
         self.schedule_wake(now, out);
     }
 
@@ -535,11 +571,14 @@ impl Consumer {
             if let Some(m) = &mut self.membership {
                 m.last_poll = now;
             }
+            // The client's own work in poll() comes before the application's processing.
+            let client_us = std::mem::take(&mut self.owed_ns).div_ceil(1_000);
             let busy = Duration(
                 self.spec
                     .processing_per_record
                     .as_micros()
-                    .saturating_mul(taken),
+                    .saturating_mul(taken)
+                    .saturating_add(client_us),
             );
             match self.spec.commit {
                 CommitStrategy::AfterProcessing { sync }
@@ -803,11 +842,9 @@ impl Consumer {
                 n = failure::due_prefix(rest, n, now);
             }
             if n > 0 {
+                self.owed_ns += poll_cost_ns(&self.cost, batch, n);
                 let polled = batch.records.get(from as usize..(from + n) as usize);
-                for r in polled.unwrap_or(&[]) {
-                    let ms = now.as_millis().saturating_sub(r.timestamp_ms.max(0) as u64);
-                    self.stats.end_to_end_ms.record(ms);
-                }
+                self.stats.polled(polled.unwrap_or(&[]), now);
                 first.get_or_insert(Offset(batch.base_offset.0 + u64::from(from)));
                 self.processing.push(Polled {
                     tp: tp.clone(),
@@ -906,4 +943,14 @@ fn send_request(
         at: timeout_at,
         timer: Timer::RequestTimeout { correlation_id },
     });
+}
+
+/// What returning `n` records of `batch` costs `poll()`: per record, their share of the
+/// batch's bytes, and decompressing that share.
+fn poll_cost_ns(cost: &crate::hardware::ConsumerCost, batch: &RecordBatch, n: u32) -> u64 {
+    let count = u64::from(batch.record_count().max(1));
+    let share = |bytes: u32| u64::from(bytes) * u64::from(n) / count;
+    cost.ns_per_record * u64::from(n)
+        + crate::hardware::transfer_ns(share(batch.size_bytes), cost.bytes_per_sec)
+        + batch.codec.decompress_ns(share(batch.uncompressed_bytes))
 }

@@ -789,8 +789,8 @@ impl Sim {
         self.prepare_failures(&mut spec, audience)?;
         let index = self.consumers.len() as u32;
         let rng = Prng::stream(self.seed, Stream::Consumer(index));
-        #[allow(unused_mut)]
         let mut consumer = Consumer::new(index, spec, self.broker_ids(), rng)?;
+        consumer.set_cost(self.setup.hardware.consumer_cost());
         #[cfg(feature = "planted-bugs")]
         {
             consumer.planted = self.planted;
@@ -824,6 +824,7 @@ impl Sim {
         };
         let rng = Prng::stream(self.seed, stream);
         let mut consumer = Consumer::new(i as u32, spec, self.broker_ids(), rng)?;
+        consumer.set_cost(self.setup.hardware.consumer_cost());
         // A new process has new connections: answers to the old one's requests (a
         // coordinator may answer a parked JoinGroup after the restart) are not for it.
         consumer.continue_requests_from(requests_sent);
@@ -945,6 +946,7 @@ impl Sim {
         slot.incarnation += 1;
         slot.broker.crash();
         self.costs_broker_crashed(broker);
+        self.requests.broker_crashed(broker);
         self.record(TraceKind::BrokerCrashed { broker });
         // The process is gone: connections to it reset, for clients and other brokers alike.
         let from = NodeId::Broker(broker);

@@ -8,6 +8,10 @@
 //!   queued behind it, replication traffic included. A message that fits in one frame (a
 //!   request without records, an answer) takes only its own time: its frame goes in between
 //!   the frames of the transfers under way.
+//! - **Network threads.** Each connection has one of the broker's `num.network.threads`; it
+//!   spends `network_cpu_ns` reading each request and writing each response, one at a time.
+//!   With `queued.max.requests` requests waiting for a handler thread, it stops until one
+//!   starts, and its other connections wait with it.
 //! - **Request handler threads.** A request reaching a broker waits for the first free of its
 //!   `num.io.threads` threads (Kafka's `KafkaRequestHandlerPool` taking from the one
 //!   `RequestChannel` queue, so first come first served), which spends `request_cpu_ns` plus
@@ -21,6 +25,9 @@
 //!   acks=all holds its connection until the followers have the records. kplay keeps this for
 //!   produce requests, the only ones a client pipelines (a consumer and a follower have one
 //!   fetch per broker at a time); an acks=0 request unmutes as soon as it is handled.
+//! - **The controller.** It elects partition leaders one after another at
+//!   `controller_ns_per_election` each (0 in the named profiles: KRaft), and what it sends
+//!   leaves once they are all made.
 //! - **Follower appends.** A follower's fetcher thread appends what it fetched at the disk's
 //!   rate before it handles the response.
 //!
@@ -58,6 +65,10 @@ pub(super) struct Costs {
     card_in: Vec<u64>,
     /// Per broker: when each request handler thread is next free.
     io_threads: Vec<Vec<u64>>,
+    /// Per broker: when each network thread (`num.network.threads`) is next free.
+    network: Vec<Vec<u64>>,
+    /// `queued.max.requests`.
+    queued_max: usize,
     /// Per broker: when its log is next free to append.
     disk: Vec<u64>,
     /// Produce connections, by producer then broker.
@@ -66,6 +77,9 @@ pub(super) struct Costs {
     /// the first free thread takes the next request), and the handler threads' busy time.
     starts: Vec<VecDeque<u64>>,
     busy_ns: Vec<u64>,
+    /// When the controller is next free, and the elections it has made and not yet paid for.
+    controller_free: u64,
+    elections: u64,
 }
 
 /// A node's place in the cards' vectors: the controller, brokers, then clients interleaved.
@@ -98,11 +112,22 @@ fn instant(ns: u64) -> Instant {
     Instant(ns.div_ceil(1_000))
 }
 
+/// A request read off its connection and given a handler thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Served {
+    /// When its network thread had read it (into the request queue).
+    pub(super) read: Instant,
+    /// How long it waited there for a handler thread (ns).
+    pub(super) queued_ns: u64,
+    /// When the handler thread is done with it.
+    pub(super) done: Instant,
+}
+
 /// What handling a request takes once a thread has it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Admission {
-    /// Handle it at this instant.
-    At(Instant),
+    /// Read and served.
+    At(Served),
     /// Its connection is muted: it waits for the response before it.
     Queued,
 }
@@ -110,24 +135,27 @@ pub(super) enum Admission {
 impl Costs {
     /// The running model of a cluster's profile, or `None` for a free one.
     pub(super) fn of(setup: &super::ClusterSetup) -> Option<Box<Costs>> {
-        let threads = setup.configs.int("num.io.threads") as u32;
-        Costs::new(&setup.hardware, setup.brokers, threads).map(Box::new)
-    }
-
-    fn new(hw: &Hardware, brokers: u32, io_threads: u32) -> Option<Costs> {
-        if hw.is_ideal() {
+        let threads = setup.configs.int("num.io.threads") as usize;
+        let network = setup.configs.int("num.network.threads") as usize;
+        let queued_max = setup.configs.int("queued.max.requests") as usize;
+        if setup.hardware.is_ideal() {
             return None;
         }
-        Some(Costs {
-            hw: hw.clone(),
+        let brokers = setup.brokers as usize;
+        Some(Box::new(Costs {
+            hw: setup.hardware.clone(),
             card_out: Vec::new(),
             card_in: Vec::new(),
-            io_threads: vec![vec![0; io_threads.max(1) as usize]; brokers as usize],
-            disk: vec![0; brokers as usize],
+            io_threads: vec![vec![0; threads.max(1)]; brokers],
+            network: vec![vec![0; network.max(1)]; brokers],
+            queued_max: queued_max.max(1),
+            disk: vec![0; brokers],
             produce: Vec::new(),
-            starts: vec![VecDeque::new(); brokers as usize],
-            busy_ns: vec![0; brokers as usize],
-        })
+            starts: vec![VecDeque::new(); brokers],
+            busy_ns: vec![0; brokers],
+            controller_free: 0,
+            elections: 0,
+        }))
     }
 
     fn card(&self, node: NodeId) -> u64 {
@@ -171,6 +199,19 @@ impl Costs {
         instant(in_done - latency_ns)
     }
 
+    /// The controller elected a partition's leader.
+    pub(super) fn elected(&mut self) {
+        self.elections += 1;
+    }
+
+    /// When a message the controller sends now leaves: after the elections before it, one
+    /// after another (its event loop is one thread: `QuorumController`'s queue).
+    fn controller_send(&mut self, now: Instant) -> Instant {
+        let spent = std::mem::take(&mut self.elections) * self.hw.controller_ns_per_election;
+        self.controller_free = ns(now).max(self.controller_free) + spent;
+        instant(self.controller_free)
+    }
+
     /// A request has reached broker `to` (incarnation `incarnation`) from `from`: when its
     /// handler is done with it, or that it waits for its connection.
     pub(super) fn admit(
@@ -196,12 +237,58 @@ impl Costs {
             }
             conn.busy = true;
         }
-        Admission::At(self.serve(now, to, msg, codec_ns))
+        let read = self.read(ns(now), to, from);
+        let (done, queued_ns) = self.serve(read, to, msg, codec_ns);
+        Admission::At(Served {
+            read: instant(read),
+            queued_ns,
+            done,
+        })
+    }
+
+    /// The network thread of `client`'s connection (Kafka's `Acceptor` hands connections to
+    /// its `Processor`s in turn; kplay by the client's place) reads a request from `at`:
+    /// when it is in the request queue. A full queue (`queued.max.requests`) stops the thread
+    /// until a handler thread takes a request (`RequestChannel.sendRequest` blocks), and every
+    /// connection it serves waits with it.
+    fn read(&mut self, at: u64, broker: BrokerId, client: NodeId) -> u64 {
+        let b = broker.0 as usize;
+        let threads = &self.network[b];
+        let p = slot(client) % threads.len();
+        let mut read = at.max(threads[p]) + self.hw.network_cpu_ns;
+        let starts = &self.starts[b];
+        let waiting = starts.iter().filter(|&&s| s > read).count();
+        if waiting >= self.queued_max {
+            let mut later: Vec<u64> = starts.iter().copied().filter(|&s| s > read).collect();
+            crate::sort::sort(&mut later);
+            // The queue holds fewer than queued.max.requests once this many have started.
+            read = later[waiting - self.queued_max];
+        }
+        self.network[b][p] = read;
+        read
+    }
+
+    /// When a broker's response to `client`, ready now, has been written by its network
+    /// thread (the card's time comes after).
+    fn write(&mut self, now: Instant, broker: BrokerId, client: NodeId) -> Instant {
+        let threads = &mut self.network[broker.0 as usize];
+        let p = slot(client) % threads.len();
+        let at = ns(now).max(threads[p]) + self.hw.network_cpu_ns;
+        threads[p] = at;
+        instant(at)
     }
 
     /// A request handler thread takes the request at the first moment one is free; it also
     /// spends `codec_ns` on its batches' compression (see `Sim::codec_ns`).
-    fn serve(&mut self, now: Instant, broker: BrokerId, msg: &Message, codec_ns: u64) -> Instant {
+    /// When it is done, and how long it waited for the thread (ns), for a request in the queue
+    /// from `read` (ns) on.
+    fn serve(
+        &mut self,
+        read: u64,
+        broker: BrokerId,
+        msg: &Message,
+        codec_ns: u64,
+    ) -> (Instant, u64) {
         let b = broker.0 as usize;
         let bytes = msg.wire_bytes();
         let (slot, free) = self.io_threads[b]
@@ -210,7 +297,7 @@ impl Costs {
             .enumerate()
             .min_by_key(|&(i, at)| (at, i))
             .expect("at least one thread");
-        let start = ns(now).max(free);
+        let start = read.max(free);
         let partitions = match msg {
             Message::ProduceRequest(r) => r.partitions.len() as u64,
             Message::FetchRequest(r) => r.partitions.len() as u64,
@@ -228,11 +315,11 @@ impl Costs {
         self.io_threads[b][slot] = done;
         self.busy_ns[b] += done - start;
         let starts = &mut self.starts[b];
-        while starts.front().is_some_and(|&at| at <= ns(now)) {
+        while starts.front().is_some_and(|&at| at <= read) {
             starts.pop_front();
         }
         starts.push_back(start);
-        instant(done)
+        (instant(done), start - read)
     }
 
     /// The broker's log takes `bytes` from `at` on, after the appends before them.
@@ -333,6 +420,7 @@ impl Costs {
             }
         }
         self.io_threads[broker.0 as usize].fill(0);
+        self.network[broker.0 as usize].fill(0);
     }
 
     fn unmute(&mut self, broker: BrokerId, client: NodeId) -> Option<Waiting> {
@@ -350,7 +438,14 @@ impl super::Sim {
         let Some(costs) = self.costs.as_mut() else {
             return self.now;
         };
-        let sent = costs.transmit(self.now, from, to, msg.wire_bytes(), latency);
+        if from == NodeId::Controller {
+            return costs.controller_send(self.now);
+        }
+        let written = match from {
+            NodeId::Broker(b) if msg.is_response() => costs.write(self.now, b, to),
+            _ => self.now,
+        };
+        let sent = costs.transmit(written, from, to, msg.wire_bytes(), latency);
         if let NodeId::Broker(b) = from {
             let next = costs.responded(b, to, msg);
             self.admit_waiting(b, next);
@@ -373,6 +468,9 @@ impl super::Sim {
         let to = NodeId::Broker(b);
         if admitted {
             let next = costs.handled(b, from, &msg);
+            if self.monitor.is_some() {
+                self.requests.handled(b, from, &msg, self.now);
+            }
             self.deliver(to, crate::node::Input::Message { from, msg });
             self.admit_waiting(b, next);
             return;
@@ -383,7 +481,10 @@ impl super::Sim {
             let codec_ns = self.codec_ns(&msg);
             let costs = self.costs.as_mut().expect("only with a cost model");
             match costs.admit(self.now, from, b, &msg, incarnation, codec_ns) {
-                Admission::At(at) => Some(at),
+                Admission::At(served) => {
+                    self.read_request(b, from, &msg, served);
+                    Some(served.done)
+                }
                 Admission::Queued => None,
             }
         };
@@ -420,8 +521,25 @@ impl super::Sim {
         }
         let codec_ns = self.codec_ns(&msg);
         let costs = self.costs.as_mut().expect("only with a cost model");
-        if let Admission::At(at) = costs.admit(self.now, from, b, &msg, incarnation, codec_ns) {
-            self.push_admitted(at, from, b, msg, incarnation);
+        if let Admission::At(served) = costs.admit(self.now, from, b, &msg, incarnation, codec_ns) {
+            self.read_request(b, from, &msg, served);
+            self.push_admitted(served.done, from, b, msg, incarnation);
+        }
+    }
+
+    /// Broker `b` reads and handles a request at once (no cost model), for its metrics.
+    pub(super) fn time_request(&mut self, b: BrokerId, from: NodeId, msg: &Message) {
+        if self.monitor.is_some() {
+            self.requests.read(b, from, msg, self.now, 0);
+            self.requests.handled(b, from, msg, self.now);
+        }
+    }
+
+    /// Broker `b` has read a request off its connection (for its request metrics).
+    fn read_request(&mut self, b: BrokerId, from: NodeId, msg: &Message, served: Served) {
+        if self.monitor.is_some() {
+            let queue_us = served.queued_ns / 1_000;
+            self.requests.read(b, from, msg, served.read, queue_us);
         }
     }
 

@@ -16,6 +16,7 @@
 use std::collections::BTreeMap;
 
 use super::alerts::{AlertChange, AlertRule, Alerts};
+use super::request_metrics::{RequestType, Times};
 use super::Sim;
 use crate::histogram::Histogram;
 use crate::time::{Duration, Instant};
@@ -113,6 +114,11 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "ms from a fetch request to its answer",
     ),
     (
+        "consumer",
+        "commit-latency-avg",
+        "ms from an offset commit to its answer",
+    ),
+    (
         "group",
         "rebalance-latency-avg",
         "ms from a rebalance's start to its generation",
@@ -170,6 +176,51 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "the handler threads' idle share, 0 to 1",
     ),
     (
+        "broker",
+        "TotalTimeMs.Produce",
+        "ms from reading a produce request to its response sent, mean (acks=0 has none)",
+    ),
+    (
+        "broker",
+        "RequestQueueTimeMs.Produce",
+        "ms a produce request waited for a handler thread, mean",
+    ),
+    (
+        "broker",
+        "RemoteTimeMs.Produce",
+        "ms a produce request waited in purgatory for the followers (acks=all), mean",
+    ),
+    (
+        "broker",
+        "TotalTimeMs.FetchConsumer",
+        "ms from reading a consumer's fetch to its response sent, mean",
+    ),
+    (
+        "broker",
+        "RequestQueueTimeMs.FetchConsumer",
+        "ms a consumer's fetch waited for a handler thread, mean",
+    ),
+    (
+        "broker",
+        "RemoteTimeMs.FetchConsumer",
+        "ms a consumer's fetch waited for fetch.min.bytes or fetch.max.wait.ms, mean",
+    ),
+    (
+        "broker",
+        "TotalTimeMs.FetchFollower",
+        "ms from reading a follower's fetch to its response sent, mean",
+    ),
+    (
+        "broker",
+        "RequestQueueTimeMs.FetchFollower",
+        "ms a follower's fetch waited for a handler thread, mean",
+    ),
+    (
+        "broker",
+        "RemoteTimeMs.FetchFollower",
+        "ms a follower's fetch waited for new records (replica.fetch.wait.max.ms), mean",
+    ),
+    (
         "cluster",
         "OfflinePartitionsCount",
         "partitions without a leader",
@@ -191,15 +242,85 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Declares a struct of cumulative counters and `since`, the change from an earlier value
+/// (each counter only grows, but a removed client's go away: saturating).
+macro_rules! counters {
+    ($(#[$doc:meta])* struct $name:ident { $($(#[$fdoc:meta])* $field:ident),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        struct $name { $($(#[$fdoc])* $field: u64),* }
+
+        impl $name {
+            fn since(&self, before: Option<&$name>) -> $name {
+                let before = before.copied().unwrap_or_default();
+                $name { $($field: self.$field.saturating_sub(before.$field)),* }
+            }
+
+            #[allow(dead_code)] // Only some sum several instances of a name.
+            fn add(&mut self, other: &$name) {
+                $(self.$field += other.$field;)*
+            }
+        }
+    };
+}
+
+counters! {
+    /// A producer's (every instance of its name), from its `ProducerStats`.
+    struct ProducerCounters {
+        records_sent,
+        failed,
+        retried,
+        responses,
+        latency_us,
+        batches,
+        bytes,
+        /// Before compression.
+        bytes_uncompressed,
+        queue_us,
+    }
+}
+
+counters! {
+    struct ConsumerCounters {
+        consumed,
+        fetch_responses,
+        fetch_latency_us,
+        commit_responses,
+        commit_latency_us,
+    }
+}
+
+counters! {
+    struct GroupCounters {
+        rebalances,
+        rebalance_us,
+    }
+}
+
+counters! {
+    /// A broker's traffic and its handler threads' busy time.
+    struct BrokerCounters {
+        messages_in,
+        bytes_in,
+        bytes_out,
+        busy_ns,
+    }
+}
+
 /// Cumulative counters at one instant.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Counters {
     at: Instant,
-    producers: BTreeMap<String, [u64; 10]>,
-    consumers: BTreeMap<String, [u64; 3]>,
-    groups: BTreeMap<String, [u64; 2]>,
-    brokers: Vec<[u64; 4]>,
-    isr: [u64; 2],
+    producers: BTreeMap<String, ProducerCounters>,
+    /// The longest request latency so far, per producer (µs).
+    request_latency_max: BTreeMap<String, u64>,
+    consumers: BTreeMap<String, ConsumerCounters>,
+    groups: BTreeMap<String, GroupCounters>,
+    brokers: Vec<BrokerCounters>,
+    /// Per broker, its request times by `RequestType::ALL`.
+    requests: Vec<[Times; 3]>,
+    isr_shrinks: u64,
+    isr_expands: u64,
     /// Per producer, its produce latencies so far; per group, its end-to-end latencies.
     produce_latency: BTreeMap<String, Histogram>,
     end_to_end: BTreeMap<String, Histogram>,
@@ -333,16 +454,6 @@ fn average(total: u64, count: u64, scale: u64) -> i64 {
     }
 }
 
-fn diff<const N: usize>(now: &[u64; N], before: Option<&[u64; N]>) -> [u64; N] {
-    let mut d = *now;
-    if let Some(b) = before {
-        for (x, y) in d.iter_mut().zip(b) {
-            *x = x.saturating_sub(*y);
-        }
-    }
-    d
-}
-
 fn points(sim: &Sim, before: &Counters, now: &Counters, span: u64, out: &mut Vec<MetricPoint>) {
     let at_ms = now.at.as_millis();
     let mut push = |scope: &str, name: &'static str, milli: i64| {
@@ -361,25 +472,45 @@ fn points(sim: &Sim, before: &Counters, now: &Counters, span: u64, out: &mut Vec
 type Push<'a> = dyn FnMut(&str, &'static str, i64) + 'a;
 
 fn client_points(sim: &Sim, before: &Counters, now: &Counters, span: u64, push: &mut Push<'_>) {
+    producer_points(sim, before, now, span, push);
+    consumer_points(sim, before, now, span, push);
+}
+
+fn producer_points(sim: &Sim, before: &Counters, now: &Counters, span: u64, push: &mut Push<'_>) {
     for (name, c) in &now.producers {
-        let d = diff(c, before.producers.get(name));
+        let d = c.since(before.producers.get(name));
         let scope = format!("producer:{name}");
-        // [records sent, failed, retried, responses, latency µs, latency max µs, batches,
-        //  bytes, queue µs, bytes uncompressed] and the buffer's gauges after.
-        push(&scope, "record-send-rate", rate(d[0], span));
-        push(&scope, "record-error-rate", rate(d[1], span));
-        push(&scope, "record-retry-rate", rate(d[2], span));
-        push(&scope, "request-latency-avg", average(d[4], d[3], 1_000));
-        push(&scope, "request-latency-max", (c[5] / 1_000 * 1_000) as i64);
-        push(&scope, "batch-size-avg", average(d[7], d[6], 1));
-        push(&scope, "records-per-request-avg", average(d[0], d[3], 1));
+        push(&scope, "record-send-rate", rate(d.records_sent, span));
+        push(&scope, "record-error-rate", rate(d.failed, span));
+        push(&scope, "record-retry-rate", rate(d.retried, span));
+        push(
+            &scope,
+            "request-latency-avg",
+            average(d.latency_us, d.responses, 1_000),
+        );
+        let max_us = now.request_latency_max.get(name).copied().unwrap_or(0);
+        push(
+            &scope,
+            "request-latency-max",
+            (max_us / 1_000 * 1_000) as i64,
+        );
+        push(&scope, "batch-size-avg", average(d.bytes, d.batches, 1));
+        push(
+            &scope,
+            "records-per-request-avg",
+            average(d.records_sent, d.responses, 1),
+        );
         // Compressed over uncompressed (1 without compression, or without batches).
-        let compression = match d[9] {
+        let compression = match d.bytes_uncompressed {
             0 => 1_000,
-            n => (u128::from(d[7]) * 1_000 / u128::from(n)) as i64,
+            n => (u128::from(d.bytes) * 1_000 / u128::from(n)) as i64,
         };
         push(&scope, "compression-rate-avg", compression);
-        push(&scope, "record-queue-time-avg", average(d[8], d[6], 1_000));
+        push(
+            &scope,
+            "record-queue-time-avg",
+            average(d.queue_us, d.batches, 1_000),
+        );
         let (available, waited_us) = sim.producer_buffer(name);
         push(&scope, "buffer-available-bytes", (available * 1_000) as i64);
         push(
@@ -395,22 +526,42 @@ fn client_points(sim: &Sim, before: &Counters, now: &Counters, span: u64, push: 
         &now.produce_latency,
         push,
     );
+}
+
+fn consumer_points(sim: &Sim, before: &Counters, now: &Counters, span: u64, push: &mut Push<'_>) {
     for (name, c) in &now.consumers {
-        let d = diff(c, before.consumers.get(name));
+        let d = c.since(before.consumers.get(name));
         let scope = format!("consumer:{name}");
-        push(&scope, "records-consumed-rate", rate(d[0], span));
+        push(&scope, "records-consumed-rate", rate(d.consumed, span));
         push(
             &scope,
             "records-lag-max",
             (sim.consumer_lag_max(name) * 1_000) as i64,
         );
-        push(&scope, "fetch-latency-avg", average(d[2], d[1], 1_000));
+        push(
+            &scope,
+            "fetch-latency-avg",
+            average(d.fetch_latency_us, d.fetch_responses, 1_000),
+        );
+        push(
+            &scope,
+            "commit-latency-avg",
+            average(d.commit_latency_us, d.commit_responses, 1_000),
+        );
     }
     for (name, c) in &now.groups {
-        let d = diff(c, before.groups.get(name));
+        let d = c.since(before.groups.get(name));
         let scope = format!("group:{name}");
-        push(&scope, "rebalance-latency-avg", average(c[1], c[0], 1_000));
-        push(&scope, "rebalance-rate-per-hour", rate(d[0], span) * 3_600);
+        push(
+            &scope,
+            "rebalance-latency-avg",
+            average(c.rebalance_us, c.rebalances, 1_000),
+        );
+        push(
+            &scope,
+            "rebalance-rate-per-hour",
+            rate(d.rebalances, span) * 3_600,
+        );
     }
     latency_points(
         "group",
@@ -451,13 +602,13 @@ fn latency_points(
 fn broker_points(sim: &Sim, before: &Counters, now: &Counters, span: u64, push: &mut Push<'_>) {
     let health = sim.partition_health();
     for (b, c) in now.brokers.iter().enumerate() {
-        let d = diff(c, before.brokers.get(b));
+        let d = c.since(before.brokers.get(b));
         let scope = format!("broker:{b}");
         let (under_replicated, under_min_isr) =
             health.per_broker.get(b).copied().unwrap_or_default();
-        push(&scope, "MessagesInPerSec", rate(d[0], span));
-        push(&scope, "BytesInPerSec", rate(d[1], span));
-        push(&scope, "BytesOutPerSec", rate(d[2], span));
+        push(&scope, "MessagesInPerSec", rate(d.messages_in, span));
+        push(&scope, "BytesInPerSec", rate(d.bytes_in, span));
+        push(&scope, "BytesOutPerSec", rate(d.bytes_out, span));
         push(
             &scope,
             "UnderReplicatedPartitions",
@@ -470,19 +621,54 @@ fn broker_points(sim: &Sim, before: &Counters, now: &Counters, span: u64, push: 
         );
         let (queue, threads) = sim.request_handlers(BrokerId(b as u32));
         push(&scope, "RequestQueueSize", (queue * 1_000) as i64);
-        let busy = d[3].min(threads * span * 1_000);
+        let busy = d.busy_ns.min(threads * span * 1_000);
         let idle = 1_000 - (u128::from(busy) * 1_000 / u128::from(threads * span * 1_000)) as i64;
         push(&scope, "RequestHandlerAvgIdlePercent", idle);
+        let times = now.requests.get(b).copied().unwrap_or_default();
+        let earlier = before.requests.get(b).copied().unwrap_or_default();
+        request_points(&scope, times, earlier, push);
     }
-    let d = diff(&now.isr, Some(&before.isr));
     push(
         "cluster",
         "OfflinePartitionsCount",
         (health.offline * 1_000) as i64,
     );
     push("cluster", "ActiveControllerCount", 1_000);
-    push("cluster", "IsrShrinksPerSec", rate(d[0], span));
-    push("cluster", "IsrExpandsPerSec", rate(d[1], span));
+    let shrinks = now.isr_shrinks.saturating_sub(before.isr_shrinks);
+    let expands = now.isr_expands.saturating_sub(before.isr_expands);
+    push("cluster", "IsrShrinksPerSec", rate(shrinks, span));
+    push("cluster", "IsrExpandsPerSec", rate(expands, span));
+}
+
+/// A broker's request times over the interval, means in ms by request type (none for a type
+/// it answered none of: a gap, not a zero).
+fn request_points(scope: &str, now: [Times; 3], before: [Times; 3], push: &mut Push<'_>) {
+    for ((kind, t), b) in RequestType::ALL.iter().zip(now).zip(before) {
+        let d = t.since(b);
+        if d.count == 0 {
+            continue;
+        }
+        for (metric, us) in [
+            ("TotalTimeMs", d.total_us),
+            ("RequestQueueTimeMs", d.queue_us),
+            ("RemoteTimeMs", d.remote_us),
+        ] {
+            push(
+                scope,
+                request_metric(metric, *kind),
+                average(us, d.count, 1_000),
+            );
+        }
+    }
+}
+
+/// The [`METRICS`] name of a request metric for a request type (`TotalTimeMs.Produce`).
+fn request_metric(metric: &str, kind: RequestType) -> &'static str {
+    let full = format!("{metric}.{kind:?}");
+    METRICS
+        .iter()
+        .find(|(_, n, _)| *n == full)
+        .map_or("", |(_, n, _)| n)
 }
 
 /// Partitions by health: per broker (under-replicated, under min ISR) among those it leads,
@@ -506,36 +692,17 @@ impl Sim {
             at,
             ..Counters::default()
         };
-        for p in self.producers.iter().flatten() {
-            let s = &p.stats;
-            let entry = c.producers.entry(p.spec.name.clone()).or_default();
-            let add = [
-                s.records_sent,
-                s.failed,
-                s.records_retried,
-                s.responses,
-                s.request_latency_us_total,
-                0,
-                s.batches,
-                s.bytes_sent,
-                s.queue_time_us_total,
-                s.uncompressed_bytes_sent,
-            ];
-            for (x, y) in entry.iter_mut().zip(add) {
-                *x += y;
-            }
-            entry[5] = entry[5].max(s.request_latency_us_max);
-            c.produce_latency
-                .entry(p.spec.name.clone())
-                .or_default()
-                .merge(&s.latency_ms);
-        }
+        self.producer_counters(&mut c);
         for consumer in self.consumers.iter().flatten() {
             let s = &consumer.stats;
             let entry = c.consumers.entry(consumer.spec.name.clone()).or_default();
-            entry[0] += s.consumed;
-            entry[1] += s.fetch_responses;
-            entry[2] += s.fetch_latency_us_total;
+            entry.add(&ConsumerCounters {
+                consumed: s.consumed,
+                fetch_responses: s.fetch_responses,
+                fetch_latency_us: s.fetch_latency_us_total,
+                commit_responses: s.commit_responses,
+                commit_latency_us: s.commit_latency_us_total,
+            });
             if let Some(m) = &consumer.membership {
                 c.end_to_end
                     .entry(m.group.to_string())
@@ -544,20 +711,56 @@ impl Sim {
             }
         }
         for (group, stats) in &self.groups.stats {
-            c.groups.insert(
-                group.to_string(),
-                [stats.rebalances, stats.rebalance_us_total],
-            );
+            let counters = GroupCounters {
+                rebalances: stats.rebalances,
+                rebalance_us: stats.rebalance_us_total,
+            };
+            c.groups.insert(group.to_string(), counters);
         }
-        c.brokers = (0..self.setup.brokers)
+        let brokers = (0..self.setup.brokers).map(BrokerId);
+        c.brokers = brokers
+            .clone()
             .map(|b| {
-                let t = self.traffic.get(b as usize).copied().unwrap_or_default();
-                let busy = self.costs.as_ref().map_or(0, |k| k.busy_ns(BrokerId(b)));
-                [t.messages_in, t.bytes_in, t.bytes_out, busy]
+                let t = self.traffic.get(b.0 as usize).copied().unwrap_or_default();
+                BrokerCounters {
+                    messages_in: t.messages_in,
+                    bytes_in: t.bytes_in,
+                    bytes_out: t.bytes_out,
+                    busy_ns: self.costs.as_ref().map_or(0, |k| k.busy_ns(b)),
+                }
             })
             .collect();
-        c.isr = [self.groups.isr_shrinks, self.groups.isr_expands];
+        c.requests = brokers.map(|b| self.requests.times(b)).collect();
+        c.isr_shrinks = self.groups.isr_shrinks;
+        c.isr_expands = self.groups.isr_expands;
         c
+    }
+
+    fn producer_counters(&self, c: &mut Counters) {
+        for p in self.producers.iter().flatten() {
+            let s = &p.stats;
+            let name = &p.spec.name;
+            c.producers
+                .entry(name.clone())
+                .or_default()
+                .add(&ProducerCounters {
+                    records_sent: s.records_sent,
+                    failed: s.failed,
+                    retried: s.records_retried,
+                    responses: s.responses,
+                    latency_us: s.request_latency_us_total,
+                    batches: s.batches,
+                    bytes: s.bytes_sent,
+                    bytes_uncompressed: s.uncompressed_bytes_sent,
+                    queue_us: s.queue_time_us_total,
+                });
+            let max = c.request_latency_max.entry(name.clone()).or_default();
+            *max = (*max).max(s.request_latency_us_max);
+            c.produce_latency
+                .entry(name.clone())
+                .or_default()
+                .merge(&s.latency_ms);
+        }
     }
 
     /// A producer's `buffer-available-bytes` and its time waited for memory, in µs (every

@@ -38,6 +38,7 @@ mod journey;
 mod metrics;
 mod processors;
 mod queue;
+mod request_metrics;
 mod stats;
 mod view;
 
@@ -126,6 +127,8 @@ pub struct Sim {
     costs: Option<Box<costs::Costs>>,
     /// Per broker, what producers sent it and consumers fetched from it (its metrics).
     traffic: Vec<metrics::Traffic>,
+    /// Brokers' request times (`TotalTimeMs`, ...), kept while a monitor runs.
+    requests: request_metrics::RequestMetrics,
     placement_rng: Prng,
     controller: Controller,
     brokers: Vec<BrokerSlot>,
@@ -209,6 +212,7 @@ impl Sim {
             net: Network::new(setup.network.clone(), Prng::stream(seed, Stream::Network)),
             costs: costs::Costs::of(&setup),
             traffic: Vec::new(),
+            requests: request_metrics::RequestMetrics::default(),
             placement_rng: Prng::stream(seed, Stream::Placement),
             trace: Trace::new(setup.trace_capacity),
             setup,
@@ -557,6 +561,7 @@ impl Sim {
                         self.served(from, b, msg, incarnation, admitted);
                         return;
                     }
+                    self.time_request(b, from, &msg);
                 }
                 self.deliver(to, Input::Message { from, msg });
             }
@@ -631,6 +636,15 @@ impl Sim {
         self.effects = out;
     }
 
+    /// A node's trace event: recorded, and an election paid for by the controller.
+    fn trace_effect(&mut self, kind: TraceKind) {
+        if let (TraceKind::LeaderElected { .. }, Some(costs)) = (&kind, self.costs.as_mut()) {
+            costs.elected();
+        }
+        let kind = self.with_acknowledged(kind);
+        self.record(kind)
+    }
+
     fn apply_effects(&mut self, from: NodeId, out: &mut Vec<Effect>) {
         for effect in out.drain(..) {
             match effect {
@@ -640,6 +654,9 @@ impl Sim {
                         true => self.transmit(from, to, &msg),
                         false => self.now,
                     };
+                    if let (NodeId::Broker(b), true) = (from, self.monitor.is_some()) {
+                        self.requests.responded(b, to, &msg, self.now, sent);
+                    }
                     let at = self.net.delivery_time(sent, from, to);
                     let incarnation = self.incarnation_of(to);
                     self.push(
@@ -664,10 +681,7 @@ impl Sim {
                         },
                     );
                 }
-                Effect::Trace(kind) => {
-                    let kind = self.with_acknowledged(kind);
-                    self.record(kind)
-                }
+                Effect::Trace(kind) => self.trace_effect(kind),
                 Effect::Handoff(call) => {
                     let (topic, call) = failed_records::unwrap_forward(call);
                     let to = match (topic, from) {
