@@ -55,6 +55,7 @@ lessons![
     "read-committed",
     "slow-consumer-lag",
     "max-poll-interval",
+    "where-produce-latency-goes",
     "compression",
     "exactly-once-myth",
     "exactly-once-pipeline",
