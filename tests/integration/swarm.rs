@@ -49,6 +49,20 @@ fn report(outcome: &Outcome) -> Option<String> {
 }
 
 #[test]
+fn seeds_the_swarm_once_failed_now_pass() {
+    // 1404881: an at-least-once processor committed the inputs of outputs that had failed for
+    // good (delivery.timeout.ms during broker crashes), and they were never written.
+    for seed in [1_404_881] {
+        let outcome = run(&generate(seed));
+        assert!(
+            outcome.failure.is_none(),
+            "{}",
+            report(&outcome).unwrap_or_default()
+        );
+    }
+}
+
+#[test]
 fn a_thousand_seeds_of_the_swarm_break_no_invariant_and_settle() {
     // Budget: about 70 s on two cores (13-16 seeds/s); `cargo xtask swarm` for more.
     let seeds = sweep_seeds(1_000);

@@ -755,10 +755,16 @@ impl Consumer {
             AppCall::Flushed { failed } if self.spec.failures.on_failure.forwards() => {
                 self.forwards_flushed(now, failed, out)
             }
-            AppCall::Flushed { .. } => {
+            AppCall::Flushed { failed } => {
                 if self.state == AppState::AwaitingOutput {
                     self.state = AppState::Polling;
-                    if self.commit(now, true, out) {
+                    if failed > 0 {
+                        // An output failed for good: committing would skip its input. An
+                        // at-least-once application does not commit then; it seeks back to
+                        // its committed offsets and processes again (Kafka Streams fails the
+                        // task, which starts again from them). Swarm seed 1404881.
+                        self.rewind_to_committed();
+                    } else if self.commit(now, true, out) {
                         self.state = AppState::Committing { then: None };
                     }
                 }
