@@ -50,9 +50,10 @@ fn report(outcome: &Outcome) -> Option<String> {
 
 #[test]
 fn seeds_the_swarm_once_failed_now_pass() {
-    // 1404881: an at-least-once processor committed the inputs of outputs that had failed for
-    // good (delivery.timeout.ms during broker crashes), and they were never written.
-    for seed in [1_404_881] {
+    // 1212409: an exactly-once processor's transaction ended mid-poll, and it waited for
+    // ever. 1404881: an at-least-once processor committed the inputs of outputs that had
+    // failed for good (delivery.timeout.ms during broker crashes), never written.
+    for seed in [1_212_409, 1_404_881] {
         let outcome = run(&generate(seed));
         assert!(
             outcome.failure.is_none(),

@@ -277,6 +277,8 @@ counters! {
         /// Before compression.
         bytes_uncompressed,
         queue_us,
+        /// The longest request latency so far (kept apart from the sums: see `counters`).
+        latency_max_us,
     }
 }
 
@@ -312,8 +314,6 @@ counters! {
 struct Counters {
     at: Instant,
     producers: BTreeMap<String, ProducerCounters>,
-    /// The longest request latency so far, per producer (µs).
-    request_latency_max: BTreeMap<String, u64>,
     consumers: BTreeMap<String, ConsumerCounters>,
     groups: BTreeMap<String, GroupCounters>,
     brokers: Vec<BrokerCounters>,
@@ -488,7 +488,7 @@ fn producer_points(sim: &Sim, before: &Counters, now: &Counters, span: u64, push
             "request-latency-avg",
             average(d.latency_us, d.responses, 1_000),
         );
-        let max_us = now.request_latency_max.get(name).copied().unwrap_or(0);
+        let max_us = c.latency_max_us;
         push(
             &scope,
             "request-latency-max",
@@ -740,22 +740,21 @@ impl Sim {
         for p in self.producers.iter().flatten() {
             let s = &p.stats;
             let name = &p.spec.name;
-            c.producers
-                .entry(name.clone())
-                .or_default()
-                .add(&ProducerCounters {
-                    records_sent: s.records_sent,
-                    failed: s.failed,
-                    retried: s.records_retried,
-                    responses: s.responses,
-                    latency_us: s.request_latency_us_total,
-                    batches: s.batches,
-                    bytes: s.bytes_sent,
-                    bytes_uncompressed: s.uncompressed_bytes_sent,
-                    queue_us: s.queue_time_us_total,
-                });
-            let max = c.request_latency_max.entry(name.clone()).or_default();
-            *max = (*max).max(s.request_latency_us_max);
+            let entry = c.producers.entry(name.clone()).or_default();
+            let max = entry.latency_max_us.max(s.request_latency_us_max);
+            entry.add(&ProducerCounters {
+                records_sent: s.records_sent,
+                failed: s.failed,
+                retried: s.records_retried,
+                responses: s.responses,
+                latency_us: s.request_latency_us_total,
+                batches: s.batches,
+                bytes: s.bytes_sent,
+                bytes_uncompressed: s.uncompressed_bytes_sent,
+                queue_us: s.queue_time_us_total,
+                latency_max_us: 0,
+            });
+            entry.latency_max_us = max;
             c.produce_latency
                 .entry(name.clone())
                 .or_default()

@@ -18,8 +18,6 @@
 //!
 //! Only a run with a metrics monitor keeps these (they read the run and change nothing).
 
-use std::collections::BTreeMap;
-
 use crate::protocol::{Acks, Message};
 use crate::time::Instant;
 use crate::trace::{BrokerId, NodeId};
@@ -95,12 +93,13 @@ struct Open {
 
 /// Requests under way are few (a client has a handful in flight): past this many, something
 /// is never answered, and timing stops rather than growing without bound.
-const MAX_OPEN: usize = 100_000;
+const MAX_OPEN: usize = 10_000;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(super) struct RequestMetrics {
-    /// By broker, client and correlation id.
-    open: BTreeMap<(BrokerId, NodeId, u32), Open>,
+    /// By broker, client and correlation id: a few per client, so a vector (each map type
+    /// is kilobytes of the page's wasm).
+    open: Vec<((BrokerId, NodeId, u32), Open)>,
     /// Per broker, per [`RequestType`].
     done: Vec<[Times; 3]>,
 }
@@ -127,7 +126,11 @@ impl RequestMetrics {
             queue_us,
             handled: None,
         };
-        self.open.insert((b, from, correlation(msg)), open);
+        let key = (b, from, correlation(msg));
+        match self.open.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, o)) => *o = open,
+            None => self.open.push((key, open)),
+        }
     }
 
     /// Broker `b`'s handler is done with `msg` at `now`: what follows is remote time.
@@ -135,7 +138,8 @@ impl RequestMetrics {
         if RequestType::of(msg).is_none() {
             return;
         }
-        if let Some(open) = self.open.get_mut(&(b, from, correlation(msg))) {
+        let key = (b, from, correlation(msg));
+        if let Some((_, open)) = self.open.iter_mut().find(|(k, _)| *k == key) {
             open.handled = Some(now);
         }
     }
@@ -152,9 +156,11 @@ impl RequestMetrics {
         if !matches!(msg, Message::ProduceResponse(_) | Message::FetchResponse(_)) {
             return;
         }
-        let Some(open) = self.open.remove(&(b, to, correlation(msg))) else {
+        let key = (b, to, correlation(msg));
+        let Some(i) = self.open.iter().position(|(k, _)| *k == key) else {
             return;
         };
+        let (_, open) = self.open.swap_remove(i);
         let i = b.0 as usize;
         if self.done.len() <= i {
             self.done.resize(i + 1, [Times::default(); 3]);
@@ -169,7 +175,7 @@ impl RequestMetrics {
 
     /// A crashed broker answers nothing it had read.
     pub(super) fn broker_crashed(&mut self, b: BrokerId) {
-        self.open.retain(|(broker, _, _), _| *broker != b);
+        self.open.retain(|((broker, _, _), _)| *broker != b);
     }
 
     /// Broker `b`'s times so far, by [`RequestType::ALL`].
