@@ -423,3 +423,45 @@ fn network_threads_read_requests_and_write_responses_one_at_a_time() {
         "3 threads: {three} records, 1 thread: {one}"
     );
 }
+
+#[test]
+fn a_consumer_s_poll_pays_for_its_records_and_that_bounds_its_rate() {
+    // 1 ms of poll() per record (consumer_ns_per_record), no processing time: the consumer
+    // returns at most 1,000 records a second, behind a producer sending 3,000.
+    let text = |per_record_ns: u64| {
+        format!(
+            r#"
+seed = 2
+duration_ms = 6000
+[cluster]
+brokers = 1
+config = {{ "offsets.topic.replication.factor" = 1 }}
+[hardware]
+consumer_ns_per_record = {per_record_ns}
+[[topic]]
+name = "t"
+partitions = 1
+[[producer]]
+id = "p"
+topic = "t"
+rate_per_sec = 3000
+[[consumer]]
+id = "c"
+topics = ["t"]
+config = {{ "group.id" = "g", "auto.offset.reset" = "earliest" }}
+"#
+        )
+    };
+    let consumed = |per_record_ns: u64| {
+        run_checked("poll-cost", &text(per_record_ns), None)
+            .1
+            .consumed
+    };
+    let (paying, free) = (consumed(1_000_000), consumed(1));
+    // The group forms after group.initial.rebalance.delay.ms (3 s): about 3 s of reading.
+    assert!(
+        (2_500..=3_100).contains(&paying),
+        "{paying} records at 1 ms each"
+    );
+    assert!(free > 15_000, "{free} records nearly free");
+}

@@ -560,6 +560,9 @@ impl Consumer {
                 }
             }
             if taken == 0 {
+                // Empty answers were parsed while poll() waited (a consumer at the tail): that
+                // time passed unseen, and the next poll with records owes none of it.
+                self.owed_ns = 0;
                 if drained {
                     // Only markers or aborted batches were stepped over: fetch on from there.
                     self.send_fetches(now, out);
