@@ -367,10 +367,10 @@ fn commit_latency_avg_is_an_offset_commit_s_round_trip_to_the_coordinator() {
     // acks=all), which is a follower round trip more: 20 ms.
     let points = request_times("1");
     let commit = series(&points, "consumer:c", "commit-latency-avg");
-    let answered: Vec<i64> = commit.iter().map(|(_, v)| *v).filter(|v| *v > 0).collect();
-    assert!(!answered.is_empty(), "{commit:?}");
-    for v in answered {
-        assert!((19_500..=21_000).contains(&v), "{commit:?}");
+    // Only the intervals with a commit have a value (Kafka's is NaN without one).
+    assert!((1..=3).contains(&commit.len()), "{commit:?}");
+    for (_, v) in &commit {
+        assert!((19_500..=21_000).contains(v), "{commit:?}");
     }
 }
 

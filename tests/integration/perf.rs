@@ -416,8 +416,15 @@ fn network_threads_read_requests_and_write_responses_one_at_a_time() {
     // 200 µs of a network thread per request and per response: one thread per broker carries
     // at most 2,500 requests a second, three carry more.
     let cost = "network_cpu_ns = 200000";
-    let (one, _) = three_producers("config = { \"num.network.threads\" = 1 }", cost);
-    let (three, _) = three_producers("config = { \"num.network.threads\" = 3 }", cost);
+    let threads = |n: u32| format!("config = {{ \"num.network.threads\" = {n} }}");
+    let (one, _) = three_producers(&threads(1), cost);
+    let (two, _) = three_producers(&threads(2), cost);
+    let (three, _) = three_producers(&threads(3), cost);
+    // Connections are dealt to the threads in turn, so a second thread relieves the first.
+    assert!(
+        two * 4 > one * 5,
+        "2 threads: {two} records, 1 thread: {one}"
+    );
     assert!(
         three * 2 > one * 3,
         "3 threads: {three} records, 1 thread: {one}"

@@ -164,6 +164,8 @@ pub struct Consumer {
     /// parsed since the last poll, and this poll's records.
     cost: crate::hardware::ConsumerCost,
     owed_ns: u64,
+    /// This poll's share of `poll()` itself, before the application's processing.
+    client_busy: Duration,
     /// Deliberate bugs for the checker's tests (`planted`).
     #[cfg(feature = "planted-bugs")]
     pub(crate) planted: crate::planted::Planted,
@@ -207,6 +209,7 @@ impl Consumer {
             reported_missing: BTreeSet::new(),
             cost: Default::default(),
             owed_ns: 0,
+            client_busy: Duration::ZERO,
             #[cfg(feature = "planted-bugs")]
             planted: Default::default(),
         })
@@ -324,6 +327,7 @@ impl Consumer {
         *self = Consumer {
             stats,
             rng,
+            cost: self.cost,
             ..fresh
         };
         self.connections.continue_requests_from(sent);
@@ -574,15 +578,7 @@ impl Consumer {
             if let Some(m) = &mut self.membership {
                 m.last_poll = now;
             }
-            // The client's own work in poll() comes before the application's processing.
-            let client_us = std::mem::take(&mut self.owed_ns).div_ceil(1_000);
-            let busy = Duration(
-                self.spec
-                    .processing_per_record
-                    .as_micros()
-                    .saturating_mul(taken)
-                    .saturating_add(client_us),
-            );
+            let busy = self.busy_for(taken);
             match self.spec.commit {
                 CommitStrategy::AfterProcessing { sync }
                     if planted!(self, CommitBeforeProcessing) && self.membership.is_some() =>
@@ -604,12 +600,23 @@ impl Consumer {
         }
     }
 
+    /// How long the application thread is busy with a poll of `taken` records: poll()'s own
+    /// work first (what the consumer owes), then the application's processing.
+    fn busy_for(&mut self, taken: u64) -> Duration {
+        let client_us = std::mem::take(&mut self.owed_ns).div_ceil(1_000);
+        self.client_busy = Duration(client_us);
+        let per = self.spec.processing_per_record.as_micros();
+        Duration(per.saturating_mul(taken).saturating_add(client_us))
+    }
+
     fn start_processing(&mut self, now: Instant, mut busy: Duration, out: &mut Vec<Effect>) {
         self.processing_started = now;
         let mut ends = None;
+        // What poll() itself took comes first, whatever the processing then does.
+        let client = std::mem::take(&mut self.client_busy);
         if self.spec.failures.on_failure.routes() {
-            let (b, e) = self.plan_failures(now, out);
-            (busy, ends) = (b, Some(e));
+            let (b, e) = self.plan_failures(now + client, out);
+            (busy, ends) = (client + b, Some(e));
         } else if self.spec.failures.failure_ppm > 0 || !self.spec.failures.poison_keys.is_empty() {
             let ppm = u64::from(self.spec.failures.failure_ppm);
             let (rng, failures) = (&mut self.rng, &self.spec.failures);
@@ -621,7 +628,7 @@ impl Consumer {
             if let Some(k) = self.failing_at {
                 // It throws at the end of record k's processing.
                 let per = self.spec.processing_per_record.as_micros();
-                busy = Duration(per.saturating_mul(u64::from(k) + 1));
+                busy = client + Duration(per.saturating_mul(u64::from(k) + 1));
             }
         }
         if let Some(role) = self.spec.processor {
@@ -764,8 +771,10 @@ impl Consumer {
                     if failed > 0 {
                         // An output failed for good: committing would skip its input. An
                         // at-least-once application does not commit then; it seeks back to
-                        // its committed offsets and processes again (Kafka Streams fails the
-                        // task, which starts again from them). Swarm seed 1404881.
+                        // its committed offsets and processes again. (Kafka Streams' default
+                        // handler fails the thread; with REPLACE_THREAD a new one starts from
+                        // those offsets, which is what this models.) The producer's trace says
+                        // what failed. Swarm seed 1404881.
                         self.rewind_to_committed();
                     } else if self.commit(now, true, out) {
                         self.state = AppState::Committing { then: None };
@@ -785,6 +794,7 @@ impl Consumer {
     /// After an aborted transaction the application seeks every partition back to its
     /// committed offset (what the aborted transaction did not commit is processed again).
     fn rewind_to_committed(&mut self) {
+        self.owed_ns = 0; // What it had fetched is thrown away unread.
         if self.membership.is_none() {
             return;
         }
@@ -959,7 +969,9 @@ fn send_request(
 fn poll_cost_ns(cost: &crate::hardware::ConsumerCost, batch: &RecordBatch, n: u32) -> u64 {
     let count = u64::from(batch.record_count().max(1));
     let share = |bytes: u32| u64::from(bytes) * u64::from(n) / count;
-    cost.ns_per_record * u64::from(n)
-        + crate::hardware::transfer_ns(share(batch.size_bytes), cost.bytes_per_sec)
-        + batch.codec.decompress_ns(share(batch.uncompressed_bytes))
+    let bytes = crate::hardware::transfer_ns(share(batch.size_bytes), cost.bytes_per_sec);
+    let codec = batch.codec.decompress_ns(share(batch.uncompressed_bytes));
+    (cost.ns_per_record.saturating_mul(u64::from(n)))
+        .saturating_add(bytes)
+        .saturating_add(codec)
 }

@@ -73,9 +73,13 @@ pub(super) struct Costs {
     disk: Vec<u64>,
     /// Produce connections, by producer then broker.
     produce: Vec<Vec<Connection>>,
-    /// Per broker, for its metrics: when each request not yet started starts (in order:
-    /// the first free thread takes the next request), and the handler threads' busy time.
-    starts: Vec<VecDeque<u64>>,
+    /// Per broker: the requests in or bound for the request queue, as (read into it, taken by
+    /// a handler thread), for `queued.max.requests` and `RequestQueueSize`; and the handler
+    /// threads' busy time.
+    starts: Vec<VecDeque<(u64, u64)>>,
+    /// Per broker: the network thread each client's connection was given, in the order they
+    /// came (Kafka's `Acceptor` deals new connections to its `Processor`s in turn).
+    connections: Vec<Vec<NodeId>>,
     busy_ns: Vec<u64>,
     /// When the controller is next free, and the elections it has made and not yet paid for.
     controller_free: u64,
@@ -152,6 +156,7 @@ impl Costs {
             disk: vec![0; brokers],
             produce: Vec::new(),
             starts: vec![VecDeque::new(); brokers],
+            connections: vec![Vec::new(); brokers],
             busy_ns: vec![0; brokers],
             controller_free: 0,
             elections: 0,
@@ -207,8 +212,9 @@ impl Costs {
     /// When a message the controller sends now leaves: after the elections before it, one
     /// after another (its event loop is one thread: `QuorumController`'s queue).
     fn controller_send(&mut self, now: Instant) -> Instant {
-        let spent = std::mem::take(&mut self.elections) * self.hw.controller_ns_per_election;
-        self.controller_free = ns(now).max(self.controller_free) + spent;
+        let elections = std::mem::take(&mut self.elections);
+        let spent = elections.saturating_mul(self.hw.controller_ns_per_election);
+        self.controller_free = ns(now).max(self.controller_free).saturating_add(spent);
         instant(self.controller_free)
     }
 
@@ -237,42 +243,61 @@ impl Costs {
             }
             conn.busy = true;
         }
-        let read = self.read(ns(now), to, from);
-        let (done, queued_ns) = self.serve(read, to, msg, codec_ns);
+        let (arrived, read) = self.read(ns(now), to, from);
+        let (done, start) = self.serve(ns(now), read, to, msg, codec_ns);
+        // Kafka's clock starts as the network thread hands the request to the queue, before
+        // it blocks on a full one (`Processor.processCompletedReceives`).
         Admission::At(Served {
-            read: instant(read),
-            queued_ns,
+            read: instant(arrived),
+            queued_ns: start - arrived,
             done,
         })
     }
 
-    /// The network thread of `client`'s connection (Kafka's `Acceptor` hands connections to
-    /// its `Processor`s in turn; kplay by the client's place) reads a request from `at`:
-    /// when it is in the request queue. A full queue (`queued.max.requests`) stops the thread
+    /// The network thread of `client`'s connection reads a request from `at`: when it was
+    /// read, and when it is in the request queue. A full queue (`queued.max.requests`) stops
+    /// the thread
     /// until a handler thread takes a request (`RequestChannel.sendRequest` blocks), and every
     /// connection it serves waits with it.
-    fn read(&mut self, at: u64, broker: BrokerId, client: NodeId) -> u64 {
+    fn read(&mut self, at: u64, broker: BrokerId, client: NodeId) -> (u64, u64) {
         let b = broker.0 as usize;
-        let threads = &self.network[b];
-        let p = slot(client) % threads.len();
-        let mut read = at.max(threads[p]) + self.hw.network_cpu_ns;
+        let p = self.network_thread(broker, client);
+        let arrived = at.max(self.network[b][p]) + self.hw.network_cpu_ns;
+        // Queued at `arrived`: read by then and not yet taken.
+        let queued = |&&(r, s): &&(u64, u64)| r <= arrived && s > arrived;
         let starts = &self.starts[b];
-        let waiting = starts.iter().filter(|&&s| s > read).count();
+        let waiting = starts.iter().filter(queued).count();
+        let mut read = arrived;
         if waiting >= self.queued_max {
-            let mut later: Vec<u64> = starts.iter().copied().filter(|&s| s > read).collect();
+            let mut later: Vec<u64> = starts.iter().filter(queued).map(|&(_, s)| s).collect();
             crate::sort::sort(&mut later);
             // The queue holds fewer than queued.max.requests once this many have started.
             read = later[waiting - self.queued_max];
         }
         self.network[b][p] = read;
-        read
+        (arrived, read)
+    }
+
+    /// The network thread of `client`'s connection to `broker`: the next in turn for a new one.
+    fn network_thread(&mut self, broker: BrokerId, client: NodeId) -> usize {
+        let b = broker.0 as usize;
+        let threads = self.network[b].len();
+        let conns = &mut self.connections[b];
+        let i = match conns.iter().position(|&c| c == client) {
+            Some(i) => i,
+            None => {
+                conns.push(client);
+                conns.len() - 1
+            }
+        };
+        i % threads
     }
 
     /// When a broker's response to `client`, ready now, has been written by its network
     /// thread (the card's time comes after).
     fn write(&mut self, now: Instant, broker: BrokerId, client: NodeId) -> Instant {
+        let p = self.network_thread(broker, client);
         let threads = &mut self.network[broker.0 as usize];
-        let p = slot(client) % threads.len();
         let at = ns(now).max(threads[p]) + self.hw.network_cpu_ns;
         threads[p] = at;
         instant(at)
@@ -280,10 +305,11 @@ impl Costs {
 
     /// A request handler thread takes the request at the first moment one is free; it also
     /// spends `codec_ns` on its batches' compression (see `Sim::codec_ns`).
-    /// When it is done, and how long it waited for the thread (ns), for a request in the queue
-    /// from `read` (ns) on.
+    /// When it is done, and when a thread took it (ns), for a request in the queue from `read`
+    /// (ns) on; `now` (ns) prunes what has started.
     fn serve(
         &mut self,
+        now: u64,
         read: u64,
         broker: BrokerId,
         msg: &Message,
@@ -315,11 +341,9 @@ impl Costs {
         self.io_threads[b][slot] = done;
         self.busy_ns[b] += done - start;
         let starts = &mut self.starts[b];
-        while starts.front().is_some_and(|&at| at <= read) {
-            starts.pop_front();
-        }
-        starts.push_back(start);
-        (instant(done), start - read)
+        starts.retain(|&(_, s)| s > now);
+        starts.push_back((read, start));
+        (instant(done), start)
     }
 
     /// The broker's log takes `bytes` from `at` on, after the appends before them.
@@ -381,8 +405,9 @@ impl Costs {
 
     /// Requests waiting for a handler thread at `now` (`RequestQueueSize`).
     pub(super) fn request_queue(&self, broker: BrokerId, now: Instant) -> u64 {
+        let now = ns(now);
         let starts = &self.starts[broker.0 as usize];
-        starts.iter().filter(|&&at| at > ns(now)).count() as u64
+        starts.iter().filter(|&&(r, s)| r <= now && s > now).count() as u64
     }
 
     /// The handler threads' time spent on requests so far, summed over threads.
@@ -414,6 +439,7 @@ impl Costs {
 
     fn broker_crashed(&mut self, broker: BrokerId) {
         self.starts[broker.0 as usize].clear();
+        self.connections[broker.0 as usize].clear();
         for conns in &mut self.produce {
             if let Some(conn) = conns.get_mut(broker.0 as usize) {
                 *conn = Connection::default();
@@ -439,7 +465,9 @@ impl super::Sim {
             return self.now;
         };
         if from == NodeId::Controller {
-            return costs.controller_send(self.now);
+            // After its elections, then on the broker's card like any message.
+            let at = costs.controller_send(self.now);
+            return costs.transmit(at, from, to, msg.wire_bytes(), latency);
         }
         let written = match from {
             NodeId::Broker(b) if msg.is_response() => costs.write(self.now, b, to),

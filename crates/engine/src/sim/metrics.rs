@@ -543,11 +543,14 @@ fn consumer_points(sim: &Sim, before: &Counters, now: &Counters, span: u64, push
             "fetch-latency-avg",
             average(d.fetch_latency_us, d.fetch_responses, 1_000),
         );
-        push(
-            &scope,
-            "commit-latency-avg",
-            average(d.commit_latency_us, d.commit_responses, 1_000),
-        );
+        // Kafka's average over a window without a commit is NaN: a gap, not a zero.
+        if d.commit_responses > 0 {
+            push(
+                &scope,
+                "commit-latency-avg",
+                average(d.commit_latency_us, d.commit_responses, 1_000),
+            );
+        }
     }
     for (name, c) in &now.groups {
         let d = c.since(before.groups.get(name));
@@ -665,10 +668,9 @@ fn request_points(scope: &str, now: [Times; 3], before: [Times; 3], push: &mut P
 /// The [`METRICS`] name of a request metric for a request type (`TotalTimeMs.Produce`).
 fn request_metric(metric: &str, kind: RequestType) -> &'static str {
     let full = format!("{metric}.{kind:?}");
-    METRICS
-        .iter()
-        .find(|(_, n, _)| *n == full)
-        .map_or("", |(_, n, _)| n)
+    let found = METRICS.iter().find(|(_, n, _)| *n == full);
+    debug_assert!(found.is_some(), "{full} is not in METRICS");
+    found.map_or("", |(_, n, _)| n)
 }
 
 /// Partitions by health: per broker (under-replicated, under min ISR) among those it leads,
