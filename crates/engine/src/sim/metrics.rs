@@ -178,47 +178,47 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     (
         "broker",
         "TotalTimeMs.Produce",
-        "ms from reading a produce request to its response sent, mean (acks=0 has none)",
+        "ms from read to response sent, mean",
     ),
     (
         "broker",
         "RequestQueueTimeMs.Produce",
-        "ms a produce request waited for a handler thread, mean",
+        "ms waiting for a handler thread, mean",
     ),
     (
         "broker",
         "RemoteTimeMs.Produce",
-        "ms a produce request waited in purgatory for the followers (acks=all), mean",
+        "ms in purgatory (acks=all: the followers), mean",
     ),
     (
         "broker",
         "TotalTimeMs.FetchConsumer",
-        "ms from reading a consumer's fetch to its response sent, mean",
+        "ms from read to response sent, mean",
     ),
     (
         "broker",
         "RequestQueueTimeMs.FetchConsumer",
-        "ms a consumer's fetch waited for a handler thread, mean",
+        "ms waiting for a handler thread, mean",
     ),
     (
         "broker",
         "RemoteTimeMs.FetchConsumer",
-        "ms a consumer's fetch waited for fetch.min.bytes or fetch.max.wait.ms, mean",
+        "ms in purgatory (fetch.min.bytes, fetch.max.wait.ms), mean",
     ),
     (
         "broker",
         "TotalTimeMs.FetchFollower",
-        "ms from reading a follower's fetch to its response sent, mean",
+        "ms from read to response sent, mean",
     ),
     (
         "broker",
         "RequestQueueTimeMs.FetchFollower",
-        "ms a follower's fetch waited for a handler thread, mean",
+        "ms waiting for a handler thread, mean",
     ),
     (
         "broker",
         "RemoteTimeMs.FetchFollower",
-        "ms a follower's fetch waited for new records (replica.fetch.wait.max.ms), mean",
+        "ms in purgatory (replica.fetch.wait.max.ms), mean",
     ),
     (
         "cluster",
@@ -667,7 +667,7 @@ fn request_points(scope: &str, now: [Times; 3], before: [Times; 3], push: &mut P
 
 /// The [`METRICS`] name of a request metric for a request type (`TotalTimeMs.Produce`).
 fn request_metric(metric: &str, kind: RequestType) -> &'static str {
-    let full = format!("{metric}.{kind:?}");
+    let full = format!("{metric}.{}", kind.name());
     let found = METRICS.iter().find(|(_, n, _)| *n == full);
     debug_assert!(found.is_some(), "{full} is not in METRICS");
     found.map_or("", |(_, n, _)| n)

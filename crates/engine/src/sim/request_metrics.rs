@@ -49,6 +49,15 @@ impl RequestType {
     fn index(self) -> usize {
         self as usize
     }
+
+    /// Kafka's name for it (the `request` tag of its MBeans).
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            RequestType::Produce => "Produce",
+            RequestType::FetchConsumer => "FetchConsumer",
+            RequestType::FetchFollower => "FetchFollower",
+        }
+    }
 }
 
 /// The correlation id pairing a timed request with its response.
